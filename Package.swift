@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Weft",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Weft", targets: ["Weft"]),
+        .library(name: "WeftCluster", targets: ["WeftCluster"]),
+        .executable(name: "weft", targets: ["weft"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "WeftProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Protos"]
+        ),
+        .target(
+            name: "WeftRuntime",
+            dependencies: ["WeftProto", "CBLAS", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Weft",
+            dependencies: ["WeftRuntime", "WeftProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(
+            name: "WeftTransport",
+            dependencies: ["CZeroMQ", "WeftRuntime", "WeftProto", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "WeftCluster",
+            dependencies: [
+                "Weft", "WeftTransport", "WeftRuntime", "WeftProto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "WeftBench",
+            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "CBLAS"]
+        ),
+        .executableTarget(
+            name: "weft",
+            dependencies: [
+                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "WeftTestKit", dependencies: ["Weft", "WeftRuntime"], path: "Tests/WeftTestKit"),
+        .testTarget(name: "WeftRuntimeTests", dependencies: ["WeftRuntime", "WeftTestKit"]),
+        .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
+        .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
+        .testTarget(name: "WeftClusterTests", dependencies: ["WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

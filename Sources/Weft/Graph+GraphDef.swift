@@ -1,0 +1,89 @@
+import Foundation
+import SwiftProtobuf
+import WeftProto
+import WeftRuntime
+
+extension Graph {
+    /// Loads a TensorFlow `GraphDef`. Every node is checked first (known op, inputs that exist,
+    /// no data cycle), so a bad graph is refused whole with an error naming the node.
+    public convenience init(graphDef: Tensorflow_GraphDef, registry: OpRegistry = .standard) throws(WeftError) {
+        self.init(registry: registry)
+        try importGraphDef(graphDef)
+    }
+
+    /// Loads a GraphDef in TensorFlow's binary protobuf form.
+    public convenience init(serializedGraphDef data: Data, registry: OpRegistry = .standard) throws(WeftError) {
+        let graphDef: Tensorflow_GraphDef
+        do {
+            graphDef = try Tensorflow_GraphDef(serializedBytes: data)
+        } catch {
+            throw WeftError(.invalidArgument, "not a binary GraphDef: \(error)")
+        }
+        try self.init(graphDef: graphDef, registry: registry)
+    }
+
+    /// Loads a GraphDef in TensorFlow's protobuf text form (`.pbtxt`).
+    public convenience init(graphDefText text: String, registry: OpRegistry = .standard) throws(WeftError) {
+        let graphDef: Tensorflow_GraphDef
+        do {
+            graphDef = try Tensorflow_GraphDef(textFormatString: text)
+        } catch {
+            throw WeftError(.invalidArgument, "not a text GraphDef: \(error)")
+        }
+        try self.init(graphDef: graphDef, registry: registry)
+    }
+
+    /// Loads a GraphDef file: text form for `.pbtxt` and `.txt`, binary otherwise.
+    public convenience init(contentsOf url: URL, registry: OpRegistry = .standard) throws(WeftError) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw WeftError(.notFound, "cannot read the graph file \(url.path): \(error.localizedDescription)")
+        }
+        if ["pbtxt", "txt"].contains(url.pathExtension) {
+            try self.init(graphDefText: String(decoding: data, as: UTF8.self), registry: registry)
+        } else {
+            try self.init(serializedGraphDef: data, registry: registry)
+        }
+    }
+
+    /// Adds the nodes of `graphDef` to this graph; their names must not be in use.
+    public func importGraphDef(_ graphDef: Tensorflow_GraphDef) throws(WeftError) {
+        let (existing, _) = nodes()
+        let runtime = try RuntimeGraph(nodes: existing + graphDef.node, registry: registry)
+        storage.withLock { storage in
+            if graphDef.hasVersions { storage.producer = graphDef.versions.producer }
+            for (offset, node) in graphDef.node.enumerated() {
+                let position = storage.nodes.count
+                storage.index[node.name] = position
+                storage.nodes.append(node)
+                storage.outputTypes.append(runtime.nodes[existing.count + offset].outputTypes)
+                if storage.namesInUse[node.name.lowercased()] == nil { storage.namesInUse[node.name.lowercased()] = 1 }
+            }
+        }
+    }
+
+    /// The graph as a TensorFlow `GraphDef`.
+    public var graphDef: Tensorflow_GraphDef {
+        storage.withLock { storage in
+            var graphDef = Tensorflow_GraphDef()
+            graphDef.node = storage.nodes
+            // TensorFlow 1.15's producer version; consumers check it is recent enough.
+            graphDef.versions.producer = storage.producer == 0 ? 134 : storage.producer
+            return graphDef
+        }
+    }
+
+    /// The GraphDef in binary protobuf form, as `tf.io.write_graph(..., as_text=False)` writes it.
+    public func serializedGraphDef() throws(WeftError) -> Data {
+        do {
+            return try graphDef.serializedData()
+        } catch {
+            throw WeftError(.internal, "cannot serialize the GraphDef: \(error)")
+        }
+    }
+
+    /// The GraphDef in protobuf text form, as `tf.io.write_graph(..., as_text=True)` writes it.
+    public var graphDefText: String { graphDef.textFormatString() }
+}

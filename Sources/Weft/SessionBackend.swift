@@ -1,0 +1,73 @@
+import Synchronization
+import WeftRuntime
+
+/// What runs a session's steps: in this process (`LocalSessionBackend`) or on a cluster
+/// (WeftCluster's remote backend). `Session` turns its typed API into these calls.
+public protocol SessionBackend: Sendable {
+    /// Runs one step: the nodes that `fetches` and `targets` need, with `feeds` in place of
+    /// the tensors they name; returns the fetched values in order.
+    func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor]
+    /// Frees the session's state; later runs fail with `failedPrecondition`.
+    func close()
+}
+
+/// Runs a session in this process: the graph's nodes on a kernel thread pool, the session's
+/// variables in a resource container of its own.
+public final class LocalSessionBackend: SessionBackend {
+    private struct Signature: Hashable {
+        var feeds: [TensorName]
+        var fetches: [TensorName]
+        var targets: [String]
+    }
+
+    private struct State {
+        var runtime: RuntimeGraph?
+        var nodeCount = -1
+        var plans: [Signature: StepPlan] = [:]
+        var nextStep: UInt64 = 1
+        var closed = false
+    }
+
+    private let graph: Graph
+    private let resources = ResourceContainer()
+    private let state = Mutex(State())
+
+    /// Makes a backend for `graph`.
+    public init(graph: Graph) {
+        self.graph = graph
+    }
+
+    /// Runs a step with a cached plan, building the plan the first time a signature is seen.
+    public func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor] {
+        let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
+        let (plan, step) = try state.withLock { (state) throws(WeftError) -> (StepPlan, UInt64) in
+            guard !state.closed else {
+                throw WeftError(.failedPrecondition, "Attempted to use a closed Session.")
+            }
+            let step = state.nextStep
+            state.nextStep += 1
+            let count = graph.nodeCount
+            if count != state.nodeCount {
+                // The graph grew: load the new nodes; plans of the old graph stay valid but are
+                // rebuilt so they see nodes that now exist.
+                state.runtime = try RuntimeGraph(nodes: graph.nodes().nodes, registry: graph.registry)
+                state.nodeCount = count
+                state.plans.removeAll()
+            }
+            if let plan = state.plans[signature] { return (plan, step) }
+            let plan = try StepPlan(graph: state.runtime!, feeds: signature.feeds, fetches: fetches, targets: targets)
+            state.plans[signature] = plan
+            return (plan, step)
+        }
+        return try plan.run(feeds: feeds.map(\.1), step: StepContext(id: step, resources: resources))
+    }
+
+    /// Drops the session's variables.
+    public func close() {
+        state.withLock { state in
+            state.closed = true
+            state.plans.removeAll()
+        }
+        resources.removeAll()
+    }
+}

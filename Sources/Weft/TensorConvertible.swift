@@ -1,0 +1,55 @@
+import WeftRuntime
+
+/// A Swift value that can become a constant tensor: numbers, Booleans, arrays of them, and
+/// `Tensor` itself. `Int` becomes `int32` when every value fits, as TensorFlow does with
+/// Python integers.
+public protocol TensorConvertible {
+    /// The value as a tensor.
+    var tensor: Tensor { get }
+}
+
+extension Tensor: TensorConvertible {
+    /// The tensor itself.
+    public var tensor: Tensor { self }
+}
+
+extension Float: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
+extension Double: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
+extension Int32: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
+extension Int64: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
+extension Bool: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
+extension Int: TensorConvertible { public var tensor: Tensor { [self].tensor.reshaped(to: .scalar) } }
+
+extension Array: TensorConvertible where Element: TensorConvertible {
+    /// A rank-1 tensor, or a stacked tensor when the elements are arrays themselves.
+    public var tensor: Tensor {
+        if let ints = self as? [Int] {
+            if ints.allSatisfy({ Int32(exactly: $0) != nil }) { return Tensor(ints.map { Int32($0) }) }
+            return Tensor(ints.map { Int64($0) })
+        }
+        let parts = map(\.tensor)
+        guard let first = parts.first else { return Tensor([Float]()) }
+        return Tensor.stacking(parts, dtype: first.dtype, elementShape: first.shape)
+    }
+}
+
+extension Tensor {
+    /// The same elements with another shape of equal element count.
+    public func reshaped(to shape: TensorShape) -> Tensor {
+        precondition(shape.elementCount == elementCount, "reshape must keep the element count")
+        return Tensor(dtype: dtype, shape: shape, buffer: buffer)
+    }
+
+    /// Stacks equally shaped tensors along a new first dimension.
+    static func stacking(_ parts: [Tensor], dtype: DType, elementShape: TensorShape) -> Tensor {
+        let ok = parts.allSatisfy { $0.dtype == dtype && $0.shape == elementShape }
+        precondition(ok, "nested arrays must be rectangular and of one type")
+        let result = Tensor(uninitialized: dtype, shape: TensorShape([parts.count] + elementShape.dimensions))
+        var offset = 0
+        for part in parts {
+            (result.buffer.base + offset).copyMemory(from: part.buffer.base, byteCount: part.byteCount)
+            offset += part.byteCount
+        }
+        return result
+    }
+}

@@ -1,0 +1,181 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import Weft
+import WeftProto
+import WeftRuntime
+import WeftTransport
+
+/// Options of a session on a cluster.
+public struct RemoteSessionOptions: Sendable {
+    /// The placement strategy's name; the coordinator's default when `nil`.
+    public var strategy: String?
+    /// How long to wait for workers the graph names to register.
+    public var waitForWorkers: Duration = .seconds(10)
+    /// How long one step may take.
+    public var stepTimeout: Duration = .seconds(60)
+    /// How long the coordinator keeps the session after this process stops sending keep-alives.
+    public var lease: Duration = .seconds(30)
+
+    /// Default options.
+    public init(strategy: String? = nil) { self.strategy = strategy }
+}
+
+/// This process's connection to coordinators: one messaging node (one I/O thread) for all
+/// remote sessions, and keep-alives that hold their leases while the process lives.
+final class ClientConnection: Sendable {
+    static let shared: ClientConnection = {
+        // The client's own ROUTER is bound on loopback only: nothing connects to it.
+        do {
+            return ClientConnection(node: try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.client")))
+        } catch {
+            fatalError("cannot start the client's messaging thread: \(error)")
+        }
+    }()
+
+    let node: MessagingNode
+    let id = UUID().uuidString
+    private let coordinators = Mutex<[String: Int]>([:])
+    private let timers = DispatchQueue(label: "weft.client.keepalive")
+
+    private init(node: MessagingNode) { self.node = node }
+
+    /// Sends one request and waits for its reply.
+    func request(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<WireMessage, WeftError>?>(nil)
+        node.request(message, to: address, timeout: timeout) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()  // set before the signal
+    }
+
+    /// Keeps leases alive at `address` while sessions there are open.
+    func retain(_ address: String, lease: Duration) {
+        let first = coordinators.withLock { table -> Bool in
+            table[address, default: 0] += 1
+            return table[address] == 1
+        }
+        if first { scheduleKeepAlive(address, every: lease / 3) }
+    }
+
+    func release(_ address: String) {
+        coordinators.withLock { table in
+            table[address, default: 1] -= 1
+            if table[address] == 0 { table[address] = nil }
+        }
+    }
+
+    private func scheduleKeepAlive(_ address: String, every interval: Duration) {
+        timers.asyncAfter(deadline: .now() + dispatchInterval(interval)) { [self] in
+            guard coordinators.withLock({ $0[address] != nil }) else { return }
+            let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = id } }
+            node.request(message, to: address, timeout: interval) { _ in }
+            scheduleKeepAlive(address, every: interval)
+        }
+    }
+}
+
+/// Runs a session's steps on a cluster through its coordinator.
+public final class RemoteSessionBackend: SessionBackend {
+    private struct State {
+        var sentNodes: Int
+        var placement: [String: String]
+        var closed = false
+    }
+
+    private let connection = ClientConnection.shared
+    private let coordinator: String
+    private let graph: Graph
+    private let options: RemoteSessionOptions
+    private let handle: String
+    private let state: Mutex<State>
+
+    /// Opens a session for `graph` on the cluster whose coordinator is at `coordinator`.
+    public init(coordinator: String, graph: Graph, options: RemoteSessionOptions = .init()) throws(WeftError) {
+        if let error = graph.buildError { throw error }
+        self.coordinator = coordinator
+        self.graph = graph
+        self.options = options
+        let graphDef = graph.graphDef
+        let request = WireMessage.make(.createSession) { envelope in
+            envelope.createSession = .with {
+                $0.graph = graphDef
+                $0.strategy = options.strategy ?? ""
+                $0.client = ClientConnection.shared.id
+                $0.waitForWorkersMs = milliseconds(options.waitForWorkers)
+                $0.leaseMs = milliseconds(options.lease)
+            }
+        }
+        let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))
+        handle = reply.envelope.session
+        state = Mutex(State(sentNodes: graphDef.node.count, placement: Self.placement(reply)))
+        connection.retain(coordinator, lease: options.lease)
+    }
+
+    private static func placement(_ reply: WireMessage) -> [String: String] {
+        Dictionary(reply.envelope.createSessionReply.placement.map { ($0.node, $0.device) }, uniquingKeysWith: { $1 })
+    }
+
+    /// The device of every node, as the coordinator placed them.
+    public var placement: [String: String] { state.withLock { $0.placement } }
+
+    /// The coordinator's handle of this session.
+    public var sessionHandle: String { handle }
+
+    /// Sends nodes added to the graph since the last step, then runs the step on the cluster.
+    public func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor] {
+        try extendIfNeeded()
+        let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
+            envelope.deadlineMs = milliseconds(options.stepTimeout)
+            envelope.runStep = .with {
+                $0.feeds = feeds.map(\.0.description)
+                $0.fetches = fetches.map(\.description)
+                $0.targets = targets
+            }
+        }
+        let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
+        guard reply.tensors.count == fetches.count else {
+            throw WeftError(.internal, "the coordinator returned \(reply.tensors.count) tensors for \(fetches.count) fetches")
+        }
+        return reply.tensors
+    }
+
+    private func extendIfNeeded() throws(WeftError) {
+        let sent = try state.withLock { (state) throws(WeftError) -> Int in
+            guard !state.closed else { throw WeftError(.failedPrecondition, "Attempted to use a closed Session.") }
+            return state.sentNodes
+        }
+        guard graph.nodeCount > sent else { return }
+        let nodes = graph.graphDef.node
+        let (added, count) = (Array(nodes.dropFirst(sent)), nodes.count)
+        let request = WireMessage.make(.extendSession, session: handle) { $0.extendSession = .with { $0.graph.node = added } }
+        let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers)
+        state.withLock { state in
+            state.sentNodes = max(state.sentNodes, count)
+            state.placement = Self.placement(reply)
+        }
+    }
+
+    /// Closes the session on the cluster, freeing its variables on every worker.
+    public func close() {
+        let wasOpen = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        guard wasOpen else { return }
+        connection.release(coordinator)
+        let request = WireMessage.make(.closeSession, session: handle)
+        connection.node.request(request, to: coordinator, timeout: .seconds(2)) { _ in }
+    }
+}
+
+extension Session {
+    /// Opens a session on the cluster whose coordinator is at `target` (`tcp://host:7070`).
+    public convenience init(target: String, graph: Graph = .current, options: RemoteSessionOptions = .init()) throws(WeftError) {
+        self.init(graph: graph, backend: try RemoteSessionBackend(coordinator: target, graph: graph, options: options))
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import Synchronization
+import WeftProto
+import WeftRuntime
+import WeftTransport
+
+/// Collects the replies of one step's partitions; the first failure, or all successes, ends it.
+final class StepGather: Sendable {
+    private let expected: Int
+    private let replies = Mutex<[DeviceName: WireMessage]>([:])
+    let outcome = Promise<Result<[DeviceName: WireMessage], WeftError>>()
+
+    init(expected: Int) {
+        self.expected = expected
+        if expected == 0 { outcome.complete(.success([:])) }
+    }
+
+    func record(_ device: DeviceName, _ result: Result<WireMessage, WeftError>) {
+        switch result {
+        case .failure(let error):
+            fail(error)
+        case .success(let reply):
+            let all = replies.withLock { replies -> [DeviceName: WireMessage]? in
+                replies[device] = reply
+                return replies.count == expected ? replies : nil
+            }
+            if let all { outcome.complete(.success(all)) }
+        }
+    }
+
+    func fail(_ error: WeftError) { outcome.complete(.failure(error)) }
+}
+
+extension Coordinator {
+    // MARK: Creating, extending and closing sessions
+
+    func createSession(_ envelope: Weft_Envelope) async throws(WeftError) -> WireMessage {
+        let body = envelope.createSession
+        let graph = try RuntimeGraph(nodes: body.graph.node)
+        let strategy = try PlacementStrategies.named(body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy)
+        let devices = try await waitForDevices(graph, timeout: .milliseconds(Int(body.waitForWorkersMs)))
+        let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy)
+        let lease = Duration.milliseconds(Int(body.leaseMs == 0 ? 30_000 : body.leaseMs))
+        let handle = state.withLock { state in
+            let handle = "s\(state.nextSession)-\(UInt32.random(in: 0...UInt32.max))"
+            state.nextSession += 1
+            state.sessions[handle] = CoordinatorSession(
+                handle: handle, client: body.client, strategy: strategy, nodes: body.graph.node, graph: graph,
+                placement: placement, lease: lease, now: .now)
+            return handle
+        }
+        logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
+        return .make(.reply, session: handle) { envelope in
+            envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
+        }
+    }
+
+    static func placementList(_ placement: [String: DeviceName]) -> [Weft_NodePlacement] {
+        placement.sorted { $0.key < $1.key }.map { name, device in
+            .with {
+                $0.node = name
+                $0.device = device.description
+            }
+        }
+    }
+
+    /// The healthy devices, once every task the graph names explicitly has registered (or the
+    /// wait ran out) and there is at least one worker.
+    private func waitForDevices(_ graph: RuntimeGraph, timeout: Duration) async throws(WeftError) -> [DeviceName] {
+        var named = Set<DeviceName>()
+        for node in graph.nodes where !node.info.device.isEmpty {
+            let request = try DeviceRequest(parsing: node.info.device)
+            if let job = request.job, let task = request.task { named.insert(DeviceName(job: job, task: task)) }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let devices = state.withLock { $0.membership.healthyDevices }
+            let missing = named.subtracting(devices)
+            if !devices.isEmpty && missing.isEmpty { return devices }
+            // Workers register within a heartbeat or two; a short sleep costs nothing while waiting.
+            guard ContinuousClock.now < deadline else {
+                guard !devices.isEmpty else {
+                    throw WeftError(.unavailable, "no worker has registered with the coordinator within \(timeout)")
+                }
+                // Placement reports the missing devices with the list of those there are.
+                return devices
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func extendSession(_ envelope: Weft_Envelope) throws(WeftError) -> WireMessage {
+        let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName] in
+            let session = try Self.session(envelope.session, in: &state)
+            try session.extend(with: envelope.extendSession.graph.node, devices: state.membership.healthyDevices)
+            return session.placement
+        }
+        return .make(.reply, session: envelope.session) { envelope in
+            envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
+        }
+    }
+
+    func closeSession(_ handle: String) throws(WeftError) -> WireMessage {
+        let session = state.withLock { $0.sessions.removeValue(forKey: handle) }
+        guard let session else { throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)") }
+        release(session)
+        return .ok
+    }
+
+    /// Asks every worker holding the session's state to free it.
+    func release(_ session: CoordinatorSession) {
+        let targets = state.withLock { state in
+            session.hosts.keys.compactMap { state.membership[$0] }.filter(\.healthy).map(\.address)
+        }
+        let message = WireMessage.make(.releaseSession, session: session.handle)
+        for address in targets {
+            node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
+        }
+    }
+
+    static func session(_ handle: String, in state: inout State) throws(WeftError) -> CoordinatorSession {
+        guard let session = state.sessions[handle] else {
+            throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
+        }
+        if let broken = session.broken { throw broken }
+        return session
+    }
+
+    // MARK: Steps
+
+    /// What a step needs from the session, read under the lock.
+    private struct StepSetup {
+        var session: CoordinatorSession
+        var plan: CoordinatorSession.PlannedStep
+        var step: UInt64
+        var workers: [DeviceName: Membership.Worker]
+        var toRegister: [DeviceName]
+        var peers: [Weft_PeerAddress]
+    }
+
+    func runStep(_ request: WireMessage) async throws(WeftError) -> WireMessage {
+        let envelope = request.envelope
+        let body = envelope.runStep
+        guard body.feeds.count == request.tensors.count else {
+            throw WeftError(.invalidArgument, "the step names \(body.feeds.count) feeds but carries \(request.tensors.count) tensors")
+        }
+        let signature = CoordinatorSession.Signature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
+        let setup = try prepareStep(envelope.session, signature: signature)
+        try await registerPartitions(setup)
+        let timeout = envelope.deadlineMs > 0 ? Duration.milliseconds(Int(envelope.deadlineMs)) : configuration.stepTimeout
+        let replies = try await runPartitions(setup, feeds: request.tensors, timeout: timeout)
+        var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
+        for (index, name) in body.feeds.enumerated() {
+            for (fetch, fetchName) in body.fetches.enumerated() where fetchName == name { fetched[fetch] = request.tensors[index] }
+        }
+        for (device, partition) in setup.plan.partitions {
+            guard let reply = replies[device], reply.tensors.count == partition.fetches.count else { continue }
+            for (position, entry) in partition.fetches.enumerated() { fetched[entry.fetch] = reply.tensors[position] }
+        }
+        let tensors = try fetched.map { (tensor) throws(WeftError) -> Tensor in
+            guard let tensor else { throw WeftError(.internal, "a worker's reply lacked a fetched tensor") }
+            return tensor
+        }
+        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors)
+    }
+
+    private func prepareStep(_ handle: String, signature: CoordinatorSession.Signature) throws(WeftError) -> StepSetup {
+        try state.withLock { (state) throws(WeftError) -> StepSetup in
+            let session = try Self.session(handle, in: &state)
+            session.leaseExpiry = .now + session.lease
+            let plan = try session.plan(for: signature)
+            var workers: [DeviceName: Membership.Worker] = [:]
+            for device in plan.partitions.keys.sorted() {
+                guard let worker = state.membership[device] else {
+                    throw WeftError(.unavailable, "worker \(device) is not registered with the coordinator")
+                }
+                guard worker.healthy else {
+                    throw Self.unavailable(worker, reason: "it stopped sending heartbeats")
+                }
+                if let held = session.hosts[device], held != worker.incarnation {
+                    session.broken = WeftError(
+                        .aborted, "worker \(device) restarted and lost this session's state there; open a new session")
+                    throw session.broken!
+                }
+                workers[device] = worker
+            }
+            let toRegister = workers.filter { plan.registered[$0.key] != $0.value.incarnation }.map(\.key)
+            let step = session.nextStep
+            session.nextStep += 1
+            session.steps += 1
+            let peers = workers.values.map { worker in
+                Weft_PeerAddress.with {
+                    $0.device = worker.device.description
+                    $0.address = worker.address
+                }
+            }
+            return StepSetup(session: session, plan: plan, step: step, workers: workers, toRegister: toRegister, peers: peers)
+        }
+    }
+
+    private func registerPartitions(_ setup: StepSetup) async throws(WeftError) {
+        guard !setup.toRegister.isEmpty else { return }
+        let gather = StepGather(expected: setup.toRegister.count)
+        for device in setup.toRegister {
+            let partition = setup.plan.partitions[device]!
+            let worker = setup.workers[device]!
+            let message = WireMessage.make(.registerPartition, session: setup.session.handle) { envelope in
+                envelope.registerPartition = .with {
+                    $0.handle = setup.plan.handles[device]!
+                    $0.graph.node = partition.nodes
+                    $0.feeds = partition.feeds.map(\.name.description)
+                    $0.fetches = partition.fetches.map(\.name.description)
+                    $0.targets = partition.targets
+                    $0.peers = setup.peers
+                    $0.device = device.description
+                }
+            }
+            node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
+                gather.record(device, result.mapError { Self.describe($0, worker: worker) })
+            }
+        }
+        if case .failure(let error) = await gather.outcome.value { throw error }
+        state.withLock { _ in
+            for device in setup.toRegister {
+                let incarnation = setup.workers[device]!.incarnation
+                setup.plan.registered[device] = incarnation
+                setup.session.hosts[device] = incarnation
+            }
+        }
+    }
+
+    private func runPartitions(
+        _ setup: StepSetup, feeds: [Tensor], timeout: Duration
+    ) async throws(WeftError) -> [DeviceName: WireMessage] {
+        let gather = StepGather(expected: setup.plan.partitions.count)
+        let token = state.withLock { state in
+            let token = state.nextInFlight
+            state.nextInFlight += 1
+            state.inFlight[token] = InFlight(
+                session: setup.session.handle, participants: Set(setup.plan.partitions.keys), gather: gather)
+            return token
+        }
+        for (device, partition) in setup.plan.partitions {
+            let worker = setup.workers[device]!
+            let message = WireMessage.make(
+                .runPartition, session: setup.session.handle, step: setup.step, tensors: partition.feeds.map { feeds[$0.feed] }
+            ) { envelope in
+                envelope.deadlineMs = milliseconds(timeout)
+                envelope.runPartition = .with { $0.handle = setup.plan.handles[device]! }
+            }
+            node.request(message, to: worker.address, timeout: timeout) { result in
+                gather.record(device, result.mapError { Self.describe($0, worker: worker) })
+            }
+        }
+        let outcome = await gather.outcome.value
+        state.withLock { _ = $0.inFlight.removeValue(forKey: token) }
+        switch outcome {
+        case .success(let replies):
+            return replies
+        case .failure(let error):
+            abort(setup, error: error)
+            throw error
+        }
+    }
+
+    /// Wakes partitions still waiting for tensors of a failed step.
+    private func abort(_ setup: StepSetup, error: WeftError) {
+        let message = WireMessage.make(.abortStep, session: setup.session.handle, step: setup.step) { envelope in
+            envelope.status = .with {
+                $0.code = error.code.rawValue
+                $0.message = error.message
+            }
+        }
+        for worker in setup.workers.values {
+            node.request(message, to: worker.address, timeout: configuration.requestTimeout) { _ in }
+        }
+    }
+
+    /// Transport failures name the worker; errors a worker reported pass unchanged.
+    static func describe(_ error: WeftError, worker: Membership.Worker) -> WeftError {
+        guard error.code == .unavailable || error.code == .deadlineExceeded else { return error }
+        return WeftError(error.code, "worker \(worker.device) at \(worker.address): \(error.message)")
+    }
+}

@@ -1,0 +1,227 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import WeftProto
+import WeftRuntime
+import WeftTransport
+
+/// The coordinator's service: keeps the membership of workers, places and partitions
+/// sessions' graphs, registers partitions with workers and drives every step.
+///
+/// It never carries tensors between workers: they push to each other. A step that needs a
+/// worker that stopped answering fails with `unavailable` naming it as soon as the worker
+/// is declared dead, and steps on other workers go on.
+public final class Coordinator: Sendable {
+    /// How a coordinator runs.
+    public struct Configuration: Sendable {
+        /// Where to bind (`tcp://0.0.0.0:7070`, port 0 for any).
+        public var listen: String
+        /// How often workers send heartbeats.
+        public var heartbeatInterval: Duration = .milliseconds(250)
+        /// Silence after which a worker is declared dead.
+        public var heartbeatTimeout: Duration = .milliseconds(1500)
+        /// How long a request to a worker may take, apart from running steps.
+        public var requestTimeout: Duration = .seconds(2)
+        /// How long a step may run when the client sets no deadline.
+        public var stepTimeout: Duration = .seconds(60)
+        /// The strategy for sessions that name none.
+        public var defaultStrategy = "explicit"
+
+        /// Makes a configuration.
+        public init(listen: String) { self.listen = listen }
+    }
+
+    struct InFlight {
+        var session: String
+        var participants: Set<DeviceName>
+        var gather: StepGather
+    }
+
+    struct State {
+        var membership: Membership
+        var sessions: [String: CoordinatorSession] = [:]
+        var inFlight: [UInt64: InFlight] = [:]
+        var nextInFlight: UInt64 = 1
+        var nextSession = 1
+        var stopped = false
+    }
+
+    let configuration: Configuration
+    let node: MessagingNode
+    let logger: Logger
+    let state: Mutex<State>
+    private let timers = DispatchQueue(label: "weft.coordinator.timers")
+
+    /// The address clients and workers reach the coordinator at.
+    public var address: String { node.boundAddress }
+
+    /// Binds the coordinator's socket; call `start` to serve.
+    public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.coordinator")) throws(WeftError) {
+        self.configuration = configuration
+        self.logger = logger
+        self.node = try MessagingNode(listen: configuration.listen, logger: logger)
+        self.state = Mutex(State(membership: Membership(heartbeatTimeout: configuration.heartbeatTimeout)))
+    }
+
+    /// Starts serving requests and checking workers' health.
+    public func start() {
+        node.setHandler { [weak self] message in
+            guard let self else { return }
+            Task { await self.handle(message) }
+        }
+        scheduleHealthCheck()
+    }
+
+    /// Stops serving.
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        node.close()
+    }
+
+    private func scheduleHealthCheck() {
+        timers.asyncAfter(deadline: .now() + dispatchInterval(configuration.heartbeatInterval)) { [weak self] in
+            guard let self, !state.withLock({ $0.stopped }) else { return }
+            checkHealth()
+            scheduleHealthCheck()
+        }
+    }
+
+    /// Declares silent workers dead, fails the steps that need them, and ends expired leases.
+    func checkHealth() {
+        let now = ContinuousClock.now
+        let (dead, failed, expired) = state.withLock { state -> ([Membership.Worker], [(StepGather, WeftError)], [CoordinatorSession]) in
+            let deadDevices = state.membership.expire(now: now)
+            let dead = deadDevices.compactMap { state.membership[$0] }
+            var failed: [(StepGather, WeftError)] = []
+            for worker in dead {
+                let error = Self.unavailable(worker, reason: "it sent no heartbeat for \(configuration.heartbeatTimeout)")
+                for step in state.inFlight.values where step.participants.contains(worker.device) {
+                    failed.append((step.gather, error))
+                }
+            }
+            let expired = state.sessions.values.filter { $0.leaseExpiry < now }
+            for session in expired { state.sessions[session.handle] = nil }
+            return (dead, failed, expired)
+        }
+        for worker in dead { logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"]) }
+        for (gather, error) in failed { gather.fail(error) }
+        for session in expired {
+            logger.info("session lease expired", metadata: ["session.id": "\(session.handle)"])
+            release(session)
+        }
+    }
+
+    static func unavailable(_ worker: Membership.Worker, reason: String) -> WeftError {
+        WeftError(.unavailable, "worker \(worker.device) at \(worker.address) is unavailable: \(reason)")
+    }
+
+    // MARK: Dispatch
+
+    private func handle(_ message: IncomingMessage) async {
+        let envelope = message.message.envelope
+        let result: Result<WireMessage, WeftError>
+        do throws(WeftError) {
+            switch envelope.kind {
+            case .registerWorker: result = .success(try registerWorker(envelope.registerWorker))
+            case .heartbeat: result = .success(try heartbeat(envelope.heartbeat))
+            case .createSession: result = .success(try await createSession(envelope))
+            case .extendSession: result = .success(try extendSession(envelope))
+            case .runStep: result = .success(try await runStep(message.message))
+            case .closeSession: result = .success(try closeSession(envelope.session))
+            case .clusterStatus: result = .success(clusterStatus())
+            case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client))
+            case .ping: result = .success(.ok)
+            default: throw WeftError(.unimplemented, "the coordinator does not handle \(envelope.kind) messages")
+            }
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success(let reply): node.reply(to: message, reply)
+        case .failure(let error): node.reply(to: message, .failure(error))
+        }
+    }
+
+    // MARK: Membership
+
+    private func registerWorker(_ body: Weft_RegisterWorker) throws(WeftError) -> WireMessage {
+        let now = ContinuousClock.now
+        let (registration, broken) = try state.withLock { (state) throws(WeftError) -> (Membership.Registration, [String]) in
+            let registration = try state.membership.register(
+                job: body.job, task: body.task < 0 ? nil : Int(body.task), address: body.address,
+                incarnation: body.incarnation, now: now)
+            guard case .restarted(let device) = registration else { return (registration, []) }
+            var broken: [String] = []
+            for session in state.sessions.values where session.hosts[device] != nil && session.hosts[device] != body.incarnation {
+                session.broken = WeftError(
+                    .aborted, "worker \(device) restarted and lost this session's state there; open a new session")
+                broken.append(session.handle)
+            }
+            return (registration, broken)
+        }
+        logger.info("worker registered", metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"])
+        if !broken.isEmpty { logger.warning("sessions lost state on a restarted worker", metadata: ["sessions": "\(broken)"]) }
+        let device: DeviceName
+        switch registration {
+        case .joined(let d), .rejoined(let d), .restarted(let d): device = d
+        }
+        return .make(.reply) { envelope in
+            envelope.registerWorkerReply = .with {
+                $0.job = device.job
+                $0.task = Int32(device.task)
+                $0.heartbeatIntervalMs = UInt32(milliseconds(configuration.heartbeatInterval))
+            }
+        }
+    }
+
+    private func heartbeat(_ body: Weft_Heartbeat) throws(WeftError) -> WireMessage {
+        let device = DeviceName(job: body.job, task: Int(body.task))
+        let known = state.withLock { state in
+            state.membership.heartbeat(
+                device: device, incarnation: body.incarnation, sessions: body.sessions,
+                residentBytes: body.residentBytes, now: .now)
+        }
+        guard known else { throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again") }
+        return .ok
+    }
+
+    private func keepAlive(client: String) -> WireMessage {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            for session in state.sessions.values where session.client == client {
+                session.leaseExpiry = now + session.lease
+            }
+        }
+        return .ok
+    }
+
+    private func clusterStatus() -> WireMessage {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            .make(.reply) { envelope in
+                envelope.clusterStatusReply = .with { reply in
+                    reply.workers = state.membership.workers.values.sorted { $0.device < $1.device }.map { worker in
+                        .with {
+                            $0.job = worker.device.job
+                            $0.task = Int32(worker.device.task)
+                            $0.address = worker.address
+                            $0.healthy = worker.healthy
+                            $0.sessions = worker.sessions
+                            $0.residentBytes = worker.residentBytes
+                            $0.lastSeenMsAgo = milliseconds(now - worker.lastSeen)
+                        }
+                    }
+                    reply.sessions = state.sessions.values.sorted { $0.handle < $1.handle }.map { session in
+                        .with {
+                            $0.handle = session.handle
+                            $0.client = session.client
+                            $0.nodes = UInt32(session.nodes.count)
+                            $0.steps = session.steps
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

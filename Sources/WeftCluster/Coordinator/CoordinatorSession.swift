@@ -1,0 +1,82 @@
+import WeftProto
+import WeftRuntime
+
+/// A session as the coordinator keeps it: the graph, where each node lives, and the
+/// partitions of every run signature seen so far with the workers they are registered on.
+final class CoordinatorSession: @unchecked Sendable {
+    // Sendable: every property is read and written only under the coordinator's state lock.
+    struct Signature: Hashable {
+        var feeds: [String]
+        var fetches: [String]
+        var targets: [String]
+    }
+
+    /// One run signature, partitioned once.
+    final class PlannedStep {
+        let partitions: [DeviceName: Partition]
+        let handles: [DeviceName: String]
+        /// The incarnation of the worker each partition was registered with.
+        var registered: [DeviceName: UInt64] = [:]
+
+        init(partitions: [DeviceName: Partition], prefix: String) {
+            self.partitions = partitions
+            var handles: [DeviceName: String] = [:]
+            for device in partitions.keys { handles[device] = "\(prefix)/\(device)" }
+            self.handles = handles
+        }
+    }
+
+    let handle: String
+    let client: String
+    let strategy: any PlacementStrategy
+    var nodes: [Tensorflow_NodeDef]
+    var graph: RuntimeGraph
+    var placement: [String: DeviceName]
+    var plans: [Signature: PlannedStep] = [:]
+    var planCounter = 0
+    var nextStep: UInt64 = 1
+    var steps: UInt64 = 0
+    var leaseExpiry: ContinuousClock.Instant
+    var lease: Duration
+    /// Set when a worker holding this session's state restarted: the state is gone.
+    var broken: WeftError?
+    /// Workers that hold state of this session, with the incarnation that holds it.
+    var hosts: [DeviceName: UInt64] = [:]
+
+    init(
+        handle: String, client: String, strategy: any PlacementStrategy, nodes: [Tensorflow_NodeDef], graph: RuntimeGraph,
+        placement: [String: DeviceName], lease: Duration, now: ContinuousClock.Instant
+    ) {
+        self.handle = handle
+        self.client = client
+        self.strategy = strategy
+        self.nodes = nodes
+        self.graph = graph
+        self.placement = placement
+        self.lease = lease
+        self.leaseExpiry = now + lease
+    }
+
+    /// The partitions of a signature, made on first use.
+    func plan(for signature: Signature) throws(WeftError) -> PlannedStep {
+        if let plan = plans[signature] { return plan }
+        let partitions = try Partitioner(graph: graph, placement: placement).partition(
+            feeds: try signature.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
+            fetches: try signature.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
+            targets: signature.targets)
+        planCounter += 1
+        let plan = PlannedStep(partitions: partitions, prefix: "\(handle)/p\(planCounter)")
+        plans[signature] = plan
+        return plan
+    }
+
+    /// Adds nodes; existing nodes keep their devices, new ones are placed by the strategy.
+    func extend(with added: [Tensorflow_NodeDef], devices: [DeviceName]) throws(WeftError) {
+        let all = nodes + added
+        let graph = try RuntimeGraph(nodes: all)
+        placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, existing: placement)
+        self.graph = graph
+        nodes = all
+        plans.removeAll()
+    }
+}

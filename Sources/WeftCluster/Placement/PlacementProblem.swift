@@ -1,0 +1,168 @@
+import WeftRuntime
+
+/// A graph to place, reduced to what strategies decide on: colocation groups (nodes that must
+/// share a device), the devices each group may use, and the data edges between groups.
+///
+/// Hard constraints are resolved here, once, for every strategy: explicit devices, `_class`
+/// colocation (`loc:@name`), and ops taking a variable by reference, which live with it.
+public struct PlacementProblem: Sendable {
+    /// Nodes that must run on one device.
+    public struct Group: Sendable {
+        /// Node indices in the runtime graph.
+        public var members: [Int]
+        /// Devices the group may use; one element when a member names a full device.
+        public var allowed: [DeviceName]
+        /// Where the group already lives (an earlier placement of the session); strategies keep it.
+        public var fixed: DeviceName?
+    }
+
+    /// The graph being placed.
+    public let graph: RuntimeGraph
+    /// The cluster's devices, sorted.
+    public let devices: [DeviceName]
+    /// The groups, in an order where every group's producers come first where the graph allows.
+    public private(set) var groups: [Group] = []
+    /// Group index of every node.
+    public private(set) var groupOfNode: [Int] = []
+    /// For every group, the groups feeding it data, one entry per edge.
+    public private(set) var producers: [[Int]] = []
+
+    /// Builds groups and checks every constraint against `devices`. `existing` holds devices
+    /// already chosen for some nodes (by name); their groups keep them.
+    public init(graph: RuntimeGraph, devices: [DeviceName], existing: [String: DeviceName] = [:]) throws(WeftError) {
+        guard !devices.isEmpty else { throw WeftError(.unavailable, "the cluster has no workers to place the graph on") }
+        self.graph = graph
+        self.devices = devices.sorted()
+        var sets = UnionFind(count: graph.nodes.count)
+        for (index, node) in graph.nodes.enumerated() {
+            for group in node.info.attributes.strings("_class") where group.hasPrefix("loc:@") {
+                if let other = graph.index[String(group.dropFirst(5))] { sets.union(index, other) }
+            }
+            // Ops taking a variable reference (Assign, a direct read) live with the variable:
+            // references never cross processes.
+            for input in node.dataInputs where graph.nodes[input.node].outputTypes[input.output].isRef {
+                sets.union(index, input.node)
+            }
+        }
+        try buildGroups(sets: &sets, existing: existing)
+    }
+
+    private mutating func buildGroups(sets: inout UnionFind, existing: [String: DeviceName]) throws(WeftError) {
+        var groupOfRoot: [Int: Int] = [:]
+        groupOfNode = [Int](repeating: 0, count: graph.nodes.count)
+        for index in graph.topologicalOrder() {
+            let root = sets.find(index)
+            let group = groupOfRoot[root] ?? {
+                groupOfRoot[root] = groups.count
+                groups.append(Group(members: [], allowed: devices, fixed: nil))
+                return groups.count - 1
+            }()
+            groupOfNode[index] = group
+            groups[group].members.append(index)
+        }
+        for group in groups.indices {
+            try constrain(group, existing: existing)
+        }
+        producers = [[Int]](repeating: [], count: groups.count)
+        for (index, node) in graph.nodes.enumerated() {
+            for input in node.dataInputs where groupOfNode[input.node] != groupOfNode[index] {
+                producers[groupOfNode[index]].append(groupOfNode[input.node])
+            }
+        }
+    }
+
+    private mutating func constrain(_ group: Int, existing: [String: DeviceName]) throws(WeftError) {
+        var reason = ""
+        for member in groups[group].members {
+            let info = graph.nodes[member].info
+            if let device = existing[info.name] {
+                groups[group].fixed = device
+                groups[group].allowed = [device]
+                continue
+            }
+            let request = try DeviceRequest(parsing: info.device)
+            guard !request.isEmpty else { continue }
+            let allowed = groups[group].allowed.filter(request.matches)
+            guard !allowed.isEmpty else {
+                let known = devices.map(\.description).joined(separator: ", ")
+                if devices.contains(where: request.matches) {
+                    throw WeftError(
+                        .invalidArgument,
+                        "node '\(info.name)' asks for device \(info.device), but it must be colocated with \(reason), which is elsewhere")
+                }
+                throw WeftError(
+                    .invalidArgument,
+                    "node '\(info.name)' asks for device '\(info.device)', which this cluster does not have; its devices are: \(known)")
+            }
+            groups[group].allowed = allowed
+            reason = "'\(info.name)' (\(info.device))"
+        }
+    }
+
+    /// The devices in the placement's result for every node, from one device per group.
+    public func assignment(_ deviceOfGroup: [DeviceName]) -> [String: DeviceName] {
+        var result: [String: DeviceName] = [:]
+        result.reserveCapacity(graph.nodes.count)
+        for (index, node) in graph.nodes.enumerated() {
+            result[node.info.name] = deviceOfGroup[groupOfNode[index]]
+        }
+        return result
+    }
+}
+
+/// Disjoint sets with path halving and union by size.
+struct UnionFind {
+    private var parent: [Int]
+    private var size: [Int]
+
+    init(count: Int) {
+        parent = Array(0..<count)
+        size = [Int](repeating: 1, count: count)
+    }
+
+    mutating func find(_ x: Int) -> Int {
+        var x = x
+        while parent[x] != x {
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        }
+        return x
+    }
+
+    mutating func union(_ a: Int, _ b: Int) {
+        var (ra, rb) = (find(a), find(b))
+        guard ra != rb else { return }
+        if size[ra] < size[rb] { swap(&ra, &rb) }
+        parent[rb] = ra
+        size[ra] += size[rb]
+    }
+}
+
+extension RuntimeGraph {
+    /// Node indices with producers (data and control) before consumers; nodes on a control
+    /// cycle come last in their given order, so placement still covers them.
+    public func topologicalOrder() -> [Int] {
+        var indegree = [Int](repeating: 0, count: nodes.count)
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            for producer in node.dataInputs.map(\.node) + node.controlInputs {
+                indegree[index] += 1
+                consumers[producer].append(index)
+            }
+        }
+        var order = nodes.indices.filter { indegree[$0] == 0 }
+        var next = 0
+        while next < order.count {
+            for consumer in consumers[order[next]] {
+                indegree[consumer] -= 1
+                if indegree[consumer] == 0 { order.append(consumer) }
+            }
+            next += 1
+        }
+        if order.count < nodes.count {
+            var seen = Set(order)
+            order += nodes.indices.filter { seen.insert($0).inserted }
+        }
+        return order
+    }
+}

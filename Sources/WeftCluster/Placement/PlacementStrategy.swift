@@ -1,0 +1,82 @@
+import WeftRuntime
+
+/// A way to choose a device for every colocation group that the hard constraints leave open.
+/// Strategies are values, chosen by name on the command line and in code.
+public protocol PlacementStrategy: Sendable {
+    /// The name users select it by (`round-robin`).
+    var name: String { get }
+    /// One device per group of `problem`, each among the group's `allowed` devices, and a
+    /// group's `fixed` device where it has one.
+    func place(_ problem: PlacementProblem) throws(WeftError) -> [DeviceName]
+}
+
+/// The strategies Weft knows, by name.
+public enum PlacementStrategies {
+    /// Every built-in strategy.
+    public static let all: [any PlacementStrategy] = [ExplicitPlacement(), RoundRobinPlacement()]
+
+    /// The strategy named `name`, or an `invalidArgument` listing the names there are.
+    public static func named(_ name: String) throws(WeftError) -> any PlacementStrategy {
+        guard let strategy = all.first(where: { $0.name == name }) else {
+            let names = all.map(\.name).joined(separator: ", ")
+            throw WeftError(.invalidArgument, "there is no placement strategy '\(name)'; choose one of: \(names)")
+        }
+        return strategy
+    }
+
+    /// Places every node of `graph`: hard constraints, then `strategy`.
+    public static func place(
+        _ graph: RuntimeGraph, on devices: [DeviceName], strategy: any PlacementStrategy,
+        existing: [String: DeviceName] = [:]
+    ) throws(WeftError) -> [String: DeviceName] {
+        let problem = try PlacementProblem(graph: graph, devices: devices, existing: existing)
+        let chosen = try strategy.place(problem)
+        for (group, device) in chosen.enumerated() where !problem.groups[group].allowed.contains(device) {
+            let node = graph.nodes[problem.groups[group].members[0]].info.name
+            throw WeftError(.internal, "strategy \(strategy.name) put '\(node)' on \(device), which its constraints forbid")
+        }
+        return problem.assignment(chosen)
+    }
+}
+
+/// TensorFlow's behaviour: a node without a device goes where its first input is, and a node
+/// without inputs to task 0 of the first job.
+public struct ExplicitPlacement: PlacementStrategy {
+    /// `explicit`.
+    public let name = "explicit"
+    /// Makes the strategy.
+    public init() {}
+
+    /// Follows inputs, else the first device.
+    public func place(_ problem: PlacementProblem) throws(WeftError) -> [DeviceName] {
+        var chosen: [DeviceName?] = Array(repeating: nil, count: problem.groups.count)
+        for (index, group) in problem.groups.enumerated() {
+            if let fixed = group.fixed ?? (group.allowed.count == 1 ? group.allowed[0] : nil) {
+                chosen[index] = fixed
+                continue
+            }
+            let followed = problem.producers[index].lazy.compactMap { chosen[$0] }.first { group.allowed.contains($0) }
+            chosen[index] = followed ?? group.allowed[0]
+        }
+        return chosen.map { $0! }  // every group was given a device above
+    }
+}
+
+/// Spreads the open groups over the devices in turn, in topological order.
+public struct RoundRobinPlacement: PlacementStrategy {
+    /// `round-robin`.
+    public let name = "round-robin"
+    /// Makes the strategy.
+    public init() {}
+
+    /// Cycles through each group's allowed devices.
+    public func place(_ problem: PlacementProblem) throws(WeftError) -> [DeviceName] {
+        var turn = 0
+        return problem.groups.map { group in
+            if let fixed = group.fixed { return fixed }
+            guard group.allowed.count > 1 else { return group.allowed[0] }
+            defer { turn += 1 }
+            return group.allowed[turn % group.allowed.count]
+        }
+    }
+}

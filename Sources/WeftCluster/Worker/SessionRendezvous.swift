@@ -1,0 +1,106 @@
+import Synchronization
+import WeftRuntime
+
+/// The rendezvous of one session on one worker. A `_Send` whose receiver is on this worker
+/// hands the tensor over in memory; otherwise `push` sends it to the receiving worker, whose
+/// transport handler calls `deliver`. Tensors and waiting receives meet here in either order.
+final class SessionRendezvous: Rendezvous {
+    private struct Slot: Hashable {
+        var step: UInt64
+        var key: String
+    }
+
+    private enum Entry {
+        case arrived(Result<Tensor, WeftError>)
+        case waiting(@Sendable (Result<Tensor, WeftError>) -> Void)
+    }
+
+    private struct State {
+        var entries: [Slot: Entry] = [:]
+        /// Failed steps, so tensors arriving late are dropped rather than kept forever.
+        var aborted: [UInt64: WeftError] = [:]
+        var abortedOrder: [UInt64] = []
+    }
+
+    private let device: String
+    private let push: @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String) throws(WeftError) -> Void
+    private let state = Mutex(State())
+
+    /// Makes the rendezvous of `device` (`/job:worker/task:0`); `push` carries tensors to others.
+    init(
+        device: String,
+        push: @escaping @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String) throws(WeftError) -> Void
+    ) {
+        self.device = device
+        self.push = push
+    }
+
+    func send(key: String, step: UInt64, tensor: Tensor) throws(WeftError) {
+        let destination = key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
+        if destination == device {
+            deliver(key: key, step: step, .success(tensor))
+        } else {
+            try push(key, step, tensor, destination)
+        }
+    }
+
+    func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor, WeftError>) -> Void) {
+        let slot = Slot(step: step, key: key)
+        let ready = state.withLock { state -> Result<Tensor, WeftError>? in
+            if let error = state.aborted[step] { return .failure(error) }
+            if case .arrived(let result)? = state.entries.removeValue(forKey: slot) { return result }
+            state.entries[slot] = .waiting(done)
+            return nil
+        }
+        if let ready { done(ready) }
+    }
+
+    /// A tensor (or a sender's error) for `key` has arrived.
+    func deliver(key: String, step: UInt64, _ result: Result<Tensor, WeftError>) {
+        let slot = Slot(step: step, key: key)
+        let waiter = state.withLock { state -> (@Sendable (Result<Tensor, WeftError>) -> Void)? in
+            guard state.aborted[step] == nil else { return nil }
+            if case .waiting(let done)? = state.entries.removeValue(forKey: slot) { return done }
+            state.entries[slot] = .arrived(result)
+            return nil
+        }
+        waiter?(result)
+    }
+
+    func abort(step: UInt64, error: WeftError) {
+        let waiters = state.withLock { state -> [@Sendable (Result<Tensor, WeftError>) -> Void] in
+            guard state.aborted[step] == nil else { return [] }
+            state.aborted[step] = error
+            state.abortedOrder.append(step)
+            if state.abortedOrder.count > 1024 { state.aborted[state.abortedOrder.removeFirst()] = nil }
+            var waiters: [@Sendable (Result<Tensor, WeftError>) -> Void] = []
+            for (slot, entry) in state.entries where slot.step == step {
+                if case .waiting(let done) = entry { waiters.append(done) }
+                state.entries[slot] = nil
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter(.failure(error)) }
+    }
+
+    /// Drops whatever a finished step left behind.
+    func finish(step: UInt64) {
+        state.withLock { state in
+            guard state.entries.keys.contains(where: { $0.step == step }) else { return }
+            state.entries = state.entries.filter { $0.key.step != step }
+        }
+    }
+
+    /// Fails every waiting receive: the session is closing.
+    func close(error: WeftError) {
+        let waiters = state.withLock { state -> [@Sendable (Result<Tensor, WeftError>) -> Void] in
+            let waiters = state.entries.values.compactMap { entry -> (@Sendable (Result<Tensor, WeftError>) -> Void)? in
+                if case .waiting(let done) = entry { return done }
+                return nil
+            }
+            state.entries.removeAll()
+            return waiters
+        }
+        for waiter in waiters { waiter(.failure(error)) }
+    }
+}

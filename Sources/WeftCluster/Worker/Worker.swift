@@ -1,0 +1,293 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import WeftProto
+import WeftRuntime
+import WeftTransport
+
+/// A worker process's service: hosts partitions of sessions' graphs and each session's
+/// variables, runs partition steps, and pushes tensors straight to other workers.
+///
+/// It registers with the coordinator and keeps sending heartbeats; whichever starts first,
+/// registration is retried until the coordinator answers, and repeated whenever the
+/// coordinator no longer knows this worker (it restarted, or declared this worker dead).
+public final class Worker: Sendable {
+    /// How a worker starts.
+    public struct Configuration: Sendable {
+        /// Where to bind the worker's ROUTER (`tcp://0.0.0.0:7071`, port 0 for any).
+        public var listen: String
+        /// The address other processes use to reach this worker; derived from the bound address when `nil`.
+        public var advertise: String?
+        /// The coordinator's address.
+        public var coordinator: String
+        /// The job this worker belongs to.
+        public var job: String
+        /// Its task index, or `nil` to let the coordinator assign one.
+        public var task: Int?
+        /// How long one request to the coordinator may take.
+        public var requestTimeout: Duration = .seconds(2)
+
+        /// Makes a configuration.
+        public init(listen: String, advertise: String? = nil, coordinator: String, job: String, task: Int?) {
+            self.listen = listen
+            self.advertise = advertise
+            self.coordinator = coordinator
+            self.job = job
+            self.task = task
+        }
+    }
+
+    private struct State {
+        var device: DeviceName?
+        var heartbeatInterval: Duration = .milliseconds(300)
+        var peers: [String: String] = [:]
+        var sessions: [String: WorkerSession] = [:]
+        var stopped = false
+    }
+
+    private let configuration: Configuration
+    private let node: MessagingNode
+    private let logger: Logger
+    private let incarnation = UInt64.random(in: 1...UInt64.max)
+    private let state = Mutex(State())
+    private let timers = DispatchQueue(label: "weft.worker.timers")
+    private let work = DispatchQueue(label: "weft.worker.work", attributes: .concurrent)
+
+    /// The address this worker can be reached at.
+    public let address: String
+
+    /// Binds the worker's socket; call `start` to register and serve.
+    public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.worker")) throws(WeftError) {
+        self.configuration = configuration
+        self.logger = logger
+        self.node = try MessagingNode(listen: configuration.listen, logger: logger)
+        self.address = configuration.advertise ?? node.boundAddress
+    }
+
+    /// The task this worker holds once registered.
+    public var device: DeviceName? { state.withLock { $0.device } }
+
+    /// The number of sessions with state on this worker.
+    public var sessionCount: Int { state.withLock { $0.sessions.count } }
+
+    /// Starts serving and registering.
+    public func start() {
+        node.setHandler { [weak self] message in self?.handle(message) }
+        register()
+    }
+
+    /// Stops serving; sessions hosted here are dropped.
+    public func stop() {
+        let sessions = state.withLock { state -> [WorkerSession] in
+            state.stopped = true
+            defer { state.sessions.removeAll() }
+            return Array(state.sessions.values)
+        }
+        for session in sessions { session.close() }
+        node.close()
+    }
+
+    // MARK: Registration and heartbeats
+
+    private func register() {
+        guard !state.withLock({ $0.stopped }) else { return }
+        let device = state.withLock { $0.device }
+        let request = WireMessage.make(.registerWorker) { envelope in
+            envelope.registerWorker = .with {
+                $0.job = configuration.job
+                $0.task = Int32(device?.task ?? configuration.task ?? -1)
+                $0.address = address
+                $0.pid = ProcessInfo.processInfo.processIdentifier
+                $0.incarnation = incarnation
+            }
+        }
+        node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let reply):
+                let body = reply.envelope.registerWorkerReply
+                let device = DeviceName(job: body.job, task: Int(body.task))
+                let interval = Duration.milliseconds(Int(max(body.heartbeatIntervalMs, 50)))
+                state.withLock {
+                    $0.device = device
+                    $0.heartbeatInterval = interval
+                }
+                logger.info("registered", metadata: ["worker.device": "\(device)", "coordinator": "\(configuration.coordinator)"])
+                scheduleHeartbeat(after: interval)
+            case .failure(let error):
+                logger.debug("registration failed; retrying", metadata: ["error": "\(error)"])
+                timers.asyncAfter(deadline: .now() + .milliseconds(300)) { self.register() }
+            }
+        }
+    }
+
+    private func scheduleHeartbeat(after interval: Duration) {
+        timers.asyncAfter(deadline: .now() + dispatchInterval(interval)) { [weak self] in self?.heartbeat() }
+    }
+
+    private func heartbeat() {
+        let (device, interval, sessions, stopped) = state.withLock { ($0.device, $0.heartbeatInterval, $0.sessions, $0.stopped) }
+        guard !stopped, let device else { return }
+        let request = WireMessage.make(.heartbeat) { envelope in
+            envelope.heartbeat = .with {
+                $0.job = device.job
+                $0.task = Int32(device.task)
+                $0.incarnation = incarnation
+                $0.sessions = UInt32(sessions.count)
+                $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
+            }
+        }
+        node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) { [weak self] result in
+            guard let self else { return }
+            if case .failure(let error) = result, error.code == .notFound {
+                // The coordinator does not know this process (it restarted or gave up on us).
+                logger.info("coordinator lost track of this worker; registering again")
+                return register()
+            }
+            scheduleHeartbeat(after: interval)
+        }
+    }
+
+    // MARK: Requests
+
+    private func handle(_ message: IncomingMessage) {
+        let envelope = message.message.envelope
+        switch envelope.kind {
+        case .registerPartition:
+            work.async { self.reply(message, self.registerPartition(envelope)) }
+        case .runPartition:
+            runPartition(message)
+        case .pushTensor:
+            deliver(message)
+        case .abortStep:
+            let error = WeftError(
+                WeftError.Code(rawValue: envelope.status.code == 0 ? WeftError.Code.aborted.rawValue : envelope.status.code),
+                envelope.status.message.isEmpty ? "step aborted" : envelope.status.message)
+            session(envelope.session)?.rendezvous.abort(step: envelope.step, error: error)
+            node.reply(to: message, .ok)
+        case .releaseSession:
+            let removed = state.withLock { $0.sessions.removeValue(forKey: envelope.session) }
+            removed?.close()
+            node.reply(to: message, .ok)
+        case .ping:
+            node.reply(to: message, .ok)
+        default:
+            node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages")))
+        }
+    }
+
+    private func reply(_ message: IncomingMessage, _ result: Result<WireMessage, WeftError>) {
+        switch result {
+        case .success(let reply): node.reply(to: message, reply)
+        case .failure(let error): node.reply(to: message, .failure(error))
+        }
+    }
+
+    private func session(_ handle: String) -> WorkerSession? {
+        state.withLock { $0.sessions[handle] }
+    }
+
+    private func registerPartition(_ envelope: Weft_Envelope) -> Result<WireMessage, WeftError> {
+        let body = envelope.registerPartition
+        do throws(WeftError) {
+            let graph = try RuntimeGraph(nodes: body.graph.node)
+            let plan = try StepPlan(
+                graph: graph,
+                feeds: try body.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
+                fetches: try body.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
+                targets: body.targets)
+            let session = state.withLock { state in
+                for peer in body.peers { state.peers[peer.device] = peer.address }
+                if let existing = state.sessions[envelope.session] { return existing }
+                let created = WorkerSession(handle: envelope.session, device: body.device, push: pushFunction(session: envelope.session))
+                state.sessions[envelope.session] = created
+                return created
+            }
+            session.add(plan, handle: body.handle)
+            return .success(.ok)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func pushFunction(session: String) -> @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void {
+        { [weak self] key, step, tensor, destination throws(WeftError) in
+            guard let self else { throw WeftError(.cancelled, "worker stopped") }
+            guard let peer = state.withLock({ $0.peers[destination] }) else {
+                throw WeftError(.internal, "no address known for \(destination)")
+            }
+            let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: [tensor]) { envelope in
+                envelope.pushTensor = .with { $0.key = key }
+            }
+            node.send(message, to: peer)
+        }
+    }
+
+    private func runPartition(_ message: IncomingMessage) {
+        let envelope = message.message.envelope
+        guard let session = session(envelope.session) else {
+            let device = self.device.map(\.description) ?? address
+            return node.reply(
+                to: message,
+                .failure(WeftError(.aborted, "session \(envelope.session) is unknown on \(device): the worker restarted or the session was closed")))
+        }
+        guard let plan = session.plan(envelope.runPartition.handle) else {
+            return node.reply(to: message, .failure(WeftError(.notFound, "partition \(envelope.runPartition.handle) is not registered")))
+        }
+        let step = envelope.step
+        let context = StepContext(id: step, resources: session.resources, rendezvous: session.rendezvous)
+        if envelope.deadlineMs > 0 {
+            let deadline = envelope.deadlineMs
+            timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
+                session?.rendezvous.abort(step: step, error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms"))
+            }
+        }
+        work.async {
+            plan.run(feeds: message.message.tensors, step: context) { [weak self] result in
+                session.rendezvous.finish(step: step)
+                guard let self else { return }
+                switch result {
+                case .success(let tensors): node.reply(to: message, .make(.reply, session: envelope.session, step: step, tensors: tensors))
+                case .failure(let error): node.reply(to: message, .failure(error))
+                }
+            }
+        }
+    }
+
+    private func deliver(_ message: IncomingMessage) {
+        let envelope = message.message.envelope
+        guard let session = session(envelope.session) else {
+            return logger.debug("tensor for an unknown session dropped", metadata: ["session.id": "\(envelope.session)"])
+        }
+        let key = envelope.pushTensor.key
+        if envelope.pushTensor.status.code != 0 {
+            let status = envelope.pushTensor.status
+            session.rendezvous.deliver(key: key, step: envelope.step, .failure(WeftError(WeftError.Code(rawValue: status.code), status.message)))
+        } else if let tensor = message.message.tensors.first {
+            session.rendezvous.deliver(key: key, step: envelope.step, .success(tensor))
+        }
+    }
+}
+
+/// One session's state on one worker: its variables, its partitions and its rendezvous.
+final class WorkerSession: Sendable {
+    let handle: String
+    let resources = ResourceContainer()
+    let rendezvous: SessionRendezvous
+    private let plans = Mutex<[String: StepPlan]>([:])
+
+    init(handle: String, device: String, push: @escaping @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void) {
+        self.handle = handle
+        self.rendezvous = SessionRendezvous(device: device, push: push)
+    }
+
+    func add(_ plan: StepPlan, handle: String) { plans.withLock { $0[handle] = plan } }
+    func plan(_ handle: String) -> StepPlan? { plans.withLock { $0[handle] } }
+
+    func close() {
+        plans.withLock { $0.removeAll() }
+        resources.removeAll()
+        rendezvous.close(error: WeftError(.cancelled, "session \(handle) was closed"))
+    }
+}

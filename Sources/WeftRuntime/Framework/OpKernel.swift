@@ -1,0 +1,82 @@
+import Synchronization
+
+/// What flows along an edge while a step runs: a tensor, or a reference to a variable that the
+/// consumer reads (or updates) when it runs, as TensorFlow's `*_REF` outputs do.
+public enum Value: Sendable {
+    /// An immutable tensor.
+    case tensor(Tensor)
+    /// A session's variable, dereferenced by the consumer.
+    case ref(VariableResource)
+
+    /// The tensor, reading a referenced variable now.
+    public func read() throws(WeftError) -> Tensor {
+        switch self {
+        case .tensor(let tensor): tensor
+        case .ref(let variable): try variable.read()
+        }
+    }
+}
+
+/// The inputs of one kernel invocation and the step it belongs to.
+public struct OpKernelContext: Sendable {
+    /// The node being run.
+    public let node: String
+    /// The input values, data inputs only, in order.
+    public let inputs: [Value]
+    /// The step: the session's resources, the rendezvous for cross-process edges.
+    public let step: StepContext
+
+    /// Makes a context; the executor does this for every node it runs.
+    public init(node: String, inputs: [Value], step: StepContext) {
+        self.node = node
+        self.inputs = inputs
+        self.step = step
+    }
+
+    /// Input `index` as a tensor, reading a referenced variable now.
+    public func input(_ index: Int) throws(WeftError) -> Tensor {
+        try inputs[index].read()
+    }
+
+    /// Input `index` as a variable reference; for ops like `Assign` that update it.
+    public func variable(_ index: Int) throws(WeftError) -> VariableResource {
+        guard case .ref(let variable) = inputs[index] else {
+            throw WeftError(.invalidArgument, "node '\(node)': input \(index) must be a variable reference")
+        }
+        return variable
+    }
+}
+
+/// The computation of one op on one node, built once per node when a step plan is made.
+public protocol OpKernel: Sendable {
+    /// Computes the node's outputs from its inputs.
+    func compute(_ context: OpKernelContext) throws(WeftError) -> [Value]
+}
+
+/// A kernel that finishes later, such as `_Recv` waiting for a tensor from another worker.
+/// The executor calls `computeAsync` instead of `compute` and keeps no thread blocked.
+public protocol AsyncOpKernel: OpKernel {
+    /// Starts the computation; `done` is called exactly once, on any thread.
+    func computeAsync(_ context: OpKernelContext, done: @escaping @Sendable (Result<[Value], WeftError>) -> Void)
+}
+
+extension AsyncOpKernel {
+    /// Async kernels are never run synchronously.
+    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        throw WeftError(.internal, "node '\(context.node)': asynchronous kernel run synchronously")
+    }
+}
+
+/// A kernel made from a closure, for ops whose computation needs no per-node state beyond
+/// what the closure captures.
+public struct ClosureKernel: OpKernel {
+    let body: @Sendable (OpKernelContext) throws(WeftError) -> [Value]
+
+    /// Wraps `body` as a kernel.
+    public init(_ body: @escaping @Sendable (OpKernelContext) throws(WeftError) -> [Value]) {
+        self.body = body
+    }
+
+    /// Runs the closure.
+    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] { try body(context) }
+}

@@ -1,0 +1,249 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Shared by the numeric kernels: element-type families that generic kernels are written
+// against, a dispatch that switches on a dtype once per call and lands in code specialised for
+// that type, and helpers for the errors every kernel reports the same way.
+
+/// A floating-point element type with the math functions kernels need, so each kernel is
+/// written once and the optimizer specialises it for `Float`, `Double` and `Float16`.
+protocol FloatElement: TensorElement, BinaryFloatingPoint {
+    /// eˣ.
+    static func exp(_ x: Self) -> Self
+    /// eˣ − 1, exact for small x.
+    static func expm1(_ x: Self) -> Self
+    /// The natural logarithm.
+    static func log(_ x: Self) -> Self
+    /// log(1 + x), exact for small x.
+    static func log1p(_ x: Self) -> Self
+    /// The hyperbolic tangent.
+    static func tanh(_ x: Self) -> Self
+    /// xʸ.
+    static func pow(_ x: Self, _ y: Self) -> Self
+    /// `y[i] = exp(x[i])` for `count` elements (`x` and `y` may be the same buffer): one call
+    /// per buffer, so `Float` can use a vectorised implementation.
+    static func exp(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
+}
+
+extension FloatElement {
+    @inline(__always)
+    static func exp(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = exp(x[i]) }
+    }
+}
+
+/// A fixed-width integer element type (signed or unsigned, 8 to 64 bits).
+protocol IntegerElement: TensorElement, FixedWidthInteger {}
+
+extension Int8: IntegerElement {}
+extension Int16: IntegerElement {}
+extension Int32: IntegerElement {}
+extension Int64: IntegerElement {}
+extension UInt8: IntegerElement {}
+extension UInt16: IntegerElement {}
+extension UInt32: IntegerElement {}
+extension UInt64: IntegerElement {}
+
+// The C library's functions, wrapped at file scope: inside `extension Double` a call to `exp`
+// would resolve to the static requirement itself.
+@inline(__always) private func libmExp(_ x: Double) -> Double { exp(x) }
+@inline(__always) private func libmExpm1(_ x: Double) -> Double { expm1(x) }
+@inline(__always) private func libmLog(_ x: Double) -> Double { log(x) }
+@inline(__always) private func libmLog1p(_ x: Double) -> Double { log1p(x) }
+@inline(__always) private func libmTanh(_ x: Double) -> Double { tanh(x) }
+@inline(__always) private func libmPow(_ x: Double, _ y: Double) -> Double { pow(x, y) }
+
+extension Float: FloatElement {
+    @inline(__always) static func exp(_ x: Float) -> Float { expf(x) }
+    @inline(__always) static func expm1(_ x: Float) -> Float { expm1f(x) }
+    @inline(__always) static func log(_ x: Float) -> Float { logf(x) }
+    @inline(__always) static func log1p(_ x: Float) -> Float { log1pf(x) }
+    @inline(__always) static func tanh(_ x: Float) -> Float { tanhf(x) }
+    @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+    static func exp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        VectorMath.exp(x, into: y, count: count)
+    }
+}
+
+extension Double: FloatElement {
+    @inline(__always) static func exp(_ x: Double) -> Double { libmExp(x) }
+    @inline(__always) static func expm1(_ x: Double) -> Double { libmExpm1(x) }
+    @inline(__always) static func log(_ x: Double) -> Double { libmLog(x) }
+    @inline(__always) static func log1p(_ x: Double) -> Double { libmLog1p(x) }
+    @inline(__always) static func tanh(_ x: Double) -> Double { libmTanh(x) }
+    @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { libmPow(x, y) }
+}
+
+// Half precision computes in single precision and rounds once, as TensorFlow's CPU kernels do.
+extension Float16: FloatElement {
+    @inline(__always) static func exp(_ x: Float16) -> Float16 { Float16(expf(Float(x))) }
+    @inline(__always) static func expm1(_ x: Float16) -> Float16 { Float16(expm1f(Float(x))) }
+    @inline(__always) static func log(_ x: Float16) -> Float16 { Float16(logf(Float(x))) }
+    @inline(__always) static func log1p(_ x: Float16) -> Float16 { Float16(log1pf(Float(x))) }
+    @inline(__always) static func tanh(_ x: Float16) -> Float16 { Float16(tanhf(Float(x))) }
+    @inline(__always) static func pow(_ x: Float16, _ y: Float16) -> Float16 { Float16(powf(Float(x), Float(y))) }
+}
+
+/// A computation generic over the element type, run by `DType.visit(_:)` in the variant
+/// specialised for the tensor's dtype. Families a visitor leaves out report an unsupported dtype.
+protocol ElementVisitor {
+    /// What the computation returns.
+    associatedtype Output
+    /// The op name, for error messages.
+    var op: String { get }
+    /// The node name, for error messages.
+    var node: String { get }
+    /// Runs the computation on a floating-point type.
+    func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> Output
+    /// Runs the computation on an integer type.
+    func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) -> Output
+    /// Runs the computation on `Bool`.
+    func bool() throws(WeftError) -> Output
+}
+
+extension ElementVisitor {
+    func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> Output {
+        throw .unsupported(op: op, dtype: T.dtype, node: node)
+    }
+
+    func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) -> Output {
+        throw .unsupported(op: op, dtype: T.dtype, node: node)
+    }
+
+    func bool() throws(WeftError) -> Output {
+        throw .unsupported(op: op, dtype: .bool, node: node)
+    }
+}
+
+extension DType {
+    /// Runs `visitor` specialised for this dtype: the one switch on the dtype per kernel call.
+    func visit<V: ElementVisitor>(_ visitor: V) throws(WeftError) -> V.Output {
+        switch self {
+        case .float: try visitor.float(Float.self)
+        case .double: try visitor.float(Double.self)
+        case .half: try visitor.float(Float16.self)
+        case .int8: try visitor.integer(Int8.self)
+        case .int16: try visitor.integer(Int16.self)
+        case .int32: try visitor.integer(Int32.self)
+        case .int64: try visitor.integer(Int64.self)
+        case .uint8: try visitor.integer(UInt8.self)
+        case .uint16: try visitor.integer(UInt16.self)
+        case .uint32: try visitor.integer(UInt32.self)
+        case .uint64: try visitor.integer(UInt64.self)
+        case .bool: try visitor.bool()
+        }
+    }
+}
+
+extension WeftError {
+    /// The error for a kernel asked to compute on a dtype it has no implementation for.
+    static func unsupported(op: String, dtype: DType, node: String) -> WeftError {
+        WeftError(.unimplemented, "\(op) has no kernel for \(dtype) tensors (node '\(node)')")
+    }
+
+    /// An `invalidArgument` whose message ends by naming the node, the way TensorFlow appends
+    /// `[[{{node name}}]]`.
+    static func invalidArgument(_ message: String, node: String) -> WeftError {
+        WeftError(.invalidArgument, "\(message) (node '\(node)')")
+    }
+}
+
+/// The checks every kernel makes on its inputs, with TensorFlow's wording.
+enum KernelChecks {
+    /// Throws unless both inputs of a binary op have the same dtype.
+    static func sameDType(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) {
+        guard a.dtype == b.dtype else {
+            throw .invalidArgument(
+                "cannot compute \(op) as input #1(zero-based) was expected to be a \(a.dtype) tensor but is a \(b.dtype) tensor",
+                node: node
+            )
+        }
+    }
+
+    /// Throws unless `tensor` has the dtype the node's `T` attribute (if any) declares.
+    static func dtype(_ tensor: Tensor, input: Int, expected: DType?, op: String, node: String) throws(WeftError) {
+        guard let expected, tensor.dtype != expected else { return }
+        throw .invalidArgument(
+            "cannot compute \(op) as input #\(input)(zero-based) was expected to be a \(expected) tensor but is a \(tensor.dtype) tensor",
+            node: node
+        )
+    }
+
+    /// Allocates a kernel's output. Shapes computed from input values (`Fill`, `Tile`, a
+    /// broadcast, a product) can ask for more than the machine holds, or overflow `Int`;
+    /// that is TensorFlow's `resourceExhausted` ("OOM when allocating"), never a crash.
+    static func allocate(_ dtype: DType, _ shape: TensorShape, node: String) throws(WeftError) -> Tensor {
+        var bytes = dtype.byteSize
+        for size in shape.dimensions {
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: size)
+            guard !overflow, size >= 0 else {
+                throw WeftError(
+                    .resourceExhausted,
+                    "OOM when allocating tensor with shape\(shape) and type \(dtype) (node '\(node)')"
+                )
+            }
+            bytes = product
+        }
+        guard bytes <= memoryLimit else {
+            throw WeftError(
+                .resourceExhausted,
+                "OOM when allocating tensor with shape\(shape) and type \(dtype): \(bytes) bytes is more than this machine's memory (node '\(node)')"
+            )
+        }
+        return Tensor(uninitialized: dtype, shape: shape)
+    }
+
+    /// The physical memory of the machine: no single tensor can be larger.
+    static let memoryLimit: Int = {
+        #if canImport(Glibc)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let pageSize = sysconf(Int32(_SC_PAGESIZE))
+        if pages > 0 && pageSize > 0 { return pages.multipliedReportingOverflow(by: pageSize).partialValue }
+        #endif
+        return Int.max
+    }()
+
+    /// The values of an int32 or int64 tensor of indices (axes, shapes, multiples) as `Int`s.
+    static func indices(_ tensor: Tensor, what: String, node: String) throws(WeftError) -> [Int] {
+        switch tensor.dtype {
+        case .int32: tensor.withElements(of: Int32.self) { $0.map(Int.init) }
+        case .int64: tensor.withElements(of: Int64.self) { $0.map(Int.init) }
+        default:
+            throw .invalidArgument("\(what) must be an int32 or int64 tensor, got \(tensor.dtype)", node: node)
+        }
+    }
+
+    /// The single value of a scalar (or one-element) int32 or int64 tensor.
+    static func scalarIndex(_ tensor: Tensor, what: String, node: String) throws(WeftError) -> Int {
+        let values = try indices(tensor, what: what, node: node)
+        guard values.count == 1 else {
+            throw .invalidArgument("\(what) must be a scalar, got shape \(tensor.shape)", node: node)
+        }
+        return values[0]
+    }
+}
+
+extension NodeInfo {
+    /// The dtype in attribute `key`, or `nil` when the node does not declare it (graphs written
+    /// by other tools sometimes leave it out); kernels then take the dtype of their inputs.
+    func optionalType(_ key: String) throws(WeftError) -> DType? {
+        attributes.has(key) ? try attributes.type(key) : nil
+    }
+}
+
+extension OpDefinition {
+    /// Output types for ops with one output of the dtype of input `index`, falling back to
+    /// attribute `T`.
+    static func outputOfInput(_ index: Int) -> @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType] {
+        { node, inputs throws(WeftError) in
+            if let declared = try node.optionalType("T") { return [OutputType(declared)] }
+            guard index < inputs.count else {
+                throw WeftError(.invalidArgument, "node '\(node.name)' (\(node.op)) needs at least \(index + 1) inputs")
+            }
+            return [OutputType(inputs[index].dtype)]
+        }
+    }
+}

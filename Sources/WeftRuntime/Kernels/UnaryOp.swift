@@ -1,0 +1,101 @@
+/// An element-wise op on one tensor, registered under TensorFlow's name (`Neg`, `Sqrt`, …).
+///
+/// Floating-point ops accept `float`, `double` and `half`. `Neg`, `Abs`, `Square`, `Sign` and
+/// `Round` also accept signed and unsigned integers (wrapping on overflow, as TensorFlow's C++
+/// does); the others are floating-point only, as in TensorFlow.
+enum UnaryOp: String, Sendable, CaseIterable {
+    case neg = "Neg"
+    case abs = "Abs"
+    case square = "Square"
+    case sqrt = "Sqrt"
+    case rsqrt = "Rsqrt"
+    case exp = "Exp"
+    case log = "Log"
+    case tanh = "Tanh"
+    case sigmoid = "Sigmoid"
+    case sign = "Sign"
+    case reciprocal = "Reciprocal"
+    case floor = "Floor"
+    case ceil = "Ceil"
+    case round = "Round"
+
+    /// TensorFlow's op name.
+    var name: String { rawValue }
+
+    /// Computes the op on every element of `x` into a new tensor of the same dtype and shape.
+    func apply(_ x: Tensor, node: String) throws(WeftError) -> Tensor {
+        let out = Tensor(uninitialized: x.dtype, shape: x.shape)
+        try x.dtype.visit(Visitor(operation: self, input: x, out: out, node: node))
+        return out
+    }
+
+    private struct Visitor: ElementVisitor {
+        let operation: UnaryOp
+        let input: Tensor
+        let out: Tensor
+        let node: String
+        var op: String { operation.name }
+
+        func float<T: FloatElement>(_ type: T.Type) {
+            switch operation {
+            case .neg: map(T.self) { -$0 }
+            case .abs: map(T.self) { Swift.abs($0) }
+            case .square: map(T.self) { $0 * $0 }
+            case .sqrt: map(T.self) { $0.squareRoot() }
+            case .rsqrt: map(T.self) { 1 / $0.squareRoot() }
+            case .exp: mapBuffer(T.self) { x, y, count in T.exp(x, into: y, count: count) }
+            case .log: map(T.self) { T.log($0) }
+            case .tanh: map(T.self) { T.tanh($0) }
+            // exp(-x) overflows to +inf for very negative x, giving exactly 0: no NaN.
+            case .sigmoid:
+                mapBuffer(T.self) { x, y, count in
+                    for i in 0..<count { y[i] = -x[i] }
+                    T.exp(y, into: y, count: count)
+                    for i in 0..<count { y[i] = 1 / (1 + y[i]) }
+                }
+            // NaN stays NaN (TensorFlow 2's behaviour); ±0 gives +0.
+            case .sign: map(T.self) { $0 > 0 ? 1 : $0 < 0 ? -1 : $0.isNaN ? $0 : 0 }
+            case .reciprocal: map(T.self) { 1 / $0 }
+            case .floor: map(T.self) { $0.rounded(.down) }
+            case .ceil: map(T.self) { $0.rounded(.up) }
+            // TensorFlow rounds halves to even (banker's rounding), unlike C's `round`.
+            case .round: map(T.self) { $0.rounded(.toNearestOrEven) }
+            }
+        }
+
+        func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
+            switch operation {
+            case .neg: map(T.self) { 0 &- $0 }
+            case .abs: map(T.self) { $0 < 0 ? 0 &- $0 : $0 }
+            case .square: map(T.self) { $0 &* $0 }
+            case .sign: map(T.self) { $0 > 0 ? 1 : $0 == 0 ? 0 : 0 &- 1 }
+            case .round: map(T.self) { $0 }
+            default: throw .unsupported(op: op, dtype: T.dtype, node: node)
+            }
+        }
+
+        /// Runs `body` once on the whole input and output buffers.
+        @inline(__always)
+        private func mapBuffer<T: TensorElement>(
+            _ type: T.Type,
+            _ body: (UnsafePointer<T>, UnsafeMutablePointer<T>, Int) -> Void
+        ) {
+            input.withElements(of: T.self) { x in
+                out.withMutableElements(of: T.self) { y in
+                    guard let source = x.baseAddress, let target = y.baseAddress else { return }
+                    body(source, target, x.count)
+                }
+            }
+        }
+
+        @inline(__always)
+        private func map<T: TensorElement>(_ type: T.Type, _ body: (T) -> T) {
+            input.withElements(of: T.self) { x in
+                out.withMutableElements(of: T.self) { y in
+                    guard let source = x.baseAddress, let target = y.baseAddress else { return }
+                    for i in 0..<x.count { target[i] = body(source[i]) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,694 @@
+import CZeroMQ
+import Foundation
+import Logging
+import WeftProto
+import WeftRuntime
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A `MessagingNode`'s I/O thread: it owns every socket of the node and is the only thread that
+/// touches them. It blocks in `zmq_poll` until a socket is ready, a caller wakes it through the
+/// `inproc://` pair, or the nearest request deadline passes.
+final class IOLoop {
+    /// What the loop keeps per pending request.
+    struct Waiting {
+        let timeout: Duration
+        let completion: MessagingNode.Completion
+    }
+
+    /// A message waiting for a DEALER to accept it.
+    struct Queued {
+        let frames: [OutgoingFrame]
+        /// The request it carries; `nil` for a message sent with `send`.
+        let requestID: UInt64?
+        /// When a `send` message is dropped (a request's own deadline governs it otherwise).
+        let deadline: ContinuousClock.Instant
+    }
+
+    /// The connection to one remote address.
+    final class Peer {
+        enum Link {
+            /// Connecting for the first time, or reconnecting after the connection was lost.
+            case connecting
+            /// A connection is up.
+            case connected
+            /// The last connection attempt failed; libzmq keeps retrying in the background.
+            case unreachable
+        }
+
+        let address: String
+        let dealer: Socket
+        let monitor: Socket
+        var outbox: [Queued] = []
+        var link = Link.connecting
+        /// libzmq reports the reconnection it schedules after a lost connection as a retry
+        /// (`ZMQ_EVENT_CONNECT_RETRIED`); that one is not a failed attempt.
+        var reconnectScheduled = false
+        var lastUsed: ContinuousClock.Instant
+
+        init(address: String, dealer: Socket, monitor: Socket, now: ContinuousClock.Instant) {
+            self.address = address
+            self.dealer = dealer
+            self.monitor = monitor
+            self.lastUsed = now
+        }
+
+        func close() {
+            dealer.close()  // stops the monitor too
+            monitor.close()
+        }
+    }
+
+    /// The most messages read from one socket before the others get a turn.
+    private static let batch = 256
+    /// Monitor events the loop reacts to.
+    private static let monitoredEvents =
+        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+        | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+
+    private let core: NodeCore
+    private let logger: Logger
+    private let configuration: MessagingNode.Configuration
+    private let router: Socket
+    private let wakeReceiver: Socket
+    private let boundAddress: String
+    private var peers: [String: Peer] = [:]
+    private var pending = PendingRequests<Waiting>()
+    private var nextPeerSerial = 0
+    private var pollItems: [zmq_pollitem_t] = []
+    private var polledPeers: [Peer] = []
+    private var peersChanged = true
+    private var reapCandidates: Set<String> = []
+
+    // MARK: Start and stop
+
+    /// The body of the I/O thread: binds, reports the outcome to `startup`, and serves until the
+    /// node closes.
+    static func run(core: NodeCore, listen: String, startup: Startup) {
+        let loop: IOLoop
+        do {
+            loop = try IOLoop(core: core, listen: listen)
+        } catch {
+            core.state.withLock { $0.closing = true }
+            return startup.report(.failure(error))
+        }
+        startup.report(.success(loop.boundAddress))
+        loop.serve()
+        loop.shutdown()
+    }
+
+    private init(core: NodeCore, listen: String) throws(WeftError) {
+        self.core = core
+        self.logger = core.logger
+        self.configuration = core.configuration
+
+        router = try Socket(context: core.context, type: ZMQ_ROUTER, role: "ROUTER on \(listen)")
+        try router.set(ZMQ_ROUTER_MANDATORY, 1 as Int32)  // an unroutable reply is an error, not silence
+        try Self.configureCommon(router, configuration, ipv6: listen.contains("["))
+        do {
+            try router.bind(listen)
+        } catch {
+            router.close()
+            throw Self.bindError(error, listen: listen)
+        }
+        boundAddress = Self.connectableAddress(router.lastEndpoint)
+
+        let wakeEndpoint = "inproc://weft.wake.\(core.serial)"
+        do {
+            wakeReceiver = try Socket(context: core.context, type: ZMQ_PAIR, role: "wake-up receiver")
+            try wakeReceiver.bind(wakeEndpoint)
+            let sender = try Socket(context: core.context, type: ZMQ_PAIR, role: "wake-up sender")
+            try sender.connect(wakeEndpoint)
+            let waker = Waker(socket: sender)
+            core.state.withLock { state in
+                state.waker = waker
+                state.ioThread = ObjectIdentifier(Thread.current)
+                state.wakePending = false
+            }
+        } catch let error as ZMQFailure {
+            router.close()
+            throw error.error(.internal)
+        } catch {
+            router.close()
+            throw WeftError.wrapping(error)
+        }
+    }
+
+    /// Options every socket of a node gets.
+    private static func configureCommon(
+        _ socket: Socket,
+        _ configuration: MessagingNode.Configuration,
+        ipv6: Bool
+    )
+        throws(WeftError)
+    {
+        try socket.set(ZMQ_MAXMSGSIZE, Int64(configuration.maxMessageSize))
+        try socket.set(ZMQ_SNDHWM, Int32(clamping: configuration.highWaterMark))
+        try socket.set(ZMQ_RCVHWM, Int32(clamping: configuration.highWaterMark))
+        try socket.set(ZMQ_HEARTBEAT_IVL, Int32(clamping: milliseconds(configuration.heartbeatInterval)))
+        try socket.set(ZMQ_HEARTBEAT_TIMEOUT, Int32(clamping: milliseconds(configuration.heartbeatTimeout)))
+        try socket.set(ZMQ_HEARTBEAT_TTL, Int32(clamping: milliseconds(configuration.heartbeatTimeout)))
+        if ipv6 { try socket.set(ZMQ_IPV6, 1 as Int32) }
+    }
+
+    private static func bindError(_ failure: ZMQFailure, listen: String) -> WeftError {
+        switch failure.errno {
+        case EADDRINUSE:
+            return WeftError(
+                .unavailable,
+                "cannot listen on \(listen): \(failure.reason); another process holds that port"
+            )
+        case EINVAL, EPROTONOSUPPORT, ENOCOMPATPROTO, EADDRNOTAVAIL, ENODEV, ENOENT:
+            return WeftError(
+                .invalidArgument,
+                "cannot listen on '\(listen)': \(failure.reason); write tcp://HOST:PORT with an address of this "
+                    + "host, or port 0 for any free port"
+            )
+        default:
+            return WeftError(.unavailable, "cannot listen on \(listen): \(failure.reason)")
+        }
+    }
+
+    /// `tcp://0.0.0.0:5555` becomes `tcp://HOSTNAME:5555` (or loopback when the host name does
+    /// not resolve): a wildcard is where to listen, not where to connect.
+    static func connectableAddress(_ endpoint: String) -> String {
+        let prefix = "tcp://"
+        guard endpoint.hasPrefix(prefix), let colon = endpoint.lastIndex(of: ":") else { return endpoint }
+        let host = endpoint[endpoint.index(endpoint.startIndex, offsetBy: prefix.count)..<colon]
+        let port = endpoint[colon...]
+        switch host {
+        case "0.0.0.0", "*": return prefix + (resolvableHostName() ?? "127.0.0.1") + port
+        case "[::]": return prefix + (resolvableHostName() ?? "[::1]") + port
+        default: return endpoint
+        }
+    }
+
+    private static func resolvableHostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard !name.isEmpty else { return nil }
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, nil, &result) == 0 else { return nil }
+        freeaddrinfo(result)
+        return name
+    }
+
+    /// Fails everything still waiting and closes every socket.
+    private func shutdown() {
+        let leftovers = core.state.withLock { state -> [Command] in
+            state.closing = true
+            state.waker?.close()
+            state.waker = nil
+            state.handler = nil
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+        for entry in pending.removeAll() {
+            entry.context.completion(.failure(NodeCore.closedError(entry.address)))
+        }
+        for case .request(let request) in leftovers {
+            request.completion(.failure(NodeCore.closedError(request.address)))
+        }
+        for peer in peers.values { peer.close() }
+        peers.removeAll()
+        router.close()
+        wakeReceiver.close()
+        logger.debug("messaging node closed", metadata: ["transport.address": "\(boundAddress)"])
+    }
+
+    // MARK: The loop
+
+    private func serve() {
+        while true {
+            if peersChanged { rebuildPollItems() }
+            for (index, peer) in polledPeers.enumerated() {
+                pollItems[2 + 2 * index].events = Int16(ZMQ_POLLIN | (peer.outbox.isEmpty ? 0 : ZMQ_POLLOUT))
+            }
+            let timeout = pollTimeout()
+            let ready = pollItems.withUnsafeMutableBufferPointer { items in
+                zmq_poll(items.baseAddress, Int32(items.count), timeout)
+            }
+            if ready < 0 {
+                let error = zmq_errno()
+                if error == EINTR { continue }
+                logger.info("I/O loop stopped", metadata: ["error": "\(ZMQFailure.text(error))"])
+                return
+            }
+            if ready > 0 { serviceSockets() }
+            let (commands, closing) = takeCommands()
+            if closing { return }
+            for command in commands { execute(command) }
+            expireRequests()
+            reapIdlePeers()
+        }
+    }
+
+    private func rebuildPollItems() {
+        polledPeers = Array(peers.values)
+        pollItems = [
+            zmq_pollitem_t(socket: wakeReceiver.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+            zmq_pollitem_t(socket: router.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+        ]
+        for peer in polledPeers {
+            pollItems.append(zmq_pollitem_t(socket: peer.dealer.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+            pollItems.append(zmq_pollitem_t(socket: peer.monitor.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+        }
+        peersChanged = false
+    }
+
+    /// Milliseconds until the nearest deadline, rounded up; -1 (wait for a socket) if none.
+    private func pollTimeout() -> Int {
+        var nearest = pending.nextDeadline()
+        for peer in peers.values where !peer.outbox.isEmpty {
+            for queued in peer.outbox where queued.requestID == nil {
+                nearest = min(nearest ?? queued.deadline, queued.deadline)
+            }
+        }
+        guard let nearest else { return -1 }
+        let now = ContinuousClock.now
+        guard nearest > now else { return 0 }
+        return Int(min(milliseconds(nearest - now), UInt64(Int32.max)))
+    }
+
+    private func serviceSockets() {
+        if pollItems[0].revents & Int16(ZMQ_POLLIN) != 0 { drainWakeUps() }
+        if pollItems[1].revents & Int16(ZMQ_POLLIN) != 0 { receiveRequests() }
+        for (index, peer) in polledPeers.enumerated() {
+            let dealer = pollItems[2 + 2 * index].revents
+            let monitor = pollItems[3 + 2 * index].revents
+            // Replies first: one that arrived just before its connection closed still counts.
+            if dealer & Int16(ZMQ_POLLIN) != 0 { receiveReplies(peer) }
+            if monitor & Int16(ZMQ_POLLIN) != 0 { handleMonitorEvents(peer) }
+            if dealer & Int16(ZMQ_POLLOUT) != 0 { flush(peer) }
+        }
+    }
+
+    private func drainWakeUps() {
+        while case .message = wakeReceiver.receive() {}
+    }
+
+    /// Takes the queued commands. Called after draining wake-ups, so a command queued after this
+    /// point sends a fresh wake-up (see `NodeCore.submit`).
+    private func takeCommands() -> ([Command], Bool) {
+        core.state.withLock { state in
+            state.wakePending = false
+            // When closing, the commands stay for `shutdown`, which fails the requests among them.
+            guard !state.closing else { return ([], true) }
+            defer { state.commands.removeAll(keepingCapacity: true) }
+            return (state.commands, false)
+        }
+    }
+
+    private func execute(_ command: Command) {
+        switch command {
+        case .request(let request):
+            let waiting = Waiting(timeout: request.timeout, completion: request.completion)
+            guard pending.insert(id: request.id, address: request.address, deadline: request.deadline, context: waiting)
+            else {
+                return request.completion(.failure(WeftError(.internal, "request id \(request.id) is already in use")))
+            }
+            dispatch(
+                Queued(frames: request.frames, requestID: request.id, deadline: request.deadline),
+                to: request.address
+            )
+        case .send(let address, let frames, let deadline):
+            dispatch(Queued(frames: frames, requestID: nil, deadline: deadline), to: address)
+        case .reply(let identity, let frames):
+            sendReply(frames, identity: identity)
+        case .cancel(let id):
+            if let entry = pending.complete(id) {
+                entry.context.completion(
+                    .failure(WeftError(.cancelled, "the request to \(entry.address) was cancelled by its caller"))
+                )
+            }
+        }
+    }
+
+    // MARK: Requests out (DEALERs)
+
+    private func dispatch(_ queued: Queued, to address: String) {
+        let peer: Peer
+        do {
+            peer = try self.peer(for: address)
+        } catch {
+            return fail(queued, to: address, error)
+        }
+        peer.lastUsed = .now
+        if peer.link == .unreachable {
+            // Fail fast, as gRPC does for a channel in TRANSIENT_FAILURE: the caller learns at once
+            // that the peer is down and can retry; libzmq keeps reconnecting in the background.
+            return fail(queued, to: address, unreachable(address))
+        }
+        guard peer.outbox.isEmpty else { return peer.outbox.append(queued) }  // keep the order
+        switch peer.dealer.send(queued.frames) {
+        case .sent:
+            if let id = queued.requestID { pending.markSent(id) }
+        case .wouldBlock:
+            // ZMQ_IMMEDIATE: no connection is up yet (or its queue is full). Wait for POLLOUT;
+            // a connection failure or the deadline ends the wait.
+            peer.outbox.append(queued)
+        case .failed(let errno):
+            fail(queued, to: address, WeftError(.unavailable, "cannot send to \(address): \(ZMQFailure.text(errno))"))
+        }
+    }
+
+    /// Sends what waits in a peer's outbox, in order, until the DEALER refuses more.
+    private func flush(_ peer: Peer) {
+        var done = 0
+        defer { peer.outbox.removeFirst(done) }
+        for queued in peer.outbox {
+            if let id = queued.requestID, !pending.contains(id) {
+                done += 1  // completed meanwhile (expired or cancelled)
+                continue
+            }
+            switch peer.dealer.send(queued.frames) {
+            case .sent:
+                if let id = queued.requestID { pending.markSent(id) }
+            case .wouldBlock:
+                return
+            case .failed(let errno):
+                fail(
+                    queued,
+                    to: peer.address,
+                    WeftError(.unavailable, "cannot send to \(peer.address): \(ZMQFailure.text(errno))")
+                )
+            }
+            done += 1
+        }
+    }
+
+    private func fail(_ queued: Queued, to address: String, _ error: WeftError) {
+        if let id = queued.requestID, let entry = pending.complete(id) {
+            entry.context.completion(.failure(error))
+        } else if queued.requestID == nil {
+            logger.debug("message dropped", metadata: ["peer.address": "\(address)", "error": "\(error)"])
+        }
+    }
+
+    private func unreachable(_ address: String) -> WeftError {
+        WeftError(
+            .unavailable,
+            "\(address) is unreachable: nothing accepted a connection there (is the process running and listening "
+                + "on that address?)"
+        )
+    }
+
+    /// The DEALER for `address`, made on first use.
+    private func peer(for address: String) throws(WeftError) -> Peer {
+        if let peer = peers[address] { return peer }
+        let dealer = try Socket(context: core.context, type: ZMQ_DEALER, role: "DEALER to \(address)")
+        let monitor: Socket
+        do {
+            // Queue nothing for a peer that is not connected: sends fail with EAGAIN instead, so a
+            // request to a dead peer never sits in a socket queue past its deadline.
+            try dealer.set(ZMQ_IMMEDIATE, 1 as Int32)
+            try dealer.set(ZMQ_RECONNECT_IVL, Int32(clamping: milliseconds(configuration.reconnectInterval)))
+            try dealer.set(ZMQ_RECONNECT_IVL_MAX, Int32(clamping: milliseconds(configuration.maxReconnectInterval)))
+            try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: milliseconds(configuration.connectTimeout)))
+            try Self.configureCommon(dealer, configuration, ipv6: address.contains("["))
+            let endpoint = "inproc://weft.monitor.\(core.serial).\(nextPeerSerial)"
+            nextPeerSerial += 1
+            try dealer.monitor(endpoint, events: Self.monitoredEvents)
+            monitor = try Socket(context: core.context, type: ZMQ_PAIR, role: "monitor of \(address)")
+            do {
+                // Connected before the DEALER connects, so no event is lost.
+                try monitor.connect(endpoint)
+                try dealer.connect(address)
+            } catch {
+                monitor.close()
+                throw error
+            }
+        } catch let error as ZMQFailure {
+            dealer.close()
+            switch error.errno {
+            case EINVAL, EPROTONOSUPPORT, ENOCOMPATPROTO:
+                throw WeftError(
+                    .invalidArgument,
+                    "cannot connect to '\(address)': \(error.reason); write tcp://HOST:PORT"
+                )
+            default:
+                throw WeftError(.unavailable, "cannot connect to \(address): \(error.reason)")
+            }
+        } catch {
+            dealer.close()
+            throw WeftError.wrapping(error)
+        }
+        let peer = Peer(address: address, dealer: dealer, monitor: monitor, now: .now)
+        peers[address] = peer
+        peersChanged = true
+        return peer
+    }
+
+    private func handleMonitorEvents(_ peer: Peer) {
+        for _ in 0..<Self.batch {
+            guard case .message(let frames) = peer.monitor.receive() else { return }
+            guard let first = frames.first, first.count >= 6 else { continue }
+            let event = Int32(first.bytes.loadUnaligned(as: UInt16.self))
+            switch event {
+            case ZMQ_EVENT_CONNECTED, ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                if peer.link != .connected {
+                    logger.debug("connected", metadata: ["peer.address": "\(peer.address)"])
+                }
+                peer.link = .connected
+                peer.reconnectScheduled = false
+            case ZMQ_EVENT_CONNECT_RETRIED where peer.reconnectScheduled:
+                peer.reconnectScheduled = false  // the first attempt after a lost connection is yet to come
+            case ZMQ_EVENT_CONNECT_RETRIED:
+                // A connection attempt failed (refused, unresolvable, timed out).
+                if peer.link != .unreachable {
+                    logger.debug("peer unreachable", metadata: ["peer.address": "\(peer.address)"])
+                }
+                peer.link = .unreachable
+                // Nothing queued can leave until a connection is up: fail it now, not at its deadline.
+                let queued = peer.outbox
+                peer.outbox.removeAll()
+                for item in queued { fail(item, to: peer.address, unreachable(peer.address)) }
+                reapCandidates.insert(peer.address)
+            case ZMQ_EVENT_DISCONNECTED:
+                logger.debug("connection lost", metadata: ["peer.address": "\(peer.address)"])
+                peer.link = .connecting
+                peer.reconnectScheduled = true
+                // A reply can only come back over the connection its request went out on, and that
+                // one is gone (a new connection gets a new routing identity at the peer).
+                receiveReplies(peer)  // those that arrived before the connection closed
+                let lost = WeftError(
+                    .unavailable,
+                    "the connection to \(peer.address) was lost before it answered; the peer may have "
+                        + "stopped or restarted"
+                )
+                for entry in pending.removeAll(for: peer.address, sent: true) {
+                    entry.context.completion(.failure(lost))
+                }
+                reapCandidates.insert(peer.address)
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                logger.info(
+                    "ZeroMQ handshake failed: the peer does not speak ZMTP",
+                    metadata: ["peer.address": "\(peer.address)"]
+                )
+            default:
+                break
+            }
+        }
+    }
+
+    private func receiveReplies(_ peer: Peer) {
+        for _ in 0..<Self.batch {
+            switch peer.dealer.receive() {
+            case .message(let frames): handleReply(frames, from: peer)
+            case .wouldBlock: return
+            case .failed(let errno):
+                logger.debug(
+                    "receive failed",
+                    metadata: ["peer.address": "\(peer.address)", "error": "\(ZMQFailure.text(errno))"]
+                )
+                return
+            }
+        }
+    }
+
+    private func handleReply(_ frames: [ReceivedFrame], from peer: Peer) {
+        guard let header = frames.first, frames.count <= Socket.maxFrames else {
+            return logger.debug("reply without an envelope or with too many frames dropped")
+        }
+        let envelope: Weft_Envelope
+        do {
+            envelope = try WireCodec.envelope(from: header.bytes)
+        } catch {
+            return logger.debug(
+                "unreadable reply dropped",
+                metadata: ["peer.address": "\(peer.address)", "error": "\(error)"]
+            )
+        }
+        guard let entry = pending.complete(envelope.requestID, from: peer.address) else {
+            return logger.debug(
+                "reply to no pending request dropped",
+                metadata: ["peer.address": "\(peer.address)", "request.id": "\(envelope.requestID)"]
+            )
+        }
+        peer.lastUsed = .now
+        let result: Result<WireMessage, WeftError>
+        do throws(WeftError) {
+            let message = try decode(envelope, payloads: frames.dropFirst())
+            if envelope.kind != .reply {
+                throw WeftError(.invalidArgument, "it is a \(envelope.kind) message, not a reply")
+            }
+            result = message.error.map { .failure($0) } ?? .success(message)
+        } catch {
+            result = .failure(WeftError(error.code, "the reply from \(peer.address) is malformed: \(error.message)"))
+        }
+        entry.context.completion(result)
+    }
+
+    // MARK: Requests in (ROUTER)
+
+    private func receiveRequests() {
+        for _ in 0..<Self.batch {
+            switch router.receive() {
+            case .message(let frames): handleRequest(frames)
+            case .wouldBlock: return
+            case .failed(let errno):
+                logger.debug("receive failed", metadata: ["error": "\(ZMQFailure.text(errno))"])
+                return
+            }
+        }
+    }
+
+    private func handleRequest(_ frames: [ReceivedFrame]) {
+        guard let identity = frames.first?.array else { return }
+        guard frames.count >= 2 else {
+            return reject(identity, requestID: 0, WeftError(.invalidArgument, "the message has no envelope frame"))
+        }
+        guard frames.count <= Socket.maxFrames else {
+            return reject(
+                identity,
+                requestID: 0,
+                WeftError(.invalidArgument, "the message has more than \(Socket.maxFrames) frames")
+            )
+        }
+        let envelope: Weft_Envelope
+        do {
+            envelope = try WireCodec.envelope(from: frames[1].bytes)
+        } catch {
+            return reject(identity, requestID: 0, error)
+        }
+        let message: WireMessage
+        do throws(WeftError) {
+            message = try decode(envelope, payloads: frames.dropFirst(2))
+            try WireCodec.validateRequestKind(envelope.kind)
+        } catch {
+            return reject(identity, requestID: envelope.requestID, error)
+        }
+        if envelope.kind == .reply {
+            // Answering a reply could start an endless exchange; nobody waits for this anyway.
+            return logger.debug(
+                "reply arriving as a request dropped",
+                metadata: ["request.id": "\(envelope.requestID)"]
+            )
+        }
+        let incoming = IncomingMessage(
+            message: message,
+            replyToken: IncomingMessage.ReplyToken(identity: identity, requestID: envelope.requestID)
+        )
+        guard let handler = core.state.withLock({ $0.handler }) else {
+            return sendReply(
+                NodeCore.errorReply(
+                    requestID: envelope.requestID,
+                    WeftError(.unavailable, "\(boundAddress) is not serving requests yet; retry shortly")
+                ),
+                identity: identity
+            )
+        }
+        handler(incoming)
+    }
+
+    /// Logs a malformed message and tells its sender what is wrong with it.
+    private func reject(_ identity: [UInt8], requestID: UInt64, _ error: WeftError) {
+        logger.debug("malformed message rejected", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+        sendReply(NodeCore.errorReply(requestID: requestID, error), identity: identity)
+    }
+
+    private func sendReply(_ frames: [OutgoingFrame], identity: [UInt8]) {
+        guard !frames.isEmpty else { return }
+        switch router.send(frames, identity: identity) {
+        case .sent:
+            break
+        case .wouldBlock:
+            logger.debug("reply dropped: the requester's queue is full")
+        case .failed(EHOSTUNREACH):
+            logger.debug("reply dropped: the requester has disconnected")
+        case .failed(let errno):
+            logger.debug("reply dropped", metadata: ["error": "\(ZMQFailure.text(errno))"])
+        }
+    }
+
+    // MARK: Framing
+
+    /// Validates a received message and wraps its payload frames as tensors without copying
+    /// them (see `ReceivedFrame.makeBuffer`).
+    private func decode(_ envelope: Weft_Envelope, payloads: ArraySlice<ReceivedFrame>) throws(WeftError) -> WireMessage
+    {
+        let layouts = try WireCodec.validate(envelope, payloadSizes: payloads.map(\.count))
+        var tensors: [Tensor] = []
+        tensors.reserveCapacity(layouts.count)
+        for ((dtype, shape), frame) in zip(layouts, payloads) {
+            let (buffer, copied) = frame.makeBuffer(alignment: dtype.byteSize)
+            if copied { logger.trace("misaligned payload frame copied", metadata: ["bytes": "\(buffer.byteCount)"]) }
+            tensors.append(Tensor(dtype: dtype, shape: shape, buffer: buffer))
+        }
+        return WireMessage(envelope: envelope, tensors: tensors)
+    }
+
+    // MARK: Deadlines and clean-up
+
+    private func expireRequests() {
+        let now = ContinuousClock.now
+        let expired = pending.expire(now: now)
+        for entry in expired {
+            // `unavailable`, not `deadlineExceeded`: a peer that does not answer within the
+            // transport's timeout is treated as unreachable, as TensorFlow reports dead workers;
+            // `deadlineExceeded` stays for a step that outlives the deadline its caller set.
+            let message =
+                entry.sent
+                ? "\(entry.address) did not answer within \(entry.context.timeout)"
+                : "\(entry.address) could not be reached within \(entry.context.timeout): no connection to it came up"
+            entry.context.completion(.failure(WeftError(.unavailable, message)))
+        }
+        // Drop what can no longer leave: expired sends, and requests that completed meanwhile.
+        for peer in peers.values where !peer.outbox.isEmpty {
+            peer.outbox.removeAll { queued in
+                if let id = queued.requestID { return !pending.contains(id) }
+                guard queued.deadline <= now else { return false }
+                logger.debug(
+                    "message dropped: no connection came up in time",
+                    metadata: ["peer.address": "\(peer.address)"]
+                )
+                return true
+            }
+        }
+    }
+
+    /// Closes DEALERs to peers that went away and that nobody has used for a while, so a
+    /// long-lived process does not keep reconnecting to every peer it ever knew.
+    private func reapIdlePeers() {
+        guard !reapCandidates.isEmpty else { return }
+        let cutoff = ContinuousClock.now - configuration.idlePeerTimeout
+        for address in reapCandidates {
+            guard let peer = peers[address], peer.link != .connected, peer.outbox.isEmpty, peer.lastUsed < cutoff,
+                !pending.hasRequests(for: address)
+            else { continue }
+            logger.debug("idle connection closed", metadata: ["peer.address": "\(address)"])
+            peer.close()
+            peers[address] = nil
+            peersChanged = true
+        }
+        reapCandidates.removeAll()
+    }
+}
+
+@available(*, unavailable)
+extension IOLoop: Sendable {}

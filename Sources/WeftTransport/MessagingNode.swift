@@ -1,0 +1,443 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import WeftProto
+import WeftRuntime
+
+/// A process's endpoint on the Weft network: one ROUTER socket that serves requests, DEALER
+/// sockets that reach peers, and one dedicated I/O thread that owns all of them.
+///
+/// Every method may be called from any thread. Calls only queue work for the I/O thread and
+/// wake it through an `inproc://` pair (whose sending half is used only under the queue's lock);
+/// the ROUTER and DEALERs are touched by the I/O thread alone, for their whole life. The I/O
+/// thread runs the handler and request completions, so both must return quickly: hand anything
+/// slow (a step, a lock that may be held long) to another queue or task.
+///
+/// Each peer costs a DEALER and a monitor pair (about four file descriptors); a DEALER to a peer
+/// that went away is closed once unused for `Configuration.idlePeerTimeout`.
+///
+/// ```swift
+/// let node = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: logger)
+/// node.setHandler { [weak node] incoming in node?.reply(to: incoming, WireMessage(envelope: Weft_Envelope())) }
+/// let reply = try await client.request(message, to: node.boundAddress, timeout: .seconds(5))
+/// ```
+public final class MessagingNode: Sendable {
+    /// Called on the I/O thread with each well-formed message that arrives on the ROUTER.
+    public typealias Handler = @Sendable (IncomingMessage) -> Void
+    /// Called once with a request's reply or the reason there is none.
+    public typealias Completion = @Sendable (Result<WireMessage, WeftError>) -> Void
+
+    /// Tuning of a node's sockets. The defaults suit a cluster on one local network.
+    public struct Configuration: Sendable {
+        /// The largest frame, in bytes, a peer may send this node. libzmq drops the connection of a
+        /// peer that sends a larger one. Default: 2 GiB - 1.
+        public var maxMessageSize: Int = Int(Int32.max)
+        /// How many messages may queue per peer, in each direction.
+        public var highWaterMark: Int = 10_000
+        /// How long after losing a peer libzmq first tries to reconnect.
+        public var reconnectInterval: Duration = .milliseconds(100)
+        /// The longest wait between reconnection attempts (the wait doubles up to it).
+        public var maxReconnectInterval: Duration = .milliseconds(1000)
+        /// How long one TCP connection attempt may take before it counts as failed.
+        public var connectTimeout: Duration = .seconds(2)
+        /// How often ZMTP heartbeats are sent on an idle connection.
+        public var heartbeatInterval: Duration = .seconds(1)
+        /// How long a connection may stay silent (no heartbeat answered) before it is dropped and
+        /// the requests waiting on it fail with `unavailable`. A heartbeat cannot overtake a frame
+        /// in flight, so keep this above the time the largest tensor takes to cross the network.
+        public var heartbeatTimeout: Duration = .seconds(5)
+        /// How long a message given to `send(_:to:)` may wait for a connection before it is dropped.
+        public var sendTimeout: Duration = .seconds(10)
+        /// How long a DEALER to a peer that cannot be reached stays open once unused.
+        public var idlePeerTimeout: Duration = .seconds(60)
+
+        /// The default configuration.
+        public init() {}
+    }
+
+    private let core: NodeCore
+
+    /// The address peers can connect to: the listen address with the port the system chose for
+    /// `:0`, and with a wildcard host (`*`, `0.0.0.0`) replaced by this host's name.
+    public let boundAddress: String
+
+    /// Binds a ROUTER socket to `listen` (`tcp://127.0.0.1:0` picks a free port) and starts the
+    /// I/O thread.
+    ///
+    /// - Throws: `invalidArgument` when `listen` is not an address this host can bind;
+    ///   `unavailable` when the address is in use.
+    public init(
+        listen: String,
+        context: ZMQContext = .shared,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) throws(WeftError) {
+        let core = NodeCore(context: context, configuration: configuration, logger: logger)
+        let startup = Startup()
+        core.finished.enter()
+        let thread = Thread { [core] in
+            IOLoop.run(core: core, listen: listen, startup: startup)
+            core.finished.leave()
+        }
+        thread.name = "weft.io"
+        thread.start()
+        switch startup.wait() {
+        case .success(let address):
+            self.core = core
+            self.boundAddress = address
+            logger.info("listening", metadata: ["transport.address": "\(address)"])
+        case .failure(let error):
+            core.finished.wait()
+            throw error
+        }
+    }
+
+    deinit {
+        // Backstop only: owners call close().
+        close()
+    }
+
+    /// Sets the function that serves incoming messages, replacing any earlier one.
+    ///
+    /// The handler runs on the I/O thread, one message at a time, and must not block: while it
+    /// runs, this node neither receives nor sends. Reply with `reply(to:_:)`, now or later, from
+    /// any thread. Until a handler is set, requests are answered with `unavailable`. The node
+    /// holds the handler until `close()`, so a handler that captures the node keeps it alive
+    /// until then.
+    public func setHandler(_ handler: @escaping Handler) {
+        core.state.withLock { $0.handler = handler }
+    }
+
+    /// Answers a request: sends `message` back to the requester as a `REPLY` carrying its
+    /// request id. Set `message.envelope.status` to report an error. Does nothing for messages
+    /// sent with `send(_:to:)`, whose sender waits for no reply.
+    public func reply(to incoming: IncomingMessage, _ message: WireMessage) {
+        reply(to: incoming.replyToken, message)
+    }
+
+    /// Answers the request `token` came from; see `reply(to:_:)`.
+    public func reply(to token: IncomingMessage.ReplyToken, _ message: WireMessage) {
+        guard token.expectsReply else {
+            return core.logger.trace("no reply sent: the message was sent without waiting for one")
+        }
+        var message = message
+        message.envelope.kind = .reply
+        message.envelope.requestID = token.requestID
+        do throws(WeftError) {
+            core.submit(.reply(identity: token.identity, frames: try WireCodec.frames(for: message)))
+        } catch {
+            // The reply cannot be encoded; tell the requester rather than let it time out.
+            let failure = NodeCore.errorReply(requestID: token.requestID, error)
+            core.submit(.reply(identity: token.identity, frames: failure))
+        }
+    }
+
+    /// Sends a request to the node listening at `address` and calls `completion` once with its
+    /// reply: on the I/O thread, or on a global dispatch queue when the request fails before it
+    /// reaches that thread (the node is closed, the message cannot be encoded).
+    ///
+    /// A reply whose status is not OK completes with that error, code and message unchanged.
+    /// When no reply comes within `timeout`, or the peer cannot be reached or drops the
+    /// connection first, the request fails with `unavailable` naming `address`. Closing the node
+    /// fails it with `cancelled`. The transport sets the envelope's `requestID`,
+    /// `protocolVersion`, `tensors` and, when it is 0, `deadlineMs`.
+    public func request(
+        _ message: WireMessage,
+        to address: String,
+        timeout: Duration,
+        completion: @escaping Completion
+    ) {
+        _ = startRequest(message, to: address, timeout: timeout, completion: completion)
+    }
+
+    /// Sends a request and waits for its reply; see `request(_:to:timeout:completion:)`.
+    /// Cancelling the task fails the request with `cancelled`.
+    public func request(
+        _ message: WireMessage,
+        to address: String,
+        timeout: Duration
+    ) async throws(WeftError) -> WireMessage {
+        try await awaitReply { completion in
+            startRequest(message, to: address, timeout: timeout, completion: completion)
+        }
+    }
+
+    /// Sends a message that needs no reply (a heartbeat, a tensor pushed to a peer). If no
+    /// connection to `address` takes it within `configuration.sendTimeout`, it is dropped and
+    /// logged: callers that must know use `request` instead.
+    public func send(_ message: WireMessage, to address: String) {
+        var message = message
+        message.envelope.requestID = 0
+        do throws(WeftError) {
+            let frames = try WireCodec.frames(for: message)
+            core.submit(.send(address: address, frames: frames, deadline: .now + core.configuration.sendTimeout))
+        } catch {
+            core.logger.debug("message not sent", metadata: ["peer.address": "\(address)", "error": "\(error)"])
+        }
+    }
+
+    /// Stops the I/O thread: pending requests fail with `cancelled`, the sockets close at once
+    /// (unsent messages are dropped), and the handler is released. Returns when the thread has
+    /// stopped, except when called on the I/O thread itself (from a handler or completion), where
+    /// it returns at once and the thread stops after the current callback. Idempotent.
+    public func close() {
+        let onIOThread = core.requestClose()
+        if !onIOThread { core.finished.wait() }
+    }
+
+    // MARK: Support for tests and tools
+
+    /// For tests and diagnostic tools: sends `frames` verbatim, as one multipart message, to the
+    /// node at `address`, bypassing all framing and validation. Weft code never needs this.
+    public func sendRawFrames(_ frames: [[UInt8]], to address: String) {
+        guard !frames.isEmpty else { return }
+        core.submit(
+            .send(
+                address: address,
+                frames: frames.map(OutgoingFrame.bytes),
+                deadline: .now + core.configuration.sendTimeout
+            )
+        )
+    }
+
+    /// For tests and diagnostic tools: sends `frames` verbatim and waits for the reply that
+    /// carries `requestID` (the id the frames' envelope holds, chosen so it cannot collide with
+    /// this node's own ids, which count up from 1).
+    public func requestRawFrames(
+        _ frames: [[UInt8]],
+        to address: String,
+        requestID: UInt64,
+        timeout: Duration
+    ) async throws(WeftError) -> WireMessage {
+        try await awaitReply { completion in
+            core.submit(
+                .request(
+                    OutgoingRequest(
+                        id: requestID,
+                        address: address,
+                        frames: frames.map(OutgoingFrame.bytes),
+                        deadline: .now + timeout,
+                        timeout: timeout,
+                        completion: completion
+                    )
+                )
+            )
+            return requestID
+        }
+    }
+
+    // MARK: Internals
+
+    private func startRequest(
+        _ message: WireMessage,
+        to address: String,
+        timeout: Duration,
+        completion: @escaping Completion
+    ) -> UInt64 {
+        let id = core.makeRequestID()
+        var message = message
+        message.envelope.requestID = id
+        if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = milliseconds(timeout) }
+        do throws(WeftError) {
+            let frames = try WireCodec.frames(for: message)
+            core.submit(
+                .request(
+                    OutgoingRequest(
+                        id: id,
+                        address: address,
+                        frames: frames,
+                        deadline: .now + timeout,
+                        timeout: timeout,
+                        completion: completion
+                    )
+                )
+            )
+        } catch {
+            NodeCore.completeLater(completion, .failure(error))
+        }
+        return id
+    }
+
+    /// Bridges a callback request to async/await, cancelling the request with the task.
+    private func awaitReply(_ start: (@escaping Completion) -> UInt64) async throws(WeftError) -> WireMessage {
+        enum Progress {
+            case starting
+            case started(UInt64)
+            case cancelled
+        }
+        let progress = Mutex(Progress.starting)
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<WireMessage, WeftError>, Never>) in
+                let id = start { continuation.resume(returning: $0) }
+                let cancelled = progress.withLock { progress in
+                    if case .cancelled = progress { return true }
+                    progress = .started(id)
+                    return false
+                }
+                if cancelled { core.submit(.cancel(id: id)) }
+            }
+        } onCancel: {
+            let id = progress.withLock { progress -> UInt64? in
+                if case .started(let id) = progress { return id }
+                progress = .cancelled
+                return nil
+            }
+            if let id { core.submit(.cancel(id: id)) }
+        }
+        return try result.get()
+    }
+}
+
+/// Milliseconds in a duration, rounded up, for the wire and for `zmq_poll`.
+func milliseconds(_ duration: Duration) -> UInt64 {
+    let (seconds, attoseconds) = duration.components
+    guard seconds >= 0 else { return 0 }
+    let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
+    if overflow { return .max }
+    return whole + UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+}
+
+/// A request on its way to the I/O thread.
+struct OutgoingRequest: Sendable {
+    let id: UInt64
+    let address: String
+    let frames: [OutgoingFrame]
+    let deadline: ContinuousClock.Instant
+    let timeout: Duration
+    let completion: MessagingNode.Completion
+}
+
+/// Work handed to the I/O thread.
+enum Command: Sendable {
+    /// Send a request and wait for its reply.
+    case request(OutgoingRequest)
+    /// Send a message nobody answers; drop it after `deadline` if it cannot leave.
+    case send(address: String, frames: [OutgoingFrame], deadline: ContinuousClock.Instant)
+    /// Send a reply through the ROUTER to the connection `identity` names.
+    case reply(identity: [UInt8], frames: [OutgoingFrame])
+    /// Stop waiting for a request; it completes with `cancelled`.
+    case cancel(id: UInt64)
+}
+
+/// What the callers' threads and the I/O thread share.
+final class NodeCore: Sendable {
+    struct State {
+        var commands: [Command] = []
+        /// A wake-up is in flight: the I/O thread has not yet taken the queue since it was sent.
+        var wakePending = false
+        /// The sending half of the wake-up pair; `nil` before the loop starts and after it stops.
+        var waker: Waker?
+        var handler: MessagingNode.Handler?
+        var closing = false
+        var ioThread: ObjectIdentifier?
+    }
+
+    let state = Mutex(State())
+    let context: ZMQContext
+    let configuration: MessagingNode.Configuration
+    let logger: Logger
+    /// Distinguishes this node's inproc endpoints from other nodes' in the same context.
+    let serial: Int
+    /// Left when the I/O thread has stopped.
+    let finished = DispatchGroup()
+    private let nextRequestID = Atomic<UInt64>(1)
+    private static let serials = Atomic<Int>(0)
+
+    init(context: ZMQContext, configuration: MessagingNode.Configuration, logger: Logger) {
+        self.context = context
+        self.configuration = configuration
+        self.logger = logger
+        self.serial = Self.serials.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    func makeRequestID() -> UInt64 {
+        nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    /// Queues a command and wakes the I/O thread; after close, fails a request with `cancelled`.
+    func submit(_ command: Command) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closing else { return false }
+            state.commands.append(command)
+            Self.wake(&state)
+            return true
+        }
+        guard !accepted else { return }
+        if case .request(let request) = command {
+            Self.completeLater(request.completion, .failure(Self.closedError(request.address)))
+        }
+    }
+
+    /// Marks the node closing and wakes the I/O thread; returns whether this is the I/O thread.
+    func requestClose() -> Bool {
+        state.withLock { state in
+            state.closing = true
+            Self.wake(&state)
+            return state.ioThread == ObjectIdentifier(Thread.current)
+        }
+    }
+
+    /// Sends one wake-up unless one is already in flight; the I/O thread drains the wake socket
+    /// before it takes the queue, so every queued command is seen after at most one wake-up.
+    private static func wake(_ state: inout State) {
+        guard !state.wakePending, let waker = state.waker else { return }
+        state.wakePending = true
+        waker.wake()
+    }
+
+    /// Runs a completion off the caller's stack, for requests that fail before reaching the
+    /// I/O thread (the caller may hold a lock the completion takes).
+    static func completeLater(
+        _ completion: @escaping MessagingNode.Completion,
+        _ result: Result<WireMessage, WeftError>
+    ) {
+        DispatchQueue.global().async { completion(result) }
+    }
+
+    static func closedError(_ address: String) -> WeftError {
+        WeftError(.cancelled, "the request to \(address) was cancelled: this process closed its messaging node")
+    }
+
+    /// The frames of a reply that reports `error`.
+    static func errorReply(requestID: UInt64, _ error: WeftError) -> [OutgoingFrame] {
+        var envelope = Weft_Envelope()
+        envelope.kind = .reply
+        envelope.requestID = requestID
+        envelope.status.code = error.code.rawValue
+        envelope.status.message = error.message
+        // An envelope without tensors or a body always serializes.
+        return (try? WireCodec.frames(for: WireMessage(envelope: envelope))) ?? []
+    }
+}
+
+/// The sending half of an I/O thread's `inproc://` wake-up pair.
+final class Waker: @unchecked Sendable {
+    // Sendable: its socket is used only inside the node's state mutex, whose full memory barrier
+    // is what libzmq requires for a socket to be used by more than one thread.
+    private let socket: Socket
+
+    init(socket: Socket) { self.socket = socket }
+
+    /// Sends an empty message; never blocks (at most one is ever in flight).
+    func wake() { _ = socket.send([.bytes([])]) }
+
+    func close() { socket.close() }
+}
+
+/// The I/O thread's report of whether it bound its socket.
+final class Startup: Sendable {
+    private let result = Mutex<Result<String, WeftError>?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func report(_ outcome: Result<String, WeftError>) {
+        result.withLock { $0 = outcome }
+        ready.signal()
+    }
+
+    func wait() -> Result<String, WeftError> {
+        ready.wait()
+        return result.withLock { $0! }  // set before the signal
+    }
+}

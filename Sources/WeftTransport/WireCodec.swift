@@ -1,0 +1,108 @@
+import WeftProto
+import WeftRuntime
+
+/// Weft's framing, without sockets: what the frames of a message are, and whether received
+/// frames form a valid message. Every check throws a `WeftError` that names the problem.
+enum WireCodec {
+    /// The envelope as sent: the protocol version and one `TensorMeta` per tensor.
+    static func header(for message: WireMessage) -> Weft_Envelope {
+        var envelope = message.envelope
+        envelope.protocolVersion = WireProtocol.version
+        let names = envelope.tensors.count == message.tensors.count ? envelope.tensors.map(\.name) : nil
+        envelope.tensors = message.tensors.enumerated().map { index, tensor in
+            var meta = Weft_TensorMeta()
+            meta.name = names?[index] ?? ""
+            meta.dtype = tensor.dtype.proto
+            meta.shape = tensor.shape.dimensions.map(Int64.init)
+            return meta
+        }
+        return envelope
+    }
+
+    /// The frames of a message: the serialized header, then each tensor's bytes, uncopied.
+    static func frames(for message: WireMessage) throws(WeftError) -> [OutgoingFrame] {
+        let header = header(for: message)
+        let bytes: [UInt8]
+        do {
+            bytes = try header.serializedBytes()
+        } catch {
+            throw WeftError(.internal, "cannot serialize a \(header.kind) envelope: \(error)")
+        }
+        return [.bytes(bytes)] + message.tensors.map(OutgoingFrame.tensor)
+    }
+
+    /// Parses an envelope frame.
+    static func envelope(from bytes: UnsafeRawBufferPointer) throws(WeftError) -> Weft_Envelope {
+        do {
+            return try Weft_Envelope(serializedBytes: Array(bytes))
+        } catch {
+            throw WeftError(.invalidArgument, "the first frame (\(bytes.count) bytes) is not a Weft envelope: \(error)")
+        }
+    }
+
+    /// Checks that an envelope and the sizes of the payload frames after it form a message this
+    /// process understands, and returns each tensor's dtype and shape.
+    static func validate(_ envelope: Weft_Envelope, payloadSizes: [Int]) throws(WeftError) -> [(DType, TensorShape)] {
+        guard envelope.protocolVersion == WireProtocol.version else {
+            throw WeftError(
+                .invalidArgument,
+                "the message uses Weft wire protocol version \(envelope.protocolVersion), but this process speaks "
+                    + "version \(WireProtocol.version); run the same Weft release in every process"
+            )
+        }
+        guard envelope.tensors.count == payloadSizes.count else {
+            throw WeftError(
+                .invalidArgument,
+                "the envelope describes \(envelope.tensors.count) tensor(s) but \(payloadSizes.count) payload "
+                    + "frame(s) followed it"
+            )
+        }
+        var result: [(DType, TensorShape)] = []
+        result.reserveCapacity(payloadSizes.count)
+        for (index, (meta, size)) in zip(envelope.tensors, payloadSizes).enumerated() {
+            let label = meta.name.isEmpty ? "tensor \(index)" : "tensor \(index) ('\(meta.name)')"
+            let dtype: DType
+            do {
+                dtype = try DType(meta.dtype)
+            } catch {
+                throw WeftError(.invalidArgument, "\(label) has data type \(meta.dtype), which Weft does not support")
+            }
+            guard meta.shape.allSatisfy({ $0 >= 0 }) else {
+                throw WeftError(
+                    .invalidArgument,
+                    "\(label) has the invalid shape \(meta.shape): sizes must be 0 or more"
+                )
+            }
+            var expected = dtype.byteSize
+            for dimension in meta.shape {
+                let (product, overflow) = expected.multipliedReportingOverflow(by: Int(clamping: dimension))
+                guard !overflow else {
+                    throw WeftError(.invalidArgument, "\(label) has the shape \(meta.shape), which is too large")
+                }
+                expected = product
+            }
+            let shape = TensorShape(meta.shape.map { Int($0) })
+            guard expected == size else {
+                throw WeftError(
+                    .invalidArgument,
+                    "\(label) of type \(dtype) and shape \(shape) needs \(expected) bytes, but its payload frame "
+                        + "has \(size)"
+                )
+            }
+            result.append((dtype, shape))
+        }
+        return result
+    }
+
+    /// Checks that a message arriving on a ROUTER is one a handler can serve.
+    static func validateRequestKind(_ kind: Weft_Kind) throws(WeftError) {
+        switch kind {
+        case .unspecified:
+            throw WeftError(.invalidArgument, "the envelope does not say what kind of message it is")
+        case .UNRECOGNIZED(let raw):
+            throw WeftError(.invalidArgument, "the envelope has the unknown kind \(raw); is the sender a newer Weft?")
+        default:
+            return
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import WeftRuntime
+import WeftTestKit
+
+@testable import Weft
+@testable import WeftCluster
+
+/// A real coordinator and workers in this process, talking over ZeroMQ on loopback.
+@Suite(.serialized) struct LocalClusterTests {
+    static let cluster: LocalCluster = try! LocalCluster(jobs: JobCounts(parsing: "ps=1,worker=2"))
+
+    static func seedGraph() -> (Graph, Variable, Operation, Output) {
+        let graph = Graph()
+        let (variable, initialize, assign) = graph.asDefault {
+            let variable = graph.device("/job:ps/task:0") { Variable(42, name: "foo") }
+            let value = graph.device("/job:worker/task:0") { constant(13, name: "assign/value") }
+            return (variable, globalVariablesInitializer(), variable.assign(value, name: "assign"))
+        }
+        return (graph, variable, initialize, assign)
+    }
+
+    @Test func seed_distributed() throws {
+        let (graph, variable, initialize, assign) = Self.seedGraph()
+        try Session(target: Self.cluster.address, graph: graph).run { session in
+            try session.run(initialize)
+            try session.run(assign)
+            #expect(try session.run(variable).scalar(as: Int32.self) == 13)
+        }
+        try Session(target: Self.cluster.address, graph: graph).run { session in
+            #expect(throws: WeftError(.failedPrecondition, "Attempting to use uninitialized value foo")) {
+                try session.run(variable)
+            }
+        }
+        try Session(target: Self.cluster.address, graph: graph).run { session in
+            try session.run(initialize)
+            #expect(try session.run(variable).scalar(as: Int32.self) == 42)
+        }
+    }
+
+    @Test func twoSessionsOnTheSameWorkers_areIsolated() throws {
+        let (graph, variable, initialize, assign) = Self.seedGraph()
+        let first = try Session(target: Self.cluster.address, graph: graph)
+        let second = try Session(target: Self.cluster.address, graph: graph)
+        try first.run(initialize)
+        try second.run(initialize)
+        try first.run(assign)
+        #expect(try first.run(variable).scalar(as: Int32.self) == 13)
+        #expect(try second.run(variable).scalar(as: Int32.self) == 42)
+        first.close()
+        #expect(try second.run(variable).scalar(as: Int32.self) == 42)
+        second.close()
+    }
+
+    @Test(arguments: PlacementStrategies.all.map(\.name))
+    func conformanceCases_passDistributed(strategy: String) throws {
+        for testCase in try ConformanceCase.load(directory: Fixtures.conformance) {
+            let result = testCase.run { graph in
+                try Session(target: Self.cluster.address, graph: graph, options: RemoteSessionOptions(strategy: strategy))
+            }
+            #expect(result.failures == [], "\(testCase.name) with \(strategy)")
+        }
+    }
+
+    @Test func unknownDevice_isAnInvalidArgumentListingDevices() throws {
+        let graph = Graph()
+        graph.asDefault { _ = graph.device("/job:ps/task:7") { constant(Float(1)) } }
+        var options = RemoteSessionOptions()
+        options.waitForWorkers = .milliseconds(200)
+        let error = try #require(throws: WeftError.self) {
+            try Session(target: Self.cluster.address, graph: graph, options: options)
+        }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("/job:worker/task:1"))
+    }
+
+    @Test func extendingTheGraph_keepsVariablesWhereTheyAre() throws {
+        let (graph, variable, initialize, _) = Self.seedGraph()
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        defer { session.close() }
+        try session.run(initialize)
+        let doubled = graph.asDefault { graph.device("/job:worker/task:1") { variable.value * 2 } }
+        #expect(try session.run(doubled).scalar(as: Int32.self) == 84)
+    }
+
+    @Test func feedsAndFetchesAcrossWorkers() throws {
+        let graph = Graph()
+        let (x, y) = graph.asDefault { () -> (Output, Output) in
+            let x = graph.device("/job:worker/task:0") { placeholder(.float, shape: [2], name: "x") }
+            let y = graph.device("/job:worker/task:1") { x * 3 }
+            return (x, y)
+        }
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        defer { session.close() }
+        let values = try session.run([y, x], feeding: [x: Tensor([Float(1), 2])])
+        #expect(values[0].scalars(as: Float.self) == [3, 6])
+        #expect(values[1].scalars(as: Float.self) == [1, 2])
+        let missing = try #require(throws: WeftError.self) { try session.run(y) }
+        #expect(missing.code == .invalidArgument)
+    }
+
+    @Test func concurrentSteps_onOneSession() async throws {
+        let graph = Graph()
+        let (variable, initialize, bump) = graph.asDefault {
+            let variable = graph.device("/job:ps/task:0") { Variable(Int64(0), name: "n") }
+            let one = graph.device("/job:worker/task:1") { constant(Int64(1)) }
+            return (variable, globalVariablesInitializer(), variable.assignAdd(one))
+        }
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        defer { session.close() }
+        try session.run(initialize)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask { for _ in 0..<10 { try session.run(bump) } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try session.run(variable).scalar(as: Int64.self) == 40)
+    }
+
+    @Test func closingASession_freesItOnEveryWorker() throws {
+        let (graph, _, initialize, _) = Self.seedGraph()
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        try session.run(initialize)
+        let hosting = Self.cluster.workers.filter { $0.sessionCount > 0 }
+        #expect(!hosting.isEmpty)
+        let before = hosting.map(\.sessionCount).reduce(0, +)
+        session.close()
+        let deadline = ContinuousClock.now + .seconds(3)
+        while hosting.map(\.sessionCount).reduce(0, +) >= before && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(hosting.map(\.sessionCount).reduce(0, +) < before)
+    }
+}

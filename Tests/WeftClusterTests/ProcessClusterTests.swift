@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import WeftRuntime
+import WeftTestKit
+
+@testable import Weft
+@testable import WeftCluster
+
+/// Real `weft` processes on loopback: killed workers, garbage on sockets, the CLI.
+@Suite(.serialized) struct ProcessClusterTests {
+    @Test func killedWorker_failsStepsFastAndOthersGoOn() throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "ps=1,worker=2"))
+        defer { cluster.stop() }
+        let graph = Graph()
+        let (onWorker1, onWorker0) = graph.asDefault { () -> (Output, Output) in
+            let a = graph.device("/job:worker/task:1") { constant(Float(2)) * 3 }
+            let b = graph.device("/job:worker/task:0") { constant(Float(5)) + 1 }
+            return (a, b)
+        }
+        let session = try Session(target: cluster.address, graph: graph)
+        let other = try Session(target: cluster.address, graph: graph)
+        #expect(try session.run(onWorker1).scalar(as: Float.self) == 6)
+        cluster.kill("/job:worker/task:1")
+        let start = ContinuousClock.now
+        let error = try #require(throws: WeftError.self) { try session.run(onWorker1) }
+        let elapsed = ContinuousClock.now - start
+        #expect(error.code == .unavailable)
+        #expect(error.message.contains("/job:worker/task:1"))
+        #expect(elapsed < .seconds(3), "took \(elapsed)")
+        #expect(try other.run(onWorker0).scalar(as: Float.self) == 6)
+        #expect(try session.run(onWorker0).scalar(as: Float.self) == 6)
+    }
+
+    @Test func restartedWorker_registersAgain() throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        cluster.kill("/job:worker/task:0")
+        let replacement = try ProcessCluster.worker(
+            executable: Fixtures.weftExecutable, coordinator: cluster.address, job: "worker", task: 0)
+        defer { replacement.terminate() }
+        let graph = Graph()
+        let value = graph.asDefault { graph.device("/job:worker/task:0") { constant(Float(4)) + 1 } }
+        var options = RemoteSessionOptions()
+        options.waitForWorkers = .seconds(5)
+        let session = try Session(target: cluster.address, graph: graph, options: options)
+        #expect(try session.run(value).scalar(as: Float.self) == 5)
+    }
+
+    @Test func garbageFrames_leaveProcessesServing() throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        for member in cluster.members {
+            try GarbageSender.send(to: member.address)
+        }
+        for member in cluster.members {
+            try ClusterClient.ping(member.address)
+        }
+        let graph = Graph()
+        let value = graph.asDefault { constant(Float(1)) + 1 }
+        #expect(try Session(target: cluster.address, graph: graph).run(value).scalar(as: Float.self) == 2)
+        let status = try ClusterClient.status(coordinator: cluster.address)
+        #expect(status.workers.count == 1 && status.workers[0].healthy)
+    }
+
+    @Test func cli_conformanceOnALocalCluster() throws {
+        let (status, output) = try Fixtures.runWeft(["conformance", Fixtures.conformance.path, "--jobs", "ps=1,worker=2"])
+        let cases = try ConformanceCase.load(directory: Fixtures.conformance).count
+        let strategies = PlacementStrategies.all.count
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("\(cases * strategies) passed, 0 failed"), "\(output)")
+    }
+
+    @Test func cli_demoPrintsTheSeedAndWhereNodesRan() throws {
+        let (status, output) = try Fixtures.runWeft(["demo"])
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(3)) == [
+            "13", "failedPrecondition: Attempting to use uninitialized value foo", "42",
+        ])
+        #expect(lines.contains { $0.contains("foo") && $0.contains("/job:ps/task:0") })
+    }
+
+    @Test func cli_localDemoAndConformance() throws {
+        let demo = try Fixtures.runWeft(["demo", "--local"])
+        #expect(demo.output == "13\nfailedPrecondition: Attempting to use uninitialized value foo\n42\n")
+        let conformance = try Fixtures.runWeft(["conformance", Fixtures.conformance.path, "--local"])
+        #expect(conformance.status == 0)
+        #expect(conformance.output.hasSuffix("passed, 0 failed\n"))
+    }
+}

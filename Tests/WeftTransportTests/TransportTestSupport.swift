@@ -1,0 +1,81 @@
+import Logging
+import Synchronization
+import WeftProto
+import WeftRuntime
+import WeftTransport
+
+/// A logger for tests: quiet unless something is wrong.
+let testLogger: Logger = {
+    var logger = Logger(label: "weft.transport.tests")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// A node on a free loopback port.
+func makeNode(configuration: MessagingNode.Configuration = .init()) throws -> MessagingNode {
+    try MessagingNode(listen: "tcp://127.0.0.1:0", configuration: configuration, logger: testLogger)
+}
+
+/// A node that answers every request with the request's own session, step and tensors, and
+/// counts what it served.
+final class EchoNode: Sendable {
+    let node: MessagingNode
+    private let served = Counter()
+
+    init(configuration: MessagingNode.Configuration = .init()) throws {
+        node = try makeNode(configuration: configuration)
+        node.setHandler { [weak node, served] incoming in
+            served.increment()
+            var envelope = Weft_Envelope()
+            envelope.session = incoming.envelope.session
+            envelope.step = incoming.envelope.step
+            envelope.tensors = incoming.envelope.tensors
+            node?.reply(to: incoming, WireMessage(envelope: envelope, tensors: incoming.tensors))
+        }
+    }
+
+    var address: String { node.boundAddress }
+    var servedCount: Int { served.value }
+
+    func close() { node.close() }
+}
+
+/// A message of `kind` with `tensors`.
+func message(_ kind: Weft_Kind = .ping, session: String = "", step: UInt64 = 0, tensors: [Tensor] = []) -> WireMessage {
+    var envelope = Weft_Envelope()
+    envelope.kind = kind
+    envelope.session = session
+    envelope.step = step
+    return WireMessage(envelope: envelope, tensors: tensors)
+}
+
+/// The serialized bytes of an envelope, for hand-made frames.
+func envelopeBytes(_ configure: (inout Weft_Envelope) -> Void) throws -> [UInt8] {
+    var envelope = Weft_Envelope()
+    envelope.protocolVersion = WireProtocol.version
+    configure(&envelope)
+    return try envelope.serializedBytes()
+}
+
+/// Seconds in a duration.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Waits until `condition` holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+/// A count shared between threads.
+final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func increment() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}
