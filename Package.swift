@@ -57,7 +57,13 @@ let package = Package(
         .testTarget(name: "WeftRuntimeTests", dependencies: ["WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
-        .testTarget(name: "WeftClusterTests", dependencies: ["WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]),
+        .testTarget(
+            name: "WeftClusterTests",
+            dependencies: [
+                "WeftCluster", "Weft", "WeftRuntime", "WeftTransport", "WeftProto", "WeftTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -55,7 +55,7 @@ public final class Graph: Sendable {
 
     /// The operation named `name`, if there is one.
     public func operation(named name: String) -> Operation? {
-        storage.withLock { $0.index[name] }.map { Operation(graph: self, name: name) }
+        storage.withLock { $0.index[name] }.map { _ in Operation(graph: self, name: name) }
     }
 
     /// The tensor named `node:index` (or `node` for output 0), or a `notFound` error.

@@ -39,7 +39,7 @@ public enum LocalBenchmark {
     /// `sess.run(variable)` on the seed graph (`foo` = 42, initialised).
     public static func seedRead(iterations: Int) throws -> Timing {
         let graph = Graph()
-        let (variable, initialize) = graph.asDefault { () -> (Variable, Operation) in
+        let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
             let variable = Variable(42, name: "foo")
             return (variable, globalVariablesInitializer())
         }

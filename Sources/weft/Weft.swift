@@ -34,6 +34,5 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Prints to standard output at once, so a parent process reading a pipe sees lines as they come.
 func say(_ line: String) {
-    print(line)
-    fflush(stdout)
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

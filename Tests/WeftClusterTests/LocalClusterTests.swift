@@ -10,7 +10,7 @@ import WeftTestKit
 @Suite(.serialized) struct LocalClusterTests {
     static let cluster: LocalCluster = try! LocalCluster(jobs: JobCounts(parsing: "ps=1,worker=2"))
 
-    static func seedGraph() -> (Graph, Variable, Operation, Output) {
+    static func seedGraph() -> (Graph, Variable, Weft.Operation, Output) {
         let graph = Graph()
         let (variable, initialize, assign) = graph.asDefault {
             let variable = graph.device("/job:ps/task:0") { Variable(42, name: "foo") }

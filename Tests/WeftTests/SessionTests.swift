@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WeftProto
 import WeftRuntime
 
 @testable import Weft
@@ -120,7 +121,7 @@ import WeftRuntime
 
     @Test func controlDependencies_orderEffects() throws {
         let graph = Graph()
-        let (initialize, read) = graph.asDefault { () -> (Operation, Output) in
+        let (initialize, read) = graph.asDefault { () -> (Weft.Operation, Output) in
             let variable = Variable(Int32(10), name: "counter")
             let bump = variable.assignAdd(Int32(5))
             let read = graph.controlDependencies(on: [bump.operation]) { identity(variable.output, name: "after") }
