@@ -35,33 +35,29 @@ public struct Variable: Sendable, Hashable {
         self.init(name: name, shape: PartialShape(shape)) { identity(initialValue, name: "initial_value") }
     }
 
+    /// Builds every node inside one `name/` scope, as TensorFlow does: `foo` itself,
+    /// `foo/initial_value`, `foo/Assign` and `foo/read`.
     private init(name: String, shape: PartialShape, initialValue makeInitial: () -> Output) {
         let graph = Graph.current
-        let (operation, initial): (Operation, Output) = graph.nameScope(name) {
-            let scope = BuildScope.of(graph).namePrefix
+        let nodes = graph.nameScope(name) { () -> (Operation, Output, Operation, Output) in
             let initial = makeInitial()
             let operation = graph.addOperation(
-                "VariableV2", name: scope,
+                "VariableV2", name: BuildScope.of(graph).namePrefix,
                 attributes: [
                     "dtype": .type(initial.dtype), "shape": .shape(shape), "container": .string(""),
                     "shared_name": .string(""),
                 ])
-            return (operation, initial)
-        }
-        self.operation = operation
-        self.initialValue = initial
-        let (initializer, value) = graph.nameScope(operation.name) {
-            graph.colocate(with: operation) {
+            return graph.colocate(with: operation) {
                 let assign = graph.addOperation(
                     "Assign", name: "Assign", inputs: [operation.output(0), initial],
                     attributes: [
-                        "T": .type(initial.dtype), "use_locking": .bool(true), "validate_shape": .bool(shape.dimensions != nil),
+                        "T": .type(initial.dtype), "use_locking": .bool(true),
+                        "validate_shape": .bool(shape.dimensions != nil),
                     ])
-                return (assign, identity(operation.output(0), name: "read"))
+                return (operation, initial, assign, identity(operation.output(0), name: "read"))
             }
         }
-        self.initializer = initializer
-        self.value = value
+        (operation, initialValue, initializer, value) = nodes
         graph.recordVariable(initializer: initializer.name)
     }
 

@@ -60,7 +60,7 @@ import WeftTestKit
         let tensors: [Tensor] = [
             Tensor([Float(1.5), -2]), Tensor([Double(1.25)]), Tensor([Int32(-7)]), Tensor([Int64(1 << 40)]),
             Tensor([true, false]), Tensor([UInt8(200)]), Tensor([Int8(-3)]), Tensor([Int16(-300)]),
-            Tensor([UInt16(60000)]), Tensor([UInt32(4_000_000_000)]), Tensor([UInt64(1 << 63)]), Tensor([Float16(0.5)]),
+            Tensor([UInt16(60000)]), Tensor([UInt32(4_000_000_000)]), Tensor([UInt64(1) << 63]), Tensor([Float16(0.5)]),
         ]
         let outputs = graph.asDefault { tensors.map { constant($0) } }
         let reloaded = try Graph(graphDefText: graph.graphDefText)

@@ -52,6 +52,7 @@ public final class Coordinator: Sendable {
     let logger: Logger
     let state: Mutex<State>
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
+    private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 
     /// The address clients and workers reach the coordinator at.
     public var address: String { node.boundAddress }
@@ -68,7 +69,7 @@ public final class Coordinator: Sendable {
     public func start() {
         node.setHandler { [weak self] message in
             guard let self else { return }
-            Task { await self.handle(message) }
+            Task(executorPreference: handlers) { await self.handle(message) }
         }
         scheduleHealthCheck()
     }
