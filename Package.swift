@@ -43,7 +43,10 @@ let package = Package(
         ),
         .target(
             name: "WeftBench",
-            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "CBLAS"]
+            dependencies: [
+                "Weft", "WeftCluster", "WeftRuntime", "WeftProto", "CBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "weft",
