@@ -44,14 +44,14 @@ let package = Package(
         .target(
             name: "WeftBench",
             dependencies: [
-                "Weft", "WeftCluster", "WeftRuntime", "WeftProto", "CBLAS",
+                "Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "WeftProto", "CBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "weft",
             dependencies: [
-                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto",
+                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto", "WeftTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

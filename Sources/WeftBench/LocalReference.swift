@@ -1,42 +1,17 @@
 import Weft
 import WeftRuntime
 
-/// One step of a workload in a local session: the values every strategy's first step must
-/// match, and the size of every tensor some placement sends between workers.
+/// One step of a workload in a local session: the values every strategy's first step must match.
 struct LocalReference: Sendable {
     /// The workload's fetches after its initializers and one step.
     let fetched: [Tensor]
-    /// Bytes of each tensor some strategy sends, by tensor name (`layer/read:0`).
-    let sizes: [String: Int]
 
-    /// Runs the initializers and one step of `built` in a fresh local session, fetching the
-    /// tensors in `sizing` in the same step (they are part of it, so nothing extra runs).
-    init(_ built: BuiltWorkload, sizing: Set<String>) throws(WeftError) {
+    /// Runs the initializers and one step of `built` in a fresh local session.
+    init(_ built: BuiltWorkload) throws(WeftError) {
         let session = Session(graph: built.graph)
         defer { session.close() }
         if !built.initializers.isEmpty { _ = try session.run(fetches: [], targets: built.initializers) }
-        // A control edge sends a Boolean scalar; it is not a tensor of the graph.
-        let sized = sizing.filter { !$0.hasPrefix("^") }.sorted()
-        let values = try session.run(fetches: built.fetches + sized, feeds: built.feeds, targets: built.targets)
-        fetched = Array(values.prefix(built.fetches.count))
-        var sizes: [String: Int] = [:]
-        for (name, tensor) in zip(sized, values.dropFirst(built.fetches.count)) { sizes[name] = tensor.byteCount }
-        self.sizes = sizes
-    }
-
-    /// Payload bytes of sending `tensors` once each: one byte for a control edge's Boolean.
-    func bytes(sending tensors: [String]) -> Int? {
-        var total = 0
-        for name in tensors {
-            if name.hasPrefix("^") {
-                total += DType.bool.byteSize
-            } else if let size = sizes[name] {
-                total += size
-            } else {
-                return nil  // not sized: better no figure than a wrong one
-            }
-        }
-        return total
+        fetched = try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets)
     }
 }
 

@@ -155,19 +155,14 @@ public struct PlacementBenchmark: Sendable {
         _ rows: inout [PlacementRow], _ placed: PlacedWorkload, _ coordinator: String, counter: Int, total: Int,
         progress: (String) -> Void
     ) throws(WeftError) {
-        let built = placed.built
-        let sent = Set(placed.analyses.values.flatMap(\.sentTensors))
         progress("[\(counter + 1)/\(total)] \(placed.workload.name): local reference step…")
-        let reference = try LocalReference(built, sizing: sent)
+        let reference = try LocalReference(placed.built)
         for index in rows.indices where rows[index].problem == nil {
             let strategy = rows[index].strategy
             progress(
                 "[\(counter + index + 1)/\(total)] \(placed.workload.name) × \(strategy): "
-                    + "running \(configuration.warmupSteps) warm-up + \(configuration.measuredSteps) steps…")
-            run(&rows[index], built, coordinator: coordinator, expected: reference, placement: placed.placements[strategy])
-            if let analysis = placed.analyses[strategy], rows[index].trafficSource == .partition {
-                rows[index].bytesPerStep = reference.bytes(sending: analysis.sentTensors)
-            }
+                    + "running \(max(configuration.warmupSteps, 1)) warm-up + \(configuration.measuredSteps) steps…")
+            run(&rows[index], placed.built, coordinator: coordinator, expected: reference, placement: placed.placements[strategy])
         }
     }
 
@@ -201,8 +196,11 @@ public struct PlacementBenchmark: Sendable {
             try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets)
         }
         // The first step's values are compared: the local reference ran exactly one step too,
-        // so steps that change variables compare equal states.
-        let first = try step()
+        // so steps that change variables compare equal states. It also collects the step's
+        // statistics; the timed steps do not, so they pay nothing for it.
+        var metadata = RunMetadata()
+        let first = try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets, metadata: &metadata)
+        record(metadata.stepStatistics, in: &row)
         let mismatch = ValueComparison.firstDifference(expected: expected.fetched, actual: first, names: built.fetches)
         row.valuesMatch = mismatch == nil
         if let mismatch { row.problem = "VALUES DIFFER from the local session: \(mismatch)" }
@@ -217,6 +215,21 @@ public struct PlacementBenchmark: Sendable {
         row.steps = samples.count
         row.medianStepSeconds = samples.isEmpty ? nil : statistics.median
         row.p90StepSeconds = samples.isEmpty ? nil : statistics.p90
+    }
+}
+
+extension PlacementBenchmark {
+    /// Takes the traffic and the compute balance of one measured step into `row`.
+    func record(_ statistics: StepStatistics, in row: inout PlacementRow) {
+        row.tensorsPerStep = statistics.tensorsSent
+        row.bytesPerStep = statistics.bytesSent
+        row.trafficSource = .measured
+        var busy: [String: Double] = [:]
+        for node in statistics.nodes where !node.device.isEmpty { busy[node.device, default: 0] += seconds(node.duration) }
+        // Workers that ran nothing count as idle: balance is over all the workers placed on.
+        let times = busy.values + Array(repeating: 0, count: max(0, row.workers - busy.count))
+        let mean = times.reduce(0, +) / Double(max(times.count, 1))
+        row.computeBalance = mean > 0 ? (times.max() ?? 0) / mean : nil
     }
 }
 

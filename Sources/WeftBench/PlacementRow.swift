@@ -3,10 +3,10 @@
 public struct PlacementRow: Sendable, Codable, Hashable {
     /// Where the traffic figures come from.
     public enum TrafficSource: String, Sendable, Codable, Hashable {
-        /// Counted by the workers during the measured steps.
+        /// Counted by the workers' `_Send` kernels during a step (`RunMetadata.stepStatistics`).
         case measured
-        /// The `_Send` ops of the step's partitions; bytes are the sizes of those tensors in a
-        /// local run of the same step, and unknown when nothing ran (planning only).
+        /// The `_Send` ops of the step's partitions, counted without running (planning only);
+        /// their bytes are unknown.
         case partition
         /// Not known: the placement failed.
         case unavailable = "n/a"
@@ -44,6 +44,9 @@ public struct PlacementRow: Sendable, Codable, Hashable {
     public var cutEdges: Int
     /// Step nodes on the busiest worker over the mean (1 is perfectly even).
     public var nodeBalance: Double
+    /// Measured kernel time of the busiest worker over the mean worker's in one step (1 is
+    /// perfectly even); `nil` when nothing ran.
+    public var computeBalance: Double?
     /// Whether every fetched value equals the local session's; `nil` when nothing ran.
     public var valuesMatch: Bool?
     /// What went wrong: a failed placement or step, or the first differing value.

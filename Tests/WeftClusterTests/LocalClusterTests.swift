@@ -99,6 +99,25 @@ import WeftTestKit
         #expect(missing.code == .invalidArgument)
     }
 
+    @Test func runMetadata_countsTensorsPushedBetweenWorkers() throws {
+        let graph = Graph()
+        let product = graph.asDefault { () -> Output in
+            let big = graph.device("/job:worker/task:0") { constant(try! Tensor([Float](repeating: 1, count: 1024), shape: [1024]), name: "big") }
+            return graph.device("/job:worker/task:1") { sum(big * constant(Float(2)), name: "total") }
+        }
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        defer { session.close() }
+        var metadata = RunMetadata()
+        #expect(try session.run([product], metadata: &metadata)[0].scalar(as: Float.self) == 2048)
+        let statistics = metadata.stepStatistics
+        #expect(statistics.tensorsSent == 1)
+        #expect(statistics.bytesSent == 4096)
+        let devices = Dictionary(statistics.nodes.map { ($0.node, $0.device) }, uniquingKeysWith: { first, _ in first })
+        #expect(devices["big"] == "/job:worker/task:0")
+        #expect(devices["total"] == "/job:worker/task:1")
+        #expect(statistics.nodes.contains { $0.op == "_Recv" && $0.device == "/job:worker/task:1" })
+    }
+
     @Test func concurrentSteps_onOneSession() async throws {
         let graph = Graph()
         let (variable, initialize, bump) = graph.asDefault {

@@ -80,6 +80,16 @@ import WeftTestKit
         #expect(lines.contains { $0.contains("foo") && $0.contains("/job:ps/task:0") })
     }
 
+    @Test func cli_benchStepAndTransfer_measureAgainstRawZeroMQ() throws {
+        let step = try Fixtures.runWeft(["bench", "step", "--iterations", "50"])
+        #expect(step.status == 0, "\(step.output)")
+        #expect(step.output.contains("raw ZeroMQ DEALER/ROUTER round trip"), "\(step.output)")
+        #expect(step.output.contains("raw round trips at the median"), "\(step.output)")
+        let transfer = try Fixtures.runWeft(["bench", "transfer", "--mebibytes", "1", "--iterations", "5"])
+        #expect(transfer.status == 0, "\(transfer.output)")
+        #expect(transfer.output.contains("workers reported 1048576 bytes sent per step"), "\(transfer.output)")
+    }
+
     @Test func cli_localDemoAndConformance() throws {
         let demo = try Fixtures.runWeft(["demo", "--local"])
         #expect(demo.output == "13\nfailedPrecondition: Attempting to use uninitialized value foo\n42\n")

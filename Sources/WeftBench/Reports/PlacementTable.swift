@@ -22,8 +22,9 @@ public enum PlacementTable {
         Column(header: "bytes/step") { $0.bytesPerStep.map(byteCount) ?? "n/a" },
         Column(header: "cut edges") { "\($0.cutEdges)" },
         Column(header: "node bal.") { fixed($0.nodeBalance) },
-        Column(header: "compute bal.") { fixed($0.predicted.computeBalance) },
-        Column(header: "peak mem/worker") { ($0.predicted.peakMemoryBytes?.values.max()).map(byteCount) ?? "n/a" },
+        Column(header: "compute bal.") { fixed($0.computeBalance) },
+        Column(header: "pred. bal.") { fixed($0.predicted.computeBalance) },
+        Column(header: "pred. peak mem") { ($0.predicted.peakMemoryBytes?.values.max()).map(byteCount) ?? "n/a" },
         Column(header: "values", leftAligned: true) { row in
             switch row.valuesMatch {
             case true?: "ok"
@@ -54,7 +55,7 @@ public enum PlacementTable {
         let header = [
             "workload", "parameters", "nodes", "strategy", "workers", "placement_s", "predicted_step_s",
             "session_setup_s", "steps", "step_median_s", "step_p90_s", "tensors_per_step", "bytes_per_step",
-            "traffic_source", "cut_edges", "node_balance", "compute_balance", "peak_memory_max_bytes", "values_match",
+            "traffic_source", "cut_edges", "node_balance", "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
             "problem",
         ]
         let lines = rows.map { row -> [String] in
@@ -63,7 +64,7 @@ public enum PlacementTable {
                 number(row.predicted.predictedStepSeconds), number(row.sessionSetupSeconds), "\(row.steps)",
                 number(row.medianStepSeconds), number(row.p90StepSeconds), row.tensorsPerStep.map(String.init) ?? "",
                 row.bytesPerStep.map(String.init) ?? "", row.trafficSource.rawValue, "\(row.cutEdges)",
-                number(row.nodeBalance), number(row.predicted.computeBalance),
+                number(row.nodeBalance), number(row.computeBalance), number(row.predicted.computeBalance),
                 (row.predicted.peakMemoryBytes?.values.max()).map(String.init) ?? "",
                 row.valuesMatch.map(String.init) ?? "", row.problem ?? "",
             ]

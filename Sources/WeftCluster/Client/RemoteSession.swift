@@ -127,7 +127,9 @@ public final class RemoteSessionBackend: SessionBackend {
     public var sessionHandle: String { handle }
 
     /// Sends nodes added to the graph since the last step, then runs the step on the cluster.
-    public func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor] {
+    public func run(
+        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         try extendIfNeeded()
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
             envelope.deadlineMs = milliseconds(options.stepTimeout)
@@ -135,13 +137,15 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.feeds = feeds.map(\.0.description)
                 $0.fetches = fetches.map(\.description)
                 $0.targets = targets
+                $0.collectStatistics = collectStatistics
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
         guard reply.tensors.count == fetches.count else {
             throw WeftError(.internal, "the coordinator returned \(reply.tensors.count) tensors for \(fetches.count) fetches")
         }
-        return reply.tensors
+        let statistics = collectStatistics ? StepStatistics(reply.envelope.runStepReply.statistics) : nil
+        return (reply.tensors, statistics)
     }
 
     private func extendIfNeeded() throws(WeftError) {

@@ -236,7 +236,9 @@ public final class Worker: Sendable {
             return node.reply(to: message, .failure(WeftError(.notFound, "partition \(envelope.runPartition.handle) is not registered")))
         }
         let step = envelope.step
-        let context = StepContext(id: step, resources: session.resources, rendezvous: session.rendezvous)
+        let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
+        let context = StepContext(
+            id: step, resources: session.resources, rendezvous: session.rendezvous, statistics: collector)
         if envelope.deadlineMs > 0 {
             let deadline = envelope.deadlineMs
             timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
@@ -248,7 +250,12 @@ public final class Worker: Sendable {
                 session.rendezvous.finish(step: step)
                 guard let self else { return }
                 switch result {
-                case .success(let tensors): node.reply(to: message, .make(.reply, session: envelope.session, step: step, tensors: tensors))
+                case .success(let tensors):
+                    node.reply(
+                        to: message,
+                        .make(.reply, session: envelope.session, step: step, tensors: tensors) { reply in
+                            if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
+                        })
                 case .failure(let error): node.reply(to: message, .failure(error))
                 }
             }
@@ -273,12 +280,15 @@ public final class Worker: Sendable {
 /// One session's state on one worker: its variables, its partitions and its rendezvous.
 final class WorkerSession: Sendable {
     let handle: String
+    /// This worker's device name, which statistics report nodes under.
+    let device: String
     let resources = ResourceContainer()
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
 
     init(handle: String, device: String, push: @escaping @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void) {
         self.handle = handle
+        self.device = device
         self.rendezvous = SessionRendezvous(device: device, push: push)
     }
 

@@ -305,6 +305,14 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .keepAlive(newValue)}
   }
 
+  public var runPartitionReply: Weft_RunPartitionReply {
+    get {
+      if case .runPartitionReply(let v)? = _storage._body {return v}
+      return Weft_RunPartitionReply()
+    }
+    set {_uniqueStorage()._body = .runPartitionReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -321,6 +329,7 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case runPartition(Weft_RunPartition)
     case pushTensor(Weft_PushTensor)
     case keepAlive(Weft_KeepAlive)
+    case runPartitionReply(Weft_RunPartitionReply)
 
   }
 
@@ -477,6 +486,10 @@ public nonisolated struct Weft_RunStep: Sendable {
 
   public var targets: [String] = []
 
+  /// Time every node and count the tensors workers push to each other (TensorFlow's
+  /// RunOptions.trace_level); the reply carries them in `statistics`.
+  public var collectStatistics: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -489,6 +502,59 @@ public nonisolated struct Weft_RunStepReply: Sendable {
 
   /// Which worker ran each node of this step, when the request asked for it.
   public var placement: [Weft_NodePlacement] = []
+
+  public var statistics: Weft_StepStats {
+    get {_statistics ?? Weft_StepStats()}
+    set {_statistics = newValue}
+  }
+  /// Returns true if `statistics` has been explicitly set.
+  public var hasStatistics: Bool {self._statistics != nil}
+  /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
+  public mutating func clearStatistics() {self._statistics = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _statistics: Weft_StepStats? = nil
+}
+
+/// One node's run in one step, as TensorFlow's NodeExecStats.
+public nonisolated struct Weft_NodeRunStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  public var op: String = String()
+
+  public var device: String = String()
+
+  /// Microseconds from the start of the step on that device.
+  public var startMicros: Int64 = 0
+
+  public var durationMicros: Int64 = 0
+
+  public var outputBytes: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What one step did, as TensorFlow's StepStats.
+public nonisolated struct Weft_StepStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var nodes: [Weft_NodeRunStats] = []
+
+  /// Tensors and bytes pushed from one worker to another.
+  public var tensorsSent: Int64 = 0
+
+  public var bytesSent: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -608,9 +674,32 @@ public nonisolated struct Weft_RunPartition: Sendable {
   /// Feed names in the order of the payload frames.
   public var feeds: [String] = []
 
+  public var collectStatistics: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct Weft_RunPartitionReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var statistics: Weft_StepStats {
+    get {_statistics ?? Weft_StepStats()}
+    set {_statistics = newValue}
+  }
+  /// Returns true if `statistics` has been explicitly set.
+  public var hasStatistics: Bool {self._statistics != nil}
+  /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
+  public mutating func clearStatistics() {self._statistics = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _statistics: Weft_StepStats? = nil
 }
 
 public nonisolated struct Weft_PushTensor: Sendable {
@@ -734,7 +823,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -960,6 +1049,19 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .keepAlive(v)
           }
         }()
+        case 33: try {
+          var v: Weft_RunPartitionReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .runPartitionReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .runPartitionReply(v)
+          }
+        }()
         default: break
         }
       }
@@ -1048,6 +1150,10 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case .keepAlive?: try {
         guard case .keepAlive(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+      }()
+      case .runPartitionReply?: try {
+        guard case .runPartitionReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
       }()
       case nil: break
       }
@@ -1373,7 +1479,7 @@ nonisolated extension Weft_ExtendSession: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStep"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{3}collect_statistics\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1384,6 +1490,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.feeds) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.fetches) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.targets) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.collectStatistics) }()
       default: break
       }
     }
@@ -1399,6 +1506,9 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if !self.targets.isEmpty {
       try visitor.visitRepeatedStringField(value: self.targets, fieldNumber: 3)
     }
+    if self.collectStatistics != false {
+      try visitor.visitSingularBoolField(value: self.collectStatistics, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1406,6 +1516,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if lhs.feeds != rhs.feeds {return false}
     if lhs.fetches != rhs.fetches {return false}
     if lhs.targets != rhs.targets {return false}
+    if lhs.collectStatistics != rhs.collectStatistics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1413,7 +1524,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1422,20 +1533,124 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.placement.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.placement, fieldNumber: 1)
     }
+    try { if let v = self._statistics {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunStepReply, rhs: Weft_RunStepReply) -> Bool {
     if lhs.placement != rhs.placement {return false}
+    if lhs._statistics != rhs._statistics {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NodeRunStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}op\0\u{1}device\0\u{3}start_micros\0\u{3}duration_micros\0\u{3}output_bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.op) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.startMicros) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.durationMicros) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.outputBytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    if !self.op.isEmpty {
+      try visitor.visitSingularStringField(value: self.op, fieldNumber: 2)
+    }
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 3)
+    }
+    if self.startMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.startMicros, fieldNumber: 4)
+    }
+    if self.durationMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.durationMicros, fieldNumber: 5)
+    }
+    if self.outputBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.outputBytes, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_NodeRunStats, rhs: Weft_NodeRunStats) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.op != rhs.op {return false}
+    if lhs.device != rhs.device {return false}
+    if lhs.startMicros != rhs.startMicros {return false}
+    if lhs.durationMicros != rhs.durationMicros {return false}
+    if lhs.outputBytes != rhs.outputBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StepStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.nodes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.nodes, fieldNumber: 1)
+    }
+    if self.tensorsSent != 0 {
+      try visitor.visitSingularInt64Field(value: self.tensorsSent, fieldNumber: 2)
+    }
+    if self.bytesSent != 0 {
+      try visitor.visitSingularInt64Field(value: self.bytesSent, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_StepStats, rhs: Weft_StepStats) -> Bool {
+    if lhs.nodes != rhs.nodes {return false}
+    if lhs.tensorsSent != rhs.tensorsSent {return false}
+    if lhs.bytesSent != rhs.bytesSent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1682,7 +1897,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}feeds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}feeds\0\u{3}collect_statistics\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1692,6 +1907,7 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.handle) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.feeds) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.collectStatistics) }()
       default: break
       }
     }
@@ -1704,12 +1920,50 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.feeds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.feeds, fieldNumber: 2)
     }
+    if self.collectStatistics != false {
+      try visitor.visitSingularBoolField(value: self.collectStatistics, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunPartition, rhs: Weft_RunPartition) -> Bool {
     if lhs.handle != rhs.handle {return false}
     if lhs.feeds != rhs.feeds {return false}
+    if lhs.collectStatistics != rhs.collectStatistics {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunPartitionReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statistics\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._statistics {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_RunPartitionReply, rhs: Weft_RunPartitionReply) -> Bool {
+    if lhs._statistics != rhs._statistics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
