@@ -14,7 +14,7 @@ public struct BarChart: Sendable {
 
     /// The chart's title.
     public var title: String
-    /// The unit of the values, shown on every value axis (`ms`).
+    /// The unit of the values, shown in every panel's title (`ms`).
     public var unit: String
     /// The series, in legend order.
     public var series: [String]
@@ -81,7 +81,7 @@ public struct BarChart: Sendable {
         let maximum = group.values.values.filter(\.isFinite).max() ?? 0
         let ticks = Self.ticks(upTo: maximum)
         let scale = panelHeight / (ticks.last ?? 1)
-        var parts = [text(group.label, x: axisX, y: top - 14, weight: "bold")]
+        var parts = [text("\(group.label) (\(unit))", x: axisX, y: top - 14, weight: "bold")]
         for tick in ticks {
             let y = bottom - tick * scale
             parts.append(#"<line x1="\#(axisX - 4)" y1="\#(y)" x2="\#(x + panelWidth - 10)" y2="\#(y)" stroke="\#(Self.gridColour)"/>"#)
@@ -89,7 +89,6 @@ public struct BarChart: Sendable {
         }
         parts.append(#"<line x1="\#(axisX)" y1="\#(top)" x2="\#(axisX)" y2="\#(bottom)" stroke="black"/>"#)
         parts.append(#"<line x1="\#(axisX)" y1="\#(bottom)" x2="\#(x + panelWidth - 10)" y2="\#(bottom)" stroke="black"/>"#)
-        parts.append(text(unit, x: axisX - 6, y: top - 2, anchor: "end"))
         for (index, name) in series.enumerated() {
             let barX = axisX + 8 + Double(index) * (barWidth + 6)
             guard let value = group.values[name], value.isFinite else {
