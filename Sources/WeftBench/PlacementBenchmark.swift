@@ -74,14 +74,21 @@ public struct PlacementBenchmark: Sendable {
         for (index, workload) in configuration.workloads.enumerated() {
             let counter = index * configuration.strategies.count
             progress("[\(counter + 1)/\(total)] \(workload.name): building \(workload.parameters)…")
+            let buildStart = ContinuousClock.now
             let built = try workload.build()
+            let graphSeconds = seconds(ContinuousClock.now - buildStart)
             let runtime = try RuntimeGraph(nodes: built.graph.graphDef.node, registry: built.graph.registry)
+            let loadSeconds = seconds(ContinuousClock.now - buildStart) - graphSeconds
+            progress(
+                "[\(counter + 1)/\(total)] \(workload.name): built \(runtime.nodes.count) nodes in "
+                    + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s")
             var workloadRows: [PlacementRow] = []
             var placedWorkload = PlacedWorkload(
                 workload: workload, built: built, runtime: runtime, devices: devices, placements: [:], analyses: [:])
             for (offset, strategy) in configuration.strategies.enumerated() {
                 progress("[\(counter + offset + 1)/\(total)] \(workload.name) × \(strategy.name): placing…")
-                let (row, placement, analysis) = plan(workload, built, runtime, strategy, devices)
+                var (row, placement, analysis) = plan(workload, built, runtime, strategy, devices)
+                row.graphBuildSeconds = graphSeconds
                 workloadRows.append(row)
                 placedWorkload.placements[strategy.name] = placement
                 placedWorkload.analyses[strategy.name] = analysis

@@ -22,6 +22,8 @@ public struct PlacementRow: Sendable, Codable, Hashable {
     public var strategy: String
     /// Workers the graph was placed on.
     public var workers: Int
+    /// Seconds the workload took to build its graph with the graph API.
+    public var graphBuildSeconds: Double?
     /// Median seconds `PlacementStrategies.place` took (hard constraints and strategy).
     public var placementSeconds: Double
     /// The cost model's predictions (`PlacementFigures.estimate`).

@@ -110,6 +110,7 @@ struct PlacementBench: ParsableCommand {
             placed: { placed in
                 let drawn = try report.drawPlacements(placed)
                 pictures += drawn.files
+                for problem in drawn.problems { progress("note: \(problem)") }
                 if !drawn.rendered {
                     renderNote = "note: Graphviz's dot is not on PATH; wrote the placed graphs as DOT only (render with dot -Tsvg)"
                 }

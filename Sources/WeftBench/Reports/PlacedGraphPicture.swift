@@ -9,7 +9,7 @@ public struct PlacedGraphPicture: Sendable {
     /// Graphs with more nodes than this are drawn collapsed by name scope.
     public static let detailLimit = 2_000
     /// A collapsed picture is made coarser until it has at most this many boxes.
-    static let boxLimit = 400
+    static let boxLimit = 120
 
     /// The DOT text.
     public let dot: String
@@ -26,6 +26,11 @@ public struct PlacedGraphPicture: Sendable {
             "  node [shape=box, style=\"filled,rounded\", fontname=\"sans-serif\", fontsize=10];",
             "  edge [color=\"#999999\", arrowsize=0.6];",
         ]
+        if collapsed {
+            // Collapsed boxes have long edges across many ranks (a constant feeding every stage);
+            // bounded crossing minimisation keeps dot's layout to seconds instead of minutes.
+            lines.append("  graph [mclimit=0.2, nslimit=4, nslimit1=4];")
+        }
         lines += Self.legend(colours)
         lines += collapsed
             ? Self.collapsedBody(graph, placement, colours) : Self.detailedBody(graph, placement, colours)
@@ -115,14 +120,24 @@ public struct PlacedGraphPicture: Sendable {
     }
 
     /// The scope of each node at the finest of these levels that gives at most `boxLimit`
-    /// boxes: the full name scope, its first component, or that component with its numeric
-    /// suffix replaced by `*` (`branch_17` → `branch_*`, so 20,000 branches become one box per worker).
+    /// boxes: the full name scope; its first component; that component with numbered scopes
+    /// taken in ranges of 10, 100, … (`stage_1234` → `stage[1200…1299]`, so a pipeline keeps its
+    /// order); and finally every numbered scope of one name together (`branch*`).
     private static func coarsestUsefulScopes(_ graph: RuntimeGraph, _ devices: [DeviceName?]) -> [String] {
-        let levels: [(String) -> String] = [
-            { name in scope(of: name) },
-            { name in String(scope(of: name).split(separator: "/").first ?? "") },
-            { name in stripSuffix(String(scope(of: name).split(separator: "/").first ?? "")) },
-        ]
+        let first = { (name: String) in String(scope(of: name).split(separator: "/").first ?? "") }
+        var levels: [(String) -> String] = [{ scope(of: $0) }, first]
+        for size in [10, 100, 1_000, 10_000, 100_000] {
+            levels.append { name in
+                let (base, number) = numbered(first(name))
+                guard let number else { return base }
+                let start = number / size * size
+                return "\(base)[\(start)…\(start + size - 1)]"
+            }
+        }
+        levels.append { name in
+            let (base, number) = numbered(first(name))
+            return number == nil ? base : base + "*"
+        }
         var scopes: [String] = []
         for level in levels {
             scopes = graph.nodes.map { node in
@@ -140,12 +155,19 @@ public struct PlacedGraphPicture: Sendable {
         return String(name[..<slash])
     }
 
-    private static func stripSuffix(_ scope: String) -> String {
-        guard let underscore = scope.lastIndex(of: "_"), scope[scope.index(after: underscore)...].allSatisfy(\.isNumber),
-            scope.index(after: underscore) != scope.endIndex
-        else { return scope }
-        return scope[..<underscore] + "_*"
+    /// A scope made unique by TensorFlow's rule split into its name and number: `stage_12` is
+    /// (`stage`, 12); the first scope of a name, `stage`, is number 0. Unnumbered names have
+    /// no number when they are empty.
+    private static func numbered(_ scope: String) -> (base: String, number: Int?) {
+        guard !scope.isEmpty else { return (scope, nil) }
+        if let underscore = scope.lastIndex(of: "_"), let number = Int(scope[scope.index(after: underscore)...]) {
+            return (String(scope[..<underscore]), number)
+        }
+        return (scope, 0)
     }
+
+    /// How long `dot` may take to lay out one picture.
+    public static let renderTimeout = Duration.seconds(60)
 
     /// Renders `dotFile` to `svgFile` with Graphviz's `dot -Tsvg`. Returns `false` without
     /// trying when `dot` is not on the PATH; throws when it runs and fails.
@@ -160,7 +182,14 @@ public struct PlacedGraphPicture: Sendable {
         } catch {
             throw WeftError(.unavailable, "cannot run \(dot.path): \(error.localizedDescription)")
         }
-        process.waitUntilExit()
+        // dot's layout time grows quickly with edges; a picture is not worth a stalled benchmark.
+        let deadline = ContinuousClock.now + renderTimeout
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            throw WeftError(.deadlineExceeded, "dot -Tsvg \(dotFile.lastPathComponent) took over \(renderTimeout); the DOT file is kept")
+        }
         guard process.terminationStatus == 0 else {
             throw WeftError(.internal, "dot -Tsvg \(dotFile.lastPathComponent) failed with status \(process.terminationStatus)")
         }

@@ -41,6 +41,8 @@ public struct PlacementReport: Sendable {
         public var rendered = true
         /// Whether the graph was drawn collapsed by name scope.
         public var collapsed = false
+        /// Pictures that `dot` could not render, and why; their DOT files are written.
+        public var problems: [String] = []
     }
 
     /// Writes a DOT picture of `placed` for every strategy that placed it, rendered to SVG when
@@ -56,10 +58,15 @@ public struct PlacementReport: Sendable {
             let dotFile = try write(Data(picture.dot.utf8), to: base.appendingPathExtension("dot"))
             pictures.files.append(dotFile)
             let svgFile = base.appendingPathExtension("svg")
-            if pictures.rendered, try PlacedGraphPicture.render(dotFile, to: svgFile) {
-                pictures.files.append(svgFile)
-            } else {
-                pictures.rendered = false
+            guard pictures.rendered else { continue }
+            do {
+                if try PlacedGraphPicture.render(dotFile, to: svgFile) {
+                    pictures.files.append(svgFile)
+                } else {
+                    pictures.rendered = false
+                }
+            } catch {
+                pictures.problems.append(error.message)
             }
         }
         return pictures

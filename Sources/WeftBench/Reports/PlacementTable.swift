@@ -53,14 +53,15 @@ public enum PlacementTable {
     /// Every row as CSV with a header line; times in seconds, unknown figures empty.
     public static func csv(_ rows: [PlacementRow]) -> String {
         let header = [
-            "workload", "parameters", "nodes", "strategy", "workers", "placement_s", "predicted_step_s",
+            "workload", "parameters", "nodes", "strategy", "workers", "graph_build_s", "placement_s", "predicted_step_s",
             "session_setup_s", "steps", "step_median_s", "step_p90_s", "tensors_per_step", "bytes_per_step",
             "traffic_source", "cut_edges", "node_balance", "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
             "problem",
         ]
         let lines = rows.map { row -> [String] in
             [
-                row.workload, row.parameters, "\(row.nodes)", row.strategy, "\(row.workers)", number(row.placementSeconds),
+                row.workload, row.parameters, "\(row.nodes)", row.strategy, "\(row.workers)", number(row.graphBuildSeconds),
+                number(row.placementSeconds),
                 number(row.predicted.predictedStepSeconds), number(row.sessionSetupSeconds), "\(row.steps)",
                 number(row.medianStepSeconds), number(row.p90StepSeconds), row.tensorsPerStep.map(String.init) ?? "",
                 row.bytesPerStep.map(String.init) ?? "", row.trafficSource.rawValue, "\(row.cutEdges)",
