@@ -115,6 +115,7 @@ struct PlacementBench: ParsableCommand {
                     renderNote = "note: Graphviz's dot is not on PATH; wrote the placed graphs as DOT only (render with dot -Tsvg)"
                 }
             })
+        say(PlacementTable.workloadLines(rows))
         say(PlacementTable.text(rows))
         let files = try report.writeRows(rows)
         if let renderNote { say(renderNote) }

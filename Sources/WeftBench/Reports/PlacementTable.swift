@@ -26,13 +26,23 @@ public enum PlacementTable {
         Column(header: "pred. bal.") { fixed($0.predicted.computeBalance) },
         Column(header: "pred. peak mem") { ($0.predicted.peakMemoryBytes?.values.max()).map(byteCount) ?? "n/a" },
         Column(header: "values", leftAligned: true) { row in
-            switch row.valuesMatch {
-            case true?: "ok"
-            case false?: "MISMATCH"
-            case nil: row.problem == nil ? "not run" : "FAILED"
+            // A problem after matching values (a later step failed) still fails the row.
+            switch (row.valuesMatch, row.problem) {
+            case (false?, _): "MISMATCH"
+            case (_, _?): "FAILED"
+            case (true?, nil): "ok"
+            case (nil, nil): "not run"
             }
         },
     ]
+
+    /// One line per workload with its knobs, for above the table.
+    public static func workloadLines(_ rows: [PlacementRow]) -> String {
+        var seen = Set<String>()
+        return rows.filter { seen.insert($0.workload + " " + $0.parameters).inserted }
+            .map { "\($0.workload): \($0.nodes) nodes (\($0.parameters)) on \($0.workers) workers" }
+            .joined(separator: "\n")
+    }
 
     /// An aligned table, one line per row, followed by every row's problem in full.
     public static func text(_ rows: [PlacementRow]) -> String {

@@ -90,7 +90,7 @@ public enum Workloads {
         knobs: [
             knob("branches", "parallel branches", 8, 64, 20_000),
             knob("depth", "multiplications per branch", 2, 8, 3),
-            knob("width", "floats per tensor", 16, 65_536, 16),
+            knob("width", "floats per tensor", 16, 16_384, 16),
         ]
     ) { k, seed in fanout(branches: k["branches"]!, depth: k["depth"]!, width: k["width"]!, seed: seed) }
 
