@@ -35,9 +35,17 @@ import WeftTestKit
         let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
         defer { cluster.stop() }
         cluster.kill("/job:worker/task:0")
-        let replacement = try ProcessCluster.worker(
-            executable: Fixtures.weftExecutable, coordinator: cluster.address, job: "worker", task: 0)
+        let (replacement, address) = try ProcessCluster.launch(
+            Fixtures.weftExecutable,
+            ["worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", cluster.address, "--job", "worker", "--task", "0",
+             "--exit-with-parent"])
         defer { replacement.terminate() }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while (try? ClusterClient.status(coordinator: cluster.address))?.workers.first?.address != address {
+            #expect(ContinuousClock.now < deadline, "the replacement worker did not register within 5 s")
+            if ContinuousClock.now >= deadline { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let graph = Graph()
         let value = graph.asDefault { graph.device("/job:worker/task:0") { constant(Float(4)) + 1 } }
         var options = RemoteSessionOptions()

@@ -512,11 +512,47 @@ public nonisolated struct Weft_RunStepReply: Sendable {
   /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
   public mutating func clearStatistics() {self._statistics = nil}
 
+  /// Set when the whole step runs in one partition on one worker: the client may send later
+  /// steps of the same signature to that worker directly, a network round trip fewer.
+  public var directRoute: Weft_DirectRoute {
+    get {_directRoute ?? Weft_DirectRoute()}
+    set {_directRoute = newValue}
+  }
+  /// Returns true if `directRoute` has been explicitly set.
+  public var hasDirectRoute: Bool {self._directRoute != nil}
+  /// Clears the value of `directRoute`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectRoute() {self._directRoute = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _statistics: Weft_StepStats? = nil
+  fileprivate var _directRoute: Weft_DirectRoute? = nil
+}
+
+/// How to run one step signature as a RUN_PARTITION request to a single worker.
+public nonisolated struct Weft_DirectRoute: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var device: String = String()
+
+  public var address: String = String()
+
+  /// The partition's handle on that worker.
+  public var handle: String = String()
+
+  /// For each of the partition's feeds, the index of the step's feed that supplies it.
+  public var feedIndices: [UInt32] = []
+
+  /// For each of the partition's fetches, the index of the step's fetch it answers.
+  public var fetchIndices: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// One node's run in one step, as TensorFlow's NodeExecStats.
@@ -1524,7 +1560,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1534,6 +1570,7 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._directRoute) }()
       default: break
       }
     }
@@ -1550,12 +1587,66 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._statistics {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    try { if let v = self._directRoute {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunStepReply, rhs: Weft_RunStepReply) -> Bool {
     if lhs.placement != rhs.placement {return false}
     if lhs._statistics != rhs._statistics {return false}
+    if lhs._directRoute != rhs._directRoute {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DirectRoute"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}address\0\u{1}handle\0\u{3}feed_indices\0\u{3}fetch_indices\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.handle) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.feedIndices) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.fetchIndices) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 2)
+    }
+    if !self.handle.isEmpty {
+      try visitor.visitSingularStringField(value: self.handle, fieldNumber: 3)
+    }
+    if !self.feedIndices.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.feedIndices, fieldNumber: 4)
+    }
+    if !self.fetchIndices.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.fetchIndices, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DirectRoute, rhs: Weft_DirectRoute) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.handle != rhs.handle {return false}
+    if lhs.feedIndices != rhs.feedIndices {return false}
+    if lhs.fetchIndices != rhs.fetchIndices {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
