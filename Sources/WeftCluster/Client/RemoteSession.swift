@@ -25,19 +25,18 @@ public struct RemoteSessionOptions: Sendable {
 /// This process's connection to coordinators: one messaging node (one I/O thread) for all
 /// remote sessions, and keep-alives that hold their leases while the process lives.
 final class ClientConnection: Sendable {
-    static let shared: ClientConnection = {
-        // The client's own ROUTER is bound on loopback only: nothing connects to it.
+    /// The process's connection, started on first use; an error when its socket cannot be made.
+    static let shared: Result<ClientConnection, WeftError> = {
         // Direct steps wait on a worker with no coordinator watching its heartbeats: a connection
         // that goes silent must fail them well within the 3 s a dead worker may take.
         var configuration = MessagingNode.Configuration()
         configuration.heartbeatInterval = .milliseconds(500)
         configuration.heartbeatTimeout = .seconds(2)
-        do {
-            let node = try MessagingNode(
-                listen: "tcp://127.0.0.1:0", configuration: configuration, logger: Logger(label: "weft.client"))
-            return ClientConnection(node: node)
-        } catch {
-            fatalError("cannot start the client's messaging thread: \(error)")
+        // The client's own ROUTER is bound on loopback only: nothing connects to it.
+        return Result { () throws(WeftError) in
+            ClientConnection(
+                node: try MessagingNode(
+                    listen: "tcp://127.0.0.1:0", configuration: configuration, logger: Logger(label: "weft.client")))
         }
     }()
 
@@ -107,7 +106,7 @@ public final class RemoteSessionBackend: SessionBackend {
     /// in a worker's rendezvous.
     private static let directStepBit: UInt64 = 1 << 63
 
-    private let connection = ClientConnection.shared
+    private let connection: ClientConnection
     private let coordinator: String
     private let graph: Graph
     private let options: RemoteSessionOptions
@@ -117,6 +116,8 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Opens a session for `graph` on the cluster whose coordinator is at `coordinator`.
     public init(coordinator: String, graph: Graph, options: RemoteSessionOptions = .init()) throws(WeftError) {
         if let error = graph.buildError { throw error }
+        let connection = try ClientConnection.shared.get()
+        self.connection = connection
         self.coordinator = coordinator
         self.graph = graph
         self.options = options
@@ -125,7 +126,7 @@ public final class RemoteSessionBackend: SessionBackend {
             envelope.createSession = .with {
                 $0.graph = graphDef
                 $0.strategy = options.strategy ?? ""
-                $0.client = ClientConnection.shared.id
+                $0.client = connection.id
                 $0.waitForWorkersMs = milliseconds(options.waitForWorkers)
                 $0.leaseMs = milliseconds(options.lease)
             }
