@@ -25,6 +25,7 @@ import WeftTransport
                     $0.graph = graph.graphDef
                     $0.client = "vanishing-client"
                     $0.leaseMs = 1500
+                    $0.waitForWorkersMs = 5000
                 }
             }, to: cluster.address, timeout: .seconds(5))
         let handle = created.envelope.session
