@@ -143,6 +143,14 @@ import WeftTestKit
         #expect(status.sessions.first { $0.handle == backend.sessionHandle }?.steps == 1)
     }
 
+    @Test func measureLinks_coversEveryDirectionBetweenWorkers() throws {
+        let links = try ClusterClient.measureLinks(coordinator: Self.cluster.address, roundTrips: 5, payloadBytes: 64 << 10)
+        let devices = Self.cluster.workers.compactMap(\.device)
+        #expect(links.count == devices.count * (devices.count - 1))
+        #expect(Set(links.map { "\($0.source)>\($0.destination)" }).count == links.count)
+        #expect(links.allSatisfy { $0.source != $0.destination && $0.latency > .zero && $0.bytesPerSecond > 0 })
+    }
+
     @Test func concurrentSteps_onOneSession() async throws {
         let graph = Graph()
         let (variable, initialize, bump) = graph.asDefault {

@@ -49,14 +49,7 @@ final class ClientConnection: Sendable {
 
     /// Sends one request and waits for its reply.
     func request(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<WireMessage, WeftError>?>(nil)
-        node.request(message, to: address, timeout: timeout) { result in
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()  // set before the signal
+        try node.requestAndWait(message, to: address, timeout: timeout)
     }
 
     /// Keeps leases alive at `address` while sessions there are open.
