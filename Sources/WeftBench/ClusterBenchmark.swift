@@ -14,6 +14,9 @@ public enum ClusterBenchmark {
     public struct StepReport: Sendable {
         /// One raw DEALER/ROUTER round trip of a 64-byte message.
         public var rawRoundTrip: LocalBenchmark.Timing
+        /// One request and reply through Weft's messaging layer (a ping to the worker): the
+        /// transport's share of a step.
+        public var ping: LocalBenchmark.Timing
         /// `sess.run(variable)` with the variable on one worker.
         public var step: LocalBenchmark.Timing
         /// The step's median in raw round trips (target: at most 2).
@@ -47,10 +50,14 @@ public enum ClusterBenchmark {
         let session = try Session(target: cluster.address, graph: graph)
         defer { session.close() }
         try session.run(initialize)
+        let worker = cluster.members[1].address
+        let ping = try LocalBenchmark.measure("Weft request/reply round trip (ping a worker)", iterations: iterations, warmup: 100) {
+            try ClusterClient.ping(worker)
+        }
         let step = try LocalBenchmark.measure("distributed step: sess.run(foo) on /job:worker/task:0", iterations: iterations, warmup: 100) {
             _ = try session.run(variable)
         }
-        return StepReport(rawRoundTrip: raw, step: step)
+        return StepReport(rawRoundTrip: raw, ping: ping, step: step)
     }
 
     /// Measures raw one-way bandwidth, then steps that push a `bytes`-byte tensor held on

@@ -53,7 +53,7 @@ struct StepBench: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let report = try ClusterBenchmark.step(executable: selfExecutable(), iterations: iterations)
-        for timing in [report.rawRoundTrip, report.step] {
+        for timing in [report.rawRoundTrip, report.ping, report.step] {
             say("\(timing.name): median \(fixed(timing.statistics.median * 1e6)) µs, p99 \(fixed(timing.statistics.p99 * 1e6)) µs")
         }
         say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 2)")

@@ -24,7 +24,8 @@ import WeftTransport
                 envelope.createSession = .with {
                     $0.graph = graph.graphDef
                     $0.client = "vanishing-client"
-                    $0.leaseMs = 500
+                    $0.leaseMs = 1500
+                    $0.waitForWorkersMs = 5000
                 }
             }, to: cluster.address, timeout: .seconds(5))
         let handle = created.envelope.session
@@ -39,7 +40,7 @@ import WeftTransport
             guard let status = try? ClusterClient.status(coordinator: cluster.address) else { return false }
             return status.sessions.isEmpty && status.workers.allSatisfy { $0.sessions == 0 }
         }
-        #expect(freed, "the session outlived its 500 ms lease by more than 4.5 s")
+        #expect(freed, "the session outlived its 1.5 s lease by more than 3.5 s")
     }
 
     /// A worker that starts before its coordinator registers once the coordinator is up.

@@ -163,6 +163,7 @@ extension Coordinator {
             return tensor
         }
         return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
+            if let route = Self.directRoute(setup) { reply.runStepReply.directRoute = route }
             guard body.collectStatistics else { return }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
@@ -170,7 +171,22 @@ extension Coordinator {
                 statistics.tensorsSent += part.tensorsSent
                 statistics.bytesSent += part.bytesSent
             }
-            reply.runStepReply = .with { $0.statistics = statistics }
+            reply.runStepReply.statistics = statistics
+        }
+    }
+
+    /// A route for steps that run entirely in one partition: the client may send them to that
+    /// worker itself (and answer fetches of fed tensors on its own).
+    private static func directRoute(_ setup: StepSetup) -> Weft_DirectRoute? {
+        guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
+            let worker = setup.workers[device]
+        else { return nil }
+        return .with {
+            $0.device = device.description
+            $0.address = worker.address
+            $0.handle = setup.plan.handles[device]!  // every partition has a handle
+            $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
+            $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
         }
     }
 

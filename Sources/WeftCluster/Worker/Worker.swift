@@ -172,6 +172,8 @@ public final class Worker: Sendable {
             node.reply(to: message, .ok)
         case .ping:
             node.reply(to: message, .ok)
+        case .measureLinks:
+            work.async { self.reply(message, self.measureLinks(envelope.measureLinks)) }
         default:
             node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages")))
         }
@@ -181,6 +183,20 @@ public final class Worker: Sendable {
         switch result {
         case .success(let reply): node.reply(to: message, reply)
         case .failure(let error): node.reply(to: message, .failure(error))
+        }
+    }
+
+    private func measureLinks(_ body: Weft_MeasureLinks) -> Result<WireMessage, WeftError> {
+        let source = state.withLock { $0.device }?.description ?? address
+        let probe = LinkProbe(node: node, timeout: configuration.requestTimeout)
+        do throws(WeftError) {
+            let links = try body.peers.map { (peer) throws(WeftError) in
+                try probe.measure(
+                    from: source, to: peer, roundTrips: Int(body.roundTrips), payloadBytes: Int(body.payloadBytes))
+            }
+            return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
+        } catch {
+            return .failure(error)
         }
     }
 
