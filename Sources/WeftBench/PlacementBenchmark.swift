@@ -130,11 +130,26 @@ public struct PlacementBenchmark: Sendable {
             row.nodeBalance = analysis.nodeBalance(devices: devices)
             row.tensorsPerStep = analysis.sentTensors.count
             row.trafficSource = .partition
-            row.predicted = PlacementFigures.estimate(graph: runtime, placement: placement, devices: devices)
+            row.predicted = predict(built, runtime, placement, devices, strategy: strategy.name)
             return (row, placement, analysis)
         } catch {
             row.problem = "placement failed: \(error)"
             return (row, nil, nil)
+        }
+    }
+
+    /// The cost model's figures, or none (logged) when it cannot estimate the graph.
+    private func predict(
+        _ built: BuiltWorkload, _ runtime: RuntimeGraph, _ placement: [String: DeviceName], _ devices: [DeviceName],
+        strategy: String
+    ) -> PlacementFigures {
+        do {
+            return try PlacementFigures.estimate(built, graph: runtime, placement: placement, devices: devices)
+        } catch {
+            logger.warning(
+                "the cost model cannot estimate this placement; its figures are n/a",
+                metadata: ["strategy": "\(strategy)", "error": "\(error)"])
+            return .unavailable
         }
     }
 

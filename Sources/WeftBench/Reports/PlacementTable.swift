@@ -20,6 +20,7 @@ public enum PlacementTable {
         Column(header: "step ms p90") { milliseconds($0.p90StepSeconds) },
         Column(header: "tensors/step") { $0.tensorsPerStep.map(String.init) ?? "n/a" },
         Column(header: "bytes/step") { $0.bytesPerStep.map(byteCount) ?? "n/a" },
+        Column(header: "pred. bytes") { $0.predicted.bytesPerStep.map(byteCount) ?? "n/a" },
         Column(header: "cut edges") { "\($0.cutEdges)" },
         Column(header: "node bal.") { fixed($0.nodeBalance) },
         Column(header: "compute bal.") { fixed($0.computeBalance) },
@@ -65,7 +66,7 @@ public enum PlacementTable {
         let header = [
             "workload", "parameters", "nodes", "strategy", "workers", "graph_build_s", "placement_s", "predicted_step_s",
             "session_setup_s", "steps", "step_median_s", "step_p90_s", "tensors_per_step", "bytes_per_step",
-            "traffic_source", "cut_edges", "node_balance", "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
+            "traffic_source", "predicted_tensors_per_step", "predicted_bytes_per_step", "cut_edges", "node_balance", "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
             "problem",
         ]
         let lines = rows.map { row -> [String] in
@@ -74,7 +75,9 @@ public enum PlacementTable {
                 number(row.placementSeconds),
                 number(row.predicted.predictedStepSeconds), number(row.sessionSetupSeconds), "\(row.steps)",
                 number(row.medianStepSeconds), number(row.p90StepSeconds), row.tensorsPerStep.map(String.init) ?? "",
-                row.bytesPerStep.map(String.init) ?? "", row.trafficSource.rawValue, "\(row.cutEdges)",
+                row.bytesPerStep.map(String.init) ?? "", row.trafficSource.rawValue,
+                row.predicted.tensorsPerStep.map(String.init) ?? "", row.predicted.bytesPerStep.map(String.init) ?? "",
+                "\(row.cutEdges)",
                 number(row.nodeBalance), number(row.computeBalance), number(row.predicted.computeBalance),
                 (row.predicted.peakMemoryBytes?.values.max()).map(String.init) ?? "",
                 row.valuesMatch.map(String.init) ?? "", row.problem ?? "",
