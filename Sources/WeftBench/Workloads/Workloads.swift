@@ -39,8 +39,8 @@ public enum Workloads {
 
     /// Every generator, in the order reports list them.
     ///
-    /// MERGE: `random-dag` is written on the placement branch
-    /// (`Sources/WeftBench/Workloads/RandomDAG.swift`); add its `Kind` to this list there.
+    /// MERGE: `random-dag` (`RandomDAG.swift`, placement branch): add `randomDAGKind` here and
+    /// drop the `#if` in `Workloads+RandomDAG.swift`.
     public static let catalog: [Kind] = [chainKind, fanoutKind, mlpKind, transformerKind]
 
     /// The generator named `name`, or an `invalidArgument` listing the names there are.
