@@ -73,26 +73,8 @@ public struct PlacementBenchmark: Sendable {
         var rows: [PlacementRow] = []
         for (index, workload) in configuration.workloads.enumerated() {
             let counter = index * configuration.strategies.count
-            progress("[\(counter + 1)/\(total)] \(workload.name): building \(workload.parameters)…")
-            let buildStart = ContinuousClock.now
-            let built = try workload.build()
-            let graphSeconds = seconds(ContinuousClock.now - buildStart)
-            let runtime = try RuntimeGraph(nodes: built.graph.graphDef.node, registry: built.graph.registry)
-            let loadSeconds = seconds(ContinuousClock.now - buildStart) - graphSeconds
-            progress(
-                "[\(counter + 1)/\(total)] \(workload.name): built \(runtime.nodes.count) nodes in "
-                    + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s")
-            var workloadRows: [PlacementRow] = []
-            var placedWorkload = PlacedWorkload(
-                workload: workload, built: built, runtime: runtime, devices: devices, placements: [:], analyses: [:])
-            for (offset, strategy) in configuration.strategies.enumerated() {
-                progress("[\(counter + offset + 1)/\(total)] \(workload.name) × \(strategy.name): placing…")
-                var (row, placement, analysis) = plan(workload, built, runtime, strategy, devices)
-                row.graphBuildSeconds = graphSeconds
-                workloadRows.append(row)
-                placedWorkload.placements[strategy.name] = placement
-                placedWorkload.analyses[strategy.name] = analysis
-            }
+            let (placedWorkload, planned) = try prepare(workload, devices, counter: counter, total: total, progress: progress)
+            var workloadRows = planned
             do { try placed(placedWorkload) } catch {
                 logger.warning("could not draw the placed graph", metadata: ["workload": "\(workload.name)", "error": "\(error)"])
             }
@@ -102,6 +84,33 @@ public struct PlacementBenchmark: Sendable {
             rows += workloadRows
         }
         return rows
+    }
+
+    /// Builds `workload`, loads it as the runtime will, and places it with every strategy.
+    private func prepare(
+        _ workload: Workload, _ devices: [DeviceName], counter: Int, total: Int, progress: (String) -> Void
+    ) throws(WeftError) -> (PlacedWorkload, [PlacementRow]) {
+        progress("[\(counter + 1)/\(total)] \(workload.name): building \(workload.parameters)…")
+        let buildStart = ContinuousClock.now
+        let built = try workload.build()
+        let graphSeconds = seconds(ContinuousClock.now - buildStart)
+        let runtime = try RuntimeGraph(nodes: built.graph.graphDef.node, registry: built.graph.registry)
+        let loadSeconds = seconds(ContinuousClock.now - buildStart) - graphSeconds
+        progress(
+            "[\(counter + 1)/\(total)] \(workload.name): built \(runtime.nodes.count) nodes in "
+                + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s")
+        var rows: [PlacementRow] = []
+        var placed = PlacedWorkload(
+            workload: workload, built: built, runtime: runtime, devices: devices, placements: [:], analyses: [:])
+        for (offset, strategy) in configuration.strategies.enumerated() {
+            progress("[\(counter + offset + 1)/\(total)] \(workload.name) × \(strategy.name): placing…")
+            var (row, placement, analysis) = plan(workload, built, runtime, strategy, devices)
+            row.graphBuildSeconds = graphSeconds
+            rows.append(row)
+            placed.placements[strategy.name] = placement
+            placed.analyses[strategy.name] = analysis
+        }
+        return (placed, rows)
     }
 
     /// The healthy workers of the cluster at `coordinator`.
