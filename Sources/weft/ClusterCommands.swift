@@ -69,6 +69,7 @@ struct WorkerCommand: ParsableCommand {
         say("worker listening on \(worker.address)")
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()
+        exitSkippingLibraryDestructors()
     }
 }
 
@@ -111,6 +112,14 @@ struct StatusCommand: ParsableCommand {
                     + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9))
         }
     }
+}
+
+/// Ends a worker process once it has stopped serving. OpenBLAS's exit handler joins its thread
+/// pool and deadlocks when another thread is still inside a BLAS call (a step's MatMul, the
+/// start-up calibration), so a worker leaves with `_exit`: its sockets are closed and its
+/// output is unbuffered, so nothing is lost.
+func exitSkippingLibraryDestructors() -> Never {
+    _exit(0)
 }
 
 /// Blocks until SIGINT or SIGTERM, or, with `exitWithParent`, until standard input closes
