@@ -43,7 +43,10 @@ let package = Package(
         ),
         .target(
             name: "WeftBench",
-            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "CBLAS"]
+            dependencies: [
+                "Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "WeftProto", "CBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "weft",
@@ -56,6 +59,8 @@ let package = Package(
         .target(name: "WeftTestKit", dependencies: ["Weft", "WeftRuntime"], path: "Tests/WeftTestKit"),
         .testTarget(name: "WeftRuntimeTests", dependencies: ["WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
+        .testTarget(
+            name: "WeftBenchTests", dependencies: ["WeftBench", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
         .testTarget(
             name: "WeftClusterTests",
