@@ -58,7 +58,7 @@ public final class ProcessCluster: Sendable {
     }
 
     /// Starts one child and reads the address from its first line (`… listening on ADDRESS`).
-    private static func launch(_ executable: URL, _ arguments: [String]) throws(WeftError) -> (process: Process, address: String) {
+    static func launch(_ executable: URL, _ arguments: [String]) throws(WeftError) -> (process: Process, address: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -11,7 +11,10 @@ struct ClusterCheckCommand: ParsableCommand {
     @Option(help: "The cluster file (YAML or JSON).")
     var config: String
 
+    @OptionGroup var global: GlobalOptions
+
     func run() throws {
+        global.bootstrapLogging()
         let text: String
         do {
             text = try String(contentsOfFile: config, encoding: .utf8)

@@ -29,6 +29,8 @@ struct HealthCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing; only the exit status tells.")
     var quiet = false
 
+    @OptionGroup var global: GlobalOptions
+
     func validate() throws {
         guard (address == nil) != (config == nil) else { throw ValidationError("give one of --address ADDRESS or --config FILE") }
         guard (job == nil) == (task == nil) else { throw ValidationError("--job and --task go together") }
@@ -36,6 +38,7 @@ struct HealthCommand: ParsableCommand {
     }
 
     func run() throws {
+        global.bootstrapLogging()
         let target = try resolvedAddress()
         let start = ContinuousClock.now
         do {
