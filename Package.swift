@@ -64,6 +64,7 @@ let package = Package(
             dependencies: [
                 "WeftCluster", "Weft", "WeftRuntime", "WeftTransport", "WeftProto", "WeftTestKit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ],
