@@ -93,6 +93,38 @@ struct NetnsClusterTests {
         #expect(status.workers.allSatisfy { $0.healthy }, "\(status)")
     }
 
+    @Test(.enabled(if: NetnsHosts.netemUnavailableReason == nil, Comment(rawValue: NetnsHosts.netemUnavailableReason ?? "")))
+    func addedLatency_showsInACrossHostStep() throws {
+        let hosts = try NetnsHosts.up()
+        defer { _ = try? NetnsHosts.down() }
+        let delayed = try #require(hosts.workers["/job:worker/task:0"])
+        let graph = Graph()
+        // worker/task:0 pushes its value to worker/task:1, on another host, which adds and replies.
+        let sum = graph.asDefault { () -> Output in
+            let a = graph.device("/job:worker/task:0") { constant(Float(2)) * 3 }
+            return graph.device("/job:worker/task:1") { a + 1 }
+        }
+        let session = try Session(target: hosts.coordinator, graph: graph)
+        defer { session.close() }
+        func medianStep() throws -> Duration {
+            var times: [Duration] = []
+            for _ in 0..<15 {
+                let start = ContinuousClock.now
+                #expect(try session.run(sum).scalar(as: Float.self) == 7)
+                times.append(ContinuousClock.now - start)
+            }
+            return times.sorted()[times.count / 2]
+        }
+        _ = try medianStep()  // warm: the first run prunes, partitions and registers
+        let plain = try medianStep()
+        try hosts.delay(host: delayed.host, milliseconds: 20)
+        defer { try? hosts.delay(host: delayed.host, milliseconds: nil) }
+        let slowed = try medianStep()
+        print("netns: cross-host step median \(plain) plain, \(slowed) with 20 ms netem delay on host \(delayed.host)")
+        // Every step waits for at least one message out of the delayed host (the pushed tensor).
+        #expect(slowed - plain > .milliseconds(18), "plain \(plain), delayed \(slowed)")
+    }
+
     @Test func down_removesEverything_andRepeats() throws {
         _ = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
         try NetnsHosts.down()

@@ -30,6 +30,21 @@ public struct NetnsHosts: Sendable {
         return nil
     }()
 
+    /// Why `tc netem` cannot delay traffic here (the kernel lacks `sch_netem`, or `tc` is
+    /// missing), or `nil` when it can: the latency tests skip with this reason.
+    public static let netemUnavailableReason: String? = {
+        if let reason = unavailableReason { return reason }
+        let probe = "weft-probe\(getpid() % 100_000)n"
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        guard (try? run(env, ["ip", "netns", "add", probe]))?.status == 0 else { return "'ip netns add' failed" }
+        defer { _ = try? run(env, ["ip", "netns", "del", probe]) }
+        let added = try? run(env, ["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+        guard let added, added.status == 0 else {
+            return "tc netem is not available here: \(added?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "tc did not run")"
+        }
+        return nil
+    }()
+
     /// The coordinator's address.
     public let coordinator: String
     /// Each worker's device (`/job:worker/task:0`) with its address and host index.
