@@ -129,14 +129,24 @@ struct WorkerCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "List workers and open sessions.")
 
-    @Option(help: "The coordinator's address.")
-    var coordinator: String
+    @Option(help: "The coordinator's address. Default: the cluster file's.")
+    var coordinator: String?
+
+    @Option(help: "A cluster file to take the coordinator's address from.")
+    var config: String?
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if coordinator == nil && config == nil {
+            throw ValidationError("give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE")
+        }
+    }
+
     func run() throws {
         global.bootstrapLogging()
-        let status = try ClusterClient.status(coordinator: coordinator)
+        let address = try coordinator ?? ClusterConfig(contentsOfFile: config!).coordinatorAddress  // validate() ensures one
+        let status = try ClusterClient.status(coordinator: address)
         say("WORKER                 ADDRESS                        HEALTH     SESSIONS  MEMORY      LAST SEEN")
         for worker in status.workers {
             let device = "/job:\(worker.job)/task:\(worker.task)"

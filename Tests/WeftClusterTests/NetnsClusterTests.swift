@@ -127,6 +127,9 @@ struct NetnsClusterTests {
 
     @Test func down_removesEverything_andRepeats() throws {
         _ = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
+        // As after a crash: `up` again over what the first one left clears it and starts afresh.
+        let again = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
+        #expect(try ClusterClient.status(coordinator: again.coordinator).workers.count == 1)
         try NetnsHosts.down()
         try NetnsHosts.down()
         #expect(try NetnsHosts.namespaces().isEmpty)
