@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WeftRuntime
 import WeftTestKit
@@ -42,6 +43,10 @@ struct NetnsClusterTests {
         let addresses = Dictionary(uniqueKeysWithValues: status.workers.map { ("/job:\($0.job)/task:\($0.task)", $0.address) })
         #expect(addresses["/job:ps/task:0"] == hosts.workers["/job:ps/task:0"]?.address)
         #expect(hosts.workers["/job:ps/task:0"]?.host != hosts.workers["/job:worker/task:0"]?.host)
+        // The hosts reach nothing but each other: their one route is the bridge's subnet.
+        let routes = try NetnsHosts.run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "-n", "\(NetnsHosts.prefix)h1", "route"]).output
+        #expect(routes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").map { $0.split(separator: " ").first ?? "" }
+            == ["\(NetnsHosts.subnet).0/24"], "\(routes)")
     }
 
     @Test func conformance_acrossHosts_fromAClientOnAnotherHost() throws {
@@ -72,12 +77,31 @@ struct NetnsClusterTests {
         #expect(try session.run(onCut).scalar(as: Float.self) == 6)
         #expect(try other.run(onKept).scalar(as: Float.self) == 6)
 
+        // Steps on the other host keep running, back to back, through the whole outage.
+        let keptSteps = Mutex((succeeded: 0, failures: [String]()))
+        let outageOver = Atomic<Bool>(false)
+        let keptLoop = DispatchGroup()
+        DispatchQueue.global().async(group: keptLoop) {
+            while !outageOver.load(ordering: .acquiring) {
+                do {
+                    _ = try other.run(onKept)
+                    keptSteps.withLock { $0.succeeded += 1 }
+                } catch {
+                    keptSteps.withLock { $0.failures.append("\(error)") }
+                }
+            }
+        }
         try hosts.link(host: cut.host, up: false)
         var linkUp = false
         defer { if !linkUp { try? hosts.link(host: cut.host, up: true) } }
         let start = ContinuousClock.now
         let error = try #require(throws: WeftError.self) { try session.run(onCut) }
         let elapsed = ContinuousClock.now - start
+        outageOver.store(true, ordering: .releasing)
+        keptLoop.wait()
+        let during = keptSteps.withLock { $0 }
+        #expect(during.failures.isEmpty, "\(during.failures)")
+        #expect(during.succeeded > 10, "only \(during.succeeded) steps on the other host during the outage")
         #expect(error.code == .unavailable, "\(error)")
         #expect(error.message.contains("/job:worker/task:0"), "\(error)")
         #expect(elapsed < .seconds(3), "took \(elapsed)")
@@ -88,7 +112,9 @@ struct NetnsClusterTests {
         linkUp = true
         let back = try Self.firstSuccess(within: .seconds(20)) { try session.run(onCut).scalar(as: Float.self) }
         #expect(back.value == 6)
-        print("netns: cut-off step failed after \(elapsed); the worker served again \(back.after) after its link came back")
+        print(
+            "netns: cut-off step failed after \(elapsed) while \(during.succeeded) steps ran on the other host; "
+                + "the worker served again \(back.after) after its link came back")
         let status = try ClusterClient.status(coordinator: hosts.coordinator)
         #expect(status.workers.allSatisfy { $0.healthy }, "\(status)")
     }
@@ -126,6 +152,7 @@ struct NetnsClusterTests {
     }
 
     @Test func down_removesEverything_andRepeats() throws {
+        defer { _ = try? NetnsHosts.down() }
         _ = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
         // As after a crash: `up` again over what the first one left clears it and starts afresh.
         let again = try NetnsHosts.up(hosts: 2, jobs: "worker=1")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Test hosts in network namespaces on one machine, made by `scripts/netns-cluster`: a
 /// coordinator on host 0 and workers on the other hosts, each bound to its own address on a
@@ -51,12 +52,16 @@ public struct NetnsHosts: Sendable {
     public let workers: [String: (address: String, host: Int)]
 
     private static let script = Fixtures.repository.appendingPathComponent("scripts/netns-cluster")
+    private static let clusters = Atomic<Int>(0)
 
     /// Makes `hosts` namespaces and starts the cluster of `jobs` on them; waits until every
     /// worker is registered.
     public static func up(hosts: Int = 3, jobs: String = "ps=1,worker=2") throws -> NetnsHosts {
+        // A new coordinator port each time: this process's connection to the previous cluster's
+        // coordinator would otherwise meet the new one at the same address and lose a request.
+        let port = 17_070 + 10 * (clusters.add(1, ordering: .relaxed).oldValue % 4_000)
         let (status, output) = try script(
-            ["up", "--hosts", "\(hosts)", "--jobs", jobs, "--weft", Fixtures.weftExecutable.path])
+            ["up", "--hosts", "\(hosts)", "--jobs", jobs, "--port", "\(port)", "--weft", Fixtures.weftExecutable.path])
         guard status == 0 else { throw NetnsError(description: "netns-cluster up failed (\(status)):\n\(output)") }
         var coordinator = ""
         var workers: [String: (String, Int)] = [:]
