@@ -6,7 +6,9 @@ import WeftCluster
 /// with its place, the way a compiler does, so an operator fixes them all in one pass.
 struct ClusterCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Check a cluster file and report each problem with its line, column and key.")
+        commandName: "check",
+        abstract: "Check a cluster file and report each problem with its line, column and key."
+    )
 
     @Option(help: "The cluster file (YAML or JSON).")
     var config: String
@@ -28,6 +30,8 @@ struct ClusterCheckCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let processes = 1 + cluster.jobs.reduce(0) { $0 + $1.tasks.count }
-        say("\(config): OK: coordinator \(cluster.coordinatorAddress), jobs \(cluster.jobCounts) (\(processes) processes)")
+        say(
+            "\(config): OK: coordinator \(cluster.coordinatorAddress), jobs \(cluster.jobCounts) (\(processes) processes)"
+        )
     }
 }

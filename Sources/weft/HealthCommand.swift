@@ -9,7 +9,9 @@ struct HealthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
         abstract: "Exit 0 when the process at an address answers a ping in time, 1 when it does not.",
-        discussion: "Name the process with --address, or with --config FILE (the coordinator) plus --job and --task (a worker).")
+        discussion:
+            "Name the process with --address, or with --config FILE (the coordinator) plus --job and --task (a worker)."
+    )
 
     @Option(help: "The process's address, like tcp://127.0.0.1:7071.")
     var address: String?
@@ -32,7 +34,9 @@ struct HealthCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        guard (address == nil) != (config == nil) else { throw ValidationError("give one of --address ADDRESS or --config FILE") }
+        guard (address == nil) != (config == nil) else {
+            throw ValidationError("give one of --address ADDRESS or --config FILE")
+        }
         guard (job == nil) == (task == nil) else { throw ValidationError("--job and --task go together") }
         guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
     }
@@ -43,8 +47,8 @@ struct HealthCommand: ParsableCommand {
         let start = ContinuousClock.now
         do {
             try ClusterClient.ping(target, timeout: .milliseconds(timeoutMs))
-            let elapsed = ContinuousClock.now - start
-            if !quiet { say("\(target) is healthy (answered in \(fixed(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)) ms)") }
+            let elapsed = (ContinuousClock.now - start) / .milliseconds(1)
+            if !quiet { say("\(target) is healthy (answered in \(fixed(elapsed)) ms)") }
         } catch {
             if !quiet { say("\(target) is not healthy: \(error)") }
             throw ExitCode.failure

@@ -92,7 +92,10 @@ import WeftRuntime
         #expect(places.contains("deadline@13:1"), "\(problems)")
         #expect(problems.count == 7, "\(problems)")
         let described = problems.first { $0.path == "jobs.worker[1].address" }?.description
-        #expect(described == "c.yaml:7:16: jobs.worker[1].address: '10.0.0.4:7071' is not an address; write tcp://HOST:PORT, like tcp://10.0.0.1:7070")
+        #expect(
+            described
+                == "c.yaml:7:16: jobs.worker[1].address: '10.0.0.4:7071' is not an address; write tcp://HOST:PORT, like tcp://10.0.0.1:7070"
+        )
     }
 
     @Test func missingSectionsAndSyntaxErrors_haveAPlace() {
@@ -100,7 +103,10 @@ import WeftRuntime
         #expect(missing.contains("m.yaml:1:1: coordinator: 'coordinator' is missing"), "\(missing)")
         #expect(missing.contains("m.yaml:1:1: jobs: 'jobs' is missing"), "\(missing)")
         let broken = ClusterConfig.check("jobs: [a, b\ncoordinator: x\n", file: "b.yaml").problems
-        #expect(broken.count == 1 && broken[0].line != nil && broken[0].message.hasPrefix("not valid YAML or JSON"), "\(broken)")
+        #expect(
+            broken.count == 1 && broken[0].line != nil && broken[0].message.hasPrefix("not valid YAML or JSON"),
+            "\(broken)"
+        )
         let empty = ClusterConfig.check("", file: "e.yaml").problems
         #expect(empty.count == 1 && empty[0].message.contains("empty"))
     }

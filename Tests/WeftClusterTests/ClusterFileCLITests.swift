@@ -9,7 +9,8 @@ import WeftTestKit
 /// it, and `weft health`, with real processes on loopback.
 @Suite(.serialized) struct ClusterFileCLITests {
     @Test func check_printsEveryProblemWithItsPlace_andExits1() throws {
-        let bad = try Self.write("""
+        let bad = try Self.write(
+            """
             coordinator:
               address: tcp://10.0.0.1:7070
             jobs:
@@ -18,7 +19,8 @@ import WeftTestKit
                 - tcp://10.0.0.3
             heartbeat:
               interval: fast
-            """)
+            """
+        )
         let (status, output) = try Fixtures.runWeft(["cluster", "check", "--config", bad.path])
         #expect(status == 1)
         #expect(output.contains("\(bad.path):6:7: jobs.worker[1]: 'tcp://10.0.0.3'"), "\(output)")
@@ -32,7 +34,8 @@ import WeftTestKit
 
     @Test func coordinatorAndWorker_fromAFile_withFlagsOverridingIt() throws {
         let (coordinatorPort, workerPort) = (try Self.freePort(), try Self.freePort())
-        let file = try Self.write("""
+        let file = try Self.write(
+            """
             coordinator:
               address: tcp://127.0.0.1:\(coordinatorPort)
               listen: tcp://127.0.0.1:\(coordinatorPort)
@@ -41,20 +44,28 @@ import WeftTestKit
                 - address: tcp://127.0.0.1:\(workerPort)
                   listen: tcp://127.0.0.1:\(workerPort)
             heartbeat: {interval: 100ms, timeout: 1s}
-            """)
+            """
+        )
         let coordinator = try ProcessCluster.launch(
-            Fixtures.weftExecutable, ["coordinator", "--config", file.path, "--exit-with-parent"])
+            Fixtures.weftExecutable,
+            ["coordinator", "--config", file.path, "--exit-with-parent"]
+        )
         defer { coordinator.process.terminate(); coordinator.process.waitUntilExit() }
         #expect(coordinator.address == "tcp://127.0.0.1:\(coordinatorPort)")
         // The flag wins over the file: this worker listens where the file says but binds a port of its own choosing.
         let worker = try ProcessCluster.launch(
             Fixtures.weftExecutable,
-            ["worker", "--config", file.path, "--job", "worker", "--task", "0", "--listen", "tcp://127.0.0.1:0",
-             "--advertise", "tcp://127.0.0.1:\(workerPort)", "--exit-with-parent"])
+            [
+                "worker", "--config", file.path, "--job", "worker", "--task", "0", "--listen", "tcp://127.0.0.1:0",
+                "--advertise", "tcp://127.0.0.1:\(workerPort)", "--exit-with-parent",
+            ]
+        )
         defer { worker.process.terminate(); worker.process.waitUntilExit() }
         let registered = try NetnsClusterTests.firstSuccess(within: .seconds(5)) { () throws -> String in
             let status = try ClusterClient.status(coordinator: coordinator.address)
-            guard let entry = status.workers.first, entry.healthy else { throw WeftError(.unavailable, "not yet registered") }
+            guard let entry = status.workers.first, entry.healthy else {
+                throw WeftError(.unavailable, "not yet registered")
+            }
             return "/job:\(entry.job)/task:\(entry.task) \(entry.address)"
         }
         #expect(registered.value == "/job:worker/task:0 tcp://127.0.0.1:\(workerPort)")
@@ -65,7 +76,9 @@ import WeftTestKit
 
     @Test func health_exits1_whenNothingAnswers() throws {
         let port = try Self.freePort()
-        let (status, output) = try Fixtures.runWeft(["health", "--address", "tcp://127.0.0.1:\(port)", "--timeout-ms", "300"])
+        let (status, output) = try Fixtures.runWeft([
+            "health", "--address", "tcp://127.0.0.1:\(port)", "--timeout-ms", "300",
+        ])
         #expect(status == 1)
         #expect(output.contains("is not healthy"), "\(output)")
         let usage = try Fixtures.runWeft(["worker", "--config", "x.yaml"])

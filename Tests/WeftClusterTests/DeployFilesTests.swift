@@ -11,7 +11,8 @@ import Yams
     static let deploy = Fixtures.repository.appendingPathComponent("deploy")
 
     static func yamlFiles() -> [URL] {
-        let files = FileManager.default.enumerator(at: deploy, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+        let files =
+            FileManager.default.enumerator(at: deploy, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
         return files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }
     }
 
@@ -39,14 +40,22 @@ import Yams
         let text = try #require(configMap["data"]?["cluster.yaml"]?.string)
         let config = try ClusterConfig(parsing: text, file: "configmap.yaml#cluster.yaml")
         let workers = try #require(config.jobs.first { $0.name == "worker" })
-        let statefulSet = try #require(try Self.documents("kubernetes/worker.yaml").first { $0["kind"]?.string == "StatefulSet" })
+        let statefulSet = try #require(
+            try Self.documents("kubernetes/worker.yaml").first { $0["kind"]?.string == "StatefulSet" }
+        )
         #expect(statefulSet["spec"]?["replicas"]?.int == workers.tasks.count)
         // Task N must be pod N of the StatefulSet, through the headless Service's DNS record.
         for (index, task) in workers.tasks.enumerated() {
             #expect(task.address.hasPrefix("tcp://weft-worker-\(index).weft-worker."), "\(task.address)")
         }
-        let coordinatorText = try String(contentsOf: Self.deploy.appendingPathComponent("kubernetes/coordinator.yaml"), encoding: .utf8)
-        let workerText = try String(contentsOf: Self.deploy.appendingPathComponent("kubernetes/worker.yaml"), encoding: .utf8)
+        let coordinatorText = try String(
+            contentsOf: Self.deploy.appendingPathComponent("kubernetes/coordinator.yaml"),
+            encoding: .utf8
+        )
+        let workerText = try String(
+            contentsOf: Self.deploy.appendingPathComponent("kubernetes/worker.yaml"),
+            encoding: .utf8
+        )
         for manifest in [coordinatorText, workerText] {
             #expect(manifest.contains("readinessProbe") && manifest.contains("livenessProbe"))
             #expect(manifest.contains(#"["weft", "health", "--address""#))

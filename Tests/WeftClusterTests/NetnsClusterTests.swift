@@ -40,20 +40,33 @@ struct NetnsClusterTests {
         }
         // The variable and the assigned value really live on two different hosts.
         let status = try ClusterClient.status(coordinator: hosts.coordinator)
-        let addresses = Dictionary(uniqueKeysWithValues: status.workers.map { ("/job:\($0.job)/task:\($0.task)", $0.address) })
+        let addresses = Dictionary(
+            uniqueKeysWithValues: status.workers.map { ("/job:\($0.job)/task:\($0.task)", $0.address) }
+        )
         #expect(addresses["/job:ps/task:0"] == hosts.workers["/job:ps/task:0"]?.address)
         #expect(hosts.workers["/job:ps/task:0"]?.host != hosts.workers["/job:worker/task:0"]?.host)
         // The hosts reach nothing but each other: their one route is the bridge's subnet.
-        let routes = try NetnsHosts.run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "-n", "\(NetnsHosts.prefix)h1", "route"]).output
-        #expect(routes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").map { $0.split(separator: " ").first ?? "" }
-            == ["\(NetnsHosts.subnet).0/24"], "\(routes)")
+        let routes = try NetnsHosts.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["ip", "-n", "\(NetnsHosts.prefix)h1", "route"]
+        ).output
+        #expect(
+            routes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").map {
+                $0.split(separator: " ").first ?? ""
+            }
+                == ["\(NetnsHosts.subnet).0/24"],
+            "\(routes)"
+        )
     }
 
     @Test func conformance_acrossHosts_fromAClientOnAnotherHost() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         // The client runs in the coordinator's namespace, so every hop crosses the bridge or stays in a test host.
-        let (status, output) = try hosts.weft(onHost: 0, ["conformance", Fixtures.conformance.path, "--coordinator", hosts.coordinator])
+        let (status, output) = try hosts.weft(
+            onHost: 0,
+            ["conformance", Fixtures.conformance.path, "--coordinator", hosts.coordinator]
+        )
         let expected = try ConformanceCase.load(directory: Fixtures.conformance).count * PlacementStrategies.all.count
         #expect(status == 0, "\(output)")
         #expect(output.contains("\(expected) passed, 0 failed"), "\(output)")
@@ -114,12 +127,18 @@ struct NetnsClusterTests {
         #expect(back.value == 6)
         print(
             "netns: cut-off step failed after \(elapsed) while \(during.succeeded) steps ran on the other host; "
-                + "the worker served again \(back.after) after its link came back")
+                + "the worker served again \(back.after) after its link came back"
+        )
         let status = try ClusterClient.status(coordinator: hosts.coordinator)
         #expect(status.workers.allSatisfy { $0.healthy }, "\(status)")
     }
 
-    @Test(.enabled(if: NetnsHosts.netemUnavailableReason == nil, Comment(rawValue: NetnsHosts.netemUnavailableReason ?? "")))
+    @Test(
+        .enabled(
+            if: NetnsHosts.netemUnavailableReason == nil,
+            Comment(rawValue: NetnsHosts.netemUnavailableReason ?? "")
+        )
+    )
     func addedLatency_showsInACrossHostStep() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
@@ -170,7 +189,7 @@ struct NetnsClusterTests {
         while true {
             do {
                 return (try body(), ContinuousClock.now - start)
-            } catch where ContinuousClock.now - start < limit {
+            } catch  where ContinuousClock.now - start < limit {
                 Thread.sleep(forTimeInterval: 0.2)
             }
         }

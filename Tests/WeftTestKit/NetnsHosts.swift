@@ -18,7 +18,10 @@ public struct NetnsHosts: Sendable {
     /// skip with this reason.
     public static let unavailableReason: String? = {
         guard getuid() == 0 else { return "network namespaces need root; this runs as uid \(getuid())" }
-        guard let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first(where: FileManager.default.isExecutableFile)
+        guard
+            let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first(
+                where: FileManager.default.isExecutableFile
+            )
         else { return "'ip' from iproute2 is not installed (scripts/install-deps installs it)" }
         let probe = "weft-probe\(getpid() % 100_000)"
         guard let added = try? run(URL(fileURLWithPath: ip), ["netns", "add", probe]), added.status == 0 else {
@@ -39,9 +42,13 @@ public struct NetnsHosts: Sendable {
         let env = URL(fileURLWithPath: "/usr/bin/env")
         guard (try? run(env, ["ip", "netns", "add", probe]))?.status == 0 else { return "'ip netns add' failed" }
         defer { _ = try? run(env, ["ip", "netns", "del", probe]) }
-        let added = try? run(env, ["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+        let added = try? run(
+            env,
+            ["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
+        )
         guard let added, added.status == 0 else {
-            return "tc netem is not available here: \(added?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "tc did not run")"
+            return
+                "tc netem is not available here: \(added?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "tc did not run")"
         }
         return nil
     }()
@@ -118,7 +125,9 @@ public struct NetnsHosts: Sendable {
     /// script's exit then, hanging the test. Output goes through a file for the same reason:
     /// nothing but the script itself ever holds it.
     public static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("weft-netns-\(UUID().uuidString).out")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "weft-netns-\(UUID().uuidString).out"
+        )
         defer { try? FileManager.default.removeItem(at: output) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -130,7 +139,9 @@ public struct NetnsHosts: Sendable {
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw NetnsError(description: "cannot start \(executable.path): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else {
+            throw NetnsError(description: "cannot start \(executable.path): \(String(cString: strerror(spawned)))")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""

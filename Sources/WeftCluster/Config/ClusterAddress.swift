@@ -11,11 +11,17 @@ public struct ClusterAddress: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws(WeftError) {
         let prefix = "tcp://"
         guard text.hasPrefix(prefix) else {
-            throw WeftError(.invalidArgument, "'\(text)' is not an address; write tcp://HOST:PORT, like tcp://10.0.0.1:7070")
+            throw WeftError(
+                .invalidArgument,
+                "'\(text)' is not an address; write tcp://HOST:PORT, like tcp://10.0.0.1:7070"
+            )
         }
         let rest = text.dropFirst(prefix.count)
         guard let colon = rest.lastIndex(of: ":"), !rest[..<colon].isEmpty else {
-            throw WeftError(.invalidArgument, "'\(text)' has no host and port; write tcp://HOST:PORT, like tcp://10.0.0.1:7070")
+            throw WeftError(
+                .invalidArgument,
+                "'\(text)' has no host and port; write tcp://HOST:PORT, like tcp://10.0.0.1:7070"
+            )
         }
         guard let port = Int(rest[rest.index(after: colon)...]), (0...65_535).contains(port) else {
             throw WeftError(.invalidArgument, "'\(text)' has no valid port; a port is a number from 1 to 65535")

@@ -17,12 +17,17 @@ extension ClusterConfig {
             return (nil, [ConfigProblem(file: file, path: "", message: "cannot read the file: \(error)")])
         }
         guard let root else {
-            return (nil, [ConfigProblem(file: file, path: "", message: "the file is empty; it needs 'coordinator' and 'jobs'")])
+            return (
+                nil,
+                [ConfigProblem(file: file, path: "", message: "the file is empty; it needs 'coordinator' and 'jobs'")]
+            )
         }
         let config = reader.cluster(root)
         // File order reads best: problems found by later cross-checks go where they are in the file.
         let problems = reader.problems.enumerated().sorted { a, b in
-            (a.element.line ?? 0, a.element.column ?? 0, a.offset) < (b.element.line ?? 0, b.element.column ?? 0, b.offset)
+            (a.element.line ?? 0, a.element.column ?? 0, a.offset) < (
+                b.element.line ?? 0, b.element.column ?? 0, b.offset
+            )
         }.map(\.element)
         return (problems.isEmpty ? config : nil, problems)
     }
@@ -33,7 +38,8 @@ extension ClusterConfig {
         guard let config else {
             throw WeftError(
                 .invalidArgument,
-                "\(file) is not a valid cluster file:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
+                "\(file) is not a valid cluster file:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+            )
         }
         self = config
     }
@@ -59,7 +65,9 @@ struct ConfigReader {
     init(file: String) { self.file = file }
 
     mutating func report(_ path: String, at node: Node?, _ message: String) {
-        problems.append(ConfigProblem(file: file, path: path, line: node?.mark?.line, column: node?.mark?.column, message: message))
+        problems.append(
+            ConfigProblem(file: file, path: path, line: node?.mark?.line, column: node?.mark?.column, message: message)
+        )
     }
 
     func syntaxProblem(_ error: YamlError) -> ConfigProblem {
@@ -67,7 +75,13 @@ struct ConfigReader {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
-            return ConfigProblem(file: file, path: "", line: mark.line, column: mark.column, message: "not valid YAML or JSON: \(detail)")
+            return ConfigProblem(
+                file: file,
+                path: "",
+                line: mark.line,
+                column: mark.column,
+                message: "not valid YAML or JSON: \(detail)"
+            )
         default:
             return ConfigProblem(file: file, path: "", message: "not valid YAML or JSON: \(error)")
         }
@@ -76,7 +90,9 @@ struct ConfigReader {
     // MARK: The sections
 
     mutating func cluster(_ root: Node) -> ClusterConfig? {
-        guard let fields = mapping(root, at: "", allowed: ["coordinator", "jobs", "heartbeat", "deadlines", "security"]) else {
+        guard
+            let fields = mapping(root, at: "", allowed: ["coordinator", "jobs", "heartbeat", "deadlines", "security"])
+        else {
             return nil
         }
         var config = ClusterConfig(coordinatorAddress: "", jobs: [])
@@ -85,7 +101,11 @@ struct ConfigReader {
         if let node = fields["heartbeat"] { heartbeat(node, into: &config) }
         if let node = fields["deadlines"] { deadlines(node, into: &config) }
         if let node = fields["security"] {
-            report("security", at: node, "security keys are not supported by this version of Weft yet; remove 'security'")
+            report(
+                "security",
+                at: node,
+                "security keys are not supported by this version of Weft yet; remove 'security'"
+            )
         }
         checkDistinctAddresses(config, root: root)
         return config
@@ -96,7 +116,9 @@ struct ConfigReader {
         if let value = required(fields, "address", in: node, at: "coordinator") {
             config.coordinatorAddress = address(value, at: "coordinator.address", binding: false) ?? ""
         }
-        if let value = fields["listen"] { config.coordinatorListen = address(value, at: "coordinator.listen", binding: true) }
+        if let value = fields["listen"] {
+            config.coordinatorListen = address(value, at: "coordinator.listen", binding: true)
+        }
         if let value = fields["strategy"], let name = string(value, at: "coordinator.strategy") {
             do throws(WeftError) {
                 _ = try PlacementStrategies.named(name)
@@ -113,7 +135,11 @@ struct ConfigReader {
         var jobs: [ClusterConfig.Job] = []
         for (name, keyNode, value) in fields {
             if name.isEmpty || name.contains("/") || name.contains(":") {
-                report("jobs.\(name)", at: keyNode, "'\(name)' is not a job name; it must be non-empty without '/' or ':'")
+                report(
+                    "jobs.\(name)",
+                    at: keyNode,
+                    "'\(name)' is not a job name; it must be non-empty without '/' or ':'"
+                )
             }
             jobs.append(ClusterConfig.Job(name: name, tasks: tasks(value, job: name)))
         }
@@ -146,13 +172,14 @@ struct ConfigReader {
         config.heartbeatInterval = fields["interval"].flatMap { duration($0, at: "heartbeat.interval") }
         config.heartbeatTimeout = fields["timeout"].flatMap { duration($0, at: "heartbeat.timeout") }
         // A timeout shorter than two intervals declares healthy workers dead after one late heartbeat.
-        if let interval = config.heartbeatInterval ?? Optional(Coordinator.Configuration(listen: "").heartbeatInterval),
-            let timeout = config.heartbeatTimeout, timeout < interval * 2
-        {
+        let interval = config.heartbeatInterval ?? Coordinator.Configuration(listen: "").heartbeatInterval
+        if let timeout = config.heartbeatTimeout, timeout < interval * 2 {
             report(
-                "heartbeat.timeout", at: fields["timeout"],
+                "heartbeat.timeout",
+                at: fields["timeout"],
                 "\(ConfigDuration.format(timeout)) is less than two heartbeat intervals (\(ConfigDuration.format(interval))); "
-                    + "one late heartbeat would declare a healthy worker dead")
+                    + "one late heartbeat would declare a healthy worker dead"
+            )
         }
     }
 
@@ -171,7 +198,11 @@ struct ConfigReader {
             for (index, task) in job.tasks.enumerated() where !task.address.isEmpty {
                 let path = "jobs.\(job.name)[\(index)]"
                 if let first = seen[task.address] {
-                    report(path, at: node(at: path, in: root), "\(task.address) is already used by \(first); each process needs its own address")
+                    report(
+                        path,
+                        at: node(at: path, in: root),
+                        "\(task.address) is already used by \(first); each process needs its own address"
+                    )
                 } else {
                     seen[task.address] = path
                 }
@@ -181,9 +212,12 @@ struct ConfigReader {
 
     private func node(at path: String, in root: Node) -> Node? {
         // Only task paths are looked up: jobs.NAME[INDEX].
-        guard let open = path.lastIndex(of: "["), let index = Int(path[path.index(after: open)...].dropLast()) else { return nil }
+        guard let open = path.lastIndex(of: "["), let index = Int(path[path.index(after: open)...].dropLast()) else {
+            return nil
+        }
         let job = String(path.dropFirst("jobs.".count).prefix(upTo: open))
-        guard let tasks = root["jobs"]?[job], case .sequence(let sequence) = tasks, sequence.indices.contains(index) else {
+        guard let tasks = root["jobs"]?[job], case .sequence(let sequence) = tasks, sequence.indices.contains(index)
+        else {
             return nil
         }
         return sequence[index]
@@ -216,7 +250,11 @@ struct ConfigReader {
         var fields: [String: Node] = [:]
         for (key, keyNode, value) in ordered {
             guard allowed.contains(key) else {
-                report(join(path, key), at: keyNode, "unknown key '\(key)'; expected one of: \(allowed.joined(separator: ", "))")
+                report(
+                    join(path, key),
+                    at: keyNode,
+                    "unknown key '\(key)'; expected one of: \(allowed.joined(separator: ", "))"
+                )
                 continue
             }
             fields[key] = value
@@ -245,7 +283,11 @@ struct ConfigReader {
         do throws(WeftError) {
             let address = try ClusterAddress(parsing: text)
             if !binding && address.isWildcard {
-                report(path, at: node, "\(text) names every interface; other processes need a host they can reach, like tcp://10.0.0.3:\(address.port)")
+                report(
+                    path,
+                    at: node,
+                    "\(text) names every interface; other processes need a host they can reach, like tcp://10.0.0.3:\(address.port)"
+                )
             } else if !binding && address.port == 0 {
                 report(path, at: node, "port 0 lets the system choose, so nobody could find the process; name a port")
             }

@@ -55,8 +55,13 @@ public struct ClusterConfig: Sendable, Equatable {
 
     /// Makes a configuration from its parts; `ClusterConfig(parsing:file:)` reads one from a file.
     public init(
-        coordinatorAddress: String, coordinatorListen: String? = nil, strategy: String? = nil, jobs: [Job],
-        heartbeatInterval: Duration? = nil, heartbeatTimeout: Duration? = nil, requestTimeout: Duration? = nil,
+        coordinatorAddress: String,
+        coordinatorListen: String? = nil,
+        strategy: String? = nil,
+        jobs: [Job],
+        heartbeatInterval: Duration? = nil,
+        heartbeatTimeout: Duration? = nil,
+        requestTimeout: Duration? = nil,
         stepTimeout: Duration? = nil
     ) {
         self.coordinatorAddress = coordinatorAddress
@@ -80,7 +85,9 @@ public struct ClusterConfig: Sendable, Equatable {
         }
         guard found.tasks.indices.contains(index) else {
             throw WeftError(
-                .notFound, "job '\(job)' has tasks 0 to \(found.tasks.count - 1) in the cluster file; there is no task \(index)")
+                .notFound,
+                "job '\(job)' has tasks 0 to \(found.tasks.count - 1) in the cluster file; there is no task \(index)"
+            )
         }
         return found.tasks[index]
     }
@@ -88,7 +95,8 @@ public struct ClusterConfig: Sendable, Equatable {
     /// The coordinator's settings from this file, before command-line flags override them.
     public func coordinatorConfiguration() -> Coordinator.Configuration {
         var configuration = Coordinator.Configuration(
-            listen: coordinatorListen ?? ClusterAddress.wildcardListen(for: coordinatorAddress))
+            listen: coordinatorListen ?? ClusterAddress.wildcardListen(for: coordinatorAddress)
+        )
         if let strategy { configuration.defaultStrategy = strategy }
         if let heartbeatInterval { configuration.heartbeatInterval = heartbeatInterval }
         if let heartbeatTimeout { configuration.heartbeatTimeout = heartbeatTimeout }
@@ -102,8 +110,12 @@ public struct ClusterConfig: Sendable, Equatable {
     public func workerConfiguration(job: String, task index: Int) throws(WeftError) -> Worker.Configuration {
         let task = try task(job: job, index: index)
         var configuration = Worker.Configuration(
-            listen: task.listen ?? ClusterAddress.wildcardListen(for: task.address), advertise: task.address,
-            coordinator: coordinatorAddress, job: job, task: index)
+            listen: task.listen ?? ClusterAddress.wildcardListen(for: task.address),
+            advertise: task.address,
+            coordinator: coordinatorAddress,
+            job: job,
+            task: index
+        )
         if let requestTimeout { configuration.requestTimeout = requestTimeout }
         return configuration
     }
