@@ -102,6 +102,11 @@ public struct CostModel: Sendable {
         links[Pair(from: source, to: destination)] ?? link
     }
 
+    /// Sets the link from `source` to `destination` only.
+    public mutating func setLink(_ link: Link, from source: DeviceName, to destination: DeviceName) {
+        links[Pair(from: source, to: destination)] = link
+    }
+
     /// Sets the link between two devices, both ways.
     public mutating func setLink(_ link: Link, between a: DeviceName, and b: DeviceName) {
         links[Pair(from: a, to: b)] = link
