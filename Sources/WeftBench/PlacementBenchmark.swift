@@ -63,7 +63,7 @@ public struct PlacementBenchmark: Sendable {
 
     /// Runs every workload × strategy and returns the rows in that order. `progress` gets a
     /// line per phase (`[3/10] mlp × round-robin: placing…`); `placed` gets each workload's
-    /// placements once they are known, for pictures of the placed graph.
+    /// placements once they are final (the coordinator's where it ran), for pictures.
     public func run(
         progress: (String) -> Void = { _ in }, placed: (PlacedWorkload) throws -> Void = { _ in }
     ) throws(WeftError) -> [PlacementRow] {
@@ -73,13 +73,14 @@ public struct PlacementBenchmark: Sendable {
         var rows: [PlacementRow] = []
         for (index, workload) in configuration.workloads.enumerated() {
             let counter = index * configuration.strategies.count
-            let (placedWorkload, planned) = try prepare(workload, devices, counter: counter, total: total, progress: progress)
-            var workloadRows = planned
+            var (placedWorkload, workloadRows) = try prepare(
+                workload, devices, counter: counter, total: total, progress: progress)
+            if let coordinator = configuration.coordinator {
+                try measure(&workloadRows, &placedWorkload, coordinator, counter: counter, total: total, progress: progress)
+            }
+            // After the runs: the pictures show the placements that ran.
             do { try placed(placedWorkload) } catch {
                 logger.warning("could not draw the placed graph", metadata: ["workload": "\(workload.name)", "error": "\(error)"])
-            }
-            if let coordinator = configuration.coordinator {
-                try measure(&workloadRows, placedWorkload, coordinator, counter: counter, total: total, progress: progress)
             }
             rows += workloadRows
         }
@@ -183,7 +184,7 @@ public struct PlacementBenchmark: Sendable {
     // MARK: Measuring
 
     private func measure(
-        _ rows: inout [PlacementRow], _ placed: PlacedWorkload, _ coordinator: String, counter: Int, total: Int,
+        _ rows: inout [PlacementRow], _ placed: inout PlacedWorkload, _ coordinator: String, counter: Int, total: Int,
         progress: (String) -> Void
     ) throws(WeftError) {
         progress("[\(counter + 1)/\(total)] \(placed.workload.name): local reference step…")
@@ -193,14 +194,14 @@ public struct PlacementBenchmark: Sendable {
             progress(
                 "[\(counter + index + 1)/\(total)] \(placed.workload.name) × \(strategy): "
                     + "running \(max(configuration.warmupSteps, 1)) warm-up + \(configuration.measuredSteps) steps…")
-            run(&rows[index], placed.built, coordinator: coordinator, expected: reference, placement: placed.placements[strategy])
+            run(&rows[index], &placed, coordinator: coordinator, expected: reference)
         }
     }
 
     private func run(
-        _ row: inout PlacementRow, _ built: BuiltWorkload, coordinator: String, expected: LocalReference,
-        placement: [String: DeviceName]?
+        _ row: inout PlacementRow, _ placed: inout PlacedWorkload, coordinator: String, expected: LocalReference
     ) {
+        let built = placed.built
         do {
             var options = RemoteSessionOptions(strategy: row.strategy)
             options.stepTimeout = .seconds(300)
@@ -209,14 +210,39 @@ public struct PlacementBenchmark: Sendable {
             row.sessionSetupSeconds = seconds(ContinuousClock.now - setupStart)
             let session = Session(graph: built.graph, backend: backend)
             defer { session.close() }
-            if let placement, backend.placement != placement.mapValues(\.description) {
-                // Traffic and balance were computed from our placement; say so if the cluster's differs.
-                row.problem = "the coordinator placed the graph differently from PlacementStrategies.place"
-            }
+            try adoptCoordinatorPlacement(backend.placement, &row, &placed)
             try runSteps(&row, session, built, expected: expected)
         } catch {
             row.problem = "\(error)"
         }
+    }
+
+    /// Makes the coordinator's placement the one the row describes. The coordinator prices the
+    /// cluster as it measured it (worker rates, links), so a cost-aware strategy may place
+    /// differently there than here with the default cost model; the figures and pictures must
+    /// describe the placement that ran.
+    private func adoptCoordinatorPlacement(
+        _ remote: [String: String], _ row: inout PlacementRow, _ placed: inout PlacedWorkload
+    ) throws(WeftError) {
+        var placement: [String: DeviceName] = [:]
+        placement.reserveCapacity(remote.count)
+        for (node, text) in remote {
+            let request = try DeviceRequest(parsing: text)
+            guard let job = request.job, let task = request.task else {
+                throw WeftError(.internal, "the coordinator placed '\(node)' on '\(text)', which is not a full device")
+            }
+            placement[node] = DeviceName(job: job, task: task)
+        }
+        row.sameAsCoordinator = placement == placed.placements[row.strategy]
+        guard row.sameAsCoordinator == false else { return }
+        let analysis = try PlacementAnalysis(
+            graph: placed.runtime, placement: placement, feeds: placed.built.feeds.keys.sorted(),
+            fetches: placed.built.fetches, targets: placed.built.targets)
+        row.cutEdges = analysis.cutEdges
+        row.nodeBalance = analysis.nodeBalance(devices: placed.devices)
+        row.predicted = predict(placed.built, placed.runtime, placement, placed.devices, strategy: row.strategy)
+        placed.placements[row.strategy] = placement
+        placed.analyses[row.strategy] = analysis
     }
 
     private func runSteps(

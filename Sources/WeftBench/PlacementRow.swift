@@ -24,8 +24,13 @@ public struct PlacementRow: Sendable, Codable, Hashable {
     public var workers: Int
     /// Seconds the workload took to build its graph with the graph API.
     public var graphBuildSeconds: Double?
-    /// Median seconds `PlacementStrategies.place` took (hard constraints and strategy).
+    /// Median seconds `PlacementStrategies.place` took in this process, with the default
+    /// options (`CostModel.default`).
     public var placementSeconds: Double
+    /// Whether the coordinator placed the graph as this process did; `nil` when nothing ran.
+    /// It prices the cluster as measured, so cost-aware strategies may differ; when they do,
+    /// cut edges, node balance and predictions describe the coordinator's placement, which ran.
+    public var sameAsCoordinator: Bool?
     /// The cost model's predictions (`PlacementFigures.estimate`).
     public var predicted: PlacementFigures
     /// Seconds to open the session on the cluster (the coordinator loads and places the graph).

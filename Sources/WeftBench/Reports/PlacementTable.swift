@@ -15,6 +15,7 @@ public enum PlacementTable {
         Column(header: "nodes") { "\($0.nodes)" },
         Column(header: "strategy", leftAligned: true) { $0.strategy },
         Column(header: "place ms") { milliseconds($0.placementSeconds) },
+        Column(header: "as coord.") { row in row.sameAsCoordinator.map { $0 ? "yes" : "no" } ?? "n/a" },
         Column(header: "pred. step ms") { milliseconds($0.predicted.predictedStepSeconds) },
         Column(header: "step ms p50") { milliseconds($0.medianStepSeconds) },
         Column(header: "step ms p90") { milliseconds($0.p90StepSeconds) },
@@ -64,7 +65,8 @@ public enum PlacementTable {
     /// Every row as CSV with a header line; times in seconds, unknown figures empty.
     public static func csv(_ rows: [PlacementRow]) -> String {
         let header = [
-            "workload", "parameters", "nodes", "strategy", "workers", "graph_build_s", "placement_s", "predicted_step_s",
+            "workload", "parameters", "nodes", "strategy", "workers", "graph_build_s", "placement_s",
+            "same_placement_as_coordinator", "predicted_step_s",
             "session_setup_s", "steps", "step_median_s", "step_p90_s", "tensors_per_step", "bytes_per_step",
             "traffic_source", "predicted_tensors_per_step", "predicted_bytes_per_step", "cut_edges", "node_balance", "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
             "problem",
@@ -72,7 +74,7 @@ public enum PlacementTable {
         let lines = rows.map { row -> [String] in
             [
                 row.workload, row.parameters, "\(row.nodes)", row.strategy, "\(row.workers)", number(row.graphBuildSeconds),
-                number(row.placementSeconds),
+                number(row.placementSeconds), row.sameAsCoordinator.map(String.init) ?? "",
                 number(row.predicted.predictedStepSeconds), number(row.sessionSetupSeconds), "\(row.steps)",
                 number(row.medianStepSeconds), number(row.p90StepSeconds), row.tensorsPerStep.map(String.init) ?? "",
                 row.bytesPerStep.map(String.init) ?? "", row.trafficSource.rawValue,
