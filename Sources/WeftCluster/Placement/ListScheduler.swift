@@ -49,13 +49,22 @@ struct ListScheduler {
     }
 
     /// Active nodes by decreasing rank; ties in topological order, so producers still come first
-    /// when a rank does not grow along an edge (free ops on a single device).
+    /// when a rank does not grow along an edge (free ops on a single device). Ranks are compared
+    /// to 32 significant bits, so sums that differ only by rounding count as ties.
     func priorityOrder(_ rank: [Double]) -> [Int] {
         var position = [Int](repeating: 0, count: costs.nodeCount)
         for (index, node) in costs.order.enumerated() { position[node] = index }
+        let key = rank.map(Self.rounded)
         return costs.order.filter(isActive).sorted { a, b in
-            rank[a] != rank[b] ? rank[a] > rank[b] : position[a] < position[b]
+            key[a] != key[b] ? key[a] > key[b] : position[a] < position[b]
         }
+    }
+
+    /// `value` rounded to 32 significant bits: monotone, so a topological order stays one.
+    static func rounded(_ value: Double) -> Double {
+        guard value.isFinite, value != 0 else { return value }
+        let unit = Double(sign: .plus, exponent: value.exponent - 32, significand: 1)
+        return (value / unit).rounded() * unit
     }
 
     /// Schedules every active node. `groupDevice` holds a device index for groups already placed

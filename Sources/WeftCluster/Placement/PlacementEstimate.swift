@@ -117,7 +117,7 @@ private struct EstimateBuilder {
         let deviceCount = costs.deviceCount
         var events = [[(time: Double, bytes: Int)]](repeating: [], count: deviceCount)
         var lastUse = [Double](repeating: -1, count: deviceCount)
-        for node in 0..<costs.nodeCount where isActive(node) && costs.persistentBytes[node] == 0 {
+        for node in 0..<costs.nodeCount where isActive(node) {
             let home = schedule.device[node]
             let bytes = costs.outputBytes[node]
             guard bytes > 0 else { continue }
@@ -129,6 +129,8 @@ private struct EstimateBuilder {
                 let device = schedule.device[consumer]
                 lastUse[device] = max(lastUse[device], schedule.finish[consumer])
             }
+            // Variables and constants are counted at home already; their copies elsewhere are not.
+            if costs.persistentBytes[node] > 0 { lastUse[home] = -1 }
             for device in 0..<deviceCount where lastUse[device] >= 0 {
                 let arrival = schedule.finish[node] + costs.transfer(bytes, from: home, to: device)
                 events[device].append((arrival, bytes))
