@@ -43,12 +43,12 @@ let package = Package(
         ),
         .target(
             name: "WeftBench",
-            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "CBLAS"]
+            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "CBLAS"]
         ),
         .executableTarget(
             name: "weft",
             dependencies: [
-                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto",
+                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto", "WeftTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

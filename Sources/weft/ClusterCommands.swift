@@ -79,6 +79,9 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The coordinator's address.")
     var coordinator: String
 
+    @Flag(help: "Also measure every link between workers: latency and bandwidth, each direction.")
+    var links = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -98,6 +101,14 @@ struct StatusCommand: ParsableCommand {
         say("\(status.sessions.count) open session\(status.sessions.count == 1 ? "" : "s")")
         for session in status.sessions {
             say("  \(session.handle)  nodes \(session.nodes)  steps \(session.steps)  client \(session.client)")
+        }
+        guard links else { return }
+        say("LINK                                        LATENCY     BANDWIDTH")
+        for link in try ClusterClient.measureLinks(coordinator: coordinator) {
+            let microseconds = Double(link.latency.components.attoseconds) / 1e12 + Double(link.latency.components.seconds) * 1e6
+            say(
+                "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "
+                    + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9))
         }
     }
 }

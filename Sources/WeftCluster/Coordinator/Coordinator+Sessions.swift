@@ -148,7 +148,8 @@ extension Coordinator {
         let setup = try prepareStep(envelope.session, signature: signature)
         try await registerPartitions(setup)
         let timeout = envelope.deadlineMs > 0 ? Duration.milliseconds(Int(envelope.deadlineMs)) : configuration.stepTimeout
-        let replies = try await runPartitions(setup, feeds: request.tensors, timeout: timeout)
+        let replies = try await runPartitions(
+            setup, feeds: request.tensors, timeout: timeout, collectStatistics: body.collectStatistics)
         var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
         for (index, name) in body.feeds.enumerated() {
             for (fetch, fetchName) in body.fetches.enumerated() where fetchName == name { fetched[fetch] = request.tensors[index] }
@@ -161,7 +162,32 @@ extension Coordinator {
             guard let tensor else { throw WeftError(.internal, "a worker's reply lacked a fetched tensor") }
             return tensor
         }
-        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors)
+        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
+            if let route = Self.directRoute(setup) { reply.runStepReply.directRoute = route }
+            guard body.collectStatistics else { return }
+            var statistics = Weft_StepStats()
+            for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
+                statistics.nodes += part.nodes
+                statistics.tensorsSent += part.tensorsSent
+                statistics.bytesSent += part.bytesSent
+            }
+            reply.runStepReply.statistics = statistics
+        }
+    }
+
+    /// A route for steps that run entirely in one partition: the client may send them to that
+    /// worker itself (and answer fetches of fed tensors on its own).
+    private static func directRoute(_ setup: StepSetup) -> Weft_DirectRoute? {
+        guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
+            let worker = setup.workers[device]
+        else { return nil }
+        return .with {
+            $0.device = device.description
+            $0.address = worker.address
+            $0.handle = setup.plan.handles[device]!  // every partition has a handle
+            $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
+            $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
+        }
     }
 
     private func prepareStep(_ handle: String, signature: CoordinatorSession.Signature) throws(WeftError) -> StepSetup {
@@ -230,7 +256,7 @@ extension Coordinator {
     }
 
     private func runPartitions(
-        _ setup: StepSetup, feeds: [Tensor], timeout: Duration
+        _ setup: StepSetup, feeds: [Tensor], timeout: Duration, collectStatistics: Bool
     ) async throws(WeftError) -> [DeviceName: WireMessage] {
         let gather = StepGather(expected: setup.plan.partitions.count)
         let token = state.withLock { state in
@@ -246,7 +272,10 @@ extension Coordinator {
                 .runPartition, session: setup.session.handle, step: setup.step, tensors: partition.feeds.map { feeds[$0.feed] }
             ) { envelope in
                 envelope.deadlineMs = milliseconds(timeout)
-                envelope.runPartition = .with { $0.handle = setup.plan.handles[device]! }
+                envelope.runPartition = .with {
+                    $0.handle = setup.plan.handles[device]!
+                    $0.collectStatistics = collectStatistics
+                }
             }
             node.request(message, to: worker.address, timeout: timeout) { result in
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })

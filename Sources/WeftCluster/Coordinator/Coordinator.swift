@@ -133,6 +133,7 @@ public final class Coordinator: Sendable {
             case .clusterStatus: result = .success(clusterStatus())
             case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client))
             case .ping: result = .success(.ok)
+            case .measureLinks: result = .success(try await measureLinks(envelope.measureLinks))
             default: throw WeftError(.unimplemented, "the coordinator does not handle \(envelope.kind) messages")
             }
         } catch {
@@ -195,6 +196,30 @@ public final class Coordinator: Sendable {
             }
         }
         return .ok
+    }
+
+    /// Has every healthy worker measure its links to every other, one worker at a time so the
+    /// measurements do not share the network.
+    private func measureLinks(_ body: Weft_MeasureLinks) async throws(WeftError) -> WireMessage {
+        let workers = state.withLock { state in state.membership.healthyDevices.compactMap { state.membership[$0] } }
+        let peers = workers.map { worker in Weft_PeerAddress.with { $0.device = worker.device.description; $0.address = worker.address } }
+        var links: [Weft_LinkMeasurement] = []
+        for worker in workers where workers.count > 1 {
+            let request = WireMessage.make(.measureLinks) { envelope in
+                envelope.measureLinks = .with {
+                    $0.peers = peers.filter { $0.device != worker.device.description }
+                    $0.roundTrips = body.roundTrips == 0 ? 20 : body.roundTrips
+                    $0.payloadBytes = body.payloadBytes == 0 ? 1 << 20 : body.payloadBytes
+                }
+            }
+            let timeout = configuration.requestTimeout * (2 * workers.count)
+            do {
+                links += try await node.request(request, to: worker.address, timeout: timeout).envelope.measureLinksReply.links
+            } catch {
+                throw Self.describe(error, worker: worker)
+            }
+        }
+        return .make(.reply) { $0.measureLinksReply = .with { $0.links = links } }
     }
 
     private func clusterStatus() -> WireMessage {
