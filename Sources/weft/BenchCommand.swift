@@ -7,7 +7,9 @@ import WeftTransport
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure Weft's speed.",
-        subcommands: [LocalBench.self, StepBench.self, TransferBench.self, EchoServerCommand.self])
+        subcommands: [
+            LocalBench.self, StepBench.self, TransferBench.self, EchoServerCommand.self, PlanningBench.self,
+        ])
 }
 
 /// `weft bench local`.

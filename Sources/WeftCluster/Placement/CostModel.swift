@@ -102,6 +102,20 @@ public struct CostModel: Sendable {
         links[Pair(from: source, to: destination)] ?? link
     }
 
+    /// Sets the link from `source` to `destination` (one direction).
+    public mutating func setLink(_ link: Link, from source: DeviceName, to destination: DeviceName) {
+        links[Pair(from: source, to: destination)] = link
+    }
+
+    /// Uses links measured between workers (`ClusterClient.measureLinks`), each for its direction.
+    public mutating func useLinks(_ measurements: [LinkMeasurement]) {
+        for measured in measurements {
+            setLink(
+                Link(latency: Self.seconds(measured.latency), bytesPerSecond: measured.bytesPerSecond),
+                from: measured.source, to: measured.destination)
+        }
+    }
+
     /// Sets the link between two devices, both ways.
     public mutating func setLink(_ link: Link, between a: DeviceName, and b: DeviceName) {
         links[Pair(from: a, to: b)] = link
@@ -144,6 +158,22 @@ public struct CostModel: Sendable {
     /// Replaces the estimates of every node named in `costs` (by node name).
     public mutating func useMeasuredCosts(_ costs: [String: Duration]) {
         for (node, cost) in costs { measured[node] = Self.seconds(cost) }
+    }
+
+    /// Uses the node times of real steps (`RunMetadata.stepStatistics`): each node's median
+    /// duration over the steps, on whichever worker it ran (workers are taken to be alike).
+    /// Nodes the partitioner added (`_Send`, `_Recv`, `_weft/…`) are not the graph's and are skipped.
+    public mutating func useMeasuredCosts(from steps: [StepStatistics]) {
+        var durations: [String: [Duration]] = [:]
+        for step in steps {
+            for run in step.nodes where !run.node.hasPrefix("_weft/") && !run.op.hasPrefix("_") {
+                durations[run.node, default: []].append(run.duration)
+            }
+        }
+        for (node, samples) in durations {
+            let sorted = samples.sorted()
+            measured[node] = Self.seconds(sorted[sorted.count / 2])
+        }
     }
 
     /// A duration in seconds.
