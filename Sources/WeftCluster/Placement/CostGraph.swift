@@ -49,7 +49,11 @@ struct CostGraph {
 
     init(problem: PlacementProblem, options: PlacementOptions) {
         let graph = problem.graph
-        devices = problem.devices
+        // Groups kept on a device the cluster no longer lists (an earlier placement's worker
+        // that left) still need an index; no open group may choose it.
+        let listed = Set(problem.devices)
+        let extra = Set(problem.groups.compactMap(\.fixed).filter { !listed.contains($0) })
+        devices = problem.devices + extra.sorted()
         groupOfNode = problem.groupOfNode
         groupCount = problem.groups.count
         nodeCount = graph.nodes.count

@@ -35,8 +35,13 @@ extension PlacementStrategies {
         roots: [String]? = nil, options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> PlacementEstimate {
         let devices = devices ?? Array(Set(placement.values)).sorted()
-        for node in graph.nodes where placement[node.info.name] == nil {
-            throw WeftError(.invalidArgument, "the placement has no device for node '\(node.info.name)'")
+        for node in graph.nodes {
+            guard let device = placement[node.info.name] else {
+                throw WeftError(.invalidArgument, "the placement has no device for node '\(node.info.name)'")
+            }
+            guard devices.contains(device) else {
+                throw WeftError(.invalidArgument, "node '\(node.info.name)' is placed on \(device), which is not among the devices given")
+            }
         }
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
         let costs = CostGraph(problem: problem, options: options)
