@@ -35,12 +35,13 @@ extension PlacementStrategies {
         roots: [String]? = nil, options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> PlacementEstimate {
         let devices = devices ?? Array(Set(placement.values)).sorted()
-        for node in graph.nodes {
-            guard let device = placement[node.info.name] else {
-                throw WeftError(.invalidArgument, "the placement has no device for node '\(node.info.name)'")
+        for index in graph.nodes.indices {
+            let name = graph.nodes[index].info.name
+            guard let device = placement[name] else {
+                throw WeftError(.invalidArgument, "the placement has no device for node '\(name)'")
             }
             guard devices.contains(device) else {
-                throw WeftError(.invalidArgument, "node '\(node.info.name)' is placed on \(device), which is not among the devices given")
+                throw WeftError(.invalidArgument, "node '\(name)' is placed on \(device), which is not among the devices given")
             }
         }
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)

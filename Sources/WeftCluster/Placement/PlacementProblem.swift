@@ -36,13 +36,15 @@ public struct PlacementProblem: Sendable {
         self.graph = graph
         self.devices = devices.sorted()
         var sets = UnionFind(count: graph.nodes.count)
-        for (index, node) in graph.nodes.enumerated() {
-            for group in node.info.attributes.strings("_class") where group.hasPrefix("loc:@") {
+        // Fields are read through the array, never by copying a node: a node copy retains a
+        // dozen references, which dominates placement time on large graphs.
+        for index in graph.nodes.indices {
+            for group in graph.nodes[index].info.attributes.strings("_class") where group.hasPrefix("loc:@") {
                 if let other = graph.index[String(group.dropFirst(5))] { sets.union(index, other) }
             }
             // Ops taking a variable reference (Assign, a direct read) live with the variable:
             // references never cross processes.
-            for input in node.dataInputs where graph.nodes[input.node].outputTypes[input.output].isRef {
+            for input in graph.nodes[index].dataInputs where graph.nodes[input.node].outputTypes[input.output].isRef {
                 sets.union(index, input.node)
             }
         }
@@ -69,8 +71,8 @@ public struct PlacementProblem: Sendable {
             try constrain(group, existing: existing)
         }
         producers = [[Int]](repeating: [], count: groups.count)
-        for (index, node) in graph.nodes.enumerated() {
-            for input in node.dataInputs where groupOfNode[input.node] != groupOfNode[index] {
+        for index in graph.nodes.indices {
+            for input in graph.nodes[index].dataInputs where groupOfNode[input.node] != groupOfNode[index] {
                 producers[groupOfNode[index]].append(groupOfNode[input.node])
             }
         }
@@ -79,13 +81,13 @@ public struct PlacementProblem: Sendable {
     private mutating func constrain(_ group: Int, existing: [String: DeviceName]) throws(WeftError) {
         var reason = ""
         for member in groups[group].members {
-            let info = graph.nodes[member].info
-            if !existing.isEmpty, let device = existing[info.name] {
+            if !existing.isEmpty, let device = existing[graph.nodes[member].info.name] {
                 groups[group].fixed = device
                 groups[group].allowed = [device]
                 continue
             }
-            guard !info.device.isEmpty else { continue }
+            guard !graph.nodes[member].info.device.isEmpty else { continue }
+            let info = graph.nodes[member].info
             let request = try DeviceRequest(parsing: info.device)
             guard !request.isEmpty else { continue }
             let allowed = groups[group].allowed.filter(request.matches)
@@ -109,8 +111,8 @@ public struct PlacementProblem: Sendable {
     public func assignment(_ deviceOfGroup: [DeviceName]) -> [String: DeviceName] {
         var result: [String: DeviceName] = [:]
         result.reserveCapacity(graph.nodes.count)
-        for (index, node) in graph.nodes.enumerated() {
-            result[node.info.name] = deviceOfGroup[groupOfNode[index]]
+        for index in graph.nodes.indices {
+            result[graph.nodes[index].info.name] = deviceOfGroup[groupOfNode[index]]
         }
         return result
     }
@@ -151,20 +153,20 @@ extension RuntimeGraph {
         // Consumers in CSR form: two passes over the edges, no array per node.
         var indegree = [Int](repeating: 0, count: nodes.count)
         var start = [Int](repeating: 0, count: nodes.count + 1)
-        for (index, node) in nodes.enumerated() {
-            indegree[index] = node.dataInputs.count + node.controlInputs.count
-            for input in node.dataInputs { start[input.node + 1] += 1 }
-            for producer in node.controlInputs { start[producer + 1] += 1 }
+        for index in nodes.indices {
+            indegree[index] = nodes[index].dataInputs.count + nodes[index].controlInputs.count
+            for input in nodes[index].dataInputs { start[input.node + 1] += 1 }
+            for producer in nodes[index].controlInputs { start[producer + 1] += 1 }
         }
         for index in nodes.indices { start[index + 1] += start[index] }
         var fill = start
         var consumers = [Int](repeating: 0, count: start[nodes.count])
-        for (index, node) in nodes.enumerated() {
-            for input in node.dataInputs {
+        for index in nodes.indices {
+            for input in nodes[index].dataInputs {
                 consumers[fill[input.node]] = index
                 fill[input.node] += 1
             }
-            for producer in node.controlInputs {
+            for producer in nodes[index].controlInputs {
                 consumers[fill[producer]] = index
                 fill[producer] += 1
             }
