@@ -94,6 +94,18 @@ import WeftTestKit
         #expect(ProfilePlacement(steps: steps).measuredCosts == ["n": .milliseconds(4)])
     }
 
+    @Test func measuredLinks_setEachDirection() throws {
+        let a = DeviceName(job: "worker", task: 0)
+        let b = DeviceName(job: "worker", task: 1)
+        var model = CostModel.default
+        model.useLinks([
+            LinkMeasurement(source: a, destination: b, latency: .microseconds(50), bytesPerSecond: 1e9),
+            LinkMeasurement(source: b, destination: a, latency: .microseconds(20), bytesPerSecond: 2e9),
+        ])
+        #expect(Swift.abs(model.transferSeconds(bytes: 1_000_000, from: a, to: b) - (50e-6 + 1e-3)) < 1e-12)
+        #expect(Swift.abs(model.transferSeconds(bytes: 1_000_000, from: b, to: a) - (20e-6 + 0.5e-3)) < 1e-12)
+    }
+
     @Test func calibration_measuresPositiveRates() throws {
         let model = try CostModel.calibrated()
         #expect(model.rates.flopsPerSecond > 1e8)

@@ -139,6 +139,20 @@ import WeftRuntime
         #expect(estimated["a"] == estimated["b"], "microseconds each: not worth a transfer")
     }
 
+    @Test func estimate_withRoots_countsOnlyWhatTheStepNeeds() throws {
+        let graph = Self.adversarialGraph()
+        let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
+        let placement = try PlacementStrategies.place(runtime, on: Self.devices, strategy: MinCutPlacement())
+        let whole = try PlacementStrategies.estimate(runtime, placement: placement, on: Self.devices)
+        let step = try PlacementStrategies.estimate(runtime, placement: placement, on: Self.devices, roots: ["total"])
+        #expect(step.stepSeconds > 0 && step.stepSeconds <= whole.stepSeconds)
+        #expect(step.computeSeconds.values.reduce(0, +) < whole.computeSeconds.values.reduce(0, +))
+        let error = try #require(throws: WeftError.self) {
+            try PlacementStrategies.estimate(runtime, placement: placement, on: Self.devices, roots: ["nowhere"])
+        }
+        #expect(error.code == .notFound)
+    }
+
     @Test func estimate_countsCrossingTensorsOncePerDevice() throws {
         let graph = Graph()
         graph.asDefault {

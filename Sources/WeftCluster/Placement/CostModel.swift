@@ -164,16 +164,19 @@ public struct CostModel: Sendable {
     /// duration over the steps, on whichever worker it ran (workers are taken to be alike).
     /// Nodes the partitioner added (`_Send`, `_Recv`, `_weft/…`) are not the graph's and are skipped.
     public mutating func useMeasuredCosts(from steps: [StepStatistics]) {
+        useMeasuredCosts(Self.medianDurations(of: steps))
+    }
+
+    /// Each graph node's median duration over `steps`, by node name; nodes the partitioner
+    /// added (`_Send`, `_Recv`, `_weft/…`) are left out.
+    public static func medianDurations(of steps: [StepStatistics]) -> [String: Duration] {
         var durations: [String: [Duration]] = [:]
         for step in steps {
             for run in step.nodes where !run.node.hasPrefix("_weft/") && !run.op.hasPrefix("_") {
                 durations[run.node, default: []].append(run.duration)
             }
         }
-        for (node, samples) in durations {
-            let sorted = samples.sorted()
-            measured[node] = Self.seconds(sorted[sorted.count / 2])
-        }
+        return durations.mapValues { samples in samples.sorted()[samples.count / 2] }
     }
 
     /// A duration in seconds.

@@ -21,17 +21,7 @@ public struct ProfilePlacement: PlacementStrategy {
     /// Makes the strategy over `base` with the node times of real steps (`RunMetadata`): each
     /// node's median duration over `steps`; partition-made nodes are skipped.
     public init(base: String = "critical-path", steps: [StepStatistics]) {
-        var model = CostModel.default
-        model.useMeasuredCosts(from: steps)
-        var costs: [String: Duration] = [:]
-        for step in steps {
-            for run in step.nodes where costs[run.node] == nil {
-                if let seconds = model.measuredSeconds(node: run.node, on: DeviceName(job: "", task: 0)) {
-                    costs[run.node] = .nanoseconds(Int64((seconds * 1e9).rounded()))
-                }
-            }
-        }
-        self.init(base: base, measuredCosts: costs)
+        self.init(base: base, measuredCosts: CostModel.medianDurations(of: steps))
     }
 
     /// Places with `base`, the measured costs overriding the estimates.
