@@ -17,8 +17,9 @@ public enum PlanningBenchmark {
 
     /// What the benchmark measured.
     public struct Report: Sendable {
-        /// Nodes and edges of the graph.
+        /// Nodes of the graph.
         public var nodes: Int
+        /// Edges of the graph, data and control.
         public var edges: Int
         /// The tensor side of the random DAG.
         public var side: Int
