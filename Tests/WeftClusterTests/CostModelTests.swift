@@ -119,7 +119,7 @@ import WeftTestKit
     @Test func planningBenchmark_printsEveryStrategy() throws {
         let process = Process()
         process.executableURL = Fixtures.weftExecutable
-        process.arguments = ["bench", "planning", "--nodes", "2000", "--layers", "20", "--workers", "3"]
+        process.arguments = ["bench", "planning", "--nodes", "300", "--layers", "10", "--workers", "3"]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -4,8 +4,9 @@ import WeftRuntime
 /// next to measured ones.
 ///
 /// The step is simulated: each device runs its nodes one at a time in upward-rank order, a node
-/// starting once the device is free and its inputs have arrived (producer's finish plus the
-/// link's latency and bytes over bandwidth). Links have no contention.
+/// starting once the device is free and its inputs have arrived. A tensor goes to a device once;
+/// each device sends one tensor at a time (its link is busy for bytes over bandwidth), and a
+/// tensor arrives the link's latency after it is through.
 public struct PlacementEstimate: Sendable {
     /// Predicted seconds from the step's start to its last node's end.
     public var stepSeconds: Double
@@ -47,7 +48,7 @@ extension PlacementStrategies {
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
         let costs = CostGraph(problem: problem, options: options)
         let active = try roots.map { (names) throws(WeftError) in try needed(graph, roots: names) }
-        let scheduler = ListScheduler(costs: costs, active: active)
+        let scheduler = ListScheduler(costs: costs, active: active, linkContention: true)
         let schedule = scheduler.schedule(
             groupDevice: costs.pinned, insertion: false, memoryLimits: [Int](repeating: .max, count: costs.deviceCount))
         return EstimateBuilder(costs: costs, schedule: schedule, active: active).estimate()
