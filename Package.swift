@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
@@ -39,11 +40,15 @@ let package = Package(
             dependencies: [
                 "Weft", "WeftTransport", "WeftRuntime", "WeftProto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
             name: "WeftBench",
-            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "CBLAS"]
+            dependencies: [
+                "Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "WeftProto", "CBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "weft",
@@ -56,12 +61,15 @@ let package = Package(
         .target(name: "WeftTestKit", dependencies: ["Weft", "WeftRuntime"], path: "Tests/WeftTestKit"),
         .testTarget(name: "WeftRuntimeTests", dependencies: ["WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
+        .testTarget(
+            name: "WeftBenchTests", dependencies: ["WeftBench", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
         .testTarget(
             name: "WeftClusterTests",
             dependencies: [
                 "WeftCluster", "Weft", "WeftRuntime", "WeftTransport", "WeftProto", "WeftTestKit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ],

@@ -8,7 +8,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure Weft's speed.",
         subcommands: [
-            LocalBench.self, StepBench.self, TransferBench.self, EchoServerCommand.self, PlanningBench.self,
+            LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            EchoServerCommand.self,
         ])
 }
 

@@ -8,28 +8,50 @@ import WeftRuntime
 
 /// `weft coordinator`: runs a coordinator until SIGINT or SIGTERM.
 struct CoordinatorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run a coordinator.")
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator", abstract: "Run a coordinator.",
+        discussion: "Settings come from --config's cluster file when given; every flag overrides the file.")
 
-    @Option(help: "Address to bind, like tcp://0.0.0.0:7070 (port 0 picks a free port).")
-    var listen = "tcp://0.0.0.0:7070"
+    @Option(help: "A cluster file (YAML or JSON) to take the address, strategy and timing from.")
+    var config: String?
 
-    @Option(help: "Placement strategy for sessions that name none: \(PlacementStrategies.all.map(\.name).joined(separator: ", ")).")
-    var strategy = "explicit"
+    @Option(help: "Address to bind, like tcp://0.0.0.0:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7070.")
+    var listen: String?
 
-    @Option(help: "Milliseconds of worker silence before it is declared dead.")
-    var heartbeatTimeoutMs = 1500
+    @Option(help: "Placement strategy for sessions that name none: \(PlacementStrategies.all.map(\.name).joined(separator: ", ")). Default: explicit.")
+    var strategy: String?
+
+    @Option(help: "Milliseconds of worker silence before it is declared dead. Default: 1500.")
+    var heartbeatTimeoutMs: Int?
+
+    @Option(help: "Milliseconds between a worker's heartbeats. Default: 250.")
+    var heartbeatIntervalMs: Int?
 
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        for (name, value) in [("heartbeat-timeout-ms", heartbeatTimeoutMs), ("heartbeat-interval-ms", heartbeatIntervalMs)] {
+            if let value, value <= 0 { throw ValidationError("--\(name) must be positive, not \(value)") }
+        }
+    }
+
+    /// The cluster file's settings with this command's flags laid over them.
+    func coordinatorConfiguration() throws -> Coordinator.Configuration {
+        var configuration = try config.map { try ClusterConfig(contentsOfFile: $0).coordinatorConfiguration() }
+            ?? Coordinator.Configuration(listen: "tcp://0.0.0.0:7070")
+        if let listen { configuration.listen = listen }
+        if let strategy { configuration.defaultStrategy = strategy }
+        if let heartbeatTimeoutMs { configuration.heartbeatTimeout = .milliseconds(heartbeatTimeoutMs) }
+        if let heartbeatIntervalMs { configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs) }
+        _ = try PlacementStrategies.named(configuration.defaultStrategy)
+        return configuration
+    }
+
     func run() throws {
         global.bootstrapLogging()
-        _ = try PlacementStrategies.named(strategy)
-        var configuration = Coordinator.Configuration(listen: listen)
-        configuration.defaultStrategy = strategy
-        configuration.heartbeatTimeout = .milliseconds(heartbeatTimeoutMs)
-        let coordinator = try Coordinator(configuration, logger: Logger(label: "weft.coordinator"))
+        let coordinator = try Coordinator(try coordinatorConfiguration(), logger: Logger(label: "weft.coordinator"))
         coordinator.start()
         say("coordinator listening on \(coordinator.address)")
         waitForTermination(exitWithParent: exitWithParent)
@@ -39,36 +61,68 @@ struct CoordinatorCommand: ParsableCommand {
 
 /// `weft worker`: runs a worker until SIGINT or SIGTERM.
 struct WorkerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a worker.")
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run a worker.",
+        discussion: """
+            With --config, the worker takes task --task of job --job from the cluster file: it binds that task's \
+            listen address (every interface, on the task's port, by default), advertises the task's address and \
+            registers with the file's coordinator. Every flag overrides the file.
+            """)
 
-    @Option(help: "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port).")
-    var listen = "tcp://0.0.0.0:7071"
+    @Option(help: "A cluster file (YAML or JSON); needs --job and --task.")
+    var config: String?
+
+    @Option(help: "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7071.")
+    var listen: String?
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
     var advertise: String?
 
-    @Option(help: "The coordinator's address, like tcp://host:7070.")
-    var coordinator: String
+    @Option(help: "The coordinator's address, like tcp://host:7070. Default: the cluster file's.")
+    var coordinator: String?
 
-    @Option(help: "The job this worker belongs to.")
-    var job = "worker"
+    @Option(help: "The job this worker belongs to. Default: worker.")
+    var job: String?
 
-    @Option(help: "The task index; assigned by the coordinator when left out.")
+    @Option(help: "The task index; assigned by the coordinator when left out (required with --config).")
     var task: Int?
 
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if config == nil && coordinator == nil {
+            throw ValidationError("give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE")
+        }
+        if config != nil && (job == nil || task == nil) {
+            throw ValidationError("--config needs --job NAME and --task N to know which of the file's tasks this worker is")
+        }
+        if let task, task < 0 { throw ValidationError("--task must be 0 or more, not \(task)") }
+    }
+
+    /// The cluster file's settings for this task with this command's flags laid over them.
+    func workerConfiguration() throws -> Worker.Configuration {
+        var configuration: Worker.Configuration
+        if let config, let job, let task {
+            configuration = try ClusterConfig(contentsOfFile: config).workerConfiguration(job: job, task: task)
+        } else {
+            configuration = .init(listen: "tcp://0.0.0.0:7071", coordinator: coordinator ?? "", job: job ?? "worker", task: task)
+        }
+        if let listen { configuration.listen = listen }
+        if let advertise { configuration.advertise = advertise }
+        if let coordinator { configuration.coordinator = coordinator }
+        return configuration
+    }
+
     func run() throws {
         global.bootstrapLogging()
-        let worker = try Worker(
-            .init(listen: listen, advertise: advertise, coordinator: coordinator, job: job, task: task),
-            logger: Logger(label: "weft.worker"))
+        let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
         worker.start()
         say("worker listening on \(worker.address)")
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()
+        exitSkippingLibraryDestructors()
     }
 }
 
@@ -76,17 +130,27 @@ struct WorkerCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "List workers and open sessions.")
 
-    @Option(help: "The coordinator's address.")
-    var coordinator: String
+    @Option(help: "The coordinator's address. Default: the cluster file's.")
+    var coordinator: String?
+
+    @Option(help: "A cluster file to take the coordinator's address from.")
+    var config: String?
 
     @Flag(help: "Also measure every link between workers: latency and bandwidth, each direction.")
     var links = false
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if coordinator == nil && config == nil {
+            throw ValidationError("give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE")
+        }
+    }
+
     func run() throws {
         global.bootstrapLogging()
-        let status = try ClusterClient.status(coordinator: coordinator)
+        let address = try coordinator ?? ClusterConfig(contentsOfFile: config!).coordinatorAddress  // validate() ensures one
+        let status = try ClusterClient.status(coordinator: address)
         say("WORKER                 ADDRESS                        HEALTH     SESSIONS  MEMORY      LAST SEEN")
         for worker in status.workers {
             let device = "/job:\(worker.job)/task:\(worker.task)"
@@ -104,13 +168,21 @@ struct StatusCommand: ParsableCommand {
         }
         guard links else { return }
         say("LINK                                        LATENCY     BANDWIDTH")
-        for link in try ClusterClient.measureLinks(coordinator: coordinator) {
+        for link in try ClusterClient.measureLinks(coordinator: address) {
             let microseconds = Double(link.latency.components.attoseconds) / 1e12 + Double(link.latency.components.seconds) * 1e6
             say(
                 "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "
                     + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9))
         }
     }
+}
+
+/// Ends a worker process once it has stopped serving. OpenBLAS's exit handler joins its thread
+/// pool and deadlocks when another thread is still inside a BLAS call (a step's MatMul, the
+/// start-up calibration), so a worker leaves with `_exit`: its sockets are closed and its
+/// output is unbuffered, so nothing is lost.
+func exitSkippingLibraryDestructors() -> Never {
+    _exit(0)
 }
 
 /// Blocks until SIGINT or SIGTERM, or, with `exitWithParent`, until standard input closes

@@ -6,7 +6,8 @@ import WeftRuntime
 /// `weft cluster …`: local clusters of child processes.
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cluster", abstract: "Start a local cluster.", subcommands: [ClusterUpCommand.self])
+        commandName: "cluster", abstract: "Start a local cluster, or check a cluster file.",
+        subcommands: [ClusterUpCommand.self, ClusterCheckCommand.self])
 }
 
 /// `weft cluster up`: a coordinator and workers as child processes until Ctrl-C or SIGTERM.

@@ -151,6 +151,37 @@ import WeftTestKit
         #expect(links.allSatisfy { $0.source != $0.destination && $0.latency > .zero && $0.bytesPerSecond > 0 })
     }
 
+    /// Placement prices the cluster as measured: every worker's own compute rates (from its
+    /// heartbeats) and the links between workers (measured after they registered).
+    @Test func coordinatorCostModel_usesMeasuredRatesAndLinks() async throws {
+        let devices = Self.cluster.workers.compactMap(\.device)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var model = Self.cluster.coordinator.costModel()
+        while ContinuousClock.now < deadline,
+            devices.contains(where: { model.rates(of: $0) == CostModel.default.rates })
+                || model.link(from: devices[0], to: devices[1]) == CostModel.default.link
+        {
+            try await Task.sleep(for: .milliseconds(100))
+            model = Self.cluster.coordinator.costModel()
+        }
+        for device in devices { #expect(model.rates(of: device) != CostModel.default.rates, "\(device) has no rates") }
+        #expect(model.link(from: devices[0], to: devices[1]) != CostModel.default.link)
+    }
+
+    @Test func memoryLimitTooSmall_isResourceExhausted() throws {
+        let graph = Graph()
+        graph.asDefault { _ = Variable(Tensor([Float](repeating: 1, count: 4096)), name: "big") }
+        var options = RemoteSessionOptions(strategy: "load-balance")
+        options.memoryLimit = 1024
+        let error = try #require(throws: WeftError.self) {
+            try Session(target: Self.cluster.address, graph: graph, options: options)
+        }
+        #expect(error.code == .resourceExhausted, "\(error)")
+        options.memoryLimit = 1 << 20
+        let session = try Session(target: Self.cluster.address, graph: graph, options: options)
+        session.close()
+    }
+
     @Test func concurrentSteps_onOneSession() async throws {
         let graph = Graph()
         let (variable, initialize, bump) = graph.asDefault {

@@ -21,14 +21,7 @@ public enum ClusterClient {
             }
         }
         let reply = try ClientConnection.shared.get().request(request, to: coordinator, timeout: timeout)
-        var links: [LinkMeasurement] = []
-        for link in reply.envelope.measureLinksReply.links {
-            links.append(
-                LinkMeasurement(
-                    source: try DeviceName(parsing: link.source), destination: try DeviceName(parsing: link.destination),
-                    latency: .nanoseconds(Int64(link.latencySeconds * 1e9)), bytesPerSecond: link.bytesPerSecond))
-        }
-        return links
+        return try LinkMeasurement.list(reply.envelope.measureLinksReply)
     }
 
     /// Whether a coordinator or worker at `address` answers a ping within `timeout`: the health probe.

@@ -17,6 +17,11 @@ public struct RemoteSessionOptions: Sendable {
     public var stepTimeout: Duration = .seconds(60)
     /// How long the coordinator keeps the session after this process stops sending keep-alives.
     public var lease: Duration = .seconds(30)
+    /// Seeds the placement strategy's random choices: the same seed places the same way.
+    public var placementSeed: UInt64 = 0
+    /// Bytes of variables and constants each worker may hold for this session; placement fails
+    /// with `resourceExhausted` when the graph cannot fit.
+    public var memoryLimit: Int?
 
     /// Default options.
     public init(strategy: String? = nil) { self.strategy = strategy }
@@ -122,6 +127,8 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.client = connection.id
                 $0.waitForWorkersMs = milliseconds(options.waitForWorkers)
                 $0.leaseMs = milliseconds(options.lease)
+                $0.placementSeed = options.placementSeed
+                $0.memoryLimitBytes = UInt64(max(options.memoryLimit ?? 0, 0))
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))

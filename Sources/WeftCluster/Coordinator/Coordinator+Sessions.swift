@@ -39,20 +39,42 @@ extension Coordinator {
         let graph = try RuntimeGraph(nodes: body.graph.node)
         let strategy = try PlacementStrategies.named(body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy)
         let devices = try await waitForDevices(graph, timeout: .milliseconds(Int(body.waitForWorkersMs)))
-        let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy)
+        let options = PlacementOptions(
+            costModel: costModel(), seed: body.placementSeed,
+            memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes))
+        let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
         let lease = Duration.milliseconds(Int(body.leaseMs == 0 ? 30_000 : body.leaseMs))
         let handle = state.withLock { state in
             let handle = "s\(state.nextSession)-\(UInt32.random(in: 0...UInt32.max))"
             state.nextSession += 1
             state.sessions[handle] = CoordinatorSession(
-                handle: handle, client: body.client, strategy: strategy, nodes: body.graph.node, graph: graph,
-                placement: placement, lease: lease, now: .now)
+                handle: handle, client: body.client, strategy: strategy, options: options, nodes: body.graph.node,
+                graph: graph, placement: placement, lease: lease, now: .now)
             return handle
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
         return .make(.reply, session: handle) { envelope in
             envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
         }
+    }
+
+    /// What placement believes the cluster costs: each worker's measured rates and the links
+    /// last measured between workers; the default model's figures where nothing was measured.
+    func costModel() -> CostModel {
+        state.withLock { Self.costModel($0) }
+    }
+
+    static func costModel(_ state: State) -> CostModel {
+        var model = CostModel.default
+        for worker in state.membership.workers.values {
+            if let rates = worker.rates { model.setRates(rates, for: worker.device) }
+        }
+        for link in state.links {
+            model.setLink(
+                CostModel.Link(latency: seconds(link.latency), bytesPerSecond: link.bytesPerSecond),
+                from: link.source, to: link.destination)
+        }
+        return model
     }
 
     static func placementList(_ placement: [String: DeviceName]) -> [Weft_NodePlacement] {
@@ -92,7 +114,9 @@ extension Coordinator {
     func extendSession(_ envelope: Weft_Envelope) throws(WeftError) -> WireMessage {
         let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName] in
             let session = try Self.session(envelope.session, in: &state)
-            try session.extend(with: envelope.extendSession.graph.node, devices: state.membership.healthyDevices)
+            try session.extend(
+                with: envelope.extendSession.graph.node, devices: state.membership.healthyDevices,
+                costModel: Self.costModel(state))
             return session.placement
         }
         return .make(.reply, session: envelope.session) { envelope in

@@ -45,6 +45,10 @@ public final class Coordinator: Sendable {
         var nextInFlight: UInt64 = 1
         var nextSession = 1
         var stopped = false
+        /// The links between workers, as last measured.
+        var links: [LinkMeasurement] = []
+        /// Counts registrations, so a link measurement runs once after a burst of them.
+        var membershipVersion = 0
     }
 
     let configuration: Configuration
@@ -163,6 +167,7 @@ public final class Coordinator: Sendable {
             return (registration, broken)
         }
         logger.info("worker registered", metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"])
+        scheduleLinkMeasurement()
         if !broken.isEmpty { logger.warning("sessions lost state on a restarted worker", metadata: ["sessions": "\(broken)"]) }
         let device: DeviceName
         switch registration {
@@ -182,7 +187,7 @@ public final class Coordinator: Sendable {
         let known = state.withLock { state in
             state.membership.heartbeat(
                 device: device, incarnation: body.incarnation, sessions: body.sessions,
-                residentBytes: body.residentBytes, now: .now)
+                residentBytes: body.residentBytes, rates: body.hasRates ? CostModel.Rates(body.rates) : nil, now: .now)
         }
         guard known else { throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again") }
         return .ok
@@ -219,7 +224,29 @@ public final class Coordinator: Sendable {
                 throw Self.describe(error, worker: worker)
             }
         }
-        return .make(.reply) { $0.measureLinksReply = .with { $0.links = links } }
+        let reply = Weft_MeasureLinksReply.with { $0.links = links }
+        let measured = try LinkMeasurement.list(reply)
+        state.withLock { $0.links = measured }
+        return .make(.reply) { $0.measureLinksReply = reply }
+    }
+
+    /// Measures the links again once registrations have settled for a moment, so placement
+    /// sees the network as it is now (a worker that joined, or moved).
+    private func scheduleLinkMeasurement() {
+        let version = state.withLock { state in
+            state.membershipVersion += 1
+            return state.membershipVersion
+        }
+        timers.asyncAfter(deadline: .now() + .milliseconds(500)) { [weak self] in
+            guard let self, state.withLock({ $0.membershipVersion == version && !$0.stopped }) else { return }
+            Task(executorPreference: handlers) {
+                do {
+                    _ = try await self.measureLinks(Weft_MeasureLinks())
+                } catch {
+                    self.logger.info("links between workers not measured", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 
     private func clusterStatus() -> WireMessage {

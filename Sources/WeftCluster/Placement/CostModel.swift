@@ -102,7 +102,7 @@ public struct CostModel: Sendable {
         links[Pair(from: source, to: destination)] ?? link
     }
 
-    /// Sets the link from `source` to `destination` (one direction).
+    /// Sets the link from `source` to `destination` only.
     public mutating func setLink(_ link: Link, from source: DeviceName, to destination: DeviceName) {
         links[Pair(from: source, to: destination)] = link
     }

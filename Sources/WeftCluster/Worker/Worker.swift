@@ -40,6 +40,8 @@ public final class Worker: Sendable {
 
     private struct State {
         var device: DeviceName?
+        /// This machine's compute rates, once measured.
+        var rates: CostModel.Rates?
         var heartbeatInterval: Duration = .milliseconds(300)
         var peers: [String: String] = [:]
         var sessions: [String: WorkerSession] = [:]
@@ -75,6 +77,18 @@ public final class Worker: Sendable {
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
         register()
+        work.async { [weak self] in self?.calibrate() }
+    }
+
+    /// Measures this machine's compute rates once, through Weft's own kernels, for the
+    /// coordinator's cost model; heartbeats carry them from then on.
+    private func calibrate() {
+        do {
+            let rates = try CostModel.measureRates()
+            state.withLock { $0.rates = rates }
+        } catch {
+            logger.info("compute rates not measured; placement uses estimates", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Stops serving; sessions hosted here are dropped.
@@ -127,7 +141,9 @@ public final class Worker: Sendable {
     }
 
     private func heartbeat() {
-        let (device, interval, sessions, stopped) = state.withLock { ($0.device, $0.heartbeatInterval, $0.sessions, $0.stopped) }
+        let (device, interval, sessions, rates, stopped) = state.withLock {
+            ($0.device, $0.heartbeatInterval, $0.sessions, $0.rates, $0.stopped)
+        }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
             envelope.heartbeat = .with {
@@ -136,6 +152,7 @@ public final class Worker: Sendable {
                 $0.incarnation = incarnation
                 $0.sessions = UInt32(sessions.count)
                 $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
+                if let rates { $0.rates = rates.message }
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) { [weak self] result in

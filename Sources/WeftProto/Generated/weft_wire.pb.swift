@@ -413,6 +413,35 @@ public nonisolated struct Weft_Heartbeat: Sendable {
 
   public var residentBytes: UInt64 = 0
 
+  /// How fast this worker computes, measured once after it starts; unset until then.
+  public var rates: Weft_DeviceRates {
+    get {_rates ?? Weft_DeviceRates()}
+    set {_rates = newValue}
+  }
+  /// Returns true if `rates` has been explicitly set.
+  public var hasRates: Bool {self._rates != nil}
+  /// Clears the value of `rates`. Subsequent reads from it will return its default value.
+  public mutating func clearRates() {self._rates = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _rates: Weft_DeviceRates? = nil
+}
+
+/// A device's compute rates, for placement's cost model.
+public nonisolated struct Weft_DeviceRates: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var flopsPerSecond: Double = 0
+
+  public var bytesPerSecond: Double = 0
+
+  public var secondsPerOp: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -441,6 +470,12 @@ public nonisolated struct Weft_CreateSession: Sendable {
 
   /// A session whose client sends nothing for this long is closed.
   public var leaseMs: UInt64 = 0
+
+  /// Seeds the placement strategy's random choices.
+  public var placementSeed: UInt64 = 0
+
+  /// Bytes of variables and constants each worker may hold for this session; 0 for no limit.
+  public var memoryLimitBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1419,7 +1454,7 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1432,12 +1467,17 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.sessions) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.residentBytes) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._rates) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.job.isEmpty {
       try visitor.visitSingularStringField(value: self.job, fieldNumber: 1)
     }
@@ -1453,6 +1493,9 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.residentBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.residentBytes, fieldNumber: 5)
     }
+    try { if let v = self._rates {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1462,6 +1505,47 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.incarnation != rhs.incarnation {return false}
     if lhs.sessions != rhs.sessions {return false}
     if lhs.residentBytes != rhs.residentBytes {return false}
+    if lhs._rates != rhs._rates {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeviceRates"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}flops_per_second\0\u{3}bytes_per_second\0\u{3}seconds_per_op\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.flopsPerSecond) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.bytesPerSecond) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.secondsPerOp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.flopsPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.flopsPerSecond, fieldNumber: 1)
+    }
+    if self.bytesPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.bytesPerSecond, fieldNumber: 2)
+    }
+    if self.secondsPerOp.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.secondsPerOp, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DeviceRates, rhs: Weft_DeviceRates) -> Bool {
+    if lhs.flopsPerSecond != rhs.flopsPerSecond {return false}
+    if lhs.bytesPerSecond != rhs.bytesPerSecond {return false}
+    if lhs.secondsPerOp != rhs.secondsPerOp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1469,7 +1553,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1482,6 +1566,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       case 3: try { try decoder.decodeSingularStringField(value: &self.client) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.waitForWorkersMs) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.leaseMs) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.placementSeed) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       default: break
       }
     }
@@ -1507,6 +1593,12 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     if self.leaseMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.leaseMs, fieldNumber: 5)
     }
+    if self.placementSeed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.placementSeed, fieldNumber: 6)
+    }
+    if self.memoryLimitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1516,6 +1608,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.client != rhs.client {return false}
     if lhs.waitForWorkersMs != rhs.waitForWorkersMs {return false}
     if lhs.leaseMs != rhs.leaseMs {return false}
+    if lhs.placementSeed != rhs.placementSeed {return false}
+    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

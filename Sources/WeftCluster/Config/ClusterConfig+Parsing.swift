@@ -1,0 +1,320 @@
+import Foundation
+import WeftRuntime
+import Yams
+
+extension ClusterConfig {
+    /// Reads a cluster file in YAML or JSON (JSON is read as YAML, which it is a subset of)
+    /// and checks it, returning every problem rather than stopping at the first: what
+    /// `weft cluster check` prints.
+    public static func check(_ text: String, file: String) -> (config: ClusterConfig?, problems: [ConfigProblem]) {
+        var reader = ConfigReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            return (nil, [reader.syntaxProblem(error)])
+        } catch {
+            return (nil, [ConfigProblem(file: file, path: "", message: "cannot read the file: \(error)")])
+        }
+        guard let root else {
+            return (
+                nil,
+                [ConfigProblem(file: file, path: "", message: "the file is empty; it needs 'coordinator' and 'jobs'")]
+            )
+        }
+        let config = reader.cluster(root)
+        // File order reads best: problems found by later cross-checks go where they are in the file.
+        let problems = reader.problems.enumerated().sorted { a, b in
+            (a.element.line ?? 0, a.element.column ?? 0, a.offset) < (
+                b.element.line ?? 0, b.element.column ?? 0, b.offset
+            )
+        }.map(\.element)
+        return (problems.isEmpty ? config : nil, problems)
+    }
+
+    /// Reads a cluster file's text, or throws `invalidArgument` listing every problem with its place.
+    public init(parsing text: String, file: String) throws(WeftError) {
+        let (config, problems) = Self.check(text, file: file)
+        guard let config else {
+            throw WeftError(
+                .invalidArgument,
+                "\(file) is not a valid cluster file:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+            )
+        }
+        self = config
+    }
+
+    /// Reads the cluster file at `path`.
+    public init(contentsOfFile path: String) throws(WeftError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw WeftError(.notFound, "cannot read the cluster file \(path): \(error.localizedDescription)")
+        }
+        try self.init(parsing: text, file: path)
+    }
+}
+
+/// Walks a parsed cluster file, building the configuration and collecting every problem
+/// with its key path and position.
+struct ConfigReader {
+    let file: String
+    var problems: [ConfigProblem] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func report(_ path: String, at node: Node?, _ message: String) {
+        problems.append(
+            ConfigProblem(file: file, path: path, line: node?.mark?.line, column: node?.mark?.column, message: message)
+        )
+    }
+
+    func syntaxProblem(_ error: YamlError) -> ConfigProblem {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return ConfigProblem(
+                file: file,
+                path: "",
+                line: mark.line,
+                column: mark.column,
+                message: "not valid YAML or JSON: \(detail)"
+            )
+        default:
+            return ConfigProblem(file: file, path: "", message: "not valid YAML or JSON: \(error)")
+        }
+    }
+
+    // MARK: The sections
+
+    mutating func cluster(_ root: Node) -> ClusterConfig? {
+        guard
+            let fields = mapping(root, at: "", allowed: ["coordinator", "jobs", "heartbeat", "deadlines", "security"])
+        else {
+            return nil
+        }
+        var config = ClusterConfig(coordinatorAddress: "", jobs: [])
+        if let node = required(fields, "coordinator", in: root, at: "") { coordinator(node, into: &config) }
+        if let node = required(fields, "jobs", in: root, at: "") { config.jobs = jobs(node) }
+        if let node = fields["heartbeat"] { heartbeat(node, into: &config) }
+        if let node = fields["deadlines"] { deadlines(node, into: &config) }
+        if let node = fields["security"] {
+            report(
+                "security",
+                at: node,
+                "security keys are not supported by this version of Weft yet; remove 'security'"
+            )
+        }
+        checkDistinctAddresses(config, root: root)
+        return config
+    }
+
+    private mutating func coordinator(_ node: Node, into config: inout ClusterConfig) {
+        guard let fields = mapping(node, at: "coordinator", allowed: ["address", "listen", "strategy"]) else { return }
+        if let value = required(fields, "address", in: node, at: "coordinator") {
+            config.coordinatorAddress = address(value, at: "coordinator.address", binding: false) ?? ""
+        }
+        if let value = fields["listen"] {
+            config.coordinatorListen = address(value, at: "coordinator.listen", binding: true)
+        }
+        if let value = fields["strategy"], let name = string(value, at: "coordinator.strategy") {
+            do throws(WeftError) {
+                _ = try PlacementStrategies.named(name)
+                config.strategy = name
+            } catch {
+                report("coordinator.strategy", at: value, error.message)
+            }
+        }
+    }
+
+    private mutating func jobs(_ node: Node) -> [ClusterConfig.Job] {
+        guard let fields = orderedMapping(node, at: "jobs") else { return [] }
+        if fields.isEmpty { report("jobs", at: node, "no jobs; name at least one, like 'worker: [tcp://host:7071]'") }
+        var jobs: [ClusterConfig.Job] = []
+        for (name, keyNode, value) in fields {
+            if name.isEmpty || name.contains("/") || name.contains(":") {
+                report(
+                    "jobs.\(name)",
+                    at: keyNode,
+                    "'\(name)' is not a job name; it must be non-empty without '/' or ':'"
+                )
+            }
+            jobs.append(ClusterConfig.Job(name: name, tasks: tasks(value, job: name)))
+        }
+        return jobs
+    }
+
+    private mutating func tasks(_ node: Node, job: String) -> [ClusterConfig.Task] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            report("jobs.\(job)", at: node, "a job is a list of its tasks' addresses, like [tcp://10.0.0.3:7071]")
+            return []
+        }
+        return sequence.enumerated().map { index, item in task(item, at: "jobs.\(job)[\(index)]") }
+    }
+
+    private mutating func task(_ node: Node, at path: String) -> ClusterConfig.Task {
+        if node.scalar != nil {
+            return ClusterConfig.Task(address: address(node, at: path, binding: false) ?? "")
+        }
+        guard let fields = mapping(node, at: path, allowed: ["address", "listen"]) else { return .init(address: "") }
+        var task = ClusterConfig.Task(address: "")
+        if let value = required(fields, "address", in: node, at: path) {
+            task.address = address(value, at: "\(path).address", binding: false) ?? ""
+        }
+        if let value = fields["listen"] { task.listen = address(value, at: "\(path).listen", binding: true) }
+        return task
+    }
+
+    private mutating func heartbeat(_ node: Node, into config: inout ClusterConfig) {
+        guard let fields = mapping(node, at: "heartbeat", allowed: ["interval", "timeout"]) else { return }
+        config.heartbeatInterval = fields["interval"].flatMap { duration($0, at: "heartbeat.interval") }
+        config.heartbeatTimeout = fields["timeout"].flatMap { duration($0, at: "heartbeat.timeout") }
+        // A timeout shorter than two intervals declares healthy workers dead after one late heartbeat.
+        let interval = config.heartbeatInterval ?? Coordinator.Configuration(listen: "").heartbeatInterval
+        if let timeout = config.heartbeatTimeout, timeout < interval * 2 {
+            report(
+                "heartbeat.timeout",
+                at: fields["timeout"],
+                "\(ConfigDuration.format(timeout)) is less than two heartbeat intervals (\(ConfigDuration.format(interval))); "
+                    + "one late heartbeat would declare a healthy worker dead"
+            )
+        }
+    }
+
+    private mutating func deadlines(_ node: Node, into config: inout ClusterConfig) {
+        guard let fields = mapping(node, at: "deadlines", allowed: ["request", "step"]) else { return }
+        config.requestTimeout = fields["request"].flatMap { duration($0, at: "deadlines.request") }
+        config.stepTimeout = fields["step"].flatMap { duration($0, at: "deadlines.step") }
+    }
+
+    /// Two processes cannot listen at one address, and a worker advertising the coordinator's
+    /// address would receive its traffic: each address may appear once.
+    private mutating func checkDistinctAddresses(_ config: ClusterConfig, root: Node) {
+        var seen: [String: String] = [:]
+        if !config.coordinatorAddress.isEmpty { seen[config.coordinatorAddress] = "coordinator.address" }
+        for job in config.jobs {
+            for (index, task) in job.tasks.enumerated() where !task.address.isEmpty {
+                let path = "jobs.\(job.name)[\(index)]"
+                if let first = seen[task.address] {
+                    report(
+                        path,
+                        at: node(at: path, in: root),
+                        "\(task.address) is already used by \(first); each process needs its own address"
+                    )
+                } else {
+                    seen[task.address] = path
+                }
+            }
+        }
+    }
+
+    private func node(at path: String, in root: Node) -> Node? {
+        // Only task paths are looked up: jobs.NAME[INDEX].
+        guard let open = path.lastIndex(of: "["), let index = Int(path[path.index(after: open)...].dropLast()) else {
+            return nil
+        }
+        let job = String(path.dropFirst("jobs.".count).prefix(upTo: open))
+        guard let tasks = root["jobs"]?[job], case .sequence(let sequence) = tasks, sequence.indices.contains(index)
+        else {
+            return nil
+        }
+        return sequence[index]
+    }
+
+    // MARK: Values
+
+    private mutating func orderedMapping(_ node: Node, at path: String) -> [(String, Node, Node)]? {
+        guard case .mapping(let mapping) = node else {
+            report(path, at: node, "expected a mapping of keys to values, found \(kind(of: node))")
+            return nil
+        }
+        var fields: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.scalar?.string else {
+                report(path, at: keyNode, "keys must be plain names")
+                continue
+            }
+            if fields.contains(where: { $0.0 == key }) {
+                report(join(path, key), at: keyNode, "'\(key)' appears twice; keep one")
+                continue
+            }
+            fields.append((key, keyNode, value))
+        }
+        return fields
+    }
+
+    private mutating func mapping(_ node: Node, at path: String, allowed: [String]) -> [String: Node]? {
+        guard let ordered = orderedMapping(node, at: path) else { return nil }
+        var fields: [String: Node] = [:]
+        for (key, keyNode, value) in ordered {
+            guard allowed.contains(key) else {
+                report(
+                    join(path, key),
+                    at: keyNode,
+                    "unknown key '\(key)'; expected one of: \(allowed.joined(separator: ", "))"
+                )
+                continue
+            }
+            fields[key] = value
+        }
+        return fields
+    }
+
+    private mutating func required(_ fields: [String: Node], _ key: String, in parent: Node, at path: String) -> Node? {
+        guard let value = fields[key] else {
+            report(path.isEmpty ? key : path, at: parent, "'\(key)' is missing")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func string(_ node: Node, at path: String) -> String? {
+        guard let scalar = node.scalar, node.null == nil, !scalar.string.isEmpty else {
+            report(path, at: node, "expected a text value, found \(kind(of: node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    private mutating func address(_ node: Node, at path: String, binding: Bool) -> String? {
+        guard let text = string(node, at: path) else { return nil }
+        do throws(WeftError) {
+            let address = try ClusterAddress(parsing: text)
+            if !binding && address.isWildcard {
+                report(
+                    path,
+                    at: node,
+                    "\(text) names every interface; other processes need a host they can reach, like tcp://10.0.0.3:\(address.port)"
+                )
+            } else if !binding && address.port == 0 {
+                report(path, at: node, "port 0 lets the system choose, so nobody could find the process; name a port")
+            }
+            return text
+        } catch {
+            report(path, at: node, error.message)
+            return nil
+        }
+    }
+
+    private mutating func duration(_ node: Node, at path: String) -> Duration? {
+        guard let text = string(node, at: path) else { return nil }
+        do throws(WeftError) {
+            return try ConfigDuration.parse(text)
+        } catch {
+            report(path, at: node, error.message)
+            return nil
+        }
+    }
+
+    private func kind(of node: Node) -> String {
+        switch node {
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .scalar(let scalar): node.null != nil ? "nothing" : "'\(scalar.string)'"
+        }
+    }
+
+    private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+}

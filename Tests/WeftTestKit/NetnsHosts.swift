@@ -1,0 +1,158 @@
+import Foundation
+import Synchronization
+
+/// Test hosts in network namespaces on one machine, made by `scripts/netns-cluster`: a
+/// coordinator on host 0 and workers on the other hosts, each bound to its own address on a
+/// private bridge (10.213.1.0/24 for tests, apart from the script's default 10.213.0.0/24 so a
+/// cluster an operator started by hand is left alone).
+///
+/// The test process reaches the hosts through the bridge's own address, so traffic stays on
+/// the bridge the script made. `down()` removes everything; so does the next `up`, after a crash.
+public struct NetnsHosts: Sendable {
+    /// The name prefix of the namespaces, veths and bridge.
+    public static let prefix = "weft-t-"
+    /// The first three octets of the test hosts' addresses.
+    public static let subnet = "10.213.1"
+
+    /// Why namespaces cannot be made here, or `nil` when they can: the tests that need them
+    /// skip with this reason.
+    public static let unavailableReason: String? = {
+        guard getuid() == 0 else { return "network namespaces need root; this runs as uid \(getuid())" }
+        guard
+            let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first(
+                where: FileManager.default.isExecutableFile
+            )
+        else { return "'ip' from iproute2 is not installed (scripts/install-deps installs it)" }
+        let probe = "weft-probe\(getpid() % 100_000)"
+        guard let added = try? run(URL(fileURLWithPath: ip), ["netns", "add", probe]), added.status == 0 else {
+            return "'ip netns add' does not work here (no CAP_SYS_ADMIN in this container?)"
+        }
+        _ = try? run(URL(fileURLWithPath: ip), ["netns", "del", probe])
+        guard FileManager.default.isExecutableFile(atPath: Fixtures.weftExecutable.path) else {
+            return "no weft executable at \(Fixtures.weftExecutable.path)"
+        }
+        return nil
+    }()
+
+    /// Why `tc netem` cannot delay traffic here (the kernel lacks `sch_netem`, or `tc` is
+    /// missing), or `nil` when it can: the latency tests skip with this reason.
+    public static let netemUnavailableReason: String? = {
+        if let reason = unavailableReason { return reason }
+        let probe = "weft-probe\(getpid() % 100_000)n"
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        guard (try? run(env, ["ip", "netns", "add", probe]))?.status == 0 else { return "'ip netns add' failed" }
+        defer { _ = try? run(env, ["ip", "netns", "del", probe]) }
+        let added = try? run(
+            env,
+            ["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
+        )
+        guard let added, added.status == 0 else {
+            return
+                "tc netem is not available here: \(added?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "tc did not run")"
+        }
+        return nil
+    }()
+
+    /// The coordinator's address.
+    public let coordinator: String
+    /// Each worker's device (`/job:worker/task:0`) with its address and host index.
+    public let workers: [String: (address: String, host: Int)]
+
+    private static let script = Fixtures.repository.appendingPathComponent("scripts/netns-cluster")
+    private static let clusters = Atomic<Int>(0)
+
+    /// Makes `hosts` namespaces and starts the cluster of `jobs` on them; waits until every
+    /// worker is registered.
+    public static func up(hosts: Int = 3, jobs: String = "ps=1,worker=2") throws -> NetnsHosts {
+        // A new coordinator port each time: this process's connection to the previous cluster's
+        // coordinator would otherwise meet the new one at the same address and lose a request.
+        let port = 17_070 + 10 * (clusters.add(1, ordering: .relaxed).oldValue % 4_000)
+        let (status, output) = try script(
+            ["up", "--hosts", "\(hosts)", "--jobs", jobs, "--port", "\(port)", "--weft", Fixtures.weftExecutable.path])
+        guard status == 0 else { throw NetnsError(description: "netns-cluster up failed (\(status)):\n\(output)") }
+        var coordinator = ""
+        var workers: [String: (String, Int)] = [:]
+        for line in output.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            if words.count == 2 && words[0] == "coordinator" { coordinator = words[1] }
+            if words.count == 4 && words[2] == "host", let host = Int(words[3]) { workers[words[0]] = (words[1], host) }
+        }
+        return NetnsHosts(coordinator: coordinator, workers: workers)
+    }
+
+    /// Stops every process and removes every namespace, veth and the bridge; safe to repeat.
+    @discardableResult
+    public static func down() throws -> String {
+        let (status, output) = try script(["down"])
+        guard status == 0 else { throw NetnsError(description: "netns-cluster down failed (\(status)):\n\(output)") }
+        return output
+    }
+
+    /// Sets host `host`'s link to the bridge up or down.
+    public func link(host: Int, up: Bool) throws {
+        let (status, output) = try Self.script(["link", "\(host)", up ? "up" : "down"])
+        guard status == 0 else { throw NetnsError(description: "netns-cluster link failed: \(output)") }
+    }
+
+    /// Adds `milliseconds` of delay to host `host`'s outgoing traffic (`nil` removes it);
+    /// throws when tc netem is not available.
+    public func delay(host: Int, milliseconds: Int?) throws {
+        let (status, output) = try Self.script(["delay", "\(host)", milliseconds.map(String.init) ?? "off"])
+        guard status == 0 else { throw NetnsError(description: "netns-cluster delay failed: \(output)") }
+    }
+
+    /// Runs the `weft` executable with `arguments` inside host `host`'s namespace.
+    public func weft(onHost host: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        try Self.script(["exec", "\(host)", "--", Fixtures.weftExecutable.path] + arguments)
+    }
+
+    /// The namespaces with the test prefix that exist now.
+    public static func namespaces() throws -> [String] {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "list"]).output
+            .split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+            .filter { $0.hasPrefix(prefix) }
+    }
+
+    private static func script(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        // Options go before a `--` that ends the script's own options.
+        try run(script, [arguments[0], "--prefix", prefix, "--subnet", subnet] + arguments.dropFirst())
+    }
+
+    /// Runs a program and returns its exit status with its standard output and error.
+    ///
+    /// posix_spawn and a blocking waitpid rather than Foundation's `Process`: the script leaves
+    /// daemons behind in the namespaces, and `Process.waitUntilExit` was seen to miss the
+    /// script's exit then, hanging the test. Output goes through a file for the same reason:
+    /// nothing but the script itself ever holds it.
+    public static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "weft-netns-\(UUID().uuidString).out"
+        )
+        defer { try? FileManager.default.removeItem(at: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, environ)
+        guard spawned == 0 else {
+            throw NetnsError(description: "cannot start \(executable.path): \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        // WIFEXITED / WEXITSTATUS, which Swift does not import as macros.
+        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exitStatus, text)
+    }
+}
+
+/// A failure of the namespace script, with what it printed.
+public struct NetnsError: Error, CustomStringConvertible {
+    /// What failed and the script's output.
+    public var description: String
+}
