@@ -7,7 +7,10 @@ import WeftTransport
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure Weft's speed.",
-        subcommands: [LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, EchoServerCommand.self])
+        subcommands: [
+            LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            EchoServerCommand.self,
+        ])
 }
 
 /// `weft bench local`.

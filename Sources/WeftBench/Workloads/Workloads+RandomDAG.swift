@@ -1,6 +1,3 @@
-// MERGE: `RandomDAG` is written on the placement branch (Sources/WeftBench/Workloads/RandomDAG.swift).
-// Once it is merged, delete the `#if` and `#endif` lines and add `randomDAGKind` to `Workloads.catalog`.
-#if WEFT_RANDOM_DAG
 import Weft
 import WeftRuntime
 
@@ -29,4 +26,3 @@ extension Workloads {
         randomDAG(nodes: k["nodes"]!, layers: k["layers"]!, ccr: Double(k["ccr-percent"]!) / 100, seed: seed)
     }
 }
-#endif

@@ -38,10 +38,7 @@ public enum Workloads {
     }
 
     /// Every generator, in the order reports list them.
-    ///
-    /// MERGE: `random-dag` (`RandomDAG.swift`, placement branch): add `randomDAGKind` here and
-    /// drop the `#if` in `Workloads+RandomDAG.swift`.
-    public static let catalog: [Kind] = [chainKind, fanoutKind, mlpKind, transformerKind]
+    public static let catalog: [Kind] = [chainKind, fanoutKind, mlpKind, transformerKind, randomDAGKind]
 
     /// The generator named `name`, or an `invalidArgument` listing the names there are.
     public static func kind(named name: String) throws(WeftError) -> Kind {

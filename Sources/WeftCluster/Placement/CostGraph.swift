@@ -49,7 +49,11 @@ struct CostGraph {
 
     init(problem: PlacementProblem, options: PlacementOptions) {
         let graph = problem.graph
-        devices = problem.devices
+        // Groups kept on a device the cluster no longer lists (an earlier placement's worker
+        // that left) still need an index; no open group may choose it.
+        let listed = Set(problem.devices)
+        let extra = Set(problem.groups.compactMap(\.fixed).filter { !listed.contains($0) })
+        devices = problem.devices + extra.sorted()
         groupOfNode = problem.groupOfNode
         groupCount = problem.groups.count
         nodeCount = graph.nodes.count
@@ -122,40 +126,42 @@ struct CostGraph {
         meanCost = [Double](repeating: 0, count: nodeCount)
         persistentBytes = [Int](repeating: 0, count: nodeCount)
         outputBytes = [Int](repeating: 0, count: nodeCount)
+        let measuring = model.hasMeasurements
         for index in 0..<nodeCount {
-            let node = graph.nodes[index]
             let work = OpWork.of(node: index, in: graph, shapes: shapes)
             var total = 0.0
             for device in 0..<deviceCount {
                 var seconds = rates[device].seconds(work)
-                if model.hasMeasurements, let measured = model.measuredSeconds(node: node.info.name, on: devices[device]) {
+                if measuring, let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device]) {
                     seconds = measured
                 }
                 cost[index * deviceCount + device] = seconds
                 total += seconds
             }
             meanCost[index] = total / Double(deviceCount)
-            for slot in node.outputTypes.indices { outputBytes[index] += shapes.bytes(node: index, output: slot) }
-            if node.info.op == "VariableV2" || node.info.op == "Const" { persistentBytes[index] = outputBytes[index] }
+            for slot in graph.nodes[index].outputTypes.indices { outputBytes[index] += shapes.bytes(node: index, output: slot) }
+            let op = graph.nodes[index].info.op
+            if op == "VariableV2" || op == "Const" { persistentBytes[index] = outputBytes[index] }
         }
     }
 
     private mutating func buildEdges(_ graph: RuntimeGraph, shapes: ShapeInference) {
         predecessorStart = [Int](repeating: 0, count: nodeCount + 1)
-        for (index, node) in graph.nodes.enumerated() {
-            predecessorStart[index + 1] = predecessorStart[index] + node.dataInputs.count + node.controlInputs.count
+        for index in graph.nodes.indices {
+            predecessorStart[index + 1] =
+                predecessorStart[index] + graph.nodes[index].dataInputs.count + graph.nodes[index].controlInputs.count
         }
         let edges = predecessorStart[nodeCount]
         predecessorNode.reserveCapacity(edges)
         predecessorBytes.reserveCapacity(edges)
         predecessorTensor.reserveCapacity(edges)
-        for node in graph.nodes {
-            for input in node.dataInputs {
+        for index in graph.nodes.indices {
+            for input in graph.nodes[index].dataInputs {
                 predecessorNode.append(input.node)
                 predecessorBytes.append(shapes.bytes(node: input.node, output: input.output))
                 predecessorTensor.append(shapes.outputStart[input.node] + input.output)
             }
-            for producer in node.controlInputs {
+            for producer in graph.nodes[index].controlInputs {
                 predecessorNode.append(producer)
                 predecessorBytes.append(1)
                 predecessorTensor.append(-1)

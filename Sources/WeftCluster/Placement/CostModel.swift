@@ -107,6 +107,15 @@ public struct CostModel: Sendable {
         links[Pair(from: source, to: destination)] = link
     }
 
+    /// Uses links measured between workers (`ClusterClient.measureLinks`), each for its direction.
+    public mutating func useLinks(_ measurements: [LinkMeasurement]) {
+        for measured in measurements {
+            setLink(
+                Link(latency: Self.seconds(measured.latency), bytesPerSecond: measured.bytesPerSecond),
+                from: measured.source, to: measured.destination)
+        }
+    }
+
     /// Sets the link between two devices, both ways.
     public mutating func setLink(_ link: Link, between a: DeviceName, and b: DeviceName) {
         links[Pair(from: a, to: b)] = link
@@ -149,6 +158,25 @@ public struct CostModel: Sendable {
     /// Replaces the estimates of every node named in `costs` (by node name).
     public mutating func useMeasuredCosts(_ costs: [String: Duration]) {
         for (node, cost) in costs { measured[node] = Self.seconds(cost) }
+    }
+
+    /// Uses the node times of real steps (`RunMetadata.stepStatistics`): each node's median
+    /// duration over the steps, on whichever worker it ran (workers are taken to be alike).
+    /// Nodes the partitioner added (`_Send`, `_Recv`, `_weft/…`) are not the graph's and are skipped.
+    public mutating func useMeasuredCosts(from steps: [StepStatistics]) {
+        useMeasuredCosts(Self.medianDurations(of: steps))
+    }
+
+    /// Each graph node's median duration over `steps`, by node name; nodes the partitioner
+    /// added (`_Send`, `_Recv`, `_weft/…`) are left out.
+    public static func medianDurations(of steps: [StepStatistics]) -> [String: Duration] {
+        var durations: [String: [Duration]] = [:]
+        for step in steps {
+            for run in step.nodes where !run.node.hasPrefix("_weft/") && !run.op.hasPrefix("_") {
+                durations[run.node, default: []].append(run.duration)
+            }
+        }
+        return durations.mapValues { samples in samples.sorted()[samples.count / 2] }
     }
 
     /// A duration in seconds.

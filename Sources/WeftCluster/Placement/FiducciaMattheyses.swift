@@ -10,6 +10,10 @@ struct FiducciaMattheyses {
     let limits: [Double]
     /// A pass ends after this many moves without a better cut.
     var patience: Int
+    /// How far a side may go over its limit in the middle of a pass: one heaviest vertex, so
+    /// that two vertices can trade places even when the bound leaves no room (Fiduccia and
+    /// Mattheyses's own rule). Only states within the limits are kept at the end of a pass.
+    private let slack: Double
     private var gain: [Int]
     private var locked: [Bool]
     private var buckets: [GainBuckets]
@@ -19,6 +23,7 @@ struct FiducciaMattheyses {
         self.pin = pin
         self.limits = limits
         patience = min(graph.count, 150)
+        slack = graph.vertexWeight.max() ?? 0
         gain = [Int](repeating: 0, count: graph.count)
         locked = [Bool](repeating: false, count: graph.count)
         buckets = [GainBuckets(capacity: graph.count), GainBuckets(capacity: graph.count)]
@@ -109,11 +114,11 @@ struct FiducciaMattheyses {
 
     private mutating func candidate(from: Int, _ weights: [Double]) -> Int? {
         let to = 1 - from
-        let (graph, limits) = (self.graph, self.limits)
+        let (graph, limits, slack) = (self.graph, self.limits, self.slack)
         return buckets[from].best(limit: 16) { v in
             let w = graph.vertexWeight[v]
-            // Within the bound, or moving weight off a side that is over its own.
-            return weights[to] + w <= limits[to] || (weights[from] > limits[from] && weights[to] + w < weights[from])
+            // Within the bound and its slack, or moving weight off a side that is over its own.
+            return weights[to] + w <= limits[to] + slack || (weights[from] > limits[from] && weights[to] + w < weights[from])
         }
     }
 

@@ -25,10 +25,23 @@ struct ListScheduler {
     let costs: CostGraph
     /// Nodes to schedule; `nil` for all.
     let active: [Bool]?
+    /// Whether a device sends one tensor at a time: its outgoing link is busy for bytes over
+    /// bandwidth per tensor, so transfers queue. Without it (HEFT's textbook model) any number of
+    /// transfers overlap. Either way a tensor goes to a device once, as the partitioner sends it.
+    let linkContention: Bool
 
-    init(costs: CostGraph, active: [Bool]? = nil) {
+    init(costs: CostGraph, active: [Bool]? = nil, linkContention: Bool = false) {
         self.costs = costs
         self.active = active
+        self.linkContention = linkContention
+    }
+
+    /// Transfers already made: when each producer's output reaches each device, and when each
+    /// device's outgoing link is next free.
+    private struct Sends {
+        /// `arrival[producer * deviceCount + device]`, or -1 while not sent there.
+        var arrival: [Double]
+        var linkFree: [Double]
     }
 
     private func isActive(_ node: Int) -> Bool { active?[node] ?? true }
@@ -49,13 +62,22 @@ struct ListScheduler {
     }
 
     /// Active nodes by decreasing rank; ties in topological order, so producers still come first
-    /// when a rank does not grow along an edge (free ops on a single device).
+    /// when a rank does not grow along an edge (free ops on a single device). Ranks are compared
+    /// to 32 significant bits, so sums that differ only by rounding count as ties.
     func priorityOrder(_ rank: [Double]) -> [Int] {
         var position = [Int](repeating: 0, count: costs.nodeCount)
         for (index, node) in costs.order.enumerated() { position[node] = index }
+        let key = rank.map(Self.rounded)
         return costs.order.filter(isActive).sorted { a, b in
-            rank[a] != rank[b] ? rank[a] > rank[b] : position[a] < position[b]
+            key[a] != key[b] ? key[a] > key[b] : position[a] < position[b]
         }
+    }
+
+    /// `value` rounded to 32 significant bits: monotone, so a topological order stays one.
+    static func rounded(_ value: Double) -> Double {
+        guard value.isFinite, value != 0 else { return value }
+        let unit = Double(sign: .plus, exponent: value.exponent - 32, significand: 1)
+        return (value / unit).rounded() * unit
     }
 
     /// Schedules every active node. `groupDevice` holds a device index for groups already placed
@@ -72,9 +94,11 @@ struct ListScheduler {
         var memory = [Int](repeating: 0, count: deviceCount)
         for group in 0..<costs.groupCount where initial[group] >= 0 { memory[initial[group]] += costs.groupBytes[group] }
         var ready = [Double](repeating: 0, count: deviceCount)
+        var sends = Sends(
+            arrival: [Double](repeating: -1, count: n * deviceCount), linkFree: [Double](repeating: 0, count: deviceCount))
         for node in priorityOrder(upwardRanks()) {
             let group = costs.groupOfNode[node]
-            arrivalTimes(of: node, result, into: &ready)
+            arrivalTimes(of: node, result, sends, into: &ready)
             var best = (device: -1, start: 0.0, finish: Double.infinity, gap: -1)
             let roomy = result.groupDevice[group] < 0 && (0..<deviceCount).contains { device in
                 costs.allowed[group * deviceCount + device]
@@ -95,21 +119,45 @@ struct ListScheduler {
                 }
             }
             commit(node, best, group: group, into: &result, available: &available, gaps: &gaps, memory: &memory)
+            send(inputsOf: node, to: best.device, result, &sends)
         }
         return result
     }
 
     /// When node's inputs would reach each device, from the scheduled producers.
-    private func arrivalTimes(of node: Int, _ schedule: Schedule, into ready: inout [Double]) {
-        for device in 0..<costs.deviceCount { ready[device] = 0 }
+    private func arrivalTimes(of node: Int, _ schedule: Schedule, _ sends: Sends, into ready: inout [Double]) {
+        let deviceCount = costs.deviceCount
+        for device in 0..<deviceCount { ready[device] = 0 }
         for edge in costs.predecessorStart[node]..<costs.predecessorStart[node + 1] {
             let producer = costs.predecessorNode[edge]
             let from = schedule.device[producer]
             guard from >= 0 else { continue }
             let bytes = costs.predecessorBytes[edge]
-            for device in 0..<costs.deviceCount {
-                ready[device] = max(ready[device], schedule.finish[producer] + costs.transfer(bytes, from: from, to: device))
+            let departure = linkContention ? max(schedule.finish[producer], sends.linkFree[from]) : schedule.finish[producer]
+            for device in 0..<deviceCount {
+                let sent = sends.arrival[producer * deviceCount + device]
+                let arrival =
+                    device == from
+                    ? schedule.finish[producer] : (sent >= 0 ? sent : departure + costs.transfer(bytes, from: from, to: device))
+                ready[device] = max(ready[device], arrival)
             }
+        }
+    }
+
+    /// Books the transfers of node's inputs to `device` that were not made before.
+    private func send(inputsOf node: Int, to device: Int, _ schedule: Schedule, _ sends: inout Sends) {
+        let deviceCount = costs.deviceCount
+        for edge in costs.predecessorStart[node]..<costs.predecessorStart[node + 1] {
+            let producer = costs.predecessorNode[edge]
+            let from = schedule.device[producer]
+            guard from >= 0, from != device, sends.arrival[producer * deviceCount + device] < 0 else { continue }
+            let bytes = costs.predecessorBytes[edge]
+            var departure = schedule.finish[producer]
+            if linkContention {
+                departure = max(departure, sends.linkFree[from])
+                sends.linkFree[from] = departure + Double(bytes) * costs.secondsPerByte[from * deviceCount + device]
+            }
+            sends.arrival[producer * deviceCount + device] = departure + costs.transfer(bytes, from: from, to: device)
         }
     }
 

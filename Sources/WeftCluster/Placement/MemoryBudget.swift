@@ -14,8 +14,8 @@ struct MemoryBudget {
     /// Counts the bytes of `problem`'s variables and constants, from their declared shapes.
     init(problem: PlacementProblem) {
         var bytes = [Int](repeating: 0, count: problem.groups.count)
-        for (index, node) in problem.graph.nodes.enumerated() {
-            bytes[problem.groupOfNode[index]] += Self.persistentBytes(of: node)
+        for index in problem.graph.nodes.indices {
+            bytes[problem.groupOfNode[index]] += Self.persistentBytes(of: problem.graph.nodes[index])
         }
         groupBytes = bytes
     }

@@ -43,14 +43,20 @@ struct MultilevelBisection {
         return side
     }
 
-    /// Greedy graph growing from a random seed, refined by FM; the best of `tries`.
+    /// Greedy graph growing, refined by FM; the best of `tries`. Tries alternate the side that
+    /// grows, so a region holding vertices pinned to one side can grow as that side; the first
+    /// try of each side grows from its pinned vertices when it has some, the others from a
+    /// random seed.
     private func initialBisection(_ graph: WeightedGraph, pin: [Int], limits: [Double], random: inout SplitMix64) -> [Int] {
         var best: [Int] = []
         var bestScore = (overload: Double.infinity, cut: Int.max)
-        let target = fraction * graph.totalWeight
+        let shares = [fraction * graph.totalWeight, (1 - fraction) * graph.totalWeight]
         var refiner = FiducciaMattheyses(graph: graph, pin: pin, limits: limits)
-        for _ in 0..<tries {
-            var side = grow(graph, pin: pin, target: target, limit: limits[0], random: &random)
+        for attempt in 0..<tries {
+            let growing = attempt % 2
+            var side = grow(
+                graph, pin: pin, side: growing, target: shares[growing], limit: limits[growing],
+                fromPins: attempt < 2, random: &random)
             refiner.refine(&side, passes: 8)
             let score = (overload: refiner.overload(side), cut: graph.cut(side))
             if score.overload < bestScore.overload || (score.overload == bestScore.overload && score.cut < bestScore.cut) {
@@ -61,15 +67,17 @@ struct MultilevelBisection {
         return best
     }
 
-    /// Everything starts on side 1 (but vertices pinned to 0); side 0 grows from a random free
-    /// seed by repeatedly taking the side-1 vertex most connected to it, until it holds `target`.
-    private func grow(
-        _ graph: WeightedGraph, pin: [Int], target: Double, limit: Double, random: inout SplitMix64
+    /// Everything starts on the other side (but vertices pinned to `grown`); side `grown` grows
+    /// from its pinned vertices, or from a random free seed, by repeatedly taking the vertex most
+    /// connected to it, until it holds `target`.
+    func grow(
+        _ graph: WeightedGraph, pin: [Int], side grown: Int, target: Double, limit: Double, fromPins: Bool,
+        random: inout SplitMix64
     ) -> [Int] {
-        var side = pin.map { $0 == 0 ? 0 : 1 }
-        var weight0 = 0.0
-        for v in 0..<graph.count where side[v] == 0 { weight0 += graph.vertexWeight[v] }
-        // Gain of moving v to side 0: its edges to side 0 minus its edges to side 1.
+        var side = pin.map { $0 == grown ? grown : 1 - grown }
+        var weight = 0.0
+        for v in 0..<graph.count where side[v] == grown { weight += graph.vertexWeight[v] }
+        // Gain of moving v to the growing side: its edges there minus its other edges.
         var gain = [Int](repeating: 0, count: graph.count)
         for v in 0..<graph.count {
             for edge in graph.start[v]..<graph.start[v + 1] {
@@ -79,15 +87,15 @@ struct MultilevelBisection {
         var buckets = GainBuckets(capacity: graph.count)
         let free = (0..<graph.count).filter { pin[$0] < 0 }
         guard !free.isEmpty else { return side }
-        // The seed goes first whatever its gain: it decides which region side 0 grows into.
-        let seed = free[random.below(free.count)]
-        buckets.insert(seed, gain: Int.max / 4)
+        // A random seed goes first whatever its gain: it decides which region the side grows into.
+        let seed = fromPins && weight > 0 ? -1 : free[random.below(free.count)]
+        if seed >= 0 { buckets.insert(seed, gain: Int.max / 4) }
         for v in free where v != seed { buckets.insert(v, gain: gain[v]) }
-        while weight0 < target {
-            guard let v = buckets.best(limit: 32, { weight0 + graph.vertexWeight[$0] <= limit }) else { break }
+        while weight < target {
+            guard let v = buckets.best(limit: 32, { weight + graph.vertexWeight[$0] <= limit }) else { break }
             buckets.remove(v)
-            side[v] = 0
-            weight0 += graph.vertexWeight[v]
+            side[v] = grown
+            weight += graph.vertexWeight[v]
             for edge in graph.start[v]..<graph.start[v + 1] {
                 let u = graph.neighbor[edge]
                 gain[u] += 2 * graph.edgeWeight[edge]

@@ -22,16 +22,19 @@ public struct OpWork: Sendable, Hashable {
 
     /// The work of node `index` of `graph` given the inferred `shapes`.
     public static func of(node index: Int, in graph: RuntimeGraph, shapes: ShapeInference) -> OpWork {
-        let node = graph.nodes[index]
-        let dtype = node.outputTypes.first?.dtype ?? node.dataInputs.first.map {
+        // Fields are read through the array: copying a node retains a dozen references.
+        let inputs = graph.nodes[index].dataInputs
+        let outputCount = graph.nodes[index].outputTypes.count
+        let dtype = graph.nodes[index].outputTypes.first?.dtype ?? inputs.first.map {
             graph.nodes[$0.node].outputTypes[$0.output].dtype
         } ?? .float
         var inputBytes = 0.0
-        for input in node.dataInputs { inputBytes += Double(shapes.bytes(node: input.node, output: input.output)) }
-        let outputBytes = node.outputTypes.indices.reduce(0.0) { $0 + Double(shapes.bytes(node: index, output: $1)) }
-        let outputElements = node.outputTypes.isEmpty ? 0 : Double(shapes.shape(node: index, output: 0).elementCount)
-        let inputElements = node.dataInputs.first.map { Double(shapes.shape(node: $0.node, output: $0.output).elementCount) } ?? 0
-        switch node.info.op {
+        for input in inputs { inputBytes += Double(shapes.bytes(node: input.node, output: input.output)) }
+        var outputBytes = 0.0
+        for slot in 0..<outputCount { outputBytes += Double(shapes.bytes(node: index, output: slot)) }
+        let outputElements = outputCount == 0 ? 0 : Double(shapes.shape(node: index, output: 0).elementCount)
+        let inputElements = inputs.first.map { Double(shapes.shape(node: $0.node, output: $0.output).elementCount) } ?? 0
+        switch graph.nodes[index].info.op {
         case "Const", "Placeholder", "PlaceholderWithDefault", "VariableV2", "NoOp", "Shape", "Rank", "Size":
             return OpWork(flops: 0, bytes: 0, dtype: dtype)
         case "Identity", "Snapshot", "StopGradient", "Reshape", "ExpandDims", "Squeeze":
@@ -45,7 +48,7 @@ public struct OpWork: Sendable, Hashable {
         case "Sum", "Mean", "Max", "Min", "Prod", "All", "Any", "ArgMax", "ArgMin":
             return OpWork(flops: inputElements, bytes: inputBytes + outputBytes, dtype: dtype)
         case "AddN":
-            return OpWork(flops: outputElements * Double(max(node.dataInputs.count - 1, 1)), bytes: inputBytes + outputBytes, dtype: dtype)
+            return OpWork(flops: outputElements * Double(max(inputs.count - 1, 1)), bytes: inputBytes + outputBytes, dtype: dtype)
         case "Transpose", "Tile", "ConcatV2", "Pack", "Fill", "Range", "ZerosLike", "OnesLike", "Assign":
             return OpWork(flops: 0, bytes: inputBytes + outputBytes, dtype: dtype)
         default:
@@ -55,13 +58,13 @@ public struct OpWork: Sendable, Hashable {
 
     /// `2·m·n·k` per matrix, times the batch.
     private static func matMulFlops(_ index: Int, _ graph: RuntimeGraph, _ shapes: ShapeInference) -> Double {
-        let node = graph.nodes[index]
-        guard node.dataInputs.count == 2 else { return 0 }
-        let a = shapes.shape(node: node.dataInputs[0].node, output: node.dataInputs[0].output)
+        let inputs = graph.nodes[index].dataInputs
+        guard inputs.count == 2 else { return 0 }
+        let a = shapes.shape(node: inputs[0].node, output: inputs[0].output)
         let out = shapes.shape(node: index, output: 0)
         guard a.rank >= 2, out.rank >= 2 else { return 0 }
-        let keyA = node.info.op == "MatMul" ? "transpose_a" : "adj_x"
-        let transposed = (try? node.info.attributes.bool(keyA, default: false)) ?? false
+        let keyA = graph.nodes[index].info.op == "MatMul" ? "transpose_a" : "adj_x"
+        let transposed = (try? graph.nodes[index].info.attributes.bool(keyA, default: false)) ?? false
         let k = transposed ? a.dimensions[a.rank - 2] : a.dimensions[a.rank - 1]
         return 2 * Double(out.elementCount) * Double(k)
     }

@@ -4,8 +4,9 @@ import WeftRuntime
 /// next to measured ones.
 ///
 /// The step is simulated: each device runs its nodes one at a time in upward-rank order, a node
-/// starting once the device is free and its inputs have arrived (producer's finish plus the
-/// link's latency and bytes over bandwidth). Links have no contention.
+/// starting once the device is free and its inputs have arrived. A tensor goes to a device once;
+/// each device sends one tensor at a time (its link is busy for bytes over bandwidth), and a
+/// tensor arrives the link's latency after it is through.
 public struct PlacementEstimate: Sendable {
     /// Predicted seconds from the step's start to its last node's end.
     public var stepSeconds: Double
@@ -35,13 +36,19 @@ extension PlacementStrategies {
         roots: [String]? = nil, options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> PlacementEstimate {
         let devices = devices ?? Array(Set(placement.values)).sorted()
-        for node in graph.nodes where placement[node.info.name] == nil {
-            throw WeftError(.invalidArgument, "the placement has no device for node '\(node.info.name)'")
+        for index in graph.nodes.indices {
+            let name = graph.nodes[index].info.name
+            guard let device = placement[name] else {
+                throw WeftError(.invalidArgument, "the placement has no device for node '\(name)'")
+            }
+            guard devices.contains(device) else {
+                throw WeftError(.invalidArgument, "node '\(name)' is placed on \(device), which is not among the devices given")
+            }
         }
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
         let costs = CostGraph(problem: problem, options: options)
         let active = try roots.map { (names) throws(WeftError) in try needed(graph, roots: names) }
-        let scheduler = ListScheduler(costs: costs, active: active)
+        let scheduler = ListScheduler(costs: costs, active: active, linkContention: true)
         let schedule = scheduler.schedule(
             groupDevice: costs.pinned, insertion: false, memoryLimits: [Int](repeating: .max, count: costs.deviceCount))
         return EstimateBuilder(costs: costs, schedule: schedule, active: active).estimate()
@@ -117,7 +124,7 @@ private struct EstimateBuilder {
         let deviceCount = costs.deviceCount
         var events = [[(time: Double, bytes: Int)]](repeating: [], count: deviceCount)
         var lastUse = [Double](repeating: -1, count: deviceCount)
-        for node in 0..<costs.nodeCount where isActive(node) && costs.persistentBytes[node] == 0 {
+        for node in 0..<costs.nodeCount where isActive(node) {
             let home = schedule.device[node]
             let bytes = costs.outputBytes[node]
             guard bytes > 0 else { continue }
@@ -129,6 +136,8 @@ private struct EstimateBuilder {
                 let device = schedule.device[consumer]
                 lastUse[device] = max(lastUse[device], schedule.finish[consumer])
             }
+            // Variables and constants are counted at home already; their copies elsewhere are not.
+            if costs.persistentBytes[node] > 0 { lastUse[home] = -1 }
             for device in 0..<deviceCount where lastUse[device] >= 0 {
                 let arrival = schedule.finish[node] + costs.transfer(bytes, from: home, to: device)
                 events[device].append((arrival, bytes))

@@ -36,13 +36,15 @@ public struct PlacementProblem: Sendable {
         self.graph = graph
         self.devices = devices.sorted()
         var sets = UnionFind(count: graph.nodes.count)
-        for (index, node) in graph.nodes.enumerated() {
-            for group in node.info.attributes.strings("_class") where group.hasPrefix("loc:@") {
+        // Fields are read through the array, never by copying a node: a node copy retains a
+        // dozen references, which dominates placement time on large graphs.
+        for index in graph.nodes.indices {
+            for group in graph.nodes[index].info.attributes.strings("_class") where group.hasPrefix("loc:@") {
                 if let other = graph.index[String(group.dropFirst(5))] { sets.union(index, other) }
             }
             // Ops taking a variable reference (Assign, a direct read) live with the variable:
             // references never cross processes.
-            for input in node.dataInputs where graph.nodes[input.node].outputTypes[input.output].isRef {
+            for input in graph.nodes[index].dataInputs where graph.nodes[input.node].outputTypes[input.output].isRef {
                 sets.union(index, input.node)
             }
         }
@@ -50,16 +52,18 @@ public struct PlacementProblem: Sendable {
     }
 
     private mutating func buildGroups(sets: inout UnionFind, existing: [String: DeviceName]) throws(WeftError) {
-        var groupOfRoot: [Int: Int] = [:]
+        // Flat arrays, not dictionaries: placement of 100,000 nodes must take well under a second.
+        var groupOfRoot = [Int](repeating: -1, count: graph.nodes.count)
         groupOfNode = [Int](repeating: 0, count: graph.nodes.count)
         topologicalOrder = graph.topologicalOrder()
+        groups.reserveCapacity(graph.nodes.count)
         for index in topologicalOrder {
             let root = sets.find(index)
-            let group = groupOfRoot[root] ?? {
+            if groupOfRoot[root] < 0 {
                 groupOfRoot[root] = groups.count
                 groups.append(Group(members: [], allowed: devices, fixed: nil))
-                return groups.count - 1
-            }()
+            }
+            let group = groupOfRoot[root]
             groupOfNode[index] = group
             groups[group].members.append(index)
         }
@@ -67,8 +71,8 @@ public struct PlacementProblem: Sendable {
             try constrain(group, existing: existing)
         }
         producers = [[Int]](repeating: [], count: groups.count)
-        for (index, node) in graph.nodes.enumerated() {
-            for input in node.dataInputs where groupOfNode[input.node] != groupOfNode[index] {
+        for index in graph.nodes.indices {
+            for input in graph.nodes[index].dataInputs where groupOfNode[input.node] != groupOfNode[index] {
                 producers[groupOfNode[index]].append(groupOfNode[input.node])
             }
         }
@@ -77,12 +81,13 @@ public struct PlacementProblem: Sendable {
     private mutating func constrain(_ group: Int, existing: [String: DeviceName]) throws(WeftError) {
         var reason = ""
         for member in groups[group].members {
-            let info = graph.nodes[member].info
-            if let device = existing[info.name] {
+            if !existing.isEmpty, let device = existing[graph.nodes[member].info.name] {
                 groups[group].fixed = device
                 groups[group].allowed = [device]
                 continue
             }
+            guard !graph.nodes[member].info.device.isEmpty else { continue }
+            let info = graph.nodes[member].info
             let request = try DeviceRequest(parsing: info.device)
             guard !request.isEmpty else { continue }
             let allowed = groups[group].allowed.filter(request.matches)
@@ -106,8 +111,8 @@ public struct PlacementProblem: Sendable {
     public func assignment(_ deviceOfGroup: [DeviceName]) -> [String: DeviceName] {
         var result: [String: DeviceName] = [:]
         result.reserveCapacity(graph.nodes.count)
-        for (index, node) in graph.nodes.enumerated() {
-            result[node.info.name] = deviceOfGroup[groupOfNode[index]]
+        for index in graph.nodes.indices {
+            result[graph.nodes[index].info.name] = deviceOfGroup[groupOfNode[index]]
         }
         return result
     }
@@ -145,18 +150,34 @@ extension RuntimeGraph {
     /// Node indices with producers (data and control) before consumers; nodes on a control
     /// cycle come last in their given order, so placement still covers them.
     public func topologicalOrder() -> [Int] {
+        // Consumers in CSR form: two passes over the edges, no array per node.
         var indegree = [Int](repeating: 0, count: nodes.count)
-        var consumers = [[Int]](repeating: [], count: nodes.count)
-        for (index, node) in nodes.enumerated() {
-            for producer in node.dataInputs.map(\.node) + node.controlInputs {
-                indegree[index] += 1
-                consumers[producer].append(index)
+        var start = [Int](repeating: 0, count: nodes.count + 1)
+        for index in nodes.indices {
+            indegree[index] = nodes[index].dataInputs.count + nodes[index].controlInputs.count
+            for input in nodes[index].dataInputs { start[input.node + 1] += 1 }
+            for producer in nodes[index].controlInputs { start[producer + 1] += 1 }
+        }
+        for index in nodes.indices { start[index + 1] += start[index] }
+        var fill = start
+        var consumers = [Int](repeating: 0, count: start[nodes.count])
+        for index in nodes.indices {
+            for input in nodes[index].dataInputs {
+                consumers[fill[input.node]] = index
+                fill[input.node] += 1
+            }
+            for producer in nodes[index].controlInputs {
+                consumers[fill[producer]] = index
+                fill[producer] += 1
             }
         }
         var order = nodes.indices.filter { indegree[$0] == 0 }
+        order.reserveCapacity(nodes.count)
         var next = 0
         while next < order.count {
-            for consumer in consumers[order[next]] {
+            let node = order[next]
+            for edge in start[node]..<start[node + 1] {
+                let consumer = consumers[edge]
                 indegree[consumer] -= 1
                 if indegree[consumer] == 0 { order.append(consumer) }
             }

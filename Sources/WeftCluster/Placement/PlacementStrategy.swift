@@ -62,7 +62,9 @@ public enum PlacementStrategies {
         guard chosen.count == problem.groups.count else {
             throw WeftError(.internal, "strategy \(strategy.name) placed \(chosen.count) of \(problem.groups.count) groups")
         }
-        try MemoryBudget(problem: problem).enforce(&chosen, problem: problem, options: options)
+        if options.memoryLimit != nil || !options.memoryLimits.isEmpty {
+            try MemoryBudget(problem: problem).enforce(&chosen, problem: problem, options: options)
+        }
         for (group, device) in chosen.enumerated() where !problem.groups[group].allowed.contains(device) {
             let node = problem.graph.nodes[problem.groups[group].members[0]].info.name
             throw WeftError(.internal, "strategy \(strategy.name) put '\(node)' on \(device), which its constraints forbid")

@@ -18,6 +18,12 @@ public struct ProfilePlacement: PlacementStrategy {
         self.measuredCosts = measuredCosts
     }
 
+    /// Makes the strategy over `base` with the node times of real steps (`RunMetadata`): each
+    /// node's median duration over `steps`; partition-made nodes are skipped.
+    public init(base: String = "critical-path", steps: [StepStatistics]) {
+        self.init(base: base, measuredCosts: CostModel.medianDurations(of: steps))
+    }
+
     /// Places with `base`, the measured costs overriding the estimates.
     public func place(_ problem: PlacementProblem, options: PlacementOptions) throws(WeftError) -> [DeviceName] {
         guard base != name else {

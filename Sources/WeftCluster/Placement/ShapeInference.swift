@@ -20,17 +20,16 @@ public struct ShapeInference: Sendable {
     public init(graph: RuntimeGraph, feedShapes: [String: TensorShape] = [:], order: [Int]? = nil) {
         outputStart.reserveCapacity(graph.nodes.count + 1)
         var total = 0
-        for node in graph.nodes {
+        for index in graph.nodes.indices {
             outputStart.append(total)
-            total += node.outputTypes.count
+            total += graph.nodes[index].outputTypes.count
         }
         outputStart.append(total)
         shapes = [TensorShape](repeating: .scalar, count: total)
         elementBytes = [Int](repeating: 4, count: total)
         for index in order ?? graph.topologicalOrder() {
-            let node = graph.nodes[index]
             let inferred = infer(graph: graph, index, feedShapes: feedShapes)
-            for (slot, type) in node.outputTypes.enumerated() {
+            for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
                 let position = outputStart[index] + slot
                 elementBytes[position] = type.dtype.byteSize
                 if slot < inferred.count { shapes[position] = inferred[slot] }
@@ -57,12 +56,15 @@ public struct ShapeInference: Sendable {
 
     /// The output shapes of one node whose producers are done.
     private func infer(graph: RuntimeGraph, _ index: Int, feedShapes: [String: TensorShape]) -> [TensorShape] {
-        let node = graph.nodes[index]
-        let info = node.info
-        if let fed = feedShapes[info.name + ":0"] ?? feedShapes[info.name] { return [fed] }
-        let attributes = info.attributes
+        // Fields are read through the array: copying a node retains a dozen references.
+        if !feedShapes.isEmpty {
+            let name = graph.nodes[index].info.name
+            if let fed = feedShapes[name + ":0"] ?? feedShapes[name] { return [fed] }
+        }
+        var attributes: NodeAttributes { graph.nodes[index].info.attributes }
         let first = { input(graph, index, 0) }
-        switch info.op {
+        let op = graph.nodes[index].info.op
+        switch op {
         case "Const":
             if case .tensor(let proto)? = attributes.values["value"]?.value {
                 return [TensorShape(proto.tensorShape.dim.map { max(Int($0.size), 0) })]
@@ -71,7 +73,7 @@ public struct ShapeInference: Sendable {
         case "Placeholder", "VariableV2":
             return [Self.concrete((try? attributes.shape("shape")) ?? .unknown)]
         case "PlaceholderWithDefault", "Assign":
-            return [info.op == "Assign" ? input(graph, index, 1) : first()]
+            return [op == "Assign" ? input(graph, index, 1) : first()]
         case "NoOp":
             return []
         case "MatMul":
@@ -100,16 +102,16 @@ public struct ShapeInference: Sendable {
         case "Tile":
             return [tile(first(), multiples: constantInts(graph, index, 1))]
         case "ConcatV2":
-            let count = node.dataInputs.count - 1
+            let count = graph.nodes[index].dataInputs.count - 1
             let axis = constantInts(graph, index, count)?.first ?? 0
             return [concat((0..<max(count, 0)).map { input(graph, index, $0) }, axis: axis)]
         case "Pack":
             let axis = (try? attributes.int("axis", default: 0)) ?? 0
-            return [expandDims(first(), axis: axis, size: node.dataInputs.count)]
+            return [expandDims(first(), axis: axis, size: graph.nodes[index].dataInputs.count)]
         case "Range":
             return [range(graph, index)]
         default:
-            return elementwise(graph, index, outputs: node.outputTypes.count)
+            return elementwise(graph, index, outputs: graph.nodes[index].outputTypes.count)
         }
     }
 
@@ -224,8 +226,8 @@ public struct ShapeInference: Sendable {
     private func constantInts(_ graph: RuntimeGraph, _ index: Int, _ slot: Int) -> [Int]? {
         let inputs = graph.nodes[index].dataInputs
         guard slot < inputs.count else { return nil }
-        let producer = graph.nodes[inputs[slot].node]
-        guard producer.info.op == "Const", let tensor = try? producer.info.attributes.tensor("value"),
+        let producer = inputs[slot].node
+        guard graph.nodes[producer].info.op == "Const", let tensor = try? graph.nodes[producer].info.attributes.tensor("value"),
             tensor.elementCount <= 64, tensor.dtype == .int32 || tensor.dtype == .int64
         else { return nil }
         return tensor.doubleValues.map { Int($0) }
