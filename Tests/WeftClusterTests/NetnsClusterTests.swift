@@ -15,7 +15,11 @@ import WeftTestKit
     .timeLimit(.minutes(1))
 )
 struct NetnsClusterTests {
-    @Test func seedProgram_acrossHosts() throws {
+    @Test func seedProgram_acrossHosts() async throws {
+        try await offTheCooperativePool { try Self.seedProgram_acrossHostsBlocking() }
+    }
+
+    private static func seedProgram_acrossHostsBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         let graph = Graph()
@@ -59,7 +63,11 @@ struct NetnsClusterTests {
         )
     }
 
-    @Test func conformance_acrossHosts_fromAClientOnAnotherHost() throws {
+    @Test func conformance_acrossHosts_fromAClientOnAnotherHost() async throws {
+        try await offTheCooperativePool { try Self.conformance_acrossHosts_fromAClientOnAnotherHostBlocking() }
+    }
+
+    private static func conformance_acrossHosts_fromAClientOnAnotherHostBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         // The client runs in the coordinator's namespace, so every hop crosses the bridge or stays in a test host.
@@ -72,7 +80,11 @@ struct NetnsClusterTests {
         #expect(output.contains("\(expected) passed, 0 failed"), "\(output)")
     }
 
-    @Test func cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoins() throws {
+    @Test func cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoins() async throws {
+        try await offTheCooperativePool { try Self.cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoinsBlocking() }
+    }
+
+    private static func cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoinsBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         let cut = try #require(hosts.workers["/job:worker/task:0"])
@@ -141,7 +153,11 @@ struct NetnsClusterTests {
             Comment(rawValue: NetnsHosts.netemUnavailableReason ?? "")
         )
     )
-    func addedLatency_showsInACrossHostStep() throws {
+    func addedLatency_showsInACrossHostStep() async throws {
+        try await offTheCooperativePool { try Self.addedLatency_showsInACrossHostStepBlocking() }
+    }
+
+    private static func addedLatency_showsInACrossHostStepBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         let delayed = try #require(hosts.workers["/job:worker/task:0"])
@@ -172,7 +188,11 @@ struct NetnsClusterTests {
         #expect(slowed - plain > .milliseconds(18), "plain \(plain), delayed \(slowed)")
     }
 
-    @Test func down_removesEverything_andRepeats() throws {
+    @Test func down_removesEverything_andRepeats() async throws {
+        try await offTheCooperativePool { try Self.down_removesEverything_andRepeatsBlocking() }
+    }
+
+    private static func down_removesEverything_andRepeatsBlocking() throws {
         defer { _ = try? NetnsHosts.down() }
         _ = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
         // As after a crash: `up` again over what the first one left clears it and starts afresh.
