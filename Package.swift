@@ -45,12 +45,15 @@ let package = Package(
         ),
         .target(
             name: "WeftBench",
-            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "CBLAS"]
+            dependencies: [
+                "Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "WeftProto", "CBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "weft",
             dependencies: [
-                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto",
+                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto", "WeftTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,6 +61,8 @@ let package = Package(
         .target(name: "WeftTestKit", dependencies: ["Weft", "WeftRuntime"], path: "Tests/WeftTestKit"),
         .testTarget(name: "WeftRuntimeTests", dependencies: ["WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
+        .testTarget(
+            name: "WeftBenchTests", dependencies: ["WeftBench", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
         .testTarget(
             name: "WeftClusterTests",

@@ -77,8 +77,13 @@ extension Graph {
         node.name = scopedName(name, default: fallback ?? op)
         node.op = op
         node.input = inputs.map { input in
-            precondition(input.operation.graph === self, "an op's inputs must come from the same graph")
-            return input.index == 0 ? input.operation.name : "\(input.operation.name):\(input.index)"
+            input.index == 0 ? input.operation.name : "\(input.operation.name):\(input.index)"
+        }
+        if let foreign = inputs.first(where: { $0.operation.graph !== self }) {
+            recordError(
+                WeftError(
+                    .invalidArgument,
+                    "while building node '\(node.name)' (\(op)): its input '\(foreign)' belongs to another graph"))
         }
         let controls = (scope.controlInputs + controlInputs.map(\.name)).filter { control in
             !inputs.contains { $0.operation.name == control }

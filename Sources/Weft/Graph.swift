@@ -125,6 +125,10 @@ public final class Graph: Sendable {
         storage.withLock { storage in storage.index[name].map { storage.outputTypes[$0] } ?? [] }
     }
 
+    func recordError(_ error: WeftError) {
+        storage.withLock { $0.errors.append(error) }
+    }
+
     func recordVariable(initializer: String) {
         storage.withLock { $0.variableInitializers.append(initializer) }
     }

@@ -52,9 +52,17 @@ public final class Session: Sendable {
     public func run(
         fetches: [String], feeds: [String: Tensor] = [:], targets: [String] = []
     ) throws(WeftError) -> [Tensor] {
-        let feedNames = try feeds.keys.sorted().map { (name) throws(WeftError) in (try TensorName(parsing: name), feeds[name]!) }
-        let fetchNames = try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) }
-        return try execute(feeds: feedNames, fetches: fetchNames, targets: targets)
+        try execute(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: false).values
+    }
+
+    /// Runs one step by names and fills `metadata` with what it did: every node's device and
+    /// time, and the tensors workers pushed to each other (TensorFlow's `run_metadata`).
+    public func run(
+        fetches: [String], feeds: [String: Tensor] = [:], targets: [String] = [], metadata: inout RunMetadata
+    ) throws(WeftError) -> [Tensor] {
+        let result = try execute(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: true)
+        metadata.stepStatistics = result.statistics ?? StepStatistics()
+        return result.values
     }
 
     /// Fetches several values in one step, feeding `feeds` and running `targets` too.
@@ -62,12 +70,18 @@ public final class Session: Sendable {
     public func run(
         _ fetches: [any Fetchable], feeding feeds: [Output: Tensor] = [:], targets: [Operation] = []
     ) throws(WeftError) -> [Tensor] {
-        let outputs = fetches.map(\.fetchedOutput)
-        for output in outputs + Array(feeds.keys) where output.graph !== graph {
-            throw WeftError(.invalidArgument, "the tensor '\(output)' belongs to another graph than this session's")
-        }
-        let feedList = feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
-        return try execute(feeds: feedList, fetches: outputs.map(\.tensorName), targets: targets.map(\.name))
+        try execute(fetches, feeding: feeds, targets: targets, collectStatistics: false).values
+    }
+
+    /// Fetches several values in one step and fills `metadata` with what the step did.
+    @discardableResult
+    public func run(
+        _ fetches: [any Fetchable], feeding feeds: [Output: Tensor] = [:], targets: [Operation] = [],
+        metadata: inout RunMetadata
+    ) throws(WeftError) -> [Tensor] {
+        let result = try execute(fetches, feeding: feeds, targets: targets, collectStatistics: true)
+        metadata.stepStatistics = result.statistics ?? StepStatistics()
+        return result.values
     }
 
     /// Fetches one value.
@@ -90,8 +104,40 @@ public final class Session: Sendable {
         try run([], feeding: feeds, targets: targets)
     }
 
-    private func execute(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor] {
-        if let error = graph.buildError { throw error }
-        return try backend.run(feeds: feeds, fetches: fetches, targets: targets)
+    private func execute(
+        _ fetches: [any Fetchable], feeding feeds: [Output: Tensor], targets: [Operation], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        let outputs = fetches.map(\.fetchedOutput)
+        for output in outputs + Array(feeds.keys) where output.graph !== graph {
+            throw WeftError(.invalidArgument, "the tensor '\(output)' belongs to another graph than this session's")
+        }
+        let feedList = feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
+        return try execute(
+            feeds: feedList, fetches: outputs.map(\.tensorName), targets: targets.map(\.name),
+            collectStatistics: collectStatistics)
     }
+
+    private func execute(
+        fetches: [String], feeds: [String: Tensor], targets: [String], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        let feedNames = try feeds.keys.sorted().map { (name) throws(WeftError) in (try TensorName(parsing: name), feeds[name]!) }
+        let fetchNames = try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) }
+        return try execute(feeds: feedNames, fetches: fetchNames, targets: targets, collectStatistics: collectStatistics)
+    }
+
+    private func execute(
+        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        if let error = graph.buildError { throw error }
+        return try backend.run(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+    }
+}
+
+/// What a step did, filled in by `run(…, metadata:)`: TensorFlow's `RunMetadata`.
+public struct RunMetadata: Sendable {
+    /// Every node's device and time, and the tensors pushed between workers.
+    public var stepStatistics = StepStatistics()
+
+    /// Empty metadata, to pass to `run`.
+    public init() {}
 }

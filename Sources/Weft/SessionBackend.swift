@@ -5,8 +5,11 @@ import WeftRuntime
 /// (WeftCluster's remote backend). `Session` turns its typed API into these calls.
 public protocol SessionBackend: Sendable {
     /// Runs one step: the nodes that `fetches` and `targets` need, with `feeds` in place of
-    /// the tensors they name; returns the fetched values in order.
-    func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor]
+    /// the tensors they name; returns the fetched values in order, and the step's statistics
+    /// when `collectStatistics` is set.
+    func run(
+        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?)
     /// Frees the session's state; later runs fail with `failedPrecondition`.
     func close()
 }
@@ -38,7 +41,9 @@ public final class LocalSessionBackend: SessionBackend {
     }
 
     /// Runs a step with a cached plan, building the plan the first time a signature is seen.
-    public func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor] {
+    public func run(
+        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         let (plan, step) = try state.withLock { (state) throws(WeftError) -> (StepPlan, UInt64) in
             guard !state.closed else {
@@ -59,7 +64,10 @@ public final class LocalSessionBackend: SessionBackend {
             state.plans[signature] = plan
             return (plan, step)
         }
-        return try plan.run(feeds: feeds.map(\.1), step: StepContext(id: step, resources: resources))
+        let collector = collectStatistics ? StepStatisticsCollector() : nil
+        let context = StepContext(id: step, resources: resources, statistics: collector)
+        let values = try plan.run(feeds: feeds.map(\.1), step: context)
+        return (values, collector?.statistics)
     }
 
     /// Drops the session's variables.

@@ -18,7 +18,10 @@ extension Double: TensorConvertible { public var tensor: Tensor { Tensor(self) }
 extension Int32: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
 extension Int64: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
 extension Bool: TensorConvertible { public var tensor: Tensor { Tensor(self) } }
-extension Int: TensorConvertible { public var tensor: Tensor { [self].tensor.reshaped(to: .scalar) } }
+extension Int: TensorConvertible {
+    /// An `int32` scalar where the value fits, else `int64`, as TensorFlow infers Python ints.
+    public var tensor: Tensor { Int32(exactly: self).map { Tensor($0) } ?? Tensor(Int64(self)) }
+}
 
 extension Array: TensorConvertible where Element: TensorConvertible {
     /// A rank-1 tensor, or a stacked tensor when the elements are arrays themselves.
@@ -34,9 +37,12 @@ extension Array: TensorConvertible where Element: TensorConvertible {
 }
 
 extension Tensor {
-    /// The same elements with another shape of equal element count.
-    public func reshaped(to shape: TensorShape) -> Tensor {
-        precondition(shape.elementCount == elementCount, "reshape must keep the element count")
+    /// The same elements, sharing their buffer, with another shape of equal element count.
+    public func reshaped(to shape: TensorShape) throws(WeftError) -> Tensor {
+        guard shape.elementCount == elementCount else {
+            throw WeftError(
+                .invalidArgument, "cannot reshape a tensor of shape \(self.shape) (\(elementCount) elements) to \(shape)")
+        }
         return Tensor(dtype: dtype, shape: shape, buffer: buffer)
     }
 

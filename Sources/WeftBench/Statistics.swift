@@ -18,3 +18,8 @@ public struct Statistics: Sendable {
     /// The 99th percentile.
     public var p99: Double { percentile(0.99) }
 }
+
+extension Statistics {
+    /// The 90th percentile.
+    public var p90: Double { percentile(0.9) }
+}

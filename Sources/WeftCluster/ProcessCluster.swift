@@ -57,8 +57,9 @@ public final class ProcessCluster: Sendable {
         self.members = members
     }
 
-    /// Starts one child and reads the address from its first line (`… listening on ADDRESS`).
-    static func launch(_ executable: URL, _ arguments: [String]) throws(WeftError) -> (process: Process, address: String) {
+    /// Starts one child of `executable` and reads the address from its first line
+    /// (`… listening on ADDRESS`); pass `--exit-with-parent` so it never outlives this process.
+    public static func launch(_ executable: URL, _ arguments: [String]) throws(WeftError) -> (process: Process, address: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

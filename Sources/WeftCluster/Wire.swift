@@ -44,6 +44,95 @@ func milliseconds(_ duration: Duration) -> UInt64 {
     UInt64(max(0, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
 }
 
+extension StepStatistics {
+    /// Statistics as they crossed the wire.
+    init(_ message: Weft_StepStats) {
+        self.init()
+        nodes = message.nodes.map { node in
+            NodeRun(
+                node: node.node, op: node.op, device: node.device, start: .microseconds(node.startMicros),
+                duration: .microseconds(node.durationMicros), outputBytes: Int(node.outputBytes))
+        }
+        tensorsSent = Int(message.tensorsSent)
+        bytesSent = Int(message.bytesSent)
+    }
+
+    /// The wire form.
+    var message: Weft_StepStats {
+        .with { message in
+            message.nodes = nodes.map { node in
+                .with {
+                    $0.node = node.node
+                    $0.op = node.op
+                    $0.device = node.device
+                    $0.startMicros = microseconds(node.start)
+                    $0.durationMicros = microseconds(node.duration)
+                    $0.outputBytes = Int64(node.outputBytes)
+                }
+            }
+            message.tensorsSent = Int64(tensorsSent)
+            message.bytesSent = Int64(bytesSent)
+        }
+    }
+}
+
+extension MessagingNode {
+    /// Sends a request and blocks the calling thread until its reply, error or timeout. Never
+    /// call it on the node's I/O thread (from a handler or completion), which answers it.
+    func requestAndWait(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<WireMessage, WeftError>?>(nil)
+        request(message, to: address, timeout: timeout) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()  // set before the signal
+    }
+}
+
+extension CostModel.Rates {
+    /// Rates as they crossed the wire.
+    init(_ message: Weft_DeviceRates) {
+        self.init(
+            flopsPerSecond: message.flopsPerSecond, bytesPerSecond: message.bytesPerSecond,
+            secondsPerOp: message.secondsPerOp)
+    }
+
+    /// The wire form.
+    var message: Weft_DeviceRates {
+        .with {
+            $0.flopsPerSecond = flopsPerSecond
+            $0.bytesPerSecond = bytesPerSecond
+            $0.secondsPerOp = secondsPerOp
+        }
+    }
+}
+
+extension LinkMeasurement {
+    /// The links of a reply.
+    static func list(_ reply: Weft_MeasureLinksReply) throws(WeftError) -> [LinkMeasurement] {
+        var links: [LinkMeasurement] = []
+        for link in reply.links {
+            links.append(
+                LinkMeasurement(
+                    source: try DeviceName(parsing: link.source), destination: try DeviceName(parsing: link.destination),
+                    latency: .nanoseconds(Int64(link.latencySeconds * 1e9)), bytesPerSecond: link.bytesPerSecond))
+        }
+        return links
+    }
+}
+
+/// Seconds in a duration.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Whole microseconds in a duration.
+func microseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+}
+
 /// A duration as Dispatch takes it.
 func dispatchInterval(_ duration: Duration) -> DispatchTimeInterval {
     .nanoseconds(Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000))

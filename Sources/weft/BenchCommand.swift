@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import WeftBench
+import WeftTransport
 
 /// `weft bench …`: benchmarks that print medians and tails, never asserted in tests.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Weft's speed.", subcommands: [LocalBench.self])
+        commandName: "bench", abstract: "Measure Weft's speed.",
+        subcommands: [LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, EchoServerCommand.self])
 }
 
 /// `weft bench local`.
@@ -34,6 +36,76 @@ struct LocalBench: ParsableCommand {
                     + "p99 \(fixed(timing.statistics.p99 * 1e3)) ms, \(fixed(timing.gigaflops, 1)) GFLOP/s")
         }
         say("session MatMul reaches \(fixed(100 * session.gigaflops / direct.gigaflops, 1))% of direct cblas_sgemm")
+    }
+}
+
+/// `weft bench step`.
+struct StepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Time a distributed step that reads a variable on one worker against raw ZeroMQ round trips.")
+
+    @Option(help: "Steps (and raw round trips) to time.")
+    var iterations = 5_000
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.bootstrapLogging()
+        let report = try ClusterBenchmark.step(executable: selfExecutable(), iterations: iterations)
+        for timing in [report.rawRoundTrip, report.ping, report.step] {
+            say("\(timing.name): median \(fixed(timing.statistics.median * 1e6)) µs, p99 \(fixed(timing.statistics.p99 * 1e6)) µs")
+        }
+        say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 2)")
+    }
+}
+
+/// `weft bench transfer`.
+struct TransferBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer",
+        abstract: "Time a step that moves a tensor between two workers against raw one-way ZeroMQ bandwidth.")
+
+    @Option(help: "Tensor size in MiB.")
+    var mebibytes = 16
+
+    @Option(help: "Steps (and raw messages) to time.")
+    var iterations = 50
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard mebibytes > 0, mebibytes <= 1024 else { throw ValidationError("--mebibytes must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        global.bootstrapLogging()
+        let report = try ClusterBenchmark.transfer(
+            executable: selfExecutable(), bytes: mebibytes << 20, iterations: iterations)
+        say("raw ZeroMQ one-way, \(mebibytes) MiB messages: \(fixed(report.rawBandwidth / 1e9)) GB/s")
+        say(
+            "\(report.step.name): median \(fixed(report.step.statistics.median * 1e3)) ms, "
+                + "p99 \(fixed(report.step.statistics.p99 * 1e3)) ms, \(fixed(report.stepBandwidth / 1e9)) GB/s "
+                + "(workers reported \(report.bytesSentPerStep) bytes sent per step)")
+        say("the step reaches \(fixed(100 * report.stepBandwidth / report.rawBandwidth, 1))% of raw bandwidth (target: 85%)")
+    }
+}
+
+/// `weft bench echo-server`: the other process of the raw ZeroMQ baselines.
+struct EchoServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-server", abstract: "Serve the raw ZeroMQ echo and sink baseline until stopped.")
+
+    @Option(help: "Address to bind.")
+    var listen = "tcp://127.0.0.1:0"
+
+    @Flag(help: .hidden) var exitWithParent = false
+
+    func run() throws {
+        let server = try RawZeroMQBenchmark.serveEcho(listen: listen)
+        say("echo server listening on \(server.address)")
+        waitForTermination(exitWithParent: exitWithParent)
+        server.close()
     }
 }
 

@@ -122,6 +122,7 @@ struct WorkerCommand: ParsableCommand {
         say("worker listening on \(worker.address)")
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()
+        exitSkippingLibraryDestructors()
     }
 }
 
@@ -134,6 +135,9 @@ struct StatusCommand: ParsableCommand {
 
     @Option(help: "A cluster file to take the coordinator's address from.")
     var config: String?
+
+    @Flag(help: "Also measure every link between workers: latency and bandwidth, each direction.")
+    var links = false
 
     @OptionGroup var global: GlobalOptions
 
@@ -162,7 +166,23 @@ struct StatusCommand: ParsableCommand {
         for session in status.sessions {
             say("  \(session.handle)  nodes \(session.nodes)  steps \(session.steps)  client \(session.client)")
         }
+        guard links else { return }
+        say("LINK                                        LATENCY     BANDWIDTH")
+        for link in try ClusterClient.measureLinks(coordinator: address) {
+            let microseconds = Double(link.latency.components.attoseconds) / 1e12 + Double(link.latency.components.seconds) * 1e6
+            say(
+                "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "
+                    + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9))
+        }
     }
+}
+
+/// Ends a worker process once it has stopped serving. OpenBLAS's exit handler joins its thread
+/// pool and deadlocks when another thread is still inside a BLAS call (a step's MatMul, the
+/// start-up calibration), so a worker leaves with `_exit`: its sockets are closed and its
+/// output is unbuffered, so nothing is lost.
+func exitSkippingLibraryDestructors() -> Never {
+    _exit(0)
 }
 
 /// Blocks until SIGINT or SIGTERM, or, with `exitWithParent`, until standard input closes

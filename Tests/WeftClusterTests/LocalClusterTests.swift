@@ -99,6 +99,89 @@ import WeftTestKit
         #expect(missing.code == .invalidArgument)
     }
 
+    @Test func runMetadata_countsTensorsPushedBetweenWorkers() throws {
+        let graph = Graph()
+        let product = graph.asDefault { () -> Output in
+            let big = graph.device("/job:worker/task:0") { constant(try! Tensor([Float](repeating: 1, count: 1024), shape: [1024]), name: "big") }
+            return graph.device("/job:worker/task:1") { sum(big * constant(Float(2)), name: "total") }
+        }
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        defer { session.close() }
+        var metadata = RunMetadata()
+        #expect(try session.run([product], metadata: &metadata)[0].scalar(as: Float.self) == 2048)
+        let statistics = metadata.stepStatistics
+        #expect(statistics.tensorsSent == 1)
+        #expect(statistics.bytesSent == 4096)
+        let devices = Dictionary(statistics.nodes.map { ($0.node, $0.device) }, uniquingKeysWith: { first, _ in first })
+        #expect(devices["big"] == "/job:worker/task:0")
+        #expect(devices["total"] == "/job:worker/task:1")
+        #expect(statistics.nodes.contains { $0.op == "_Recv" && $0.device == "/job:worker/task:1" })
+    }
+
+    /// Once the coordinator has run a signature that lives on one worker, later steps go to
+    /// that worker directly: the coordinator counts only the first, and feeds and fetches keep
+    /// their order, including a fetch of a fed tensor, which the worker never sees.
+    @Test func oneWorkerSteps_goStraightToTheWorker() throws {
+        let graph = Graph()
+        let (a, b, difference) = graph.asDefault { () -> (Output, Output, Output) in
+            graph.device("/job:worker/task:1") {
+                let a = placeholder(.float, shape: [2], name: "a")
+                let b = placeholder(.float, shape: [2], name: "b")
+                return (a, b, a - b)
+            }
+        }
+        let backend = try RemoteSessionBackend(coordinator: Self.cluster.address, graph: graph)
+        let session = Session(graph: graph, backend: backend)
+        defer { session.close() }
+        for round in 0..<3 {
+            let x = Tensor([Float(10 * round), 5])
+            let y = Tensor([Float(1), Float(round)])
+            let values = try session.run([difference, b, a], feeding: [a: x, b: y])
+            #expect(values == [Tensor([Float(10 * round - 1), Float(5 - round)]), y, x])
+        }
+        let status = try ClusterClient.status(coordinator: Self.cluster.address)
+        #expect(status.sessions.first { $0.handle == backend.sessionHandle }?.steps == 1)
+    }
+
+    @Test func measureLinks_coversEveryDirectionBetweenWorkers() throws {
+        let links = try ClusterClient.measureLinks(coordinator: Self.cluster.address, roundTrips: 5, payloadBytes: 64 << 10)
+        let devices = Self.cluster.workers.compactMap(\.device)
+        #expect(links.count == devices.count * (devices.count - 1))
+        #expect(Set(links.map { "\($0.source)>\($0.destination)" }).count == links.count)
+        #expect(links.allSatisfy { $0.source != $0.destination && $0.latency > .zero && $0.bytesPerSecond > 0 })
+    }
+
+    /// Placement prices the cluster as measured: every worker's own compute rates (from its
+    /// heartbeats) and the links between workers (measured after they registered).
+    @Test func coordinatorCostModel_usesMeasuredRatesAndLinks() async throws {
+        let devices = Self.cluster.workers.compactMap(\.device)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var model = Self.cluster.coordinator.costModel()
+        while ContinuousClock.now < deadline,
+            devices.contains(where: { model.rates(of: $0) == CostModel.default.rates })
+                || model.link(from: devices[0], to: devices[1]) == CostModel.default.link
+        {
+            try await Task.sleep(for: .milliseconds(100))
+            model = Self.cluster.coordinator.costModel()
+        }
+        for device in devices { #expect(model.rates(of: device) != CostModel.default.rates, "\(device) has no rates") }
+        #expect(model.link(from: devices[0], to: devices[1]) != CostModel.default.link)
+    }
+
+    @Test func memoryLimitTooSmall_isResourceExhausted() throws {
+        let graph = Graph()
+        graph.asDefault { _ = Variable(Tensor([Float](repeating: 1, count: 4096)), name: "big") }
+        var options = RemoteSessionOptions(strategy: "load-balance")
+        options.memoryLimit = 1024
+        let error = try #require(throws: WeftError.self) {
+            try Session(target: Self.cluster.address, graph: graph, options: options)
+        }
+        #expect(error.code == .resourceExhausted, "\(error)")
+        options.memoryLimit = 1 << 20
+        let session = try Session(target: Self.cluster.address, graph: graph, options: options)
+        session.close()
+    }
+
     @Test func concurrentSteps_onOneSession() async throws {
         let graph = Graph()
         let (variable, initialize, bump) = graph.asDefault {

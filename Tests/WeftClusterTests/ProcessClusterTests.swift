@@ -35,9 +35,17 @@ import WeftTestKit
         let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
         defer { cluster.stop() }
         cluster.kill("/job:worker/task:0")
-        let replacement = try ProcessCluster.worker(
-            executable: Fixtures.weftExecutable, coordinator: cluster.address, job: "worker", task: 0)
+        let (replacement, address) = try ProcessCluster.launch(
+            Fixtures.weftExecutable,
+            ["worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", cluster.address, "--job", "worker", "--task", "0",
+             "--exit-with-parent"])
         defer { replacement.terminate() }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while (try? ClusterClient.status(coordinator: cluster.address))?.workers.first?.address != address {
+            #expect(ContinuousClock.now < deadline, "the replacement worker did not register within 5 s")
+            if ContinuousClock.now >= deadline { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let graph = Graph()
         let value = graph.asDefault { graph.device("/job:worker/task:0") { constant(Float(4)) + 1 } }
         var options = RemoteSessionOptions()
@@ -78,6 +86,61 @@ import WeftTestKit
             "13", "failedPrecondition: Attempting to use uninitialized value foo", "42",
         ])
         #expect(lines.contains { $0.contains("foo") && $0.contains("/job:ps/task:0") })
+    }
+
+    @Test func cli_benchStepAndTransfer_measureAgainstRawZeroMQ() throws {
+        let step = try Fixtures.runWeft(["bench", "step", "--iterations", "50"])
+        #expect(step.status == 0, "\(step.output)")
+        #expect(step.output.contains("raw ZeroMQ DEALER/ROUTER round trip"), "\(step.output)")
+        #expect(step.output.contains("raw round trips at the median"), "\(step.output)")
+        let transfer = try Fixtures.runWeft(["bench", "transfer", "--mebibytes", "1", "--iterations", "5"])
+        #expect(transfer.status == 0, "\(transfer.output)")
+        #expect(transfer.output.contains("workers reported 1048576 bytes sent per step"), "\(transfer.output)")
+    }
+
+    @Test func cli_clusterUpStatusAndStopOnSIGTERM() throws {
+        let process = Process()
+        process.executableURL = Fixtures.weftExecutable
+        process.arguments = ["cluster", "up", "--jobs", "ps=1,worker=2"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var lines: [String] = []
+        var pending = Data()
+        while !(lines.last?.hasPrefix("cluster up;") ?? false) {
+            let chunk = output.fileHandleForReading.availableData
+            try #require(!chunk.isEmpty, "cluster up ended early: \(lines)")
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+        }
+        let members = lines.dropLast().map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(members.map(\.[0]) == ["coordinator", "/job:ps/task:0", "/job:worker/task:0", "/job:worker/task:1"])
+        let coordinator = try #require(members.first?[1])
+        let pids = members.compactMap { Int32($0.last!) }
+
+        let deadline = ContinuousClock.now + .seconds(5)
+        var status = try Fixtures.runWeft(["status", "--coordinator", coordinator])
+        while status.output.components(separatedBy: "healthy").count < 4, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            status = try Fixtures.runWeft(["status", "--coordinator", coordinator])
+        }
+        #expect(status.status == 0)
+        for device in ["/job:ps/task:0", "/job:worker/task:0", "/job:worker/task:1"] {
+            #expect(status.output.split(separator: "\n").contains {
+                $0.hasPrefix(device) && $0.contains("healthy")
+            }, "\(status.output)")
+        }
+        #expect(status.output.contains("0 open sessions"))
+
+        process.terminate()
+        process.waitUntilExit()
+        let rest = String(decoding: pending + output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(rest.contains("cluster stopped"))
+        #expect(pids.count == 4 && pids.allSatisfy { kill($0, 0) != 0 }, "every child exits with the cluster")
     }
 
     @Test func cli_localDemoAndConformance() throws {

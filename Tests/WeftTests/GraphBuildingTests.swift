@@ -77,4 +77,21 @@ import WeftRuntime
         #expect(error.code == .invalidArgument)
         #expect(throws: WeftError.self) { try Session(graph: graph).run(sum) }
     }
+
+    @Test func inputFromAnotherGraph_isRecordedNotCrashed() throws {
+        let other = Graph()
+        let foreign = other.asDefault { constant(Float(1), name: "elsewhere") }
+        let graph = Graph()
+        _ = graph.asDefault { constant(Float(2)) + foreign }
+        let error = try #require(graph.buildError)
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("elsewhere") && error.message.contains("another graph"))
+        #expect(other.buildError == nil)
+    }
+
+    @Test func intLiterals_becomeInt32WhereTheyFit() {
+        #expect(Int(7).tensor.dtype == .int32)
+        #expect(Int(1 << 40).tensor.dtype == .int64)
+        #expect(Int(1 << 40).tensor.shape == .scalar)
+    }
 }

@@ -119,6 +119,29 @@ import WeftRuntime
         #expect(try session.run(variable).scalar(as: Int32.self) == 0)
     }
 
+    @Test func runMetadata_timesEveryNodeThatRan() throws {
+        let graph = Graph()
+        let (x, y) = graph.asDefault { () -> (Output, Output) in
+            let x = placeholder(.float, shape: [2, 2], name: "x")
+            return (x, matMul(x, x, name: "square") + constant(Float(1), name: "one"))
+        }
+        let session = Session(graph: graph)
+        var metadata = RunMetadata()
+        let value = try session.run([y], feeding: [x: try Tensor([Float(1), 2, 3, 4], shape: [2, 2])], metadata: &metadata)
+        #expect(value[0].scalars(as: Float.self) == [8, 11, 16, 23])
+        let ran = Dictionary(uniqueKeysWithValues: metadata.stepStatistics.nodes.map { ($0.node, $0) })
+        #expect(Set(ran.keys) == ["square", "one", y.operation.name], "the fed placeholder does not run")
+        #expect(ran["square"]?.op == "MatMul")
+        #expect(ran["square"]?.outputBytes == 16)
+        #expect(ran.values.allSatisfy { $0.duration >= .zero && $0.start >= .zero })
+        #expect(metadata.stepStatistics.tensorsSent == 0)
+
+        var untouched = RunMetadata()
+        untouched.stepStatistics.tensorsSent = 7
+        _ = try session.run(fetches: [y.name], feeds: [x.name: try Tensor([Float(0), 0, 0, 0], shape: [2, 2])], metadata: &untouched)
+        #expect(untouched.stepStatistics.tensorsSent == 0 && untouched.stepStatistics.nodes.count == 3)
+    }
+
     @Test func controlDependencies_orderEffects() throws {
         let graph = Graph()
         let (initialize, read) = graph.asDefault { () -> (Weft.Operation, Output) in

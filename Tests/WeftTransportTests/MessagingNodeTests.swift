@@ -153,7 +153,9 @@ import WeftTransport
         let elapsed = clock.now - start
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("did not answer within") == true)
-        #expect(elapsed >= .milliseconds(300) && elapsed < .milliseconds(1300))
+        // The upper bound leaves room for a loaded 2-core CI machine; the point is that the
+        // request fails at its timeout instead of waiting for a reply that never comes.
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(3))
     }
 
     @Test func peerThatStopsWhileARequestIsPending_failsItFast() async throws {

@@ -6,11 +6,38 @@ import WeftTransport
 public enum ClusterClient {
     /// The coordinator's list of workers and sessions.
     public static func status(coordinator: String, timeout: Duration = .seconds(3)) throws(WeftError) -> Weft_ClusterStatusReply {
-        try ClientConnection.shared.request(.make(.clusterStatus), to: coordinator, timeout: timeout).envelope.clusterStatusReply
+        try ClientConnection.shared.get().request(.make(.clusterStatus), to: coordinator, timeout: timeout).envelope.clusterStatusReply
+    }
+
+    /// Has the coordinator measure every link between its healthy workers, each direction from
+    /// its source: latency from empty round trips, bandwidth from a `payloadBytes` message.
+    public static func measureLinks(
+        coordinator: String, roundTrips: Int = 20, payloadBytes: Int = 1 << 20, timeout: Duration = .seconds(60)
+    ) throws(WeftError) -> [LinkMeasurement] {
+        let request = WireMessage.make(.measureLinks) { envelope in
+            envelope.measureLinks = .with {
+                $0.roundTrips = UInt32(clamping: roundTrips)
+                $0.payloadBytes = UInt64(clamping: payloadBytes)
+            }
+        }
+        let reply = try ClientConnection.shared.get().request(request, to: coordinator, timeout: timeout)
+        return try LinkMeasurement.list(reply.envelope.measureLinksReply)
     }
 
     /// Whether a coordinator or worker at `address` answers a ping within `timeout`: the health probe.
     public static func ping(_ address: String, timeout: Duration = .seconds(2)) throws(WeftError) {
-        _ = try ClientConnection.shared.request(.make(.ping), to: address, timeout: timeout)
+        _ = try ClientConnection.shared.get().request(.make(.ping), to: address, timeout: timeout)
     }
+}
+
+/// One direction of the link between two workers, as measured from its source.
+public struct LinkMeasurement: Sendable, Hashable {
+    /// The worker that measured.
+    public var source: DeviceName
+    /// The worker it measured towards.
+    public var destination: DeviceName
+    /// Half the median round trip of an empty request.
+    public var latency: Duration
+    /// Throughput of one large message, beyond the latency.
+    public var bytesPerSecond: Double
 }

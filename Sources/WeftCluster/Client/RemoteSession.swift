@@ -17,6 +17,11 @@ public struct RemoteSessionOptions: Sendable {
     public var stepTimeout: Duration = .seconds(60)
     /// How long the coordinator keeps the session after this process stops sending keep-alives.
     public var lease: Duration = .seconds(30)
+    /// Seeds the placement strategy's random choices: the same seed places the same way.
+    public var placementSeed: UInt64 = 0
+    /// Bytes of variables and constants each worker may hold for this session; placement fails
+    /// with `resourceExhausted` when the graph cannot fit.
+    public var memoryLimit: Int?
 
     /// Default options.
     public init(strategy: String? = nil) { self.strategy = strategy }
@@ -25,12 +30,18 @@ public struct RemoteSessionOptions: Sendable {
 /// This process's connection to coordinators: one messaging node (one I/O thread) for all
 /// remote sessions, and keep-alives that hold their leases while the process lives.
 final class ClientConnection: Sendable {
-    static let shared: ClientConnection = {
+    /// The process's connection, started on first use; an error when its socket cannot be made.
+    static let shared: Result<ClientConnection, WeftError> = {
+        // Direct steps wait on a worker with no coordinator watching its heartbeats: a connection
+        // that goes silent must fail them well within the 3 s a dead worker may take.
+        var configuration = MessagingNode.Configuration()
+        configuration.heartbeatInterval = .milliseconds(500)
+        configuration.heartbeatTimeout = .seconds(2)
         // The client's own ROUTER is bound on loopback only: nothing connects to it.
-        do {
-            return ClientConnection(node: try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.client")))
-        } catch {
-            fatalError("cannot start the client's messaging thread: \(error)")
+        return Result { () throws(WeftError) in
+            ClientConnection(
+                node: try MessagingNode(
+                    listen: "tcp://127.0.0.1:0", configuration: configuration, logger: Logger(label: "weft.client")))
         }
     }()
 
@@ -43,14 +54,7 @@ final class ClientConnection: Sendable {
 
     /// Sends one request and waits for its reply.
     func request(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<WireMessage, WeftError>?>(nil)
-        node.request(message, to: address, timeout: timeout) { result in
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()  // set before the signal
+        try node.requestAndWait(message, to: address, timeout: timeout)
     }
 
     /// Keeps leases alive at `address` while sessions there are open.
@@ -85,9 +89,22 @@ public final class RemoteSessionBackend: SessionBackend {
         var sentNodes: Int
         var placement: [String: String]
         var closed = false
+        /// Signatures that run on one worker, sent there directly (see `Weft_DirectRoute`).
+        var routes: [Signature: Weft_DirectRoute] = [:]
+        var directSteps: UInt64 = 0
     }
 
-    private let connection = ClientConnection.shared
+    private struct Signature: Hashable {
+        var feeds: [String]
+        var fetches: [String]
+        var targets: [String]
+    }
+
+    /// Step ids of direct steps have the top bit set, so they never meet the coordinator's ids
+    /// in a worker's rendezvous.
+    private static let directStepBit: UInt64 = 1 << 63
+
+    private let connection: ClientConnection
     private let coordinator: String
     private let graph: Graph
     private let options: RemoteSessionOptions
@@ -97,6 +114,8 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Opens a session for `graph` on the cluster whose coordinator is at `coordinator`.
     public init(coordinator: String, graph: Graph, options: RemoteSessionOptions = .init()) throws(WeftError) {
         if let error = graph.buildError { throw error }
+        let connection = try ClientConnection.shared.get()
+        self.connection = connection
         self.coordinator = coordinator
         self.graph = graph
         self.options = options
@@ -105,9 +124,11 @@ public final class RemoteSessionBackend: SessionBackend {
             envelope.createSession = .with {
                 $0.graph = graphDef
                 $0.strategy = options.strategy ?? ""
-                $0.client = ClientConnection.shared.id
+                $0.client = connection.id
                 $0.waitForWorkersMs = milliseconds(options.waitForWorkers)
                 $0.leaseMs = milliseconds(options.lease)
+                $0.placementSeed = options.placementSeed
+                $0.memoryLimitBytes = UInt64(max(options.memoryLimit ?? 0, 0))
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))
@@ -126,22 +147,78 @@ public final class RemoteSessionBackend: SessionBackend {
     /// The coordinator's handle of this session.
     public var sessionHandle: String { handle }
 
-    /// Sends nodes added to the graph since the last step, then runs the step on the cluster.
-    public func run(feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String]) throws(WeftError) -> [Tensor] {
+    /// Sends nodes added to the graph since the last step, then runs the step on the cluster:
+    /// through the coordinator, or straight to the one worker a signature runs on once the
+    /// coordinator has named it.
+    public func run(
+        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         try extendIfNeeded()
+        let signature = Signature(
+            feeds: feeds.map(\.0.description), fetches: fetches.map(\.description), targets: targets)
+        if let route = state.withLock({ $0.routes[signature] }) {
+            return try runDirect(route, signature: signature, feeds: feeds.map(\.1), collectStatistics: collectStatistics)
+        }
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
             envelope.deadlineMs = milliseconds(options.stepTimeout)
             envelope.runStep = .with {
-                $0.feeds = feeds.map(\.0.description)
-                $0.fetches = fetches.map(\.description)
+                $0.feeds = signature.feeds
+                $0.fetches = signature.fetches
                 $0.targets = targets
+                $0.collectStatistics = collectStatistics
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
         guard reply.tensors.count == fetches.count else {
             throw WeftError(.internal, "the coordinator returned \(reply.tensors.count) tensors for \(fetches.count) fetches")
         }
-        return reply.tensors
+        let body = reply.envelope.runStepReply
+        if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature) {
+            state.withLock { $0.routes[signature] = body.directRoute }
+        }
+        return (reply.tensors, collectStatistics ? StepStatistics(body.statistics) : nil)
+    }
+
+    /// Runs a one-worker step as a `RUN_PARTITION` request to that worker. A failure forgets
+    /// every route, so the next step asks the coordinator, which knows the worker's health.
+    private func runDirect(
+        _ route: Weft_DirectRoute, signature: Signature, feeds: [Tensor], collectStatistics: Bool
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        let step = state.withLock { state in
+            state.directSteps += 1
+            return Self.directStepBit | state.directSteps
+        }
+        let request = WireMessage.make(
+            .runPartition, session: handle, step: step, tensors: route.feedIndices.map { feeds[Int($0)] }
+        ) { envelope in
+            envelope.deadlineMs = milliseconds(options.stepTimeout)
+            envelope.runPartition = .with {
+                $0.handle = route.handle
+                $0.collectStatistics = collectStatistics
+            }
+        }
+        let reply: WireMessage
+        do {
+            reply = try connection.request(request, to: route.address, timeout: options.stepTimeout + .seconds(2))
+        } catch {
+            state.withLock { $0.routes.removeAll() }
+            guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
+            throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
+        }
+        guard reply.tensors.count == route.fetchIndices.count else {
+            throw WeftError(
+                .internal, "worker \(route.device) returned \(reply.tensors.count) tensors for \(route.fetchIndices.count) fetches")
+        }
+        var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
+        for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
+        let statistics = collectStatistics ? StepStatistics(reply.envelope.runPartitionReply.statistics) : nil
+        return (values.map { $0! }, statistics)  // routes are kept only when they answer every fetch
+    }
+
+    /// Whether the worker's fetches and the fed tensors together answer every fetch.
+    private static func answersEveryFetch(_ route: Weft_DirectRoute, _ signature: Signature) -> Bool {
+        let fromWorker = Set(route.fetchIndices.map(Int.init))
+        return signature.fetches.indices.allSatisfy { fromWorker.contains($0) || signature.feeds.contains(signature.fetches[$0]) }
     }
 
     private func extendIfNeeded() throws(WeftError) {
@@ -157,6 +234,7 @@ public final class RemoteSessionBackend: SessionBackend {
         state.withLock { state in
             state.sentNodes = max(state.sentNodes, count)
             state.placement = Self.placement(reply)
+            state.routes.removeAll()  // the coordinator planned the steps anew
         }
     }
 

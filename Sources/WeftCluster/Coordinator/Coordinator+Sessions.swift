@@ -39,20 +39,42 @@ extension Coordinator {
         let graph = try RuntimeGraph(nodes: body.graph.node)
         let strategy = try PlacementStrategies.named(body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy)
         let devices = try await waitForDevices(graph, timeout: .milliseconds(Int(body.waitForWorkersMs)))
-        let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy)
+        let options = PlacementOptions(
+            costModel: costModel(), seed: body.placementSeed,
+            memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes))
+        let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
         let lease = Duration.milliseconds(Int(body.leaseMs == 0 ? 30_000 : body.leaseMs))
         let handle = state.withLock { state in
             let handle = "s\(state.nextSession)-\(UInt32.random(in: 0...UInt32.max))"
             state.nextSession += 1
             state.sessions[handle] = CoordinatorSession(
-                handle: handle, client: body.client, strategy: strategy, nodes: body.graph.node, graph: graph,
-                placement: placement, lease: lease, now: .now)
+                handle: handle, client: body.client, strategy: strategy, options: options, nodes: body.graph.node,
+                graph: graph, placement: placement, lease: lease, now: .now)
             return handle
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
         return .make(.reply, session: handle) { envelope in
             envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
         }
+    }
+
+    /// What placement believes the cluster costs: each worker's measured rates and the links
+    /// last measured between workers; the default model's figures where nothing was measured.
+    func costModel() -> CostModel {
+        state.withLock { Self.costModel($0) }
+    }
+
+    static func costModel(_ state: State) -> CostModel {
+        var model = CostModel.default
+        for worker in state.membership.workers.values {
+            if let rates = worker.rates { model.setRates(rates, for: worker.device) }
+        }
+        for link in state.links {
+            model.setLink(
+                CostModel.Link(latency: seconds(link.latency), bytesPerSecond: link.bytesPerSecond),
+                from: link.source, to: link.destination)
+        }
+        return model
     }
 
     static func placementList(_ placement: [String: DeviceName]) -> [Weft_NodePlacement] {
@@ -92,7 +114,9 @@ extension Coordinator {
     func extendSession(_ envelope: Weft_Envelope) throws(WeftError) -> WireMessage {
         let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName] in
             let session = try Self.session(envelope.session, in: &state)
-            try session.extend(with: envelope.extendSession.graph.node, devices: state.membership.healthyDevices)
+            try session.extend(
+                with: envelope.extendSession.graph.node, devices: state.membership.healthyDevices,
+                costModel: Self.costModel(state))
             return session.placement
         }
         return .make(.reply, session: envelope.session) { envelope in
@@ -148,7 +172,8 @@ extension Coordinator {
         let setup = try prepareStep(envelope.session, signature: signature)
         try await registerPartitions(setup)
         let timeout = envelope.deadlineMs > 0 ? Duration.milliseconds(Int(envelope.deadlineMs)) : configuration.stepTimeout
-        let replies = try await runPartitions(setup, feeds: request.tensors, timeout: timeout)
+        let replies = try await runPartitions(
+            setup, feeds: request.tensors, timeout: timeout, collectStatistics: body.collectStatistics)
         var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
         for (index, name) in body.feeds.enumerated() {
             for (fetch, fetchName) in body.fetches.enumerated() where fetchName == name { fetched[fetch] = request.tensors[index] }
@@ -161,7 +186,32 @@ extension Coordinator {
             guard let tensor else { throw WeftError(.internal, "a worker's reply lacked a fetched tensor") }
             return tensor
         }
-        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors)
+        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
+            if let route = Self.directRoute(setup) { reply.runStepReply.directRoute = route }
+            guard body.collectStatistics else { return }
+            var statistics = Weft_StepStats()
+            for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
+                statistics.nodes += part.nodes
+                statistics.tensorsSent += part.tensorsSent
+                statistics.bytesSent += part.bytesSent
+            }
+            reply.runStepReply.statistics = statistics
+        }
+    }
+
+    /// A route for steps that run entirely in one partition: the client may send them to that
+    /// worker itself (and answer fetches of fed tensors on its own).
+    private static func directRoute(_ setup: StepSetup) -> Weft_DirectRoute? {
+        guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
+            let worker = setup.workers[device]
+        else { return nil }
+        return .with {
+            $0.device = device.description
+            $0.address = worker.address
+            $0.handle = setup.plan.handles[device]!  // every partition has a handle
+            $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
+            $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
+        }
     }
 
     private func prepareStep(_ handle: String, signature: CoordinatorSession.Signature) throws(WeftError) -> StepSetup {
@@ -230,7 +280,7 @@ extension Coordinator {
     }
 
     private func runPartitions(
-        _ setup: StepSetup, feeds: [Tensor], timeout: Duration
+        _ setup: StepSetup, feeds: [Tensor], timeout: Duration, collectStatistics: Bool
     ) async throws(WeftError) -> [DeviceName: WireMessage] {
         let gather = StepGather(expected: setup.plan.partitions.count)
         let token = state.withLock { state in
@@ -246,7 +296,10 @@ extension Coordinator {
                 .runPartition, session: setup.session.handle, step: setup.step, tensors: partition.feeds.map { feeds[$0.feed] }
             ) { envelope in
                 envelope.deadlineMs = milliseconds(timeout)
-                envelope.runPartition = .with { $0.handle = setup.plan.handles[device]! }
+                envelope.runPartition = .with {
+                    $0.handle = setup.plan.handles[device]!
+                    $0.collectStatistics = collectStatistics
+                }
             }
             node.request(message, to: worker.address, timeout: timeout) { result in
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })

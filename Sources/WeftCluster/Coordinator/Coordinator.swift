@@ -45,6 +45,10 @@ public final class Coordinator: Sendable {
         var nextInFlight: UInt64 = 1
         var nextSession = 1
         var stopped = false
+        /// The links between workers, as last measured.
+        var links: [LinkMeasurement] = []
+        /// Counts registrations, so a link measurement runs once after a burst of them.
+        var membershipVersion = 0
     }
 
     let configuration: Configuration
@@ -133,6 +137,7 @@ public final class Coordinator: Sendable {
             case .clusterStatus: result = .success(clusterStatus())
             case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client))
             case .ping: result = .success(.ok)
+            case .measureLinks: result = .success(try await measureLinks(envelope.measureLinks))
             default: throw WeftError(.unimplemented, "the coordinator does not handle \(envelope.kind) messages")
             }
         } catch {
@@ -162,6 +167,7 @@ public final class Coordinator: Sendable {
             return (registration, broken)
         }
         logger.info("worker registered", metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"])
+        scheduleLinkMeasurement()
         if !broken.isEmpty { logger.warning("sessions lost state on a restarted worker", metadata: ["sessions": "\(broken)"]) }
         let device: DeviceName
         switch registration {
@@ -181,7 +187,7 @@ public final class Coordinator: Sendable {
         let known = state.withLock { state in
             state.membership.heartbeat(
                 device: device, incarnation: body.incarnation, sessions: body.sessions,
-                residentBytes: body.residentBytes, now: .now)
+                residentBytes: body.residentBytes, rates: body.hasRates ? CostModel.Rates(body.rates) : nil, now: .now)
         }
         guard known else { throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again") }
         return .ok
@@ -195,6 +201,52 @@ public final class Coordinator: Sendable {
             }
         }
         return .ok
+    }
+
+    /// Has every healthy worker measure its links to every other, one worker at a time so the
+    /// measurements do not share the network.
+    private func measureLinks(_ body: Weft_MeasureLinks) async throws(WeftError) -> WireMessage {
+        let workers = state.withLock { state in state.membership.healthyDevices.compactMap { state.membership[$0] } }
+        let peers = workers.map { worker in Weft_PeerAddress.with { $0.device = worker.device.description; $0.address = worker.address } }
+        var links: [Weft_LinkMeasurement] = []
+        for worker in workers where workers.count > 1 {
+            let request = WireMessage.make(.measureLinks) { envelope in
+                envelope.measureLinks = .with {
+                    $0.peers = peers.filter { $0.device != worker.device.description }
+                    $0.roundTrips = body.roundTrips == 0 ? 20 : body.roundTrips
+                    $0.payloadBytes = body.payloadBytes == 0 ? 1 << 20 : body.payloadBytes
+                }
+            }
+            let timeout = configuration.requestTimeout * (2 * workers.count)
+            do {
+                links += try await node.request(request, to: worker.address, timeout: timeout).envelope.measureLinksReply.links
+            } catch {
+                throw Self.describe(error, worker: worker)
+            }
+        }
+        let reply = Weft_MeasureLinksReply.with { $0.links = links }
+        let measured = try LinkMeasurement.list(reply)
+        state.withLock { $0.links = measured }
+        return .make(.reply) { $0.measureLinksReply = reply }
+    }
+
+    /// Measures the links again once registrations have settled for a moment, so placement
+    /// sees the network as it is now (a worker that joined, or moved).
+    private func scheduleLinkMeasurement() {
+        let version = state.withLock { state in
+            state.membershipVersion += 1
+            return state.membershipVersion
+        }
+        timers.asyncAfter(deadline: .now() + .milliseconds(500)) { [weak self] in
+            guard let self, state.withLock({ $0.membershipVersion == version && !$0.stopped }) else { return }
+            Task(executorPreference: handlers) {
+                do {
+                    _ = try await self.measureLinks(Weft_MeasureLinks())
+                } catch {
+                    self.logger.info("links between workers not measured", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 
     private func clusterStatus() -> WireMessage {

@@ -29,6 +29,9 @@ final class CoordinatorSession: @unchecked Sendable {
     let handle: String
     let client: String
     let strategy: any PlacementStrategy
+    /// The seed and memory limit the session was opened with; the cost model is the
+    /// cluster's, current when nodes are placed.
+    var options: PlacementOptions
     var nodes: [Tensorflow_NodeDef]
     var graph: RuntimeGraph
     var placement: [String: DeviceName]
@@ -44,12 +47,14 @@ final class CoordinatorSession: @unchecked Sendable {
     var hosts: [DeviceName: UInt64] = [:]
 
     init(
-        handle: String, client: String, strategy: any PlacementStrategy, nodes: [Tensorflow_NodeDef], graph: RuntimeGraph,
+        handle: String, client: String, strategy: any PlacementStrategy, options: PlacementOptions,
+        nodes: [Tensorflow_NodeDef], graph: RuntimeGraph,
         placement: [String: DeviceName], lease: Duration, now: ContinuousClock.Instant
     ) {
         self.handle = handle
         self.client = client
         self.strategy = strategy
+        self.options = options
         self.nodes = nodes
         self.graph = graph
         self.placement = placement
@@ -71,10 +76,12 @@ final class CoordinatorSession: @unchecked Sendable {
     }
 
     /// Adds nodes; existing nodes keep their devices, new ones are placed by the strategy.
-    func extend(with added: [Tensorflow_NodeDef], devices: [DeviceName]) throws(WeftError) {
+    func extend(with added: [Tensorflow_NodeDef], devices: [DeviceName], costModel: CostModel) throws(WeftError) {
         let all = nodes + added
         let graph = try RuntimeGraph(nodes: all)
-        placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, existing: placement)
+        options.costModel = costModel
+        placement = try PlacementStrategies.place(
+            graph, on: devices, strategy: strategy, existing: placement, options: options)
         self.graph = graph
         nodes = all
         plans.removeAll()

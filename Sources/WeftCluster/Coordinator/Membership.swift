@@ -20,6 +20,8 @@ public struct Membership: Sendable {
         public var sessions: UInt32 = 0
         /// Resident memory, from its last heartbeat.
         public var residentBytes: UInt64 = 0
+        /// How fast it computes, once it has measured itself.
+        public var rates: CostModel.Rates?
     }
 
     /// What a registration did.
@@ -81,13 +83,15 @@ public struct Membership: Sendable {
     /// Records a heartbeat. Returns `false` when the worker is unknown or a different process
     /// holds its task, so the worker registers again.
     public mutating func heartbeat(
-        device: DeviceName, incarnation: UInt64, sessions: UInt32, residentBytes: UInt64, now: ContinuousClock.Instant
+        device: DeviceName, incarnation: UInt64, sessions: UInt32, residentBytes: UInt64,
+        rates: CostModel.Rates? = nil, now: ContinuousClock.Instant
     ) -> Bool {
         guard var worker = workers[device], worker.incarnation == incarnation else { return false }
         worker.lastSeen = now
         worker.healthy = true
         worker.sessions = sessions
         worker.residentBytes = residentBytes
+        worker.rates = rates ?? worker.rates
         workers[device] = worker
         return true
     }

@@ -26,6 +26,8 @@ public struct PlacementProblem: Sendable {
     public private(set) var groupOfNode: [Int] = []
     /// For every group, the groups feeding it data, one entry per edge.
     public private(set) var producers: [[Int]] = []
+    /// Node indices with producers before consumers (`RuntimeGraph.topologicalOrder()`).
+    public private(set) var topologicalOrder: [Int] = []
 
     /// Builds groups and checks every constraint against `devices`. `existing` holds devices
     /// already chosen for some nodes (by name); their groups keep them.
@@ -50,7 +52,8 @@ public struct PlacementProblem: Sendable {
     private mutating func buildGroups(sets: inout UnionFind, existing: [String: DeviceName]) throws(WeftError) {
         var groupOfRoot: [Int: Int] = [:]
         groupOfNode = [Int](repeating: 0, count: graph.nodes.count)
-        for index in graph.topologicalOrder() {
+        topologicalOrder = graph.topologicalOrder()
+        for index in topologicalOrder {
             let root = sets.find(index)
             let group = groupOfRoot[root] ?? {
                 groupOfRoot[root] = groups.count

@@ -2,18 +2,38 @@ import WeftRuntime
 
 /// A way to choose a device for every colocation group that the hard constraints leave open.
 /// Strategies are values, chosen by name on the command line and in code.
+///
+/// A strategy implements `place(_:options:)` (cost-aware strategies) or `place(_:)` (strategies
+/// that need no costs); each has a default in terms of the other.
 public protocol PlacementStrategy: Sendable {
     /// The name users select it by (`round-robin`).
     var name: String { get }
     /// One device per group of `problem`, each among the group's `allowed` devices, and a
     /// group's `fixed` device where it has one.
     func place(_ problem: PlacementProblem) throws(WeftError) -> [DeviceName]
+    /// The same, given costs, a seed and memory limits: deterministic for equal options.
+    func place(_ problem: PlacementProblem, options: PlacementOptions) throws(WeftError) -> [DeviceName]
+}
+
+extension PlacementStrategy {
+    /// Strategies that need no costs ignore the options.
+    public func place(_ problem: PlacementProblem, options: PlacementOptions) throws(WeftError) -> [DeviceName] {
+        try place(problem)
+    }
+
+    /// Cost-aware strategies place with the default options.
+    public func place(_ problem: PlacementProblem) throws(WeftError) -> [DeviceName] {
+        try place(problem, options: PlacementOptions())
+    }
 }
 
 /// The strategies Weft knows, by name.
 public enum PlacementStrategies {
     /// Every built-in strategy.
-    public static let all: [any PlacementStrategy] = [ExplicitPlacement(), RoundRobinPlacement()]
+    public static let all: [any PlacementStrategy] = [
+        ExplicitPlacement(), RoundRobinPlacement(), LoadBalancePlacement(), MinCutPlacement(), CriticalPathPlacement(),
+        ProfilePlacement(),
+    ]
 
     /// The strategy named `name`, or an `invalidArgument` listing the names there are.
     public static func named(_ name: String) throws(WeftError) -> any PlacementStrategy {
@@ -24,18 +44,30 @@ public enum PlacementStrategies {
         return strategy
     }
 
-    /// Places every node of `graph`: hard constraints, then `strategy`.
+    /// Places every node of `graph`: hard constraints, then `strategy`, then the memory limits of
+    /// `options` (`resourceExhausted` when they cannot be met).
     public static func place(
         _ graph: RuntimeGraph, on devices: [DeviceName], strategy: any PlacementStrategy,
-        existing: [String: DeviceName] = [:]
+        existing: [String: DeviceName] = [:], options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> [String: DeviceName] {
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: existing)
-        let chosen = try strategy.place(problem)
+        return problem.assignment(try place(problem, strategy: strategy, options: options))
+    }
+
+    /// One device per group of `problem`, checked against the constraints and memory limits.
+    public static func place(
+        _ problem: PlacementProblem, strategy: any PlacementStrategy, options: PlacementOptions = PlacementOptions()
+    ) throws(WeftError) -> [DeviceName] {
+        var chosen = try strategy.place(problem, options: options)
+        guard chosen.count == problem.groups.count else {
+            throw WeftError(.internal, "strategy \(strategy.name) placed \(chosen.count) of \(problem.groups.count) groups")
+        }
+        try MemoryBudget(problem: problem).enforce(&chosen, problem: problem, options: options)
         for (group, device) in chosen.enumerated() where !problem.groups[group].allowed.contains(device) {
-            let node = graph.nodes[problem.groups[group].members[0]].info.name
+            let node = problem.graph.nodes[problem.groups[group].members[0]].info.name
             throw WeftError(.internal, "strategy \(strategy.name) put '\(node)' on \(device), which its constraints forbid")
         }
-        return problem.assignment(chosen)
+        return chosen
     }
 }
 

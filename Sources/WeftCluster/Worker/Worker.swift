@@ -40,6 +40,8 @@ public final class Worker: Sendable {
 
     private struct State {
         var device: DeviceName?
+        /// This machine's compute rates, once measured.
+        var rates: CostModel.Rates?
         var heartbeatInterval: Duration = .milliseconds(300)
         var peers: [String: String] = [:]
         var sessions: [String: WorkerSession] = [:]
@@ -75,6 +77,18 @@ public final class Worker: Sendable {
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
         register()
+        work.async { [weak self] in self?.calibrate() }
+    }
+
+    /// Measures this machine's compute rates once, through Weft's own kernels, for the
+    /// coordinator's cost model; heartbeats carry them from then on.
+    private func calibrate() {
+        do {
+            let rates = try CostModel.measureRates()
+            state.withLock { $0.rates = rates }
+        } catch {
+            logger.info("compute rates not measured; placement uses estimates", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Stops serving; sessions hosted here are dropped.
@@ -127,7 +141,9 @@ public final class Worker: Sendable {
     }
 
     private func heartbeat() {
-        let (device, interval, sessions, stopped) = state.withLock { ($0.device, $0.heartbeatInterval, $0.sessions, $0.stopped) }
+        let (device, interval, sessions, rates, stopped) = state.withLock {
+            ($0.device, $0.heartbeatInterval, $0.sessions, $0.rates, $0.stopped)
+        }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
             envelope.heartbeat = .with {
@@ -136,6 +152,7 @@ public final class Worker: Sendable {
                 $0.incarnation = incarnation
                 $0.sessions = UInt32(sessions.count)
                 $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
+                if let rates { $0.rates = rates.message }
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) { [weak self] result in
@@ -172,6 +189,8 @@ public final class Worker: Sendable {
             node.reply(to: message, .ok)
         case .ping:
             node.reply(to: message, .ok)
+        case .measureLinks:
+            work.async { self.reply(message, self.measureLinks(envelope.measureLinks)) }
         default:
             node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages")))
         }
@@ -181,6 +200,20 @@ public final class Worker: Sendable {
         switch result {
         case .success(let reply): node.reply(to: message, reply)
         case .failure(let error): node.reply(to: message, .failure(error))
+        }
+    }
+
+    private func measureLinks(_ body: Weft_MeasureLinks) -> Result<WireMessage, WeftError> {
+        let source = state.withLock { $0.device }?.description ?? address
+        let probe = LinkProbe(node: node, timeout: configuration.requestTimeout)
+        do throws(WeftError) {
+            let links = try body.peers.map { (peer) throws(WeftError) in
+                try probe.measure(
+                    from: source, to: peer, roundTrips: Int(body.roundTrips), payloadBytes: Int(body.payloadBytes))
+            }
+            return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
+        } catch {
+            return .failure(error)
         }
     }
 
@@ -236,7 +269,9 @@ public final class Worker: Sendable {
             return node.reply(to: message, .failure(WeftError(.notFound, "partition \(envelope.runPartition.handle) is not registered")))
         }
         let step = envelope.step
-        let context = StepContext(id: step, resources: session.resources, rendezvous: session.rendezvous)
+        let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
+        let context = StepContext(
+            id: step, resources: session.resources, rendezvous: session.rendezvous, statistics: collector)
         if envelope.deadlineMs > 0 {
             let deadline = envelope.deadlineMs
             timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
@@ -248,7 +283,12 @@ public final class Worker: Sendable {
                 session.rendezvous.finish(step: step)
                 guard let self else { return }
                 switch result {
-                case .success(let tensors): node.reply(to: message, .make(.reply, session: envelope.session, step: step, tensors: tensors))
+                case .success(let tensors):
+                    node.reply(
+                        to: message,
+                        .make(.reply, session: envelope.session, step: step, tensors: tensors) { reply in
+                            if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
+                        })
                 case .failure(let error): node.reply(to: message, .failure(error))
                 }
             }
@@ -273,12 +313,15 @@ public final class Worker: Sendable {
 /// One session's state on one worker: its variables, its partitions and its rendezvous.
 final class WorkerSession: Sendable {
     let handle: String
+    /// This worker's device name, which statistics report nodes under.
+    let device: String
     let resources = ResourceContainer()
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
 
     init(handle: String, device: String, push: @escaping @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void) {
         self.handle = handle
+        self.device = device
         self.rendezvous = SessionRendezvous(device: device, push: push)
     }
 

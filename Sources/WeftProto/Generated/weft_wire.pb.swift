@@ -42,6 +42,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
   case abortStep // = 13
   case ping // = 14
   case keepAlive // = 15
+  case measureLinks // = 16
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -66,6 +67,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 13: self = .abortStep
     case 14: self = .ping
     case 15: self = .keepAlive
+    case 16: self = .measureLinks
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -88,6 +90,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .abortStep: return 13
     case .ping: return 14
     case .keepAlive: return 15
+    case .measureLinks: return 16
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -110,6 +113,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
     .abortStep,
     .ping,
     .keepAlive,
+    .measureLinks,
   ]
 
 }
@@ -305,6 +309,30 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .keepAlive(newValue)}
   }
 
+  public var runPartitionReply: Weft_RunPartitionReply {
+    get {
+      if case .runPartitionReply(let v)? = _storage._body {return v}
+      return Weft_RunPartitionReply()
+    }
+    set {_uniqueStorage()._body = .runPartitionReply(newValue)}
+  }
+
+  public var measureLinks: Weft_MeasureLinks {
+    get {
+      if case .measureLinks(let v)? = _storage._body {return v}
+      return Weft_MeasureLinks()
+    }
+    set {_uniqueStorage()._body = .measureLinks(newValue)}
+  }
+
+  public var measureLinksReply: Weft_MeasureLinksReply {
+    get {
+      if case .measureLinksReply(let v)? = _storage._body {return v}
+      return Weft_MeasureLinksReply()
+    }
+    set {_uniqueStorage()._body = .measureLinksReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -321,6 +349,9 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case runPartition(Weft_RunPartition)
     case pushTensor(Weft_PushTensor)
     case keepAlive(Weft_KeepAlive)
+    case runPartitionReply(Weft_RunPartitionReply)
+    case measureLinks(Weft_MeasureLinks)
+    case measureLinksReply(Weft_MeasureLinksReply)
 
   }
 
@@ -382,6 +413,35 @@ public nonisolated struct Weft_Heartbeat: Sendable {
 
   public var residentBytes: UInt64 = 0
 
+  /// How fast this worker computes, measured once after it starts; unset until then.
+  public var rates: Weft_DeviceRates {
+    get {_rates ?? Weft_DeviceRates()}
+    set {_rates = newValue}
+  }
+  /// Returns true if `rates` has been explicitly set.
+  public var hasRates: Bool {self._rates != nil}
+  /// Clears the value of `rates`. Subsequent reads from it will return its default value.
+  public mutating func clearRates() {self._rates = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _rates: Weft_DeviceRates? = nil
+}
+
+/// A device's compute rates, for placement's cost model.
+public nonisolated struct Weft_DeviceRates: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var flopsPerSecond: Double = 0
+
+  public var bytesPerSecond: Double = 0
+
+  public var secondsPerOp: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -410,6 +470,12 @@ public nonisolated struct Weft_CreateSession: Sendable {
 
   /// A session whose client sends nothing for this long is closed.
   public var leaseMs: UInt64 = 0
+
+  /// Seeds the placement strategy's random choices.
+  public var placementSeed: UInt64 = 0
+
+  /// Bytes of variables and constants each worker may hold for this session; 0 for no limit.
+  public var memoryLimitBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -477,6 +543,10 @@ public nonisolated struct Weft_RunStep: Sendable {
 
   public var targets: [String] = []
 
+  /// Time every node and count the tensors workers push to each other (TensorFlow's
+  /// RunOptions.trace_level); the reply carries them in `statistics`.
+  public var collectStatistics: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -489,6 +559,95 @@ public nonisolated struct Weft_RunStepReply: Sendable {
 
   /// Which worker ran each node of this step, when the request asked for it.
   public var placement: [Weft_NodePlacement] = []
+
+  public var statistics: Weft_StepStats {
+    get {_statistics ?? Weft_StepStats()}
+    set {_statistics = newValue}
+  }
+  /// Returns true if `statistics` has been explicitly set.
+  public var hasStatistics: Bool {self._statistics != nil}
+  /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
+  public mutating func clearStatistics() {self._statistics = nil}
+
+  /// Set when the whole step runs in one partition on one worker: the client may send later
+  /// steps of the same signature to that worker directly, a network round trip fewer.
+  public var directRoute: Weft_DirectRoute {
+    get {_directRoute ?? Weft_DirectRoute()}
+    set {_directRoute = newValue}
+  }
+  /// Returns true if `directRoute` has been explicitly set.
+  public var hasDirectRoute: Bool {self._directRoute != nil}
+  /// Clears the value of `directRoute`. Subsequent reads from it will return its default value.
+  public mutating func clearDirectRoute() {self._directRoute = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _statistics: Weft_StepStats? = nil
+  fileprivate var _directRoute: Weft_DirectRoute? = nil
+}
+
+/// How to run one step signature as a RUN_PARTITION request to a single worker.
+public nonisolated struct Weft_DirectRoute: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var device: String = String()
+
+  public var address: String = String()
+
+  /// The partition's handle on that worker.
+  public var handle: String = String()
+
+  /// For each of the partition's feeds, the index of the step's feed that supplies it.
+  public var feedIndices: [UInt32] = []
+
+  /// For each of the partition's fetches, the index of the step's fetch it answers.
+  public var fetchIndices: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One node's run in one step, as TensorFlow's NodeExecStats.
+public nonisolated struct Weft_NodeRunStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  public var op: String = String()
+
+  public var device: String = String()
+
+  /// Microseconds from the start of the step on that device.
+  public var startMicros: Int64 = 0
+
+  public var durationMicros: Int64 = 0
+
+  public var outputBytes: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What one step did, as TensorFlow's StepStats.
+public nonisolated struct Weft_StepStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var nodes: [Weft_NodeRunStats] = []
+
+  /// Tensors and bytes pushed from one worker to another.
+  public var tensorsSent: Int64 = 0
+
+  public var bytesSent: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -608,9 +767,32 @@ public nonisolated struct Weft_RunPartition: Sendable {
   /// Feed names in the order of the payload frames.
   public var feeds: [String] = []
 
+  public var collectStatistics: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct Weft_RunPartitionReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var statistics: Weft_StepStats {
+    get {_statistics ?? Weft_StepStats()}
+    set {_statistics = newValue}
+  }
+  /// Returns true if `statistics` has been explicitly set.
+  public var hasStatistics: Bool {self._statistics != nil}
+  /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
+  public mutating func clearStatistics() {self._statistics = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _statistics: Weft_StepStats? = nil
 }
 
 public nonisolated struct Weft_PushTensor: Sendable {
@@ -649,12 +831,63 @@ public nonisolated struct Weft_KeepAlive: Sendable {
   public init() {}
 }
 
+/// To a worker: time round trips and one payload to each peer. To the coordinator (empty): do
+/// that on every healthy worker towards every other one.
+public nonisolated struct Weft_MeasureLinks: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var peers: [Weft_PeerAddress] = []
+
+  public var roundTrips: UInt32 = 0
+
+  public var payloadBytes: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One direction of one link, as measured from its source.
+public nonisolated struct Weft_LinkMeasurement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var source: String = String()
+
+  public var destination: String = String()
+
+  /// Half the median round trip of an empty request.
+  public var latencySeconds: Double = 0
+
+  /// Payload bytes over the time the payload's request took beyond an empty one.
+  public var bytesPerSecond: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Weft_MeasureLinksReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var links: [Weft_LinkMeasurement] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "weft"
 
 nonisolated extension Weft_Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}REPLY\0\u{1}REGISTER_WORKER\0\u{1}HEARTBEAT\0\u{1}CREATE_SESSION\0\u{1}EXTEND_SESSION\0\u{1}RUN_STEP\0\u{1}CLOSE_SESSION\0\u{1}CLUSTER_STATUS\0\u{1}REGISTER_PARTITION\0\u{1}RUN_PARTITION\0\u{1}PUSH_TENSOR\0\u{1}RELEASE_SESSION\0\u{1}ABORT_STEP\0\u{1}PING\0\u{1}KEEP_ALIVE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}REPLY\0\u{1}REGISTER_WORKER\0\u{1}HEARTBEAT\0\u{1}CREATE_SESSION\0\u{1}EXTEND_SESSION\0\u{1}RUN_STEP\0\u{1}CLOSE_SESSION\0\u{1}CLUSTER_STATUS\0\u{1}REGISTER_PARTITION\0\u{1}RUN_PARTITION\0\u{1}PUSH_TENSOR\0\u{1}RELEASE_SESSION\0\u{1}ABORT_STEP\0\u{1}PING\0\u{1}KEEP_ALIVE\0\u{1}MEASURE_LINKS\0")
 }
 
 nonisolated extension Weft_Status: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -734,7 +967,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -960,6 +1193,45 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .keepAlive(v)
           }
         }()
+        case 33: try {
+          var v: Weft_RunPartitionReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .runPartitionReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .runPartitionReply(v)
+          }
+        }()
+        case 34: try {
+          var v: Weft_MeasureLinks?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .measureLinks(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .measureLinks(v)
+          }
+        }()
+        case 35: try {
+          var v: Weft_MeasureLinksReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .measureLinksReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .measureLinksReply(v)
+          }
+        }()
         default: break
         }
       }
@@ -1048,6 +1320,18 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case .keepAlive?: try {
         guard case .keepAlive(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+      }()
+      case .runPartitionReply?: try {
+        guard case .runPartitionReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+      }()
+      case .measureLinks?: try {
+        guard case .measureLinks(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
+      }()
+      case .measureLinksReply?: try {
+        guard case .measureLinksReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
       }()
       case nil: break
       }
@@ -1170,7 +1454,7 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1183,12 +1467,17 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.sessions) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.residentBytes) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._rates) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.job.isEmpty {
       try visitor.visitSingularStringField(value: self.job, fieldNumber: 1)
     }
@@ -1204,6 +1493,9 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.residentBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.residentBytes, fieldNumber: 5)
     }
+    try { if let v = self._rates {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1213,6 +1505,47 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.incarnation != rhs.incarnation {return false}
     if lhs.sessions != rhs.sessions {return false}
     if lhs.residentBytes != rhs.residentBytes {return false}
+    if lhs._rates != rhs._rates {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeviceRates"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}flops_per_second\0\u{3}bytes_per_second\0\u{3}seconds_per_op\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.flopsPerSecond) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.bytesPerSecond) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.secondsPerOp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.flopsPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.flopsPerSecond, fieldNumber: 1)
+    }
+    if self.bytesPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.bytesPerSecond, fieldNumber: 2)
+    }
+    if self.secondsPerOp.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.secondsPerOp, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DeviceRates, rhs: Weft_DeviceRates) -> Bool {
+    if lhs.flopsPerSecond != rhs.flopsPerSecond {return false}
+    if lhs.bytesPerSecond != rhs.bytesPerSecond {return false}
+    if lhs.secondsPerOp != rhs.secondsPerOp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1220,7 +1553,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1233,6 +1566,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       case 3: try { try decoder.decodeSingularStringField(value: &self.client) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.waitForWorkersMs) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.leaseMs) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.placementSeed) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       default: break
       }
     }
@@ -1258,6 +1593,12 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     if self.leaseMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.leaseMs, fieldNumber: 5)
     }
+    if self.placementSeed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.placementSeed, fieldNumber: 6)
+    }
+    if self.memoryLimitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1267,6 +1608,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.client != rhs.client {return false}
     if lhs.waitForWorkersMs != rhs.waitForWorkersMs {return false}
     if lhs.leaseMs != rhs.leaseMs {return false}
+    if lhs.placementSeed != rhs.placementSeed {return false}
+    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1373,7 +1716,7 @@ nonisolated extension Weft_ExtendSession: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStep"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{3}collect_statistics\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1384,6 +1727,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.feeds) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.fetches) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.targets) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.collectStatistics) }()
       default: break
       }
     }
@@ -1399,6 +1743,9 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if !self.targets.isEmpty {
       try visitor.visitRepeatedStringField(value: self.targets, fieldNumber: 3)
     }
+    if self.collectStatistics != false {
+      try visitor.visitSingularBoolField(value: self.collectStatistics, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1406,6 +1753,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if lhs.feeds != rhs.feeds {return false}
     if lhs.fetches != rhs.fetches {return false}
     if lhs.targets != rhs.targets {return false}
+    if lhs.collectStatistics != rhs.collectStatistics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1413,7 +1761,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1422,20 +1770,179 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._directRoute) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.placement.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.placement, fieldNumber: 1)
     }
+    try { if let v = self._statistics {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._directRoute {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunStepReply, rhs: Weft_RunStepReply) -> Bool {
     if lhs.placement != rhs.placement {return false}
+    if lhs._statistics != rhs._statistics {return false}
+    if lhs._directRoute != rhs._directRoute {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DirectRoute"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}address\0\u{1}handle\0\u{3}feed_indices\0\u{3}fetch_indices\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.handle) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.feedIndices) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.fetchIndices) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 2)
+    }
+    if !self.handle.isEmpty {
+      try visitor.visitSingularStringField(value: self.handle, fieldNumber: 3)
+    }
+    if !self.feedIndices.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.feedIndices, fieldNumber: 4)
+    }
+    if !self.fetchIndices.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.fetchIndices, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DirectRoute, rhs: Weft_DirectRoute) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.handle != rhs.handle {return false}
+    if lhs.feedIndices != rhs.feedIndices {return false}
+    if lhs.fetchIndices != rhs.fetchIndices {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NodeRunStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}op\0\u{1}device\0\u{3}start_micros\0\u{3}duration_micros\0\u{3}output_bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.op) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.startMicros) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.durationMicros) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.outputBytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    if !self.op.isEmpty {
+      try visitor.visitSingularStringField(value: self.op, fieldNumber: 2)
+    }
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 3)
+    }
+    if self.startMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.startMicros, fieldNumber: 4)
+    }
+    if self.durationMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.durationMicros, fieldNumber: 5)
+    }
+    if self.outputBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.outputBytes, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_NodeRunStats, rhs: Weft_NodeRunStats) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.op != rhs.op {return false}
+    if lhs.device != rhs.device {return false}
+    if lhs.startMicros != rhs.startMicros {return false}
+    if lhs.durationMicros != rhs.durationMicros {return false}
+    if lhs.outputBytes != rhs.outputBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StepStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.nodes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.nodes, fieldNumber: 1)
+    }
+    if self.tensorsSent != 0 {
+      try visitor.visitSingularInt64Field(value: self.tensorsSent, fieldNumber: 2)
+    }
+    if self.bytesSent != 0 {
+      try visitor.visitSingularInt64Field(value: self.bytesSent, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_StepStats, rhs: Weft_StepStats) -> Bool {
+    if lhs.nodes != rhs.nodes {return false}
+    if lhs.tensorsSent != rhs.tensorsSent {return false}
+    if lhs.bytesSent != rhs.bytesSent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1682,7 +2189,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}feeds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}feeds\0\u{3}collect_statistics\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1692,6 +2199,7 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.handle) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.feeds) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.collectStatistics) }()
       default: break
       }
     }
@@ -1704,12 +2212,50 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.feeds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.feeds, fieldNumber: 2)
     }
+    if self.collectStatistics != false {
+      try visitor.visitSingularBoolField(value: self.collectStatistics, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunPartition, rhs: Weft_RunPartition) -> Bool {
     if lhs.handle != rhs.handle {return false}
     if lhs.feeds != rhs.feeds {return false}
+    if lhs.collectStatistics != rhs.collectStatistics {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunPartitionReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statistics\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._statistics {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_RunPartitionReply, rhs: Weft_RunPartitionReply) -> Bool {
+    if lhs._statistics != rhs._statistics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1779,6 +2325,121 @@ nonisolated extension Weft_KeepAlive: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
   public static func ==(lhs: Weft_KeepAlive, rhs: Weft_KeepAlive) -> Bool {
     if lhs.client != rhs.client {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_MeasureLinks: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MeasureLinks"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}peers\0\u{3}round_trips\0\u{3}payload_bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.peers) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.roundTrips) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.payloadBytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.peers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.peers, fieldNumber: 1)
+    }
+    if self.roundTrips != 0 {
+      try visitor.visitSingularUInt32Field(value: self.roundTrips, fieldNumber: 2)
+    }
+    if self.payloadBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.payloadBytes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_MeasureLinks, rhs: Weft_MeasureLinks) -> Bool {
+    if lhs.peers != rhs.peers {return false}
+    if lhs.roundTrips != rhs.roundTrips {return false}
+    if lhs.payloadBytes != rhs.payloadBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LinkMeasurement"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}destination\0\u{3}latency_seconds\0\u{3}bytes_per_second\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.destination) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.latencySeconds) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.bytesPerSecond) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 1)
+    }
+    if !self.destination.isEmpty {
+      try visitor.visitSingularStringField(value: self.destination, fieldNumber: 2)
+    }
+    if self.latencySeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latencySeconds, fieldNumber: 3)
+    }
+    if self.bytesPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.bytesPerSecond, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_LinkMeasurement, rhs: Weft_LinkMeasurement) -> Bool {
+    if lhs.source != rhs.source {return false}
+    if lhs.destination != rhs.destination {return false}
+    if lhs.latencySeconds != rhs.latencySeconds {return false}
+    if lhs.bytesPerSecond != rhs.bytesPerSecond {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_MeasureLinksReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MeasureLinksReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}links\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.links) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.links.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.links, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_MeasureLinksReply, rhs: Weft_MeasureLinksReply) -> Bool {
+    if lhs.links != rhs.links {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -21,11 +21,17 @@ public final class StepContext: Sendable {
     public let resources: ResourceContainer
     /// The rendezvous for `_Send`/`_Recv`; `nil` in a local session.
     public let rendezvous: (any Rendezvous)?
+    /// Where node timings go when the caller asked for them; `nil` for ordinary steps.
+    public let statistics: StepStatisticsCollector?
 
     /// Makes a step context.
-    public init(id: UInt64, resources: ResourceContainer, rendezvous: (any Rendezvous)? = nil) {
+    public init(
+        id: UInt64, resources: ResourceContainer, rendezvous: (any Rendezvous)? = nil,
+        statistics: StepStatisticsCollector? = nil
+    ) {
         self.id = id
         self.resources = resources
         self.rendezvous = rendezvous
+        self.statistics = statistics
     }
 }

@@ -56,8 +56,10 @@ final class StepExecution: Sendable {
                 continue
             }
             let context = OpKernelContext(node: node.name, inputs: inputs, step: step)
+            let started = step.statistics == nil ? nil : ContinuousClock.now
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
                 kernel.computeAsync(context) { result in
+                    self.record(node, started: started, inputs: inputs, result)
                     if let following = self.complete(current, result) { self.process(following) }
                 }
                 return
@@ -68,8 +70,15 @@ final class StepExecution: Sendable {
             } catch {
                 result = .failure(error)
             }
+            record(node, started: started, inputs: inputs, result)
             next = complete(current, result)
         }
+    }
+
+    /// Times a node that ran, when the step collects statistics (`started` is set only then).
+    private func record(_ node: StepPlan.Node, started: ContinuousClock.Instant?, inputs: [Value], _ result: Result<[Value], WeftError>) {
+        guard let started, let collector = step.statistics, case .success(let outputs) = result else { return }
+        collector.record(node: node.name, op: node.op, started: started, inputs: inputs, outputs: outputs)
     }
 
     /// The node's input values, or `nil` when the step already failed and it should not run.

@@ -15,6 +15,7 @@ public final class StepPlan: Sendable {
 
     struct Node: Sendable {
         let name: String
+        let op: String
         let kernel: any OpKernel
         let isAsync: Bool
         let inputs: [Source]
@@ -96,7 +97,7 @@ public final class StepPlan: Sendable {
             let kernel = try graph.nodes[node].definition.makeKernel(info)
             nodes.append(
                 Node(
-                    name: info.name, kernel: kernel, isAsync: kernel is any AsyncOpKernel, inputs: inputs[position],
+                    name: info.name, op: info.op, kernel: kernel, isAsync: kernel is any AsyncOpKernel, inputs: inputs[position],
                     firstSlot: firstSlots[position], outputCount: graph.nodes[node].outputTypes.count,
                     consumers: consumers[position]))
         }

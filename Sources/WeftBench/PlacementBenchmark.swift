@@ -1,0 +1,261 @@
+import Foundation
+import Logging
+import Weft
+import WeftCluster
+import WeftRuntime
+
+/// `weft bench placement`: for every workload × strategy, places and partitions the graph,
+/// runs warm-up and measured steps on a cluster, checks the fetched values against a local
+/// session, and collects one `PlacementRow`.
+public struct PlacementBenchmark: Sendable {
+    /// What to run.
+    public struct Configuration: Sendable {
+        /// The workloads, in report order.
+        public var workloads: [Workload]
+        /// The strategies every workload is placed with.
+        public var strategies: [any PlacementStrategy]
+        /// The coordinator of the cluster to run on; `nil` plans only (nothing runs).
+        public var coordinator: String?
+        /// The devices to plan for when `coordinator` is `nil`; with a cluster, its healthy workers.
+        public var plannedDevices: [DeviceName]
+        /// Untimed steps before the measured ones (at least one: its values are checked).
+        public var warmupSteps: Int = 5
+        /// Timed steps.
+        public var measuredSteps: Int = 50
+
+        /// A configuration; with `coordinator == nil` only placement is timed.
+        public init(
+            workloads: [Workload], strategies: [any PlacementStrategy], coordinator: String?,
+            plannedDevices: [DeviceName] = []
+        ) {
+            self.workloads = workloads
+            self.strategies = strategies
+            self.coordinator = coordinator
+            self.plannedDevices = plannedDevices
+        }
+    }
+
+    /// A built workload with its runtime graph and every strategy's placement.
+    public struct PlacedWorkload: Sendable {
+        /// The workload.
+        public var workload: Workload
+        /// Its graph and step.
+        public var built: BuiltWorkload
+        /// The graph as the runtime (and the coordinator) loads it.
+        public var runtime: RuntimeGraph
+        /// The workers it was placed on.
+        public var devices: [DeviceName]
+        /// By strategy name: the device of every node.
+        public var placements: [String: [String: DeviceName]]
+        /// By strategy name: what the placement implies for the step.
+        public var analyses: [String: PlacementAnalysis]
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    private let logger: Logger
+
+    /// Prepares a benchmark.
+    public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.bench.placement")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs every workload × strategy and returns the rows in that order. `progress` gets a
+    /// line per phase (`[3/10] mlp × round-robin: placing…`); `placed` gets each workload's
+    /// placements once they are known, for pictures of the placed graph.
+    public func run(
+        progress: (String) -> Void = { _ in }, placed: (PlacedWorkload) throws -> Void = { _ in }
+    ) throws(WeftError) -> [PlacementRow] {
+        let devices = try configuration.coordinator.map(Self.healthyWorkers) ?? configuration.plannedDevices.sorted()
+        guard !devices.isEmpty else { throw WeftError(.invalidArgument, "there are no workers to place the workloads on") }
+        let total = configuration.workloads.count * configuration.strategies.count
+        var rows: [PlacementRow] = []
+        for (index, workload) in configuration.workloads.enumerated() {
+            let counter = index * configuration.strategies.count
+            progress("[\(counter + 1)/\(total)] \(workload.name): building \(workload.parameters)…")
+            let buildStart = ContinuousClock.now
+            let built = try workload.build()
+            let graphSeconds = seconds(ContinuousClock.now - buildStart)
+            let runtime = try RuntimeGraph(nodes: built.graph.graphDef.node, registry: built.graph.registry)
+            let loadSeconds = seconds(ContinuousClock.now - buildStart) - graphSeconds
+            progress(
+                "[\(counter + 1)/\(total)] \(workload.name): built \(runtime.nodes.count) nodes in "
+                    + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s")
+            var workloadRows: [PlacementRow] = []
+            var placedWorkload = PlacedWorkload(
+                workload: workload, built: built, runtime: runtime, devices: devices, placements: [:], analyses: [:])
+            for (offset, strategy) in configuration.strategies.enumerated() {
+                progress("[\(counter + offset + 1)/\(total)] \(workload.name) × \(strategy.name): placing…")
+                var (row, placement, analysis) = plan(workload, built, runtime, strategy, devices)
+                row.graphBuildSeconds = graphSeconds
+                workloadRows.append(row)
+                placedWorkload.placements[strategy.name] = placement
+                placedWorkload.analyses[strategy.name] = analysis
+            }
+            do { try placed(placedWorkload) } catch {
+                logger.warning("could not draw the placed graph", metadata: ["workload": "\(workload.name)", "error": "\(error)"])
+            }
+            if let coordinator = configuration.coordinator {
+                try measure(&workloadRows, placedWorkload, coordinator, counter: counter, total: total, progress: progress)
+            }
+            rows += workloadRows
+        }
+        return rows
+    }
+
+    /// The healthy workers of the cluster at `coordinator`.
+    static func healthyWorkers(_ coordinator: String) throws(WeftError) -> [DeviceName] {
+        try ClusterClient.status(coordinator: coordinator).workers.filter(\.healthy)
+            .map { DeviceName(job: $0.job, task: Int($0.task)) }.sorted()
+    }
+
+    // MARK: Planning
+
+    private func plan(
+        _ workload: Workload, _ built: BuiltWorkload, _ runtime: RuntimeGraph, _ strategy: any PlacementStrategy,
+        _ devices: [DeviceName]
+    ) -> (PlacementRow, [String: DeviceName]?, PlacementAnalysis?) {
+        var row = PlacementRow(
+            workload: workload.name, parameters: workload.parameters, nodes: runtime.nodes.count, strategy: strategy.name,
+            workers: devices.count, placementSeconds: .nan, predicted: .unavailable, steps: 0, trafficSource: .unavailable,
+            cutEdges: 0, nodeBalance: .nan)
+        do {
+            let (seconds, placement) = try Self.timePlacement(runtime, devices, strategy)
+            row.placementSeconds = seconds
+            let analysis = try PlacementAnalysis(
+                graph: runtime, placement: placement, feeds: built.feeds.keys.sorted(), fetches: built.fetches,
+                targets: built.targets)
+            row.cutEdges = analysis.cutEdges
+            row.nodeBalance = analysis.nodeBalance(devices: devices)
+            row.tensorsPerStep = analysis.sentTensors.count
+            row.trafficSource = .partition
+            row.predicted = predict(built, runtime, placement, devices, strategy: strategy.name)
+            return (row, placement, analysis)
+        } catch {
+            row.problem = "placement failed: \(error)"
+            return (row, nil, nil)
+        }
+    }
+
+    /// The cost model's figures, or none (logged) when it cannot estimate the graph.
+    private func predict(
+        _ built: BuiltWorkload, _ runtime: RuntimeGraph, _ placement: [String: DeviceName], _ devices: [DeviceName],
+        strategy: String
+    ) -> PlacementFigures {
+        do {
+            return try PlacementFigures.estimate(built, graph: runtime, placement: placement, devices: devices)
+        } catch {
+            logger.warning(
+                "the cost model cannot estimate this placement; its figures are n/a",
+                metadata: ["strategy": "\(strategy)", "error": "\(error)"])
+            return .unavailable
+        }
+    }
+
+    /// The median time of placing `graph`, repeated while that takes under 50 ms in all (at most
+    /// 25 times): one sample of a sub-millisecond placement would be mostly noise.
+    static func timePlacement(
+        _ graph: RuntimeGraph, _ devices: [DeviceName], _ strategy: any PlacementStrategy
+    ) throws(WeftError) -> (seconds: Double, placement: [String: DeviceName]) {
+        var samples: [Double] = []
+        var spent = 0.0
+        var placement: [String: DeviceName] = [:]
+        repeat {
+            let start = ContinuousClock.now
+            placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy)
+            let elapsed = seconds(ContinuousClock.now - start)
+            samples.append(elapsed)
+            spent += elapsed
+        } while spent < 0.05 && samples.count < 25
+        return (Statistics(samples).median, placement)
+    }
+
+    // MARK: Measuring
+
+    private func measure(
+        _ rows: inout [PlacementRow], _ placed: PlacedWorkload, _ coordinator: String, counter: Int, total: Int,
+        progress: (String) -> Void
+    ) throws(WeftError) {
+        progress("[\(counter + 1)/\(total)] \(placed.workload.name): local reference step…")
+        let reference = try LocalReference(placed.built)
+        for index in rows.indices where rows[index].problem == nil {
+            let strategy = rows[index].strategy
+            progress(
+                "[\(counter + index + 1)/\(total)] \(placed.workload.name) × \(strategy): "
+                    + "running \(max(configuration.warmupSteps, 1)) warm-up + \(configuration.measuredSteps) steps…")
+            run(&rows[index], placed.built, coordinator: coordinator, expected: reference, placement: placed.placements[strategy])
+        }
+    }
+
+    private func run(
+        _ row: inout PlacementRow, _ built: BuiltWorkload, coordinator: String, expected: LocalReference,
+        placement: [String: DeviceName]?
+    ) {
+        do {
+            var options = RemoteSessionOptions(strategy: row.strategy)
+            options.stepTimeout = .seconds(300)
+            let setupStart = ContinuousClock.now
+            let backend = try RemoteSessionBackend(coordinator: coordinator, graph: built.graph, options: options)
+            row.sessionSetupSeconds = seconds(ContinuousClock.now - setupStart)
+            let session = Session(graph: built.graph, backend: backend)
+            defer { session.close() }
+            if let placement, backend.placement != placement.mapValues(\.description) {
+                // Traffic and balance were computed from our placement; say so if the cluster's differs.
+                row.problem = "the coordinator placed the graph differently from PlacementStrategies.place"
+            }
+            try runSteps(&row, session, built, expected: expected)
+        } catch {
+            row.problem = "\(error)"
+        }
+    }
+
+    private func runSteps(
+        _ row: inout PlacementRow, _ session: Session, _ built: BuiltWorkload, expected: LocalReference
+    ) throws(WeftError) {
+        if !built.initializers.isEmpty { _ = try session.run(fetches: [], targets: built.initializers) }
+        let step = { () throws(WeftError) -> [Tensor] in
+            try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets)
+        }
+        // The first step's values are compared: the local reference ran exactly one step too,
+        // so steps that change variables compare equal states. It also collects the step's
+        // statistics; the timed steps do not, so they pay nothing for it.
+        var metadata = RunMetadata()
+        let first = try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets, metadata: &metadata)
+        record(metadata.stepStatistics, in: &row)
+        let mismatch = ValueComparison.firstDifference(expected: expected.fetched, actual: first, names: built.fetches)
+        row.valuesMatch = mismatch == nil
+        if let mismatch { row.problem = "VALUES DIFFER from the local session: \(mismatch)" }
+        for _ in 1..<max(configuration.warmupSteps, 1) { _ = try step() }
+        var samples: [Double] = []
+        for _ in 0..<configuration.measuredSteps {
+            let start = ContinuousClock.now
+            _ = try step()
+            samples.append(seconds(ContinuousClock.now - start))
+        }
+        let statistics = Statistics(samples)
+        row.steps = samples.count
+        row.medianStepSeconds = samples.isEmpty ? nil : statistics.median
+        row.p90StepSeconds = samples.isEmpty ? nil : statistics.p90
+    }
+}
+
+extension PlacementBenchmark {
+    /// Takes the traffic and the compute balance of one measured step into `row`.
+    func record(_ statistics: StepStatistics, in row: inout PlacementRow) {
+        row.tensorsPerStep = statistics.tensorsSent
+        row.bytesPerStep = statistics.bytesSent
+        row.trafficSource = .measured
+        var busy: [String: Double] = [:]
+        for node in statistics.nodes where !node.device.isEmpty { busy[node.device, default: 0] += seconds(node.duration) }
+        // Workers that ran nothing count as idle: balance is over all the workers placed on.
+        let times = busy.values + Array(repeating: 0, count: max(0, row.workers - busy.count))
+        let mean = times.reduce(0, +) / Double(max(times.count, 1))
+        row.computeBalance = mean > 0 ? (times.max() ?? 0) / mean : nil
+    }
+}
+
+/// `duration` in seconds.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}

@@ -1,0 +1,257 @@
+import WeftRuntime
+
+/// A placement problem in flat arrays, costed once for every strategy: per-node compute seconds
+/// on every device, bytes on every edge, persistent bytes per node and group, and the devices each
+/// group may use. Adjacency is CSR, so strategies walk 100,000 nodes without allocating.
+struct CostGraph {
+    let devices: [DeviceName]
+    /// The group of every node, and the number of groups.
+    let groupOfNode: [Int]
+    let groupCount: Int
+    let nodeCount: Int
+    let deviceCount: Int
+    /// Compute seconds, node-major: `cost[node * deviceCount + device]`.
+    private(set) var cost: [Double]
+    /// Mean compute seconds of every node over the devices.
+    private(set) var meanCost: [Double]
+    /// Bytes a node keeps for the session's life (variables, constants).
+    private(set) var persistentBytes: [Int]
+    /// Bytes of all of a node's outputs.
+    private(set) var outputBytes: [Int]
+    /// Producers of every node, data and control: `predecessorStart[n]..<predecessorStart[n+1]`.
+    private(set) var predecessorStart: [Int]
+    private(set) var predecessorNode: [Int]
+    /// Bytes carried by the edge; a control edge carries a one-byte trigger.
+    private(set) var predecessorBytes: [Int]
+    /// The producer's output as a global output index, or -1 for a control edge.
+    private(set) var predecessorTensor: [Int]
+    /// Consumers of every node, with the bytes of each edge.
+    private(set) var successorStart: [Int]
+    private(set) var successorNode: [Int]
+    private(set) var successorBytes: [Int]
+    /// The edge's tensor as in `predecessorTensor` (-1 for control).
+    private(set) var successorTensor: [Int]
+    /// Producers before consumers.
+    let order: [Int]
+    /// Transfer cost between device indices: `latency[p * deviceCount + q] + bytes * secondsPerByte[…]`.
+    private(set) var latency: [Double]
+    private(set) var secondsPerByte: [Double]
+    /// Means over the ordered pairs of distinct devices, for HEFT's average transfer cost.
+    private(set) var meanLatency = 0.0
+    private(set) var meanSecondsPerByte = 0.0
+    /// Persistent bytes and mean compute seconds of every group.
+    private(set) var groupBytes: [Int]
+    private(set) var groupCost: [Double]
+    /// Whether group `g` may use device `d`: `allowed[g * deviceCount + d]`.
+    private(set) var allowed: [Bool]
+    /// The device index every group must use, or -1.
+    private(set) var pinned: [Int]
+
+    init(problem: PlacementProblem, options: PlacementOptions) {
+        let graph = problem.graph
+        devices = problem.devices
+        groupOfNode = problem.groupOfNode
+        groupCount = problem.groups.count
+        nodeCount = graph.nodes.count
+        deviceCount = devices.count
+        order = problem.topologicalOrder
+        let shapes = ShapeInference(graph: graph, feedShapes: options.feedShapes, order: order)
+        cost = []
+        meanCost = []
+        persistentBytes = []
+        outputBytes = []
+        (predecessorStart, predecessorNode, predecessorBytes, predecessorTensor) = ([], [], [], [])
+        (successorStart, successorNode, successorBytes, successorTensor) = ([], [], [], [])
+        (latency, secondsPerByte) = ([], [])
+        (groupBytes, groupCost, allowed, pinned) = ([], [], [], [])
+        costNodes(graph, shapes: shapes, model: options.costModel)
+        buildEdges(graph, shapes: shapes)
+        costTransfers(model: options.costModel)
+        describeGroups(problem)
+    }
+
+    /// A task graph given directly, as textbooks give them: the compute seconds of every task on
+    /// every device, and edges `(from, to, bytes)`; one group per task, any device allowed.
+    init(taskCosts: [[Double]], edges: [(from: Int, to: Int, bytes: Int)], devices: [DeviceName], model: CostModel) {
+        self.devices = devices
+        nodeCount = taskCosts.count
+        deviceCount = devices.count
+        groupOfNode = Array(0..<nodeCount)
+        groupCount = nodeCount
+        cost = taskCosts.flatMap { $0 }
+        meanCost = taskCosts.map { $0.reduce(0, +) / Double(devices.count) }
+        persistentBytes = [Int](repeating: 0, count: nodeCount)
+        outputBytes = [Int](repeating: 0, count: nodeCount)
+        let sorted = edges.sorted { ($0.to, $0.from) < ($1.to, $1.from) }
+        predecessorStart = [Int](repeating: 0, count: nodeCount + 1)
+        for edge in sorted { predecessorStart[edge.to + 1] += 1 }
+        for index in 0..<nodeCount { predecessorStart[index + 1] += predecessorStart[index] }
+        predecessorNode = sorted.map(\.from)
+        predecessorBytes = sorted.map(\.bytes)
+        predecessorTensor = sorted.map(\.from)
+        (successorStart, successorNode, successorBytes, successorTensor) = ([], [], [], [])
+        (latency, secondsPerByte) = ([], [])
+        (groupBytes, groupCost, allowed, pinned) = ([], [], [], [])
+        order = Self.kahnOrder(count: nodeCount, edges: edges)
+        buildSuccessors()
+        costTransfers(model: model)
+        groupBytes = persistentBytes
+        groupCost = meanCost
+        allowed = [Bool](repeating: true, count: nodeCount * deviceCount)
+        pinned = [Int](repeating: -1, count: nodeCount)
+    }
+
+    private static func kahnOrder(count: Int, edges: [(from: Int, to: Int, bytes: Int)]) -> [Int] {
+        var indegree = [Int](repeating: 0, count: count)
+        for edge in edges { indegree[edge.to] += 1 }
+        var order = (0..<count).filter { indegree[$0] == 0 }
+        var next = 0
+        while next < order.count {
+            for edge in edges where edge.from == order[next] {
+                indegree[edge.to] -= 1
+                if indegree[edge.to] == 0 { order.append(edge.to) }
+            }
+            next += 1
+        }
+        return order
+    }
+
+    private mutating func costNodes(_ graph: RuntimeGraph, shapes: ShapeInference, model: CostModel) {
+        let rates = devices.map(model.rates(of:))
+        cost = [Double](repeating: 0, count: nodeCount * deviceCount)
+        meanCost = [Double](repeating: 0, count: nodeCount)
+        persistentBytes = [Int](repeating: 0, count: nodeCount)
+        outputBytes = [Int](repeating: 0, count: nodeCount)
+        for index in 0..<nodeCount {
+            let node = graph.nodes[index]
+            let work = OpWork.of(node: index, in: graph, shapes: shapes)
+            var total = 0.0
+            for device in 0..<deviceCount {
+                var seconds = rates[device].seconds(work)
+                if model.hasMeasurements, let measured = model.measuredSeconds(node: node.info.name, on: devices[device]) {
+                    seconds = measured
+                }
+                cost[index * deviceCount + device] = seconds
+                total += seconds
+            }
+            meanCost[index] = total / Double(deviceCount)
+            for slot in node.outputTypes.indices { outputBytes[index] += shapes.bytes(node: index, output: slot) }
+            if node.info.op == "VariableV2" || node.info.op == "Const" { persistentBytes[index] = outputBytes[index] }
+        }
+    }
+
+    private mutating func buildEdges(_ graph: RuntimeGraph, shapes: ShapeInference) {
+        predecessorStart = [Int](repeating: 0, count: nodeCount + 1)
+        for (index, node) in graph.nodes.enumerated() {
+            predecessorStart[index + 1] = predecessorStart[index] + node.dataInputs.count + node.controlInputs.count
+        }
+        let edges = predecessorStart[nodeCount]
+        predecessorNode.reserveCapacity(edges)
+        predecessorBytes.reserveCapacity(edges)
+        predecessorTensor.reserveCapacity(edges)
+        for node in graph.nodes {
+            for input in node.dataInputs {
+                predecessorNode.append(input.node)
+                predecessorBytes.append(shapes.bytes(node: input.node, output: input.output))
+                predecessorTensor.append(shapes.outputStart[input.node] + input.output)
+            }
+            for producer in node.controlInputs {
+                predecessorNode.append(producer)
+                predecessorBytes.append(1)
+                predecessorTensor.append(-1)
+            }
+        }
+        buildSuccessors()
+    }
+
+    /// The successor arrays, from the predecessor arrays.
+    private mutating func buildSuccessors() {
+        let edges = predecessorNode.count
+        successorStart = [Int](repeating: 0, count: nodeCount + 1)
+        for producer in predecessorNode { successorStart[producer + 1] += 1 }
+        for index in 0..<nodeCount { successorStart[index + 1] += successorStart[index] }
+        var fill = successorStart
+        successorNode = [Int](repeating: 0, count: edges)
+        successorBytes = [Int](repeating: 0, count: edges)
+        successorTensor = [Int](repeating: -1, count: edges)
+        for consumer in 0..<nodeCount {
+            for edge in predecessorStart[consumer]..<predecessorStart[consumer + 1] {
+                let producer = predecessorNode[edge]
+                successorNode[fill[producer]] = consumer
+                successorBytes[fill[producer]] = predecessorBytes[edge]
+                successorTensor[fill[producer]] = predecessorTensor[edge]
+                fill[producer] += 1
+            }
+        }
+    }
+
+    private mutating func costTransfers(model: CostModel) {
+        latency = [Double](repeating: 0, count: deviceCount * deviceCount)
+        secondsPerByte = [Double](repeating: 0, count: deviceCount * deviceCount)
+        for p in 0..<deviceCount {
+            for q in 0..<deviceCount where p != q {
+                let link = model.link(from: devices[p], to: devices[q])
+                latency[p * deviceCount + q] = link.latency
+                secondsPerByte[p * deviceCount + q] = 1 / link.bytesPerSecond
+                meanLatency += link.latency
+                meanSecondsPerByte += 1 / link.bytesPerSecond
+            }
+        }
+        let pairs = Double(max(deviceCount * (deviceCount - 1), 1))
+        meanLatency /= pairs
+        meanSecondsPerByte /= pairs
+    }
+
+    private mutating func describeGroups(_ problem: PlacementProblem) {
+        let groups = problem.groups
+        var deviceIndex: [DeviceName: Int] = [:]
+        for (index, device) in devices.enumerated() { deviceIndex[device] = index }
+        groupBytes = [Int](repeating: 0, count: groups.count)
+        groupCost = [Double](repeating: 0, count: groups.count)
+        allowed = [Bool](repeating: false, count: groups.count * deviceCount)
+        pinned = [Int](repeating: -1, count: groups.count)
+        for (group, description) in groups.enumerated() {
+            for member in description.members {
+                groupBytes[group] += persistentBytes[member]
+                groupCost[group] += meanCost[member]
+            }
+            for device in description.allowed { allowed[group * deviceCount + deviceIndex[device]!] = true }
+            if let fixed = description.fixed ?? (description.allowed.count == 1 ? description.allowed[0] : nil) {
+                pinned[group] = deviceIndex[fixed]!
+            }
+        }
+    }
+
+    /// Compute seconds of every group on every device: `[group * deviceCount + device]`.
+    func groupDeviceCosts() -> [Double] {
+        var result = [Double](repeating: 0, count: groupCount * deviceCount)
+        for node in 0..<nodeCount {
+            let base = groupOfNode[node] * deviceCount
+            for device in 0..<deviceCount { result[base + device] += cost[node * deviceCount + device] }
+        }
+        return result
+    }
+
+    /// The memory limit of device index `device`, or `Int.max`.
+    func memoryLimits(_ options: PlacementOptions) -> [Int] {
+        devices.map { options.memoryLimit(of: $0) ?? .max }
+    }
+
+    /// Seconds to move `bytes` from device `p` to device `q`.
+    @inline(__always)
+    func transfer(_ bytes: Int, from p: Int, to q: Int) -> Double {
+        p == q ? 0 : latency[p * deviceCount + q] + Double(bytes) * secondsPerByte[p * deviceCount + q]
+    }
+
+    /// The mean transfer seconds of `bytes` over the ordered pairs of distinct devices (HEFT's c̄).
+    func meanTransfer(_ bytes: Int) -> Double {
+        deviceCount > 1 ? meanLatency + Double(bytes) * meanSecondsPerByte : 0
+    }
+
+    /// Device indices of a placement given as one device per group.
+    func deviceIndices(_ chosen: [DeviceName]) -> [Int] {
+        var deviceIndex: [DeviceName: Int] = [:]
+        for (index, device) in devices.enumerated() { deviceIndex[device] = index }
+        return chosen.map { deviceIndex[$0] ?? 0 }
+    }
+}

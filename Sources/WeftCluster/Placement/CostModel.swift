@@ -1,0 +1,158 @@
+import WeftRuntime
+
+/// What strategies and estimates believe an op and a transfer cost, in seconds.
+///
+/// An op costs a fixed launch overhead plus the slower of its arithmetic (`flops` at the device's
+/// rate for the dtype) and its memory traffic (`bytes` at the device's memory bandwidth): a
+/// roofline. A transfer between two devices costs the link's latency plus bytes over its
+/// bandwidth, and nothing on one device. Measured per-node costs (from real steps) replace the
+/// estimate for the nodes they name; that is what the `profile` strategy uses.
+public struct CostModel: Sendable {
+    /// How fast one device computes.
+    public struct Rates: Sendable, Hashable {
+        /// float32 arithmetic per second; other dtypes scale from it.
+        public var flopsPerSecond: Double
+        /// Memory bytes read or written per second.
+        public var bytesPerSecond: Double
+        /// Seconds every op costs however small: scheduling and kernel launch.
+        public var secondsPerOp: Double
+
+        /// Makes rates.
+        public init(flopsPerSecond: Double, bytesPerSecond: Double, secondsPerOp: Double) {
+            self.flopsPerSecond = flopsPerSecond
+            self.bytesPerSecond = bytesPerSecond
+            self.secondsPerOp = secondsPerOp
+        }
+
+        /// The seconds `work` takes at these rates.
+        public func seconds(_ work: OpWork) -> Double {
+            let arithmetic = work.flops / (flopsPerSecond * Self.speed(of: work.dtype))
+            return secondsPerOp + max(arithmetic, work.bytes / bytesPerSecond)
+        }
+
+        /// Arithmetic speed of a dtype relative to float32 on a CPU: doubles take twice as long
+        /// (half the SIMD lanes), halves are converted element by element.
+        static func speed(of dtype: DType) -> Double {
+            switch dtype {
+            case .double, .int64, .uint64: 0.5
+            case .half: 0.25
+            default: 1
+            }
+        }
+    }
+
+    /// How fast data moves from one device to another.
+    public struct Link: Sendable, Hashable {
+        /// Seconds before the first byte arrives.
+        public var latency: Double
+        /// Bytes per second once data flows.
+        public var bytesPerSecond: Double
+
+        /// Makes a link.
+        public init(latency: Double, bytesPerSecond: Double) {
+            self.latency = latency
+            self.bytesPerSecond = bytesPerSecond
+        }
+
+        /// `latency + bytes / bandwidth`.
+        public func seconds(bytes: Int) -> Double { latency + Double(bytes) / bytesPerSecond }
+    }
+
+    private struct Pair: Hashable {
+        var from: DeviceName
+        var to: DeviceName
+    }
+
+    private struct NodeOnDevice: Hashable {
+        var node: String
+        var device: DeviceName
+    }
+
+    /// Rates of devices without rates of their own.
+    public var rates: Rates
+    /// The link between devices without a link of their own.
+    public var link: Link
+    private var deviceRates: [DeviceName: Rates] = [:]
+    private var links: [Pair: Link] = [:]
+    private var measured: [String: Double] = [:]
+    private var measuredOnDevice: [NodeOnDevice: Double] = [:]
+
+    /// Makes a model with the same rates on every device and the same link between any two.
+    public init(rates: Rates, link: Link) {
+        self.rates = rates
+        self.link = link
+    }
+
+    /// Fixed rates of a modest machine (20 GFLOP/s, 5 GB/s of memory, 5 µs per op) and a 1 GB/s
+    /// link with 100 µs latency: for tests and planning without a cluster. Deterministic.
+    public static let `default` = CostModel(
+        rates: Rates(flopsPerSecond: 20e9, bytesPerSecond: 5e9, secondsPerOp: 5e-6),
+        link: Link(latency: 100e-6, bytesPerSecond: 1e9))
+
+    // MARK: Devices and links
+
+    /// The rates of `device`.
+    public func rates(of device: DeviceName) -> Rates { deviceRates[device] ?? rates }
+
+    /// Gives `device` rates of its own (from calibrating it).
+    public mutating func setRates(_ rates: Rates, for device: DeviceName) { deviceRates[device] = rates }
+
+    /// The link from `source` to `destination`.
+    public func link(from source: DeviceName, to destination: DeviceName) -> Link {
+        links[Pair(from: source, to: destination)] ?? link
+    }
+
+    /// Sets the link from `source` to `destination` only.
+    public mutating func setLink(_ link: Link, from source: DeviceName, to destination: DeviceName) {
+        links[Pair(from: source, to: destination)] = link
+    }
+
+    /// Sets the link between two devices, both ways.
+    public mutating func setLink(_ link: Link, between a: DeviceName, and b: DeviceName) {
+        links[Pair(from: a, to: b)] = link
+        links[Pair(from: b, to: a)] = link
+    }
+
+    /// Seconds to move `bytes` from `source` to `destination`; zero on one device.
+    public func transferSeconds(bytes: Int, from source: DeviceName, to destination: DeviceName) -> Double {
+        source == destination ? 0 : link(from: source, to: destination).seconds(bytes: bytes)
+    }
+
+    // MARK: Compute
+
+    /// Seconds node `node` takes on `device`: a measured cost if there is one, else the estimate from `work`.
+    public func computeSeconds(_ work: OpWork, node: String, on device: DeviceName) -> Double {
+        if hasMeasurements, let seconds = measuredOnDevice[NodeOnDevice(node: node, device: device)] ?? measured[node] {
+            return seconds
+        }
+        return rates(of: device).seconds(work)
+    }
+
+    /// The measured cost of `node` on `device`, if one was set.
+    func measuredSeconds(node: String, on device: DeviceName) -> Double? {
+        measuredOnDevice[NodeOnDevice(node: node, device: device)] ?? measured[node]
+    }
+
+    /// Whether any measured cost is set.
+    public var hasMeasurements: Bool { !measured.isEmpty || !measuredOnDevice.isEmpty }
+
+    /// Replaces the estimate of `node` by a measured cost, on `device` only or on every device.
+    public mutating func setMeasuredCost(_ cost: Duration, node: String, device: DeviceName? = nil) {
+        let seconds = Self.seconds(cost)
+        if let device {
+            measuredOnDevice[NodeOnDevice(node: node, device: device)] = seconds
+        } else {
+            measured[node] = seconds
+        }
+    }
+
+    /// Replaces the estimates of every node named in `costs` (by node name).
+    public mutating func useMeasuredCosts(_ costs: [String: Duration]) {
+        for (node, cost) in costs { measured[node] = Self.seconds(cost) }
+    }
+
+    /// A duration in seconds.
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

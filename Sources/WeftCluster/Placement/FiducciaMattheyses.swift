@@ -1,0 +1,151 @@
+/// Fiduccia–Mattheyses refinement of a bisection: in each pass, repeatedly move the unlocked
+/// vertex of highest gain whose move keeps the balance bound, lock it, update its neighbours'
+/// gains, and at the end of the pass roll back to the best prefix of moves. Only boundary
+/// vertices enter the buckets (others join as the boundary moves), so a pass costs about the
+/// boundary's size, not the graph's.
+struct FiducciaMattheyses {
+    let graph: WeightedGraph
+    let pin: [Int]
+    /// The most weight each side may hold.
+    let limits: [Double]
+    /// A pass ends after this many moves without a better cut.
+    var patience: Int
+    private var gain: [Int]
+    private var locked: [Bool]
+    private var buckets: [GainBuckets]
+
+    init(graph: WeightedGraph, pin: [Int], limits: [Double]) {
+        self.graph = graph
+        self.pin = pin
+        self.limits = limits
+        patience = min(graph.count, 150)
+        gain = [Int](repeating: 0, count: graph.count)
+        locked = [Bool](repeating: false, count: graph.count)
+        buckets = [GainBuckets(capacity: graph.count), GainBuckets(capacity: graph.count)]
+    }
+
+    /// The weight above the limits, summed over both sides.
+    func overload(_ side: [Int]) -> Double {
+        let weights = sideWeights(side)
+        return max(0, weights[0] - limits[0]) + max(0, weights[1] - limits[1])
+    }
+
+    private func sideWeights(_ side: [Int]) -> [Double] {
+        var weights = [0.0, 0.0]
+        for v in 0..<graph.count { weights[side[v]] += graph.vertexWeight[v] }
+        return weights
+    }
+
+    /// Runs up to `passes` passes, stopping at the first that gains nothing.
+    mutating func refine(_ side: inout [Int], passes: Int) {
+        for _ in 0..<passes {
+            guard pass(&side) else { return }
+        }
+    }
+
+    /// One pass; whether it improved the partition.
+    private mutating func pass(_ side: inout [Int]) -> Bool {
+        var weights = sideWeights(side)
+        let overloaded = weights[0] > limits[0] || weights[1] > limits[1]
+        var cut = 0
+        for v in 0..<graph.count {
+            var external = 0
+            var inside = 0
+            for edge in graph.start[v]..<graph.start[v + 1] {
+                if side[graph.neighbor[edge]] != side[v] {
+                    external += graph.edgeWeight[edge]
+                } else {
+                    inside += graph.edgeWeight[edge]
+                }
+            }
+            gain[v] = external - inside
+            cut += external
+            locked[v] = false
+            // When the sides are out of balance, interior vertices may have to move too.
+            if pin[v] < 0 && (external > 0 || overloaded) { buckets[side[v]].insert(v, gain: gain[v]) }
+        }
+        cut /= 2
+        let startScore = Score(overload: Self.overload(weights, limits), cut: cut)
+        var best = startScore
+        var moves: [Int] = []
+        var bestLength = 0
+        while moves.count - bestLength < patience, let v = nextMove(side, weights) {
+            let from = side[v]
+            let to = 1 - from
+            buckets[from].remove(v)
+            locked[v] = true
+            side[v] = to
+            weights[from] -= graph.vertexWeight[v]
+            weights[to] += graph.vertexWeight[v]
+            cut -= gain[v]
+            moves.append(v)
+            updateNeighbours(of: v, side)
+            let score = Score(overload: Self.overload(weights, limits), cut: cut)
+            if score < best {
+                best = score
+                bestLength = moves.count
+            }
+        }
+        for v in moves[bestLength...].reversed() { side[v] = 1 - side[v] }
+        buckets[0].removeAll()
+        buckets[1].removeAll()
+        return best < startScore
+    }
+
+    /// The best move from either side that keeps (or restores) the balance.
+    private mutating func nextMove(_ side: [Int], _ weights: [Double]) -> Int? {
+        let fromZero = candidate(from: 0, weights)
+        let fromOne = candidate(from: 1, weights)
+        switch (fromZero, fromOne) {
+        case (nil, nil): return nil
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (let a?, let b?):
+            if gain[a] != gain[b] { return gain[a] > gain[b] ? a : b }
+            // Equal gains: move off the side that is fuller relative to its limit.
+            return weights[0] / limits[0] >= weights[1] / limits[1] ? a : b
+        }
+    }
+
+    private mutating func candidate(from: Int, _ weights: [Double]) -> Int? {
+        let to = 1 - from
+        let (graph, limits) = (self.graph, self.limits)
+        return buckets[from].best(limit: 16) { v in
+            let w = graph.vertexWeight[v]
+            // Within the bound, or moving weight off a side that is over its own.
+            return weights[to] + w <= limits[to] || (weights[from] > limits[from] && weights[to] + w < weights[from])
+        }
+    }
+
+    private mutating func updateNeighbours(of v: Int, _ side: [Int]) {
+        for edge in graph.start[v]..<graph.start[v + 1] {
+            let u = graph.neighbor[edge]
+            guard !locked[u], pin[u] < 0 else { continue }
+            // v joined u's side: their edge is now internal to u; else it just became external.
+            gain[u] += side[u] == side[v] ? -2 * graph.edgeWeight[edge] : 2 * graph.edgeWeight[edge]
+            if buckets[side[u]].contains(u) {
+                buckets[side[u]].update(u, gain: gain[u])
+            } else {
+                buckets[side[u]].insert(u, gain: gain[u])
+            }
+        }
+    }
+
+    private static func overload(_ weights: [Double], _ limits: [Double]) -> Double {
+        max(0, weights[0] - limits[0]) + max(0, weights[1] - limits[1])
+    }
+
+    /// Less overload first, then a smaller cut.
+    private struct Score: Comparable {
+        var overload: Double
+        var cut: Int
+
+        static func < (a: Score, b: Score) -> Bool {
+            // Overloads within a rounding error count as equal.
+            if abs(a.overload - b.overload) > 1e-12 * max(1, abs(a.overload) + abs(b.overload)) {
+                return a.overload < b.overload
+            }
+            return a.cut < b.cut
+        }
+    }
+}

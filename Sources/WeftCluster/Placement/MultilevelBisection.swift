@@ -1,0 +1,175 @@
+/// Splits a weighted graph in two with a small cut under a balance bound, the multilevel way
+/// (Karypis and Kumar's METIS scheme): coarsen by heavy-edge matching, bisect the coarsest graph
+/// by greedy graph growing (best of several seeded tries), then project back level by level,
+/// refining with Fiduccia–Mattheyses at every level.
+///
+/// `pin[v]` is -1 for a free vertex, or the side (0 or 1) it must take. Side 0 should get
+/// `fraction` of the weight, each side at most `1 + imbalance` times its share; when pinned
+/// weight makes that impossible, the refiner minimises the overload first and the cut second.
+struct MultilevelBisection {
+    let fraction: Double
+    let imbalance: Double
+    /// Stop coarsening at this many vertices.
+    var coarsestSize = 120
+    /// Seeded tries of the initial bisection.
+    var tries = 8
+
+    init(fraction: Double, imbalance: Double) {
+        self.fraction = fraction
+        self.imbalance = imbalance
+    }
+
+    /// The side of every vertex.
+    func bisect(_ graph: WeightedGraph, pin: [Int], random: inout SplitMix64) -> [Int] {
+        guard graph.count > 0 else { return [] }
+        let total = graph.totalWeight
+        let limits = [(1 + imbalance) * fraction * total, (1 + imbalance) * (1 - fraction) * total]
+        var levels: [(graph: WeightedGraph, pin: [Int], map: [Int])] = []
+        var current = (graph: graph, pin: pin)
+        // METIS's bound on coarse vertex weight, so the coarsest graph can still be balanced.
+        let maxWeight = 1.5 * total / Double(coarsestSize)
+        while current.graph.count > coarsestSize {
+            let coarse = Coarsening.match(current.graph, pin: current.pin, maxWeight: maxWeight, random: &random)
+            guard coarse.graph.count < current.graph.count * 9 / 10 else { break }
+            levels.append((current.graph, current.pin, coarse.map))
+            current = (coarse.graph, coarse.pin)
+        }
+        var side = initialBisection(current.graph, pin: current.pin, limits: limits, random: &random)
+        for level in levels.reversed() {
+            side = level.map.map { side[$0] }
+            var refiner = FiducciaMattheyses(graph: level.graph, pin: level.pin, limits: limits)
+            refiner.refine(&side, passes: 6)
+        }
+        return side
+    }
+
+    /// Greedy graph growing from a random seed, refined by FM; the best of `tries`.
+    private func initialBisection(_ graph: WeightedGraph, pin: [Int], limits: [Double], random: inout SplitMix64) -> [Int] {
+        var best: [Int] = []
+        var bestScore = (overload: Double.infinity, cut: Int.max)
+        let target = fraction * graph.totalWeight
+        var refiner = FiducciaMattheyses(graph: graph, pin: pin, limits: limits)
+        for _ in 0..<tries {
+            var side = grow(graph, pin: pin, target: target, limit: limits[0], random: &random)
+            refiner.refine(&side, passes: 8)
+            let score = (overload: refiner.overload(side), cut: graph.cut(side))
+            if score.overload < bestScore.overload || (score.overload == bestScore.overload && score.cut < bestScore.cut) {
+                best = side
+                bestScore = score
+            }
+        }
+        return best
+    }
+
+    /// Everything starts on side 1 (but vertices pinned to 0); side 0 grows from a random free
+    /// seed by repeatedly taking the side-1 vertex most connected to it, until it holds `target`.
+    private func grow(
+        _ graph: WeightedGraph, pin: [Int], target: Double, limit: Double, random: inout SplitMix64
+    ) -> [Int] {
+        var side = pin.map { $0 == 0 ? 0 : 1 }
+        var weight0 = 0.0
+        for v in 0..<graph.count where side[v] == 0 { weight0 += graph.vertexWeight[v] }
+        // Gain of moving v to side 0: its edges to side 0 minus its edges to side 1.
+        var gain = [Int](repeating: 0, count: graph.count)
+        for v in 0..<graph.count {
+            for edge in graph.start[v]..<graph.start[v + 1] {
+                gain[v] += side[graph.neighbor[edge]] != side[v] ? graph.edgeWeight[edge] : -graph.edgeWeight[edge]
+            }
+        }
+        var buckets = GainBuckets(capacity: graph.count)
+        let free = (0..<graph.count).filter { pin[$0] < 0 }
+        guard !free.isEmpty else { return side }
+        // The seed goes first whatever its gain: it decides which region side 0 grows into.
+        let seed = free[random.below(free.count)]
+        buckets.insert(seed, gain: Int.max / 4)
+        for v in free where v != seed { buckets.insert(v, gain: gain[v]) }
+        while weight0 < target {
+            guard let v = buckets.best(limit: 32, { weight0 + graph.vertexWeight[$0] <= limit }) else { break }
+            buckets.remove(v)
+            side[v] = 0
+            weight0 += graph.vertexWeight[v]
+            for edge in graph.start[v]..<graph.start[v + 1] {
+                let u = graph.neighbor[edge]
+                gain[u] += 2 * graph.edgeWeight[edge]
+                if buckets.contains(u) { buckets.update(u, gain: gain[u]) }
+            }
+        }
+        return side
+    }
+}
+
+/// Heavy-edge matching: the coarsening step of the multilevel scheme.
+enum Coarsening {
+    /// Matches every vertex (in a random order) with its unmatched neighbour across the heaviest
+    /// edge, when their pins agree and the pair stays under `maxWeight`, and contracts the pairs.
+    /// Returns the coarse graph, its pins, and the coarse vertex of every fine vertex.
+    static func match(
+        _ graph: WeightedGraph, pin: [Int], maxWeight: Double, random: inout SplitMix64
+    ) -> (graph: WeightedGraph, pin: [Int], map: [Int]) {
+        let count = graph.count
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, random.below(i + 1)) }
+        var mate = [Int](repeating: -1, count: count)
+        for v in order where mate[v] < 0 {
+            var best = -1
+            var bestWeight = -1
+            for edge in graph.start[v]..<graph.start[v + 1] {
+                let u = graph.neighbor[edge]
+                guard mate[u] < 0, u != v, graph.edgeWeight[edge] > bestWeight,
+                    pin[u] < 0 || pin[v] < 0 || pin[u] == pin[v],
+                    graph.vertexWeight[u] + graph.vertexWeight[v] <= maxWeight
+                else { continue }
+                best = u
+                bestWeight = graph.edgeWeight[edge]
+            }
+            mate[v] = best >= 0 ? best : v
+            if best >= 0 { mate[best] = v }
+        }
+        var map = [Int](repeating: -1, count: count)
+        var members: [Int] = []
+        members.reserveCapacity(count)
+        var coarseCount = 0
+        for v in 0..<count where map[v] < 0 {
+            map[v] = coarseCount
+            map[mate[v]] = coarseCount
+            members.append(v)
+            coarseCount += 1
+        }
+        return (contract(graph, mate: mate, map: map, leaders: members), coarsePins(pin, mate: mate, leaders: members), map)
+    }
+
+    private static func coarsePins(_ pin: [Int], mate: [Int], leaders: [Int]) -> [Int] {
+        leaders.map { pin[$0] >= 0 ? pin[$0] : pin[mate[$0]] }
+    }
+
+    /// The graph of the matched pairs, merging their edges with a marker array.
+    private static func contract(_ graph: WeightedGraph, mate: [Int], map: [Int], leaders: [Int]) -> WeightedGraph {
+        var weights = [Double](repeating: 0, count: leaders.count)
+        var start = [Int](repeating: 0, count: leaders.count + 1)
+        var neighbor: [Int] = []
+        var edgeWeight: [Int] = []
+        neighbor.reserveCapacity(graph.neighbor.count)
+        edgeWeight.reserveCapacity(graph.neighbor.count)
+        var slot = [Int](repeating: -1, count: leaders.count)
+        for (coarse, leader) in leaders.enumerated() {
+            let first = neighbor.count
+            for member in 0..<(mate[leader] == leader ? 1 : 2) {
+                let v = member == 0 ? leader : mate[leader]
+                weights[coarse] += graph.vertexWeight[v]
+                for edge in graph.start[v]..<graph.start[v + 1] {
+                    let target = map[graph.neighbor[edge]]
+                    guard target != coarse else { continue }
+                    if slot[target] >= first {
+                        edgeWeight[slot[target]] += graph.edgeWeight[edge]
+                    } else {
+                        slot[target] = neighbor.count
+                        neighbor.append(target)
+                        edgeWeight.append(graph.edgeWeight[edge])
+                    }
+                }
+            }
+            start[coarse + 1] = neighbor.count
+        }
+        return WeightedGraph(vertexWeight: weights, start: start, neighbor: neighbor, edgeWeight: edgeWeight)
+    }
+}

@@ -1,0 +1,150 @@
+import WeftRuntime
+
+/// What a placement should cost per step, by the cost model: the figures `weft bench` prints
+/// next to measured ones.
+///
+/// The step is simulated: each device runs its nodes one at a time in upward-rank order, a node
+/// starting once the device is free and its inputs have arrived (producer's finish plus the
+/// link's latency and bytes over bandwidth). Links have no contention.
+public struct PlacementEstimate: Sendable {
+    /// Predicted seconds from the step's start to its last node's end.
+    public var stepSeconds: Double
+    /// Graph edges (data and control) between nodes on different devices.
+    public var cutEdges: Int
+    /// Tensors sent between devices per step: one per tensor and receiving device, as the
+    /// partitioner makes one `_Send`/`_Recv` pair for each.
+    public var tensorsCrossing: Int
+    /// Bytes of those tensors.
+    public var bytesCrossing: Int
+    /// Compute seconds per device per step.
+    public var computeSeconds: [DeviceName: Double]
+    /// The busiest device's compute over the mean: 1 is perfect balance.
+    public var computeBalance: Double
+    /// Bytes each device holds at its peak: variables and constants, plus the tensors alive at
+    /// once in the simulated step (from a tensor's production or arrival to its last use there).
+    public var peakMemory: [DeviceName: Int]
+}
+
+extension PlacementStrategies {
+    /// Estimates one step of `graph` placed by `placement` (a device for every node, as
+    /// `place` returns) on `devices` (the placement's devices when `nil`). `roots` names the
+    /// nodes a step fetches or runs: only they and what they need count; `nil` counts the whole
+    /// graph. Shapes the graph leaves open come from `options.feedShapes`.
+    public static func estimate(
+        _ graph: RuntimeGraph, placement: [String: DeviceName], on devices: [DeviceName]? = nil,
+        roots: [String]? = nil, options: PlacementOptions = PlacementOptions()
+    ) throws(WeftError) -> PlacementEstimate {
+        let devices = devices ?? Array(Set(placement.values)).sorted()
+        for node in graph.nodes where placement[node.info.name] == nil {
+            throw WeftError(.invalidArgument, "the placement has no device for node '\(node.info.name)'")
+        }
+        let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
+        let costs = CostGraph(problem: problem, options: options)
+        let active = try roots.map { (names) throws(WeftError) in try needed(graph, roots: names) }
+        let scheduler = ListScheduler(costs: costs, active: active)
+        let schedule = scheduler.schedule(
+            groupDevice: costs.pinned, insertion: false, memoryLimits: [Int](repeating: .max, count: costs.deviceCount))
+        return EstimateBuilder(costs: costs, schedule: schedule, active: active).estimate()
+    }
+
+    /// Nodes that `roots` need, through data and control inputs.
+    private static func needed(_ graph: RuntimeGraph, roots: [String]) throws(WeftError) -> [Bool] {
+        var needed = [Bool](repeating: false, count: graph.nodes.count)
+        var stack = try roots.map { (name) throws(WeftError) in try graph.node(named: name) }
+        while let node = stack.popLast() {
+            guard !needed[node] else { continue }
+            needed[node] = true
+            for input in graph.nodes[node].dataInputs { stack.append(input.node) }
+            stack.append(contentsOf: graph.nodes[node].controlInputs)
+        }
+        return needed
+    }
+}
+
+/// Works out the figures of an estimate from a simulated schedule.
+private struct EstimateBuilder {
+    let costs: CostGraph
+    let schedule: ListScheduler.Schedule
+    let active: [Bool]?
+
+    func isActive(_ node: Int) -> Bool { active?[node] ?? true }
+
+    func estimate() -> PlacementEstimate {
+        let deviceCount = costs.deviceCount
+        var compute = [Double](repeating: 0, count: deviceCount)
+        var persistent = [Int](repeating: 0, count: deviceCount)
+        for node in 0..<costs.nodeCount {
+            let device = schedule.groupDevice[costs.groupOfNode[node]]
+            persistent[device] += costs.persistentBytes[node]
+            if isActive(node) { compute[device] += costs.cost[node * deviceCount + device] }
+        }
+        let traffic = crossings()
+        let live = liveTensorPeaks()
+        let mean = compute.reduce(0, +) / Double(max(deviceCount, 1))
+        var computeSeconds: [DeviceName: Double] = [:]
+        var peakMemory: [DeviceName: Int] = [:]
+        for (index, device) in costs.devices.enumerated() {
+            computeSeconds[device] = compute[index]
+            peakMemory[device] = persistent[index] + live[index]
+        }
+        return PlacementEstimate(
+            stepSeconds: schedule.makespan, cutEdges: traffic.edges, tensorsCrossing: traffic.tensors,
+            bytesCrossing: traffic.bytes, computeSeconds: computeSeconds,
+            computeBalance: mean > 0 ? (compute.max() ?? 0) / mean : 1, peakMemory: peakMemory)
+    }
+
+    /// Cut edges, and the distinct (tensor, receiving device) pairs with their bytes.
+    private func crossings() -> (edges: Int, tensors: Int, bytes: Int) {
+        var edges = 0
+        var bytes = 0
+        var sent = Set<Int>()
+        for consumer in 0..<costs.nodeCount where isActive(consumer) {
+            let to = schedule.device[consumer]
+            for edge in costs.predecessorStart[consumer]..<costs.predecessorStart[consumer + 1] {
+                let producer = costs.predecessorNode[edge]
+                guard isActive(producer), schedule.device[producer] != to else { continue }
+                edges += 1
+                // Control edges are keyed by their producer, past every tensor index.
+                let tensor = costs.predecessorTensor[edge] >= 0 ? costs.predecessorTensor[edge] : -1 - producer
+                if sent.insert(tensor * costs.deviceCount + to).inserted { bytes += costs.predecessorBytes[edge] }
+            }
+        }
+        return (edges, sent.count, bytes)
+    }
+
+    /// The most bytes of tensors alive at once on every device during the simulated step.
+    private func liveTensorPeaks() -> [Int] {
+        let deviceCount = costs.deviceCount
+        var events = [[(time: Double, bytes: Int)]](repeating: [], count: deviceCount)
+        var lastUse = [Double](repeating: -1, count: deviceCount)
+        for node in 0..<costs.nodeCount where isActive(node) && costs.persistentBytes[node] == 0 {
+            let home = schedule.device[node]
+            let bytes = costs.outputBytes[node]
+            guard bytes > 0 else { continue }
+            for device in 0..<deviceCount { lastUse[device] = -1 }
+            lastUse[home] = schedule.finish[node]
+            for edge in costs.successorStart[node]..<costs.successorStart[node + 1] {
+                let consumer = costs.successorNode[edge]
+                guard isActive(consumer), costs.successorTensor[edge] >= 0 else { continue }
+                let device = schedule.device[consumer]
+                lastUse[device] = max(lastUse[device], schedule.finish[consumer])
+            }
+            for device in 0..<deviceCount where lastUse[device] >= 0 {
+                let arrival = schedule.finish[node] + costs.transfer(bytes, from: home, to: device)
+                events[device].append((arrival, bytes))
+                events[device].append((max(lastUse[device], arrival), -bytes))
+            }
+        }
+        return events.map { list in
+            // Allocations before frees at one instant: a tensor used at once still counts.
+            let sorted = list.sorted { $0.time != $1.time ? $0.time < $1.time : $0.bytes > $1.bytes }
+            var current = 0
+            var peak = 0
+            for event in sorted {
+                current += event.bytes
+                peak = max(peak, current)
+            }
+            return peak
+        }
+    }
+}
