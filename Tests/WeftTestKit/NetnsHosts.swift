@@ -23,16 +23,36 @@ public struct NetnsHosts: Sendable {
                 where: FileManager.default.isExecutableFile
             )
         else { return "'ip' from iproute2 is not installed (scripts/install-deps installs it)" }
-        let probe = "weft-probe\(getpid() % 100_000)"
-        guard let added = try? run(URL(fileURLWithPath: ip), ["netns", "add", probe]), added.status == 0 else {
-            return "'ip netns add' does not work here (no CAP_SYS_ADMIN in this container?)"
-        }
-        _ = try? run(URL(fileURLWithPath: ip), ["netns", "del", probe])
+        if let reason = probeLinks(ip: URL(fileURLWithPath: ip)) { return reason }
         guard FileManager.default.isExecutableFile(atPath: Fixtures.weftExecutable.path) else {
             return "no weft executable at \(Fixtures.weftExecutable.path)"
         }
         return nil
     }()
+
+    /// Makes and removes what the script makes (a namespace, a bridge, a veth pair between
+    /// them), or says which step the kernel or the container refused.
+    private static func probeLinks(ip: URL) -> String? {
+        let suffix = getpid() % 10_000
+        let (namespace, bridge, veth) = ("weft-probe\(suffix)", "weft-pb\(suffix)", "weft-pv\(suffix)")
+        defer {
+            _ = try? run(ip, ["link", "del", veth])
+            _ = try? run(ip, ["link", "del", bridge])
+            _ = try? run(ip, ["netns", "del", namespace])
+        }
+        let steps: [(String, [String])] = [
+            ("'ip netns add' does not work here (no CAP_SYS_ADMIN in this container?)", ["netns", "add", namespace]),
+            ("cannot make a bridge here (no bridge support in the kernel?)", ["link", "add", bridge, "type", "bridge"]),
+            (
+                "cannot make a veth pair into a namespace here (no veth support in the kernel?)",
+                ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace]
+            ),
+        ]
+        for (reason, arguments) in steps {
+            guard let result = try? run(ip, arguments), result.status == 0 else { return reason }
+        }
+        return nil
+    }
 
     /// Why `tc netem` cannot delay traffic here (the kernel lacks `sch_netem`, or `tc` is
     /// missing), or `nil` when it can: the latency tests skip with this reason.
