@@ -27,12 +27,22 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Milliseconds between a worker's heartbeats. Default: 250.")
     var heartbeatIntervalMs: Int?
 
+    @Option(help: "Milliseconds one request to a worker may take, apart from running steps. Default: 2000.")
+    var requestTimeoutMs: Int?
+
+    @Option(help: "Milliseconds a step may run when its client sets no deadline. Default: 60000.")
+    var stepTimeoutMs: Int?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        for (name, value) in [("heartbeat-timeout-ms", heartbeatTimeoutMs), ("heartbeat-interval-ms", heartbeatIntervalMs)] {
+        let durations = [
+            ("heartbeat-timeout-ms", heartbeatTimeoutMs), ("heartbeat-interval-ms", heartbeatIntervalMs),
+            ("request-timeout-ms", requestTimeoutMs), ("step-timeout-ms", stepTimeoutMs),
+        ]
+        for (name, value) in durations {
             if let value, value <= 0 { throw ValidationError("--\(name) must be positive, not \(value)") }
         }
     }
@@ -45,6 +55,8 @@ struct CoordinatorCommand: ParsableCommand {
         if let strategy { configuration.defaultStrategy = strategy }
         if let heartbeatTimeoutMs { configuration.heartbeatTimeout = .milliseconds(heartbeatTimeoutMs) }
         if let heartbeatIntervalMs { configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs) }
+        if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
+        if let stepTimeoutMs { configuration.stepTimeout = .milliseconds(stepTimeoutMs) }
         _ = try PlacementStrategies.named(configuration.defaultStrategy)
         return configuration
     }
@@ -87,6 +99,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The task index; assigned by the coordinator when left out (required with --config).")
     var task: Int?
 
+    @Option(help: "Milliseconds one request to the coordinator may take. Default: 2000.")
+    var requestTimeoutMs: Int?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var global: GlobalOptions
@@ -99,6 +114,9 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--config needs --job NAME and --task N to know which of the file's tasks this worker is")
         }
         if let task, task < 0 { throw ValidationError("--task must be 0 or more, not \(task)") }
+        if let requestTimeoutMs, requestTimeoutMs <= 0 {
+            throw ValidationError("--request-timeout-ms must be positive, not \(requestTimeoutMs)")
+        }
     }
 
     /// The cluster file's settings for this task with this command's flags laid over them.
@@ -112,6 +130,7 @@ struct WorkerCommand: ParsableCommand {
         if let listen { configuration.listen = listen }
         if let advertise { configuration.advertise = advertise }
         if let coordinator { configuration.coordinator = coordinator }
+        if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
         return configuration
     }
 

@@ -8,7 +8,11 @@ import WeftTestKit
 /// The cluster file on the command line: `weft cluster check`, `--config` with flags laid over
 /// it, and `weft health`, with real processes on loopback.
 @Suite(.serialized) struct ClusterFileCLITests {
-    @Test func check_printsEveryProblemWithItsPlace_andExits1() throws {
+    @Test func check_printsEveryProblemWithItsPlace_andExits1() async throws {
+        try await offTheCooperativePool { try Self.check_printsEveryProblemWithItsPlace_andExits1Blocking() }
+    }
+
+    private static func check_printsEveryProblemWithItsPlace_andExits1Blocking() throws {
         let bad = try Self.write(
             """
             coordinator:
@@ -32,7 +36,11 @@ import WeftTestKit
         #expect(ok.output == "\(good.path): OK: coordinator tcp://10.0.0.1:7070, jobs ps=1,worker=2 (4 processes)\n")
     }
 
-    @Test func coordinatorAndWorker_fromAFile_withFlagsOverridingIt() throws {
+    @Test func coordinatorAndWorker_fromAFile_withFlagsOverridingIt() async throws {
+        try await offTheCooperativePool { try Self.coordinatorAndWorker_fromAFile_withFlagsOverridingItBlocking() }
+    }
+
+    private static func coordinatorAndWorker_fromAFile_withFlagsOverridingItBlocking() throws {
         let (coordinatorPort, workerPort) = (try Self.freePort(), try Self.freePort())
         let file = try Self.write(
             """
@@ -74,7 +82,11 @@ import WeftTestKit
         #expect(health.output.hasPrefix("tcp://127.0.0.1:\(coordinatorPort) is healthy"), "\(health.output)")
     }
 
-    @Test func health_exits1_whenNothingAnswers() throws {
+    @Test func health_exits1_whenNothingAnswers() async throws {
+        try await offTheCooperativePool { try Self.health_exits1_whenNothingAnswersBlocking() }
+    }
+
+    private static func health_exits1_whenNothingAnswersBlocking() throws {
         let port = try Self.freePort()
         let (status, output) = try Fixtures.runWeft([
             "health", "--address", "tcp://127.0.0.1:\(port)", "--timeout-ms", "300",

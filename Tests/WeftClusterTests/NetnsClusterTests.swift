@@ -15,7 +15,11 @@ import WeftTestKit
     .timeLimit(.minutes(1))
 )
 struct NetnsClusterTests {
-    @Test func seedProgram_acrossHosts() throws {
+    @Test func seedProgram_acrossHosts() async throws {
+        try await offTheCooperativePool { try Self.seedProgram_acrossHostsBlocking() }
+    }
+
+    private static func seedProgram_acrossHostsBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         let graph = Graph()
@@ -59,7 +63,11 @@ struct NetnsClusterTests {
         )
     }
 
-    @Test func conformance_acrossHosts_fromAClientOnAnotherHost() throws {
+    @Test func conformance_acrossHosts_fromAClientOnAnotherHost() async throws {
+        try await offTheCooperativePool { try Self.conformance_acrossHosts_fromAClientOnAnotherHostBlocking() }
+    }
+
+    private static func conformance_acrossHosts_fromAClientOnAnotherHostBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         // The client runs in the coordinator's namespace, so every hop crosses the bridge or stays in a test host.
@@ -72,7 +80,11 @@ struct NetnsClusterTests {
         #expect(output.contains("\(expected) passed, 0 failed"), "\(output)")
     }
 
-    @Test func cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoins() throws {
+    @Test func cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoins() async throws {
+        try await offTheCooperativePool { try Self.cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoinsBlocking() }
+    }
+
+    private static func cutOffWorker_failsItsStepsWithin3s_othersRun_andItRejoinsBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         let cut = try #require(hosts.workers["/job:worker/task:0"])
@@ -94,7 +106,11 @@ struct NetnsClusterTests {
         let keptSteps = Mutex((succeeded: 0, failures: [String]()))
         let outageOver = Atomic<Bool>(false)
         let keptLoop = DispatchGroup()
-        DispatchQueue.global().async(group: keptLoop) {
+        keptLoop.enter()
+        // A thread of its own: a global dispatch queue has one thread per core, and blocking
+        // one for seconds delays every timer of the suites running beside this one.
+        Thread.detachNewThread {
+            defer { keptLoop.leave() }
             while !outageOver.load(ordering: .acquiring) {
                 do {
                     _ = try other.run(onKept)
@@ -128,7 +144,7 @@ struct NetnsClusterTests {
         let back = try Self.firstSuccess(within: .seconds(20)) { try session.run(onCut).scalar(as: Float.self) }
         #expect(back.value == 6)
         print(
-            "netns: cut-off step failed after \(elapsed) while \(during.succeeded) steps ran on the other host; "
+            "netns: cut-off step failed after \(elapsed) (\(error.message)) while \(during.succeeded) steps ran on the other host; "
                 + "the worker served again \(back.after) after its link came back"
         )
         let status = try ClusterClient.status(coordinator: hosts.coordinator)
@@ -141,7 +157,11 @@ struct NetnsClusterTests {
             Comment(rawValue: NetnsHosts.netemUnavailableReason ?? "")
         )
     )
-    func addedLatency_showsInACrossHostStep() throws {
+    func addedLatency_showsInACrossHostStep() async throws {
+        try await offTheCooperativePool { try Self.addedLatency_showsInACrossHostStepBlocking() }
+    }
+
+    private static func addedLatency_showsInACrossHostStepBlocking() throws {
         let hosts = try NetnsHosts.up()
         defer { _ = try? NetnsHosts.down() }
         let delayed = try #require(hosts.workers["/job:worker/task:0"])
@@ -172,7 +192,11 @@ struct NetnsClusterTests {
         #expect(slowed - plain > .milliseconds(18), "plain \(plain), delayed \(slowed)")
     }
 
-    @Test func down_removesEverything_andRepeats() throws {
+    @Test func down_removesEverything_andRepeats() async throws {
+        try await offTheCooperativePool { try Self.down_removesEverything_andRepeatsBlocking() }
+    }
+
+    private static func down_removesEverything_andRepeatsBlocking() throws {
         defer { _ = try? NetnsHosts.down() }
         _ = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
         // As after a crash: `up` again over what the first one left clears it and starts afresh.

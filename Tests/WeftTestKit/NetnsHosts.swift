@@ -3,16 +3,29 @@ import Synchronization
 
 /// Test hosts in network namespaces on one machine, made by `scripts/netns-cluster`: a
 /// coordinator on host 0 and workers on the other hosts, each bound to its own address on a
-/// private bridge (10.213.1.0/24 for tests, apart from the script's default 10.213.0.0/24 so a
-/// cluster an operator started by hand is left alone).
+/// private bridge. Each test process has its own names (`weft-tPID-`) and a 10.213.N.0/24 no
+/// one else uses, so test runs sharing a machine, and a cluster an operator started by hand on
+/// the script's default 10.213.0.0/24, are left alone.
 ///
 /// The test process reaches the hosts through the bridge's own address, so traffic stays on
-/// the bridge the script made. `down()` removes everything; so does the next `up`, after a crash.
+/// the bridge the script made. `down()` removes everything; so does the next `up`, and a
+/// later test run removes what a killed one left behind.
 public struct NetnsHosts: Sendable {
-    /// The name prefix of the namespaces, veths and bridge.
-    public static let prefix = "weft-t-"
-    /// The first three octets of the test hosts' addresses.
-    public static let subnet = "10.213.1"
+    /// The name prefix of this test process's namespaces, veths and bridge: the process id in
+    /// it keeps test runs that share a machine apart, and tells a later run whether the
+    /// process that made them is gone.
+    public static let prefix = "weft-t\(getpid() % 100_000)-"
+    /// The first three octets of this process's test hosts' addresses: a 10.213.N.0/24 that no
+    /// interface on this machine uses yet.
+    public static let subnet: String = {
+        let used = (try? run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "-4", "-o", "addr", "show"]).output) ?? ""
+        let start = Int(getpid() % 200)
+        let free = (0..<234).lazy.map { 20 + (start + $0) % 234 }.first { !used.contains("10.213.\($0).") } ?? 254
+        return "10.213.\(free)"
+    }()
+
+    /// The folder where the script keeps each cluster's cluster file, logs and pids.
+    static let stateFolder = URL(fileURLWithPath: "/run/weft-netns")
 
     /// Why namespaces cannot be made here, or `nil` when they can: the tests that need them
     /// skip with this reason.
@@ -23,16 +36,51 @@ public struct NetnsHosts: Sendable {
                 where: FileManager.default.isExecutableFile
             )
         else { return "'ip' from iproute2 is not installed (scripts/install-deps installs it)" }
-        let probe = "weft-probe\(getpid() % 100_000)"
-        guard let added = try? run(URL(fileURLWithPath: ip), ["netns", "add", probe]), added.status == 0 else {
-            return "'ip netns add' does not work here (no CAP_SYS_ADMIN in this container?)"
-        }
-        _ = try? run(URL(fileURLWithPath: ip), ["netns", "del", probe])
+        if let reason = probeLinks(ip: URL(fileURLWithPath: ip)) { return reason }
+        removeClustersOfEndedTestRuns()
         guard FileManager.default.isExecutableFile(atPath: Fixtures.weftExecutable.path) else {
             return "no weft executable at \(Fixtures.weftExecutable.path)"
         }
         return nil
     }()
+
+    /// Removes the hosts that test processes which have ended left behind (killed, or crashed
+    /// before their `defer` ran), found by the owner file `up` leaves in the state folder.
+    private static func removeClustersOfEndedTestRuns() {
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: stateFolder.path)) ?? []
+        for folder in folders where folder.hasPrefix("weft-t") {
+            let owner = stateFolder.appendingPathComponent(folder).appendingPathComponent("owner")
+            guard let text = try? String(contentsOf: owner, encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(pid, 0) == -1 && errno == ESRCH
+            else { continue }
+            _ = try? run(script, ["down", "--prefix", folder])
+        }
+    }
+
+    /// Makes and removes what the script makes (a namespace, a bridge, a veth pair between
+    /// them), or says which step the kernel or the container refused.
+    private static func probeLinks(ip: URL) -> String? {
+        let suffix = getpid() % 10_000
+        let (namespace, bridge, veth) = ("weft-probe\(suffix)", "weft-pb\(suffix)", "weft-pv\(suffix)")
+        defer {
+            _ = try? run(ip, ["link", "del", veth])
+            _ = try? run(ip, ["link", "del", bridge])
+            _ = try? run(ip, ["netns", "del", namespace])
+        }
+        let steps: [(String, [String])] = [
+            ("'ip netns add' does not work here (no CAP_SYS_ADMIN in this container?)", ["netns", "add", namespace]),
+            ("cannot make a bridge here (no bridge support in the kernel?)", ["link", "add", bridge, "type", "bridge"]),
+            (
+                "cannot make a veth pair into a namespace here (no veth support in the kernel?)",
+                ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace]
+            ),
+        ]
+        for (reason, arguments) in steps {
+            guard let result = try? run(ip, arguments), result.status == 0 else { return reason }
+        }
+        return nil
+    }
 
     /// Why `tc netem` cannot delay traffic here (the kernel lacks `sch_netem`, or `tc` is
     /// missing), or `nil` when it can: the latency tests skip with this reason.
@@ -70,6 +118,8 @@ public struct NetnsHosts: Sendable {
         let (status, output) = try script(
             ["up", "--hosts", "\(hosts)", "--jobs", jobs, "--port", "\(port)", "--weft", Fixtures.weftExecutable.path])
         guard status == 0 else { throw NetnsError(description: "netns-cluster up failed (\(status)):\n\(output)") }
+        let owner = stateFolder.appendingPathComponent(prefix).appendingPathComponent("owner")
+        try "\(getpid())\n".write(to: owner, atomically: true, encoding: .utf8)
         var coordinator = ""
         var workers: [String: (String, Int)] = [:]
         for line in output.split(separator: "\n") {

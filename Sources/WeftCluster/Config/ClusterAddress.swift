@@ -20,7 +20,7 @@ public struct ClusterAddress: Sendable, Hashable, CustomStringConvertible {
         guard let colon = rest.lastIndex(of: ":"), !rest[..<colon].isEmpty else {
             throw WeftError(
                 .invalidArgument,
-                "'\(text)' has no host and port; write tcp://HOST:PORT, like tcp://10.0.0.1:7070"
+                "'\(text)' needs a host and a port: write tcp://HOST:PORT, like tcp://10.0.0.1:7070"
             )
         }
         guard let port = Int(rest[rest.index(after: colon)...]), (0...65_535).contains(port) else {

@@ -24,11 +24,10 @@ extension ClusterConfig {
         }
         let config = reader.cluster(root)
         // File order reads best: problems found by later cross-checks go where they are in the file.
-        let problems = reader.problems.enumerated().sorted { a, b in
-            (a.element.line ?? 0, a.element.column ?? 0, a.offset) < (
-                b.element.line ?? 0, b.element.column ?? 0, b.offset
-            )
-        }.map(\.element)
+        func place(_ item: (offset: Int, element: ConfigProblem)) -> (Int, Int, Int) {
+            (item.element.line ?? 0, item.element.column ?? 0, item.offset)
+        }
+        let problems = reader.problems.enumerated().sorted { place($0) < place($1) }.map(\.element)
         return (problems.isEmpty ? config : nil, problems)
     }
 
