@@ -1,5 +1,6 @@
 import Foundation
 import Weft
+import WeftCluster
 import WeftRuntime
 
 // The generated workloads. Each is built only from Weft's public graph API and ops the runtime
@@ -15,7 +16,7 @@ extension Workloads {
     /// The fetched value is `x + length·delta` (added one link at a time), which tests check.
     public static func chain(length: Int, width: Int, seed: UInt64) -> Workload {
         Workload(name: "chain", parameters: "length=\(length) width=\(width) seed=\(seed)") { () throws(WeftError) in
-            var random = SeededGenerator(seed: seed)
+            var random = SplitMix64(seed: seed)
             let graph = Graph()
             let input = random.uniform([width], in: -1...1)
             let output = graph.asDefault { () -> Output in
@@ -43,7 +44,7 @@ extension Workloads {
         Workload(
             name: "fanout", parameters: "branches=\(branches) depth=\(depth) width=\(width) seed=\(seed)"
         ) { () throws(WeftError) in
-            var random = SeededGenerator(seed: seed)
+            var random = SplitMix64(seed: seed)
             let graph = Graph()
             let input = random.uniform([width], in: -1...1)
             let output = graph.asDefault { () -> Output in
@@ -73,7 +74,7 @@ extension Workloads {
         Workload(
             name: "mlp", parameters: "layers=\(layers) width=\(width) batch=\(batch) seed=\(seed)"
         ) { () throws(WeftError) in
-            var random = SeededGenerator(seed: seed)
+            var random = SplitMix64(seed: seed)
             let graph = Graph()
             let input = random.uniform([batch, width], in: -1...1)
             // He-style uniform bound: keeps activations of the same order through many layers.
@@ -107,7 +108,7 @@ extension Workloads {
             guard heads > 0, model % heads == 0 else {
                 throw WeftError(.invalidArgument, "transformer: model (\(model)) must be a multiple of heads (\(heads))")
             }
-            var random = SeededGenerator(seed: seed)
+            var random = SplitMix64(seed: seed)
             let graph = Graph()
             let input = random.uniform([sequence, model], in: -1...1)
             let output = graph.asDefault { () -> Output in
@@ -146,7 +147,7 @@ extension Workloads {
 
 /// One transformer block (see `Workloads.transformer`).
 private func transformerBlock(
-    _ x: Output, model: Int, heads: Int, graph: Graph, random: inout SeededGenerator
+    _ x: Output, model: Int, heads: Int, graph: Graph, random: inout SplitMix64
 ) -> Output {
     let headWidth = model / heads
     let bound = Float((3.0 / Double(model)).squareRoot())

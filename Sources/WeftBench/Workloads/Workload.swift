@@ -1,4 +1,5 @@
 import Weft
+import WeftCluster
 import WeftRuntime
 
 /// A benchmark graph: what to build and how to run one step of it.
@@ -47,23 +48,7 @@ public struct BuiltWorkload: Sendable {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a seed always makes the same graph on
-/// every platform; the standard library's generators cannot be seeded.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// Starts the sequence of `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A float tensor of `shape` with values uniform in `range`.
     mutating func uniform(_ shape: [Int], in range: ClosedRange<Float>) -> Tensor {
         let count = shape.reduce(1, *)
