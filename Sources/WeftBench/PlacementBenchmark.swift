@@ -205,6 +205,9 @@ public struct PlacementBenchmark: Sendable {
         do {
             var options = RemoteSessionOptions(strategy: row.strategy)
             options.stepTimeout = .seconds(300)
+            if let profile = try PlacementStrategies.named(row.strategy) as? ProfilePlacement {
+                options.measuredCosts = try measureNodeCosts(built, coordinator: coordinator, strategy: profile.base)
+            }
             let setupStart = ContinuousClock.now
             let backend = try RemoteSessionBackend(coordinator: coordinator, graph: built.graph, options: options)
             row.sessionSetupSeconds = seconds(ContinuousClock.now - setupStart)
@@ -215,6 +218,25 @@ public struct PlacementBenchmark: Sendable {
         } catch {
             row.problem = "\(error)"
         }
+    }
+
+    /// What `profile` places with: each node's median time over a few steps of a session placed
+    /// by the profile's base strategy on the same cluster.
+    private func measureNodeCosts(
+        _ built: BuiltWorkload, coordinator: String, strategy: String
+    ) throws(WeftError) -> [String: Duration] {
+        var options = RemoteSessionOptions(strategy: strategy)
+        options.stepTimeout = .seconds(300)
+        let session = try Session(target: coordinator, graph: built.graph, options: options)
+        defer { session.close() }
+        if !built.initializers.isEmpty { _ = try session.run(fetches: [], targets: built.initializers) }
+        var steps: [StepStatistics] = []
+        for _ in 0..<3 {
+            var metadata = RunMetadata()
+            _ = try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets, metadata: &metadata)
+            steps.append(metadata.stepStatistics)
+        }
+        return CostModel.medianDurations(of: steps)
     }
 
     /// Makes the coordinator's placement the one the row describes. The coordinator prices the

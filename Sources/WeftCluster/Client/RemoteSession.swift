@@ -22,6 +22,9 @@ public struct RemoteSessionOptions: Sendable {
     /// Bytes of variables and constants each worker may hold for this session; placement fails
     /// with `resourceExhausted` when the graph cannot fit.
     public var memoryLimit: Int?
+    /// How long each node took in earlier steps, by node name (`CostModel.medianDurations(of:)`
+    /// over `RunMetadata`): the `profile` strategy places with these in place of estimates.
+    public var measuredCosts: [String: Duration] = [:]
 
     /// Default options.
     public init(strategy: String? = nil) { self.strategy = strategy }
@@ -129,6 +132,7 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.leaseMs = milliseconds(options.lease)
                 $0.placementSeed = options.placementSeed
                 $0.memoryLimitBytes = UInt64(max(options.memoryLimit ?? 0, 0))
+                $0.measuredNodeSeconds = options.measuredCosts.mapValues(seconds)
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))

@@ -37,7 +37,11 @@ extension Coordinator {
     func createSession(_ envelope: Weft_Envelope) async throws(WeftError) -> WireMessage {
         let body = envelope.createSession
         let graph = try RuntimeGraph(nodes: body.graph.node)
-        let strategy = try PlacementStrategies.named(body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy)
+        var strategy = try PlacementStrategies.named(body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy)
+        if var profile = strategy as? ProfilePlacement, !body.measuredNodeSeconds.isEmpty {
+            profile.measuredCosts = body.measuredNodeSeconds.mapValues { .nanoseconds(Int64($0 * 1e9)) }
+            strategy = profile
+        }
         let devices = try await waitForDevices(graph, timeout: .milliseconds(Int(body.waitForWorkersMs)))
         let options = PlacementOptions(
             costModel: costModel(), seed: body.placementSeed,

@@ -477,6 +477,10 @@ public nonisolated struct Weft_CreateSession: Sendable {
   /// Bytes of variables and constants each worker may hold for this session; 0 for no limit.
   public var memoryLimitBytes: UInt64 = 0
 
+  /// Seconds each node took in earlier steps, by node name: the `profile` strategy places with
+  /// them in place of estimates.
+  public var measuredNodeSeconds: Dictionary<String,Double> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1553,7 +1557,7 @@ nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}measured_node_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1568,6 +1572,7 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.leaseMs) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.placementSeed) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
+      case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.measuredNodeSeconds) }()
       default: break
       }
     }
@@ -1599,6 +1604,9 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     if self.memoryLimitBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 7)
     }
+    if !self.measuredNodeSeconds.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.measuredNodeSeconds, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1610,6 +1618,7 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.leaseMs != rhs.leaseMs {return false}
     if lhs.placementSeed != rhs.placementSeed {return false}
     if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
+    if lhs.measuredNodeSeconds != rhs.measuredNodeSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
