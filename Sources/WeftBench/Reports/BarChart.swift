@@ -47,7 +47,7 @@ public struct BarChart: Sendable {
 
     /// The SVG document.
     public var svg: String {
-        let width = max(480, Double(groups.count) * panelWidth + 20)
+        let width = max(480, Double(groups.count) * panelWidth + 20, legendWidth)
         let height = top + panelHeight + 70
         var parts: [String] = [
             #"<?xml version="1.0" encoding="UTF-8"?>"#,
@@ -70,10 +70,16 @@ public struct BarChart: Sendable {
         for (index, name) in series.enumerated() {
             parts.append(#"<rect x="\#(x)" y="36" width="12" height="12" fill="\#(Self.colour(index))"/>"#)
             parts.append(text(name, x: x + 16, y: 46))
-            x += 16 + Double(name.count) * 7 + 18
+            x += Self.legendItemWidth(name)
         }
         return parts
     }
+
+    /// The legend's width, so the picture is wide enough to show all of it.
+    private var legendWidth: Double { series.reduce(20) { $0 + Self.legendItemWidth($1) } }
+
+    /// A legend entry's swatch, its name at about 7 points a character, and the gap after it.
+    private static func legendItemWidth(_ name: String) -> Double { 16 + Double(name.count) * 7 + 18 }
 
     private func panel(_ group: Group, x: Double) -> [String] {
         let axisX = x + 54
