@@ -62,7 +62,9 @@ let package = Package(
         .testTarget(name: "WeftRuntimeTests", dependencies: ["WeftRuntime", "WeftTestKit"]),
         .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
         .testTarget(
-            name: "WeftBenchTests", dependencies: ["WeftBench", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]),
+            name: "WeftBenchTests",
+            dependencies: ["WeftBench", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]
+        ),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
         .testTarget(
             name: "WeftClusterTests",

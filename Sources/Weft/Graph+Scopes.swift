@@ -48,7 +48,9 @@ extension Graph {
             { scope in
                 scope.colocation = operation.colocationGroups
                 if !device.isEmpty { scope.device = device }
-            }, body)
+            },
+            body
+        )
     }
 
     /// Makes every op built in `body` run after `operations`.
@@ -69,8 +71,12 @@ extension Graph {
     /// Builds and adds a node with the scope's device, colocation and control dependencies.
     @discardableResult
     func addOperation(
-        _ op: String, name: String? = nil, default fallback: String? = nil, inputs: [Output] = [],
-        controlInputs: [Operation] = [], attributes: [String: Tensorflow_AttrValue] = [:]
+        _ op: String,
+        name: String? = nil,
+        default fallback: String? = nil,
+        inputs: [Output] = [],
+        controlInputs: [Operation] = [],
+        attributes: [String: Tensorflow_AttrValue] = [:]
     ) -> Operation {
         let scope = BuildScope.of(self)
         var node = Tensorflow_NodeDef()
@@ -83,7 +89,9 @@ extension Graph {
             recordError(
                 WeftError(
                     .invalidArgument,
-                    "while building node '\(node.name)' (\(op)): its input '\(foreign)' belongs to another graph"))
+                    "while building node '\(node.name)' (\(op)): its input '\(foreign)' belongs to another graph"
+                )
+            )
         }
         let controls = (scope.controlInputs + controlInputs.map(\.name)).filter { control in
             !inputs.contains { $0.operation.name == control }

@@ -61,13 +61,21 @@ public final class Graph: Sendable {
     /// The tensor named `node:index` (or `node` for output 0), or a `notFound` error.
     public func tensor(named text: String) throws(WeftError) -> Output {
         let name = try TensorName(parsing: text)
-        guard let types = storage.withLock({ storage in storage.index[name.node].map { storage.outputTypes[$0] } }) else {
-            throw WeftError(.notFound, "the tensor '\(text)' does not exist: the graph has no node named '\(name.node)'")
+        guard let types = storage.withLock({ storage in storage.index[name.node].map { storage.outputTypes[$0] } })
+        else {
+            throw WeftError(
+                .notFound,
+                "the tensor '\(text)' does not exist: the graph has no node named '\(name.node)'"
+            )
         }
         guard name.index < types.count else {
             throw WeftError(.notFound, "the tensor '\(text)' does not exist: '\(name.node)' has \(types.count) outputs")
         }
-        return Output(operation: Operation(graph: self, name: name.node), index: name.index, dtype: types[name.index].dtype)
+        return Output(
+            operation: Operation(graph: self, name: name.node),
+            index: name.index,
+            dtype: types[name.index].dtype
+        )
     }
 
     /// The NodeDefs from position `start` on, with the node count they end at.

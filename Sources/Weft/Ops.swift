@@ -9,7 +9,9 @@ import WeftRuntime
 public func constant(_ value: some TensorConvertible, name: String? = nil) -> Output {
     let tensor = value.tensor
     return Graph.current.addOperation(
-        "Const", name: name, attributes: ["dtype": .type(tensor.dtype), "value": .tensor(tensor)]
+        "Const",
+        name: name,
+        attributes: ["dtype": .type(tensor.dtype), "value": .tensor(tensor)]
     ).output()
 }
 
@@ -17,7 +19,9 @@ public func constant(_ value: some TensorConvertible, name: String? = nil) -> Ou
 /// unknown; a `nil` shape leaves even the rank open.
 public func placeholder(_ dtype: DType, shape: [Int?]? = nil, name: String? = nil) -> Output {
     Graph.current.addOperation(
-        "Placeholder", name: name, attributes: ["dtype": .type(dtype), "shape": .shape(PartialShape(shape))]
+        "Placeholder",
+        name: name,
+        attributes: ["dtype": .type(dtype), "shape": .shape(PartialShape(shape))]
     ).output()
 }
 
@@ -113,17 +117,25 @@ public func softmax(_ logits: Output, name: String? = nil) -> Output { unary("So
 public func addN(_ inputs: [Output], name: String? = nil) -> Output {
     let graph = inputs.first?.graph ?? Graph.current
     return graph.addOperation(
-        "AddN", name: name, inputs: inputs,
+        "AddN",
+        name: name,
+        inputs: inputs,
         attributes: ["T": .type(inputs.first?.dtype ?? .float), "N": .int(inputs.count)]
     ).output()
 }
 
 /// The matrix product `a × b`, optionally transposing either: TensorFlow's `MatMul` (OpenBLAS).
 public func matMul(
-    _ a: Output, _ b: Output, transposeA: Bool = false, transposeB: Bool = false, name: String? = nil
+    _ a: Output,
+    _ b: Output,
+    transposeA: Bool = false,
+    transposeB: Bool = false,
+    name: String? = nil
 ) -> Output {
     a.graph.addOperation(
-        "MatMul", name: name, inputs: [a, b],
+        "MatMul",
+        name: name,
+        inputs: [a, b],
         attributes: ["T": .type(a.dtype), "transpose_a": .bool(transposeA), "transpose_b": .bool(transposeB)]
     ).output()
 }
@@ -136,7 +148,10 @@ public func biasAdd(_ value: Output, _ bias: Output, name: String? = nil) -> Out
 /// The value converted to `dtype`.
 public func cast(_ x: Output, to dtype: DType, name: String? = nil) -> Output {
     x.graph.addOperation(
-        "Cast", name: name, inputs: [x], attributes: ["SrcT": .type(x.dtype), "DstT": .type(dtype)]
+        "Cast",
+        name: name,
+        inputs: [x],
+        attributes: ["SrcT": .type(x.dtype), "DstT": .type(dtype)]
     ).output()
 }
 
@@ -145,14 +160,18 @@ public func reshape(_ x: Output, to shape: [Int], name: String? = nil) -> Output
     opScope(x.graph, name, default: "Reshape") { opName in
         let dims = constant(shape.map(Int32.init), name: "shape")
         return x.graph.addOperation(
-            "Reshape", name: opName, inputs: [x, dims], attributes: ["T": .type(x.dtype), "Tshape": .type(.int32)]
+            "Reshape",
+            name: opName,
+            inputs: [x, dims],
+            attributes: ["T": .type(x.dtype), "Tshape": .type(.int32)]
         ).output()
     }
 }
 
 /// Builds an op with helper nodes the way TensorFlow does: helpers inside a name scope
 /// (`rowsum/reduction_indices`) and the op itself named after the scope (`rowsum`).
-func opScope(_ graph: Graph, _ name: String?, default fallback: String, _ body: (_ opName: String) -> Output) -> Output {
+func opScope(_ graph: Graph, _ name: String?, default fallback: String, _ body: (_ opName: String) -> Output) -> Output
+{
     graph.asDefault {
         graph.nameScope(name ?? fallback) {
             // A name ending in "/" is taken as it is, without the slash.
@@ -170,12 +189,16 @@ func reduction(_ op: String, _ x: Output, axes: [Int]?, keepDims: Bool, name: St
         } else {
             let rank = x.graph.addOperation("Rank", inputs: [x], attributes: ["T": .type(x.dtype)]).output()
             indices = x.graph.addOperation(
-                "Range", name: "range", inputs: [constant(Int32(0), name: "start"), rank, constant(Int32(1), name: "delta")],
+                "Range",
+                name: "range",
+                inputs: [constant(Int32(0), name: "start"), rank, constant(Int32(1), name: "delta")],
                 attributes: ["Tidx": .type(.int32)]
             ).output()
         }
         return x.graph.addOperation(
-            op, name: opName, inputs: [x, indices],
+            op,
+            name: opName,
+            inputs: [x, indices],
             attributes: ["T": .type(x.dtype), "Tidx": .type(.int32), "keep_dims": .bool(keepDims)]
         ).output()
     }

@@ -50,7 +50,9 @@ public final class Session: Sendable {
 
     /// Runs one step by tensor and node names: the form GraphDef-level tools use.
     public func run(
-        fetches: [String], feeds: [String: Tensor] = [:], targets: [String] = []
+        fetches: [String],
+        feeds: [String: Tensor] = [:],
+        targets: [String] = []
     ) throws(WeftError) -> [Tensor] {
         try execute(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: false).values
     }
@@ -58,7 +60,10 @@ public final class Session: Sendable {
     /// Runs one step by names and fills `metadata` with what it did: every node's device and
     /// time, and the tensors workers pushed to each other (TensorFlow's `run_metadata`).
     public func run(
-        fetches: [String], feeds: [String: Tensor] = [:], targets: [String] = [], metadata: inout RunMetadata
+        fetches: [String],
+        feeds: [String: Tensor] = [:],
+        targets: [String] = [],
+        metadata: inout RunMetadata
     ) throws(WeftError) -> [Tensor] {
         let result = try execute(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: true)
         metadata.stepStatistics = result.statistics ?? StepStatistics()
@@ -68,7 +73,9 @@ public final class Session: Sendable {
     /// Fetches several values in one step, feeding `feeds` and running `targets` too.
     @discardableResult
     public func run(
-        _ fetches: [any Fetchable], feeding feeds: [Output: Tensor] = [:], targets: [Operation] = []
+        _ fetches: [any Fetchable],
+        feeding feeds: [Output: Tensor] = [:],
+        targets: [Operation] = []
     ) throws(WeftError) -> [Tensor] {
         try execute(fetches, feeding: feeds, targets: targets, collectStatistics: false).values
     }
@@ -76,7 +83,9 @@ public final class Session: Sendable {
     /// Fetches several values in one step and fills `metadata` with what the step did.
     @discardableResult
     public func run(
-        _ fetches: [any Fetchable], feeding feeds: [Output: Tensor] = [:], targets: [Operation] = [],
+        _ fetches: [any Fetchable],
+        feeding feeds: [Output: Tensor] = [:],
+        targets: [Operation] = [],
         metadata: inout RunMetadata
     ) throws(WeftError) -> [Tensor] {
         let result = try execute(fetches, feeding: feeds, targets: targets, collectStatistics: true)
@@ -92,7 +101,8 @@ public final class Session: Sendable {
 
     /// Fetches a dictionary of values, keyed as given.
     public func run<Key: Hashable>(
-        _ fetches: [Key: any Fetchable], feeding feeds: [Output: Tensor] = [:]
+        _ fetches: [Key: any Fetchable],
+        feeding feeds: [Output: Tensor] = [:]
     ) throws(WeftError) -> [Key: Tensor] {
         let keys = Array(fetches.keys)
         let values = try run(keys.map { fetches[$0]! }, feeding: feeds)
@@ -105,7 +115,10 @@ public final class Session: Sendable {
     }
 
     private func execute(
-        _ fetches: [any Fetchable], feeding feeds: [Output: Tensor], targets: [Operation], collectStatistics: Bool
+        _ fetches: [any Fetchable],
+        feeding feeds: [Output: Tensor],
+        targets: [Operation],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let outputs = fetches.map(\.fetchedOutput)
         for output in outputs + Array(feeds.keys) where output.graph !== graph {
@@ -113,20 +126,36 @@ public final class Session: Sendable {
         }
         let feedList = feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
         return try execute(
-            feeds: feedList, fetches: outputs.map(\.tensorName), targets: targets.map(\.name),
-            collectStatistics: collectStatistics)
+            feeds: feedList,
+            fetches: outputs.map(\.tensorName),
+            targets: targets.map(\.name),
+            collectStatistics: collectStatistics
+        )
     }
 
     private func execute(
-        fetches: [String], feeds: [String: Tensor], targets: [String], collectStatistics: Bool
+        fetches: [String],
+        feeds: [String: Tensor],
+        targets: [String],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
-        let feedNames = try feeds.keys.sorted().map { (name) throws(WeftError) in (try TensorName(parsing: name), feeds[name]!) }
+        let feedNames = try feeds.keys.sorted().map { (name) throws(WeftError) in
+            (try TensorName(parsing: name), feeds[name]!)
+        }
         let fetchNames = try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) }
-        return try execute(feeds: feedNames, fetches: fetchNames, targets: targets, collectStatistics: collectStatistics)
+        return try execute(
+            feeds: feedNames,
+            fetches: fetchNames,
+            targets: targets,
+            collectStatistics: collectStatistics
+        )
     }
 
     private func execute(
-        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         if let error = graph.buildError { throw error }
         return try backend.run(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)

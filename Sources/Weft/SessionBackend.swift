@@ -8,7 +8,10 @@ public protocol SessionBackend: Sendable {
     /// the tensors they name; returns the fetched values in order, and the step's statistics
     /// when `collectStatistics` is set.
     func run(
-        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?)
     /// Frees the session's state; later runs fail with `failedPrecondition`.
     func close()
@@ -42,7 +45,10 @@ public final class LocalSessionBackend: SessionBackend {
 
     /// Runs a step with a cached plan, building the plan the first time a signature is seen.
     public func run(
-        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         let (plan, step) = try state.withLock { (state) throws(WeftError) -> (StepPlan, UInt64) in

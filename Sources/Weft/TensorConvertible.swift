@@ -41,7 +41,9 @@ extension Tensor {
     public func reshaped(to shape: TensorShape) throws(WeftError) -> Tensor {
         guard shape.elementCount == elementCount else {
             throw WeftError(
-                .invalidArgument, "cannot reshape a tensor of shape \(self.shape) (\(elementCount) elements) to \(shape)")
+                .invalidArgument,
+                "cannot reshape a tensor of shape \(self.shape) (\(elementCount) elements) to \(shape)"
+            )
         }
         return Tensor(dtype: dtype, shape: shape, buffer: buffer)
     }

@@ -42,18 +42,23 @@ public struct Variable: Sendable, Hashable {
         let nodes = graph.nameScope(name) { () -> (Operation, Output, Operation, Output) in
             let initial = makeInitial()
             let operation = graph.addOperation(
-                "VariableV2", name: BuildScope.of(graph).namePrefix,
+                "VariableV2",
+                name: BuildScope.of(graph).namePrefix,
                 attributes: [
                     "dtype": .type(initial.dtype), "shape": .shape(shape), "container": .string(""),
                     "shared_name": .string(""),
-                ])
+                ]
+            )
             return graph.colocate(with: operation) {
                 let assign = graph.addOperation(
-                    "Assign", name: "Assign", inputs: [operation.output(0), initial],
+                    "Assign",
+                    name: "Assign",
+                    inputs: [operation.output(0), initial],
                     attributes: [
                         "T": .type(initial.dtype), "use_locking": .bool(true),
                         "validate_shape": .bool(shape.dimensions != nil),
-                    ])
+                    ]
+                )
                 return (operation, initial, assign, identity(operation.output(0), name: "read"))
             }
         }
@@ -100,5 +105,8 @@ public struct Variable: Sendable, Hashable {
 public func globalVariablesInitializer(name: String = "init") -> Operation {
     let graph = Graph.current
     return graph.addOperation(
-        "NoOp", name: name, controlInputs: graph.variableInitializers.map { Operation(graph: graph, name: $0) })
+        "NoOp",
+        name: name,
+        controlInputs: graph.variableInitializers.map { Operation(graph: graph, name: $0) }
+    )
 }

@@ -51,10 +51,18 @@ public enum ClusterBenchmark {
         defer { session.close() }
         try session.run(initialize)
         let worker = cluster.members[1].address
-        let ping = try LocalBenchmark.measure("Weft request/reply round trip (ping a worker)", iterations: iterations, warmup: 100) {
+        let ping = try LocalBenchmark.measure(
+            "Weft request/reply round trip (ping a worker)",
+            iterations: iterations,
+            warmup: 100
+        ) {
             try ClusterClient.ping(worker)
         }
-        let step = try LocalBenchmark.measure("distributed step: sess.run(foo) on /job:worker/task:0", iterations: iterations, warmup: 100) {
+        let step = try LocalBenchmark.measure(
+            "distributed step: sess.run(foo) on /job:worker/task:0",
+            iterations: iterations,
+            warmup: 100
+        ) {
             _ = try session.run(variable)
         }
         return StepReport(rawRoundTrip: raw, ping: ping, step: step)
@@ -82,18 +90,30 @@ public enum ClusterBenchmark {
         var metadata = RunMetadata()
         try session.run([], targets: [received], metadata: &metadata)
         let step = try LocalBenchmark.measure(
-            "distributed step moving \(bytes >> 20) MiB between workers", iterations: iterations, warmup: 3
+            "distributed step moving \(bytes >> 20) MiB between workers",
+            iterations: iterations,
+            warmup: 3
         ) { try session.run(received) }
         return TransferReport(
-            bytes: bytes, rawBandwidth: rawBandwidth, step: step, bytesSentPerStep: metadata.stepStatistics.bytesSent)
+            bytes: bytes,
+            rawBandwidth: rawBandwidth,
+            step: step,
+            bytesSentPerStep: metadata.stepStatistics.bytesSent
+        )
     }
 
     private static func rawRoundTrips(executable: URL, iterations: Int) throws -> LocalBenchmark.Timing {
         let samples = try withEchoServer(executable: executable) { address in
             try RawZeroMQBenchmark.roundTrips(to: address, iterations: iterations + 100)
         }
-        let seconds = samples.dropFirst(100).map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
-        return LocalBenchmark.Timing(name: "raw ZeroMQ DEALER/ROUTER round trip, 64 B", statistics: Statistics(seconds), flops: 0)
+        let seconds = samples.dropFirst(100).map {
+            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+        }
+        return LocalBenchmark.Timing(
+            name: "raw ZeroMQ DEALER/ROUTER round trip, 64 B",
+            statistics: Statistics(seconds),
+            flops: 0
+        )
     }
 
     /// Runs `body` against an echo server in a child process, then stops the child.

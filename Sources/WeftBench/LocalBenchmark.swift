@@ -21,7 +21,11 @@ public enum LocalBenchmark {
 
     /// Times `body` `iterations` times after `warmup` untimed calls.
     public static func measure(
-        _ name: String, iterations: Int, warmup: Int, flops: Double = 0, _ body: () throws -> Void
+        _ name: String,
+        iterations: Int,
+        warmup: Int,
+        flops: Double = 0,
+        _ body: () throws -> Void
     ) rethrows -> Timing {
         for _ in 0..<warmup { try body() }
         var samples: [Double] = []
@@ -59,7 +63,10 @@ public enum LocalBenchmark {
         let session = Session(graph: graph)
         defer { session.close() }
         return try measure(
-            "session MatMul \(size)x\(size)x\(size)", iterations: iterations, warmup: 2, flops: 2 * pow(Double(size), 3)
+            "session MatMul \(size)x\(size)x\(size)",
+            iterations: iterations,
+            warmup: 2,
+            flops: 2 * pow(Double(size), 3)
         ) { _ = try session.run(product) }
     }
 
@@ -72,7 +79,12 @@ public enum LocalBenchmark {
             a.buffer.base.assumingMemoryBound(to: Float.self), b.buffer.base.assumingMemoryBound(to: Float.self),
             c.buffer.base.assumingMemoryBound(to: Float.self)
         )
-        return measure("direct cblas_sgemm \(size)x\(size)x\(size)", iterations: iterations, warmup: 2, flops: 2 * pow(Double(size), 3)) {
+        return measure(
+            "direct cblas_sgemm \(size)x\(size)x\(size)",
+            iterations: iterations,
+            warmup: 2,
+            flops: 2 * pow(Double(size), 3)
+        ) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, pa, n, pb, n, 0, pc, n)
         }
     }

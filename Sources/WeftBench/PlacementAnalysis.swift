@@ -23,13 +23,18 @@ public struct PlacementAnalysis: Sendable {
 
     /// Analyses `placement` of `graph` for the step `feeds`/`fetches`/`targets`.
     public init(
-        graph: RuntimeGraph, placement: [String: DeviceName], feeds: [String], fetches: [String], targets: [String]
+        graph: RuntimeGraph,
+        placement: [String: DeviceName],
+        feeds: [String],
+        fetches: [String],
+        targets: [String]
     ) throws(WeftError) {
         cutEdges = Self.countCutEdges(graph, placement)
         let partitions = try Partitioner(graph: graph, placement: placement).partition(
             feeds: try feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
             fetches: try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-            targets: targets)
+            targets: targets
+        )
         var sent: [String] = []
         var perDevice: [DeviceName: Int] = [:]
         for (device, partition) in partitions {

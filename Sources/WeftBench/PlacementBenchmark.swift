@@ -25,7 +25,9 @@ public struct PlacementBenchmark: Sendable {
 
         /// A configuration; with `coordinator == nil` only placement is timed.
         public init(
-            workloads: [Workload], strategies: [any PlacementStrategy], coordinator: String?,
+            workloads: [Workload],
+            strategies: [any PlacementStrategy],
+            coordinator: String?,
             plannedDevices: [DeviceName] = []
         ) {
             self.workloads = workloads
@@ -65,22 +67,40 @@ public struct PlacementBenchmark: Sendable {
     /// line per phase (`[3/10] mlp × round-robin: placing…`); `placed` gets each workload's
     /// placements once they are final (the coordinator's where it ran), for pictures.
     public func run(
-        progress: (String) -> Void = { _ in }, placed: (PlacedWorkload) throws -> Void = { _ in }
+        progress: (String) -> Void = { _ in },
+        placed: (PlacedWorkload) throws -> Void = { _ in }
     ) throws(WeftError) -> [PlacementRow] {
         let devices = try configuration.coordinator.map(Self.healthyWorkers) ?? configuration.plannedDevices.sorted()
-        guard !devices.isEmpty else { throw WeftError(.invalidArgument, "there are no workers to place the workloads on") }
+        guard !devices.isEmpty else {
+            throw WeftError(.invalidArgument, "there are no workers to place the workloads on")
+        }
         let total = configuration.workloads.count * configuration.strategies.count
         var rows: [PlacementRow] = []
         for (index, workload) in configuration.workloads.enumerated() {
             let counter = index * configuration.strategies.count
             var (placedWorkload, workloadRows) = try prepare(
-                workload, devices, counter: counter, total: total, progress: progress)
+                workload,
+                devices,
+                counter: counter,
+                total: total,
+                progress: progress
+            )
             if let coordinator = configuration.coordinator {
-                try measure(&workloadRows, &placedWorkload, coordinator, counter: counter, total: total, progress: progress)
+                try measure(
+                    &workloadRows,
+                    &placedWorkload,
+                    coordinator,
+                    counter: counter,
+                    total: total,
+                    progress: progress
+                )
             }
             // After the runs: the pictures show the placements that ran.
             do { try placed(placedWorkload) } catch {
-                logger.warning("could not draw the placed graph", metadata: ["workload": "\(workload.name)", "error": "\(error)"])
+                logger.warning(
+                    "could not draw the placed graph",
+                    metadata: ["workload": "\(workload.name)", "error": "\(error)"]
+                )
             }
             rows += workloadRows
         }
@@ -89,7 +109,11 @@ public struct PlacementBenchmark: Sendable {
 
     /// Builds `workload`, loads it as the runtime will, and places it with every strategy.
     private func prepare(
-        _ workload: Workload, _ devices: [DeviceName], counter: Int, total: Int, progress: (String) -> Void
+        _ workload: Workload,
+        _ devices: [DeviceName],
+        counter: Int,
+        total: Int,
+        progress: (String) -> Void
     ) throws(WeftError) -> (PlacedWorkload, [PlacementRow]) {
         progress("[\(counter + 1)/\(total)] \(workload.name): building \(workload.parameters)…")
         let buildStart = ContinuousClock.now
@@ -99,10 +123,17 @@ public struct PlacementBenchmark: Sendable {
         let loadSeconds = seconds(ContinuousClock.now - buildStart) - graphSeconds
         progress(
             "[\(counter + 1)/\(total)] \(workload.name): built \(runtime.nodes.count) nodes in "
-                + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s")
+                + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s"
+        )
         var rows: [PlacementRow] = []
         var placed = PlacedWorkload(
-            workload: workload, built: built, runtime: runtime, devices: devices, placements: [:], analyses: [:])
+            workload: workload,
+            built: built,
+            runtime: runtime,
+            devices: devices,
+            placements: [:],
+            analyses: [:]
+        )
         for (offset, strategy) in configuration.strategies.enumerated() {
             progress("[\(counter + offset + 1)/\(total)] \(workload.name) × \(strategy.name): placing…")
             var (row, placement, analysis) = plan(workload, built, runtime, strategy, devices)
@@ -123,19 +154,35 @@ public struct PlacementBenchmark: Sendable {
     // MARK: Planning
 
     private func plan(
-        _ workload: Workload, _ built: BuiltWorkload, _ runtime: RuntimeGraph, _ strategy: any PlacementStrategy,
+        _ workload: Workload,
+        _ built: BuiltWorkload,
+        _ runtime: RuntimeGraph,
+        _ strategy: any PlacementStrategy,
         _ devices: [DeviceName]
     ) -> (PlacementRow, [String: DeviceName]?, PlacementAnalysis?) {
         var row = PlacementRow(
-            workload: workload.name, parameters: workload.parameters, nodes: runtime.nodes.count, strategy: strategy.name,
-            workers: devices.count, placementSeconds: .nan, predicted: .unavailable, steps: 0, trafficSource: .unavailable,
-            cutEdges: 0, nodeBalance: .nan)
+            workload: workload.name,
+            parameters: workload.parameters,
+            nodes: runtime.nodes.count,
+            strategy: strategy.name,
+            workers: devices.count,
+            placementSeconds: .nan,
+            predicted: .unavailable,
+            steps: 0,
+            trafficSource: .unavailable,
+            cutEdges: 0,
+            nodeBalance: .nan
+        )
         do {
             let (seconds, placement) = try Self.timePlacement(runtime, devices, strategy)
             row.placementSeconds = seconds
             let analysis = try PlacementAnalysis(
-                graph: runtime, placement: placement, feeds: built.feeds.keys.sorted(), fetches: built.fetches,
-                targets: built.targets)
+                graph: runtime,
+                placement: placement,
+                feeds: built.feeds.keys.sorted(),
+                fetches: built.fetches,
+                targets: built.targets
+            )
             row.cutEdges = analysis.cutEdges
             row.nodeBalance = analysis.nodeBalance(devices: devices)
             row.tensorsPerStep = analysis.sentTensors.count
@@ -150,7 +197,10 @@ public struct PlacementBenchmark: Sendable {
 
     /// The cost model's figures, or none (logged) when it cannot estimate the graph.
     private func predict(
-        _ built: BuiltWorkload, _ runtime: RuntimeGraph, _ placement: [String: DeviceName], _ devices: [DeviceName],
+        _ built: BuiltWorkload,
+        _ runtime: RuntimeGraph,
+        _ placement: [String: DeviceName],
+        _ devices: [DeviceName],
         strategy: String
     ) -> PlacementFigures {
         do {
@@ -158,7 +208,8 @@ public struct PlacementBenchmark: Sendable {
         } catch {
             logger.warning(
                 "the cost model cannot estimate this placement; its figures are n/a",
-                metadata: ["strategy": "\(strategy)", "error": "\(error)"])
+                metadata: ["strategy": "\(strategy)", "error": "\(error)"]
+            )
             return .unavailable
         }
     }
@@ -166,7 +217,9 @@ public struct PlacementBenchmark: Sendable {
     /// The median time of placing `graph`, repeated while that takes under 50 ms in all (at most
     /// 25 times): one sample of a sub-millisecond placement would be mostly noise.
     static func timePlacement(
-        _ graph: RuntimeGraph, _ devices: [DeviceName], _ strategy: any PlacementStrategy
+        _ graph: RuntimeGraph,
+        _ devices: [DeviceName],
+        _ strategy: any PlacementStrategy
     ) throws(WeftError) -> (seconds: Double, placement: [String: DeviceName]) {
         var samples: [Double] = []
         var spent = 0.0
@@ -184,7 +237,11 @@ public struct PlacementBenchmark: Sendable {
     // MARK: Measuring
 
     private func measure(
-        _ rows: inout [PlacementRow], _ placed: inout PlacedWorkload, _ coordinator: String, counter: Int, total: Int,
+        _ rows: inout [PlacementRow],
+        _ placed: inout PlacedWorkload,
+        _ coordinator: String,
+        counter: Int,
+        total: Int,
         progress: (String) -> Void
     ) throws(WeftError) {
         progress("[\(counter + 1)/\(total)] \(placed.workload.name): local reference step…")
@@ -193,13 +250,17 @@ public struct PlacementBenchmark: Sendable {
             let strategy = rows[index].strategy
             progress(
                 "[\(counter + index + 1)/\(total)] \(placed.workload.name) × \(strategy): "
-                    + "running \(max(configuration.warmupSteps, 1)) warm-up + \(configuration.measuredSteps) steps…")
+                    + "running \(max(configuration.warmupSteps, 1)) warm-up + \(configuration.measuredSteps) steps…"
+            )
             run(&rows[index], &placed, coordinator: coordinator, expected: reference)
         }
     }
 
     private func run(
-        _ row: inout PlacementRow, _ placed: inout PlacedWorkload, coordinator: String, expected: LocalReference
+        _ row: inout PlacementRow,
+        _ placed: inout PlacedWorkload,
+        coordinator: String,
+        expected: LocalReference
     ) {
         let built = placed.built
         do {
@@ -223,7 +284,9 @@ public struct PlacementBenchmark: Sendable {
     /// What `profile` places with: each node's median time over a few steps of a session placed
     /// by the profile's base strategy on the same cluster.
     private func measureNodeCosts(
-        _ built: BuiltWorkload, coordinator: String, strategy: String
+        _ built: BuiltWorkload,
+        coordinator: String,
+        strategy: String
     ) throws(WeftError) -> [String: Duration] {
         var options = RemoteSessionOptions(strategy: strategy)
         options.stepTimeout = .seconds(300)
@@ -244,7 +307,9 @@ public struct PlacementBenchmark: Sendable {
     /// differently there than here with the default cost model; the figures and pictures must
     /// describe the placement that ran.
     private func adoptCoordinatorPlacement(
-        _ remote: [String: String], _ row: inout PlacementRow, _ placed: inout PlacedWorkload
+        _ remote: [String: String],
+        _ row: inout PlacementRow,
+        _ placed: inout PlacedWorkload
     ) throws(WeftError) {
         var placement: [String: DeviceName] = [:]
         placement.reserveCapacity(remote.count)
@@ -258,8 +323,12 @@ public struct PlacementBenchmark: Sendable {
         row.sameAsCoordinator = placement == placed.placements[row.strategy]
         guard row.sameAsCoordinator == false else { return }
         let analysis = try PlacementAnalysis(
-            graph: placed.runtime, placement: placement, feeds: placed.built.feeds.keys.sorted(),
-            fetches: placed.built.fetches, targets: placed.built.targets)
+            graph: placed.runtime,
+            placement: placement,
+            feeds: placed.built.feeds.keys.sorted(),
+            fetches: placed.built.fetches,
+            targets: placed.built.targets
+        )
         row.cutEdges = analysis.cutEdges
         row.nodeBalance = analysis.nodeBalance(devices: placed.devices)
         row.predicted = predict(placed.built, placed.runtime, placement, placed.devices, strategy: row.strategy)
@@ -268,7 +337,10 @@ public struct PlacementBenchmark: Sendable {
     }
 
     private func runSteps(
-        _ row: inout PlacementRow, _ session: Session, _ built: BuiltWorkload, expected: LocalReference
+        _ row: inout PlacementRow,
+        _ session: Session,
+        _ built: BuiltWorkload,
+        expected: LocalReference
     ) throws(WeftError) {
         if !built.initializers.isEmpty { _ = try session.run(fetches: [], targets: built.initializers) }
         let step = { () throws(WeftError) -> [Tensor] in
@@ -278,7 +350,12 @@ public struct PlacementBenchmark: Sendable {
         // so steps that change variables compare equal states. It also collects the step's
         // statistics; the timed steps do not, so they pay nothing for it.
         var metadata = RunMetadata()
-        let first = try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets, metadata: &metadata)
+        let first = try session.run(
+            fetches: built.fetches,
+            feeds: built.feeds,
+            targets: built.targets,
+            metadata: &metadata
+        )
         record(metadata.stepStatistics, in: &row)
         let mismatch = ValueComparison.firstDifference(expected: expected.fetched, actual: first, names: built.fetches)
         row.valuesMatch = mismatch == nil
@@ -304,7 +381,9 @@ extension PlacementBenchmark {
         row.bytesPerStep = statistics.bytesSent
         row.trafficSource = .measured
         var busy: [String: Double] = [:]
-        for node in statistics.nodes where !node.device.isEmpty { busy[node.device, default: 0] += seconds(node.duration) }
+        for node in statistics.nodes where !node.device.isEmpty {
+            busy[node.device, default: 0] += seconds(node.duration)
+        }
         // Workers that ran nothing count as idle: balance is over all the workers placed on.
         let times = busy.values + Array(repeating: 0, count: max(0, row.workers - busy.count))
         let mean = times.reduce(0, +) / Double(max(times.count, 1))

@@ -17,8 +17,11 @@ public struct PlacementFigures: Sendable, Codable, Hashable {
 
     /// Figures as given; every one left out is "n/a".
     public init(
-        predictedStepSeconds: Double? = nil, computeBalance: Double? = nil, peakMemoryBytes: [String: Int]? = nil,
-        tensorsPerStep: Int? = nil, bytesPerStep: Int? = nil
+        predictedStepSeconds: Double? = nil,
+        computeBalance: Double? = nil,
+        peakMemoryBytes: [String: Int]? = nil,
+        tensorsPerStep: Int? = nil,
+        bytesPerStep: Int? = nil
     ) {
         self.predictedStepSeconds = predictedStepSeconds
         self.computeBalance = computeBalance
@@ -34,16 +37,30 @@ public struct PlacementFigures: Sendable, Codable, Hashable {
     /// `graph` placed by `placement` over `devices`. Only the nodes the step's fetches and
     /// targets need count; the feeds give the shapes the graph leaves open.
     public static func estimate(
-        _ built: BuiltWorkload, graph: RuntimeGraph, placement: [String: DeviceName], devices: [DeviceName]
+        _ built: BuiltWorkload,
+        graph: RuntimeGraph,
+        placement: [String: DeviceName],
+        devices: [DeviceName]
     ) throws(WeftError) -> PlacementFigures {
         var options = PlacementOptions()
         options.useShapes(of: built.feeds)
-        let roots = try built.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name).node } + built.targets
+        let roots =
+            try built.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name).node } + built.targets
         let estimate = try PlacementStrategies.estimate(
-            graph, placement: placement, on: devices, roots: roots, options: options)
+            graph,
+            placement: placement,
+            on: devices,
+            roots: roots,
+            options: options
+        )
         return PlacementFigures(
-            predictedStepSeconds: estimate.stepSeconds, computeBalance: estimate.computeBalance,
-            peakMemoryBytes: Dictionary(uniqueKeysWithValues: estimate.peakMemory.map { ($0.key.description, $0.value) }),
-            tensorsPerStep: estimate.tensorsCrossing, bytesPerStep: estimate.bytesCrossing)
+            predictedStepSeconds: estimate.stepSeconds,
+            computeBalance: estimate.computeBalance,
+            peakMemoryBytes: Dictionary(
+                uniqueKeysWithValues: estimate.peakMemory.map { ($0.key.description, $0.value) }
+            ),
+            tensorsPerStep: estimate.tensorsCrossing,
+            bytesPerStep: estimate.bytesCrossing
+        )
     }
 }

@@ -32,7 +32,12 @@ public enum PlanningBenchmark {
     /// Builds `RandomDAG(nodes:layers:ccr:seed:)`, then places it on `workers` workers with every
     /// strategy, timing each (the best of `repetitions` runs) and estimating its step.
     public static func run(
-        nodes: Int, layers: Int, workers: Int, ccr: Double, seed: UInt64, repetitions: Int = 1,
+        nodes: Int,
+        layers: Int,
+        workers: Int,
+        ccr: Double,
+        seed: UInt64,
+        repetitions: Int = 1,
         strategies: [any PlacementStrategy]
     ) throws(WeftError) -> Report {
         let clock = ContinuousClock()
@@ -51,7 +56,12 @@ public enum PlanningBenchmark {
                 placement = try PlacementStrategies.place(runtime, on: devices, strategy: strategy, options: options)
                 best = min(best, seconds(clock.now - began))
             }
-            let estimate = try PlacementStrategies.estimate(runtime, placement: placement, on: devices, options: options)
+            let estimate = try PlacementStrategies.estimate(
+                runtime,
+                placement: placement,
+                on: devices,
+                options: options
+            )
             rows.append(Row(strategy: strategy.name, placeSeconds: best, estimate: estimate))
         }
         let edges = runtime.nodes.reduce(0) { $0 + $1.dataInputs.count + $1.controlInputs.count }
@@ -74,7 +84,9 @@ public struct TopologicalBlocksPlacement: PlacementStrategy {
 
     /// Fills devices in turn along the topological order of the groups.
     public func place(_ problem: PlacementProblem) throws(WeftError) -> [DeviceName] {
-        let open = problem.groups.indices.filter { problem.groups[$0].fixed == nil && problem.groups[$0].allowed.count > 1 }
+        let open = problem.groups.indices.filter {
+            problem.groups[$0].fixed == nil && problem.groups[$0].allowed.count > 1
+        }
         var chosen = problem.groups.map { $0.fixed ?? $0.allowed[0] }
         for (rank, group) in open.enumerated() {
             let device = problem.devices[rank * problem.devices.count / max(open.count, 1)]

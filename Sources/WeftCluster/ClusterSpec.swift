@@ -11,7 +11,10 @@ public struct JobCounts: Sendable, Hashable, CustomStringConvertible {
         for part in text.split(separator: ",") {
             let pieces = part.split(separator: "=")
             guard pieces.count == 2, let count = Int(pieces[1]), count > 0, !pieces[0].isEmpty else {
-                throw WeftError(.invalidArgument, "'\(part)' is not a job; write jobs as name=count, like ps=1,worker=2")
+                throw WeftError(
+                    .invalidArgument,
+                    "'\(part)' is not a job; write jobs as name=count, like ps=1,worker=2"
+                )
             }
             guard !jobs.contains(where: { $0.0 == pieces[0] }) else {
                 throw WeftError(.invalidArgument, "job '\(pieces[0])' is listed twice")

@@ -15,7 +15,12 @@ public final class LocalCluster: Sendable {
 
     /// Starts a coordinator and the workers `jobs` asks for on `host`, and waits until every
     /// worker has registered.
-    public init(jobs: JobCounts, host: String = "127.0.0.1", strategy: String = "explicit", logger: Logger = Logger(label: "weft.local-cluster")) throws(WeftError) {
+    public init(
+        jobs: JobCounts,
+        host: String = "127.0.0.1",
+        strategy: String = "explicit",
+        logger: Logger = Logger(label: "weft.local-cluster")
+    ) throws(WeftError) {
         var configuration = Coordinator.Configuration(listen: "tcp://\(host):0")
         configuration.defaultStrategy = strategy
         _ = try PlacementStrategies.named(strategy)
@@ -25,7 +30,9 @@ public final class LocalCluster: Sendable {
         for (job, count) in jobs.jobs {
             for task in 0..<count {
                 let worker = try Worker(
-                    .init(listen: "tcp://\(host):0", coordinator: coordinator.address, job: job, task: task), logger: logger)
+                    .init(listen: "tcp://\(host):0", coordinator: coordinator.address, job: job, task: task),
+                    logger: logger
+                )
                 worker.start()
                 workers.append(worker)
             }
@@ -40,7 +47,10 @@ public final class LocalCluster: Sendable {
         // Registration takes one round trip per worker; checking every 10 ms wastes nothing.
         while workers.contains(where: { $0.device == nil }) {
             guard ContinuousClock.now < deadline else {
-                throw WeftError(.deadlineExceeded, "workers did not register with the local coordinator within \(timeout)")
+                throw WeftError(
+                    .deadlineExceeded,
+                    "workers did not register with the local coordinator within \(timeout)"
+                )
             }
             Thread.sleep(forTimeInterval: 0.01)
         }

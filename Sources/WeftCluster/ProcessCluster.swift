@@ -27,7 +27,10 @@ public final class ProcessCluster: Sendable {
 
     /// Starts the coordinator and the workers of `jobs` on `host`, each printing its bound address.
     public init(
-        executable: URL, jobs: JobCounts, host: String = "127.0.0.1", strategy: String = "explicit",
+        executable: URL,
+        jobs: JobCounts,
+        host: String = "127.0.0.1",
+        strategy: String = "explicit",
         extraArguments: [String] = []
     ) throws(WeftError) {
         var processes: [String: Process] = [:]
@@ -35,16 +38,23 @@ public final class ProcessCluster: Sendable {
         do {
             let coordinator = try Self.launch(
                 executable,
-                ["coordinator", "--listen", "tcp://\(host):0", "--strategy", strategy, "--exit-with-parent"] + extraArguments)
+                ["coordinator", "--listen", "tcp://\(host):0", "--strategy", strategy, "--exit-with-parent"]
+                    + extraArguments
+            )
             processes["coordinator"] = coordinator.process
-            members.append(Member(name: "coordinator", address: coordinator.address, pid: coordinator.process.processIdentifier))
+            members.append(
+                Member(name: "coordinator", address: coordinator.address, pid: coordinator.process.processIdentifier)
+            )
             for (job, count) in jobs.jobs {
                 for task in 0..<count {
                     let name = "/job:\(job)/task:\(task)"
                     let worker = try Self.launch(
                         executable,
-                        ["worker", "--listen", "tcp://\(host):0", "--coordinator", coordinator.address, "--job", job,
-                         "--task", "\(task)", "--exit-with-parent"] + extraArguments)
+                        [
+                            "worker", "--listen", "tcp://\(host):0", "--coordinator", coordinator.address, "--job", job,
+                            "--task", "\(task)", "--exit-with-parent",
+                        ] + extraArguments
+                    )
                     processes[name] = worker.process
                     members.append(Member(name: name, address: worker.address, pid: worker.process.processIdentifier))
                 }
@@ -59,7 +69,10 @@ public final class ProcessCluster: Sendable {
 
     /// Starts one child of `executable` and reads the address from its first line
     /// (`… listening on ADDRESS`); pass `--exit-with-parent` so it never outlives this process.
-    public static func launch(_ executable: URL, _ arguments: [String]) throws(WeftError) -> (process: Process, address: String) {
+    public static func launch(
+        _ executable: URL,
+        _ arguments: [String]
+    ) throws(WeftError) -> (process: Process, address: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -75,7 +88,10 @@ public final class ProcessCluster: Sendable {
             let address = line.split(separator: " ").last.map(String.init), line.contains("listening on")
         else {
             process.terminate()
-            throw WeftError(.unavailable, "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not report its address")
+            throw WeftError(
+                .unavailable,
+                "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not report its address"
+            )
         }
         return (process, address)
     }
@@ -99,11 +115,20 @@ public final class ProcessCluster: Sendable {
     }
 
     /// Starts one more worker process for the cluster at `coordinator`; the caller stops it.
-    public static func worker(executable: URL, coordinator: String, job: String, task: Int, host: String = "127.0.0.1") throws(WeftError) -> Process {
+    public static func worker(
+        executable: URL,
+        coordinator: String,
+        job: String,
+        task: Int,
+        host: String = "127.0.0.1"
+    ) throws(WeftError) -> Process {
         try launch(
             executable,
-            ["worker", "--listen", "tcp://\(host):0", "--coordinator", coordinator, "--job", job, "--task", "\(task)",
-             "--exit-with-parent"]
+            [
+                "worker", "--listen", "tcp://\(host):0", "--coordinator", coordinator, "--job", job, "--task",
+                "\(task)",
+                "--exit-with-parent",
+            ]
         ).process
     }
 

@@ -8,7 +8,10 @@ import WeftTransport
 extension WireMessage {
     /// A message of `kind` with `body` set by `configure`.
     static func make(
-        _ kind: Weft_Kind, session: String = "", step: UInt64 = 0, tensors: [Tensor] = [],
+        _ kind: Weft_Kind,
+        session: String = "",
+        step: UInt64 = 0,
+        tensors: [Tensor] = [],
         _ configure: (inout Weft_Envelope) -> Void = { _ in }
     ) -> WireMessage {
         var envelope = Weft_Envelope()
@@ -24,7 +27,12 @@ extension WireMessage {
 
     /// A reply carrying `error`.
     static func failure(_ error: WeftError) -> WireMessage {
-        make(.reply) { $0.status = .with { $0.code = error.code.rawValue; $0.message = error.message } }
+        make(.reply) {
+            $0.status = .with {
+                $0.code = error.code.rawValue
+                $0.message = error.message
+            }
+        }
     }
 }
 
@@ -50,8 +58,13 @@ extension StepStatistics {
         self.init()
         nodes = message.nodes.map { node in
             NodeRun(
-                node: node.node, op: node.op, device: node.device, start: .microseconds(node.startMicros),
-                duration: .microseconds(node.durationMicros), outputBytes: Int(node.outputBytes))
+                node: node.node,
+                op: node.op,
+                device: node.device,
+                start: .microseconds(node.startMicros),
+                duration: .microseconds(node.durationMicros),
+                outputBytes: Int(node.outputBytes)
+            )
         }
         tensorsSent = Int(message.tensorsSent)
         bytesSent = Int(message.bytesSent)
@@ -79,7 +92,8 @@ extension StepStatistics {
 extension MessagingNode {
     /// Sends a request and blocks the calling thread until its reply, error or timeout. Never
     /// call it on the node's I/O thread (from a handler or completion), which answers it.
-    func requestAndWait(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
+    func requestAndWait(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage
+    {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<WireMessage, WeftError>?>(nil)
         request(message, to: address, timeout: timeout) { result in
@@ -95,8 +109,10 @@ extension CostModel.Rates {
     /// Rates as they crossed the wire.
     init(_ message: Weft_DeviceRates) {
         self.init(
-            flopsPerSecond: message.flopsPerSecond, bytesPerSecond: message.bytesPerSecond,
-            secondsPerOp: message.secondsPerOp)
+            flopsPerSecond: message.flopsPerSecond,
+            bytesPerSecond: message.bytesPerSecond,
+            secondsPerOp: message.secondsPerOp
+        )
     }
 
     /// The wire form.
@@ -116,8 +132,12 @@ extension LinkMeasurement {
         for link in reply.links {
             links.append(
                 LinkMeasurement(
-                    source: try DeviceName(parsing: link.source), destination: try DeviceName(parsing: link.destination),
-                    latency: .nanoseconds(Int64(link.latencySeconds * 1e9)), bytesPerSecond: link.bytesPerSecond))
+                    source: try DeviceName(parsing: link.source),
+                    destination: try DeviceName(parsing: link.destination),
+                    latency: .nanoseconds(Int64(link.latencySeconds * 1e9)),
+                    bytesPerSecond: link.bytesPerSecond
+                )
+            )
         }
         return links
     }
@@ -135,7 +155,9 @@ func microseconds(_ duration: Duration) -> Int64 {
 
 /// A duration as Dispatch takes it.
 func dispatchInterval(_ duration: Duration) -> DispatchTimeInterval {
-    .nanoseconds(Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000))
+    .nanoseconds(
+        Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+    )
 }
 
 /// A value that arrives once, from any thread, and can be awaited: the first `complete` wins.

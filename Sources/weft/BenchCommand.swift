@@ -6,18 +6,21 @@ import WeftTransport
 /// `weft bench …`: benchmarks that print medians and tails, never asserted in tests.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Weft's speed.",
+        commandName: "bench",
+        abstract: "Measure Weft's speed.",
         subcommands: [
             LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
             EchoServerCommand.self,
-        ])
+        ]
+    )
 }
 
 /// `weft bench local`.
 struct LocalBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local",
-        abstract: "Time a local variable read and a 1024³ MatMul against a direct cblas_sgemm call.")
+        abstract: "Time a local variable read and a 1024³ MatMul against a direct cblas_sgemm call."
+    )
 
     @Option(help: "Variable reads to time.")
     var reads = 200_000
@@ -30,13 +33,16 @@ struct LocalBench: ParsableCommand {
 
     func run() throws {
         let read = try LocalBenchmark.seedRead(iterations: reads)
-        say("\(read.name): median \(fixed(read.statistics.median * 1e6)) µs, p99 \(fixed(read.statistics.p99 * 1e6)) µs (\(reads) runs)")
+        say(
+            "\(read.name): median \(fixed(read.statistics.median * 1e6)) µs, p99 \(fixed(read.statistics.p99 * 1e6)) µs (\(reads) runs)"
+        )
         let direct = LocalBenchmark.directSgemm(size: size, iterations: repetitions)
         let session = try LocalBenchmark.sessionMatMul(size: size, iterations: repetitions)
         for timing in [session, direct] {
             say(
                 "\(timing.name): median \(fixed(timing.statistics.median * 1e3)) ms, "
-                    + "p99 \(fixed(timing.statistics.p99 * 1e3)) ms, \(fixed(timing.gigaflops, 1)) GFLOP/s")
+                    + "p99 \(fixed(timing.statistics.p99 * 1e3)) ms, \(fixed(timing.gigaflops, 1)) GFLOP/s"
+            )
         }
         say("session MatMul reaches \(fixed(100 * session.gigaflops / direct.gigaflops, 1))% of direct cblas_sgemm")
     }
@@ -46,7 +52,8 @@ struct LocalBench: ParsableCommand {
 struct StepBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "Time a distributed step that reads a variable on one worker against raw ZeroMQ round trips.")
+        abstract: "Time a distributed step that reads a variable on one worker against raw ZeroMQ round trips."
+    )
 
     @Option(help: "Steps (and raw round trips) to time.")
     var iterations = 5_000
@@ -57,7 +64,9 @@ struct StepBench: ParsableCommand {
         global.bootstrapLogging()
         let report = try ClusterBenchmark.step(executable: selfExecutable(), iterations: iterations)
         for timing in [report.rawRoundTrip, report.ping, report.step] {
-            say("\(timing.name): median \(fixed(timing.statistics.median * 1e6)) µs, p99 \(fixed(timing.statistics.p99 * 1e6)) µs")
+            say(
+                "\(timing.name): median \(fixed(timing.statistics.median * 1e6)) µs, p99 \(fixed(timing.statistics.p99 * 1e6)) µs"
+            )
         }
         say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 2)")
     }
@@ -67,7 +76,8 @@ struct StepBench: ParsableCommand {
 struct TransferBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer",
-        abstract: "Time a step that moves a tensor between two workers against raw one-way ZeroMQ bandwidth.")
+        abstract: "Time a step that moves a tensor between two workers against raw one-way ZeroMQ bandwidth."
+    )
 
     @Option(help: "Tensor size in MiB.")
     var mebibytes = 16
@@ -84,20 +94,28 @@ struct TransferBench: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let report = try ClusterBenchmark.transfer(
-            executable: selfExecutable(), bytes: mebibytes << 20, iterations: iterations)
+            executable: selfExecutable(),
+            bytes: mebibytes << 20,
+            iterations: iterations
+        )
         say("raw ZeroMQ one-way, \(mebibytes) MiB messages: \(fixed(report.rawBandwidth / 1e9)) GB/s")
         say(
             "\(report.step.name): median \(fixed(report.step.statistics.median * 1e3)) ms, "
                 + "p99 \(fixed(report.step.statistics.p99 * 1e3)) ms, \(fixed(report.stepBandwidth / 1e9)) GB/s "
-                + "(workers reported \(report.bytesSentPerStep) bytes sent per step)")
-        say("the step reaches \(fixed(100 * report.stepBandwidth / report.rawBandwidth, 1))% of raw bandwidth (target: 85%)")
+                + "(workers reported \(report.bytesSentPerStep) bytes sent per step)"
+        )
+        say(
+            "the step reaches \(fixed(100 * report.stepBandwidth / report.rawBandwidth, 1))% of raw bandwidth (target: 85%)"
+        )
     }
 }
 
 /// `weft bench echo-server`: the other process of the raw ZeroMQ baselines.
 struct EchoServerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "echo-server", abstract: "Serve the raw ZeroMQ echo and sink baseline until stopped.")
+        commandName: "echo-server",
+        abstract: "Serve the raw ZeroMQ echo and sink baseline until stopped."
+    )
 
     @Option(help: "Address to bind.")
     var listen = "tcp://127.0.0.1:0"

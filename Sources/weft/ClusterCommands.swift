@@ -9,16 +9,24 @@ import WeftRuntime
 /// `weft coordinator`: runs a coordinator until SIGINT or SIGTERM.
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "coordinator", abstract: "Run a coordinator.",
-        discussion: "Settings come from --config's cluster file when given; every flag overrides the file.")
+        commandName: "coordinator",
+        abstract: "Run a coordinator.",
+        discussion: "Settings come from --config's cluster file when given; every flag overrides the file."
+    )
 
     @Option(help: "A cluster file (YAML or JSON) to take the address, strategy and timing from.")
     var config: String?
 
-    @Option(help: "Address to bind, like tcp://0.0.0.0:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7070.")
+    @Option(
+        help:
+            "Address to bind, like tcp://0.0.0.0:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7070."
+    )
     var listen: String?
 
-    @Option(help: "Placement strategy for sessions that name none: \(PlacementStrategies.all.map(\.name).joined(separator: ", ")). Default: explicit.")
+    @Option(
+        help:
+            "Placement strategy for sessions that name none: \(PlacementStrategies.all.map(\.name).joined(separator: ", ")). Default: explicit."
+    )
     var strategy: String?
 
     @Option(help: "Milliseconds of worker silence before it is declared dead. Default: 1500.")
@@ -49,7 +57,8 @@ struct CoordinatorCommand: ParsableCommand {
 
     /// The cluster file's settings with this command's flags laid over them.
     func coordinatorConfiguration() throws -> Coordinator.Configuration {
-        var configuration = try config.map { try ClusterConfig(contentsOfFile: $0).coordinatorConfiguration() }
+        var configuration =
+            try config.map { try ClusterConfig(contentsOfFile: $0).coordinatorConfiguration() }
             ?? Coordinator.Configuration(listen: "tcp://0.0.0.0:7070")
         if let listen { configuration.listen = listen }
         if let strategy { configuration.defaultStrategy = strategy }
@@ -74,17 +83,22 @@ struct CoordinatorCommand: ParsableCommand {
 /// `weft worker`: runs a worker until SIGINT or SIGTERM.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", abstract: "Run a worker.",
+        commandName: "worker",
+        abstract: "Run a worker.",
         discussion: """
             With --config, the worker takes task --task of job --job from the cluster file: it binds that task's \
             listen address (every interface, on the task's port, by default), advertises the task's address and \
             registers with the file's coordinator. Every flag overrides the file.
-            """)
+            """
+    )
 
     @Option(help: "A cluster file (YAML or JSON); needs --job and --task.")
     var config: String?
 
-    @Option(help: "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7071.")
+    @Option(
+        help:
+            "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7071."
+    )
     var listen: String?
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
@@ -108,10 +122,14 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         if config == nil && coordinator == nil {
-            throw ValidationError("give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE")
+            throw ValidationError(
+                "give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE"
+            )
         }
         if config != nil && (job == nil || task == nil) {
-            throw ValidationError("--config needs --job NAME and --task N to know which of the file's tasks this worker is")
+            throw ValidationError(
+                "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
+            )
         }
         if let task, task < 0 { throw ValidationError("--task must be 0 or more, not \(task)") }
         if let requestTimeoutMs, requestTimeoutMs <= 0 {
@@ -125,7 +143,12 @@ struct WorkerCommand: ParsableCommand {
         if let config, let job, let task {
             configuration = try ClusterConfig(contentsOfFile: config).workerConfiguration(job: job, task: task)
         } else {
-            configuration = .init(listen: "tcp://0.0.0.0:7071", coordinator: coordinator ?? "", job: job ?? "worker", task: task)
+            configuration = .init(
+                listen: "tcp://0.0.0.0:7071",
+                coordinator: coordinator ?? "",
+                job: job ?? "worker",
+                task: task
+            )
         }
         if let listen { configuration.listen = listen }
         if let advertise { configuration.advertise = advertise }
@@ -162,13 +185,16 @@ struct StatusCommand: ParsableCommand {
 
     func validate() throws {
         if coordinator == nil && config == nil {
-            throw ValidationError("give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE")
+            throw ValidationError(
+                "give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE"
+            )
         }
     }
 
     func run() throws {
         global.bootstrapLogging()
-        let address = try coordinator ?? ClusterConfig(contentsOfFile: config!).coordinatorAddress  // validate() ensures one
+        // validate() ensures one
+        let address = try coordinator ?? ClusterConfig(contentsOfFile: config!).coordinatorAddress
         let status = try ClusterClient.status(coordinator: address)
         say("WORKER                 ADDRESS                        HEALTH     SESSIONS  MEMORY      LAST SEEN")
         for worker in status.workers {
@@ -179,7 +205,8 @@ struct StatusCommand: ParsableCommand {
                     + (worker.healthy ? "healthy" : "dead").padding(toLength: 10, withPad: " ", startingAt: 0) + " "
                     + "\(worker.sessions)".padding(toLength: 9, withPad: " ", startingAt: 0) + " "
                     + ByteCountFormatter.string(fromByteCount: Int64(worker.residentBytes), countStyle: .memory)
-                    .padding(toLength: 11, withPad: " ", startingAt: 0) + " \(worker.lastSeenMsAgo) ms ago")
+                    .padding(toLength: 11, withPad: " ", startingAt: 0) + " \(worker.lastSeenMsAgo) ms ago"
+            )
         }
         say("\(status.sessions.count) open session\(status.sessions.count == 1 ? "" : "s")")
         for session in status.sessions {
@@ -188,10 +215,12 @@ struct StatusCommand: ParsableCommand {
         guard links else { return }
         say("LINK                                        LATENCY     BANDWIDTH")
         for link in try ClusterClient.measureLinks(coordinator: address) {
-            let microseconds = Double(link.latency.components.attoseconds) / 1e12 + Double(link.latency.components.seconds) * 1e6
+            let microseconds =
+                Double(link.latency.components.attoseconds) / 1e12 + Double(link.latency.components.seconds) * 1e6
             say(
                 "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "
-                    + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9))
+                    + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9)
+            )
         }
     }
 }

@@ -6,14 +6,18 @@ import WeftRuntime
 /// `weft cluster …`: local clusters of child processes.
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cluster", abstract: "Start a local cluster, or check a cluster file.",
-        subcommands: [ClusterUpCommand.self, ClusterCheckCommand.self])
+        commandName: "cluster",
+        abstract: "Start a local cluster, or check a cluster file.",
+        subcommands: [ClusterUpCommand.self, ClusterCheckCommand.self]
+    )
 }
 
 /// `weft cluster up`: a coordinator and workers as child processes until Ctrl-C or SIGTERM.
 struct ClusterUpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "up", abstract: "Start a coordinator and workers on this host until Ctrl-C or SIGTERM.")
+        commandName: "up",
+        abstract: "Start a coordinator and workers on this host until Ctrl-C or SIGTERM."
+    )
 
     @Option(help: "Jobs and task counts, like ps=1,worker=2.")
     var jobs = "ps=1,worker=2"
@@ -29,9 +33,15 @@ struct ClusterUpCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let cluster = try ProcessCluster(
-            executable: selfExecutable(), jobs: try JobCounts(parsing: jobs), host: host, strategy: strategy)
+            executable: selfExecutable(),
+            jobs: try JobCounts(parsing: jobs),
+            host: host,
+            strategy: strategy
+        )
         for member in cluster.members {
-            say("\(member.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(member.address)  pid \(member.pid)")
+            say(
+                "\(member.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(member.address)  pid \(member.pid)"
+            )
         }
         say("cluster up; connect with Session(target: \"\(cluster.address)\"); Ctrl-C stops it")
         waitForTermination()

@@ -8,7 +8,8 @@ import WeftRuntime
 struct ConformanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conformance",
-        abstract: "Run every case of a conformance folder and compare with TensorFlow's values.")
+        abstract: "Run every case of a conformance folder and compare with TensorFlow's values."
+    )
 
     @Argument(help: "A folder of NAME.pbtxt + NAME.json cases.")
     var directory: String
@@ -43,9 +44,13 @@ struct ConformanceCommand: ParsableCommand {
         if local {
             results = cases.map { $0.run { graph in Session(graph: graph) } }
         } else {
-            let names = strategies == "all" ? PlacementStrategies.all.map(\.name) : strategies.split(separator: ",").map(String.init)
+            let names =
+                strategies == "all"
+                ? PlacementStrategies.all.map(\.name) : strategies.split(separator: ",").map(String.init)
             var cluster: ProcessCluster?
-            if let jobs { cluster = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: jobs)) }
+            if let jobs {
+                cluster = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: jobs))
+            }
             defer { cluster?.stop() }
             let address = coordinator ?? cluster!.address
             for name in names {

@@ -7,7 +7,8 @@ import WeftRuntime
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the seed program: assign then read, an uninitialized read, a re-initialized read.")
+        abstract: "Run the seed program: assign then read, an uninitialized read, a re-initialized read."
+    )
 
     @Flag(help: "Run in this process instead of on a local cluster.")
     var local = false

@@ -15,7 +15,8 @@ struct PlacementBench: ParsableCommand {
             Workloads: \(Workloads.catalog.map { "\($0.name) (\($0.summary); knobs: \($0.knobs.map(\.name).joined(separator: ", ")))" }.joined(separator: "; ")).
             Every strategy's fetched values are checked against a local session; a difference makes the command fail.
             Writes placement.csv, placement.json, SVG charts and per workload a DOT picture of each placement to --output.
-            """)
+            """
+    )
 
     @Option(help: "Comma-separated workloads (default: all generated ones, unless --graph is given).")
     var workloads: String?
@@ -53,7 +54,10 @@ struct PlacementBench: ParsableCommand {
     @Option(help: "With --graph: comma-separated tensors every step fetches, like out:0.")
     var fetches: String?
 
-    @Option(name: .customLong("init"), help: "With --graph: comma-separated nodes run once before the steps, like init.")
+    @Option(
+        name: .customLong("init"),
+        help: "With --graph: comma-separated nodes run once before the steps, like init."
+    )
     var initializers: String?
 
     @Flag(help: "Only place and partition: report placement time and predicted figures without a cluster.")
@@ -96,7 +100,11 @@ struct PlacementBench: ParsableCommand {
         let selected = try makeWorkloads()
         let strategyList = try selectedStrategies()
         var configuration = PlacementBenchmark.Configuration(
-            workloads: selected, strategies: strategyList, coordinator: nil, plannedDevices: try plannedDevices())
+            workloads: selected,
+            strategies: strategyList,
+            coordinator: nil,
+            plannedDevices: try plannedDevices()
+        )
         configuration.measuredSteps = steps
         configuration.warmupSteps = warmup
         let cluster = try startCluster()
@@ -112,18 +120,24 @@ struct PlacementBench: ParsableCommand {
                 pictures += drawn.files
                 for problem in drawn.problems { progress("note: \(problem)") }
                 if !drawn.rendered {
-                    renderNote = "note: Graphviz's dot is not on PATH; wrote the placed graphs as DOT only (render with dot -Tsvg)"
+                    renderNote =
+                        "note: Graphviz's dot is not on PATH; wrote the placed graphs as DOT only (render with dot -Tsvg)"
                 }
-            })
+            }
+        )
         say(PlacementTable.workloadLines(rows))
         say(PlacementTable.text(rows))
         let files = try report.writeRows(rows)
         if let renderNote { say(renderNote) }
-        say("wrote \((files + pictures).count) files to \(report.directory.path): "
-            + (files.map(\.lastPathComponent) + ["graphs/ (\(pictures.count) files)"]).joined(separator: ", "))
+        say(
+            "wrote \((files + pictures).count) files to \(report.directory.path): "
+                + (files.map(\.lastPathComponent) + ["graphs/ (\(pictures.count) files)"]).joined(separator: ", ")
+        )
         let failures = rows.filter(\.failed)
         if !failures.isEmpty {
-            say("FAILED: \(failures.count) of \(rows.count) runs failed or fetched values that differ from a local session")
+            say(
+                "FAILED: \(failures.count) of \(rows.count) runs failed or fetched values that differ from a local session"
+            )
             throw ExitCode.failure
         }
     }
@@ -149,7 +163,10 @@ struct PlacementBench: ParsableCommand {
             let pieces = text.split(separator: "=", maxSplits: 1)
             let key = pieces.first?.split(separator: ".", maxSplits: 1) ?? []
             guard pieces.count == 2, key.count == 2, let value = Int(pieces[1]) else {
-                throw WeftError(.invalidArgument, "'\(text)' is not a knob; write workload.knob=value, like chain.length=5000")
+                throw WeftError(
+                    .invalidArgument,
+                    "'\(text)' is not a knob; write workload.knob=value, like chain.length=5000"
+                )
             }
             let workload = String(key[0])
             _ = try Workloads.kind(named: workload)
@@ -166,7 +183,11 @@ struct PlacementBench: ParsableCommand {
         if let graph, let fetches {
             result.append(
                 Workloads.graphDef(
-                    file: URL(fileURLWithPath: graph), fetches: list(fetches), initializers: list(initializers ?? "")))
+                    file: URL(fileURLWithPath: graph),
+                    fetches: list(fetches),
+                    initializers: list(initializers ?? "")
+                )
+            )
         }
         return result
     }
@@ -197,7 +218,10 @@ struct PlacementBench: ParsableCommand {
         let deadline = ContinuousClock.now + .seconds(20)
         while try ClusterClient.status(coordinator: address).workers.filter(\.healthy).count < count {
             guard ContinuousClock.now < deadline else {
-                throw WeftError(.deadlineExceeded, "only some of the \(count) workers registered with \(address) within 20 s")
+                throw WeftError(
+                    .deadlineExceeded,
+                    "only some of the \(count) workers registered with \(address) within 20 s"
+                )
             }
             Thread.sleep(forTimeInterval: 0.05)
         }

@@ -8,7 +8,8 @@ import WeftCluster
 struct PlanningBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "planning",
-        abstract: "Time every placement strategy on a random DAG and compare their estimated steps.")
+        abstract: "Time every placement strategy on a random DAG and compare their estimated steps."
+    )
 
     @Option(help: "Nodes of the random DAG.")
     var nodes = 100_000
@@ -38,20 +39,39 @@ struct PlanningBench: ParsableCommand {
     }
 
     func run() throws {
-        let chosen = strategies == "all"
+        let chosen =
+            strategies == "all"
             ? PlacementStrategies.all
             : try strategies.split(separator: ",").map { try PlacementStrategies.named(String($0)) }
         let report = try PlanningBenchmark.run(
-            nodes: nodes, layers: layers, workers: workers, ccr: ccr, seed: seed, repetitions: repetitions,
-            strategies: chosen + [TopologicalBlocksPlacement()])
-        say("random-dag: \(report.nodes) nodes, \(report.edges) edges, \(layers) layers, [\(report.side),\(report.side)] floats, ccr \(ccr), seed \(seed); \(workers) workers; built in \(fixed(report.buildSeconds)) s")
-        say(pad("strategy", 20) + pad("place s", 10) + pad("cut edges", 11) + pad("tensors", 9) + pad("MB sent", 10) + pad("balance", 9) + "step ms (est.)")
+            nodes: nodes,
+            layers: layers,
+            workers: workers,
+            ccr: ccr,
+            seed: seed,
+            repetitions: repetitions,
+            strategies: chosen + [TopologicalBlocksPlacement()]
+        )
+        say(
+            "random-dag: \(report.nodes) nodes, \(report.edges) edges, \(layers) layers, [\(report.side),\(report.side)] floats, ccr \(ccr), seed \(seed); \(workers) workers; built in \(fixed(report.buildSeconds)) s"
+        )
+        say(
+            pad("strategy", 20) + pad("place s", 10) + pad("cut edges", 11) + pad("tensors", 9) + pad("MB sent", 10)
+                + pad("balance", 9) + "step ms (est.)"
+        )
         for row in report.rows {
             let e = row.estimate
-            say(pad(row.strategy, 20) + pad(fixed(row.placeSeconds, 3), 10) + pad("\(e.cutEdges)", 11) + pad("\(e.tensorsCrossing)", 9)
-                + pad(fixed(Double(e.bytesCrossing) / 1e6, 2), 10) + pad(fixed(e.computeBalance, 3), 9) + fixed(e.stepSeconds * 1e3, 2))
+            say(
+                pad(row.strategy, 20) + pad(fixed(row.placeSeconds, 3), 10) + pad("\(e.cutEdges)", 11)
+                    + pad("\(e.tensorsCrossing)", 9)
+                    + pad(fixed(Double(e.bytesCrossing) / 1e6, 2), 10) + pad(fixed(e.computeBalance, 3), 9)
+                    + fixed(e.stepSeconds * 1e3, 2)
+            )
         }
-        let bytes = Dictionary(report.rows.map { ($0.strategy, $0.estimate.bytesCrossing) }, uniquingKeysWith: { a, _ in a })
+        let bytes = Dictionary(
+            report.rows.map { ($0.strategy, $0.estimate.bytesCrossing) },
+            uniquingKeysWith: { a, _ in a }
+        )
         if let cut = bytes["min-cut"] {
             for baseline in ["round-robin", "topological-blocks"] {
                 guard let other = bytes[baseline], other > 0 else { continue }

@@ -11,7 +11,8 @@ struct WeftCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, ConformanceCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ClusterCommand.self, StatusCommand.self, HealthCommand.self,
-        ])
+        ]
+    )
 }
 
 /// Flags every command shares.

@@ -34,15 +34,19 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
         defer { try? FileManager.default.removeItem(at: folder) }
         let (rows, progress, files, pictures) = try await onOwnThread {
             var configuration = PlacementBenchmark.Configuration(
-                workloads: try Self.smallWorkloads(), strategies: [ExplicitPlacement(), RoundRobinPlacement()],
-                coordinator: Self.cluster.address)
+                workloads: try Self.smallWorkloads(),
+                strategies: [ExplicitPlacement(), RoundRobinPlacement()],
+                coordinator: Self.cluster.address
+            )
             configuration.warmupSteps = 1
             configuration.measuredSteps = 3
             var progress: [String] = []
             var pictures: [URL] = []
             let report = try PlacementReport(directory: folder)
             let rows = try PlacementBenchmark(configuration).run(
-                progress: { progress.append($0) }, placed: { pictures += try report.drawPlacements($0).files })
+                progress: { progress.append($0) },
+                placed: { pictures += try report.drawPlacements($0).files }
+            )
             return (rows, progress, try report.writeRows(rows), pictures)
         }
 
@@ -63,7 +67,10 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
         #expect(progress.contains { $0.contains("[2/8] chain × round-robin: placing") })
 
         try Self.checkCSV(folder.appendingPathComponent("placement.csv"), rows: rows.count)
-        let decoded = try JSONDecoder().decode([PlacementRow].self, from: Data(contentsOf: folder.appendingPathComponent("placement.json")))
+        let decoded = try JSONDecoder().decode(
+            [PlacementRow].self,
+            from: Data(contentsOf: folder.appendingPathComponent("placement.json"))
+        )
         #expect(decoded == rows)
         for svg in files.filter({ $0.pathExtension == "svg" }) + pictures.filter({ $0.pathExtension == "svg" }) {
             let document = try XMLDocument(contentsOf: svg)
@@ -82,22 +89,41 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 
     @Test func differingValues_areFound() {
         let expected = [Tensor([Float(1), 2, 3])]
-        #expect(ValueComparison.firstDifference(expected: expected, actual: [Tensor([Float(1), 2, 3.000_01])], names: ["y:0"]) == nil)
-        let difference = ValueComparison.firstDifference(expected: expected, actual: [Tensor([Float(1), 2, 3.1])], names: ["y:0"])
+        #expect(
+            ValueComparison.firstDifference(
+                expected: expected,
+                actual: [Tensor([Float(1), 2, 3.000_01])],
+                names: ["y:0"]
+            ) == nil
+        )
+        let difference = ValueComparison.firstDifference(
+            expected: expected,
+            actual: [Tensor([Float(1), 2, 3.1])],
+            names: ["y:0"]
+        )
         #expect(difference?.contains("y:0[2]") == true)
-        #expect(ValueComparison.firstDifference(expected: expected, actual: [Tensor([Float(1), 2])], names: ["y:0"]) != nil)
+        #expect(
+            ValueComparison.firstDifference(expected: expected, actual: [Tensor([Float(1), 2])], names: ["y:0"]) != nil
+        )
     }
 
     @Test func planningOnly_on100kNodes_placesAndCountsWithoutACluster() async throws {
         let devices = (0..<4).map { DeviceName(job: "worker", task: $0) }
         let (rows, picture) = try await onOwnThread { () -> ([PlacementRow], PlacedGraphPicture) in
             let configuration = PlacementBenchmark.Configuration(
-                workloads: [try Workloads.named("chain", size: .large, seed: 1)], strategies: [RoundRobinPlacement()],
-                coordinator: nil, plannedDevices: devices)
+                workloads: [try Workloads.named("chain", size: .large, seed: 1)],
+                strategies: [RoundRobinPlacement()],
+                coordinator: nil,
+                plannedDevices: devices
+            )
             var placed: PlacementBenchmark.PlacedWorkload?
             let rows = try PlacementBenchmark(configuration).run(placed: { placed = $0 })
             let picture = PlacedGraphPicture(
-                graph: placed!.runtime, placement: placed!.placements["round-robin"]!, devices: devices, title: "chain")
+                graph: placed!.runtime,
+                placement: placed!.placements["round-robin"]!,
+                devices: devices,
+                title: "chain"
+            )
             return (rows, picture)
         }
         let row = try #require(rows.first)
@@ -106,7 +132,9 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
         #expect(row.valuesMatch == nil && row.medianStepSeconds == nil && row.bytesPerStep == nil)
         #expect(row.trafficSource == .partition && (row.tensorsPerStep ?? 0) > 0)
         #expect(picture.collapsed)
-        #expect(picture.dot.components(separatedBy: "fillcolor").count - 1 <= PlacedGraphPicture.boxLimit + devices.count)
+        #expect(
+            picture.dot.components(separatedBy: "fillcolor").count - 1 <= PlacedGraphPicture.boxLimit + devices.count
+        )
     }
 
     @Test func command_plansOnly_andRefusesBadFlags() async throws {

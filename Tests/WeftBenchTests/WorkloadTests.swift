@@ -68,7 +68,9 @@ import WeftRuntime
         let chain = try Workloads.named("chain", size: .small, overrides: ["length": 7], seed: 1)
         #expect(try chain.build().graph.nodeCount == 10)
         #expect(throws: WeftError.self) { try Workloads.named("chain", size: .small, overrides: ["depth": 3], seed: 1) }
-        #expect(throws: WeftError.self) { try Workloads.named("chain", size: .small, overrides: ["length": 0], seed: 1) }
+        #expect(throws: WeftError.self) {
+            try Workloads.named("chain", size: .small, overrides: ["length": 0], seed: 1)
+        }
         let unknown = try #require(throws: WeftError.self) { try Workloads.named("nope", size: .small, seed: 1) }
         #expect(unknown.message.contains("transformer"))
     }

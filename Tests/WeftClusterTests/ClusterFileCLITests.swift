@@ -58,7 +58,10 @@ import WeftTestKit
             Fixtures.weftExecutable,
             ["coordinator", "--config", file.path, "--exit-with-parent"]
         )
-        defer { coordinator.process.terminate(); coordinator.process.waitUntilExit() }
+        defer {
+            coordinator.process.terminate()
+            coordinator.process.waitUntilExit()
+        }
         #expect(coordinator.address == "tcp://127.0.0.1:\(coordinatorPort)")
         // The flag wins over the file: this worker listens where the file says but binds a port of its own choosing.
         let worker = try ProcessCluster.launch(
@@ -68,7 +71,10 @@ import WeftTestKit
                 "--advertise", "tcp://127.0.0.1:\(workerPort)", "--exit-with-parent",
             ]
         )
-        defer { worker.process.terminate(); worker.process.waitUntilExit() }
+        defer {
+            worker.process.terminate()
+            worker.process.waitUntilExit()
+        }
         let registered = try NetnsClusterTests.firstSuccess(within: .seconds(5)) { () throws -> String in
             let status = try ClusterClient.status(coordinator: coordinator.address)
             guard let entry = status.workers.first, entry.healthy else {

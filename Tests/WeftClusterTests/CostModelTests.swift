@@ -17,7 +17,8 @@ import WeftTestKit
         let graph = Graph()
         graph.asDefault {
             let x = placeholder(.float, shape: [nil, 784], name: "x")
-            let w = Variable(try! Tensor([Float](repeating: 0, count: 784 * 10), shape: [784, 10]), name: "w")  // the count matches
+            // the count matches
+            let w = Variable(try! Tensor([Float](repeating: 0, count: 784 * 10), shape: [784, 10]), name: "w")
             let b = constant(Tensor([Float](repeating: 0, count: 10)), name: "b")
             let logits = add(matMul(x, w.value), b, name: "logits")
             _ = sum(logits, axes: [1], name: "rows")
@@ -26,7 +27,9 @@ import WeftTestKit
             _ = matMul(x, x, transposeA: true, name: "gram")
         }
         let (runtime, inferred) = try Self.shapes(graph, feeds: ["x:0": [32, 784]])
-        func shape(_ name: String) throws -> TensorShape { inferred.shape(node: try runtime.node(named: name), output: 0) }
+        func shape(_ name: String) throws -> TensorShape {
+            inferred.shape(node: try runtime.node(named: name), output: 0)
+        }
         #expect(try shape("x") == [32, 784])
         #expect(try shape("w") == [784, 10])
         #expect(try shape("logits") == [32, 10])
@@ -65,7 +68,8 @@ import WeftTestKit
     @Test func seconds_areARooflineAndTransfersLatencyPlusBandwidth() throws {
         var model = CostModel(
             rates: .init(flopsPerSecond: 1e9, bytesPerSecond: 1e9, secondsPerOp: 1e-6),
-            link: .init(latency: 1e-4, bytesPerSecond: 1e8))
+            link: .init(latency: 1e-4, bytesPerSecond: 1e8)
+        )
         let a = DeviceName(job: "worker", task: 0)
         let b = DeviceName(job: "worker", task: 1)
         #expect(model.computeSeconds(OpWork(flops: 2e9, bytes: 1e9), node: "n", on: a) == 1e-6 + 2)
@@ -82,8 +86,22 @@ import WeftTestKit
         var steps = [StepStatistics(), StepStatistics(), StepStatistics()]
         for (index, milliseconds) in [4, 2, 9].enumerated() {
             steps[index].nodes = [
-                .init(node: "n", op: "MatMul", device: "", start: .zero, duration: .milliseconds(milliseconds), outputBytes: 0),
-                .init(node: "_weft/send_1", op: "_Send", device: "", start: .zero, duration: .seconds(1), outputBytes: 0),
+                .init(
+                    node: "n",
+                    op: "MatMul",
+                    device: "",
+                    start: .zero,
+                    duration: .milliseconds(milliseconds),
+                    outputBytes: 0
+                ),
+                .init(
+                    node: "_weft/send_1",
+                    op: "_Send",
+                    device: "",
+                    start: .zero,
+                    duration: .seconds(1),
+                    outputBytes: 0
+                ),
             ]
         }
         var model = CostModel.default
@@ -126,7 +144,9 @@ import WeftTestKit
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        for name in PlacementStrategies.all.map(\.name) + ["topological-blocks"] { #expect(output.contains("\n" + name + " ")) }
+        for name in PlacementStrategies.all.map(\.name) + ["topological-blocks"] {
+            #expect(output.contains("\n" + name + " "))
+        }
         #expect(output.contains("min-cut sends"))
     }
 }

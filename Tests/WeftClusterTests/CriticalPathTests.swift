@@ -34,7 +34,10 @@ import WeftRuntime
     @Test func topcuoglu_scheduleHasMakespan80() throws {
         let costs = Self.topcuoglu()
         let schedule = ListScheduler(costs: costs).schedule(
-            groupDevice: [Int](repeating: -1, count: 10), insertion: true, memoryLimits: [.max, .max, .max])
+            groupDevice: [Int](repeating: -1, count: 10),
+            insertion: true,
+            memoryLimits: [.max, .max, .max]
+        )
         #expect(schedule.makespan == 80)
         // The paper's schedule: n1 on P3 at 0–9, n10 on P2 at 73–80.
         #expect(schedule.device[0] == 2 && schedule.finish[0] == 9)
@@ -45,11 +48,16 @@ import WeftRuntime
     /// optimum runs b and c side by side: 6, against 10 on one device.
     @Test func forkJoin_runsBranchesInParallel() throws {
         let costs = CostGraph(
-            taskCosts: [[1, 1], [4, 4], [4, 4], [1, 1]], edges: [(0, 1, 8), (0, 2, 8), (1, 3, 8), (2, 3, 8)],
+            taskCosts: [[1, 1], [4, 4], [4, 4], [1, 1]],
+            edges: [(0, 1, 8), (0, 2, 8), (1, 3, 8), (2, 3, 8)],
             devices: Array(Self.threeDevices.prefix(2)),
-            model: CostModel(rates: CostModel.default.rates, link: .init(latency: 0, bytesPerSecond: .infinity)))
+            model: CostModel(rates: CostModel.default.rates, link: .init(latency: 0, bytesPerSecond: .infinity))
+        )
         let schedule = ListScheduler(costs: costs).schedule(
-            groupDevice: [-1, -1, -1, -1], insertion: true, memoryLimits: [.max, .max])
+            groupDevice: [-1, -1, -1, -1],
+            insertion: true,
+            memoryLimits: [.max, .max]
+        )
         #expect(schedule.makespan == 6)
         #expect(schedule.device[1] != schedule.device[2])
     }
@@ -57,10 +65,16 @@ import WeftRuntime
     /// A chain whose transfers cost more than anything else stays on one device: the optimum.
     @Test func expensiveTransfers_keepAChainTogether() throws {
         let costs = CostGraph(
-            taskCosts: [[2, 2], [3, 3], [1, 1]], edges: [(0, 1, 100), (1, 2, 100)],
+            taskCosts: [[2, 2], [3, 3], [1, 1]],
+            edges: [(0, 1, 100), (1, 2, 100)],
             devices: Array(Self.threeDevices.prefix(2)),
-            model: CostModel(rates: CostModel.default.rates, link: .init(latency: 1, bytesPerSecond: 1)))
-        let schedule = ListScheduler(costs: costs).schedule(groupDevice: [-1, -1, -1], insertion: true, memoryLimits: [.max, .max])
+            model: CostModel(rates: CostModel.default.rates, link: .init(latency: 1, bytesPerSecond: 1))
+        )
+        let schedule = ListScheduler(costs: costs).schedule(
+            groupDevice: [-1, -1, -1],
+            insertion: true,
+            memoryLimits: [.max, .max]
+        )
         #expect(schedule.makespan == 6)
         #expect(Set(schedule.device).count == 1)
     }

@@ -15,7 +15,12 @@ enum GarbageSender {
     static func garbage() throws -> [[[UInt8]]] {
         let oversizedTensor = try envelope {
             $0.kind = .runStep
-            $0.tensors = [.with { $0.dtype = .dtDouble; $0.shape = [1 << 40, 1 << 40] }]
+            $0.tensors = [
+                .with {
+                    $0.dtype = .dtDouble
+                    $0.shape = [1 << 40, 1 << 40]
+                }
+            ]
         }
         return [
             [[0xFF, 0xFF, 0xFF, 0xFF]],
@@ -23,8 +28,18 @@ enum GarbageSender {
             [[0x0A, 0xFF]],
             [oversizedTensor, [1, 2, 3]],
             [try envelope { $0.kind = .UNRECOGNIZED(4242) }],
-            [try envelope { $0.kind = .ping; $0.protocolVersion = 0 }],
-            [try envelope { $0.kind = .runStep; $0.session = "no-such-session" }],
+            [
+                try envelope {
+                    $0.kind = .ping
+                    $0.protocolVersion = 0
+                }
+            ],
+            [
+                try envelope {
+                    $0.kind = .runStep
+                    $0.session = "no-such-session"
+                }
+            ],
             Array(repeating: [0x42], count: 5000),
         ]
     }

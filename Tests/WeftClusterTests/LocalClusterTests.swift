@@ -56,7 +56,11 @@ import WeftTestKit
     func conformanceCases_passDistributed(strategy: String) throws {
         for testCase in try ConformanceCase.load(directory: Fixtures.conformance) {
             let result = testCase.run { graph in
-                try Session(target: Self.cluster.address, graph: graph, options: RemoteSessionOptions(strategy: strategy))
+                try Session(
+                    target: Self.cluster.address,
+                    graph: graph,
+                    options: RemoteSessionOptions(strategy: strategy)
+                )
             }
             #expect(result.failures == [], "\(testCase.name) with \(strategy)")
         }
@@ -102,7 +106,9 @@ import WeftTestKit
     @Test func runMetadata_countsTensorsPushedBetweenWorkers() throws {
         let graph = Graph()
         let product = graph.asDefault { () -> Output in
-            let big = graph.device("/job:worker/task:0") { constant(try! Tensor([Float](repeating: 1, count: 1024), shape: [1024]), name: "big") }
+            let big = graph.device("/job:worker/task:0") {
+                constant(try! Tensor([Float](repeating: 1, count: 1024), shape: [1024]), name: "big")
+            }
             return graph.device("/job:worker/task:1") { sum(big * constant(Float(2)), name: "total") }
         }
         let session = try Session(target: Self.cluster.address, graph: graph)
@@ -144,7 +150,11 @@ import WeftTestKit
     }
 
     @Test func measureLinks_coversEveryDirectionBetweenWorkers() throws {
-        let links = try ClusterClient.measureLinks(coordinator: Self.cluster.address, roundTrips: 5, payloadBytes: 64 << 10)
+        let links = try ClusterClient.measureLinks(
+            coordinator: Self.cluster.address,
+            roundTrips: 5,
+            payloadBytes: 64 << 10
+        )
         let devices = Self.cluster.workers.compactMap(\.device)
         #expect(links.count == devices.count * (devices.count - 1))
         #expect(Set(links.map { "\($0.source)>\($0.destination)" }).count == links.count)

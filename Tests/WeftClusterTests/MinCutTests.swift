@@ -39,7 +39,12 @@ import WeftRuntime
                 }
             }
         }
-        let graph = WeightedGraph(vertexWeight: [Double](repeating: 1, count: clusters * size), from: from, to: to, weights: weight)
+        let graph = WeightedGraph(
+            vertexWeight: [Double](repeating: 1, count: clusters * size),
+            from: from,
+            to: to,
+            weights: weight
+        )
         return (graph, light)
     }
 

@@ -98,7 +98,10 @@ struct NetnsClusterTests {
         }
         let session = try Session(target: hosts.coordinator, graph: graph)
         let other = try Session(target: hosts.coordinator, graph: graph)
-        defer { session.close(); other.close() }
+        defer {
+            session.close()
+            other.close()
+        }
         #expect(try session.run(onCut).scalar(as: Float.self) == 6)
         #expect(try other.run(onKept).scalar(as: Float.self) == 6)
 

@@ -27,7 +27,10 @@ import WeftRuntime
         let graph = Self.psGraph()
         let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
         let placement = try PlacementStrategies.place(
-            runtime, on: Self.devices, strategy: try PlacementStrategies.named(strategy))
+            runtime,
+            on: Self.devices,
+            strategy: try PlacementStrategies.named(strategy)
+        )
         let ps = DeviceName(job: "ps", task: 0)
         for name in ["w", "w/Assign", "w/read", "w/initial_value", "update"] {
             #expect(placement[name] == ps, "\(name) must live with the variable")
@@ -74,7 +77,11 @@ import WeftRuntime
         graph.asDefault { _ = constant(Float(1), name: "a") }
         let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
         let placement = try PlacementStrategies.place(
-            runtime, on: Self.devices, strategy: ExplicitPlacement(), existing: ["a": DeviceName(job: "worker", task: 1)])
+            runtime,
+            on: Self.devices,
+            strategy: ExplicitPlacement(),
+            existing: ["a": DeviceName(job: "worker", task: 1)]
+        )
         #expect(placement["a"] == DeviceName(job: "worker", task: 1))
     }
 }
@@ -83,9 +90,16 @@ import WeftRuntime
     @Test func crossWorkerEdge_getsSendRecvPair() throws {
         let graph = PlacementTests.psGraph()
         let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
-        let placement = try PlacementStrategies.place(runtime, on: PlacementTests.devices, strategy: ExplicitPlacement())
+        let placement = try PlacementStrategies.place(
+            runtime,
+            on: PlacementTests.devices,
+            strategy: ExplicitPlacement()
+        )
         let partitions = try Partitioner(graph: runtime, placement: placement).partition(
-            feeds: [TensorName(node: "x", index: 0)], fetches: [TensorName(node: "mul", index: 0)], targets: [])
+            feeds: [TensorName(node: "x", index: 0)],
+            fetches: [TensorName(node: "mul", index: 0)],
+            targets: []
+        )
         let ps = try #require(partitions[DeviceName(job: "ps", task: 0)])
         let worker = try #require(partitions[DeviceName(job: "worker", task: 1)])
         #expect(ps.nodes.contains { $0.op == "_Send" })
@@ -109,9 +123,16 @@ import WeftRuntime
             }
         }
         let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
-        let placement = try PlacementStrategies.place(runtime, on: PlacementTests.devices, strategy: ExplicitPlacement())
+        let placement = try PlacementStrategies.place(
+            runtime,
+            on: PlacementTests.devices,
+            strategy: ExplicitPlacement()
+        )
         let partitions = try Partitioner(graph: runtime, placement: placement).partition(
-            feeds: [], fetches: [TensorName(node: "after", index: 0)], targets: [])
+            feeds: [],
+            fetches: [TensorName(node: "after", index: 0)],
+            targets: []
+        )
         let receiver = try #require(partitions[DeviceName(job: "worker", task: 1)])
         let after = try #require(receiver.nodes.first { $0.name == "after" })
         #expect(after.input.count == 1 && after.input[0].hasPrefix("^_weft/recv"))
@@ -125,22 +146,59 @@ import WeftRuntime
     @Test func registrationAndHeartbeats_trackHealth() throws {
         var membership = Membership(heartbeatTimeout: .seconds(2))
         let device = DeviceName(job: "worker", task: 0)
-        #expect(try membership.register(job: "worker", task: 0, address: "tcp://a:1", incarnation: 1, now: start) == .joined(device))
-        let beat = membership.heartbeat(device: device, incarnation: 1, sessions: 0, residentBytes: 0, now: start + .seconds(1))
+        #expect(
+            try membership.register(job: "worker", task: 0, address: "tcp://a:1", incarnation: 1, now: start)
+                == .joined(device)
+        )
+        let beat = membership.heartbeat(
+            device: device,
+            incarnation: 1,
+            sessions: 0,
+            residentBytes: 0,
+            now: start + .seconds(1)
+        )
         #expect(beat)
         #expect(membership.expire(now: start + .seconds(2)) == [])
         #expect(membership.expire(now: start + .seconds(4)) == [device])
         #expect(membership.healthyDevices == [])
-        #expect(try membership.register(job: "worker", task: 0, address: "tcp://a:1", incarnation: 1, now: start + .seconds(5)) == .rejoined(device))
-        #expect(try membership.register(job: "worker", task: 0, address: "tcp://a:1", incarnation: 2, now: start + .seconds(6)) == .restarted(device))
-        let staleBeat = membership.heartbeat(device: device, incarnation: 1, sessions: 0, residentBytes: 0, now: start + .seconds(6))
+        #expect(
+            try membership.register(
+                job: "worker",
+                task: 0,
+                address: "tcp://a:1",
+                incarnation: 1,
+                now: start + .seconds(5)
+            ) == .rejoined(device)
+        )
+        #expect(
+            try membership.register(
+                job: "worker",
+                task: 0,
+                address: "tcp://a:1",
+                incarnation: 2,
+                now: start + .seconds(6)
+            ) == .restarted(device)
+        )
+        let staleBeat = membership.heartbeat(
+            device: device,
+            incarnation: 1,
+            sessions: 0,
+            residentBytes: 0,
+            now: start + .seconds(6)
+        )
         #expect(!staleBeat, "a heartbeat from an old incarnation is refused")
     }
 
     @Test func taskIds_areAssignedAndConflictsRefused() throws {
         var membership = Membership(heartbeatTimeout: .seconds(2))
-        #expect(try membership.register(job: "worker", task: nil, address: "tcp://a:1", incarnation: 1, now: start) == .joined(DeviceName(job: "worker", task: 0)))
-        #expect(try membership.register(job: "worker", task: nil, address: "tcp://b:1", incarnation: 2, now: start) == .joined(DeviceName(job: "worker", task: 1)))
+        #expect(
+            try membership.register(job: "worker", task: nil, address: "tcp://a:1", incarnation: 1, now: start)
+                == .joined(DeviceName(job: "worker", task: 0))
+        )
+        #expect(
+            try membership.register(job: "worker", task: nil, address: "tcp://b:1", incarnation: 2, now: start)
+                == .joined(DeviceName(job: "worker", task: 1))
+        )
         let error = try #require(throws: WeftError.self) {
             try membership.register(job: "worker", task: 0, address: "tcp://c:1", incarnation: 3, now: start)
         }

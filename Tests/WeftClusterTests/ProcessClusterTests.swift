@@ -37,8 +37,12 @@ import WeftTestKit
         cluster.kill("/job:worker/task:0")
         let (replacement, address) = try ProcessCluster.launch(
             Fixtures.weftExecutable,
-            ["worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", cluster.address, "--job", "worker", "--task", "0",
-             "--exit-with-parent"])
+            [
+                "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", cluster.address, "--job", "worker",
+                "--task", "0",
+                "--exit-with-parent",
+            ]
+        )
         defer { replacement.terminate() }
         let deadline = ContinuousClock.now + .seconds(5)
         while (try? ClusterClient.status(coordinator: cluster.address))?.workers.first?.address != address {
@@ -71,7 +75,9 @@ import WeftTestKit
     }
 
     @Test func cli_conformanceOnALocalCluster() throws {
-        let (status, output) = try Fixtures.runWeft(["conformance", Fixtures.conformance.path, "--jobs", "ps=1,worker=2"])
+        let (status, output) = try Fixtures.runWeft([
+            "conformance", Fixtures.conformance.path, "--jobs", "ps=1,worker=2",
+        ])
         let cases = try ConformanceCase.load(directory: Fixtures.conformance).count
         let strategies = PlacementStrategies.all.count
         #expect(status == 0, "\(output)")
@@ -82,9 +88,11 @@ import WeftTestKit
         let (status, output) = try Fixtures.runWeft(["demo"])
         #expect(status == 0, "\(output)")
         let lines = output.split(separator: "\n").map(String.init)
-        #expect(Array(lines.prefix(3)) == [
-            "13", "failedPrecondition: Attempting to use uninitialized value foo", "42",
-        ])
+        #expect(
+            Array(lines.prefix(3)) == [
+                "13", "failedPrecondition: Attempting to use uninitialized value foo", "42",
+            ]
+        )
         #expect(lines.contains { $0.contains("foo") && $0.contains("/job:ps/task:0") })
     }
 
@@ -117,7 +125,9 @@ import WeftTestKit
                 pending.removeSubrange(...newline)
             }
         }
-        let members = lines.dropLast().map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        let members = lines.dropLast().map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        }
         #expect(members.map(\.[0]) == ["coordinator", "/job:ps/task:0", "/job:worker/task:0", "/job:worker/task:1"])
         let coordinator = try #require(members.first?[1])
         let pids = members.compactMap { Int32($0.last!) }
@@ -130,9 +140,12 @@ import WeftTestKit
         }
         #expect(status.status == 0)
         for device in ["/job:ps/task:0", "/job:worker/task:0", "/job:worker/task:1"] {
-            #expect(status.output.split(separator: "\n").contains {
-                $0.hasPrefix(device) && $0.contains("healthy")
-            }, "\(status.output)")
+            #expect(
+                status.output.split(separator: "\n").contains {
+                    $0.hasPrefix(device) && $0.contains("healthy")
+                },
+                "\(status.output)"
+            )
         }
         #expect(status.output.contains("0 open sessions"))
 

@@ -17,7 +17,10 @@ import WeftTransport
         let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
         defer { cluster.stop() }
         let graph = Graph()
-        graph.asDefault { _ = Variable(Float(1), name: "v"); globalVariablesInitializer() }
+        graph.asDefault {
+            _ = Variable(Float(1), name: "v")
+            globalVariablesInitializer()
+        }
         let client = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.tests.vanishing"))
         let created = try await client.request(
             .make(.createSession) { envelope in
@@ -27,11 +30,16 @@ import WeftTransport
                     $0.leaseMs = 3000
                     $0.waitForWorkersMs = 5000
                 }
-            }, to: cluster.address, timeout: .seconds(5))
+            },
+            to: cluster.address,
+            timeout: .seconds(5)
+        )
         let handle = created.envelope.session
         let step = try await client.request(
             .make(.runStep, session: handle) { $0.runStep = .with { $0.targets = ["init"] } },
-            to: cluster.address, timeout: .seconds(5))
+            to: cluster.address,
+            timeout: .seconds(5)
+        )
         #expect(step.error == nil)
         #expect(try ClusterClient.status(coordinator: cluster.address).sessions.map(\.handle) == [handle])
         client.close()
@@ -48,11 +56,17 @@ import WeftTransport
         let port = try freePort()
         let coordinatorAddress = "tcp://127.0.0.1:\(port)"
         let worker = try ProcessCluster.worker(
-            executable: Fixtures.weftExecutable, coordinator: coordinatorAddress, job: "worker", task: 0)
+            executable: Fixtures.weftExecutable,
+            coordinator: coordinatorAddress,
+            job: "worker",
+            task: 0
+        )
         defer { worker.terminate() }
         Thread.sleep(forTimeInterval: 0.5)
         let (coordinator, _) = try ProcessCluster.launch(
-            Fixtures.weftExecutable, ["coordinator", "--listen", coordinatorAddress, "--exit-with-parent"])
+            Fixtures.weftExecutable,
+            ["coordinator", "--listen", coordinatorAddress, "--exit-with-parent"]
+        )
         defer { coordinator.terminate() }
         let graph = Graph()
         let value = graph.asDefault { graph.device("/job:worker/task:0") { constant(Float(20)) + 1 } }

@@ -14,8 +14,10 @@ import WeftRuntime
         let graph = Graph()
         let built = graph.asDefault { () -> ([Output], Weft.Operation, Output) in
             let x = constant(try! Tensor((0..<32).map { Float($0) / 8 - 2 }, shape: [4, 8]), name: "x")  // 32 values
-            let w1 = Variable(try! Tensor((0..<64).map { Float($0 % 7) / 7 - 0.4 }, shape: [8, 8]), name: "w1")  // 64 values
-            let w2 = Variable(try! Tensor((0..<24).map { Float($0 % 5) / 5 - 0.3 }, shape: [8, 3]), name: "w2")  // 24 values
+            // 64 values
+            let w1 = Variable(try! Tensor((0..<64).map { Float($0 % 7) / 7 - 0.4 }, shape: [8, 8]), name: "w1")
+            // 24 values
+            let w2 = Variable(try! Tensor((0..<24).map { Float($0 % 5) / 5 - 0.3 }, shape: [8, 3]), name: "w2")
             let hidden = relu(matMul(x, w1.value))
             let logits = matMul(hidden, w2.value) + 0.5
             let probabilities = softmax(logits)
@@ -37,8 +39,12 @@ import WeftRuntime
             return values
         }
         let local = try Session(graph: graph).run(steps)
-        let remote = try Session(target: Self.cluster.address, graph: graph, options: RemoteSessionOptions(strategy: strategy))
-            .run(steps)
+        let remote = try Session(
+            target: Self.cluster.address,
+            graph: graph,
+            options: RemoteSessionOptions(strategy: strategy)
+        )
+        .run(steps)
         #expect(local == remote, "\(strategy)")
     }
 }

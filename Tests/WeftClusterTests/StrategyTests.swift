@@ -34,11 +34,17 @@ import WeftRuntime
     }
 
     static func place(
-        _ graph: Graph, strategy: String, options: PlacementOptions = PlacementOptions()
+        _ graph: Graph,
+        strategy: String,
+        options: PlacementOptions = PlacementOptions()
     ) throws -> (RuntimeGraph, [String: DeviceName]) {
         let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
         let placement = try PlacementStrategies.place(
-            runtime, on: devices, strategy: try PlacementStrategies.named(strategy), options: options)
+            runtime,
+            on: devices,
+            strategy: try PlacementStrategies.named(strategy),
+            options: options
+        )
         return (runtime, placement)
     }
 
@@ -80,9 +86,15 @@ import WeftRuntime
             _ = globalVariablesInitializer()
         }
         let limit = 40_000
-        let (runtime, placement) = try Self.place(graph, strategy: strategy, options: PlacementOptions(memoryLimit: limit))
+        let (runtime, placement) = try Self.place(
+            graph,
+            strategy: strategy,
+            options: PlacementOptions(memoryLimit: limit)
+        )
         var used: [DeviceName: Int] = [:]
-        for node in runtime.nodes { used[placement[node.info.name]!, default: 0] += MemoryBudget.persistentBytes(of: node) }
+        for node in runtime.nodes {
+            used[placement[node.info.name]!, default: 0] += MemoryBudget.persistentBytes(of: node)
+        }
         #expect(used.values.allSatisfy { $0 <= limit }, "\(used)")
     }
 
@@ -105,11 +117,18 @@ import WeftRuntime
         let graph = Graph()
         graph.asDefault { for index in 0..<6 { _ = constant(Float(index), name: "c\(index)") } }
         var model = CostModel.default
-        for (index, cost) in [5, 4, 3, 3, 2, 2].enumerated() { model.setMeasuredCost(.seconds(cost), node: "c\(index)") }
+        for (index, cost) in [5, 4, 3, 3, 2, 2].enumerated() {
+            model.setMeasuredCost(.seconds(cost), node: "c\(index)")
+        }
         let runtime = try RuntimeGraph(nodes: graph.graphDef.node)
         let devices = Array(Self.devices.dropFirst())
         let options = PlacementOptions(costModel: model)
-        let placement = try PlacementStrategies.place(runtime, on: devices, strategy: LoadBalancePlacement(), options: options)
+        let placement = try PlacementStrategies.place(
+            runtime,
+            on: devices,
+            strategy: LoadBalancePlacement(),
+            options: options
+        )
         let estimate = try PlacementStrategies.estimate(runtime, placement: placement, on: devices, options: options)
         let loads = devices.map { estimate.computeSeconds[$0]! }.sorted()
         #expect(loads == [9, 10])
@@ -156,7 +175,9 @@ import WeftRuntime
     @Test func estimate_countsCrossingTensorsOncePerDevice() throws {
         let graph = Graph()
         graph.asDefault {
-            let x = graph.device("/job:worker/task:0") { constant(Tensor([Float](repeating: 1, count: 256)), name: "x") }
+            let x = graph.device("/job:worker/task:0") {
+                constant(Tensor([Float](repeating: 1, count: 256)), name: "x")
+            }
             graph.device("/job:worker/task:1") {
                 _ = relu(x, name: "r")
                 _ = tanh(x, name: "t")
@@ -176,7 +197,10 @@ import WeftRuntime
         let expected = rates.secondsPerOp + link.seconds(bytes: 1024) + activation + transcendental
         #expect(Swift.abs(estimate.stepSeconds - expected) < 1e-12)
         #expect(estimate.peakMemory[DeviceName(job: "worker", task: 0)] == 1024)
-        #expect(estimate.peakMemory[DeviceName(job: "worker", task: 1)] == 2 * 1024, "x's copy and one result at a time")
+        #expect(
+            estimate.peakMemory[DeviceName(job: "worker", task: 1)] == 2 * 1024,
+            "x's copy and one result at a time"
+        )
         #expect(estimate.computeSeconds[DeviceName(job: "ps", task: 0)] == 0)
     }
 }

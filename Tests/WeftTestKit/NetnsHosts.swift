@@ -70,7 +70,10 @@ public struct NetnsHosts: Sendable {
         }
         let steps: [(String, [String])] = [
             ("'ip netns add' does not work here (no CAP_SYS_ADMIN in this container?)", ["netns", "add", namespace]),
-            ("cannot make a bridge here (no bridge support in the kernel?)", ["link", "add", bridge, "type", "bridge"]),
+            (
+                "cannot make a bridge here (no bridge support in the kernel?)",
+                ["link", "add", bridge, "type", "bridge"]
+            ),
             (
                 "cannot make a veth pair into a namespace here (no veth support in the kernel?)",
                 ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace]

@@ -62,10 +62,12 @@ import WeftRuntime
             _ = variable.assign(13, name: "assign")
         }
         let nodes = graph.graphDef.node.map { "\($0.name)=\($0.op)" }
-        #expect(nodes == [
-            "foo/initial_value=Const", "foo=VariableV2", "foo/Assign=Assign", "foo/read=Identity", "init=NoOp",
-            "assign/value=Const", "assign=Assign",
-        ])
+        #expect(
+            nodes == [
+                "foo/initial_value=Const", "foo=VariableV2", "foo/Assign=Assign", "foo/read=Identity", "init=NoOp",
+                "assign/value=Const", "assign=Assign",
+            ]
+        )
         #expect(graph.operation(named: "init")?.nodeDef.input == ["^foo/Assign"])
         #expect(graph.operation(named: "foo")?.nodeDef.attr["dtype"]?.type == .dtInt32)
     }

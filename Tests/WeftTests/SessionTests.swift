@@ -44,7 +44,9 @@ import WeftRuntime
         #expect(try second.run(variable).scalar(as: Int32.self) == 1)
         first.close()
         #expect(try second.run(variable).scalar(as: Int32.self) == 1)
-        #expect(throws: WeftError(.failedPrecondition, "Attempted to use a closed Session.")) { try first.run(variable) }
+        #expect(throws: WeftError(.failedPrecondition, "Attempted to use a closed Session.")) {
+            try first.run(variable)
+        }
     }
 
     @Test func fetchForms_oneListAndDictionary() throws {
@@ -88,11 +90,15 @@ import WeftRuntime
         #expect(missing.code == .invalidArgument)
         #expect(missing.message == "You must feed a value for placeholder tensor 'x' with dtype float and shape [?,3]")
 
-        let wrongType = try #require(throws: WeftError.self) { try session.run(y, feeding: [x: Tensor([Int32(1), 2, 3])]) }
+        let wrongType = try #require(throws: WeftError.self) {
+            try session.run(y, feeding: [x: Tensor([Int32(1), 2, 3])])
+        }
         #expect(wrongType.code == .invalidArgument)
         #expect(wrongType.message.contains("int32"))
 
-        let wrongShape = try #require(throws: WeftError.self) { try session.run(y, feeding: [x: Tensor([Float(1), 2])]) }
+        let wrongShape = try #require(throws: WeftError.self) {
+            try session.run(y, feeding: [x: Tensor([Float(1), 2])])
+        }
         #expect(wrongShape.code == .invalidArgument)
         #expect(wrongShape.message.contains("[?,3]"))
 
@@ -127,7 +133,11 @@ import WeftRuntime
         }
         let session = Session(graph: graph)
         var metadata = RunMetadata()
-        let value = try session.run([y], feeding: [x: try Tensor([Float(1), 2, 3, 4], shape: [2, 2])], metadata: &metadata)
+        let value = try session.run(
+            [y],
+            feeding: [x: try Tensor([Float(1), 2, 3, 4], shape: [2, 2])],
+            metadata: &metadata
+        )
         #expect(value[0].scalars(as: Float.self) == [8, 11, 16, 23])
         let ran = Dictionary(uniqueKeysWithValues: metadata.stepStatistics.nodes.map { ($0.node, $0) })
         #expect(Set(ran.keys) == ["square", "one", y.operation.name], "the fed placeholder does not run")
@@ -138,7 +148,11 @@ import WeftRuntime
 
         var untouched = RunMetadata()
         untouched.stepStatistics.tensorsSent = 7
-        _ = try session.run(fetches: [y.name], feeds: [x.name: try Tensor([Float(0), 0, 0, 0], shape: [2, 2])], metadata: &untouched)
+        _ = try session.run(
+            fetches: [y.name],
+            feeds: [x.name: try Tensor([Float(0), 0, 0, 0], shape: [2, 2])],
+            metadata: &untouched
+        )
         #expect(untouched.stepStatistics.tensorsSent == 0 && untouched.stepStatistics.nodes.count == 3)
     }
 
@@ -181,7 +195,9 @@ import WeftRuntime
         d.input = ["^c"]
         graphDef.node = [c, d]
         let graph = try Graph(graphDef: graphDef)
-        let controlCycle = try #require(throws: WeftError.self) { try Session(graph: graph).run(fetches: [], targets: ["c"]) }
+        let controlCycle = try #require(throws: WeftError.self) {
+            try Session(graph: graph).run(fetches: [], targets: ["c"])
+        }
         #expect(controlCycle.code == .invalidArgument)
         #expect(controlCycle.message.contains("cycle"))
     }
@@ -191,8 +207,10 @@ import WeftRuntime
         let graph = Graph()
         let products = graph.asDefault {
             (0..<16).map { i in
-                matMul(constant(try! Tensor([Float](repeating: Float(i), count: 64 * 64), shape: [64, 64])),
-                       constant(try! Tensor([Float](repeating: 1, count: 64 * 64), shape: [64, 64])))
+                matMul(
+                    constant(try! Tensor([Float](repeating: Float(i), count: 64 * 64), shape: [64, 64])),
+                    constant(try! Tensor([Float](repeating: 1, count: 64 * 64), shape: [64, 64]))
+                )
             }
         }
         let total = graph.asDefault { addN(products) }

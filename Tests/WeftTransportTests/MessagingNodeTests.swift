@@ -358,7 +358,11 @@ import WeftTransport
         // the DEALER reconnects may be lost with it, so the client retries as callers do.
         var reply: WireMessage?
         for _ in 0..<5 where reply == nil {
-            reply = try? await client.request(message(tensors: [Tensor(Int32(1))]), to: server.address, timeout: .seconds(1))
+            reply = try? await client.request(
+                message(tensors: [Tensor(Int32(1))]),
+                to: server.address,
+                timeout: .seconds(1)
+            )
         }
         #expect(reply?.tensors == [Tensor(Int32(1))])
     }

@@ -39,13 +39,19 @@ public struct ConformanceCase: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
-            throw WeftError(.notFound, "cannot list the conformance folder \(directory.path): \(error.localizedDescription)")
+            throw WeftError(
+                .notFound,
+                "cannot list the conformance folder \(directory.path): \(error.localizedDescription)"
+            )
         }
         let cases = try names.filter { $0.hasSuffix(".json") }.sorted().map { (file) throws(WeftError) in
             try load(directory: directory, name: String(file.dropLast(5)))
         }
         guard !cases.isEmpty else {
-            throw WeftError(.notFound, "the folder \(directory.path) holds no conformance case (NAME.json + NAME.pbtxt)")
+            throw WeftError(
+                .notFound,
+                "the folder \(directory.path) holds no conformance case (NAME.json + NAME.pbtxt)"
+            )
         }
         return cases
     }
@@ -61,8 +67,11 @@ public struct ConformanceCase: Sendable {
                 throw WeftError(.invalidArgument, "\(json.lastPathComponent) has no 'sessions' list")
             }
             return ConformanceCase(
-                name: name, note: root["note"] as? String ?? "", graphText: text,
-                sessions: try sessions.map { try $0.map(parseStep) })
+                name: name,
+                note: root["note"] as? String ?? "",
+                graphText: text,
+                sessions: try sessions.map { try $0.map(parseStep) }
+            )
         } catch let error as WeftError {
             throw WeftError(error.code, "case \(name): \(error.message)")
         } catch {
@@ -84,8 +93,11 @@ public struct ConformanceCase: Sendable {
             expectation = .values(try (step["expect"] as? [String: Any] ?? [:]).mapValues(parseValue))
         }
         return Step(
-            feeds: feeds, fetches: step["fetches"] as? [String] ?? [], targets: step["targets"] as? [String] ?? [],
-            expectation: expectation)
+            feeds: feeds,
+            fetches: step["fetches"] as? [String] ?? [],
+            targets: step["targets"] as? [String] ?? [],
+            expectation: expectation
+        )
     }
 
     /// Reads `{"dtype": "float32", "shape": [2, 3], "values": [...]}`.

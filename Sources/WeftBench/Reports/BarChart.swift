@@ -90,11 +90,15 @@ public struct BarChart: Sendable {
         var parts = [text("\(group.label) (\(unit))", x: axisX, y: top - 14, weight: "bold")]
         for tick in ticks {
             let y = bottom - tick * scale
-            parts.append(#"<line x1="\#(axisX - 4)" y1="\#(y)" x2="\#(x + panelWidth - 10)" y2="\#(y)" stroke="\#(Self.gridColour)"/>"#)
+            parts.append(
+                #"<line x1="\#(axisX - 4)" y1="\#(y)" x2="\#(x + panelWidth - 10)" y2="\#(y)" stroke="\#(Self.gridColour)"/>"#
+            )
             parts.append(text(Self.label(tick), x: axisX - 6, y: y + 4, anchor: "end"))
         }
         parts.append(#"<line x1="\#(axisX)" y1="\#(top)" x2="\#(axisX)" y2="\#(bottom)" stroke="black"/>"#)
-        parts.append(#"<line x1="\#(axisX)" y1="\#(bottom)" x2="\#(x + panelWidth - 10)" y2="\#(bottom)" stroke="black"/>"#)
+        parts.append(
+            #"<line x1="\#(axisX)" y1="\#(bottom)" x2="\#(x + panelWidth - 10)" y2="\#(bottom)" stroke="black"/>"#
+        )
         for (index, name) in series.enumerated() {
             let barX = axisX + 8 + Double(index) * (barWidth + 6)
             guard let value = group.values[name], value.isFinite else {
@@ -104,14 +108,22 @@ public struct BarChart: Sendable {
             let barHeight = max(value * scale, value > 0 ? 1 : 0)
             parts.append(
                 #"<rect x="\#(barX)" y="\#(bottom - barHeight)" width="\#(barWidth)" height="\#(barHeight)" "#
-                    + #"fill="\#(Self.colour(index))"><title>\#(escape("\(name): \(Self.label(value)) \(unit)"))</title></rect>"#)
-            parts.append(text(Self.label(value), x: barX + barWidth / 2, y: bottom - barHeight - 3, anchor: "middle", size: 9))
+                    + #"fill="\#(Self.colour(index))"><title>\#(escape("\(name): \(Self.label(value)) \(unit)"))</title></rect>"#
+            )
+            parts.append(
+                text(Self.label(value), x: barX + barWidth / 2, y: bottom - barHeight - 3, anchor: "middle", size: 9)
+            )
         }
         return parts
     }
 
     private func text(
-        _ content: String, x: Double, y: Double, anchor: String = "start", size: Int = 11, weight: String = "normal"
+        _ content: String,
+        x: Double,
+        y: Double,
+        anchor: String = "start",
+        size: Int = 11,
+        weight: String = "normal"
     ) -> String {
         #"<text x="\#(x)" y="\#(y)" text-anchor="\#(anchor)" font-size="\#(size)" font-weight="\#(weight)">\#(escape(content))</text>"#
     }
@@ -160,7 +172,9 @@ func escape(_ text: String) -> String {
 extension BarChart {
     /// Median step time per strategy per workload, in milliseconds.
     public static func stepTime(_ rows: [PlacementRow]) -> BarChart {
-        chart(rows, title: "Median step time by placement strategy", unit: "ms") { $0.medianStepSeconds.map { $0 * 1e3 } }
+        chart(rows, title: "Median step time by placement strategy", unit: "ms") {
+            $0.medianStepSeconds.map { $0 * 1e3 }
+        }
     }
 
     /// Bytes sent between workers per step, per strategy per workload.
@@ -173,7 +187,8 @@ extension BarChart {
         chart(rows, title: "Placement time by strategy", unit: "ms") { $0.placementSeconds * 1e3 }
     }
 
-    static func chart(_ rows: [PlacementRow], title: String, unit: String, value: (PlacementRow) -> Double?) -> BarChart {
+    static func chart(_ rows: [PlacementRow], title: String, unit: String, value: (PlacementRow) -> Double?) -> BarChart
+    {
         var series: [String] = []
         var groups: [Group] = []
         for row in rows {

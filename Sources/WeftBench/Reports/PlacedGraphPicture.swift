@@ -32,7 +32,8 @@ public struct PlacedGraphPicture: Sendable {
             lines.append("  graph [mclimit=0.2, nslimit=4, nslimit1=4];")
         }
         lines += Self.legend(colours)
-        lines += collapsed
+        lines +=
+            collapsed
             ? Self.collapsedBody(graph, placement, colours) : Self.detailedBody(graph, placement, colours)
         lines.append("}")
         dot = lines.joined(separator: "\n") + "\n"
@@ -41,20 +42,25 @@ public struct PlacedGraphPicture: Sendable {
     private static func legend(_ colours: [DeviceName: String]) -> [String] {
         var lines = ["  subgraph cluster_legend {", "    label=\"workers\"; fontsize=10;"]
         for (device, colour) in colours.sorted(by: { $0.key < $1.key }) {
-            lines.append("    \(quoted("legend \(device)")) [label=\(quoted(device.description)), fillcolor=\(quoted(colour))];")
+            lines.append(
+                "    \(quoted("legend \(device)")) [label=\(quoted(device.description)), fillcolor=\(quoted(colour))];"
+            )
         }
         lines.append("  }")
         return lines
     }
 
     private static func detailedBody(
-        _ graph: RuntimeGraph, _ placement: [String: DeviceName], _ colours: [DeviceName: String]
+        _ graph: RuntimeGraph,
+        _ placement: [String: DeviceName],
+        _ colours: [DeviceName: String]
     ) -> [String] {
         var lines: [String] = []
         for node in graph.nodes {
             let colour = placement[node.info.name].flatMap { colours[$0] } ?? "#ffffff"
             lines.append(
-                "  \(quoted(node.info.name)) [label=\(quoted("\(node.info.name)\n\(node.info.op)")), fillcolor=\(quoted(colour))];")
+                "  \(quoted(node.info.name)) [label=\(quoted("\(node.info.name)\n\(node.info.op)")), fillcolor=\(quoted(colour))];"
+            )
         }
         for node in graph.nodes {
             let consumer = node.info.name
@@ -64,7 +70,10 @@ public struct PlacedGraphPicture: Sendable {
                 let crossing = placement[name] != placement[consumer]
                 var style: [String] = crossing ? ["color=\"#d62728\"", "penwidth=2.5"] : []
                 if isControl { style.append("style=dashed") }
-                lines.append("  \(quoted(name)) -> \(quoted(consumer))" + (style.isEmpty ? "" : " [\(style.joined(separator: ", "))]") + ";")
+                lines.append(
+                    "  \(quoted(name)) -> \(quoted(consumer))"
+                        + (style.isEmpty ? "" : " [\(style.joined(separator: ", "))]") + ";"
+                )
             }
         }
         return lines
@@ -72,7 +81,9 @@ public struct PlacedGraphPicture: Sendable {
 
     /// A box per (scope, worker) and an edge per pair of boxes, labelled with its edge count.
     private static func collapsedBody(
-        _ graph: RuntimeGraph, _ placement: [String: DeviceName], _ colours: [DeviceName: String]
+        _ graph: RuntimeGraph,
+        _ placement: [String: DeviceName],
+        _ colours: [DeviceName: String]
     ) -> [String] {
         let devices = graph.nodes.map { placement[$0.info.name] }
         let scopes = coarsestUsefulScopes(graph, devices)
@@ -90,7 +101,8 @@ public struct PlacedGraphPicture: Sendable {
         }
         var edges: [EdgeKey: Int] = [:]
         for (index, node) in graph.nodes.enumerated() {
-            for producer in node.dataInputs.map(\.node) + node.controlInputs where boxOfNode[producer] != boxOfNode[index] {
+            for producer in node.dataInputs.map(\.node) + node.controlInputs
+            where boxOfNode[producer] != boxOfNode[index] {
                 edges[EdgeKey(from: boxOfNode[producer], to: boxOfNode[index]), default: 0] += 1
             }
         }
@@ -104,7 +116,9 @@ public struct PlacedGraphPicture: Sendable {
             let crossing = boxes[edge.from].key.device != boxes[edge.to].key.device
             let width = crossing ? 1.5 + Foundation.log10(Double(count)) : 1
             let colour = crossing ? "#d62728" : "#999999"
-            lines.append("  b\(edge.from) -> b\(edge.to) [label=\"\(count)\", color=\"\(colour)\", penwidth=\(String(format: "%.1f", width))];")
+            lines.append(
+                "  b\(edge.from) -> b\(edge.to) [label=\"\(count)\", color=\"\(colour)\", penwidth=\(String(format: "%.1f", width))];"
+            )
         }
         return lines
     }
@@ -188,10 +202,16 @@ public struct PlacedGraphPicture: Sendable {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
-            throw WeftError(.deadlineExceeded, "dot -Tsvg \(dotFile.lastPathComponent) took over \(renderTimeout); the DOT file is kept")
+            throw WeftError(
+                .deadlineExceeded,
+                "dot -Tsvg \(dotFile.lastPathComponent) took over \(renderTimeout); the DOT file is kept"
+            )
         }
         guard process.terminationStatus == 0 else {
-            throw WeftError(.internal, "dot -Tsvg \(dotFile.lastPathComponent) failed with status \(process.terminationStatus)")
+            throw WeftError(
+                .internal,
+                "dot -Tsvg \(dotFile.lastPathComponent) failed with status \(process.terminationStatus)"
+            )
         }
         return true
     }
@@ -206,6 +226,7 @@ public struct PlacedGraphPicture: Sendable {
 
 /// `text` as a DOT string literal.
 func quoted(_ text: String) -> String {
-    "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    "\""
+        + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         .replacingOccurrences(of: "\n", with: "\\n") + "\""
 }

@@ -30,7 +30,9 @@ public struct PlacementReport: Sendable {
             ("bytes-moved.svg", Data(BarChart.bytesMoved(rows).svg.utf8)),
             ("placement-time.svg", Data(BarChart.placementTime(rows).svg.utf8)),
         ]
-        return try files.map { (name, data) throws(WeftError) in try write(data, to: directory.appendingPathComponent(name)) }
+        return try files.map { (name, data) throws(WeftError) in
+            try write(data, to: directory.appendingPathComponent(name))
+        }
     }
 
     /// What drawing one placed workload produced.
@@ -51,10 +53,15 @@ public struct PlacementReport: Sendable {
         var pictures = Pictures()
         for (strategy, placement) in placed.placements.sorted(by: { $0.key < $1.key }) {
             let picture = PlacedGraphPicture(
-                graph: placed.runtime, placement: placement, devices: placed.devices,
-                title: "\(placed.workload.name) (\(placed.workload.parameters)) placed by \(strategy)")
+                graph: placed.runtime,
+                placement: placement,
+                devices: placed.devices,
+                title: "\(placed.workload.name) (\(placed.workload.parameters)) placed by \(strategy)"
+            )
             pictures.collapsed = picture.collapsed
-            let base = directory.appendingPathComponent("graphs/\(fileName(placed.workload.name)).\(fileName(strategy))")
+            let base = directory.appendingPathComponent(
+                "graphs/\(fileName(placed.workload.name)).\(fileName(strategy))"
+            )
             let dotFile = try write(Data(picture.dot.utf8), to: base.appendingPathExtension("dot"))
             pictures.files.append(dotFile)
             let svgFile = base.appendingPathExtension("svg")

@@ -68,12 +68,14 @@ public enum PlacementTable {
             "workload", "parameters", "nodes", "strategy", "workers", "graph_build_s", "placement_s",
             "same_placement_as_coordinator", "predicted_step_s",
             "session_setup_s", "steps", "step_median_s", "step_p90_s", "tensors_per_step", "bytes_per_step",
-            "traffic_source", "predicted_tensors_per_step", "predicted_bytes_per_step", "cut_edges", "node_balance", "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
+            "traffic_source", "predicted_tensors_per_step", "predicted_bytes_per_step", "cut_edges", "node_balance",
+            "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
             "problem",
         ]
         let lines = rows.map { row -> [String] in
             [
-                row.workload, row.parameters, "\(row.nodes)", row.strategy, "\(row.workers)", number(row.graphBuildSeconds),
+                row.workload, row.parameters, "\(row.nodes)", row.strategy, "\(row.workers)",
+                number(row.graphBuildSeconds),
                 number(row.placementSeconds), row.sameAsCoordinator.map(String.init) ?? "",
                 number(row.predicted.predictedStepSeconds), number(row.sessionSetupSeconds), "\(row.steps)",
                 number(row.medianStepSeconds), number(row.p90StepSeconds), row.tensorsPerStep.map(String.init) ?? "",
@@ -93,7 +95,11 @@ public enum PlacementTable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         // NaN is not JSON; a placement that failed has no time.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "n/a")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf",
+            negativeInfinity: "-inf",
+            nan: "n/a"
+        )
         return try encoder.encode(rows)
     }
 

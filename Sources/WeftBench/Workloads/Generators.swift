@@ -42,7 +42,8 @@ extension Workloads {
     /// additions and reduced to one number. Nodes: `branches·(depth + 2) + 2`.
     public static func fanout(branches: Int, depth: Int, width: Int, seed: UInt64) -> Workload {
         Workload(
-            name: "fanout", parameters: "branches=\(branches) depth=\(depth) width=\(width) seed=\(seed)"
+            name: "fanout",
+            parameters: "branches=\(branches) depth=\(depth) width=\(width) seed=\(seed)"
         ) { () throws(WeftError) in
             var random = SplitMix64(seed: seed)
             let graph = Graph()
@@ -58,7 +59,8 @@ extension Workloads {
                             var h = x
                             for _ in 0..<depth { h = h * scale }
                             return h
-                        })
+                        }
+                    )
                 }
                 return graph.nameScope("reduce") { sum(treeSum(outputs), axes: [0], name: "total") }
             }
@@ -72,7 +74,8 @@ extension Workloads {
     /// Nodes: `layers·11 + 3`.
     public static func mlp(layers: Int, width: Int, batch: Int, seed: UInt64) -> Workload {
         Workload(
-            name: "mlp", parameters: "layers=\(layers) width=\(width) batch=\(batch) seed=\(seed)"
+            name: "mlp",
+            parameters: "layers=\(layers) width=\(width) batch=\(batch) seed=\(seed)"
         ) { () throws(WeftError) in
             var random = SplitMix64(seed: seed)
             let graph = Graph()
@@ -106,7 +109,10 @@ extension Workloads {
             parameters: "blocks=\(blocks) model=\(model) heads=\(heads) sequence=\(sequence) seed=\(seed)"
         ) { () throws(WeftError) in
             guard heads > 0, model % heads == 0 else {
-                throw WeftError(.invalidArgument, "transformer: model (\(model)) must be a multiple of heads (\(heads))")
+                throw WeftError(
+                    .invalidArgument,
+                    "transformer: model (\(model)) must be a multiple of heads (\(heads))"
+                )
             }
             var random = SplitMix64(seed: seed)
             let graph = Graph()
@@ -129,9 +135,13 @@ extension Workloads {
     /// `fetches` (tensor names, `node:0`) every step, after running `initializers` once.
     /// Placeholders the fetches need must be given in `feeds`.
     public static func graphDef(
-        file: URL, fetches: [String], feeds: [String: Tensor] = [:], initializers: [String] = []
+        file: URL,
+        fetches: [String],
+        feeds: [String: Tensor] = [:],
+        initializers: [String] = []
     ) -> Workload {
-        Workload(name: file.deletingPathExtension().lastPathComponent, parameters: "file=\(file.path)") { () throws(WeftError) in
+        Workload(name: file.deletingPathExtension().lastPathComponent, parameters: "file=\(file.path)") {
+            () throws(WeftError) in
             guard !fetches.isEmpty else {
                 throw WeftError(.invalidArgument, "a GraphDef workload needs at least one fetch, like --fetches out:0")
             }
@@ -147,7 +157,11 @@ extension Workloads {
 
 /// One transformer block (see `Workloads.transformer`).
 private func transformerBlock(
-    _ x: Output, model: Int, heads: Int, graph: Graph, random: inout SplitMix64
+    _ x: Output,
+    model: Int,
+    heads: Int,
+    graph: Graph,
+    random: inout SplitMix64
 ) -> Output {
     let headWidth = model / heads
     let bound = Float((3.0 / Double(model)).squareRoot())
@@ -164,7 +178,8 @@ private func transformerBlock(
                     let v = matMul(x, weight(model, headWidth, "value"))
                     let scores = matMul(q, k, transposeB: true) * (1 / Double(headWidth).squareRoot())
                     return matMul(matMul(softmax(scores), v), weight(headWidth, model, "projection"))
-                })
+                }
+            )
         }
         return addN(projected)
     }

@@ -35,12 +35,20 @@ public struct RandomDAG: Sendable {
         graph.asDefault {
             for layer in 0..<layers {
                 let width = nodes / layers + (layer < nodes % layers ? 1 : 0)
-                built.append((0..<width).map { position in
-                    layer == 0
-                        ? placeholder(.float, shape: [side, side], name: "input_\(position)")
-                        : Self.node(layer: layer, position: position, width: width, built: built, random: &random,
-                                    consumed: &consumed)
-                })
+                built.append(
+                    (0..<width).map { position in
+                        layer == 0
+                            ? placeholder(.float, shape: [side, side], name: "input_\(position)")
+                            : Self.node(
+                                layer: layer,
+                                position: position,
+                                width: width,
+                                built: built,
+                                random: &random,
+                                consumed: &consumed
+                            )
+                    }
+                )
             }
         }
         self.graph = graph
@@ -72,7 +80,12 @@ public struct RandomDAG: Sendable {
     }
 
     private static func node(
-        layer: Int, position: Int, width: Int, built: [[Output]], random: inout SplitMix64, consumed: inout Set<String>
+        layer: Int,
+        position: Int,
+        width: Int,
+        built: [[Output]],
+        random: inout SplitMix64,
+        consumed: inout Set<String>
     ) -> Output {
         func near(_ outputs: [Output]) -> Output {
             // A window around the same relative position, an eighth of the layer wide.

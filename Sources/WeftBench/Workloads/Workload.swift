@@ -37,7 +37,10 @@ public struct BuiltWorkload: Sendable {
 
     /// Describes a built workload.
     public init(
-        graph: Graph, feeds: [String: Tensor] = [:], fetches: [String], targets: [String] = [],
+        graph: Graph,
+        feeds: [String: Tensor] = [:],
+        fetches: [String],
+        targets: [String] = [],
         initializers: [String] = []
     ) {
         self.graph = graph

@@ -7,7 +7,8 @@ extension Workloads {
     /// fetches every sink (a node nothing consumes), so every value is compared.
     public static func randomDAG(nodes: Int, layers: Int, ccr: Double, seed: UInt64) -> Workload {
         Workload(
-            name: "random-dag", parameters: "nodes=\(nodes) layers=\(layers) ccr=\(ccr) seed=\(seed)"
+            name: "random-dag",
+            parameters: "nodes=\(nodes) layers=\(layers) ccr=\(ccr) seed=\(seed)"
         ) { () throws(WeftError) in
             let dag = RandomDAG(nodes: nodes, layers: layers, ccr: ccr, seed: seed)
             let feeds = Dictionary(uniqueKeysWithValues: dag.feeds(seed: seed).map { ($0.key.name, $0.value) })
@@ -16,7 +17,8 @@ extension Workloads {
     }
 
     static let randomDAGKind = Kind(
-        name: "random-dag", summary: "a layered random DAG with a chosen communication-to-computation ratio",
+        name: "random-dag",
+        summary: "a layered random DAG with a chosen communication-to-computation ratio",
         knobs: [
             knob("nodes", "nodes in all", 40, 500, 100_000),
             knob("layers", "layers (inputs are the first)", 5, 20, 1_000),

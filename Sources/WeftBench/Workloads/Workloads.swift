@@ -52,7 +52,10 @@ public enum Workloads {
     /// The workload `name` at `size`, with knobs in `overrides` (`length: 5000`) replacing the
     /// preset's values.
     public static func named(
-        _ name: String, size: WorkloadSize, overrides: [String: Int] = [:], seed: UInt64
+        _ name: String,
+        size: WorkloadSize,
+        overrides: [String: Int] = [:],
+        seed: UInt64
     ) throws(WeftError) -> Workload {
         let kind = try kind(named: name)
         var values: [String: Int] = [:]
@@ -75,7 +78,8 @@ public enum Workloads {
     }
 
     static let chainKind = Kind(
-        name: "chain", summary: "a deep pipeline of additions",
+        name: "chain",
+        summary: "a deep pipeline of additions",
         knobs: [
             knob("length", "additions in a row", 50, 2_000, 100_000),
             knob("width", "floats per tensor", 16, 4_096, 16),
@@ -83,7 +87,8 @@ public enum Workloads {
     ) { k, seed in chain(length: k["length"]!, width: k["width"]!, seed: seed) }
 
     static let fanoutKind = Kind(
-        name: "fanout", summary: "independent branches, then a tree of additions",
+        name: "fanout",
+        summary: "independent branches, then a tree of additions",
         knobs: [
             knob("branches", "parallel branches", 8, 64, 20_000),
             knob("depth", "multiplications per branch", 2, 8, 3),
@@ -92,7 +97,8 @@ public enum Workloads {
     ) { k, seed in fanout(branches: k["branches"]!, depth: k["depth"]!, width: k["width"]!, seed: seed) }
 
     static let mlpKind = Kind(
-        name: "mlp", summary: "dense layers with weights in variables (parameter-server style)",
+        name: "mlp",
+        summary: "dense layers with weights in variables (parameter-server style)",
         knobs: [
             knob("layers", "dense layers", 3, 8, 9_100),
             knob("width", "units per layer", 16, 512, 4),
@@ -101,7 +107,8 @@ public enum Workloads {
     ) { k, seed in mlp(layers: k["layers"]!, width: k["width"]!, batch: k["batch"]!, seed: seed) }
 
     static let transformerKind = Kind(
-        name: "transformer", summary: "blocks of attention heads and feed-forward MatMuls",
+        name: "transformer",
+        summary: "blocks of attention heads and feed-forward MatMuls",
         knobs: [
             knob("blocks", "transformer blocks", 1, 4, 794),
             knob("model", "model width (a multiple of heads)", 16, 256, 8),

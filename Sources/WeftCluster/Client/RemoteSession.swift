@@ -44,7 +44,11 @@ final class ClientConnection: Sendable {
         return Result { () throws(WeftError) in
             ClientConnection(
                 node: try MessagingNode(
-                    listen: "tcp://127.0.0.1:0", configuration: configuration, logger: Logger(label: "weft.client")))
+                    listen: "tcp://127.0.0.1:0",
+                    configuration: configuration,
+                    logger: Logger(label: "weft.client")
+                )
+            )
         }
     }()
 
@@ -155,13 +159,24 @@ public final class RemoteSessionBackend: SessionBackend {
     /// through the coordinator, or straight to the one worker a signature runs on once the
     /// coordinator has named it.
     public func run(
-        feeds: [(TensorName, Tensor)], fetches: [TensorName], targets: [String], collectStatistics: Bool
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         try extendIfNeeded()
         let signature = Signature(
-            feeds: feeds.map(\.0.description), fetches: fetches.map(\.description), targets: targets)
+            feeds: feeds.map(\.0.description),
+            fetches: fetches.map(\.description),
+            targets: targets
+        )
         if let route = state.withLock({ $0.routes[signature] }) {
-            return try runDirect(route, signature: signature, feeds: feeds.map(\.1), collectStatistics: collectStatistics)
+            return try runDirect(
+                route,
+                signature: signature,
+                feeds: feeds.map(\.1),
+                collectStatistics: collectStatistics
+            )
         }
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
             envelope.deadlineMs = milliseconds(options.stepTimeout)
@@ -174,7 +189,10 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
         guard reply.tensors.count == fetches.count else {
-            throw WeftError(.internal, "the coordinator returned \(reply.tensors.count) tensors for \(fetches.count) fetches")
+            throw WeftError(
+                .internal,
+                "the coordinator returned \(reply.tensors.count) tensors for \(fetches.count) fetches"
+            )
         }
         let body = reply.envelope.runStepReply
         if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature) {
@@ -186,14 +204,20 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Runs a one-worker step as a `RUN_PARTITION` request to that worker. A failure forgets
     /// every route, so the next step asks the coordinator, which knows the worker's health.
     private func runDirect(
-        _ route: Weft_DirectRoute, signature: Signature, feeds: [Tensor], collectStatistics: Bool
+        _ route: Weft_DirectRoute,
+        signature: Signature,
+        feeds: [Tensor],
+        collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let step = state.withLock { state in
             state.directSteps += 1
             return Self.directStepBit | state.directSteps
         }
         let request = WireMessage.make(
-            .runPartition, session: handle, step: step, tensors: route.feedIndices.map { feeds[Int($0)] }
+            .runPartition,
+            session: handle,
+            step: step,
+            tensors: route.feedIndices.map { feeds[Int($0)] }
         ) { envelope in
             envelope.deadlineMs = milliseconds(options.stepTimeout)
             envelope.runPartition = .with {
@@ -211,7 +235,9 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         guard reply.tensors.count == route.fetchIndices.count else {
             throw WeftError(
-                .internal, "worker \(route.device) returned \(reply.tensors.count) tensors for \(route.fetchIndices.count) fetches")
+                .internal,
+                "worker \(route.device) returned \(reply.tensors.count) tensors for \(route.fetchIndices.count) fetches"
+            )
         }
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
@@ -222,7 +248,9 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Whether the worker's fetches and the fed tensors together answer every fetch.
     private static func answersEveryFetch(_ route: Weft_DirectRoute, _ signature: Signature) -> Bool {
         let fromWorker = Set(route.fetchIndices.map(Int.init))
-        return signature.fetches.indices.allSatisfy { fromWorker.contains($0) || signature.feeds.contains(signature.fetches[$0]) }
+        return signature.fetches.indices.allSatisfy {
+            fromWorker.contains($0) || signature.feeds.contains(signature.fetches[$0])
+        }
     }
 
     private func extendIfNeeded() throws(WeftError) {
@@ -233,7 +261,9 @@ public final class RemoteSessionBackend: SessionBackend {
         guard graph.nodeCount > sent else { return }
         let nodes = graph.graphDef.node
         let (added, count) = (Array(nodes.dropFirst(sent)), nodes.count)
-        let request = WireMessage.make(.extendSession, session: handle) { $0.extendSession = .with { $0.graph.node = added } }
+        let request = WireMessage.make(.extendSession, session: handle) {
+            $0.extendSession = .with { $0.graph.node = added }
+        }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers)
         state.withLock { state in
             state.sentNodes = max(state.sentNodes, count)
@@ -257,7 +287,11 @@ public final class RemoteSessionBackend: SessionBackend {
 
 extension Session {
     /// Opens a session on the cluster whose coordinator is at `target` (`tcp://host:7070`).
-    public convenience init(target: String, graph: Graph = .current, options: RemoteSessionOptions = .init()) throws(WeftError) {
+    public convenience init(
+        target: String,
+        graph: Graph = .current,
+        options: RemoteSessionOptions = .init()
+    ) throws(WeftError) {
         self.init(graph: graph, backend: try RemoteSessionBackend(coordinator: target, graph: graph, options: options))
     }
 }

@@ -37,23 +37,35 @@ extension Coordinator {
     func createSession(_ envelope: Weft_Envelope) async throws(WeftError) -> WireMessage {
         let body = envelope.createSession
         let graph = try RuntimeGraph(nodes: body.graph.node)
-        var strategy = try PlacementStrategies.named(body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy)
+        var strategy = try PlacementStrategies.named(
+            body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy
+        )
         if var profile = strategy as? ProfilePlacement, !body.measuredNodeSeconds.isEmpty {
             profile.measuredCosts = body.measuredNodeSeconds.mapValues { .nanoseconds(Int64($0 * 1e9)) }
             strategy = profile
         }
         let devices = try await waitForDevices(graph, timeout: .milliseconds(Int(body.waitForWorkersMs)))
         let options = PlacementOptions(
-            costModel: costModel(), seed: body.placementSeed,
-            memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes))
+            costModel: costModel(),
+            seed: body.placementSeed,
+            memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
+        )
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
         let lease = Duration.milliseconds(Int(body.leaseMs == 0 ? 30_000 : body.leaseMs))
         let handle = state.withLock { state in
             let handle = "s\(state.nextSession)-\(UInt32.random(in: 0...UInt32.max))"
             state.nextSession += 1
             state.sessions[handle] = CoordinatorSession(
-                handle: handle, client: body.client, strategy: strategy, options: options, nodes: body.graph.node,
-                graph: graph, placement: placement, lease: lease, now: .now)
+                handle: handle,
+                client: body.client,
+                strategy: strategy,
+                options: options,
+                nodes: body.graph.node,
+                graph: graph,
+                placement: placement,
+                lease: lease,
+                now: .now
+            )
             return handle
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
@@ -76,7 +88,9 @@ extension Coordinator {
         for link in state.links {
             model.setLink(
                 CostModel.Link(latency: seconds(link.latency), bytesPerSecond: link.bytesPerSecond),
-                from: link.source, to: link.destination)
+                from: link.source,
+                to: link.destination
+            )
         }
         return model
     }
@@ -119,8 +133,10 @@ extension Coordinator {
         let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName] in
             let session = try Self.session(envelope.session, in: &state)
             try session.extend(
-                with: envelope.extendSession.graph.node, devices: state.membership.healthyDevices,
-                costModel: Self.costModel(state))
+                with: envelope.extendSession.graph.node,
+                devices: state.membership.healthyDevices,
+                costModel: Self.costModel(state)
+            )
             return session.placement
         }
         return .make(.reply, session: envelope.session) { envelope in
@@ -130,7 +146,9 @@ extension Coordinator {
 
     func closeSession(_ handle: String) throws(WeftError) -> WireMessage {
         let session = state.withLock { $0.sessions.removeValue(forKey: handle) }
-        guard let session else { throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)") }
+        guard let session else {
+            throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
+        }
         release(session)
         return .ok
     }
@@ -170,17 +188,27 @@ extension Coordinator {
         let envelope = request.envelope
         let body = envelope.runStep
         guard body.feeds.count == request.tensors.count else {
-            throw WeftError(.invalidArgument, "the step names \(body.feeds.count) feeds but carries \(request.tensors.count) tensors")
+            throw WeftError(
+                .invalidArgument,
+                "the step names \(body.feeds.count) feeds but carries \(request.tensors.count) tensors"
+            )
         }
         let signature = CoordinatorSession.Signature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
         let setup = try prepareStep(envelope.session, signature: signature)
         try await registerPartitions(setup)
-        let timeout = envelope.deadlineMs > 0 ? Duration.milliseconds(Int(envelope.deadlineMs)) : configuration.stepTimeout
+        let timeout =
+            envelope.deadlineMs > 0 ? Duration.milliseconds(Int(envelope.deadlineMs)) : configuration.stepTimeout
         let replies = try await runPartitions(
-            setup, feeds: request.tensors, timeout: timeout, collectStatistics: body.collectStatistics)
+            setup,
+            feeds: request.tensors,
+            timeout: timeout,
+            collectStatistics: body.collectStatistics
+        )
         var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
         for (index, name) in body.feeds.enumerated() {
-            for (fetch, fetchName) in body.fetches.enumerated() where fetchName == name { fetched[fetch] = request.tensors[index] }
+            for (fetch, fetchName) in body.fetches.enumerated() where fetchName == name {
+                fetched[fetch] = request.tensors[index]
+            }
         }
         for (device, partition) in setup.plan.partitions {
             guard let reply = replies[device], reply.tensors.count == partition.fetches.count else { continue }
@@ -233,7 +261,9 @@ extension Coordinator {
                 }
                 if let held = session.hosts[device], held != worker.incarnation {
                     session.broken = WeftError(
-                        .aborted, "worker \(device) restarted and lost this session's state there; open a new session")
+                        .aborted,
+                        "worker \(device) restarted and lost this session's state there; open a new session"
+                    )
                     throw session.broken!
                 }
                 workers[device] = worker
@@ -248,7 +278,14 @@ extension Coordinator {
                     $0.address = worker.address
                 }
             }
-            return StepSetup(session: session, plan: plan, step: step, workers: workers, toRegister: toRegister, peers: peers)
+            return StepSetup(
+                session: session,
+                plan: plan,
+                step: step,
+                workers: workers,
+                toRegister: toRegister,
+                peers: peers
+            )
         }
     }
 
@@ -284,20 +321,29 @@ extension Coordinator {
     }
 
     private func runPartitions(
-        _ setup: StepSetup, feeds: [Tensor], timeout: Duration, collectStatistics: Bool
+        _ setup: StepSetup,
+        feeds: [Tensor],
+        timeout: Duration,
+        collectStatistics: Bool
     ) async throws(WeftError) -> [DeviceName: WireMessage] {
         let gather = StepGather(expected: setup.plan.partitions.count)
         let token = state.withLock { state in
             let token = state.nextInFlight
             state.nextInFlight += 1
             state.inFlight[token] = InFlight(
-                session: setup.session.handle, participants: Set(setup.plan.partitions.keys), gather: gather)
+                session: setup.session.handle,
+                participants: Set(setup.plan.partitions.keys),
+                gather: gather
+            )
             return token
         }
         for (device, partition) in setup.plan.partitions {
             let worker = setup.workers[device]!
             let message = WireMessage.make(
-                .runPartition, session: setup.session.handle, step: setup.step, tensors: partition.feeds.map { feeds[$0.feed] }
+                .runPartition,
+                session: setup.session.handle,
+                step: setup.step,
+                tensors: partition.feeds.map { feeds[$0.feed] }
             ) { envelope in
                 envelope.deadlineMs = milliseconds(timeout)
                 envelope.runPartition = .with {

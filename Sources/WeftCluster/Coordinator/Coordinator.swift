@@ -95,12 +95,16 @@ public final class Coordinator: Sendable {
     /// Declares silent workers dead, fails the steps that need them, and ends expired leases.
     func checkHealth() {
         let now = ContinuousClock.now
-        let (dead, failed, expired) = state.withLock { state -> ([Membership.Worker], [(StepGather, WeftError)], [CoordinatorSession]) in
+        let (dead, failed, expired) = state.withLock {
+            state -> ([Membership.Worker], [(StepGather, WeftError)], [CoordinatorSession]) in
             let deadDevices = state.membership.expire(now: now)
             let dead = deadDevices.compactMap { state.membership[$0] }
             var failed: [(StepGather, WeftError)] = []
             for worker in dead {
-                let error = Self.unavailable(worker, reason: "it sent no heartbeat for \(configuration.heartbeatTimeout)")
+                let error = Self.unavailable(
+                    worker,
+                    reason: "it sent no heartbeat for \(configuration.heartbeatTimeout)"
+                )
                 for step in state.inFlight.values where step.participants.contains(worker.device) {
                     failed.append((step.gather, error))
                 }
@@ -153,22 +157,35 @@ public final class Coordinator: Sendable {
 
     private func registerWorker(_ body: Weft_RegisterWorker) throws(WeftError) -> WireMessage {
         let now = ContinuousClock.now
-        let (registration, broken) = try state.withLock { (state) throws(WeftError) -> (Membership.Registration, [String]) in
+        let (registration, broken) = try state.withLock {
+            (state) throws(WeftError) -> (Membership.Registration, [String]) in
             let registration = try state.membership.register(
-                job: body.job, task: body.task < 0 ? nil : Int(body.task), address: body.address,
-                incarnation: body.incarnation, now: now)
+                job: body.job,
+                task: body.task < 0 ? nil : Int(body.task),
+                address: body.address,
+                incarnation: body.incarnation,
+                now: now
+            )
             guard case .restarted(let device) = registration else { return (registration, []) }
             var broken: [String] = []
-            for session in state.sessions.values where session.hosts[device] != nil && session.hosts[device] != body.incarnation {
+            for session in state.sessions.values
+            where session.hosts[device] != nil && session.hosts[device] != body.incarnation {
                 session.broken = WeftError(
-                    .aborted, "worker \(device) restarted and lost this session's state there; open a new session")
+                    .aborted,
+                    "worker \(device) restarted and lost this session's state there; open a new session"
+                )
                 broken.append(session.handle)
             }
             return (registration, broken)
         }
-        logger.info("worker registered", metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"])
+        logger.info(
+            "worker registered",
+            metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"]
+        )
         scheduleLinkMeasurement()
-        if !broken.isEmpty { logger.warning("sessions lost state on a restarted worker", metadata: ["sessions": "\(broken)"]) }
+        if !broken.isEmpty {
+            logger.warning("sessions lost state on a restarted worker", metadata: ["sessions": "\(broken)"])
+        }
         let device: DeviceName
         switch registration {
         case .joined(let d), .rejoined(let d), .restarted(let d): device = d
@@ -186,10 +203,17 @@ public final class Coordinator: Sendable {
         let device = DeviceName(job: body.job, task: Int(body.task))
         let known = state.withLock { state in
             state.membership.heartbeat(
-                device: device, incarnation: body.incarnation, sessions: body.sessions,
-                residentBytes: body.residentBytes, rates: body.hasRates ? CostModel.Rates(body.rates) : nil, now: .now)
+                device: device,
+                incarnation: body.incarnation,
+                sessions: body.sessions,
+                residentBytes: body.residentBytes,
+                rates: body.hasRates ? CostModel.Rates(body.rates) : nil,
+                now: .now
+            )
         }
-        guard known else { throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again") }
+        guard known else {
+            throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
+        }
         return .ok
     }
 
@@ -207,7 +231,12 @@ public final class Coordinator: Sendable {
     /// measurements do not share the network.
     private func measureLinks(_ body: Weft_MeasureLinks) async throws(WeftError) -> WireMessage {
         let workers = state.withLock { state in state.membership.healthyDevices.compactMap { state.membership[$0] } }
-        let peers = workers.map { worker in Weft_PeerAddress.with { $0.device = worker.device.description; $0.address = worker.address } }
+        let peers = workers.map { worker in
+            Weft_PeerAddress.with {
+                $0.device = worker.device.description
+                $0.address = worker.address
+            }
+        }
         var links: [Weft_LinkMeasurement] = []
         for worker in workers where workers.count > 1 {
             let request = WireMessage.make(.measureLinks) { envelope in
@@ -219,7 +248,8 @@ public final class Coordinator: Sendable {
             }
             let timeout = configuration.requestTimeout * (2 * workers.count)
             do {
-                links += try await node.request(request, to: worker.address, timeout: timeout).envelope.measureLinksReply.links
+                links += try await node.request(request, to: worker.address, timeout: timeout).envelope
+                    .measureLinksReply.links
             } catch {
                 throw Self.describe(error, worker: worker)
             }

@@ -47,9 +47,15 @@ final class CoordinatorSession: @unchecked Sendable {
     var hosts: [DeviceName: UInt64] = [:]
 
     init(
-        handle: String, client: String, strategy: any PlacementStrategy, options: PlacementOptions,
-        nodes: [Tensorflow_NodeDef], graph: RuntimeGraph,
-        placement: [String: DeviceName], lease: Duration, now: ContinuousClock.Instant
+        handle: String,
+        client: String,
+        strategy: any PlacementStrategy,
+        options: PlacementOptions,
+        nodes: [Tensorflow_NodeDef],
+        graph: RuntimeGraph,
+        placement: [String: DeviceName],
+        lease: Duration,
+        now: ContinuousClock.Instant
     ) {
         self.handle = handle
         self.client = client
@@ -68,7 +74,8 @@ final class CoordinatorSession: @unchecked Sendable {
         let partitions = try Partitioner(graph: graph, placement: placement).partition(
             feeds: try signature.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
             fetches: try signature.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-            targets: signature.targets)
+            targets: signature.targets
+        )
         planCounter += 1
         let plan = PlannedStep(partitions: partitions, prefix: "\(handle)/p\(planCounter)")
         plans[signature] = plan
@@ -81,7 +88,12 @@ final class CoordinatorSession: @unchecked Sendable {
         let graph = try RuntimeGraph(nodes: all)
         options.costModel = costModel
         placement = try PlacementStrategies.place(
-            graph, on: devices, strategy: strategy, existing: placement, options: options)
+            graph,
+            on: devices,
+            strategy: strategy,
+            existing: placement,
+            options: options
+        )
         self.graph = graph
         nodes = all
         plans.removeAll()

@@ -47,12 +47,19 @@ public struct Membership: Sendable {
     /// Registers a worker. `task` `nil` asks for the lowest free task of the job (or the task
     /// this address held before). A task held by another live process is `alreadyExists`.
     public mutating func register(
-        job: String, task: Int?, address: String, incarnation: UInt64, now: ContinuousClock.Instant
+        job: String,
+        task: Int?,
+        address: String,
+        incarnation: UInt64,
+        now: ContinuousClock.Instant
     ) throws(WeftError) -> Registration {
         guard !job.isEmpty, !job.contains("/"), !job.contains(":") else {
             throw WeftError(.invalidArgument, "'\(job)' is not a valid job name")
         }
-        let device = DeviceName(job: job, task: task ?? assignTask(job: job, address: address, incarnation: incarnation))
+        let device = DeviceName(
+            job: job,
+            task: task ?? assignTask(job: job, address: address, incarnation: incarnation)
+        )
         let registration: Registration
         if let existing = workers[device] {
             if existing.incarnation == incarnation {
@@ -60,14 +67,21 @@ public struct Membership: Sendable {
             } else if existing.healthy && existing.address != address {
                 throw WeftError(
                     .alreadyExists,
-                    "\(device) is held by a live worker at \(existing.address); stop it or choose another task")
+                    "\(device) is held by a live worker at \(existing.address); stop it or choose another task"
+                )
             } else {
                 registration = .restarted(device)
             }
         } else {
             registration = .joined(device)
         }
-        workers[device] = Worker(device: device, address: address, incarnation: incarnation, lastSeen: now, healthy: true)
+        workers[device] = Worker(
+            device: device,
+            address: address,
+            incarnation: incarnation,
+            lastSeen: now,
+            healthy: true
+        )
         return registration
     }
 
@@ -83,8 +97,12 @@ public struct Membership: Sendable {
     /// Records a heartbeat. Returns `false` when the worker is unknown or a different process
     /// holds its task, so the worker registers again.
     public mutating func heartbeat(
-        device: DeviceName, incarnation: UInt64, sessions: UInt32, residentBytes: UInt64,
-        rates: CostModel.Rates? = nil, now: ContinuousClock.Instant
+        device: DeviceName,
+        incarnation: UInt64,
+        sessions: UInt32,
+        residentBytes: UInt64,
+        rates: CostModel.Rates? = nil,
+        now: ContinuousClock.Instant
     ) -> Bool {
         guard var worker = workers[device], worker.incarnation == incarnation else { return false }
         worker.lastSeen = now

@@ -32,7 +32,9 @@ public struct Partitioner {
     /// The partitions of one step; fetches of fed tensors are answered by the caller and appear
     /// in no partition. The result has an entry for every device that runs something.
     public func partition(
-        feeds: [TensorName], fetches: [TensorName], targets: [String]
+        feeds: [TensorName],
+        fetches: [TensorName],
+        targets: [String]
     ) throws(WeftError) -> [DeviceName: Partition] {
         var state = PartitionBuilder(graph: graph, placement: placement)
         var fed: [TensorName: Int] = [:]
@@ -117,8 +119,15 @@ private struct PartitionBuilder {
             } else if try self.device(of: input.node) == device {
                 inputs.append(NodeInput.data(name).text)
             } else {
-                inputs.append(try receive(name.description, input: NodeInput.data(name).text, dtype: dtype,
-                                          from: self.device(of: input.node), to: device))
+                inputs.append(
+                    try receive(
+                        name.description,
+                        input: NodeInput.data(name).text,
+                        dtype: dtype,
+                        from: self.device(of: input.node),
+                        to: device
+                    )
+                )
             }
         }
         for producer in node.controlInputs {
@@ -146,7 +155,11 @@ private struct PartitionBuilder {
 
     /// A placeholder in `device`'s partition standing for a fed tensor.
     private mutating func feedPlaceholder(
-        _ name: TensorName, feed: Int, dtype: DType, producer: NodeInfo, on device: DeviceName
+        _ name: TensorName,
+        feed: Int,
+        dtype: DType,
+        producer: NodeInfo,
+        on device: DeviceName
     ) -> String {
         let key = ReceiveKey(tensor: "feed:" + name.description, device: device)
         if let existing = received[key] { return existing }
@@ -159,14 +172,20 @@ private struct PartitionBuilder {
             def.attr["shape"] = shape
         }
         append(def, to: device)
-        partitions[device, default: Partition(device: device)].feeds.append((TensorName(node: def.name, index: 0), feed))
+        partitions[device, default: Partition(device: device)].feeds.append(
+            (TensorName(node: def.name, index: 0), feed)
+        )
         received[key] = def.name
         return def.name
     }
 
     /// A `_Send` on `source` and a `_Recv` on `destination` for one tensor; returns the `_Recv`.
     private mutating func receive(
-        _ tensor: String, input: String, dtype: DType, from source: DeviceName, to destination: DeviceName
+        _ tensor: String,
+        input: String,
+        dtype: DType,
+        from source: DeviceName,
+        to destination: DeviceName
     ) throws(WeftError) -> String {
         let key = ReceiveKey(tensor: tensor, device: destination)
         if let existing = received[key] { return existing }
@@ -197,7 +216,11 @@ private struct PartitionBuilder {
     }
 
     /// A control edge across devices: a scalar sent once `node` has run.
-    private mutating func controlReceive(_ node: String, from source: DeviceName, to destination: DeviceName) throws(WeftError) -> String {
+    private mutating func controlReceive(
+        _ node: String,
+        from source: DeviceName,
+        to destination: DeviceName
+    ) throws(WeftError) -> String {
         let key = ReceiveKey(tensor: "^" + node, device: destination)
         if let existing = received[key] { return existing }
         var trigger = Tensorflow_NodeDef()

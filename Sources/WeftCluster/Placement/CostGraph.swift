@@ -132,14 +132,18 @@ struct CostGraph {
             var total = 0.0
             for device in 0..<deviceCount {
                 var seconds = rates[device].seconds(work)
-                if measuring, let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device]) {
+                if measuring,
+                    let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device])
+                {
                     seconds = measured
                 }
                 cost[index * deviceCount + device] = seconds
                 total += seconds
             }
             meanCost[index] = total / Double(deviceCount)
-            for slot in graph.nodes[index].outputTypes.indices { outputBytes[index] += shapes.bytes(node: index, output: slot) }
+            for slot in graph.nodes[index].outputTypes.indices {
+                outputBytes[index] += shapes.bytes(node: index, output: slot)
+            }
             let op = graph.nodes[index].info.op
             if op == "VariableV2" || op == "Const" { persistentBytes[index] = outputBytes[index] }
         }

@@ -24,7 +24,8 @@ extension CostModel {
         let matMulSeconds = try fastest(of: 5) { () throws(WeftError) -> Graph in
             let graph = Graph()
             graph.asDefault {
-                let a = constant(try! Tensor([Float](repeating: 0.5, count: size * size), shape: [size, size]))  // count matches
+                // count matches
+                let a = constant(try! Tensor([Float](repeating: 0.5, count: size * size), shape: [size, size]))
                 _ = matMul(a, a, name: "product")
             }
             return graph
@@ -53,14 +54,20 @@ extension CostModel {
         return Rates(
             flopsPerSecond: 2 * Double(size * size * size) / max(matMulSeconds - perOp, 1e-7),
             bytesPerSecond: Double(3 * elements * 4) / max(addSeconds - perOp, 1e-7),
-            secondsPerOp: perOp)
+            secondsPerOp: perOp
+        )
     }
 
     /// The link to a `RawZeroMQBenchmark` echo server at `address`: half the median round trip
     /// of a small message as latency, and the throughput of 4 MB messages as bandwidth.
     public static func measureLink(toEchoServer address: String) throws(WeftError) -> Link {
         let trips = try RawZeroMQBenchmark.roundTrips(to: address, iterations: 50, timeout: .seconds(5)).sorted()
-        let bandwidth = try RawZeroMQBenchmark.bandwidth(to: address, payloadBytes: 4 << 20, iterations: 8, timeout: .seconds(30))
+        let bandwidth = try RawZeroMQBenchmark.bandwidth(
+            to: address,
+            payloadBytes: 4 << 20,
+            iterations: 8,
+            timeout: .seconds(30)
+        )
         return Link(latency: seconds(trips[trips.count / 2]) / 2, bytesPerSecond: bandwidth)
     }
 

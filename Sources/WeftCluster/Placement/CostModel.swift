@@ -87,7 +87,8 @@ public struct CostModel: Sendable {
     /// link with 100 µs latency: for tests and planning without a cluster. Deterministic.
     public static let `default` = CostModel(
         rates: Rates(flopsPerSecond: 20e9, bytesPerSecond: 5e9, secondsPerOp: 5e-6),
-        link: Link(latency: 100e-6, bytesPerSecond: 1e9))
+        link: Link(latency: 100e-6, bytesPerSecond: 1e9)
+    )
 
     // MARK: Devices and links
 
@@ -112,7 +113,9 @@ public struct CostModel: Sendable {
         for measured in measurements {
             setLink(
                 Link(latency: Self.seconds(measured.latency), bytesPerSecond: measured.bytesPerSecond),
-                from: measured.source, to: measured.destination)
+                from: measured.source,
+                to: measured.destination
+            )
         }
     }
 

@@ -23,7 +23,10 @@ public struct CriticalPathPlacement: PlacementStrategy {
     public func place(_ problem: PlacementProblem, options: PlacementOptions) throws(WeftError) -> [DeviceName] {
         let costs = CostGraph(problem: problem, options: options)
         let schedule = ListScheduler(costs: costs, linkContention: linkContention).schedule(
-            groupDevice: costs.pinned, insertion: insertion, memoryLimits: costs.memoryLimits(options))
+            groupDevice: costs.pinned,
+            insertion: insertion,
+            memoryLimits: costs.memoryLimits(options)
+        )
         return schedule.groupDevice.map { costs.devices[$0] }
     }
 }

@@ -118,7 +118,8 @@ struct FiducciaMattheyses {
         return buckets[from].best(limit: 16) { v in
             let w = graph.vertexWeight[v]
             // Within the bound and its slack, or moving weight off a side that is over its own.
-            return weights[to] + w <= limits[to] + slack || (weights[from] > limits[from] && weights[to] + w < weights[from])
+            return weights[to] + w <= limits[to] + slack
+                || (weights[from] > limits[from] && weights[to] + w < weights[from])
         }
     }
 

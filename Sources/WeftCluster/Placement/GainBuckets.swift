@@ -29,7 +29,8 @@ struct GainBuckets {
         guard gain != 0 else { return half }
         let magnitude = gain.magnitude
         let highBit = UInt.bitWidth - 1 - magnitude.leadingZeroBitCount
-        let fraction = highBit >= 2 ? Int((magnitude >> UInt(highBit - 2)) & 3) : Int((magnitude << UInt(2 - highBit)) & 3)
+        let fraction =
+            highBit >= 2 ? Int((magnitude >> UInt(highBit - 2)) & 3) : Int((magnitude << UInt(2 - highBit)) & 3)
         let step = min(half - 1, 1 + highBit * 4 + fraction)
         return gain > 0 ? half + step : half - step
     }

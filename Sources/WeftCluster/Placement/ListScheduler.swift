@@ -87,23 +87,33 @@ struct ListScheduler {
         let n = costs.nodeCount
         let deviceCount = costs.deviceCount
         var result = Schedule(
-            device: [Int](repeating: -1, count: n), start: [Double](repeating: 0, count: n),
-            finish: [Double](repeating: 0, count: n), groupDevice: initial, makespan: 0)
+            device: [Int](repeating: -1, count: n),
+            start: [Double](repeating: 0, count: n),
+            finish: [Double](repeating: 0, count: n),
+            groupDevice: initial,
+            makespan: 0
+        )
         var available = [Double](repeating: 0, count: deviceCount)
         var gaps = [[(start: Double, end: Double)]](repeating: [], count: deviceCount)
         var memory = [Int](repeating: 0, count: deviceCount)
-        for group in 0..<costs.groupCount where initial[group] >= 0 { memory[initial[group]] += costs.groupBytes[group] }
+        for group in 0..<costs.groupCount where initial[group] >= 0 {
+            memory[initial[group]] += costs.groupBytes[group]
+        }
         var ready = [Double](repeating: 0, count: deviceCount)
         var sends = Sends(
-            arrival: [Double](repeating: -1, count: n * deviceCount), linkFree: [Double](repeating: 0, count: deviceCount))
+            arrival: [Double](repeating: -1, count: n * deviceCount),
+            linkFree: [Double](repeating: 0, count: deviceCount)
+        )
         for node in priorityOrder(upwardRanks()) {
             let group = costs.groupOfNode[node]
             arrivalTimes(of: node, result, sends, into: &ready)
             var best = (device: -1, start: 0.0, finish: Double.infinity, gap: -1)
-            let roomy = result.groupDevice[group] < 0 && (0..<deviceCount).contains { device in
-                costs.allowed[group * deviceCount + device]
-                    && memory[device] + costs.groupBytes[group] <= memoryLimits[device]
-            }
+            let roomy =
+                result.groupDevice[group] < 0
+                && (0..<deviceCount).contains { device in
+                    costs.allowed[group * deviceCount + device]
+                        && memory[device] + costs.groupBytes[group] <= memoryLimits[device]
+                }
             for device in 0..<deviceCount {
                 if result.groupDevice[group] >= 0 {
                     guard device == result.groupDevice[group] else { continue }
@@ -113,7 +123,9 @@ struct ListScheduler {
                 }
                 let duration = costs.cost[node * deviceCount + device]
                 var slot = (start: max(ready[device], available[device]), gap: -1)
-                if insertion { slot = Self.earliestGap(gaps[device], after: ready[device], lasting: duration, or: slot) }
+                if insertion {
+                    slot = Self.earliestGap(gaps[device], after: ready[device], lasting: duration, or: slot)
+                }
                 if slot.start + duration < best.finish {
                     best = (device, slot.start, slot.start + duration, slot.gap)
                 }
@@ -133,12 +145,14 @@ struct ListScheduler {
             let from = schedule.device[producer]
             guard from >= 0 else { continue }
             let bytes = costs.predecessorBytes[edge]
-            let departure = linkContention ? max(schedule.finish[producer], sends.linkFree[from]) : schedule.finish[producer]
+            let departure =
+                linkContention ? max(schedule.finish[producer], sends.linkFree[from]) : schedule.finish[producer]
             for device in 0..<deviceCount {
                 let sent = sends.arrival[producer * deviceCount + device]
                 let arrival =
                     device == from
-                    ? schedule.finish[producer] : (sent >= 0 ? sent : departure + costs.transfer(bytes, from: from, to: device))
+                    ? schedule.finish[producer]
+                    : (sent >= 0 ? sent : departure + costs.transfer(bytes, from: from, to: device))
                 ready[device] = max(ready[device], arrival)
             }
         }
@@ -163,7 +177,9 @@ struct ListScheduler {
 
     /// The earliest start in an idle gap that fits, if earlier than `fallback`.
     private static func earliestGap(
-        _ gaps: [(start: Double, end: Double)], after ready: Double, lasting duration: Double,
+        _ gaps: [(start: Double, end: Double)],
+        after ready: Double,
+        lasting duration: Double,
         or fallback: (start: Double, gap: Int)
     ) -> (start: Double, gap: Int) {
         var best = fallback
@@ -175,8 +191,13 @@ struct ListScheduler {
     }
 
     private func commit(
-        _ node: Int, _ slot: (device: Int, start: Double, finish: Double, gap: Int), group: Int, into result: inout Schedule,
-        available: inout [Double], gaps: inout [[(start: Double, end: Double)]], memory: inout [Int]
+        _ node: Int,
+        _ slot: (device: Int, start: Double, finish: Double, gap: Int),
+        group: Int,
+        into result: inout Schedule,
+        available: inout [Double],
+        gaps: inout [[(start: Double, end: Double)]],
+        memory: inout [Int]
     ) {
         let device = slot.device
         result.device[node] = device

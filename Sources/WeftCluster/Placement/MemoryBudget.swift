@@ -40,7 +40,8 @@ struct MemoryBudget {
         guard options.memoryLimit != nil || !options.memoryLimits.isEmpty else { return }
         var load: [DeviceName: Int] = [:]
         for (group, device) in chosen.enumerated() { load[device, default: 0] += groupBytes[group] }
-        let room = { (device: DeviceName) -> Int in (options.memoryLimit(of: device) ?? .max) - load[device, default: 0] }
+        let room = { (device: DeviceName) -> Int in (options.memoryLimit(of: device) ?? .max) - load[device, default: 0]
+        }
         for device in problem.devices where room(device) < 0 {
             // Largest movable groups first: fewest moves, and small groups stay near their neighbours.
             let movable = chosen.indices.filter { group in
@@ -63,6 +64,7 @@ struct MemoryBudget {
     private func exhausted(_ device: DeviceName, load: Int, options: PlacementOptions) -> WeftError {
         WeftError(
             .resourceExhausted,
-            "placing the graph needs \(load) bytes of variables and constants on \(device), more than its memory limit of \(options.memoryLimit(of: device) ?? 0) bytes, and the groups there cannot move elsewhere; raise the limit or add workers")
+            "placing the graph needs \(load) bytes of variables and constants on \(device), more than its memory limit of \(options.memoryLimit(of: device) ?? 0) bytes, and the groups there cannot move elsewhere; raise the limit or add workers"
+        )
     }
 }

@@ -30,7 +30,10 @@ public struct MinCutPlacement: PlacementStrategy {
     /// The device index of every group.
     func partition(_ costs: CostGraph, seed: UInt64) throws(WeftError) -> [Int] {
         guard costs.deviceCount <= 64 else {
-            throw WeftError(.unimplemented, "min-cut places on at most 64 devices; this cluster has \(costs.deviceCount)")
+            throw WeftError(
+                .unimplemented,
+                "min-cut places on at most 64 devices; this cluster has \(costs.deviceCount)"
+            )
         }
         let graph = Self.groupGraph(costs)
         var masks = [UInt64](repeating: 0, count: graph.count)
@@ -45,12 +48,20 @@ public struct MinCutPlacement: PlacementStrategy {
     /// Recursive bisection of `graph` over `devices` devices; `masks[v]` holds the devices vertex
     /// `v` may use. Balance: each level gets an equal share of the bound, so the product of the
     /// levels' excesses stays within `1 + imbalance`.
-    static func partition(_ graph: WeightedGraph, masks: [UInt64], devices: Int, imbalance: Double, seed: UInt64) -> [Int] {
+    static func partition(
+        _ graph: WeightedGraph,
+        masks: [UInt64],
+        devices: Int,
+        imbalance: Double,
+        seed: UInt64
+    ) -> [Int] {
         var part = [Int](repeating: 0, count: graph.count)
         var random = SplitMix64(seed: seed)
         let depth = bitLength(devices - 1)
         let levelImbalance = pow(1 + imbalance, 1 / Double(depth)) - 1
-        var work: [(graph: WeightedGraph, original: [Int], low: Int, high: Int)] = [(graph, Array(0..<graph.count), 0, devices)]
+        var work: [(graph: WeightedGraph, original: [Int], low: Int, high: Int)] = [
+            (graph, Array(0..<graph.count), 0, devices)
+        ]
         while let (current, original, low, high) = work.popLast() {
             guard high - low > 1 else {
                 for v in original { part[v] = low }
@@ -62,7 +73,10 @@ public struct MinCutPlacement: PlacementStrategy {
             let pin = original.map { v -> Int in
                 masks[v] & leftMask == 0 ? 1 : (masks[v] & rightMask == 0 ? 0 : -1)
             }
-            let bisection = MultilevelBisection(fraction: Double(middle - low) / Double(high - low), imbalance: levelImbalance)
+            let bisection = MultilevelBisection(
+                fraction: Double(middle - low) / Double(high - low),
+                imbalance: levelImbalance
+            )
             let side = bisection.bisect(current, pin: pin, random: &random)
             for half in 0...1 {
                 let (subgraph, local) = current.induced(by: side.map { $0 == half })

@@ -47,7 +47,12 @@ struct MultilevelBisection {
     /// grows, so a region holding vertices pinned to one side can grow as that side; the first
     /// try of each side grows from its pinned vertices when it has some, the others from a
     /// random seed.
-    private func initialBisection(_ graph: WeightedGraph, pin: [Int], limits: [Double], random: inout SplitMix64) -> [Int] {
+    private func initialBisection(
+        _ graph: WeightedGraph,
+        pin: [Int],
+        limits: [Double],
+        random: inout SplitMix64
+    ) -> [Int] {
         var best: [Int] = []
         var bestScore = (overload: Double.infinity, cut: Int.max)
         let shares = [fraction * graph.totalWeight, (1 - fraction) * graph.totalWeight]
@@ -55,11 +60,19 @@ struct MultilevelBisection {
         for attempt in 0..<tries {
             let growing = attempt % 2
             var side = grow(
-                graph, pin: pin, side: growing, target: shares[growing], limit: limits[growing],
-                fromPins: attempt < 2, random: &random)
+                graph,
+                pin: pin,
+                side: growing,
+                target: shares[growing],
+                limit: limits[growing],
+                fromPins: attempt < 2,
+                random: &random
+            )
             refiner.refine(&side, passes: 8)
             let score = (overload: refiner.overload(side), cut: graph.cut(side))
-            if score.overload < bestScore.overload || (score.overload == bestScore.overload && score.cut < bestScore.cut) {
+            if score.overload < bestScore.overload
+                || (score.overload == bestScore.overload && score.cut < bestScore.cut)
+            {
                 best = side
                 bestScore = score
             }
@@ -71,7 +84,12 @@ struct MultilevelBisection {
     /// from its pinned vertices, or from a random free seed, by repeatedly taking the vertex most
     /// connected to it, until it holds `target`.
     func grow(
-        _ graph: WeightedGraph, pin: [Int], side grown: Int, target: Double, limit: Double, fromPins: Bool,
+        _ graph: WeightedGraph,
+        pin: [Int],
+        side grown: Int,
+        target: Double,
+        limit: Double,
+        fromPins: Bool,
         random: inout SplitMix64
     ) -> [Int] {
         var side = pin.map { $0 == grown ? grown : 1 - grown }
@@ -112,7 +130,10 @@ enum Coarsening {
     /// edge, when their pins agree and the pair stays under `maxWeight`, and contracts the pairs.
     /// Returns the coarse graph, its pins, and the coarse vertex of every fine vertex.
     static func match(
-        _ graph: WeightedGraph, pin: [Int], maxWeight: Double, random: inout SplitMix64
+        _ graph: WeightedGraph,
+        pin: [Int],
+        maxWeight: Double,
+        random: inout SplitMix64
     ) -> (graph: WeightedGraph, pin: [Int], map: [Int]) {
         let count = graph.count
         var order = Array(0..<count)
@@ -143,7 +164,9 @@ enum Coarsening {
             members.append(v)
             coarseCount += 1
         }
-        return (contract(graph, mate: mate, map: map, leaders: members), coarsePins(pin, mate: mate, leaders: members), map)
+        return (
+            contract(graph, mate: mate, map: map, leaders: members), coarsePins(pin, mate: mate, leaders: members), map
+        )
     }
 
     private static func coarsePins(_ pin: [Int], mate: [Int], leaders: [Int]) -> [Int] {

@@ -25,15 +25,17 @@ public struct OpWork: Sendable, Hashable {
         // Fields are read through the array: copying a node retains a dozen references.
         let inputs = graph.nodes[index].dataInputs
         let outputCount = graph.nodes[index].outputTypes.count
-        let dtype = graph.nodes[index].outputTypes.first?.dtype ?? inputs.first.map {
-            graph.nodes[$0.node].outputTypes[$0.output].dtype
-        } ?? .float
+        let dtype =
+            graph.nodes[index].outputTypes.first?.dtype ?? inputs.first.map {
+                graph.nodes[$0.node].outputTypes[$0.output].dtype
+            } ?? .float
         var inputBytes = 0.0
         for input in inputs { inputBytes += Double(shapes.bytes(node: input.node, output: input.output)) }
         var outputBytes = 0.0
         for slot in 0..<outputCount { outputBytes += Double(shapes.bytes(node: index, output: slot)) }
         let outputElements = outputCount == 0 ? 0 : Double(shapes.shape(node: index, output: 0).elementCount)
-        let inputElements = inputs.first.map { Double(shapes.shape(node: $0.node, output: $0.output).elementCount) } ?? 0
+        let inputElements =
+            inputs.first.map { Double(shapes.shape(node: $0.node, output: $0.output).elementCount) } ?? 0
         switch graph.nodes[index].info.op {
         case "Const", "Placeholder", "PlaceholderWithDefault", "VariableV2", "NoOp", "Shape", "Rank", "Size":
             return OpWork(flops: 0, bytes: 0, dtype: dtype)
@@ -48,7 +50,11 @@ public struct OpWork: Sendable, Hashable {
         case "Sum", "Mean", "Max", "Min", "Prod", "All", "Any", "ArgMax", "ArgMin":
             return OpWork(flops: inputElements, bytes: inputBytes + outputBytes, dtype: dtype)
         case "AddN":
-            return OpWork(flops: outputElements * Double(max(inputs.count - 1, 1)), bytes: inputBytes + outputBytes, dtype: dtype)
+            return OpWork(
+                flops: outputElements * Double(max(inputs.count - 1, 1)),
+                bytes: inputBytes + outputBytes,
+                dtype: dtype
+            )
         case "Transpose", "Tile", "ConcatV2", "Pack", "Fill", "Range", "ZerosLike", "OnesLike", "Assign":
             return OpWork(flops: 0, bytes: inputBytes + outputBytes, dtype: dtype)
         default:

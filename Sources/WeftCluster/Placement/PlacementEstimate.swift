@@ -32,8 +32,11 @@ extension PlacementStrategies {
     /// nodes a step fetches or runs: only they and what they need count; `nil` counts the whole
     /// graph. Shapes the graph leaves open come from `options.feedShapes`.
     public static func estimate(
-        _ graph: RuntimeGraph, placement: [String: DeviceName], on devices: [DeviceName]? = nil,
-        roots: [String]? = nil, options: PlacementOptions = PlacementOptions()
+        _ graph: RuntimeGraph,
+        placement: [String: DeviceName],
+        on devices: [DeviceName]? = nil,
+        roots: [String]? = nil,
+        options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> PlacementEstimate {
         let devices = devices ?? Array(Set(placement.values)).sorted()
         for index in graph.nodes.indices {
@@ -42,7 +45,10 @@ extension PlacementStrategies {
                 throw WeftError(.invalidArgument, "the placement has no device for node '\(name)'")
             }
             guard devices.contains(device) else {
-                throw WeftError(.invalidArgument, "node '\(name)' is placed on \(device), which is not among the devices given")
+                throw WeftError(
+                    .invalidArgument,
+                    "node '\(name)' is placed on \(device), which is not among the devices given"
+                )
             }
         }
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
@@ -50,7 +56,10 @@ extension PlacementStrategies {
         let active = try roots.map { (names) throws(WeftError) in try needed(graph, roots: names) }
         let scheduler = ListScheduler(costs: costs, active: active, linkContention: true)
         let schedule = scheduler.schedule(
-            groupDevice: costs.pinned, insertion: false, memoryLimits: [Int](repeating: .max, count: costs.deviceCount))
+            groupDevice: costs.pinned,
+            insertion: false,
+            memoryLimits: [Int](repeating: .max, count: costs.deviceCount)
+        )
         return EstimateBuilder(costs: costs, schedule: schedule, active: active).estimate()
     }
 
@@ -95,9 +104,14 @@ private struct EstimateBuilder {
             peakMemory[device] = persistent[index] + live[index]
         }
         return PlacementEstimate(
-            stepSeconds: schedule.makespan, cutEdges: traffic.edges, tensorsCrossing: traffic.tensors,
-            bytesCrossing: traffic.bytes, computeSeconds: computeSeconds,
-            computeBalance: mean > 0 ? (compute.max() ?? 0) / mean : 1, peakMemory: peakMemory)
+            stepSeconds: schedule.makespan,
+            cutEdges: traffic.edges,
+            tensorsCrossing: traffic.tensors,
+            bytesCrossing: traffic.bytes,
+            computeSeconds: computeSeconds,
+            computeBalance: mean > 0 ? (compute.max() ?? 0) / mean : 1,
+            peakMemory: peakMemory
+        )
     }
 
     /// Cut edges, and the distinct (tensor, receiving device) pairs with their bytes.

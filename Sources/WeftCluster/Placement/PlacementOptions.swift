@@ -17,8 +17,11 @@ public struct PlacementOptions: Sendable {
 
     /// Makes options; the defaults plan with `CostModel.default`, seed 0 and no memory limit.
     public init(
-        costModel: CostModel = .default, seed: UInt64 = 0, memoryLimit: Int? = nil,
-        memoryLimits: [DeviceName: Int] = [:], feedShapes: [String: TensorShape] = [:]
+        costModel: CostModel = .default,
+        seed: UInt64 = 0,
+        memoryLimit: Int? = nil,
+        memoryLimits: [DeviceName: Int] = [:],
+        feedShapes: [String: TensorShape] = [:]
     ) {
         self.costModel = costModel
         self.seed = seed

@@ -32,7 +32,9 @@ public struct PlacementProblem: Sendable {
     /// Builds groups and checks every constraint against `devices`. `existing` holds devices
     /// already chosen for some nodes (by name); their groups keep them.
     public init(graph: RuntimeGraph, devices: [DeviceName], existing: [String: DeviceName] = [:]) throws(WeftError) {
-        guard !devices.isEmpty else { throw WeftError(.unavailable, "the cluster has no workers to place the graph on") }
+        guard !devices.isEmpty else {
+            throw WeftError(.unavailable, "the cluster has no workers to place the graph on")
+        }
         self.graph = graph
         self.devices = devices.sorted()
         var sets = UnionFind(count: graph.nodes.count)
@@ -96,11 +98,13 @@ public struct PlacementProblem: Sendable {
                 if devices.contains(where: request.matches) {
                     throw WeftError(
                         .invalidArgument,
-                        "node '\(info.name)' asks for device \(info.device), but it must be colocated with \(reason), which is elsewhere")
+                        "node '\(info.name)' asks for device \(info.device), but it must be colocated with \(reason), which is elsewhere"
+                    )
                 }
                 throw WeftError(
                     .invalidArgument,
-                    "node '\(info.name)' asks for device '\(info.device)', which this cluster does not have; its devices are: \(known)")
+                    "node '\(info.name)' asks for device '\(info.device)', which this cluster does not have; its devices are: \(known)"
+                )
             }
             groups[group].allowed = allowed
             reason = "'\(info.name)' (\(info.device))"

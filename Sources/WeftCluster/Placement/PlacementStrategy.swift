@@ -47,8 +47,11 @@ public enum PlacementStrategies {
     /// Places every node of `graph`: hard constraints, then `strategy`, then the memory limits of
     /// `options` (`resourceExhausted` when they cannot be met).
     public static func place(
-        _ graph: RuntimeGraph, on devices: [DeviceName], strategy: any PlacementStrategy,
-        existing: [String: DeviceName] = [:], options: PlacementOptions = PlacementOptions()
+        _ graph: RuntimeGraph,
+        on devices: [DeviceName],
+        strategy: any PlacementStrategy,
+        existing: [String: DeviceName] = [:],
+        options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> [String: DeviceName] {
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: existing)
         return problem.assignment(try place(problem, strategy: strategy, options: options))
@@ -56,18 +59,26 @@ public enum PlacementStrategies {
 
     /// One device per group of `problem`, checked against the constraints and memory limits.
     public static func place(
-        _ problem: PlacementProblem, strategy: any PlacementStrategy, options: PlacementOptions = PlacementOptions()
+        _ problem: PlacementProblem,
+        strategy: any PlacementStrategy,
+        options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> [DeviceName] {
         var chosen = try strategy.place(problem, options: options)
         guard chosen.count == problem.groups.count else {
-            throw WeftError(.internal, "strategy \(strategy.name) placed \(chosen.count) of \(problem.groups.count) groups")
+            throw WeftError(
+                .internal,
+                "strategy \(strategy.name) placed \(chosen.count) of \(problem.groups.count) groups"
+            )
         }
         if options.memoryLimit != nil || !options.memoryLimits.isEmpty {
             try MemoryBudget(problem: problem).enforce(&chosen, problem: problem, options: options)
         }
         for (group, device) in chosen.enumerated() where !problem.groups[group].allowed.contains(device) {
             let node = problem.graph.nodes[problem.groups[group].members[0]].info.name
-            throw WeftError(.internal, "strategy \(strategy.name) put '\(node)' on \(device), which its constraints forbid")
+            throw WeftError(
+                .internal,
+                "strategy \(strategy.name) put '\(node)' on \(device), which its constraints forbid"
+            )
         }
         return chosen
     }

@@ -149,7 +149,11 @@ public struct ShapeInference: Sendable {
     }
 
     private func matMul(
-        _ a: TensorShape, _ b: TensorShape, _ attributes: NodeAttributes, _ keyA: String, _ keyB: String
+        _ a: TensorShape,
+        _ b: TensorShape,
+        _ attributes: NodeAttributes,
+        _ keyA: String,
+        _ keyB: String
     ) -> TensorShape {
         let transposeA = (try? attributes.bool(keyA, default: false)) ?? false
         let transposeB = (try? attributes.bool(keyB, default: false)) ?? false
@@ -157,7 +161,10 @@ public struct ShapeInference: Sendable {
         guard ra >= 2, rb >= 2 else { return a }
         let m = transposeA ? a.dimensions[ra - 1] : a.dimensions[ra - 2]
         let n = transposeB ? b.dimensions[rb - 2] : b.dimensions[rb - 1]
-        let batch = Self.broadcast(TensorShape(Array(a.dimensions.dropLast(2))), TensorShape(Array(b.dimensions.dropLast(2))))
+        let batch = Self.broadcast(
+            TensorShape(Array(a.dimensions.dropLast(2))),
+            TensorShape(Array(b.dimensions.dropLast(2)))
+        )
         return TensorShape(batch.dimensions + [m, n])
     }
 
@@ -187,9 +194,11 @@ public struct ShapeInference: Sendable {
 
     private func squeeze(_ shape: TensorShape, dims listed: [Int]) -> TensorShape {
         let axes = Set(listed.map { $0 < 0 ? $0 + shape.rank : $0 })
-        return TensorShape(shape.dimensions.enumerated().filter { axis, size in
-            size != 1 || (!axes.isEmpty && !axes.contains(axis))
-        }.map(\.element))
+        return TensorShape(
+            shape.dimensions.enumerated().filter { axis, size in
+                size != 1 || (!axes.isEmpty && !axes.contains(axis))
+            }.map(\.element)
+        )
     }
 
     private func transpose(_ shape: TensorShape, perm: [Int]?) -> TensorShape {
@@ -227,7 +236,8 @@ public struct ShapeInference: Sendable {
         let inputs = graph.nodes[index].dataInputs
         guard slot < inputs.count else { return nil }
         let producer = inputs[slot].node
-        guard graph.nodes[producer].info.op == "Const", let tensor = try? graph.nodes[producer].info.attributes.tensor("value"),
+        guard graph.nodes[producer].info.op == "Const",
+            let tensor = try? graph.nodes[producer].info.attributes.tensor("value"),
             tensor.elementCount <= 64, tensor.dtype == .int32 || tensor.dtype == .int64
         else { return nil }
         return tensor.doubleValues.map { Int($0) }

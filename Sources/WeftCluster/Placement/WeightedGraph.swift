@@ -102,6 +102,9 @@ struct WeightedGraph {
             }
             newStart.append(newNeighbor.count)
         }
-        return (WeightedGraph(vertexWeight: weights, start: newStart, neighbor: newNeighbor, edgeWeight: newWeight), original)
+        return (
+            WeightedGraph(vertexWeight: weights, start: newStart, neighbor: newNeighbor, edgeWeight: newWeight),
+            original
+        )
     }
 }

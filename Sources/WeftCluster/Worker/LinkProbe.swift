@@ -10,14 +10,21 @@ struct LinkProbe {
     let timeout: Duration
 
     /// Measures towards `peer`; blocks the calling thread (never the I/O thread).
-    func measure(from source: String, to peer: Weft_PeerAddress, roundTrips: Int, payloadBytes: Int) throws(WeftError)
+    func measure(
+        from source: String,
+        to peer: Weft_PeerAddress,
+        roundTrips: Int,
+        payloadBytes: Int
+    ) throws(WeftError)
         -> Weft_LinkMeasurement
     {
         let ping = WireMessage.make(.ping)
         _ = try request(ping, to: peer)  // opens the connection outside the timing
         var samples: [Duration] = []
         samples.reserveCapacity(roundTrips)
-        for _ in 0..<max(roundTrips, 1) { samples.append(try timed { () throws(WeftError) in _ = try request(ping, to: peer) }) }
+        for _ in 0..<max(roundTrips, 1) {
+            samples.append(try timed { () throws(WeftError) in _ = try request(ping, to: peer) })
+        }
         let roundTrip = samples.sorted()[samples.count / 2]
         let payload = Tensor(uninitialized: .uint8, shape: [payloadBytes])
         payload.buffer.base.initializeMemory(as: UInt8.self, repeating: 0, count: payloadBytes)

@@ -23,20 +23,24 @@ final class SessionRendezvous: Rendezvous {
     }
 
     private let device: String
-    private let push: @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String) throws(WeftError) -> Void
+    private let push:
+        @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String) throws(WeftError) -> Void
     private let state = Mutex(State())
 
     /// Makes the rendezvous of `device` (`/job:worker/task:0`); `push` carries tensors to others.
     init(
         device: String,
-        push: @escaping @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String) throws(WeftError) -> Void
+        push:
+            @escaping @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String)
+            throws(WeftError) -> Void
     ) {
         self.device = device
         self.push = push
     }
 
     func send(key: String, step: UInt64, tensor: Tensor) throws(WeftError) {
-        let destination = key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
+        let destination =
+            key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
         if destination == device {
             deliver(key: key, step: step, .success(tensor))
         } else {

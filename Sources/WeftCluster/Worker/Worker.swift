@@ -116,7 +116,8 @@ public final class Worker: Sendable {
                 $0.incarnation = incarnation
             }
         }
-        node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) { [weak self] result in
+        node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
+            [weak self] result in
             guard let self else { return }
             switch result {
             case .success(let reply):
@@ -127,7 +128,10 @@ public final class Worker: Sendable {
                     $0.device = device
                     $0.heartbeatInterval = interval
                 }
-                logger.info("registered", metadata: ["worker.device": "\(device)", "coordinator": "\(configuration.coordinator)"])
+                logger.info(
+                    "registered",
+                    metadata: ["worker.device": "\(device)", "coordinator": "\(configuration.coordinator)"]
+                )
                 scheduleHeartbeat(after: interval)
             case .failure(let error):
                 logger.debug("registration failed; retrying", metadata: ["error": "\(error)"])
@@ -155,7 +159,8 @@ public final class Worker: Sendable {
                 if let rates { $0.rates = rates.message }
             }
         }
-        node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) { [weak self] result in
+        node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
+            [weak self] result in
             guard let self else { return }
             if case .failure(let error) = result, error.code == .notFound {
                 // The coordinator does not know this process (it restarted or gave up on us).
@@ -179,8 +184,11 @@ public final class Worker: Sendable {
             deliver(message)
         case .abortStep:
             let error = WeftError(
-                WeftError.Code(rawValue: envelope.status.code == 0 ? WeftError.Code.aborted.rawValue : envelope.status.code),
-                envelope.status.message.isEmpty ? "step aborted" : envelope.status.message)
+                WeftError.Code(
+                    rawValue: envelope.status.code == 0 ? WeftError.Code.aborted.rawValue : envelope.status.code
+                ),
+                envelope.status.message.isEmpty ? "step aborted" : envelope.status.message
+            )
             session(envelope.session)?.rendezvous.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession:
@@ -192,7 +200,10 @@ public final class Worker: Sendable {
         case .measureLinks:
             work.async { self.reply(message, self.measureLinks(envelope.measureLinks)) }
         default:
-            node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages")))
+            node.reply(
+                to: message,
+                .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages"))
+            )
         }
     }
 
@@ -209,7 +220,11 @@ public final class Worker: Sendable {
         do throws(WeftError) {
             let links = try body.peers.map { (peer) throws(WeftError) in
                 try probe.measure(
-                    from: source, to: peer, roundTrips: Int(body.roundTrips), payloadBytes: Int(body.payloadBytes))
+                    from: source,
+                    to: peer,
+                    roundTrips: Int(body.roundTrips),
+                    payloadBytes: Int(body.payloadBytes)
+                )
             }
             return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
         } catch {
@@ -229,11 +244,16 @@ public final class Worker: Sendable {
                 graph: graph,
                 feeds: try body.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
                 fetches: try body.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-                targets: body.targets)
+                targets: body.targets
+            )
             let session = state.withLock { state in
                 for peer in body.peers { state.peers[peer.device] = peer.address }
                 if let existing = state.sessions[envelope.session] { return existing }
-                let created = WorkerSession(handle: envelope.session, device: body.device, push: pushFunction(session: envelope.session))
+                let created = WorkerSession(
+                    handle: envelope.session,
+                    device: body.device,
+                    push: pushFunction(session: envelope.session)
+                )
                 state.sessions[envelope.session] = created
                 return created
             }
@@ -263,19 +283,35 @@ public final class Worker: Sendable {
             let device = self.device.map(\.description) ?? address
             return node.reply(
                 to: message,
-                .failure(WeftError(.aborted, "session \(envelope.session) is unknown on \(device): the worker restarted or the session was closed")))
+                .failure(
+                    WeftError(
+                        .aborted,
+                        "session \(envelope.session) is unknown on \(device): the worker restarted or the session was closed"
+                    )
+                )
+            )
         }
         guard let plan = session.plan(envelope.runPartition.handle) else {
-            return node.reply(to: message, .failure(WeftError(.notFound, "partition \(envelope.runPartition.handle) is not registered")))
+            return node.reply(
+                to: message,
+                .failure(WeftError(.notFound, "partition \(envelope.runPartition.handle) is not registered"))
+            )
         }
         let step = envelope.step
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
         let context = StepContext(
-            id: step, resources: session.resources, rendezvous: session.rendezvous, statistics: collector)
+            id: step,
+            resources: session.resources,
+            rendezvous: session.rendezvous,
+            statistics: collector
+        )
         if envelope.deadlineMs > 0 {
             let deadline = envelope.deadlineMs
             timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
-                session?.rendezvous.abort(step: step, error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms"))
+                session?.rendezvous.abort(
+                    step: step,
+                    error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms")
+                )
             }
         }
         work.async {
@@ -287,8 +323,11 @@ public final class Worker: Sendable {
                     node.reply(
                         to: message,
                         .make(.reply, session: envelope.session, step: step, tensors: tensors) { reply in
-                            if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
-                        })
+                            if let collector {
+                                reply.runPartitionReply = .with { $0.statistics = collector.statistics.message }
+                            }
+                        }
+                    )
                 case .failure(let error): node.reply(to: message, .failure(error))
                 }
             }
@@ -298,12 +337,19 @@ public final class Worker: Sendable {
     private func deliver(_ message: IncomingMessage) {
         let envelope = message.message.envelope
         guard let session = session(envelope.session) else {
-            return logger.debug("tensor for an unknown session dropped", metadata: ["session.id": "\(envelope.session)"])
+            return logger.debug(
+                "tensor for an unknown session dropped",
+                metadata: ["session.id": "\(envelope.session)"]
+            )
         }
         let key = envelope.pushTensor.key
         if envelope.pushTensor.status.code != 0 {
             let status = envelope.pushTensor.status
-            session.rendezvous.deliver(key: key, step: envelope.step, .failure(WeftError(WeftError.Code(rawValue: status.code), status.message)))
+            session.rendezvous.deliver(
+                key: key,
+                step: envelope.step,
+                .failure(WeftError(WeftError.Code(rawValue: status.code), status.message))
+            )
         } else if let tensor = message.message.tensors.first {
             session.rendezvous.deliver(key: key, step: envelope.step, .success(tensor))
         }
@@ -319,7 +365,11 @@ final class WorkerSession: Sendable {
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
 
-    init(handle: String, device: String, push: @escaping @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void) {
+    init(
+        handle: String,
+        device: String,
+        push: @escaping @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void
+    ) {
         self.handle = handle
         self.device = device
         self.rendezvous = SessionRendezvous(device: device, push: push)

@@ -60,13 +60,16 @@ public final class RuntimeGraph: Sendable {
     public func resolve(_ name: TensorName) throws(WeftError) -> (node: Int, output: Int) {
         guard let position = index[name.node] else {
             throw WeftError(
-                .notFound, "the tensor '\(name)' does not exist: the graph has no node named '\(name.node)'")
+                .notFound,
+                "the tensor '\(name)' does not exist: the graph has no node named '\(name.node)'"
+            )
         }
         let outputs = nodes[position].outputTypes.count
         guard name.index < outputs else {
             throw WeftError(
                 .notFound,
-                "the tensor '\(name)' does not exist: node '\(name.node)' (\(nodes[position].info.op)) has \(outputs) output\(outputs == 1 ? "" : "s")")
+                "the tensor '\(name)' does not exist: node '\(name.node)' (\(nodes[position].info.op)) has \(outputs) output\(outputs == 1 ? "" : "s")"
+            )
         }
         return (position, name.index)
     }
@@ -106,7 +109,8 @@ private struct TypeResolver {
                     guard !visiting.contains(producer) else {
                         throw WeftError(
                             .invalidArgument,
-                            "Graph is invalid, contains a cycle: node '\(infos[producer].name)' depends on itself through '\(infos[current].name)'")
+                            "Graph is invalid, contains a cycle: node '\(infos[producer].name)' depends on itself through '\(infos[current].name)'"
+                        )
                     }
                     stack.append(producer)
                 }
@@ -119,7 +123,8 @@ private struct TypeResolver {
         guard let position = index[name] else {
             throw WeftError(
                 .invalidArgument,
-                "node '\(infos[node].name)' has an input from '\(name)', which is not in the graph")
+                "node '\(infos[node].name)' has an input from '\(name)', which is not in the graph"
+            )
         }
         return position
     }
@@ -140,7 +145,8 @@ private struct TypeResolver {
         if let expected = definition.inputCount, expected != dataNames.count {
             throw WeftError(
                 .invalidArgument,
-                "node '\(info.name)' (\(info.op)) has \(dataNames.count) data inputs but \(info.op) takes \(expected)")
+                "node '\(info.name)' (\(info.op)) has \(dataNames.count) data inputs but \(info.op) takes \(expected)"
+            )
         }
         var dataInputs: [(node: Int, output: Int)] = []
         var inputTypes: [OutputType] = []
@@ -150,12 +156,14 @@ private struct TypeResolver {
             guard name.index < types.count else {
                 throw WeftError(
                     .invalidArgument,
-                    "node '\(info.name)' reads output \(name.index) of '\(name.node)', which has \(types.count) outputs")
+                    "node '\(info.name)' reads output \(name.index) of '\(name.node)', which has \(types.count) outputs"
+                )
             }
             if definition.refInputs.contains(slot) && !types[name.index].isRef {
                 throw WeftError(
                     .invalidArgument,
-                    "node '\(info.name)' (\(info.op)) needs a variable as input \(slot), but '\(name)' is not one")
+                    "node '\(info.name)' (\(info.op)) needs a variable as input \(slot), but '\(name)' is not one"
+                )
             }
             dataInputs.append((producer, name.index))
             inputTypes.append(types[name.index])
@@ -163,7 +171,11 @@ private struct TypeResolver {
         let controlInputs = try info.controlInputs.map { (name) throws(WeftError) in try producer(name, of: position) }
         let outputTypes = try definition.outputTypes(info, inputTypes)
         return RuntimeGraph.Node(
-            info: info, definition: definition, outputTypes: outputTypes, dataInputs: dataInputs,
-            controlInputs: controlInputs)
+            info: info,
+            definition: definition,
+            outputTypes: outputTypes,
+            dataInputs: dataInputs,
+            controlInputs: controlInputs
+        )
     }
 }

@@ -4,7 +4,10 @@
 enum SendRecvOps {
     static let definitions: [OpDefinition] = [
         OpDefinition(
-            "_Send", inputCount: 1, isStateful: true, outputTypes: OpDefinition.noOutputs,
+            "_Send",
+            inputCount: 1,
+            isStateful: true,
+            outputTypes: OpDefinition.noOutputs,
             makeKernel: { node throws(WeftError) in
                 let key = try rendezvousKey(node)
                 return ClosureKernel { context throws(WeftError) in
@@ -12,10 +15,15 @@ enum SendRecvOps {
                     try rendezvous.send(key: key, step: context.step.id, tensor: try context.input(0))
                     return []
                 }
-            }),
+            }
+        ),
         OpDefinition(
-            "_Recv", inputCount: 0, isStateful: true, outputTypes: OpDefinition.outputOfAttribute("tensor_type"),
-            makeKernel: { node throws(WeftError) in RecvKernel(key: try rendezvousKey(node)) }),
+            "_Recv",
+            inputCount: 0,
+            isStateful: true,
+            outputTypes: OpDefinition.outputOfAttribute("tensor_type"),
+            makeKernel: { node throws(WeftError) in RecvKernel(key: try rendezvousKey(node)) }
+        ),
     ]
 
     /// `send_device;recv_device;tensor_name`: unique per edge within a step.
@@ -28,7 +36,10 @@ enum SendRecvOps {
     }
 
     static func noRendezvous(_ node: String) -> WeftError {
-        WeftError(.failedPrecondition, "node '\(node)' moves a tensor between processes, but this step has no rendezvous")
+        WeftError(
+            .failedPrecondition,
+            "node '\(node)' moves a tensor between processes, but this step has no rendezvous"
+        )
     }
 }
 

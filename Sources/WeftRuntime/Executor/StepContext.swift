@@ -26,7 +26,9 @@ public final class StepContext: Sendable {
 
     /// Makes a step context.
     public init(
-        id: UInt64, resources: ResourceContainer, rendezvous: (any Rendezvous)? = nil,
+        id: UInt64,
+        resources: ResourceContainer,
+        rendezvous: (any Rendezvous)? = nil,
         statistics: StepStatisticsCollector? = nil
     ) {
         self.id = id

@@ -24,7 +24,12 @@ final class StepExecution: Sendable {
 
     private static let pool = DispatchQueue.global(qos: .userInitiated)
 
-    init(plan: StepPlan, feeds: [Tensor], step: StepContext, done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void) {
+    init(
+        plan: StepPlan,
+        feeds: [Tensor],
+        step: StepContext,
+        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
+    ) {
         self.plan = plan
         self.feeds = feeds
         self.step = step
@@ -76,7 +81,12 @@ final class StepExecution: Sendable {
     }
 
     /// Times a node that ran, when the step collects statistics (`started` is set only then).
-    private func record(_ node: StepPlan.Node, started: ContinuousClock.Instant?, inputs: [Value], _ result: Result<[Value], WeftError>) {
+    private func record(
+        _ node: StepPlan.Node,
+        started: ContinuousClock.Instant?,
+        inputs: [Value],
+        _ result: Result<[Value], WeftError>
+    ) {
         guard let started, let collector = step.statistics, case .success(let outputs) = result else { return }
         collector.record(node: node.name, op: node.op, started: started, inputs: inputs, outputs: outputs)
     }
@@ -105,7 +115,9 @@ final class StepExecution: Sendable {
             case .success(let outputs):
                 if state.error == nil {
                     state.error = WeftError(
-                        .internal, "kernel of '\(node.name)' returned \(outputs.count) outputs, expected \(node.outputCount)")
+                        .internal,
+                        "kernel of '\(node.name)' returned \(outputs.count) outputs, expected \(node.outputCount)"
+                    )
                     firstError = state.error
                 }
             case .failure(let error):

@@ -40,7 +40,10 @@ public final class StepPlan: Sendable {
     /// Prunes `graph` to what `fetches` and `targets` need, cutting at fed tensors, checks it
     /// has no cycle, and builds every kernel.
     public init(
-        graph: RuntimeGraph, feeds: [TensorName], fetches: [TensorName], targets: [String]
+        graph: RuntimeGraph,
+        feeds: [TensorName],
+        fetches: [TensorName],
+        targets: [String]
     ) throws(WeftError) {
         var feedIndex: [TensorName: Int] = [:]
         var feedTypes: [(DType, PartialShape)] = []
@@ -97,9 +100,16 @@ public final class StepPlan: Sendable {
             let kernel = try graph.nodes[node].definition.makeKernel(info)
             nodes.append(
                 Node(
-                    name: info.name, op: info.op, kernel: kernel, isAsync: kernel is any AsyncOpKernel, inputs: inputs[position],
-                    firstSlot: firstSlots[position], outputCount: graph.nodes[node].outputTypes.count,
-                    consumers: consumers[position]))
+                    name: info.name,
+                    op: info.op,
+                    kernel: kernel,
+                    isAsync: kernel is any AsyncOpKernel,
+                    inputs: inputs[position],
+                    firstSlot: firstSlots[position],
+                    outputCount: graph.nodes[node].outputTypes.count,
+                    consumers: consumers[position]
+                )
+            )
         }
         self.nodes = nodes
         self.initialPending = pending
@@ -131,7 +141,9 @@ public final class StepPlan: Sendable {
 
     /// Kahn's algorithm over the needed nodes; what is left over lies on a cycle.
     private static func topologicalOrder(
-        graph: RuntimeGraph, needed: [Bool], feeds: [TensorName: Int]
+        graph: RuntimeGraph,
+        needed: [Bool],
+        feeds: [TensorName: Int]
     ) throws(WeftError) -> [Int] {
         var indegree = [Int](repeating: 0, count: graph.nodes.count)
         var consumers = [[Int]](repeating: [], count: graph.nodes.count)
@@ -161,7 +173,8 @@ public final class StepPlan: Sendable {
                 .map { graph.nodes[$0].info.name }
             throw WeftError(
                 .invalidArgument,
-                "Graph is invalid, contains a cycle with \(total - order.count) nodes, including: \(stuck.joined(separator: ", "))")
+                "Graph is invalid, contains a cycle with \(total - order.count) nodes, including: \(stuck.joined(separator: ", "))"
+            )
         }
         return order
     }
@@ -176,12 +189,14 @@ public final class StepPlan: Sendable {
             guard value.dtype == dtype else {
                 throw WeftError(
                     .invalidArgument,
-                    "cannot feed a \(value.dtype) value to the tensor '\(feeds[position])', which has dtype \(dtype)")
+                    "cannot feed a \(value.dtype) value to the tensor '\(feeds[position])', which has dtype \(dtype)"
+                )
             }
             guard shape.isCompatible(with: value.shape) else {
                 throw WeftError(
                     .invalidArgument,
-                    "cannot feed a value of shape \(value.shape) to the tensor '\(feeds[position])', which has shape \(shape)")
+                    "cannot feed a value of shape \(value.shape) to the tensor '\(feeds[position])', which has shape \(shape)"
+                )
             }
         }
     }
@@ -201,7 +216,9 @@ public final class StepPlan: Sendable {
 
     /// Starts one step and calls `done` with the fetches when every node has finished or one failed.
     public func run(
-        feeds values: [Tensor], step: StepContext, done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
+        feeds values: [Tensor],
+        step: StepContext,
+        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
     ) {
         do throws(WeftError) {
             try validate(feeds: values)

@@ -57,13 +57,22 @@ public final class StepStatisticsCollector: Sendable {
     /// Records one node's run. A `_Send` counts its input as a tensor pushed to a peer: the
     /// partitioner puts sends only on edges that cross workers.
     func record(
-        node: String, op: String, started: ContinuousClock.Instant, inputs: [Value], outputs: [Value]
+        node: String,
+        op: String,
+        started: ContinuousClock.Instant,
+        inputs: [Value],
+        outputs: [Value]
     ) {
         let finished = ContinuousClock.now
         let sent = op == "_Send" ? inputs.reduce(0) { $0 + $1.byteCount } : 0
         let run = StepStatistics.NodeRun(
-            node: node, op: op, device: device, start: started - origin, duration: finished - started,
-            outputBytes: outputs.reduce(0) { $0 + $1.byteCount })
+            node: node,
+            op: op,
+            device: device,
+            start: started - origin,
+            duration: finished - started,
+            outputBytes: outputs.reduce(0) { $0 + $1.byteCount }
+        )
         collected.withLock { statistics in
             statistics.nodes.append(run)
             if op == "_Send" {

@@ -51,7 +51,9 @@ public struct OpDefinition: Sendable {
 
 extension OpDefinition {
     /// Output types for ops with one output of the type in attribute `T`.
-    public static func outputOfAttribute(_ key: String) -> @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType] {
+    public static func outputOfAttribute(
+        _ key: String
+    ) -> @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType] {
         { node, _ throws(WeftError) in [OutputType(try node.attributes.type(key))] }
     }
 
@@ -89,6 +91,8 @@ public final class OpRegistry: Sendable {
 
     /// Every op Weft implements.
     public static let standard = OpRegistry(
-        StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions + ReductionOps.definitions
-            + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions)
+        StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
+            + ReductionOps.definitions
+            + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
+    )
 }

@@ -13,7 +13,8 @@ extension Tensor {
             guard proto.tensorContent.count == count * dtype.byteSize else {
                 throw WeftError(
                     .invalidArgument,
-                    "tensor_content holds \(proto.tensorContent.count) bytes but a \(dtype) tensor of shape \(shape) needs \(count * dtype.byteSize)")
+                    "tensor_content holds \(proto.tensorContent.count) bytes but a \(dtype) tensor of shape \(shape) needs \(count * dtype.byteSize)"
+                )
             }
             let base = buffer.base
             proto.tensorContent.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -27,7 +28,8 @@ extension Tensor {
         case .int8: try fill(proto.intVal.map { Int8(truncatingIfNeeded: $0) }, as: Int8.self)
         case .uint8: try fill(proto.intVal.map { UInt8(truncatingIfNeeded: $0) }, as: UInt8.self)
         case .uint16: try fill(proto.intVal.map { UInt16(truncatingIfNeeded: $0) }, as: UInt16.self)
-        case .half: try fill(proto.halfVal.map { Float16(bitPattern: UInt16(truncatingIfNeeded: $0)) }, as: Float16.self)
+        case .half:
+            try fill(proto.halfVal.map { Float16(bitPattern: UInt16(truncatingIfNeeded: $0)) }, as: Float16.self)
         case .int64: try fill(proto.int64Val, as: Int64.self)
         case .bool: try fill(proto.boolVal, as: Bool.self)
         case .uint32: try fill(proto.uint32Val, as: UInt32.self)

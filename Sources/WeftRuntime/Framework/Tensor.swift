@@ -28,7 +28,8 @@ public struct Tensor: Sendable, CustomStringConvertible {
         guard elements.count == shape.elementCount else {
             throw WeftError(
                 .invalidArgument,
-                "\(elements.count) values cannot fill a tensor of shape \(shape), which holds \(shape.elementCount)")
+                "\(elements.count) values cannot fill a tensor of shape \(shape), which holds \(shape.elementCount)"
+            )
         }
         self.init(uninitialized: Element.dtype, shape: shape)
         elements.withUnsafeBytes { buffer.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -51,19 +52,24 @@ public struct Tensor: Sendable, CustomStringConvertible {
 
     /// Reads the elements without copying. The type must match `dtype`.
     public func withElements<Element: TensorElement, R>(
-        of type: Element.Type, _ body: (UnsafeBufferPointer<Element>) throws -> R
+        of type: Element.Type,
+        _ body: (UnsafeBufferPointer<Element>) throws -> R
     ) rethrows -> R {
         precondition(Element.dtype == dtype, "reading \(dtype) tensor as \(Element.dtype)")
-        return try body(UnsafeBufferPointer(start: buffer.base.assumingMemoryBound(to: Element.self), count: elementCount))
+        return try body(
+            UnsafeBufferPointer(start: buffer.base.assumingMemoryBound(to: Element.self), count: elementCount)
+        )
     }
 
     /// Writes the elements of a tensor this code just allocated and has not yet shared.
     public func withMutableElements<Element: TensorElement, R>(
-        of type: Element.Type, _ body: (UnsafeMutableBufferPointer<Element>) throws -> R
+        of type: Element.Type,
+        _ body: (UnsafeMutableBufferPointer<Element>) throws -> R
     ) rethrows -> R {
         precondition(Element.dtype == dtype, "writing \(dtype) tensor as \(Element.dtype)")
         return try body(
-            UnsafeMutableBufferPointer(start: buffer.base.assumingMemoryBound(to: Element.self), count: elementCount))
+            UnsafeMutableBufferPointer(start: buffer.base.assumingMemoryBound(to: Element.self), count: elementCount)
+        )
     }
 
     /// The raw payload bytes.

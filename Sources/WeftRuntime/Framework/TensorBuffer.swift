@@ -27,7 +27,11 @@ public final class TensorBuffer: @unchecked Sendable {
     }
 
     /// Adopts memory owned elsewhere; `release` runs when the last tensor using it is gone.
-    public init(adopting base: UnsafeMutableRawPointer, count: Int, release: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) {
+    public init(
+        adopting base: UnsafeMutableRawPointer,
+        count: Int,
+        release: @escaping @Sendable (UnsafeMutableRawPointer) -> Void
+    ) {
         self.base = base
         self.byteCount = count
         self.release = release

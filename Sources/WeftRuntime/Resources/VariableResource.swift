@@ -51,12 +51,16 @@ public final class VariableResource: Sendable {
 
     private func check(_ tensor: Tensor, validateShape: Bool) throws(WeftError) {
         guard tensor.dtype == dtype else {
-            throw WeftError(.invalidArgument, "cannot assign a \(tensor.dtype) value to variable \(name) of type \(dtype)")
+            throw WeftError(
+                .invalidArgument,
+                "cannot assign a \(tensor.dtype) value to variable \(name) of type \(dtype)"
+            )
         }
         guard !validateShape || shape.isCompatible(with: tensor.shape) else {
             throw WeftError(
                 .invalidArgument,
-                "Assign requires shapes of both tensors to match. lhs shape= \(shape) rhs shape= \(tensor.shape) (variable \(name))")
+                "Assign requires shapes of both tensors to match. lhs shape= \(shape) rhs shape= \(tensor.shape) (variable \(name))"
+            )
         }
     }
 }
@@ -81,7 +85,8 @@ public final class ResourceContainer: Sendable {
         guard variable.dtype == dtype else {
             throw WeftError(
                 .invalidArgument,
-                "variable \(name) exists with type \(variable.dtype) and cannot be used as \(dtype)")
+                "variable \(name) exists with type \(variable.dtype) and cannot be used as \(dtype)"
+            )
         }
         return variable
     }
