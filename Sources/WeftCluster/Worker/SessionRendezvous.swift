@@ -4,7 +4,18 @@ import WeftRuntime
 /// The rendezvous of one session on one worker. A `_Send` whose receiver is on this worker
 /// hands the tensor over in memory; otherwise `push` sends it to the receiving worker, whose
 /// transport handler calls `deliver`. Tensors and waiting receives meet here in either order.
+///
+/// Pushes are acknowledged: a step's partition reports its result only once every tensor it
+/// pushed has arrived (`afterPushes`), so a tensor that cannot be delivered fails the step at
+/// once instead of leaving the receiver waiting until the step's deadline.
 final class SessionRendezvous: Rendezvous {
+    /// Carries a tensor to another worker and reports whether it arrived.
+    typealias Push =
+        @Sendable (
+            _ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String,
+            _ arrived: @escaping @Sendable (WeftError?) -> Void
+        ) -> Void
+
     private struct Slot: Hashable {
         var step: UInt64
         var key: String
@@ -15,25 +26,27 @@ final class SessionRendezvous: Rendezvous {
         case waiting(@Sendable (Result<Tensor, WeftError>) -> Void)
     }
 
+    /// The pushes of one step still in flight, and what waits for them.
+    private struct Pushes {
+        var outstanding = 0
+        var error: WeftError?
+        var settled: (@Sendable (WeftError?) -> Void)?
+    }
+
     private struct State {
         var entries: [Slot: Entry] = [:]
+        var pushes: [UInt64: Pushes] = [:]
         /// Failed steps, so tensors arriving late are dropped rather than kept forever.
         var aborted: [UInt64: WeftError] = [:]
         var abortedOrder: [UInt64] = []
     }
 
     private let device: String
-    private let push:
-        @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String) throws(WeftError) -> Void
+    private let push: Push
     private let state = Mutex(State())
 
     /// Makes the rendezvous of `device` (`/job:worker/task:0`); `push` carries tensors to others.
-    init(
-        device: String,
-        push:
-            @escaping @Sendable (_ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String)
-            throws(WeftError) -> Void
-    ) {
+    init(device: String, push: @escaping Push) {
         self.device = device
         self.push = push
     }
@@ -41,11 +54,39 @@ final class SessionRendezvous: Rendezvous {
     func send(key: String, step: UInt64, tensor: Tensor) throws(WeftError) {
         let destination =
             key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
-        if destination == device {
-            deliver(key: key, step: step, .success(tensor))
-        } else {
-            try push(key, step, tensor, destination)
+        guard destination != device else { return deliver(key: key, step: step, .success(tensor)) }
+        state.withLock { $0.pushes[step, default: Pushes()].outstanding += 1 }
+        push(key, step, tensor, destination) { [weak self] error in self?.pushArrived(step: step, error: error) }
+    }
+
+    private func pushArrived(step: UInt64, error: WeftError?) {
+        let settled = state.withLock { state -> (@Sendable (WeftError?) -> Void, WeftError?)? in
+            guard var pushes = state.pushes[step] else { return nil }
+            pushes.outstanding -= 1
+            pushes.error = pushes.error ?? error
+            guard pushes.outstanding == 0, let settled = pushes.settled else {
+                state.pushes[step] = pushes
+                return nil
+            }
+            state.pushes[step] = nil
+            return (settled, pushes.error)
         }
+        if let (settled, error) = settled { settled(error) }
+    }
+
+    /// Calls `body` once every tensor step `step` pushed has arrived or failed, with the first
+    /// failure; at once when nothing is in flight.
+    func afterPushes(step: UInt64, _ body: @escaping @Sendable (WeftError?) -> Void) {
+        let ready = state.withLock { state -> (Bool, WeftError?) in
+            guard var pushes = state.pushes[step], pushes.outstanding > 0 else {
+                let error = state.pushes.removeValue(forKey: step)?.error
+                return (true, error)
+            }
+            pushes.settled = body
+            state.pushes[step] = pushes
+            return (false, nil)
+        }
+        if ready.0 { body(ready.1) }
     }
 
     func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor, WeftError>) -> Void) {

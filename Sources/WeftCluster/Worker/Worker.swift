@@ -27,6 +27,10 @@ public final class Worker: Sendable {
         public var task: Int?
         /// How long one request to the coordinator may take.
         public var requestTimeout: Duration = .seconds(2)
+        /// How long a tensor pushed to another worker may take to be acknowledged. Long enough
+        /// for the largest tensor on a slow link: a peer that dies or goes silent fails the push
+        /// much sooner, through its connection's heartbeat.
+        public var pushTimeout: Duration = .seconds(300)
 
         /// Makes a configuration.
         public init(listen: String, advertise: String? = nil, coordinator: String, job: String, task: Int?) {
@@ -264,16 +268,21 @@ public final class Worker: Sendable {
         }
     }
 
-    private func pushFunction(session: String) -> @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void {
-        { [weak self] key, step, tensor, destination throws(WeftError) in
-            guard let self else { throw WeftError(.cancelled, "worker stopped") }
+    /// Pushes a tensor to the worker that receives it, as a request: the receiver acknowledges
+    /// it, so a tensor that cannot be delivered fails its step rather than going missing.
+    private func pushFunction(session: String) -> SessionRendezvous.Push {
+        { [weak self] key, step, tensor, destination, arrived in
+            guard let self else { return arrived(WeftError(.cancelled, "worker stopped")) }
             guard let peer = state.withLock({ $0.peers[destination] }) else {
-                throw WeftError(.internal, "no address known for \(destination)")
+                return arrived(WeftError(.internal, "no address known for \(destination)"))
             }
             let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: [tensor]) { envelope in
                 envelope.pushTensor = .with { $0.key = key }
             }
-            node.send(message, to: peer)
+            node.request(message, to: peer, timeout: configuration.pushTimeout) { result in
+                guard case .failure(let error) = result else { return arrived(nil) }
+                arrived(WeftError(error.code, "pushing '\(key)' to \(destination) at \(peer): \(error.message)"))
+            }
         }
     }
 
@@ -315,26 +324,37 @@ public final class Worker: Sendable {
             }
         }
         work.async {
-            plan.run(feeds: message.message.tensors, step: context) { [weak self] result in
-                session.rendezvous.finish(step: step)
-                guard let self else { return }
-                switch result {
-                case .success(let tensors):
-                    node.reply(
-                        to: message,
-                        .make(.reply, session: envelope.session, step: step, tensors: tensors) { reply in
-                            if let collector {
-                                reply.runPartitionReply = .with { $0.statistics = collector.statistics.message }
-                            }
-                        }
-                    )
-                case .failure(let error): node.reply(to: message, .failure(error))
+            plan.run(feeds: message.message.tensors, step: context) { result in
+                session.rendezvous.afterPushes(step: step) { [weak self] pushError in
+                    session.rendezvous.finish(step: step)
+                    self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
                 }
             }
         }
     }
 
+    private func replyToPartition(
+        _ message: IncomingMessage,
+        result: Result<[Tensor], WeftError>,
+        pushError: WeftError?,
+        collector: StepStatisticsCollector?
+    ) {
+        let envelope = message.message.envelope
+        let tensors: [Tensor]
+        switch result {
+        case .failure(let error): return node.reply(to: message, .failure(error))
+        case .success(let fetched): tensors = fetched
+        }
+        if let pushError { return node.reply(to: message, .failure(pushError)) }
+        let reply = WireMessage.make(.reply, session: envelope.session, step: envelope.step, tensors: tensors) {
+            reply in
+            if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
+        }
+        node.reply(to: message, reply)
+    }
+
     private func deliver(_ message: IncomingMessage) {
+        defer { node.reply(to: message, .ok) }
         let envelope = message.message.envelope
         guard let session = session(envelope.session) else {
             return logger.debug(
@@ -368,7 +388,7 @@ final class WorkerSession: Sendable {
     init(
         handle: String,
         device: String,
-        push: @escaping @Sendable (String, UInt64, Tensor, String) throws(WeftError) -> Void
+        push: @escaping SessionRendezvous.Push
     ) {
         self.handle = handle
         self.device = device
