@@ -11,8 +11,13 @@ import Darwin
 #endif
 
 /// A `MessagingNode`'s I/O thread: it owns every socket of the node and is the only thread that
-/// touches them. It blocks in `zmq_poll` until a socket is ready, a caller wakes it through the
-/// `inproc://` pair, or the nearest request deadline passes.
+/// touches them. It blocks in `poll` on the sockets' descriptors until one signals, a caller
+/// wakes it through the `inproc://` pair, or the nearest request deadline passes.
+///
+/// libzmq's descriptors are edge-triggered and a send or receive may consume their signal, so
+/// a socket the loop used, or whose descriptor signalled, is *dirty*: the loop receives from it
+/// until it would block before it waits again. Only dirty sockets are asked for their state,
+/// which `zmq_poll` would do for every socket twice per call.
 final class IOLoop {
     /// What the loop keeps per pending request.
     struct Waiting {
@@ -43,6 +48,12 @@ final class IOLoop {
         let address: String
         let dealer: Socket
         let monitor: Socket
+        let dealerDescriptor: Int32
+        let monitorDescriptor: Int32
+        /// The DEALER may hold replies or writability the loop has not seen (see `IOLoop`).
+        var dealerDirty = true
+        /// The monitor may hold events the loop has not seen.
+        var monitorDirty = true
         var outbox: [Queued] = []
         var link = Link.connecting
         /// libzmq reports the reconnection it schedules after a lost connection as a retry
@@ -50,10 +61,12 @@ final class IOLoop {
         var reconnectScheduled = false
         var lastUsed: ContinuousClock.Instant
 
-        init(address: String, dealer: Socket, monitor: Socket, now: ContinuousClock.Instant) {
+        init(address: String, dealer: Socket, monitor: Socket, now: ContinuousClock.Instant) throws(WeftError) {
             self.address = address
             self.dealer = dealer
             self.monitor = monitor
+            self.dealerDescriptor = try dealer.fileDescriptor()
+            self.monitorDescriptor = try monitor.fileDescriptor()
             self.lastUsed = now
         }
 
@@ -75,14 +88,29 @@ final class IOLoop {
     private let configuration: MessagingNode.Configuration
     private let router: Socket
     private let wakeReceiver: Socket
+    private let routerDescriptor: Int32
+    private let wakeDescriptor: Int32
     private let boundAddress: String
     private var peers: [String: Peer] = [:]
     private var pending = PendingRequests<Waiting>()
     private var nextPeerSerial = 0
-    private var pollItems: [zmq_pollitem_t] = []
-    private var polledPeers: [Peer] = []
+    private var routerDirty = true
+    private var wakeDirty = true
+    /// What `poll` waits on, and the socket each entry belongs to.
+    private var pollSet: [pollfd] = []
+    private var pollTargets: [PollTarget] = []
     private var peersChanged = true
     private var reapCandidates: Set<String> = []
+    /// The command queue's other buffer, swapped with the shared one so taking commands
+    /// allocates nothing.
+    private var spareCommands: [Command] = []
+
+    private enum PollTarget {
+        case wake
+        case router
+        case dealer(Peer)
+        case monitor(Peer)
+    }
 
     // MARK: Start and stop
 
@@ -116,6 +144,12 @@ final class IOLoop {
             throw Self.bindError(error, listen: listen)
         }
         boundAddress = Self.connectableAddress(router.lastEndpoint)
+        do {
+            routerDescriptor = try router.fileDescriptor()
+        } catch {
+            router.close()
+            throw error
+        }
 
         let wakeEndpoint = "inproc://weft.wake.\(core.serial)"
         do {
@@ -123,10 +157,11 @@ final class IOLoop {
             try wakeReceiver.bind(wakeEndpoint)
             let sender = try Socket(context: core.context, type: ZMQ_PAIR, role: "wake-up sender")
             try sender.connect(wakeEndpoint)
+            wakeDescriptor = try wakeReceiver.fileDescriptor()
             let waker = Waker(socket: sender)
             core.state.withLock { state in
                 state.waker = waker
-                state.ioThread = ObjectIdentifier(Thread.current)
+                state.ioThread = pthread_self()
                 state.wakePending = false
             }
         } catch let error as ZMQFailure {
@@ -225,38 +260,52 @@ final class IOLoop {
 
     private func serve() {
         while true {
-            if peersChanged { rebuildPollItems() }
-            for (index, peer) in polledPeers.enumerated() {
-                pollItems[2 + 2 * index].events = Int16(ZMQ_POLLIN | (peer.outbox.isEmpty ? 0 : ZMQ_POLLOUT))
-            }
-            let timeout = pollTimeout()
-            let ready = pollItems.withUnsafeMutableBufferPointer { items in
-                zmq_poll(items.baseAddress, Int32(items.count), timeout)
-            }
-            if ready < 0 {
-                let error = zmq_errno()
-                if error == EINTR { continue }
-                logger.info("I/O loop stopped", metadata: ["error": "\(ZMQFailure.text(error))"])
-                return
-            }
-            if ready > 0 { serviceSockets() }
-            let (commands, closing) = takeCommands()
-            if closing { return }
-            for command in commands { execute(command) }
+            serviceSockets()
             expireRequests()
             reapIdlePeers()
+            guard executeCommands() else { return }
+            if hasDirtySockets { continue }
+            guard waitForSockets() else { return }
         }
     }
 
-    private func rebuildPollItems() {
-        polledPeers = Array(peers.values)
-        pollItems = [
-            zmq_pollitem_t(socket: wakeReceiver.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
-            zmq_pollitem_t(socket: router.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+    private var hasDirtySockets: Bool {
+        wakeDirty || routerDirty || peers.values.contains { $0.dealerDirty || $0.monitorDirty }
+    }
+
+    /// Blocks until a descriptor signals or the nearest deadline passes, and marks the sockets
+    /// that signalled dirty. Returns `false` when polling fails for good.
+    private func waitForSockets() -> Bool {
+        if peersChanged { rebuildPollSet() }
+        let timeout = Int32(pollTimeout())
+        let ready = pollSet.withUnsafeMutableBufferPointer { set in poll(set.baseAddress, nfds_t(set.count), timeout) }
+        if ready < 0 {
+            if errno == EINTR { return true }
+            logger.info("I/O loop stopped", metadata: ["error": "\(String(cString: strerror(errno)))"])
+            return false
+        }
+        guard ready > 0 else { return true }
+        for (entry, target) in zip(pollSet, pollTargets) where entry.revents != 0 {
+            switch target {
+            case .wake: wakeDirty = true
+            case .router: routerDirty = true
+            case .dealer(let peer): peer.dealerDirty = true
+            case .monitor(let peer): peer.monitorDirty = true
+            }
+        }
+        return true
+    }
+
+    private func rebuildPollSet() {
+        pollTargets = [.wake, .router]
+        pollSet = [
+            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: routerDescriptor, events: Int16(POLLIN), revents: 0),
         ]
-        for peer in polledPeers {
-            pollItems.append(zmq_pollitem_t(socket: peer.dealer.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
-            pollItems.append(zmq_pollitem_t(socket: peer.monitor.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+        for peer in peers.values {
+            pollTargets += [.dealer(peer), .monitor(peer)]
+            pollSet.append(pollfd(fd: peer.dealerDescriptor, events: Int16(POLLIN), revents: 0))
+            pollSet.append(pollfd(fd: peer.monitorDescriptor, events: Int16(POLLIN), revents: 0))
         }
         peersChanged = false
     }
@@ -276,32 +325,50 @@ final class IOLoop {
     }
 
     private func serviceSockets() {
-        if pollItems[0].revents & Int16(ZMQ_POLLIN) != 0 { drainWakeUps() }
-        if pollItems[1].revents & Int16(ZMQ_POLLIN) != 0 { receiveRequests() }
-        for (index, peer) in polledPeers.enumerated() {
-            let dealer = pollItems[2 + 2 * index].revents
-            let monitor = pollItems[3 + 2 * index].revents
+        if wakeDirty { drainWakeUps() }
+        if routerDirty { receiveRequests() }
+        for peer in peers.values {
             // Replies first: one that arrived just before its connection closed still counts.
-            if dealer & Int16(ZMQ_POLLIN) != 0 { receiveReplies(peer) }
-            if monitor & Int16(ZMQ_POLLIN) != 0 { handleMonitorEvents(peer) }
-            if dealer & Int16(ZMQ_POLLOUT) != 0 { flush(peer) }
+            if peer.dealerDirty {
+                receiveReplies(peer)
+                // A send may take the signal of a reply that arrives meanwhile: look again.
+                if !peer.outbox.isEmpty, flush(peer) > 0 { peer.dealerDirty = true }
+            }
+            if peer.monitorDirty { handleMonitorEvents(peer) }
         }
     }
 
     private func drainWakeUps() {
+        wakeDirty = false
         while case .message = wakeReceiver.receive() {}
     }
 
-    /// Takes the queued commands. Called after draining wake-ups, so a command queued after this
-    /// point sends a fresh wake-up (see `NodeCore.submit`).
-    private func takeCommands() -> ([Command], Bool) {
-        core.state.withLock { state in
+    /// Runs queued commands until none is left: callbacks on this thread queue commands without
+    /// a wake-up. Returns `false` once the node is closing.
+    private func executeCommands() -> Bool {
+        while true {
+            guard let commands = takeCommands() else { return false }
+            if commands.isEmpty { return true }
+            for command in commands { execute(command) }
+            spareCommands = commands
+            spareCommands.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Takes the queued commands, or `nil` when the node is closing. Called after draining
+    /// wake-ups, so a command queued after this point sends a fresh wake-up (see
+    /// `NodeCore.submit`).
+    private func takeCommands() -> [Command]? {
+        var taken = spareCommands
+        spareCommands = []
+        let open = core.state.withLock { state in
             state.wakePending = false
             // When closing, the commands stay for `shutdown`, which fails the requests among them.
-            guard !state.closing else { return ([], true) }
-            defer { state.commands.removeAll(keepingCapacity: true) }
-            return (state.commands, false)
+            guard !state.closing else { return false }
+            swap(&taken, &state.commands)
+            return true
         }
+        return open ? taken : nil
     }
 
     private func execute(_ command: Command) {
@@ -345,6 +412,7 @@ final class IOLoop {
             return fail(queued, to: address, unreachable(address))
         }
         guard peer.outbox.isEmpty else { return peer.outbox.append(queued) }  // keep the order
+        peer.dealerDirty = true
         switch peer.dealer.send(queued.frames) {
         case .sent:
             if let id = queued.requestID { pending.markSent(id) }
@@ -357,8 +425,9 @@ final class IOLoop {
         }
     }
 
-    /// Sends what waits in a peer's outbox, in order, until the DEALER refuses more.
-    private func flush(_ peer: Peer) {
+    /// Sends what waits in a peer's outbox, in order, until the DEALER refuses more; returns
+    /// how many messages left the outbox.
+    private func flush(_ peer: Peer) -> Int {
         var done = 0
         defer { peer.outbox.removeFirst(done) }
         for queued in peer.outbox {
@@ -370,7 +439,7 @@ final class IOLoop {
             case .sent:
                 if let id = queued.requestID { pending.markSent(id) }
             case .wouldBlock:
-                return
+                return done
             case .failed(let errno):
                 fail(
                     queued,
@@ -380,6 +449,7 @@ final class IOLoop {
             }
             done += 1
         }
+        return done
     }
 
     private func fail(_ queued: Queued, to address: String, _ error: WeftError) {
@@ -438,13 +508,21 @@ final class IOLoop {
             dealer.close()
             throw WeftError.wrapping(error)
         }
-        let peer = Peer(address: address, dealer: dealer, monitor: monitor, now: .now)
+        let peer: Peer
+        do {
+            peer = try Peer(address: address, dealer: dealer, monitor: monitor, now: .now)
+        } catch {
+            monitor.close()
+            dealer.close()
+            throw error
+        }
         peers[address] = peer
         peersChanged = true
         return peer
     }
 
     private func handleMonitorEvents(_ peer: Peer) {
+        peer.monitorDirty = false
         for _ in 0..<Self.batch {
             guard case .message(let frames) = peer.monitor.receive() else { return }
             guard let first = frames.first, first.count >= 6 else { continue }
@@ -494,9 +572,11 @@ final class IOLoop {
                 break
             }
         }
+        peer.monitorDirty = true  // more events than one batch
     }
 
     private func receiveReplies(_ peer: Peer) {
+        peer.dealerDirty = false
         for _ in 0..<Self.batch {
             switch peer.dealer.receive() {
             case .message(let frames): handleReply(frames, from: peer)
@@ -509,6 +589,7 @@ final class IOLoop {
                 return
             }
         }
+        peer.dealerDirty = true  // more replies than one batch
     }
 
     private func handleReply(_ frames: [ReceivedFrame], from peer: Peer) {
@@ -547,6 +628,7 @@ final class IOLoop {
     // MARK: Requests in (ROUTER)
 
     private func receiveRequests() {
+        routerDirty = false
         for _ in 0..<Self.batch {
             switch router.receive() {
             case .message(let frames): handleRequest(frames)
@@ -556,6 +638,7 @@ final class IOLoop {
                 return
             }
         }
+        routerDirty = true  // more requests than one batch
     }
 
     private func handleRequest(_ frames: [ReceivedFrame]) {
@@ -614,6 +697,7 @@ final class IOLoop {
 
     private func sendReply(_ frames: [OutgoingFrame], identity: [UInt8]) {
         guard !frames.isEmpty else { return }
+        routerDirty = true  // a send may take the signal of a request that arrives meanwhile
         switch router.send(frames, identity: identity) {
         case .sent:
             break

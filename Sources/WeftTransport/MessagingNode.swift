@@ -5,11 +5,17 @@ import Synchronization
 import WeftProto
 import WeftRuntime
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A process's endpoint on the Weft network: one ROUTER socket that serves requests, DEALER
 /// sockets that reach peers, and one dedicated I/O thread that owns all of them.
 ///
 /// Every method may be called from any thread. Calls only queue work for the I/O thread and
-/// wake it through an `inproc://` pair (whose sending half is used only under the queue's lock);
+/// wake it through an `inproc://` pair (whose sending half is used only under its own lock);
 /// the ROUTER and DEALERs are touched by the I/O thread alone, for their whole life. The I/O
 /// thread runs the handler and request completions, so both must return quickly: hand anything
 /// slow (a step, a lock that may be held long) to another queue or task.
@@ -290,7 +296,7 @@ public final class MessagingNode: Sendable {
     }
 }
 
-/// Milliseconds in a duration, rounded up, for the wire and for `zmq_poll`.
+/// Milliseconds in a duration, rounded up, for the wire and for `poll`.
 func milliseconds(_ duration: Duration) -> UInt64 {
     let (seconds, attoseconds) = duration.components
     guard seconds >= 0 else { return 0 }
@@ -331,7 +337,7 @@ final class NodeCore: Sendable {
         var waker: Waker?
         var handler: MessagingNode.Handler?
         var closing = false
-        var ioThread: ObjectIdentifier?
+        var ioThread: pthread_t?
     }
 
     let state = Mutex(State())
@@ -357,13 +363,16 @@ final class NodeCore: Sendable {
     }
 
     /// Queues a command and wakes the I/O thread; after close, fails a request with `cancelled`.
+    /// The I/O thread itself (a handler, a completion) needs no wake-up: it runs every queued
+    /// command before it waits again.
     func submit(_ command: Command) {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closing else { return false }
+        let (accepted, waker) = state.withLock { state -> (Bool, Waker?) in
+            guard !state.closing else { return (false, nil) }
             state.commands.append(command)
-            Self.wake(&state)
-            return true
+            return (true, Self.isIOThread(state) ? nil : Self.claimWakeUp(&state))
         }
+        // Sent outside the lock, so the woken I/O thread does not find the queue still locked.
+        waker?.wake()
         guard !accepted else { return }
         if case .request(let request) = command {
             Self.completeLater(request.completion, .failure(Self.closedError(request.address)))
@@ -372,19 +381,26 @@ final class NodeCore: Sendable {
 
     /// Marks the node closing and wakes the I/O thread; returns whether this is the I/O thread.
     func requestClose() -> Bool {
-        state.withLock { state in
+        let (onIOThread, waker) = state.withLock { state in
             state.closing = true
-            Self.wake(&state)
-            return state.ioThread == ObjectIdentifier(Thread.current)
+            return (Self.isIOThread(state), Self.claimWakeUp(&state))
         }
+        waker?.wake()
+        return onIOThread
     }
 
-    /// Sends one wake-up unless one is already in flight; the I/O thread drains the wake socket
-    /// before it takes the queue, so every queued command is seen after at most one wake-up.
-    private static func wake(_ state: inout State) {
-        guard !state.wakePending, let waker = state.waker else { return }
+    private static func isIOThread(_ state: State) -> Bool {
+        guard let ioThread = state.ioThread else { return false }
+        return pthread_equal(ioThread, pthread_self()) != 0
+    }
+
+    /// The waker to send a wake-up with, unless one is already due; the I/O thread drains the
+    /// wake socket before it takes the queue, so every queued command is seen after at most one
+    /// wake-up.
+    private static func claimWakeUp(_ state: inout State) -> Waker? {
+        guard !state.wakePending, let waker = state.waker else { return nil }
         state.wakePending = true
-        waker.wake()
+        return waker
     }
 
     /// Runs a completion off the caller's stack, for requests that fail before reaching the
@@ -413,17 +429,23 @@ final class NodeCore: Sendable {
 }
 
 /// The sending half of an I/O thread's `inproc://` wake-up pair.
-final class Waker: @unchecked Sendable {
-    // Sendable: its socket is used only inside the node's state mutex, whose full memory barrier
-    // is what libzmq requires for a socket to be used by more than one thread.
-    private let socket: Socket
+///
+/// Callers' threads share it under its own mutex, whose full memory barrier is what libzmq
+/// requires of a socket used by more than one thread; the I/O thread takes it only to close it.
+final class Waker: Sendable {
+    private let socket: Mutex<Socket?>
 
-    init(socket: Socket) { self.socket = socket }
+    init(socket: sending Socket) { self.socket = Mutex(socket) }
 
-    /// Sends an empty message; never blocks (at most one is ever in flight).
-    func wake() { _ = socket.send([.bytes([])]) }
+    /// Sends an empty message; never blocks (at most a few are ever in flight).
+    func wake() { socket.withLock { _ = $0?.send([.bytes([])]) } }
 
-    func close() { socket.close() }
+    func close() {
+        socket.withLock { socket in
+            socket?.close()
+            socket = nil
+        }
+    }
 }
 
 /// The I/O thread's report of whether it bound its socket.

@@ -75,6 +75,18 @@ final class Socket {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The descriptor libzmq makes readable when the socket may have become readable or
+    /// writable. It is edge-triggered and consumed by sends and receives too, so after one the
+    /// owner keeps using the socket until it would block before it waits on the descriptor.
+    func fileDescriptor() throws(WeftError) -> Int32 {
+        var descriptor: Int32 = -1
+        var size = MemoryLayout<Int32>.size
+        guard zmq_getsockopt(handle, ZMQ_FD, &descriptor, &size) == 0 else {
+            throw ZMQFailure.current("cannot get the descriptor of the \(role) socket").error(.internal)
+        }
+        return descriptor
+    }
+
     /// Starts a monitor that publishes `events` on the inproc endpoint `endpoint`.
     func monitor(_ endpoint: String, events: Int32) throws(WeftError) {
         guard zmq_socket_monitor(handle, endpoint, events) == 0 else {

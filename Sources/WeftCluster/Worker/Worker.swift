@@ -59,6 +59,8 @@ public final class Worker: Sendable {
     private let state = Mutex(State())
     private let timers = DispatchQueue(label: "weft.worker.timers")
     private let work = DispatchQueue(label: "weft.worker.work", attributes: .concurrent)
+    /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
+    private static let inlineKernelLimit = 32
 
     /// The address this worker can be reached at.
     public let address: String
@@ -314,7 +316,7 @@ public final class Worker: Sendable {
             rendezvous: session.rendezvous,
             statistics: collector
         )
-        if envelope.deadlineMs > 0 {
+        if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
             timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
                 session?.rendezvous.abort(
@@ -323,12 +325,14 @@ public final class Worker: Sendable {
                 )
             }
         }
-        work.async {
-            plan.run(feeds: message.message.tensors, step: context) { result in
-                session.rendezvous.afterPushes(step: step) { [weak self] pushError in
-                    session.rendezvous.finish(step: step)
-                    self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
-                }
+        // Started here, on the I/O thread, which runs only a few inexpensive kernels (reading
+        // a variable, a send) and hands the rest to the kernel pool: a small step then costs no
+        // thread hand-off on this side.
+        plan.run(feeds: message.message.tensors, step: context, inline: .inexpensive(limit: Self.inlineKernelLimit)) {
+            result in
+            session.rendezvous.afterPushes(step: step) { [weak self] pushError in
+                session.rendezvous.finish(step: step)
+                self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
             }
         }
     }

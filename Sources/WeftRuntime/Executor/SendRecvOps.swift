@@ -7,6 +7,7 @@ enum SendRecvOps {
             "_Send",
             inputCount: 1,
             isStateful: true,
+            isExpensive: false,
             outputTypes: OpDefinition.noOutputs,
             makeKernel: { node throws(WeftError) in
                 let key = try rendezvousKey(node)
@@ -21,6 +22,7 @@ enum SendRecvOps {
             "_Recv",
             inputCount: 0,
             isStateful: true,
+            isExpensive: false,
             outputTypes: OpDefinition.outputOfAttribute("tensor_type"),
             makeKernel: { node throws(WeftError) in RecvKernel(key: try rendezvousKey(node)) }
         ),

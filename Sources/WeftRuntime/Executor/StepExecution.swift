@@ -4,9 +4,11 @@ import Synchronization
 /// The state of one running step of a `StepPlan`: which nodes are still waiting for inputs,
 /// the values produced so far, and the first error.
 ///
-/// Scheduling follows TensorFlow's executor: a thread that finishes a node runs one of the
-/// nodes it made ready itself and hands the others to the kernel pool, so a chain of small
-/// ops never changes thread and independent ops run in parallel.
+/// Scheduling follows TensorFlow's executor: a thread that finishes a node runs the inexpensive
+/// nodes it made ready itself, and one expensive node when it has nothing else to do; the
+/// others go to the kernel pool, so a chain of small ops never changes thread and independent
+/// ops run in parallel. A thread that may not block (`InlineKernels.inexpensive`) hands every
+/// expensive node to the pool.
 final class StepExecution: Sendable {
     private struct State {
         var values: [Value?]
@@ -19,6 +21,8 @@ final class StepExecution: Sendable {
     private let plan: StepPlan
     private let feeds: [Tensor]
     private let step: StepContext
+    /// What the starting thread, and threads completing receives, may run.
+    private let inline: StepPlan.InlineKernels
     private let done: @Sendable (Result<[Tensor], WeftError>) -> Void
     private let state: Mutex<State>
 
@@ -28,11 +32,13 @@ final class StepExecution: Sendable {
         plan: StepPlan,
         feeds: [Tensor],
         step: StepContext,
+        inline: StepPlan.InlineKernels,
         done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
     ) {
         self.plan = plan
         self.feeds = feeds
         self.step = step
+        self.inline = inline
         self.done = done
         self.state = Mutex(State(values: [Value?](repeating: nil, count: plan.slotCount), pending: plan.initialPending))
     }
@@ -41,23 +47,21 @@ final class StepExecution: Sendable {
         let ready = plan.initialReady
         guard !ready.isEmpty else { return finish() }
         state.withLock { $0.outstanding = ready.count }
-        schedule(ready)
+        process(ready, inline)
     }
 
-    /// Hands all but the first ready node to the pool and runs the first here.
-    private func schedule(_ ready: [Int]) {
-        for node in ready.dropFirst() {
-            Self.pool.async { self.process(node) }
-        }
-        if let first = ready.first { process(first) }
-    }
-
-    private func process(_ first: Int) {
-        var next: Int? = first
-        while let current = next {
+    /// Runs the ready nodes `policy` lets this thread run, and the nodes they make ready, until
+    /// none is left; hands the others to the pool.
+    private func process(_ ready: [Int], _ policy: StepPlan.InlineKernels) {
+        var queue: [Int] = []
+        enqueue(ready, into: &queue, policy)
+        var budget = if case .inexpensive(let limit) = policy { limit } else { Int.max }
+        while let current = queue.popLast() {
+            guard budget > 0 else { return handToPool(queue + [current]) }
+            budget -= 1
             let node = plan.nodes[current]
             guard let inputs = gatherInputs(node) else {
-                next = complete(current, .failure(WeftError(.cancelled, "step cancelled")))
+                enqueue(complete(current, .failure(WeftError(.cancelled, "step cancelled"))), into: &queue, policy)
                 continue
             }
             let context = OpKernelContext(node: node.name, inputs: inputs, step: step)
@@ -65,9 +69,9 @@ final class StepExecution: Sendable {
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
                 kernel.computeAsync(context) { result in
                     self.record(node, started: started, inputs: inputs, result)
-                    if let following = self.complete(current, result) { self.process(following) }
+                    self.process(self.complete(current, result), self.inline)
                 }
-                return
+                continue
             }
             let result: Result<[Value], WeftError>
             do throws(WeftError) {
@@ -76,8 +80,24 @@ final class StepExecution: Sendable {
                 result = .failure(error)
             }
             record(node, started: started, inputs: inputs, result)
-            next = complete(current, result)
+            enqueue(complete(current, result), into: &queue, policy)
         }
+    }
+
+    /// Adds to this thread's `queue` the ready nodes it may run and hands the rest to the pool:
+    /// inexpensive nodes stay; an expensive one stays only when `policy` allows it and nothing
+    /// else waits here.
+    private func enqueue(_ ready: [Int], into queue: inout [Int], _ policy: StepPlan.InlineKernels) {
+        var expensive: [Int] = []
+        for node in ready {
+            if plan.nodes[node].isExpensive { expensive.append(node) } else { queue.append(node) }
+        }
+        if case .all = policy, queue.isEmpty, let kept = expensive.popLast() { queue.append(kept) }
+        for node in expensive { handToPool([node]) }
+    }
+
+    private func handToPool(_ nodes: [Int]) {
+        Self.pool.async { self.process(nodes, .all) }
     }
 
     /// Times a node that ran, when the step collects statistics (`started` is set only then).
@@ -104,8 +124,9 @@ final class StepExecution: Sendable {
         }
     }
 
-    /// Records a node's outcome, releases its consumers, and returns one of them to run inline.
-    private func complete(_ index: Int, _ result: Result<[Value], WeftError>) -> Int? {
+    /// Records a node's outcome and returns the consumers it made ready; finishes the step
+    /// when it was the last node.
+    private func complete(_ index: Int, _ result: Result<[Value], WeftError>) -> [Int] {
         let node = plan.nodes[index]
         var firstError: WeftError?
         let (ready, finished) = state.withLock { state -> ([Int], Bool) in
@@ -140,14 +161,8 @@ final class StepExecution: Sendable {
             // Wake receives of this step that would otherwise wait for tensors that never come.
             rendezvous.abort(step: step.id, error: firstError)
         }
-        if finished {
-            finish()
-            return nil
-        }
-        for node in ready.dropFirst() {
-            Self.pool.async { self.process(node) }
-        }
-        return ready.first
+        if finished { finish() }
+        return ready
     }
 
     private func finish() {

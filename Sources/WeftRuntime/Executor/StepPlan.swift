@@ -5,6 +5,16 @@ import Synchronization
 /// nodes that must run, their kernels, and the edges between them. Running it is cheap and
 /// allocation-light, so sessions cache plans and reuse them for every step.
 public final class StepPlan: Sendable {
+    /// Which kernels a thread that enters a step (starts it, or completes a receive) may run
+    /// itself; the rest go to the kernel pool.
+    public enum InlineKernels: Sendable {
+        /// Any kernel: the thread belongs to the kernel pool, or waits for the step anyway.
+        case all
+        /// Inexpensive kernels only (`OpDefinition.isExpensive` false), at most `limit` of them
+        /// in a row: for an I/O thread, which must stay free for the sockets it serves.
+        case inexpensive(limit: Int)
+    }
+
     /// Where a kernel input or a fetch comes from.
     enum Source: Sendable {
         /// A slot in the step's value table: output `output` of plan node `node`.
@@ -18,6 +28,7 @@ public final class StepPlan: Sendable {
         let op: String
         let kernel: any OpKernel
         let isAsync: Bool
+        let isExpensive: Bool
         let inputs: [Source]
         let firstSlot: Int
         let outputCount: Int
@@ -34,6 +45,9 @@ public final class StepPlan: Sendable {
     public let feeds: [TensorName]
     /// The dtype every feed must have, and the shape a placeholder declares.
     let feedTypes: [(dtype: DType, shape: PartialShape)]
+    /// Whether the plan has asynchronous kernels (`_Recv`): only then can a step wait for
+    /// something outside it, and need a deadline to end the wait.
+    public let hasAsyncKernels: Bool
     /// The names of the nodes that run, for reports.
     public var nodeNames: [String] { nodes.map(\.name) }
 
@@ -104,6 +118,7 @@ public final class StepPlan: Sendable {
                     op: info.op,
                     kernel: kernel,
                     isAsync: kernel is any AsyncOpKernel,
+                    isExpensive: graph.nodes[node].definition.isExpensive,
                     inputs: inputs[position],
                     firstSlot: firstSlots[position],
                     outputCount: graph.nodes[node].outputTypes.count,
@@ -112,6 +127,7 @@ public final class StepPlan: Sendable {
             )
         }
         self.nodes = nodes
+        self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialPending = pending
         self.initialReady = pending.indices.filter { pending[$0] == 0 }
         self.slotCount = slot
@@ -206,7 +222,7 @@ public final class StepPlan: Sendable {
         try validate(feeds: values)
         let finished = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<[Tensor], WeftError>?>(nil)
-        StepExecution(plan: self, feeds: values, step: step) { result in
+        StepExecution(plan: self, feeds: values, step: step, inline: .all) { result in
             outcome.withLock { $0 = result }
             finished.signal()
         }.start()
@@ -214,10 +230,13 @@ public final class StepPlan: Sendable {
         return try outcome.withLock { $0! }.get()  // set before the signal
     }
 
-    /// Starts one step and calls `done` with the fetches when every node has finished or one failed.
+    /// Starts one step and calls `done` with the fetches when every node has finished or one
+    /// failed. The calling thread, and a thread that completes one of the step's receives, runs
+    /// the kernels `inline` allows; `done` is called on whichever thread finishes the step.
     public func run(
         feeds values: [Tensor],
         step: StepContext,
+        inline: InlineKernels = .all,
         done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
     ) {
         do throws(WeftError) {
@@ -225,6 +244,6 @@ public final class StepPlan: Sendable {
         } catch {
             return done(.failure(error))
         }
-        StepExecution(plan: self, feeds: values, step: step, done: done).start()
+        StepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
     }
 }

@@ -26,6 +26,11 @@ public struct OpDefinition: Sendable {
     /// Whether the op has effects beyond its outputs (variables, sends); such ops are never
     /// merged or skipped by optimisations.
     public var isStateful: Bool
+    /// Whether a kernel does work proportional to its tensors. Inexpensive kernels (constants,
+    /// variable handles, identities, sends and receives) may run on the thread that made them
+    /// ready, even an I/O thread, as TensorFlow's `OpKernel::IsExpensive` allows; expensive ones
+    /// run there only when that thread may block (see `StepPlan.InlineKernels`).
+    public var isExpensive: Bool
     /// The output types from the node and the types of its data inputs.
     public var outputTypes: @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType]
     /// Builds the node's kernel.
@@ -37,6 +42,7 @@ public struct OpDefinition: Sendable {
         inputCount: Int?,
         refInputs: Set<Int> = [],
         isStateful: Bool = false,
+        isExpensive: Bool = true,
         outputTypes: @escaping @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType],
         makeKernel: @escaping @Sendable (NodeInfo) throws(WeftError) -> any OpKernel
     ) {
@@ -44,6 +50,7 @@ public struct OpDefinition: Sendable {
         self.inputCount = inputCount
         self.refInputs = refInputs
         self.isStateful = isStateful
+        self.isExpensive = isExpensive
         self.outputTypes = outputTypes
         self.makeKernel = makeKernel
     }

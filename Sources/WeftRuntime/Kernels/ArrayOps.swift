@@ -12,6 +12,7 @@ enum ArrayOps {
         OpDefinition(
             "Rank",
             inputCount: 1,
+            isExpensive: false,
             outputTypes: { _, _ in [OutputType(.int32)] },
             makeKernel: { _ in
                 ClosureKernel { context throws(WeftError) in [.tensor(Tensor(Int32(try context.input(0).shape.rank)))] }
@@ -101,6 +102,7 @@ enum ArrayOps {
         return OpDefinition(
             name,
             inputCount: 1,
+            isExpensive: false,
             outputTypes: { node, _ throws(WeftError) in [OutputType(try outputType(node))] },
             makeKernel: { node throws(WeftError) in
                 let type = try outputType(node)

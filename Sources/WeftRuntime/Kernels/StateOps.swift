@@ -5,6 +5,7 @@ enum StateOps {
             "VariableV2",
             inputCount: 0,
             isStateful: true,
+            isExpensive: false,
             outputTypes: { node, _ throws(WeftError) in [OutputType(try node.attributes.type("dtype"), isRef: true)] },
             makeKernel: { node throws(WeftError) in
                 let dtype = try node.attributes.type("dtype")
@@ -79,6 +80,7 @@ enum CoreOps {
         OpDefinition(
             "Const",
             inputCount: 0,
+            isExpensive: false,
             outputTypes: OpDefinition.outputOfAttribute("dtype"),
             makeKernel: { node throws(WeftError) in
                 let value = try node.attributes.tensor("value")
@@ -95,6 +97,7 @@ enum CoreOps {
         OpDefinition(
             "Placeholder",
             inputCount: 0,
+            isExpensive: false,
             outputTypes: OpDefinition.outputOfAttribute("dtype"),
             makeKernel: { node throws(WeftError) in
                 let dtype = try node.attributes.type("dtype")
@@ -108,6 +111,7 @@ enum CoreOps {
         OpDefinition(
             "PlaceholderWithDefault",
             inputCount: 1,
+            isExpensive: false,
             outputTypes: OpDefinition.outputOfAttribute("dtype"),
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try context.input(0))] } }
         ),
@@ -117,6 +121,7 @@ enum CoreOps {
         OpDefinition(
             "NoOp",
             inputCount: 0,
+            isExpensive: false,
             outputTypes: OpDefinition.noOutputs,
             makeKernel: { _ in ClosureKernel { _ in [] } }
         ),
@@ -127,6 +132,7 @@ enum CoreOps {
         OpDefinition(
             op,
             inputCount: 1,
+            isExpensive: false,
             outputTypes: { node, inputs throws(WeftError) in
                 guard let first = inputs.first else {
                     throw WeftError(.invalidArgument, "node '\(node.name)' needs one input")
