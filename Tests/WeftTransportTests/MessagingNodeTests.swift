@@ -459,6 +459,54 @@ import WeftTransport
         if case .failure(let error) = result { #expect((error as? WeftError)?.code == .cancelled) }
     }
 
+    @Test func requestsSentFromCompletions_goOutWithoutAWakeUp() async throws {
+        // Completions run on the I/O thread, which queues what they send without waking itself;
+        // each link of this chain is sent from the previous one's completion.
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let links = 50
+        let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            @Sendable func send(_ index: Int) {
+                client.request(message(step: UInt64(index)), to: server.address, timeout: .seconds(5)) { result in
+                    guard case .success(let reply) = result, reply.envelope.step == UInt64(index), index < links else {
+                        return continuation.resume(returning: index)
+                    }
+                    send(index + 1)
+                }
+            }
+            send(1)
+        }
+        #expect(finished == links)
+    }
+
+    @Test func replyFromTheHandler_andOneFromAnotherThread_bothArrive() async throws {
+        // The I/O thread's own replies skip the wake-up; replies from other threads send one.
+        let server = try makeNode()
+        server.setHandler { [weak server] incoming in
+            guard let server else { return }
+            if incoming.message.envelope.step % 2 == 0 {
+                server.reply(to: incoming, WireMessage(envelope: incoming.message.envelope))
+            } else {
+                DispatchQueue.global().async {
+                    server.reply(to: incoming, WireMessage(envelope: incoming.message.envelope))
+                }
+            }
+        }
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        for step in UInt64(0)..<40 {
+            let reply = try await client.request(message(step: step), to: server.boundAddress, timeout: .seconds(5))
+            #expect(reply.envelope.step == step)
+        }
+    }
+
     @Test func close_fromTheHandler_doesNotDeadlock() async throws {
         let server = try makeNode()
         server.setHandler { [weak server] _ in server?.close() }
