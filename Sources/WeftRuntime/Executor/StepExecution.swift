@@ -53,11 +53,11 @@ final class StepExecution: Sendable {
     /// Runs the ready nodes `policy` lets this thread run, and the nodes they make ready, until
     /// none is left; hands the others to the pool.
     private func process(_ ready: [Int], _ policy: StepPlan.InlineKernels) {
-        var queue: [Int] = []
+        var queue = InlineQueue()
         enqueue(ready, into: &queue, policy)
         var budget = if case .inexpensive(let limit) = policy { limit } else { Int.max }
-        while let current = queue.popLast() {
-            guard budget > 0 else { return handToPool(queue + [current]) }
+        while let current = queue.pop() {
+            guard budget > 0 else { return handToPool([current] + queue.drain()) }
             budget -= 1
             let node = plan.nodes[current]
             guard let inputs = gatherInputs(node) else {
@@ -87,13 +87,17 @@ final class StepExecution: Sendable {
     /// Adds to this thread's `queue` the ready nodes it may run and hands the rest to the pool:
     /// inexpensive nodes stay; an expensive one stays only when `policy` allows it and nothing
     /// else waits here.
-    private func enqueue(_ ready: [Int], into queue: inout [Int], _ policy: StepPlan.InlineKernels) {
-        var expensive: [Int] = []
-        for node in ready {
-            if plan.nodes[node].isExpensive { expensive.append(node) } else { queue.append(node) }
+    private func enqueue(_ ready: [Int], into queue: inout InlineQueue, _ policy: StepPlan.InlineKernels) {
+        for node in ready where !plan.nodes[node].isExpensive { queue.push(node) }
+        var mayKeep = if case .all = policy { queue.isEmpty } else { false }
+        for node in ready where plan.nodes[node].isExpensive {
+            if mayKeep {
+                queue.push(node)
+                mayKeep = false
+            } else {
+                handToPool([node])
+            }
         }
-        if case .all = policy, queue.isEmpty, let kept = expensive.popLast() { queue.append(kept) }
-        for node in expensive { handToPool([node]) }
     }
 
     private func handToPool(_ nodes: [Int]) {
@@ -181,5 +185,32 @@ final class StepExecution: Sendable {
         } catch {
             done(.failure(error))
         }
+    }
+}
+
+/// The nodes one thread will run next, last in first out. The first needs no allocation, so a
+/// chain of ops allocates nothing here.
+private struct InlineQueue {
+    private var top: Int?
+    private var rest: [Int] = []
+
+    var isEmpty: Bool { top == nil }
+
+    mutating func push(_ node: Int) {
+        if let top { rest.append(top) }
+        top = node
+    }
+
+    mutating func pop() -> Int? {
+        defer { top = rest.popLast() }
+        return top
+    }
+
+    /// Removes and returns every queued node.
+    mutating func drain() -> [Int] {
+        var nodes = rest
+        if let top { nodes.append(top) }
+        self = InlineQueue()
+        return nodes
     }
 }
