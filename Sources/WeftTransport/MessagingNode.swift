@@ -118,16 +118,15 @@ public final class MessagingNode: Sendable {
     /// Answers a request: sends `message` back to the requester as a `REPLY` carrying its
     /// request id. Set `message.envelope.status` to report an error. Does nothing for messages
     /// sent with `send(_:to:)`, whose sender waits for no reply.
-    public func reply(to incoming: IncomingMessage, _ message: WireMessage) {
+    public func reply(to incoming: IncomingMessage, _ message: consuming WireMessage) {
         reply(to: incoming.replyToken, message)
     }
 
     /// Answers the request `token` came from; see `reply(to:_:)`.
-    public func reply(to token: IncomingMessage.ReplyToken, _ message: WireMessage) {
+    public func reply(to token: IncomingMessage.ReplyToken, _ message: consuming WireMessage) {
         guard token.expectsReply else {
             return core.logger.trace("no reply sent: the message was sent without waiting for one")
         }
-        var message = message
         message.envelope.kind = .reply
         message.envelope.requestID = token.requestID
         do throws(WeftError) {
@@ -172,8 +171,7 @@ public final class MessagingNode: Sendable {
     /// Sends a message that needs no reply (a heartbeat, a tensor pushed to a peer). If no
     /// connection to `address` takes it within `configuration.sendTimeout`, it is dropped and
     /// logged: callers that must know use `request` instead.
-    public func send(_ message: WireMessage, to address: String) {
-        var message = message
+    public func send(_ message: consuming WireMessage, to address: String) {
         message.envelope.requestID = 0
         do throws(WeftError) {
             let frames = try WireCodec.frames(for: message)
@@ -236,13 +234,12 @@ public final class MessagingNode: Sendable {
     // MARK: Internals
 
     private func startRequest(
-        _ message: WireMessage,
+        _ message: consuming WireMessage,
         to address: String,
         timeout: Duration,
         completion: @escaping Completion
     ) -> UInt64 {
         let id = core.makeRequestID()
-        var message = message
         message.envelope.requestID = id
         if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = milliseconds(timeout) }
         do throws(WeftError) {

@@ -1,3 +1,4 @@
+import Foundation
 import WeftProto
 import WeftRuntime
 
@@ -5,8 +6,10 @@ import WeftRuntime
 /// frames form a valid message. Every check throws a `WeftError` that names the problem.
 enum WireCodec {
     /// The envelope as sent: the protocol version and one `TensorMeta` per tensor.
-    static func header(for message: WireMessage) -> Weft_Envelope {
-        var envelope = message.envelope
+    static func header(for message: consuming WireMessage) -> Weft_Envelope {
+        // Taken, not copied, so setting its fields does not copy its storage.
+        var envelope = Weft_Envelope()
+        swap(&envelope, &message.envelope)
         envelope.protocolVersion = WireProtocol.version
         let names = envelope.tensors.count == message.tensors.count ? envelope.tensors.map(\.name) : nil
         envelope.tensors = message.tensors.enumerated().map { index, tensor in
@@ -20,7 +23,8 @@ enum WireCodec {
     }
 
     /// The frames of a message: the serialized header, then each tensor's bytes, uncopied.
-    static func frames(for message: WireMessage) throws(WeftError) -> [OutgoingFrame] {
+    static func frames(for message: consuming WireMessage) throws(WeftError) -> [OutgoingFrame] {
+        let tensors = message.tensors
         let header = header(for: message)
         let bytes: [UInt8]
         do {
@@ -28,13 +32,20 @@ enum WireCodec {
         } catch {
             throw WeftError(.internal, "cannot serialize a \(header.kind) envelope: \(error)")
         }
-        return [.bytes(bytes)] + message.tensors.map(OutgoingFrame.tensor)
+        return [.bytes(bytes)] + tensors.map(OutgoingFrame.tensor)
     }
 
     /// Parses an envelope frame.
     static func envelope(from bytes: UnsafeRawBufferPointer) throws(WeftError) -> Weft_Envelope {
         do {
-            return try Weft_Envelope(serializedBytes: Array(bytes))
+            // Parsed in place: the frame outlives the call.
+            guard let base = bytes.baseAddress else { return try Weft_Envelope(serializedBytes: [UInt8]()) }
+            let view = Data(
+                bytesNoCopy: UnsafeMutableRawPointer(mutating: base),
+                count: bytes.count,
+                deallocator: .none
+            )
+            return try Weft_Envelope(serializedBytes: view)
         } catch {
             throw WeftError(.invalidArgument, "the first frame (\(bytes.count) bytes) is not a Weft envelope: \(error)")
         }
