@@ -19,6 +19,8 @@ public enum ClusterBenchmark {
         public var ping: LocalBenchmark.Timing
         /// `sess.run(variable)` with the variable on one worker.
         public var step: LocalBenchmark.Timing
+        /// Each round's step median over its raw median: how much the host's state moved the ratio.
+        public var roundRatios: [Double]
         /// The step's median in raw round trips (target: at most 2).
         public var roundTripsPerStep: Double { step.statistics.median / rawRoundTrip.statistics.median }
     }
@@ -37,35 +39,60 @@ public enum ClusterBenchmark {
         public var stepBandwidth: Double { Double(bytes) / step.statistics.median }
     }
 
-    /// Measures raw round trips, then a step reading a variable held on `/job:worker/task:0`.
-    public static func step(executable: URL, iterations: Int) throws -> StepReport {
-        let raw = try rawRoundTrips(executable: executable, iterations: iterations)
-        let cluster = try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=1"))
-        defer { cluster.stop() }
-        let graph = Graph()
-        let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
-            let variable = graph.device("/job:worker/task:0") { Variable(Float(42), name: "foo") }
-            return (variable, globalVariablesInitializer())
+    /// Measures raw round trips, pings of the worker and steps reading a variable it holds, in
+    /// `rounds` interleaved rounds, so all three see the same states of the host: a shared
+    /// machine's wake-up latency drifts from minute to minute, and so does the raw baseline.
+    public static func step(executable: URL, iterations: Int, rounds: Int = 10) throws -> StepReport {
+        try withEchoServer(executable: executable) { echo in
+            let cluster = try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=1"))
+            defer { cluster.stop() }
+            let graph = Graph()
+            let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
+                let variable = graph.device("/job:worker/task:0") { Variable(Float(42), name: "foo") }
+                return (variable, globalVariablesInitializer())
+            }
+            let session = try Session(target: cluster.address, graph: graph)
+            defer { session.close() }
+            try session.run(initialize)
+            let worker = cluster.members[1].address
+            let perRound = max(1, iterations / max(1, rounds))
+            let warmup = 50
+            var raw: [Double] = []
+            var ping: [Double] = []
+            var step: [Double] = []
+            var ratios: [Double] = []
+            for _ in 0..<max(1, rounds) {
+                let rawRound = try RawZeroMQBenchmark.roundTrips(to: echo, iterations: perRound + warmup)
+                    .dropFirst(warmup).map(LocalBenchmark.seconds)
+                ping += try LocalBenchmark.samples(iterations: perRound, warmup: warmup) {
+                    try ClusterClient.ping(worker)
+                }
+                let stepRound = try LocalBenchmark.samples(iterations: perRound, warmup: warmup) {
+                    _ = try session.run(variable)
+                }
+                ratios.append(Statistics(stepRound).median / Statistics(Array(rawRound)).median)
+                raw += rawRound
+                step += stepRound
+            }
+            return StepReport(
+                rawRoundTrip: LocalBenchmark.Timing(
+                    name: "raw ZeroMQ DEALER/ROUTER round trip, 64 B",
+                    statistics: Statistics(raw),
+                    flops: 0
+                ),
+                ping: LocalBenchmark.Timing(
+                    name: "Weft request/reply round trip (ping a worker)",
+                    statistics: Statistics(ping),
+                    flops: 0
+                ),
+                step: LocalBenchmark.Timing(
+                    name: "distributed step: sess.run(foo) on /job:worker/task:0",
+                    statistics: Statistics(step),
+                    flops: 0
+                ),
+                roundRatios: ratios
+            )
         }
-        let session = try Session(target: cluster.address, graph: graph)
-        defer { session.close() }
-        try session.run(initialize)
-        let worker = cluster.members[1].address
-        let ping = try LocalBenchmark.measure(
-            "Weft request/reply round trip (ping a worker)",
-            iterations: iterations,
-            warmup: 100
-        ) {
-            try ClusterClient.ping(worker)
-        }
-        let step = try LocalBenchmark.measure(
-            "distributed step: sess.run(foo) on /job:worker/task:0",
-            iterations: iterations,
-            warmup: 100
-        ) {
-            _ = try session.run(variable)
-        }
-        return StepReport(rawRoundTrip: raw, ping: ping, step: step)
     }
 
     /// Measures raw one-way bandwidth, then steps that push a `bytes`-byte tensor held on
@@ -99,20 +126,6 @@ public enum ClusterBenchmark {
             rawBandwidth: rawBandwidth,
             step: step,
             bytesSentPerStep: metadata.stepStatistics.bytesSent
-        )
-    }
-
-    private static func rawRoundTrips(executable: URL, iterations: Int) throws -> LocalBenchmark.Timing {
-        let samples = try withEchoServer(executable: executable) { address in
-            try RawZeroMQBenchmark.roundTrips(to: address, iterations: iterations + 100)
-        }
-        let seconds = samples.dropFirst(100).map {
-            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
-        }
-        return LocalBenchmark.Timing(
-            name: "raw ZeroMQ DEALER/ROUTER round trip, 64 B",
-            statistics: Statistics(seconds),
-            flops: 0
         )
     }
 

@@ -27,6 +27,15 @@ public enum LocalBenchmark {
         flops: Double = 0,
         _ body: () throws -> Void
     ) rethrows -> Timing {
+        Timing(
+            name: name,
+            statistics: Statistics(try samples(iterations: iterations, warmup: warmup, body)),
+            flops: flops
+        )
+    }
+
+    /// Seconds each of `iterations` calls of `body` took, after `warmup` untimed calls.
+    static func samples(iterations: Int, warmup: Int, _ body: () throws -> Void) rethrows -> [Double] {
         for _ in 0..<warmup { try body() }
         var samples: [Double] = []
         samples.reserveCapacity(iterations)
@@ -34,10 +43,13 @@ public enum LocalBenchmark {
         for _ in 0..<iterations {
             let start = clock.now
             try body()
-            let elapsed = clock.now - start
-            samples.append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+            samples.append(seconds(clock.now - start))
         }
-        return Timing(name: name, statistics: Statistics(samples), flops: flops)
+        return samples
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// `sess.run(variable)` on the seed graph (`foo` = 42, initialised).

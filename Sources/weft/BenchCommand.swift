@@ -55,18 +55,25 @@ struct StepBench: ParsableCommand {
         abstract: "Time a distributed step that reads a variable on one worker against raw ZeroMQ round trips."
     )
 
-    @Option(help: "Steps (and raw round trips) to time.")
+    @Option(help: "Steps (and raw round trips, and pings) to time.")
     var iterations = 5_000
+
+    @Option(help: "Rounds the three measurements are interleaved in.")
+    var rounds = 10
 
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         global.bootstrapLogging()
-        let report = try ClusterBenchmark.step(executable: selfExecutable(), iterations: iterations)
+        let report = try ClusterBenchmark.step(executable: selfExecutable(), iterations: iterations, rounds: rounds)
         for timing in [report.rawRoundTrip, report.ping, report.step] {
             say(
                 "\(timing.name): median \(fixed(timing.statistics.median * 1e6)) µs, p99 \(fixed(timing.statistics.p99 * 1e6)) µs"
             )
+        }
+        let ratios = report.roundRatios.sorted()
+        if let low = ratios.first, let high = ratios.last {
+            say("per round, the step took \(fixed(low))–\(fixed(high)) raw round trips at the median")
         }
         say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 2)")
     }
