@@ -63,14 +63,14 @@ public enum ClusterBenchmark {
             var ratios: [Double] = []
             for _ in 0..<max(1, rounds) {
                 let rawRound = try RawZeroMQBenchmark.roundTrips(to: echo, iterations: perRound + warmup)
-                    .dropFirst(warmup).map(LocalBenchmark.seconds)
+                    .dropFirst(warmup).map(seconds)
                 ping += try LocalBenchmark.samples(iterations: perRound, warmup: warmup) {
                     try ClusterClient.ping(worker)
                 }
                 let stepRound = try LocalBenchmark.samples(iterations: perRound, warmup: warmup) {
                     _ = try session.run(variable)
                 }
-                ratios.append(Statistics(stepRound).median / Statistics(Array(rawRound)).median)
+                ratios.append(Statistics(stepRound).median / Statistics(rawRound).median)
                 raw += rawRound
                 step += stepRound
             }

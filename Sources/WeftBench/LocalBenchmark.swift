@@ -48,10 +48,6 @@ public enum LocalBenchmark {
         return samples
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     /// `sess.run(variable)` on the seed graph (`foo` = 42, initialised).
     public static func seedRead(iterations: Int) throws -> Timing {
         let graph = Graph()

@@ -390,8 +390,3 @@ extension PlacementBenchmark {
         row.computeBalance = mean > 0 ? (times.max() ?? 0) / mean : nil
     }
 }
-
-/// `duration` in seconds.
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}

@@ -67,10 +67,6 @@ public enum PlanningBenchmark {
         let edges = runtime.nodes.reduce(0) { $0 + $1.dataInputs.count + $1.controlInputs.count }
         return Report(nodes: runtime.nodes.count, edges: edges, side: dag.side, buildSeconds: buildSeconds, rows: rows)
     }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }
 
 /// A simple baseline for cuts: the groups in topological order, cut into one contiguous block

@@ -112,7 +112,7 @@ public struct CostModel: Sendable {
     public mutating func useLinks(_ measurements: [LinkMeasurement]) {
         for measured in measurements {
             setLink(
-                Link(latency: Self.seconds(measured.latency), bytesPerSecond: measured.bytesPerSecond),
+                Link(latency: seconds(measured.latency), bytesPerSecond: measured.bytesPerSecond),
                 from: measured.source,
                 to: measured.destination
             )
@@ -150,17 +150,17 @@ public struct CostModel: Sendable {
 
     /// Replaces the estimate of `node` by a measured cost, on `device` only or on every device.
     public mutating func setMeasuredCost(_ cost: Duration, node: String, device: DeviceName? = nil) {
-        let seconds = Self.seconds(cost)
+        let measuredSeconds = seconds(cost)
         if let device {
-            measuredOnDevice[NodeOnDevice(node: node, device: device)] = seconds
+            measuredOnDevice[NodeOnDevice(node: node, device: device)] = measuredSeconds
         } else {
-            measured[node] = seconds
+            measured[node] = measuredSeconds
         }
     }
 
     /// Replaces the estimates of every node named in `costs` (by node name).
     public mutating func useMeasuredCosts(_ costs: [String: Duration]) {
-        for (node, cost) in costs { measured[node] = Self.seconds(cost) }
+        for (node, cost) in costs { measured[node] = seconds(cost) }
     }
 
     /// Uses the node times of real steps (`RunMetadata.stepStatistics`): each node's median
@@ -180,10 +180,5 @@ public struct CostModel: Sendable {
             }
         }
         return durations.mapValues { samples in samples.sorted()[samples.count / 2] }
-    }
-
-    /// A duration in seconds.
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
