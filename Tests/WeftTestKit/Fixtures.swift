@@ -9,8 +9,14 @@ public enum Fixtures {
         return url
     }()
 
-    /// `../shared/conformance` next to the repository.
-    public static let conformance = repository.deletingLastPathComponent().appendingPathComponent("shared/conformance")
+    /// The conformance cases: `$WEFT_CONFORMANCE` when set, else `../shared/conformance` next to
+    /// the repository (as `scripts/test` finds them).
+    public static let conformance: URL = {
+        if let path = ProcessInfo.processInfo.environment["WEFT_CONFORMANCE"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return repository.deletingLastPathComponent().appendingPathComponent("shared/conformance")
+    }()
 }
 
 extension Fixtures {
