@@ -628,10 +628,14 @@ final class IOLoop {
     // MARK: Requests in (ROUTER)
 
     private func receiveRequests() {
-        routerDirty = false
         for _ in 0..<Self.batch {
+            routerDirty = false
             switch router.receive() {
-            case .message(let frames): handleRequest(frames)
+            case .message(let frames):
+                handleRequest(frames)
+                // Replies the handler queued leave before the next request is read, and the
+                // receive after them is the look at the socket that a send calls for.
+                _ = executeCommands()
             case .wouldBlock: return
             case .failed(let errno):
                 logger.debug("receive failed", metadata: ["error": "\(ZMQFailure.text(errno))"])

@@ -102,8 +102,8 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     private struct Signature: Hashable {
-        var feeds: [String]
-        var fetches: [String]
+        var feeds: [TensorName]
+        var fetches: [TensorName]
         var targets: [String]
     }
 
@@ -165,11 +165,7 @@ public final class RemoteSessionBackend: SessionBackend {
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         try extendIfNeeded()
-        let signature = Signature(
-            feeds: feeds.map(\.0.description),
-            fetches: fetches.map(\.description),
-            targets: targets
-        )
+        let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         if let route = state.withLock({ $0.routes[signature] }) {
             return try runDirect(
                 route,
@@ -181,8 +177,8 @@ public final class RemoteSessionBackend: SessionBackend {
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
             envelope.deadlineMs = milliseconds(options.stepTimeout)
             envelope.runStep = .with {
-                $0.feeds = signature.feeds
-                $0.fetches = signature.fetches
+                $0.feeds = signature.feeds.map(\.description)
+                $0.fetches = signature.fetches.map(\.description)
                 $0.targets = targets
                 $0.collectStatistics = collectStatistics
             }

@@ -343,15 +343,14 @@ public final class Worker: Sendable {
         pushError: WeftError?,
         collector: StepStatisticsCollector?
     ) {
-        let envelope = message.message.envelope
         let tensors: [Tensor]
         switch result {
         case .failure(let error): return node.reply(to: message, .failure(error))
         case .success(let fetched): tensors = fetched
         }
         if let pushError { return node.reply(to: message, .failure(pushError)) }
-        let reply = WireMessage.make(.reply, session: envelope.session, step: envelope.step, tensors: tensors) {
-            reply in
+        // The request id alone matches the reply to its request.
+        let reply = WireMessage.make(.reply, tensors: tensors) { reply in
             if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
         }
         node.reply(to: message, reply)
