@@ -78,8 +78,13 @@ public enum LocalBenchmark {
         ) { _ = try session.run(product) }
     }
 
-    /// The same product by a direct `cblas_sgemm` call into a preallocated buffer.
+    /// The same product by a direct `cblas_sgemm` call into a preallocated buffer, with one
+    /// OpenBLAS thread per core, as a program that calls OpenBLAS itself gets by default (Weft
+    /// keeps OpenBLAS single-threaded and splits large products itself).
     public static func directSgemm(size: Int, iterations: Int) -> Timing {
+        let threads = openblas_get_num_threads()
+        openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+        defer { openblas_set_num_threads(threads) }
         let (a, b) = (randomMatrix(size), randomMatrix(size))
         let c = Tensor(uninitialized: .float, shape: [size, size])
         let n = Int32(size)

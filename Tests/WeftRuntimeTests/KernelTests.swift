@@ -560,6 +560,33 @@ func naiveMatMul(
         #expect(close(out.doubleValues, naiveMatMul(a, aShape, false, b, bShape, true)))
     }
 
+    /// Large enough to be split into row blocks that run in parallel (on a machine with more
+    /// than one core), with row counts that do not divide evenly, in both precisions and every
+    /// transpose.
+    @Test(arguments: [DType.float, .double])
+    func productSplitIntoRowBlocks_matchesNaiveLoop(dtype: DType) throws {
+        let (m, k, n) = (131, 129, 127)
+        let shape = try GemmShape((m, k), (k, n), transposeA: false, transposeB: false, node: "m")
+        #expect(Gemm.blockCount(shape, parallelism: 4) == 4)
+        for (ta, tb) in Self.transposes {
+            let (a, aShape, b, bShape) = Self.operands(m: m, k: k, n: n, ta, tb)
+            func make(_ values: [Double], _ shape: (Int, Int)) -> Tensor {
+                dtype == .float
+                    ? tensor(values.map { Float($0) }, [shape.0, shape.1]) : tensor(values, [shape.0, shape.1])
+            }
+            let out = try H.run1("MatMul", [make(a, aShape), make(b, bShape)], Self.attrs(ta, tb))
+            #expect(out.shape == [m, n])
+            #expect(close(out.doubleValues, naiveMatMul(a, aShape, ta, b, bShape, tb)), "transpose \(ta) \(tb)")
+        }
+    }
+
+    @Test func smallProducts_runAsOneCall() throws {
+        let small = try GemmShape((64, 64), (64, 64), transposeA: false, transposeB: false, node: "m")
+        #expect(Gemm.blockCount(small, parallelism: 4) == 1)
+        let fewRows = try GemmShape((24, 4096), (4096, 4096), transposeA: false, transposeB: false, node: "m")
+        #expect(Gemm.blockCount(fewRows, parallelism: 4) == 1)  // fewer rows than two blocks' minimum
+    }
+
     @Test func sizeMismatch_isInvalidArgument() throws {
         let error = H.error(
             "MatMul",

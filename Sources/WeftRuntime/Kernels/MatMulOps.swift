@@ -1,4 +1,6 @@
 import CBLAS
+import Dispatch
+import Foundation
 
 /// Matrix products: `MatMul` and the batched `BatchMatMul` / `BatchMatMulV2`.
 ///
@@ -60,6 +62,10 @@ struct GemmShape: Sendable {
     /// Elements in one `A`, `B` and `C`.
     var sizes: (a: Int, b: Int, c: Int) { (m * k, k * n, m * n) }
 
+    /// Where row `row` of `op(A)` starts in `A`: a row of the stored `[m, k]`, or a column of
+    /// the stored `[k, m]`.
+    func offsetInA(row: Int) -> Int { transposeA ? row : row * k }
+
     /// Works out the product's sizes from the operands' matrix dimensions, or TensorFlow's
     /// `Matrix size-incompatible` error.
     init(_ a: (Int, Int), _ b: (Int, Int), transposeA: Bool, transposeB: Bool, node: String) throws(WeftError) {
@@ -84,7 +90,45 @@ struct GemmShape: Sendable {
 }
 
 /// Runs one product on raw operands; the caller has checked the dtype and sizes.
+///
+/// OpenBLAS runs single-threaded: its own threads spin in `sched_yield` for about 0.1 s after
+/// every threaded call, so a worker that steps every few milliseconds would keep a core busy
+/// doing nothing. A large product is split instead into blocks of rows that run in parallel on
+/// Dispatch's pool, whose threads sleep when idle.
 enum Gemm {
+    /// Products with fewer multiply-adds than this (about 128³) run as one call: splitting
+    /// them costs more in hand-offs than it saves.
+    static let parallelWork = 1 << 21
+    /// The fewest rows a block gets.
+    static let minimumBlockRows = 16
+    static let parallelism = ProcessInfo.processInfo.activeProcessorCount
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
+
+    /// How many row blocks a product is split into on `parallelism` cores.
+    static func blockCount(_ s: GemmShape, parallelism: Int = Gemm.parallelism) -> Int {
+        let (mn, overflow) = s.m.multipliedReportingOverflow(by: s.n)
+        guard overflow || mn >= parallelWork / max(s.k, 1) else { return 1 }
+        return max(1, min(parallelism, s.m / minimumBlockRows))
+    }
+
+    /// Calls `body` with each block of `C`'s rows, in parallel when the product is large.
+    private static func forEachRowBlock(_ s: GemmShape, _ body: @Sendable (Range<Int>) -> Void) {
+        _ = singleThreadedBLAS
+        let blocks = blockCount(s)
+        guard blocks > 1 else { return body(0..<s.m) }
+        DispatchQueue.concurrentPerform(iterations: blocks) { block in
+            body(s.m * block / blocks..<s.m * (block + 1) / blocks)
+        }
+    }
+
+    /// An operand's storage, shared by the blocks of one product.
+    private struct Operand<Pointer>: @unchecked Sendable {
+        // Sendable: the blocks only read A and B and write disjoint rows of C, and
+        // `concurrentPerform` returns only when every block is done, while the tensors live.
+        let pointer: Pointer
+        init(_ pointer: Pointer) { self.pointer = pointer }
+    }
+
     /// `C = op(A) · op(B)` in single precision through OpenBLAS.
     static func multiply(
         _ a: UnsafePointer<Float>,
@@ -94,22 +138,25 @@ enum Gemm {
     ) {
         guard s.m > 0, s.n > 0 else { return }
         guard s.k > 0 else { return c.initialize(repeating: 0, count: s.m * s.n) }
-        cblas_sgemm(
-            CblasRowMajor,
-            s.transposeA ? CblasTrans : CblasNoTrans,
-            s.transposeB ? CblasTrans : CblasNoTrans,
-            Int32(s.m),
-            Int32(s.n),
-            Int32(s.k),
-            1,
-            a,
-            Int32(s.transposeA ? s.m : s.k),
-            b,
-            Int32(s.transposeB ? s.k : s.n),
-            0,
-            c,
-            Int32(s.n)
-        )
+        let (a, b, c) = (Operand(a), Operand(b), Operand(c))
+        forEachRowBlock(s) { rows in
+            cblas_sgemm(
+                CblasRowMajor,
+                s.transposeA ? CblasTrans : CblasNoTrans,
+                s.transposeB ? CblasTrans : CblasNoTrans,
+                Int32(rows.count),
+                Int32(s.n),
+                Int32(s.k),
+                1,
+                a.pointer + s.offsetInA(row: rows.lowerBound),
+                Int32(s.transposeA ? s.m : s.k),
+                b.pointer,
+                Int32(s.transposeB ? s.k : s.n),
+                0,
+                c.pointer + rows.lowerBound * s.n,
+                Int32(s.n)
+            )
+        }
     }
 
     /// `C = op(A) · op(B)` in double precision through OpenBLAS.
@@ -121,22 +168,25 @@ enum Gemm {
     ) {
         guard s.m > 0, s.n > 0 else { return }
         guard s.k > 0 else { return c.initialize(repeating: 0, count: s.m * s.n) }
-        cblas_dgemm(
-            CblasRowMajor,
-            s.transposeA ? CblasTrans : CblasNoTrans,
-            s.transposeB ? CblasTrans : CblasNoTrans,
-            Int32(s.m),
-            Int32(s.n),
-            Int32(s.k),
-            1,
-            a,
-            Int32(s.transposeA ? s.m : s.k),
-            b,
-            Int32(s.transposeB ? s.k : s.n),
-            0,
-            c,
-            Int32(s.n)
-        )
+        let (a, b, c) = (Operand(a), Operand(b), Operand(c))
+        forEachRowBlock(s) { rows in
+            cblas_dgemm(
+                CblasRowMajor,
+                s.transposeA ? CblasTrans : CblasNoTrans,
+                s.transposeB ? CblasTrans : CblasNoTrans,
+                Int32(rows.count),
+                Int32(s.n),
+                Int32(s.k),
+                1,
+                a.pointer + s.offsetInA(row: rows.lowerBound),
+                Int32(s.transposeA ? s.m : s.k),
+                b.pointer,
+                Int32(s.transposeB ? s.k : s.n),
+                0,
+                c.pointer + rows.lowerBound * s.n,
+                Int32(s.n)
+            )
+        }
     }
 
     /// `C = op(A) · op(B)` for integers, wrapping on overflow. The i-k-j order streams rows of
