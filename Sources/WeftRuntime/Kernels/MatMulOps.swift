@@ -136,27 +136,7 @@ enum Gemm {
         into c: UnsafeMutablePointer<Float>,
         _ s: GemmShape
     ) {
-        guard s.m > 0, s.n > 0 else { return }
-        guard s.k > 0 else { return c.initialize(repeating: 0, count: s.m * s.n) }
-        let (a, b, c) = (Operand(a), Operand(b), Operand(c))
-        forEachRowBlock(s) { rows in
-            cblas_sgemm(
-                CblasRowMajor,
-                s.transposeA ? CblasTrans : CblasNoTrans,
-                s.transposeB ? CblasTrans : CblasNoTrans,
-                Int32(rows.count),
-                Int32(s.n),
-                Int32(s.k),
-                1,
-                a.pointer + s.offsetInA(row: rows.lowerBound),
-                Int32(s.transposeA ? s.m : s.k),
-                b.pointer,
-                Int32(s.transposeB ? s.k : s.n),
-                0,
-                c.pointer + rows.lowerBound * s.n,
-                Int32(s.n)
-            )
-        }
+        multiply(cblas_sgemm, a, b, into: c, s)
     }
 
     /// `C = op(A) · op(B)` in double precision through OpenBLAS.
@@ -166,11 +146,28 @@ enum Gemm {
         into c: UnsafeMutablePointer<Double>,
         _ s: GemmShape
     ) {
+        multiply(cblas_dgemm, a, b, into: c, s)
+    }
+
+    /// `cblas_sgemm` or `cblas_dgemm`.
+    typealias Routine<Scalar> =
+        @Sendable (
+            CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, Scalar, UnsafePointer<Scalar>?, Int32,
+            UnsafePointer<Scalar>?, Int32, Scalar, UnsafeMutablePointer<Scalar>?, Int32
+        ) -> Void
+
+    private static func multiply<Scalar: BinaryFloatingPoint>(
+        _ routine: Routine<Scalar>,
+        _ a: UnsafePointer<Scalar>,
+        _ b: UnsafePointer<Scalar>,
+        into c: UnsafeMutablePointer<Scalar>,
+        _ s: GemmShape
+    ) {
         guard s.m > 0, s.n > 0 else { return }
         guard s.k > 0 else { return c.initialize(repeating: 0, count: s.m * s.n) }
         let (a, b, c) = (Operand(a), Operand(b), Operand(c))
         forEachRowBlock(s) { rows in
-            cblas_dgemm(
+            routine(
                 CblasRowMajor,
                 s.transposeA ? CblasTrans : CblasNoTrans,
                 s.transposeB ? CblasTrans : CblasNoTrans,
