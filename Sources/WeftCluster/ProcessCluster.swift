@@ -76,6 +76,11 @@ public final class ProcessCluster: Sendable {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        // Weft keeps OpenBLAS single-threaded (see `Gemm`); set before the child starts, this also
+        // spares it the 0.1 s OpenBLAS's helper threads spin at start-up. A value already set stays.
+        var environment = ProcessInfo.processInfo.environment
+        if environment["OPENBLAS_NUM_THREADS"] == nil { environment["OPENBLAS_NUM_THREADS"] = "1" }
+        process.environment = environment
         let output = Pipe()
         process.standardOutput = output
         process.standardInput = Pipe()
