@@ -162,7 +162,7 @@ final class IOLoop {
             core.state.withLock { state in
                 state.waker = waker
                 state.ioThread = pthread_self()
-                state.wakePending = false
+                state.activity = .busy
             }
         } catch let error as ZMQFailure {
             router.close()
@@ -260,10 +260,12 @@ final class IOLoop {
 
     private func serve() {
         while true {
+            // Commands first: a woken thread sends what its caller waits for before it drains
+            // the wake socket and looks at the others.
+            guard executeCommands() else { return }
             serviceSockets()
             expireRequests()
             reapIdlePeers()
-            guard executeCommands() else { return }
             if hasDirtySockets { continue }
             guard waitForSockets() else { return }
         }
@@ -278,6 +280,7 @@ final class IOLoop {
     private func waitForSockets() -> Bool {
         if peersChanged { rebuildPollSet() }
         let timeout = Int32(pollTimeout())
+        guard markWaiting() else { return true }
         let ready = pollSet.withUnsafeMutableBufferPointer { set in poll(set.baseAddress, nfds_t(set.count), timeout) }
         if ready < 0 {
             if errno == EINTR { return true }
@@ -294,6 +297,16 @@ final class IOLoop {
             }
         }
         return true
+    }
+
+    /// Tells callers that from now on a command they queue must wake this thread; returns
+    /// `false`, without waiting, when commands are already queued or the node is closing.
+    private func markWaiting() -> Bool {
+        core.state.withLock { state in
+            guard state.commands.isEmpty, !state.closing else { return false }
+            state.activity = .waiting
+            return true
+        }
     }
 
     private func rebuildPollSet() {
@@ -355,14 +368,13 @@ final class IOLoop {
         }
     }
 
-    /// Takes the queued commands, or `nil` when the node is closing. Called after draining
-    /// wake-ups, so a command queued after this point sends a fresh wake-up (see
-    /// `NodeCore.submit`).
+    /// Takes the queued commands, or `nil` when the node is closing. The thread is busy from
+    /// here until `markWaiting`, which looks at the queue again, so callers need not wake it.
     private func takeCommands() -> [Command]? {
         var taken = spareCommands
         spareCommands = []
         let open = core.state.withLock { state in
-            state.wakePending = false
+            state.activity = .busy
             // When closing, the commands stay for `shutdown`, which fails the requests among them.
             guard !state.closing else { return false }
             swap(&taken, &state.commands)

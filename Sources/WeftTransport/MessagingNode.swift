@@ -326,10 +326,19 @@ enum Command: Sendable {
 
 /// What the callers' threads and the I/O thread share.
 final class NodeCore: Sendable {
+    /// Whether a caller that queues a command must wake the I/O thread.
+    enum Activity {
+        /// The I/O thread looks at the queue again before it waits: no wake-up is needed.
+        case busy
+        /// The I/O thread waits, or is about to, in `poll`: the next command must wake it.
+        case waiting
+        /// A wake-up is in flight: the I/O thread has not yet taken the queue since it was sent.
+        case woken
+    }
+
     struct State {
         var commands: [Command] = []
-        /// A wake-up is in flight: the I/O thread has not yet taken the queue since it was sent.
-        var wakePending = false
+        var activity = Activity.busy
         /// The sending half of the wake-up pair; `nil` before the loop starts and after it stops.
         var waker: Waker?
         var handler: MessagingNode.Handler?
@@ -359,14 +368,13 @@ final class NodeCore: Sendable {
         nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
-    /// Queues a command and wakes the I/O thread; after close, fails a request with `cancelled`.
-    /// The I/O thread itself (a handler, a completion) needs no wake-up: it runs every queued
-    /// command before it waits again.
+    /// Queues a command and wakes the I/O thread if it waits; after close, fails a request with
+    /// `cancelled`. The I/O thread itself (a handler, a completion) is busy, so never wakes itself.
     func submit(_ command: Command) {
         let (accepted, waker) = state.withLock { state -> (Bool, Waker?) in
             guard !state.closing else { return (false, nil) }
             state.commands.append(command)
-            return (true, Self.isIOThread(state) ? nil : Self.claimWakeUp(&state))
+            return (true, Self.claimWakeUp(&state))
         }
         // Sent outside the lock, so the woken I/O thread does not find the queue still locked.
         waker?.wake()
@@ -391,12 +399,12 @@ final class NodeCore: Sendable {
         return pthread_equal(ioThread, pthread_self()) != 0
     }
 
-    /// The waker to send a wake-up with, unless one is already due; the I/O thread drains the
-    /// wake socket before it takes the queue, so every queued command is seen after at most one
-    /// wake-up.
+    /// The waker to send a wake-up with, when the I/O thread waits and none is due yet. A busy
+    /// I/O thread needs none: it marks itself waiting, under the lock, only when it has found the
+    /// queue empty, so every queued command is seen after at most one wake-up.
     private static func claimWakeUp(_ state: inout State) -> Waker? {
-        guard !state.wakePending, let waker = state.waker else { return nil }
-        state.wakePending = true
+        guard state.activity == .waiting, let waker = state.waker else { return nil }
+        state.activity = .woken
         return waker
     }
 

@@ -5,6 +5,12 @@ import WeftProto
 import WeftRuntime
 import WeftTransport
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @Suite struct MessagingNodeTests {
     // MARK: Round trips
 
@@ -505,6 +511,44 @@ import WeftTransport
             let reply = try await client.request(message(step: step), to: server.boundAddress, timeout: .seconds(5))
             #expect(reply.envelope.step == step)
         }
+    }
+
+    @Test func manyThreadsRequesting_whileTheIOThreadsGoToSleep_loseNoWakeUp() throws {
+        // Callers skip the wake-up while an I/O thread is busy; one lost on its way to sleep
+        // would strand a request until its timeout.
+        let server = try makeNode()
+        server.setHandler { [weak server] incoming in
+            guard let server else { return }
+            let reply = WireMessage(envelope: incoming.message.envelope)
+            if incoming.message.envelope.step % 3 == 0 { return server.reply(to: incoming, reply) }
+            DispatchQueue.global().asyncAfter(
+                deadline: .now() + .microseconds(Int(incoming.message.envelope.step % 50))
+            ) {
+                server.reply(to: incoming, reply)
+            }
+        }
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { caller in
+            for index in 0..<150 {
+                let step = UInt64(caller * 1000 + index)
+                let done = DispatchSemaphore(value: 0)
+                client.request(message(step: step), to: server.boundAddress, timeout: .seconds(2)) { result in
+                    if case .failure(let error) = result { failures.withLock { $0.append("\(step): \(error)") } }
+                    done.signal()
+                }
+                // A command stranded before it reached the I/O thread has no deadline there.
+                if done.wait(timeout: .now() + .seconds(5)) == .timedOut {
+                    return failures.withLock { $0.append("\(step): no answer, not even a timeout") }
+                }
+                if index % 7 == 0 { usleep(UInt32(index % 40)) }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
     }
 
     @Test func close_fromTheHandler_doesNotDeadlock() async throws {
