@@ -89,22 +89,6 @@ extension StepStatistics {
     }
 }
 
-extension MessagingNode {
-    /// Sends a request and blocks the calling thread until its reply, error or timeout. Never
-    /// call it on the node's I/O thread (from a handler or completion), which answers it.
-    func requestAndWait(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage
-    {
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<WireMessage, WeftError>?>(nil)
-        request(message, to: address, timeout: timeout) { result in
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()  // set before the signal
-    }
-}
-
 extension CostModel.Rates {
     /// Rates as they crossed the wire.
     init(_ message: Weft_DeviceRates) {

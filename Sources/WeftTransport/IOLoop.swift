@@ -11,8 +11,10 @@ import Darwin
 #endif
 
 /// A `MessagingNode`'s I/O thread: it owns every socket of the node and is the only thread that
-/// touches them. It blocks in `poll` on the sockets' descriptors until one signals, a caller
-/// wakes it through the `inproc://` pair, or the nearest request deadline passes.
+/// touches them. It blocks in `epoll_wait` on the sockets' descriptors until one signals, a
+/// caller wakes it through the `inproc://` pair, or the nearest request deadline passes. The
+/// descriptors stay registered between waits, so a wait costs one system call whatever the
+/// number of peers (`poll` registers and unregisters every descriptor on every call).
 ///
 /// libzmq's descriptors are edge-triggered and a send or receive may consume their signal, so
 /// a socket the loop used, or whose descriptor signalled, is *dirty*: the loop receives from it
@@ -96,10 +98,12 @@ final class IOLoop {
     private var nextPeerSerial = 0
     private var routerDirty = true
     private var wakeDirty = true
-    /// What `poll` waits on, and the socket each entry belongs to.
-    private var pollSet: [pollfd] = []
-    private var pollTargets: [PollTarget] = []
-    private var peersChanged = true
+    /// The epoll instance every socket's descriptor is registered with.
+    private let poller: Int32
+    /// The socket each registered descriptor belongs to.
+    private var pollTargets: [Int32: PollTarget] = [:]
+    /// Where `epoll_wait` reports ready descriptors.
+    private var readyEvents = [epoll_event](repeating: epoll_event(), count: 64)
     private var reapCandidates: Set<String> = []
     /// The command queue's other buffer, swapped with the shared one so taking commands
     /// allocates nothing.
@@ -151,6 +155,11 @@ final class IOLoop {
             throw error
         }
 
+        poller = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard poller >= 0 else {
+            router.close()
+            throw WeftError(.resourceExhausted, "cannot create an epoll instance: \(String(cString: strerror(errno)))")
+        }
         let wakeEndpoint = "inproc://weft.wake.\(core.serial)"
         do {
             wakeReceiver = try Socket(context: core.context, type: ZMQ_PAIR, role: "wake-up receiver")
@@ -166,11 +175,15 @@ final class IOLoop {
             }
         } catch let error as ZMQFailure {
             router.close()
+            close(poller)
             throw error.error(.internal)
         } catch {
             router.close()
+            close(poller)
             throw WeftError.wrapping(error)
         }
+        register(wakeDescriptor, .wake)
+        register(routerDescriptor, .router)
     }
 
     /// Options every socket of a node gets.
@@ -253,6 +266,7 @@ final class IOLoop {
         peers.removeAll()
         router.close()
         wakeReceiver.close()
+        close(poller)
         logger.debug("messaging node closed", metadata: ["transport.address": "\(boundAddress)"])
     }
 
@@ -278,17 +292,17 @@ final class IOLoop {
     /// Blocks until a descriptor signals or the nearest deadline passes, and marks the sockets
     /// that signalled dirty. Returns `false` when polling fails for good.
     private func waitForSockets() -> Bool {
-        if peersChanged { rebuildPollSet() }
         let timeout = Int32(pollTimeout())
         guard markWaiting() else { return true }
-        let ready = pollSet.withUnsafeMutableBufferPointer { set in poll(set.baseAddress, nfds_t(set.count), timeout) }
+        let capacity = Int32(readyEvents.count)
+        let ready = readyEvents.withUnsafeMutableBufferPointer { epoll_wait(poller, $0.baseAddress, capacity, timeout) }
         if ready < 0 {
             if errno == EINTR { return true }
             logger.info("I/O loop stopped", metadata: ["error": "\(String(cString: strerror(errno)))"])
             return false
         }
-        guard ready > 0 else { return true }
-        for (entry, target) in zip(pollSet, pollTargets) where entry.revents != 0 {
+        for event in readyEvents.prefix(Int(ready)) {
+            guard let target = pollTargets[event.data.fd] else { continue }
             switch target {
             case .wake: wakeDirty = true
             case .router: routerDirty = true
@@ -309,18 +323,23 @@ final class IOLoop {
         }
     }
 
-    private func rebuildPollSet() {
-        pollTargets = [.wake, .router]
-        pollSet = [
-            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: routerDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
-        for peer in peers.values {
-            pollTargets += [.dealer(peer), .monitor(peer)]
-            pollSet.append(pollfd(fd: peer.dealerDescriptor, events: Int16(POLLIN), revents: 0))
-            pollSet.append(pollfd(fd: peer.monitorDescriptor, events: Int16(POLLIN), revents: 0))
+    /// Has `epoll_wait` report when `descriptor` becomes readable. libzmq's descriptors are
+    /// readable while commands wait for the socket, which the loop consumes by using the socket.
+    private func register(_ descriptor: Int32, _ target: PollTarget) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = descriptor
+        if epoll_ctl(poller, EPOLL_CTL_ADD, descriptor, &event) != 0 {
+            // Only a full kernel table gets here; the socket is still used whenever it is dirty.
+            logger.info("cannot watch a socket", metadata: ["error": "\(String(cString: strerror(errno)))"])
         }
-        peersChanged = false
+        pollTargets[descriptor] = target
+    }
+
+    /// Stops watching `descriptor`; called before its socket closes, while the number is still its.
+    private func unregister(_ descriptor: Int32) {
+        epoll_ctl(poller, EPOLL_CTL_DEL, descriptor, nil)
+        pollTargets[descriptor] = nil
     }
 
     /// Milliseconds until the nearest deadline, rounded up; -1 (wait for a socket) if none.
@@ -529,7 +548,8 @@ final class IOLoop {
             throw error
         }
         peers[address] = peer
-        peersChanged = true
+        register(peer.dealerDescriptor, .dealer(peer))
+        register(peer.monitorDescriptor, .monitor(peer))
         return peer
     }
 
@@ -782,9 +802,10 @@ final class IOLoop {
                 !pending.hasRequests(for: address)
             else { continue }
             logger.debug("idle connection closed", metadata: ["peer.address": "\(address)"])
+            unregister(peer.dealerDescriptor)
+            unregister(peer.monitorDescriptor)
             peer.close()
             peers[address] = nil
-            peersChanged = true
         }
         reapCandidates.removeAll()
     }

@@ -168,6 +168,26 @@ public final class MessagingNode: Sendable {
         }
     }
 
+    /// Sends a request and blocks the calling thread until its reply, error or timeout; see
+    /// `request(_:to:timeout:completion:)`. For threads that may block (not the cooperative
+    /// pool); on the node's I/O thread, which would have to answer it, it fails at once.
+    public func requestAndWait(
+        _ message: WireMessage,
+        to address: String,
+        timeout: Duration
+    ) throws(WeftError) -> WireMessage {
+        guard !core.isIOThread else {
+            throw WeftError(
+                .failedPrecondition,
+                "a request to \(address) cannot wait on the messaging node's own I/O thread, which answers it; "
+                    + "use request(_:to:timeout:completion:) from handlers and completions"
+            )
+        }
+        let waiter = try ReplyWaiter.make()
+        _ = startRequest(message, to: address, timeout: timeout, completion: waiter.deliver)
+        return try waiter.wait().get()
+    }
+
     /// Sends a message that needs no reply (a heartbeat, a tensor pushed to a peer). If no
     /// connection to `address` takes it within `configuration.sendTimeout`, it is dropped and
     /// logged: callers that must know use `request` instead.
@@ -393,6 +413,9 @@ final class NodeCore: Sendable {
         waker?.wake()
         return onIOThread
     }
+
+    /// Whether the calling thread is this node's I/O thread.
+    var isIOThread: Bool { state.withLock { Self.isIOThread($0) } }
 
     private static func isIOThread(_ state: State) -> Bool {
         guard let ioThread = state.ioThread else { return false }

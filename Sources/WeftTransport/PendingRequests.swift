@@ -51,7 +51,11 @@ struct PendingRequests<Context> {
 
     /// Records that libzmq took the request.
     mutating func markSent(_ id: UInt64) {
-        entries[id]?.sent = true
+        // Read and written back: `entries[id]?.sent = true` runs nested modify coroutines whose
+        // frames are heap-allocated for an entry this size, eight allocations per request.
+        guard var entry = entries[id] else { return }
+        entry.sent = true
+        entries[id] = entry
     }
 
     /// Removes and returns the request a reply answers, when it is pending and was sent to

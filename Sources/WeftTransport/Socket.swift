@@ -16,6 +16,9 @@ final class Socket {
     private(set) var handle: UnsafeMutableRawPointer?
     /// What the socket is, for log and error messages (`ROUTER`, `DEALER to tcp://…`).
     let role: String
+    /// An empty frame a receive that found nothing left behind, for the next receive: the
+    /// loop ends every burst with such a receive, which would otherwise allocate one.
+    private var spareFrame: ReceivedFrame?
 
     /// Makes a socket of `type` (`ZMQ_ROUTER`, …) with linger 0, so closing never blocks.
     init(context: ZMQContext, type: Int32, role: String) throws(WeftError) {
@@ -184,8 +187,10 @@ final class Socket {
     func receive(maxFrames: Int = Socket.maxFrames, blocking: Bool = false) -> ReceiveOutcome {
         var frames: [ReceivedFrame] = []
         while true {
-            let frame = ReceivedFrame()
+            let frame = spareFrame ?? ReceivedFrame()
+            spareFrame = nil
             if zmq_msg_recv(frame.message, handle, frames.isEmpty && blocking ? 0 : ZMQ_DONTWAIT) < 0 {
+                spareFrame = frame  // libzmq leaves it empty
                 let error = zmq_errno()
                 // A multipart message arrives whole, so only the first frame can be missing.
                 return frames.isEmpty && error == EAGAIN ? .wouldBlock : .failed(error)

@@ -417,6 +417,118 @@ import Darwin
         #expect(server.servedCount == threads * perThread)
     }
 
+    @Test func peerReapedWhileAway_isReachedAgainOnceItListens() throws {
+        var configuration = MessagingNode.Configuration()
+        configuration.idlePeerTimeout = .milliseconds(50)
+        configuration.reconnectInterval = .milliseconds(20)
+        let client = try makeNode(configuration: configuration)
+        let other = try EchoNode()
+        let gone = try EchoNode()
+        let address = gone.address
+        gone.close()
+        defer {
+            client.close()
+            other.close()
+        }
+
+        let error = #expect(throws: WeftError.self) {
+            try client.requestAndWait(message(), to: address, timeout: .seconds(2))
+        }
+        #expect(error?.code == .unavailable)
+        usleep(200_000)
+        // Any turn of the loop reaps the idle connection; this request gives it one.
+        _ = try client.requestAndWait(message(), to: other.address, timeout: .seconds(10))
+        let back = try MessagingNode(listen: address, logger: testLogger)
+        back.setHandler { [weak back] incoming in back?.reply(to: incoming, message(step: 9)) }
+        defer { back.close() }
+
+        let reply = try client.requestAndWait(message(), to: address, timeout: .seconds(10))
+        #expect(reply.envelope.step == 9)
+    }
+
+    // MARK: Blocking requests
+
+    @Test func blockingRequestsFromManyThreads_eachGetTheirOwnReply() throws {
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let failures = Mutex<[String]>([])
+        // More rounds than threads, so callers reuse the waiters earlier ones put back.
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for index in 0..<100 {
+                let step = UInt64(thread * 1000 + index)
+                do {
+                    let reply = try client.requestAndWait(
+                        message(step: step, tensors: [Tensor(Int64(step))]),
+                        to: server.address,
+                        timeout: .seconds(20)
+                    )
+                    if reply.envelope.step != step || reply.tensors != [Tensor(Int64(step))] {
+                        failures.withLock { $0.append("step \(step) answered as \(reply.envelope.step)") }
+                    }
+                } catch {
+                    failures.withLock { $0.append("step \(step): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(server.servedCount == 800)
+    }
+
+    @Test func blockingRequestThatTimesOut_leavesNoWakeUpForTheNextOne() throws {
+        let server = try makeNode()
+        let answered = Counter()
+        server.setHandler { [weak server] incoming in
+            // The first request is answered only after its caller gave up on it.
+            answered.increment()
+            guard answered.value > 1 else {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(400)) { [weak server] in
+                    server?.reply(to: incoming, message(step: 1))
+                }
+                return
+            }
+            server?.reply(to: incoming, message(step: incoming.envelope.step))
+        }
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+
+        let error = #expect(throws: WeftError.self) {
+            try client.requestAndWait(message(step: 1), to: server.boundAddress, timeout: .milliseconds(200))
+        }
+        #expect(error?.code == .unavailable)
+        usleep(400_000)  // the late reply arrives and is dropped
+        let reply = try client.requestAndWait(message(step: 2), to: server.boundAddress, timeout: .seconds(10))
+        #expect(reply.envelope.step == 2)
+    }
+
+    @Test func blockingRequestOnTheIOThread_failsInsteadOfDeadlocking() async throws {
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let address = server.address
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<WeftError?, Never>) in
+            client.request(message(), to: address, timeout: .seconds(10)) { [weak client] _ in
+                // Completions run on the client's I/O thread.
+                do throws(WeftError) {
+                    _ = try client?.requestAndWait(message(), to: address, timeout: .seconds(1))
+                    continuation.resume(returning: nil)
+                } catch {
+                    continuation.resume(returning: error)
+                }
+            }
+        }
+        #expect(outcome?.code == .failedPrecondition)
+    }
+
     @Test func close_failsPendingRequestsWithCancelled() async throws {
         let server = try makeNode()
         server.setHandler { _ in }  // never replies
