@@ -25,6 +25,8 @@ final class IOLoop {
     struct Waiting {
         let timeout: Duration
         let completion: MessagingNode.Completion
+        /// A thread blocks until the completion runs (`requestAndWait`).
+        let callerBlocks: Bool
     }
 
     /// A message waiting for a DEALER to accept it.
@@ -108,6 +110,8 @@ final class IOLoop {
     /// The command queue's other buffer, swapped with the shared one so taking commands
     /// allocates nothing.
     private var spareCommands: [Command] = []
+    /// A reply woke a thread blocked in `requestAndWait` since the loop last waited.
+    private var wokeBlockedCaller = false
 
     private enum PollTarget {
         case wake
@@ -293,6 +297,15 @@ final class IOLoop {
     /// that signalled dirty. Returns `false` when polling fails for good.
     private func waitForSockets() -> Bool {
         let timeout = Int32(pollTimeout())
+        if wokeBlockedCaller {
+            // The woken caller usually runs on this CPU (a pipe wakes it there) and sends its
+            // next request within microseconds. Letting it run before this thread sleeps means
+            // the request finds the thread busy and needs no wake-up, which would otherwise start
+            // this thread on an idle CPU: a third of a remote step's latency (`weft bench step`).
+            // When the caller runs elsewhere, the yield returns at once.
+            wokeBlockedCaller = false
+            sched_yield()
+        }
         guard markWaiting() else { return true }
         let capacity = Int32(readyEvents.count)
         let ready = readyEvents.withUnsafeMutableBufferPointer { epoll_wait(poller, $0.baseAddress, capacity, timeout) }
@@ -405,7 +418,11 @@ final class IOLoop {
     private func execute(_ command: Command) {
         switch command {
         case .request(let request):
-            let waiting = Waiting(timeout: request.timeout, completion: request.completion)
+            let waiting = Waiting(
+                timeout: request.timeout,
+                completion: request.completion,
+                callerBlocks: request.callerBlocks
+            )
             guard pending.insert(id: request.id, address: request.address, deadline: request.deadline, context: waiting)
             else {
                 return request.completion(.failure(WeftError(.internal, "request id \(request.id) is already in use")))
@@ -654,6 +671,7 @@ final class IOLoop {
         } catch {
             result = .failure(WeftError(error.code, "the reply from \(peer.address) is malformed: \(error.message)"))
         }
+        wokeBlockedCaller = wokeBlockedCaller || entry.context.callerBlocks
         entry.context.completion(result)
     }
 

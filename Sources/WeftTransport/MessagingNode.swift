@@ -184,7 +184,7 @@ public final class MessagingNode: Sendable {
             )
         }
         let waiter = try ReplyWaiter.make()
-        _ = startRequest(message, to: address, timeout: timeout, completion: waiter.deliver)
+        _ = startRequest(message, to: address, timeout: timeout, callerBlocks: true, completion: waiter.deliver)
         return try waiter.wait().get()
     }
 
@@ -243,6 +243,7 @@ public final class MessagingNode: Sendable {
                         frames: frames.map(OutgoingFrame.bytes),
                         deadline: .now + timeout,
                         timeout: timeout,
+                        callerBlocks: false,
                         completion: completion
                     )
                 )
@@ -257,6 +258,7 @@ public final class MessagingNode: Sendable {
         _ message: consuming WireMessage,
         to address: String,
         timeout: Duration,
+        callerBlocks: Bool = false,
         completion: @escaping Completion
     ) -> UInt64 {
         let id = core.makeRequestID()
@@ -272,6 +274,7 @@ public final class MessagingNode: Sendable {
                         frames: frames,
                         deadline: .now + timeout,
                         timeout: timeout,
+                        callerBlocks: callerBlocks,
                         completion: completion
                     )
                 )
@@ -329,6 +332,8 @@ struct OutgoingRequest: Sendable {
     let frames: [OutgoingFrame]
     let deadline: ContinuousClock.Instant
     let timeout: Duration
+    /// A thread blocks until the completion runs.
+    let callerBlocks: Bool
     let completion: MessagingNode.Completion
 }
 
