@@ -186,8 +186,15 @@ final class IOLoop {
             close(poller)
             throw WeftError.wrapping(error)
         }
-        register(wakeDescriptor, .wake)
-        register(routerDescriptor, .router)
+        do {
+            try register(wakeDescriptor, .wake)
+            try register(routerDescriptor, .router)
+        } catch {
+            router.close()
+            wakeReceiver.close()
+            close(poller)
+            throw error
+        }
     }
 
     /// Options every socket of a node gets.
@@ -338,13 +345,15 @@ final class IOLoop {
 
     /// Has `epoll_wait` report when `descriptor` becomes readable. libzmq's descriptors are
     /// readable while commands wait for the socket, which the loop consumes by using the socket.
-    private func register(_ descriptor: Int32, _ target: PollTarget) {
+    private func register(_ descriptor: Int32, _ target: PollTarget) throws(WeftError) {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
         event.data.fd = descriptor
-        if epoll_ctl(poller, EPOLL_CTL_ADD, descriptor, &event) != 0 {
-            // Only a full kernel table gets here; the socket is still used whenever it is dirty.
-            logger.info("cannot watch a socket", metadata: ["error": "\(String(cString: strerror(errno)))"])
+        guard epoll_ctl(poller, EPOLL_CTL_ADD, descriptor, &event) == 0 else {
+            throw WeftError(
+                .resourceExhausted,
+                "cannot watch a socket: \(String(cString: strerror(errno))); raise fs.epoll.max_user_watches"
+            )
         }
         pollTargets[descriptor] = target
     }
@@ -564,9 +573,15 @@ final class IOLoop {
             dealer.close()
             throw error
         }
+        do {
+            try register(peer.dealerDescriptor, .dealer(peer))
+            try register(peer.monitorDescriptor, .monitor(peer))
+        } catch {
+            unregister(peer.dealerDescriptor)
+            peer.close()
+            throw error
+        }
         peers[address] = peer
-        register(peer.dealerDescriptor, .dealer(peer))
-        register(peer.monitorDescriptor, .monitor(peer))
         return peer
     }
 
