@@ -71,7 +71,8 @@ enum WireCodec {
         var result: [(DType, TensorShape)] = []
         result.reserveCapacity(payloadSizes.count)
         for (index, (meta, size)) in zip(envelope.tensors, payloadSizes).enumerated() {
-            let label = meta.name.isEmpty ? "tensor \(index)" : "tensor \(index) ('\(meta.name)')"
+            // Formatted only for an error message: this runs for every tensor of every message.
+            var label: String { meta.name.isEmpty ? "tensor \(index)" : "tensor \(index) ('\(meta.name)')" }
             let dtype: DType
             do {
                 dtype = try DType(meta.dtype)
