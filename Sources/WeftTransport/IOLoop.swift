@@ -307,9 +307,9 @@ final class IOLoop {
         if wokeBlockedCaller {
             // The woken caller usually runs on this CPU (a pipe wakes it there) and sends its
             // next request within microseconds. Letting it run before this thread sleeps means
-            // the request finds the thread busy and needs no wake-up, which would otherwise start
-            // this thread on an idle CPU: a third of a remote step's latency (`weft bench step`).
-            // When the caller runs elsewhere, the yield returns at once.
+            // the request finds the thread busy and needs no wake-up, which would start this
+            // thread on an idle CPU: about 25 µs of a remote step (`weft bench step`). When the
+            // caller runs elsewhere, the yield returns at once.
             wokeBlockedCaller = false
             sched_yield()
         }

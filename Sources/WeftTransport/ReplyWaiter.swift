@@ -12,7 +12,7 @@ import Darwin
 /// A pipe, not a semaphore: a pipe's writer wakes the reader with the kernel's synchronous hint,
 /// so the scheduler may run the caller on the CPU of the I/O thread that is about to go idle. A
 /// futex wakes it wherever it last ran, which on a virtual machine means an inter-processor
-/// interrupt and the resumption of an idle vCPU, about 15 µs of every remote step (`weft bench step`).
+/// interrupt and the resumption of an idle vCPU, about 10 µs of every remote step (`weft bench step`).
 /// Waiters are reused, so a request costs one `write` and one `read`.
 final class ReplyWaiter: Sendable {
     private let readEnd: Int32
