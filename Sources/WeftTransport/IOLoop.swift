@@ -303,7 +303,6 @@ final class IOLoop {
     /// Blocks until a descriptor signals or the nearest deadline passes, and marks the sockets
     /// that signalled dirty. Returns `false` when polling fails for good.
     private func waitForSockets() -> Bool {
-        let timeout = Int32(pollTimeout())
         if wokeBlockedCaller {
             // The woken caller usually runs on this CPU (a pipe wakes it there) and sends its
             // next request within microseconds. Letting it run before this thread sleeps means
@@ -313,6 +312,7 @@ final class IOLoop {
             wokeBlockedCaller = false
             sched_yield()
         }
+        let timeout = Int32(pollTimeout())
         guard markWaiting() else { return true }
         let capacity = Int32(readyEvents.count)
         let ready = readyEvents.withUnsafeMutableBufferPointer { epoll_wait(poller, $0.baseAddress, capacity, timeout) }
