@@ -191,6 +191,14 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
+    /// What a worker's sessions hold, `0 bytes` rather than Foundation's `Zero KB`.
+    private static func bytes(_ count: UInt64) -> String {
+        let formatter = ByteCountFormatter()
+        formatter.countStyle = .memory
+        formatter.allowsNonnumericFormatting = false
+        return formatter.string(fromByteCount: Int64(clamping: count))
+    }
+
     func run() throws {
         global.bootstrapLogging()
         // validate() ensures one
@@ -204,8 +212,8 @@ struct StatusCommand: ParsableCommand {
                     + worker.address.padding(toLength: 30, withPad: " ", startingAt: 0) + " "
                     + (worker.healthy ? "healthy" : "dead").padding(toLength: 10, withPad: " ", startingAt: 0) + " "
                     + "\(worker.sessions)".padding(toLength: 9, withPad: " ", startingAt: 0) + " "
-                    + ByteCountFormatter.string(fromByteCount: Int64(worker.residentBytes), countStyle: .memory)
-                    .padding(toLength: 11, withPad: " ", startingAt: 0) + " \(worker.lastSeenMsAgo) ms ago"
+                    + Self.bytes(worker.residentBytes).padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + " \(worker.lastSeenMsAgo) ms ago"
             )
         }
         say("\(status.sessions.count) open session\(status.sessions.count == 1 ? "" : "s")")

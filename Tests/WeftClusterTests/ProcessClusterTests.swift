@@ -142,7 +142,8 @@ import WeftTestKit
         for device in ["/job:ps/task:0", "/job:worker/task:0", "/job:worker/task:1"] {
             #expect(
                 status.output.split(separator: "\n").contains {
-                    $0.hasPrefix(device) && $0.contains("healthy")
+                    // No session is open, so its sessions hold nothing.
+                    $0.hasPrefix(device) && $0.contains("healthy") && $0.contains(" 0 bytes ")
                 },
                 "\(status.output)"
             )
