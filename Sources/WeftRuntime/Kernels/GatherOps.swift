@@ -1,0 +1,415 @@
+/// Ops that read or write tensor slices at positions given by index tensors: `GatherV2`,
+/// `Gather`, `GatherNd`, `ScatterNd`, `UnsortedSegmentSum`, `DynamicStitch`.
+///
+/// The gathers and `DynamicStitch` move whole slices as bytes and work on every dtype; the
+/// ops that add (`ScatterNd`, `UnsortedSegmentSum`) are numeric. Every index is checked
+/// before anything is read, and a bad one is `invalidArgument` naming where it was.
+enum GatherOps {
+    /// The ops of this family, for `OpRegistry.standard`.
+    static let definitions: [OpDefinition] = [
+        gatherV2,
+        gatherV1,
+        single("GatherNd", inputs: 2, outputTypes: OpDefinition.outputOfInput(0)) { node throws(WeftError) in
+            let ignoreBadIndices = try badIndicesPolicy(node)
+            return { context throws(WeftError) in try gatherNd(context, ignoreBadIndices: ignoreBadIndices) }
+        },
+        single("ScatterNd", inputs: 3, outputTypes: OpDefinition.outputOfInput(1)) { node throws(WeftError) in
+            let ignoreBadIndices = try badIndicesPolicy(node)
+            return { context throws(WeftError) in try scatterNd(context, ignoreBadIndices: ignoreBadIndices) }
+        },
+        single("UnsortedSegmentSum", inputs: 3, outputTypes: OpDefinition.outputOfInput(0)) { _ in
+            { context throws(WeftError) in try unsortedSegmentSum(context) }
+        },
+        dynamicStitch,
+    ]
+
+    /// An op with one output, whose kernel is the closure `make` returns for the node.
+    private static func single(
+        _ name: String,
+        inputs: Int,
+        outputTypes: @escaping @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType],
+        _ make: @escaping @Sendable (NodeInfo) throws(WeftError) -> @Sendable (OpKernelContext) throws(WeftError) -> Tensor
+    ) -> OpDefinition {
+        OpDefinition(
+            name,
+            inputCount: inputs,
+            outputTypes: outputTypes,
+            makeKernel: { node throws(WeftError) in
+                let body = try make(node)
+                return ClosureKernel { context throws(WeftError) in [.tensor(try body(context))] }
+            }
+        )
+    }
+
+    /// `bad_indices_policy`: whether out-of-range indices are skipped (`IGNORE`) rather than
+    /// refused (empty, `DEFAULT` or `ERROR`).
+    private static func badIndicesPolicy(_ node: NodeInfo) throws(WeftError) -> Bool {
+        let policy = try node.attributes.string("bad_indices_policy", default: "")
+        switch policy {
+        case "", "DEFAULT", "ERROR": return false
+        case "IGNORE": return true
+        default:
+            throw WeftError(.invalidArgument, "node '\(node.name)': unknown bad_indices_policy '\(policy)'")
+        }
+    }
+
+    /// `[1,0]`-style position of flat element `flat` of a tensor of `shape`, for messages.
+    static func position(_ flat: Int, in shape: [Int]) -> String {
+        var rest = flat
+        var parts = [Int](repeating: 0, count: shape.count)
+        for d in shape.indices.reversed() where shape[d] > 0 {
+            parts[d] = rest % shape[d]
+            rest /= shape[d]
+        }
+        return parts.map(String.init).joined(separator: ",")
+    }
+
+    // MARK: GatherV2 / Gather
+
+    private static let gatherV2 = OpDefinition(
+        "GatherV2",
+        inputCount: 3,
+        outputTypes: { node, inputs throws(WeftError) in
+            [OutputType(try node.optionalType("Tparams") ?? inputs.first?.dtype ?? .float)]
+        },
+        makeKernel: { node throws(WeftError) in
+            let batchDims = try node.attributes.int("batch_dims", default: 0)
+            return ClosureKernel { context throws(WeftError) in
+                let axis = try KernelChecks.scalarIndex(try context.input(2), what: "axis", node: context.node)
+                return [
+                    .tensor(
+                        try gather(try context.input(0), try context.input(1), axis: axis, batchDims: batchDims, node: context.node)
+                    )
+                ]
+            }
+        }
+    )
+
+    /// `Gather`: the first version, always along axis 0 (`validate_indices` is ignored, as in
+    /// TensorFlow: indices are always checked).
+    private static let gatherV1 = OpDefinition(
+        "Gather",
+        inputCount: 2,
+        outputTypes: { node, inputs throws(WeftError) in
+            [OutputType(try node.optionalType("Tparams") ?? inputs.first?.dtype ?? .float)]
+        },
+        makeKernel: { _ in
+            ClosureKernel { context throws(WeftError) in
+                [.tensor(try gather(try context.input(0), try context.input(1), axis: 0, batchDims: 0, node: context.node))]
+            }
+        }
+    )
+
+    /// `params` sliced at `indices` along `axis`, the first `batchDims` dimensions of both
+    /// being batch dimensions that are matched, not gathered.
+    static func gather(_ params: Tensor, _ indicesTensor: Tensor, axis axisValue: Int, batchDims batchValue: Int, node: String)
+        throws(WeftError) -> Tensor
+    {
+        let dims = params.shape.dimensions
+        let indexDims = indicesTensor.shape.dimensions
+        let rank = dims.count
+        guard axisValue >= -rank && axisValue < rank else {
+            throw .invalidArgument("Expected axis in the range [\(-rank), \(rank)), but got \(axisValue)", node: node)
+        }
+        let axis = axisValue < 0 ? axisValue + rank : axisValue
+        let batchDims = batchValue < 0 ? batchValue + indexDims.count : batchValue
+        guard batchDims >= 0, batchDims <= indexDims.count else {
+            throw .invalidArgument(
+                "batch_dims (\(batchValue)) must be in [\(-indexDims.count), \(indexDims.count)] (the rank of indices)",
+                node: node
+            )
+        }
+        guard batchDims <= axis else {
+            throw .invalidArgument("batch_dims (\(batchDims)) must be less than or equal to axis (\(axis)).", node: node)
+        }
+        for d in 0..<batchDims where dims[d] != indexDims[d] {
+            throw .invalidArgument(
+                "params.shape[\(d)]: \(dims[d]) should be equal to indices.shape[\(d)]: \(indexDims[d])",
+                node: node
+            )
+        }
+        let indices = try KernelChecks.integers(indicesTensor, what: "indices", node: node)
+        let limit = dims[axis]
+        if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= limit }) {
+            throw .invalidArgument(
+                "indices[\(position(bad, in: indexDims))] = \(indices[bad]) is not in [0, \(limit))",
+                node: node
+            )
+        }
+        let outDims = Array(dims[..<axis]) + indexDims[batchDims...] + dims[(axis + 1)...]
+        let out = try KernelChecks.allocate(params.dtype, TensorShape(outDims), node: node)
+        let batches = dims[..<batchDims].reduce(1, *)
+        let outer = dims[batchDims..<axis].reduce(1, *)
+        let perBatch = indexDims[batchDims...].reduce(1, *)
+        let sliceBytes = dims[(axis + 1)...].reduce(1, *) * params.dtype.byteSize
+        guard out.elementCount > 0 else { return out }
+        var target = out.buffer.base
+        let source = UnsafeRawPointer(params.buffer.base)
+        for batch in 0..<batches {
+            let batchIndices = batch * perBatch
+            for row in 0..<(outer) {
+                let rowStart = source + (batch * outer + row) * limit * sliceBytes
+                for i in 0..<perBatch {
+                    IndexedCopy.moveBytes(sliceBytes, from: rowStart + indices[batchIndices + i] * sliceBytes, to: target)
+                    target += sliceBytes
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: GatherNd / ScatterNd
+
+    /// The flat slice numbers `indices` (innermost dimension: a position in the first
+    /// `depth` dimensions of `shape`) point at; `nil` for a bad index when `ignoreBad`.
+    private static func slicePositions(
+        _ indicesTensor: Tensor,
+        shape: [Int],
+        ignoreBad: Bool,
+        describe: (_ row: String, _ index: [Int]) -> String,
+        node: String
+    ) throws(WeftError) -> [Int?] {
+        let indices = try KernelChecks.integers(indicesTensor, what: "indices", node: node)
+        let indexDims = indicesTensor.shape.dimensions
+        let depth = indexDims.last ?? 0
+        let rows = indexDims.dropLast().reduce(1, *)
+        var positions = [Int?](repeating: 0, count: rows)
+        for row in 0..<rows {
+            var flat = 0
+            for d in 0..<depth {
+                let index = indices[row * depth + d]
+                guard index >= 0, index < shape[d] else {
+                    if ignoreBad {
+                        positions[row] = nil
+                        break
+                    }
+                    let tuple = Array(indices[(row * depth)..<((row + 1) * depth)])
+                    throw .invalidArgument(describe(position(row, in: Array(indexDims.dropLast())), tuple), node: node)
+                }
+                flat = flat * shape[d] + index
+            }
+            if positions[row] != nil { positions[row] = flat }
+        }
+        return positions
+    }
+
+    private static func gatherNd(_ context: OpKernelContext, ignoreBadIndices: Bool) throws(WeftError) -> Tensor {
+        let params = try context.input(0)
+        let indices = try context.input(1)
+        let dims = params.shape.dimensions
+        let indexDims = indices.shape.dimensions
+        guard !indexDims.isEmpty else {
+            throw .invalidArgument("indices must be at least a vector", node: context.node)
+        }
+        let depth = indexDims[indexDims.count - 1]
+        guard depth <= dims.count else {
+            throw .invalidArgument(
+                "index innermost dimension length must be <= params rank; saw: \(depth) vs. \(dims.count)",
+                node: context.node
+            )
+        }
+        if depth == 0, params.elementCount == 0, indices.elementCount > 0 {
+            throw .invalidArgument("Requested more than 0 entries, but params is empty.", node: context.node)
+        }
+        let positions = try slicePositions(
+            indices,
+            shape: dims,
+            ignoreBad: ignoreBadIndices,
+            describe: { row, tuple in
+                "indices[\(row)] = [\(tuple.map(String.init).joined(separator: ", "))] does not index into param shape \(params.shape)"
+            },
+            node: context.node
+        )
+        let outDims = Array(indexDims.dropLast()) + dims[depth...]
+        let out = try IndexedCopy.zeros(params.dtype, TensorShape(outDims), node: context.node)
+        let sliceBytes = dims[depth...].reduce(1, *) * params.dtype.byteSize
+        for (row, position) in positions.enumerated() {
+            guard let position, sliceBytes > 0 else { continue }
+            IndexedCopy.moveBytes(
+                sliceBytes,
+                from: params.buffer.base + position * sliceBytes,
+                to: out.buffer.base + row * sliceBytes
+            )
+        }
+        return out
+    }
+
+    private static func scatterNd(_ context: OpKernelContext, ignoreBadIndices: Bool) throws(WeftError) -> Tensor {
+        let indices = try context.input(0)
+        let updates = try context.input(1)
+        let shapeTensor = try context.input(2)
+        try KernelChecks.vector(shapeTensor, what: "shape", node: context.node)
+        let shape = try KernelChecks.indices(shapeTensor, what: "shape", node: context.node)
+        if let negative = shape.first(where: { $0 < 0 }) {
+            throw .invalidArgument("shape must not have negative dimensions, got \(negative) in \(shape)", node: context.node)
+        }
+        let indexDims = indices.shape.dimensions
+        guard !indexDims.isEmpty else {
+            throw .invalidArgument("Indices shape must have rank at least one. Found:\(indices.shape)", node: context.node)
+        }
+        let depth = indexDims[indexDims.count - 1]
+        let expected = Array(indexDims.dropLast()) + (depth <= shape.count ? Array(shape[depth...]) : [])
+        guard depth <= shape.count, updates.shape.dimensions == expected else {
+            throw .invalidArgument(
+                "Dimensions of indices \(indices.shape) and updates \(updates.shape) do not fit output shape \(TensorShape(shape)): updates must have shape indices.shape[:-1] + shape[indices.shape[-1]:]",
+                node: context.node
+            )
+        }
+        let out = try IndexedCopy.zeros(updates.dtype, TensorShape(shape), node: context.node)
+        if out.elementCount == 0, updates.elementCount > 0 {
+            throw .invalidArgument("Indices and updates specified for empty output shape", node: context.node)
+        }
+        let positions = try slicePositions(
+            indices,
+            shape: shape,
+            ignoreBad: ignoreBadIndices,
+            describe: { row, tuple in
+                "indices[\(row)] = [\(tuple.map(String.init).joined(separator: ", "))] does not index into shape \(TensorShape(shape))"
+            },
+            node: context.node
+        )
+        let slice = shape[depth...].reduce(1, *)
+        try updates.dtype.visit(ScatterAdd(out: out, updates: updates, positions: positions, slice: slice, op: "ScatterNd", node: context.node))
+        return out
+    }
+
+    /// Adds slice `i` of `updates` (`slice` elements long) into slice `positions[i]` of `out`.
+    private struct ScatterAdd: ElementVisitor {
+        let out: Tensor
+        let updates: Tensor
+        let positions: [Int?]
+        let slice: Int
+        let op: String
+        let node: String
+
+        func float<T: FloatElement>(_ type: T.Type) throws(WeftError) { add(T.self) }
+        func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) { addWrapping(T.self) }
+
+        private func add<T: FloatElement>(_ type: T.Type) {
+            updates.withElements(of: T.self) { source in
+                out.withMutableElements(of: T.self) { target in
+                    for (row, position) in positions.enumerated() {
+                        guard let position else { continue }
+                        for k in 0..<slice { target[position * slice + k] += source[row * slice + k] }
+                    }
+                }
+            }
+        }
+
+        /// Integers wrap on overflow, as TensorFlow's do.
+        private func addWrapping<T: IntegerElement>(_ type: T.Type) {
+            updates.withElements(of: T.self) { source in
+                out.withMutableElements(of: T.self) { target in
+                    for (row, position) in positions.enumerated() {
+                        guard let position else { continue }
+                        for k in 0..<slice { target[position * slice + k] &+= source[row * slice + k] }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: UnsortedSegmentSum
+
+    private static func unsortedSegmentSum(_ context: OpKernelContext) throws(WeftError) -> Tensor {
+        let data = try context.input(0)
+        let idsTensor = try context.input(1)
+        let countTensor = try context.input(2)
+        guard countTensor.shape.rank == 0 else {
+            throw .invalidArgument("num_segments should be a scalar, not shape \(countTensor.shape)", node: context.node)
+        }
+        let segments = try KernelChecks.scalarIndex(countTensor, what: "num_segments", node: context.node)
+        guard segments >= 0 else {
+            throw .invalidArgument("Input num_segments == \(segments) must not be negative.", node: context.node)
+        }
+        let dims = data.shape.dimensions
+        let idDims = idsTensor.shape.dimensions
+        guard idDims.count <= dims.count, Array(dims[..<idDims.count]) == idDims else {
+            throw .invalidArgument(
+                "data.shape = \(data.shape) does not start with segment_ids.shape = \(idsTensor.shape)",
+                node: context.node
+            )
+        }
+        let ids = try KernelChecks.integers(idsTensor, what: "segment_ids", node: context.node)
+        if let bad = ids.firstIndex(where: { $0 >= segments }) {
+            throw .invalidArgument(
+                "segment_ids[\(position(bad, in: idDims))] = \(ids[bad]) is out of range [0, \(segments))",
+                node: context.node
+            )
+        }
+        let sliceDims = Array(dims[idDims.count...])
+        let out = try IndexedCopy.zeros(data.dtype, TensorShape([segments] + sliceDims), node: context.node)
+        // Negative ids drop their row, as TensorFlow's CPU kernel does.
+        let positions = ids.map { $0 < 0 ? nil : $0 }
+        try data.dtype.visit(
+            ScatterAdd(out: out, updates: data, positions: positions, slice: sliceDims.reduce(1, *), op: "UnsortedSegmentSum", node: context.node)
+        )
+        return out
+    }
+
+    // MARK: DynamicStitch
+
+    /// `DynamicStitch(indices..., data...)`: `merged[indices[m][i]] = data[m][i]`, later
+    /// inputs winning where indices repeat; the output has `max(index) + 1` rows.
+    private static let dynamicStitch = OpDefinition(
+        "DynamicStitch",
+        inputCount: nil,
+        outputTypes: { node, inputs throws(WeftError) in
+            let half = inputs.count / 2
+            return [OutputType(try node.optionalType("T") ?? (half < inputs.count ? inputs[half].dtype : .float))]
+        },
+        makeKernel: { node throws(WeftError) in
+            let count = try node.attributes.int("N", default: node.dataInputs.count / 2)
+            guard count >= 1, node.dataInputs.count == 2 * count else {
+                throw WeftError(
+                    .invalidArgument,
+                    "node '\(node.name)' (DynamicStitch) has attribute N=\(count) but \(node.dataInputs.count) inputs; it needs N >= 1 index and N data inputs"
+                )
+            }
+            return ClosureKernel { context throws(WeftError) in [.tensor(try stitch(context, count: count))] }
+        }
+    )
+
+    private static func stitch(_ context: OpKernelContext, count: Int) throws(WeftError) -> Tensor {
+        let indexTensors = try (0..<count).map { (m) throws(WeftError) in try context.input(m) }
+        let data = try (0..<count).map { (m) throws(WeftError) in try context.input(count + m) }
+        let sliceDims = Array(data[0].shape.dimensions.dropFirst(indexTensors[0].shape.rank))
+        var indices: [[Int]] = []
+        var rows = 0
+        for m in 0..<count {
+            let indexDims = indexTensors[m].shape.dimensions
+            let dataDims = data[m].shape.dimensions
+            try KernelChecks.dtype(data[m], input: count + m, expected: data[0].dtype, op: "DynamicStitch", node: context.node)
+            guard dataDims.count >= indexDims.count, Array(dataDims[..<indexDims.count]) == indexDims else {
+                throw .invalidArgument(
+                    "data[\(m)].shape = \(data[m].shape) does not start with indices[\(m)].shape = \(indexTensors[m].shape)",
+                    node: context.node
+                )
+            }
+            guard Array(dataDims[indexDims.count...]) == sliceDims else {
+                throw .invalidArgument(
+                    "Need data[0].shape[\(indexTensors[0].shape.rank):] = \(TensorShape(sliceDims)) to match data[\(m)].shape[\(indexDims.count):] = \(TensorShape(Array(dataDims[indexDims.count...])))",
+                    node: context.node
+                )
+            }
+            let values = try KernelChecks.indices(indexTensors[m], what: "indices", node: context.node)
+            if let negative = values.firstIndex(where: { $0 < 0 }) {
+                throw .invalidArgument(
+                    "indices[\(m)][\(position(negative, in: indexDims))] = \(values[negative]) is out of range",
+                    node: context.node
+                )
+            }
+            rows = max(rows, (values.max() ?? -1) &+ 1)  // an index of Int.max wraps; allocate refuses it
+            indices.append(values)
+        }
+        let out = try IndexedCopy.zeros(data[0].dtype, TensorShape([rows] + sliceDims), node: context.node)
+        let sliceBytes = sliceDims.reduce(1, *) * data[0].dtype.byteSize
+        guard sliceBytes > 0 else { return out }
+        for (values, source) in zip(indices, data) {
+            for (i, row) in values.enumerated() {
+                IndexedCopy.moveBytes(sliceBytes, from: source.buffer.base + i * sliceBytes, to: out.buffer.base + row * sliceBytes)
+            }
+        }
+        return out
+    }
+}
