@@ -259,6 +259,8 @@ enum GatherOps {
         if out.elementCount == 0, updates.elementCount > 0 {
             throw .invalidArgument("Indices and updates specified for empty output shape", node: context.node)
         }
+        // An empty output may have huge dimensions beside its zero one: nothing to compute.
+        guard out.elementCount > 0 else { return out }
         let positions = try slicePositions(
             indices,
             shape: shape,
@@ -399,7 +401,12 @@ enum GatherOps {
                     node: context.node
                 )
             }
-            rows = max(rows, (values.max() ?? -1) &+ 1)  // an index of Int.max wraps; allocate refuses it
+            if let top = values.max() {
+                guard top < Int.max else {
+                    throw WeftError(.resourceExhausted, "OOM when allocating DynamicStitch output of \(top) + 1 rows (node '\(context.node)')")
+                }
+                rows = max(rows, top + 1)
+            }
             indices.append(values)
         }
         let out = try IndexedCopy.zeros(data[0].dtype, TensorShape([rows] + sliceDims), node: context.node)

@@ -37,6 +37,9 @@ enum SelectOps {
     /// The coordinates (`[count, rank]`, int64) of the non-zero (true) elements, in row-major order.
     private static func whereTrue(_ context: OpKernelContext) throws(WeftError) -> Tensor {
         let x = try context.input(0)
+        guard x.shape.rank > 0 else {
+            throw .invalidArgument("WhereOp : Unhandled input dimensions: 0", node: context.node)
+        }
         let flat = try x.dtype.visit(TruePositions(tensor: x, node: context.node))
         let dims = x.shape.dimensions
         let out = try KernelChecks.allocate(.int64, TensorShape([flat.count, dims.count]), node: context.node)

@@ -1,0 +1,111 @@
+import Testing
+
+@testable import WeftRuntime
+
+@Suite struct ArrayOpsTests {
+    // MARK: Refusals
+
+    @Test func gatherV2_negativeIndex_isInvalidArgument() {
+        let error = KernelHarness.error(
+            "GatherV2",
+            [tensor([Float(1), 2, 3], [3]), tensor([Int32(0), -1], [2]), Tensor(Int32(0))]
+        )
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("indices[1] = -1 is not in [0, 3)") == true)
+    }
+
+    @Test func broadcastTo_hugeShape_isResourceExhausted() {
+        let error = KernelHarness.error("BroadcastTo", [Tensor(Float(1)), Tensor([Int64(1) << 40, Int64(1) << 40])])
+        #expect(error?.code == .resourceExhausted)
+    }
+
+    @Test func pad_overflowingPaddings_isResourceExhausted() {
+        let paddings = tensor([Int64.max, Int64.max], [1, 2])
+        let error = KernelHarness.error("Pad", [tensor([Float(1)], [1]), paddings])
+        #expect(error?.code == .resourceExhausted)
+    }
+
+    @Test func dynamicStitch_hugeIndex_isRefusedNotTrapped() {
+        let error = KernelHarness.error(
+            "DynamicStitch",
+            [Tensor([Int64.max]), Tensor([Float(1)])],
+            ["N": KernelHarness.int(1), "T": KernelHarness.type(.float)]
+        )
+        #expect(error?.code == .resourceExhausted)
+    }
+
+    @Test func stridedSliceGrad_emptyShapeWithHugeDimension_allocatesNothing() throws {
+        let out = try KernelHarness.run1(
+            "StridedSliceGrad",
+            [
+                Tensor([Int64(0), Int64(1) << 50]), Tensor([Int64(0), 0]), Tensor([Int64(0), 0]), Tensor([Int64(1), 1]),
+                tensor([Float](), [0, 0]),
+            ],
+            ["T": KernelHarness.type(.float)]
+        )
+        #expect(out.shape == [0, 1 << 50])
+    }
+
+    @Test func unsortedSegmentSum_idPastNumSegments_isInvalidArgument() {
+        let error = KernelHarness.error(
+            "UnsortedSegmentSum",
+            [tensor([Float(1), 2], [2]), Tensor([Int32(0), 2]), Tensor(Int32(2))]
+        )
+        #expect(error?.code == .invalidArgument)
+    }
+
+    // MARK: Properties
+
+    /// Data movement is by element size, so every dtype moves the same way.
+    @Test func gatherAndSlice_moveAnyDType() throws {
+        let x = tensor((0..<12).map { UInt16($0) }, [3, 4])
+        let rows = try KernelHarness.run1("GatherV2", [x, Tensor([Int32(2), 0]), Tensor(Int32(0))])
+        #expect(rows.scalars(as: UInt16.self) == [8, 9, 10, 11, 0, 1, 2, 3])
+        let cut = try KernelHarness.run1("Slice", [x, Tensor([Int32(1), 1]), Tensor([Int32(2), -1])])
+        #expect(cut.shape == [2, 3])
+        #expect(cut.scalars(as: UInt16.self) == [5, 6, 7, 9, 10, 11])
+    }
+
+    /// `StridedSliceGrad` puts every element `StridedSlice` read back where it came from.
+    @Test(arguments: [
+        ([1, 0], [3, 4], [1, 2]),
+        ([2, -1], [-4, 0], [-1, -3]),
+        ([0, 1], [3, 3], [2, 1]),
+    ])
+    func stridedSliceGrad_invertsStridedSlice(begin: [Int], end: [Int], strides: [Int]) throws {
+        let values = (0..<12).map { Double($0 + 1) }
+        let x = tensor(values, [3, 4])
+        let spec = [Tensor(begin.map(Int32.init)), Tensor(end.map(Int32.init)), Tensor(strides.map(Int32.init))]
+        let sliced = try KernelHarness.run1("StridedSlice", [x] + spec)
+        let grad = try KernelHarness.run1(
+            "StridedSliceGrad",
+            [Tensor([Int32(3), 4])] + spec + [sliced],
+            ["T": KernelHarness.type(.double)]
+        )
+        let picked = grad.scalars(as: Double.self).filter { $0 != 0 }
+        #expect(Set(picked) == Set(sliced.scalars(as: Double.self)))
+        #expect(zip(grad.scalars(as: Double.self), values).allSatisfy { $0 == 0 || $0 == $1 })
+    }
+
+    /// The bounded-heap path for small `k` picks what a full sort picks, ties included.
+    @Test func topK_smallK_matchesFullSort() throws {
+        let row = (0..<64).map { Int32(($0 * 7) % 5) }
+        let outputs = try KernelHarness.run(
+            "TopKV2",
+            [tensor(row, [1, 64]), Tensor(Int32(3))],
+            ["index_type": KernelHarness.type(.int32)]
+        )
+        let expected = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(3)
+        #expect(outputs[1].scalars(as: Int32.self) == expected.map(Int32.init))
+        #expect(outputs[0].scalars(as: Int32.self) == expected.map { row[$0] })
+    }
+
+    @Test func mirrorPad_reflectAndSymmetric() throws {
+        let x = tensor([Int32(1), 2, 3], [3])
+        let paddings = tensor([Int32(2), 2], [1, 2])
+        let reflect = try KernelHarness.run1("MirrorPad", [x, paddings], ["mode": KernelHarness.string("REFLECT")])
+        #expect(reflect.scalars(as: Int32.self) == [3, 2, 1, 2, 3, 2, 1])
+        let symmetric = try KernelHarness.run1("MirrorPad", [x, paddings], ["mode": KernelHarness.string("SYMMETRIC")])
+        #expect(symmetric.scalars(as: Int32.self) == [2, 1, 1, 2, 3, 3, 2])
+    }
+}
