@@ -235,6 +235,67 @@ def shape_cases():
         (np.array([np.inf, np.nan], dtype=np.float32),))
 
 
+def gradient_helper_cases():
+    """Ops that TensorFlow's gradient functions emit."""
+    for name, op in (("sum", r.UnsortedSegmentSum), ("prod", r.UnsortedSegmentProd), ("max", r.UnsortedSegmentMax),
+                     ("min", r.UnsortedSegmentMin)):
+        run(f"array_unsorted_segment_{name}_empty_segments",
+            f"{op.__name__}: empty segments get the identity (lowest/highest finite value for max/min); int and float",
+            lambda d, s, n, e, op=op: [op(data=d, segment_ids=s, num_segments=n, name="y"),
+                                       op(data=e, segment_ids=s, num_segments=n, name="z")],
+            (np.array([[1, -2], [3, 4], [5, 6]], dtype=np.float32), i32([2, 2, 0]), i32(4),
+             np.array([[1, -2], [3, 4], [5, 6]], dtype=np.int32)))
+    run("array_unsorted_segment_max_nan", "UnsortedSegmentMax with NaN: a NaN is replaced by any later number",
+        lambda d, s, n: r.UnsortedSegmentMax(data=d, segment_ids=s, num_segments=n, name="y"),
+        (np.array([1, np.nan, 3, np.nan, 2, np.nan], dtype=np.float32), i32([0, 0, 0, 1, 1, 2]), i32(3)))
+    run("array_invert_permutation", "InvertPermutation; an out-of-range or repeated entry fails",
+        lambda x: r.InvertPermutation(x=x, name="y"),
+        (i32([2, 0, 3, 1]),), (i32([]),), (i32([2, 0, 0]),), (i32([3, 0, 1]),))
+    run("array_list_diff", "ListDiff keeps order and repeats of x; int64 out_idx",
+        lambda x, y: list(r.ListDiff(x=x, y=y, out_idx=tf.int64, name="y")),
+        (i32([1, 2, 3, 2, 5, 1]), i32([2, 7])), (i32([1, 2]), i32([1, 2])))
+    run("array_broadcast_args", "BroadcastArgs; incompatible shapes fail",
+        lambda x, y: r.BroadcastArgs(s0=x, s1=y, name="y"),
+        (i64([2, 1, 3]), i64([4, 1])), (i64([]), i64([0])), (i64([2]), i64([3])))
+    run("array_ensure_shape", "EnsureShape with an unknown dimension; a different shape fails",
+        lambda x: r.EnsureShape(input=x, shape=[None, 2], name="y"),
+        (f32(3, 2),), (f32(2, 3),))
+    for mode in ("REFLECT", "SYMMETRIC"):
+        run(f"array_mirror_pad_grad_{mode.lower()}", f"MirrorPadGrad {mode} folds padded gradients back",
+            lambda g, p, mode=mode: r.MirrorPadGrad(input=g, paddings=p, mode=mode, name="y"),
+            (f32(4, 7), i32([[1, 0], [2, 2]])), (np.arange(28, dtype=np.int64).reshape(4, 7), i32([[1, 1], [1, 3]])))
+
+
+def dtype_cases():
+    """Data movement on dtypes the float cases do not reach."""
+    b = np.array([[True, False, True], [False, False, True]])
+    h = np.array([[1.5, -2, 0.25], [8, 16, -0.5]], dtype=np.float16)
+    run("array_moves_bool_half", "Tile, Transpose, ReverseV2, Pad and StridedSlice of bool and float16",
+        lambda x, y: [r.Tile(input=x, multiples=[1, 2], name="t"), r.Transpose(x=y, perm=[1, 0], name="u"),
+                      r.ReverseV2(tensor=x, axis=[1], name="v"), r.Pad(input=y, paddings=[[1, 0], [0, 1]], name="w"),
+                      r.StridedSlice(input=y, begin=[0, 2], end=[2, 0], strides=[1, -1], name="s")],
+        (b, h))
+    run("array_cumsum_half_uint8", "Cumsum of float16 and uint8 (wrapping)",
+        lambda x, y: [r.Cumsum(x=x, axis=0, name="y"), r.Cumsum(x=y, axis=0, reverse=True, name="z")],
+        (np.array([0.1, 0.2, 0.3, 1000], dtype=np.float16), np.array([200, 100, 7], dtype=np.uint8)))
+    run("array_where_int", "Where on int64 and a rank-3 bool tensor",
+        lambda x, y: [r.Where(condition=x, name="y"), r.Where(condition=y, name="z")],
+        (i64([0, 3, 0, -1]), np.array([[[True], [False]], [[False], [True]]])))
+    run("array_gather_empty", "GatherV2 from an empty axis with no indices, and Gather of a 3-D int8 tensor",
+        lambda p, i, q, j: [r.GatherV2(params=p, indices=i, axis=0, name="y"), r.Gather(params=q, indices=j, name="z")],
+        (np.zeros((0, 2), dtype=np.float32), i32([]), np.arange(12, dtype=np.int8).reshape(3, 2, 2), i32([[1], [2]])))
+    x = f32(2, 3, 4)
+    run("array_strided_slice_more", "StridedSlice x[..., None], x[1, ..., ::-2], x[:, None, 1, 3:]",
+        lambda t: [r.StridedSlice(input=t, begin=[0, 0], end=[0, 0], strides=[1, 1], ellipsis_mask=1, new_axis_mask=2, name="y"),
+                   r.StridedSlice(input=t, begin=[1, 0, 0], end=[2, 0, 0], strides=[1, 1, -2], ellipsis_mask=2,
+                                  begin_mask=4, end_mask=4, shrink_axis_mask=1, name="z"),
+                   r.StridedSlice(input=t, begin=[0, 0, 1, 3], end=[0, 0, 2, 0], strides=[1, 1, 1, 1], begin_mask=1,
+                                  end_mask=9, new_axis_mask=2, shrink_axis_mask=4, name="w")],
+        (x,))
+    run("array_strided_slice_scalar", "StridedSlice of a scalar fails",
+        lambda t: r.StridedSlice(input=t, begin=[0], end=[1], strides=[1], name="y"), (np.float32(3),))
+
+
 def existing_cases():
     """Ops Weft had before this family, checked against TensorFlow too."""
     x = f32(2, 3)
@@ -275,4 +336,6 @@ def cases():
     select_cases()
     sort_cases()
     shape_cases()
+    gradient_helper_cases()
+    dtype_cases()
     existing_cases()

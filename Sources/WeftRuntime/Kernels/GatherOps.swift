@@ -1,5 +1,5 @@
 /// Ops that read or write tensor slices at positions given by index tensors: `GatherV2`,
-/// `Gather`, `GatherNd`, `ScatterNd`, `UnsortedSegmentSum`, `DynamicStitch`.
+/// `Gather`, `GatherNd`, `ScatterNd`, `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`.
 ///
 /// The gathers and `DynamicStitch` move whole slices as bytes and work on every dtype; the
 /// ops that add (`ScatterNd`, `UnsortedSegmentSum`) are numeric. Every index is checked
@@ -17,9 +17,10 @@ enum GatherOps {
             let ignoreBadIndices = try badIndicesPolicy(node)
             return { context throws(WeftError) in try scatterNd(context, ignoreBadIndices: ignoreBadIndices) }
         },
-        single("UnsortedSegmentSum", inputs: 3, outputTypes: OpDefinition.outputOfInput(0)) { _ in
-            { context throws(WeftError) in try unsortedSegmentSum(context) }
-        },
+        unsortedSegment("UnsortedSegmentSum", .sum),
+        unsortedSegment("UnsortedSegmentProd", .product),
+        unsortedSegment("UnsortedSegmentMax", .maximum),
+        unsortedSegment("UnsortedSegmentMin", .minimum),
         dynamicStitch,
     ]
 
@@ -271,49 +272,80 @@ enum GatherOps {
             node: context.node
         )
         let slice = shape[depth...].reduce(1, *)
-        try updates.dtype.visit(ScatterAdd(out: out, updates: updates, positions: positions, slice: slice, op: "ScatterNd", node: context.node))
+        try updates.dtype.visit(
+            ScatterCombine(out: out, updates: updates, positions: positions, slice: slice, reduction: .sum, op: "ScatterNd", node: context.node)
+        )
         return out
     }
 
-    /// Adds slice `i` of `updates` (`slice` elements long) into slice `positions[i]` of `out`.
-    private struct ScatterAdd: ElementVisitor {
+    /// How the slices landing on one output slice combine.
+    enum Reduction: Sendable {
+        /// Added, starting from 0.
+        case sum
+        /// Multiplied, starting from 1.
+        case product
+        /// The largest, starting from the lowest finite value (as TensorFlow, not -inf).
+        case maximum
+        /// The smallest, starting from the highest finite value.
+        case minimum
+    }
+
+    /// Combines slice `i` of `updates` (`slice` elements long) into slice `positions[i]` of
+    /// `out` (a zero tensor), skipping `nil` positions.
+    private struct ScatterCombine: ElementVisitor {
         let out: Tensor
         let updates: Tensor
         let positions: [Int?]
         let slice: Int
+        let reduction: Reduction
         let op: String
         let node: String
 
-        func float<T: FloatElement>(_ type: T.Type) throws(WeftError) { add(T.self) }
-        func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) { addWrapping(T.self) }
-
-        private func add<T: FloatElement>(_ type: T.Type) {
-            updates.withElements(of: T.self) { source in
-                out.withMutableElements(of: T.self) { target in
-                    for (row, position) in positions.enumerated() {
-                        guard let position else { continue }
-                        for k in 0..<slice { target[position * slice + k] += source[row * slice + k] }
-                    }
-                }
+        // NaN handling follows TensorFlow's CPU kernels: a NaN replaces the running maximum,
+        // and any later number replaces the NaN.
+        func float<T: FloatElement>(_ type: T.Type) throws(WeftError) {
+            switch reduction {
+            case .sum: run(T.self, initial: nil) { $0 + $1 }
+            case .product: run(T.self, initial: 1) { $0 * $1 }
+            case .maximum: run(T.self, initial: -T.greatestFiniteMagnitude) { $0 > $1 ? $0 : $1 }
+            case .minimum: run(T.self, initial: T.greatestFiniteMagnitude) { $0 < $1 ? $0 : $1 }
             }
         }
 
         /// Integers wrap on overflow, as TensorFlow's do.
-        private func addWrapping<T: IntegerElement>(_ type: T.Type) {
-            updates.withElements(of: T.self) { source in
-                out.withMutableElements(of: T.self) { target in
+        func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
+            switch reduction {
+            case .sum: run(T.self, initial: nil) { $0 &+ $1 }
+            case .product: run(T.self, initial: 1) { $0 &* $1 }
+            case .maximum: run(T.self, initial: T.min) { Swift.max($0, $1) }
+            case .minimum: run(T.self, initial: T.max) { Swift.min($0, $1) }
+            }
+        }
+
+        private func run<T: TensorElement>(_ type: T.Type, initial: T?, _ combine: (T, T) -> T) {
+            out.withMutableElements(of: T.self) { target in
+                if let initial { target.update(repeating: initial) }
+                updates.withElements(of: T.self) { source in
                     for (row, position) in positions.enumerated() {
                         guard let position else { continue }
-                        for k in 0..<slice { target[position * slice + k] &+= source[row * slice + k] }
+                        let (to, from) = (position * slice, row * slice)
+                        for k in 0..<slice { target[to + k] = combine(target[to + k], source[from + k]) }
                     }
                 }
             }
         }
     }
 
-    // MARK: UnsortedSegmentSum
+    // MARK: UnsortedSegmentSum, Prod, Max, Min
 
-    private static func unsortedSegmentSum(_ context: OpKernelContext) throws(WeftError) -> Tensor {
+    /// `data` rows combined into `num_segments` rows by `segment_ids`; negative ids drop their row.
+    private static func unsortedSegment(_ name: String, _ reduction: Reduction) -> OpDefinition {
+        single(name, inputs: 3, outputTypes: OpDefinition.outputOfInput(0)) { _ in
+            { context throws(WeftError) in try unsortedSegment(context, reduction, op: name) }
+        }
+    }
+
+    private static func unsortedSegment(_ context: OpKernelContext, _ reduction: Reduction, op: String) throws(WeftError) -> Tensor {
         let data = try context.input(0)
         let idsTensor = try context.input(1)
         let countTensor = try context.input(2)
@@ -344,7 +376,7 @@ enum GatherOps {
         // Negative ids drop their row, as TensorFlow's CPU kernel does.
         let positions = ids.map { $0 < 0 ? nil : $0 }
         try data.dtype.visit(
-            ScatterAdd(out: out, updates: data, positions: positions, slice: sliceDims.reduce(1, *), op: "UnsortedSegmentSum", node: context.node)
+            ScatterCombine(out: out, updates: data, positions: positions, slice: sliceDims.reduce(1, *), reduction: reduction, op: op, node: context.node)
         )
         return out
     }

@@ -1,5 +1,5 @@
 /// Ops that grow a tensor: `Pad`, `PadV2`, `MirrorPad` (`REFLECT`, `SYMMETRIC`) and
-/// `BroadcastTo`. They move elements as bytes and work on every dtype.
+/// `BroadcastTo`, which move elements as bytes and work on every dtype; and `MirrorPadGrad`.
 enum PadOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -35,6 +35,20 @@ enum PadOps {
                 }
                 return ClosureKernel { context throws(WeftError) in
                     [.tensor(try mirrorPad(context, symmetric: mode == "SYMMETRIC"))]
+                }
+            }
+        ),
+        OpDefinition(
+            "MirrorPadGrad",
+            inputCount: 2,
+            outputTypes: OpDefinition.outputOfInput(0),
+            makeKernel: { node throws(WeftError) in
+                let mode = try node.attributes.string("mode")
+                guard mode == "REFLECT" || mode == "SYMMETRIC" else {
+                    throw WeftError(.invalidArgument, "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'")
+                }
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try mirrorPadGrad(context, symmetric: mode == "SYMMETRIC"))]
                 }
             }
         ),
@@ -108,44 +122,114 @@ enum PadOps {
         let x = try context.input(0)
         let pads = try paddings(x, try context.input(1), node: context.node)
         let dims = x.shape.dimensions
-        for (d, (before, after)) in pads.enumerated() {
-            if symmetric {
-                guard before <= dims[d], after <= dims[d] else {
-                    throw .invalidArgument(
-                        "paddings must be no greater than the dimension size: \(before), \(after) greater than \(dims[d])",
-                        node: context.node
-                    )
-                }
-            } else {
-                guard before < dims[d], after < dims[d] else {
-                    throw .invalidArgument(
-                        "paddings must be less than the dimension size: \(before), \(after) not less than \(dims[d])",
-                        node: context.node
-                    )
-                }
-            }
-        }
+        try checkMirror(pads, dims, symmetric: symmetric, node: context.node)
         let shape = paddedShape(dims, pads)
         let out = try KernelChecks.allocate(x.dtype, shape, node: context.node)
-        let strides = IndexedCopy.strides(dims)
-        let reach = symmetric ? 1 : 0
-        let offsets = dims.indices.map { d in
-            (0..<shape.dimensions[d]).map { o -> Int in
-                let i = o - pads[d].0
-                let n = dims[d]
-                let source = i < 0 ? -i - reach : i >= n ? 2 * n - 2 + reach - i : i
-                return source * strides[d]
-            }
-        }
         IndexedCopy.copy(
             dims: shape.dimensions,
-            offsets: offsets,
+            offsets: mirrorOffsets(dims, pads, padded: shape.dimensions, symmetric: symmetric),
             elementSize: x.dtype.byteSize,
             dense: out.buffer.base,
             other: x.buffer.base,
             gather: true
         )
         return out
+    }
+
+    private static func checkMirror(_ pads: [(Int, Int)], _ dims: [Int], symmetric: Bool, node: String) throws(WeftError) {
+        for (d, (before, after)) in pads.enumerated() {
+            if symmetric {
+                guard before <= dims[d], after <= dims[d] else {
+                    throw .invalidArgument(
+                        "paddings must be no greater than the dimension size: \(before), \(after) greater than \(dims[d])",
+                        node: node
+                    )
+                }
+            } else {
+                guard before < dims[d], after < dims[d] else {
+                    throw .invalidArgument(
+                        "paddings must be less than the dimension size: \(before), \(after) not less than \(dims[d])",
+                        node: node
+                    )
+                }
+            }
+        }
+    }
+
+    /// For each dimension, the element offset in the unpadded tensor (`dims`) that each index
+    /// of the padded one (`padded`) mirrors.
+    private static func mirrorOffsets(_ dims: [Int], _ pads: [(Int, Int)], padded: [Int], symmetric: Bool) -> [[Int]] {
+        let strides = IndexedCopy.strides(dims)
+        let reach = symmetric ? 1 : 0
+        return dims.indices.map { d in
+            (0..<padded[d]).map { o -> Int in
+                let i = o - pads[d].0
+                let n = dims[d]
+                let source = i < 0 ? -i - reach : i >= n ? 2 * n - 2 + reach - i : i
+                return source * strides[d]
+            }
+        }
+    }
+
+    /// `MirrorPadGrad(grad, paddings)`: the gradient of `MirrorPad`, each padded element's
+    /// gradient added onto the element it mirrors.
+    private static func mirrorPadGrad(_ context: OpKernelContext, symmetric: Bool) throws(WeftError) -> Tensor {
+        let grad = try context.input(0)
+        let pads = try paddings(grad, try context.input(1), node: context.node)
+        let padded = grad.shape.dimensions
+        var dims: [Int] = []
+        for (d, (before, after)) in pads.enumerated() {
+            guard before <= padded[d], after <= padded[d] - before else {
+                throw .invalidArgument(
+                    "paddings \(before), \(after) are larger than dimension \(d) of the gradient, \(padded[d])",
+                    node: context.node
+                )
+            }
+            dims.append(padded[d] - before - after)
+        }
+        try checkMirror(pads, dims, symmetric: symmetric, node: context.node)
+        let out = try IndexedCopy.zeros(grad.dtype, TensorShape(dims), node: context.node)
+        guard grad.elementCount > 0 else { return out }
+        let offsets = mirrorOffsets(dims, pads, padded: padded, symmetric: symmetric)
+        try grad.dtype.visit(MirrorAccumulate(grad: grad, out: out, offsets: offsets, node: context.node))
+        return out
+    }
+
+    /// Adds every element of `grad` onto `out` at the offset its position maps to.
+    private struct MirrorAccumulate: ElementVisitor {
+        let grad: Tensor
+        let out: Tensor
+        let offsets: [[Int]]
+        let node: String
+        var op: String { "MirrorPadGrad" }
+
+        func float<T: FloatElement>(_ type: T.Type) throws(WeftError) { run(T.self, +) }
+        func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) { run(T.self, &+) }
+
+        private func run<T: TensorElement>(_ type: T.Type, _ add: (T, T) -> T) {
+            let dims = offsets.map(\.count)
+            grad.withElements(of: T.self) { source in
+                out.withMutableElements(of: T.self) { target in
+                    var counters = [Int](repeating: 0, count: dims.count)
+                    var offset = offsets.reduce(0) { $0 + $1[0] }
+                    for i in source.indices {
+                        target[offset] = add(target[offset], source[i])
+                        var d = dims.count - 1
+                        while d >= 0 {
+                            offset -= offsets[d][counters[d]]
+                            counters[d] += 1
+                            if counters[d] < dims[d] {
+                                offset += offsets[d][counters[d]]
+                                break
+                            }
+                            counters[d] = 0
+                            offset += offsets[d][0]
+                            d -= 1
+                        }
+                    }
+                }
+            }
+        }
     }
 
     private static func broadcastTo(_ context: OpKernelContext) throws(WeftError) -> Tensor {

@@ -1,9 +1,11 @@
 /// Ops about shapes that gradients use, and identities with a purpose: `ShapeN`,
-/// `ConcatOffset`, `BroadcastGradientArgs`, `PreventGradient`, `IdentityN`, `CheckNumerics`.
+/// `ConcatOffset`, `BroadcastGradientArgs`, `BroadcastArgs`, `InvertPermutation`,
+/// `PreventGradient`, `IdentityN`, `EnsureShape`, `CheckNumerics`.
 enum ShapeOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
-        shapeN, concatOffset, broadcastGradientArgs, preventGradient, identityN, checkNumerics,
+        shapeN, concatOffset, broadcastGradientArgs, broadcastArgs, invertPermutation, preventGradient, identityN,
+        ensureShape, checkNumerics,
     ]
 
     /// An int32 or int64 vector of `values`.
@@ -157,6 +159,85 @@ enum ShapeOps {
         }
         return (r0, r1)
     }
+
+    /// `BroadcastArgs(s0, s1)`: the shape two operands of these shapes broadcast to.
+    private static let broadcastArgs = OpDefinition(
+        "BroadcastArgs",
+        inputCount: 2,
+        isExpensive: false,
+        outputTypes: OpDefinition.outputOfInput(0),
+        makeKernel: { _ in
+            ClosureKernel { context throws(WeftError) in
+                let first = try context.input(0)
+                let second = try context.input(1)
+                try KernelChecks.vector(first, what: "s0", node: context.node)
+                try KernelChecks.vector(second, what: "s1", node: context.node)
+                try KernelChecks.dtype(second, input: 1, expected: first.dtype, op: "BroadcastArgs", node: context.node)
+                let x = try KernelChecks.indices(first, what: "s0", node: context.node)
+                let y = try KernelChecks.indices(second, what: "s1", node: context.node)
+                let rank = max(x.count, y.count)
+                let paddedX = Array(repeating: 1, count: rank - x.count) + x
+                let paddedY = Array(repeating: 1, count: rank - y.count) + y
+                var result: [Int] = []
+                for (a, b) in zip(paddedX, paddedY) {
+                    guard a == b || a == 1 || b == 1 else {
+                        throw .invalidArgument("Incompatible shapes: \(TensorShape(x)) vs. \(TensorShape(y))", node: context.node)
+                    }
+                    result.append(a == 1 ? b : a)
+                }
+                return [.tensor(try vector(result, first.dtype, node: context.node))]
+            }
+        }
+    )
+
+    /// `InvertPermutation(x)`: `y[x[i]] = i`, refusing anything that is not a permutation.
+    private static let invertPermutation = OpDefinition(
+        "InvertPermutation",
+        inputCount: 1,
+        isExpensive: false,
+        outputTypes: OpDefinition.outputOfInput(0),
+        makeKernel: { _ in
+            ClosureKernel { context throws(WeftError) in
+                let x = try context.input(0)
+                try KernelChecks.vector(x, what: "invert_permutation expects a 1D vector; x", node: context.node)
+                let values = try KernelChecks.indices(x, what: "x", node: context.node)
+                let n = values.count
+                var inverse = [Int](repeating: -1, count: n)
+                for (i, d) in values.enumerated() {
+                    guard d >= 0, d < n else {
+                        throw .invalidArgument("\(d) is not between 0 and \(n)", node: context.node)
+                    }
+                    guard inverse[d] == -1 else {
+                        throw .invalidArgument("\(d) is duplicated in the input.", node: context.node)
+                    }
+                    inverse[d] = i
+                }
+                return [.tensor(try vector(inverse, x.dtype, node: context.node))]
+            }
+        }
+    )
+
+    /// `EnsureShape`: its input, or `invalidArgument` when the input's shape does not fit the
+    /// `shape` attribute (whose unknown dimensions match anything).
+    private static let ensureShape = OpDefinition(
+        "EnsureShape",
+        inputCount: 1,
+        isExpensive: false,
+        outputTypes: OpDefinition.outputOfInput(0),
+        makeKernel: { node throws(WeftError) in
+            let expected = try node.attributes.shape("shape")
+            return ClosureKernel { context throws(WeftError) in
+                let x = try context.input(0)
+                guard expected.isCompatible(with: x.shape) else {
+                    throw .invalidArgument(
+                        "Shape of tensor \(context.node) \(x.shape) is not compatible with expected shape \(expected).",
+                        node: context.node
+                    )
+                }
+                return [.tensor(x)]
+            }
+        }
+    )
 
     /// `PreventGradient`: an identity that the gradient builder refuses to differentiate.
     private static let preventGradient = OpDefinition(

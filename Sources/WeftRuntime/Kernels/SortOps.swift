@@ -1,4 +1,5 @@
-/// Ops that order or deduplicate values: `TopKV2`, `InTopKV2`, `Unique`.
+/// Ops that order, deduplicate or compare sets of values: `TopKV2`, `InTopKV2`, `Unique`,
+/// `ListDiff`.
 enum SortOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -30,6 +31,18 @@ enum SortOps {
             makeKernel: { node throws(WeftError) in
                 let indexType = try indexType(node, "out_idx")
                 return ClosureKernel { context throws(WeftError) in try unique(context, indexType: indexType) }
+            }
+        ),
+        OpDefinition(
+            "ListDiff",
+            inputCount: 2,
+            outputTypes: { node, inputs throws(WeftError) in
+                let values = try node.optionalType("T") ?? inputs.first?.dtype ?? .float
+                return [OutputType(values), OutputType(try indexType(node, "out_idx"))]
+            },
+            makeKernel: { node throws(WeftError) in
+                let indexType = try indexType(node, "out_idx")
+                return ClosureKernel { context throws(WeftError) in try listDiff(context, indexType: indexType) }
             }
         ),
     ]
@@ -224,6 +237,45 @@ enum SortOps {
                 }
             }
             return (try Tensor(distinct, shape: [distinct.count]), positions)
+        }
+    }
+
+    // MARK: ListDiff
+
+    /// `ListDiff(x, y)`: the elements of `x` that are not in `y`, in order and with repeats,
+    /// and their positions in `x`.
+    private static func listDiff(_ context: OpKernelContext, indexType: DType) throws(WeftError) -> [Value] {
+        let x = try context.input(0)
+        let y = try context.input(1)
+        guard x.shape.rank == 1 else { throw .invalidArgument("x should be a 1D vector.", node: context.node) }
+        guard y.shape.rank == 1 else { throw .invalidArgument("y should be a 1D vector.", node: context.node) }
+        try KernelChecks.dtype(y, input: 1, expected: x.dtype, op: "ListDiff", node: context.node)
+        let (values, positions) = try x.dtype.visit(Difference(x: x, y: y, node: context.node))
+        return [.tensor(values), .tensor(try indexTensor(positions, shape: [positions.count], dtype: indexType))]
+    }
+
+    /// The elements of `x` absent from `y`, and where they are in `x`.
+    private struct Difference: ElementVisitor {
+        let x: Tensor
+        let y: Tensor
+        let node: String
+        var op: String { "ListDiff" }
+
+        func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> (Tensor, [Int]) { try run(T.self) }
+        func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) -> (Tensor, [Int]) { try run(T.self) }
+        func bool() throws(WeftError) -> (Tensor, [Int]) { try run(Bool.self) }
+
+        private func run<T: TensorElement & Hashable>(_ type: T.Type) throws(WeftError) -> (Tensor, [Int]) {
+            let excluded = y.withElements(of: T.self) { Set($0) }
+            var kept: [T] = []
+            var positions: [Int] = []
+            x.withElements(of: T.self) { values in
+                for (i, value) in values.enumerated() where !excluded.contains(value) {
+                    kept.append(value)
+                    positions.append(i)
+                }
+            }
+            return (try Tensor(kept, shape: [kept.count]), positions)
         }
     }
 }
