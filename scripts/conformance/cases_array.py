@@ -320,6 +320,23 @@ def existing_cases():
                       r.ArgMin(input=t, dimension=a, name="z")],
         (np.array([[1, 5, 5], [2, 0, 0]], dtype=np.float32), i32(1)),
         (np.array([[1, 5, 5], [2, 0, 0]], dtype=np.float32), i32(0)))
+    run("array_reshape_zero_sizes", "Reshape of empty tensors: a -1 beside a 0 is inferred from the non-zero dimensions",
+        lambda t, s: r.Reshape(tensor=t, shape=s, name="y"),
+        (np.zeros((0, 2), np.float32), i32([0, -1])), (np.zeros((0, 3), np.float32), i32([-1, 0, 2])),
+        (np.zeros((6,), np.float32), i32([0, -1])), (np.zeros((0, 2), np.float32), i32([-1, 2])))
+    run("array_transpose_negative_perm", "Transpose accepts negative perm entries; a repeated one fails",
+        lambda t, p: r.Transpose(x=t, perm=p, name="y"),
+        (f32(2, 3), i64([-1, 0])), (f32(2, 3), i64([-2, 0])))
+    run("array_arg_max_nan", "ArgMax/ArgMin never choose a NaN over a number, a leading NaN included",
+        lambda t, a: [r.ArgMax(input=t, dimension=a, name="y"), r.ArgMin(input=t, dimension=a, name="z")],
+        (np.array([[1, np.nan, 3], [np.nan, 0, 0], [np.nan, np.nan, np.nan]], np.float32), i32(1)),
+        (np.array([[1, np.nan, 3], [np.nan, 0, 0], [np.nan, np.nan, np.nan]], np.float32), i32(0)))
+    run("array_concat_empty_pieces", "ConcatV2 with an empty piece and an int64 axis; mismatched shapes fail",
+        lambda a, b, ax: r.ConcatV2(values=[a, b], axis=ax, name="y"),
+        (np.zeros((0, 2), np.float32), f32(1, 2), i64(0)), (f32(1, 2), f32(1, 3), i64(0)))
+    run("array_scatter_nd_scalar_updates", "ScatterNd refuses scalar updates",
+        lambda i, u, s: r.ScatterNd(indices=i, updates=u, shape=s, name="y"),
+        (i32([1]), np.float32(3), i32([2])))
     run("array_size_rank_like", "Size, Rank, ZerosLike and OnesLike of int16",
         lambda t: [r.Size(input=t, out_type=tf.int64, name="z"), r.Rank(input=t, name="w"),
                    r.ZerosLike(x=t, name="u"), r.OnesLike(x=t, name="v")],

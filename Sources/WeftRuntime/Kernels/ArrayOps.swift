@@ -155,7 +155,10 @@ enum ArrayOps {
         let requested = try KernelChecks.indices(requestedTensor, what: "shape", node: context.node)
         var dims = requested
         var inferred: Int?
+        // The product of the known non-zero sizes: zero sizes are left out so that a `-1`
+        // beside them can still be inferred from the input's non-zero dimensions.
         var known = 1
+        var hasZero = false
         var overflow = false
         for (index, size) in requested.enumerated() {
             if size == -1 {
@@ -168,6 +171,8 @@ enum ArrayOps {
                 inferred = index
             } else if size < 0 {
                 throw .invalidArgument("Size \(index) must be non-negative, not \(size)", node: context.node)
+            } else if size == 0 {
+                hasZero = true
             } else {
                 let product = known.multipliedReportingOverflow(by: size)
                 known = product.partialValue
@@ -180,17 +185,28 @@ enum ArrayOps {
                 node: context.node
             )
         }
+        var total = hasZero ? 0 : known
         if let inferred {
-            guard known > 0, x.elementCount % known == 0 else {
+            // TensorFlow's rule: the input's zero dimensions are left out too when the
+            // requested shape has a zero, so [0, 2] reshaped to [0, -1] is [0, 2].
+            var inputCount = 1
+            var inputHasZero = false
+            for size in x.shape.dimensions {
+                if size > 0 || !hasZero { inputCount *= size } else { inputHasZero = true }
+            }
+            let missing = inputCount / known
+            guard inputHasZero || known * missing == inputCount else {
                 throw .invalidArgument(
                     "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape requires a multiple of \(known)",
                     node: context.node
                 )
             }
-            dims[inferred] = x.elementCount / known
-        } else if known != x.elementCount {
+            dims[inferred] = missing
+            total = hasZero ? 0 : known * missing
+        }
+        guard total == x.elementCount else {
             throw .invalidArgument(
-                "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape has \(known)",
+                "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape has \(total)",
                 node: context.node
             )
         }
@@ -337,8 +353,10 @@ enum ArrayOps {
                 node: context.node
             )
         }
+        // Negative entries count from the end, as TensorFlow allows.
+        let normalized = perm.map { $0 < 0 ? $0 + rank : $0 }
         var seen = [Bool](repeating: false, count: rank)
-        for axis in perm {
+        for axis in normalized {
             guard axis >= 0 && axis < rank, !seen[axis] else {
                 throw .invalidArgument(
                     "\(perm) is not a valid permutation of the dimensions of \(x.shape)",
@@ -347,7 +365,7 @@ enum ArrayOps {
             }
             seen[axis] = true
         }
-        return Transposition.apply(x, perm: perm)
+        return Transposition.apply(x, perm: normalized)
     }
 
     @Sendable private static func tile(_ context: OpKernelContext) throws(WeftError) -> Tensor {

@@ -248,6 +248,9 @@ enum GatherOps {
         guard !indexDims.isEmpty else {
             throw .invalidArgument("Indices shape must have rank at least one. Found:\(indices.shape)", node: context.node)
         }
+        guard updates.shape.rank >= 1 else {
+            throw .invalidArgument("Updates shape must have rank at least one. Found:\(updates.shape)", node: context.node)
+        }
         let depth = indexDims[indexDims.count - 1]
         let expected = Array(indexDims.dropLast()) + (depth <= shape.count ? Array(shape[depth...]) : [])
         guard depth <= shape.count, updates.shape.dimensions == expected else {
