@@ -266,6 +266,66 @@ def gradient_helper_cases():
             (f32(4, 7), i32([[1, 0], [2, 2]])), (np.arange(28, dtype=np.int64).reshape(4, 7), i32([[1, 1], [1, 3]])))
 
 
+def segment_cases():
+    d = f32(4, 2)
+    for name in ("Sum", "Prod", "Max", "Min", "Mean"):
+        op = getattr(r, f"Segment{name}")
+        run(f"array_segment_{name.lower()}", f"Segment{name}: an empty segment is {'1' if name == 'Prod' else '0'}; "
+            "unsorted or negative ids fail",
+            lambda x, s, op=op: op(data=x, segment_ids=s, name="y"),
+            (d, i32([0, 0, 2, 2])), (np.array([1, 2, 4, 7], np.int32), i64([0, 0, 1, 3])), (d, i32([0, 1, 0, 2])),
+            (d, i32([-1, 0, 0, 2])), (d, i32([0, 0, 2])))
+    for name in ("Sum", "Mean", "SqrtN"):
+        op = getattr(r, f"SparseSegment{name}")
+        run(f"array_sparse_segment_{name.lower()}", f"SparseSegment{name} picks rows by index; a bad index fails",
+            lambda x, i, s, op=op: op(data=x, indices=i, segment_ids=s, name="y"),
+            (d, i32([0, 3, 3, 1]), i32([0, 0, 2, 2])), (d, i64([]), i32([])), (d, i32([0, 4]), i32([0, 1])),
+            (d, i32([0, 1]), i32([1, 0])))
+        op = getattr(r, f"SparseSegment{name}WithNumSegments")
+        run(f"array_sparse_segment_{name.lower()}_num_segments", f"SparseSegment{name}WithNumSegments",
+            lambda x, i, s, n, op=op: op(data=x, indices=i, segment_ids=s, num_segments=n, name="y"),
+            (d, i32([0, 3]), i32([0, 2]), i32(4)), (d, i32([0, 3]), i32([0, 5]), i32(4)))
+        op = getattr(r, f"SparseSegment{name}Grad")
+        run(f"array_sparse_segment_{name.lower()}_grad", f"SparseSegment{name}Grad scatters segment gradients back",
+            lambda g, i, s, n, op=op: op(grad=g, indices=i, segment_ids=s, output_dim0=n, name="y"),
+            (f32(3, 2, start=1), i32([0, 3, 3, 1]), i32([0, 0, 2, 2]), i32(5)),
+            (f32(3, 2, start=1), i32([0, 7]), i32([0, 0]), i32(5)))
+    run("array_unsorted_segment_half", "UnsortedSegmentSum of float16",
+        lambda x, s, n: r.UnsortedSegmentSum(data=x, segment_ids=s, num_segments=n, name="y"),
+        (np.array([0.5, 1.25, 2, 1000], np.float16), i32([1, 1, 0, 1]), i32(2)))
+
+
+def more_cases():
+    run("array_tensor_scatter", "TensorScatterUpdate/Add/Sub/Max/Min on rows and elements; a bad index fails",
+        lambda t, i, u, j, v: [r.TensorScatterUpdate(tensor=t, indices=i, updates=u, name="u"),
+                               r.TensorScatterAdd(tensor=t, indices=i, updates=u, name="a"),
+                               r.TensorScatterSub(tensor=t, indices=i, updates=u, name="s"),
+                               r.TensorScatterMax(tensor=t, indices=j, updates=v, name="x"),
+                               r.TensorScatterMin(tensor=t, indices=j, updates=v, name="n")],
+        (f32(3, 2), i32([[2], [0]]), f32(2, 2, start=10), i32([[0, 1], [2, 0]]), np.array([-5, 9], np.float32)),
+        (f32(3, 2), i32([[3], [0]]), f32(2, 2, start=10), i32([[0, 1], [2, 0]]), np.array([-5, 9], np.float32)))
+    run("array_tensor_scatter_update_bool", "TensorScatterUpdate of bool elements",
+        lambda t, i, u: r.TensorScatterUpdate(tensor=t, indices=i, updates=u, name="y"),
+        (np.array([[True, False], [False, False]]), i64([[1, 1]]), np.array([True])))
+    run("array_parallel_dynamic_stitch", "ParallelDynamicStitch with distinct indices",
+        lambda i0, i1, d0, d1: r.ParallelDynamicStitch(indices=[i0, i1], data=[d0, d1], name="y"),
+        (i32([0, 3]), i32([[1], [2]]), f32(2, 2), f32(2, 1, 2, start=10)))
+    run("array_unique_with_counts", "UniqueWithCounts with int64 out_idx",
+        lambda x: list(r.UniqueWithCounts(x=x, out_idx=tf.int64, name="y")),
+        (i32([4, 1, 4, 4, 2, 1]),), (np.array([], np.int32),))
+    run("array_matrix_band_part", "MatrixBandPart: lower only, upper only, both, everything; too wide a band fails",
+        lambda x, a, b: r.MatrixBandPart(input=x, num_lower=a, num_upper=b, name="y"),
+        (f32(2, 3, 4, start=1), i64(1), i64(0)), (f32(2, 3, 4, start=1), i64(0), i64(-1)),
+        (f32(2, 3, 4, start=1), i64(-1), i64(-1)), (f32(2, 3, 4, start=1), i64(1), i64(2)),
+        (f32(2, 3, 4, start=1), i64(4), i64(0)))
+    run("array_reverse_sequence", "ReverseSequence with batch_dim 1 and seq_dim 0; a too-long length fails",
+        lambda x, n: r.ReverseSequence(input=x, seq_lengths=n, seq_dim=0, batch_dim=1, name="y"),
+        (f32(4, 3, 2), i64([4, 0, 2])), (f32(4, 3, 2), i64([5, 0, 2])))
+    run("array_reverse_sequence_int", "ReverseSequence of int32 with seq_dim 1 (the RNN layout)",
+        lambda x, n: r.ReverseSequence(input=x, seq_lengths=n, seq_dim=1, name="y"),
+        (np.arange(10, dtype=np.int32).reshape(2, 5), i32([3, 5])))
+
+
 def dtype_cases():
     """Data movement on dtypes the float cases do not reach."""
     b = np.array([[True, False, True], [False, False, True]])
@@ -354,5 +414,7 @@ def cases():
     sort_cases()
     shape_cases()
     gradient_helper_cases()
+    segment_cases()
+    more_cases()
     dtype_cases()
     existing_cases()

@@ -1,5 +1,6 @@
 /// Ops that read or write tensor slices at positions given by index tensors: `GatherV2`,
-/// `Gather`, `GatherNd`, `ScatterNd`, `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`.
+/// `Gather`, `GatherNd`, `ScatterNd`, `TensorScatterUpdate` (`Add`, `Sub`, `Max`, `Min`),
+/// `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`, `ParallelDynamicStitch`.
 ///
 /// The gathers and `DynamicStitch` move whole slices as bytes and work on every dtype; the
 /// ops that add (`ScatterNd`, `UnsortedSegmentSum`) are numeric. Every index is checked
@@ -21,7 +22,15 @@ enum GatherOps {
         unsortedSegment("UnsortedSegmentProd", .product),
         unsortedSegment("UnsortedSegmentMax", .maximum),
         unsortedSegment("UnsortedSegmentMin", .minimum),
-        dynamicStitch,
+        dynamicStitch("DynamicStitch"),
+        // The parallel form differs only in leaving the winner among repeated indices
+        // unspecified; the sequential rule (last wins) is one of its valid answers.
+        dynamicStitch("ParallelDynamicStitch"),
+        tensorScatter("TensorScatterUpdate", nil),
+        tensorScatter("TensorScatterAdd", .sum),
+        tensorScatter("TensorScatterSub", .difference),
+        tensorScatter("TensorScatterMax", .maximum),
+        tensorScatter("TensorScatterMin", .minimum),
     ]
 
     /// An op with one output, whose kernel is the closure `make` returns for the node.
@@ -291,6 +300,8 @@ enum GatherOps {
         case maximum
         /// The smallest, starting from the highest finite value.
         case minimum
+        /// The existing value minus the update (`TensorScatterSub`).
+        case difference
     }
 
     /// Combines slice `i` of `updates` (`slice` elements long) into slice `positions[i]` of
@@ -301,6 +312,8 @@ enum GatherOps {
         let positions: [Int?]
         let slice: Int
         let reduction: Reduction
+        /// Whether `out` is a fresh zero tensor to be set to the reduction's identity first.
+        var fresh = true
         let op: String
         let node: String
 
@@ -312,6 +325,7 @@ enum GatherOps {
             case .product: run(T.self, initial: 1) { $0 * $1 }
             case .maximum: run(T.self, initial: -T.greatestFiniteMagnitude) { $0 > $1 ? $0 : $1 }
             case .minimum: run(T.self, initial: T.greatestFiniteMagnitude) { $0 < $1 ? $0 : $1 }
+            case .difference: run(T.self, initial: nil) { $0 - $1 }
             }
         }
 
@@ -322,12 +336,13 @@ enum GatherOps {
             case .product: run(T.self, initial: 1) { $0 &* $1 }
             case .maximum: run(T.self, initial: T.min) { Swift.max($0, $1) }
             case .minimum: run(T.self, initial: T.max) { Swift.min($0, $1) }
+            case .difference: run(T.self, initial: nil) { $0 &- $1 }
             }
         }
 
         private func run<T: TensorElement>(_ type: T.Type, initial: T?, _ combine: (T, T) -> T) {
             out.withMutableElements(of: T.self) { target in
-                if let initial { target.update(repeating: initial) }
+                if fresh, let initial { target.update(repeating: initial) }
                 updates.withElements(of: T.self) { source in
                     for (row, position) in positions.enumerated() {
                         guard let position else { continue }
@@ -335,6 +350,63 @@ enum GatherOps {
                         for k in 0..<slice { target[to + k] = combine(target[to + k], source[from + k]) }
                     }
                 }
+            }
+        }
+    }
+
+    // MARK: TensorScatterUpdate, Add, Sub, Max, Min
+
+    /// A copy of `tensor` with the slices `indices` point at replaced by (`nil`) or combined
+    /// with the slices of `updates`.
+    private static func tensorScatter(_ name: String, _ reduction: Reduction?) -> OpDefinition {
+        single(name, inputs: 3, outputTypes: OpDefinition.outputOfInput(0)) { node throws(WeftError) in
+            let ignoreBadIndices = try badIndicesPolicy(node)
+            return { context throws(WeftError) in
+                let tensor = try context.input(0)
+                let indices = try context.input(1)
+                let updates = try context.input(2)
+                try KernelChecks.dtype(updates, input: 2, expected: tensor.dtype, op: name, node: context.node)
+                let shape = tensor.shape.dimensions
+                let indexDims = indices.shape.dimensions
+                guard let depth = indexDims.last, depth <= shape.count else {
+                    throw .invalidArgument(
+                        "indices must have rank at least one and an innermost dimension of at most the rank of tensor \(tensor.shape), got \(indices.shape)",
+                        node: context.node
+                    )
+                }
+                guard updates.shape.dimensions == Array(indexDims.dropLast()) + shape[depth...] else {
+                    throw .invalidArgument(
+                        "updates must have shape indices.shape[:-1] + tensor.shape[indices.shape[-1]:] = \(TensorShape(Array(indexDims.dropLast()) + shape[depth...])), got \(updates.shape)",
+                        node: context.node
+                    )
+                }
+                let positions = try slicePositions(
+                    indices,
+                    shape: shape,
+                    ignoreBad: ignoreBadIndices,
+                    describe: { row, tuple in
+                        "indices[\(row)] = [\(tuple.map(String.init).joined(separator: ", "))] does not index into shape \(tensor.shape)"
+                    },
+                    node: context.node
+                )
+                let out = try KernelChecks.allocate(tensor.dtype, tensor.shape, node: context.node)
+                out.buffer.base.copyMemory(from: tensor.buffer.base, byteCount: tensor.byteCount)
+                let slice = shape[depth...].reduce(1, *)
+                guard let reduction else {
+                    let bytes = slice * tensor.dtype.byteSize
+                    for (row, position) in positions.enumerated() {
+                        guard let position, bytes > 0 else { continue }
+                        IndexedCopy.moveBytes(bytes, from: updates.buffer.base + row * bytes, to: out.buffer.base + position * bytes)
+                    }
+                    return out
+                }
+                var combine = ScatterCombine(
+                    out: out, updates: updates, positions: positions, slice: slice, reduction: reduction, op: name,
+                    node: context.node
+                )
+                combine.fresh = false
+                try tensor.dtype.visit(combine)
+                return out
             }
         }
     }
@@ -388,8 +460,9 @@ enum GatherOps {
 
     /// `DynamicStitch(indices..., data...)`: `merged[indices[m][i]] = data[m][i]`, later
     /// inputs winning where indices repeat; the output has `max(index) + 1` rows.
-    private static let dynamicStitch = OpDefinition(
-        "DynamicStitch",
+    private static func dynamicStitch(_ name: String) -> OpDefinition {
+        OpDefinition(
+        name,
         inputCount: nil,
         outputTypes: { node, inputs throws(WeftError) in
             let half = inputs.count / 2
@@ -405,7 +478,8 @@ enum GatherOps {
             }
             return ClosureKernel { context throws(WeftError) in [.tensor(try stitch(context, count: count))] }
         }
-    )
+        )
+    }
 
     private static func stitch(_ context: OpKernelContext, count: Int) throws(WeftError) -> Tensor {
         let indexTensors = try (0..<count).map { (m) throws(WeftError) in try context.input(m) }

@@ -1,5 +1,6 @@
 /// Ops driven by a condition or by indices: `Where` (coordinates of true elements), `Select`,
-/// `SelectV2` (broadcasting) and `OneHot`. Values move as bytes, so every dtype works.
+/// `SelectV2` (broadcasting), `OneHot` and `MatrixBandPart`. Values move as bytes, so every
+/// dtype works.
 enum SelectOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -29,6 +30,12 @@ enum SelectOps {
                 let axis = try node.attributes.int("axis", default: -1)
                 return ClosureKernel { context throws(WeftError) in [.tensor(try oneHot(context, axis: axis))] }
             }
+        ),
+        OpDefinition(
+            "MatrixBandPart",
+            inputCount: 3,
+            outputTypes: OpDefinition.outputOfInput(0),
+            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try bandPart(context))] } }
         ),
     ]
 
@@ -220,6 +227,55 @@ enum SelectOps {
         for (flat, index) in indices.enumerated() where index >= 0 && index < depth {
             let (prefix, inner) = flat.quotientAndRemainder(dividingBy: suffix)
             IndexedCopy.moveBytes(size, from: on.buffer.base, to: out.buffer.base + ((prefix * depth + index) * suffix + inner) * size)
+        }
+        return out
+    }
+}
+
+extension SelectOps {
+    /// `MatrixBandPart(input, num_lower, num_upper)`: each innermost matrix with everything
+    /// more than `num_lower` below or `num_upper` above the diagonal set to zero (a negative
+    /// count keeps that whole triangle).
+    fileprivate static func bandPart(_ context: OpKernelContext) throws(WeftError) -> Tensor {
+        let x = try context.input(0)
+        let lowerTensor = try context.input(1)
+        let upperTensor = try context.input(2)
+        let dims = x.shape.dimensions
+        guard dims.count >= 2 else {
+            throw .invalidArgument("input must be at least 2-dim, received shape: \(x.shape)", node: context.node)
+        }
+        guard lowerTensor.shape.rank == 0 else {
+            throw .invalidArgument("num_lower must be scalar, got shape \(lowerTensor.shape)", node: context.node)
+        }
+        guard upperTensor.shape.rank == 0 else {
+            throw .invalidArgument("num_upper must be scalar, got shape \(upperTensor.shape)", node: context.node)
+        }
+        let (rows, columns) = (dims[dims.count - 2], dims[dims.count - 1])
+        let lower = try KernelChecks.scalarIndex(lowerTensor, what: "num_lower", node: context.node)
+        let upper = try KernelChecks.scalarIndex(upperTensor, what: "num_upper", node: context.node)
+        guard lower <= rows else {
+            throw .invalidArgument(
+                "num_lower must be negative or less or equal to number of rows (\(rows)) got: \(lower)",
+                node: context.node
+            )
+        }
+        guard upper <= columns else {
+            throw .invalidArgument(
+                "num_upper must be negative or less or equal to number of columns (\(columns)) got: \(upper)",
+                node: context.node
+            )
+        }
+        let out = try IndexedCopy.zeros(x.dtype, x.shape, node: context.node)
+        let size = x.dtype.byteSize
+        let matrices = rows * columns == 0 ? 0 : x.elementCount / (rows * columns)
+        for matrix in 0..<matrices {
+            for row in 0..<rows {
+                let first = lower < 0 ? 0 : max(0, row - lower)
+                let end = upper < 0 ? columns : min(columns, row + upper + 1)
+                guard first < end else { continue }
+                let offset = ((matrix * rows + row) * columns + first) * size
+                (out.buffer.base + offset).copyMemory(from: x.buffer.base + offset, byteCount: (end - first) * size)
+            }
         }
         return out
     }

@@ -1,5 +1,5 @@
-/// Ops that cut tensors into pieces: `Slice`, `StridedSlice`, `StridedSliceGrad`, `Unpack`,
-/// `Split`, `SplitV`, `ReverseV2`. They move elements as bytes (`IndexedCopy`), so they work on
+/// Ops that cut tensors into pieces or reorder them: `Slice`, `StridedSlice`,
+/// `StridedSliceGrad`, `Unpack`, `Split`, `SplitV`, `ReverseV2`, `ReverseSequence`. They move elements as bytes (`IndexedCopy`), so they work on
 /// every dtype.
 enum SliceOps {
     /// The ops of this family, for `OpRegistry.standard`.
@@ -11,6 +11,7 @@ enum SliceOps {
         split,
         splitV,
         single("ReverseV2", inputs: 2, reverse),
+        reverseSequence,
     ]
 
     /// An op with one output of its first input's dtype, computed by `body`.
@@ -329,6 +330,77 @@ enum SliceOps {
             begin[d] = dims[d] - 1
         }
         return try gather(x, begin: begin, step: step, count: dims, node: context.node)
+    }
+}
+
+extension SliceOps {
+    /// `ReverseSequence(input, seq_lengths)`: for each index `b` along `batch_dim`, the first
+    /// `seq_lengths[b]` entries along `seq_dim` reversed, the rest unchanged.
+    fileprivate static let reverseSequence = OpDefinition(
+        "ReverseSequence",
+        inputCount: 2,
+        outputTypes: OpDefinition.outputOfInput(0),
+        makeKernel: { node throws(WeftError) in
+            let seqDim = try node.attributes.int("seq_dim")
+            let batchDim = try node.attributes.int("batch_dim", default: 0)
+            return ClosureKernel { context throws(WeftError) in
+                [.tensor(try reverseSequences(context, seqDim: seqDim, batchDim: batchDim))]
+            }
+        }
+    )
+
+    private static func reverseSequences(_ context: OpKernelContext, seqDim: Int, batchDim: Int) throws(WeftError) -> Tensor {
+        let x = try context.input(0)
+        let lengthsTensor = try context.input(1)
+        let dims = x.shape.dimensions
+        guard batchDim != seqDim else {
+            throw .invalidArgument("batch_dim == seq_dim == \(seqDim)", node: context.node)
+        }
+        guard seqDim >= 0, seqDim < dims.count else {
+            throw .invalidArgument("seq_dim must be < input rank ( \(seqDim) vs. \(dims.count))", node: context.node)
+        }
+        guard batchDim >= 0, batchDim < dims.count else {
+            throw .invalidArgument("batch_dim must be < input rank ( \(batchDim) vs. \(dims.count))", node: context.node)
+        }
+        guard lengthsTensor.shape.rank == 1 else {
+            throw .invalidArgument("seq_lengths must be 1-dim, not \(lengthsTensor.shape.rank)", node: context.node)
+        }
+        guard lengthsTensor.elementCount == dims[batchDim] else {
+            throw .invalidArgument(
+                "Length of seq_lengths != input.dims(\(batchDim)), (\(lengthsTensor.elementCount) vs. \(dims[batchDim]))",
+                node: context.node
+            )
+        }
+        let lengths = try KernelChecks.indices(lengthsTensor, what: "seq_lengths", node: context.node)
+        for (b, length) in lengths.enumerated() {
+            guard length >= 0 else { throw .invalidArgument("seq_lens(\(b)) < 0", node: context.node) }
+            guard length <= dims[seqDim] else {
+                throw .invalidArgument("seq_lens(\(b)) > input.dims(\(seqDim))", node: context.node)
+            }
+        }
+        let out = try KernelChecks.allocate(x.dtype, x.shape, node: context.node)
+        out.buffer.base.copyMemory(from: x.buffer.base, byteCount: x.byteCount)
+        guard x.elementCount > 0 else { return out }
+        // Walk every element; those inside their batch's prefix read their mirror image.
+        let size = x.dtype.byteSize
+        let seqStride = IndexedCopy.strides(dims)[seqDim]
+        var counters = [Int](repeating: 0, count: dims.count)
+        for flat in 0..<x.elementCount {
+            let position = counters[seqDim]
+            let length = lengths[counters[batchDim]]
+            if position < length {
+                let source = flat + (length - 1 - 2 * position) * seqStride
+                IndexedCopy.moveBytes(size, from: x.buffer.base + source * size, to: out.buffer.base + flat * size)
+            }
+            var d = dims.count - 1
+            while d >= 0 {
+                counters[d] += 1
+                if counters[d] < dims[d] { break }
+                counters[d] = 0
+                d -= 1
+            }
+        }
+        return out
     }
 }
 

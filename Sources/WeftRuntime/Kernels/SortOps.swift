@@ -1,5 +1,5 @@
 /// Ops that order, deduplicate or compare sets of values: `TopKV2`, `InTopKV2`, `Unique`,
-/// `ListDiff`.
+/// `UniqueWithCounts`, `ListDiff`.
 enum SortOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -21,18 +21,8 @@ enum SortOps {
             outputTypes: { _, _ in [OutputType(.bool)] },
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try inTopK(context))] } }
         ),
-        OpDefinition(
-            "Unique",
-            inputCount: 1,
-            outputTypes: { node, inputs throws(WeftError) in
-                let values = try node.optionalType("T") ?? inputs.first?.dtype ?? .float
-                return [OutputType(values), OutputType(try indexType(node, "out_idx"))]
-            },
-            makeKernel: { node throws(WeftError) in
-                let indexType = try indexType(node, "out_idx")
-                return ClosureKernel { context throws(WeftError) in try unique(context, indexType: indexType) }
-            }
-        ),
+        unique("Unique", counts: false),
+        unique("UniqueWithCounts", counts: true),
         OpDefinition(
             "ListDiff",
             inputCount: 2,
@@ -201,13 +191,32 @@ enum SortOps {
 
     // MARK: Unique
 
-    private static func unique(_ context: OpKernelContext, indexType: DType) throws(WeftError) -> [Value] {
-        let x = try context.input(0)
-        guard x.shape.rank == 1 else {
-            throw .invalidArgument("unique expects a 1D vector.", node: context.node)
-        }
-        let (values, positions) = try x.dtype.visit(Deduplicate(x: x, node: context.node))
-        return [.tensor(values), .tensor(try indexTensor(positions, shape: x.shape, dtype: indexType))]
+    /// `Unique` (values, positions) or `UniqueWithCounts` (also how often each value occurs).
+    private static func unique(_ name: String, counts: Bool) -> OpDefinition {
+        OpDefinition(
+            name,
+            inputCount: 1,
+            outputTypes: { node, inputs throws(WeftError) in
+                let values = try node.optionalType("T") ?? inputs.first?.dtype ?? .float
+                let index = OutputType(try indexType(node, "out_idx"))
+                return [OutputType(values), index] + (counts ? [index] : [])
+            },
+            makeKernel: { node throws(WeftError) in
+                let indexType = try indexType(node, "out_idx")
+                return ClosureKernel { context throws(WeftError) in
+                    let x = try context.input(0)
+                    guard x.shape.rank == 1 else {
+                        throw .invalidArgument("unique expects a 1D vector.", node: context.node)
+                    }
+                    let (values, positions) = try x.dtype.visit(Deduplicate(x: x, node: context.node))
+                    let outputs: [Value] = [.tensor(values), .tensor(try indexTensor(positions, shape: x.shape, dtype: indexType))]
+                    guard counts else { return outputs }
+                    var tally = [Int](repeating: 0, count: values.elementCount)
+                    for position in positions { tally[position] += 1 }
+                    return outputs + [.tensor(try indexTensor(tally, shape: [tally.count], dtype: indexType))]
+                }
+            }
+        )
     }
 
     /// The distinct values in order of first appearance, and for each input element the
