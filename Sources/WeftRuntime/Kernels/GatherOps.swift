@@ -38,7 +38,8 @@ enum GatherOps {
         _ name: String,
         inputs: Int,
         outputTypes: @escaping @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType],
-        _ make: @escaping @Sendable (NodeInfo) throws(WeftError) -> @Sendable (OpKernelContext) throws(WeftError) -> Tensor
+        _ make:
+            @escaping @Sendable (NodeInfo) throws(WeftError) -> @Sendable (OpKernelContext) throws(WeftError) -> Tensor
     ) -> OpDefinition {
         OpDefinition(
             name,
@@ -88,7 +89,13 @@ enum GatherOps {
                 let axis = try KernelChecks.scalarIndex(try context.input(2), what: "axis", node: context.node)
                 return [
                     .tensor(
-                        try gather(try context.input(0), try context.input(1), axis: axis, batchDims: batchDims, node: context.node)
+                        try gather(
+                            try context.input(0),
+                            try context.input(1),
+                            axis: axis,
+                            batchDims: batchDims,
+                            node: context.node
+                        )
                     )
                 ]
             }
@@ -105,14 +112,30 @@ enum GatherOps {
         },
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
-                [.tensor(try gather(try context.input(0), try context.input(1), axis: 0, batchDims: 0, node: context.node))]
+                [
+                    .tensor(
+                        try gather(
+                            try context.input(0),
+                            try context.input(1),
+                            axis: 0,
+                            batchDims: 0,
+                            node: context.node
+                        )
+                    )
+                ]
             }
         }
     )
 
     /// `params` sliced at `indices` along `axis`, the first `batchDims` dimensions of both
     /// being batch dimensions that are matched, not gathered.
-    static func gather(_ params: Tensor, _ indicesTensor: Tensor, axis axisValue: Int, batchDims batchValue: Int, node: String)
+    static func gather(
+        _ params: Tensor,
+        _ indicesTensor: Tensor,
+        axis axisValue: Int,
+        batchDims batchValue: Int,
+        node: String
+    )
         throws(WeftError) -> Tensor
     {
         let dims = params.shape.dimensions
@@ -130,7 +153,10 @@ enum GatherOps {
             )
         }
         guard batchDims <= axis else {
-            throw .invalidArgument("batch_dims (\(batchDims)) must be less than or equal to axis (\(axis)).", node: node)
+            throw .invalidArgument(
+                "batch_dims (\(batchDims)) must be less than or equal to axis (\(axis)).",
+                node: node
+            )
         }
         for d in 0..<batchDims where dims[d] != indexDims[d] {
             throw .invalidArgument(
@@ -160,7 +186,11 @@ enum GatherOps {
             for row in 0..<(outer) {
                 let rowStart = source + (batch * outer + row) * limit * sliceBytes
                 for i in 0..<perBatch {
-                    IndexedCopy.moveBytes(sliceBytes, from: rowStart + indices[batchIndices + i] * sliceBytes, to: target)
+                    IndexedCopy.moveBytes(
+                        sliceBytes,
+                        from: rowStart + indices[batchIndices + i] * sliceBytes,
+                        to: target
+                    )
                     target += sliceBytes
                 }
             }
@@ -251,14 +281,23 @@ enum GatherOps {
         try KernelChecks.vector(shapeTensor, what: "shape", node: context.node)
         let shape = try KernelChecks.indices(shapeTensor, what: "shape", node: context.node)
         if let negative = shape.first(where: { $0 < 0 }) {
-            throw .invalidArgument("shape must not have negative dimensions, got \(negative) in \(shape)", node: context.node)
+            throw .invalidArgument(
+                "shape must not have negative dimensions, got \(negative) in \(shape)",
+                node: context.node
+            )
         }
         let indexDims = indices.shape.dimensions
         guard !indexDims.isEmpty else {
-            throw .invalidArgument("Indices shape must have rank at least one. Found:\(indices.shape)", node: context.node)
+            throw .invalidArgument(
+                "Indices shape must have rank at least one. Found:\(indices.shape)",
+                node: context.node
+            )
         }
         guard updates.shape.rank >= 1 else {
-            throw .invalidArgument("Updates shape must have rank at least one. Found:\(updates.shape)", node: context.node)
+            throw .invalidArgument(
+                "Updates shape must have rank at least one. Found:\(updates.shape)",
+                node: context.node
+            )
         }
         let depth = indexDims[indexDims.count - 1]
         let expected = Array(indexDims.dropLast()) + (depth <= shape.count ? Array(shape[depth...]) : [])
@@ -285,7 +324,15 @@ enum GatherOps {
         )
         let slice = shape[depth...].reduce(1, *)
         try updates.dtype.visit(
-            ScatterCombine(out: out, updates: updates, positions: positions, slice: slice, reduction: .sum, op: "ScatterNd", node: context.node)
+            ScatterCombine(
+                out: out,
+                updates: updates,
+                positions: positions,
+                slice: slice,
+                reduction: .sum,
+                op: "ScatterNd",
+                node: context.node
+            )
         )
         return out
     }
@@ -396,12 +443,21 @@ enum GatherOps {
                     let bytes = slice * tensor.dtype.byteSize
                     for (row, position) in positions.enumerated() {
                         guard let position, bytes > 0 else { continue }
-                        IndexedCopy.moveBytes(bytes, from: updates.buffer.base + row * bytes, to: out.buffer.base + position * bytes)
+                        IndexedCopy.moveBytes(
+                            bytes,
+                            from: updates.buffer.base + row * bytes,
+                            to: out.buffer.base + position * bytes
+                        )
                     }
                     return out
                 }
                 var combine = ScatterCombine(
-                    out: out, updates: updates, positions: positions, slice: slice, reduction: reduction, op: name,
+                    out: out,
+                    updates: updates,
+                    positions: positions,
+                    slice: slice,
+                    reduction: reduction,
+                    op: name,
                     node: context.node
                 )
                 combine.fresh = false
@@ -420,12 +476,19 @@ enum GatherOps {
         }
     }
 
-    private static func unsortedSegment(_ context: OpKernelContext, _ reduction: Reduction, op: String) throws(WeftError) -> Tensor {
+    private static func unsortedSegment(
+        _ context: OpKernelContext,
+        _ reduction: Reduction,
+        op: String
+    ) throws(WeftError) -> Tensor {
         let data = try context.input(0)
         let idsTensor = try context.input(1)
         let countTensor = try context.input(2)
         guard countTensor.shape.rank == 0 else {
-            throw .invalidArgument("num_segments should be a scalar, not shape \(countTensor.shape)", node: context.node)
+            throw .invalidArgument(
+                "num_segments should be a scalar, not shape \(countTensor.shape)",
+                node: context.node
+            )
         }
         let segments = try KernelChecks.scalarIndex(countTensor, what: "num_segments", node: context.node)
         guard segments >= 0 else {
@@ -451,7 +514,15 @@ enum GatherOps {
         // Negative ids drop their row, as TensorFlow's CPU kernel does.
         let positions = ids.map { $0 < 0 ? nil : $0 }
         try data.dtype.visit(
-            ScatterCombine(out: out, updates: data, positions: positions, slice: sliceDims.reduce(1, *), reduction: reduction, op: op, node: context.node)
+            ScatterCombine(
+                out: out,
+                updates: data,
+                positions: positions,
+                slice: sliceDims.reduce(1, *),
+                reduction: reduction,
+                op: op,
+                node: context.node
+            )
         )
         return out
     }
@@ -462,22 +533,22 @@ enum GatherOps {
     /// inputs winning where indices repeat; the output has `max(index) + 1` rows.
     private static func dynamicStitch(_ name: String) -> OpDefinition {
         OpDefinition(
-        name,
-        inputCount: nil,
-        outputTypes: { node, inputs throws(WeftError) in
-            let half = inputs.count / 2
-            return [OutputType(try node.optionalType("T") ?? (half < inputs.count ? inputs[half].dtype : .float))]
-        },
-        makeKernel: { node throws(WeftError) in
-            let count = try node.attributes.int("N", default: node.dataInputs.count / 2)
-            guard count >= 1, node.dataInputs.count == 2 * count else {
-                throw WeftError(
-                    .invalidArgument,
-                    "node '\(node.name)' (DynamicStitch) has attribute N=\(count) but \(node.dataInputs.count) inputs; it needs N >= 1 index and N data inputs"
-                )
+            name,
+            inputCount: nil,
+            outputTypes: { node, inputs throws(WeftError) in
+                let half = inputs.count / 2
+                return [OutputType(try node.optionalType("T") ?? (half < inputs.count ? inputs[half].dtype : .float))]
+            },
+            makeKernel: { node throws(WeftError) in
+                let count = try node.attributes.int("N", default: node.dataInputs.count / 2)
+                guard count >= 1, node.dataInputs.count == 2 * count else {
+                    throw WeftError(
+                        .invalidArgument,
+                        "node '\(node.name)' (DynamicStitch) has attribute N=\(count) but \(node.dataInputs.count) inputs; it needs N >= 1 index and N data inputs"
+                    )
+                }
+                return ClosureKernel { context throws(WeftError) in [.tensor(try stitch(context, count: count))] }
             }
-            return ClosureKernel { context throws(WeftError) in [.tensor(try stitch(context, count: count))] }
-        }
         )
     }
 
@@ -490,7 +561,13 @@ enum GatherOps {
         for m in 0..<count {
             let indexDims = indexTensors[m].shape.dimensions
             let dataDims = data[m].shape.dimensions
-            try KernelChecks.dtype(data[m], input: count + m, expected: data[0].dtype, op: "DynamicStitch", node: context.node)
+            try KernelChecks.dtype(
+                data[m],
+                input: count + m,
+                expected: data[0].dtype,
+                op: "DynamicStitch",
+                node: context.node
+            )
             guard dataDims.count >= indexDims.count, Array(dataDims[..<indexDims.count]) == indexDims else {
                 throw .invalidArgument(
                     "data[\(m)].shape = \(data[m].shape) does not start with indices[\(m)].shape = \(indexTensors[m].shape)",
@@ -512,7 +589,10 @@ enum GatherOps {
             }
             if let top = values.max() {
                 guard top < Int.max else {
-                    throw WeftError(.resourceExhausted, "OOM when allocating DynamicStitch output of \(top) + 1 rows (node '\(context.node)')")
+                    throw WeftError(
+                        .resourceExhausted,
+                        "OOM when allocating DynamicStitch output of \(top) + 1 rows (node '\(context.node)')"
+                    )
                 }
                 rows = max(rows, top + 1)
             }
@@ -523,7 +603,11 @@ enum GatherOps {
         guard sliceBytes > 0 else { return out }
         for (values, source) in zip(indices, data) {
             for (i, row) in values.enumerated() {
-                IndexedCopy.moveBytes(sliceBytes, from: source.buffer.base + i * sliceBytes, to: out.buffer.base + row * sliceBytes)
+                IndexedCopy.moveBytes(
+                    sliceBytes,
+                    from: source.buffer.base + i * sliceBytes,
+                    to: out.buffer.base + row * sliceBytes
+                )
             }
         }
         return out

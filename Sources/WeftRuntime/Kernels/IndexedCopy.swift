@@ -111,7 +111,9 @@ enum IndexedCopy {
         switch size {
         case 1, 2, 4, 8: ElementFill.fill(out, with: value)
         default:
-            for i in 0..<out.elementCount { (out.buffer.base + i * size).copyMemory(from: value.buffer.base, byteCount: size) }
+            for i in 0..<out.elementCount {
+                (out.buffer.base + i * size).copyMemory(from: value.buffer.base, byteCount: size)
+            }
         }
         return out
     }

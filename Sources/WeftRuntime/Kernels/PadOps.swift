@@ -7,7 +7,8 @@ enum PadOps {
             "Pad",
             inputCount: 2,
             outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try pad(context, constant: nil))] } }
+            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try pad(context, constant: nil))] }
+            }
         ),
         OpDefinition(
             "PadV2",
@@ -17,9 +18,18 @@ enum PadOps {
                 ClosureKernel { context throws(WeftError) in
                     let constant = try context.input(2)
                     guard constant.shape.rank == 0 else {
-                        throw .invalidArgument("constant_values must be a scalar. Got: \(constant.shape)", node: context.node)
+                        throw .invalidArgument(
+                            "constant_values must be a scalar. Got: \(constant.shape)",
+                            node: context.node
+                        )
                     }
-                    try KernelChecks.dtype(constant, input: 2, expected: try context.input(0).dtype, op: "PadV2", node: context.node)
+                    try KernelChecks.dtype(
+                        constant,
+                        input: 2,
+                        expected: try context.input(0).dtype,
+                        op: "PadV2",
+                        node: context.node
+                    )
                     return [.tensor(try pad(context, constant: constant))]
                 }
             }
@@ -31,7 +41,10 @@ enum PadOps {
             makeKernel: { node throws(WeftError) in
                 let mode = try node.attributes.string("mode")
                 guard mode == "REFLECT" || mode == "SYMMETRIC" else {
-                    throw WeftError(.invalidArgument, "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'")
+                    throw WeftError(
+                        .invalidArgument,
+                        "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'"
+                    )
                 }
                 return ClosureKernel { context throws(WeftError) in
                     [.tensor(try mirrorPad(context, symmetric: mode == "SYMMETRIC"))]
@@ -45,7 +58,10 @@ enum PadOps {
             makeKernel: { node throws(WeftError) in
                 let mode = try node.attributes.string("mode")
                 guard mode == "REFLECT" || mode == "SYMMETRIC" else {
-                    throw WeftError(.invalidArgument, "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'")
+                    throw WeftError(
+                        .invalidArgument,
+                        "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'"
+                    )
                 }
                 return ClosureKernel { context throws(WeftError) in
                     [.tensor(try mirrorPadGrad(context, symmetric: mode == "SYMMETRIC"))]
@@ -82,11 +98,13 @@ enum PadOps {
 
     /// The padded shape; sizes that overflow become a negative size that allocation refuses.
     private static func paddedShape(_ dims: [Int], _ pads: [(Int, Int)]) -> TensorShape {
-        TensorShape(zip(dims, pads).map { dim, pad in
-            let (sum, overflow) = dim.addingReportingOverflow(pad.0)
-            let (total, overflow2) = sum.addingReportingOverflow(pad.1)
-            return overflow || overflow2 ? -1 : total
-        })
+        TensorShape(
+            zip(dims, pads).map { dim, pad in
+                let (sum, overflow) = dim.addingReportingOverflow(pad.0)
+                let (total, overflow2) = sum.addingReportingOverflow(pad.1)
+                return overflow || overflow2 ? -1 : total
+            }
+        )
     }
 
     private static func pad(_ context: OpKernelContext, constant: Tensor?) throws(WeftError) -> Tensor {
@@ -136,7 +154,12 @@ enum PadOps {
         return out
     }
 
-    private static func checkMirror(_ pads: [(Int, Int)], _ dims: [Int], symmetric: Bool, node: String) throws(WeftError) {
+    private static func checkMirror(
+        _ pads: [(Int, Int)],
+        _ dims: [Int],
+        symmetric: Bool,
+        node: String
+    ) throws(WeftError) {
         for (d, (before, after)) in pads.enumerated() {
             if symmetric {
                 guard before <= dims[d], after <= dims[d] else {

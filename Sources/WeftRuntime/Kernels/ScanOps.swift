@@ -16,7 +16,10 @@ enum ScanOps {
                     let x = try context.input(0)
                     let axisTensor = try context.input(1)
                     guard axisTensor.shape.rank == 0 else {
-                        throw .invalidArgument("ScanOp: axis must be a scalar, not \(axisTensor.shape)", node: context.node)
+                        throw .invalidArgument(
+                            "ScanOp: axis must be a scalar, not \(axisTensor.shape)",
+                            node: context.node
+                        )
                     }
                     let value = try KernelChecks.scalarIndex(axisTensor, what: "axis", node: context.node)
                     let rank = x.shape.rank

@@ -36,7 +36,10 @@ enum SegmentOps {
                     let data = try context.input(0)
                     let idsTensor = try context.input(1)
                     guard data.shape.rank >= 1 else {
-                        throw .invalidArgument("input must be at least rank 1, got shape \(data.shape)", node: context.node)
+                        throw .invalidArgument(
+                            "input must be at least rank 1, got shape \(data.shape)",
+                            node: context.node
+                        )
                     }
                     guard idsTensor.shape.rank == 1 else {
                         throw .invalidArgument("segment_ids should be a vector.", node: context.node)
@@ -84,9 +87,16 @@ enum SegmentOps {
                 ClosureKernel { context throws(WeftError) in
                     let data = try context.input(0)
                     guard data.shape.rank >= 1 else {
-                        throw .invalidArgument("input must be at least rank 1, got shape \(data.shape)", node: context.node)
+                        throw .invalidArgument(
+                            "input must be at least rank 1, got shape \(data.shape)",
+                            node: context.node
+                        )
                     }
-                    let (indices, ids) = try sparseInputs(try context.input(1), try context.input(2), node: context.node)
+                    let (indices, ids) = try sparseInputs(
+                        try context.input(1),
+                        try context.input(2),
+                        node: context.node
+                    )
                     let limit = data.shape.dimensions[0]
                     if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= limit }) {
                         throw .invalidArgument(
@@ -96,7 +106,11 @@ enum SegmentOps {
                     }
                     var rows = (ids.last ?? -1) &+ 1
                     if numSegments {
-                        rows = try KernelChecks.scalarIndex(try context.input(3), what: "num_segments", node: context.node)
+                        rows = try KernelChecks.scalarIndex(
+                            try context.input(3),
+                            what: "num_segments",
+                            node: context.node
+                        )
                         guard rows >= 0 else {
                             throw .invalidArgument("num_segments must be non-negative, got \(rows)", node: context.node)
                         }
@@ -116,7 +130,11 @@ enum SegmentOps {
     }
 
     /// The indices and sorted, non-negative segment ids of a sparse segment op.
-    private static func sparseInputs(_ indicesTensor: Tensor, _ idsTensor: Tensor, node: String) throws(WeftError) -> ([Int], [Int]) {
+    private static func sparseInputs(
+        _ indicesTensor: Tensor,
+        _ idsTensor: Tensor,
+        node: String
+    ) throws(WeftError) -> ([Int], [Int]) {
         guard indicesTensor.shape.rank == 1 else { throw .invalidArgument("indices should be a vector.", node: node) }
         guard idsTensor.shape.rank == 1 else { throw .invalidArgument("segment_ids should be a vector.", node: node) }
         guard indicesTensor.elementCount == idsTensor.elementCount else {
@@ -142,10 +160,21 @@ enum SegmentOps {
                 ClosureKernel { context throws(WeftError) in
                     let grad = try context.input(0)
                     guard grad.shape.rank >= 1 else {
-                        throw .invalidArgument("grad must be at least rank 1, got shape \(grad.shape)", node: context.node)
+                        throw .invalidArgument(
+                            "grad must be at least rank 1, got shape \(grad.shape)",
+                            node: context.node
+                        )
                     }
-                    let (indices, ids) = try sparseInputs(try context.input(1), try context.input(2), node: context.node)
-                    let rows = try KernelChecks.scalarIndex(try context.input(3), what: "output_dim0", node: context.node)
+                    let (indices, ids) = try sparseInputs(
+                        try context.input(1),
+                        try context.input(2),
+                        node: context.node
+                    )
+                    let rows = try KernelChecks.scalarIndex(
+                        try context.input(3),
+                        what: "output_dim0",
+                        node: context.node
+                    )
                     guard rows >= 0 else {
                         throw .invalidArgument("output_dim0 must be non-negative, got \(rows)", node: context.node)
                     }
@@ -168,7 +197,12 @@ enum SegmentOps {
                     return [
                         .tensor(
                             try reduce(
-                                grad, contributions, rows: rows, .sum, weights: weights, op: name,
+                                grad,
+                                contributions,
+                                rows: rows,
+                                .sum,
+                                weights: weights,
+                                op: name,
                                 node: context.node
                             )
                         )
@@ -197,8 +231,15 @@ enum SegmentOps {
         guard out.elementCount > 0 else { return out }
         try data.dtype.visit(
             SegmentReducer(
-                data: data, out: out, contributions: contributions, rows: rows, width: slice.reduce(1, *),
-                reduction: reduction, weights: weights, op: op, node: node
+                data: data,
+                out: out,
+                contributions: contributions,
+                rows: rows,
+                width: slice.reduce(1, *),
+                reduction: reduction,
+                weights: weights,
+                op: op,
+                node: node
             )
         )
         return out
@@ -240,8 +281,10 @@ private struct SegmentReducer: ElementVisitor {
         case .mean: run(T.self, identity: 0, scale: scale, +) { sum, count in sum / T(count) }
         case .sqrtN: run(T.self, identity: 0, scale: scale, +) { sum, count in sum / T(Double(count).squareRoot()) }
         case .product: run(T.self, identity: 1, scale: scale, *) { value, _ in value }
-        case .maximum: run(T.self, identity: -T.greatestFiniteMagnitude, scale: scale, { $0 > $1 ? $0 : $1 }) { value, _ in value }
-        case .minimum: run(T.self, identity: T.greatestFiniteMagnitude, scale: scale, { $0 < $1 ? $0 : $1 }) { value, _ in value }
+        case .maximum:
+            run(T.self, identity: -T.greatestFiniteMagnitude, scale: scale, { $0 > $1 ? $0 : $1 }) { value, _ in value }
+        case .minimum:
+            run(T.self, identity: T.greatestFiniteMagnitude, scale: scale, { $0 < $1 ? $0 : $1 }) { value, _ in value }
         }
     }
 

@@ -100,7 +100,10 @@ enum SelectOps {
         let rows: Int
         if condition.shape.rank == 1, then.shape.rank != 1 {
             guard then.shape.rank >= 1 else {
-                throw .invalidArgument("'then' must be at least a vector, but saw shape: \(then.shape)", node: context.node)
+                throw .invalidArgument(
+                    "'then' must be at least a vector, but saw shape: \(then.shape)",
+                    node: context.node
+                )
             }
             guard then.shape.dimensions[0] == condition.elementCount else {
                 throw .invalidArgument(
@@ -127,7 +130,13 @@ enum SelectOps {
         return out
     }
 
-    private static func checkTypes(_ condition: Tensor, _ then: Tensor, _ otherwise: Tensor, op: String, node: String)
+    private static func checkTypes(
+        _ condition: Tensor,
+        _ then: Tensor,
+        _ otherwise: Tensor,
+        op: String,
+        node: String
+    )
         throws(WeftError)
     {
         try KernelChecks.dtype(condition, input: 0, expected: .bool, op: op, node: node)
@@ -226,7 +235,11 @@ enum SelectOps {
         let size = on.dtype.byteSize
         for (flat, index) in indices.enumerated() where index >= 0 && index < depth {
             let (prefix, inner) = flat.quotientAndRemainder(dividingBy: suffix)
-            IndexedCopy.moveBytes(size, from: on.buffer.base, to: out.buffer.base + ((prefix * depth + index) * suffix + inner) * size)
+            IndexedCopy.moveBytes(
+                size,
+                from: on.buffer.base,
+                to: out.buffer.base + ((prefix * depth + index) * suffix + inner) * size
+            )
         }
         return out
     }

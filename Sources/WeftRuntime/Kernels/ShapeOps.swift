@@ -21,7 +21,10 @@ enum ShapeOps {
     private static func indexType(_ node: NodeInfo, _ key: String) throws(WeftError) -> DType {
         let type = try node.optionalType(key) ?? .int32
         guard type == .int32 || type == .int64 else {
-            throw WeftError(.invalidArgument, "node '\(node.name)' (\(node.op)): \(key) must be int32 or int64, not \(type)")
+            throw WeftError(
+                .invalidArgument,
+                "node '\(node.name)' (\(node.op)): \(key) must be int32 or int64, not \(type)"
+            )
         }
         return type
     }
@@ -73,7 +76,10 @@ enum ShapeOps {
             return ClosureKernel { context throws(WeftError) in
                 let axisTensor = try context.input(0)
                 guard axisTensor.shape.rank == 0 else {
-                    throw .invalidArgument("Concat dim tensor should be a scalar integer, but got shape \(axisTensor.shape)", node: context.node)
+                    throw .invalidArgument(
+                        "Concat dim tensor should be a scalar integer, but got shape \(axisTensor.shape)",
+                        node: context.node
+                    )
                 }
                 let axis = try KernelChecks.scalarIndex(axisTensor, what: "concat_dim", node: context.node)
                 let first = try context.input(1)
@@ -88,10 +94,19 @@ enum ShapeOps {
                 var outputs: [Value] = []
                 for i in 0..<n {
                     let tensor = try context.input(1 + i)
-                    try KernelChecks.dtype(tensor, input: 1 + i, expected: first.dtype, op: "ConcatOffset", node: context.node)
+                    try KernelChecks.dtype(
+                        tensor,
+                        input: 1 + i,
+                        expected: first.dtype,
+                        op: "ConcatOffset",
+                        node: context.node
+                    )
                     let shape = try KernelChecks.indices(tensor, what: "shape", node: context.node)
                     guard tensor.shape.rank == 1, shape.count == rank else {
-                        throw .invalidArgument("input \(i) should contain \(rank) elements, but got \(shape.count)", node: context.node)
+                        throw .invalidArgument(
+                            "input \(i) should contain \(rank) elements, but got \(shape.count)",
+                            node: context.node
+                        )
                     }
                     for d in 0..<rank where d != dim && shape[d] != base[d] {
                         throw .invalidArgument(
@@ -126,11 +141,20 @@ enum ShapeOps {
                 let second = try context.input(1)
                 try KernelChecks.vector(first, what: "In[0]", node: context.node)
                 try KernelChecks.vector(second, what: "In[1]", node: context.node)
-                try KernelChecks.dtype(second, input: 1, expected: first.dtype, op: "BroadcastGradientArgs", node: context.node)
+                try KernelChecks.dtype(
+                    second,
+                    input: 1,
+                    expected: first.dtype,
+                    op: "BroadcastGradientArgs",
+                    node: context.node
+                )
                 let x = try KernelChecks.indices(first, what: "s0", node: context.node)
                 let y = try KernelChecks.indices(second, what: "s1", node: context.node)
                 let (r0, r1) = try reductionAxes(x, y, node: context.node)
-                return [.tensor(try vector(r0, first.dtype, node: context.node)), .tensor(try vector(r1, first.dtype, node: context.node))]
+                return [
+                    .tensor(try vector(r0, first.dtype, node: context.node)),
+                    .tensor(try vector(r1, first.dtype, node: context.node)),
+                ]
             }
         }
     )
@@ -181,7 +205,10 @@ enum ShapeOps {
                 var result: [Int] = []
                 for (a, b) in zip(paddedX, paddedY) {
                     guard a == b || a == 1 || b == 1 else {
-                        throw .invalidArgument("Incompatible shapes: \(TensorShape(x)) vs. \(TensorShape(y))", node: context.node)
+                        throw .invalidArgument(
+                            "Incompatible shapes: \(TensorShape(x)) vs. \(TensorShape(y))",
+                            node: context.node
+                        )
                     }
                     result.append(a == 1 ? b : a)
                 }

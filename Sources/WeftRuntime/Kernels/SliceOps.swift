@@ -1,6 +1,6 @@
 /// Ops that cut tensors into pieces or reorder them: `Slice`, `StridedSlice`,
-/// `StridedSliceGrad`, `Unpack`, `Split`, `SplitV`, `ReverseV2`, `ReverseSequence`. They move elements as bytes (`IndexedCopy`), so they work on
-/// every dtype.
+/// `StridedSliceGrad`, `Unpack`, `Split`, `SplitV`, `ReverseV2`, `ReverseSequence`. They move
+/// elements as bytes (`IndexedCopy`), so they work on every dtype.
 enum SliceOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -87,7 +87,13 @@ enum SliceOps {
                 }
             }
         }
-        return try gather(x, begin: begin, step: Array(repeating: 1, count: dims.count), count: size, node: context.node)
+        return try gather(
+            x,
+            begin: begin,
+            step: Array(repeating: 1, count: dims.count),
+            count: size,
+            node: context.node
+        )
     }
 
     // MARK: StridedSlice
@@ -128,7 +134,10 @@ enum SliceOps {
                 try KernelChecks.vector(shapeTensor, what: "shape", node: context.node)
                 let shape = try KernelChecks.indices(shapeTensor, what: "shape", node: context.node)
                 if let negative = shape.first(where: { $0 < 0 }) {
-                    throw .invalidArgument("shape must not have negative dimensions, got \(negative)", node: context.node)
+                    throw .invalidArgument(
+                        "shape must not have negative dimensions, got \(negative)",
+                        node: context.node
+                    )
                 }
                 let out = try IndexedCopy.zeros(dy.dtype, TensorShape(shape), node: context.node)
                 let spec = try StridedSliceSpec(
@@ -147,7 +156,12 @@ enum SliceOps {
                 }
                 IndexedCopy.copy(
                     dims: spec.processing,
-                    offsets: IndexedCopy.offsets(dims: shape, begin: spec.begin, step: spec.step, count: spec.processing),
+                    offsets: IndexedCopy.offsets(
+                        dims: shape,
+                        begin: spec.begin,
+                        step: spec.step,
+                        count: spec.processing
+                    ),
                     elementSize: dy.dtype.byteSize,
                     dense: dy.buffer.base,
                     other: out.buffer.base,
@@ -168,7 +182,10 @@ enum SliceOps {
         { node, inputs throws(WeftError) in
             let count = try node.attributes.int(key)
             guard count >= 0 else {
-                throw WeftError(.invalidArgument, "node '\(node.name)': attribute \(key) must be non-negative, got \(count)")
+                throw WeftError(
+                    .invalidArgument,
+                    "node '\(node.name)': attribute \(key) must be non-negative, got \(count)"
+                )
             }
             let dtype = try node.optionalType("T") ?? (index < inputs.count ? inputs[index].dtype : .float)
             return Array(repeating: OutputType(dtype), count: count)
@@ -176,7 +193,13 @@ enum SliceOps {
     }
 
     /// The pieces of `x` along `axis`, `sizes[k]` wide each, as separate tensors.
-    private static func pieces(_ x: Tensor, axis: Int, sizes: [Int], dropAxis: Bool, node: String) throws(WeftError) -> [Value] {
+    private static func pieces(
+        _ x: Tensor,
+        axis: Int,
+        sizes: [Int],
+        dropAxis: Bool,
+        node: String
+    ) throws(WeftError) -> [Value] {
         let dims = x.shape.dimensions
         var begin = [Int](repeating: 0, count: dims.count)
         let step = [Int](repeating: 1, count: dims.count)
@@ -236,7 +259,13 @@ enum SliceOps {
                         node: context.node
                     )
                 }
-                return try pieces(x, axis: axis, sizes: Array(repeating: size / num, count: num), dropAxis: false, node: context.node)
+                return try pieces(
+                    x,
+                    axis: axis,
+                    sizes: Array(repeating: size / num, count: num),
+                    dropAxis: false,
+                    node: context.node
+                )
             }
         }
     )
@@ -270,7 +299,10 @@ enum SliceOps {
     private static func splitAxis(_ tensor: Tensor, rank: Int, node: String) throws(WeftError) -> Int {
         let axis = try KernelChecks.scalarIndex(tensor, what: "split_dim", node: node)
         guard axis >= -rank && axis < rank else {
-            throw .invalidArgument("-input rank(-\(rank)) <= split_dim < input rank (\(rank)), but got \(axis)", node: node)
+            throw .invalidArgument(
+                "-input rank(-\(rank)) <= split_dim < input rank (\(rank)), but got \(axis)",
+                node: node
+            )
         }
         return axis < 0 ? axis + rank : axis
     }
@@ -349,7 +381,11 @@ extension SliceOps {
         }
     )
 
-    private static func reverseSequences(_ context: OpKernelContext, seqDim: Int, batchDim: Int) throws(WeftError) -> Tensor {
+    private static func reverseSequences(
+        _ context: OpKernelContext,
+        seqDim: Int,
+        batchDim: Int
+    ) throws(WeftError) -> Tensor {
         let x = try context.input(0)
         let lengthsTensor = try context.input(1)
         let dims = x.shape.dimensions
@@ -360,7 +396,10 @@ extension SliceOps {
             throw .invalidArgument("seq_dim must be < input rank ( \(seqDim) vs. \(dims.count))", node: context.node)
         }
         guard batchDim >= 0, batchDim < dims.count else {
-            throw .invalidArgument("batch_dim must be < input rank ( \(batchDim) vs. \(dims.count))", node: context.node)
+            throw .invalidArgument(
+                "batch_dim must be < input rank ( \(batchDim) vs. \(dims.count))",
+                node: context.node
+            )
         }
         guard lengthsTensor.shape.rank == 1 else {
             throw .invalidArgument("seq_lengths must be 1-dim, not \(lengthsTensor.shape.rank)", node: context.node)
@@ -437,7 +476,14 @@ struct StridedSliceSpec {
     @inline(__always) private static func bit(_ mask: Int, _ i: Int) -> Bool { i < 63 && (mask >> i) & 1 == 1 }
 
     /// Resolves `begin`, `end` and `strides` (equal-length int32 or int64 vectors) for `shape`.
-    init(shape: [Int], begin beginTensor: Tensor, end endTensor: Tensor, strides stridesTensor: Tensor, masks: Masks, node: String)
+    init(
+        shape: [Int],
+        begin beginTensor: Tensor,
+        end endTensor: Tensor,
+        strides stridesTensor: Tensor,
+        masks: Masks,
+        node: String
+    )
         throws(WeftError)
     {
         guard beginTensor.shape.rank == 1, endTensor.shape.rank == 1, stridesTensor.shape.rank == 1,
@@ -493,7 +539,10 @@ struct StridedSliceSpec {
             } else {
                 guard full < rank else {
                     if rank == 0 { throw .invalidArgument("Attempting to slice scalar input.", node: node) }
-                    throw .invalidArgument("Index out of range using input dim \(full); input has only \(rank) dims", node: node)
+                    throw .invalidArgument(
+                        "Index out of range using input dim \(full); input has only \(rank) dims",
+                        node: node
+                    )
                 }
                 denseBegin[full] = sparseBegin[i]
                 denseEnd[full] = sparseEnd[i]

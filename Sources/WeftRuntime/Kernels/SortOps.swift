@@ -70,13 +70,18 @@ enum SortOps {
         }
         let columns = x.shape.dimensions[x.shape.rank - 1]
         guard columns >= k else {
-            throw .invalidArgument("input must have at least k columns. Had \(columns), needed \(k)", node: context.node)
+            throw .invalidArgument(
+                "input must have at least k columns. Had \(columns), needed \(k)",
+                node: context.node
+            )
         }
         var dims = x.shape.dimensions
         dims[dims.count - 1] = k
         let values = try KernelChecks.allocate(x.dtype, TensorShape(dims), node: context.node)
         let rows = columns == 0 ? 0 : x.elementCount / columns
-        let picked = try x.dtype.visit(TopK(x: x, values: values, rows: rows, columns: columns, k: k, node: context.node))
+        let picked = try x.dtype.visit(
+            TopK(x: x, values: values, rows: rows, columns: columns, k: k, node: context.node)
+        )
         return [.tensor(values), .tensor(try indexTensor(picked, shape: TensorShape(dims), dtype: indexType))]
     }
 
@@ -154,10 +159,16 @@ enum SortOps {
         let targetsTensor = try context.input(1)
         let kTensor = try context.input(2)
         guard predictions.shape.rank == 2 else {
-            throw .invalidArgument("predictions must be 2-dimensional, got shape \(predictions.shape)", node: context.node)
+            throw .invalidArgument(
+                "predictions must be 2-dimensional, got shape \(predictions.shape)",
+                node: context.node
+            )
         }
         guard targetsTensor.shape.rank == 1 else {
-            throw .invalidArgument("targets must be 1-dimensional, got shape \(targetsTensor.shape)", node: context.node)
+            throw .invalidArgument(
+                "targets must be 1-dimensional, got shape \(targetsTensor.shape)",
+                node: context.node
+            )
         }
         let (batch, classes) = (predictions.shape.dimensions[0], predictions.shape.dimensions[1])
         guard targetsTensor.elementCount == batch else {
@@ -172,7 +183,10 @@ enum SortOps {
         let k = try KernelChecks.indices(kTensor, what: "k", node: context.node)[0]
         let targets = try KernelChecks.indices(targetsTensor, what: "targets", node: context.node)
         guard predictions.dtype == .float || predictions.dtype == .half else {
-            throw .invalidArgument("predictions must be float32 or float16, got \(predictions.dtype)", node: context.node)
+            throw .invalidArgument(
+                "predictions must be float32 or float16, got \(predictions.dtype)",
+                node: context.node
+            )
         }
         let scores: [Float] =
             predictions.dtype == .half
@@ -209,7 +223,9 @@ enum SortOps {
                         throw .invalidArgument("unique expects a 1D vector.", node: context.node)
                     }
                     let (values, positions) = try x.dtype.visit(Deduplicate(x: x, node: context.node))
-                    let outputs: [Value] = [.tensor(values), .tensor(try indexTensor(positions, shape: x.shape, dtype: indexType))]
+                    let outputs: [Value] = [
+                        .tensor(values), .tensor(try indexTensor(positions, shape: x.shape, dtype: indexType)),
+                    ]
                     guard counts else { return outputs }
                     var tally = [Int](repeating: 0, count: values.elementCount)
                     for position in positions { tally[position] += 1 }
