@@ -21,14 +21,16 @@ def i64(values):
     return np.array(values, dtype=np.int64)
 
 
-def run(name, note, build, *steps, **kw):
+def run(name, note, build, *steps, known=(), **kw):
     """A case whose graph is `build(*placeholders)` over placeholders named a, b, c, … (one
-    per value of the first step, with its dtype and unknown shape); each step feeds its values.
-    `build` returns a tensor or a list of tensors to fetch."""
+    per value of the first step, with its dtype and unknown shape, or its shape for the
+    positions in `known`, where TensorFlow's graph building needs it); each step feeds its
+    values. `build` returns a tensor or a list of tensors to fetch."""
     with Case(name, note, **kw) as c:
         first = steps[0]
         holders = [
-            tf1.placeholder(tf.as_dtype(np.asarray(v).dtype), shape=None, name="abcdefghij"[i])
+            tf1.placeholder(tf.as_dtype(np.asarray(v).dtype), shape=np.shape(v) if i in known else None,
+                            name="abcdefghij"[i])
             for i, v in enumerate(first)
         ]
         out = build(*holders)
@@ -326,6 +328,29 @@ def more_cases():
         (np.arange(10, dtype=np.int32).reshape(2, 5), i32([3, 5])))
 
 
+def space_cases():
+    x = f32(2, 4, 6, 3)
+    run("array_space_to_batch_nd", "SpaceToBatchND with padding over two spatial dimensions; indivisible padding fails",
+        lambda t, b, p: r.SpaceToBatchND(input=t, block_shape=b, paddings=p, name="y"),
+        (x, i32([2, 3]), i32([[1, 1], [0, 0]])), (x, i32([3, 3]), i32([[0, 0], [0, 0]])), known=(1, 2))
+    run("array_space_to_batch_nd_1d", "SpaceToBatchND over one spatial dimension of an int64 tensor",
+        lambda t, b, p: r.SpaceToBatchND(input=t, block_shape=b, paddings=p, name="y"),
+        (np.arange(12, dtype=np.int64).reshape(2, 6), i64([3]), i64([[2, 1]])), known=(1, 2))
+    run("array_batch_to_space_nd", "BatchToSpaceND with crops; an indivisible batch fails",
+        lambda t, b, c: r.BatchToSpaceND(input=t, block_shape=b, crops=c, name="y"),
+        (f32(12, 3, 2, 1), i32([2, 3]), i32([[1, 1], [0, 1]])), (f32(5, 2, 2, 1), i32([2, 2]), i32([[0, 0], [0, 0]])),
+        known=(1, 2))
+    run("array_batch_to_space_nd_1d", "BatchToSpaceND over one spatial dimension",
+        lambda t, b, c: r.BatchToSpaceND(input=t, block_shape=b, crops=c, name="y"),
+        (f32(4, 2, 2, 1), i64([2]), i64([[1, 0]])), known=(1, 2))
+    run("array_space_depth", "SpaceToDepth and DepthToSpace with block 2; indivisible sizes fail",
+        lambda t, u: [r.SpaceToDepth(input=t, block_size=2, name="y"), r.DepthToSpace(input=u, block_size=2, name="z")],
+        (f32(2, 4, 6, 3), f32(2, 3, 2, 8)), (f32(1, 3, 4, 1), f32(1, 1, 1, 4)), (f32(1, 2, 2, 1), f32(1, 1, 1, 6)))
+    run("array_concat_v1", "Concat (the first version, axis first) of int32",
+        lambda a, x, y: r.Concat(concat_dim=a, values=[x, y], name="y"),
+        (i32(1), np.ones((2, 1), np.int32), np.zeros((2, 2), np.int32)), (i32(2), np.ones((2, 1), np.int32), np.zeros((2, 2), np.int32)))
+
+
 def dtype_cases():
     """Data movement on dtypes the float cases do not reach."""
     b = np.array([[True, False, True], [False, False, True]])
@@ -416,5 +441,6 @@ def cases():
     gradient_helper_cases()
     segment_cases()
     more_cases()
+    space_cases()
     dtype_cases()
     existing_cases()

@@ -1,5 +1,5 @@
 /// Shape and layout ops: `Reshape`, `Shape`, `Size`, `Rank`, `Fill`, `ZerosLike`, `OnesLike`,
-/// `ExpandDims`, `Squeeze`, `Transpose`, `ConcatV2`, `Pack`, `Range`, `Tile`.
+/// `ExpandDims`, `Squeeze`, `Transpose`, `ConcatV2`, `Concat`, `Pack`, `Range`, `Tile`.
 ///
 /// Ops that only change the shape share the input's buffer; the others move bytes without
 /// looking at the dtype (except `Range` and `OnesLike`, which make values).
@@ -44,7 +44,21 @@ enum ArrayOps {
             outputTypes: OpDefinition.outputOfInput(0),
             makeKernel: { node throws(WeftError) in
                 let count = try variadicCount(node, extra: 1)
-                return ClosureKernel { context throws(WeftError) in [.tensor(try concat(context, count: count))] }
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try concat(context, count: count, axisFirst: false))]
+                }
+            }
+        ),
+        // The first version, still in old graphs: the axis comes first, the values after it.
+        OpDefinition(
+            "Concat",
+            inputCount: nil,
+            outputTypes: OpDefinition.outputOfInput(1),
+            makeKernel: { node throws(WeftError) in
+                let count = try variadicCount(node, extra: 1)
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try concat(context, count: count, axisFirst: true))]
+                }
             }
         ),
         OpDefinition(
@@ -306,9 +320,11 @@ enum ArrayOps {
         return Concatenation.join(expanded, axis: normalized)
     }
 
-    private static func concat(_ context: OpKernelContext, count: Int) throws(WeftError) -> Tensor {
-        let values = try (0..<count).map { (index) throws(WeftError) in try context.input(index) }
-        let axisValue = try KernelChecks.scalarIndex(try context.input(count), what: "axis", node: context.node)
+    private static func concat(_ context: OpKernelContext, count: Int, axisFirst: Bool) throws(WeftError) -> Tensor {
+        let start = axisFirst ? 1 : 0
+        let values = try (start..<(start + count)).map { (index) throws(WeftError) in try context.input(index) }
+        let axisTensor = try context.input(axisFirst ? 0 : count)
+        let axisValue = try KernelChecks.scalarIndex(axisTensor, what: "axis", node: context.node)
         let first = values[0]
         let rank = first.shape.rank
         guard rank > 0 else {
@@ -322,7 +338,7 @@ enum ArrayOps {
         }
         let axis = axisValue < 0 ? axisValue + rank : axisValue
         for (index, value) in values.enumerated().dropFirst() {
-            try KernelChecks.dtype(value, input: index, expected: first.dtype, op: "ConcatV2", node: context.node)
+            try KernelChecks.dtype(value, input: start + index, expected: first.dtype, op: "ConcatV2", node: context.node)
             let matches =
                 value.shape.rank == rank
                 && value.shape.dimensions.indices.allSatisfy {
