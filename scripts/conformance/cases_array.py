@@ -351,6 +351,37 @@ def space_cases():
         (i32(1), np.ones((2, 1), np.int32), np.zeros((2, 2), np.int32)), (i32(2), np.ones((2, 1), np.int32), np.zeros((2, 2), np.int32)))
 
 
+def diagonal_cases():
+    run("array_matrix_diag_v3", "MatrixDiagV3: a band with every align, explicit sizes and padding",
+        lambda d, k, nr, nc, p: [r.MatrixDiagV3(diagonal=d, k=k, num_rows=nr, num_cols=nc, padding_value=p, align=a,
+                                                name=f"y_{a.lower()}")
+                                 for a in ("LEFT_LEFT", "LEFT_RIGHT", "RIGHT_LEFT", "RIGHT_RIGHT")],
+        (f32(2, 3, 3, start=1), i32([-1, 1]), i32(-1), i32(-1), np.float32(-9)),
+        (f32(2, 3, 3, start=1), i32([-1, 1]), i32(3), i32(4), np.float32(0)),
+        (f32(2, 3, 3, start=1), i32([-2, 1]), i32(-1), i32(-1), np.float32(0)))
+    run("array_matrix_diag_v3_single", "MatrixDiagV3 of one superdiagonal into a wide matrix; tf.eye",
+        lambda d, k, nr, nc, p: [r.MatrixDiagV3(diagonal=d, k=k, num_rows=nr, num_cols=nc, padding_value=p, name="y"),
+                                 tf.eye(3, 2, batch_shape=[2], dtype=tf.int32, name="eye")],
+        (np.array([[1, 2], [3, 4]], np.int64), i32(1), i32(-1), i32(-1), np.int64(7)))
+    run("array_matrix_diag_v1_v2", "MatrixDiag and MatrixDiagV2 (left-aligned)",
+        lambda d, e, k: [r.MatrixDiag(diagonal=d, name="y"),
+                         r.MatrixDiagV2(diagonal=e, k=k, num_rows=-1, num_cols=-1, padding_value=0.0, name="z")],
+        (f32(2, 3, start=1), f32(2, 2, start=1), i32([0, 1])))
+    run("array_matrix_diag_part", "MatrixDiagPart V1 and V3 on a tall matrix with every align; a band out of the matrix fails",
+        lambda x, k, p: [r.MatrixDiagPart(input=x, name="v1")]
+        + [r.MatrixDiagPartV3(input=x, k=k, padding_value=p, align=a, name=f"y_{a.lower()}")
+           for a in ("LEFT_LEFT", "LEFT_RIGHT", "RIGHT_LEFT", "RIGHT_RIGHT")],
+        (f32(2, 4, 3, start=1), i32([-2, 1]), np.float32(-1)), (f32(2, 4, 3, start=1), i32([-4, 0]), np.float32(-1)))
+    run("array_matrix_set_diag", "MatrixSetDiag V1 and V3 with a band; a wrong diagonal shape fails",
+        lambda x, d, e, k: [r.MatrixSetDiag(input=x, diagonal=d, name="v1"), r.MatrixSetDiagV3(input=x, diagonal=e, k=k, name="y")],
+        (f32(3, 4, start=1), np.array([-1, -2, -3], np.float32), -f32(2, 3, start=1), i32([0, 1])),
+        (f32(3, 4, start=1), np.array([-1, -2, -3], np.float32), -f32(3, 3, start=1), i32([0, 1])))
+    run("array_diag", "Diag and DiagPart of a rank-2 tensor",
+        lambda d, x: [r.Diag(diagonal=d, name="y"), r.DiagPart(input=x, name="z")],
+        (np.array([[1, 2], [3, 4]], np.int32), np.arange(16, dtype=np.float32).reshape(2, 2, 2, 2)),
+        (np.array([[1, 2], [3, 4]], np.int32), f32(2, 3)))
+
+
 def dtype_cases():
     """Data movement on dtypes the float cases do not reach."""
     b = np.array([[True, False, True], [False, False, True]])
@@ -442,5 +473,6 @@ def cases():
     segment_cases()
     more_cases()
     space_cases()
+    diagonal_cases()
     dtype_cases()
     existing_cases()
