@@ -109,4 +109,65 @@ import Testing
         let symmetric = try KernelHarness.run1("MirrorPad", [x, paddings], ["mode": KernelHarness.string("SYMMETRIC")])
         #expect(symmetric.scalars(as: Int32.self) == [2, 1, 1, 2, 3, 3, 2])
     }
+
+    /// `BatchToSpaceND` with zero crops undoes `SpaceToBatchND` with zero paddings.
+    @Test func batchToSpace_invertsSpaceToBatch() throws {
+        let x = tensor((0..<48).map { Int16($0) }, [2, 4, 6, 1])
+        let block = Tensor([Int32(2), 3])
+        let zeros = tensor([Int32](repeating: 0, count: 4), [2, 2])
+        let batched = try KernelHarness.run1("SpaceToBatchND", [x, block, zeros])
+        #expect(batched.shape == [12, 2, 2, 1])
+        let back = try KernelHarness.run1("BatchToSpaceND", [batched, block, zeros])
+        #expect(back == x)
+    }
+
+    @Test func depthToSpace_invertsSpaceToDepth() throws {
+        let x = tensor((0..<96).map { Float($0) }, [2, 4, 6, 2])
+        let attrs = ["block_size": KernelHarness.int(2)]
+        let deep = try KernelHarness.run1("SpaceToDepth", [x], attrs)
+        #expect(deep.shape == [2, 2, 3, 8])
+        #expect(try KernelHarness.run1("DepthToSpace", [deep], attrs) == x)
+    }
+
+    /// Empty tensors can have dimensions whose product overflows; kernels must not multiply them.
+    @Test func emptyTensorsWithHugeDimensions_doNotTrap() throws {
+        let empty = Tensor(uninitialized: .float, shape: [0, 1 << 40, 1 << 40])
+        let part = try KernelHarness.run1("MatrixDiagPart", [empty])
+        #expect(part.shape == [0, 1 << 40])
+        let band = try KernelHarness.run1("MatrixBandPart", [empty, Tensor(Int64(1)), Tensor(Int64(-1))])
+        #expect(band.shape == empty.shape)
+        let scattered = try KernelHarness.run1(
+            "ScatterNd",
+            [
+                tensor([Int32](), [0, 1]), tensor([Float](), [0, 1 << 40, 1 << 40]),
+                Tensor([Int64(0), 1 << 40, 1 << 40]),
+            ],
+            ["T": KernelHarness.type(.float)]
+        )
+        #expect(scattered.elementCount == 0)
+        let cut = try KernelHarness.run1("Slice", [empty, Tensor([Int32(0), 1, 0]), Tensor([Int32(0), -1, 1 << 30])])
+        #expect(cut.shape == [0, (1 << 40) - 1, 1 << 30])
+        let gathered = try KernelHarness.run1("GatherV2", [empty, Tensor([Int32]()), Tensor(Int32(0))])
+        #expect(gathered.shape == empty.shape)
+        let summed = try KernelHarness.run1("Cumsum", [empty, Tensor(Int32(2))])
+        #expect(summed.shape == empty.shape)
+    }
+
+    @Test func spaceToDepth_hugeBlockSize_isRefused() {
+        let error = KernelHarness.error(
+            "SpaceToDepth",
+            [Tensor(uninitialized: .float, shape: [1, 0, 0, 1])],
+            ["block_size": KernelHarness.int(1 << 40)]
+        )
+        #expect(error?.code == .invalidArgument)
+    }
+
+    /// Segment means divide by the row count; empty segments are 0 and sorted ids are required.
+    @Test func segmentMean_andUnsortedIds() throws {
+        let data = tensor([Float(1), 3, 10, 20], [4, 1])
+        let mean = try KernelHarness.run1("SegmentMean", [data, Tensor([Int32(0), 0, 2, 2])])
+        #expect(mean.scalars(as: Float.self) == [2, 0, 15])
+        let error = KernelHarness.error("SegmentSum", [data, Tensor([Int32(1), 0, 2, 2])])
+        #expect(error?.code == .invalidArgument)
+    }
 }

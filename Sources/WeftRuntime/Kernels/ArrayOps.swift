@@ -415,6 +415,8 @@ enum Concatenation {
         var dims = first.shape.dimensions
         dims[axis] = values.reduce(0) { $0 + $1.shape.dimensions[axis] }
         let out = Tensor(uninitialized: first.dtype, shape: TensorShape(dims))
+        // An empty result may have huge dimensions beside its zero one: no products of those.
+        guard out.elementCount > 0 else { return out }
         let outer = dims[..<axis].reduce(1, *)
         let blockBytes = values.map { $0.byteCount / max(outer, 1) }
         var target = out.buffer.base

@@ -174,11 +174,12 @@ enum GatherOps {
         }
         let outDims = Array(dims[..<axis]) + indexDims[batchDims...] + dims[(axis + 1)...]
         let out = try KernelChecks.allocate(params.dtype, TensorShape(outDims), node: node)
+        // An empty tensor may have huge dimensions beside its zero one: no products of those.
+        guard out.elementCount > 0 else { return out }
         let batches = dims[..<batchDims].reduce(1, *)
         let outer = dims[batchDims..<axis].reduce(1, *)
         let perBatch = indexDims[batchDims...].reduce(1, *)
         let sliceBytes = dims[(axis + 1)...].reduce(1, *) * params.dtype.byteSize
-        guard out.elementCount > 0 else { return out }
         var target = out.buffer.base
         let source = UnsafeRawPointer(params.buffer.base)
         for batch in 0..<batches {
@@ -262,6 +263,7 @@ enum GatherOps {
         )
         let outDims = Array(indexDims.dropLast()) + dims[depth...]
         let out = try IndexedCopy.zeros(params.dtype, TensorShape(outDims), node: context.node)
+        guard out.elementCount > 0 else { return out }
         let sliceBytes = dims[depth...].reduce(1, *) * params.dtype.byteSize
         for (row, position) in positions.enumerated() {
             guard let position, sliceBytes > 0 else { continue }
@@ -438,6 +440,7 @@ enum GatherOps {
                 )
                 let out = try KernelChecks.allocate(tensor.dtype, tensor.shape, node: context.node)
                 out.buffer.base.copyMemory(from: tensor.buffer.base, byteCount: tensor.byteCount)
+                guard out.elementCount > 0 else { return out }
                 let slice = shape[depth...].reduce(1, *)
                 guard let reduction else {
                     let bytes = slice * tensor.dtype.byteSize
@@ -511,6 +514,7 @@ enum GatherOps {
         }
         let sliceDims = Array(dims[idDims.count...])
         let out = try IndexedCopy.zeros(data.dtype, TensorShape([segments] + sliceDims), node: context.node)
+        guard out.elementCount > 0 else { return out }
         // Negative ids drop their row, as TensorFlow's CPU kernel does.
         let positions = ids.map { $0 < 0 ? nil : $0 }
         try data.dtype.visit(
@@ -599,8 +603,8 @@ enum GatherOps {
             indices.append(values)
         }
         let out = try IndexedCopy.zeros(data[0].dtype, TensorShape([rows] + sliceDims), node: context.node)
+        guard out.elementCount > 0 else { return out }
         let sliceBytes = sliceDims.reduce(1, *) * data[0].dtype.byteSize
-        guard sliceBytes > 0 else { return out }
         for (values, source) in zip(indices, data) {
             for (i, row) in values.enumerated() {
                 IndexedCopy.moveBytes(

@@ -143,6 +143,7 @@ enum PadOps {
         try checkMirror(pads, dims, symmetric: symmetric, node: context.node)
         let shape = paddedShape(dims, pads)
         let out = try KernelChecks.allocate(x.dtype, shape, node: context.node)
+        guard out.elementCount > 0 else { return out }
         IndexedCopy.copy(
             dims: shape.dimensions,
             offsets: mirrorOffsets(dims, pads, padded: shape.dimensions, symmetric: symmetric),

@@ -30,6 +30,8 @@ enum ScanOps {
                         )
                     }
                     let axis = value < 0 ? value + rank : value
+                    // An empty input may have huge dimensions beside its zero one: no products.
+                    guard x.elementCount > 0 else { return [.tensor(x)] }
                     let dims = x.shape.dimensions
                     let scan = Scan(
                         x: x,

@@ -50,6 +50,7 @@ enum SelectOps {
         let flat = try x.dtype.visit(TruePositions(tensor: x, node: context.node))
         let dims = x.shape.dimensions
         let out = try KernelChecks.allocate(.int64, TensorShape([flat.count, dims.count]), node: context.node)
+        guard !flat.isEmpty else { return out }
         let strides = IndexedCopy.strides(dims)
         out.withMutableElements(of: Int64.self) { coordinates in
             var k = 0
@@ -229,9 +230,10 @@ enum SelectOps {
         let indices = try KernelChecks.integers(indicesTensor, what: "indices", node: context.node)
         let at = axis == -1 ? rank : axis
         var dims = indicesTensor.shape.dimensions
-        let suffix = dims[at...].reduce(1, *)
         dims.insert(depth, at: at)
         let out = try IndexedCopy.filled(TensorShape(dims), with: off, node: context.node)
+        guard out.elementCount > 0 else { return out }
+        let suffix = indicesTensor.shape.dimensions[at...].reduce(1, *)
         let size = on.dtype.byteSize
         for (flat, index) in indices.enumerated() where index >= 0 && index < depth {
             let (prefix, inner) = flat.quotientAndRemainder(dividingBy: suffix)
@@ -279,8 +281,10 @@ extension SelectOps {
             )
         }
         let out = try IndexedCopy.zeros(x.dtype, x.shape, node: context.node)
+        // An empty tensor may have huge dimensions beside its zero one: no products of those.
+        guard out.elementCount > 0 else { return out }
         let size = x.dtype.byteSize
-        let matrices = rows * columns == 0 ? 0 : x.elementCount / (rows * columns)
+        let matrices = x.elementCount / (rows * columns)
         for matrix in 0..<matrices {
             for row in 0..<rows {
                 let first = lower < 0 ? 0 : max(0, row - lower)

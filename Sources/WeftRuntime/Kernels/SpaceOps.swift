@@ -104,9 +104,9 @@ enum SpaceOps {
         let batchOut = product([dims[0]] + block) ?? -1
         let out = try KernelChecks.allocate(x.dtype, TensorShape([batchOut] + blocked + rest), node: context.node)
         // The output read as [block_0 … block_M-1, batch, blocked_0 … blocked_M-1, rest…].
+        guard out.elementCount > 0 else { return out }
         let strides = IndexedCopy.strides(padded)
         let view = block + [dims[0]] + blocked + rest
-        guard out.elementCount > 0 else { return out }
         let offsets =
             (0..<m).map { i in (0..<block[i]).map { $0 * strides[1 + i] } }
             + [(0..<dims[0]).map { $0 * strides[0] }]
@@ -232,7 +232,8 @@ enum SpaceOps {
             throw .invalidArgument("Input rank should be: 4 instead of: \(dims.count)", node: node)
         }
         let (batch, height, width, depth) = (dims[0], dims[1], dims[2], dims[3])
-        let strides = IndexedCopy.strides(dims)
+        // Strides only of a non-empty input: an empty one may have huge dimensions.
+        let strides = x.elementCount > 0 ? IndexedCopy.strides(dims) : [0, 0, 0, 0]
         let outDims: [Int]
         let view: [Int]
         let offsets: [[Int]]
