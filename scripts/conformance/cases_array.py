@@ -201,6 +201,9 @@ def sort_cases():
         lambda p, t, k: r.InTopKV2(predictions=p, targets=t, k=k, name="y"),
         (np.array([[1, 2, 2], [3, 1, 0], [1, np.inf, 0], [0, 0, 1]], dtype=np.float32), i32([1, 2, 0, 5]), i32(1)),
         (np.array([[1, 2, 2], [3, 1, 0], [1, np.inf, 0], [0, 0, 1]], dtype=np.float32), i32([1, 2, 0, 5]), i32(2)))
+    run("array_in_top_k_v1", "InTopK (k as an attribute) with int64 targets",
+        lambda p, t: r.InTopK(predictions=p, targets=t, k=2, name="y"),
+        (np.array([[1, 2, 2], [3, 1, 0]], dtype=np.float32), i64([0, 1])))
     run("array_unique", "Unique keeps first-appearance order; int64 out_idx; -0.0 equals 0.0",
         lambda x, f: list(r.Unique(x=x, out_idx=tf.int64, name="y")) + list(r.Unique(x=f, name="z")),
         (i32([4, 1, 4, 4, 2, 1]), np.array([0.0, -0.0, 1.5, 1.5], dtype=np.float32)),
@@ -450,6 +453,12 @@ def existing_cases():
     run("array_concat_empty_pieces", "ConcatV2 with an empty piece and an int64 axis; mismatched shapes fail",
         lambda a, b, ax: r.ConcatV2(values=[a, b], axis=ax, name="y"),
         (np.zeros((0, 2), np.float32), f32(1, 2), i64(0)), (f32(1, 2), f32(1, 3), i64(0)))
+    run("array_scatter_nd_bool", "ScatterNd of bool: repeated indices combine with OR",
+        lambda i, u, s: r.ScatterNd(indices=i, updates=u, shape=s, name="y"),
+        (i32([[0], [0], [2]]), np.array([True, True, False]), i32([3])))
+    run("array_scatter_nd_int8_wraps", "ScatterNd of int8 wraps on overflow",
+        lambda i, u, s: r.ScatterNd(indices=i, updates=u, shape=s, name="y"),
+        (i32([[0], [0]]), np.array([100, 100], np.int8), i32([2])))
     run("array_scatter_nd_scalar_updates", "ScatterNd refuses scalar updates",
         lambda i, u, s: r.ScatterNd(indices=i, updates=u, shape=s, name="y"),
         (i32([1]), np.float32(3), i32([2])))

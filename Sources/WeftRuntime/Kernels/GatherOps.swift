@@ -389,6 +389,12 @@ enum GatherOps {
             }
         }
 
+        /// Only `ScatterNd` has a boolean kernel in TensorFlow: duplicates combine with OR.
+        func bool() throws(WeftError) {
+            guard reduction == .sum, op == "ScatterNd" else { throw .unsupported(op: op, dtype: .bool, node: node) }
+            run(Bool.self, initial: nil) { $0 || $1 }
+        }
+
         private func run<T: TensorElement>(_ type: T.Type, initial: T?, _ combine: (T, T) -> T) {
             out.withMutableElements(of: T.self) { target in
                 if fresh, let initial { target.update(repeating: initial) }

@@ -1,4 +1,4 @@
-/// Ops that order, deduplicate or compare sets of values: `TopKV2`, `InTopKV2`, `Unique`,
+/// Ops that order, deduplicate or compare sets of values: `TopKV2`, `InTopKV2`, `InTopK`, `Unique`,
 /// `UniqueWithCounts`, `ListDiff`.
 enum SortOps {
     /// The ops of this family, for `OpRegistry.standard`.
@@ -19,7 +19,26 @@ enum SortOps {
             "InTopKV2",
             inputCount: 3,
             outputTypes: { _, _ in [OutputType(.bool)] },
-            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try inTopK(context))] } }
+            makeKernel: { _ in
+                ClosureKernel { context throws(WeftError) in
+                    let kTensor = try context.input(2)
+                    guard kTensor.elementCount == 1 else {
+                        throw .invalidArgument("k must be a scalar, got shape \(kTensor.shape)", node: context.node)
+                    }
+                    let k = try KernelChecks.indices(kTensor, what: "k", node: context.node)[0]
+                    return [.tensor(try inTopK(context, k: k))]
+                }
+            }
+        ),
+        // The first version takes `k` as an attribute.
+        OpDefinition(
+            "InTopK",
+            inputCount: 2,
+            outputTypes: { _, _ in [OutputType(.bool)] },
+            makeKernel: { node throws(WeftError) in
+                let k = try node.attributes.int("k")
+                return ClosureKernel { context throws(WeftError) in [.tensor(try inTopK(context, k: k))] }
+            }
         ),
         unique("Unique", counts: false),
         unique("UniqueWithCounts", counts: true),
@@ -154,10 +173,9 @@ enum SortOps {
     /// Whether each row's target class is among the `k` largest predictions: true when fewer
     /// than `k` classes score strictly higher; false for an out-of-range target or any
     /// non-finite score in the row, as TensorFlow decides.
-    private static func inTopK(_ context: OpKernelContext) throws(WeftError) -> Tensor {
+    private static func inTopK(_ context: OpKernelContext, k: Int) throws(WeftError) -> Tensor {
         let predictions = try context.input(0)
         let targetsTensor = try context.input(1)
-        let kTensor = try context.input(2)
         guard predictions.shape.rank == 2 else {
             throw .invalidArgument(
                 "predictions must be 2-dimensional, got shape \(predictions.shape)",
@@ -177,21 +195,9 @@ enum SortOps {
                 node: context.node
             )
         }
-        guard kTensor.elementCount == 1 else {
-            throw .invalidArgument("k must be a scalar, got shape \(kTensor.shape)", node: context.node)
-        }
-        let k = try KernelChecks.indices(kTensor, what: "k", node: context.node)[0]
         let targets = try KernelChecks.indices(targetsTensor, what: "targets", node: context.node)
-        guard predictions.dtype == .float || predictions.dtype == .half else {
-            throw .invalidArgument(
-                "predictions must be float32 or float16, got \(predictions.dtype)",
-                node: context.node
-            )
-        }
-        let scores: [Float] =
-            predictions.dtype == .half
-            ? predictions.withElements(of: Float16.self) { $0.map(Float.init) }
-            : predictions.scalars(as: Float.self)
+        try KernelChecks.dtype(predictions, input: 0, expected: .float, op: "InTopKV2", node: context.node)
+        let scores = predictions.scalars(as: Float.self)
         let answers = (0..<batch).map { row -> Bool in
             let target = targets[row]
             guard target >= 0, target < classes else { return false }
