@@ -184,7 +184,7 @@ enum GatherOps {
         let source = UnsafeRawPointer(params.buffer.base)
         for batch in 0..<batches {
             let batchIndices = batch * perBatch
-            for row in 0..<(outer) {
+            for row in 0..<outer {
                 let rowStart = source + (batch * outer + row) * limit * sliceBytes
                 for i in 0..<perBatch {
                     IndexedCopy.moveBytes(
