@@ -385,6 +385,29 @@ def diagonal_cases():
         (np.array([[1, 2], [3, 4]], np.int32), f32(2, 3)))
 
 
+def sparse_dense_cases():
+    run("array_sparse_to_dense", "SparseToDense: matrix indices; unsorted, repeated and out-of-bounds indices fail",
+        lambda i, s, v, d: r.SparseToDense(sparse_indices=i, output_shape=s, sparse_values=v, default_value=d, name="y"),
+        (i32([[0, 1], [1, 0]]), i32([2, 3]), np.array([5, 6], np.float32), np.float32(-1)),
+        (i32([[1, 0], [0, 1]]), i32([2, 3]), np.array([5, 6], np.float32), np.float32(-1)),
+        (i32([[0, 1], [0, 1]]), i32([2, 3]), np.array([5, 6], np.float32), np.float32(-1)),
+        (i32([[0, 3], [1, 0]]), i32([2, 3]), np.array([5, 6], np.float32), np.float32(-1)))
+    run("array_sparse_to_dense_unvalidated", "SparseToDense without validation: any order, the last repeat wins",
+        lambda i, s, v, d: r.SparseToDense(sparse_indices=i, output_shape=s, sparse_values=v, default_value=d,
+                                           validate_indices=False, name="y"),
+        (i64([[1, 0], [0, 1], [1, 0]]), i64([2, 3]), np.array([5, 6, 7], np.int32), np.int32(0)),
+        (i64([[2, 0]]), i64([2, 3]), np.array([5], np.int32), np.int32(0)))
+    run("array_sparse_to_dense_vector", "SparseToDense of a vector with a scalar value and a scalar index",
+        lambda i, s, v, d, j: [r.SparseToDense(sparse_indices=i, output_shape=s, sparse_values=v, default_value=d, name="y"),
+                               r.SparseToDense(sparse_indices=j, output_shape=s, sparse_values=v, default_value=d, name="z")],
+        (i32([0, 2]), i32([4]), np.array(True), np.array(False), i32(3)))
+    run("array_bitcast", "Bitcast to a narrower and a wider type, and between equal widths; a mismatch fails",
+        lambda x, y: [r.Bitcast(input=x, type=tf.int16, name="y"), r.Bitcast(input=x, type=tf.int32, name="z"),
+                      r.Bitcast(input=y, type=tf.float32, name="w")],
+        (np.array([1.0, -2.5], np.float32), np.array([[0, 16256], [0, -16384]], np.int16)),
+        (np.array([1.0, -2.5], np.float32), np.array([1, 2, 3], np.int16)))
+
+
 def dtype_cases():
     """Data movement on dtypes the float cases do not reach."""
     b = np.array([[True, False, True], [False, False, True]])
@@ -483,5 +506,6 @@ def cases():
     more_cases()
     space_cases()
     diagonal_cases()
+    sparse_dense_cases()
     dtype_cases()
     existing_cases()

@@ -1,6 +1,7 @@
 /// Ops that read or write tensor slices at positions given by index tensors: `GatherV2`,
 /// `Gather`, `GatherNd`, `ScatterNd`, `TensorScatterUpdate` (`Add`, `Sub`, `Max`, `Min`),
-/// `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`, `ParallelDynamicStitch`.
+/// `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`, `ParallelDynamicStitch`,
+/// `SparseToDense`.
 ///
 /// The gathers and `DynamicStitch` move whole slices as bytes and work on every dtype; the
 /// ops that add (`ScatterNd`, `UnsortedSegmentSum`) are numeric. Every index is checked
@@ -26,6 +27,17 @@ enum GatherOps {
         // The parallel form differs only in leaving the winner among repeated indices
         // unspecified; the sequential rule (last wins) is one of its valid answers.
         dynamicStitch("ParallelDynamicStitch"),
+        OpDefinition(
+            "SparseToDense",
+            inputCount: 4,
+            outputTypes: OpDefinition.outputOfInput(2),
+            makeKernel: { node throws(WeftError) in
+                let validate = try node.attributes.bool("validate_indices", default: true)
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try sparseToDense(context, validate: validate))]
+                }
+            }
+        ),
         tensorScatter("TensorScatterUpdate", nil),
         tensorScatter("TensorScatterAdd", .sum),
         tensorScatter("TensorScatterSub", .difference),
@@ -474,6 +486,85 @@ enum GatherOps {
                 return out
             }
         }
+    }
+
+    // MARK: SparseToDense
+
+    /// `SparseToDense(indices, output_shape, values, default_value)`: a tensor of
+    /// `default_value` with `values` at the listed positions. With `validate_indices` the
+    /// positions must be in bounds, sorted and distinct; without it only in bounds (the last of
+    /// repeated positions wins).
+    private static func sparseToDense(_ context: OpKernelContext, validate: Bool) throws(WeftError) -> Tensor {
+        let indicesTensor = try context.input(0)
+        let shapeTensor = try context.input(1)
+        let values = try context.input(2)
+        let fill = try context.input(3)
+        guard indicesTensor.shape.rank <= 2 else {
+            throw .invalidArgument(
+                "sparse_indices should be a scalar, vector, or matrix, got shape \(indicesTensor.shape)",
+                node: context.node
+            )
+        }
+        try KernelChecks.vector(shapeTensor, what: "output_shape", node: context.node)
+        let shape = try KernelChecks.indices(shapeTensor, what: "output_shape", node: context.node)
+        let count = indicesTensor.shape.rank == 0 ? 1 : indicesTensor.shape.dimensions[0]
+        let depth = indicesTensor.shape.rank == 2 ? indicesTensor.shape.dimensions[1] : 1
+        guard depth == shape.count else {
+            throw .invalidArgument(
+                "output_shape has incorrect number of elements: \(shape.count) should be: \(depth)",
+                node: context.node
+            )
+        }
+        guard values.shape.rank == 0 || (values.shape.rank == 1 && values.elementCount == count) else {
+            throw .invalidArgument(
+                "sparse_values has incorrect shape \(values.shape), should be [] or [\(count)]",
+                node: context.node
+            )
+        }
+        guard fill.shape.rank == 0 else {
+            throw .invalidArgument("default_value should be a scalar, got shape \(fill.shape)", node: context.node)
+        }
+        try KernelChecks.dtype(fill, input: 3, expected: values.dtype, op: "SparseToDense", node: context.node)
+        if let negative = shape.first(where: { $0 < 0 }) {
+            throw .invalidArgument(
+                "output_shape must not have negative dimensions, got \(negative)",
+                node: context.node
+            )
+        }
+        let indices = try KernelChecks.integers(indicesTensor, what: "sparse_indices", node: context.node)
+        var positions = [Int](repeating: 0, count: count)
+        for row in 0..<count {
+            let index = indices[(row * depth)..<((row + 1) * depth)]
+            var flat = 0
+            for (d, i) in index.enumerated() {
+                guard i >= 0, i < shape[d] else {
+                    let text = "[\(index.map(String.init).joined(separator: ","))]"
+                    throw .invalidArgument(
+                        validate
+                            ? "indices[\(row)] = \(text) is out of bounds: need 0 <= index < \(TensorShape(shape))"
+                            : "Indices are not valid (out of bounds).  Shape: \(TensorShape(shape))",
+                        node: context.node
+                    )
+                }
+                flat = flat * shape[d] + i
+            }
+            // Row-major flat positions order indices the way TensorFlow's lexicographic check does.
+            if validate, row > 0, flat <= positions[row - 1] {
+                let text = "[\(index.map(String.init).joined(separator: ","))]"
+                throw .invalidArgument(
+                    "indices[\(row)] = \(text) is \(flat == positions[row - 1] ? "repeated" : "out of order. Many sparse ops require sorted indices.")",
+                    node: context.node
+                )
+            }
+            positions[row] = flat
+        }
+        let out = try IndexedCopy.filled(TensorShape(shape), with: fill, node: context.node)
+        let size = values.dtype.byteSize
+        let step = values.shape.rank == 0 ? 0 : size
+        for (row, position) in positions.enumerated() {
+            IndexedCopy.moveBytes(size, from: values.buffer.base + row * step, to: out.buffer.base + position * size)
+        }
+        return out
     }
 
     // MARK: UnsortedSegmentSum, Prod, Max, Min

@@ -1,11 +1,11 @@
 /// Ops about shapes that gradients use, and identities with a purpose: `ShapeN`,
 /// `ConcatOffset`, `BroadcastGradientArgs`, `BroadcastArgs`, `InvertPermutation`,
-/// `PreventGradient`, `IdentityN`, `EnsureShape`, `CheckNumerics`.
+/// `PreventGradient`, `IdentityN`, `EnsureShape`, `CheckNumerics`, `Bitcast`.
 enum ShapeOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
         shapeN, concatOffset, broadcastGradientArgs, broadcastArgs, invertPermutation, preventGradient, identityN,
-        ensureShape, checkNumerics,
+        ensureShape, checkNumerics, bitcast,
     ]
 
     /// An int32 or int64 vector of `values`.
@@ -304,6 +304,36 @@ enum ShapeOps {
                     throw .invalidArgument("\(message) : Tensor had \(kind) values", node: context.node)
                 }
                 return [.tensor(x)]
+            }
+        }
+    )
+
+    /// `Bitcast`: the same bytes read as attribute `type`. A wider type consumes a last
+    /// dimension of `width ratio` elements; a narrower one adds such a dimension.
+    private static let bitcast = OpDefinition(
+        "Bitcast",
+        inputCount: 1,
+        isExpensive: false,
+        outputTypes: OpDefinition.outputOfAttribute("type"),
+        makeKernel: { node throws(WeftError) in
+            let target = try node.attributes.type("type")
+            return ClosureKernel { context throws(WeftError) in
+                let x = try context.input(0)
+                let (from, to) = (x.dtype.byteSize, target.byteSize)
+                var dims = x.shape.dimensions
+                if x.dtype == .bool || target == .bool {
+                    throw .invalidArgument("Bitcast does not take bool tensors", node: context.node)
+                } else if from > to, from % to == 0 {
+                    dims.append(from / to)
+                } else if from < to, to % from == 0, dims.last == to / from {
+                    dims.removeLast()
+                } else if from != to {
+                    throw .invalidArgument(
+                        "Cannot bitcast from \(x.dtype.rawValue) to \(target.rawValue)",
+                        node: context.node
+                    )
+                }
+                return [.tensor(Tensor(dtype: target, shape: TensorShape(dims), buffer: x.buffer))]
             }
         }
     )
