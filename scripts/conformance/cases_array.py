@@ -312,6 +312,12 @@ def more_cases():
     run("array_tensor_scatter_update_bool", "TensorScatterUpdate of bool elements",
         lambda t, i, u: r.TensorScatterUpdate(tensor=t, indices=i, updates=u, name="y"),
         (np.array([[True, False], [False, False]]), i64([[1, 1]]), np.array([True])))
+    run("array_dynamic_partition", "DynamicPartition of rows into 3 (one empty); a partition out of range fails",
+        lambda d, p: list(r.DynamicPartition(data=d, partitions=p, num_partitions=3, name="y")),
+        (f32(4, 2), i32([2, 0, 2, 2])), (f32(4, 2), i32([2, 0, 3, 2])))
+    run("array_dynamic_partition_2d", "DynamicPartition with 2-D partitions of an int64 tensor",
+        lambda d, p: list(r.DynamicPartition(data=d, partitions=p, num_partitions=2, name="y")),
+        (np.arange(12, dtype=np.int64).reshape(2, 3, 2), i32([[1, 0, 1], [0, 0, 1]])))
     run("array_parallel_dynamic_stitch", "ParallelDynamicStitch with distinct indices",
         lambda i0, i1, d0, d1: r.ParallelDynamicStitch(indices=[i0, i1], data=[d0, d1], name="y"),
         (i32([0, 3]), i32([[1], [2]]), f32(2, 2), f32(2, 1, 2, start=10)))

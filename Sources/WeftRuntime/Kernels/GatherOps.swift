@@ -1,7 +1,7 @@
 /// Ops that read or write tensor slices at positions given by index tensors: `GatherV2`,
 /// `Gather`, `GatherNd`, `ScatterNd`, `TensorScatterUpdate` (`Add`, `Sub`, `Max`, `Min`),
 /// `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`, `ParallelDynamicStitch`,
-/// `SparseToDense`.
+/// `DynamicPartition`, `SparseToDense`.
 ///
 /// The gathers and `DynamicStitch` move whole slices as bytes and work on every dtype; the
 /// ops that add (`ScatterNd`, `UnsortedSegmentSum`) are numeric. Every index is checked
@@ -38,6 +38,7 @@ enum GatherOps {
                 }
             }
         ),
+        dynamicPartition,
         tensorScatter("TensorScatterUpdate", nil),
         tensorScatter("TensorScatterAdd", .sum),
         tensorScatter("TensorScatterSub", .difference),
@@ -486,6 +487,79 @@ enum GatherOps {
                 return out
             }
         }
+    }
+
+    // MARK: DynamicPartition
+
+    /// `DynamicPartition(data, partitions)`: `num_partitions` outputs, output `p` holding the
+    /// slices of `data` whose partition is `p`, in order (as sharded embedding lookups use it).
+    private static let dynamicPartition = OpDefinition(
+        "DynamicPartition",
+        inputCount: 2,
+        outputTypes: { node, inputs throws(WeftError) in
+            let count = try node.attributes.int("num_partitions")
+            guard count >= 1 else {
+                throw WeftError(
+                    .invalidArgument,
+                    "node '\(node.name)': num_partitions must be at least 1, got \(count)"
+                )
+            }
+            return Array(
+                repeating: OutputType(try node.optionalType("T") ?? inputs.first?.dtype ?? .float),
+                count: count
+            )
+        },
+        makeKernel: { node throws(WeftError) in
+            let count = try node.attributes.int("num_partitions")
+            return ClosureKernel { context throws(WeftError) in try partition(context, count: count) }
+        }
+    )
+
+    private static func partition(_ context: OpKernelContext, count: Int) throws(WeftError) -> [Value] {
+        let data = try context.input(0)
+        let partitionsTensor = try context.input(1)
+        let dims = data.shape.dimensions
+        let prefix = partitionsTensor.shape.dimensions
+        guard prefix.count <= dims.count, Array(dims[..<prefix.count]) == prefix else {
+            throw .invalidArgument(
+                "data.shape must start with partitions.shape, got data.shape = \(data.shape), partitions.shape = \(partitionsTensor.shape)",
+                node: context.node
+            )
+        }
+        guard partitionsTensor.dtype == .int32 else {
+            throw .invalidArgument(
+                "partitions must be an int32 tensor, got \(partitionsTensor.dtype)",
+                node: context.node
+            )
+        }
+        let partitions = try KernelChecks.indices(partitionsTensor, what: "partitions", node: context.node)
+        var sizes = [Int](repeating: 0, count: count)
+        for (i, p) in partitions.enumerated() {
+            guard p >= 0, p < count else {
+                throw .invalidArgument(
+                    "partitions[\(position(i, in: prefix))] = \(p) is not in [0, \(count))",
+                    node: context.node
+                )
+            }
+            sizes[p] += 1
+        }
+        let slice = Array(dims[prefix.count...])
+        let outputs = try sizes.map { (size) throws(WeftError) in
+            try KernelChecks.allocate(data.dtype, TensorShape([size] + slice), node: context.node)
+        }
+        let sliceBytes = partitions.isEmpty ? 0 : data.byteCount / partitions.count
+        if sliceBytes > 0 {
+            var filled = [Int](repeating: 0, count: count)
+            for (i, p) in partitions.enumerated() {
+                IndexedCopy.moveBytes(
+                    sliceBytes,
+                    from: data.buffer.base + i * sliceBytes,
+                    to: outputs[p].buffer.base + filled[p] * sliceBytes
+                )
+                filled[p] += 1
+            }
+        }
+        return outputs.map { .tensor($0) }
     }
 
     // MARK: SparseToDense
