@@ -414,6 +414,31 @@ def sparse_dense_cases():
         (np.array([1.0, -2.5], np.float32), np.array([1, 2, 3], np.int16)))
 
 
+def strided_slice_random_cases():
+    """Forty random StridedSlice specs (every mask, negative strides, clamping) that TensorFlow
+    accepts, fetched together from one input: a wide net for the dense-spec logic."""
+    rng = np.random.default_rng(7)
+    x = f32(3, 4, 2)
+    specs = []
+    while len(specs) < 40:
+        sparse = int(rng.integers(1, 5))
+        spec = dict(
+            begin=[int(v) for v in rng.integers(-5, 5, sparse)],
+            end=[int(v) for v in rng.integers(-5, 5, sparse)],
+            strides=[int(rng.choice([-3, -2, -1, 1, 2, 3])) for _ in range(sparse)],
+            begin_mask=int(rng.integers(0, 1 << sparse)), end_mask=int(rng.integers(0, 1 << sparse)),
+            new_axis_mask=int(rng.integers(0, 1 << sparse)) if rng.random() < 0.4 else 0,
+            shrink_axis_mask=int(rng.integers(0, 1 << sparse)) if rng.random() < 0.4 else 0,
+            ellipsis_mask=(1 << int(rng.integers(0, sparse))) if rng.random() < 0.4 else 0)
+        try:
+            r.StridedSlice(input=tf.constant(x), **spec)
+        except Exception:
+            continue
+        specs.append(spec)
+    run("array_strided_slice_random", "Forty random StridedSlice specs TensorFlow accepts",
+        lambda t: [r.StridedSlice(input=t, name=f"y{i}", **spec) for i, spec in enumerate(specs)], (x,))
+
+
 def dtype_cases():
     """Data movement on dtypes the float cases do not reach."""
     b = np.array([[True, False, True], [False, False, True]])
@@ -513,5 +538,6 @@ def cases():
     space_cases()
     diagonal_cases()
     sparse_dense_cases()
+    strided_slice_random_cases()
     dtype_cases()
     existing_cases()
