@@ -136,6 +136,12 @@ def slice_cases():
     run("array_split_v", "SplitV with a -1 size, int64 sizes; sizes that do not add up fail",
         lambda t, s, a: list(r.SplitV(value=t, size_splits=s, axis=a, num_split=3, name="y")),
         (f32(2, 6), i64([1, -1, 2]), i32(1)), (f32(2, 6), i64([1, 0, 2]), i32(1)), (f32(6, 1), i64([1, 4, 1]), i32(0)))
+    run("array_reverse_v1", "Reverse (the first version, a bool per dimension); a wrong count fails",
+        lambda t, d: r.Reverse(tensor=t, dims=d, name="y"),
+        (x, np.array([True, False, True])), (x, np.array([True])))
+    run("array_roll", "Roll over two axes, with shifts adding up on one axis and a negative axis; a bad axis fails",
+        lambda t, s, a: r.Roll(input=t, shift=s, axis=a, name="y"),
+        (x, i32([1, -5, 2]), i32([1, 1, -1])), (x, i64([7]), i64([0])), (x, i32([1]), i32([3])))
     run("array_reverse_v2", "ReverseV2 over two axes, none, and a repeated axis",
         lambda t, a: r.ReverseV2(tensor=t, axis=a, name="y"),
         (x, i32([0, -1])), (x, i32([])), (x, i32([1, -2])))

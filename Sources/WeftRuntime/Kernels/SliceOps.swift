@@ -1,6 +1,6 @@
 /// Ops that cut tensors into pieces or reorder them: `Slice`, `StridedSlice`,
-/// `StridedSliceGrad`, `Unpack`, `Split`, `SplitV`, `ReverseV2`, `ReverseSequence`. They move
-/// elements as bytes (`IndexedCopy`), so they work on every dtype.
+/// `StridedSliceGrad`, `Unpack`, `Split`, `SplitV`, `ReverseV2`, `Reverse`, `ReverseSequence`,
+/// `Roll`. They move elements as bytes (`IndexedCopy`), so they work on every dtype.
 enum SliceOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -11,7 +11,9 @@ enum SliceOps {
         split,
         splitV,
         single("ReverseV2", inputs: 2, reverse),
+        single("Reverse", inputs: 2, reverseV1),
         reverseSequence,
+        single("Roll", inputs: 3, roll),
     ]
 
     /// An op with one output of its first input's dtype, computed by `body`.
@@ -439,6 +441,81 @@ extension SliceOps {
                 d -= 1
             }
         }
+        return out
+    }
+}
+
+extension SliceOps {
+    /// `Reverse(tensor, dims)`: the first version, with one bool per dimension.
+    @Sendable fileprivate static func reverseV1(_ context: OpKernelContext) throws(WeftError) -> Tensor {
+        let x = try context.input(0)
+        let flags = try context.input(1)
+        try KernelChecks.dtype(flags, input: 1, expected: .bool, op: "Reverse", node: context.node)
+        let dims = x.shape.dimensions
+        guard flags.shape.rank == 1, flags.elementCount == dims.count else {
+            throw .invalidArgument(
+                "'dims' must have the same number of values as 'input' has dimensions. 'input' has \(dims.count)'dims' has \(flags.elementCount) values",
+                node: context.node
+            )
+        }
+        let reversed = flags.scalars(as: Bool.self)
+        return try gather(
+            x,
+            begin: dims.indices.map { reversed[$0] ? dims[$0] - 1 : 0 },
+            step: reversed.map { $0 ? -1 : 1 },
+            count: dims,
+            node: context.node
+        )
+    }
+
+    /// `Roll(input, shift, axis)`: elements moved `shift[i]` places along `axis[i]`, wrapping
+    /// around; shifts of the same axis add up.
+    @Sendable fileprivate static func roll(_ context: OpKernelContext) throws(WeftError) -> Tensor {
+        let x = try context.input(0)
+        let shiftTensor = try context.input(1)
+        let axisTensor = try context.input(2)
+        guard shiftTensor.shape.rank <= 1 else {
+            throw .invalidArgument(
+                "shift must be a scalar or a 1-D vector. Found: \(shiftTensor.shape)",
+                node: context.node
+            )
+        }
+        guard axisTensor.shape.rank <= 1 else {
+            throw .invalidArgument(
+                "axis must be a scalar or a 1-D vector. Found: \(axisTensor.shape)",
+                node: context.node
+            )
+        }
+        let shifts = try KernelChecks.indices(shiftTensor, what: "shift", node: context.node)
+        let axes = try KernelChecks.indices(axisTensor, what: "axis", node: context.node)
+        guard shifts.count == axes.count else {
+            throw .invalidArgument("shift and axis must have the same size", node: context.node)
+        }
+        let dims = x.shape.dimensions
+        var total = [Int](repeating: 0, count: dims.count)
+        for (shift, axis) in zip(shifts, axes) {
+            guard axis >= -dims.count, axis < dims.count else {
+                throw .invalidArgument("axis \(axis) is out of range", node: context.node)
+            }
+            let d = axis < 0 ? axis + dims.count : axis
+            // Reduced modulo the size first, so sums of huge shifts cannot overflow.
+            if dims[d] > 0 { total[d] = (total[d] + shift % dims[d]) % dims[d] }
+        }
+        guard x.elementCount > 0, total.contains(where: { $0 != 0 }) else { return x }
+        let out = try KernelChecks.allocate(x.dtype, x.shape, node: context.node)
+        let strides = IndexedCopy.strides(dims)
+        // Output position k along d reads input position k - shift, wrapped.
+        let offsets = dims.indices.map { d in
+            (0..<dims[d]).map { k in ((k - total[d]) % dims[d] + dims[d]) % dims[d] * strides[d] }
+        }
+        IndexedCopy.copy(
+            dims: dims,
+            offsets: offsets,
+            elementSize: x.dtype.byteSize,
+            dense: out.buffer.base,
+            other: x.buffer.base,
+            gather: true
+        )
         return out
     }
 }
