@@ -67,6 +67,10 @@ def gather_cases():
     run("array_gather_nd_bad_index", "GatherNd refuses an index outside params",
         lambda p, i: r.GatherNd(params=p, indices=i, name="y"),
         (np.array([[1, 2], [3, 4]], dtype=np.int64), i32([[0, 0], [2, 0]])))
+    run("array_gather_nd_ignore_bad_indices", "GatherNd and ScatterNd with bad_indices_policy IGNORE",
+        lambda p, i, u: [r.GatherNd(params=p, indices=i, bad_indices_policy="IGNORE", name="y"),
+                         r.ScatterNd(indices=i, updates=u, shape=[2, 2], bad_indices_policy="IGNORE", name="z")],
+        (f32(2, 2), i32([[0, 1], [2, 0], [1, 1]]), np.array([5, 6, 7], np.float32)))
     run("array_scatter_nd", "ScatterNd adds duplicate indices; rows and elements",
         lambda i, u, s, j, v: [r.ScatterNd(indices=i, updates=u, shape=s, name="y"),
                                r.ScatterNd(indices=j, updates=v, shape=s, name="z")],

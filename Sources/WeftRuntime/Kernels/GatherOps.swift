@@ -3,9 +3,10 @@
 /// `UnsortedSegmentSum` (`Prod`, `Max`, `Min`), `DynamicStitch`, `ParallelDynamicStitch`,
 /// `DynamicPartition`, `SparseToDense`.
 ///
-/// The gathers and `DynamicStitch` move whole slices as bytes and work on every dtype; the
-/// ops that add (`ScatterNd`, `UnsortedSegmentSum`) are numeric. Every index is checked
-/// before anything is read, and a bad one is `invalidArgument` naming where it was.
+/// The gathers, `DynamicStitch`, `DynamicPartition`, `SparseToDense` and `TensorScatterUpdate`
+/// move whole slices as bytes and work on every dtype; the ops that combine values (`ScatterNd`,
+/// the segment and other `TensorScatter` reductions) are numeric. Every index is checked before
+/// anything is read, and a bad one is `invalidArgument` naming where it was.
 enum GatherOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [

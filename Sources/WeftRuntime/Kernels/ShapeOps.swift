@@ -226,7 +226,7 @@ enum ShapeOps {
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
                 let x = try context.input(0)
-                try KernelChecks.vector(x, what: "invert_permutation expects a 1D vector; x", node: context.node)
+                try KernelChecks.vector(x, what: "x", node: context.node)
                 let values = try KernelChecks.indices(x, what: "x", node: context.node)
                 let n = values.count
                 var inverse = [Int](repeating: -1, count: n)
