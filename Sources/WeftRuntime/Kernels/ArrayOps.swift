@@ -338,7 +338,13 @@ enum ArrayOps {
         }
         let axis = axisValue < 0 ? axisValue + rank : axisValue
         for (index, value) in values.enumerated().dropFirst() {
-            try KernelChecks.dtype(value, input: start + index, expected: first.dtype, op: "ConcatV2", node: context.node)
+            try KernelChecks.dtype(
+                value,
+                input: start + index,
+                expected: first.dtype,
+                op: "ConcatV2",
+                node: context.node
+            )
             let matches =
                 value.shape.rank == rank
                 && value.shape.dimensions.indices.allSatisfy {

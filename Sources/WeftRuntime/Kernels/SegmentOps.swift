@@ -277,14 +277,27 @@ private struct SegmentReducer: ElementVisitor {
     func float<T: FloatElement>(_ type: T.Type) throws(WeftError) {
         let scale: ((Int) -> T)? = weights.map { weights in { T(weights[$0]) } }
         switch reduction {
-        case .sum: run(T.self, identity: 0, scale: scale, +) { sum, _ in sum }
-        case .mean: run(T.self, identity: 0, scale: scale, +) { sum, count in sum / T(count) }
-        case .sqrtN: run(T.self, identity: 0, scale: scale, +) { sum, count in sum / T(Double(count).squareRoot()) }
-        case .product: run(T.self, identity: 1, scale: scale, *) { value, _ in value }
+        case .sum: run(T.self, identity: 0, scale: scale, +, finish: { sum, _ in sum })
+        case .mean: run(T.self, identity: 0, scale: scale, +, finish: { sum, count in sum / T(count) })
+        case .sqrtN:
+            run(T.self, identity: 0, scale: scale, +, finish: { sum, count in sum / T(Double(count).squareRoot()) })
+        case .product: run(T.self, identity: 1, scale: scale, *, finish: { value, _ in value })
         case .maximum:
-            run(T.self, identity: -T.greatestFiniteMagnitude, scale: scale, { $0 > $1 ? $0 : $1 }) { value, _ in value }
+            run(
+                T.self,
+                identity: -T.greatestFiniteMagnitude,
+                scale: scale,
+                { $0 > $1 ? $0 : $1 },
+                finish: { value, _ in value }
+            )
         case .minimum:
-            run(T.self, identity: T.greatestFiniteMagnitude, scale: scale, { $0 < $1 ? $0 : $1 }) { value, _ in value }
+            run(
+                T.self,
+                identity: T.greatestFiniteMagnitude,
+                scale: scale,
+                { $0 < $1 ? $0 : $1 },
+                finish: { value, _ in value }
+            )
         }
     }
 
@@ -292,11 +305,12 @@ private struct SegmentReducer: ElementVisitor {
     func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
         guard weights == nil, reduction != .sqrtN else { throw .unsupported(op: op, dtype: T.dtype, node: node) }
         switch reduction {
-        case .sum, .sqrtN: run(T.self, identity: 0, scale: nil, &+) { sum, _ in sum }
-        case .mean: run(T.self, identity: 0, scale: nil, &+) { sum, count in sum / T(truncatingIfNeeded: count) }
-        case .product: run(T.self, identity: 1, scale: nil, &*) { value, _ in value }
-        case .maximum: run(T.self, identity: T.min, scale: nil, { Swift.max($0, $1) }) { value, _ in value }
-        case .minimum: run(T.self, identity: T.max, scale: nil, { Swift.min($0, $1) }) { value, _ in value }
+        case .sum, .sqrtN: run(T.self, identity: 0, scale: nil, &+, finish: { sum, _ in sum })
+        case .mean:
+            run(T.self, identity: 0, scale: nil, &+, finish: { sum, count in sum / T(truncatingIfNeeded: count) })
+        case .product: run(T.self, identity: 1, scale: nil, &*, finish: { value, _ in value })
+        case .maximum: run(T.self, identity: T.min, scale: nil, { Swift.max($0, $1) }, finish: { value, _ in value })
+        case .minimum: run(T.self, identity: T.max, scale: nil, { Swift.min($0, $1) }, finish: { value, _ in value })
         }
     }
 
