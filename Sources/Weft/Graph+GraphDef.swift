@@ -24,14 +24,7 @@ extension Graph {
 
     /// Loads a GraphDef in TensorFlow's protobuf text form (`.pbtxt`).
     public convenience init(graphDefText text: String, registry: OpRegistry = .standard) throws(WeftError) {
-        let graphDef: Tensorflow_GraphDef
-        do {
-            graphDef = try Tensorflow_GraphDef(textFormatString: text)
-        } catch {
-            let place = GraphDefTextError.locate(in: text).map { " at \($0)" } ?? ""
-            throw WeftError(.invalidArgument, "not a text GraphDef: \(error)\(place)")
-        }
-        try self.init(graphDef: graphDef, registry: registry)
+        try self.init(graphDef: try Tensorflow_GraphDef(tensorFlowText: text), registry: registry)
     }
 
     /// Loads a GraphDef file: text form for `.pbtxt` and `.txt`, binary otherwise.
@@ -105,4 +98,22 @@ extension Graph {
 
     /// The GraphDef in protobuf text form, as `tf.io.write_graph(..., as_text=True)` writes it.
     public var graphDefText: String { graphDef.textFormatString() }
+}
+
+extension Tensorflow_GraphDef {
+    /// Parses a GraphDef in the text form TensorFlow writes; an error names the line it stops at.
+    public init(tensorFlowText text: String) throws(WeftError) {
+        do {
+            self = try Tensorflow_GraphDef(textFormatString: text)
+        } catch {
+            // TensorFlow leaves default map keys out, which swift-protobuf does not accept.
+            guard let completed = GraphDefTextMaps.completed(text),
+                let parsed = try? Tensorflow_GraphDef(textFormatString: completed)
+            else {
+                let place = GraphDefTextError.locate(in: text).map { " at \($0)" } ?? ""
+                throw WeftError(.invalidArgument, "not a text GraphDef: \(error)\(place)")
+            }
+            self = parsed
+        }
+    }
 }

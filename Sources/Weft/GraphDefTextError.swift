@@ -61,3 +61,58 @@ enum GraphDefTextError {
         return depth
     }
 }
+
+/// TensorFlow's text writer leaves out a map entry's key or value when it is the default
+/// (`arg_attr { value { … } }` for argument 0); swift-protobuf's text reader requires both.
+/// This writes the defaults back into the integer-keyed maps of a function library.
+enum GraphDefTextMaps {
+    /// The maps with integer keys (and values, for the second) that TensorFlow writes.
+    private static let entries: [Substring: (key: Bool, value: Bool)] = [
+        "arg_attr": (true, false), "resource_arg_unique_id": (true, true),
+    ]
+
+    /// `text` with every such entry's missing `key: 0` (and `value: 0`) written in, or `nil`
+    /// when nothing was missing.
+    static func completed(_ text: String) -> String? {
+        guard text.contains("arg_attr") || text.contains("resource_arg_unique_id") else { return nil }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var changed = false
+        var index = 0
+        while index < lines.count {
+            let trimmed = lines[index].drop { $0 == " " }
+            guard trimmed.hasSuffix(" {"), let need = entries[trimmed.dropLast(2)] else {
+                index += 1
+                continue
+            }
+            let indent = String(repeating: " ", count: lines[index].count - trimmed.count + 2)
+            let (hasKey, hasValue) = topLevelFields(lines, from: index + 1)
+            var inserted: [Substring] = []
+            if need.key && !hasKey { inserted.append(Substring(indent + "key: 0")) }
+            if need.value && !hasValue { inserted.append(Substring(indent + "value: 0")) }
+            lines.insert(contentsOf: inserted, at: index + 1)
+            changed = changed || !inserted.isEmpty
+            index += 1 + inserted.count
+        }
+        return changed ? lines.joined(separator: "\n") : nil
+    }
+
+    /// Whether the entry starting at line `start` has `key` and `value` fields of its own.
+    private static func topLevelFields(_ lines: [Substring], from start: Int) -> (Bool, Bool) {
+        var depth = 0
+        var (key, value) = (false, false)
+        for line in lines[start...] {
+            let trimmed = line.drop { $0 == " " }
+            if trimmed.hasPrefix("}") {
+                if depth == 0 { break }
+                depth -= 1
+                continue
+            }
+            if depth == 0 {
+                key = key || trimmed.hasPrefix("key:") || trimmed.hasPrefix("key ")
+                value = value || trimmed.hasPrefix("value:") || trimmed.hasPrefix("value ")
+            }
+            if trimmed.hasSuffix("{") { depth += 1 }
+        }
+        return (key, value)
+    }
+}

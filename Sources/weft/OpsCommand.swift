@@ -24,7 +24,7 @@ struct OpsCommand: ParsableCommand {
         let data = try Data(contentsOf: url)
         let graphDef =
             ["pbtxt", "txt"].contains(url.pathExtension)
-            ? try Tensorflow_GraphDef(textFormatString: String(decoding: data, as: UTF8.self))
+            ? try Tensorflow_GraphDef(tensorFlowText: String(decoding: data, as: UTF8.self))
             : try Tensorflow_GraphDef(serializedBytes: data)
         let used = graphDef.node.map(\.op) + graphDef.library.function.flatMap { $0.nodeDef.map(\.op) }
         let functions = Set(graphDef.library.function.map(\.signature.name))

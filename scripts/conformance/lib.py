@@ -87,12 +87,13 @@ def _op(element):
 
 def _key_line(message):
     """The line of TensorFlow's message that says what went wrong: TensorFlow 2.x starts it with
-    "Graph execution error:" and the stack of the node, then `Node: 'name'`, then the reason."""
+    "Graph execution error:", sometimes the stack of the node and `Node: 'name'`, then the reason."""
     lines = [line.strip() for line in message.split("\n")]
     for index, line in enumerate(lines[:-1]):
         if line.startswith("Node: '") and lines[index + 1]:
             return lines[index + 1]
-    return next((line for line in lines if line), "")
+    skipped = ("Graph execution error", "Detected at node", "File ", "[[")
+    return next((line for line in lines if line and not line.startswith(skipped)), lines[0] if lines else "")
 
 
 def _error_code(error):
