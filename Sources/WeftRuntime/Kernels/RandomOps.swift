@@ -1,0 +1,338 @@
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// TensorFlow's stateful random ops: `RandomUniform`, `RandomStandardNormal`, `TruncatedNormal`,
+/// `RandomUniformInt`, `RandomShuffle` and `Multinomial`, bit for bit as TensorFlow's CPU kernels
+/// compute them from the same `seed` and `seed2`.
+///
+/// Every node keeps one generator for the whole session (in the session's resources, so plans
+/// rebuilt for a new run signature or a grown graph continue the stream). A run reserves 256
+/// blocks per output value, as TensorFlow does, so the next run starts where TensorFlow's would.
+enum RandomOps {
+    /// The ops of this family, for `OpRegistry.standard`.
+    static let definitions: [OpDefinition] = [
+        floatOp("RandomUniform", .uniform),
+        floatOp("RandomStandardNormal", .normal),
+        floatOp("TruncatedNormal", .truncatedNormal),
+        uniformInt,
+        shuffle,
+    ]
+
+    /// How a float op turns random bits into values.
+    enum FloatDistribution: Sendable {
+        /// Uniform in [0, 1).
+        case uniform
+        /// Standard normal, by Box-Muller.
+        case normal
+        /// Standard normal restricted to (-2, 2), by rejection.
+        case truncatedNormal
+    }
+
+    // MARK: Definitions
+
+    /// An op making values of attribute `dtype` (half, float or double) in the shape its input
+    /// gives.
+    private static func floatOp(_ name: String, _ distribution: FloatDistribution) -> OpDefinition {
+        @Sendable func outputType(_ node: NodeInfo) throws(WeftError) -> DType {
+            let dtype = try node.attributes.type("dtype")
+            guard [.half, .float, .double].contains(dtype) else {
+                throw WeftError(
+                    .invalidArgument,
+                    "Value for attr 'dtype' of \(dtype) is not in the list of allowed values: half, float, double (node '\(node.name)', \(name))"
+                )
+            }
+            return dtype
+        }
+        return OpDefinition(
+            name,
+            inputCount: 1,
+            isStateful: true,
+            outputTypes: { node, _ throws(WeftError) in [OutputType(try outputType(node))] },
+            makeKernel: { node throws(WeftError) in
+                let dtype = try outputType(node)
+                return try RandomKernel(node) { context, generator throws(WeftError) in
+                    let shape = try outputShape(try context.input(0), node: context.node)
+                    let out = try KernelChecks.allocate(dtype, shape, node: context.node)
+                    let start = generator.reserve(outputs: out.elementCount)
+                    switch dtype {
+                    case .float: PhiloxFill.fill(out, Float.self, distribution, from: start)
+                    case .double: PhiloxFill.fill(out, Double.self, distribution, from: start)
+                    default: PhiloxFill.fill(out, Float16.self, distribution, from: start)
+                    }
+                    return out
+                }
+            }
+        )
+    }
+
+    /// `RandomUniformInt`: integers uniform in [minval, maxval), as `Tout` (int32 or int64).
+    private static let uniformInt = OpDefinition(
+        "RandomUniformInt",
+        inputCount: 3,
+        isStateful: true,
+        outputTypes: { node, _ throws(WeftError) in [OutputType(try integerType(node))] },
+        makeKernel: { node throws(WeftError) in
+            let dtype = try integerType(node)
+            return try RandomKernel(node) { context, generator throws(WeftError) in
+                let shapeTensor = try context.input(0)
+                let bounds = [try context.input(1), try context.input(2)]
+                for (bound, name) in zip(bounds, ["minval", "maxval"]) {
+                    try KernelChecks.dtype(bound, input: name == "minval" ? 1 : 2, expected: dtype, op: "RandomUniformInt", node: context.node)
+                    guard bound.shape.rank == 0 else {
+                        throw .invalidArgument("\(name) must be 0-D, got shape \(bound.shape)", node: context.node)
+                    }
+                }
+                let shape = try outputShape(shapeTensor, node: context.node)
+                let out = try KernelChecks.allocate(dtype, shape, node: context.node)
+                // TensorFlow checks the bounds only when there is something to draw.
+                guard out.elementCount > 0 else { return out }
+                if dtype == .int32 {
+                    try PhiloxFill.fillIntegers(out, Int32.self, bounds, generator: generator, node: context.node)
+                } else {
+                    try PhiloxFill.fillIntegers(out, Int64.self, bounds, generator: generator, node: context.node)
+                }
+                return out
+            }
+        }
+    )
+
+    /// `RandomShuffle`: the input with its first dimension permuted, any dtype.
+    private static let shuffle = OpDefinition(
+        "RandomShuffle",
+        inputCount: 1,
+        isStateful: true,
+        outputTypes: OpDefinition.outputOfInput(0),
+        makeKernel: { node throws(WeftError) in
+            try RandomKernel(node) { context, generator throws(WeftError) in
+                try Shuffle.apply(try context.input(0), generator: generator, node: context.node)
+            }
+        }
+    )
+
+    @Sendable private static func integerType(_ node: NodeInfo) throws(WeftError) -> DType {
+        let dtype = try node.attributes.type("Tout")
+        guard dtype == .int32 || dtype == .int64 else {
+            throw WeftError(
+                .invalidArgument,
+                "Value for attr 'Tout' of \(dtype) is not in the list of allowed values: int32, int64 (node '\(node.name)', RandomUniformInt)"
+            )
+        }
+        return dtype
+    }
+
+    /// The shape a random op's `shape` input describes, with TensorFlow's checks: a vector of
+    /// int32 or int64, no negative dimension, at most 2⁶³ − 1 elements.
+    static func outputShape(_ tensor: Tensor, node: String) throws(WeftError) -> TensorShape {
+        guard tensor.shape.rank == 1, tensor.dtype == .int32 || tensor.dtype == .int64 else {
+            throw .invalidArgument("shape must be a vector of {int32,int64}, got shape \(tensor.shape)", node: node)
+        }
+        let dims = try KernelChecks.indices(tensor, what: "shape", node: node)
+        var count = 1
+        for dim in dims {
+            guard dim >= 0 else { throw .invalidArgument("Dimension \(dim) must be >= 0", node: node) }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow else {
+                throw .invalidArgument(
+                    "Shape [\(dims.map(String.init).joined(separator: ","))] would have more than 2**63 - 1 elements",
+                    node: node
+                )
+            }
+            count = product
+        }
+        return TensorShape(dims)
+    }
+}
+
+/// The kernel of every random op: finds the node's generator in the session's resources
+/// (making it from `seed` and `seed2` on the first run) and hands it to the op's body.
+struct RandomKernel: OpKernel {
+    private let seed: Int64
+    private let seed2: Int64
+    private let body: @Sendable (OpKernelContext, GuardedPhilox) throws(WeftError) -> Tensor
+
+    /// Reads the node's seeds (0 when absent, as TensorFlow's defaults).
+    init(
+        _ node: NodeInfo,
+        body: @escaping @Sendable (OpKernelContext, GuardedPhilox) throws(WeftError) -> Tensor
+    ) throws(WeftError) {
+        seed = Int64(try node.attributes.int("seed", default: 0))
+        seed2 = Int64(try node.attributes.int("seed2", default: 0))
+        self.body = body
+    }
+
+    /// Runs the op with the node's generator for this session.
+    func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        let generator = try context.step.resources.kernelState(node: context.node) {
+            GuardedPhilox(seed: seed, seed2: seed2)
+        }
+        return [.tensor(try body(context, generator))]
+    }
+}
+
+/// Fills tensors from a reserved stretch of a generator. Every group of values depends only on
+/// its index, as in TensorFlow's `FillPhiloxRandomTask`, so a large tensor is split across cores
+/// without changing a bit of the result.
+enum PhiloxFill {
+    /// Groups of values below which a fill runs on the calling thread: about 64k values, some
+    /// hundred microseconds of work, where handing off would cost more than it saves.
+    static let groupsPerTask = 1 << 14
+    static let parallelism = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Fills a half, float or double tensor with `distribution`'s values.
+    static func fill<T: RandomFloat>(
+        _ out: Tensor,
+        _ type: T.Type,
+        _ distribution: RandomOps.FloatDistribution,
+        from start: Philox
+    ) {
+        out.withMutableElements(of: T.self) { buffer in
+            switch distribution {
+            case .uniform: blocks(buffer, UniformFloats<T>(), from: start)
+            case .normal: blocks(buffer, NormalFloats<T>(), from: start)
+            case .truncatedNormal: groups(buffer, TruncatedNormalFloats<T>(), from: start)
+            }
+        }
+    }
+
+    /// Fills an int32 or int64 tensor with integers in [minval, maxval) from the scalars
+    /// `bounds`, reserving the generator's blocks only once the bounds are known to be valid.
+    static func fillIntegers<T: RandomInteger>(
+        _ out: Tensor,
+        _ type: T.Type,
+        _ bounds: [Tensor],
+        generator: GuardedPhilox,
+        node: String
+    ) throws(WeftError) {
+        let low = bounds[0].withElements(of: T.self) { $0[0] }
+        let high = bounds[1].withElements(of: T.self) { $0[0] }
+        guard low < high else { throw .invalidArgument("Need minval < maxval, got \(low) >= \(high)", node: node) }
+        // The difference fits in the unsigned type even when it overflows the signed one.
+        let range = T.Magnitude(truncatingIfNeeded: high) &- T.Magnitude(truncatingIfNeeded: low)
+        let start = generator.reserve(outputs: out.elementCount)
+        out.withMutableElements(of: T.self) { blocks($0, UniformIntegers(low: low, range: range), from: start) }
+    }
+
+    /// Group `g` of `out` from block `g` after `start`.
+    static func blocks<D: BlockDistribution>(
+        _ out: UnsafeMutableBufferPointer<D.Element>,
+        _ distribution: D,
+        from start: Philox
+    ) {
+        let perBlock = distribution.perBlock
+        let shared = SharedOutput(out)
+        forEachRange(of: (out.count + perBlock - 1) / perBlock) { range in
+            var generator = start
+            generator.skip(UInt64(range.lowerBound))
+            for group in range {
+                emit(shared.buffer, group: group, size: perBlock) { distribution.values(generator.next(), into: $0) }
+            }
+        }
+    }
+
+    /// Group `g` of `out` from the words starting at block `g · perGroup · 64` after `start`.
+    static func groups<D: RejectionDistribution>(
+        _ out: UnsafeMutableBufferPointer<D.Element>,
+        _ distribution: D,
+        from start: Philox
+    ) {
+        let perGroup = distribution.perGroup
+        let blocksPerGroup = UInt64(perGroup) * GuardedPhilox.blocksPerOutput / 4
+        let shared = SharedOutput(out)
+        forEachRange(of: (out.count + perGroup - 1) / perGroup) { range in
+            for group in range {
+                var generator = start
+                generator.skip(UInt64(group) &* blocksPerGroup)
+                var words = PhiloxWords(generator)
+                emit(shared.buffer, group: group, size: perGroup) { distribution.group(&words, into: $0) }
+            }
+        }
+    }
+
+    /// Lets `produce` write group `group` of `size` values; the last, partial group is made
+    /// whole in scratch space and only its first values are kept, as TensorFlow does.
+    @inline(__always)
+    private static func emit<T>(
+        _ out: UnsafeMutableBufferPointer<T>,
+        group: Int,
+        size: Int,
+        _ produce: (UnsafeMutablePointer<T>) -> Void
+    ) {
+        guard let base = out.baseAddress else { return }
+        let offset = group * size
+        if offset + size <= out.count { return produce(base + offset) }
+        withUnsafeTemporaryAllocation(of: T.self, capacity: size) { scratch in
+            guard let scratchBase = scratch.baseAddress else { return }
+            produce(scratchBase)
+            (base + offset).update(from: scratchBase, count: out.count - offset)
+        }
+    }
+
+    /// Calls `body` with ranges covering `0..<total`, in parallel when there is enough work.
+    private static func forEachRange(of total: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let tasks = min(parallelism, total / groupsPerTask)
+        guard tasks > 1 else { return body(0..<total) }
+        DispatchQueue.concurrentPerform(iterations: tasks) { task in
+            body(total * task / tasks..<total * (task + 1) / tasks)
+        }
+    }
+
+    /// An output buffer shared by the tasks of one fill.
+    private struct SharedOutput<T>: @unchecked Sendable {
+        // Sendable: tasks write disjoint groups, and `concurrentPerform` returns only when all
+        // are done, while the tensor that owns the buffer is alive.
+        let buffer: UnsafeMutableBufferPointer<T>
+        init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
+    }
+}
+
+/// `RandomShuffle`: a Fisher-Yates pass over the first dimension drawing exactly one word per
+/// swap (`word % remaining`), as TensorFlow's own shuffle does, then the rows copied in the
+/// permuted order.
+enum Shuffle {
+    /// The input with its rows permuted; inputs with at most one element or one row are
+    /// returned as they are and draw nothing.
+    static func apply(_ input: Tensor, generator: GuardedPhilox, node: String) throws(WeftError) -> Tensor {
+        guard input.elementCount > 1, let rows = input.shape.dimensions.first, rows > 1 else { return input }
+        guard rows <= Int(UInt32.max) else {
+            throw .invalidArgument("RandomShuffle draws 32-bit indices and takes at most 4294967295 rows, got \(rows)", node: node)
+        }
+        let out = try KernelChecks.allocate(input.dtype, input.shape, node: node)
+        var words = PhiloxWords(generator.reserve(words: rows - 1))
+        var permutation = Array(0..<rows)
+        permutation.withUnsafeMutableBufferPointer { order in
+            for i in 0..<rows - 1 {
+                order.swapAt(i, i + Int(words.next() % UInt32(rows - i)))
+            }
+            copyRows(from: input, to: out, order: UnsafeBufferPointer(order), rowBytes: input.byteCount / rows)
+        }
+        return out
+    }
+
+    /// `out` row `i` = `input` row `order[i]`, moving whole words when a row is one element.
+    private static func copyRows(from input: Tensor, to out: Tensor, order: UnsafeBufferPointer<Int>, rowBytes: Int) {
+        switch rowBytes {
+        case 1: copyRows(UInt8.self, from: input, to: out, order: order)
+        case 2: copyRows(UInt16.self, from: input, to: out, order: order)
+        case 4: copyRows(UInt32.self, from: input, to: out, order: order)
+        case 8: copyRows(UInt64.self, from: input, to: out, order: order)
+        default:
+            for (row, source) in order.enumerated() {
+                (out.buffer.base + row * rowBytes).copyMemory(from: input.buffer.base + source * rowBytes, byteCount: rowBytes)
+            }
+        }
+    }
+
+    private static func copyRows<Word>(_ word: Word.Type, from input: Tensor, to out: Tensor, order: UnsafeBufferPointer<Int>) {
+        let source = UnsafeRawPointer(input.buffer.base)
+        let size = MemoryLayout<Word>.size
+        for (row, from) in order.enumerated() {
+            out.buffer.base.storeBytes(of: source.load(fromByteOffset: from * size, as: Word.self), toByteOffset: row * size, as: Word.self)
+        }
+    }
+}
