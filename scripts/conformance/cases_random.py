@@ -175,3 +175,30 @@ def cases():
             c.step(fetches=[n], feeds={s64: [2**40, 2**40]}),
             c.step(fetches=[u], feeds={s32: [2, 2]}),
         ])
+
+    with Case("random_multinomial_logits", "Multinomial over float32, float64 and float16 logits, int64 and int32 "
+              "indices; non-finite logits are skipped and a row with none finite yields num_classes") as c:
+        tf1.set_random_seed(606)
+        f = tf.random.categorical(tf.constant([[0.0, 1.0, 2.0, -1.0, 0.5], [3.0, 3.0, 3.0, 3.0, 3.0],
+                                               [-50.0, 10.0, 9.5, 0.0, 1.0]]), 7, seed=1, name="f")
+        d = tf.random.categorical(tf.constant([[0.1, 0.2, 0.3, 0.4], [1e-3, 5.0, -5.0, 2.0]], tf.float64), 9,
+                                  dtype=tf.int32, seed=2, name="d")
+        h = tf.random.categorical(tf.constant([[1.0, 0.0, -1.0], [0.25, 0.5, 0.75]], tf.float16), 5, seed=3,
+                                  name="h")
+        n = tf.random.categorical(tf.constant([[np.nan, np.inf, -np.inf, 1.0], [-np.inf, -np.inf, -np.inf, -np.inf]]),
+                                  4, seed=4, name="n")
+        _twice(c, [f, d, h, n])
+
+    with Case("random_multinomial_errors", "Multinomial refuses logits that are not a matrix, a negative "
+              "num_samples and zero classes; an empty batch or no samples give an empty result") as c:
+        logits = tf1.placeholder(tf.float32, None, name="logits")
+        count = tf1.placeholder(tf.int32, [], name="count")
+        m = tf.raw_ops.Multinomial(logits=logits, num_samples=count, seed=5, seed2=6, name="m")
+        c.session([
+            c.step(fetches=[m], feeds={logits: [1.0, 2.0], count: 2}),
+            c.step(fetches=[m], feeds={logits: [[1.0, 2.0]], count: -1}),
+            c.step(fetches=[m], feeds={logits: np.zeros((2, 0), np.float32), count: 2}),
+            c.step(fetches=[m], feeds={logits: np.zeros((0, 3), np.float32), count: 2}),
+            c.step(fetches=[m], feeds={logits: np.zeros((2, 3), np.float32), count: 0}),
+            c.step(fetches=[m], feeds={logits: [[1.0, 2.0, 3.0]], count: 6}),
+        ])

@@ -63,6 +63,17 @@ struct PhiloxWords {
         self.generator = generator
     }
 
+    /// Reads words from `generator`'s position moved on by `words` words, so that a task can
+    /// start in the middle of a stream that TensorFlow reads in one sequence.
+    init(_ generator: Philox, skippingWords words: UInt64) {
+        self.generator = generator
+        self.generator.skip(words / 4)
+        if words % 4 != 0 {
+            block = self.generator.next()
+            used = Int(words % 4)
+        }
+    }
+
     /// The next 32 random bits.
     @inline(__always)
     mutating func next() -> UInt32 {

@@ -22,6 +22,7 @@ enum RandomOps {
         floatOp("TruncatedNormal", .truncatedNormal),
         uniformInt,
         shuffle,
+        multinomial,
     ]
 
     /// How a float op turns random bits into values.
@@ -114,6 +115,37 @@ enum RandomOps {
             }
         }
     )
+
+    /// `Multinomial`: `num_samples` class indices per row of `logits`, as `output_dtype`.
+    private static let multinomial = OpDefinition(
+        "Multinomial",
+        inputCount: 2,
+        isStateful: true,
+        outputTypes: { node, _ throws(WeftError) in [OutputType(try multinomialType(node))] },
+        makeKernel: { node throws(WeftError) in
+            let dtype = try multinomialType(node)
+            return try RandomKernel(node) { context, generator throws(WeftError) in
+                try Multinomial.sample(
+                    logits: try context.input(0),
+                    count: try context.input(1),
+                    as: dtype,
+                    generator: generator,
+                    node: context.node
+                )
+            }
+        }
+    )
+
+    @Sendable private static func multinomialType(_ node: NodeInfo) throws(WeftError) -> DType {
+        let dtype = try node.optionalType("output_dtype") ?? .int64
+        guard dtype == .int32 || dtype == .int64 else {
+            throw WeftError(
+                .invalidArgument,
+                "Value for attr 'output_dtype' of \(dtype) is not in the list of allowed values: int32, int64 (node '\(node.name)', Multinomial)"
+            )
+        }
+        return dtype
+    }
 
     @Sendable private static func integerType(_ node: NodeInfo) throws(WeftError) -> DType {
         let dtype = try node.attributes.type("Tout")
@@ -226,7 +258,7 @@ enum PhiloxFill {
     ) {
         let perBlock = distribution.perBlock
         let shared = SharedOutput(out)
-        forEachRange(of: (out.count + perBlock - 1) / perBlock) { range in
+        forEachRange(of: (out.count + perBlock - 1) / perBlock, perTask: groupsPerTask) { range in
             var generator = start
             generator.skip(UInt64(range.lowerBound))
             for group in range {
@@ -244,7 +276,7 @@ enum PhiloxFill {
         let perGroup = distribution.perGroup
         let blocksPerGroup = UInt64(perGroup) * GuardedPhilox.blocksPerOutput / 4
         let shared = SharedOutput(out)
-        forEachRange(of: (out.count + perGroup - 1) / perGroup) { range in
+        forEachRange(of: (out.count + perGroup - 1) / perGroup, perTask: groupsPerTask) { range in
             for group in range {
                 var generator = start
                 generator.skip(UInt64(group) &* blocksPerGroup)
@@ -273,9 +305,10 @@ enum PhiloxFill {
         }
     }
 
-    /// Calls `body` with ranges covering `0..<total`, in parallel when there is enough work.
-    private static func forEachRange(of total: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        let tasks = min(parallelism, total / groupsPerTask)
+    /// Calls `body` with ranges covering `0..<total`, in parallel when there are at least
+    /// `perTask` items for each of two or more tasks.
+    static func forEachRange(of total: Int, perTask: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let tasks = min(parallelism, total / max(perTask, 1))
         guard tasks > 1 else { return body(0..<total) }
         DispatchQueue.concurrentPerform(iterations: tasks) { task in
             body(total * task / tasks..<total * (task + 1) / tasks)
@@ -283,7 +316,7 @@ enum PhiloxFill {
     }
 
     /// An output buffer shared by the tasks of one fill.
-    private struct SharedOutput<T>: @unchecked Sendable {
+    struct SharedOutput<T>: @unchecked Sendable {
         // Sendable: tasks write disjoint groups, and `concurrentPerform` returns only when all
         // are done, while the tensor that owns the buffer is alive.
         let buffer: UnsafeMutableBufferPointer<T>
@@ -336,3 +369,140 @@ enum Shuffle {
         }
     }
 }
+
+/// `Multinomial` as TensorFlow's CPU kernel computes it: per row, the running sum of
+/// exp(logit − max) over the finite logits (in double precision), and per sample one uniform
+/// double (two words) scaled by the total and located by binary search. An index equal to the
+/// number of classes comes out when no logit is finite, as in TensorFlow.
+///
+/// TensorFlow reads one word stream through all rows when it does not split the batch across
+/// threads (a batch whose work is under about 2·10⁵ of its cost units); it splits larger ones
+/// at positions that depend on its thread count, so only the unsplit layout can be reproduced
+/// and this is the one Weft follows, positioning each of its own tasks inside that stream.
+enum Multinomial {
+    /// Work units per task below which rows are not split across threads.
+    static let workPerTask = 1 << 16
+
+    /// Draws `count` (an int32 scalar) samples per row of the matrix `logits`.
+    static func sample(
+        logits: Tensor,
+        count: Tensor,
+        as dtype: DType,
+        generator: GuardedPhilox,
+        node: String
+    ) throws(WeftError) -> Tensor {
+        guard logits.shape.rank == 2 else {
+            throw .invalidArgument("logits should be a matrix, got shape \(logits.shape)", node: node)
+        }
+        guard count.shape.rank == 0 else {
+            throw .invalidArgument("num_samples should be a scalar, got shape \(count.shape)", node: node)
+        }
+        try KernelChecks.dtype(count, input: 1, expected: .int32, op: "Multinomial", node: node)
+        let samples = Int(count.withElements(of: Int32.self) { $0[0] })
+        guard samples >= 0 else {
+            throw .invalidArgument("num_samples should be non-negative, got \(samples)", node: node)
+        }
+        let (rows, classes) = (logits.shape.dimensions[0], logits.shape.dimensions[1])
+        guard rows <= Int(Int32.max) else { throw .invalidArgument("batch_size cannot exceed max int", node: node) }
+        guard classes <= Int(Int32.max) else { throw .invalidArgument("num_classes cannot exceed max int", node: node) }
+        guard classes > 0 else { throw .invalidArgument("num_classes should be positive, got \(classes)", node: node) }
+        let out = try KernelChecks.allocate(dtype, TensorShape([rows, samples]), node: node)
+        guard out.elementCount > 0 else { return out }
+        // TensorFlow reserves for two words per sample, the sample count rounded up to 4.
+        let start = generator.reserve(outputs: rows * ((samples + 3) / 4 * 8))
+        let layout = Layout(rows: rows, classes: classes, samples: samples)
+        switch (logits.dtype, dtype) {
+        case (.float, .int32): layout.sample(logits, Float.self, into: out, Int32.self, from: start)
+        case (.float, _): layout.sample(logits, Float.self, into: out, Int64.self, from: start)
+        case (.double, .int32): layout.sample(logits, Double.self, into: out, Int32.self, from: start)
+        case (.double, _): layout.sample(logits, Double.self, into: out, Int64.self, from: start)
+        case (.half, .int32): layout.sample(logits, Float16.self, into: out, Int32.self, from: start)
+        case (.half, _): layout.sample(logits, Float16.self, into: out, Int64.self, from: start)
+        default: throw .unsupported(op: "Multinomial", dtype: logits.dtype, node: node)
+        }
+        return out
+    }
+
+    /// The sizes of one call.
+    private struct Layout {
+        let rows: Int
+        let classes: Int
+        let samples: Int
+
+        /// Fills `out` row by row, in parallel for large batches.
+        func sample<T: BinaryFloatingPoint & TensorElement, Index: FixedWidthInteger & TensorElement>(
+            _ logits: Tensor,
+            _ type: T.Type,
+            into out: Tensor,
+            _ index: Index.Type,
+            from start: Philox
+        ) {
+            logits.withElements(of: T.self) { input in
+                out.withMutableElements(of: Index.self) { output in
+                    let shared = (PhiloxFill.SharedOutput(output), SharedInput(input))
+                    let work = classes + samples * max(1, classes.bitWidth - classes.leadingZeroBitCount)
+                    PhiloxFill.forEachRange(of: rows, perTask: Multinomial.workPerTask / max(work, 1)) { range in
+                        sampleRows(range, shared.1.buffer, shared.0.buffer, from: start)
+                    }
+                }
+            }
+        }
+
+        private func sampleRows<T: BinaryFloatingPoint, Index: FixedWidthInteger>(
+            _ range: Range<Int>,
+            _ input: UnsafeBufferPointer<T>,
+            _ output: UnsafeMutableBufferPointer<Index>,
+            from start: Philox
+        ) {
+            var words = PhiloxWords(start, skippingWords: UInt64(range.lowerBound) * UInt64(2 * samples))
+            var cdf = [Double](repeating: 0, count: classes)
+            cdf.withUnsafeMutableBufferPointer { cdf in
+                for row in range {
+                    let logits = UnsafeBufferPointer(rebasing: input[row * classes..<(row + 1) * classes])
+                    let total = cumulate(logits, into: cdf)
+                    for sample in 0..<samples {
+                        let x0 = words.next()
+                        let target = uniformDouble(x0, words.next()) * total
+                        output[row * samples + sample] = Index(truncatingIfNeeded: upperBound(cdf, target))
+                    }
+                }
+            }
+        }
+
+        /// Writes the running sums of exp(logit − max) over the finite logits; returns the total.
+        private func cumulate<T: BinaryFloatingPoint>(
+            _ logits: UnsafeBufferPointer<T>,
+            into cdf: UnsafeMutableBufferPointer<Double>
+        ) -> Double {
+            var largest = -T.greatestFiniteMagnitude
+            for logit in logits where logit.isFinite && largest < logit { largest = logit }
+            let shift = Double(largest)
+            var total = 0.0
+            for (j, logit) in logits.enumerated() {
+                if logit.isFinite { total += exponential(Double(logit) - shift) }
+                cdf[j] = total
+            }
+            return total
+        }
+
+        /// The first position whose value exceeds `target`, or the count when none does.
+        private func upperBound(_ values: UnsafeMutableBufferPointer<Double>, _ target: Double) -> Int {
+            var (low, high) = (0, values.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if values[middle] > target { high = middle } else { low = middle + 1 }
+            }
+            return low
+        }
+    }
+
+    /// The logits, read by every task of one call.
+    private struct SharedInput<T>: @unchecked Sendable {
+        // Sendable: tasks only read, and `concurrentPerform` returns before the tensor can go.
+        let buffer: UnsafeBufferPointer<T>
+        init(_ buffer: UnsafeBufferPointer<T>) { self.buffer = buffer }
+    }
+}
+
+/// The C library's `exp`, at file scope so no type's static member shadows it.
+@inline(__always) private func exponential(_ x: Double) -> Double { exp(x) }
