@@ -202,3 +202,71 @@ def cases():
             c.step(fetches=[m], feeds={logits: np.zeros((2, 3), np.float32), count: 0}),
             c.step(fetches=[m], feeds={logits: [[1.0, 2.0, 3.0]], count: 6}),
         ])
+
+    with Case("random_stateless_v2_dtypes", "tf.random.stateless_* (StatelessRandomGetKeyCounter and the V2 "
+              "ops): uniform, normal, truncated normal in three float types, bounded and full-range integers; "
+              "the same seed gives the same values in every run") as c:
+        seed = tf.constant([7, 11], name="seed")
+        fetches = [
+            tf.random.stateless_uniform([9], seed=seed, name="u32"),
+            tf.random.stateless_uniform([3, 3], seed=seed, dtype=tf.float64, name="u64"),
+            tf.random.stateless_uniform([7], seed=seed, dtype=tf.float16, name="u16"),
+            tf.random.stateless_normal([2, 5], seed=[1, 2], mean=1.0, stddev=2.0, name="n32"),
+            tf.random.stateless_normal([5], seed=[1, 2], dtype=tf.float64, name="n64"),
+            tf.random.stateless_truncated_normal([11], seed=[-3, 2**40], name="t32"),
+            tf.random.stateless_truncated_normal([5], seed=[-3, 2**40], dtype=tf.float64, name="t64"),
+            tf.random.stateless_uniform([7], seed=[5, 6], minval=-4, maxval=9, dtype=tf.int32, name="i32"),
+            tf.random.stateless_uniform([5], seed=[5, 6], minval=-2**40, maxval=2**41, dtype=tf.int64, name="i64"),
+            tf.random.stateless_uniform([6], seed=[5, 6], minval=None, maxval=None, dtype=tf.uint32, name="full32"),
+            tf.random.stateless_uniform([3], seed=[5, 6], minval=None, maxval=None, dtype=tf.int64, name="full64"),
+            tf.random.stateless_categorical([[0.0, 1.0, 2.0], [1.0, 1.0, -1.0]], 6, seed=[8, 9], name="cat"),
+        ]
+        key, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed, name="kc")
+        _twice(c, fetches + [key, counter])
+
+    with Case("random_stateless_v1_ops", "The first stateless ops, seeded by a tensor: StatelessRandomUniform, "
+              "Normal, TruncatedNormal, UniformInt, Multinomial") as c:
+        s32 = tf.constant([3, 4])
+        s64 = tf.constant([-1, 2**50], tf.int64)
+        fetches = [
+            tf.raw_ops.StatelessRandomUniform(shape=[5], seed=s32, dtype=tf.float32, name="u"),
+            tf.raw_ops.StatelessRandomNormal(shape=[3, 3], seed=s64, dtype=tf.float64, name="n"),
+            tf.raw_ops.StatelessTruncatedNormal(shape=[9], seed=s32, dtype=tf.float16, name="t"),
+            tf.raw_ops.StatelessRandomUniformInt(shape=[6], seed=s64, minval=tf.constant(-3, tf.int64),
+                                                 maxval=tf.constant(100, tf.int64), name="i"),
+            tf.raw_ops.StatelessMultinomial(logits=[[1.0, 2.0, 0.5]], num_samples=5, seed=s32, name="m"),
+        ]
+        _twice(c, fetches, sessions=1)
+
+    with Case("random_stateless_large_checksums", "Stateless ops over more than 64k values, through exact "
+              "checksums") as c:
+        sums = [
+            _checksum(tf.random.stateless_uniform([70001], seed=[1, 2]), 2.0**23, "uniform32"),
+            _checksum(tf.random.stateless_normal([263, 257], seed=[3, 4], dtype=tf.float64), 2.0**40, "normal64"),
+            _checksum(tf.random.stateless_truncated_normal([70001], seed=[5, 6]), 2.0**21, "truncated32"),
+            _checksum(tf.random.stateless_uniform([65539], seed=[7, 8], minval=-9, maxval=2**40, dtype=tf.int64),
+                      1, "int64"),
+        ]
+        _twice(c, sums, sessions=1)
+
+    with Case("random_stateless_errors", "Stateless ops refuse a seed that is not of shape [2], a key that is "
+              "not [1], an algorithm other than Philox, and minval >= maxval") as c:
+        seed = tf1.placeholder(tf.int64, None, name="seed")
+        key = tf1.placeholder(tf.uint64, None, name="key")
+        alg = tf1.placeholder(tf.int32, None, name="alg")
+        lo = tf1.placeholder(tf.int32, None, name="lo")
+        u = tf.raw_ops.StatelessRandomUniform(shape=[3], seed=seed, dtype=tf.float32, name="u")
+        v = tf.raw_ops.StatelessRandomUniformV2(shape=[3], key=key, counter=tf.constant([0, 5], tf.uint64), alg=alg,
+                                                name="v")
+        i = tf.raw_ops.StatelessRandomUniformIntV2(shape=[3], key=tf.constant([9], tf.uint64),
+                                                   counter=tf.constant([1, 2], tf.uint64), alg=tf.constant(1),
+                                                   minval=lo, maxval=tf.constant(4), name="i")
+        c.session([
+            c.step(fetches=[u], feeds={seed: [1, 2, 3]}),
+            c.step(fetches=[u], feeds={seed: [1, 2]}),
+            c.step(fetches=[v], feeds={key: [1, 2], alg: 1}),
+            c.step(fetches=[v], feeds={key: [1], alg: 2}),
+            c.step(fetches=[v], feeds={key: [1], alg: 3}),
+            c.step(fetches=[i], feeds={lo: 4}),
+            c.step(fetches=[i], feeds={lo: -4}),
+        ])

@@ -100,7 +100,7 @@ public final class OpRegistry: Sendable {
     public static let standard = OpRegistry(
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
-            + RandomOps.definitions
+            + RandomOps.definitions + StatelessRandomOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
     )
 }

@@ -21,6 +21,29 @@ struct Philox: Sendable, Equatable {
         counter = SIMD4(0, 0, UInt32(truncatingIfNeeded: seed2), UInt32(truncatingIfNeeded: seed2 >> 32))
     }
 
+    /// The generator at `counter` under `key`.
+    init(counter: SIMD4<UInt32>, key: SIMD2<UInt32>) {
+        self.counter = counter
+        self.key = key
+    }
+
+    /// The generator a stateless op derives from its two seeds (TensorFlow's `GenerateKey`):
+    /// one Philox block of the seeds under a fixed key scrambles them into the key and the
+    /// upper half of the counter, so weak seeds in either half still give unrelated streams.
+    init(statelessSeed seed0: UInt64, _ seed1: UInt64) {
+        var scrambler = Philox(
+            counter: SIMD4(
+                UInt32(truncatingIfNeeded: seed0),
+                UInt32(truncatingIfNeeded: seed0 >> 32),
+                UInt32(truncatingIfNeeded: seed1),
+                UInt32(truncatingIfNeeded: seed1 >> 32)
+            ),
+            key: SIMD2(0x3EC8_F720, 0x0246_1E29)
+        )
+        let mix = scrambler.next()
+        self.init(counter: SIMD4(0, 0, mix.z, mix.w), key: SIMD2(mix.x, mix.y))
+    }
+
     /// Moves past `count` blocks. The carry out of the low 64 bits follows TensorFlow's
     /// `PhiloxRandom::Skip` exactly, including where it drops a carry, so streams stay aligned.
     mutating func skip(_ count: UInt64) {
@@ -96,9 +119,14 @@ final class GuardedPhilox: Sendable {
 
     private let generator: Mutex<Philox>
 
+    /// Starts at `generator`.
+    init(_ generator: Philox) {
+        self.generator = Mutex(generator)
+    }
+
     /// Seeds from the op's attributes; when both are 0 the op asked for no seed and gets a
     /// random one, as in TensorFlow.
-    init(seed: Int64, seed2: Int64) {
+    convenience init(seed: Int64, seed2: Int64) {
         var seed = UInt64(bitPattern: seed)
         var seed2 = UInt64(bitPattern: seed2)
         if seed == 0 && seed2 == 0 {
@@ -106,7 +134,7 @@ final class GuardedPhilox: Sendable {
             seed = system.next()
             seed2 = system.next()
         }
-        generator = Mutex(Philox(seed: seed, seed2: seed2))
+        self.init(Philox(seed: seed, seed2: seed2))
     }
 
     /// The generator positioned at the start of `blocks` blocks that no other run will use.

@@ -232,3 +232,18 @@ struct UniformIntegers<T: RandomInteger>: BlockDistribution {
         }
     }
 }
+
+/// Integers covering the whole range of `T`: the block's words as they are, one per 32-bit
+/// value or two per 64-bit value (low word first).
+struct FullRangeIntegers<T: FixedWidthInteger & TensorElement>: BlockDistribution {
+    var perBlock: Int { T.bitWidth == 64 ? 2 : 4 }
+
+    @inline(__always)
+    func values(_ bits: SIMD4<UInt32>, into out: UnsafeMutablePointer<T>) {
+        if T.bitWidth == 64 {
+            for i in 0..<2 { out[i] = T(truncatingIfNeeded: UInt64(bits[2 * i]) | UInt64(bits[2 * i + 1]) << 32) }
+        } else {
+            for i in 0..<4 { out[i] = T(truncatingIfNeeded: bits[i]) }
+        }
+    }
+}

@@ -61,11 +61,7 @@ enum RandomOps {
                     let shape = try outputShape(try context.input(0), node: context.node)
                     let out = try KernelChecks.allocate(dtype, shape, node: context.node)
                     let start = generator.reserve(outputs: out.elementCount)
-                    switch dtype {
-                    case .float: PhiloxFill.fill(out, Float.self, distribution, from: start)
-                    case .double: PhiloxFill.fill(out, Double.self, distribution, from: start)
-                    default: PhiloxFill.fill(out, Float16.self, distribution, from: start)
-                    }
+                    PhiloxFill.fill(out, distribution, from: start)
                     return out
                 }
             }
@@ -93,10 +89,8 @@ enum RandomOps {
                 let out = try KernelChecks.allocate(dtype, shape, node: context.node)
                 // TensorFlow checks the bounds only when there is something to draw.
                 guard out.elementCount > 0 else { return out }
-                if dtype == .int32 {
-                    try PhiloxFill.fillIntegers(out, Int32.self, bounds, generator: generator, node: context.node)
-                } else {
-                    try PhiloxFill.fillIntegers(out, Int64.self, bounds, generator: generator, node: context.node)
+                try PhiloxFill.fillIntegers(out, bounds: bounds, node: context.node) {
+                    generator.reserve(outputs: out.elementCount)
                 }
                 return out
             }
@@ -217,7 +211,36 @@ enum PhiloxFill {
     static let parallelism = ProcessInfo.processInfo.activeProcessorCount
 
     /// Fills a half, float or double tensor with `distribution`'s values.
-    static func fill<T: RandomFloat>(
+    static func fill(_ out: Tensor, _ distribution: RandomOps.FloatDistribution, from start: Philox) {
+        switch out.dtype {
+        case .float: fill(out, Float.self, distribution, from: start)
+        case .double: fill(out, Double.self, distribution, from: start)
+        default: fill(out, Float16.self, distribution, from: start)
+        }
+    }
+
+    /// Fills an int32 or int64 tensor with integers in [minval, maxval) from the scalars
+    /// `bounds` of its dtype; `start` is asked for the generator only once the bounds are valid.
+    static func fillIntegers(
+        _ out: Tensor,
+        bounds: [Tensor],
+        node: String,
+        start: () throws(WeftError) -> Philox
+    ) throws(WeftError) {
+        for (position, bound) in bounds.enumerated() where bound.dtype != out.dtype || bound.shape.rank != 0 {
+            throw .invalidArgument(
+                "\(position == 0 ? "minval" : "maxval") must be a \(out.dtype) scalar, got a \(bound.dtype) tensor of shape \(bound.shape)",
+                node: node
+            )
+        }
+        if out.dtype == .int32 {
+            try fillIntegers(out, Int32.self, bounds, node: node, start: start)
+        } else {
+            try fillIntegers(out, Int64.self, bounds, node: node, start: start)
+        }
+    }
+
+    private static func fill<T: RandomFloat>(
         _ out: Tensor,
         _ type: T.Type,
         _ distribution: RandomOps.FloatDistribution,
@@ -232,22 +255,20 @@ enum PhiloxFill {
         }
     }
 
-    /// Fills an int32 or int64 tensor with integers in [minval, maxval) from the scalars
-    /// `bounds`, reserving the generator's blocks only once the bounds are known to be valid.
-    static func fillIntegers<T: RandomInteger>(
+    private static func fillIntegers<T: RandomInteger>(
         _ out: Tensor,
         _ type: T.Type,
         _ bounds: [Tensor],
-        generator: GuardedPhilox,
-        node: String
+        node: String,
+        start: () throws(WeftError) -> Philox
     ) throws(WeftError) {
         let low = bounds[0].withElements(of: T.self) { $0[0] }
         let high = bounds[1].withElements(of: T.self) { $0[0] }
         guard low < high else { throw .invalidArgument("Need minval < maxval, got \(low) >= \(high)", node: node) }
         // The difference fits in the unsigned type even when it overflows the signed one.
         let range = T.Magnitude(truncatingIfNeeded: high) &- T.Magnitude(truncatingIfNeeded: low)
-        let start = generator.reserve(outputs: out.elementCount)
-        out.withMutableElements(of: T.self) { blocks($0, UniformIntegers(low: low, range: range), from: start) }
+        let generator = try start()
+        out.withMutableElements(of: T.self) { blocks($0, UniformIntegers(low: low, range: range), from: generator) }
     }
 
     /// Group `g` of `out` from block `g` after `start`.
@@ -406,6 +427,9 @@ enum Multinomial {
         guard rows <= Int(Int32.max) else { throw .invalidArgument("batch_size cannot exceed max int", node: node) }
         guard classes <= Int(Int32.max) else { throw .invalidArgument("num_classes cannot exceed max int", node: node) }
         guard classes > 0 else { throw .invalidArgument("num_classes should be positive, got \(classes)", node: node) }
+        guard [.float, .double, .half].contains(logits.dtype) else {
+            throw .unsupported(op: "Multinomial", dtype: logits.dtype, node: node)
+        }
         let out = try KernelChecks.allocate(dtype, TensorShape([rows, samples]), node: node)
         guard out.elementCount > 0 else { return out }
         // TensorFlow reserves for two words per sample, the sample count rounded up to 4.
@@ -416,9 +440,8 @@ enum Multinomial {
         case (.float, _): layout.sample(logits, Float.self, into: out, Int64.self, from: start)
         case (.double, .int32): layout.sample(logits, Double.self, into: out, Int32.self, from: start)
         case (.double, _): layout.sample(logits, Double.self, into: out, Int64.self, from: start)
-        case (.half, .int32): layout.sample(logits, Float16.self, into: out, Int32.self, from: start)
-        case (.half, _): layout.sample(logits, Float16.self, into: out, Int64.self, from: start)
-        default: throw .unsupported(op: "Multinomial", dtype: logits.dtype, node: node)
+        case (_, .int32): layout.sample(logits, Float16.self, into: out, Int32.self, from: start)
+        default: layout.sample(logits, Float16.self, into: out, Int64.self, from: start)
         }
         return out
     }
