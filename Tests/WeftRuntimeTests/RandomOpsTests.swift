@@ -63,7 +63,7 @@ import WeftProto
         let count = PhiloxFill.groupsPerTask * 4 * 5 + 3
         let start = Philox(seed: 5, seed2: 6)
         let out = Tensor(uninitialized: .float, shape: TensorShape([count]))
-        PhiloxFill.fill(out, Float.self, .normal, from: start)
+        PhiloxFill.fill(out, .normal, from: start)
         var generator = start
         var expected = [Float](repeating: 0, count: count + 4)
         expected.withUnsafeMutableBufferPointer { buffer in
@@ -79,7 +79,7 @@ import WeftProto
         let count = PhiloxFill.groupsPerTask * 2 * 3 + 1
         let start = Philox(seed: 8, seed2: 9)
         let out = Tensor(uninitialized: .double, shape: TensorShape([count]))
-        PhiloxFill.fill(out, Double.self, .truncatedNormal, from: start)
+        PhiloxFill.fill(out, .truncatedNormal, from: start)
         let values = out.scalars(as: Double.self)
         let last = (count - 1) / 2
         var generator = start
@@ -140,10 +140,19 @@ import WeftProto
         var attrs = Self.seeds(3, 4)
         attrs["Tout"] = KernelHarness.type(.int64)
         attrs["T"] = KernelHarness.type(.int32)
-        let reversed = KernelHarness.error("RandomUniformInt", [Tensor([Int32(4)]), Tensor(Int64(5)), Tensor(Int64(5))], attrs)
+        let reversed = KernelHarness.error(
+            "RandomUniformInt",
+            [Tensor([Int32(4)]), Tensor(Int64(5)), Tensor(Int64(5))],
+            attrs
+        )
         #expect(reversed?.code == .invalidArgument)
         #expect(reversed?.message.contains("Need minval < maxval, got 5 >= 5") == true)
-        let empty = try KernelHarness.run1("RandomUniformInt", [Tensor([Int32(0)]), Tensor(Int64(5)), Tensor(Int64(5))], attrs, setT: false)
+        let empty = try KernelHarness.run1(
+            "RandomUniformInt",
+            [Tensor([Int32(0)]), Tensor(Int64(5)), Tensor(Int64(5))],
+            attrs,
+            setT: false
+        )
         #expect(empty.elementCount == 0)
     }
 
@@ -182,7 +191,11 @@ import WeftProto
     }
 
     @Test func multinomial_negativeCount_isInvalidArgument() {
-        let error = KernelHarness.error("Multinomial", [tensor([Float(1), 2], [1, 2]), Tensor(Int32(-1))], Self.seeds(5, 6))
+        let error = KernelHarness.error(
+            "Multinomial",
+            [tensor([Float(1), 2], [1, 2]), Tensor(Int32(-1))],
+            Self.seeds(5, 6)
+        )
         #expect(error?.code == .invalidArgument)
     }
 
@@ -198,7 +211,12 @@ import WeftProto
 /// new kernels, and the stream must go on where it was, as in TensorFlow.
 @Suite struct RandomStateTests {
     private static func graph() throws -> RuntimeGraph {
-        func node(_ name: String, _ op: String, inputs: [String], attrs: [String: Tensorflow_AttrValue]) -> Tensorflow_NodeDef {
+        func node(
+            _ name: String,
+            _ op: String,
+            inputs: [String],
+            attrs: [String: Tensorflow_AttrValue]
+        ) -> Tensorflow_NodeDef {
             var def = Tensorflow_NodeDef()
             def.name = name
             def.op = op
@@ -209,8 +227,18 @@ import WeftProto
         let seeds = ["seed": KernelHarness.int(4), "seed2": KernelHarness.int(5)]
         return try RuntimeGraph(nodes: [
             node("shape", "Placeholder", inputs: [], attrs: ["dtype": KernelHarness.type(.int32)]),
-            node("u", "RandomUniform", inputs: ["shape"], attrs: seeds.merging(["dtype": KernelHarness.type(.float), "T": KernelHarness.type(.int32)]) { $1 }),
-            node("n", "RandomStandardNormal", inputs: ["shape"], attrs: seeds.merging(["dtype": KernelHarness.type(.double), "T": KernelHarness.type(.int32)]) { $1 }),
+            node(
+                "u",
+                "RandomUniform",
+                inputs: ["shape"],
+                attrs: seeds.merging(["dtype": KernelHarness.type(.float), "T": KernelHarness.type(.int32)]) { $1 }
+            ),
+            node(
+                "n",
+                "RandomStandardNormal",
+                inputs: ["shape"],
+                attrs: seeds.merging(["dtype": KernelHarness.type(.double), "T": KernelHarness.type(.int32)]) { $1 }
+            ),
         ])
     }
 
@@ -252,5 +280,56 @@ import WeftProto
         let first = try plan.run(feeds: feed, step: StepContext(id: 1, resources: session))[0]
         session.removeAll()
         #expect(try plan.run(feeds: feed, step: StepContext(id: 2, resources: session))[0] == first)
+    }
+}
+
+@Suite struct StatelessRandomOpsTests {
+    /// The key and counter TensorFlow's `StatelessRandomGetKeyCounter` gave for seed [7, 11].
+    @Test func keyCounter_matchesTensorFlow() throws {
+        let outputs = try KernelHarness.run(
+            "StatelessRandomGetKeyCounter",
+            [Tensor([Int32(7), 11])],
+            ["Tseed": KernelHarness.type(.int32)],
+            setT: false
+        )
+        #expect(outputs[0].scalars(as: UInt64.self) == [6_232_233_517_653_123_107])
+        #expect(outputs[1].scalars(as: UInt64.self) == [0, 17_336_993_267_840_886_171])
+    }
+
+    @Test func sameSeed_sameValues_everyRun() throws {
+        let attrs = ["dtype": KernelHarness.type(.double)]
+        let first = try KernelHarness.run1(
+            "StatelessRandomNormal",
+            [Tensor([Int32(9)]), Tensor([Int64(1), 2])],
+            attrs
+        )
+        let second = try KernelHarness.run1(
+            "StatelessRandomNormal",
+            [Tensor([Int32(9)]), Tensor([Int64(1), 2])],
+            attrs
+        )
+        #expect(first == second)
+    }
+
+    @Test func seedOfWrongShape_isInvalidArgument() {
+        let error = KernelHarness.error(
+            "StatelessRandomUniform",
+            [Tensor([Int32(3)]), Tensor([Int64(1), 2, 3])],
+            ["dtype": KernelHarness.type(.float)]
+        )
+        #expect(error?.code == .invalidArgument)
+    }
+
+    /// TensorFlow checks only that a Philox counter has one word but reads two; Weft refuses.
+    @Test func shortCounter_isInvalidArgument() {
+        let inputs = [Tensor([Int32(3)]), Tensor([UInt64(1)]), Tensor([UInt64(5)]), Tensor(Int32(1))]
+        let error = KernelHarness.error("StatelessRandomUniformV2", inputs, ["dtype": KernelHarness.type(.float)])
+        #expect(error?.code == .invalidArgument)
+    }
+
+    @Test func counterOfWrongDtype_isInvalidArgument() {
+        let inputs = [Tensor([Int32(3)]), Tensor([UInt64(1)]), Tensor([Int64(5), 6]), Tensor(Int32(1))]
+        let error = KernelHarness.error("StatelessRandomUniformV2", inputs, ["dtype": KernelHarness.type(.float)])
+        #expect(error?.code == .invalidArgument)
     }
 }

@@ -40,23 +40,13 @@ enum RandomOps {
     /// An op making values of attribute `dtype` (half, float or double) in the shape its input
     /// gives.
     private static func floatOp(_ name: String, _ distribution: FloatDistribution) -> OpDefinition {
-        @Sendable func outputType(_ node: NodeInfo) throws(WeftError) -> DType {
-            let dtype = try node.attributes.type("dtype")
-            guard [.half, .float, .double].contains(dtype) else {
-                throw WeftError(
-                    .invalidArgument,
-                    "Value for attr 'dtype' of \(dtype) is not in the list of allowed values: half, float, double (node '\(node.name)', \(name))"
-                )
-            }
-            return dtype
-        }
-        return OpDefinition(
+        OpDefinition(
             name,
             inputCount: 1,
             isStateful: true,
-            outputTypes: { node, _ throws(WeftError) in [OutputType(try outputType(node))] },
+            outputTypes: { node, _ throws(WeftError) in [OutputType(try dtype(node, in: floatTypes, op: name))] },
             makeKernel: { node throws(WeftError) in
-                let dtype = try outputType(node)
+                let dtype = try dtype(node, in: floatTypes, op: name)
                 return try RandomKernel(node) { context, generator throws(WeftError) in
                     let shape = try outputShape(try context.input(0), node: context.node)
                     let out = try KernelChecks.allocate(dtype, shape, node: context.node)
@@ -73,14 +63,23 @@ enum RandomOps {
         "RandomUniformInt",
         inputCount: 3,
         isStateful: true,
-        outputTypes: { node, _ throws(WeftError) in [OutputType(try integerType(node))] },
+        outputTypes: { node, _ throws(WeftError) in
+            [OutputType(try dtype(node, in: integerTypes, op: "RandomUniformInt", attribute: "Tout"))]
+        },
         makeKernel: { node throws(WeftError) in
-            let dtype = try integerType(node)
+            let dtype = try dtype(node, in: integerTypes, op: "RandomUniformInt", attribute: "Tout")
             return try RandomKernel(node) { context, generator throws(WeftError) in
                 let shapeTensor = try context.input(0)
                 let bounds = [try context.input(1), try context.input(2)]
-                for (bound, name) in zip(bounds, ["minval", "maxval"]) {
-                    try KernelChecks.dtype(bound, input: name == "minval" ? 1 : 2, expected: dtype, op: "RandomUniformInt", node: context.node)
+                for (index, name) in ["minval", "maxval"].enumerated() {
+                    let bound = bounds[index]
+                    try KernelChecks.dtype(
+                        bound,
+                        input: index + 1,
+                        expected: dtype,
+                        op: "RandomUniformInt",
+                        node: context.node
+                    )
                     guard bound.shape.rank == 0 else {
                         throw .invalidArgument("\(name) must be 0-D, got shape \(bound.shape)", node: context.node)
                     }
@@ -115,9 +114,9 @@ enum RandomOps {
         "Multinomial",
         inputCount: 2,
         isStateful: true,
-        outputTypes: { node, _ throws(WeftError) in [OutputType(try multinomialType(node))] },
+        outputTypes: { node, _ throws(WeftError) in [OutputType(try multinomialType(node, op: "Multinomial"))] },
         makeKernel: { node throws(WeftError) in
-            let dtype = try multinomialType(node)
+            let dtype = try multinomialType(node, op: "Multinomial")
             return try RandomKernel(node) { context, generator throws(WeftError) in
                 try Multinomial.sample(
                     logits: try context.input(0),
@@ -130,23 +129,33 @@ enum RandomOps {
         }
     )
 
-    @Sendable private static func multinomialType(_ node: NodeInfo) throws(WeftError) -> DType {
-        let dtype = try node.optionalType("output_dtype") ?? .int64
-        guard dtype == .int32 || dtype == .int64 else {
-            throw WeftError(
-                .invalidArgument,
-                "Value for attr 'output_dtype' of \(dtype) is not in the list of allowed values: int32, int64 (node '\(node.name)', Multinomial)"
-            )
-        }
-        return dtype
+    static let floatTypes: [DType] = [.half, .float, .double]
+    static let integerTypes: [DType] = [.int32, .int64]
+
+    /// The type of the indices a `Multinomial` op makes: `output_dtype`, int64 unless set.
+    static func multinomialType(_ node: NodeInfo, op: String) throws(WeftError) -> DType {
+        try dtype(node, in: integerTypes, op: op, attribute: "output_dtype", default: .int64)
     }
 
-    @Sendable private static func integerType(_ node: NodeInfo) throws(WeftError) -> DType {
-        let dtype = try node.attributes.type("Tout")
-        guard dtype == .int32 || dtype == .int64 else {
+    /// The node's `dtype` (or `attribute`, or `fallback` when the node leaves it out), which
+    /// must be one of `allowed` as TensorFlow's op definition restricts it.
+    static func dtype(
+        _ node: NodeInfo,
+        in allowed: [DType],
+        op: String,
+        attribute: String = "dtype",
+        default fallback: DType? = nil
+    ) throws(WeftError) -> DType {
+        let dtype: DType
+        if let fallback, !node.attributes.has(attribute) {
+            dtype = fallback
+        } else {
+            dtype = try node.attributes.type(attribute)
+        }
+        guard allowed.contains(dtype) else {
             throw WeftError(
                 .invalidArgument,
-                "Value for attr 'Tout' of \(dtype) is not in the list of allowed values: int32, int64 (node '\(node.name)', RandomUniformInt)"
+                "Value for attr '\(attribute)' of \(dtype) is not in the list of allowed values: \(allowed.map(\.description).joined(separator: ", ")) (node '\(node.name)', \(op))"
             )
         }
         return dtype
@@ -354,7 +363,10 @@ enum Shuffle {
     static func apply(_ input: Tensor, generator: GuardedPhilox, node: String) throws(WeftError) -> Tensor {
         guard input.elementCount > 1, let rows = input.shape.dimensions.first, rows > 1 else { return input }
         guard rows <= Int(UInt32.max) else {
-            throw .invalidArgument("RandomShuffle draws 32-bit indices and takes at most 4294967295 rows, got \(rows)", node: node)
+            throw .invalidArgument(
+                "RandomShuffle draws 32-bit indices and takes at most 4294967295 rows, got \(rows)",
+                node: node
+            )
         }
         let out = try KernelChecks.allocate(input.dtype, input.shape, node: node)
         var words = PhiloxWords(generator.reserve(words: rows - 1))
@@ -377,16 +389,28 @@ enum Shuffle {
         case 8: copyRows(UInt64.self, from: input, to: out, order: order)
         default:
             for (row, source) in order.enumerated() {
-                (out.buffer.base + row * rowBytes).copyMemory(from: input.buffer.base + source * rowBytes, byteCount: rowBytes)
+                (out.buffer.base + row * rowBytes).copyMemory(
+                    from: input.buffer.base + source * rowBytes,
+                    byteCount: rowBytes
+                )
             }
         }
     }
 
-    private static func copyRows<Word>(_ word: Word.Type, from input: Tensor, to out: Tensor, order: UnsafeBufferPointer<Int>) {
+    private static func copyRows<Word>(
+        _ word: Word.Type,
+        from input: Tensor,
+        to out: Tensor,
+        order: UnsafeBufferPointer<Int>
+    ) {
         let source = UnsafeRawPointer(input.buffer.base)
         let size = MemoryLayout<Word>.size
         for (row, from) in order.enumerated() {
-            out.buffer.base.storeBytes(of: source.load(fromByteOffset: from * size, as: Word.self), toByteOffset: row * size, as: Word.self)
+            out.buffer.base.storeBytes(
+                of: source.load(fromByteOffset: from * size, as: Word.self),
+                toByteOffset: row * size,
+                as: Word.self
+            )
         }
     }
 }

@@ -37,9 +37,11 @@ enum StatelessRandomOps {
         OpDefinition(
             name,
             inputCount: 2,
-            outputTypes: { node, _ throws(WeftError) in [OutputType(try dtype(node, in: floatTypes, op: name))] },
+            outputTypes: { node, _ throws(WeftError) in
+                [OutputType(try RandomOps.dtype(node, in: RandomOps.floatTypes, op: name))]
+            },
             makeKernel: { node throws(WeftError) in
-                let dtype = try dtype(node, in: floatTypes, op: name)
+                let dtype = try RandomOps.dtype(node, in: RandomOps.floatTypes, op: name)
                 return ClosureKernel { context throws(WeftError) in
                     let (out, seed) = try seededOutput(context, dtype)
                     guard out.elementCount > 0 else { return [.tensor(out)] }
@@ -55,10 +57,10 @@ enum StatelessRandomOps {
         "StatelessRandomUniformInt",
         inputCount: 4,
         outputTypes: { node, _ throws(WeftError) in
-            [OutputType(try dtype(node, in: integerTypes, op: "StatelessRandomUniformInt"))]
+            [OutputType(try RandomOps.dtype(node, in: RandomOps.integerTypes, op: "StatelessRandomUniformInt"))]
         },
         makeKernel: { node throws(WeftError) in
-            let dtype = try dtype(node, in: integerTypes, op: "StatelessRandomUniformInt")
+            let dtype = try RandomOps.dtype(node, in: RandomOps.integerTypes, op: "StatelessRandomUniformInt")
             return ClosureKernel { context throws(WeftError) in
                 let (out, seed) = try seededOutput(context, dtype)
                 guard out.elementCount > 0 else { return [.tensor(out)] }
@@ -75,10 +77,10 @@ enum StatelessRandomOps {
         "StatelessMultinomial",
         inputCount: 3,
         outputTypes: { node, _ throws(WeftError) in
-            [OutputType(try node.optionalType("output_dtype") ?? .int64)]
+            [OutputType(try RandomOps.multinomialType(node, op: "StatelessMultinomial"))]
         },
         makeKernel: { node throws(WeftError) in
-            let dtype = try dtype(node, in: integerTypes, op: "StatelessMultinomial", attribute: "output_dtype", default: .int64)
+            let dtype = try RandomOps.multinomialType(node, op: "StatelessMultinomial")
             return ClosureKernel { context throws(WeftError) in
                 let seed = try context.input(2)
                 try checkSeedShape(seed, node: context.node)
@@ -127,9 +129,11 @@ enum StatelessRandomOps {
         OpDefinition(
             name,
             inputCount: 4,
-            outputTypes: { node, _ throws(WeftError) in [OutputType(try dtype(node, in: floatTypes, op: name))] },
+            outputTypes: { node, _ throws(WeftError) in
+                [OutputType(try RandomOps.dtype(node, in: RandomOps.floatTypes, op: name))]
+            },
             makeKernel: { node throws(WeftError) in
-                let dtype = try dtype(node, in: floatTypes, op: name)
+                let dtype = try RandomOps.dtype(node, in: RandomOps.floatTypes, op: name)
                 return ClosureKernel { context throws(WeftError) in
                     let (out, keyed) = try keyedOutput(context, dtype)
                     guard out.elementCount > 0 else { return [.tensor(out)] }
@@ -145,10 +149,10 @@ enum StatelessRandomOps {
         "StatelessRandomUniformIntV2",
         inputCount: 6,
         outputTypes: { node, _ throws(WeftError) in
-            [OutputType(try dtype(node, in: integerTypes, op: "StatelessRandomUniformIntV2"))]
+            [OutputType(try RandomOps.dtype(node, in: RandomOps.integerTypes, op: "StatelessRandomUniformIntV2"))]
         },
         makeKernel: { node throws(WeftError) in
-            let dtype = try dtype(node, in: integerTypes, op: "StatelessRandomUniformIntV2")
+            let dtype = try RandomOps.dtype(node, in: RandomOps.integerTypes, op: "StatelessRandomUniformIntV2")
             return ClosureKernel { context throws(WeftError) in
                 let (out, keyed) = try keyedOutput(context, dtype)
                 guard out.elementCount > 0 else { return [.tensor(out)] }
@@ -166,10 +170,10 @@ enum StatelessRandomOps {
         "StatelessRandomUniformFullIntV2",
         inputCount: 4,
         outputTypes: { node, _ throws(WeftError) in
-            [OutputType(try dtype(node, in: fullRangeTypes, op: "StatelessRandomUniformFullIntV2"))]
+            [OutputType(try RandomOps.dtype(node, in: fullRangeTypes, op: "StatelessRandomUniformFullIntV2"))]
         },
         makeKernel: { node throws(WeftError) in
-            let dtype = try dtype(node, in: fullRangeTypes, op: "StatelessRandomUniformFullIntV2")
+            let dtype = try RandomOps.dtype(node, in: fullRangeTypes, op: "StatelessRandomUniformFullIntV2")
             return ClosureKernel { context throws(WeftError) in
                 let (out, keyed) = try keyedOutput(context, dtype)
                 guard out.elementCount > 0 else { return [.tensor(out)] }
@@ -224,7 +228,10 @@ enum StatelessRandomOps {
             }
             // TensorFlow asks for at least `algorithm` counter words but reads two.
             guard counter.elementCount >= 2 else {
-                throw .invalidArgument("counter must be a vector with length at least 2 for Philox; got shape: \(counter.shape)", node: node)
+                throw .invalidArgument(
+                    "counter must be a vector with length at least 2 for Philox; got shape: \(counter.shape)",
+                    node: node
+                )
             }
             let key = self.key.withElements(of: UInt64.self) { $0[0] }
             let words = counter.withElements(of: UInt64.self) { ($0[0], $0[1]) }
@@ -241,7 +248,10 @@ enum StatelessRandomOps {
     }
 
     /// Checks inputs 1–3 (key, counter, alg), then makes the output for `shape` (input 0).
-    private static func keyedOutput(_ context: OpKernelContext, _ dtype: DType) throws(WeftError) -> (Tensor, KeyCounter) {
+    private static func keyedOutput(
+        _ context: OpKernelContext,
+        _ dtype: DType
+    ) throws(WeftError) -> (Tensor, KeyCounter) {
         let node = context.node
         let key = try context.input(1)
         let counter = try context.input(2)
@@ -273,32 +283,7 @@ enum StatelessRandomOps {
 
     // MARK: Helpers
 
-    private static let floatTypes: [DType] = [.half, .float, .double]
-    private static let integerTypes: [DType] = [.int32, .int64]
     private static let fullRangeTypes: [DType] = [.int32, .int64, .uint32, .uint64]
-
-    /// The node's `dtype` (or `attribute`), which must be one of `allowed`.
-    private static func dtype(
-        _ node: NodeInfo,
-        in allowed: [DType],
-        op: String,
-        attribute: String = "dtype",
-        default fallback: DType? = nil
-    ) throws(WeftError) -> DType {
-        let dtype: DType
-        if let fallback, !node.attributes.has(attribute) {
-            dtype = fallback
-        } else {
-            dtype = try node.attributes.type(attribute)
-        }
-        guard allowed.contains(dtype) else {
-            throw WeftError(
-                .invalidArgument,
-                "Value for attr '\(attribute)' of \(dtype) is not in the list of allowed values: \(allowed.map(\.description).joined(separator: ", ")) (node '\(node.name)', \(op))"
-            )
-        }
-        return dtype
-    }
 
     /// `minval` and `maxval` at inputs `first` and `first + 1`, which must be scalars.
     private static func scalarBounds(_ context: OpKernelContext, first: Int) throws(WeftError) -> [Tensor] {
@@ -309,7 +294,11 @@ enum StatelessRandomOps {
         return bounds
     }
 
-    private static func fillFullRange<T: FixedWidthInteger & TensorElement>(_ out: Tensor, _ type: T.Type, from start: Philox) {
+    private static func fillFullRange<T: FixedWidthInteger & TensorElement>(
+        _ out: Tensor,
+        _ type: T.Type,
+        from start: Philox
+    ) {
         out.withMutableElements(of: T.self) { PhiloxFill.blocks($0, FullRangeIntegers<T>(), from: start) }
     }
 }
