@@ -195,6 +195,7 @@ enum StatelessRandomOps {
         OpDefinition(
             name,
             inputCount: 1,
+            isExpensive: false,
             outputTypes: { _, _ in
                 [OutputType(.uint64), OutputType(.uint64)] + (withAlgorithm ? [OutputType(.int32)] : [])
             },
