@@ -58,19 +58,39 @@ struct Philox: Sendable, Equatable {
         }
     }
 
-    /// The next block of 128 random bits.
+    /// The next block of 128 random bits: ten rounds on the counter, the key raised between
+    /// rounds, then the counter moved on by one.
     @inline(__always)
     mutating func next() -> SIMD4<UInt32> {
-        var block = counter
-        var roundKey = key
+        var (c0, c1, c2, c3) = (counter.x, counter.y, counter.z, counter.w)
+        var (k0, k1) = (key.x, key.y)
         for round in 0..<10 {
-            if round > 0 { roundKey &+= SIMD2(0x9E37_79B9, 0xBB67_AE85) }
-            let (high0, low0) = UInt32(0xD251_1F53).multipliedFullWidth(by: block.x)
-            let (high1, low1) = UInt32(0xCD9E_8D57).multipliedFullWidth(by: block.z)
-            block = SIMD4(high1 ^ block.y ^ roundKey.x, low1, high0 ^ block.w ^ roundKey.y, low0)
+            if round > 0 {
+                k0 &+= 0x9E37_79B9
+                k1 &+= 0xBB67_AE85
+            }
+            let product0 = UInt64(0xD251_1F53) &* UInt64(c0)
+            let product1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
+            (c0, c1, c2, c3) = (
+                UInt32(truncatingIfNeeded: product1 >> 32) ^ c1 ^ k0,
+                UInt32(truncatingIfNeeded: product1),
+                UInt32(truncatingIfNeeded: product0 >> 32) ^ c3 ^ k1,
+                UInt32(truncatingIfNeeded: product0)
+            )
         }
-        skip(1)
-        return block
+        advance()
+        return SIMD4(c0, c1, c2, c3)
+    }
+
+    /// Moves the counter on by one block, carrying through all four words.
+    @inline(__always)
+    private mutating func advance() {
+        counter.x &+= 1
+        guard counter.x == 0 else { return }
+        counter.y &+= 1
+        guard counter.y == 0 else { return }
+        counter.z &+= 1
+        if counter.z == 0 { counter.w &+= 1 }
     }
 }
 
