@@ -221,7 +221,9 @@ extension Int64: RandomInteger {
 /// Integers in [low, low + range): the bits modulo the range, added to `low` (which cannot
 /// overflow, since the sum stays below the upper bound).
 struct UniformIntegers<T: RandomInteger>: BlockDistribution {
+    /// The smallest value, `minval`.
     let low: T
+    /// `maxval − minval`, which may exceed `T.max`.
     let range: T.Magnitude
     var perBlock: Int { T.perBlock }
 

@@ -129,7 +129,9 @@ enum RandomOps {
         }
     )
 
+    /// The dtypes of float random values Weft makes (TensorFlow's bfloat16 aside).
     static let floatTypes: [DType] = [.half, .float, .double]
+    /// The dtypes of bounded random integers and of sampled indices.
     static let integerTypes: [DType] = [.int32, .int64]
 
     /// The type of the indices a `Multinomial` op makes: `output_dtype`, int64 unless set.
@@ -217,6 +219,7 @@ enum PhiloxFill {
     /// Groups of values below which a fill runs on the calling thread: about 64k values, some
     /// hundred microseconds of work, where handing off would cost more than it saves.
     static let groupsPerTask = 1 << 14
+    /// The most tasks a fill is split into: one per core.
     static let parallelism = ProcessInfo.processInfo.activeProcessorCount
 
     /// Fills a half, float or double tensor with `distribution`'s values.
