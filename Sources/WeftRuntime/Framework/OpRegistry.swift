@@ -102,5 +102,8 @@ public final class OpRegistry: Sendable {
             + ReductionOps.definitions
             + RandomOps.definitions + StatelessRandomOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
+            + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
+            + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
+            + SpaceOps.definitions + DiagonalOps.definitions
     )
 }
