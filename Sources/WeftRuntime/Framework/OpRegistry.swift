@@ -100,6 +100,7 @@ public final class OpRegistry: Sendable {
     public static let standard = OpRegistry(
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
+            + RandomOps.definitions + StatelessRandomOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions + StringOps.definitions
             + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions

@@ -69,6 +69,7 @@ public final class VariableResource: Sendable {
 /// a container, so no session sees another's values; closing a session drops its container.
 public final class ResourceContainer: Sendable {
     private let variables = Mutex<[String: VariableResource]>([:])
+    private let kernelStates = Mutex<[String: any AnyObject & Sendable]>([:])
 
     /// Makes an empty container.
     public init() {}
@@ -91,12 +92,35 @@ public final class ResourceContainer: Sendable {
         return variable
     }
 
+    /// The state a stateful kernel keeps for the session's whole life (a random op's generator),
+    /// made by `make` on the node's first run. Plans are rebuilt per run signature and when the
+    /// graph grows, so state kept in a kernel would restart; TensorFlow keeps such kernels per
+    /// session and node, and so does this.
+    public func kernelState<State: AnyObject & Sendable>(
+        node: String,
+        make: () -> State
+    ) throws(WeftError) -> State {
+        let state = kernelStates.withLock { table in
+            if let existing = table[node] { return existing }
+            let created = make()
+            table[node] = created
+            return created
+        }
+        guard let typed = state as? State else {
+            throw WeftError(.internal, "node '\(node)' has kept state of another kind (\(type(of: state)))")
+        }
+        return typed
+    }
+
     /// The number of variables.
     public var variableCount: Int { variables.withLock { $0.count } }
 
     /// The payload bytes all variables hold.
     public var byteCount: Int { variables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } } }
 
-    /// Drops every variable.
-    public func removeAll() { variables.withLock { $0.removeAll() } }
+    /// Drops every variable and every kernel's state.
+    public func removeAll() {
+        variables.withLock { $0.removeAll() }
+        kernelStates.withLock { $0.removeAll() }
+    }
 }
