@@ -49,6 +49,48 @@ public final class VariableResource: Sendable {
         }
     }
 
+    /// Replaces the values of several variables at once, as an optimizer updates a variable
+    /// and its slots: `update` gets their current values in order and returns the new ones,
+    /// which are swapped in together while every variable is locked, so no reader sees a half
+    /// update. Locks are taken in one global order, so overlapping updates never deadlock; a
+    /// variable listed twice is locked once and gets the last of its new values.
+    public static func update(
+        _ variables: [VariableResource],
+        _ update: ([Tensor]) throws(WeftError) -> [Tensor]
+    ) throws(WeftError) {
+        var unique: [VariableResource] = []
+        for variable in variables where !unique.contains(where: { $0 === variable }) { unique.append(variable) }
+        unique.sort { ObjectIdentifier($0) < ObjectIdentifier($1) }
+        var values: [Tensor] = []
+        values.reserveCapacity(unique.count)
+        try lock(unique[...], values: &values) { (locked: inout [Tensor]) throws(WeftError) in
+            let old = variables.map { variable in locked[unique.firstIndex { $0 === variable } ?? 0] }
+            let new = try update(old)
+            for (variable, value) in zip(variables, new) {
+                locked[unique.firstIndex { $0 === variable } ?? 0] = value
+            }
+        }
+    }
+
+    /// Locks `variables` one after the other, appending each value to `values`; with all held,
+    /// runs `body`, then stores each (possibly replaced) value back as the locks are released.
+    private static func lock(
+        _ variables: ArraySlice<VariableResource>,
+        values: inout [Tensor],
+        _ body: (inout [Tensor]) throws(WeftError) -> Void
+    ) throws(WeftError) {
+        guard let first = variables.first else { return try body(&values) }
+        try first.value.withLock { (current: inout Tensor?) throws(WeftError) in
+            guard let old = current else {
+                throw WeftError(.failedPrecondition, "Attempting to use uninitialized value \(first.name)")
+            }
+            let position = values.count
+            values.append(old)
+            try lock(variables.dropFirst(), values: &values, body)
+            current = values[position]
+        }
+    }
+
     private func check(_ tensor: Tensor, validateShape: Bool) throws(WeftError) {
         guard tensor.dtype == dtype else {
             throw WeftError(
