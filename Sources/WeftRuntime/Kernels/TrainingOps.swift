@@ -432,29 +432,30 @@ enum UpdateMath: Sendable {
         let (v, g, n) = (row.variable, row.gradient, row.count)
         switch self {
         case .gradientDescent:
-            for i in 0..<n { v[i] -= g[i] * h[0] }
+            let alpha = h[0]
+            for i in 0..<n { v[i] -= g[i] * alpha }
         case .proximalGradientDescent:
             let (lr, l1, l2) = (h[0], h[1], h[2])
             for i in 0..<n {
                 v[i] = Self.proximal(v[i] - g[i] * lr, threshold: lr * l1, shrink: 1 + lr * l2, l1: l1)
             }
         case .adagrad(let updateSlots):
-            let a = row.slot1
+            let (a, lr) = (row.slot1, h[0])
             for i in 0..<n {
                 if updateSlots { a[i] += g[i] * g[i] }
-                v[i] -= g[i] * h[0] / a[i].squareRoot()
+                v[i] -= g[i] * lr / a[i].squareRoot()
             }
         case .adagradV2(let updateSlots):
-            let a = row.slot1
+            let (a, lr, epsilon) = (row.slot1, h[0], h[1])
             for i in 0..<n {
                 if updateSlots { a[i] += g[i] * g[i] }
-                v[i] -= g[i] * h[0] / (a[i].squareRoot() + h[1])
+                v[i] -= g[i] * lr / (a[i].squareRoot() + epsilon)
             }
         case .proximalAdagrad:
-            let (a, l1, l2) = (row.slot1, h[1], h[2])
+            let (a, lr, l1, l2) = (row.slot1, h[0], h[1], h[2])
             for i in 0..<n {
                 a[i] += g[i] * g[i]
-                let rate = h[0] / a[i].squareRoot()
+                let rate = lr / a[i].squareRoot()
                 v[i] = Self.proximal(v[i] - g[i] * rate, threshold: rate * l1, shrink: 1 + l2 * rate, l1: l1)
             }
         case .momentum(let nesterov):
@@ -537,7 +538,8 @@ enum UpdateMath: Sendable {
         let l2Shrinkage = shrinkage ? h[3] : 0
         let power = shrinkage ? h[4] : h[3]
         // TensorFlow takes square roots for the usual -0.5, which rounds better than pow.
-        let rate: (T) -> T = power == -0.5 ? { $0.squareRoot() } : { T.pow($0, -power) }
+        let squareRoot = power == -0.5
+        @inline(__always) func rate(_ x: T) -> T { squareRoot ? x.squareRoot() : T.pow(x, -power) }
         for i in 0..<row.count {
             let newAccum = accum[i] + g[i] * g[i]
             let shrunk = shrinkage ? g[i] + 2 * l2Shrinkage * v[i] : g[i]
