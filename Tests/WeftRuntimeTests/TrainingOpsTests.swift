@@ -149,3 +149,73 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
         #expect(try b.read().scalar(as: Float.self) == Float(2 * rounds))
     }
 }
+
+/// Resource variables: handles from `VarHandleOp`, variables in the session's container.
+@Suite struct ResourceVariableOpsTests {
+    private static func handle(_ name: String, resources: ResourceContainer) throws -> Value {
+        let outputs = try UpdateHarness.run(
+            "VarHandleOp",
+            [],
+            ["dtype": KernelHarness.type(.float), "shared_name": KernelHarness.string(name)],
+            resources: resources
+        )
+        return try #require(outputs.first)
+    }
+
+    @Test func readingAVariableNeverAssigned_isFailedPreconditionNamingIt() throws {
+        let resources = ResourceContainer()
+        let handle = try Self.handle("w", resources: resources)
+        do {
+            try UpdateHarness.run("ReadVariableOp", [handle], ["dtype": KernelHarness.type(.float)], resources: resources)
+            Issue.record("reading an uninitialized resource variable must fail")
+        } catch let error as WeftError {
+            #expect(error.code == .failedPrecondition)
+            #expect(error.message.contains("Could not find variable w"))
+            #expect(error.message.contains("container=localhost"))
+        }
+    }
+
+    @Test func emptySharedName_namesTheVariableAfterTheNode() throws {
+        let outputs = try UpdateHarness.run("VarHandleOp", [], ["dtype": KernelHarness.type(.int32)])
+        let handle = try #require(try outputs.first?.read().handles.first)
+        #expect(handle.name == "k_VarHandleOp")
+        #expect(handle.dtype == .int32)
+    }
+
+    /// The resource form runs the ref form's update: both give the same values.
+    @Test func resourceMomentum_matchesTheRefForm() throws {
+        let resources = ResourceContainer()
+        let w = try Self.handle("w", resources: resources)
+        let accum = try Self.handle("accum", resources: resources)
+        for (handle, value) in [(w, tensor([1, 2] as [Float], [2])), (accum, tensor([0.5, 0.5] as [Float], [2]))] {
+            try UpdateHarness.run("AssignVariableOp", [handle, .tensor(value)], resources: resources)
+        }
+        let refW = try UpdateHarness.variable("w", tensor([1, 2] as [Float], [2]))
+        let refAccum = try UpdateHarness.variable("accum", tensor([0.5, 0.5] as [Float], [2]))
+        let rest: [Value] = [.tensor(Tensor(Float(0.1))), .tensor(tensor([1, -3] as [Float], [2])), .tensor(Tensor(Float(0.9)))]
+        let nesterov = ["use_nesterov": KernelHarness.bool(true)]
+        let none = try UpdateHarness.run("ResourceApplyMomentum", [w, accum] + rest, nesterov, resources: resources)
+        try UpdateHarness.run("ApplyMomentum", [.ref(refW), .ref(refAccum)] + rest, nesterov)
+        #expect(none.isEmpty)
+        let key = ResourceContainer.ResourceKey(container: "", name: "w")
+        #expect(try resources.resourceVariable(key)?.read() == refW.read())
+    }
+
+    @Test func gatherOutOfRange_namesTheIndexPosition() throws {
+        let resources = ResourceContainer()
+        let table = try Self.handle("table", resources: resources)
+        try UpdateHarness.run("AssignVariableOp", [table, .tensor(tensor([1, 2, 3, 4] as [Float], [2, 2]))], resources: resources)
+        do {
+            try UpdateHarness.run(
+                "ResourceGather",
+                [table, .tensor(tensor([1, 0, 1, 5] as [Int32], [2, 2]))],
+                ["dtype": KernelHarness.type(.float)],
+                resources: resources
+            )
+            Issue.record("an index out of range must fail")
+        } catch let error as WeftError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("indices[1,1] = 5 is not in [0, 2)"))
+        }
+    }
+}

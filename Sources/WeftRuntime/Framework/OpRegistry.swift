@@ -101,6 +101,6 @@ public final class OpRegistry: Sendable {
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
-            + TrainingOps.definitions + ScatterOps.definitions
+            + TrainingOps.definitions + ScatterOps.definitions + ResourceVariableOps.definitions
     )
 }

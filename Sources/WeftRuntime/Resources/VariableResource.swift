@@ -111,6 +111,23 @@ public final class VariableResource: Sendable {
 /// a container, so no session sees another's values; closing a session drops its container.
 public final class ResourceContainer: Sendable {
     private let variables = Mutex<[String: VariableResource]>([:])
+    /// Resource variables (`VarHandleOp`), by TensorFlow's container and name: a namespace of
+    /// their own, as TensorFlow keeps them apart from `VariableV2`'s by type.
+    private let resourceVariables = Mutex<[ResourceKey: VariableResource]>([:])
+
+    /// A resource's container and name.
+    public struct ResourceKey: Sendable, Hashable {
+        /// The container; empty for the default one.
+        public var container: String
+        /// The name in the container.
+        public var name: String
+
+        /// Makes a key.
+        public init(container: String, name: String) {
+            self.container = container
+            self.name = name
+        }
+    }
 
     /// Makes an empty container.
     public init() {}
@@ -133,12 +150,39 @@ public final class ResourceContainer: Sendable {
         return variable
     }
 
-    /// The number of variables.
-    public var variableCount: Int { variables.withLock { $0.count } }
+    /// The resource variable at `key`, or `nil` when none was created there.
+    public func resourceVariable(_ key: ResourceKey) -> VariableResource? {
+        resourceVariables.withLock { $0[key] }
+    }
+
+    /// The resource variable at `key`, created uninitialized with `dtype` when missing
+    /// (TensorFlow's `AssignVariableOp` creates the variable it assigns).
+    public func resourceVariable(_ key: ResourceKey, creatingWith dtype: DType) -> VariableResource {
+        resourceVariables.withLock { table in
+            if let existing = table[key] { return existing }
+            let created = VariableResource(name: key.name, dtype: dtype, shape: .unknown)
+            table[key] = created
+            return created
+        }
+    }
+
+    /// Deletes the resource variable at `key`; whether there was one.
+    public func removeResourceVariable(_ key: ResourceKey) -> Bool {
+        resourceVariables.withLock { $0.removeValue(forKey: key) != nil }
+    }
+
+    /// The number of variables, of both kinds.
+    public var variableCount: Int { variables.withLock { $0.count } + resourceVariables.withLock { $0.count } }
 
     /// The payload bytes all variables hold.
-    public var byteCount: Int { variables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } } }
+    public var byteCount: Int {
+        variables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } }
+            + resourceVariables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } }
+    }
 
     /// Drops every variable.
-    public func removeAll() { variables.withLock { $0.removeAll() } }
+    public func removeAll() {
+        variables.withLock { $0.removeAll() }
+        resourceVariables.withLock { $0.removeAll() }
+    }
 }
