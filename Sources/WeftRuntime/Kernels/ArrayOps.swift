@@ -33,7 +33,7 @@ enum ArrayOps {
         },
         simple("OnesLike", inputs: 1) { context throws(WeftError) in
             let x = try context.input(0)
-            return ElementFill.repeating(one: x.dtype, shape: x.shape)
+            return try ElementFill.repeating(one: x.dtype, shape: x.shape)
         },
         simple("ExpandDims", inputs: 2, expandDims),
         squeeze,
@@ -261,6 +261,7 @@ enum ArrayOps {
         if let negative = dims.first(where: { $0 < 0 }) {
             throw .invalidArgument("Fill dimensions must be >= 0, got \(negative) in \(dims)", node: context.node)
         }
+        if value.dtype.isObject { return try ElementFill.objects(repeating: value, shape: TensorShape(dims)) }
         let out = try KernelChecks.allocate(value.dtype, TensorShape(dims), node: context.node)
         ElementFill.fill(out, with: value)
         return out
@@ -532,27 +533,25 @@ enum ElementFill {
         case 1: fill(UInt8.self, value, out)
         case 2: fill(UInt16.self, value, out)
         case 4: fill(UInt32.self, value, out)
-        default: fill(UInt64.self, value, out)
+        case 8: fill(UInt64.self, value, out)
+        default: fill(SIMD2<UInt64>.self, value, out)
+        }
+    }
+
+    /// A tensor of `shape` whose every element is the object scalar `value`'s element.
+    static func objects(repeating value: Tensor, shape: TensorShape) throws(WeftError) -> Tensor {
+        let count = try shape.checkedElementCount(dtype: value.dtype)
+        switch value.buffer.objects {
+        case .strings(let items): return try Tensor(strings: Array(repeating: items[0], count: count), shape: shape)
+        case .handles(let items): return try Tensor(handles: Array(repeating: items[0], count: count), shape: shape)
+        case .variants(let items): return try Tensor(variants: Array(repeating: items[0], count: count), shape: shape)
+        case nil: throw WeftError(.internal, "a \(value.dtype) tensor without its elements")
         }
     }
 
     /// A tensor of `shape` filled with 1 (`true` for `bool`).
-    static func repeating(one dtype: DType, shape: TensorShape) -> Tensor {
-        let one: Tensor =
-            switch dtype {
-            case .float: Tensor(Float(1))
-            case .double: Tensor(Double(1))
-            case .half: Tensor(Float16(1))
-            case .int8: Tensor(Int8(1))
-            case .int16: Tensor(Int16(1))
-            case .int32: Tensor(Int32(1))
-            case .int64: Tensor(Int64(1))
-            case .uint8: Tensor(UInt8(1))
-            case .uint16: Tensor(UInt16(1))
-            case .uint32: Tensor(UInt32(1))
-            case .uint64: Tensor(UInt64(1))
-            case .bool: Tensor(true)
-            }
+    static func repeating(one dtype: DType, shape: TensorShape) throws(WeftError) -> Tensor {
+        let one = try CastOp.cast(Tensor(Double(1)), to: dtype)
         let out = Tensor(uninitialized: dtype, shape: shape)
         fill(out, with: one)
         return out
