@@ -1,5 +1,5 @@
 /// Shape and layout ops: `Reshape`, `Shape`, `Size`, `Rank`, `Fill`, `ZerosLike`, `OnesLike`,
-/// `ExpandDims`, `Squeeze`, `Transpose`, `ConcatV2`, `Pack`, `Range`, `Tile`.
+/// `ExpandDims`, `Squeeze`, `Transpose`, `ConcatV2`, `Concat`, `Pack`, `Range`, `Tile`.
 ///
 /// Ops that only change the shape share the input's buffer; the others move bytes without
 /// looking at the dtype (except `Range` and `OnesLike`, which make values).
@@ -44,7 +44,21 @@ enum ArrayOps {
             outputTypes: OpDefinition.outputOfInput(0),
             makeKernel: { node throws(WeftError) in
                 let count = try variadicCount(node, extra: 1)
-                return ClosureKernel { context throws(WeftError) in [.tensor(try concat(context, count: count))] }
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try concat(context, count: count, axisFirst: false))]
+                }
+            }
+        ),
+        // The first version, still in old graphs: the axis comes first, the values after it.
+        OpDefinition(
+            "Concat",
+            inputCount: nil,
+            outputTypes: OpDefinition.outputOfInput(1),
+            makeKernel: { node throws(WeftError) in
+                let count = try variadicCount(node, extra: 1)
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try concat(context, count: count, axisFirst: true))]
+                }
             }
         ),
         OpDefinition(
@@ -155,7 +169,10 @@ enum ArrayOps {
         let requested = try KernelChecks.indices(requestedTensor, what: "shape", node: context.node)
         var dims = requested
         var inferred: Int?
+        // The product of the known non-zero sizes: zero sizes are left out so that a `-1`
+        // beside them can still be inferred from the input's non-zero dimensions.
         var known = 1
+        var hasZero = false
         var overflow = false
         for (index, size) in requested.enumerated() {
             if size == -1 {
@@ -168,6 +185,8 @@ enum ArrayOps {
                 inferred = index
             } else if size < 0 {
                 throw .invalidArgument("Size \(index) must be non-negative, not \(size)", node: context.node)
+            } else if size == 0 {
+                hasZero = true
             } else {
                 let product = known.multipliedReportingOverflow(by: size)
                 known = product.partialValue
@@ -180,17 +199,28 @@ enum ArrayOps {
                 node: context.node
             )
         }
+        var total = hasZero ? 0 : known
         if let inferred {
-            guard known > 0, x.elementCount % known == 0 else {
+            // TensorFlow's rule: the input's zero dimensions are left out too when the
+            // requested shape has a zero, so [0, 2] reshaped to [0, -1] is [0, 2].
+            var inputCount = 1
+            var inputHasZero = false
+            for size in x.shape.dimensions {
+                if size > 0 || !hasZero { inputCount *= size } else { inputHasZero = true }
+            }
+            let missing = inputCount / known
+            guard inputHasZero || known * missing == inputCount else {
                 throw .invalidArgument(
                     "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape requires a multiple of \(known)",
                     node: context.node
                 )
             }
-            dims[inferred] = x.elementCount / known
-        } else if known != x.elementCount {
+            dims[inferred] = missing
+            total = hasZero ? 0 : known * missing
+        }
+        guard total == x.elementCount else {
             throw .invalidArgument(
-                "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape has \(known)",
+                "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape has \(total)",
                 node: context.node
             )
         }
@@ -291,9 +321,11 @@ enum ArrayOps {
         return Concatenation.join(expanded, axis: normalized)
     }
 
-    private static func concat(_ context: OpKernelContext, count: Int) throws(WeftError) -> Tensor {
-        let values = try (0..<count).map { (index) throws(WeftError) in try context.input(index) }
-        let axisValue = try KernelChecks.scalarIndex(try context.input(count), what: "axis", node: context.node)
+    private static func concat(_ context: OpKernelContext, count: Int, axisFirst: Bool) throws(WeftError) -> Tensor {
+        let start = axisFirst ? 1 : 0
+        let values = try (start..<(start + count)).map { (index) throws(WeftError) in try context.input(index) }
+        let axisTensor = try context.input(axisFirst ? 0 : count)
+        let axisValue = try KernelChecks.scalarIndex(axisTensor, what: "axis", node: context.node)
         let first = values[0]
         let rank = first.shape.rank
         guard rank > 0 else {
@@ -307,7 +339,13 @@ enum ArrayOps {
         }
         let axis = axisValue < 0 ? axisValue + rank : axisValue
         for (index, value) in values.enumerated().dropFirst() {
-            try KernelChecks.dtype(value, input: index, expected: first.dtype, op: "ConcatV2", node: context.node)
+            try KernelChecks.dtype(
+                value,
+                input: start + index,
+                expected: first.dtype,
+                op: "ConcatV2",
+                node: context.node
+            )
             let matches =
                 value.shape.rank == rank
                 && value.shape.dimensions.indices.allSatisfy {
@@ -338,8 +376,10 @@ enum ArrayOps {
                 node: context.node
             )
         }
+        // Negative entries count from the end, as TensorFlow allows.
+        let normalized = perm.map { $0 < 0 ? $0 + rank : $0 }
         var seen = [Bool](repeating: false, count: rank)
-        for axis in perm {
+        for axis in normalized {
             guard axis >= 0 && axis < rank, !seen[axis] else {
                 throw .invalidArgument(
                     "\(perm) is not a valid permutation of the dimensions of \(x.shape)",
@@ -348,7 +388,7 @@ enum ArrayOps {
             }
             seen[axis] = true
         }
-        return Transposition.apply(x, perm: perm)
+        return Transposition.apply(x, perm: normalized)
     }
 
     @Sendable private static func tile(_ context: OpKernelContext) throws(WeftError) -> Tensor {
@@ -382,6 +422,8 @@ enum Concatenation {
         var dims = first.shape.dimensions
         dims[axis] = values.reduce(0) { $0 + $1.shape.dimensions[axis] }
         let out = Tensor(uninitialized: first.dtype, shape: TensorShape(dims))
+        // An empty result may have huge dimensions beside its zero one: no products of those.
+        guard out.elementCount > 0 else { return out }
         let outer = dims[..<axis].reduce(1, *)
         let blockBytes = values.map { $0.byteCount / max(outer, 1) }
         var target = out.buffer.base
