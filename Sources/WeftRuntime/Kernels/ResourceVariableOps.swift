@@ -164,7 +164,15 @@ enum ResourceVariableOps {
                         node: context.node
                     )
                 }
-                return [.tensor(try RowGather.gather(params, try context.input(1), batchDims: batchDims, node: context.node))]
+                // The gathered axis is the first after the batch dimensions, as in TensorFlow.
+                let rows = try GatherOps.gather(
+                    params,
+                    try context.input(1),
+                    axis: batchDims,
+                    batchDims: batchDims,
+                    node: context.node
+                )
+                return [.tensor(rows)]
             }
         }
     )
@@ -223,58 +231,4 @@ extension ResourceHandle {
 
     /// `container/name`, as TensorFlow's messages print a resource.
     var path: String { "\(containerName)/\(name)" }
-}
-
-/// `ResourceGather`'s kernel: rows of `params` picked by `indices`, with leading batch
-/// dimensions shared by both.
-enum RowGather {
-    /// `params[b..., indices[b..., i...], ...]`, of shape `params.shape[..<batchDims] +
-    /// indices.shape[batchDims...] + params.shape[(batchDims + 1)...]`.
-    static func gather(_ params: Tensor, _ indices: Tensor, batchDims: Int, node: String) throws(WeftError) -> Tensor {
-        let batch = batchDims < 0 ? batchDims + indices.shape.rank : batchDims
-        guard batch >= 0, batch <= indices.shape.rank, batch < params.shape.rank else {
-            throw .invalidArgument(
-                "batch_dims (\(batchDims)) must be in [\(-indices.shape.rank), \(indices.shape.rank)] and less than the rank of params (\(params.shape.rank))",
-                node: node
-            )
-        }
-        let paramDims = params.shape.dimensions
-        let indexDims = indices.shape.dimensions
-        guard paramDims[..<batch] == indexDims[..<batch] else {
-            throw .invalidArgument(
-                "params.shape[:\(batch)] should equal indices.shape[:\(batch)], got params.shape \(params.shape) and indices.shape \(indices.shape)",
-                node: node
-            )
-        }
-        let rows = try KernelChecks.indices(indices, what: "indices", node: node)
-        let limit = paramDims[batch]
-        let perBatch = indexDims[batch...].reduce(1, *)
-        for (position, row) in rows.enumerated() where row < 0 || row >= limit {
-            let coordinates = coordinatesText(position, of: indexDims)
-            throw .invalidArgument("indices[\(coordinates)] = \(row) is not in [0, \(limit))", node: node)
-        }
-        let out = try KernelChecks.allocate(
-            params.dtype,
-            TensorShape(Array(indexDims) + paramDims[(batch + 1)...]),
-            node: node
-        )
-        let rowBytes = paramDims[(batch + 1)...].reduce(1, *) * params.dtype.byteSize
-        let batchBytes = limit * rowBytes
-        for (position, row) in rows.enumerated() {
-            let source = (position / Swift.max(perBatch, 1)) * batchBytes + row * rowBytes
-            (out.buffer.base + position * rowBytes).copyMemory(from: params.buffer.base + source, byteCount: rowBytes)
-        }
-        return out
-    }
-
-    /// `1,1` for flat position 3 of a `[2, 2]` tensor, as TensorFlow prints an index's place.
-    private static func coordinatesText(_ position: Int, of dimensions: [Int]) -> String {
-        var rest = position
-        var coordinates: [Int] = []
-        for size in dimensions.reversed() {
-            coordinates.append(size > 0 ? rest % size : 0)
-            rest = size > 0 ? rest / size : 0
-        }
-        return coordinates.reversed().map(String.init).joined(separator: ",")
-    }
 }
