@@ -221,6 +221,17 @@ def scatter_extra_cases():
         flags = var([True, False, True], "flags", dtype=bool)
         out = tf1.scatter_update(flags, [2, 1], [False, True], name="scatter")
         c.session([c.step(targets=[tf1.global_variables_initializer()]), c.step(fetches=[out])])
+    with Case("train_scatter_update_string", "ScatterUpdate on string variables, ref and resource, with a repeated row (the last update wins) and a scalar update") as c:
+        words = var([b"a", b"bb", b"ccc"], "words", dtype=object)
+        names = tf1.Variable(tf.constant([["x", "y"], ["z", "w"]]), name="names", use_resource=True)
+        out = tf1.scatter_update(words, [2, 0, 2], tf.constant(["two", "zero", "again"]), name="scatter")
+        scalar = R.ResourceScatterUpdate(resource=names.handle, indices=[1], updates=tf.constant("s"), name="scatter_scalar")
+        c.session([
+            c.step(targets=[tf1.global_variables_initializer()]),
+            c.step(fetches=[out]),
+            c.step(targets=[scalar]),
+            c.step(fetches=[names.value()]),
+        ])
     with Case("train_scatter_add_uninitialized", "ScatterAdd on a variable never initialized fails with FailedPrecondition") as c:
         table = var([1.0, 2], "table")
         out = tf1.scatter_add(table, [0], [1.0], name="scatter")

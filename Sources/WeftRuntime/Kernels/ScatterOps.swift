@@ -102,10 +102,25 @@ enum ScatterOp: Sendable, CaseIterable {
             valid = rows[..<position]
         }
         guard !valid.isEmpty else { return (params, failure) }
+        if params.dtype == .string, self == .update {
+            return (try replacingStrings(params, rows: valid, updates: updates), failure)
+        }
         let out = Tensor(uninitialized: params.dtype, shape: params.shape)
         out.buffer.base.copyMemory(from: params.buffer.base, byteCount: params.byteCount)
         try params.dtype.visit(Visitor(operation: self, out: out, rows: valid, updates: updates, op: op, node: node))
         return (out, failure)
+    }
+
+    /// `ScatterUpdate` of a `string` variable: strings are values beside the buffer, so the
+    /// rows are replaced in an array of them.
+    private func replacingStrings(_ params: Tensor, rows: ArraySlice<Int>, updates: Tensor) throws(WeftError) -> Tensor {
+        let size = params.shape.dimensions.dropFirst().reduce(1, *)
+        let source = updates.strings
+        var values = params.strings
+        for (k, row) in zip(rows.indices, rows) {
+            for j in 0..<size { values[row * size + j] = source[updates.shape.rank == 0 ? 0 : k * size + j] }
+        }
+        return try Tensor(strings: values, shape: params.shape)
     }
 
     private struct Visitor: ElementVisitor {
