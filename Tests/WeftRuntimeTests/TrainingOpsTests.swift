@@ -49,8 +49,10 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
         let v = try UpdateHarness.variable("v", tensor([0, 0] as [Float], [2]))
         let outputs = try UpdateHarness.run(
             "ApplyAdam",
-            [.ref(w), .ref(m), .ref(v), scalar(0.9), scalar(0.999), scalar(0.1), scalar(0.9), scalar(0.999),
-             scalar(1e-8), floats([0.5, -0.25], [2])]
+            [
+                .ref(w), .ref(m), .ref(v), scalar(0.9), scalar(0.999), scalar(0.1), scalar(0.9), scalar(0.999),
+                scalar(1e-8), floats([0.5, -0.25], [2]),
+            ]
         )
         // First step: m = 0.1·g, v = 0.001·g², alpha = 0.1·√0.001 / 0.1, so the step is lr·sign(g).
         #expect(close(try m.read().doubleValues, [0.05, -0.025]))
@@ -79,7 +81,8 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
         let table = try UpdateHarness.variable("table", tensor([1, 2, 3, 4] as [Float], [2, 2]))
         let accum = try UpdateHarness.variable("accum", tensor([1, 1, 1, 1] as [Float], [2, 2]))
         let inputs: [Value] = [
-            .ref(table), .ref(accum), scalar(0.1), floats([1, 1, 1, 1], [2, 2]), .tensor(tensor([0, 2] as [Int32], [2])),
+            .ref(table), .ref(accum), scalar(0.1), floats([1, 1, 1, 1], [2, 2]),
+            .tensor(tensor([0, 2] as [Int32], [2])),
         ]
         let error = UpdateHarness.error("SparseApplyAdagrad", inputs)
         #expect(error?.code == .invalidArgument)
@@ -92,8 +95,10 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
         let table = try UpdateHarness.variable("table", tensor([1, 2, 3, 4] as [Float], [2, 2]))
         try UpdateHarness.run(
             "SparseApplyProximalGradientDescent",
-            [.ref(table), scalar(1), scalar(0), scalar(0), floats([1, 1, 2, 2], [2, 2]),
-             .tensor(tensor([1, 1] as [Int64], [2]))]
+            [
+                .ref(table), scalar(1), scalar(0), scalar(0), floats([1, 1, 2, 2], [2, 2]),
+                .tensor(tensor([1, 1] as [Int64], [2])),
+            ]
         )
         #expect(try table.read().doubleValues == [1, 2, 0, 1])
     }
@@ -166,7 +171,12 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
         let resources = ResourceContainer()
         let handle = try Self.handle("w", resources: resources)
         do {
-            try UpdateHarness.run("ReadVariableOp", [handle], ["dtype": KernelHarness.type(.float)], resources: resources)
+            try UpdateHarness.run(
+                "ReadVariableOp",
+                [handle],
+                ["dtype": KernelHarness.type(.float)],
+                resources: resources
+            )
             Issue.record("reading an uninitialized resource variable must fail")
         } catch let error as WeftError {
             #expect(error.code == .failedPrecondition)
@@ -192,7 +202,9 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
         }
         let refW = try UpdateHarness.variable("w", tensor([1, 2] as [Float], [2]))
         let refAccum = try UpdateHarness.variable("accum", tensor([0.5, 0.5] as [Float], [2]))
-        let rest: [Value] = [.tensor(Tensor(Float(0.1))), .tensor(tensor([1, -3] as [Float], [2])), .tensor(Tensor(Float(0.9)))]
+        let rest: [Value] = [
+            .tensor(Tensor(Float(0.1))), .tensor(tensor([1, -3] as [Float], [2])), .tensor(Tensor(Float(0.9))),
+        ]
         let nesterov = ["use_nesterov": KernelHarness.bool(true)]
         let none = try UpdateHarness.run("ResourceApplyMomentum", [w, accum] + rest, nesterov, resources: resources)
         try UpdateHarness.run("ApplyMomentum", [.ref(refW), .ref(refAccum)] + rest, nesterov)
@@ -204,7 +216,11 @@ private func floats(_ values: [Float], _ shape: TensorShape) -> Value { .tensor(
     @Test func gatherOutOfRange_namesTheIndexPosition() throws {
         let resources = ResourceContainer()
         let table = try Self.handle("table", resources: resources)
-        try UpdateHarness.run("AssignVariableOp", [table, .tensor(tensor([1, 2, 3, 4] as [Float], [2, 2]))], resources: resources)
+        try UpdateHarness.run(
+            "AssignVariableOp",
+            [table, .tensor(tensor([1, 2, 3, 4] as [Float], [2, 2]))],
+            resources: resources
+        )
         do {
             try UpdateHarness.run(
                 "ResourceGather",

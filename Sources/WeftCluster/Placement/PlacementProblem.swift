@@ -50,7 +50,8 @@ public struct PlacementProblem: Sendable {
             // handles name a variable of one process and never cross processes.
             for input in graph.nodes[index].dataInputs
             where graph.nodes[input.node].outputTypes[input.output].isRef
-                || graph.nodes[input.node].outputTypes[input.output].dtype == .resource {
+                || graph.nodes[input.node].outputTypes[input.output].dtype == .resource
+            {
                 sets.union(index, input.node)
             }
         }

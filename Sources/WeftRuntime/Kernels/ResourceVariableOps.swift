@@ -186,7 +186,9 @@ extension VariableForm {
 
     /// The resource form of the optimizer ops. TensorFlow reports a variable (or slot) that
     /// was never created with `internal` ("Invalid variable reference.") there, not `notFound`.
-    static let resourceOptimizer = VariableForm(prefix: "Resource", isResource: true) { context, index throws(WeftError) in
+    static let resourceOptimizer = VariableForm(prefix: "Resource", isResource: true) {
+        context,
+        index throws(WeftError) in
         let handle = try ResourceVariables.handle(context, index)
         guard let variable = context.step.resources.resourceVariable(handle.key) else {
             throw WeftError(

@@ -113,7 +113,8 @@ enum ScatterOp: Sendable, CaseIterable {
 
     /// `ScatterUpdate` of a `string` variable: strings are values beside the buffer, so the
     /// rows are replaced in an array of them.
-    private func replacingStrings(_ params: Tensor, rows: ArraySlice<Int>, updates: Tensor) throws(WeftError) -> Tensor {
+    private func replacingStrings(_ params: Tensor, rows: ArraySlice<Int>, updates: Tensor) throws(WeftError) -> Tensor
+    {
         let size = params.shape.dimensions.dropFirst().reduce(1, *)
         let source = updates.strings
         var values = params.strings

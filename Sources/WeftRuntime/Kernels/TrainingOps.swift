@@ -10,7 +10,9 @@ enum TrainingOps {
         UpdateRuleSpec.all.flatMap { spec in
             var ops: [OpDefinition] = []
             if spec.hasRefForm || form.isResource {
-                if let dense = spec.dense { ops.append(form.definition(form.prefix + "Apply" + spec.name, dense, spec)) }
+                if let dense = spec.dense {
+                    ops.append(form.definition(form.prefix + "Apply" + spec.name, dense, spec))
+                }
                 if let sparse = spec.sparse {
                     ops.append(form.definition(form.prefix + "SparseApply" + spec.name, sparse, spec))
                 }
@@ -77,7 +79,8 @@ struct UpdateRuleSpec: Sendable {
     /// The rule for a node's attributes.
     var math: @Sendable (NodeAttributes) throws(WeftError) -> UpdateMath
 
-    private static let nesterov: @Sendable (NodeAttributes) throws(WeftError) -> Bool = { attributes throws(WeftError) in
+    private static let nesterov: @Sendable (NodeAttributes) throws(WeftError) -> Bool = {
+        attributes throws(WeftError) in
         try attributes.bool("use_nesterov", default: false)
     }
 
@@ -99,12 +102,16 @@ struct UpdateRuleSpec: Sendable {
                 name: "Adagrad",
                 dense: [v] + slots("accum") + [s("lr"), g],
                 sparse: [v] + slots("accum") + [s("lr"), g, i]
-            ) { attributes throws(WeftError) in .adagrad(updateSlots: try attributes.bool("update_slots", default: true)) },
+            ) { attributes throws(WeftError) in
+                .adagrad(updateSlots: try attributes.bool("update_slots", default: true))
+            },
             UpdateRuleSpec(
                 name: "AdagradV2",
                 dense: [v] + slots("accum") + [s("lr"), s("epsilon"), g],
                 sparse: [v] + slots("accum") + [s("lr"), s("epsilon"), g, i]
-            ) { attributes throws(WeftError) in .adagradV2(updateSlots: try attributes.bool("update_slots", default: true)) },
+            ) { attributes throws(WeftError) in
+                .adagradV2(updateSlots: try attributes.bool("update_slots", default: true))
+            },
             UpdateRuleSpec(
                 name: "ProximalAdagrad",
                 dense: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g],
@@ -148,7 +155,10 @@ struct UpdateRuleSpec: Sendable {
                 sparse: [v] + slots("accum", "linear") + [g, i, s("lr"), s("l1"), s("l2"), s("lr_power")],
                 checksSigns: true
             ) { attributes throws(WeftError) in
-                .ftrl(multiplyLinearByLR: try attributes.bool("multiply_linear_by_lr", default: false), shrinkage: false)
+                .ftrl(
+                    multiplyLinearByLR: try attributes.bool("multiply_linear_by_lr", default: false),
+                    shrinkage: false
+                )
             },
             UpdateRuleSpec(
                 name: "FtrlV2",
