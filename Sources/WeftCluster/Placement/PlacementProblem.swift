@@ -4,7 +4,8 @@ import WeftRuntime
 /// share a device), the devices each group may use, and the data edges between groups.
 ///
 /// Hard constraints are resolved here, once, for every strategy: explicit devices, `_class`
-/// colocation (`loc:@name`), and ops taking a variable by reference, which live with it.
+/// colocation (`loc:@name`), and ops taking a variable by reference or resource handle, which
+/// live with it.
 public struct PlacementProblem: Sendable {
     /// Nodes that must run on one device.
     public struct Group: Sendable {
@@ -44,9 +45,13 @@ public struct PlacementProblem: Sendable {
             for group in graph.nodes[index].info.attributes.strings("_class") where group.hasPrefix("loc:@") {
                 if let other = graph.index[String(group.dropFirst(5))] { sets.union(index, other) }
             }
-            // Ops taking a variable reference (Assign, a direct read) live with the variable:
-            // references never cross processes.
-            for input in graph.nodes[index].dataInputs where graph.nodes[input.node].outputTypes[input.output].isRef {
+            // Ops taking a variable reference (Assign, a direct read) or a resource handle
+            // (ReadVariableOp, ResourceApplyAdam) live with the variable: references and
+            // handles name a variable of one process and never cross processes.
+            for input in graph.nodes[index].dataInputs
+            where graph.nodes[input.node].outputTypes[input.output].isRef
+                || graph.nodes[input.node].outputTypes[input.output].dtype == .resource
+            {
                 sets.union(index, input.node)
             }
         }

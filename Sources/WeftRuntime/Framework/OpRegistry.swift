@@ -105,5 +105,6 @@ public final class OpRegistry: Sendable {
             + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
             + SpaceOps.definitions + DiagonalOps.definitions
+            + TrainingOps.definitions + ScatterOps.definitions + ResourceVariableOps.definitions
     )
 }

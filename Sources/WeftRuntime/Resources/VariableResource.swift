@@ -49,6 +49,48 @@ public final class VariableResource: Sendable {
         }
     }
 
+    /// Replaces the values of several variables at once, as an optimizer updates a variable
+    /// and its slots: `update` gets their current values in order and returns the new ones,
+    /// which are swapped in together while every variable is locked, so no reader sees a half
+    /// update. Locks are taken in one global order, so overlapping updates never deadlock; a
+    /// variable listed twice is locked once and gets the last of its new values.
+    public static func update(
+        _ variables: [VariableResource],
+        _ update: ([Tensor]) throws(WeftError) -> [Tensor]
+    ) throws(WeftError) {
+        var unique: [VariableResource] = []
+        for variable in variables where !unique.contains(where: { $0 === variable }) { unique.append(variable) }
+        unique.sort { ObjectIdentifier($0) < ObjectIdentifier($1) }
+        var values: [Tensor] = []
+        values.reserveCapacity(unique.count)
+        try lock(unique[...], values: &values) { (locked: inout [Tensor]) throws(WeftError) in
+            let old = variables.map { variable in locked[unique.firstIndex { $0 === variable } ?? 0] }
+            let new = try update(old)
+            for (variable, value) in zip(variables, new) {
+                locked[unique.firstIndex { $0 === variable } ?? 0] = value
+            }
+        }
+    }
+
+    /// Locks `variables` one after the other, appending each value to `values`; with all held,
+    /// runs `body`, then stores each (possibly replaced) value back as the locks are released.
+    private static func lock(
+        _ variables: ArraySlice<VariableResource>,
+        values: inout [Tensor],
+        _ body: (inout [Tensor]) throws(WeftError) -> Void
+    ) throws(WeftError) {
+        guard let first = variables.first else { return try body(&values) }
+        try first.value.withLock { (current: inout Tensor?) throws(WeftError) in
+            guard let old = current else {
+                throw WeftError(.failedPrecondition, "Attempting to use uninitialized value \(first.name)")
+            }
+            let position = values.count
+            values.append(old)
+            try lock(variables.dropFirst(), values: &values, body)
+            current = values[position]
+        }
+    }
+
     private func check(_ tensor: Tensor, validateShape: Bool) throws(WeftError) {
         guard tensor.dtype == dtype else {
             throw WeftError(
@@ -70,6 +112,23 @@ public final class VariableResource: Sendable {
 public final class ResourceContainer: Sendable {
     private let variables = Mutex<[String: VariableResource]>([:])
     private let kernelStates = Mutex<[String: any AnyObject & Sendable]>([:])
+    /// Resource variables (`VarHandleOp`), by TensorFlow's container and name: a namespace of
+    /// their own, as TensorFlow keeps them apart from `VariableV2`'s by type.
+    private let resourceVariables = Mutex<[ResourceKey: VariableResource]>([:])
+
+    /// A resource's container and name.
+    public struct ResourceKey: Sendable, Hashable {
+        /// The container; empty for the default one.
+        public var container: String
+        /// The name in the container.
+        public var name: String
+
+        /// Makes a key.
+        public init(container: String, name: String) {
+            self.container = container
+            self.name = name
+        }
+    }
 
     /// Makes an empty container.
     public init() {}
@@ -112,15 +171,40 @@ public final class ResourceContainer: Sendable {
         return typed
     }
 
-    /// The number of variables.
-    public var variableCount: Int { variables.withLock { $0.count } }
+    /// The resource variable at `key`, or `nil` when none was created there.
+    public func resourceVariable(_ key: ResourceKey) -> VariableResource? {
+        resourceVariables.withLock { $0[key] }
+    }
+
+    /// The resource variable at `key`, created uninitialized with `dtype` when missing
+    /// (TensorFlow's `AssignVariableOp` creates the variable it assigns).
+    public func resourceVariable(_ key: ResourceKey, creatingWith dtype: DType) -> VariableResource {
+        resourceVariables.withLock { table in
+            if let existing = table[key] { return existing }
+            let created = VariableResource(name: key.name, dtype: dtype, shape: .unknown)
+            table[key] = created
+            return created
+        }
+    }
+
+    /// Deletes the resource variable at `key`; whether there was one.
+    public func removeResourceVariable(_ key: ResourceKey) -> Bool {
+        resourceVariables.withLock { $0.removeValue(forKey: key) != nil }
+    }
+
+    /// The number of variables, of both kinds.
+    public var variableCount: Int { variables.withLock { $0.count } + resourceVariables.withLock { $0.count } }
 
     /// The payload bytes all variables hold.
-    public var byteCount: Int { variables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } } }
+    public var byteCount: Int {
+        variables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } }
+            + resourceVariables.withLock { $0.values.reduce(0) { $0 + $1.byteCount } }
+    }
 
     /// Drops every variable and every kernel's state.
     public func removeAll() {
         variables.withLock { $0.removeAll() }
+        resourceVariables.withLock { $0.removeAll() }
         kernelStates.withLock { $0.removeAll() }
     }
 }
