@@ -101,5 +101,6 @@ public final class OpRegistry: Sendable {
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
+            + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions + LossOps.definitions
     )
 }
