@@ -101,6 +101,7 @@ public final class OpRegistry: Sendable {
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
-            + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions + LossOps.definitions
+            + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions + LossOps.definitions + ConvOps.definitions
+            + PoolOps.definitions + BatchNormOps.definitions
     )
 }
