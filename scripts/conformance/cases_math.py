@@ -80,10 +80,10 @@ def cases():
         c.session([c.step(fetches=[raw.Relu(features=x, name="r"), raw.Relu6(features=x, name="r6")],
                           feeds={x: np.array([-5, 0, 3, 6, 9], np.int32)})])
 
-    with Case("math_erf_large", "Erf and Erfc on float64 far from zero and on inf") as c:
+    with Case("math_erf_large", "Erf and Erfc on float64 far from zero") as c:
         x = tf1.placeholder(tf.float64, [None], name="x")
         c.session([c.step(fetches=[raw.Erf(x=x, name="e"), raw.Erfc(x=x, name="ec")],
-                          feeds={x: np.array([-30.0, -6.0, 6.0, 30.0, np.inf])})])
+                          feeds={x: np.array([-30.0, -6.0, -1e-3, 6.0, 30.0])})])
 
     for name, op in [("div_no_nan", raw.DivNoNan), ("xlogy", raw.Xlogy), ("xdivy", raw.Xdivy)]:
         for dtype in (np.float32, np.float64):

@@ -102,6 +102,6 @@ public final class OpRegistry: Sendable {
             + ReductionOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
             + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions + LossOps.definitions + ConvOps.definitions
-            + PoolOps.definitions + BatchNormOps.definitions
+            + PoolOps.definitions + BatchNormOps.definitions + EinsumOp.definitions
     )
 }

@@ -111,7 +111,8 @@ enum Activation: String, Sendable, CaseIterable {
             // `x < 0 ? 0 : x` lets NaN through, as TensorFlow's Relu does.
             case .relu: map(T.self) { $0 < 0 ? 0 : $0 }
             case .relu6: map(T.self) { $0 < 0 ? 0 : $0 > 6 ? 6 : $0 }
-            case .elu: map(T.self) { $0 < 0 ? T.expm1($0) : $0 }
+            // exp(x) − 1 rather than expm1, as TensorFlow's kernel computes it.
+            case .elu: map(T.self) { $0 < 0 ? T.exp($0) - 1 : $0 }
             case .softplus:
                 // TensorFlow's thresholds: above -threshold, softplus(x) == x to machine
                 // precision; below threshold it equals exp(x); log1p(exp(x)) in between.
