@@ -95,24 +95,38 @@ struct BatchNormAttributes: Sendable {
 /// `x` as single-precision values, converted once when it is `half`.
 private func singlePrecision(_ x: Tensor) -> Tensor { x.dtype == .float ? x : CastOp.cast(x, to: .float) }
 
-/// Per-channel sums of `f(x[i])` (or of `f(x[i], y[i])`) over an `[outer, channels, inner]` layout.
-private func channelSums(
-    _ layout: BiasLayout,
-    _ x: UnsafePointer<Float>,
-    _ term: (Int, Int) -> Double
-) -> [Double] {
+/// Per-channel sums of `term(i, c)` over the elements `i` of an `[outer, channels, inner]`
+/// layout, `c` being element `i`'s channel. Inlined, so `term` is too.
+@inline(__always)
+private func channelSums(_ layout: BiasLayout, _ term: (Int, Int) -> Double) -> [Double] {
     var totals = [Double](repeating: 0, count: layout.channels)
     totals.withUnsafeMutableBufferPointer { totals in
-        for o in 0..<layout.outer {
-            for c in 0..<layout.channels {
-                let start = (o * layout.channels + c) * layout.inner
-                var total = totals[c]
+        guard let totals = totals.baseAddress else { return }
+        forEachRow(layout) { start, c in
+            if layout.inner == 1 {
+                // NHWC: a row holds one element of every channel.
+                for channel in 0..<layout.channels { totals[channel] += term(start + channel, channel) }
+            } else {
+                var total = 0.0
                 for i in start..<(start + layout.inner) { total += term(i, c) }
-                totals[c] = total
+                totals[c] += total
             }
         }
     }
     return totals
+}
+
+/// Calls `body(start, c)` for every contiguous run of elements: for NHWC (`inner == 1`) each
+/// row of all channels (`c` is then 0), otherwise each run of `inner` elements of channel `c`.
+@inline(__always)
+private func forEachRow(_ layout: BiasLayout, _ body: (Int, Int) -> Void) {
+    if layout.inner == 1 {
+        for o in 0..<layout.outer { body(o * layout.channels, 0) }
+    } else {
+        for o in 0..<layout.outer {
+            for c in 0..<layout.channels { body((o * layout.channels + c) * layout.inner, c) }
+        }
+    }
 }
 
 /// `FusedBatchNorm[V2|V3]`.
@@ -169,11 +183,12 @@ struct BatchNormKernel: OpKernel {
         guard let x, count > 0 else {
             return ([Float](repeating: 0, count: layout.channels), [Float](repeating: 0, count: layout.channels))
         }
-        let sums = channelSums(layout, x) { i, _ in Double(x[i]) }
-        let means = sums.map { $0 / Double(count) }
-        let squares = channelSums(layout, x) { i, c in
-            let d = Double(x[i]) - means[c]
-            return d * d
+        let means = channelSums(layout) { i, _ in Double(x[i]) }.map { $0 / Double(count) }
+        let squares = means.withUnsafeBufferPointer { means in
+            channelSums(layout) { i, c in
+                let d = Double(x[i]) - means[c]
+                return d * d
+            }
         }
         return (means.map { Float($0) }, squares.map { Float($0 / Double(count)) })
     }
@@ -192,11 +207,18 @@ struct BatchNormKernel: OpKernel {
         let factors = (0..<layout.channels).map { scale[$0] / (variance[$0] + attributes.epsilon).squareRoot() }
         x.withElements(of: Float.self) { x in
             y.withMutableElements(of: Float.self) { y in
-                for o in 0..<layout.outer {
-                    for c in 0..<layout.channels {
-                        let (m, k, b) = (mean[c], factors[c], offset[c])
-                        let start = (o * layout.channels + c) * layout.inner
-                        for i in start..<(start + layout.inner) { y[i] = (x[i] - m) * k + b }
+                factors.withUnsafeBufferPointer { k in
+                    mean.withUnsafeBufferPointer { m in
+                        offset.withUnsafeBufferPointer { b in
+                            forEachRow(layout) { start, c in
+                                if layout.inner == 1 {
+                                    for j in 0..<layout.channels { y[start + j] = (x[start + j] - m[j]) * k[j] + b[j] }
+                                } else {
+                                    let (mc, kc, bc) = (m[c], k[c], b[c])
+                                    for i in start..<(start + layout.inner) { y[i] = (x[i] - mc) * kc + bc }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -259,19 +281,38 @@ struct BatchNormGradientKernel: OpKernel {
         rsqrts: [Float],
         count: Int
     ) -> ([Float], [Float]) {
-        let offsetSums = channelSums(layout, dy) { i, _ in Double(dy[i]) }
-        let scaleSums = channelSums(layout, dy) { i, c in Double(dy[i]) * Double((x[i] - means[c]) * rsqrts[c]) }
+        let offsetSums = channelSums(layout) { i, _ in Double(dy[i]) }
+        let scaleSums = means.withUnsafeBufferPointer { m in
+            rsqrts.withUnsafeBufferPointer { r in
+                channelSums(layout) { i, c in Double(dy[i]) * Double((x[i] - m[c]) * r[c]) }
+            }
+        }
         // In training the mean and variance depend on x too, which adds the two mean terms.
         let n = Float(count)
         let meanDy = offsetSums.map { attributes.isTraining ? Float($0) / n : 0 }
         let meanDyXhat = scaleSums.map { attributes.isTraining ? Float($0) / n : 0 }
-        for o in 0..<layout.outer {
-            for c in 0..<layout.channels {
-                let (m, r, k) = (means[c], rsqrts[c], scales[c] * rsqrts[c])
-                let (a, b) = (meanDy[c], meanDyXhat[c])
-                let start = (o * layout.channels + c) * layout.inner
-                for i in start..<(start + layout.inner) {
-                    dx[i] = k * (dy[i] - a - (x[i] - m) * r * b)
+        let factors = (0..<layout.channels).map { scales[$0] * rsqrts[$0] }
+        // dx = k · (dy − a − (x − m) · r · b) per channel.
+        let terms = [means, rsqrts, factors, meanDy, meanDyXhat]
+        terms[0].withUnsafeBufferPointer { m in
+            terms[1].withUnsafeBufferPointer { r in
+                terms[2].withUnsafeBufferPointer { k in
+                    terms[3].withUnsafeBufferPointer { a in
+                        terms[4].withUnsafeBufferPointer { b in
+                            forEachRow(layout) { start, c in
+                                if layout.inner == 1 {
+                                    for j in 0..<layout.channels {
+                                        let i = start + j
+                                        dx[i] = k[j] * (dy[i] - a[j] - (x[i] - m[j]) * r[j] * b[j])
+                                    }
+                                } else {
+                                    for i in start..<(start + layout.inner) {
+                                        dx[i] = k[c] * (dy[i] - a[c] - (x[i] - m[c]) * r[c] * b[c])
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
