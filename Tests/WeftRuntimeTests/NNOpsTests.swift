@@ -175,6 +175,18 @@ import WeftProto
         #expect(dx.scalars(as: Float.self) == [0, 3, 0, 0])
     }
 
+    /// Taps in the padding cost nothing, so a window of 2³¹ − 1 pixels per side pools a small
+    /// input at once (and no size computation overflows).
+    @Test func pooling_hugeWindow_visitsOnlyTapsInsideTheInput() throws {
+        let x = tensor([1, 4, 2, 3] as [Float], [1, 2, 2, 1])
+        let huge = Int(Int32.max)
+        let attrs: [String: Tensorflow_AttrValue] = [
+            "ksize": H.ints([1, huge, huge, 1]), "strides": H.ints([1, 1, 1, 1]), "padding": H.string("SAME"),
+        ]
+        #expect(try H.run1("MaxPool", [x], attrs).scalars(as: Float.self) == [4, 4, 4, 4])
+        #expect(try H.run1("AvgPool", [x], attrs).scalars(as: Float.self) == [2.5, 2.5, 2.5, 2.5])
+    }
+
     @Test func avgPool_same_countsOnlyTapsInsideTheInput() throws {
         let x = tensor([1, 2, 3, 4] as [Float], [1, 2, 2, 1])
         let attrs: [String: Tensorflow_AttrValue] = [

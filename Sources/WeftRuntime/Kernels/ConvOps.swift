@@ -75,14 +75,14 @@ struct ConvAttributes: Sendable {
     /// `input_sizes` the 2 spatial ones (batch and depth then come from `other`).
     func sizes(_ tensor: Tensor, what: String, batchAndDepth: (Int, Int)?, node: String) throws(WeftError) -> TensorShape {
         let values = try KernelChecks.indices(tensor, what: what, node: node)
+        guard values.allSatisfy({ $0 >= 0 }) else {
+            throw .invalidArgument("\(op): \(what) must not be negative: \(values)", node: node)
+        }
         if values.count == 2, tensor.shape.rank == 1, let (batch, depth) = batchAndDepth {
             return TensorShape([batch, values[0], values[1], depth])
         }
         guard tensor.shape.rank == 1, values.count == 4 else {
             throw .invalidArgument("\(op): \(what) input must be 1-dim with 4 elements, got \(tensor.shape)", node: node)
-        }
-        guard values.allSatisfy({ $0 >= 0 }) else {
-            throw .invalidArgument("\(op): \(what) must not be negative: \(values)", node: node)
         }
         return TensorShape(values)
     }
@@ -471,6 +471,17 @@ struct SharedPointer<Element>: @unchecked Sendable {
 enum Parallel {
     /// Elements of work below which iterations run on the calling thread.
     static let minimumWork = 1 << 15
+
+    /// The product of `factors`, or `Int.max` when it overflows: an estimate of work to share.
+    static func work(_ factors: Int...) -> Int {
+        var product = 1
+        for factor in factors {
+            let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+            if overflow { return Int.max }
+            product = next
+        }
+        return product
+    }
 
     /// Calls `body(i)` for `i` in `0..<count`, concurrently when `count · work` is large.
     static func forEach(_ count: Int, work: Int, _ body: @Sendable (Int) -> Void) {

@@ -75,6 +75,10 @@ struct DepthwiseProblem: Sendable {
             input: input, window: (filter.dimensions[0], filter.dimensions[1]), node: node
         )
         multiplier = filter.dimensions[3]
+        // `filter_sizes` comes from a tensor: its channel multiplier can be any value.
+        guard !input.dimensions[3].multipliedReportingOverflow(by: multiplier).overflow else {
+            throw .invalidArgument("channel multiplier \(multiplier) is too large for depth \(input.dimensions[3])", node: node)
+        }
     }
 
     var outDepth: Int { geometry.depth * multiplier }
@@ -90,12 +94,10 @@ struct DepthwiseProblem: Sendable {
         for oy in 0..<g.outRows {
             for ox in 0..<g.outCols {
                 let outPixel = (image * g.outRows + oy) * g.outCols + ox
-                for ty in 0..<g.windowRows {
+                for ty in g.rowTaps(oy) {
                     let iy = g.inputRow(oy, tap: ty)
-                    guard iy >= 0 && iy < g.inRows else { continue }
-                    for tx in 0..<g.windowCols {
+                    for tx in g.colTaps(ox) {
                         let ix = g.inputCol(ox, tap: tx)
-                        guard ix >= 0 && ix < g.inCols else { continue }
                         body(outPixel, ty * g.windowCols + tx, (image * g.inRows + iy) * g.inCols + ix)
                     }
                 }
@@ -133,7 +135,7 @@ private struct DepthwiseVisitor: ElementVisitor {
     private func forward<T: FloatElement>(input: UnsafePointer<T>, filter: UnsafePointer<T>, output: UnsafeMutablePointer<T>) {
         let (p, depth, multiplier, width) = (problem, problem.geometry.depth, problem.multiplier, problem.outDepth)
         let (x, f, y) = (SharedPointer(UnsafeMutablePointer(mutating: input)), SharedPointer(UnsafeMutablePointer(mutating: filter)), SharedPointer(output))
-        Parallel.forEach(p.geometry.batch, work: p.geometry.outPixels * width * p.geometry.windowRows * p.geometry.windowCols) { image in
+        Parallel.forEach(p.geometry.batch, work: Parallel.work(p.geometry.outPixels, width, p.geometry.windowRows, p.geometry.windowCols)) { image in
             p.forEachTap(image: image) { outPixel, tap, inPixel in
                 let (o, w, i) = (y.pointer + outPixel * width, f.pointer + tap * width, x.pointer + inPixel * depth)
                 if multiplier == 1 {
@@ -148,7 +150,7 @@ private struct DepthwiseVisitor: ElementVisitor {
     private func inputGradient<T: FloatElement>(filter: UnsafePointer<T>, outBackprop: UnsafePointer<T>, input: UnsafeMutablePointer<T>) {
         let (p, depth, multiplier, width) = (problem, problem.geometry.depth, problem.multiplier, problem.outDepth)
         let (dy, f, dx) = (SharedPointer(UnsafeMutablePointer(mutating: outBackprop)), SharedPointer(UnsafeMutablePointer(mutating: filter)), SharedPointer(input))
-        Parallel.forEach(p.geometry.batch, work: p.geometry.outPixels * width * p.geometry.windowRows * p.geometry.windowCols) { image in
+        Parallel.forEach(p.geometry.batch, work: Parallel.work(p.geometry.outPixels, width, p.geometry.windowRows, p.geometry.windowCols)) { image in
             p.forEachTap(image: image) { outPixel, tap, inPixel in
                 let (g, w, i) = (dy.pointer + outPixel * width, f.pointer + tap * width, dx.pointer + inPixel * depth)
                 for c in 0..<depth {

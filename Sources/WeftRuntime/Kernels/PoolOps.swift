@@ -186,16 +186,14 @@ private struct PoolVisitor: ElementVisitor {
     /// Calls `body(image, outPixel, inPixel)` for every tap inside the input, images in parallel.
     private func forEachTap(_ body: @Sendable (Int, Int, Int) -> Void) {
         let g = geometry
-        Parallel.forEach(g.batch, work: g.outPixels * g.depth * g.windowRows * g.windowCols) { image in
+        Parallel.forEach(g.batch, work: Parallel.work(g.outPixels, g.depth, g.windowRows, g.windowCols)) { image in
             for oy in 0..<g.outRows {
                 for ox in 0..<g.outCols {
                     let outPixel = (image * g.outRows + oy) * g.outCols + ox
-                    for ty in 0..<g.windowRows {
+                    for ty in g.rowTaps(oy) {
                         let iy = g.inputRow(oy, tap: ty)
-                        guard iy >= 0 && iy < g.inRows else { continue }
-                        for tx in 0..<g.windowCols {
+                        for tx in g.colTaps(ox) {
                             let ix = g.inputCol(ox, tap: tx)
-                            guard ix >= 0 && ix < g.inCols else { continue }
                             body(image, outPixel, (image * g.inRows + iy) * g.inCols + ix)
                         }
                     }
@@ -245,9 +243,7 @@ private struct PoolVisitor: ElementVisitor {
     private func tapCount(_ pixel: Int) -> Int {
         let g = geometry
         let (oy, ox) = (pixel / g.outCols, pixel % g.outCols)
-        let rows = (0..<g.windowRows).count(where: { 0 <= g.inputRow(oy, tap: $0) && g.inputRow(oy, tap: $0) < g.inRows })
-        let cols = (0..<g.windowCols).count(where: { 0 <= g.inputCol(ox, tap: $0) && g.inputCol(ox, tap: $0) < g.inCols })
-        return rows * cols
+        return g.rowTaps(oy).count * g.colTaps(ox).count
     }
 
     /// Finds each window's first maximal tap in the forward input and adds the window's
@@ -264,7 +260,7 @@ private struct PoolVisitor: ElementVisitor {
                         SharedPointer(UnsafeMutablePointer(mutating: x)), SharedPointer(UnsafeMutablePointer(mutating: dy)),
                         SharedPointer(dx)
                     )
-                    Parallel.forEach(g.batch, work: g.outPixels * g.depth * g.windowRows * g.windowCols) { image in
+                    Parallel.forEach(g.batch, work: Parallel.work(g.outPixels, g.depth, g.windowRows, g.windowCols)) { image in
                         routeMaxima(image: image, x: source.pointer, dy: gradient.pointer, dx: target.pointer)
                     }
                 }
@@ -283,12 +279,10 @@ private struct PoolVisitor: ElementVisitor {
             for oy in 0..<g.outRows {
                 for ox in 0..<g.outCols {
                     best.initialize(repeating: -1)
-                    for ty in 0..<g.windowRows {
+                    for ty in g.rowTaps(oy) {
                         let iy = g.inputRow(oy, tap: ty)
-                        guard iy >= 0 && iy < g.inRows else { continue }
-                        for tx in 0..<g.windowCols {
+                        for tx in g.colTaps(ox) {
                             let ix = g.inputCol(ox, tap: tx)
-                            guard ix >= 0 && ix < g.inCols else { continue }
                             let offset = ((image * g.inRows + iy) * g.inCols + ix) * g.depth
                             for c in 0..<g.depth where best[c] < 0 || x[offset + c] > x[best[c]] {
                                 best[c] = offset + c

@@ -168,4 +168,25 @@ struct WindowGeometry: Sendable {
     /// Input column of tap `tap` of the windows in output column `col` (may lie in the padding).
     @inline(__always)
     func inputCol(_ col: Int, tap: Int) -> Int { col &* strideCols &- padLeft &+ tap &* dilationCols }
+
+    /// The taps of the windows in output row `row` that lie inside the input: loops over them
+    /// cost nothing for the padding, however large the window.
+    @inline(__always)
+    func rowTaps(_ row: Int) -> Range<Int> {
+        Self.taps(start: inputRow(row, tap: 0), step: dilationRows, window: windowRows, size: inRows)
+    }
+
+    /// The taps of the windows in output column `col` that lie inside the input.
+    @inline(__always)
+    func colTaps(_ col: Int) -> Range<Int> {
+        Self.taps(start: inputCol(col, tap: 0), step: dilationCols, window: windowCols, size: inCols)
+    }
+
+    /// The taps `t < window` with `0 <= start + t · step < size`.
+    @inline(__always)
+    private static func taps(start: Int, step: Int, window: Int, size: Int) -> Range<Int> {
+        let lower = start >= 0 ? 0 : (step - 1 - start) / step
+        let upper = start >= size ? 0 : min(window, (size - start + step - 1) / step)
+        return lower..<max(lower, upper)
+    }
 }
