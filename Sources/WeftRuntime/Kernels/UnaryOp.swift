@@ -48,6 +48,8 @@ enum UnaryOp: String, Sendable, CaseIterable {
             case .abs: map(T.self) { Swift.abs($0) }
             case .square: map(T.self) { $0 * $0 }
             case .sqrt: map(T.self) { $0.squareRoot() }
+            // Half precision rounds once from single precision, as TensorFlow's kernel does.
+            case .rsqrt where T.self is Float16.Type: map(T.self) { T(1 / Float($0).squareRoot()) }
             case .rsqrt: map(T.self) { 1 / $0.squareRoot() }
             case .exp: mapBuffer(T.self) { x, y, count in T.exp(x, into: y, count: count) }
             case .log: map(T.self) { T.log($0) }
