@@ -188,35 +188,44 @@ private struct CrossEntropyVisitor: ElementVisitor {
                 backprop.withMutableElements(of: T.self) { grad in
                     guard let x = x.baseAddress, let grad = grad.baseAddress else { return }
                     for b in 0..<rows.batch {
-                        let row = grad + b * classes
-                        // The shifted logits go into the gradient's row first.
                         let source = x + b * logits.rowStride
                         var maximum = -T.infinity
                         for c in 0..<classes {
                             let value = source[c * logits.columnStride]
                             if value > maximum || value.isNaN { maximum = value }
                         }
+                        // The exponentials of the shifted logits go into the gradient's row,
+                        // computed for the whole row at once.
+                        let row = grad + b * classes
                         for c in 0..<classes { row[c] = source[c * logits.columnStride] - maximum }
-                        loss[b] = finish(row: row, b, T.self)
+                        T.exp(row, into: row, count: classes)
+                        loss[b] = finish(row: row, source: source, maximum: maximum, b, T.self)
                     }
                 }
             }
         }
     }
 
-    /// Turns a row of shifted logits into the gradient and returns the row's loss.
+    /// Turns a row of exponentials into the gradient and returns the row's loss; the shifted
+    /// logits are recomputed from `source`.
     @inline(__always)
-    private func finish<T: FloatElement>(row: UnsafeMutablePointer<T>, _ b: Int, _ type: T.Type) -> T {
+    private func finish<T: FloatElement>(
+        row: UnsafeMutablePointer<T>,
+        source: UnsafePointer<T>,
+        maximum: T,
+        _ b: Int,
+        _ type: T.Type
+    ) -> T {
         let classes = rows.classes
         var sumExp: T = 0
-        for c in 0..<classes { sumExp += T.exp(row[c]) }
+        for c in 0..<classes { sumExp += row[c] }
         let logSum = T.log(sumExp)
         switch labels {
         case .sparse(let indices):
             let label = indices[b]
-            let total = logSum - row[label]
-            for c in 0..<classes { row[c] = T.exp(row[c]) / sumExp - (c == label ? 1 : 0) }
-            return total
+            for c in 0..<classes { row[c] /= sumExp }
+            row[label] -= 1
+            return logSum - (source[label * logits.columnStride] - maximum)
         case .dense(let tensor, let view):
             return tensor.withElements(of: T.self) { p in
                 guard let p = p.baseAddress else { return 0 }
@@ -224,8 +233,8 @@ private struct CrossEntropyVisitor: ElementVisitor {
                 var total: T = 0
                 for c in 0..<classes {
                     let probability = labelRow[c * view.columnStride]
-                    total += probability * (logSum - row[c])
-                    row[c] = T.exp(row[c]) / sumExp - probability
+                    total += probability * (logSum - (source[c * logits.columnStride] - maximum))
+                    row[c] = row[c] / sumExp - probability
                 }
                 return total
             }
