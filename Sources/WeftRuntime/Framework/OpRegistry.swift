@@ -103,5 +103,8 @@ public final class OpRegistry: Sendable {
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
             + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions + LossOps.definitions + ConvOps.definitions
             + PoolOps.definitions + BatchNormOps.definitions + EinsumOp.definitions
+            + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
+            + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
+            + SpaceOps.definitions + DiagonalOps.definitions
     )
 }
