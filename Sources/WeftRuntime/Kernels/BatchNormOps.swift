@@ -93,7 +93,9 @@ struct BatchNormAttributes: Sendable {
 }
 
 /// `x` as single-precision values, converted once when it is `half`.
-private func singlePrecision(_ x: Tensor) -> Tensor { x.dtype == .float ? x : CastOp.cast(x, to: .float) }
+private func singlePrecision(_ x: Tensor) throws(WeftError) -> Tensor {
+    x.dtype == .float ? x : try CastOp.cast(x, to: .float)
+}
 
 /// Per-channel sums of `term(i, c)` over the elements `i` of an `[outer, channels, inner]`
 /// layout, `c` being element `i`'s channel. Inlined, so `term` is too.
@@ -147,7 +149,7 @@ struct BatchNormKernel: OpKernel {
             mayBeEmpty: runningOptional, node: node
         )
         let channels = layout.channels
-        let xs = singlePrecision(x)
+        let xs = try singlePrecision(x)
         let count = layout.outer * layout.inner
         var useMean = mean.scalars(as: Float.self)
         var useVariance = variance.scalars(as: Float.self)
@@ -170,7 +172,7 @@ struct BatchNormKernel: OpKernel {
             offset: offset.scalars(as: Float.self), node: node
         )
         var results: [Value] = [
-            .tensor(x.dtype == .float ? y : CastOp.cast(y, to: x.dtype)),
+            .tensor(x.dtype == .float ? y : try CastOp.cast(y, to: x.dtype)),
             .tensor(Tensor(outMean)), .tensor(Tensor(outVariance)),
             .tensor(Tensor(useMean)), .tensor(Tensor(useVariance)),
         ]
@@ -247,7 +249,7 @@ struct BatchNormGradientKernel: OpKernel {
             )
         }
         let count = layout.outer * layout.inner
-        let (xs, dys) = (singlePrecision(x), singlePrecision(dy))
+        let (xs, dys) = (try singlePrecision(x), try singlePrecision(dy))
         let scales = scale.scalars(as: Float.self)
         let means = mean.scalars(as: Float.self)
         let rsqrts = variance.scalars(as: Float.self).map { 1 / ($0 + attributes.epsilon).squareRoot() }
@@ -265,7 +267,7 @@ struct BatchNormGradientKernel: OpKernel {
         }
         let empty = Tensor(uninitialized: .float, shape: [0])
         return [
-            .tensor(x.dtype == .float ? dx : CastOp.cast(dx, to: x.dtype)),
+            .tensor(x.dtype == .float ? dx : try CastOp.cast(dx, to: x.dtype)),
             .tensor(Tensor(dScale)), .tensor(Tensor(dOffset)), .tensor(empty), .tensor(empty),
         ]
     }

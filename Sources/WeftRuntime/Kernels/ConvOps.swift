@@ -258,8 +258,8 @@ private struct ConvVisitor: ElementVisitor {
         case is Double.Type: try run(Double.self, first, second, out)
         default:
             let single = try KernelChecks.allocate(.float, out.shape, node: node)
-            try run(Float.self, CastOp.cast(first, to: .float), CastOp.cast(second, to: .float), single)
-            let rounded = CastOp.cast(single, to: out.dtype)
+            try run(Float.self, try CastOp.cast(first, to: .float), try CastOp.cast(second, to: .float), single)
+            let rounded = try CastOp.cast(single, to: out.dtype)
             out.buffer.base.copyMemory(from: rounded.buffer.base, byteCount: out.byteCount)
         }
     }
