@@ -24,7 +24,13 @@ import WeftProto
 
     /// A direct NHWC convolution in double precision, for SAME or VALID padding and groups.
     static func directConv(
-        _ x: [Float], _ xs: [Int], _ w: [Float], _ ws: [Int], stride: Int, dilation: Int, same: Bool
+        _ x: [Float],
+        _ xs: [Int],
+        _ w: [Float],
+        _ ws: [Int],
+        stride: Int,
+        dilation: Int,
+        same: Bool
     ) -> [Double] {
         let (n, h, wd, c) = (xs[0], xs[1], xs[2], xs[3])
         let (kh, kw, ci, co) = (ws[0], ws[1], ws[2], ws[3])
@@ -67,13 +73,20 @@ import WeftProto
         (stride: 1, dilation: 2, padding: "SAME", inDepth: 2, filterDepth: 2),
         (stride: 3, dilation: 2, padding: "VALID", inDepth: 6, filterDepth: 2),
     ])
-    func conv2D_matchesDirectConvolution(stride: Int, dilation: Int, padding: String, inDepth: Int, filterDepth: Int) throws {
+    func conv2D_matchesDirectConvolution(
+        stride: Int,
+        dilation: Int,
+        padding: String,
+        inDepth: Int,
+        filterDepth: Int
+    ) throws {
         let xs = [3, 9, 8, inDepth]
         let ws = [3, 2, filterDepth, 6]
         let x = Self.values(xs.reduce(1, *), seed: 1)
         let w = Self.values(ws.reduce(1, *), seed: 2)
         let out = try H.run1(
-            "Conv2D", [tensor(x, TensorShape(xs)), tensor(w, TensorShape(ws))],
+            "Conv2D",
+            [tensor(x, TensorShape(xs)), tensor(w, TensorShape(ws))],
             Self.convAttributes(stride: stride, padding: padding, dilation: dilation)
         )
         let expected = Self.directConv(x, xs, w, ws, stride: stride, dilation: dilation, same: padding == "SAME")
@@ -95,7 +108,9 @@ import WeftProto
         let dy = tensor(Self.values(y.elementCount, seed: 5), y.shape)
         let dx = try H.run1("Conv2DBackpropInput", [tensor(xs.map { Int32($0) }, [4]), w, dy], attrs)
         let dw = try H.run1("Conv2DBackpropFilter", [x, tensor(ws.map { Int32($0) }, [4]), dy], attrs)
-        func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.doubleValues, b.doubleValues).reduce(0) { $0 + $1.0 * $1.1 } }
+        func dot(_ a: Tensor, _ b: Tensor) -> Double {
+            zip(a.doubleValues, b.doubleValues).reduce(0) { $0 + $1.0 * $1.1 }
+        }
         let reference = dot(y, dy)
         #expect(abs(dot(x, dx) - reference) <= 1e-4 * abs(reference))
         #expect(abs(dot(w, dw) - reference) <= 1e-4 * abs(reference))
@@ -113,7 +128,9 @@ import WeftProto
         let dy = tensor(Self.values(y.elementCount, seed: 8), y.shape)
         let dx = try H.run1("DepthwiseConv2dNativeBackpropInput", [tensor(xs.map { Int32($0) }, [4]), w, dy], attrs)
         let dw = try H.run1("DepthwiseConv2dNativeBackpropFilter", [x, tensor(ws.map { Int32($0) }, [4]), dy], attrs)
-        func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.doubleValues, b.doubleValues).reduce(0) { $0 + $1.0 * $1.1 } }
+        func dot(_ a: Tensor, _ b: Tensor) -> Double {
+            zip(a.doubleValues, b.doubleValues).reduce(0) { $0 + $1.0 * $1.1 }
+        }
         let reference = dot(y, dy)
         #expect(abs(dot(x, dx) - reference) <= 1e-4 * abs(reference))
         #expect(abs(dot(w, dw) - reference) <= 1e-4 * abs(reference))
@@ -142,7 +159,10 @@ import WeftProto
         let x = tensor(Self.values(2 * 5 * 5 * 4, seed: 9), [2, 5, 5, 4])
         let dy = tensor(Self.values(2 * 5 * 5 * 6, seed: 10), [2, 5, 5, 6])
         let grouped = tensor([3, 3, 2, 6] as [Int32], [4])
-        #expect(H.error("Conv2DBackpropFilter", [x, grouped, dy], Self.convAttributes(stride: 1, padding: "SAME"))?.code == .invalidArgument)
+        #expect(
+            H.error("Conv2DBackpropFilter", [x, grouped, dy], Self.convAttributes(stride: 1, padding: "SAME"))?.code
+                == .invalidArgument
+        )
         let dilated = Self.convAttributes(stride: 1, padding: "SAME", dilation: 2)
         let filterSizes = tensor([3, 3, 4, 6] as [Int32], [4])
         #expect(H.error("Conv2DBackpropFilter", [x, filterSizes, dy], dilated)?.code == .invalidArgument)
@@ -203,7 +223,8 @@ import WeftProto
         var epsilon = Tensorflow_AttrValue()
         epsilon.value = .f(0)
         let outputs = try H.run(
-            "FusedBatchNormV3", [x, ones, zeros, empty, empty],
+            "FusedBatchNormV3",
+            [x, ones, zeros, empty, empty],
             ["data_format": H.string("NCHW"), "epsilon": epsilon, "U": H.type(.float)]
         )
         #expect(outputs.count == 6)
@@ -223,7 +244,11 @@ import WeftProto
 
     @Test func sparseCrossEntropy_outOfRangeLabel_isInvalidArgument() {
         let logits = tensor([Float](repeating: 0, count: 6), [2, 3])
-        let error = H.error("SparseSoftmaxCrossEntropyWithLogits", [logits, tensor([0, 3] as [Int32], [2])], ["Tlabels": H.type(.int32)])
+        let error = H.error(
+            "SparseSoftmaxCrossEntropyWithLogits",
+            [logits, tensor([0, 3] as [Int32], [2])],
+            ["Tlabels": H.type(.int32)]
+        )
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("outside the valid range of [0, 3)") == true)
     }

@@ -101,8 +101,9 @@ public final class OpRegistry: Sendable {
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
-            + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions + LossOps.definitions + ConvOps.definitions
-            + PoolOps.definitions + BatchNormOps.definitions + EinsumOp.definitions
+            + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions
+            + LossOps.definitions + ConvOps.definitions + PoolOps.definitions + BatchNormOps.definitions
+            + EinsumOp.definitions
             + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
             + SpaceOps.definitions + DiagonalOps.definitions

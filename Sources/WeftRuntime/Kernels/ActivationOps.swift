@@ -17,7 +17,13 @@ enum ActivationOps {
                     try KernelChecks.dtype(x, input: 0, expected: declared, op: function.rawValue, node: context.node)
                     let out = try KernelChecks.allocate(x.dtype, x.shape, node: context.node)
                     try x.dtype.visit(
-                        FloatActivation.Visitor(function: function, alpha: alpha, input: x, out: out, node: context.node)
+                        FloatActivation.Visitor(
+                            function: function,
+                            alpha: alpha,
+                            input: x,
+                            out: out,
+                            node: context.node
+                        )
                     )
                     return [.tensor(out)]
                 }
@@ -84,7 +90,8 @@ enum FloatActivation: String, CaseIterable, Sendable {
 enum ElementMap {
     /// `out[i] = body(x[i])`.
     @inline(__always)
-    static func unary<T: TensorElement, R: TensorElement>(_ x: Tensor, _ out: Tensor, _ type: T.Type, _ body: (T) -> R) {
+    static func unary<T: TensorElement, R: TensorElement>(_ x: Tensor, _ out: Tensor, _ type: T.Type, _ body: (T) -> R)
+    {
         x.withElements(of: T.self) { x in
             out.withMutableElements(of: R.self) { y in
                 guard let source = x.baseAddress, let target = y.baseAddress else { return }

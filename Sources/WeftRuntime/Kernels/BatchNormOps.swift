@@ -65,7 +65,12 @@ struct BatchNormAttributes: Sendable {
 
     /// Checks that `x` is 4-D and each of `vectors` is a vector of its channel count (or, for
     /// those named in `mayBeEmpty`, empty); returns `x`'s layout.
-    func check(x: Tensor, vectors: [(String, Tensor)], mayBeEmpty: Set<String> = [], node: String) throws(WeftError) -> BiasLayout {
+    func check(
+        x: Tensor,
+        vectors: [(String, Tensor)],
+        mayBeEmpty: Set<String> = [],
+        node: String
+    ) throws(WeftError) -> BiasLayout {
         guard x.dtype == .float || x.dtype == .half else {
             throw .unsupported(op: op, dtype: x.dtype, node: node)
         }
@@ -143,10 +148,13 @@ struct BatchNormKernel: OpKernel {
             try context.input(1), try context.input(2), try context.input(3), try context.input(4)
         )
         // Training with a factor of 1 ignores the running statistics, which may then be empty.
-        let runningOptional: Set<String> = attributes.isTraining && attributes.averageFactor == 1 ? ["mean", "variance"] : []
+        let runningOptional: Set<String> =
+            attributes.isTraining && attributes.averageFactor == 1 ? ["mean", "variance"] : []
         let layout = try attributes.check(
-            x: x, vectors: [("scale", scale), ("offset", offset), ("mean", mean), ("variance", variance)],
-            mayBeEmpty: runningOptional, node: node
+            x: x,
+            vectors: [("scale", scale), ("offset", offset), ("mean", mean), ("variance", variance)],
+            mayBeEmpty: runningOptional,
+            node: node
         )
         let channels = layout.channels
         let xs = try singlePrecision(x)
@@ -156,7 +164,9 @@ struct BatchNormKernel: OpKernel {
         var outMean = useMean
         var outVariance = useVariance
         if attributes.isTraining {
-            (useMean, useVariance) = xs.withElements(of: Float.self) { x in statistics(layout, x.baseAddress, count: count) }
+            (useMean, useVariance) = xs.withElements(of: Float.self) { x in
+                statistics(layout, x.baseAddress, count: count)
+            }
             let correction = count > 1 ? Float(count) / Float(count - 1) : 1
             let f = attributes.averageFactor
             let unbiased = useVariance.map { $0 * correction }
@@ -168,8 +178,13 @@ struct BatchNormKernel: OpKernel {
             }
         }
         let y = try normalize(
-            xs, layout, mean: useMean, variance: useVariance, scale: scale.scalars(as: Float.self),
-            offset: offset.scalars(as: Float.self), node: node
+            xs,
+            layout,
+            mean: useMean,
+            variance: useVariance,
+            scale: scale.scalars(as: Float.self),
+            offset: offset.scalars(as: Float.self),
+            node: node
         )
         var results: [Value] = [
             .tensor(x.dtype == .float ? y : try CastOp.cast(y, to: x.dtype)),
@@ -240,7 +255,9 @@ struct BatchNormGradientKernel: OpKernel {
         let x = try context.input(1)
         let (scale, mean, variance) = (try context.input(2), try context.input(3), try context.input(4))
         let layout = try attributes.check(
-            x: x, vectors: [("scale", scale), ("reserve_space_1", mean), ("reserve_space_2", variance)], node: node
+            x: x,
+            vectors: [("scale", scale), ("reserve_space_1", mean), ("reserve_space_2", variance)],
+            node: node
         )
         guard dy.shape == x.shape, dy.dtype == x.dtype else {
             throw .invalidArgument(

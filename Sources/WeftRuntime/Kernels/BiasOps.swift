@@ -32,7 +32,13 @@ enum BiasOps {
         try KernelChecks.sameDType(value, bias, op: "BiasAdd", node: node)
         let out = try KernelChecks.allocate(value.dtype, value.shape, node: node)
         try value.dtype.visit(
-            ChannelsFirstAdd(value: value, bias: bias, out: out, layout: BiasLayout(value.shape, channelsLast: false), node: node)
+            ChannelsFirstAdd(
+                value: value,
+                bias: bias,
+                out: out,
+                layout: BiasLayout(value.shape, channelsLast: false),
+                node: node
+            )
         )
         return out
     }

@@ -73,7 +73,12 @@ struct ConvAttributes: Sendable {
 
     /// The shape in a gradient op's `input_sizes` / `filter_sizes` input: 4 values, or for
     /// `input_sizes` the 2 spatial ones (batch and depth then come from `other`).
-    func sizes(_ tensor: Tensor, what: String, batchAndDepth: (Int, Int)?, node: String) throws(WeftError) -> TensorShape {
+    func sizes(
+        _ tensor: Tensor,
+        what: String,
+        batchAndDepth: (Int, Int)?,
+        node: String
+    ) throws(WeftError) -> TensorShape {
         let values = try KernelChecks.indices(tensor, what: what, node: node)
         guard values.allSatisfy({ $0 >= 0 }) else {
             throw .invalidArgument("\(op): \(what) must not be negative: \(values)", node: node)
@@ -82,13 +87,21 @@ struct ConvAttributes: Sendable {
             return TensorShape([batch, values[0], values[1], depth])
         }
         guard tensor.shape.rank == 1, values.count == 4 else {
-            throw .invalidArgument("\(op): \(what) input must be 1-dim with 4 elements, got \(tensor.shape)", node: node)
+            throw .invalidArgument(
+                "\(op): \(what) input must be 1-dim with 4 elements, got \(tensor.shape)",
+                node: node
+            )
         }
         return TensorShape(values)
     }
 
     /// Checks that `outBackprop` has the shape the forward convolution of `geometry` gives.
-    func checkOutBackprop(_ outBackprop: Tensor, _ geometry: WindowGeometry, outDepth: Int, node: String) throws(WeftError) {
+    func checkOutBackprop(
+        _ outBackprop: Tensor,
+        _ geometry: WindowGeometry,
+        outDepth: Int,
+        node: String
+    ) throws(WeftError) {
         let dims = outBackprop.shape.dimensions
         guard dims[0] == geometry.batch else {
             throw .invalidArgument("\(op): input and out_backprop must have the same batch size", node: node)
@@ -136,7 +149,15 @@ struct ConvKernel: OpKernel {
         let (first, second) = operands
         let out = try KernelChecks.allocate(first.dtype, outShape, node: node)
         try first.dtype.visit(
-            ConvVisitor(problem: problem, pass: pass, first: first, second: second, out: out, op: attributes.op, node: node)
+            ConvVisitor(
+                problem: problem,
+                pass: pass,
+                first: first,
+                second: second,
+                out: out,
+                op: attributes.op,
+                node: node
+            )
         )
         return [.tensor(out)]
     }
@@ -162,7 +183,10 @@ struct ConvKernel: OpKernel {
             try attributes.checkTypes(b, gradient, node: node)
             try attributes.requireUndilated(node: node)
             let inputShape = try attributes.sizes(
-                a, what: "input_sizes", batchAndDepth: (gradient.shape.dimensions[0], b.shape.dimensions[2]), node: node
+                a,
+                what: "input_sizes",
+                batchAndDepth: (gradient.shape.dimensions[0], b.shape.dimensions[2]),
+                node: node
             )
             let problem = try ConvProblem(input: inputShape, filter: b.shape, attributes: attributes, node: node)
             try problem.checkGradientShapes(outBackprop: gradient, attributes: attributes, node: node)
@@ -200,14 +224,22 @@ struct ConvProblem: Sendable {
     init(input: TensorShape, filter: TensorShape, attributes: ConvAttributes, node: String) throws(WeftError) {
         let (inDepth, filterDepth, outDepth) = (input.dimensions[3], filter.dimensions[2], filter.dimensions[3])
         guard filterDepth > 0, inDepth % filterDepth == 0 else {
-            throw .invalidArgument("input depth must be evenly divisible by filter depth: \(inDepth) vs \(filterDepth)", node: node)
+            throw .invalidArgument(
+                "input depth must be evenly divisible by filter depth: \(inDepth) vs \(filterDepth)",
+                node: node
+            )
         }
         let groups = inDepth / filterDepth
         guard groups > 0, outDepth % groups == 0 else {
-            throw .invalidArgument("output depth must be evenly divisible by number of groups: \(outDepth) vs \(groups)", node: node)
+            throw .invalidArgument(
+                "output depth must be evenly divisible by number of groups: \(outDepth) vs \(groups)",
+                node: node
+            )
         }
         geometry = try attributes.window.geometry(
-            input: input, window: (filter.dimensions[0], filter.dimensions[1]), node: node
+            input: input,
+            window: (filter.dimensions[0], filter.dimensions[1]),
+            node: node
         )
         groupInDepth = filterDepth
         self.outDepth = outDepth
@@ -325,8 +357,15 @@ private struct Im2Col<T: BLASElement>: @unchecked Sendable {
         let (g, p) = (problem.geometry, problem)
         if p.isPointwise {
             BLASGemm.multiply(
-                m: g.batch * g.inPixels, n: p.outDepth, k: g.depth, a: input, lda: g.depth, b: filter,
-                ldb: p.outDepth, into: output, ldc: p.outDepth
+                m: g.batch * g.inPixels,
+                n: p.outDepth,
+                k: g.depth,
+                a: input,
+                lda: g.depth,
+                b: filter,
+                ldb: p.outDepth,
+                into: output,
+                ldc: p.outDepth
             )
             return
         }
@@ -336,9 +375,15 @@ private struct Im2Col<T: BLASElement>: @unchecked Sendable {
                 for group in 0..<p.groups {
                     unroll(input, images: first..<first + images, group: group, into: col)
                     BLASGemm.multiply(
-                        m: images * g.outPixels, n: p.groupOutDepth, k: p.patchSize, a: col, lda: p.patchSize,
-                        b: filter + group * p.groupOutDepth, ldb: p.outDepth,
-                        into: output + first * g.outPixels * p.outDepth + group * p.groupOutDepth, ldc: p.outDepth
+                        m: images * g.outPixels,
+                        n: p.groupOutDepth,
+                        k: p.patchSize,
+                        a: col,
+                        lda: p.patchSize,
+                        b: filter + group * p.groupOutDepth,
+                        ldb: p.outDepth,
+                        into: output + first * g.outPixels * p.outDepth + group * p.groupOutDepth,
+                        ldc: p.outDepth
                     )
                 }
             }
@@ -351,8 +396,16 @@ private struct Im2Col<T: BLASElement>: @unchecked Sendable {
         let (g, p) = (problem.geometry, problem)
         if p.isPointwise {
             BLASGemm.multiply(
-                m: g.batch * g.inPixels, n: g.depth, k: p.outDepth, a: outBackprop, lda: p.outDepth, b: filter,
-                ldb: p.outDepth, transposeB: true, into: input, ldc: g.depth
+                m: g.batch * g.inPixels,
+                n: g.depth,
+                k: p.outDepth,
+                a: outBackprop,
+                lda: p.outDepth,
+                b: filter,
+                ldb: p.outDepth,
+                transposeB: true,
+                into: input,
+                ldc: g.depth
             )
             return
         }
@@ -361,9 +414,16 @@ private struct Im2Col<T: BLASElement>: @unchecked Sendable {
             for first in runs {
                 let images = min(imagesPerRun, g.batch - first)
                 BLASGemm.multiply(
-                    m: images * g.outPixels, n: p.patchSize, k: p.outDepth,
-                    a: outBackprop + first * g.outPixels * p.outDepth, lda: p.outDepth,
-                    b: filter, ldb: p.outDepth, transposeB: true, into: col, ldc: p.patchSize
+                    m: images * g.outPixels,
+                    n: p.patchSize,
+                    k: p.outDepth,
+                    a: outBackprop + first * g.outPixels * p.outDepth,
+                    lda: p.outDepth,
+                    b: filter,
+                    ldb: p.outDepth,
+                    transposeB: true,
+                    into: col,
+                    ldc: p.patchSize
                 )
                 roll(col, images: first..<first + images, into: input)
             }
@@ -376,8 +436,16 @@ private struct Im2Col<T: BLASElement>: @unchecked Sendable {
         filter.initialize(repeating: 0, count: p.patchSize * p.outDepth)
         if p.isPointwise {
             BLASGemm.multiply(
-                m: g.depth, n: p.outDepth, k: g.batch * g.inPixels, a: input, lda: g.depth, transposeA: true,
-                b: outBackprop, ldb: p.outDepth, into: filter, ldc: p.outDepth
+                m: g.depth,
+                n: p.outDepth,
+                k: g.batch * g.inPixels,
+                a: input,
+                lda: g.depth,
+                transposeA: true,
+                b: outBackprop,
+                ldb: p.outDepth,
+                into: filter,
+                ldc: p.outDepth
             )
             return
         }
@@ -386,9 +454,17 @@ private struct Im2Col<T: BLASElement>: @unchecked Sendable {
                 let images = min(imagesPerRun, g.batch - first)
                 unroll(input, images: first..<first + images, group: 0, into: col)
                 BLASGemm.multiply(
-                    m: p.patchSize, n: p.outDepth, k: images * g.outPixels, a: col, lda: p.patchSize, transposeA: true,
-                    b: outBackprop + first * g.outPixels * p.outDepth, ldb: p.outDepth,
-                    accumulate: true, into: filter, ldc: p.outDepth
+                    m: p.patchSize,
+                    n: p.outDepth,
+                    k: images * g.outPixels,
+                    a: col,
+                    lda: p.patchSize,
+                    transposeA: true,
+                    b: outBackprop + first * g.outPixels * p.outDepth,
+                    ldb: p.outDepth,
+                    accumulate: true,
+                    into: filter,
+                    ldc: p.outDepth
                 )
             }
         }
@@ -517,11 +593,18 @@ enum BLASGemm {
     /// `C = op(A) · op(B)` (or `C += …` when `accumulate`), `C` being `m × n`. The callers
     /// have checked that every size fits in 32 bits.
     static func multiply<T: BLASElement>(
-        m: Int, n: Int, k: Int,
-        a: UnsafePointer<T>, lda: Int, transposeA: Bool = false,
-        b: UnsafePointer<T>, ldb: Int, transposeB: Bool = false,
+        m: Int,
+        n: Int,
+        k: Int,
+        a: UnsafePointer<T>,
+        lda: Int,
+        transposeA: Bool = false,
+        b: UnsafePointer<T>,
+        ldb: Int,
+        transposeB: Bool = false,
         accumulate: Bool = false,
-        into c: UnsafeMutablePointer<T>, ldc: Int
+        into c: UnsafeMutablePointer<T>,
+        ldc: Int
     ) {
         _ = singleThreadedBLAS
         guard m > 0, n > 0 else { return }
@@ -532,14 +615,27 @@ enum BLASGemm {
         let (mn, overflow) = m.multipliedReportingOverflow(by: n)
         let large = overflow || mn >= Gemm.parallelWork / k
         let blocks = large ? max(1, min(Gemm.parallelism, m / Gemm.minimumBlockRows)) : 1
-        let (a, b, c) = (SharedPointer(UnsafeMutablePointer(mutating: a)), SharedPointer(UnsafeMutablePointer(mutating: b)), SharedPointer(c))
+        let (a, b, c) = (
+            SharedPointer(UnsafeMutablePointer(mutating: a)), SharedPointer(UnsafeMutablePointer(mutating: b)),
+            SharedPointer(c)
+        )
         let body: @Sendable (Int) -> Void = { block in
             let rows = m * block / blocks..<m * (block + 1) / blocks
             T.gemm(
-                CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(rows.count), Int32(n), Int32(k), 1,
-                a.pointer + (transposeA ? rows.lowerBound : rows.lowerBound * lda), Int32(lda),
-                b.pointer, Int32(ldb), accumulate ? 1 : 0, c.pointer + rows.lowerBound * ldc, Int32(ldc)
+                CblasRowMajor,
+                transposeA ? CblasTrans : CblasNoTrans,
+                transposeB ? CblasTrans : CblasNoTrans,
+                Int32(rows.count),
+                Int32(n),
+                Int32(k),
+                1,
+                a.pointer + (transposeA ? rows.lowerBound : rows.lowerBound * lda),
+                Int32(lda),
+                b.pointer,
+                Int32(ldb),
+                accumulate ? 1 : 0,
+                c.pointer + rows.lowerBound * ldc,
+                Int32(ldc)
             )
         }
         if blocks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: blocks, execute: body) }

@@ -40,7 +40,10 @@ struct DepthwiseKernel: OpKernel {
             try attributes.require4D(gradient, "out_backprop", node: node)
             try attributes.checkTypes(b, gradient, node: node)
             let inputShape = try attributes.sizes(
-                a, what: "input_sizes", batchAndDepth: (gradient.shape.dimensions[0], b.shape.dimensions[2]), node: node
+                a,
+                what: "input_sizes",
+                batchAndDepth: (gradient.shape.dimensions[0], b.shape.dimensions[2]),
+                node: node
             )
             let problem = try DepthwiseProblem(input: inputShape, filter: b.shape, attributes: attributes, node: node)
             try attributes.checkOutBackprop(gradient, problem.geometry, outDepth: problem.outDepth, node: node)
@@ -72,12 +75,17 @@ struct DepthwiseProblem: Sendable {
             )
         }
         geometry = try attributes.window.geometry(
-            input: input, window: (filter.dimensions[0], filter.dimensions[1]), node: node
+            input: input,
+            window: (filter.dimensions[0], filter.dimensions[1]),
+            node: node
         )
         multiplier = filter.dimensions[3]
         // `filter_sizes` comes from a tensor: its channel multiplier can be any value.
         guard !input.dimensions[3].multipliedReportingOverflow(by: multiplier).overflow else {
-            throw .invalidArgument("channel multiplier \(multiplier) is too large for depth \(input.dimensions[3])", node: node)
+            throw .invalidArgument(
+                "channel multiplier \(multiplier) is too large for depth \(input.dimensions[3])",
+                node: node
+            )
         }
     }
 
@@ -132,10 +140,20 @@ private struct DepthwiseVisitor: ElementVisitor {
         }
     }
 
-    private func forward<T: FloatElement>(input: UnsafePointer<T>, filter: UnsafePointer<T>, output: UnsafeMutablePointer<T>) {
+    private func forward<T: FloatElement>(
+        input: UnsafePointer<T>,
+        filter: UnsafePointer<T>,
+        output: UnsafeMutablePointer<T>
+    ) {
         let (p, depth, multiplier, width) = (problem, problem.geometry.depth, problem.multiplier, problem.outDepth)
-        let (x, f, y) = (SharedPointer(UnsafeMutablePointer(mutating: input)), SharedPointer(UnsafeMutablePointer(mutating: filter)), SharedPointer(output))
-        Parallel.forEach(p.geometry.batch, work: Parallel.work(p.geometry.outPixels, width, p.geometry.windowRows, p.geometry.windowCols)) { image in
+        let (x, f, y) = (
+            SharedPointer(UnsafeMutablePointer(mutating: input)), SharedPointer(UnsafeMutablePointer(mutating: filter)),
+            SharedPointer(output)
+        )
+        Parallel.forEach(
+            p.geometry.batch,
+            work: Parallel.work(p.geometry.outPixels, width, p.geometry.windowRows, p.geometry.windowCols)
+        ) { image in
             p.forEachTap(image: image) { outPixel, tap, inPixel in
                 let (o, w, i) = (y.pointer + outPixel * width, f.pointer + tap * width, x.pointer + inPixel * depth)
                 if multiplier == 1 {
@@ -147,10 +165,20 @@ private struct DepthwiseVisitor: ElementVisitor {
         }
     }
 
-    private func inputGradient<T: FloatElement>(filter: UnsafePointer<T>, outBackprop: UnsafePointer<T>, input: UnsafeMutablePointer<T>) {
+    private func inputGradient<T: FloatElement>(
+        filter: UnsafePointer<T>,
+        outBackprop: UnsafePointer<T>,
+        input: UnsafeMutablePointer<T>
+    ) {
         let (p, depth, multiplier, width) = (problem, problem.geometry.depth, problem.multiplier, problem.outDepth)
-        let (dy, f, dx) = (SharedPointer(UnsafeMutablePointer(mutating: outBackprop)), SharedPointer(UnsafeMutablePointer(mutating: filter)), SharedPointer(input))
-        Parallel.forEach(p.geometry.batch, work: Parallel.work(p.geometry.outPixels, width, p.geometry.windowRows, p.geometry.windowCols)) { image in
+        let (dy, f, dx) = (
+            SharedPointer(UnsafeMutablePointer(mutating: outBackprop)),
+            SharedPointer(UnsafeMutablePointer(mutating: filter)), SharedPointer(input)
+        )
+        Parallel.forEach(
+            p.geometry.batch,
+            work: Parallel.work(p.geometry.outPixels, width, p.geometry.windowRows, p.geometry.windowCols)
+        ) { image in
             p.forEachTap(image: image) { outPixel, tap, inPixel in
                 let (g, w, i) = (dy.pointer + outPixel * width, f.pointer + tap * width, dx.pointer + inPixel * depth)
                 for c in 0..<depth {
@@ -163,7 +191,11 @@ private struct DepthwiseVisitor: ElementVisitor {
     }
 
     /// Serial: every image adds into the same filter gradient.
-    private func filterGradient<T: FloatElement>(input: UnsafePointer<T>, outBackprop: UnsafePointer<T>, filter: UnsafeMutablePointer<T>) {
+    private func filterGradient<T: FloatElement>(
+        input: UnsafePointer<T>,
+        outBackprop: UnsafePointer<T>,
+        filter: UnsafeMutablePointer<T>
+    ) {
         let (depth, multiplier, width) = (problem.geometry.depth, problem.multiplier, problem.outDepth)
         for image in 0..<problem.geometry.batch {
             problem.forEachTap(image: image) { outPixel, tap, inPixel in

@@ -22,7 +22,11 @@ enum EinsumOp {
                         "Expected either 1 or 2 inputs but got: \(node.dataInputs.count) (node '\(node.name)')"
                     )
                 }
-                let equation = try EinsumEquation(try node.attributes.string("equation"), inputs: count, node: node.name)
+                let equation = try EinsumEquation(
+                    try node.attributes.string("equation"),
+                    inputs: count,
+                    node: node.name
+                )
                 return ClosureKernel { context throws(WeftError) in
                     var inputs: [Tensor] = []
                     for index in 0..<count { inputs.append(try context.input(index)) }
@@ -47,7 +51,10 @@ struct EinsumEquation: Sendable {
         }
         let terms = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard terms.count == count else {
-            throw .invalidArgument("Expecting \(count) input subscripts in equation '\(text)', got \(terms.count)", node: node)
+            throw .invalidArgument(
+                "Expecting \(count) input subscripts in equation '\(text)', got \(terms.count)",
+                node: node
+            )
         }
         var parsed: [[Character?]] = []
         for term in terms { parsed.append(try Self.labels(term, equation: text, node: node)) }
@@ -91,11 +98,16 @@ struct EinsumEquation: Sendable {
             let others = expanded.inputs.indices.filter { $0 != index }.flatMap { expanded.inputs[$0] }
             let keep = Set(expanded.output + others)
             labeled.append(
-                try LabeledTensor(operand, labels: expanded.inputs[index], node: node).summing(keeping: keep, node: node)
+                try LabeledTensor(operand, labels: expanded.inputs[index], node: node).summing(
+                    keeping: keep,
+                    node: node
+                )
             )
         }
         let sizes = try labelSizes(labeled, node: node)
-        let result = labeled.count == 1 ? labeled[0] : try product(labeled[0], labeled[1], output: expanded.output, sizes: sizes, node: node)
+        let result =
+            labeled.count == 1
+            ? labeled[0] : try product(labeled[0], labeled[1], output: expanded.output, sizes: sizes, node: node)
         return result.transposed(to: expanded.output).tensor
     }
 

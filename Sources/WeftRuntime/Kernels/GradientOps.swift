@@ -30,7 +30,14 @@ enum GradientOps {
                     }
                     let out = try KernelChecks.allocate(a.dtype, a.shape, node: context.node)
                     try a.dtype.visit(
-                        ElementGradient.Visitor(gradient: gradient, alpha: alpha, a: a, b: b, out: out, node: context.node)
+                        ElementGradient.Visitor(
+                            gradient: gradient,
+                            alpha: alpha,
+                            a: a,
+                            b: b,
+                            out: out,
+                            node: context.node
+                        )
                     )
                     return [.tensor(out)]
                 }

@@ -26,7 +26,8 @@ enum LossOps {
 
     /// Two outputs of the logits' dtype: `loss` and `backprop`.
     private static let lossAndBackprop: @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType] = {
-        node, inputs throws(WeftError) in
+        node,
+        inputs throws(WeftError) in
         let type = try OpDefinition.outputOfInput(0)(node, inputs)[0]
         return [type, type]
     }

@@ -56,7 +56,9 @@ enum NNOps {
                 let value = try context.input(0)
                 let bias = try context.input(1)
                 try check(value: value, bias: bias, channelsLast: channelsLast, node: context.node)
-                guard channelsLast else { return [.tensor(try BiasOps.addChannelsFirst(value, bias, node: context.node))] }
+                guard channelsLast else {
+                    return [.tensor(try BiasOps.addChannelsFirst(value, bias, node: context.node))]
+                }
                 return [.tensor(try BinaryOp.add.apply(value, bias, op: "BiasAdd", node: context.node))]
             }
         }

@@ -19,7 +19,9 @@ enum PoolOps {
             inputCount: inputs,
             // `AvgPoolGrad`'s first input is a shape; its type is the gradient's.
             outputTypes: OpDefinition.outputOfInput(kind == .averageGradient ? 1 : 0),
-            makeKernel: { node throws(WeftError) in PoolKernel(kind: kind, attributes: try PoolAttributes(node, op: name)) }
+            makeKernel: { node throws(WeftError) in
+                PoolKernel(kind: kind, attributes: try PoolAttributes(node, op: name))
+            }
         )
     }
 }
@@ -49,7 +51,10 @@ struct PoolAttributes: Sendable {
         }
         let ksize = try node.attributes.ints("ksize")
         guard ksize.count == 4 else {
-            throw WeftError(.invalidArgument, "Sliding window ksize field must specify 4 dimensions (node '\(node.name)')")
+            throw WeftError(
+                .invalidArgument,
+                "Sliding window ksize field must specify 4 dimensions (node '\(node.name)')"
+            )
         }
         guard ksize[0] == 1, ksize[3] == 1 else {
             throw WeftError(
@@ -81,21 +86,34 @@ struct PoolKernel: OpKernel {
             : [geometry.batch, geometry.inRows, geometry.inCols, geometry.depth]
         let out = try KernelChecks.allocate(operands.value.dtype, shape, node: node)
         try operands.value.dtype.visit(
-            PoolVisitor(kind: kind, geometry: geometry, input: operands.input, value: operands.value, out: out, op: attributes.op, node: node)
+            PoolVisitor(
+                kind: kind,
+                geometry: geometry,
+                input: operands.input,
+                value: operands.value,
+                out: out,
+                op: attributes.op,
+                node: node
+            )
         )
         return [.tensor(out)]
     }
 
     /// Checks the inputs; returns the geometry, the forward input (when the op reads it) and
     /// the tensor pooled or spread (the input forward, the output gradient backward).
-    private func prepare(_ context: OpKernelContext) throws(WeftError) -> (WindowGeometry, (input: Tensor?, value: Tensor)) {
+    private func prepare(
+        _ context: OpKernelContext
+    ) throws(WeftError) -> (WindowGeometry, (input: Tensor?, value: Tensor)) {
         let node = context.node
         let first = try context.input(0)
         switch kind {
         case .max, .average:
             try require4D(first, "input", node: node)
             try KernelChecks.dtype(first, input: 0, expected: attributes.declared, op: attributes.op, node: node)
-            return (try attributes.sliding.geometry(input: first.shape, window: attributes.window, node: node), (first, first))
+            return (
+                try attributes.sliding.geometry(input: first.shape, window: attributes.window, node: node),
+                (first, first)
+            )
         case .maxGradient:
             let output = try context.input(1)
             let gradient = try context.input(2)
@@ -129,8 +147,13 @@ struct PoolKernel: OpKernel {
                     node: node
                 )
             }
-            let geometry = try attributes.sliding.geometry(input: TensorShape(sizes), window: attributes.window, node: node)
-            guard gradient.shape.dimensions[1] == geometry.outRows, gradient.shape.dimensions[2] == geometry.outCols else {
+            let geometry = try attributes.sliding.geometry(
+                input: TensorShape(sizes),
+                window: attributes.window,
+                node: node
+            )
+            guard gradient.shape.dimensions[1] == geometry.outRows, gradient.shape.dimensions[2] == geometry.outCols
+            else {
                 throw .invalidArgument(
                     "out_backprop \(gradient.shape) does not match the pooled shape [\(geometry.outRows),\(geometry.outCols)] of \(sizes)",
                     node: node
@@ -228,7 +251,8 @@ private struct PoolVisitor: ElementVisitor {
     }
 
     /// Spreads each window's gradient evenly over its taps inside the input.
-    private func averageGradient<T: FloatElement>(from dy: SharedPointer<T>, into dx: SharedPointer<T>, _ type: T.Type) {
+    private func averageGradient<T: FloatElement>(from dy: SharedPointer<T>, into dx: SharedPointer<T>, _ type: T.Type)
+    {
         let g = geometry
         dx.pointer.initialize(repeating: 0, count: out.elementCount)
         let counts = (0..<g.outPixels).map { T(tapCount($0)) }
@@ -257,10 +281,12 @@ private struct PoolVisitor: ElementVisitor {
                     dx.initialize(repeating: 0)
                     guard let x = x.baseAddress, let dy = dy.baseAddress, let dx = dx.baseAddress else { return }
                     let (source, gradient, target) = (
-                        SharedPointer(UnsafeMutablePointer(mutating: x)), SharedPointer(UnsafeMutablePointer(mutating: dy)),
+                        SharedPointer(UnsafeMutablePointer(mutating: x)),
+                        SharedPointer(UnsafeMutablePointer(mutating: dy)),
                         SharedPointer(dx)
                     )
-                    Parallel.forEach(g.batch, work: Parallel.work(g.outPixels, g.depth, g.windowRows, g.windowCols)) { image in
+                    Parallel.forEach(g.batch, work: Parallel.work(g.outPixels, g.depth, g.windowRows, g.windowCols)) {
+                        image in
                         routeMaxima(image: image, x: source.pointer, dy: gradient.pointer, dx: target.pointer)
                     }
                 }

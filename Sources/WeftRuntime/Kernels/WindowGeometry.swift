@@ -29,7 +29,10 @@ struct WindowAttributes: Sendable {
             throw Self.error("Sliding window \(stridesKey) field must specify 4 dimensions", node)
         }
         guard strides[0] == 1, strides[3] == 1 else {
-            throw Self.error("Current implementation does not yet support strides in the batch and depth dimensions.", node)
+            throw Self.error(
+                "Current implementation does not yet support strides in the batch and depth dimensions.",
+                node
+            )
         }
         guard strides[1] > 0, strides[2] > 0 else {
             throw Self.error("Sliding window \(stridesKey) must be positive: \(strides)", node)
@@ -40,9 +43,14 @@ struct WindowAttributes: Sendable {
             throw Self.error("Sliding window dilations field must specify 4 dimensions", node)
         }
         guard dilations[0] == 1, dilations[3] == 1 else {
-            throw Self.error("Current implementation does not yet support dilations in the batch and depth dimensions.", node)
+            throw Self.error(
+                "Current implementation does not yet support dilations in the batch and depth dimensions.",
+                node
+            )
         }
-        guard dilations[1] > 0, dilations[2] > 0 else { throw Self.error("Dilated rates should be larger than 0.", node) }
+        guard dilations[1] > 0, dilations[2] > 0 else {
+            throw Self.error("Dilated rates should be larger than 0.", node)
+        }
         self.dilations = (dilations[1], dilations[2])
         padding = try Self.padding(node)
     }
@@ -112,7 +120,8 @@ struct WindowAttributes: Sendable {
     }
 
     /// The geometry of a window of `window` taps sliding over an NHWC `input`.
-    func geometry(input: TensorShape, window: (rows: Int, cols: Int), node: String) throws(WeftError) -> WindowGeometry {
+    func geometry(input: TensorShape, window: (rows: Int, cols: Int), node: String) throws(WeftError) -> WindowGeometry
+    {
         let dims = input.dimensions
         var rowPads = (0, 0)
         var colPads = (0, 0)
@@ -121,19 +130,36 @@ struct WindowAttributes: Sendable {
             colPads = (left, right)
         }
         let rows = try outputSize(
-            input: dims[1], window: window.rows, stride: strides.rows, dilation: dilations.rows,
-            explicitPads: rowPads, node: node
+            input: dims[1],
+            window: window.rows,
+            stride: strides.rows,
+            dilation: dilations.rows,
+            explicitPads: rowPads,
+            node: node
         )
         let cols = try outputSize(
-            input: dims[2], window: window.cols, stride: strides.cols, dilation: dilations.cols,
-            explicitPads: colPads, node: node
+            input: dims[2],
+            window: window.cols,
+            stride: strides.cols,
+            dilation: dilations.cols,
+            explicitPads: colPads,
+            node: node
         )
         return WindowGeometry(
-            batch: dims[0], inRows: dims[1], inCols: dims[2], depth: dims[3],
-            windowRows: window.rows, windowCols: window.cols,
-            strideRows: strides.rows, strideCols: strides.cols,
-            dilationRows: dilations.rows, dilationCols: dilations.cols,
-            outRows: rows.size, outCols: cols.size, padTop: rows.padBefore, padLeft: cols.padBefore
+            batch: dims[0],
+            inRows: dims[1],
+            inCols: dims[2],
+            depth: dims[3],
+            windowRows: window.rows,
+            windowCols: window.cols,
+            strideRows: strides.rows,
+            strideCols: strides.cols,
+            dilationRows: dilations.rows,
+            dilationCols: dilations.cols,
+            outRows: rows.size,
+            outCols: cols.size,
+            padTop: rows.padBefore,
+            padLeft: cols.padBefore
         )
     }
 }
