@@ -102,6 +102,9 @@ public final class OpRegistry: Sendable {
             + ReductionOps.definitions
             + RandomOps.definitions + StatelessRandomOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions + StringOps.definitions
+            + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions
+            + LossOps.definitions + ConvOps.definitions + PoolOps.definitions + BatchNormOps.definitions
+            + EinsumOp.definitions
             + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
             + SpaceOps.definitions + DiagonalOps.definitions

@@ -23,6 +23,14 @@ protocol FloatElement: TensorElement, BinaryFloatingPoint {
     static func tanh(_ x: Self) -> Self
     /// xʸ.
     static func pow(_ x: Self, _ y: Self) -> Self
+    /// The error function.
+    static func erf(_ x: Self) -> Self
+    /// 1 − erf(x), exact where erf(x) is close to 1.
+    static func erfc(_ x: Self) -> Self
+    /// The sine (radians).
+    static func sin(_ x: Self) -> Self
+    /// The cosine (radians).
+    static func cos(_ x: Self) -> Self
     /// `y[i] = exp(x[i])` for `count` elements (`x` and `y` may be the same buffer): one call
     /// per buffer, so `Float` can use a vectorised implementation.
     static func exp(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
@@ -55,6 +63,10 @@ extension UInt64: IntegerElement {}
 @inline(__always) private func libmLog1p(_ x: Double) -> Double { log1p(x) }
 @inline(__always) private func libmTanh(_ x: Double) -> Double { tanh(x) }
 @inline(__always) private func libmPow(_ x: Double, _ y: Double) -> Double { pow(x, y) }
+@inline(__always) private func libmErf(_ x: Double) -> Double { erf(x) }
+@inline(__always) private func libmErfc(_ x: Double) -> Double { erfc(x) }
+@inline(__always) private func libmSin(_ x: Double) -> Double { sin(x) }
+@inline(__always) private func libmCos(_ x: Double) -> Double { cos(x) }
 
 extension Float: FloatElement {
     @inline(__always) static func exp(_ x: Float) -> Float { expf(x) }
@@ -63,6 +75,10 @@ extension Float: FloatElement {
     @inline(__always) static func log1p(_ x: Float) -> Float { log1pf(x) }
     @inline(__always) static func tanh(_ x: Float) -> Float { tanhf(x) }
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+    @inline(__always) static func erf(_ x: Float) -> Float { erff(x) }
+    @inline(__always) static func erfc(_ x: Float) -> Float { erfcf(x) }
+    @inline(__always) static func sin(_ x: Float) -> Float { sinf(x) }
+    @inline(__always) static func cos(_ x: Float) -> Float { cosf(x) }
     static func exp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         VectorMath.exp(x, into: y, count: count)
     }
@@ -75,6 +91,10 @@ extension Double: FloatElement {
     @inline(__always) static func log1p(_ x: Double) -> Double { libmLog1p(x) }
     @inline(__always) static func tanh(_ x: Double) -> Double { libmTanh(x) }
     @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { libmPow(x, y) }
+    @inline(__always) static func erf(_ x: Double) -> Double { libmErf(x) }
+    @inline(__always) static func erfc(_ x: Double) -> Double { libmErfc(x) }
+    @inline(__always) static func sin(_ x: Double) -> Double { libmSin(x) }
+    @inline(__always) static func cos(_ x: Double) -> Double { libmCos(x) }
 }
 
 // Half precision computes in single precision and rounds once, as TensorFlow's CPU kernels do.
@@ -85,6 +105,10 @@ extension Float16: FloatElement {
     @inline(__always) static func log1p(_ x: Float16) -> Float16 { Float16(log1pf(Float(x))) }
     @inline(__always) static func tanh(_ x: Float16) -> Float16 { Float16(tanhf(Float(x))) }
     @inline(__always) static func pow(_ x: Float16, _ y: Float16) -> Float16 { Float16(powf(Float(x), Float(y))) }
+    @inline(__always) static func erf(_ x: Float16) -> Float16 { Float16(erff(Float(x))) }
+    @inline(__always) static func erfc(_ x: Float16) -> Float16 { Float16(erfcf(Float(x))) }
+    @inline(__always) static func sin(_ x: Float16) -> Float16 { Float16(sinf(Float(x))) }
+    @inline(__always) static func cos(_ x: Float16) -> Float16 { Float16(cosf(Float(x))) }
 }
 
 /// A computation generic over the element type, run by `DType.visit(_:)` in the variant

@@ -1,4 +1,5 @@
-/// Neural-network ops: activations, `Softmax` / `LogSoftmax` over the last axis, `BiasAdd`.
+/// Neural-network ops: activations, `Softmax` / `LogSoftmax` over the last axis, `BiasAdd`
+/// (NHWC and NCHW).
 enum NNOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] =
@@ -43,40 +44,39 @@ enum NNOps {
         )
     }
 
-    /// `BiasAdd`: adds a vector along the last (channel) dimension, NHWC only.
+    /// `BiasAdd`: adds a vector along the channel dimension: the last for NHWC (the default),
+    /// dimension 1 for NCHW.
     private static let biasAdd = OpDefinition(
         "BiasAdd",
         inputCount: 2,
         outputTypes: OpDefinition.outputOfInput(0),
         makeKernel: { node throws(WeftError) in
-            let format = try node.attributes.string("data_format", default: "NHWC")
-            guard format == "NHWC" else {
-                throw WeftError(
-                    .unimplemented,
-                    "BiasAdd with data_format \(format) is not supported (node '\(node.name)'); Weft implements NHWC only"
-                )
-            }
+            let channelsLast = try BiasLayout.channelsLast(node)
             return ClosureKernel { context throws(WeftError) in
                 let value = try context.input(0)
                 let bias = try context.input(1)
-                try check(value: value, bias: bias, node: context.node)
+                try check(value: value, bias: bias, channelsLast: channelsLast, node: context.node)
+                guard channelsLast else {
+                    return [.tensor(try BiasOps.addChannelsFirst(value, bias, node: context.node))]
+                }
                 return [.tensor(try BinaryOp.add.apply(value, bias, op: "BiasAdd", node: context.node))]
             }
         }
     )
 
-    /// TensorFlow's shape rules for `BiasAdd`; with them met, it is a broadcast add of `[C]`
+    /// TensorFlow's shape rules for `BiasAdd`; with them met, NHWC is a broadcast add of `[C]`
     /// onto `[..., C]`, whose row-contiguous loop is the one `Broadcast` already has.
-    private static func check(value: Tensor, bias: Tensor, node: String) throws(WeftError) {
+    private static func check(value: Tensor, bias: Tensor, channelsLast: Bool, node: String) throws(WeftError) {
         guard value.shape.rank >= 2 else {
             throw .invalidArgument("Input tensor must be at least 2D: \(value.shape)", node: node)
         }
         guard bias.shape.rank == 1 else {
             throw .invalidArgument("Biases must be 1D: \(bias.shape)", node: node)
         }
-        guard bias.shape.dimensions[0] == value.shape.dimensions.last! else {
+        let channels = value.shape.dimensions[channelsLast ? value.shape.rank - 1 : 1]
+        guard bias.shape.dimensions[0] == channels else {
             throw .invalidArgument(
-                "Must provide as many biases as the last dimension of the input tensor: \(bias.shape) vs. \(value.shape)",
+                "Must provide as many biases as the channel dimension of the input tensor: \(bias.shape) vs. \(value.shape)",
                 node: node
             )
         }
@@ -113,7 +113,8 @@ enum Activation: String, Sendable, CaseIterable {
             // `x < 0 ? 0 : x` lets NaN through, as TensorFlow's Relu does.
             case .relu: map(T.self) { $0 < 0 ? 0 : $0 }
             case .relu6: map(T.self) { $0 < 0 ? 0 : $0 > 6 ? 6 : $0 }
-            case .elu: map(T.self) { $0 < 0 ? T.expm1($0) : $0 }
+            // exp(x) − 1 rather than expm1, as TensorFlow's kernel computes it.
+            case .elu: map(T.self) { $0 < 0 ? T.exp($0) - 1 : $0 }
             case .softplus:
                 // TensorFlow's thresholds: above -threshold, softplus(x) == x to machine
                 // precision; below threshold it equals exp(x); log1p(exp(x)) in between.

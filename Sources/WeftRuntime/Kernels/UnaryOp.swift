@@ -18,6 +18,12 @@ enum UnaryOp: String, Sendable, CaseIterable {
     case floor = "Floor"
     case ceil = "Ceil"
     case round = "Round"
+    case log1p = "Log1p"
+    case expm1 = "Expm1"
+    case erf = "Erf"
+    case erfc = "Erfc"
+    case sin = "Sin"
+    case cos = "Cos"
 
     /// TensorFlow's op name.
     var name: String { rawValue }
@@ -42,6 +48,8 @@ enum UnaryOp: String, Sendable, CaseIterable {
             case .abs: map(T.self) { Swift.abs($0) }
             case .square: map(T.self) { $0 * $0 }
             case .sqrt: map(T.self) { $0.squareRoot() }
+            // Half precision rounds once from single precision, as TensorFlow's kernel does.
+            case .rsqrt where T.self is Float16.Type: map(T.self) { T(1 / Float($0).squareRoot()) }
             case .rsqrt: map(T.self) { 1 / $0.squareRoot() }
             case .exp: mapBuffer(T.self) { x, y, count in T.exp(x, into: y, count: count) }
             case .log: map(T.self) { T.log($0) }
@@ -60,6 +68,12 @@ enum UnaryOp: String, Sendable, CaseIterable {
             case .ceil: map(T.self) { $0.rounded(.up) }
             // TensorFlow rounds halves to even (banker's rounding), unlike C's `round`.
             case .round: map(T.self) { $0.rounded(.toNearestOrEven) }
+            case .log1p: map(T.self) { T.log1p($0) }
+            case .expm1: map(T.self) { T.expm1($0) }
+            case .erf: map(T.self) { T.erf($0) }
+            case .erfc: map(T.self) { T.erfc($0) }
+            case .sin: map(T.self) { T.sin($0) }
+            case .cos: map(T.self) { T.cos($0) }
             }
         }
 
