@@ -445,6 +445,98 @@ def _batchnorm_training_tensor(v2):
         _train(c, loss, train, tf1.global_variables(), batches, after=after)
 
 
+# MARK: schedules, clipping, moving averages, dropout
+
+
+def _decay_and_clipping():
+    note = (
+        "TF1 idioms around the optimizer on ref variables made with tf1.Variable from seeded "
+        "tf.random.normal: tf1.train.exponential_decay(0.5, global_step, 2, 0.5, staircase) as "
+        "the learning rate of MomentumOptimizer(momentum 0.8), gradients clipped by "
+        "tf.clip_by_global_norm(1.0) before apply_gradients; the rate and the global norm "
+        "fetched with the loss; four steps." + TOLERANCE_REASON
+    )
+    with Case("program_lr_decay_clip_global_norm_momentum", note, **TRAINING_TOLERANCE) as c:
+        tf1.set_random_seed(23)
+        x = tf1.placeholder(tf.float32, [None, 3], name="x")
+        y = tf1.placeholder(tf.float32, [None, 2], name="y")
+        w = tf1.Variable(tf.random.normal([3, 2], stddev=0.5), name="w", use_resource=False)
+        b = tf1.Variable(tf.zeros([2]), name="b", use_resource=False)
+        global_step = tf1.Variable(0, trainable=False, name="global_step", dtype=tf.int64, use_resource=False)
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y), name="loss")
+        rate = tf1.train.exponential_decay(0.5, global_step, 2, 0.5, staircase=True, name="learning_rate")
+        optimizer = tf1.train.MomentumOptimizer(rate, 0.8)
+        gradients, variables = zip(*optimizer.compute_gradients(loss))
+        clipped, norm = tf.clip_by_global_norm(gradients, 1.0)
+        train = optimizer.apply_gradients(zip(clipped, variables), global_step=global_step, name="train")
+        rng = _rng(12)
+        batches = []
+        for _ in range(4):
+            xs = _f32(rng.randn(5, 3) * 2)
+            batches.append({x: xs, y: _f32(xs @ _f32([[1, -1], [2, 0], [0, 3]]))})
+        _train(c, loss, train, tf1.global_variables(), batches, extra_fetches=[rate, norm])
+
+
+def _moving_average(use_resource):
+    kind, flow = ("resource", "v2") if use_resource else ("ref", "v1")
+    flavour = "functional If ops" if use_resource else "Switch/Merge"
+    note = (
+        f"tf1.train.ExponentialMovingAverage(0.9, num_updates=global_step) of {kind} variables "
+        "kept beside GradientDescentOptimizer(0.1): the train op groups the apply with the "
+        "average's update (under a control dependency on the apply), and the shadow variables "
+        "are read after each of three steps. Control flow: a shadow variable's initial value is "
+        f"a cond on whether its variable is initialized ({flavour})." + TOLERANCE_REASON
+    )
+    name = f"controlflow_program_ema_sgd_{kind}_{flow}"
+    with _control_flow(use_resource), Case(name, note, **TRAINING_TOLERANCE) as c:
+        x = tf1.placeholder(tf.float32, [None, 2], name="x")
+        y = tf1.placeholder(tf.float32, [None, 1], name="y")
+        with tf1.variable_scope("model", use_resource=use_resource):
+            w = tf1.get_variable("w", initializer=_f32([[0.5], [-0.5]]))
+            b = tf1.get_variable("b", initializer=_f32([0.2]))
+            global_step = tf1.get_variable("global_step", initializer=np.int64(0), trainable=False)
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y), name="loss")
+        apply = tf1.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=global_step)
+        average = tf1.train.ExponentialMovingAverage(0.9, num_updates=global_step)
+        with tf.control_dependencies([apply]):
+            train = tf.group(average.apply([w, b]), name="train")
+        rng = _rng(13)
+        batches = []
+        for _ in range(3):
+            xs = _f32(rng.randn(6, 2))
+            batches.append({x: xs, y: _f32(xs @ _f32([[2.0], [1.0]]) - 1)})
+        _train(c, loss, train, tf1.global_variables(), batches)
+
+
+def _dropout():
+    note = (
+        "MLP 4-16-2 on resource variables with tf.nn.dropout(rate 0.25, seed 5) on the hidden "
+        "layer during training: the seeded RandomUniform advances its Philox stream on every "
+        "step of the session, so each step drops other units; GradientDescentOptimizer(0.3), "
+        "three steps, then a fetch of the dropped activations (a fourth draw of the stream)."
+        + TOLERANCE_REASON
+    )
+    with Case("program_mlp_dropout_seeded_sgd", note, **TRAINING_TOLERANCE) as c:
+        tf1.set_random_seed(29)
+        x = tf1.placeholder(tf.float32, [None, 4], name="x")
+        labels = tf1.placeholder(tf.int32, [None], name="labels")
+        with tf1.variable_scope("mlp", use_resource=True):
+            hidden = _dense(x, 16, "hidden", tf1.glorot_uniform_initializer(), tf.nn.relu)
+            dropped = tf.nn.dropout(hidden, rate=0.25, seed=5, name="dropout")
+            logits = _dense(dropped, 2, "logits", tf1.glorot_uniform_initializer())
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss"
+        )
+        train = tf1.train.GradientDescentOptimizer(0.3).minimize(loss, name="train")
+        rng = _rng(14)
+        batches = []
+        for _ in range(3):
+            classes = rng.randint(0, 2, size=6)
+            batches.append({x: _f32(rng.randn(6, 4) + classes[:, None]), labels: classes.astype(np.int32)})
+        after = [c.step(fetches=[dropped], feeds={x: _f32(np.ones((2, 4)))})]
+        _train(c, loss, train, tf1.global_variables(), batches, after=after)
+
+
 # MARK: parameter-server towers, Saver, Keras
 
 
@@ -589,6 +681,10 @@ def cases():
             _embedding(optimizer_key, use_resource)
     _batchnorm_conv()
     _batchnorm_dense()
+    _decay_and_clipping()
+    _moving_average(use_resource=False)
+    _moving_average(use_resource=True)
+    _dropout()
     _batchnorm_training_tensor(v2=False)
     _batchnorm_training_tensor(v2=True)
     _ps_towers(use_resource=False)
