@@ -84,6 +84,8 @@ def _freeze(build, seed):
     `seed`, initializes it, and returns its GraphDef frozen down to those outputs."""
     graph = tf.Graph()
     with graph.as_default():
+        # Keras' initializers without a seed of their own draw one from Python's `random`.
+        tf_keras.utils.set_random_seed(seed)
         tf1.set_random_seed(seed)
         outputs = build()
         named = [tf.identity(tensor, name=name) for name, tensor in outputs.items()]
