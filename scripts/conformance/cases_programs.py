@@ -46,10 +46,11 @@ def _readable(variable):
     return variable
 
 
-def _train(case, loss, train_op, variables, batches, extra_fetches=(), after=()):
+def _train(case, loss, train_op, variables, batches, extra_fetches=(), after=(), uninitialized=False):
     """One session: initialize, read the variables, then per batch a training step (fetching
     the loss computed before the update) followed by a step that reads every variable.
-    `after` appends further steps (e.g. inference with the trained variables)."""
+    `after` appends further steps (e.g. inference with the trained variables). With
+    `uninitialized`, a second session trains without initializing, which TensorFlow refuses."""
     init = tf1.global_variables_initializer()
     reads = [_readable(v) for v in variables]
     steps = [case.step(targets=[init]), case.step(fetches=reads)]
@@ -57,7 +58,9 @@ def _train(case, loss, train_op, variables, batches, extra_fetches=(), after=())
         steps.append(case.step(fetches=[loss, *extra_fetches], feeds=feeds, targets=[train_op]))
         steps.append(case.step(fetches=reads))
     steps.extend(after)
-    return case.session(steps)
+    case.session(steps)
+    if uninitialized:
+        case.session([case.step(fetches=[loss], feeds=batches[0], targets=[train_op])])
 
 
 @contextlib.contextmanager
@@ -122,7 +125,8 @@ def _linear_regression():
     note = (
         "Linear regression y = xW + b on ref variables (VariableV2) initialized to zeros, "
         "mean squared error, GradientDescentOptimizer(0.1) with a global step; four steps on "
-        "different batches, the loss and W, b, global_step after each." + TOLERANCE_REASON
+        "different batches, the loss and W, b, global_step after each. A second session trains "
+        "without running the initializer: FailedPrecondition." + TOLERANCE_REASON
     )
     with Case("program_linear_regression_sgd", note, **TRAINING_TOLERANCE) as c:
         x = tf1.placeholder(tf.float32, [None, 3], name="x")
@@ -140,7 +144,7 @@ def _linear_regression():
         for _ in range(4):
             xs = _f32(rng.randn(8, 3))
             batches.append({x: xs, y: _f32(xs @ true_w + 0.3 + 0.05 * rng.randn(8, 1))})
-        _train(c, loss, train, [w, b, global_step], batches)
+        _train(c, loss, train, [w, b, global_step], batches, uninitialized=True)
 
 
 # Optimizers of tf1.train as a logistic regression trains with them: name, builder, what it is.
@@ -193,7 +197,8 @@ def _logistic_regression(key, make_optimizer, description, use_resource):
     note = (
         f"Logistic regression (sigmoid cross-entropy with logits) on {kind} variables with "
         f"constant initial values, trained by {description}; three steps, the loss and every "
-        "variable (slots included) after each." + TOLERANCE_REASON
+        "variable (slots included) after each. A second session trains without running the "
+        "initializer: FailedPrecondition." + TOLERANCE_REASON
     )
     with Case(f"program_logistic_{key}_{kind}", note, **TRAINING_TOLERANCE) as c:
         x = tf1.placeholder(tf.float32, [None, 4], name="x")
@@ -212,7 +217,7 @@ def _logistic_regression(key, make_optimizer, description, use_resource):
             xs = _f32(rng.randn(8, 4))
             ys = _f32((xs @ _f32([[2.0], [-1.0], [0.5], [1.5]]) > 0.2).astype(np.float32))
             batches.append({x: xs, labels: ys})
-        _train(c, loss, train, variables, batches)
+        _train(c, loss, train, variables, batches, uninitialized=True)
 
 
 # MARK: multi-layer perceptrons and a CNN
