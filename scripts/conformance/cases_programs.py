@@ -95,15 +95,13 @@ class _ClusterV1:
 
 
 @contextlib.contextmanager
-def _in_process_cluster():
-    """Sessions opened inside run on a fresh in-process cluster of one ps and two workers
+def _in_process_cluster(ps_tasks=1, worker_tasks=2):
+    """Sessions opened inside run on a fresh in-process cluster, their master on worker 0
     (fresh, so one case's variables never meet another's in the servers' containers)."""
-    spec = tf1.train.ClusterSpec({
-        "ps": [f"localhost:{_free_port()}"],
-        "worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"],
-    })
-    servers = [tf1.train.Server(spec, job_name=job, task_index=task) for job, task in [("ps", 0), ("worker", 0), ("worker", 1)]]
-    lib.tf1 = _ClusterV1(servers[1].target)
+    jobs = {"ps": ps_tasks, "worker": worker_tasks}
+    spec = tf1.train.ClusterSpec({job: [f"localhost:{_free_port()}" for _ in range(n)] for job, n in jobs.items()})
+    servers = {(job, task): tf1.train.Server(spec, job_name=job, task_index=task) for job, n in jobs.items() for task in range(n)}
+    lib.tf1 = _ClusterV1(servers[("worker", 0)].target)
     try:
         yield
     finally:
@@ -594,6 +592,38 @@ def _ps_towers(use_resource):
             _train(c, mean_loss, train, tf1.global_variables(), batches)
 
 
+def _replica_device_setter():
+    note = (
+        "TF1's usual placement for parameter servers: tf1.train.replica_device_setter(ps_tasks=2, "
+        "worker_device=/job:worker/task:0) spreads the ref variables of a 6-10-10-3 MLP round "
+        "robin over /job:ps/task:0 and /job:ps/task:1 (and colocates their initializers and "
+        "apply ops), the rest runs on the worker; softmax cross-entropy, AdagradOptimizer(0.2) "
+        "with a global step; three steps." + TOLERANCE_REASON
+    )
+    with Case("program_replica_device_setter_two_ps", note, **TRAINING_TOLERANCE) as c:
+        tf1.set_random_seed(31)
+        setter = tf1.train.replica_device_setter(ps_tasks=2, worker_device="/job:worker/task:0")
+        with tf1.device(setter):
+            x = tf1.placeholder(tf.float32, [None, 6], name="x")
+            labels = tf1.placeholder(tf.int64, [None], name="labels")
+            with tf1.variable_scope("mlp", use_resource=False):
+                h = _dense(x, 10, "layer1", tf1.glorot_uniform_initializer(), tf.nn.relu)
+                h = _dense(h, 10, "layer2", tf1.glorot_uniform_initializer(), tf.nn.relu)
+                logits = _dense(h, 3, "logits", tf1.glorot_uniform_initializer())
+            global_step = tf1.train.get_or_create_global_step()
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss"
+            )
+            train = tf1.train.AdagradOptimizer(0.2).minimize(loss, global_step=global_step, name="train")
+        rng = _rng(15)
+        batches = []
+        for _ in range(3):
+            classes = rng.randint(0, 3, size=8)
+            batches.append({x: _f32(rng.randn(8, 6) + classes[:, None]), labels: classes.astype(np.int64)})
+        with _in_process_cluster(ps_tasks=2, worker_tasks=1):
+            _train(c, loss, train, tf1.global_variables(), batches)
+
+
 def _saver_graph():
     note = (
         "A training graph that also holds tf1.train.Saver()'s nodes (save/SaveV2, "
@@ -694,6 +724,7 @@ def cases():
     _batchnorm_training_tensor(v2=True)
     _ps_towers(use_resource=False)
     _ps_towers(use_resource=True)
+    _replica_device_setter()
     _saver_graph()
     _keras_regression()
     _keras_classifier()
