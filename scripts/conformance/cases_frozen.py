@@ -179,7 +179,8 @@ def _transformer_encoder():
         attention = layers.MultiHeadAttention(num_heads=4, key_dim=8, name="attention")(tokens, tokens)
         x = layers.LayerNormalization(epsilon=1e-6, name="norm1")(layers.Add()([tokens, attention]))
         hidden = layers.Dense(64, activation="gelu", name="ffn_in")(x)
-        x = layers.LayerNormalization(epsilon=1e-6, name="norm2")(layers.Add()([x, layers.Dense(32, name="ffn_out")(hidden)]))
+        projected = layers.Dense(32, name="ffn_out")(hidden)
+        x = layers.LayerNormalization(epsilon=1e-6, name="norm2")(layers.Add()([x, projected]))
         model = tf_keras.Model(tokens, x, name="encoder")
         inputs = tf1.placeholder(tf.float32, [None, 16, 32], name="tokens")
         return {"encoded": model(inputs, training=False)}
@@ -223,7 +224,9 @@ def _text_classifier():
 
     def build():
         model = tf_keras.Sequential([
-            layers.Embedding(100, 16, embeddings_initializer=tf_keras.initializers.RandomNormal(stddev=1.0), name="embedding"),
+            layers.Embedding(
+                100, 16, embeddings_initializer=tf_keras.initializers.RandomNormal(stddev=1.0), name="embedding"
+            ),
             layers.GlobalAveragePooling1D(name="pool"),
             layers.Dense(16, activation="relu", name="hidden"),
             layers.Dense(3, activation="softmax", name="classifier"),

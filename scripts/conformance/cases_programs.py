@@ -100,7 +100,11 @@ def _in_process_cluster(ps_tasks=1, worker_tasks=2):
     (fresh, so one case's variables never meet another's in the servers' containers)."""
     jobs = {"ps": ps_tasks, "worker": worker_tasks}
     spec = tf1.train.ClusterSpec({job: [f"localhost:{_free_port()}" for _ in range(n)] for job, n in jobs.items()})
-    servers = {(job, task): tf1.train.Server(spec, job_name=job, task_index=task) for job, n in jobs.items() for task in range(n)}
+    servers = {
+        (job, task): tf1.train.Server(spec, job_name=job, task_index=task)
+        for job, n in jobs.items()
+        for task in range(n)
+    }
     lib.tf1 = _ClusterV1(servers[("worker", 0)].target)
     try:
         yield
@@ -298,9 +302,10 @@ def _cnn():
         images = tf1.placeholder(tf.float32, [2, 8, 8, 3], name="images")
         labels = tf1.placeholder(tf.int32, [2], name="labels")
         with tf1.variable_scope("cnn", use_resource=True):
-            k1 = tf1.get_variable("conv1/kernel", [3, 3, 3, 8], initializer=tf1.truncated_normal_initializer(stddev=0.2))
+            kernels = tf1.truncated_normal_initializer(stddev=0.2)
+            k1 = tf1.get_variable("conv1/kernel", [3, 3, 3, 8], initializer=kernels)
             b1 = tf1.get_variable("conv1/bias", [8], initializer=tf1.constant_initializer(0.01))
-            k2 = tf1.get_variable("conv2/kernel", [3, 3, 8, 8], initializer=tf1.truncated_normal_initializer(stddev=0.2))
+            k2 = tf1.get_variable("conv2/kernel", [3, 3, 8, 8], initializer=kernels)
             b2 = tf1.get_variable("conv2/bias", [8], initializer=tf1.zeros_initializer())
             conv1 = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(images, k1, strides=1, padding="SAME"), b1))
             pool1 = tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="VALID")
@@ -346,16 +351,18 @@ def _embedding(optimizer_key, use_resource):
             table = tf1.get_variable("embeddings", [20, 4], initializer=tf1.random_uniform_initializer(-0.5, 0.5))
             embedded = tf.nn.embedding_lookup(table, ids, name="lookup")
             pooled = tf.reduce_mean(embedded, axis=1)
-            logits = _dense(pooled, 2, "dense", tf1.constant_initializer([[0.3, -0.3], [-0.2, 0.2], [0.1, 0.4], [0.5, -0.1]]))
+            dense = tf1.constant_initializer([[0.3, -0.3], [-0.2, 0.2], [0.1, 0.4], [0.5, -0.1]])
+            logits = _dense(pooled, 2, "dense", dense)
         loss = tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss"
         )
         train = make().minimize(loss, name="train")
-        batches = [
-            {ids: np.array([[1, 2, 2, 7, 0], [3, 3, 3, 19, 5]], dtype=np.int32), labels: np.array([0, 1], dtype=np.int32)},
-            {ids: np.array([[7, 1, 4, 4, 2], [19, 5, 6, 3, 8]], dtype=np.int32), labels: np.array([0, 1], dtype=np.int32)},
-            {ids: np.array([[2, 2, 2, 2, 2], [0, 19, 0, 19, 11]], dtype=np.int32), labels: np.array([0, 1], dtype=np.int32)},
+        sequences = [
+            [[1, 2, 2, 7, 0], [3, 3, 3, 19, 5]],
+            [[7, 1, 4, 4, 2], [19, 5, 6, 3, 8]],
+            [[2, 2, 2, 2, 2], [0, 19, 0, 19, 11]],
         ]
+        batches = [{ids: np.array(s, dtype=np.int32), labels: np.array([0, 1], dtype=np.int32)} for s in sequences]
         _train(c, loss, train, tf1.global_variables(), batches)
 
 
@@ -635,7 +642,8 @@ def _saver_graph():
         x = tf1.placeholder(tf.float32, [None, 3], name="x")
         labels = tf1.placeholder(tf.float32, [None, 2], name="labels")
         with tf1.variable_scope("model", use_resource=False):
-            hidden = _dense(x, 4, "hidden", tf1.constant_initializer(np.linspace(-1, 1, 12).reshape(3, 4)), tf.nn.sigmoid)
+            hidden_kernel = tf1.constant_initializer(np.linspace(-1, 1, 12).reshape(3, 4))
+            hidden = _dense(x, 4, "hidden", hidden_kernel, tf.nn.sigmoid)
             logits = _dense(hidden, 2, "out", tf1.constant_initializer(np.linspace(0.5, -0.5, 8).reshape(4, 2)))
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
         global_step = tf1.train.get_or_create_global_step()
@@ -662,7 +670,8 @@ def _keras_regression():
         model = tf_keras.Sequential(
             [
                 tf_keras.layers.Dense(
-                    8, activation="relu", kernel_initializer=tf_keras.initializers.GlorotUniform(seed=1), input_shape=(4,)
+                    8, activation="relu", kernel_initializer=tf_keras.initializers.GlorotUniform(seed=1),
+                    input_shape=(4,),
                 ),
                 tf_keras.layers.Dense(1, kernel_initializer=tf_keras.initializers.GlorotUniform(seed=2)),
             ]
@@ -689,8 +698,11 @@ def _keras_classifier():
         x = tf1.placeholder(tf.float32, [None, 5], name="x")
         labels = tf1.placeholder(tf.int32, [None], name="labels")
         inputs = tf_keras.Input(shape=(5,))
-        hidden = tf_keras.layers.Dense(10, activation="tanh", kernel_initializer=tf_keras.initializers.HeNormal(seed=3))(inputs)
-        outputs = tf_keras.layers.Dense(3, activation="softmax", kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.3, seed=4))(hidden)
+        initializers = tf_keras.initializers
+        hidden = tf_keras.layers.Dense(10, activation="tanh", kernel_initializer=initializers.HeNormal(seed=3))(inputs)
+        outputs = tf_keras.layers.Dense(
+            3, activation="softmax", kernel_initializer=initializers.RandomNormal(stddev=0.3, seed=4)
+        )(hidden)
         model = tf_keras.Model(inputs, outputs)
         probabilities = model(x)
         loss = tf.identity(tf_keras.losses.SparseCategoricalCrossentropy()(labels, probabilities), name="loss")
