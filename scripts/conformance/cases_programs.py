@@ -289,6 +289,44 @@ def _mlp_sparse_softmax():
         _train(c, loss, train, tf1.global_variables(), batches, extra_fetches=[predicted])
 
 
+def _tf1_losses():
+    note = (
+        "The tf1.losses idiom on ref variables: a 4-8-3 MLP whose kernels carry an L2 "
+        "regularizer (REGULARIZATION_LOSSES), labels one-hot encoded from int32 ids (tf.one_hot), "
+        "tf1.losses.softmax_cross_entropy with label_smoothing 0.1 and per-example weights "
+        "(some 0), tf1.losses.get_total_loss adding the regularization, AdamOptimizer(0.01); "
+        "three steps." + TOLERANCE_REASON
+    )
+    with Case("program_tf1_losses_label_smoothing_adam", note, **TRAINING_TOLERANCE) as c:
+        tf1.set_random_seed(37)
+        # A static batch size lets tf1.losses check the weights' broadcast while building;
+        # with an unknown one it adds a runtime Assert under a cond (control flow).
+        x = tf1.placeholder(tf.float32, [6, 4], name="x")
+        ids = tf1.placeholder(tf.int32, [6], name="ids")
+        weights = tf1.placeholder(tf.float32, [6], name="weights")
+
+        def l2(w):
+            return 1e-2 * tf.nn.l2_loss(w)
+
+        with tf1.variable_scope("mlp", use_resource=False):
+            w1 = tf1.get_variable("w1", [4, 8], initializer=tf1.glorot_uniform_initializer(), regularizer=l2)
+            w2 = tf1.get_variable("w2", [8, 3], initializer=tf1.glorot_uniform_initializer(), regularizer=l2)
+            logits = tf.matmul(tf.nn.elu(tf.matmul(x, w1)), w2)
+        tf1.losses.softmax_cross_entropy(tf.one_hot(ids, 3), logits, weights=weights, label_smoothing=0.1)
+        loss = tf.identity(tf1.losses.get_total_loss(), name="loss")
+        train = tf1.train.AdamOptimizer(0.01).minimize(loss, name="train")
+        rng = _rng(16)
+        batches = []
+        for _ in range(3):
+            classes = rng.randint(0, 3, size=6)
+            batches.append({
+                x: _f32(rng.randn(6, 4) + classes[:, None]),
+                ids: classes.astype(np.int32),
+                weights: _f32([1, 0, 1, 0.5, 1, 0]),
+            })
+        _train(c, loss, train, tf1.global_variables(), batches)
+
+
 def _cnn():
     note = (
         "Small CNN training on 2x8x8x3 images (NHWC): conv2d 3x3 SAME + bias + relu, "
@@ -722,6 +760,7 @@ def cases():
             _logistic_regression(key, make, description, use_resource)
     _mlp_softmax()
     _mlp_sparse_softmax()
+    _tf1_losses()
     _cnn()
     for optimizer_key in ("adagrad", "sgd"):
         for use_resource in (False, True):
