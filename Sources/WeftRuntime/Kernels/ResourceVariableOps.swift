@@ -7,7 +7,7 @@ enum ResourceVariableOps {
     static let definitions: [OpDefinition] =
         [
             varHandle, readVariable, assignVariable, assignUpdate("AssignAddVariableOp", .add),
-            assignUpdate("AssignSubVariableOp", .sub), isInitialized, destroy, gather,
+            assignUpdate("AssignSubVariableOp", .sub), isInitialized, destroy, gather, variableShape,
         ] + ScatterOps.definitions(form: .resource) + TrainingOps.definitions(form: .resourceOptimizer)
 
     private static let varHandle = OpDefinition(
@@ -125,6 +125,29 @@ enum ResourceVariableOps {
                 let handle = try ResourceVariables.handle(context, 0)
                 let variable = context.step.resources.resourceVariable(handle.key)
                 return [.tensor(Tensor(variable?.isInitialized ?? false))]
+            }
+        }
+    )
+
+    /// `VariableShape`: the shape of a resource variable's value (what gradients of a resource
+    /// gather build), in `out_type`.
+    private static let variableShape = OpDefinition(
+        "VariableShape",
+        inputCount: 1,
+        isExpensive: false,
+        outputTypes: { node, _ throws(WeftError) in [OutputType(try node.optionalType("out_type") ?? .int32)] },
+        makeKernel: { node throws(WeftError) in
+            let outType = try node.optionalType("out_type") ?? .int32
+            guard outType == .int32 || outType == .int64 else {
+                throw WeftError(.invalidArgument, "VariableShape's out_type must be int32 or int64, got \(outType) (node '\(node.name)')")
+            }
+            return ClosureKernel { context throws(WeftError) in
+                let dimensions = try ResourceVariables.existing(context, 0).read().shape.dimensions
+                if outType == .int64 { return [.tensor(Tensor(dimensions.map { Int64($0) }))] }
+                guard dimensions.allSatisfy({ $0 <= Int(Int32.max) }) else {
+                    throw .invalidArgument("Shape of the variable does not fit int32; use out_type=int64", node: context.node)
+                }
+                return [.tensor(Tensor(dimensions.map { Int32($0) }))]
             }
         }
     )

@@ -115,6 +115,19 @@ enum CoreOps {
             outputTypes: OpDefinition.outputOfAttribute("dtype"),
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try context.input(0))] } }
         ),
+        OpDefinition(
+            "IsVariableInitialized",
+            inputCount: 1,
+            refInputs: [0],
+            isStateful: true,
+            isExpensive: false,
+            outputTypes: { _, _ in [OutputType(.bool)] },
+            makeKernel: { _ in
+                ClosureKernel { context throws(WeftError) in
+                    [.tensor(Tensor(try context.variable(0).isInitialized))]
+                }
+            }
+        ),
         identity("Identity"),
         identity("StopGradient"),
         identity("Snapshot"),
