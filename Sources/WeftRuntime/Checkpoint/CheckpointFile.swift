@@ -15,7 +15,7 @@ enum CheckpointFile {
             case EEXIST: .alreadyExists
             default: .unknown
             }
-        return WeftError(kind, "\(what) \(path): \(reason)")
+        return WeftError(kind, what.isEmpty ? "\(path); \(reason)" : "\(what) \(path): \(reason)")
     }
 
     /// The whole contents of a file.
@@ -48,11 +48,10 @@ enum CheckpointFile {
     /// Whether a file exists.
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    /// Creates `directory` and its missing parents.
-    static func createDirectories(_ directory: String) throws(WeftError) {
-        guard !directory.isEmpty, !exists(directory) else { return }
-        try createDirectories(parent(of: directory))
-        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw failure("cannot create directory", directory) }
+    /// Creates `directory` unless it exists; as TensorFlow, not its missing parents.
+    static func createDirectory(_ directory: String) throws(WeftError) {
+        guard !directory.isEmpty, mkdir(directory, 0o755) != 0, errno != EEXIST else { return }
+        throw failure("", directory)
     }
 
     /// The directory part of a path, TensorFlow's `io::Dirname`: "" for a bare name.

@@ -141,7 +141,7 @@ enum CheckpointOps {
             }
             firstShard += Int(reader.header.numShards)
         }
-        try CheckpointFile.createDirectories(CheckpointFile.parent(of: destination))
+        try CheckpointFile.createDirectory(CheckpointFile.parent(of: destination))
         firstShard = 0
         for reader in readers {
             let shards = Int(reader.header.numShards)

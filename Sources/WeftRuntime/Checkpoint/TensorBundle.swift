@@ -60,7 +60,7 @@ public enum TensorBundle {
         /// Starts a bundle at `prefix`, creating its directory.
         public init(prefix: String) throws(WeftError) {
             self.prefix = prefix
-            try CheckpointFile.createDirectories(CheckpointFile.parent(of: prefix))
+            try CheckpointFile.createDirectory(CheckpointFile.parent(of: prefix))
             temporaryData = TensorBundle.dataPath(prefix, shard: 0, of: 1) + CheckpointFile.temporarySuffix()
             dataWriter = try CheckpointFile.Writer(temporaryData)
         }

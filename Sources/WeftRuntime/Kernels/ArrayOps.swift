@@ -421,6 +421,7 @@ enum Concatenation {
         let first = values[0]
         var dims = first.shape.dimensions
         dims[axis] = values.reduce(0) { $0 + $1.shape.dimensions[axis] }
+        if first.dtype.isObject { return joinObjects(values, axis: axis, shape: TensorShape(dims)) }
         let out = Tensor(uninitialized: first.dtype, shape: TensorShape(dims))
         // An empty result may have huge dimensions beside its zero one: no products of those.
         guard out.elementCount > 0 else { return out }
@@ -434,6 +435,28 @@ enum Concatenation {
             }
         }
         return out
+    }
+
+    /// Strings, handles and variants: the element arrays joined in the same block order.
+    private static func joinObjects(_ values: [Tensor], axis: Int, shape: TensorShape) -> Tensor {
+        let count = shape.elementCount
+        let outer = count == 0 ? 0 : shape.dimensions[..<axis].reduce(1, *)
+        func joined<Element>(_ arrays: [[Element]]) -> [Element] {
+            var result: [Element] = []
+            result.reserveCapacity(count)
+            let blocks = arrays.map { outer == 0 ? 0 : $0.count / outer }
+            for row in 0..<outer {
+                for (array, block) in zip(arrays, blocks) { result += array[(row * block)..<((row + 1) * block)] }
+            }
+            return result
+        }
+        let objects: ObjectElements =
+            switch values[0].dtype {
+            case .resource: .handles(joined(values.map(\.handles)))
+            case .variant: .variants(joined(values.map(\.variants)))
+            default: .strings(joined(values.map(\.strings)))
+            }
+        return Tensor(dtype: values[0].dtype, shape: shape, buffer: TensorBuffer(objects: objects))
     }
 }
 
