@@ -38,16 +38,14 @@ private func write(_ tensors: [(String, Tensor)], to prefix: String) throws {
 
 /// The error reading every tensor of `prefix`, or nil when all read and equal `expected`.
 private func readError(_ prefix: String, expected: [(String, Tensor)]) -> WeftError? {
-    do {
+    do throws(WeftError) {
         let reader = try TensorBundle.Reader(prefix: prefix)
         for (name, tensor) in expected where try reader.tensor(name) != tensor {
             return WeftError(.internal, "\(name) read back different")
         }
         return nil
-    } catch let error as WeftError {
-        return error
     } catch {
-        return WeftError(.unknown, "\(error)")
+        return error
     }
 }
 
