@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Weft
 import WeftBench
 import WeftTransport
 
@@ -9,10 +10,39 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure Weft's speed.",
         subcommands: [
-            LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            LocalBench.self, CaseBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
             EchoServerCommand.self,
         ]
     )
+}
+
+/// `weft bench case DIR NAME`: times one step of a conformance case in a local session.
+struct CaseBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case",
+        abstract: "Time a step of a conformance case (a TensorFlow-made graph and its feeds) in a local session."
+    )
+
+    @Argument(help: "The conformance folder.")
+    var directory: String
+
+    @Argument(help: "The case's name.")
+    var name: String
+
+    @Option(help: "The step of the case's first session to time (1-based); the steps before it run once first.")
+    var step = 1
+
+    @Option(help: "Timed runs.")
+    var repetitions = 100
+
+    func run() throws {
+        let testCase = try ConformanceCase.load(directory: URL(fileURLWithPath: directory), name: name)
+        let timing = try CaseBenchmark.run(testCase, step: step - 1, iterations: repetitions, warmup: 5)
+        say(
+            "\(timing.name): median \(fixed(timing.statistics.median * 1e3, 3)) ms, "
+                + "p99 \(fixed(timing.statistics.p99 * 1e3, 3)) ms (\(repetitions) runs)"
+        )
+    }
 }
 
 /// `weft bench local`.
