@@ -128,11 +128,4 @@ import WeftRuntime
         #expect(IOLoop.connectableAddress("tcp://127.0.0.1:5555") == "tcp://127.0.0.1:5555")
         #expect(IOLoop.connectableAddress("ipc:///tmp/weft") == "ipc:///tmp/weft")
     }
-
-    @Test func milliseconds_roundUp() {
-        #expect(milliseconds(.zero) == 0)
-        #expect(milliseconds(.microseconds(1)) == 1)
-        #expect(milliseconds(.milliseconds(1500)) == 1500)
-        #expect(milliseconds(.seconds(-3)) == 0)
-    }
 }
