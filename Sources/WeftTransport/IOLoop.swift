@@ -535,7 +535,10 @@ final class IOLoop {
             // request to a dead peer never sits in a socket queue past its deadline.
             try dealer.set(ZMQ_IMMEDIATE, 1 as Int32)
             try dealer.set(ZMQ_RECONNECT_IVL, Int32(clamping: configuration.reconnectInterval.millisecondsRoundedUp))
-            try dealer.set(ZMQ_RECONNECT_IVL_MAX, Int32(clamping: configuration.maxReconnectInterval.millisecondsRoundedUp))
+            try dealer.set(
+                ZMQ_RECONNECT_IVL_MAX,
+                Int32(clamping: configuration.maxReconnectInterval.millisecondsRoundedUp)
+            )
             try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: configuration.connectTimeout.millisecondsRoundedUp))
             try Self.configureCommon(dealer, configuration, ipv6: address.contains("["))
             let endpoint = "inproc://weft.monitor.\(core.serial).\(nextPeerSerial)"
@@ -682,6 +685,7 @@ final class IOLoop {
             if envelope.kind != .reply {
                 throw WeftError(.invalidArgument, "it is a \(envelope.kind) message, not a reply")
             }
+            try envelope.validateBody()
             result = message.error.map { .failure($0) } ?? .success(message)
         } catch {
             result = .failure(WeftError(error.code, "the reply from \(peer.address) is malformed: \(error.message)"))
@@ -732,6 +736,7 @@ final class IOLoop {
         do throws(WeftError) {
             message = try decode(envelope, payloads: frames.dropFirst(2))
             try WireCodec.validateRequestKind(envelope.kind)
+            try envelope.validateBody()
         } catch {
             return reject(identity, requestID: envelope.requestID, error)
         }

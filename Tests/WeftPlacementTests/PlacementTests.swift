@@ -96,7 +96,11 @@ import WeftRuntime
             strategy: ExplicitPlacement()
         )
         let partitions = try Partitioner(graph: runtime, placement: placement).partition(
-            RunSignature(feeds: [TensorName(node: "x", index: 0)], fetches: [TensorName(node: "mul", index: 0)], targets: [])
+            RunSignature(
+                feeds: [TensorName(node: "x", index: 0)],
+                fetches: [TensorName(node: "mul", index: 0)],
+                targets: []
+            )
         )
         let ps = try #require(partitions[DeviceName(job: "ps", task: 0)])
         let worker = try #require(partitions[DeviceName(job: "worker", task: 1)])
