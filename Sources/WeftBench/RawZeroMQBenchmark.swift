@@ -131,7 +131,7 @@ public enum RawZeroMQBenchmark {
             guard frames.count == 2, frames[1].count == 8 else {
                 throw WeftError(.dataLoss, "the sink at \(address) sent a malformed count")
             }
-            let received = UInt64(littleEndian: frames[1].bytes.loadUnaligned(as: UInt64.self))
+            let received = UInt64(littleEndian: frames[1].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
             guard received == expected else {
                 throw WeftError(.dataLoss, "the sink at \(address) received \(received) bytes of \(expected)")
             }
@@ -184,7 +184,7 @@ public enum RawZeroMQBenchmark {
             }
             guard frames.count >= 2, frames[1].count == 1 else { continue }  // identity, opcode, …
             let identity = frames[0].array
-            switch frames[1].bytes[0] {
+            switch frames[1].withUnsafeBytes({ $0[0] }) {
             case echo:
                 _ = socket.send(frames.dropFirst().map { .bytes($0.array) }, to: identity)
             case sink:

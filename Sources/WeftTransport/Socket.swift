@@ -238,8 +238,13 @@ public final class ReceivedFrame {
     /// The number of bytes.
     public var count: Int { zmq_msg_size(message) }
 
+    /// Calls `body` with the bytes, which stay valid for the call only.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(bytes)
+    }
+
     /// The bytes, valid while this frame (or the buffer it became) lives.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: zmq_msg_data(message), count: count) }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: zmq_msg_data(message), count: count) }
 
     /// The bytes copied into an array.
     public var array: [UInt8] { Array(bytes) }
