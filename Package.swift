@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
@@ -24,7 +25,11 @@ let package = Package(
         ),
         .target(
             name: "WeftRuntime",
-            dependencies: ["WeftProto", "CBLAS", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "WeftProto", "CBLAS", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ComplexModule", package: "swift-numerics"),
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
         ),
         .target(
             name: "Weft",

@@ -28,7 +28,8 @@ extension Graph {
         do {
             graphDef = try Tensorflow_GraphDef(textFormatString: text)
         } catch {
-            throw WeftError(.invalidArgument, "not a text GraphDef: \(error)")
+            let place = GraphDefTextError.locate(in: text).map { " at \($0)" } ?? ""
+            throw WeftError(.invalidArgument, "not a text GraphDef: \(error)\(place)")
         }
         try self.init(graphDef: graphDef, registry: registry)
     }
@@ -53,7 +54,9 @@ extension Graph {
         let (existing, _) = nodes()
         let runtime = try RuntimeGraph(nodes: existing + graphDef.node, registry: registry)
         storage.withLock { storage in
-            if graphDef.hasVersions { storage.producer = graphDef.versions.producer }
+            if graphDef.hasVersions { storage.versions = graphDef.versions }
+            if graphDef.hasDebugInfo { storage.debugInfo = graphDef.debugInfo }
+            Self.merge(graphDef.library, into: &storage.library)
             for (offset, node) in graphDef.node.enumerated() {
                 let position = storage.nodes.count
                 storage.index[node.name] = position
@@ -69,10 +72,26 @@ extension Graph {
         storage.withLock { storage in
             var graphDef = Tensorflow_GraphDef()
             graphDef.node = storage.nodes
-            // TensorFlow 1.15's producer version; consumers check it is recent enough.
-            graphDef.versions.producer = storage.producer == 0 ? 134 : storage.producer
+            // Graphs built here carry TensorFlow 1.15's producer version; consumers check it is recent enough.
+            graphDef.versions = storage.versions ?? .with { $0.producer = 134 }
+            if !storage.library.function.isEmpty || !storage.library.gradient.isEmpty
+                || !storage.library.registeredGradients.isEmpty
+            {
+                graphDef.library = storage.library
+            }
+            if let debugInfo = storage.debugInfo { graphDef.debugInfo = debugInfo }
             return graphDef
         }
+    }
+
+    /// Adds the functions and gradients of `library` that `target` does not hold yet (by name).
+    private static func merge(_ library: Tensorflow_FunctionDefLibrary, into target: inout Tensorflow_FunctionDefLibrary) {
+        let functions = Set(target.function.map(\.signature.name))
+        target.function += library.function.filter { !functions.contains($0.signature.name) }
+        let gradients = Set(target.gradient.map(\.functionName))
+        target.gradient += library.gradient.filter { !gradients.contains($0.functionName) }
+        let registered = Set(target.registeredGradients.map(\.gradientFunc))
+        target.registeredGradients += library.registeredGradients.filter { !registered.contains($0.gradientFunc) }
     }
 
     /// The GraphDef in binary protobuf form, as `tf.io.write_graph(..., as_text=False)` writes it.

@@ -21,7 +21,10 @@ public final class Graph: Sendable {
         var namesInUse: [String: Int] = [:]
         var variableInitializers: [String] = []
         var errors: [WeftError] = []
-        var producer: Int32 = 0
+        /// What an imported GraphDef carried besides nodes, kept so an export drops nothing.
+        var versions: Tensorflow_VersionDef?
+        var library = Tensorflow_FunctionDefLibrary()
+        var debugInfo: Tensorflow_GraphDebugInfo?
     }
 
     let storage = Mutex(Storage())

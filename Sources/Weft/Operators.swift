@@ -45,23 +45,10 @@ extension Output {
         binary(divisionOp(rhs.dtype), rhs, scalar: lhs, scalarFirst: true, default: "truediv")
     }
 
-    /// A scalar constant of this output's dtype, in this output's graph.
+    /// A scalar constant of this output's dtype, in this output's graph. A dtype no number
+    /// converts to (`string`) keeps the `float64`, so the op's type check reports the mismatch.
     func scalar(_ value: Double, name: String) -> Output {
-        let tensor: Tensor =
-            switch dtype {
-            case .double: Tensor(value)
-            case .int32: Tensor(Int32(value))
-            case .int64: Tensor(Int64(value))
-            case .half: Tensor(Float16(value))
-            case .int8: Tensor(Int8(value))
-            case .int16: Tensor(Int16(value))
-            case .uint8: Tensor(UInt8(value))
-            case .uint16: Tensor(UInt16(value))
-            case .uint32: Tensor(UInt32(value))
-            case .uint64: Tensor(UInt64(value))
-            case .bool: Tensor(value != 0)
-            case .float: Tensor(Float(value))
-            }
+        let tensor = (try? Tensor(converting: [value], to: dtype, shape: .scalar)) ?? Tensor(value)
         return graph.asDefault { constant(tensor, name: name) }
     }
 }

@@ -794,6 +794,10 @@ final class IOLoop {
         var tensors: [Tensor] = []
         tensors.reserveCapacity(layouts.count)
         for ((dtype, shape), frame) in zip(layouts, payloads) {
+            if dtype.isObject {
+                tensors.append(try WireCodec.objectTensor(frame.bytes, dtype: dtype, shape: shape))
+                continue
+            }
             let (buffer, copied) = frame.makeBuffer(alignment: dtype.byteSize)
             if copied { logger.trace("misaligned payload frame copied", metadata: ["bytes": "\(buffer.byteCount)"]) }
             tensors.append(Tensor(dtype: dtype, shape: shape, buffer: buffer))

@@ -32,7 +32,46 @@ enum WireCodec {
         } catch {
             throw WeftError(.internal, "cannot serialize a \(header.kind) envelope: \(error)")
         }
-        return [.bytes(bytes)] + tensors.map(OutgoingFrame.tensor)
+        var frames: [OutgoingFrame] = [.bytes(bytes)]
+        frames.reserveCapacity(tensors.count + 1)
+        for tensor in tensors { frames.append(try frame(for: tensor)) }
+        return frames
+    }
+
+    /// A tensor's payload frame: its bytes, uncopied; for strings and resource handles, their
+    /// `TensorProto`, since their elements are Swift values of any length.
+    private static func frame(for tensor: Tensor) throws(WeftError) -> OutgoingFrame {
+        guard tensor.dtype.isObject else { return .tensor(tensor) }
+        guard tensor.dtype != .variant else {
+            throw WeftError(
+                .unimplemented,
+                "a variant tensor (such as a TensorList) cannot be sent between processes; keep its producer and consumers on one worker"
+            )
+        }
+        do {
+            return .bytes(try tensor.proto.serializedBytes())
+        } catch {
+            throw WeftError(.internal, "cannot serialize a \(tensor.dtype) tensor: \(error)")
+        }
+    }
+
+    /// Reads the `TensorProto` payload of a string or resource tensor and checks it is the
+    /// tensor the envelope announced.
+    static func objectTensor(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: TensorShape) throws(WeftError) -> Tensor {
+        let proto: Tensorflow_TensorProto
+        do {
+            proto = try Tensorflow_TensorProto(serializedBytes: Array(bytes))
+        } catch {
+            throw WeftError(.invalidArgument, "the payload of a \(dtype) tensor is not a TensorProto: \(error)")
+        }
+        let tensor = try Tensor(proto: proto)
+        guard tensor.dtype == dtype, tensor.shape == shape else {
+            throw WeftError(
+                .invalidArgument,
+                "a payload holds a \(tensor.dtype) tensor of shape \(tensor.shape), but the envelope announced \(dtype) \(shape)"
+            )
+        }
+        return tensor
     }
 
     /// Parses an envelope frame.
@@ -94,7 +133,8 @@ enum WireCodec {
                 expected = product
             }
             let shape = TensorShape(meta.shape.map { Int($0) })
-            guard expected == size else {
+            // Strings and handles travel as a TensorProto, checked when it is read.
+            guard expected == size || dtype.isObject else {
                 throw WeftError(
                     .invalidArgument,
                     "\(label) of type \(dtype) and shape \(shape) needs \(expected) bytes, but its payload frame "

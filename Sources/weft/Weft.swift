@@ -9,7 +9,7 @@ struct WeftCommand: ParsableCommand {
         commandName: "weft",
         abstract: "Weft: TensorFlow-style graphs and sessions in Swift, local or on a cluster.",
         subcommands: [
-            DemoCommand.self, ConformanceCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
+            DemoCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ClusterCommand.self, StatusCommand.self, HealthCommand.self,
         ]
     )

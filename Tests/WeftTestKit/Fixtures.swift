@@ -9,14 +9,18 @@ public enum Fixtures {
         return url
     }()
 
-    /// The conformance cases: `$WEFT_CONFORMANCE` when set, else `../shared/conformance` next to
-    /// the repository (as `scripts/test` finds them).
+    /// The repository's own conformance cases, made by TensorFlow (`scripts/conformance`), or
+    /// `$WEFT_CONFORMANCE` when set.
     public static let conformance: URL = {
         if let path = ProcessInfo.processInfo.environment["WEFT_CONFORMANCE"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        return repository.deletingLastPathComponent().appendingPathComponent("shared/conformance")
+        return repository.appendingPathComponent("Tests/Conformance")
     }()
+
+    /// The prefix of the core cases (the seed, devices, dtypes), which the multi-process tests run
+    /// on every placement strategy; `scripts/test` runs all cases distributed once.
+    public static let coreCasePrefix = "core_"
 }
 
 extension Fixtures {

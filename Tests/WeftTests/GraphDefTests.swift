@@ -23,14 +23,14 @@ import WeftTestKit
     }
 
     @Test func tensorFlowsTextGraph_loads() throws {
-        let url = Fixtures.conformance.appendingPathComponent("seed.pbtxt")
+        let url = Fixtures.conformance.appendingPathComponent("core_seed.pbtxt")
         let graph = try Graph(contentsOf: url)
         #expect(graph.operation(named: "foo")?.type == "VariableV2")
         #expect(try graph.tensor(named: "foo:0").dtype == .int32)
     }
 
     @Test func importedGraph_canBeExtended() throws {
-        let graph = try Graph(contentsOf: Fixtures.conformance.appendingPathComponent("seed.pbtxt"))
+        let graph = try Graph(contentsOf: Fixtures.conformance.appendingPathComponent("core_seed.pbtxt"))
         let foo = try graph.tensor(named: "foo/read:0")
         let plusOne = graph.asDefault { foo + 1 }
         #expect(plusOne.operation.name == "add")
@@ -39,15 +39,19 @@ import WeftTestKit
         #expect(try session.run(plusOne).scalar(as: Int32.self) == 43)
     }
 
-    @Test func unknownOp_isNotFound() throws {
-        var node = Tensorflow_NodeDef()
-        node.name = "mystery"
-        node.op = "NoSuchOp"
+    @Test func unknownOps_areUnimplemented_allListedAtOnce() throws {
         var graphDef = Tensorflow_GraphDef()
-        graphDef.node = [node]
+        for (name, op) in [("mystery", "NoSuchOp"), ("riddle", "NoSuchOp"), ("enigma", "AlsoMissing")] {
+            var node = Tensorflow_NodeDef()
+            node.name = name
+            node.op = op
+            graphDef.node.append(node)
+        }
         let error = try #require(throws: WeftError.self) { try Graph(graphDef: graphDef) }
-        #expect(error.code == .notFound)
-        #expect(error.message.contains("NoSuchOp"))
+        #expect(error.code == .unimplemented)
+        #expect(error.message.contains("2 op types"))
+        #expect(error.message.contains("AlsoMissing (node 'enigma')"))
+        #expect(error.message.contains("NoSuchOp (2 nodes"))
     }
 
     @Test func garbage_isAnInvalidArgument() throws {

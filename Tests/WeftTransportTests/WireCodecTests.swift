@@ -98,7 +98,7 @@ import WeftRuntime
 
     @Test func validate_refusesAnUnsupportedDType() {
         var envelope = WireCodec.header(for: WireMessage(envelope: Weft_Envelope(), tensors: [Tensor(Float(1))]))
-        envelope.tensors[0].dtype = .dtString
+        envelope.tensors[0].dtype = .dtFloat8E5M2
         #expect {
             try WireCodec.validate(envelope, payloadSizes: [4])
         } throws: { error in

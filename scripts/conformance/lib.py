@@ -70,6 +70,31 @@ def encode(value, dtype=None):
     return {"dtype": name, "shape": list(array.shape), "values": [_scalar(v, kind) for v in flat]}
 
 
+def _without_devices(graph):
+    graph_def = graph.as_graph_def()
+    for node in graph_def.node:
+        node.device = ""
+    copy = tf.Graph()
+    with copy.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return copy
+
+
+def _op(element):
+    """A target: an op, also when given one of its tensors (`tf1.assign` returns a tensor)."""
+    return element.op if isinstance(element, tf.Tensor) else element
+
+
+def _key_line(message):
+    """The line of TensorFlow's message that says what went wrong: TensorFlow 2.x starts it with
+    "Graph execution error:" and the stack of the node, then `Node: 'name'`, then the reason."""
+    lines = [line.strip() for line in message.split("\n")]
+    for index, line in enumerate(lines[:-1]):
+        if line.startswith("Node: '") and lines[index + 1]:
+            return lines[index + 1]
+    return next((line for line in lines if line), "")
+
+
 def _error_code(error):
     """TensorFlow's code name, as `FailedPrecondition`."""
     return type(error).__name__.removesuffix("Error")
@@ -100,16 +125,19 @@ class Case:
         return {"fetches": list(fetches), "feeds": dict(feeds or {}), "targets": list(targets)}
 
     def session(self, steps, config=None):
-        """Runs `steps` in a fresh TensorFlow session, recording values or TensorFlow's error."""
+        """Runs `steps` in a fresh TensorFlow session, recording values or TensorFlow's error.
+        TensorFlow runs a copy of the graph without devices (`/job:ps/task:0` names a cluster
+        this process is not): placement never changes a value."""
         recorded = []
-        with tf1.Session(graph=self.graph, config=config) as sess:
+        graph = _without_devices(self.graph)
+        with tf1.Session(graph=graph, config=config) as sess:
             for step in steps:
-                fetches = [self.graph.as_graph_element(_name(f)) for f in step["fetches"]]
-                targets = [self.graph.as_graph_element(_name(t)) for t in step["targets"]]
-                feeds = {self.graph.as_graph_element(_name(k)): v for k, v in step["feeds"].items()}
+                fetches = [graph.as_graph_element(_name(f)) for f in step["fetches"]]
+                targets = [_op(graph.as_graph_element(_name(t))) for t in step["targets"]]
+                feeds = {graph.as_graph_element(_name(k)): v for k, v in step["feeds"].items()}
                 entry = {
                     "feeds": {
-                        _name(k): encode(v, _feed_dtype(self.graph, k)) for k, v in step["feeds"].items()
+                        _name(k): encode(v, _feed_dtype(graph, k)) for k, v in step["feeds"].items()
                     },
                     "fetches": [f.name for f in fetches],
                     "targets": [t.name for t in targets],
@@ -121,7 +149,7 @@ class Case:
                         for f, v in zip(fetches, values)
                     }
                 except tf.errors.OpError as error:
-                    entry["error"] = {"code": _error_code(error), "message": error.message.split("\n")[0]}
+                    entry["error"] = {"code": _error_code(error), "message": _key_line(error.message)}
                 recorded.append(entry)
         self.sessions.append(recorded)
         return recorded
@@ -135,7 +163,7 @@ class Case:
                 os.remove(old)
         if self.binary:
             with open(base + ".pb", "wb") as f:
-                f.write(graph_def.SerializeToString())
+                f.write(graph_def.SerializeToString(deterministic=True))
         else:
             tf.io.write_graph(graph_def, OUT, self.name + ".pbtxt", as_text=True)
         document = {"note": self.note, "sessions": self.sessions}

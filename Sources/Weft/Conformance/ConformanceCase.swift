@@ -2,11 +2,12 @@ import Foundation
 import WeftRuntime
 
 /// A graph made by TensorFlow with the values TensorFlow computed for it: one case of a
-/// conformance folder (`NAME.pbtxt` + `NAME.json`, described in the folder's README).
+/// conformance folder (`NAME.pbtxt` or `NAME.pb`, and `NAME.json`, described in the folder's
+/// README).
 public struct ConformanceCase: Sendable {
     /// What one step expects.
     public enum Expectation: Sendable {
-        /// These fetched values (floats within 1e-5 relative).
+        /// These fetched values (floats within the case's tolerance).
         case values([String: Tensor])
         /// An error with this code; TensorFlow's message is kept for reports.
         case error(WeftError.Code, message: String)
@@ -24,12 +25,32 @@ public struct ConformanceCase: Sendable {
         public var expectation: Expectation
     }
 
+    /// How close a float must be to TensorFlow's: `|got - want| <= atol + rtol * max(|got|, |want|)`.
+    public struct Tolerance: Sendable, Hashable {
+        /// The relative part.
+        public var relative: Double
+        /// The absolute part, for values near zero.
+        public var absolute: Double
+        /// The default: float32 results computed the same way agree to about 1e-5.
+        public static let standard = Tolerance(relative: 1e-5, absolute: 1e-7)
+    }
+
+    /// The graph as TensorFlow wrote it.
+    public enum GraphFile: Sendable {
+        /// Protobuf text form (`NAME.pbtxt`).
+        case text(String)
+        /// Binary form (`NAME.pb`).
+        case binary(Data)
+    }
+
     /// The case's name, its file name without extension.
     public var name: String
     /// The note from the JSON file.
     public var note: String
-    /// The graph, as TensorFlow wrote it.
-    public var graphText: String
+    /// The graph.
+    public var graph: GraphFile
+    /// How close floats must be.
+    public var tolerance: Tolerance
     /// Sessions, each opened fresh and run step by step.
     public var sessions: [[Step]]
 
@@ -50,7 +71,7 @@ public struct ConformanceCase: Sendable {
         guard !cases.isEmpty else {
             throw WeftError(
                 .notFound,
-                "the folder \(directory.path) holds no conformance case (NAME.json + NAME.pbtxt)"
+                "the folder \(directory.path) holds no conformance case (NAME.json + NAME.pbtxt or NAME.pb)"
             )
         }
         return cases
@@ -59,17 +80,25 @@ public struct ConformanceCase: Sendable {
     /// The case `name` of `directory`.
     public static func load(directory: URL, name: String) throws(WeftError) -> ConformanceCase {
         let json = directory.appendingPathComponent(name + ".json")
-        let graph = directory.appendingPathComponent(name + ".pbtxt")
+        let text = directory.appendingPathComponent(name + ".pbtxt")
+        let binary = directory.appendingPathComponent(name + ".pb")
         do {
-            let text = try String(contentsOf: graph, encoding: .utf8)
+            let graph: GraphFile =
+                FileManager.default.fileExists(atPath: binary.path)
+                ? .binary(try Data(contentsOf: binary)) : .text(try String(contentsOf: text, encoding: .utf8))
             let object = try JSONSerialization.jsonObject(with: Data(contentsOf: json))
             guard let root = object as? [String: Any], let sessions = root["sessions"] as? [[Any]] else {
                 throw WeftError(.invalidArgument, "\(json.lastPathComponent) has no 'sessions' list")
             }
+            let tolerance = root["tolerance"] as? [String: Any]
             return ConformanceCase(
                 name: name,
                 note: root["note"] as? String ?? "",
-                graphText: text,
+                graph: graph,
+                tolerance: Tolerance(
+                    relative: (tolerance?["rtol"] as? NSNumber)?.doubleValue ?? Tolerance.standard.relative,
+                    absolute: (tolerance?["atol"] as? NSNumber)?.doubleValue ?? Tolerance.standard.absolute
+                ),
                 sessions: try sessions.map { try $0.map(parseStep) }
             )
         } catch let error as WeftError {
@@ -77,6 +106,21 @@ public struct ConformanceCase: Sendable {
         } catch {
             throw WeftError(.invalidArgument, "case \(name): \(error.localizedDescription)")
         }
+    }
+
+    /// The cases of `directory` that Weft cannot pass yet, with the reason, from its
+    /// `pending.txt` (`NAME  reason` per line, `#` comments): runners report them as skipped
+    /// while they fail, so the gap stays visible without failing the run.
+    public static func pending(directory: URL) -> [String: String] {
+        let file = directory.appendingPathComponent("pending.txt")
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [:] }
+        var pending: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            guard let name = parts.first else { continue }
+            pending[String(name)] = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+        }
+        return pending
     }
 
     private static func parseStep(_ object: Any) throws -> Step {
@@ -100,7 +144,9 @@ public struct ConformanceCase: Sendable {
         )
     }
 
-    /// Reads `{"dtype": "float32", "shape": [2, 3], "values": [...]}`.
+    /// Reads `{"dtype": "float32", "shape": [2, 3], "values": [...]}`: numbers, with NaN and
+    /// infinities as `"nan"`, `"inf"`, `"-inf"`; complex numbers as `[re, im]`; strings as text
+    /// or `{"base64": …}`.
     static func parseValue(_ object: Any) throws -> Tensor {
         guard let value = object as? [String: Any], let dtypeName = value["dtype"] as? String,
             let shape = value["shape"] as? [Int], let values = value["values"] as? [Any]
@@ -108,27 +154,42 @@ public struct ConformanceCase: Sendable {
         guard let dtype = DType(name: dtypeName) else {
             throw WeftError(.unimplemented, "dtype '\(dtypeName)' is not supported")
         }
-        let numbers = values.map { ($0 as? NSNumber)?.doubleValue ?? .nan }
-        return try Tensor(converting: numbers, to: dtype, shape: TensorShape(shape))
-    }
-}
-
-extension Tensor {
-    /// A tensor of `dtype` from double values, each converted (for tests, tools and files).
-    public init(converting values: [Double], to dtype: DType, shape: TensorShape) throws(WeftError) {
+        let tensorShape = TensorShape(shape)
         switch dtype {
-        case .float: try self.init(values.map { Float($0) }, shape: shape)
-        case .double: try self.init(values, shape: shape)
-        case .half: try self.init(values.map { Float16($0) }, shape: shape)
-        case .int8: try self.init(values.map { Int8($0) }, shape: shape)
-        case .int16: try self.init(values.map { Int16($0) }, shape: shape)
-        case .int32: try self.init(values.map { Int32($0) }, shape: shape)
-        case .int64: try self.init(values.map { Int64($0) }, shape: shape)
-        case .uint8: try self.init(values.map { UInt8($0) }, shape: shape)
-        case .uint16: try self.init(values.map { UInt16($0) }, shape: shape)
-        case .uint32: try self.init(values.map { UInt32($0) }, shape: shape)
-        case .uint64: try self.init(values.map { UInt64($0) }, shape: shape)
-        case .bool: try self.init(values.map { $0 != 0 }, shape: shape)
+        case .string:
+            return try Tensor(strings: try values.map(parseBytes), shape: tensorShape)
+        case .complex64, .complex128:
+            let parts = try values.map { item throws -> (Double, Double) in
+                guard let pair = item as? [Any], pair.count == 2 else {
+                    throw WeftError(.invalidArgument, "a complex value must be [re, im], got \(item)")
+                }
+                return (parseNumber(pair[0]), parseNumber(pair[1]))
+            }
+            let tensor = try Tensor(parts.map { ComplexElement($0.0, $0.1) }, shape: tensorShape)
+            return try Tensor(converting: tensor, to: dtype)
+        // 64-bit integers read exactly: a double holds only 53 bits.
+        case .int64:
+            return try Tensor(values.map { ($0 as? NSNumber)?.int64Value ?? 0 }, shape: tensorShape)
+        case .uint64:
+            return try Tensor(values.map { ($0 as? NSNumber)?.uint64Value ?? 0 }, shape: tensorShape)
+        default:
+            return try Tensor(converting: values.map(parseNumber), to: dtype, shape: tensorShape)
         }
+    }
+
+    private static func parseNumber(_ item: Any) -> Double {
+        if let number = item as? NSNumber { return number.doubleValue }
+        switch item as? String {
+        case "inf": return .infinity
+        case "-inf": return -.infinity
+        default: return .nan
+        }
+    }
+
+    private static func parseBytes(_ item: Any) throws -> [UInt8] {
+        if let text = item as? String { return Array(text.utf8) }
+        guard let encoded = (item as? [String: Any])?["base64"] as? String, let data = Data(base64Encoded: encoded)
+        else { throw WeftError(.invalidArgument, "a string value must be text or {\"base64\": …}, got \(item)") }
+        return [UInt8](data)
     }
 }

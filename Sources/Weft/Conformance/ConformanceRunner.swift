@@ -18,7 +18,10 @@ extension ConformanceCase {
         var failures: [String] = []
         let graph: Graph
         do {
-            graph = try Graph(graphDefText: graphText)
+            switch self.graph {
+            case .text(let text): graph = try Graph(graphDefText: text)
+            case .binary(let data): graph = try Graph(serializedGraphDef: data)
+            }
         } catch {
             return ConformanceResult(name: name, failures: ["loading the graph: \(error)"])
         }
@@ -33,13 +36,13 @@ extension ConformanceCase {
             defer { session.close() }
             for (stepNumber, step) in steps.enumerated() {
                 let place = "session \(sessionNumber + 1) step \(stepNumber + 1)"
-                failures += Self.check(step, on: session).map { "\(place): \($0)" }
+                failures += check(step, on: session).map { "\(place): \($0)" }
             }
         }
         return ConformanceResult(name: name, failures: failures)
     }
 
-    private static func check(_ step: Step, on session: Session) -> [String] {
+    private func check(_ step: Step, on session: Session) -> [String] {
         let result: Result<[Tensor], WeftError>
         do throws(WeftError) {
             result = .success(try session.run(fetches: step.fetches, feeds: step.feeds, targets: step.targets))
@@ -50,7 +53,7 @@ extension ConformanceCase {
         case (.values(let expected), .success(let values)):
             return zip(step.fetches, values).compactMap { name, value in
                 guard let want = expected[name] else { return nil }
-                return ConformanceCase.difference(value, want).map { "\(name): \($0)" }
+                return ConformanceCase.difference(value, want, tolerance: tolerance).map { "\(name): \($0)" }
             }
         case (.values, .failure(let error)):
             return ["expected values, got error \(error)"]
@@ -61,13 +64,22 @@ extension ConformanceCase {
         }
     }
 
-    /// How `actual` differs from `expected`, or `nil` when they agree (floats within 1e-5 relative).
-    public static func difference(_ actual: Tensor, _ expected: Tensor) -> String? {
+    /// How `actual` differs from `expected`, or `nil` when they agree: floats (and both parts
+    /// of complex numbers) within `tolerance`, NaN matching NaN, everything else exactly.
+    public static func difference(_ actual: Tensor, _ expected: Tensor, tolerance: Tolerance = .standard) -> String? {
         guard actual.dtype == expected.dtype else { return "dtype \(actual.dtype), expected \(expected.dtype)" }
         guard actual.shape == expected.shape else { return "shape \(actual.shape), expected \(expected.shape)" }
-        for (index, (got, want)) in zip(actual.doubleValues, expected.doubleValues).enumerated() {
-            let close = got == want || Swift.abs(got - want) <= 1e-5 * Swift.max(Swift.abs(want), Swift.abs(got)) + 1e-7
-            if !close { return "element \(index) is \(got), expected \(want)" }
+        guard actual.dtype.isFloatingPoint || actual.dtype.isComplex else {
+            return actual == expected ? nil : "\(actual), expected \(expected)"
+        }
+        let parts = [(actual.doubleValues, expected.doubleValues), (actual.imaginaryValues, expected.imaginaryValues)]
+        for (part, (gotValues, wantValues)) in parts.enumerated() {
+            for (index, (got, want)) in zip(gotValues, wantValues).enumerated() {
+                let close =
+                    got == want || (got.isNaN && want.isNaN)
+                    || Swift.abs(got - want) <= tolerance.absolute + tolerance.relative * Swift.max(Swift.abs(want), Swift.abs(got))
+                if !close { return "element \(index)\(part == 1 ? " (imaginary part)" : "") is \(got), expected \(want)" }
+            }
         }
         return nil
     }

@@ -447,45 +447,66 @@ public nonisolated struct Weft_DeviceRates: Sendable {
   public init() {}
 }
 
-public nonisolated struct Weft_CreateSession: Sendable {
+public nonisolated struct Weft_CreateSession: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var graph: Tensorflow_GraphDef {
-    get {_graph ?? Tensorflow_GraphDef()}
-    set {_graph = newValue}
+    get {_storage._graph ?? Tensorflow_GraphDef()}
+    set {_uniqueStorage()._graph = newValue}
   }
   /// Returns true if `graph` has been explicitly set.
-  public var hasGraph: Bool {self._graph != nil}
+  public var hasGraph: Bool {_storage._graph != nil}
   /// Clears the value of `graph`. Subsequent reads from it will return its default value.
-  public mutating func clearGraph() {self._graph = nil}
+  public mutating func clearGraph() {_uniqueStorage()._graph = nil}
 
-  public var strategy: String = String()
+  public var strategy: String {
+    get {_storage._strategy}
+    set {_uniqueStorage()._strategy = newValue}
+  }
 
-  public var client: String = String()
+  public var client: String {
+    get {_storage._client}
+    set {_uniqueStorage()._client = newValue}
+  }
 
   /// How long to wait for the workers the graph names to register.
-  public var waitForWorkersMs: UInt64 = 0
+  public var waitForWorkersMs: UInt64 {
+    get {_storage._waitForWorkersMs}
+    set {_uniqueStorage()._waitForWorkersMs = newValue}
+  }
 
   /// A session whose client sends nothing for this long is closed.
-  public var leaseMs: UInt64 = 0
+  public var leaseMs: UInt64 {
+    get {_storage._leaseMs}
+    set {_uniqueStorage()._leaseMs = newValue}
+  }
 
   /// Seeds the placement strategy's random choices.
-  public var placementSeed: UInt64 = 0
+  public var placementSeed: UInt64 {
+    get {_storage._placementSeed}
+    set {_uniqueStorage()._placementSeed = newValue}
+  }
 
   /// Bytes of variables and constants each worker may hold for this session; 0 for no limit.
-  public var memoryLimitBytes: UInt64 = 0
+  public var memoryLimitBytes: UInt64 {
+    get {_storage._memoryLimitBytes}
+    set {_uniqueStorage()._memoryLimitBytes = newValue}
+  }
 
   /// Seconds each node took in earlier steps, by node name: the `profile` strategy places with
   /// them in place of estimates.
-  public var measuredNodeSeconds: Dictionary<String,Double> = [:]
+  public var measuredNodeSeconds: Dictionary<String,Double> {
+    get {_storage._measuredNodeSeconds}
+    set {_uniqueStorage()._measuredNodeSeconds = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _graph: Tensorflow_GraphDef? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Weft_NodePlacement: Sendable {
@@ -728,37 +749,55 @@ public nonisolated struct Weft_PeerAddress: Sendable {
   public init() {}
 }
 
-public nonisolated struct Weft_RegisterPartition: Sendable {
+public nonisolated struct Weft_RegisterPartition: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var handle: String = String()
+  public var handle: String {
+    get {_storage._handle}
+    set {_uniqueStorage()._handle = newValue}
+  }
 
   public var graph: Tensorflow_GraphDef {
-    get {_graph ?? Tensorflow_GraphDef()}
-    set {_graph = newValue}
+    get {_storage._graph ?? Tensorflow_GraphDef()}
+    set {_uniqueStorage()._graph = newValue}
   }
   /// Returns true if `graph` has been explicitly set.
-  public var hasGraph: Bool {self._graph != nil}
+  public var hasGraph: Bool {_storage._graph != nil}
   /// Clears the value of `graph`. Subsequent reads from it will return its default value.
-  public mutating func clearGraph() {self._graph = nil}
+  public mutating func clearGraph() {_uniqueStorage()._graph = nil}
 
-  public var feeds: [String] = []
+  public var feeds: [String] {
+    get {_storage._feeds}
+    set {_uniqueStorage()._feeds = newValue}
+  }
 
-  public var fetches: [String] = []
+  public var fetches: [String] {
+    get {_storage._fetches}
+    set {_uniqueStorage()._fetches = newValue}
+  }
 
-  public var targets: [String] = []
+  public var targets: [String] {
+    get {_storage._targets}
+    set {_uniqueStorage()._targets = newValue}
+  }
 
-  public var peers: [Weft_PeerAddress] = []
+  public var peers: [Weft_PeerAddress] {
+    get {_storage._peers}
+    set {_uniqueStorage()._peers = newValue}
+  }
 
-  public var device: String = String()
+  public var device: String {
+    get {_storage._device}
+    set {_uniqueStorage()._device = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _graph: Tensorflow_GraphDef? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Weft_RunPartition: Sendable {
@@ -1559,66 +1598,116 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
   public static let protoMessageName: String = _protobuf_package + ".CreateSession"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}measured_node_seconds\0")
 
+  fileprivate class _StorageClass {
+    var _graph: Tensorflow_GraphDef? = nil
+    var _strategy: String = String()
+    var _client: String = String()
+    var _waitForWorkersMs: UInt64 = 0
+    var _leaseMs: UInt64 = 0
+    var _placementSeed: UInt64 = 0
+    var _memoryLimitBytes: UInt64 = 0
+    var _measuredNodeSeconds: Dictionary<String,Double> = [:]
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _graph = source._graph
+      _strategy = source._strategy
+      _client = source._client
+      _waitForWorkersMs = source._waitForWorkersMs
+      _leaseMs = source._leaseMs
+      _placementSeed = source._placementSeed
+      _memoryLimitBytes = source._memoryLimitBytes
+      _measuredNodeSeconds = source._measuredNodeSeconds
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._graph) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.strategy) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.client) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.waitForWorkersMs) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.leaseMs) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.placementSeed) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
-      case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.measuredNodeSeconds) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._graph) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._strategy) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._waitForWorkersMs) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._leaseMs) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._placementSeed) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._memoryLimitBytes) }()
+        case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &_storage._measuredNodeSeconds) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._graph {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    if !self.strategy.isEmpty {
-      try visitor.visitSingularStringField(value: self.strategy, fieldNumber: 2)
-    }
-    if !self.client.isEmpty {
-      try visitor.visitSingularStringField(value: self.client, fieldNumber: 3)
-    }
-    if self.waitForWorkersMs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.waitForWorkersMs, fieldNumber: 4)
-    }
-    if self.leaseMs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.leaseMs, fieldNumber: 5)
-    }
-    if self.placementSeed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.placementSeed, fieldNumber: 6)
-    }
-    if self.memoryLimitBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 7)
-    }
-    if !self.measuredNodeSeconds.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.measuredNodeSeconds, fieldNumber: 8)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._graph {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._strategy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._strategy, fieldNumber: 2)
+      }
+      if !_storage._client.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._client, fieldNumber: 3)
+      }
+      if _storage._waitForWorkersMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._waitForWorkersMs, fieldNumber: 4)
+      }
+      if _storage._leaseMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._leaseMs, fieldNumber: 5)
+      }
+      if _storage._placementSeed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._placementSeed, fieldNumber: 6)
+      }
+      if _storage._memoryLimitBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._memoryLimitBytes, fieldNumber: 7)
+      }
+      if !_storage._measuredNodeSeconds.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: _storage._measuredNodeSeconds, fieldNumber: 8)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_CreateSession, rhs: Weft_CreateSession) -> Bool {
-    if lhs._graph != rhs._graph {return false}
-    if lhs.strategy != rhs.strategy {return false}
-    if lhs.client != rhs.client {return false}
-    if lhs.waitForWorkersMs != rhs.waitForWorkersMs {return false}
-    if lhs.leaseMs != rhs.leaseMs {return false}
-    if lhs.placementSeed != rhs.placementSeed {return false}
-    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
-    if lhs.measuredNodeSeconds != rhs.measuredNodeSeconds {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._graph != rhs_storage._graph {return false}
+        if _storage._strategy != rhs_storage._strategy {return false}
+        if _storage._client != rhs_storage._client {return false}
+        if _storage._waitForWorkersMs != rhs_storage._waitForWorkersMs {return false}
+        if _storage._leaseMs != rhs_storage._leaseMs {return false}
+        if _storage._placementSeed != rhs_storage._placementSeed {return false}
+        if _storage._memoryLimitBytes != rhs_storage._memoryLimitBytes {return false}
+        if _storage._measuredNodeSeconds != rhs_storage._measuredNodeSeconds {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2136,61 +2225,109 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
   public static let protoMessageName: String = _protobuf_package + ".RegisterPartition"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0")
 
+  fileprivate class _StorageClass {
+    var _handle: String = String()
+    var _graph: Tensorflow_GraphDef? = nil
+    var _feeds: [String] = []
+    var _fetches: [String] = []
+    var _targets: [String] = []
+    var _peers: [Weft_PeerAddress] = []
+    var _device: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _handle = source._handle
+      _graph = source._graph
+      _feeds = source._feeds
+      _fetches = source._fetches
+      _targets = source._targets
+      _peers = source._peers
+      _device = source._device
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.handle) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._graph) }()
-      case 3: try { try decoder.decodeRepeatedStringField(value: &self.feeds) }()
-      case 4: try { try decoder.decodeRepeatedStringField(value: &self.fetches) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.targets) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.peers) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.device) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._handle) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._graph) }()
+        case 3: try { try decoder.decodeRepeatedStringField(value: &_storage._feeds) }()
+        case 4: try { try decoder.decodeRepeatedStringField(value: &_storage._fetches) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._targets) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._peers) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._device) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.handle.isEmpty {
-      try visitor.visitSingularStringField(value: self.handle, fieldNumber: 1)
-    }
-    try { if let v = self._graph {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.feeds.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.feeds, fieldNumber: 3)
-    }
-    if !self.fetches.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.fetches, fieldNumber: 4)
-    }
-    if !self.targets.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.targets, fieldNumber: 5)
-    }
-    if !self.peers.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.peers, fieldNumber: 6)
-    }
-    if !self.device.isEmpty {
-      try visitor.visitSingularStringField(value: self.device, fieldNumber: 7)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._handle.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._handle, fieldNumber: 1)
+      }
+      try { if let v = _storage._graph {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._feeds.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._feeds, fieldNumber: 3)
+      }
+      if !_storage._fetches.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._fetches, fieldNumber: 4)
+      }
+      if !_storage._targets.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._targets, fieldNumber: 5)
+      }
+      if !_storage._peers.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._peers, fieldNumber: 6)
+      }
+      if !_storage._device.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._device, fieldNumber: 7)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RegisterPartition, rhs: Weft_RegisterPartition) -> Bool {
-    if lhs.handle != rhs.handle {return false}
-    if lhs._graph != rhs._graph {return false}
-    if lhs.feeds != rhs.feeds {return false}
-    if lhs.fetches != rhs.fetches {return false}
-    if lhs.targets != rhs.targets {return false}
-    if lhs.peers != rhs.peers {return false}
-    if lhs.device != rhs.device {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._handle != rhs_storage._handle {return false}
+        if _storage._graph != rhs_storage._graph {return false}
+        if _storage._feeds != rhs_storage._feeds {return false}
+        if _storage._fetches != rhs_storage._fetches {return false}
+        if _storage._targets != rhs_storage._targets {return false}
+        if _storage._peers != rhs_storage._peers {return false}
+        if _storage._device != rhs_storage._device {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -24,9 +24,11 @@ public final class RuntimeGraph: Sendable {
     /// The registry the ops came from.
     public let registry: OpRegistry
 
-    /// Loads NodeDefs: unknown ops, inputs naming missing nodes or outputs, wrong input counts,
-    /// and duplicate names are each an error naming the node.
+    /// Loads NodeDefs: inputs naming missing nodes or outputs, wrong input counts, and
+    /// duplicate names are each an error naming the node. Ops Weft lacks are one
+    /// `unimplemented` error listing every missing op type, so a user sees the whole gap at once.
     public init(nodes defs: [Tensorflow_NodeDef], registry: OpRegistry = .standard) throws(WeftError) {
+        try Self.checkOpsExist(defs, registry: registry)
         var index: [String: Int] = [:]
         index.reserveCapacity(defs.count)
         let infos = try defs.map { (def) throws(WeftError) in try NodeInfo(def) }
@@ -46,6 +48,23 @@ public final class RuntimeGraph: Sendable {
         self.nodes = nodes
         self.index = index
         self.registry = registry
+    }
+
+    private static func checkOpsExist(_ defs: [Tensorflow_NodeDef], registry: OpRegistry) throws(WeftError) {
+        let known = Set(registry.opNames)
+        var missing: [String: (count: Int, example: String)] = [:]
+        for def in defs where !known.contains(def.op) {
+            missing[def.op, default: (0, def.name)].count += 1
+        }
+        guard !missing.isEmpty else { return }
+        let list = missing.keys.sorted().map { op in
+            let (count, example) = missing[op] ?? (0, "")
+            return count == 1 ? "\(op) (node '\(example)')" : "\(op) (\(count) nodes, e.g. '\(example)')"
+        }
+        throw WeftError(
+            .unimplemented,
+            "the graph uses \(missing.count) op type\(missing.count == 1 ? "" : "s") Weft does not implement: \(list.joined(separator: ", "))"
+        )
     }
 
     /// The node named `name`, or a `notFound` error.

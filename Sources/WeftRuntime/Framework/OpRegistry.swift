@@ -101,5 +101,8 @@ public final class OpRegistry: Sendable {
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions
+            + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
+            + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
+            + SpaceOps.definitions + DiagonalOps.definitions
     )
 }

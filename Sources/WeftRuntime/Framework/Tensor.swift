@@ -10,27 +10,83 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// The bytes; `shape.elementCount * dtype.byteSize` of them are the elements.
     public let buffer: TensorBuffer
 
-    /// Wraps an existing buffer. The buffer must hold at least the shape's bytes.
+    /// Wraps an existing buffer. The buffer must hold at least the shape's bytes (or, for an
+    /// object dtype, its elements): callers check sizes that come from outside first.
     public init(dtype: DType, shape: TensorShape, buffer: TensorBuffer) {
         precondition(buffer.byteCount >= shape.elementCount * dtype.byteSize, "buffer too small for tensor")
+        precondition(!dtype.isObject || buffer.objects?.count == shape.elementCount, "object tensor without its elements")
         self.dtype = dtype
         self.shape = shape
         self.buffer = buffer
     }
 
-    /// Allocates a tensor whose elements the caller must initialize before sharing it.
+    /// Allocates a tensor whose elements the caller must initialize before sharing it. An
+    /// object tensor's elements start as empty strings, empty handles or empty variants.
     public init(uninitialized dtype: DType, shape: TensorShape) {
-        self.init(dtype: dtype, shape: shape, buffer: TensorBuffer(byteCount: shape.elementCount * dtype.byteSize))
+        let count = shape.elementCount
+        let buffer: TensorBuffer =
+            switch dtype {
+            case .string: TensorBuffer(objects: .strings(Array(repeating: [], count: count)))
+            case .resource: TensorBuffer(objects: .handles(Array(repeating: ResourceHandle(), count: count)))
+            case .variant: TensorBuffer(objects: .variants(Array(repeating: EmptyVariant(), count: count)))
+            default: TensorBuffer(byteCount: count * dtype.byteSize)
+            }
+        self.init(dtype: dtype, shape: shape, buffer: buffer)
+    }
+
+    /// Makes a `string` tensor from byte strings in row-major order.
+    public init(strings: [[UInt8]], shape: TensorShape) throws(WeftError) {
+        try Self.checkCount(strings.count, shape)
+        self.init(dtype: .string, shape: shape, buffer: TensorBuffer(objects: .strings(strings)))
+    }
+
+    /// Makes a `string` tensor from text, each element its UTF-8 bytes.
+    public init(strings: [String], shape: TensorShape) throws(WeftError) {
+        try self.init(strings: strings.map { Array($0.utf8) }, shape: shape)
+    }
+
+    /// Makes a `resource` tensor.
+    public init(handles: [ResourceHandle], shape: TensorShape) throws(WeftError) {
+        try Self.checkCount(handles.count, shape)
+        self.init(dtype: .resource, shape: shape, buffer: TensorBuffer(objects: .handles(handles)))
+    }
+
+    /// Makes a `variant` tensor.
+    public init(variants: [any VariantValue], shape: TensorShape) throws(WeftError) {
+        try Self.checkCount(variants.count, shape)
+        self.init(dtype: .variant, shape: shape, buffer: TensorBuffer(objects: .variants(variants)))
+    }
+
+    private static func checkCount(_ count: Int, _ shape: TensorShape) throws(WeftError) {
+        guard count == shape.elementCount else {
+            throw WeftError(
+                .invalidArgument,
+                "\(count) values cannot fill a tensor of shape \(shape), which holds \(shape.elementCount)"
+            )
+        }
+    }
+
+    /// The elements of a `string` tensor; empty for other dtypes.
+    public var strings: [[UInt8]] {
+        if case .strings(let values) = buffer.objects { return values }
+        return []
+    }
+
+    /// The elements of a `resource` tensor; empty for other dtypes.
+    public var handles: [ResourceHandle] {
+        if case .handles(let values) = buffer.objects { return values }
+        return []
+    }
+
+    /// The elements of a `variant` tensor; empty for other dtypes.
+    public var variants: [any VariantValue] {
+        if case .variants(let values) = buffer.objects { return values }
+        return []
     }
 
     /// Makes a tensor from elements in row-major order.
     public init<Element: TensorElement>(_ elements: [Element], shape: TensorShape) throws(WeftError) {
-        guard elements.count == shape.elementCount else {
-            throw WeftError(
-                .invalidArgument,
-                "\(elements.count) values cannot fill a tensor of shape \(shape), which holds \(shape.elementCount)"
-            )
-        }
+        try Self.checkCount(elements.count, shape)
         self.init(uninitialized: Element.dtype, shape: shape)
         elements.withUnsafeBytes { buffer.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
@@ -85,31 +141,62 @@ public struct Tensor: Sendable, CustomStringConvertible {
         elementCount == 1 ? withElements(of: type) { $0[0] } : nil
     }
 
-    /// The elements as doubles, whatever the dtype (bools as 0 and 1): for comparisons and printing.
+    /// The elements as doubles, whatever the dtype (bools as 0 and 1, complex numbers as their
+    /// real part): for comparisons and printing. Empty for object dtypes.
     public var doubleValues: [Double] {
         switch dtype {
         case .float: scalars(as: Float.self).map(Double.init)
         case .double: scalars(as: Double.self)
         case .half: scalars(as: Float16.self).map(Double.init)
-        case .int8: scalars(as: Int8.self).map(Double.init)
-        case .int16: scalars(as: Int16.self).map(Double.init)
-        case .int32: scalars(as: Int32.self).map(Double.init)
+        case .bfloat16: scalars(as: BFloat16.self).map { Double($0.float) }
+        case .int8, .qint8: integers(Int8.self)
+        case .int16, .qint16: integers(Int16.self)
+        case .int32, .qint32: integers(Int32.self)
         case .int64: scalars(as: Int64.self).map(Double.init)
-        case .uint8: scalars(as: UInt8.self).map(Double.init)
-        case .uint16: scalars(as: UInt16.self).map(Double.init)
+        case .uint8, .quint8: integers(UInt8.self)
+        case .uint16, .quint16: integers(UInt16.self)
         case .uint32: scalars(as: UInt32.self).map(Double.init)
         case .uint64: scalars(as: UInt64.self).map(Double.init)
         case .bool: scalars(as: Bool.self).map { $0 ? 1 : 0 }
+        case .complex64: scalars(as: ComplexElement<Float>.self).map { Double($0.real) }
+        case .complex128: scalars(as: ComplexElement<Double>.self).map(\.real)
+        case .string, .resource, .variant: []
         }
     }
 
-    /// NumPy-like text: `13`, `[1.0, 2.0]`, `[[1, 2], [3, 4]]`.
+    /// The imaginary parts of a complex tensor; zeros for real dtypes.
+    public var imaginaryValues: [Double] {
+        switch dtype {
+        case .complex64: scalars(as: ComplexElement<Float>.self).map { Double($0.imaginary) }
+        case .complex128: scalars(as: ComplexElement<Double>.self).map(\.imaginary)
+        default: Array(repeating: 0, count: dtype.isObject ? 0 : elementCount)
+        }
+    }
+
+    /// Reads the raw bytes as `T`, for dtypes that share a layout with a Swift integer
+    /// (the quantized types).
+    private func integers<T: FixedWidthInteger>(_ type: T.Type) -> [Double] {
+        let raw = UnsafeRawBufferPointer(start: buffer.base, count: byteCount)
+        return (0..<elementCount).map { Double(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+    }
+
+    /// NumPy-like text: `13`, `[1.0, 2.0]`, `[[1, 2], [3, 4]]`, `["a", "b"]`.
     public var description: String {
-        let values = doubleValues.map { value -> String in
-            switch dtype {
-            case .bool: value != 0 ? "true" : "false"
-            case .float, .double, .half: "\(dtype == .float ? "\(Float(value))" : "\(value)")"
-            default: String(Int64(value))
+        let values: [String]
+        switch dtype {
+        case .string: values = strings.map { "\"" + String(decoding: $0, as: UTF8.self) + "\"" }
+        case .resource: values = handles.map { "<resource \($0.container)/\($0.name)>" }
+        case .variant: values = variants.map { "<\($0.typeName)>" }
+        case .complex64, .complex128:
+            values = zip(doubleValues, imaginaryValues).map { "(\($0)\($1 < 0 ? "-" : "+")\(Swift.abs($1))j)" }
+        default:
+            values = doubleValues.map { value -> String in
+                switch dtype {
+                case .bool: value != 0 ? "true" : "false"
+                case .float, .half, .bfloat16: "\(Float(value))"
+                case .double: "\(value)"
+                default: String(Int64(value))
+                }
             }
         }
         return Self.nest(values[...], shape.dimensions[...])
@@ -128,6 +215,13 @@ public struct Tensor: Sendable, CustomStringConvertible {
 extension Tensor: Equatable {
     /// Same dtype, shape and bytes.
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
-        lhs.dtype == rhs.dtype && lhs.shape == rhs.shape && lhs.bytes.elementsEqual(rhs.bytes)
+        guard lhs.dtype == rhs.dtype, lhs.shape == rhs.shape else { return false }
+        switch (lhs.buffer.objects, rhs.buffer.objects) {
+        case (nil, nil): return lhs.bytes.elementsEqual(rhs.bytes)
+        case (.strings(let a), .strings(let b)): return a == b
+        case (.handles(let a), .handles(let b)): return a == b
+        case (.variants(let a), .variants(let b)): return zip(a, b).allSatisfy { $0.isEqual(to: $1) }
+        default: return false
+        }
     }
 }

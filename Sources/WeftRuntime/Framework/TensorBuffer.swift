@@ -17,12 +17,23 @@ public final class TensorBuffer: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     /// The number of bytes.
     public let byteCount: Int
+    /// The elements of a `string`, `resource` or `variant` tensor; `nil` for tensors of bytes.
+    public let objects: ObjectElements?
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
     /// Allocates `byteCount` uninitialized bytes, 64-byte aligned for SIMD and BLAS.
     public init(byteCount: Int) {
         self.byteCount = byteCount
         self.base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        self.objects = nil
+        self.release = nil
+    }
+
+    /// Holds the elements of an object tensor; there are no payload bytes.
+    public init(objects: ObjectElements) {
+        self.byteCount = 0
+        self.base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+        self.objects = objects
         self.release = nil
     }
 
@@ -34,10 +45,72 @@ public final class TensorBuffer: @unchecked Sendable {
     ) {
         self.base = base
         self.byteCount = count
+        self.objects = nil
         self.release = release
     }
 
     deinit {
         if let release { release(base) } else { base.deallocate() }
+    }
+}
+
+/// The elements of a tensor whose dtype `isObject`: Swift values, not bytes.
+public enum ObjectElements: Sendable {
+    /// `string` elements: byte strings of any length (TensorFlow's strings are bytes, not text).
+    case strings([[UInt8]])
+    /// `resource` elements.
+    case handles([ResourceHandle])
+    /// `variant` elements.
+    case variants([any VariantValue])
+
+    /// The number of elements.
+    public var count: Int {
+        switch self {
+        case .strings(let values): values.count
+        case .handles(let values): values.count
+        case .variants(let values): values.count
+        }
+    }
+}
+
+/// A value a `variant` tensor holds, such as a tensor list.
+public protocol VariantValue: Sendable {
+    /// TensorFlow's type name for the value (`tensorflow::TensorList`), for messages.
+    var typeName: String { get }
+    /// Whether two values are the same, for tensor equality.
+    func isEqual(to other: any VariantValue) -> Bool
+}
+
+/// The variant of a freshly allocated `variant` tensor that no kernel has written yet.
+public struct EmptyVariant: VariantValue {
+    /// Makes the empty variant.
+    public init() {}
+    /// An empty variant has no type.
+    public var typeName: String { "empty" }
+    /// Equal to any other empty variant.
+    public func isEqual(to other: any VariantValue) -> Bool { other is EmptyVariant }
+}
+
+/// A handle to a resource of a session, such as a resource variable: what a `resource` tensor
+/// holds (TensorFlow's `ResourceHandle`). Kernels look the resource up in the step's container.
+public struct ResourceHandle: Sendable, Hashable {
+    /// The container, `""` for the default one.
+    public var container: String
+    /// The resource's name in its container.
+    public var name: String
+    /// The device of the op that made the handle.
+    public var device: String
+    /// The dtype of the value the resource holds, when known.
+    public var dtype: DType?
+    /// The shape of the value the resource holds, when known.
+    public var shape: PartialShape?
+
+    /// Makes a handle.
+    public init(container: String = "", name: String = "", device: String = "", dtype: DType? = nil, shape: PartialShape? = nil) {
+        self.container = container
+        self.name = name
+        self.device = device
+        self.dtype = dtype
+        self.shape = shape
     }
 }

@@ -1,5 +1,5 @@
 /// Shape and layout ops: `Reshape`, `Shape`, `Size`, `Rank`, `Fill`, `ZerosLike`, `OnesLike`,
-/// `ExpandDims`, `Squeeze`, `Transpose`, `ConcatV2`, `Pack`, `Range`, `Tile`.
+/// `ExpandDims`, `Squeeze`, `Transpose`, `ConcatV2`, `Concat`, `Pack`, `Range`, `Tile`.
 ///
 /// Ops that only change the shape share the input's buffer; the others move bytes without
 /// looking at the dtype (except `Range` and `OnesLike`, which make values).
@@ -33,7 +33,7 @@ enum ArrayOps {
         },
         simple("OnesLike", inputs: 1) { context throws(WeftError) in
             let x = try context.input(0)
-            return ElementFill.repeating(one: x.dtype, shape: x.shape)
+            return try ElementFill.repeating(one: x.dtype, shape: x.shape)
         },
         simple("ExpandDims", inputs: 2, expandDims),
         squeeze,
@@ -44,7 +44,21 @@ enum ArrayOps {
             outputTypes: OpDefinition.outputOfInput(0),
             makeKernel: { node throws(WeftError) in
                 let count = try variadicCount(node, extra: 1)
-                return ClosureKernel { context throws(WeftError) in [.tensor(try concat(context, count: count))] }
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try concat(context, count: count, axisFirst: false))]
+                }
+            }
+        ),
+        // The first version, still in old graphs: the axis comes first, the values after it.
+        OpDefinition(
+            "Concat",
+            inputCount: nil,
+            outputTypes: OpDefinition.outputOfInput(1),
+            makeKernel: { node throws(WeftError) in
+                let count = try variadicCount(node, extra: 1)
+                return ClosureKernel { context throws(WeftError) in
+                    [.tensor(try concat(context, count: count, axisFirst: true))]
+                }
             }
         ),
         OpDefinition(
@@ -155,7 +169,10 @@ enum ArrayOps {
         let requested = try KernelChecks.indices(requestedTensor, what: "shape", node: context.node)
         var dims = requested
         var inferred: Int?
+        // The product of the known non-zero sizes: zero sizes are left out so that a `-1`
+        // beside them can still be inferred from the input's non-zero dimensions.
         var known = 1
+        var hasZero = false
         var overflow = false
         for (index, size) in requested.enumerated() {
             if size == -1 {
@@ -168,6 +185,8 @@ enum ArrayOps {
                 inferred = index
             } else if size < 0 {
                 throw .invalidArgument("Size \(index) must be non-negative, not \(size)", node: context.node)
+            } else if size == 0 {
+                hasZero = true
             } else {
                 let product = known.multipliedReportingOverflow(by: size)
                 known = product.partialValue
@@ -180,17 +199,28 @@ enum ArrayOps {
                 node: context.node
             )
         }
+        var total = hasZero ? 0 : known
         if let inferred {
-            guard known > 0, x.elementCount % known == 0 else {
+            // TensorFlow's rule: the input's zero dimensions are left out too when the
+            // requested shape has a zero, so [0, 2] reshaped to [0, -1] is [0, 2].
+            var inputCount = 1
+            var inputHasZero = false
+            for size in x.shape.dimensions {
+                if size > 0 || !hasZero { inputCount *= size } else { inputHasZero = true }
+            }
+            let missing = inputCount / known
+            guard inputHasZero || known * missing == inputCount else {
                 throw .invalidArgument(
                     "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape requires a multiple of \(known)",
                     node: context.node
                 )
             }
-            dims[inferred] = x.elementCount / known
-        } else if known != x.elementCount {
+            dims[inferred] = missing
+            total = hasZero ? 0 : known * missing
+        }
+        guard total == x.elementCount else {
             throw .invalidArgument(
-                "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape has \(known)",
+                "Input to reshape is a tensor with \(x.elementCount) values, but the requested shape has \(total)",
                 node: context.node
             )
         }
@@ -261,6 +291,7 @@ enum ArrayOps {
         if let negative = dims.first(where: { $0 < 0 }) {
             throw .invalidArgument("Fill dimensions must be >= 0, got \(negative) in \(dims)", node: context.node)
         }
+        if value.dtype.isObject { return try ElementFill.objects(repeating: value, shape: TensorShape(dims)) }
         let out = try KernelChecks.allocate(value.dtype, TensorShape(dims), node: context.node)
         ElementFill.fill(out, with: value)
         return out
@@ -290,9 +321,11 @@ enum ArrayOps {
         return Concatenation.join(expanded, axis: normalized)
     }
 
-    private static func concat(_ context: OpKernelContext, count: Int) throws(WeftError) -> Tensor {
-        let values = try (0..<count).map { (index) throws(WeftError) in try context.input(index) }
-        let axisValue = try KernelChecks.scalarIndex(try context.input(count), what: "axis", node: context.node)
+    private static func concat(_ context: OpKernelContext, count: Int, axisFirst: Bool) throws(WeftError) -> Tensor {
+        let start = axisFirst ? 1 : 0
+        let values = try (start..<(start + count)).map { (index) throws(WeftError) in try context.input(index) }
+        let axisTensor = try context.input(axisFirst ? 0 : count)
+        let axisValue = try KernelChecks.scalarIndex(axisTensor, what: "axis", node: context.node)
         let first = values[0]
         let rank = first.shape.rank
         guard rank > 0 else {
@@ -306,7 +339,13 @@ enum ArrayOps {
         }
         let axis = axisValue < 0 ? axisValue + rank : axisValue
         for (index, value) in values.enumerated().dropFirst() {
-            try KernelChecks.dtype(value, input: index, expected: first.dtype, op: "ConcatV2", node: context.node)
+            try KernelChecks.dtype(
+                value,
+                input: start + index,
+                expected: first.dtype,
+                op: "ConcatV2",
+                node: context.node
+            )
             let matches =
                 value.shape.rank == rank
                 && value.shape.dimensions.indices.allSatisfy {
@@ -337,8 +376,10 @@ enum ArrayOps {
                 node: context.node
             )
         }
+        // Negative entries count from the end, as TensorFlow allows.
+        let normalized = perm.map { $0 < 0 ? $0 + rank : $0 }
         var seen = [Bool](repeating: false, count: rank)
-        for axis in perm {
+        for axis in normalized {
             guard axis >= 0 && axis < rank, !seen[axis] else {
                 throw .invalidArgument(
                     "\(perm) is not a valid permutation of the dimensions of \(x.shape)",
@@ -347,7 +388,7 @@ enum ArrayOps {
             }
             seen[axis] = true
         }
-        return Transposition.apply(x, perm: perm)
+        return Transposition.apply(x, perm: normalized)
     }
 
     @Sendable private static func tile(_ context: OpKernelContext) throws(WeftError) -> Tensor {
@@ -381,6 +422,8 @@ enum Concatenation {
         var dims = first.shape.dimensions
         dims[axis] = values.reduce(0) { $0 + $1.shape.dimensions[axis] }
         let out = Tensor(uninitialized: first.dtype, shape: TensorShape(dims))
+        // An empty result may have huge dimensions beside its zero one: no products of those.
+        guard out.elementCount > 0 else { return out }
         let outer = dims[..<axis].reduce(1, *)
         let blockBytes = values.map { $0.byteCount / max(outer, 1) }
         var target = out.buffer.base
@@ -532,27 +575,25 @@ enum ElementFill {
         case 1: fill(UInt8.self, value, out)
         case 2: fill(UInt16.self, value, out)
         case 4: fill(UInt32.self, value, out)
-        default: fill(UInt64.self, value, out)
+        case 8: fill(UInt64.self, value, out)
+        default: fill(SIMD2<UInt64>.self, value, out)
+        }
+    }
+
+    /// A tensor of `shape` whose every element is the object scalar `value`'s element.
+    static func objects(repeating value: Tensor, shape: TensorShape) throws(WeftError) -> Tensor {
+        let count = try shape.checkedElementCount(dtype: value.dtype)
+        switch value.buffer.objects {
+        case .strings(let items): return try Tensor(strings: Array(repeating: items[0], count: count), shape: shape)
+        case .handles(let items): return try Tensor(handles: Array(repeating: items[0], count: count), shape: shape)
+        case .variants(let items): return try Tensor(variants: Array(repeating: items[0], count: count), shape: shape)
+        case nil: throw WeftError(.internal, "a \(value.dtype) tensor without its elements")
         }
     }
 
     /// A tensor of `shape` filled with 1 (`true` for `bool`).
-    static func repeating(one dtype: DType, shape: TensorShape) -> Tensor {
-        let one: Tensor =
-            switch dtype {
-            case .float: Tensor(Float(1))
-            case .double: Tensor(Double(1))
-            case .half: Tensor(Float16(1))
-            case .int8: Tensor(Int8(1))
-            case .int16: Tensor(Int16(1))
-            case .int32: Tensor(Int32(1))
-            case .int64: Tensor(Int64(1))
-            case .uint8: Tensor(UInt8(1))
-            case .uint16: Tensor(UInt16(1))
-            case .uint32: Tensor(UInt32(1))
-            case .uint64: Tensor(UInt64(1))
-            case .bool: Tensor(true)
-            }
+    static func repeating(one dtype: DType, shape: TensorShape) throws(WeftError) -> Tensor {
+        let one = try CastOp.cast(Tensor(Double(1)), to: dtype)
         let out = Tensor(uninitialized: dtype, shape: shape)
         fill(out, with: one)
         return out

@@ -1,8 +1,8 @@
 /// `Cast`: converts every element from `SrcT` to `DstT` the way C++'s `static_cast` does on
 /// x86, which is what TensorFlow's CPU kernel compiles to, without ever trapping:
 /// - integer to narrower integer wraps (keeps the low bits);
-/// - floating point to integer truncates toward zero; NaN and out-of-range values, undefined
-///   in C++, give the integer's minimum for signed types (what x86 produces) and 0 for unsigned;
+/// - floating point to integer truncates toward zero through a 32- or 64-bit conversion, as
+///   x86 does (see `truncatedInt32`), so NaN and out-of-range values never trap;
 /// - anything to `bool` is `x != 0`; `bool` to a number is 0 or 1.
 enum CastOp {
     /// The `Cast` op, for `OpRegistry.standard`.
@@ -16,15 +16,23 @@ enum CastOp {
             return ClosureKernel { context throws(WeftError) in
                 let x = try context.input(0)
                 try KernelChecks.dtype(x, input: 0, expected: source, op: "Cast", node: context.node)
-                return [.tensor(cast(x, to: destination))]
+                return [.tensor(try cast(x, to: destination, node: context.node))]
             }
         }
     )
 
-    /// `x` converted to `dtype`; `x` itself when it already has that dtype.
-    static func cast(_ x: Tensor, to dtype: DType) -> Tensor {
+    /// `x` converted to `dtype`; `x` itself when it already has that dtype. Strings, resources,
+    /// variants and the quantized types convert to nothing else (`unimplemented`, as in TensorFlow).
+    static func cast(_ x: Tensor, to dtype: DType, node: String = "") throws(WeftError) -> Tensor {
         if x.dtype == dtype { return x }
+        for type in [x.dtype, dtype] where !type.isCastable {
+            throw WeftError(.unimplemented, "Cast from \(x.dtype) to \(dtype) is not supported (node '\(node)')")
+        }
         let out = Tensor(uninitialized: dtype, shape: x.shape)
+        if x.dtype.isComplex && dtype.isComplex {
+            convertComplex(x, into: out)
+            return out
+        }
         switch x.dtype {
         case .float: convert(x, Float.self, into: out)
         case .double: convert(x, Double.self, into: out)
@@ -38,8 +46,29 @@ enum CastOp {
         case .uint32: convert(x, UInt32.self, into: out)
         case .uint64: convert(x, UInt64.self, into: out)
         case .bool: convert(x, Bool.self, into: out)
+        case .bfloat16: convert(x, BFloat16.self, into: out)
+        case .complex64: convert(x, ComplexElement<Float>.self, into: out)
+        case .complex128: convert(x, ComplexElement<Double>.self, into: out)
+        default: break  // refused above
         }
         return out
+    }
+
+    /// complex64 ↔ complex128, both parts.
+    private static func convertComplex(_ x: Tensor, into out: Tensor) {
+        if x.dtype == .complex64 {
+            x.withElements(of: ComplexElement<Float>.self) { input in
+                out.withMutableElements(of: ComplexElement<Double>.self) { output in
+                    for i in input.indices { output[i] = ComplexElement(Double(input[i].real), Double(input[i].imaginary)) }
+                }
+            }
+        } else {
+            x.withElements(of: ComplexElement<Double>.self) { input in
+                out.withMutableElements(of: ComplexElement<Float>.self) { output in
+                    for i in input.indices { output[i] = ComplexElement(Float(input[i].real), Float(input[i].imaginary)) }
+                }
+            }
+        }
     }
 
     /// The second switch, on the destination dtype, lands in a loop specialised for the pair.
@@ -57,6 +86,10 @@ enum CastOp {
         case .uint32: convert(x, Source.self, UInt32.self, into: out)
         case .uint64: convert(x, Source.self, UInt64.self, into: out)
         case .bool: convert(x, Source.self, Bool.self, into: out)
+        case .bfloat16: convert(x, Source.self, BFloat16.self, into: out)
+        case .complex64: convert(x, Source.self, ComplexElement<Float>.self, into: out)
+        case .complex128: convert(x, Source.self, ComplexElement<Double>.self, into: out)
+        default: break  // refused by `cast`
         }
     }
 
@@ -97,12 +130,6 @@ extension CastableElement where Self: FixedWidthInteger {
     @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D {
         D.converting(integerBits: UInt64(truncatingIfNeeded: self), signed: Self.isSigned)
     }
-
-    /// Whether `value` truncated toward zero fits the type. Every bound is exact in `Double`
-    /// or rounds to the power of two just past the maximum, the right exclusive upper limit.
-    @inline(__always) static func fits(_ value: Double) -> Bool {
-        value > Double(Self.min) - 1 && value < Double(Self.max) + 1
-    }
 }
 
 extension Bool: CastableElement {
@@ -129,6 +156,34 @@ extension Double: CastableElement {
     @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D { D.converting(double: self) }
 }
 
+extension BFloat16: CastableElement {
+    @inline(__always) static func converting(integerBits bits: UInt64, signed: Bool) -> BFloat16 {
+        BFloat16(signed ? Float(Int64(bitPattern: bits)) : Float(bits))
+    }
+    @inline(__always) static func converting(double value: Double) -> BFloat16 { BFloat16(Float(value)) }
+    @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D { D.converting(double: Double(float)) }
+}
+
+// A real number becomes the real part; a complex number converts its real part, as TensorFlow's
+// Cast does (complex ↔ complex keeps both parts, in `convertComplex`).
+extension ComplexElement: CastableElement where RealType: ComplexComponent & BinaryFloatingPoint {
+    @inline(__always) static func converting(integerBits bits: UInt64, signed: Bool) -> ComplexElement {
+        ComplexElement(signed ? RealType(Int64(bitPattern: bits)) : RealType(bits), 0)
+    }
+    @inline(__always) static func converting(double value: Double) -> ComplexElement { ComplexElement(RealType(value), 0) }
+    @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D { D.converting(double: Double(real)) }
+}
+
+extension DType {
+    /// Whether `Cast` converts to and from the type.
+    var isCastable: Bool {
+        switch self {
+        case .string, .resource, .variant, .qint8, .quint8, .qint16, .quint16, .qint32: false
+        default: true
+        }
+    }
+}
+
 extension Float16: CastableElement {
     @inline(__always) static func converting(integerBits bits: UInt64, signed: Bool) -> Float16 {
         signed ? Float16(Int64(bitPattern: bits)) : Float16(bits)
@@ -137,30 +192,67 @@ extension Float16: CastableElement {
     @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D { D.converting(double: Double(self)) }
 }
 
-// Floating point to integer: each type's own `init(_: Double)` (a single truncating
-// instruction) when the value fits; NaN and out-of-range values give `min` (what x86's
-// conversion produces for 32- and 64-bit signed results) or 0 for unsigned types.
+// Floating point to integer as TensorFlow's x86 build converts (measured against TensorFlow
+// 2.21): a truncating conversion to a 32-bit integer for 8-, 16- and 32-bit results and to a
+// 64-bit one for 32-bit unsigned and 64-bit results, keeping the low bits; NaN and values out
+// of the conversion's range give its minimum (x86's "integer indefinite"). `uint64` converts
+// values from 2⁶³ up exactly, and gives 2⁶³ past 2⁶⁴.
+@inline(__always) private func truncatedInt32(_ value: Double) -> Int32 {
+    value > -2_147_483_649.0 && value < 2_147_483_648.0 ? Int32(value) : .min
+}
+@inline(__always) private func truncatedInt64(_ value: Double) -> Int64 {
+    value >= -9.223_372_036_854_775_808e18 && value < 9.223_372_036_854_775_808e18 ? Int64(value) : .min
+}
+
 extension Int8: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> Int8 { fits(value) ? Int8(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> Int8 {
+        Int8(truncatingIfNeeded: truncatedInt32(value))
+    }
 }
 extension Int16: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> Int16 { fits(value) ? Int16(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> Int16 {
+        Int16(truncatingIfNeeded: truncatedInt32(value))
+    }
 }
 extension Int32: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> Int32 { fits(value) ? Int32(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> Int32 { truncatedInt32(value) }
 }
 extension Int64: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> Int64 { fits(value) ? Int64(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> Int64 { truncatedInt64(value) }
 }
 extension UInt8: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> UInt8 { fits(value) ? UInt8(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> UInt8 {
+        UInt8(truncatingIfNeeded: truncatedInt32(value))
+    }
 }
 extension UInt16: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> UInt16 { fits(value) ? UInt16(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> UInt16 {
+        UInt16(truncatingIfNeeded: truncatedInt32(value))
+    }
 }
 extension UInt32: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> UInt32 { fits(value) ? UInt32(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> UInt32 {
+        UInt32(truncatingIfNeeded: truncatedInt64(value))
+    }
 }
 extension UInt64: CastableElement {
-    @inline(__always) static func converting(double value: Double) -> UInt64 { fits(value) ? UInt64(value) : .min }
+    @inline(__always) static func converting(double value: Double) -> UInt64 {
+        guard value >= 9.223_372_036_854_775_808e18 else { return UInt64(bitPattern: truncatedInt64(value)) }
+        return value < 1.844_674_407_370_955_1616e19 ? UInt64(value) : 1 << 63
+    }
+}
+
+extension Tensor {
+    /// A tensor of `dtype` from double values, each converted as `Cast` converts a `float64`
+    /// (never trapping: out-of-range values wrap or saturate as TensorFlow's Cast does).
+    public init(converting values: [Double], to dtype: DType, shape: TensorShape) throws(WeftError) {
+        self = try CastOp.cast(try Tensor(values, shape: shape), to: dtype)
+    }
+}
+
+extension Tensor {
+    /// This tensor converted to `dtype` as TensorFlow's `Cast` converts it.
+    public init(converting tensor: Tensor, to dtype: DType) throws(WeftError) {
+        self = try CastOp.cast(tensor, to: dtype)
+    }
 }

@@ -134,6 +134,7 @@ extension DType {
         case .uint32: try visitor.integer(UInt32.self)
         case .uint64: try visitor.integer(UInt64.self)
         case .bool: try visitor.bool()
+        default: throw .unsupported(op: visitor.op, dtype: self, node: visitor.node)
         }
     }
 }
@@ -175,7 +176,12 @@ enum KernelChecks {
     /// Allocates a kernel's output. Shapes computed from input values (`Fill`, `Tile`, a
     /// broadcast, a product) can ask for more than the machine holds, or overflow `Int`;
     /// that is TensorFlow's `resourceExhausted` ("OOM when allocating"), never a crash.
+    /// Object dtypes (strings, resources, variants) are refused: kernels that move such
+    /// elements build their outputs from the elements themselves.
     static func allocate(_ dtype: DType, _ shape: TensorShape, node: String) throws(WeftError) -> Tensor {
+        guard !dtype.isObject else {
+            throw WeftError(.unimplemented, "this op has no kernel for \(dtype) tensors (node '\(node)')")
+        }
         var bytes = dtype.byteSize
         for size in shape.dimensions {
             let (product, overflow) = bytes.multipliedReportingOverflow(by: size)

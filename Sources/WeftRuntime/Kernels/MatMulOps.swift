@@ -280,8 +280,8 @@ enum Gemm {
         private func viaSinglePrecision() throws(WeftError) {
             let single = Tensor(uninitialized: .float, shape: out.shape)
             try Gemm.batched(
-                CastOp.cast(a, to: .float),
-                CastOp.cast(b, to: .float),
+                try CastOp.cast(a, to: .float),
+                try CastOp.cast(b, to: .float),
                 into: single,
                 shape,
                 aBatch: aBatch,
@@ -289,7 +289,7 @@ enum Gemm {
                 op: op,
                 node: node
             )
-            let rounded = CastOp.cast(single, to: out.dtype)
+            let rounded = try CastOp.cast(single, to: out.dtype)
             out.buffer.base.copyMemory(from: rounded.buffer.base, byteCount: out.byteCount)
         }
     }

@@ -351,15 +351,22 @@ enum ArgReduction: Sendable {
         let op: String
         let node: String
 
-        func float<T: FloatElement>(_ type: T.Type) { search(T.self) }
-        func integer<T: IntegerElement>(_ type: T.Type) { search(T.self) }
+        // TensorFlow's scan starts from index 0 holding the lowest (highest) finite value, so a
+        // NaN is never chosen over a number and a leading NaN or infinity does not win by default.
+        func float<T: FloatElement>(_ type: T.Type) {
+            let bound = extreme == .max ? -T.greatestFiniteMagnitude : T.greatestFiniteMagnitude
+            let isMax = extreme == .max
+            search(T.self) { isMax ? ($0 > bound ? $0 : bound) : ($0 < bound ? $0 : bound) }
+        }
 
-        private func search<T: TensorElement & Comparable>(_ type: T.Type) {
+        func integer<T: IntegerElement>(_ type: T.Type) { search(T.self) { $0 } }
+
+        private func search<T: TensorElement & Comparable>(_ type: T.Type, start: (T) -> T) {
             switch (extreme, out.dtype) {
-            case (.max, .int32): search(T.self, Int32.self) { $0 > $1 }
-            case (.max, _): search(T.self, Int64.self) { $0 > $1 }
-            case (.min, .int32): search(T.self, Int32.self) { $0 < $1 }
-            case (.min, _): search(T.self, Int64.self) { $0 < $1 }
+            case (.max, .int32): search(T.self, Int32.self, start: start) { $0 > $1 }
+            case (.max, _): search(T.self, Int64.self, start: start) { $0 > $1 }
+            case (.min, .int32): search(T.self, Int32.self, start: start) { $0 < $1 }
+            case (.min, _): search(T.self, Int64.self, start: start) { $0 < $1 }
             }
         }
 
@@ -370,6 +377,7 @@ enum ArgReduction: Sendable {
         private func search<T: TensorElement, I: IntegerElement>(
             _ type: T.Type,
             _ index: I.Type,
+            start: (T) -> T,
             _ isBetter: (T, T) -> Bool
         ) {
             input.withElements(of: T.self) { source in
@@ -377,7 +385,7 @@ enum ArgReduction: Sendable {
                     if inner == 1 {
                         for o in 0..<outer {
                             let row = source.baseAddress! + o * count
-                            var best = row[0]
+                            var best = start(row[0])
                             var bestIndex = 0
                             for k in 1..<count where isBetter(row[k], best) {
                                 best = row[k]
@@ -395,7 +403,10 @@ enum ArgReduction: Sendable {
                         best.removeAll(keepingCapacity: true)
                         best.append(contentsOf: UnsafeBufferPointer(start: block, count: inner))
                         best.withUnsafeMutableBufferPointer { best in
-                            for j in 0..<inner { indices[j] = 0 }
+                            for j in 0..<inner {
+                                best[j] = start(best[j])
+                                indices[j] = 0
+                            }
                             for k in 1..<count {
                                 let row = block + k * inner
                                 for j in 0..<inner where isBetter(row[j], best[j]) {
