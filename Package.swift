@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "Weft",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Weft", targets: ["Weft"]),
         .library(name: "WeftCluster", targets: ["WeftCluster"]),
@@ -41,9 +40,13 @@ let package = Package(
             dependencies: ["CZeroMQ", "WeftRuntime", "WeftProto", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "WeftPlacement",
+            dependencies: ["WeftRuntime", "WeftProto"]
+        ),
+        .target(
             name: "WeftCluster",
             dependencies: [
-                "Weft", "WeftTransport", "WeftRuntime", "WeftProto",
+                "Weft", "WeftPlacement", "WeftTransport", "WeftRuntime", "WeftProto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -51,14 +54,14 @@ let package = Package(
         .target(
             name: "WeftBench",
             dependencies: [
-                "Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "WeftProto", "CBLAS",
+                "Weft", "WeftCluster", "WeftPlacement", "WeftRuntime", "WeftTransport", "WeftProto", "CBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "weft",
             dependencies: [
-                "Weft", "WeftCluster", "WeftBench", "WeftRuntime", "WeftProto", "WeftTransport",
+                "Weft", "WeftCluster", "WeftBench", "WeftPlacement", "WeftRuntime", "WeftProto", "WeftTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,13 +71,19 @@ let package = Package(
         .testTarget(name: "WeftTests", dependencies: ["Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]),
         .testTarget(
             name: "WeftBenchTests",
-            dependencies: ["WeftBench", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"]
+            dependencies: [
+                "WeftBench", "WeftCluster", "WeftPlacement", "Weft", "WeftRuntime", "WeftTransport", "WeftTestKit",
+            ]
+        ),
+        .testTarget(
+            name: "WeftPlacementTests",
+            dependencies: ["WeftPlacement", "Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]
         ),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
         .testTarget(
             name: "WeftClusterTests",
             dependencies: [
-                "WeftCluster", "Weft", "WeftRuntime", "WeftTransport", "WeftProto", "WeftTestKit",
+                "WeftCluster", "WeftPlacement", "Weft", "WeftRuntime", "WeftTransport", "WeftProto", "WeftTestKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

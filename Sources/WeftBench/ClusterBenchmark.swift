@@ -63,7 +63,7 @@ public enum ClusterBenchmark {
             var ratios: [Double] = []
             for _ in 0..<max(1, rounds) {
                 let rawRound = try RawZeroMQBenchmark.roundTrips(to: echo, iterations: perRound + warmup)
-                    .dropFirst(warmup).map(seconds)
+                    .dropFirst(warmup).map { $0 / .seconds(1) }
                 ping += try LocalBenchmark.samples(iterations: perRound, warmup: warmup) {
                     try ClusterClient.ping(worker)
                 }

@@ -43,7 +43,7 @@ public enum LocalBenchmark {
         for _ in 0..<iterations {
             let start = clock.now
             try body()
-            samples.append(seconds(clock.now - start))
+            samples.append((clock.now - start) / .seconds(1))
         }
         return samples
     }

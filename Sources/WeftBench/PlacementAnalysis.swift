@@ -1,5 +1,6 @@
 import Foundation
 import WeftCluster
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 
@@ -31,9 +32,7 @@ public struct PlacementAnalysis: Sendable {
     ) throws(WeftError) {
         cutEdges = Self.countCutEdges(graph, placement)
         let partitions = try Partitioner(graph: graph, placement: placement).partition(
-            feeds: try feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-            fetches: try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-            targets: targets
+            try RunSignature(feeds: feeds, fetches: fetches, targets: targets)
         )
         var sent: [String] = []
         var perDevice: [DeviceName: Int] = [:]

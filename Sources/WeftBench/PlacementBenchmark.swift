@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// `weft bench placement`: for every workload × strategy, places and partitions the graph,
@@ -118,9 +119,9 @@ public struct PlacementBenchmark: Sendable {
         progress("[\(counter + 1)/\(total)] \(workload.name): building \(workload.parameters)…")
         let buildStart = ContinuousClock.now
         let built = try workload.build()
-        let graphSeconds = seconds(ContinuousClock.now - buildStart)
+        let graphSeconds = (ContinuousClock.now - buildStart) / .seconds(1)
         let runtime = try RuntimeGraph(nodes: built.graph.graphDef.node, registry: built.graph.registry)
-        let loadSeconds = seconds(ContinuousClock.now - buildStart) - graphSeconds
+        let loadSeconds = (ContinuousClock.now - buildStart) / .seconds(1) - graphSeconds
         progress(
             "[\(counter + 1)/\(total)] \(workload.name): built \(runtime.nodes.count) nodes in "
                 + "\(String(format: "%.3f", graphSeconds)) s, loaded for the runtime in \(String(format: "%.3f", loadSeconds)) s"
@@ -227,7 +228,7 @@ public struct PlacementBenchmark: Sendable {
         repeat {
             let start = ContinuousClock.now
             placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy)
-            let elapsed = seconds(ContinuousClock.now - start)
+            let elapsed = (ContinuousClock.now - start) / .seconds(1)
             samples.append(elapsed)
             spent += elapsed
         } while spent < 0.05 && samples.count < 25
@@ -271,7 +272,7 @@ public struct PlacementBenchmark: Sendable {
             }
             let setupStart = ContinuousClock.now
             let backend = try RemoteSessionBackend(coordinator: coordinator, graph: built.graph, options: options)
-            row.sessionSetupSeconds = seconds(ContinuousClock.now - setupStart)
+            row.sessionSetupSeconds = (ContinuousClock.now - setupStart) / .seconds(1)
             let session = Session(graph: built.graph, backend: backend)
             defer { session.close() }
             try adoptCoordinatorPlacement(backend.placement, &row, &placed)
@@ -365,7 +366,7 @@ public struct PlacementBenchmark: Sendable {
         for _ in 0..<configuration.measuredSteps {
             let start = ContinuousClock.now
             _ = try step()
-            samples.append(seconds(ContinuousClock.now - start))
+            samples.append((ContinuousClock.now - start) / .seconds(1))
         }
         let statistics = Statistics(samples)
         row.steps = samples.count
@@ -382,7 +383,7 @@ extension PlacementBenchmark {
         row.trafficSource = .measured
         var busy: [String: Double] = [:]
         for node in statistics.nodes where !node.device.isEmpty {
-            busy[node.device, default: 0] += seconds(node.duration)
+            busy[node.device, default: 0] += node.duration / .seconds(1)
         }
         // Workers that ran nothing count as idle: balance is over all the workers placed on.
         let times = busy.values + Array(repeating: 0, count: max(0, row.workers - busy.count))

@@ -1,4 +1,5 @@
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// What the cost model predicts for one placement: the figures `weft bench placement` shows

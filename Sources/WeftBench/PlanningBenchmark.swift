@@ -1,5 +1,6 @@
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// `weft bench planning`: how long each strategy takes to place a large random DAG, and what its
@@ -44,7 +45,7 @@ public enum PlanningBenchmark {
         let start = clock.now
         let dag = RandomDAG(nodes: nodes, layers: layers, ccr: ccr, seed: seed)
         let runtime = try RuntimeGraph(nodes: dag.graph.graphDef.node)
-        let buildSeconds = seconds(clock.now - start)
+        let buildSeconds = (clock.now - start) / .seconds(1)
         let devices = (0..<workers).map { DeviceName(job: "worker", task: $0) }
         let options = PlacementOptions(seed: seed, feedShapes: dag.feedShapes)
         var rows: [Row] = []
@@ -54,7 +55,7 @@ public enum PlanningBenchmark {
             for _ in 0..<max(repetitions, 1) {
                 let began = clock.now
                 placement = try PlacementStrategies.place(runtime, on: devices, strategy: strategy, options: options)
-                best = min(best, seconds(clock.now - began))
+                best = min(best, (clock.now - began) / .seconds(1))
             }
             let estimate = try PlacementStrategies.estimate(
                 runtime,

@@ -23,8 +23,3 @@ extension Statistics {
     /// The 90th percentile.
     public var p90: Double { percentile(0.9) }
 }
-
-/// `duration` in seconds.
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}

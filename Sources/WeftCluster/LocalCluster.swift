@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import WeftPlacement
 import WeftRuntime
 
 /// A coordinator and workers in this process, each with its own sockets on loopback: the

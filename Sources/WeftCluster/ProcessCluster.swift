@@ -115,7 +115,7 @@ public final class ProcessCluster: Sendable {
             line.withLock { $0 = String(decoding: bytes, as: UTF8.self) }
             done.signal()
         }
-        guard done.wait(timeout: .now() + dispatchInterval(timeout)) == .success else { return nil }
+        guard done.wait(timeout: .now() + timeout.dispatchInterval) == .success else { return nil }
         return line.withLock { $0 }
     }
 

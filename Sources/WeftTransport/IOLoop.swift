@@ -208,9 +208,9 @@ final class IOLoop {
         try socket.set(ZMQ_MAXMSGSIZE, Int64(configuration.maxMessageSize))
         try socket.set(ZMQ_SNDHWM, Int32(clamping: configuration.highWaterMark))
         try socket.set(ZMQ_RCVHWM, Int32(clamping: configuration.highWaterMark))
-        try socket.set(ZMQ_HEARTBEAT_IVL, Int32(clamping: milliseconds(configuration.heartbeatInterval)))
-        try socket.set(ZMQ_HEARTBEAT_TIMEOUT, Int32(clamping: milliseconds(configuration.heartbeatTimeout)))
-        try socket.set(ZMQ_HEARTBEAT_TTL, Int32(clamping: milliseconds(configuration.heartbeatTimeout)))
+        try socket.set(ZMQ_HEARTBEAT_IVL, Int32(clamping: configuration.heartbeatInterval.millisecondsRoundedUp))
+        try socket.set(ZMQ_HEARTBEAT_TIMEOUT, Int32(clamping: configuration.heartbeatTimeout.millisecondsRoundedUp))
+        try socket.set(ZMQ_HEARTBEAT_TTL, Int32(clamping: configuration.heartbeatTimeout.millisecondsRoundedUp))
         if ipv6 { try socket.set(ZMQ_IPV6, 1 as Int32) }
     }
 
@@ -375,7 +375,7 @@ final class IOLoop {
         guard let nearest else { return -1 }
         let now = ContinuousClock.now
         guard nearest > now else { return 0 }
-        return Int(min(milliseconds(nearest - now), UInt64(Int32.max)))
+        return Int(min((nearest - now).millisecondsRoundedUp, UInt64(Int32.max)))
     }
 
     private func serviceSockets() {
@@ -534,9 +534,12 @@ final class IOLoop {
             // Queue nothing for a peer that is not connected: sends fail with EAGAIN instead, so a
             // request to a dead peer never sits in a socket queue past its deadline.
             try dealer.set(ZMQ_IMMEDIATE, 1 as Int32)
-            try dealer.set(ZMQ_RECONNECT_IVL, Int32(clamping: milliseconds(configuration.reconnectInterval)))
-            try dealer.set(ZMQ_RECONNECT_IVL_MAX, Int32(clamping: milliseconds(configuration.maxReconnectInterval)))
-            try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: milliseconds(configuration.connectTimeout)))
+            try dealer.set(ZMQ_RECONNECT_IVL, Int32(clamping: configuration.reconnectInterval.millisecondsRoundedUp))
+            try dealer.set(
+                ZMQ_RECONNECT_IVL_MAX,
+                Int32(clamping: configuration.maxReconnectInterval.millisecondsRoundedUp)
+            )
+            try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: configuration.connectTimeout.millisecondsRoundedUp))
             try Self.configureCommon(dealer, configuration, ipv6: address.contains("["))
             let endpoint = "inproc://weft.monitor.\(core.serial).\(nextPeerSerial)"
             nextPeerSerial += 1
@@ -682,6 +685,7 @@ final class IOLoop {
             if envelope.kind != .reply {
                 throw WeftError(.invalidArgument, "it is a \(envelope.kind) message, not a reply")
             }
+            try envelope.validateBody()
             result = message.error.map { .failure($0) } ?? .success(message)
         } catch {
             result = .failure(WeftError(error.code, "the reply from \(peer.address) is malformed: \(error.message)"))
@@ -732,6 +736,7 @@ final class IOLoop {
         do throws(WeftError) {
             message = try decode(envelope, payloads: frames.dropFirst(2))
             try WireCodec.validateRequestKind(envelope.kind)
+            try envelope.validateBody()
         } catch {
             return reject(identity, requestID: envelope.requestID, error)
         }

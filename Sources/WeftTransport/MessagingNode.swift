@@ -263,7 +263,7 @@ public final class MessagingNode: Sendable {
     ) -> UInt64 {
         let id = core.makeRequestID()
         message.envelope.requestID = id
-        if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = milliseconds(timeout) }
+        if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = timeout.millisecondsRoundedUp }
         do throws(WeftError) {
             let frames = try WireCodec.frames(for: message)
             core.submit(
@@ -314,15 +314,6 @@ public final class MessagingNode: Sendable {
         }
         return try result.get()
     }
-}
-
-/// Milliseconds in a duration, rounded up, for the wire and for `poll`.
-func milliseconds(_ duration: Duration) -> UInt64 {
-    let (seconds, attoseconds) = duration.components
-    guard seconds >= 0 else { return 0 }
-    let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
-    if overflow { return .max }
-    return whole + UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
 }
 
 /// A request on its way to the I/O thread.

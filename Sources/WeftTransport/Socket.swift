@@ -212,7 +212,7 @@ private func releaseSentBuffer(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeM
 }
 
 /// One frame of an outgoing message.
-enum OutgoingFrame: Sendable {
+public enum OutgoingFrame: Sendable {
     /// Bytes copied into the frame (the envelope, identities, small control data).
     case bytes([UInt8])
     /// A tensor's payload, sent from its buffer without a copy.
@@ -221,7 +221,7 @@ enum OutgoingFrame: Sendable {
 
 /// One received frame: a heap-allocated `zmq_msg_t` this object closes, unless its bytes were
 /// handed to a `TensorBuffer`, which then closes it when the last tensor using it is gone.
-final class ReceivedFrame {
+public final class ReceivedFrame {
     /// The libzmq message.
     let message: UnsafeMutablePointer<zmq_msg_t>
     private var owned = true
@@ -236,13 +236,18 @@ final class ReceivedFrame {
     }
 
     /// The number of bytes.
-    var count: Int { zmq_msg_size(message) }
+    public var count: Int { zmq_msg_size(message) }
+
+    /// Calls `body` with the bytes, which stay valid for the call only.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(bytes)
+    }
 
     /// The bytes, valid while this frame (or the buffer it became) lives.
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: zmq_msg_data(message), count: count) }
 
     /// The bytes copied into an array.
-    var array: [UInt8] { Array(bytes) }
+    public var array: [UInt8] { Array(bytes) }
 
     /// A tensor buffer over this frame's bytes. The bytes are adopted without a copy when they
     /// are aligned to `alignment`; otherwise (a small frame libzmq placed at an odd offset inside

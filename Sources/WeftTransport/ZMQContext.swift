@@ -25,8 +25,9 @@ public final class ZMQContext: @unchecked Sendable {
         zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, Int32(clamping: max(16, maxSockets)))
     }
 
-    /// Makes blocking calls on every socket of this context fail with `ETERM`, from any thread.
-    func shutdown() {
+    /// Makes blocking calls on every socket of this context fail with `ETERM`, from any thread:
+    /// how a thread blocked in `RawSocket.receive()` is told to stop.
+    public func shutdown() {
         zmq_ctx_shutdown(handle)
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Weft
 import WeftBench
 import WeftTransport
 
@@ -9,10 +10,39 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure Weft's speed.",
         subcommands: [
-            LocalBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            LocalBench.self, CaseBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
             EchoServerCommand.self,
         ]
     )
+}
+
+/// `weft bench case DIR NAME`: times one step of a conformance case in a local session.
+struct CaseBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case",
+        abstract: "Time a step of a conformance case (a TensorFlow-made graph and its feeds) in a local session."
+    )
+
+    @Argument(help: "The conformance folder.")
+    var directory: String
+
+    @Argument(help: "The case's name.")
+    var name: String
+
+    @Option(help: "The step of the case's first session to time (1-based); the steps before it run once first.")
+    var step = 1
+
+    @Option(help: "Timed runs.")
+    var repetitions = 100
+
+    func run() throws {
+        let testCase = try ConformanceCase.load(directory: URL(fileURLWithPath: directory), name: name)
+        let timing = try CaseBenchmark.run(testCase, step: step - 1, iterations: repetitions, warmup: 5)
+        say(
+            "\(timing.name): median \(fixed(timing.statistics.median * 1e3, 3)) ms, "
+                + "p99 \(fixed(timing.statistics.p99 * 1e3, 3)) ms (\(repetitions) runs)"
+        )
+    }
 }
 
 /// `weft bench local`.
@@ -45,6 +75,27 @@ struct LocalBench: ParsableCommand {
             )
         }
         say("session MatMul reaches \(fixed(100 * session.gigaflops / direct.gigaflops, 1))% of direct cblas_sgemm")
+        if kernels { try runKernels() }
+    }
+
+    @Flag(help: "Also time Conv2D against sgemm, and element-wise ops and a reduction against memcpy.")
+    var kernels = false
+
+    private func runKernels() throws {
+        let (input, filter): (TensorShape, TensorShape) = ([32, 56, 56, 64], [3, 3, 64, 64])
+        let conv = try KernelBenchmark.conv2D(input: input, filter: filter, iterations: 5)
+        let gemm = KernelBenchmark.unrolledSgemm(input: input, filter: filter, iterations: 5)
+        for timing in [conv, gemm] {
+            say("\(timing.name): median \(fixed(timing.statistics.median * 1e3)) ms, \(fixed(timing.gigaflops, 1)) GFLOP/s")
+        }
+        say("Conv2D reaches \(fixed(100 * conv.gigaflops / gemm.gigaflops, 1))% of sgemm on its unrolled product")
+        let count = 16 << 20
+        let memcpy = KernelBenchmark.memcpyBandwidth(count: count, iterations: 10)
+        say("memcpy: \(fixed(memcpy / 1e9)) GB/s (read + write)")
+        for op in ["AddV2", "Mul", "Tanh", "Relu", "Sum"] {
+            let result = try KernelBenchmark.elementwise(op, count: count, iterations: 10)
+            say("\(result.name): \(fixed(result.bytesPerSecond / 1e9)) GB/s, \(fixed(100 * result.bytesPerSecond / memcpy, 1))% of memcpy")
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import WeftCluster
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 
@@ -92,9 +93,6 @@ struct WorkerCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "A cluster file (YAML or JSON); needs --job and --task.")
-    var config: String?
-
     @Option(
         help:
             "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7071."
@@ -104,8 +102,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
     var advertise: String?
 
-    @Option(help: "The coordinator's address, like tcp://host:7070. Default: the cluster file's.")
-    var coordinator: String?
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(help: "The job this worker belongs to. Default: worker.")
     var job: String?
@@ -121,12 +118,8 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if config == nil && coordinator == nil {
-            throw ValidationError(
-                "give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE"
-            )
-        }
-        if config != nil && (job == nil || task == nil) {
+        try cluster.requireOne()
+        if cluster.config != nil && (job == nil || task == nil) {
             throw ValidationError(
                 "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
             )
@@ -140,19 +133,19 @@ struct WorkerCommand: ParsableCommand {
     /// The cluster file's settings for this task with this command's flags laid over them.
     func workerConfiguration() throws -> Worker.Configuration {
         var configuration: Worker.Configuration
-        if let config, let job, let task {
-            configuration = try ClusterConfig(contentsOfFile: config).workerConfiguration(job: job, task: task)
+        if let file = try cluster.clusterFile(), let job, let task {
+            configuration = try file.workerConfiguration(job: job, task: task)
         } else {
             configuration = .init(
                 listen: "tcp://0.0.0.0:7071",
-                coordinator: coordinator ?? "",
+                coordinator: cluster.coordinator ?? "",
                 job: job ?? "worker",
                 task: task
             )
         }
         if let listen { configuration.listen = listen }
         if let advertise { configuration.advertise = advertise }
-        if let coordinator { configuration.coordinator = coordinator }
+        if let coordinator = cluster.coordinator { configuration.coordinator = coordinator }
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
         return configuration
     }
@@ -172,11 +165,7 @@ struct WorkerCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "List workers and open sessions.")
 
-    @Option(help: "The coordinator's address. Default: the cluster file's.")
-    var coordinator: String?
-
-    @Option(help: "A cluster file to take the coordinator's address from.")
-    var config: String?
+    @OptionGroup var cluster: ClusterOptions
 
     @Flag(help: "Also measure every link between workers: latency and bandwidth, each direction.")
     var links = false
@@ -184,11 +173,7 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if coordinator == nil && config == nil {
-            throw ValidationError(
-                "give the coordinator's address with --coordinator ADDRESS, or a cluster file with --config FILE"
-            )
-        }
+        try cluster.requireOne()
     }
 
     /// What a worker's sessions hold, `0 bytes` rather than Foundation's `Zero KB`.
@@ -201,8 +186,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
-        // validate() ensures one
-        let address = try coordinator ?? ClusterConfig(contentsOfFile: config!).coordinatorAddress
+        let address = try cluster.coordinatorAddress()
         let status = try ClusterClient.status(coordinator: address)
         say("WORKER                 ADDRESS                        HEALTH     SESSIONS  MEMORY      LAST SEEN")
         for worker in status.workers {
@@ -223,8 +207,7 @@ struct StatusCommand: ParsableCommand {
         guard links else { return }
         say("LINK                                        LATENCY     BANDWIDTH")
         for link in try ClusterClient.measureLinks(coordinator: address) {
-            let microseconds =
-                Double(link.latency.components.attoseconds) / 1e12 + Double(link.latency.components.seconds) * 1e6
+            let microseconds = link.latency / .microseconds(1)
             say(
                 "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "
                     + String(format: "%8.1f µs  %8.2f GB/s", microseconds, link.bytesPerSecond / 1e9)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// `weft conformance DIR`: runs TensorFlow-made cases and compares the values.
@@ -20,8 +21,8 @@ struct ConformanceCommand: ParsableCommand {
     @Option(help: "Start a local cluster with these jobs, like ps=1,worker=2.")
     var jobs: String?
 
-    @Option(help: "Use the running cluster at this coordinator.")
-    var coordinator: String?
+    /// The running cluster to use.
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(help: "Placement strategies to run every case with (comma-separated, or 'all').")
     var strategies = "all"
@@ -35,8 +36,8 @@ struct ConformanceCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        guard [local, jobs != nil, coordinator != nil].filter({ $0 }).count == 1 else {
-            throw ValidationError("choose one of --local, --jobs JOBS or --coordinator ADDRESS")
+        guard [local, jobs != nil, cluster.isGiven].filter({ $0 }).count == 1 else {
+            throw ValidationError("choose one of --local, --jobs JOBS, or --coordinator ADDRESS or --config FILE")
         }
     }
 
@@ -54,12 +55,12 @@ struct ConformanceCommand: ParsableCommand {
             let names =
                 strategies == "all"
                 ? PlacementStrategies.all.map(\.name) : strategies.split(separator: ",").map(String.init)
-            var cluster: ProcessCluster?
+            var started: ProcessCluster?
             if let jobs {
-                cluster = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: jobs))
+                started = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: jobs))
             }
-            defer { cluster?.stop() }
-            let address = coordinator ?? cluster!.address
+            defer { started?.stop() }
+            let address = try started?.address ?? cluster.coordinatorAddress()
             for name in names {
                 _ = try PlacementStrategies.named(name)
                 for testCase in cases {

@@ -13,8 +13,8 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Run in this process instead of on a local cluster.")
     var local = false
 
-    @Option(help: "Use the running cluster at this coordinator instead of starting one.")
-    var coordinator: String?
+    /// The running cluster to use instead of starting one.
+    @OptionGroup var cluster: ClusterOptions
 
     @OptionGroup var global: GlobalOptions
 
@@ -23,12 +23,12 @@ struct DemoCommand: ParsableCommand {
         if local {
             return try SeedProgram.run(distributed: false, print: say) { graph in Session(graph: graph) }
         }
-        var cluster: ProcessCluster?
-        if coordinator == nil {
-            cluster = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: "ps=1,worker=2"))
+        var started: ProcessCluster?
+        if !cluster.isGiven {
+            started = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: "ps=1,worker=2"))
         }
-        defer { cluster?.stop() }
-        let address = coordinator ?? cluster!.address
+        defer { started?.stop() }
+        let address = try started?.address ?? cluster.coordinatorAddress()
         var placements: [String: String] = [:]
         try SeedProgram.run(distributed: true, print: say) { graph in
             let backend = try RemoteSessionBackend(coordinator: address, graph: graph)

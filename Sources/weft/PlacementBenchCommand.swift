@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import WeftBench
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// `weft bench placement`: compares placement strategies on generated workloads (or a GraphDef
@@ -27,8 +28,8 @@ struct PlacementBench: ParsableCommand {
     @Option(help: "Workers of the cluster to start (or to plan for with --planning-only), like worker=4.")
     var jobs = "worker=4"
 
-    @Option(help: "Use the running cluster at this coordinator instead of starting one.")
-    var coordinator: String?
+    /// The running cluster to use instead of starting one.
+    @OptionGroup var cluster: ClusterOptions
 
     @Flag(help: "Start the cluster inside this process instead of as child processes.")
     var inProcess = false
@@ -71,10 +72,14 @@ struct PlacementBench: ParsableCommand {
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative") }
-        if planningOnly && coordinator != nil {
-            throw ValidationError("--planning-only uses no cluster: leave out --coordinator (plan for --jobs instead)")
+        if planningOnly && cluster.isGiven {
+            throw ValidationError(
+                "--planning-only uses no cluster: leave out --coordinator and --config (plan for --jobs instead)"
+            )
         }
-        if inProcess && coordinator != nil { throw ValidationError("choose --in-process or --coordinator, not both") }
+        if inProcess && cluster.isGiven {
+            throw ValidationError("choose --in-process or a running cluster (--coordinator, --config), not both")
+        }
         if (graph == nil) != (fetches == nil) { throw ValidationError("--graph and --fetches go together") }
         if initializers != nil && graph == nil { throw ValidationError("--init needs --graph") }
         if let graph, !FileManager.default.fileExists(atPath: graph) {
@@ -107,9 +112,9 @@ struct PlacementBench: ParsableCommand {
         )
         configuration.measuredSteps = steps
         configuration.warmupSteps = warmup
-        let cluster = try startCluster()
-        defer { cluster?.stop() }
-        configuration.coordinator = coordinator ?? cluster?.address
+        let started = try startCluster()
+        defer { started?.stop() }
+        if !planningOnly { configuration.coordinator = try started?.address ?? cluster.coordinatorAddress() }
         let report = try PlacementReport(directory: URL(fileURLWithPath: output))
         var pictures: [URL] = []
         var renderNote: String?
@@ -198,7 +203,7 @@ struct PlacementBench: ParsableCommand {
 
     /// The cluster this command starts, unless it plans only or uses a running one.
     private func startCluster() throws -> StartedCluster? {
-        guard !planningOnly, coordinator == nil else { return nil }
+        guard !planningOnly, !cluster.isGiven else { return nil }
         progress("starting a cluster with \(jobs)\(inProcess ? " in this process" : " as child processes")…")
         let counts = try JobCounts(parsing: jobs)
         if inProcess { return .local(try LocalCluster(jobs: counts)) }

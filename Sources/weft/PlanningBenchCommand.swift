@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WeftBench
 import WeftCluster
+import WeftPlacement
 
 /// `weft bench planning`: placement time of every strategy on a large random DAG, and the cut
 /// of `min-cut` against round-robin's and a simple baseline's.

@@ -3,6 +3,7 @@ import FoundationXML
 import Testing
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 import WeftTestKit
 

@@ -123,13 +123,13 @@ import WeftRuntime
     }
 
     @Test(arguments: [
-        ("250ms", 250), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000),
+        ("250ms", 250), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000), ("0.1ms", 1),
     ])
     func durations_parse(text: String, milliseconds: Int) throws {
         #expect(try ConfigDuration.parse(text) == .milliseconds(milliseconds))
     }
 
-    @Test(arguments: ["", "12", "-1s", "1 fortnight", "ms"])
+    @Test(arguments: ["", "12", "-1s", "1 fortnight", "ms", "1e300h", "1e20s"])
     func badDurations_areInvalidArgument(text: String) {
         #expect(throws: WeftError.self) { try ConfigDuration.parse(text) }
     }

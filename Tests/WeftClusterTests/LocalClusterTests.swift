@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WeftPlacement
 import WeftRuntime
 import WeftTestKit
 
@@ -102,6 +103,27 @@ import WeftTestKit
         #expect(values[1].scalars(as: Float.self) == [1, 2])
         let missing = try #require(throws: WeftError.self) { try session.run(y) }
         #expect(missing.code == .invalidArgument)
+    }
+
+    /// A step deadline under a millisecond is still a deadline: the wire's whole milliseconds
+    /// round it up to 1 ms rather than down to 0, which would mean none.
+    @Test func subMillisecondStepTimeout_isADeadlineNotNone() throws {
+        let graph = Graph()
+        let (x, product) = graph.asDefault { () -> (Output, Output) in
+            let x = graph.device("/job:worker/task:0") { placeholder(.float, shape: [512, 512], name: "x") }
+            // Four 512³ products: tens of milliseconds, far beyond the deadline.
+            let product = graph.device("/job:worker/task:0") { matMul(matMul(matMul(matMul(x, x), x), x), x) }
+            return (x, product)
+        }
+        var options = RemoteSessionOptions()
+        options.stepTimeout = .microseconds(500)
+        let session = try Session(target: Self.cluster.address, graph: graph, options: options)
+        defer { session.close() }
+        let input = try Tensor([Float](repeating: 0.001, count: 512 * 512), shape: [512, 512])
+        let error = try #require(throws: WeftError.self) { try session.run(product, feeding: [x: input]) }
+        // The coordinator passes the deadline on as its request timeout to the worker, which the
+        // transport reports as `unavailable` when it passes first (see IOLoop's timeouts).
+        #expect(error.code == .deadlineExceeded || error.code == .unavailable, "\(error)")
     }
 
     @Test func runMetadata_countsTensorsPushedBetweenWorkers() throws {

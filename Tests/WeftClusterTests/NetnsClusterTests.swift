@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import WeftPlacement
 import WeftRuntime
 import WeftTestKit
 

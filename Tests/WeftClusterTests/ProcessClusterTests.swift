@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WeftPlacement
 import WeftRuntime
 import WeftTestKit
 

@@ -51,6 +51,41 @@ import WeftTransport
         #expect(freed, "the session outlived its 3 s lease by more than 5 s")
     }
 
+    /// Durations in a message are another process's numbers: the largest a `uint64` holds is a
+    /// very long wait, lease and deadline, not a trap that takes the coordinator down.
+    @Test func largestWireDurations_areHonouredWithoutTrapping() async throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        let graph = Graph()
+        graph.asDefault { _ = constant(Float(2), name: "two") }
+        let client = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.tests.durations"))
+        defer { client.close() }
+        let created = try await client.request(
+            .make(.createSession) { envelope in
+                envelope.createSession = .with {
+                    $0.graph = graph.graphDef
+                    $0.client = "durations-client"
+                    $0.leaseMs = .max
+                    $0.waitForWorkersMs = .max
+                }
+            },
+            to: cluster.address,
+            timeout: .seconds(10)
+        )
+        let handle = created.envelope.session
+        let step = try await client.request(
+            .make(.runStep, session: handle) { envelope in
+                envelope.deadlineMs = .max
+                envelope.runStep = .with { $0.fetches = ["two:0"] }
+            },
+            to: cluster.address,
+            timeout: .seconds(10)
+        )
+        #expect(step.tensors == [Tensor(Float(2))])
+        _ = try await client.request(.make(.closeSession, session: handle), to: cluster.address, timeout: .seconds(5))
+        #expect(try ClusterClient.status(coordinator: cluster.address).sessions.isEmpty)
+    }
+
     /// A worker that starts before its coordinator registers once the coordinator is up.
     @Test func workerStartedBeforeTheCoordinator_joinsWhenItComes() throws {
         let port = try freePort()

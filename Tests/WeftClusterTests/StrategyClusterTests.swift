@@ -1,4 +1,5 @@
 import Testing
+import WeftPlacement
 import WeftRuntime
 
 @testable import Weft

@@ -38,6 +38,7 @@ import Darwin
             large,
         ]
         var request = message(.runPartition, session: "s1", step: 17, tensors: tensors)
+        request.envelope.runPartition = .with { $0.handle = "p1" }
         request.envelope.tensors = tensors.indices.map { index in .with { $0.name = "t\(index):0" } }
 
         let reply = try await client.request(request, to: server.address, timeout: .seconds(10))
@@ -85,7 +86,7 @@ import Darwin
         }
 
         await #expect(throws: failure) {
-            try await client.request(message(.runStep), to: server.boundAddress, timeout: .seconds(5))
+            try await client.request(message(.ping), to: server.boundAddress, timeout: .seconds(5))
         }
     }
 
@@ -99,7 +100,9 @@ import Darwin
         let received = Mutex<[IncomingMessage]>([])
         server.setHandler { incoming in received.withLock { $0.append(incoming) } }
 
-        client.send(message(.pushTensor, step: 3, tensors: [Tensor([Float(1), 2])]), to: server.boundAddress)
+        var push = message(.pushTensor, step: 3, tensors: [Tensor([Float(1), 2])])
+        push.envelope.pushTensor = .with { $0.key = "x:0" }
+        client.send(push, to: server.boundAddress)
 
         #expect(await eventually { received.withLock { $0.count } == 1 })
         let incoming = try #require(received.withLock { $0.first })
@@ -316,6 +319,25 @@ import Darwin
 
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("needs 16 bytes, but its payload frame has 15") == true)
+        #expect(server.servedCount == 0)
+    }
+
+    @Test func requestWhoseBodyContradictsItsKind_isAnsweredInvalidArgument() async throws {
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        var request = message(.runStep)
+        request.envelope.heartbeat = .with { $0.job = "worker" }
+
+        let error = await #expect(throws: WeftError.self) {
+            try await client.request(request, to: server.address, timeout: .seconds(5))
+        }
+
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("runStep message but carries a heartbeat body") == true)
         #expect(server.servedCount == 0)
     }
 

@@ -57,11 +57,6 @@ func envelopeBytes(_ configure: (inout Weft_Envelope) -> Void) throws -> [UInt8]
     return try envelope.serializedBytes()
 }
 
-/// Seconds in a duration.
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
-
 /// Waits until `condition` holds or `timeout` passes; returns whether it held.
 func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout

@@ -129,10 +129,20 @@ import WeftRuntime
         #expect(IOLoop.connectableAddress("ipc:///tmp/weft") == "ipc:///tmp/weft")
     }
 
-    @Test func milliseconds_roundUp() {
-        #expect(milliseconds(.zero) == 0)
-        #expect(milliseconds(.microseconds(1)) == 1)
-        #expect(milliseconds(.milliseconds(1500)) == 1500)
-        #expect(milliseconds(.seconds(-3)) == 0)
+    @Test func body_mustBeTheOneTheKindCallsFor() throws {
+        var envelope = Weft_Envelope()
+        envelope.kind = .runStep
+        #expect(throws: WeftError.self) { try envelope.validateBody() }  // a run step needs its body
+        envelope.runStep = .with { $0.fetches = ["y:0"] }
+        try envelope.validateBody()
+        envelope.kind = .reply
+        #expect(throws: WeftError.self) { try envelope.validateBody() }  // a request body in a reply
+        envelope.runStepReply = Weft_RunStepReply()
+        try envelope.validateBody()
+        envelope.kind = .ping
+        let error = #expect(throws: WeftError.self) { try envelope.validateBody() }
+        #expect(error?.code == .invalidArgument)
+        envelope.body = nil
+        try envelope.validateBody()
     }
 }

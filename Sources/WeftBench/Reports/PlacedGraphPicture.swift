@@ -1,5 +1,6 @@
 import Foundation
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// A picture of a placed graph in Graphviz DOT: nodes filled with their worker's colour, edges

@@ -1,6 +1,7 @@
 import Foundation
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 // The generated workloads. Each is built only from Weft's public graph API and ops the runtime

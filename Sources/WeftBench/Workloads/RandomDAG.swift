@@ -1,5 +1,6 @@
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// A layered random DAG of real ops, reproducible from a seed: the graph placement strategies

@@ -1,5 +1,6 @@
 import Weft
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// A benchmark graph: what to build and how to run one step of it.

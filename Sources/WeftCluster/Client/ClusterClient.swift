@@ -1,3 +1,4 @@
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 import WeftTransport
@@ -35,16 +36,4 @@ public enum ClusterClient {
     public static func ping(_ address: String, timeout: Duration = .seconds(2)) throws(WeftError) {
         _ = try ClientConnection.shared.get().request(.make(.ping), to: address, timeout: timeout)
     }
-}
-
-/// One direction of the link between two workers, as measured from its source.
-public struct LinkMeasurement: Sendable, Hashable {
-    /// The worker that measured.
-    public var source: DeviceName
-    /// The worker it measured towards.
-    public var destination: DeviceName
-    /// Half the median round trip of an empty request.
-    public var latency: Duration
-    /// Throughput of one large message, beyond the latency.
-    public var bytesPerSecond: Double
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import Weft
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 import WeftTransport
@@ -81,7 +82,7 @@ final class ClientConnection: Sendable {
     }
 
     private func scheduleKeepAlive(_ address: String, every interval: Duration) {
-        timers.asyncAfter(deadline: .now() + dispatchInterval(interval)) { [self] in
+        timers.asyncAfter(deadline: .now() + interval.dispatchInterval) { [self] in
             guard coordinators.withLock({ $0[address] != nil }) else { return }
             let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = id } }
             node.request(message, to: address, timeout: interval) { _ in }
@@ -97,14 +98,8 @@ public final class RemoteSessionBackend: SessionBackend {
         var placement: [String: String]
         var closed = false
         /// Signatures that run on one worker, sent there directly (see `Weft_DirectRoute`).
-        var routes: [Signature: Weft_DirectRoute] = [:]
+        var routes: [RunSignature: Weft_DirectRoute] = [:]
         var directSteps: UInt64 = 0
-    }
-
-    private struct Signature: Hashable {
-        var feeds: [TensorName]
-        var fetches: [TensorName]
-        var targets: [String]
     }
 
     /// Step ids of direct steps have the top bit set, so they never meet the coordinator's ids
@@ -132,11 +127,11 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.graph = graphDef
                 $0.strategy = options.strategy ?? ""
                 $0.client = connection.id
-                $0.waitForWorkersMs = milliseconds(options.waitForWorkers)
-                $0.leaseMs = milliseconds(options.lease)
+                $0.waitForWorkersMs = options.waitForWorkers.millisecondsRoundedUp
+                $0.leaseMs = options.lease.millisecondsRoundedUp
                 $0.placementSeed = options.placementSeed
                 $0.memoryLimitBytes = UInt64(max(options.memoryLimit ?? 0, 0))
-                $0.measuredNodeSeconds = options.measuredCosts.mapValues(seconds)
+                $0.measuredNodeSeconds = options.measuredCosts.mapValues { $0 / .seconds(1) }
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))
@@ -165,7 +160,7 @@ public final class RemoteSessionBackend: SessionBackend {
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         try extendIfNeeded()
-        let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
+        let signature = RunSignature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         if let route = state.withLock({ $0.routes[signature] }) {
             return try runDirect(
                 route,
@@ -175,7 +170,7 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
-            envelope.deadlineMs = milliseconds(options.stepTimeout)
+            envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runStep = .with {
                 $0.feeds = signature.feeds.map(\.description)
                 $0.fetches = signature.fetches.map(\.description)
@@ -201,7 +196,7 @@ public final class RemoteSessionBackend: SessionBackend {
     /// every route, so the next step asks the coordinator, which knows the worker's health.
     private func runDirect(
         _ route: Weft_DirectRoute,
-        signature: Signature,
+        signature: RunSignature,
         feeds: [Tensor],
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
@@ -215,7 +210,7 @@ public final class RemoteSessionBackend: SessionBackend {
             step: step,
             tensors: route.feedIndices.map { feeds[Int($0)] }
         ) { envelope in
-            envelope.deadlineMs = milliseconds(options.stepTimeout)
+            envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runPartition = .with {
                 $0.handle = route.handle
                 $0.collectStatistics = collectStatistics
@@ -242,7 +237,7 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     /// Whether the worker's fetches and the fed tensors together answer every fetch.
-    private static func answersEveryFetch(_ route: Weft_DirectRoute, _ signature: Signature) -> Bool {
+    private static func answersEveryFetch(_ route: Weft_DirectRoute, _ signature: RunSignature) -> Bool {
         let fromWorker = Set(route.fetchIndices.map(Int.init))
         return signature.fetches.indices.allSatisfy {
             fromWorker.contains($0) || signature.feeds.contains(signature.fetches[$0])

@@ -1,4 +1,5 @@
 import Foundation
+import WeftPlacement
 import WeftRuntime
 import Yams
 

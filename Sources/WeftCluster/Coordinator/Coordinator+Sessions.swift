@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 import WeftTransport
@@ -44,14 +45,14 @@ extension Coordinator {
             profile.measuredCosts = body.measuredNodeSeconds.mapValues { .nanoseconds(Int64($0 * 1e9)) }
             strategy = profile
         }
-        let devices = try await waitForDevices(graph, timeout: .milliseconds(Int(body.waitForWorkersMs)))
+        let devices = try await waitForDevices(graph, timeout: Duration(wireMilliseconds: body.waitForWorkersMs))
         let options = PlacementOptions(
             costModel: costModel(),
             seed: body.placementSeed,
             memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
         )
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
-        let lease = Duration.milliseconds(Int(body.leaseMs == 0 ? 30_000 : body.leaseMs))
+        let lease = Duration(wireMilliseconds: body.leaseMs == 0 ? 30_000 : body.leaseMs)
         let handle = state.withLock { state in
             let handle = "s\(state.nextSession)-\(UInt32.random(in: 0...UInt32.max))"
             state.nextSession += 1
@@ -87,7 +88,7 @@ extension Coordinator {
         }
         for link in state.links {
             model.setLink(
-                CostModel.Link(latency: seconds(link.latency), bytesPerSecond: link.bytesPerSecond),
+                CostModel.Link(latency: link.latency / .seconds(1), bytesPerSecond: link.bytesPerSecond),
                 from: link.source,
                 to: link.destination
             )
@@ -193,11 +194,11 @@ extension Coordinator {
                 "the step names \(body.feeds.count) feeds but carries \(request.tensors.count) tensors"
             )
         }
-        let signature = CoordinatorSession.Signature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
+        let signature = try RunSignature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
         let setup = try prepareStep(envelope.session, signature: signature)
         try await registerPartitions(setup)
         let timeout =
-            envelope.deadlineMs > 0 ? Duration.milliseconds(Int(envelope.deadlineMs)) : configuration.stepTimeout
+            envelope.deadlineMs > 0 ? Duration(wireMilliseconds: envelope.deadlineMs) : configuration.stepTimeout
         let replies = try await runPartitions(
             setup,
             feeds: request.tensors,
@@ -246,7 +247,7 @@ extension Coordinator {
         }
     }
 
-    private func prepareStep(_ handle: String, signature: CoordinatorSession.Signature) throws(WeftError) -> StepSetup {
+    private func prepareStep(_ handle: String, signature: RunSignature) throws(WeftError) -> StepSetup {
         try state.withLock { (state) throws(WeftError) -> StepSetup in
             let session = try Self.session(handle, in: &state)
             session.leaseExpiry = .now + session.lease
@@ -345,7 +346,7 @@ extension Coordinator {
                 step: setup.step,
                 tensors: partition.feeds.map { feeds[$0.feed] }
             ) { envelope in
-                envelope.deadlineMs = milliseconds(timeout)
+                envelope.deadlineMs = timeout.millisecondsRoundedUp
                 envelope.runPartition = .with {
                     $0.handle = setup.plan.handles[device]!
                     $0.collectStatistics = collectStatistics

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 import WeftTransport
@@ -85,7 +86,7 @@ public final class Coordinator: Sendable {
     }
 
     private func scheduleHealthCheck() {
-        timers.asyncAfter(deadline: .now() + dispatchInterval(configuration.heartbeatInterval)) { [weak self] in
+        timers.asyncAfter(deadline: .now() + configuration.heartbeatInterval.dispatchInterval) { [weak self] in
             guard let self, !state.withLock({ $0.stopped }) else { return }
             checkHealth()
             scheduleHealthCheck()
@@ -194,7 +195,7 @@ public final class Coordinator: Sendable {
             envelope.registerWorkerReply = .with {
                 $0.job = device.job
                 $0.task = Int32(device.task)
-                $0.heartbeatIntervalMs = UInt32(milliseconds(configuration.heartbeatInterval))
+                $0.heartbeatIntervalMs = UInt32(configuration.heartbeatInterval.millisecondsRoundedUp)
             }
         }
     }
@@ -292,7 +293,7 @@ public final class Coordinator: Sendable {
                             $0.healthy = worker.healthy
                             $0.sessions = worker.sessions
                             $0.residentBytes = worker.residentBytes
-                            $0.lastSeenMsAgo = milliseconds(now - worker.lastSeen)
+                            $0.lastSeenMsAgo = (now - worker.lastSeen).millisecondsRoundedUp
                         }
                     }
                     reply.sessions = state.sessions.values.sorted { $0.handle < $1.handle }.map { session in

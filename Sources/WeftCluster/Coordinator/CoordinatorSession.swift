@@ -1,3 +1,4 @@
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 
@@ -5,12 +6,6 @@ import WeftRuntime
 /// partitions of every run signature seen so far with the workers they are registered on.
 final class CoordinatorSession: @unchecked Sendable {
     // Sendable: every property is read and written only under the coordinator's state lock.
-    struct Signature: Hashable {
-        var feeds: [String]
-        var fetches: [String]
-        var targets: [String]
-    }
-
     /// One run signature, partitioned once.
     final class PlannedStep {
         let partitions: [DeviceName: Partition]
@@ -35,7 +30,7 @@ final class CoordinatorSession: @unchecked Sendable {
     var nodes: [Tensorflow_NodeDef]
     var graph: RuntimeGraph
     var placement: [String: DeviceName]
-    var plans: [Signature: PlannedStep] = [:]
+    var plans: [RunSignature: PlannedStep] = [:]
     var planCounter = 0
     var nextStep: UInt64 = 1
     var steps: UInt64 = 0
@@ -69,13 +64,9 @@ final class CoordinatorSession: @unchecked Sendable {
     }
 
     /// The partitions of a signature, made on first use.
-    func plan(for signature: Signature) throws(WeftError) -> PlannedStep {
+    func plan(for signature: RunSignature) throws(WeftError) -> PlannedStep {
         if let plan = plans[signature] { return plan }
-        let partitions = try Partitioner(graph: graph, placement: placement).partition(
-            feeds: try signature.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-            fetches: try signature.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-            targets: signature.targets
-        )
+        let partitions = try Partitioner(graph: graph, placement: placement).partition(signature)
         planCounter += 1
         let plan = PlannedStep(partitions: partitions, prefix: "\(handle)/p\(planCounter)")
         plans[signature] = plan

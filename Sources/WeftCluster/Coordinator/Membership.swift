@@ -1,3 +1,4 @@
+import WeftPlacement
 import WeftRuntime
 
 /// The coordinator's view of its workers: who registered, from where, and whether they still

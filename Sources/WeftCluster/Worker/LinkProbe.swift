@@ -29,11 +29,11 @@ struct LinkProbe {
         let payload = Tensor(uninitialized: .uint8, shape: [payloadBytes])
         payload.buffer.base.initializeMemory(as: UInt8.self, repeating: 0, count: payloadBytes)
         let loaded = try timed { () throws(WeftError) in _ = try request(.make(.ping, tensors: [payload]), to: peer) }
-        let transfer = max(seconds(loaded - roundTrip), 1e-6)
+        let transfer = max((loaded - roundTrip) / .seconds(1), 1e-6)
         return .with {
             $0.source = source
             $0.destination = peer.device
-            $0.latencySeconds = seconds(roundTrip) / 2
+            $0.latencySeconds = roundTrip / .seconds(1) / 2
             $0.bytesPerSecond = Double(payloadBytes) / transfer
         }
     }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 import WeftTransport
@@ -129,7 +130,7 @@ public final class Worker: Sendable {
             case .success(let reply):
                 let body = reply.envelope.registerWorkerReply
                 let device = DeviceName(job: body.job, task: Int(body.task))
-                let interval = Duration.milliseconds(Int(max(body.heartbeatIntervalMs, 50)))
+                let interval = Duration(wireMilliseconds: UInt64(max(body.heartbeatIntervalMs, 50)))
                 state.withLock {
                     $0.device = device
                     $0.heartbeatInterval = interval
@@ -147,7 +148,7 @@ public final class Worker: Sendable {
     }
 
     private func scheduleHeartbeat(after interval: Duration) {
-        timers.asyncAfter(deadline: .now() + dispatchInterval(interval)) { [weak self] in self?.heartbeat() }
+        timers.asyncAfter(deadline: .now() + interval.dispatchInterval) { [weak self] in self?.heartbeat() }
     }
 
     private func heartbeat() {

@@ -1,6 +1,6 @@
 import Testing
+import WeftBench
 import WeftRuntime
-import WeftTransport
 
 @Suite struct RawZeroMQBenchmarkTests {
     @Test func roundTripsAndBandwidth_measureAgainstAnEchoServer() throws {

@@ -1,20 +1,16 @@
-import CZeroMQ
 import Dispatch
 import Foundation
+import Synchronization
 import WeftRuntime
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import WeftTransport
 
 /// What bare libzmq achieves between two endpoints, without Weft's envelopes, I/O thread or
 /// validation: the baseline `weft bench` compares the messaging layer against.
 ///
 /// One side runs `serveEcho(listen:)` (in this process or another); the other measures with
 /// `roundTrips(to:iterations:payloadBytes:timeout:)` and `bandwidth(to:payloadBytes:iterations:timeout:)`.
-/// Each measurement owns its DEALER socket on the calling thread and blocks that thread.
+/// Each measurement owns its DEALER socket (a `RawSocket`) on the calling thread and blocks
+/// that thread.
 ///
 /// The raw protocol: every message from a DEALER starts with a one-byte opcode frame. `E`
 /// (echo): the server sends the whole message back. `S` (sink): the server counts the bytes of
@@ -59,19 +55,25 @@ public enum RawZeroMQBenchmark {
     public static func serveEcho(listen: String) throws(WeftError) -> EchoServer {
         let context = ZMQContext(ioThreads: 1, maxSockets: 64)
         let finished = DispatchGroup()
-        let startup = Startup()
+        let bound = Mutex<Result<String, WeftError>?>(nil)
+        let ready = DispatchSemaphore(value: 0)
         finished.enter()
         let thread = Thread {
-            serve(context: context, listen: listen, startup: startup)
+            serve(context: context, listen: listen) { outcome in
+                bound.withLock { $0 = outcome }
+                ready.signal()
+            }
             finished.leave()
         }
         thread.name = "weft.bench.echo"
         thread.start()
-        switch startup.wait() {
+        ready.wait()
+        switch bound.withLock({ $0 }) {
         case .success(let address): return EchoServer(address: address, context: context, finished: finished)
         case .failure(let error):
             finished.wait()
             throw error
+        case nil: throw WeftError(.internal, "the echo server's thread reported nothing")
         }
     }
 
@@ -83,7 +85,7 @@ public enum RawZeroMQBenchmark {
         payloadBytes: Int = 64,
         timeout: Duration = .seconds(10)
     ) throws(WeftError) -> [Duration] {
-        let socket = try connect(to: address, timeout: timeout)
+        let socket = try RawSocket.dealer(connectingTo: address, timeout: timeout)
         defer { socket.close() }
         let payload = [UInt8](repeating: 0x5A, count: payloadBytes)
         let message: [OutgoingFrame] = [.bytes([echo]), .bytes(payload)]
@@ -111,7 +113,7 @@ public enum RawZeroMQBenchmark {
         iterations: Int = 32,
         timeout: Duration = .seconds(60)
     ) throws(WeftError) -> Double {
-        let socket = try connect(to: address, timeout: timeout)
+        let socket = try RawSocket.dealer(connectingTo: address, timeout: timeout)
         defer { socket.close() }
         let payload = Tensor(uninitialized: .uint8, shape: [payloadBytes])
         payload.buffer.base.initializeMemory(as: UInt8.self, repeating: 0xA5, count: payloadBytes)
@@ -120,7 +122,7 @@ public enum RawZeroMQBenchmark {
         let clock = ContinuousClock()
         let start = clock.now
         for _ in 0..<iterations {
-            guard socket.send([.bytes([sink]), .tensor(payload)], blocking: true) == .sent else {
+            guard socket.send([.bytes([sink]), .tensor(payload)]) else {
                 throw WeftError(.unavailable, "\(address) did not accept data within \(timeout)")
             }
         }
@@ -129,48 +131,27 @@ public enum RawZeroMQBenchmark {
             guard frames.count == 2, frames[1].count == 8 else {
                 throw WeftError(.dataLoss, "the sink at \(address) sent a malformed count")
             }
-            let received = UInt64(littleEndian: frames[1].bytes.loadUnaligned(as: UInt64.self))
+            let received = UInt64(littleEndian: frames[1].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
             guard received == expected else {
                 throw WeftError(.dataLoss, "the sink at \(address) received \(received) bytes of \(expected)")
             }
         }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Double(expected) / max(seconds, 1e-9)
+        return Double(expected) / max((clock.now - start) / .seconds(1), 1e-9)
     }
 
     // MARK: Client side
 
-    private static func connect(to address: String, timeout: Duration) throws(WeftError) -> Socket {
-        let socket = try Socket(context: .shared, type: ZMQ_DEALER, role: "benchmark DEALER to \(address)")
-        let milliseconds = Int32(clamping: WeftTransport.milliseconds(timeout))
-        do {
-            try socket.set(ZMQ_IMMEDIATE, 1 as Int32)  // a send waits (up to the timeout) for the connection
-            try socket.set(ZMQ_SNDTIMEO, milliseconds)
-            try socket.set(ZMQ_RCVTIMEO, milliseconds)
-            try socket.set(ZMQ_SNDHWM, 64 as Int32)
-            try socket.connect(address)
-        } catch let error as ZMQFailure {
-            socket.close()
-            throw error.error(.invalidArgument)
-        } catch {
-            socket.close()
-            throw WeftError.wrapping(error)
-        }
-        return socket
-    }
-
     private static func exchange(
         _ message: [OutgoingFrame],
-        on socket: Socket,
+        on socket: RawSocket,
         address: String,
         timeout: Duration,
         check: ([ReceivedFrame]) throws(WeftError) -> Void
     ) throws(WeftError) {
-        guard socket.send(message, blocking: true) == .sent else {
+        guard socket.send(message) else {
             throw WeftError(.unavailable, "\(address) did not accept a connection within \(timeout)")
         }
-        guard case .message(let frames) = socket.receive(blocking: true) else {
+        guard case .message(let frames) = socket.receive() else {
             throw WeftError(.unavailable, "\(address) did not answer within \(timeout)")
         }
         try check(frames)
@@ -178,40 +159,39 @@ public enum RawZeroMQBenchmark {
 
     // MARK: Server side
 
-    private static func serve(context: ZMQContext, listen: String, startup: Startup) {
-        let socket: Socket
+    /// Serves on this thread until the context shuts down; `report` learns once whether the
+    /// socket is bound, and where.
+    private static func serve(
+        context: ZMQContext,
+        listen: String,
+        report: (Result<String, WeftError>) -> Void
+    ) {
+        let socket: RawSocket
         do {
-            socket = try Socket(context: context, type: ZMQ_ROUTER, role: "benchmark ROUTER on \(listen)")
-            try socket.set(ZMQ_MAXMSGSIZE, -1 as Int64)
-            try socket.set(ZMQ_RCVHWM, 64 as Int32)
-            try socket.bind(listen)
-        } catch let error as ZMQFailure {
-            return startup.report(.failure(error.error(error.errno == EADDRINUSE ? .unavailable : .invalidArgument)))
+            socket = try RawSocket.router(binding: listen, context: context)
         } catch {
-            return startup.report(.failure(WeftError.wrapping(error)))
+            return report(.failure(error))
         }
         defer { socket.close() }
-        startup.report(.success(IOLoop.connectableAddress(socket.lastEndpoint)))
+        report(.success(socket.address))
         var sunk: UInt64 = 0
         while true {
             let frames: [ReceivedFrame]
-            switch socket.receive(blocking: true) {
+            switch socket.receive() {
             case .message(let received): frames = received
-            case .wouldBlock: continue
-            case .failed(let errno):
-                if errno == EINTR { continue }
-                return  // ETERM: close() shut the context down
+            case .timedOut, .interrupted: continue
+            case .closed: return  // close() shut the context down
             }
             guard frames.count >= 2, frames[1].count == 1 else { continue }  // identity, opcode, …
             let identity = frames[0].array
-            switch frames[1].bytes[0] {
+            switch frames[1].withUnsafeBytes({ $0[0] }) {
             case echo:
-                _ = socket.send(frames.dropFirst().map { .bytes($0.array) }, identity: identity)
+                _ = socket.send(frames.dropFirst().map { .bytes($0.array) }, to: identity)
             case sink:
                 sunk += frames.dropFirst(2).reduce(0) { $0 + UInt64($1.count) }
             case flush:
                 let count = withUnsafeBytes(of: sunk.littleEndian) { Array($0) }
-                _ = socket.send([.bytes([flush]), .bytes(count)], identity: identity)
+                _ = socket.send([.bytes([flush]), .bytes(count)], to: identity)
                 sunk = 0
             default:
                 continue

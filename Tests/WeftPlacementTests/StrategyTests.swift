@@ -3,7 +3,7 @@ import WeftProto
 import WeftRuntime
 
 @testable import Weft
-@testable import WeftCluster
+@testable import WeftPlacement
 
 /// Every strategy against graphs built to break the hard constraints and the memory limit.
 @Suite struct StrategyTests {

@@ -2,7 +2,7 @@ import Testing
 import WeftRuntime
 
 @testable import Weft
-@testable import WeftCluster
+@testable import WeftPlacement
 
 /// `critical-path` (HEFT) on textbook DAGs.
 @Suite struct CriticalPathTests {

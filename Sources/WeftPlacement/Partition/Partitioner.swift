@@ -31,11 +31,8 @@ public struct Partitioner {
 
     /// The partitions of one step; fetches of fed tensors are answered by the caller and appear
     /// in no partition. The result has an entry for every device that runs something.
-    public func partition(
-        feeds: [TensorName],
-        fetches: [TensorName],
-        targets: [String]
-    ) throws(WeftError) -> [DeviceName: Partition] {
+    public func partition(_ signature: RunSignature) throws(WeftError) -> [DeviceName: Partition] {
+        let (feeds, fetches, targets) = (signature.feeds, signature.fetches, signature.targets)
         var state = PartitionBuilder(graph: graph, placement: placement)
         var fed: [TensorName: Int] = [:]
         for (index, feed) in feeds.enumerated() {

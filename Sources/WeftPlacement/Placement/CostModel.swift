@@ -112,7 +112,7 @@ public struct CostModel: Sendable {
     public mutating func useLinks(_ measurements: [LinkMeasurement]) {
         for measured in measurements {
             setLink(
-                Link(latency: seconds(measured.latency), bytesPerSecond: measured.bytesPerSecond),
+                Link(latency: measured.latency / .seconds(1), bytesPerSecond: measured.bytesPerSecond),
                 from: measured.source,
                 to: measured.destination
             )
@@ -150,7 +150,7 @@ public struct CostModel: Sendable {
 
     /// Replaces the estimate of `node` by a measured cost, on `device` only or on every device.
     public mutating func setMeasuredCost(_ cost: Duration, node: String, device: DeviceName? = nil) {
-        let measuredSeconds = seconds(cost)
+        let measuredSeconds = cost / .seconds(1)
         if let device {
             measuredOnDevice[NodeOnDevice(node: node, device: device)] = measuredSeconds
         } else {
@@ -160,7 +160,7 @@ public struct CostModel: Sendable {
 
     /// Replaces the estimates of every node named in `costs` (by node name).
     public mutating func useMeasuredCosts(_ costs: [String: Duration]) {
-        for (node, cost) in costs { measured[node] = seconds(cost) }
+        for (node, cost) in costs { measured[node] = cost / .seconds(1) }
     }
 
     /// Uses the node times of real steps (`RunMetadata.stepStatistics`): each node's median

@@ -13,6 +13,16 @@ public struct DeviceName: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.task = task
     }
 
+    /// Parses a full device name, `/job:worker/task:0`; a name that leaves the job or the task
+    /// open is refused, since it names no one task.
+    public init(parsing text: String) throws(WeftError) {
+        let request = try DeviceRequest(parsing: text)
+        guard let job = request.job, let task = request.task else {
+            throw WeftError(.invalidArgument, "'\(text)' does not name one task; write /job:NAME/task:N")
+        }
+        self.init(job: job, task: task)
+    }
+
     /// `/job:NAME/task:N`.
     public var description: String { "/job:\(job)/task:\(task)" }
 

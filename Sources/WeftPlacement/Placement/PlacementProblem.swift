@@ -158,7 +158,7 @@ struct UnionFind {
 extension RuntimeGraph {
     /// Node indices with producers (data and control) before consumers; nodes on a control
     /// cycle come last in their given order, so placement still covers them.
-    public func topologicalOrder() -> [Int] {
+    func topologicalOrder() -> [Int] {
         // Consumers in CSR form: two passes over the edges, no array per node.
         var indegree = [Int](repeating: 0, count: nodes.count)
         var start = [Int](repeating: 0, count: nodes.count + 1)

@@ -3,7 +3,7 @@ import WeftProto
 import WeftRuntime
 
 @testable import Weft
-@testable import WeftCluster
+@testable import WeftPlacement
 
 @Suite struct PlacementTests {
     static let devices = [
@@ -96,9 +96,11 @@ import WeftRuntime
             strategy: ExplicitPlacement()
         )
         let partitions = try Partitioner(graph: runtime, placement: placement).partition(
-            feeds: [TensorName(node: "x", index: 0)],
-            fetches: [TensorName(node: "mul", index: 0)],
-            targets: []
+            RunSignature(
+                feeds: [TensorName(node: "x", index: 0)],
+                fetches: [TensorName(node: "mul", index: 0)],
+                targets: []
+            )
         )
         let ps = try #require(partitions[DeviceName(job: "ps", task: 0)])
         let worker = try #require(partitions[DeviceName(job: "worker", task: 1)])
@@ -129,79 +131,11 @@ import WeftRuntime
             strategy: ExplicitPlacement()
         )
         let partitions = try Partitioner(graph: runtime, placement: placement).partition(
-            feeds: [],
-            fetches: [TensorName(node: "after", index: 0)],
-            targets: []
+            RunSignature(feeds: [], fetches: [TensorName(node: "after", index: 0)], targets: [])
         )
         let receiver = try #require(partitions[DeviceName(job: "worker", task: 1)])
         let after = try #require(receiver.nodes.first { $0.name == "after" })
         #expect(after.input.count == 1 && after.input[0].hasPrefix("^_weft/recv"))
         #expect(partitions[DeviceName(job: "worker", task: 0)]?.nodes.contains { $0.name == "first" } == true)
-    }
-}
-
-@Suite struct MembershipTests {
-    let start = ContinuousClock.now
-
-    @Test func registrationAndHeartbeats_trackHealth() throws {
-        var membership = Membership(heartbeatTimeout: .seconds(2))
-        let device = DeviceName(job: "worker", task: 0)
-        #expect(
-            try membership.register(job: "worker", task: 0, address: "tcp://a:1", incarnation: 1, now: start)
-                == .joined(device)
-        )
-        let beat = membership.heartbeat(
-            device: device,
-            incarnation: 1,
-            sessions: 0,
-            residentBytes: 0,
-            now: start + .seconds(1)
-        )
-        #expect(beat)
-        #expect(membership.expire(now: start + .seconds(2)) == [])
-        #expect(membership.expire(now: start + .seconds(4)) == [device])
-        #expect(membership.healthyDevices == [])
-        #expect(
-            try membership.register(
-                job: "worker",
-                task: 0,
-                address: "tcp://a:1",
-                incarnation: 1,
-                now: start + .seconds(5)
-            ) == .rejoined(device)
-        )
-        #expect(
-            try membership.register(
-                job: "worker",
-                task: 0,
-                address: "tcp://a:1",
-                incarnation: 2,
-                now: start + .seconds(6)
-            ) == .restarted(device)
-        )
-        let staleBeat = membership.heartbeat(
-            device: device,
-            incarnation: 1,
-            sessions: 0,
-            residentBytes: 0,
-            now: start + .seconds(6)
-        )
-        #expect(!staleBeat, "a heartbeat from an old incarnation is refused")
-    }
-
-    @Test func taskIds_areAssignedAndConflictsRefused() throws {
-        var membership = Membership(heartbeatTimeout: .seconds(2))
-        #expect(
-            try membership.register(job: "worker", task: nil, address: "tcp://a:1", incarnation: 1, now: start)
-                == .joined(DeviceName(job: "worker", task: 0))
-        )
-        #expect(
-            try membership.register(job: "worker", task: nil, address: "tcp://b:1", incarnation: 2, now: start)
-                == .joined(DeviceName(job: "worker", task: 1))
-        )
-        let error = try #require(throws: WeftError.self) {
-            try membership.register(job: "worker", task: 0, address: "tcp://c:1", incarnation: 3, now: start)
-        }
-        #expect(error.code == .alreadyExists)
     }
 }

@@ -2,7 +2,7 @@ import Testing
 import WeftRuntime
 
 @testable import Weft
-@testable import WeftCluster
+@testable import WeftPlacement
 
 /// `min-cut` on graphs with a planted partition whose cut is provably the smallest balanced one.
 @Suite struct MinCutTests {
