@@ -25,18 +25,27 @@ enum CheckpointOps {
                     throw .invalidArgument("Expected \(names.count) tensors, got \(count)", node: context.node)
                 }
                 try checkFullSlices(slices, count: count, node: context.node)
-                var writer = try TensorBundle.Writer(prefix: prefix)
                 do throws(WeftError) {
-                    for (index, name) in names.enumerated() { try writer.add(name, try context.input(3 + index)) }
-                    try writer.finish()
+                    try save(prefix: prefix, names: names, context: context)
                 } catch {
-                    writer.abandon()
                     throw WeftError(error.code, "\(error.message) (node '\(context.node)')")
                 }
                 return []
             }
         }
     )
+
+    /// Writes `SaveV2`'s tensors, deleting the partial data file when one cannot be written.
+    private static func save(prefix: String, names: [String], context: OpKernelContext) throws(WeftError) {
+        var writer = try TensorBundle.Writer(prefix: prefix)
+        do throws(WeftError) {
+            for (index, name) in names.enumerated() { try writer.add(name, try context.input(3 + index)) }
+            try writer.finish()
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
 
     /// `RestoreV2`: reads the named tensors of a checkpoint, checking each saved dtype.
     private static let restoreV2 = OpDefinition(

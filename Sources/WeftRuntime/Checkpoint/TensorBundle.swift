@@ -167,8 +167,12 @@ public enum TensorBundle {
             guard header.endianness == .little else {
                 throw WeftError(.unimplemented, "checkpoint \(prefix) is big-endian; Weft reads little-endian checkpoints")
             }
-            guard header.version.producer >= 1, !header.version.badConsumers.contains(1) else {
-                throw WeftError(.invalidArgument, "checkpoint \(prefix) has unsupported format version \(header.version.producer)")
+            // Weft reads format version 1, as TensorFlow: refused when the writer asks for a newer reader.
+            guard header.version.minConsumer <= 1, !header.version.badConsumers.contains(1) else {
+                throw WeftError(
+                    .invalidArgument,
+                    "checkpoint \(prefix) needs a reader of format version \(header.version.minConsumer) or newer; Weft reads version 1"
+                )
             }
             self.prefix = prefix
             self.header = header
