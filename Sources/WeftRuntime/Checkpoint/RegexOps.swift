@@ -1,7 +1,8 @@
 /// `StaticRegexFullMatch` and `RegexFullMatch`: whether each string matches a pattern as a
 /// whole. The sharded `Saver` uses the first to pick its temporary file suffix (`^s3://.*`).
 /// Patterns are compiled by Swift's `Regex`, whose syntax covers the common RE2 subset
-/// (classes, anchors, repetition, alternation, groups).
+/// (classes, anchors, repetition, alternation, groups); unlike RE2 it also accepts
+/// backreferences and lookarounds, which TensorFlow would refuse.
 enum RegexOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [staticRegexFullMatch, regexFullMatch]
@@ -13,6 +14,8 @@ enum RegexOps {
         init(_ text: String, node: String) throws(WeftError) {
             do {
                 regex = try Regex(text)
+                // The first match lowers the pattern to its program; do it now, before threads share it.
+                _ = try regex.wholeMatch(in: "")
             } catch {
                 throw WeftError(.invalidArgument, "Invalid pattern: \(text), error: \(error) (node '\(node)')")
             }
