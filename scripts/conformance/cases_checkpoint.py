@@ -182,6 +182,29 @@ def _filenames():
         ])
 
 
+def _string_stacking():
+    with Case(
+        "checkpoint_string_pack_concat",
+        "Pack and ConcatV2 of string tensors, as the sharded Saver packs its shard prefixes: "
+        "axis 0 and 1, an empty input.",
+    ) as c:
+        a = tf1.placeholder(tf.string, [2, 2], name="a")
+        b = tf1.placeholder(tf.string, [2, 2], name="b")
+        empty = tf1.placeholder(tf.string, [2, 0], name="empty")
+        outputs = [
+            tf.stack([a, b], axis=0, name="pack0"),
+            tf.stack([a, b], axis=2, name="pack2"),
+            tf.concat([a, empty, b], axis=1, name="concat1"),
+            tf.concat([a, b], axis=0, name="concat0"),
+        ]
+        feeds = {
+            a: np.array([[b"p", b"q"], [b"", b"r\xc3\xa9"]], dtype=object),
+            b: np.array([[b"x", b"yy"], [b"zzz", b""]], dtype=object),
+            empty: np.zeros([2, 0], dtype=object),
+        }
+        c.session([c.step(fetches=outputs, feeds=feeds)])
+
+
 def cases():
     previous = os.getcwd()
     os.chdir(ROOT)
@@ -193,5 +216,6 @@ def cases():
         _restore_fixture()
         _restore_errors()
         _filenames()
+        _string_stacking()
     finally:
         os.chdir(previous)
