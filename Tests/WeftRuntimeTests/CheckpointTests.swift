@@ -121,7 +121,8 @@ private func readError(_ prefix: String, expected: [(String, Tensor)]) -> WeftEr
                 let prefix = directory + "/flip"
                 try FileManager.default.copyItem(atPath: fixture + ".index", toPath: prefix + ".index")
                 try FileManager.default.copyItem(
-                    atPath: fixture + ".data-00000-of-00001", toPath: prefix + ".data-00000-of-00001"
+                    atPath: fixture + ".data-00000-of-00001",
+                    toPath: prefix + ".data-00000-of-00001"
                 )
                 var corrupted = original
                 corrupted[position] ^= 0x40
@@ -150,7 +151,8 @@ private func readError(_ prefix: String, expected: [(String, Tensor)]) -> WeftEr
                 let prefix = directory + "/cut\(length)\(suffix)"
                 try FileManager.default.copyItem(atPath: fixture + ".index", toPath: prefix + ".index")
                 try FileManager.default.copyItem(
-                    atPath: fixture + ".data-00000-of-00001", toPath: prefix + ".data-00000-of-00001"
+                    atPath: fixture + ".data-00000-of-00001",
+                    toPath: prefix + ".data-00000-of-00001"
                 )
                 try original.prefix(length).write(to: URL(fileURLWithPath: prefix + suffix))
                 #expect(readError(prefix, expected: expected)?.code == .dataLoss, "\(suffix) cut to \(length)")
@@ -200,23 +202,33 @@ private func readError(_ prefix: String, expected: [(String, Tensor)]) -> WeftEr
         let slices = try Tensor(strings: ["", ""], shape: [2])
         let a = Tensor([Int64(3), 4])
         let b = try Tensor(strings: ["x"], shape: [1])
-        _ = try KernelHarness.run("SaveV2", [prefix, names, slices, b, a], ["dtypes": types([.string, .int64])], setT: false)
+        _ = try KernelHarness.run(
+            "SaveV2",
+            [prefix, names, slices, b, a],
+            ["dtypes": types([.string, .int64])],
+            setT: false
+        )
         let restored = try KernelHarness.run(
-            "RestoreV2", [prefix, try Tensor(strings: ["a", "b"], shape: [2]), slices],
-            ["dtypes": types([.int64, .string])], setT: false
+            "RestoreV2",
+            [prefix, try Tensor(strings: ["a", "b"], shape: [2]), slices],
+            ["dtypes": types([.int64, .string])],
+            setT: false
         )
         #expect(restored.count == 2 && restored[0] == a && restored[1] == b)
         let wrongType = KernelHarness.error(
-            "RestoreV2", [prefix, try Tensor(strings: ["a"], shape: [1]), try Tensor(strings: [""], shape: [1])],
+            "RestoreV2",
+            [prefix, try Tensor(strings: ["a"], shape: [1]), try Tensor(strings: [""], shape: [1])],
             ["dtypes": types([.float])]
         )
         #expect(wrongType?.code == .invalidArgument)
         let sliced = KernelHarness.error(
-            "SaveV2", [prefix, try Tensor(strings: ["a"], shape: [1]), try Tensor(strings: ["2 0,1"], shape: [1]), a]
+            "SaveV2",
+            [prefix, try Tensor(strings: ["a"], shape: [1]), try Tensor(strings: ["2 0,1"], shape: [1]), a]
         )
         #expect(sliced?.code == .unimplemented)
         let duplicate = KernelHarness.error(
-            "SaveV2", [prefix, try Tensor(strings: ["a", "a"], shape: [2]), slices, a, a]
+            "SaveV2",
+            [prefix, try Tensor(strings: ["a", "a"], shape: [2]), slices, a, a]
         )
         #expect(duplicate?.code == .invalidArgument)
     }
@@ -227,21 +239,32 @@ private func readError(_ prefix: String, expected: [(String, Tensor)]) -> WeftEr
         try write([("x", Tensor([Float(1), 2]))], to: directory + "/tmp/part-00000-of-00002")
         try write([("y", try Tensor(strings: ["why"], shape: [1]))], to: directory + "/tmp/part-00001-of-00002")
         let sources = try Tensor(
-            strings: [directory + "/tmp/part-00000-of-00002", directory + "/tmp/part-00001-of-00002"], shape: [2]
+            strings: [directory + "/tmp/part-00000-of-00002", directory + "/tmp/part-00001-of-00002"],
+            shape: [2]
         )
         let destination = try Tensor(strings: [directory + "/model"], shape: .scalar)
         _ = try KernelHarness.run("MergeV2Checkpoints", [sources, destination], setT: false)
         #expect(
-            readError(directory + "/model", expected: [("x", Tensor([Float(1), 2])), ("y", try Tensor(strings: ["why"], shape: [1]))])
+            readError(
+                directory + "/model",
+                expected: [("x", Tensor([Float(1), 2])), ("y", try Tensor(strings: ["why"], shape: [1]))]
+            )
                 == nil
         )
         #expect(FileManager.default.fileExists(atPath: directory + "/model.data-00001-of-00002"))
-        #expect(!FileManager.default.fileExists(atPath: directory + "/tmp"), "delete_old_dirs removes the emptied folder")
+        #expect(
+            !FileManager.default.fileExists(atPath: directory + "/tmp"),
+            "delete_old_dirs removes the emptied folder"
+        )
     }
 
     @Test func shardedNames() throws {
         let base = try Tensor(strings: ["/ckpt/model"], shape: .scalar)
-        let name = try KernelHarness.run1("ShardedFilename", [base, Tensor(Int32(3)), Tensor(Int32(123456))], setT: false)
+        let name = try KernelHarness.run1(
+            "ShardedFilename",
+            [base, Tensor(Int32(3)), Tensor(Int32(123456))],
+            setT: false
+        )
         #expect(name.strings == [Array("/ckpt/model-00003-of-123456".utf8)])
         let spec = try KernelHarness.run1("ShardedFilespec", [base, Tensor(Int32(12))], setT: false)
         #expect(spec.strings == [Array("/ckpt/model-?????-of-00012".utf8)])

@@ -108,7 +108,8 @@ enum CheckpointOps {
                 let destination = try scalarString(try context.input(1), "destination_prefix", node: context.node)
                 do throws(WeftError) {
                     try merge(
-                        sources.strings.map { String(decoding: $0, as: UTF8.self) }, into: destination,
+                        sources.strings.map { String(decoding: $0, as: UTF8.self) },
+                        into: destination,
                         allowMissing: allowMissing
                     )
                 } catch {
@@ -117,7 +118,9 @@ enum CheckpointOps {
                 if deleteOldDirectories {
                     for source in sources.strings {
                         // Best effort, as TensorFlow: the directory may hold other files.
-                        _ = CheckpointFile.removeDirectory(CheckpointFile.parent(of: String(decoding: source, as: UTF8.self)))
+                        _ = CheckpointFile.removeDirectory(
+                            CheckpointFile.parent(of: String(decoding: source, as: UTF8.self))
+                        )
                     }
                 }
                 return []
@@ -142,7 +145,10 @@ enum CheckpointOps {
         for reader in readers {
             for (name, entry) in reader.entries {
                 guard entries[name] == nil else {
-                    throw WeftError(.invalidArgument, "Duplicate tensor keyed by \(name) encountered, when merging prefix: \(reader.prefix)")
+                    throw WeftError(
+                        .invalidArgument,
+                        "Duplicate tensor keyed by \(name) encountered, when merging prefix: \(reader.prefix)"
+                    )
                 }
                 var moved = entry
                 moved.shardID = entry.shardID + Int32(firstShard)
@@ -215,7 +221,8 @@ enum CheckpointOps {
     private static func checkFullSlices(_ slices: [String], count: Int, node: String) throws(WeftError) {
         guard slices.count == count else {
             throw .invalidArgument(
-                "shape_and_slices has \(slices.count) elements, expected \(count), one per tensor name", node: node
+                "shape_and_slices has \(slices.count) elements, expected \(count), one per tensor name",
+                node: node
             )
         }
         if let spec = slices.first(where: { !$0.isEmpty }) {
@@ -228,21 +235,30 @@ enum CheckpointOps {
 
     private static func scalarString(_ tensor: Tensor, _ what: String, node: String) throws(WeftError) -> String {
         guard tensor.dtype == .string, tensor.elementCount == 1, let value = tensor.strings.first else {
-            throw .invalidArgument("Input \(what) should be a scalar string, got \(tensor.dtype) of shape \(tensor.shape)", node: node)
+            throw .invalidArgument(
+                "Input \(what) should be a scalar string, got \(tensor.dtype) of shape \(tensor.shape)",
+                node: node
+            )
         }
         return String(decoding: value, as: UTF8.self)
     }
 
     private static func stringVector(_ tensor: Tensor, _ what: String, node: String) throws(WeftError) -> [String] {
         guard tensor.dtype == .string, tensor.shape.rank == 1 else {
-            throw .invalidArgument("Input \(what) should be a 1-D string tensor, got \(tensor.dtype) of shape \(tensor.shape)", node: node)
+            throw .invalidArgument(
+                "Input \(what) should be a 1-D string tensor, got \(tensor.dtype) of shape \(tensor.shape)",
+                node: node
+            )
         }
         return tensor.strings.map { String(decoding: $0, as: UTF8.self) }
     }
 
     private static func scalarInt32(_ tensor: Tensor, _ what: String, node: String) throws(WeftError) -> Int {
         guard tensor.dtype == .int32, tensor.elementCount == 1, let value = tensor.scalar(as: Int32.self) else {
-            throw .invalidArgument("Input \(what) should be an int32 scalar, got \(tensor.dtype) of shape \(tensor.shape)", node: node)
+            throw .invalidArgument(
+                "Input \(what) should be an int32 scalar, got \(tensor.dtype) of shape \(tensor.shape)",
+                node: node
+            )
         }
         return Int(value)
     }

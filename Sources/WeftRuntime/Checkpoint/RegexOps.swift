@@ -56,8 +56,13 @@ enum RegexOps {
         makeKernel: { _ throws(WeftError) in
             ClosureKernel { context throws(WeftError) in
                 let patternTensor = try context.input(1)
-                guard patternTensor.dtype == .string, patternTensor.shape.rank == 0, let text = patternTensor.strings.first else {
-                    throw .invalidArgument("Pattern must be scalar, but received \(patternTensor.shape)", node: context.node)
+                guard patternTensor.dtype == .string, patternTensor.shape.rank == 0,
+                    let text = patternTensor.strings.first
+                else {
+                    throw .invalidArgument(
+                        "Pattern must be scalar, but received \(patternTensor.shape)",
+                        node: context.node
+                    )
                 }
                 let pattern = try Pattern(String(decoding: text, as: UTF8.self), node: context.node)
                 return [.tensor(try pattern.matches(try context.input(0), node: context.node))]

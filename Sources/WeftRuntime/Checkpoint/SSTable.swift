@@ -153,24 +153,34 @@ enum SSTable {
 
     /// The contents of the block at `handle`, its checksum verified.
     private static func block(
-        _ file: [UInt8], _ handle: (offset: Int, size: Int), name: String
+        _ file: [UInt8],
+        _ handle: (offset: Int, size: Int),
+        name: String
     ) throws(WeftError) -> ArraySlice<UInt8> {
         let (end, overflow) = handle.offset.addingReportingOverflow(handle.size)
         guard !overflow, end <= file.count - footerSize, file.count - footerSize - end >= blockTrailerSize else {
-            throw corrupt(name, "block at offset \(handle.offset) of \(handle.size) bytes runs past the end of the file")
+            throw corrupt(
+                name,
+                "block at offset \(handle.offset) of \(handle.size) bytes runs past the end of the file"
+            )
         }
         let contents = file[handle.offset..<end]
-        guard file[end] == 0 else { throw corrupt(name, "block is compressed (type \(file[end])), which checkpoints never are") }
+        guard file[end] == 0 else {
+            throw corrupt(name, "block is compressed (type \(file[end])), which checkpoints never are")
+        }
         var trailer = ByteReader(file[(end + 1)..<(end + blockTrailerSize)], name: name)
         let stored = try trailer.fixed32()
-        let actual = file.withUnsafeBytes { Crc32c.extend(0, UnsafeRawBufferPointer(rebasing: $0[handle.offset...end])) }
+        let actual = file.withUnsafeBytes {
+            Crc32c.extend(0, UnsafeRawBufferPointer(rebasing: $0[handle.offset...end]))
+        }
         guard Crc32c.unmask(stored) == actual else { throw corrupt(name, "block checksum mismatch") }
         return contents
     }
 
     /// The key/value pairs of one block, prefix compression undone.
     private static func blockEntries(
-        _ block: ArraySlice<UInt8>, name: String
+        _ block: ArraySlice<UInt8>,
+        name: String
     ) throws(WeftError) -> [(key: [UInt8], value: [UInt8])] {
         guard block.count >= 4 else { throw corrupt(name, "block of \(block.count) bytes is too short") }
         var tail = ByteReader(block[(block.endIndex - 4)...], name: name)
@@ -265,7 +275,9 @@ struct ByteReader {
 
     /// The next `count` bytes.
     mutating func bytes(_ count: Int) throws(WeftError) -> ArraySlice<UInt8> {
-        guard count >= 0, count <= remaining else { throw SSTable.corrupt(name, "\(count) bytes needed, \(remaining) left") }
+        guard count >= 0, count <= remaining else {
+            throw SSTable.corrupt(name, "\(count) bytes needed, \(remaining) left")
+        }
         defer { position += count }
         return bytes[position..<(position + count)]
     }

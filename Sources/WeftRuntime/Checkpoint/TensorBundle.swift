@@ -1,5 +1,5 @@
-import WeftProto
 import SwiftProtobuf
+import WeftProto
 
 /// TensorFlow's V2 checkpoint ("tensor bundle"): `PREFIX.index`, an `SSTable` whose key ""
 /// holds a `BundleHeaderProto` and whose other keys, the tensor names, hold `BundleEntryProto`s
@@ -31,12 +31,15 @@ public enum TensorBundle {
 
     /// Writes the index of a bundle atomically (temporary file, then rename).
     static func writeIndex(
-        prefix: String, header: Tensorflow_BundleHeaderProto, entries: [String: Tensorflow_BundleEntryProto]
+        prefix: String,
+        header: Tensorflow_BundleHeaderProto,
+        entries: [String: Tensorflow_BundleEntryProto]
     ) throws(WeftError) {
         var table = SSTable.Writer()
         do {
             table.add(key: [], value: Array(try header.serializedBytes() as [UInt8]))
-            for (name, entry) in entries.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }) {
+            for (name, entry) in entries.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+            ) {
                 table.add(key: Array(name.utf8), value: try entry.serializedBytes())
             }
         } catch {
@@ -76,7 +79,8 @@ public enum TensorBundle {
             entry.shape = tensor.shape.proto
             entry.shardID = 0
             entry.offset = Int64(offset)
-            let (size, crc) = tensor.dtype == .string ? try appendStrings(tensor.strings) : try appendBytes(tensor.bytes)
+            let (size, crc) =
+                tensor.dtype == .string ? try appendStrings(tensor.strings) : try appendBytes(tensor.bytes)
             entry.size = Int64(size)
             entry.crc32C = Crc32c.mask(crc)
             offset += size
@@ -156,7 +160,9 @@ public enum TensorBundle {
                     if key.isEmpty {
                         header = try Tensorflow_BundleHeaderProto(serializedBytes: value)
                     } else {
-                        entries[String(decoding: key, as: UTF8.self)] = try Tensorflow_BundleEntryProto(serializedBytes: value)
+                        entries[String(decoding: key, as: UTF8.self)] = try Tensorflow_BundleEntryProto(
+                            serializedBytes: value
+                        )
                     }
                 } catch {
                     throw SSTable.corrupt(path, "cannot parse the entry of '\(String(decoding: key, as: UTF8.self))'")
@@ -165,7 +171,10 @@ public enum TensorBundle {
             guard let header else { throw SSTable.corrupt(path, "no bundle header") }
             guard header.numShards >= 1 else { throw SSTable.corrupt(path, "header has \(header.numShards) shards") }
             guard header.endianness == .little else {
-                throw WeftError(.unimplemented, "checkpoint \(prefix) is big-endian; Weft reads little-endian checkpoints")
+                throw WeftError(
+                    .unimplemented,
+                    "checkpoint \(prefix) is big-endian; Weft reads little-endian checkpoints"
+                )
             }
             // Weft reads format version 1, as TensorFlow: refused when the writer asks for a newer reader.
             guard header.version.minConsumer <= 1, !header.version.badConsumers.contains(1) else {
@@ -190,7 +199,10 @@ public enum TensorBundle {
                 WeftError(.dataLoss, "checkpoint \(self.prefix), tensor '\(name)': \(what)")
             }
             guard entry.slices.isEmpty else {
-                throw WeftError(.unimplemented, "tensor '\(name)' in \(prefix) is saved in slices, which Weft does not read")
+                throw WeftError(
+                    .unimplemented,
+                    "tensor '\(name)' in \(prefix) is saved in slices, which Weft does not read"
+                )
             }
             let dtype: DType
             do { dtype = try DType(entry.dtype) } catch { throw corrupt("unknown dtype \(entry.dtype)") }
@@ -199,10 +211,14 @@ public enum TensorBundle {
             }
             let shape: TensorShape
             do { shape = try TensorShape(entry.shape) } catch { throw corrupt("bad shape: \(error.message)") }
-            guard entry.shardID >= 0, entry.shardID < header.numShards else { throw corrupt("bad shard \(entry.shardID)") }
+            guard entry.shardID >= 0, entry.shardID < header.numShards else {
+                throw corrupt("bad shard \(entry.shardID)")
+            }
             let file = try shard(Int(entry.shardID))
             guard entry.offset >= 0, entry.size >= 0, entry.offset <= Int64(file.size) - entry.size else {
-                throw corrupt("\(entry.size) bytes at offset \(entry.offset) do not fit in \(file.path) of \(file.size) bytes")
+                throw corrupt(
+                    "\(entry.size) bytes at offset \(entry.offset) do not fit in \(file.path) of \(file.size) bytes"
+                )
             }
             let offset = Int(entry.offset)
             let size = Int(entry.size)
@@ -216,7 +232,9 @@ public enum TensorBundle {
                     (expected, overflow) = expected.multipliedReportingOverflow(by: dimension)
                 }
                 guard !overflow, expected == size else {
-                    throw corrupt("shape \(shape) of \(dtype) needs \(overflow ? "too many" : String(expected)) bytes, entry has \(size)")
+                    throw corrupt(
+                        "shape \(shape) of \(dtype) needs \(overflow ? "too many" : String(expected)) bytes, entry has \(size)"
+                    )
                 }
                 tensor = Tensor(uninitialized: dtype, shape: shape)
                 let bytes = UnsafeMutableRawBufferPointer(start: tensor.buffer.base, count: size)
@@ -224,14 +242,20 @@ public enum TensorBundle {
                 crc = Crc32c.extend(0, UnsafeRawBufferPointer(bytes))
             }
             guard crc == Crc32c.unmask(entry.crc32C) else {
-                throw corrupt("Checksum does not match: stored \(Crc32c.unmask(entry.crc32C)) vs. calculated on the restored bytes \(crc)")
+                throw corrupt(
+                    "Checksum does not match: stored \(Crc32c.unmask(entry.crc32C)) vs. calculated on the restored bytes \(crc)"
+                )
             }
             return tensor
         }
 
         /// Parses TensorFlow's string layout (see `Writer`), checking the stored length checksum.
         private func readStrings(
-            _ file: CheckpointFile.Reader, offset: Int, size: Int, shape: TensorShape, corrupt: (String) -> WeftError
+            _ file: CheckpointFile.Reader,
+            offset: Int,
+            size: Int,
+            shape: TensorShape,
+            corrupt: (String) -> WeftError
         ) throws(WeftError) -> (Tensor, UInt32) {
             var count = 1
             for dimension in shape.dimensions {
@@ -251,7 +275,8 @@ public enum TensorBundle {
                 lengths.append(length)
                 crc =
                     length <= Int(UInt32.max)
-                    ? Crc32c.extend(crc, littleEndian: UInt32(length)) : Crc32c.extend(crc, littleEndian: UInt64(length))
+                    ? Crc32c.extend(crc, littleEndian: UInt32(length))
+                    : Crc32c.extend(crc, littleEndian: UInt64(length))
             }
             let stored = try reader.fixed32()
             guard Crc32c.unmask(stored) == crc else { throw corrupt("string lengths checksum does not match") }
@@ -272,7 +297,10 @@ public enum TensorBundle {
             let path = TensorBundle.dataPath(prefix, shard: index, of: Int(header.numShards))
             let file: CheckpointFile.Reader
             do { file = try CheckpointFile.Reader(path) } catch {
-                throw WeftError(error.code == .notFound ? .dataLoss : error.code, "checkpoint data file missing or unreadable: \(error.message)")
+                throw WeftError(
+                    error.code == .notFound ? .dataLoss : error.code,
+                    "checkpoint data file missing or unreadable: \(error.message)"
+                )
             }
             shards[index] = file
             return file
