@@ -140,6 +140,10 @@ enum CheckpointOps {
             throw WeftError(.invalidArgument, "Merging checkpoints needs at least one existing checkpoint prefix")
         }
         let total = readers.reduce(0) { $0 + Int($1.header.numShards) }
+        // Shard ids are int32 in the index: the merged bundle cannot have more shards.
+        guard total <= Int(Int32.max) else {
+            throw WeftError(.invalidArgument, "Merging \(total) checkpoint shards: more than an index can number")
+        }
         var entries: [String: Tensorflow_BundleEntryProto] = [:]
         var firstShard = 0
         for reader in readers {
@@ -150,8 +154,11 @@ enum CheckpointOps {
                         "Duplicate tensor keyed by \(name) encountered, when merging prefix: \(reader.prefix)"
                     )
                 }
+                guard entry.shardID >= 0, entry.shardID < reader.header.numShards else {
+                    throw WeftError(.dataLoss, "checkpoint \(reader.prefix), tensor '\(name)': bad shard \(entry.shardID)")
+                }
                 var moved = entry
-                moved.shardID = entry.shardID + Int32(firstShard)
+                moved.shardID = entry.shardID + Int32(truncatingIfNeeded: firstShard)  // below `total`, checked
                 entries[name] = moved
             }
             firstShard += Int(reader.header.numShards)
