@@ -155,7 +155,9 @@ enum CheckpointOps {
                     )
                 }
                 guard entry.shardID >= 0, entry.shardID < reader.header.numShards else {
-                    throw WeftError(.dataLoss, "checkpoint \(reader.prefix), tensor '\(name)': bad shard \(entry.shardID)")
+                    throw WeftError(
+                        .dataLoss, "checkpoint \(reader.prefix), tensor '\(name)': bad shard \(entry.shardID)"
+                    )
                 }
                 var moved = entry
                 moved.shardID = entry.shardID + Int32(truncatingIfNeeded: firstShard)  // below `total`, checked
