@@ -156,7 +156,8 @@ enum CheckpointOps {
                 }
                 guard entry.shardID >= 0, entry.shardID < reader.header.numShards else {
                     throw WeftError(
-                        .dataLoss, "checkpoint \(reader.prefix), tensor '\(name)': bad shard \(entry.shardID)"
+                        .dataLoss,
+                        "checkpoint \(reader.prefix), tensor '\(name)': bad shard \(entry.shardID)"
                     )
                 }
                 var moved = entry
