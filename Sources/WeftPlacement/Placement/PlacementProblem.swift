@@ -101,6 +101,10 @@ public struct PlacementProblem: Sendable {
             guard !allowed.isEmpty else {
                 let known = devices.map(\.description).joined(separator: ", ")
                 if devices.contains(where: request.matches) {
+                    // As TensorFlow's soft placement does: an op that uses a variable runs where
+                    // the variable lives, whatever it asks for (`replica_device_setter` puts a
+                    // resource variable's VarIsInitializedOp on the worker).
+                    if usesVariable(member) { continue }
                     throw WeftError(
                         .invalidArgument,
                         "node '\(info.name)' asks for device \(info.device), but it must be colocated with \(reason), which is elsewhere"
@@ -113,6 +117,14 @@ public struct PlacementProblem: Sendable {
             }
             groups[group].allowed = allowed
             reason = "'\(info.name)' (\(info.device))"
+        }
+    }
+
+    /// Whether the node takes a variable reference or a resource handle as a data input.
+    private func usesVariable(_ node: Int) -> Bool {
+        graph.nodes[node].dataInputs.contains { input in
+            let type = graph.nodes[input.node].outputTypes[input.output]
+            return type.isRef || type.dtype == .resource
         }
     }
 

@@ -34,40 +34,8 @@ enum PadOps {
                 }
             }
         ),
-        OpDefinition(
-            "MirrorPad",
-            inputCount: 2,
-            outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { node throws(WeftError) in
-                let mode = try node.attributes.string("mode")
-                guard mode == "REFLECT" || mode == "SYMMETRIC" else {
-                    throw WeftError(
-                        .invalidArgument,
-                        "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'"
-                    )
-                }
-                return ClosureKernel { context throws(WeftError) in
-                    [.tensor(try mirrorPad(context, symmetric: mode == "SYMMETRIC"))]
-                }
-            }
-        ),
-        OpDefinition(
-            "MirrorPadGrad",
-            inputCount: 2,
-            outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { node throws(WeftError) in
-                let mode = try node.attributes.string("mode")
-                guard mode == "REFLECT" || mode == "SYMMETRIC" else {
-                    throw WeftError(
-                        .invalidArgument,
-                        "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'"
-                    )
-                }
-                return ClosureKernel { context throws(WeftError) in
-                    [.tensor(try mirrorPadGrad(context, symmetric: mode == "SYMMETRIC"))]
-                }
-            }
-        ),
+        mirror("MirrorPad", mirrorPad),
+        mirror("MirrorPadGrad", mirrorPadGrad),
         OpDefinition(
             "BroadcastTo",
             inputCount: 2,
@@ -75,6 +43,28 @@ enum PadOps {
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try broadcastTo(context))] } }
         ),
     ]
+
+    /// `MirrorPad` or its gradient: `mode` (REFLECT or SYMMETRIC) read once per node.
+    private static func mirror(
+        _ name: String,
+        _ compute: @escaping @Sendable (OpKernelContext, Bool) throws(WeftError) -> Tensor
+    ) -> OpDefinition {
+        OpDefinition(
+            name,
+            inputCount: 2,
+            outputTypes: OpDefinition.outputOfInput(0),
+            makeKernel: { node throws(WeftError) in
+                let mode = try node.attributes.string("mode")
+                guard mode == "REFLECT" || mode == "SYMMETRIC" else {
+                    throw WeftError(
+                        .invalidArgument,
+                        "node '\(node.name)': mode must be REFLECT or SYMMETRIC, got '\(mode)'"
+                    )
+                }
+                return ClosureKernel { context throws(WeftError) in [.tensor(try compute(context, mode == "SYMMETRIC"))] }
+            }
+        )
+    }
 
     /// The `[rank, 2]` paddings of input 1 as (before, after) pairs, checked like TensorFlow.
     private static func paddings(_ x: Tensor, _ tensor: Tensor, node: String) throws(WeftError) -> [(Int, Int)] {
