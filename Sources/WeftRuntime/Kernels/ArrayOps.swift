@@ -364,6 +364,8 @@ enum ArrayOps {
 
     @Sendable private static func transpose(_ context: OpKernelContext) throws(WeftError) -> Tensor {
         let x = try context.input(0)
+        // Elements are moved as bytes; strings, handles and variants have none.
+        guard !x.dtype.isObject else { throw .unsupported(op: "Transpose", dtype: x.dtype, node: context.node) }
         let permTensor = try context.input(1)
         guard permTensor.shape.rank == 1 else {
             throw .invalidArgument("perm must be a vector, not \(permTensor.shape)", node: context.node)
