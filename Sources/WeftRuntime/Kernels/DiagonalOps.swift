@@ -70,7 +70,7 @@ enum DiagonalOps {
     }
 
     /// `k` (a scalar or a `[lower, upper]` pair), checked like TensorFlow.
-    private static func diagonalRange(_ tensor: Tensor, node: String) throws(WeftError) -> (Int, Int) {
+    fileprivate static func diagonalRange(_ tensor: Tensor, node: String) throws(WeftError) -> (Int, Int) {
         guard tensor.shape.rank <= 1 else {
             throw .invalidArgument("diag_index must be a scalar or vector, received shape: \(tensor.shape)", node: node)
         }
@@ -96,7 +96,7 @@ enum DiagonalOps {
     }
 
     /// Throws unless the band lies in a `rows` × `columns` matrix (the main diagonal always does).
-    private static func checkBand(_ lower: Int, _ upper: Int, rows: Int, columns: Int, node: String) throws(WeftError) {
+    fileprivate static func checkBand(_ lower: Int, _ upper: Int, rows: Int, columns: Int, node: String) throws(WeftError) {
         for (name, index) in [("lower", lower), ("upper", upper)] {
             guard (index > -rows && index < columns) || index == 0 else {
                 throw .invalidArgument(
@@ -220,28 +220,15 @@ enum DiagonalOps {
                 let (superRight, subRight) = try alignment(node, version: version)
                 return ClosureKernel { context throws(WeftError) in
                     let x = try context.input(0)
-                    let dims = x.shape.dimensions
-                    guard dims.count >= 2 else {
-                        throw .invalidArgument(
-                            "input must be at least 2-dim, received shape: \(x.shape)",
-                            node: context.node
-                        )
-                    }
-                    let (rows, columns) = (dims[dims.count - 2], dims[dims.count - 1])
-                    let (lower, upper) =
-                        version > 1 ? try diagonalRange(try context.input(1), node: context.node) : (0, 0)
-                    try checkBand(lower, upper, rows: rows, columns: columns, node: context.node)
-                    let length = max(min(rows + min(upper, 0), columns - max(lower, 0)), 0)
-                    let band = Band(
-                        lower: lower,
-                        upper: upper,
-                        rows: rows,
-                        columns: columns,
-                        length: length,
+                    let band = try Band(
+                        of: x,
+                        k: version > 1 ? try context.input(1) : nil,
                         superRight: superRight,
-                        subRight: subRight
+                        subRight: subRight,
+                        node: context.node
                     )
-                    let batchDims = Array(dims.dropLast(2))
+                    let batchDims = Array(x.shape.dimensions.dropLast(2))
+                    let (lower, upper, rows, columns, length) = (band.lower, band.upper, band.rows, band.columns, band.length)
                     let shape = TensorShape(batchDims + (lower == upper ? [length] : [band.count, length]))
                     let out =
                         if let value = try padding(context, input: version > 1 ? 2 : nil, dtype: x.dtype) {
@@ -280,28 +267,15 @@ enum DiagonalOps {
                     let x = try context.input(0)
                     let diagonal = try context.input(1)
                     try KernelChecks.dtype(diagonal, input: 1, expected: x.dtype, op: name, node: context.node)
-                    let dims = x.shape.dimensions
-                    guard dims.count >= 2 else {
-                        throw .invalidArgument(
-                            "input must be at least 2-dim, received shape: \(x.shape)",
-                            node: context.node
-                        )
-                    }
-                    let (rows, columns) = (dims[dims.count - 2], dims[dims.count - 1])
-                    let (lower, upper) =
-                        version > 1 ? try diagonalRange(try context.input(2), node: context.node) : (0, 0)
-                    try checkBand(lower, upper, rows: rows, columns: columns, node: context.node)
-                    let length = max(min(rows + min(upper, 0), columns - max(lower, 0)), 0)
-                    let band = Band(
-                        lower: lower,
-                        upper: upper,
-                        rows: rows,
-                        columns: columns,
-                        length: length,
+                    let band = try Band(
+                        of: x,
+                        k: version > 1 ? try context.input(2) : nil,
                         superRight: superRight,
-                        subRight: subRight
+                        subRight: subRight,
+                        node: context.node
                     )
-                    let batchDims = Array(dims.dropLast(2))
+                    let batchDims = Array(x.shape.dimensions.dropLast(2))
+                    let (lower, upper, rows, columns, length) = (band.lower, band.upper, band.rows, band.columns, band.length)
                     let expected = batchDims + (lower == upper ? [length] : [band.count, length])
                     guard diagonal.shape.dimensions == expected else {
                         throw .invalidArgument(
@@ -368,5 +342,21 @@ enum DiagonalOps {
             IndexedCopy.moveBytes(size, from: x.buffer.base + (p * n + p) * size, to: out.buffer.base + p * size)
         }
         return out
+    }
+}
+
+extension DiagonalOps.Band {
+    /// The band of the matrices in `x` (rank 2 or more) that `k` (a diagonal or a range of
+    /// them; the main diagonal when `nil`) selects, checked.
+    init(of x: Tensor, k: Tensor?, superRight: Bool, subRight: Bool, node: String) throws(WeftError) {
+        let dims = x.shape.dimensions
+        guard dims.count >= 2 else {
+            throw .invalidArgument("input must be at least 2-dim, received shape: \(x.shape)", node: node)
+        }
+        (rows, columns) = (dims[dims.count - 2], dims[dims.count - 1])
+        (lower, upper) = try k.map { (k) throws(WeftError) in try DiagonalOps.diagonalRange(k, node: node) } ?? (0, 0)
+        try DiagonalOps.checkBand(lower, upper, rows: rows, columns: columns, node: node)
+        length = max(min(rows + min(upper, 0), columns - max(lower, 0)), 0)
+        (self.superRight, self.subRight) = (superRight, subRight)
     }
 }
