@@ -228,7 +228,8 @@ enum DiagonalOps {
                         node: context.node
                     )
                     let batchDims = Array(x.shape.dimensions.dropLast(2))
-                    let (lower, upper, rows, columns, length) = (band.lower, band.upper, band.rows, band.columns, band.length)
+                    let (lower, upper, length) = (band.lower, band.upper, band.length)
+                    let (rows, columns) = (band.rows, band.columns)
                     let shape = TensorShape(batchDims + (lower == upper ? [length] : [band.count, length]))
                     let out =
                         if let value = try padding(context, input: version > 1 ? 2 : nil, dtype: x.dtype) {
@@ -275,7 +276,8 @@ enum DiagonalOps {
                         node: context.node
                     )
                     let batchDims = Array(x.shape.dimensions.dropLast(2))
-                    let (lower, upper, rows, columns, length) = (band.lower, band.upper, band.rows, band.columns, band.length)
+                    let (lower, upper, length) = (band.lower, band.upper, band.length)
+                    let (rows, columns) = (band.rows, band.columns)
                     let expected = batchDims + (lower == upper ? [length] : [band.count, length])
                     guard diagonal.shape.dimensions == expected else {
                         throw .invalidArgument(
