@@ -40,13 +40,14 @@ final class IOLoop {
 
     /// The connection to one remote address.
     final class Peer {
-        enum Link {
+        enum Link: Equatable {
             /// Connecting for the first time, or reconnecting after the connection was lost.
             case connecting
             /// A connection is up.
             case connected
-            /// The last connection attempt failed; libzmq keeps retrying in the background.
-            case unreachable
+            /// The last connection attempt failed, for the reason given; libzmq keeps retrying in
+            /// the background.
+            case unreachable(WeftError)
         }
 
         let address: String
@@ -74,8 +75,13 @@ final class IOLoop {
             self.lastUsed = now
         }
 
+        var isUnreachable: Bool {
+            if case .unreachable = link { return true }
+            return false
+        }
+
         func close() {
-            dealer.close()  // stops the monitor too
+            dealer.close()  // stops the monitor before the reader below goes
             monitor.close()
         }
     }
@@ -463,10 +469,10 @@ final class IOLoop {
             return fail(queued, to: address, error)
         }
         peer.lastUsed = .now
-        if peer.link == .unreachable {
+        if case .unreachable(let error) = peer.link {
             // Fail fast, as gRPC does for a channel in TRANSIENT_FAILURE: the caller learns at once
             // that the peer is down and can retry; libzmq keeps reconnecting in the background.
-            return fail(queued, to: address, unreachable(address))
+            return fail(queued, to: address, error)
         }
         guard peer.outbox.isEmpty else { return peer.outbox.append(queued) }  // keep the order
         peer.dealerDirty = true
@@ -605,15 +611,10 @@ final class IOLoop {
                 peer.reconnectScheduled = false  // the first attempt after a lost connection is yet to come
             case ZMQ_EVENT_CONNECT_RETRIED:
                 // A connection attempt failed (refused, unresolvable, timed out).
-                if peer.link != .unreachable {
+                if !peer.isUnreachable {
                     logger.debug("peer unreachable", metadata: ["peer.address": "\(peer.address)"])
                 }
-                peer.link = .unreachable
-                // Nothing queued can leave until a connection is up: fail it now, not at its deadline.
-                let queued = peer.outbox
-                peer.outbox.removeAll()
-                for item in queued { fail(item, to: peer.address, unreachable(peer.address)) }
-                reapCandidates.insert(peer.address)
+                markUnreachable(peer, unreachable(peer.address))
             case ZMQ_EVENT_DISCONNECTED:
                 logger.debug("connection lost", metadata: ["peer.address": "\(peer.address)"])
                 peer.link = .connecting
@@ -631,15 +632,32 @@ final class IOLoop {
                 }
                 reapCandidates.insert(peer.address)
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-                logger.info(
-                    "ZeroMQ handshake failed: the peer does not speak ZMTP",
-                    metadata: ["peer.address": "\(peer.address)"]
+                // Once per outage: libzmq retries every reconnect interval.
+                if !peer.isUnreachable {
+                    logger.info(
+                        "ZeroMQ handshake failed: the peer does not speak ZMTP",
+                        metadata: ["peer.address": "\(peer.address)"]
+                    )
+                }
+                markUnreachable(
+                    peer,
+                    WeftError(.unavailable, "\(peer.address) does not speak ZeroMQ's protocol (ZMTP): is it a Weft process?")
                 )
             default:
                 break
             }
         }
         peer.monitorDirty = true  // more events than one batch
+    }
+
+    /// No connection to `peer` can carry messages now: what is queued fails at once rather than
+    /// at its deadline, and the peer is closed once idle, so nothing keeps reconnecting to it.
+    private func markUnreachable(_ peer: Peer, _ error: WeftError) {
+        peer.link = .unreachable(error)
+        let queued = peer.outbox
+        peer.outbox.removeAll()
+        for item in queued { fail(item, to: peer.address, error) }
+        reapCandidates.insert(peer.address)
     }
 
     private func receiveReplies(_ peer: Peer) {

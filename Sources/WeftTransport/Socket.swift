@@ -19,6 +19,8 @@ final class Socket {
     /// An empty frame a receive that found nothing left behind, for the next receive: the
     /// loop ends every burst with such a receive, which would otherwise allocate one.
     private var spareFrame: ReceivedFrame?
+    /// A monitor publishes this socket's events (`monitor(_:events:)`).
+    private var monitored = false
 
     /// Makes a socket of `type` (`ZMQ_ROUTER`, …) with linger 0, so closing never blocks.
     init(context: ZMQContext, type: Int32, role: String) throws(WeftError) {
@@ -38,6 +40,10 @@ final class Socket {
     /// Closes the socket; unsent messages are dropped (linger is 0). Idempotent.
     func close() {
         guard let handle else { return }
+        // libzmq's I/O thread sends monitor events with a blocking send: an event for a socket
+        // whose monitor reader is gone (or never connected) would stop that thread, and with it
+        // every connection of the context, for good (libzmq issue 3575). Stop the monitor first.
+        if monitored { zmq_socket_monitor(handle, nil, 0) }
         zmq_close(handle)
         self.handle = nil
     }
@@ -95,6 +101,7 @@ final class Socket {
         guard zmq_socket_monitor(handle, endpoint, events) == 0 else {
             throw ZMQFailure.current("cannot monitor the \(role) socket").error(.internal)
         }
+        monitored = true
     }
 
     // MARK: Sending

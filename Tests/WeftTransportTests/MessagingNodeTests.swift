@@ -188,6 +188,30 @@ import Darwin
         #expect(elapsed < .seconds(5))
     }
 
+    @Test func requestToAListenerThatIsNotZeroMQ_failsFastSayingSo() async throws {
+        let listener = try NotZeroMQListener()
+        defer { listener.close() }
+        let client = try makeNode()
+        defer { client.close() }
+        let start = ContinuousClock.now
+
+        var failures: [WeftError] = []
+        for _ in 0..<3 {
+            do {
+                _ = try await client.request(message(), to: listener.address, timeout: .seconds(5))
+            } catch {
+                failures.append(error)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+
+        #expect(failures.count == 3)
+        #expect(failures.allSatisfy { $0.code == .unavailable })
+        // Once the handshake has failed, requests fail at once with the reason, not at their timeout.
+        #expect(failures.last?.message.contains("does not speak ZeroMQ's protocol") == true)
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
     @Test func requestToAMalformedAddress_failsInvalidArgument() async throws {
         let client = try makeNode()
         defer { client.close() }
@@ -466,6 +490,27 @@ import Darwin
 
         let reply = try client.requestAndWait(message(), to: address, timeout: .seconds(10))
         #expect(reply.envelope.step == 9)
+    }
+
+    @Test func nodesClosedWhileTheirPeersClose_leaveTheProcessConnectionsWorking() throws {
+        // A connection lost while its DEALER was closing once made libzmq's I/O thread block for
+        // good on the event for the closed socket's monitor, freezing every connection of the
+        // process (libzmq issue 3575).
+        for round in UInt64(0)..<100 {
+            let server = try EchoNode()
+            let client = try makeNode()
+            _ = try client.requestAndWait(message(step: round), to: server.address, timeout: .seconds(5))
+            server.close()
+            client.close()
+        }
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let reply = try client.requestAndWait(message(step: 7), to: server.address, timeout: .seconds(5))
+        #expect(reply.envelope.step == 7)
     }
 
     // MARK: Blocking requests

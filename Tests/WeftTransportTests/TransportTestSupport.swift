@@ -1,3 +1,5 @@
+import Dispatch
+import Glibc
 import Logging
 import Synchronization
 import WeftProto
@@ -73,4 +75,49 @@ final class Counter: Sendable {
 
     func increment() { count.add(1, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
+}
+
+/// A TCP listener on loopback that answers every connection with an HTTP error and closes it:
+/// a peer that does not speak ZMTP.
+final class NotZeroMQListener: Sendable {
+    let address: String
+    private let descriptor: Int32
+    private let done = DispatchGroup()
+
+    init() throws {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw WeftError(.internal, "socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(socketDescriptor, generic, length) == 0 && listen(socketDescriptor, 16) == 0
+                    && getsockname(socketDescriptor, generic, &length) == 0
+            }
+        }
+        guard bound else {
+            Glibc.close(socketDescriptor)
+            throw WeftError(.internal, "cannot listen on loopback")
+        }
+        descriptor = socketDescriptor
+        self.address = "tcp://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        DispatchQueue.global().async(group: done) { [descriptor] in
+            let answer = Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8)
+            while true {
+                let connection = accept(descriptor, nil, nil)
+                guard connection >= 0 else { return }  // closed
+                _ = answer.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+                Glibc.close(connection)
+            }
+        }
+    }
+
+    /// Stops accepting and waits for the accepting thread to end.
+    func close() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        Glibc.close(descriptor)
+        done.wait()
+    }
 }
