@@ -23,17 +23,50 @@ public final class StepContext: Sendable {
     public let rendezvous: (any Rendezvous)?
     /// Where node timings go when the caller asked for them; `nil` for ordinary steps.
     public let statistics: StepStatisticsCollector?
+    /// The step's deadline and its owner's cancel; loops check it every iteration.
+    public let cancellation: StepCancellation
 
     /// Makes a step context.
     public init(
         id: UInt64,
         resources: ResourceContainer,
         rendezvous: (any Rendezvous)? = nil,
-        statistics: StepStatisticsCollector? = nil
+        statistics: StepStatisticsCollector? = nil,
+        cancellation: StepCancellation = StepCancellation()
     ) {
         self.id = id
         self.resources = resources
         self.rendezvous = rendezvous
         self.statistics = statistics
+        self.cancellation = cancellation
+    }
+}
+
+/// Why a step must stop before it finishes: its deadline passed, or its owner cancelled it (the
+/// session closed). Work that may run without bound, such as a loop's iterations, checks it, so a
+/// loop that never ends fails at the deadline and frees what it holds.
+public final class StepCancellation: Sendable {
+    /// When the step fails with `deadlineExceeded`; `nil` for no deadline.
+    public let deadline: ContinuousClock.Instant?
+    private let reason = Mutex<WeftError?>(nil)
+
+    /// A cancellation that fires at `deadline`, if given, or when `cancel` is called.
+    public init(deadline: ContinuousClock.Instant? = nil) {
+        self.deadline = deadline
+    }
+
+    /// Stops the step with `error`; the first reason given wins.
+    public func cancel(_ error: WeftError) {
+        reason.withLock { reason in
+            if reason == nil { reason = error }
+        }
+    }
+
+    /// Throws why the step must stop, if it must.
+    public func check() throws(WeftError) {
+        if let error = reason.withLock({ $0 }) { throw error }
+        if let deadline, ContinuousClock.now >= deadline {
+            throw WeftError(.deadlineExceeded, "the step passed its deadline")
+        }
     }
 }
