@@ -45,7 +45,13 @@ extension Graph {
     /// Adds the nodes of `graphDef` to this graph; their names must not be in use.
     public func importGraphDef(_ graphDef: Tensorflow_GraphDef) throws(WeftError) {
         let (existing, _) = nodes()
-        let runtime = try RuntimeGraph(nodes: existing + graphDef.node, registry: registry)
+        var library = storage.withLock { $0.library }
+        Self.merge(graphDef.library, into: &library)
+        let runtime = try RuntimeGraph(
+            nodes: existing + graphDef.node,
+            registry: registry,
+            functions: FunctionLibrary(nonEmpty: library, registry: registry)
+        )
         storage.withLock { storage in
             if graphDef.hasVersions { storage.versions = graphDef.versions }
             if graphDef.hasDebugInfo { storage.debugInfo = graphDef.debugInfo }
@@ -75,6 +81,11 @@ extension Graph {
             if let debugInfo = storage.debugInfo { graphDef.debugInfo = debugInfo }
             return graphDef
         }
+    }
+
+    /// The graph's function library as the runtime loads it; `nil` when it has no function.
+    var functions: FunctionLibrary? {
+        FunctionLibrary(nonEmpty: storage.withLock { $0.library }, registry: registry)
     }
 
     /// Adds the functions and gradients of `library` that `target` does not hold yet (by name).

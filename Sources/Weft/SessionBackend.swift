@@ -61,7 +61,11 @@ public final class LocalSessionBackend: SessionBackend {
             if count != state.nodeCount {
                 // The graph grew: load the new nodes; plans of the old graph stay valid but are
                 // rebuilt so they see nodes that now exist.
-                state.runtime = try RuntimeGraph(nodes: graph.nodes().nodes, registry: graph.registry)
+                state.runtime = try RuntimeGraph(
+                    nodes: graph.nodes().nodes,
+                    registry: graph.registry,
+                    functions: graph.functions
+                )
                 state.nodeCount = count
                 state.plans.removeAll()
             }

@@ -250,10 +250,14 @@ public final class RemoteSessionBackend: SessionBackend {
             return state.sentNodes
         }
         guard graph.nodeCount > sent else { return }
-        let nodes = graph.graphDef.node
-        let (added, count) = (Array(nodes.dropFirst(sent)), nodes.count)
+        let graphDef = graph.graphDef
+        let (added, count) = (Array(graphDef.node.dropFirst(sent)), graphDef.node.count)
         let request = WireMessage.make(.extendSession, session: handle) {
-            $0.extendSession = .with { $0.graph.node = added }
+            $0.extendSession = .with {
+                $0.graph.node = added
+                // An imported GraphDef may have brought functions; the coordinator adds the new ones.
+                $0.graph.library = graphDef.library
+            }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers)
         state.withLock { state in

@@ -37,7 +37,7 @@ extension Coordinator {
 
     func createSession(_ envelope: Weft_Envelope) async throws(WeftError) -> WireMessage {
         let body = envelope.createSession
-        let graph = try RuntimeGraph(nodes: body.graph.node)
+        let graph = try RuntimeGraph(nodes: body.graph.node, functions: FunctionLibrary(nonEmpty: body.graph.library))
         var strategy = try PlacementStrategies.named(
             body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy
         )
@@ -62,6 +62,7 @@ extension Coordinator {
                 strategy: strategy,
                 options: options,
                 nodes: body.graph.node,
+                library: body.graph.library,
                 graph: graph,
                 placement: placement,
                 lease: lease,
@@ -135,6 +136,7 @@ extension Coordinator {
             let session = try Self.session(envelope.session, in: &state)
             try session.extend(
                 with: envelope.extendSession.graph.node,
+                library: envelope.extendSession.graph.library,
                 devices: state.membership.healthyDevices,
                 costModel: Self.costModel(state)
             )
@@ -300,6 +302,8 @@ extension Coordinator {
                 envelope.registerPartition = .with {
                     $0.handle = setup.plan.handles[device]!
                     $0.graph.node = partition.nodes
+                    // Functional nodes run their functions on this worker: send the ones it calls.
+                    if let functions = setup.session.graph.functions { $0.graph.library = functions.needed(by: partition.nodes) }
                     $0.feeds = partition.feeds.map(\.name.description)
                     $0.fetches = partition.fetches.map(\.name.description)
                     $0.targets = partition.targets

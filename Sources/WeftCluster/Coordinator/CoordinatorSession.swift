@@ -28,6 +28,8 @@ final class CoordinatorSession: @unchecked Sendable {
     /// cluster's, current when nodes are placed.
     var options: PlacementOptions
     var nodes: [Tensorflow_NodeDef]
+    /// The functions the session's graph carries, which functional nodes call.
+    var library: Tensorflow_FunctionDefLibrary
     var graph: RuntimeGraph
     var placement: [String: DeviceName]
     var plans: [RunSignature: PlannedStep] = [:]
@@ -47,6 +49,7 @@ final class CoordinatorSession: @unchecked Sendable {
         strategy: any PlacementStrategy,
         options: PlacementOptions,
         nodes: [Tensorflow_NodeDef],
+        library: Tensorflow_FunctionDefLibrary,
         graph: RuntimeGraph,
         placement: [String: DeviceName],
         lease: Duration,
@@ -57,6 +60,7 @@ final class CoordinatorSession: @unchecked Sendable {
         self.strategy = strategy
         self.options = options
         self.nodes = nodes
+        self.library = library
         self.graph = graph
         self.placement = placement
         self.lease = lease
@@ -73,10 +77,19 @@ final class CoordinatorSession: @unchecked Sendable {
         return plan
     }
 
-    /// Adds nodes; existing nodes keep their devices, new ones are placed by the strategy.
-    func extend(with added: [Tensorflow_NodeDef], devices: [DeviceName], costModel: CostModel) throws(WeftError) {
+    /// Adds nodes, and the functions of `library` the session lacks (by name); existing nodes
+    /// keep their devices, new ones are placed by the strategy.
+    func extend(
+        with added: [Tensorflow_NodeDef],
+        library: Tensorflow_FunctionDefLibrary,
+        devices: [DeviceName],
+        costModel: CostModel
+    ) throws(WeftError) {
         let all = nodes + added
-        let graph = try RuntimeGraph(nodes: all)
+        var functions = self.library
+        let known = Set(functions.function.map(\.signature.name))
+        functions.function += library.function.filter { !known.contains($0.signature.name) }
+        let graph = try RuntimeGraph(nodes: all, functions: FunctionLibrary(nonEmpty: functions))
         options.costModel = costModel
         placement = try PlacementStrategies.place(
             graph,
@@ -86,6 +99,7 @@ final class CoordinatorSession: @unchecked Sendable {
             options: options
         )
         self.graph = graph
+        self.library = functions
         nodes = all
         plans.removeAll()
     }

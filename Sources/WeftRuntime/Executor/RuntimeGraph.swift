@@ -23,15 +23,26 @@ public final class RuntimeGraph: Sendable {
     public let index: [String: Int]
     /// The registry the ops came from.
     public let registry: OpRegistry
+    /// The functions the graph's functional ops call; `nil` when its GraphDef had no library.
+    public let functions: FunctionLibrary?
 
     /// Loads NodeDefs: inputs naming missing nodes or outputs, wrong input counts, and
     /// duplicate names are each an error naming the node. Ops Weft lacks are one
     /// `unimplemented` error listing every missing op type, so a user sees the whole gap at once.
-    public init(nodes defs: [Tensorflow_NodeDef], registry: OpRegistry = .standard) throws(WeftError) {
+    /// `functions` is the GraphDef's function library, which functional ops call.
+    public init(
+        nodes defs: [Tensorflow_NodeDef],
+        registry: OpRegistry = .standard,
+        functions: FunctionLibrary? = nil
+    ) throws(WeftError) {
         try Self.checkOpsExist(defs, registry: registry)
         var index: [String: Int] = [:]
         index.reserveCapacity(defs.count)
-        let infos = try defs.map { (def) throws(WeftError) in try NodeInfo(def) }
+        let infos = try defs.map { (def) throws(WeftError) in
+            var info = try NodeInfo(def)
+            info.functions = functions
+            return info
+        }
         for (position, info) in infos.enumerated() {
             guard index.updateValue(position, forKey: info.name) == nil else {
                 throw WeftError(.invalidArgument, "the graph has two nodes named '\(info.name)'")
@@ -48,6 +59,7 @@ public final class RuntimeGraph: Sendable {
         self.nodes = nodes
         self.index = index
         self.registry = registry
+        self.functions = functions
     }
 
     private static func checkOpsExist(_ defs: [Tensorflow_NodeDef], registry: OpRegistry) throws(WeftError) {

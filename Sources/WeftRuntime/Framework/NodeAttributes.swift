@@ -100,6 +100,9 @@ public struct NodeInfo: Sendable {
     public var inputs: [NodeInput]
     /// The attributes.
     public var attributes: NodeAttributes
+    /// The function library of the graph the node belongs to, set by `RuntimeGraph`; kernels of
+    /// functional ops (`If`, `While`, `PartitionedCall`) find the functions they call in it.
+    public var functions: FunctionLibrary?
 
     /// Parses a NodeDef.
     public init(_ def: Tensorflow_NodeDef) throws(WeftError) {
