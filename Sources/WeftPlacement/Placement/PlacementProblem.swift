@@ -47,10 +47,13 @@ public struct PlacementProblem: Sendable {
             }
             // Ops taking a variable reference (Assign, a direct read) or a resource handle
             // (ReadVariableOp, ResourceApplyAdam) live with the variable: references and
-            // handles name a variable of one process and never cross processes.
+            // handles name a variable of one process and never cross processes. Variants
+            // (optionals, TensorLists) hold objects of one process too: their consumers live
+            // with their producer.
             for input in graph.nodes[index].dataInputs
             where graph.nodes[input.node].outputTypes[input.output].isRef
                 || graph.nodes[input.node].outputTypes[input.output].dtype == .resource
+                || graph.nodes[input.node].outputTypes[input.output].dtype == .variant
             {
                 sets.union(index, input.node)
             }

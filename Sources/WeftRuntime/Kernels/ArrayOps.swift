@@ -24,13 +24,7 @@ enum ArrayOps {
             outputTypes: OpDefinition.outputOfInput(1),
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try fill(context))] } }
         ),
-        simple("ZerosLike", inputs: 1) { context throws(WeftError) in
-            let x = try context.input(0)
-            let out = Tensor(uninitialized: x.dtype, shape: x.shape)
-            // All-zero bytes are 0, 0.0 and false in every dtype.
-            out.buffer.base.initializeMemory(as: UInt8.self, repeating: 0, count: out.byteCount)
-            return out
-        },
+        simple("ZerosLike", inputs: 1) { context throws(WeftError) in try VariantZeros.zeros(like: try context.input(0)) },
         simple("OnesLike", inputs: 1) { context throws(WeftError) in
             let x = try context.input(0)
             return try ElementFill.repeating(one: x.dtype, shape: x.shape)
