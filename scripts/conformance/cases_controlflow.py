@@ -425,11 +425,14 @@ def _tensorarray_gather_scatter(form):
         ]
         full = _f32(np.arange(10).reshape(5, 2) - 3.5)
         permutation = [3, 0, 4, 1, 2]
+        runs = [
+            (full, permutation, [4, 4, 0, 2], [4, 0, 2]),
+            (full, [0, 1, 2, 3, 4], [], []),
+            (full, permutation, [1], [3, 3]),
+            (full[:2], [1, 7], [1], [1]),
+        ]
         c.session([
-            c.step(fetches=fetches, feeds={values: full, indices: permutation, picks: [4, 4, 0, 2], mapped_picks: [4, 0, 2]}),
-            c.step(fetches=fetches, feeds={values: full, indices: [0, 1, 2, 3, 4], picks: [], mapped_picks: []}),
-            c.step(fetches=fetches, feeds={values: full, indices: permutation, picks: [1], mapped_picks: [3, 3]}),
-            c.step(fetches=fetches, feeds={values: full[:2], indices: [1, 7], picks: [1], mapped_picks: [1]}),
+            c.step(fetches=fetches, feeds={values: v, indices: i, picks: p, mapped_picks: m}) for v, i, p, m in runs
         ])
 
 
@@ -488,7 +491,9 @@ def _dynamic_rnn_train(form):
         loss = tf.reduce_mean(tf.square(tf.matmul(state, w) + b - y), name="loss")
         train = tf1.train.GradientDescentOptimizer(0.5).minimize(loss, name="train")
         init = tf1.global_variables_initializer()
-        reads = [tf.identity(v.read_value(), name="read_" + v.op.name.replace("/", "_")) for v in tf1.global_variables()]
+        reads = [
+            tf.identity(v.read_value(), name="read_" + v.op.name.replace("/", "_")) for v in tf1.global_variables()
+        ]
         rng = np.random.RandomState(22)
         steps = [c.step(targets=[init]), c.step(fetches=reads)]
         for _ in range(2):
@@ -521,7 +526,8 @@ def _batchnorm_training_switch(form):
         steps = [c.step(targets=[init])]
         for flag in (True, False, True, False):
             batch = _f32(rng.randn(4, 3) * 2 + 1)
-            steps += [c.step(fetches=[output], feeds={x: batch, training: flag}, targets=updates), c.step(fetches=reads)]
+            steps.append(c.step(fetches=[output], feeds={x: batch, training: flag}, targets=updates))
+            steps.append(c.step(fetches=reads))
         c.session(steps)
 
 
