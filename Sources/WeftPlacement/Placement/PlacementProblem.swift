@@ -55,6 +55,10 @@ public struct PlacementProblem: Sendable {
                 sets.union(index, input.node)
             }
         }
+        // A loop or a cond runs on one device: dead tensors and iterations stay inside it.
+        for members in try graph.controlFlowGroups() {
+            for member in members.dropFirst() { sets.union(members[0], member) }
+        }
         try buildGroups(sets: &sets, existing: existing)
     }
 

@@ -183,3 +183,72 @@ struct FrameLayout: Sendable {
         }
     }
 }
+
+extension RuntimeGraph {
+    /// Sets of nodes that must run on one device because dead tensors and loop iterations do not
+    /// cross devices in Weft: every while loop (its frame with its enters, nested loops
+    /// included), and every cond (each group of `Switch`es sharing a predicate, with what their
+    /// outputs reach up to the `Merge`s that join both branches). TensorFlow instead adds
+    /// control-loop state machines when it partitions such graphs; keeping the construct whole
+    /// costs parallelism inside it and nothing else.
+    public func controlFlowGroups() throws(WeftError) -> [[Int]] {
+        var kinds = nodes.map { ControlFlowKind.of($0.info.op) }
+        guard kinds.contains(where: { $0 != .compute && $0 != .send }) else { return [] }
+        let order = try StepPlan.topologicalOrder(graph: self, needed: [Bool](repeating: true, count: nodes.count), feeds: [:])
+        var position = [Int](repeating: 0, count: nodes.count)
+        for (place, node) in order.enumerated() { position[node] = place }
+        var orderedKinds = order.map { kinds[$0] }
+        let layout = try FrameLayout(order: order.count, infos: order.map { nodes[$0].info }, kinds: &orderedKinds) {
+            place in
+            let node = order[place]
+            let data = nodes[node].dataInputs.indices.filter { !closesLoop(node, input: $0) }
+            return data.map { position[nodes[node].dataInputs[$0].node] } + nodes[node].controlInputs.map { position[$0] }
+        }
+        for (place, node) in order.enumerated() { kinds[node] = orderedKinds[place] }
+        var groups: [Int: [Int]] = [:]
+        for (place, node) in order.enumerated() {
+            // An enter joins the loop it opens to the frame it sits in, so nested loops are one.
+            if case .enter(let opened, _) = kinds[node] { groups[opened, default: []].append(node) }
+            let frame = layout.frameOfNode[place]
+            if frame != 0 { groups[frame, default: []].append(node) }
+        }
+        return Array(groups.values) + condGroups(kinds: kinds)
+    }
+
+    /// For each predicate of cond `Switch`es (loops' switches aside), the switches and every
+    /// node their outputs reach, up to the merges reached from both branches.
+    private func condGroups(kinds: [ControlFlowKind]) -> [[Int]] {
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for node in nodes.indices {
+            for input in nodes[node].dataInputs { consumers[input.node].append(node) }
+            for producer in nodes[node].controlInputs { consumers[producer].append(node) }
+        }
+        var switchesByPredicate: [Int: [Int]] = [:]
+        for node in nodes.indices where kinds[node] == .switch {
+            let predicate = nodes[node].dataInputs[1]
+            guard nodes[predicate.node].info.op != "LoopCond" else { continue }
+            switchesByPredicate[predicate.node &* 64 &+ predicate.output, default: []].append(node)
+        }
+        return switchesByPredicate.values.map { switches in
+            // Which branch (bit 0: false, bit 1: true) reached each node.
+            var reached = [UInt8](repeating: 0, count: nodes.count)
+            var stack: [(node: Int, branch: UInt8)] = []
+            for node in switches {
+                for consumer in consumers[node] {
+                    let branches = nodes[consumer].dataInputs.contains { $0.node == node && $0.output == 1 } ? 2 : 1
+                    stack.append((consumer, UInt8(branches)))
+                }
+            }
+            var members = switches
+            while let (node, branch) = stack.popLast() {
+                guard reached[node] | branch != reached[node] else { continue }  // nothing new
+                if reached[node] == 0 { members.append(node) }
+                reached[node] |= branch
+                let joinsBoth = kinds[node] == .merge && reached[node] == 3
+                guard !joinsBoth, kinds[node] != .nextIteration else { continue }
+                for consumer in consumers[node] { stack.append((consumer, reached[node])) }
+            }
+            return members
+        }
+    }
+}

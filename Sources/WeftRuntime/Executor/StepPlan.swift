@@ -223,7 +223,7 @@ public final class StepPlan: Sendable {
     }
 
     /// Kahn's algorithm over the needed nodes; what is left over lies on a cycle.
-    private static func topologicalOrder(
+    static func topologicalOrder(
         graph: RuntimeGraph,
         needed: [Bool],
         feeds: [TensorName: Int]
