@@ -111,5 +111,6 @@ public final class OpRegistry: Sendable {
             + SpaceOps.definitions + DiagonalOps.definitions
             + TrainingOps.definitions + ScatterOps.definitions + ResourceVariableOps.definitions
             + FunctionalOps.definitions + OptionalOps.definitions
+            + ControlFlowOps.definitions
     )
 }
