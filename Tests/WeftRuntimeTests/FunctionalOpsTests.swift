@@ -82,14 +82,14 @@ import WeftRuntime
         ),
     ]
 
-    /// `cond(i) = i < 100_000`: ends after many iterations that each finish on the calling thread.
+    /// `cond(i) = i < 20_000`: ends after many iterations that each finish on the calling thread.
     private static let counting: [Tensorflow_FunctionDef] = [
         functionDef(
             "below",
             inputs: [("i", .int32)],
             outputs: [("holds", .bool)],
             nodes: [
-                constant("limit", Tensor(Int32(100_000))),
+                constant("limit", Tensor(Int32(20_000))),
                 node("less", "Less", ["i", "limit:output:0"], ["T": type(.int32)]),
             ],
             returns: ["holds": "less:z:0"]
@@ -152,7 +152,7 @@ import WeftRuntime
     @Test func longLoop_runsInPlace_withoutGrowingTheStack() throws {
         let plan = try Self.plan(Self.loop(condition: "below"), Self.counting, fetch: "loop")
         let fetched = try plan.run(feeds: [], step: StepContext(id: 1, resources: ResourceContainer()))
-        #expect(fetched.first?.scalar(as: Int32.self) == 100_000)
+        #expect(fetched.first?.scalar(as: Int32.self) == 20_000)
     }
 
     @Test func inputCountDifferentFromTin_isInvalidArgument() {
@@ -255,6 +255,46 @@ import WeftRuntime
         }
         #expect(failure?.code == .invalidArgument)
         #expect(failure?.message.contains("no output named 'y'") == true)
+    }
+
+    @Test func recursiveFunction_isRefusedWhenCalled() throws {
+        let call: (String) -> Tensorflow_NodeDef = { callee in
+            Self.node(
+                "again",
+                "PartitionedCall",
+                ["i"],
+                ["Tin": Self.types([.int32]), "Tout": Self.types([.int32]), "f": Self.function(callee)]
+            )
+        }
+        let ping = Self.functionDef(
+            "ping",
+            inputs: [("i", .int32)],
+            outputs: [("o", .int32)],
+            nodes: [call("pong")],
+            returns: ["o": "again:output:0"]
+        )
+        let pong = Self.functionDef(
+            "pong",
+            inputs: [("i", .int32)],
+            outputs: [("o", .int32)],
+            nodes: [call("ping")],
+            returns: ["o": "again:output:0"]
+        )
+        let nodes = [
+            constantNode(),
+            Self.node(
+                "call",
+                "PartitionedCall",
+                ["x"],
+                ["Tin": Self.types([.int32]), "Tout": Self.types([.int32]), "f": Self.function("ping")]
+            ),
+        ]
+        let plan = try Self.plan(nodes, [ping, pong], fetch: "call")
+        let failure = Self.error { () throws(WeftError) in
+            _ = try plan.run(feeds: [], step: StepContext(id: 1, resources: ResourceContainer()))
+        }
+        #expect(failure?.code == .unimplemented)
+        #expect(failure?.message.contains("ping → pong → ping") == true)
     }
 
     private func constantNode() -> Tensorflow_NodeDef { Self.constant("x", Tensor(Int32(3))) }

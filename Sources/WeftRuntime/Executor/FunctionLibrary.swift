@@ -33,12 +33,6 @@ public final class FunctionLibrary: Sendable {
         self.init(library, registry: registry)
     }
 
-    /// Whether the library holds no function.
-    public var isEmpty: Bool { definitions.isEmpty }
-
-    /// The names of the functions, sorted.
-    public var names: [String] { definitions.keys.sorted() }
-
     /// The FunctionDef named `name`, or `notFound`.
     public func definition(named name: String) throws(WeftError) -> Tensorflow_FunctionDef {
         guard let definition = definitions[name] else {
@@ -61,7 +55,7 @@ public final class FunctionLibrary: Sendable {
     }
 
     /// The functions a node's attributes name (`then_branch`, `body`, `f`, `branches`, …).
-    public static func calledFunctions(_ attributes: [String: Tensorflow_AttrValue]) -> [String] {
+    private static func calledFunctions(_ attributes: [String: Tensorflow_AttrValue]) -> [String] {
         attributes.values.flatMap { value -> [String] in
             switch value.value {
             case .func(let function): [function.name]
@@ -84,6 +78,7 @@ public final class FunctionLibrary: Sendable {
     /// `unimplemented` when its body uses an op Weft lacks.
     func function(named name: String) throws(WeftError) -> LibraryFunction {
         if let function = loaded.withLock({ $0[name]?.function }) { return function }
+        try checkNesting(from: name)
         // Built outside the lock: loading compiles kernels, and two callers racing to load one
         // function only waste a little work (the first stored wins).
         let built = try LibraryFunction(try definition(named: name), library: self)
@@ -92,6 +87,41 @@ public final class FunctionLibrary: Sendable {
             loaded[name] = WeakFunction(function: built)
             return built
         }
+    }
+}
+
+extension FunctionLibrary {
+    /// How deep calls may nest. A call runs its body on the calling thread, one stack frame
+    /// chain per level, and pool threads have small stacks; functions TensorFlow writes nest a
+    /// few levels (a cond in a loop in a loop).
+    static let maximumNesting = 32
+
+    /// Refuses a function that calls itself, directly or through others, or whose calls nest
+    /// deeper than `maximumNesting`: either would exhaust the thread's stack.
+    private func checkNesting(from root: String) throws(WeftError) {
+        // Depth-first over the call graph, with the path so far to report a cycle.
+        var path: [String] = []
+        var finished = Set<String>()
+        func visit(_ name: String) throws(WeftError) {
+            if let start = path.firstIndex(of: name) {
+                let cycle = (path[start...] + [name]).joined(separator: " → ")
+                throw WeftError(.unimplemented, "function \(root) is recursive (\(cycle)); Weft does not run recursive functions")
+            }
+            guard !finished.contains(name), let definition = definitions[name] else { return }
+            guard path.count < Self.maximumNesting else {
+                throw WeftError(
+                    .invalidArgument,
+                    "function \(root) nests calls more than \(Self.maximumNesting) deep (\(path.prefix(4).joined(separator: " → ")) → …)"
+                )
+            }
+            path.append(name)
+            for node in definition.nodeDef {
+                for called in Self.calledFunctions(node.attr) { try visit(called) }
+            }
+            path.removeLast()
+            finished.insert(name)
+        }
+        try visit(root)
     }
 }
 
@@ -260,8 +290,10 @@ private struct FunctionBody {
     /// The nodes that run even when no return value needs them: control returns, and every
     /// stateful node, as TensorFlow's function runtime keeps them.
     func targets(in graph: RuntimeGraph) -> [String] {
-        let stateful = graph.nodes.lazy.map(\.info)
-            .filter { !argumentNames.contains($0.name) && OpOutputArgs.isStateful($0.op) }.map(\.name)
+        let stateful = graph.nodes.lazy
+            .filter { !argumentNames.contains($0.info.name) }
+            .filter { OpOutputArgs.isStateful($0.info.op) ?? $0.definition.isStateful }
+            .map(\.info.name)
         return Array(Set(controlReturns + stateful)).sorted()
     }
 

@@ -34,9 +34,11 @@ enum OpOutputArgs {
         }
     }
 
-    /// Whether TensorFlow calls `op` stateful; a function body keeps such nodes even when no
-    /// output needs them.
-    static func isStateful(_ op: String) -> Bool { tensorFlowStateful.contains(op) }
+    /// Whether TensorFlow calls `op` stateful, `nil` for an op the table lacks; a function body
+    /// keeps stateful nodes even when no output needs them.
+    static func isStateful(_ op: String) -> Bool? {
+        tensorFlow[op] == nil ? nil : tensorFlowStateful.contains(op)
+    }
 
     /// The flat output index of `argument:index` on a node running `op` with `attributes`.
     static func flatIndex(

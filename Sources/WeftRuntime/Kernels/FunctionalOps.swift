@@ -13,7 +13,8 @@ import WeftProto
 /// not partitioned. A body that uses a variable receives its handle as a `resource` input, and
 /// placement colocates every op taking a resource input with the variable (`PlacementProblem`),
 /// so the op runs where the variable lives; the worker gets the library functions its
-/// partition calls with the partition.
+/// partition calls with the partition. (Variables pinned to different workers cannot all be
+/// local to one op: placement refuses such a graph, naming the conflicting devices.)
 enum FunctionalOps {
     static let definitions: [OpDefinition] = [
         conditional("If", isStateful: true),
@@ -37,7 +38,7 @@ enum FunctionalOps {
             },
             makeKernel: { node throws(WeftError) in
                 let signature = try CallSignature(node, inputsAttribute: "Tin", outputsAttribute: "Tout")
-                return ConditionalKernel(
+                return CallKernel(
                     node: node.name,
                     signature: signature,
                     branches: [
@@ -67,7 +68,7 @@ enum FunctionalOps {
                     throw WeftError(.invalidArgument, "node '\(node.name)' (\(node.op)) needs at least one branch")
                 }
                 let branches = try names.map { (name) throws(WeftError) in try signature.function(node, named: name) }
-                return ConditionalKernel(node: node.name, signature: signature, branches: branches, leading: 1) {
+                return CallKernel(node: node.name, signature: signature, branches: branches, leading: 1) {
                     index throws(WeftError) in
                     try branch(index, count: branches.count, node: node.name)
                 }
@@ -107,7 +108,7 @@ enum FunctionalOps {
             makeKernel: { node throws(WeftError) in
                 let signature = try CallSignature(node, inputsAttribute: "Tin", outputsAttribute: "Tout")
                 let function = try signature.function(node, attribute: "f")
-                return ConditionalKernel(node: node.name, signature: signature, branches: [function], leading: 0) {
+                return CallKernel(node: node.name, signature: signature, branches: [function], leading: 0) {
                     _ in 0
                 }
             }
@@ -351,9 +352,9 @@ struct NestedCall {
     }
 }
 
-/// `If`, `Case` and `PartitionedCall`: picks one function from the first input (or always the
-/// only one) and calls it with the other inputs.
-struct ConditionalKernel: AsyncOpKernel {
+/// `If`, `Case` and `PartitionedCall`: picks one of its functions by the first input (a call has
+/// one function and no selector) and calls it with the other inputs.
+struct CallKernel: AsyncOpKernel {
     let node: String
     let signature: CallSignature
     let branches: [FunctionReference]
