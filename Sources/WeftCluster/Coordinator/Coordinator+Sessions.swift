@@ -37,7 +37,10 @@ extension Coordinator {
 
     func createSession(_ envelope: Weft_Envelope) async throws(WeftError) -> WireMessage {
         let body = envelope.createSession
-        let graph = try RuntimeGraph(nodes: body.graph.node, functions: FunctionLibrary(nonEmpty: body.graph.library))
+        let graph = try RuntimeGraph(
+            nodes: body.graph.node,
+            functions: FunctionLibrary(nonEmpty: body.graph.library)
+        )
         var strategy = try PlacementStrategies.named(
             body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy
         )
@@ -303,7 +306,9 @@ extension Coordinator {
                     $0.handle = setup.plan.handles[device]!
                     $0.graph.node = partition.nodes
                     // Functional nodes run their functions on this worker: send the ones it calls.
-                    if let functions = setup.session.graph.functions { $0.graph.library = functions.needed(by: partition.nodes) }
+                    if let functions = setup.session.graph.functions {
+                        $0.graph.library = functions.needed(by: partition.nodes)
+                    }
                     $0.feeds = partition.feeds.map(\.name.description)
                     $0.fetches = partition.fetches.map(\.name.description)
                     $0.targets = partition.targets

@@ -246,7 +246,10 @@ public final class Worker: Sendable {
     private func registerPartition(_ envelope: Weft_Envelope) -> Result<WireMessage, WeftError> {
         let body = envelope.registerPartition
         do throws(WeftError) {
-            let graph = try RuntimeGraph(nodes: body.graph.node, functions: FunctionLibrary(nonEmpty: body.graph.library))
+            let graph = try RuntimeGraph(
+                nodes: body.graph.node,
+                functions: FunctionLibrary(nonEmpty: body.graph.library)
+            )
             let plan = try StepPlan(
                 graph: graph,
                 feeds: try body.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },

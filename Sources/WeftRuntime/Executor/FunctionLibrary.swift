@@ -105,7 +105,10 @@ extension FunctionLibrary {
         func visit(_ name: String) throws(WeftError) {
             if let start = path.firstIndex(of: name) {
                 let cycle = (path[start...] + [name]).joined(separator: " → ")
-                throw WeftError(.unimplemented, "function \(root) is recursive (\(cycle)); Weft does not run recursive functions")
+                throw WeftError(
+                    .unimplemented,
+                    "function \(root) is recursive (\(cycle)); Weft does not run recursive functions"
+                )
             }
             guard !finished.contains(name), let definition = definitions[name] else { return }
             guard path.count < Self.maximumNesting else {
@@ -304,7 +307,10 @@ private struct FunctionBody {
             let producer = String(input.dropFirst())
             if argumentNames.contains(producer) { return nil }
             guard ops[producer] != nil else {
-                throw WeftError(.invalidArgument, "node '\(node)' has a control input from '\(producer)', which is not in the body")
+                throw WeftError(
+                    .invalidArgument,
+                    "node '\(node)' has a control input from '\(producer)', which is not in the body"
+                )
             }
             return input
         }
@@ -323,7 +329,12 @@ private struct FunctionBody {
             guard let op = ops[producer], let attributes = attributes[producer], let index = Int(parts[2]) else {
                 break
             }
-            let flat = try OpOutputArgs.flatIndex(op: op, argument: String(parts[1]), index: index, attributes: attributes)
+            let flat = try OpOutputArgs.flatIndex(
+                op: op,
+                argument: String(parts[1]),
+                index: index,
+                attributes: attributes
+            )
             return TensorName(node: producer, index: flat)
         default:
             break

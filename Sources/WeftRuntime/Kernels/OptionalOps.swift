@@ -30,7 +30,9 @@ enum OptionalOps {
             isExpensive: false,
             outputTypes: { _, _ in [OutputType(.variant)] },
             makeKernel: { _ in
-                ClosureKernel { _ throws(WeftError) in [.tensor(try Tensor(variants: [OptionalVariant(nil)], shape: []))] }
+                ClosureKernel { _ throws(WeftError) in
+                    [.tensor(try Tensor(variants: [OptionalVariant(nil)], shape: []))]
+                }
             }
         ),
         OpDefinition(
@@ -73,7 +75,10 @@ enum OptionalOps {
             )
         }
         guard let optional = input.variants.first as? OptionalVariant else {
-            throw WeftError(.invalidArgument, "Input tensor must contain an OptionalVariant object (node '\(context.node)')")
+            throw WeftError(
+                .invalidArgument,
+                "Input tensor must contain an OptionalVariant object (node '\(context.node)')"
+            )
         }
         return optional
     }
@@ -152,6 +157,8 @@ public struct OptionalVariant: VariantValue, ZerosLikeVariant {
     /// `ZerosLike` makes of an optional, as the gradient of an unused intermediate.
     public func zerosLike() throws(WeftError) -> any VariantValue {
         guard let components else { return self }
-        return OptionalVariant(try components.map { (component) throws(WeftError) in try VariantZeros.zeros(like: component) })
+        return OptionalVariant(
+            try components.map { (component) throws(WeftError) in try VariantZeros.zeros(like: component) }
+        )
     }
 }
