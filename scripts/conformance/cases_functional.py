@@ -196,3 +196,26 @@ def cases():
         init = tf1.global_variables_initializer()
         xs = np.array([2.0, -1.0], np.float32)
         c.session([c.step(targets=[init]), c.step(fetches=[y, top], feeds={x: xs}), c.step(fetches=[z], feeds={x: xs})])
+
+    with Case(
+        "functional_optional_values",
+        "tf.experimental.Optional, which control flow v2 gradients carry intermediates in: OptionalFromValue, "
+        "OptionalNone, OptionalHasValue, OptionalGetValue, and ZerosLike of an optional; reading an empty one fails",
+    ) as c:
+        x = tf1.placeholder(tf.float32, [None], name="x")
+        n = tf1.placeholder(tf.int32, [], name="n")
+        full = tf.experimental.Optional.from_value((x, n))
+        empty = tf.experimental.Optional.empty(tf.TensorSpec([], tf.float32))
+        got_x, got_n = full.get_value()
+        zeros = tf.raw_ops.OptionalGetValue(
+            optional=tf.zeros_like(full._variant_tensor), output_types=[tf.float32, tf.int32],
+            output_shapes=[[None], []], name="zeros")
+        has = [tf.identity(full.has_value(), name="full_has"), tf.identity(empty.has_value(), name="empty_has")]
+        missing = tf.identity(empty.get_value(), name="missing")
+        xs = np.array([1.5, -2.0], np.float32)
+        c.session(
+            [
+                c.step(fetches=[got_x, got_n, zeros[0], zeros[1]] + has, feeds={x: xs, n: 7}),
+                c.step(fetches=[missing]),
+            ]
+        )

@@ -90,7 +90,7 @@ enum OptionalOps {
         shapes: [PartialShape]
     ) throws(WeftError) -> [Tensor] {
         guard let components = optional.components else {
-            throw WeftError(.invalidArgument, "The optional variant does not have a value.")
+            throw WeftError(.invalidArgument, "The given optional does not have a value.")
         }
         guard components.count == types.count else {
             throw WeftError(
