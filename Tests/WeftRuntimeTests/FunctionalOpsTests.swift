@@ -297,5 +297,45 @@ import WeftRuntime
         #expect(failure?.message.contains("ping → pong → ping") == true)
     }
 
+    @Test func callsNestedTooDeep_areInvalidArgument() throws {
+        let depth = FunctionLibrary.maximumNesting + 1
+        let chain = (0..<depth).map { level in
+            Self.functionDef(
+                "f\(level)",
+                inputs: [("i", .int32)],
+                outputs: [("o", .int32)],
+                nodes: level == depth - 1
+                    ? [Self.node("inner", "Identity", ["i"], ["T": Self.type(.int32)])]
+                    : [
+                        Self.node(
+                            "inner",
+                            "PartitionedCall",
+                            ["i"],
+                            [
+                                "Tin": Self.types([.int32]), "Tout": Self.types([.int32]),
+                                "f": Self.function("f\(level + 1)"),
+                            ]
+                        )
+                    ],
+                returns: ["o": "inner:output:0"]
+            )
+        }
+        let nodes = [
+            constantNode(),
+            Self.node(
+                "call",
+                "PartitionedCall",
+                ["x"],
+                ["Tin": Self.types([.int32]), "Tout": Self.types([.int32]), "f": Self.function("f0")]
+            ),
+        ]
+        let plan = try Self.plan(nodes, chain, fetch: "call")
+        let failure = Self.error { () throws(WeftError) in
+            _ = try plan.run(feeds: [], step: StepContext(id: 1, resources: ResourceContainer()))
+        }
+        #expect(failure?.code == .invalidArgument)
+        #expect(failure?.message.contains("more than \(FunctionLibrary.maximumNesting) deep") == true)
+    }
+
     private func constantNode() -> Tensorflow_NodeDef { Self.constant("x", Tensor(Int32(3))) }
 }

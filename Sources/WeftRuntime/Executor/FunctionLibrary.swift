@@ -94,15 +94,17 @@ extension FunctionLibrary {
     /// How deep calls may nest. A call runs its body on the calling thread, one stack frame
     /// chain per level, and pool threads have small stacks; functions TensorFlow writes nest a
     /// few levels (a cond in a loop in a loop).
-    static let maximumNesting = 32
+    public static let maximumNesting = 32
 
     /// Refuses a function that calls itself, directly or through others, or whose calls nest
     /// deeper than `maximumNesting`: either would exhaust the thread's stack.
     private func checkNesting(from root: String) throws(WeftError) {
-        // Depth-first over the call graph, with the path so far to report a cycle.
+        // Depth-first over the call graph: the path so far reports a cycle, and each function's
+        // height (the deepest chain of calls it starts) is computed once.
         var path: [String] = []
-        var finished = Set<String>()
-        func visit(_ name: String) throws(WeftError) {
+        var heights: [String: Int] = [:]
+        func height(_ name: String) throws(WeftError) -> Int {
+            if let known = heights[name] { return known }
             if let start = path.firstIndex(of: name) {
                 let cycle = (path[start...] + [name]).joined(separator: " → ")
                 throw WeftError(
@@ -110,7 +112,7 @@ extension FunctionLibrary {
                     "function \(root) is recursive (\(cycle)); Weft does not run recursive functions"
                 )
             }
-            guard !finished.contains(name), let definition = definitions[name] else { return }
+            guard let definition = definitions[name] else { return 0 }
             guard path.count < Self.maximumNesting else {
                 throw WeftError(
                     .invalidArgument,
@@ -118,13 +120,15 @@ extension FunctionLibrary {
                 )
             }
             path.append(name)
+            var deepest = 0
             for node in definition.nodeDef {
-                for called in Self.calledFunctions(node.attr) { try visit(called) }
+                for called in Self.calledFunctions(node.attr) { deepest = max(deepest, try height(called)) }
             }
             path.removeLast()
-            finished.insert(name)
+            heights[name] = deepest + 1
+            return deepest + 1
         }
-        try visit(root)
+        _ = try height(root)
     }
 }
 
