@@ -361,7 +361,10 @@ extension Coordinator {
                     $0.collectStatistics = collectStatistics
                 }
             }
-            node.request(message, to: worker.address, timeout: timeout) { result in
+            // The worker ends the step at its deadline and says why (a loop's `deadlineExceeded`);
+            // the request waits a second longer (the client waits two) so that answer, not a bare
+            // timeout, reaches the client.
+            node.request(message, to: worker.address, timeout: timeout + .seconds(1)) { result in
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })
             }
         }
