@@ -1,6 +1,6 @@
-"""Functional control flow (TensorFlow 2's control flow v2 in graph mode): If, StatelessIf, Case,
-StatelessCase, While, StatelessWhile, PartitionedCall and StatefulPartitionedCall calling
-functions of the GraphDef's library."""
+"""Functional control flow (TensorFlow 2's control flow v2 in graph mode), cases named
+`controlflow_functional_<op>_<what>`: If, StatelessIf, Case, StatelessCase, While, StatelessWhile,
+PartitionedCall and StatefulPartitionedCall calling functions of the GraphDef's library."""
 import contextlib
 
 import numpy as np
@@ -30,7 +30,9 @@ def _expect(case, *types):
 
 
 def cases():
-    with _v2(), Case("functional_if_stateless_branches", "tf.cond on a fed bool: StatelessIf, both branches") as c:
+    with _v2(), Case(
+        "controlflow_functional_if_stateless_branches", "tf.cond on a fed bool: StatelessIf, both branches"
+    ) as c:
         p = tf1.placeholder(tf.bool, [], name="p")
         x = tf1.placeholder(tf.float32, [None], name="x")
         y = tf.cond(p, lambda: x * 2.0 + 1.0, lambda: tf.reduce_sum(x) - x, name="y")
@@ -39,17 +41,17 @@ def cases():
         c.session([c.step(fetches=[y], feeds={p: True, x: xs}), c.step(fetches=[y], feeds={p: False, x: xs})])
 
     with _v2(), Case(
-        "functional_if_several_outputs_empty",
+        "controlflow_functional_if_several_outputs_empty",
         "tf.cond returning an int and a float tensor, on an empty input: StatelessIf with two outputs",
     ) as c:
         p = tf1.placeholder(tf.bool, [], name="p")
         x = tf1.placeholder(tf.float32, [None, 2], name="x")
         a, b = tf.cond(p, lambda: (tf.shape(x)[0], x + 1.0), lambda: (tf.constant(-1), x * 0.0), name="y")
         empty = np.zeros([0, 2], np.float32)
-        c.session([c.step(fetches=[a, b], feeds={p: True, x: empty}), c.step(fetches=[a, b], feeds={p: False, x: empty})])
+        c.session([c.step(fetches=[a, b], feeds={p: flag, x: empty}) for flag in (True, False)])
 
     with _v2(), Case(
-        "functional_if_stateful_assign",
+        "controlflow_functional_if_stateful_assign",
         "tf.cond whose true branch assigns a resource variable (If, with the variable's handle as an input)",
     ) as c:
         v = tf1.get_variable("v", initializer=tf.constant([1.0, 2.0]), use_resource=True)
@@ -73,7 +75,7 @@ def cases():
         )
 
     with _v2(), Case(
-        "functional_if_raw_truth",
+        "controlflow_functional_if_raw_truth",
         "tf.raw_ops.StatelessIf with non-bool conditions: a scalar is true when nonzero, a string when not "
         "empty, any other tensor when it has elements",
     ) as c:
@@ -97,7 +99,7 @@ def cases():
         )
 
     with _v2(), Case(
-        "functional_if_branch_assert_fails",
+        "controlflow_functional_if_branch_assert_fails",
         "tf.cond whose false branch holds a failing tf.debugging.Assert: the error crosses the If (InvalidArgument)",
     ) as c:
         p = tf1.placeholder(tf.bool, [], name="p")
@@ -112,7 +114,7 @@ def cases():
         c.session([c.step(fetches=[y], feeds={p: True, x: xs}), c.step(fetches=[y], feeds={p: False, x: xs})])
 
     with _v2(), Case(
-        "functional_while_several_vars",
+        "controlflow_functional_while_several_vars",
         "tf.while_loop with three loop variables (counter, running sum, growing product): StatelessWhile",
     ) as c:
         n = tf1.placeholder(tf.int32, [], name="n")
@@ -127,7 +129,9 @@ def cases():
         xs = np.array([1.0, -2.0, 0.5], np.float32)
         c.session([c.step(fetches=[i, total, product], feeds={n: k, x: xs}) for k in (0, 1, 5)])
 
-    with _v2(), Case("functional_while_nested", "a tf.while_loop inside another's body: nested StatelessWhile") as c:
+    with _v2(), Case(
+        "controlflow_functional_while_nested", "a tf.while_loop inside another's body: nested StatelessWhile"
+    ) as c:
         n = tf1.placeholder(tf.int32, [], name="n")
 
         def outer_body(i, acc):
@@ -138,7 +142,7 @@ def cases():
         c.session([c.step(fetches=[i, acc], feeds={n: k}) for k in (0, 4, 9)])
 
     with _v2(), Case(
-        "functional_while_resource_variable",
+        "controlflow_functional_while_resource_variable",
         "a tf.while_loop whose body reads and assigns a resource variable (While, the handle a loop input)",
     ) as c:
         v = tf1.get_variable("v", initializer=tf.constant(1.0), use_resource=True)
@@ -162,7 +166,7 @@ def cases():
         )
 
     with _v2(), Case(
-        "functional_case_default_branch",
+        "controlflow_functional_case_default_branch",
         "tf.switch_case on a fed index, out-of-range indices taking the last (default) branch: StatelessCase",
     ) as c:
         k = tf1.placeholder(tf.int32, [], name="k")
@@ -173,7 +177,7 @@ def cases():
         c.session([c.step(fetches=[y], feeds={k: i, x: xs}) for i in (0, 1, 2, 3, -1)])
 
     with _v2(), Case(
-        "functional_partitioned_call",
+        "controlflow_functional_partitioned_call",
         "a tf.function called from graph code (PartitionedCall) and one that assigns a variable "
         "(StatefulPartitionedCall), the second calling the first",
     ) as c:
@@ -198,7 +202,7 @@ def cases():
         c.session([c.step(targets=[init]), c.step(fetches=[y, top], feeds={x: xs}), c.step(fetches=[z], feeds={x: xs})])
 
     with Case(
-        "functional_optional_values",
+        "controlflow_functional_optional_values",
         "tf.experimental.Optional, which control flow v2 gradients carry intermediates in: OptionalFromValue, "
         "OptionalNone, OptionalHasValue, OptionalGetValue, and ZerosLike of an optional; reading an empty one fails",
     ) as c:
