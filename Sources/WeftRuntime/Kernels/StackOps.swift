@@ -17,10 +17,11 @@ final class StackResource: Sendable {
         self.maxSize = maxSize
     }
 
-    /// Pushes `value`; refused when closed or full.
+    /// Pushes `value`; refused when full. A closed stack drops it: TensorFlow's push does not
+    /// fail there, and the next pop reports the closed stack.
     func push(_ value: Tensor, node: String) throws(WeftError) {
         try state.withLock { (state: inout (values: [Tensor], closed: Bool)) throws(WeftError) in
-            try check(open: state.closed, node: node)
+            guard !state.closed else { return }
             if let maxSize, state.values.count >= maxSize {
                 throw .invalidArgument("Stack[\(name)] overflowed its max_size (\(maxSize))", node: node)
             }
@@ -31,9 +32,9 @@ final class StackResource: Sendable {
     /// Pops the top value; `invalidArgument` when the stack is empty or closed.
     func pop(node: String) throws(WeftError) -> Tensor {
         try state.withLock { (state: inout (values: [Tensor], closed: Bool)) throws(WeftError) -> Tensor in
-            try check(open: state.closed, node: node)
+            if state.closed { throw .invalidArgument("Stack[\(name)] has already been closed.", node: node) }
             guard let top = state.values.popLast() else {
-                throw .invalidArgument("Stack[\(name)] is empty.", node: node)
+                throw .invalidArgument("Stack[\(name)] is empty when calling Pop().", node: node)
             }
             return top
         }
@@ -42,10 +43,6 @@ final class StackResource: Sendable {
     /// Frees the values; later pushes and pops fail.
     func close() {
         state.withLock { $0 = ([], true) }
-    }
-
-    private func check(open closed: Bool, node: String) throws(WeftError) {
-        if closed { throw .invalidArgument("Stack[\(name)] has already been closed.", node: node) }
     }
 }
 

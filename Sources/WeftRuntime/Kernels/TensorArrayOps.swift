@@ -53,13 +53,8 @@ final class TensorArrayResource: Sendable {
         state = Mutex(State(slots: slots, elementShape: elementShape, dynamicSize: dynamicSize))
     }
 
-    /// The number of slots.
-    func size(node: String) throws(WeftError) -> Int {
-        try state.withLock { (state: inout State) throws(WeftError) -> Int in
-            try check(open: state, node: node)
-            return state.slots.count
-        }
-    }
+    /// The number of slots; a closed array keeps its size, as TensorFlow's does.
+    var size: Int { state.withLock { $0.slots.count } }
 
     /// The size and element shape a gradient array starts from. The forward array can no
     /// longer grow once its gradient exists.
@@ -74,10 +69,10 @@ final class TensorArrayResource: Sendable {
     /// Whether writes past the end grow the array.
     var isDynamic: Bool { state.withLock { $0.dynamicSize } }
 
-    /// Frees every value; later uses fail.
+    /// Frees every value; later reads and writes fail.
     func close() {
         state.withLock { state in
-            state.slots = []
+            for index in state.slots.indices { state.slots[index] = Slot() }
             state.closed = true
         }
     }
@@ -105,7 +100,7 @@ final class TensorArrayResource: Sendable {
 
     /// Every value, in order (for `TensorArrayConcatV3`).
     func readAll(node: String) throws(WeftError) -> [Tensor] {
-        try read(Array(0..<(try size(node: node))), node: node)
+        try read(Array(0..<size), node: node)
     }
 
     private func write(_ value: Tensor, at index: Int, into state: inout State, node: String) throws(WeftError) {
@@ -313,7 +308,7 @@ enum TensorArrayOps {
                 node: context.node
             )
         }
-        let arraySize = try array.size(node: context.node)
+        let arraySize = array.size
         guard arraySize == lengths.count || array.isDynamic else {
             throw .invalidArgument(
                 "TensorArray's size is not equal to the size of lengths (\(arraySize) vs. \(lengths.count)), and the TensorArray is not marked as dynamically resizeable",
@@ -433,7 +428,7 @@ enum TensorArrayOps {
         outputTypes: { _, _ in [OutputType(.int32)] },
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
-                let size = try array(context).size(node: context.node)
+                let size = try array(context).size
                 return [.tensor(Tensor(Int32(clamping: size)))]
             }
         }
