@@ -277,7 +277,8 @@ def tensor_array_cases():
         a = holder("a")
         ta, flow = r.TensorArrayV3(size=1, dtype=F, name="ta")
         f = r.TensorArrayWriteV3(handle=ta, index=0, value=a, flow_in=flow, name="w")
-        close = r.TensorArrayCloseV3(handle=ta, name="close")
+        with tf1.control_dependencies([f]):
+            close = r.TensorArrayCloseV3(handle=ta, name="close")
         with tf1.control_dependencies([close]):
             size = r.TensorArraySizeV3(handle=ta, flow_in=f, name="y")
             read = r.TensorArrayReadV3(handle=ta, index=0, flow_in=f, dtype=F, name="z")
