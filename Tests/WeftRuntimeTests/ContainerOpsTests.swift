@@ -85,6 +85,17 @@ private func list(_ tensor: Tensor) throws -> TensorList {
         #expect(unknown?.code == .invalidArgument)
     }
 
+    @Test func stack_ofSplitPiecesThatDoNotFitTheDeclaredShape_failsWithoutWritingPastItsOutput() throws {
+        // Split checks only the dimensions after the first against element_shape [2, 2].
+        let pieces = try KernelHarness.run1(
+            "TensorListSplit",
+            [tensor((0..<8).map(Float.init), [4, 2]), Tensor([Int32(2), 2]), Tensor([Int64(1), 3])],
+            float
+        )
+        let error = KernelHarness.error("TensorListStack", [pieces, Tensor(Int32(-1))], float)
+        #expect(error?.code == .invalidArgument)
+    }
+
     @Test func partialShapes_mergeAndRefuseConflicts() throws {
         let merged = try PartialShape([nil, 2]).merged(with: PartialShape([3, nil]), node: "n")
         #expect(merged == PartialShape([3, 2]))

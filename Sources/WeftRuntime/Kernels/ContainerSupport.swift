@@ -141,16 +141,15 @@ enum ElementRows {
         if dropFirst { dims.removeFirst() } else { dims[0] = count }
         let shape = TensorShape(dims)
         let rowElements = tensor.shape.dimensions.dropFirst().reduce(1, *)
-        if tensor.dtype.isObject {
+        if let objects = tensor.buffer.objects {
             let range = (start * rowElements)..<((start + count) * rowElements)
-            let objects: ObjectElements =
-                switch tensor.buffer.objects {
+            let rows: ObjectElements =
+                switch objects {
                 case .handles(let values): .handles(Array(values[range]))
                 case .variants(let values): .variants(Array(values[range]))
                 case .strings(let values): .strings(Array(values[range]))
-                case nil: .strings([])
                 }
-            return Tensor(dtype: tensor.dtype, shape: shape, buffer: TensorBuffer(objects: objects))
+            return Tensor(dtype: tensor.dtype, shape: shape, buffer: TensorBuffer(objects: rows))
         }
         // The source was allocated whole, so its rows need no allocation check.
         let out = Tensor(uninitialized: tensor.dtype, shape: shape)

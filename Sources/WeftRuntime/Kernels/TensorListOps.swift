@@ -72,7 +72,10 @@ enum TensorListOps {
                 node: context.node
             )
         }
-        let count = try ElementRows.int32Scalar(countTensor, what: "num_elements", node: context.node)
+        guard countTensor.dtype == .int32, let value = countTensor.scalar(as: Int32.self) else {
+            throw .invalidArgument("num_elements must be an int32 tensor, got \(countTensor.dtype)", node: context.node)
+        }
+        let count = Int(value)
         guard count >= 0 else {
             throw .invalidArgument(
                 "The num_elements to reserve must be a non negative number, but got \(count)",
@@ -607,6 +610,13 @@ enum TensorListOps {
         parts.reserveCapacity(elements.count)
         for element in elements {
             if let element {
+                // Split lists and lists of a declared shape may hold elements of other shapes.
+                guard element.shape == elementShape else {
+                    throw .invalidArgument(
+                        "Tried to stack an element of shape \(element.shape) in a list of element shape \(elementShape)",
+                        node: node
+                    )
+                }
                 parts.append(element)
             } else {
                 if zeros == nil { zeros = try ElementRows.zeros(dtype, elementShape, node: node) }
