@@ -110,6 +110,7 @@ public final class OpRegistry: Sendable {
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
             + SpaceOps.definitions + DiagonalOps.definitions
             + TrainingOps.definitions + ScatterOps.definitions + ResourceVariableOps.definitions
+            + ControlFlowOps.definitions
             + TensorListOps.definitions + TensorArrayOps.definitions + StackOps.definitions
     )
 }
