@@ -35,15 +35,24 @@ private func list(_ tensor: Tensor) throws -> TensorList {
 @Suite struct ContainerOpsTests {
     @Test func reserve_hugeNumElements_isResourceExhaustedNotATrap() {
         let error = KernelHarness.error(
-            "TensorListReserve", [Tensor([Int32(2)]), Tensor(Int32.max)], float)
+            "TensorListReserve",
+            [Tensor([Int32(2)]), Tensor(Int32.max)],
+            float
+        )
         #expect(error?.code == .resourceExhausted)
     }
 
     @Test func negativeSizes_areInvalidArgument() throws {
-        #expect(KernelHarness.error("TensorListReserve", [Tensor(Int32(-1)), Tensor(Int32(-3))], float)?.code == .invalidArgument)
+        #expect(
+            KernelHarness.error("TensorListReserve", [Tensor(Int32(-1)), Tensor(Int32(-3))], float)?.code
+                == .invalidArgument
+        )
         let reserved = try KernelHarness.run1("TensorListReserve", [Tensor(Int32(-1)), Tensor(Int32(2))], float)
         #expect(KernelHarness.error("TensorListResize", [reserved, Tensor(Int32(-1))])?.code == .invalidArgument)
-        #expect(StepHarness().error("TensorArrayV3", [Tensor(Int32(-1))], ["dtype": KernelHarness.type(.float)])?.code == .invalidArgument)
+        #expect(
+            StepHarness().error("TensorArrayV3", [Tensor(Int32(-1))], ["dtype": KernelHarness.type(.float)])?.code
+                == .invalidArgument
+        )
     }
 
     @Test func growingWrites_toHugeIndices_areResourceExhausted() throws {
@@ -51,13 +60,22 @@ private func list(_ tensor: Tensor) throws -> TensorList {
         var resizing = float
         resizing["resize_if_index_out_of_bounds"] = KernelHarness.bool(true)
         let setError = KernelHarness.error(
-            "TensorListSetItem", [empty, Tensor(Int32.max - 1), Tensor(Float(1))], resizing)
+            "TensorListSetItem",
+            [empty, Tensor(Int32.max - 1), Tensor(Float(1))],
+            resizing
+        )
         #expect(setError?.code == .resourceExhausted)
         let scatterError = KernelHarness.error(
-            "TensorListScatter", [tensor([1] as [Float], [1]), Tensor([Int32.max]), Tensor(Int32(-1))], float)
+            "TensorListScatter",
+            [tensor([1] as [Float], [1]), Tensor([Int32.max]), Tensor(Int32(-1))],
+            float
+        )
         #expect(scatterError?.code == .resourceExhausted)
         let arrayError = StepHarness().error(
-            "TensorArrayV3", [Tensor(Int32.max)], ["dtype": KernelHarness.type(.float)])
+            "TensorArrayV3",
+            [Tensor(Int32.max)],
+            ["dtype": KernelHarness.type(.float)]
+        )
         #expect(arrayError?.code == .resourceExhausted)
     }
 
@@ -65,7 +83,10 @@ private func list(_ tensor: Tensor) throws -> TensorList {
         let rows = tensor([1, 2, 3, 4] as [Float], [2, 2])
         let original = try KernelHarness.run1("TensorListFromTensor", [rows, Tensor([Int32(2)])], float)
         let updated = try KernelHarness.run1(
-            "TensorListSetItem", [original, Tensor(Int32(0)), tensor([9, 9] as [Float], [2])], float)
+            "TensorListSetItem",
+            [original, Tensor(Int32(0)), tensor([9, 9] as [Float], [2])],
+            float
+        )
         let before = try list(original)
         let after = try list(updated)
         #expect(before.elements[0]?.doubleValues == [1, 2])
@@ -76,10 +97,18 @@ private func list(_ tensor: Tensor) throws -> TensorList {
 
     @Test func getItem_ofAnUnsetSlot_mergesTheRequestedShapeWithTheList() throws {
         let reserved = try KernelHarness.run1("TensorListReserve", [Tensor([Int32(-1), 2]), Tensor(Int32(3))], float)
-        let zeros = try KernelHarness.run1("TensorListGetItem", [reserved, Tensor(Int32(1)), Tensor([Int32(3), -1])], float)
+        let zeros = try KernelHarness.run1(
+            "TensorListGetItem",
+            [reserved, Tensor(Int32(1)), Tensor([Int32(3), -1])],
+            float
+        )
         #expect(zeros.shape == [3, 2])
         #expect(zeros.doubleValues == Array(repeating: 0, count: 6))
-        let conflict = KernelHarness.error("TensorListGetItem", [reserved, Tensor(Int32(1)), Tensor([Int32(3), 3])], float)
+        let conflict = KernelHarness.error(
+            "TensorListGetItem",
+            [reserved, Tensor(Int32(1)), Tensor([Int32(3), 3])],
+            float
+        )
         #expect(conflict?.code == .invalidArgument)
         let unknown = KernelHarness.error("TensorListGetItem", [reserved, Tensor(Int32(1)), Tensor(Int32(-1))], float)
         #expect(unknown?.code == .invalidArgument)
@@ -108,8 +137,14 @@ private func list(_ tensor: Tensor) throws -> TensorList {
         let notAList = Tensor(uninitialized: .variant, shape: .scalar)
         #expect(KernelHarness.error("TensorListLength", [notAList])?.code == .invalidArgument)
         #expect(KernelHarness.error("TensorListLength", [Tensor(Float(1))])?.code == .invalidArgument)
-        let rows = try? KernelHarness.run1("TensorListFromTensor", [tensor([1, 2] as [Float], [2]), Tensor(Int32(-1))], float)
-        let int64Index = rows.flatMap { KernelHarness.error("TensorListGetItem", [$0, Tensor(Int64(0)), Tensor(Int32(-1))], float) }
+        let rows = try? KernelHarness.run1(
+            "TensorListFromTensor",
+            [tensor([1, 2] as [Float], [2]), Tensor(Int32(-1))],
+            float
+        )
+        let int64Index = rows.flatMap {
+            KernelHarness.error("TensorListGetItem", [$0, Tensor(Int64(0)), Tensor(Int32(-1))], float)
+        }
         #expect(int64Index?.code == .invalidArgument)
         let shapeOfFloats = KernelHarness.error("EmptyTensorList", [Tensor([Float(1)]), Tensor(Int32(-1))], float)
         #expect(shapeOfFloats?.code == .invalidArgument)
@@ -118,12 +153,19 @@ private func list(_ tensor: Tensor) throws -> TensorList {
     @Test func tensorArray_livesForItsStepOnly() throws {
         let first = StepHarness()
         let outputs = try first.run(
-            "TensorArrayV3", [Tensor(Int32(2))], ["dtype": KernelHarness.type(.float), "element_shape": shape([2])])
+            "TensorArrayV3",
+            [Tensor(Int32(2))],
+            ["dtype": KernelHarness.type(.float), "element_shape": shape([2])]
+        )
         let handle = outputs[0]
         let flow = outputs[1]
         _ = try first.run("TensorArrayWriteV3", [handle, Tensor(Int32(0)), tensor([1, 2] as [Float], [2]), flow])
         #expect(first.step.stepResources.count == 1)
-        let read = try first.run("TensorArrayReadV3", [handle, Tensor(Int32(0)), flow], ["dtype": KernelHarness.type(.float)])
+        let read = try first.run(
+            "TensorArrayReadV3",
+            [handle, Tensor(Int32(0)), flow],
+            ["dtype": KernelHarness.type(.float)]
+        )
         #expect(read[0].doubleValues == [1, 2])
         // Another step does not see it.
         let error = StepHarness().error("TensorArraySizeV3", [handle, flow])
@@ -145,7 +187,10 @@ private func list(_ tensor: Tensor) throws -> TensorList {
         #expect(sum[0].doubleValues == [7])
         // The forward array cannot grow once its gradient exists, and refuses a second write.
         _ = try step.run("TensorArrayWriteV3", [created[0], Tensor(Int32(0)), Tensor(Float(1)), created[1]])
-        #expect(step.error("TensorArrayWriteV3", [created[0], Tensor(Int32(0)), Tensor(Float(1)), created[1]])?.code == .invalidArgument)
+        #expect(
+            step.error("TensorArrayWriteV3", [created[0], Tensor(Int32(0)), Tensor(Float(1)), created[1]])?.code
+                == .invalidArgument
+        )
     }
 
     @Test func stack_popsInReverse_andRefusesAnEmptyPop() throws {

@@ -146,9 +146,10 @@ def list_cases():
             {"x": x, "idx": idx, "n": n, "into": into}
     case("lists_gather_scatter",
          "Gather with repeats; ScatterV2 into a list of num_elements (unset rows are zeros); Scatter sizes "
-         "the list by its largest index; ScatterIntoExistingList within the list, later rows winning on a repeated index; bad "
-         "indices fail. (TensorFlow 2.21 puts rows that ScatterIntoExistingList writes past the list's end at the wrong positions and leaves others "
-         "uninitialized, so only its scatter within the list is compared.)",
+         "the list by its largest index; ScatterIntoExistingList within the list, later rows winning on a "
+         "repeated index; bad indices fail. (TensorFlow 2.21 puts rows that ScatterIntoExistingList writes "
+         "past the list's end at the wrong positions and leaves others uninitialized, so only its scatter "
+         "within the list is compared.)",
          gather_scatter,
          [({"x": f32(3, 2), "idx": i32([2, 0, 2]), "n": i32(5), "into": i32([4, 0, 1])}, ["y", "z", "n1"]),
           ({"x": f32(3, 2), "idx": i32([]), "n": i32(-1), "into": i32([1, 5, 2])}, ["y", "z", "n1"]),

@@ -113,7 +113,9 @@ enum StackOps {
                 let stack = try stack(context)
                 guard stack.dtype == dtype else {
                     throw .invalidArgument(
-                        "Stack[\(stack.name)] holds \(stack.dtype) elements but the op pops \(dtype)", node: context.node)
+                        "Stack[\(stack.name)] holds \(stack.dtype) elements but the op pops \(dtype)",
+                        node: context.node
+                    )
                 }
                 return [.tensor(try stack.pop(node: context.node))]
             }

@@ -134,7 +134,9 @@ final class TensorArrayResource: Sendable {
         }
         guard isGradient || !slot.written else {
             throw failure(
-                "Could not write to TensorArray index \(index) because it has already been written to.", node: node)
+                "Could not write to TensorArray index \(index) because it has already been written to.",
+                node: node
+            )
         }
         var stored = value
         if slot.written, let shape = slot.shape {
@@ -144,7 +146,9 @@ final class TensorArrayResource: Sendable {
                     node: node
                 )
             }
-            if let existing = slot.value { stored = try BinaryOp.add.apply(existing, value, op: "TensorArrayWriteV3", node: node) }
+            if let existing = slot.value {
+                stored = try BinaryOp.add.apply(existing, value, op: "TensorArrayWriteV3", node: node)
+            }
         }
         state.slots[index] = Slot(value: stored, shape: stored.shape, written: true)
     }
@@ -236,16 +240,25 @@ enum TensorArrayOps {
                 let sizeTensor = try context.input(0)
                 guard sizeTensor.shape.rank == 0 else {
                     throw .invalidArgument(
-                        "TensorArray size must be scalar, but had shape: \(sizeTensor.shape)", node: context.node)
+                        "TensorArray size must be scalar, but had shape: \(sizeTensor.shape)",
+                        node: context.node
+                    )
                 }
                 let size = try ElementRows.int32Scalar(sizeTensor, what: "size", node: context.node)
                 guard size >= 0 else { throw .invalidArgument("Size should be >= 0.", node: context.node) }
                 let resources = context.step.stepResources
                 let name = resources.uniqueName(base)
                 let array = try TensorArrayResource(
-                    name: name, dtype: dtype, size: size, elementShape: elementShape, dynamicSize: dynamicSize,
-                    clearAfterRead: clearAfterRead, identicalElementShapes: identical, isGradient: false,
-                    node: context.node)
+                    name: name,
+                    dtype: dtype,
+                    size: size,
+                    elementShape: elementShape,
+                    dynamicSize: dynamicSize,
+                    clearAfterRead: clearAfterRead,
+                    identicalElementShapes: identical,
+                    isGradient: false,
+                    node: context.node
+                )
                 let handle = ResourceHandle(container: container, name: name, device: node.device, dtype: dtype)
                 resources.insert(array, at: handle.key)
                 return [.tensor(try Tensor(handles: [handle], shape: .scalar)), .tensor(Tensor(Float(0)))]
@@ -266,7 +279,9 @@ enum TensorArrayOps {
         try checkWritten(value, input: 2, node: node, array: array, context: context)
         guard value.shape.rank >= 1 else {
             throw .invalidArgument(
-                "Expected value to be at least a vector, but received shape: \(value.shape)", node: context.node)
+                "Expected value to be at least a vector, but received shape: \(value.shape)",
+                node: context.node
+            )
         }
         guard indices.count == value.shape.dimensions[0] else {
             throw .invalidArgument(
@@ -290,7 +305,9 @@ enum TensorArrayOps {
         }
         guard value.shape.rank >= 1 else {
             throw .invalidArgument(
-                "Expected value to be at least a vector, but received shape: \(value.shape)", node: context.node)
+                "Expected value to be at least a vector, but received shape: \(value.shape)",
+                node: context.node
+            )
         }
         let lengths = lengthsTensor.scalars(as: Int64.self)
         let total = value.shape.dimensions[0]
@@ -330,7 +347,11 @@ enum TensorArrayOps {
         return try array.read([index], node: context.node)[0]
     }
 
-    private static let gather = readOp("TensorArrayGatherV3", inputs: 3) { node, array, dtype, context throws(WeftError) in
+    private static let gather = readOp("TensorArrayGatherV3", inputs: 3) {
+        node,
+        array,
+        dtype,
+        context throws(WeftError) in
         let shape = try node.attributes.shape("element_shape")
         let indices = try ElementRows.int32Vector(try context.input(1), what: "indices", node: context.node)
         let values = try array.read(indices, node: context.node)
@@ -362,7 +383,8 @@ enum TensorArrayOps {
         "TensorArrayConcatV3",
         inputCount: 2,
         isStateful: true,
-        outputTypes: { node, _ throws(WeftError) in [OutputType(try node.attributes.type("dtype")), OutputType(.int64)] },
+        outputTypes: { node, _ throws(WeftError) in [OutputType(try node.attributes.type("dtype")), OutputType(.int64)]
+        },
         makeKernel: { node throws(WeftError) in
             let dtype = try node.attributes.type("dtype")
             let shape = try node.attributes.shape("element_shape_except0")
@@ -396,7 +418,9 @@ enum TensorArrayOps {
                     node: node
                 )
             }
-            return (try ElementRows.join([], dtype: dtype, shape: TensorShape([0] + concrete.dimensions), node: node), [])
+            return (
+                try ElementRows.join([], dtype: dtype, shape: TensorShape([0] + concrete.dimensions), node: node), []
+            )
         }
         let rest = Array(first.shape.dimensions.dropFirst())
         guard shape.isCompatible(with: TensorShape(rest)) else {
@@ -451,9 +475,16 @@ enum TensorArrayOps {
                 handle.name = "\(forward.name)@\(source)"
                 let made = try context.step.stepResources.lookup(handle.key) { () throws(WeftError) in
                     try TensorArrayResource(
-                        name: handle.name, dtype: array.dtype, size: size, elementShape: elementShape,
-                        dynamicSize: false, clearAfterRead: true, identicalElementShapes: array.identicalElementShapes,
-                        isGradient: true, node: context.node)
+                        name: handle.name,
+                        dtype: array.dtype,
+                        size: size,
+                        elementShape: elementShape,
+                        dynamicSize: false,
+                        clearAfterRead: true,
+                        identicalElementShapes: array.identicalElementShapes,
+                        isGradient: true,
+                        node: context.node
+                    )
                 }
                 guard made != nil else {
                     throw WeftError(.internal, "resource \(handle.path) is not a TensorArray (node '\(context.node)')")
@@ -499,18 +530,32 @@ enum TensorArrayOps {
         array: TensorArrayResource,
         context: OpKernelContext
     ) throws(WeftError) {
-        try KernelChecks.dtype(value, input: input, expected: try node.optionalType("T"), op: node.op, node: context.node)
+        try KernelChecks.dtype(
+            value,
+            input: input,
+            expected: try node.optionalType("T"),
+            op: node.op,
+            node: context.node
+        )
         guard value.dtype == array.dtype else {
             throw .invalidArgument(
-                "TensorArray dtype is \(array.dtype) but Op is trying to write dtype \(value.dtype).", node: context.node)
+                "TensorArray dtype is \(array.dtype) but Op is trying to write dtype \(value.dtype).",
+                node: context.node
+            )
         }
     }
 
     /// Checks the dtype an op reads against the array's.
-    private static func checkRead(_ dtype: DType, array: TensorArrayResource, context: OpKernelContext) throws(WeftError) {
+    private static func checkRead(
+        _ dtype: DType,
+        array: TensorArrayResource,
+        context: OpKernelContext
+    ) throws(WeftError) {
         guard dtype == array.dtype else {
             throw .invalidArgument(
-                "TensorArray dtype is \(array.dtype) but Op requested dtype \(dtype).", node: context.node)
+                "TensorArray dtype is \(array.dtype) but Op requested dtype \(dtype).",
+                node: context.node
+            )
         }
     }
 

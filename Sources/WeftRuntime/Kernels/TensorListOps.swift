@@ -14,7 +14,8 @@ public struct TensorList: VariantValue {
     public var elements: [Tensor?]
 
     /// Makes a list.
-    public init(elementDType: DType, elementShape: PartialShape, maxElementCount: Int? = nil, elements: [Tensor?] = []) {
+    public init(elementDType: DType, elementShape: PartialShape, maxElementCount: Int? = nil, elements: [Tensor?] = [])
+    {
         self.elementDType = elementDType
         self.elementShape = elementShape
         self.maxElementCount = maxElementCount
@@ -92,17 +93,23 @@ enum TensorListOps {
     private static let fromTensor = listOp("TensorListFromTensor", inputs: 2) { node, context throws(WeftError) in
         let tensor = try context.input(0)
         try KernelChecks.dtype(
-            tensor, input: 0, expected: try node.optionalType("element_dtype"), op: "TensorListFromTensor",
-            node: context.node)
+            tensor,
+            input: 0,
+            expected: try node.optionalType("element_dtype"),
+            op: "TensorListFromTensor",
+            node: context.node
+        )
         let shape = try PartialShape(shapeTensor: try context.input(1), node: context.node)
         let rowShape = try rowShape(of: tensor, node: context.node)
         guard shape.isCompatible(with: rowShape) else {
             throw .invalidArgument(
-                "Specified a list with shape \(shape) from a tensor with shape \(rowShape)", node: context.node)
+                "Specified a list with shape \(shape) from a tensor with shape \(rowShape)",
+                node: context.node
+            )
         }
-        let rows = (0..<tensor.shape.dimensions[0]).map {
-            Optional(ElementRows.slice(tensor, start: $0, count: 1, dropFirst: true))
-        }
+        // Rows of no elements cost nothing in the tensor but a slot each in the list.
+        var rows = try ElementRows.slots(tensor.shape.dimensions[0], of: Tensor?.none, node: context.node)
+        for row in rows.indices { rows[row] = ElementRows.slice(tensor, start: row, count: 1, dropFirst: true) }
         return TensorList(elementDType: tensor.dtype, elementShape: shape, elements: rows)
     }
 
@@ -110,19 +117,29 @@ enum TensorListOps {
         listOp(op, inputs: inputs) { node, context throws(WeftError) in
             let tensor = try context.input(0)
             try KernelChecks.dtype(
-                tensor, input: 0, expected: try node.optionalType("element_dtype"), op: op, node: context.node)
+                tensor,
+                input: 0,
+                expected: try node.optionalType("element_dtype"),
+                op: op,
+                node: context.node
+            )
             let indices = try ElementRows.int32Vector(try context.input(1), what: "indices", node: context.node)
             let shape = try PartialShape(shapeTensor: try context.input(2), node: context.node)
             let count =
                 inputs == 4
                 ? try ElementRows.int32Scalar(try context.input(3), what: "num_elements", node: context.node) : -1
             guard count >= -1 else {
-                throw .invalidArgument("TensorListScatter expects num_elements >= -1, found: \(count)", node: context.node)
+                throw .invalidArgument(
+                    "TensorListScatter expects num_elements >= -1, found: \(count)",
+                    node: context.node
+                )
             }
             let rowShape = try rowShape(of: tensor, node: context.node)
             guard shape.isCompatible(with: rowShape) else {
                 throw .invalidArgument(
-                    "Specified a list with shape \(shape) from a tensor with shape \(rowShape)", node: context.node)
+                    "Specified a list with shape \(shape) from a tensor with shape \(rowShape)",
+                    node: context.node
+                )
             }
             guard indices.count == tensor.shape.dimensions[0] else {
                 throw .invalidArgument(
@@ -146,17 +163,25 @@ enum TensorListOps {
     private static let split = listOp("TensorListSplit", inputs: 3) { node, context throws(WeftError) in
         let tensor = try context.input(0)
         try KernelChecks.dtype(
-            tensor, input: 0, expected: try node.optionalType("element_dtype"), op: "TensorListSplit",
-            node: context.node)
+            tensor,
+            input: 0,
+            expected: try node.optionalType("element_dtype"),
+            op: "TensorListSplit",
+            node: context.node
+        )
         let shape = try PartialShape(shapeTensor: try context.input(1), node: context.node)
         guard shape.dimensions.map({ $0.count >= 1 }) ?? true else {
             throw .invalidArgument(
-                "TensorListSplit requires element_shape to be at least of rank 1, but saw: \(shape)", node: context.node)
+                "TensorListSplit requires element_shape to be at least of rank 1, but saw: \(shape)",
+                node: context.node
+            )
         }
         let rest = try rowShape(of: tensor, node: context.node)
         guard shape.droppingFirst.isCompatible(with: rest) else {
             throw .invalidArgument(
-                "tensor shape \(tensor.shape) is not compatible with element_shape \(shape)", node: context.node)
+                "tensor shape \(tensor.shape) is not compatible with element_shape \(shape)",
+                node: context.node
+            )
         }
         let lengthsTensor = try context.input(2)
         guard lengthsTensor.dtype == .int64, lengthsTensor.shape.rank == 1 else {
@@ -182,7 +207,9 @@ enum TensorListOps {
         }
         guard start == total else {
             throw .invalidArgument(
-                "Unused values in tensor. Length of tensor: \(total) Values used: \(start)", node: context.node)
+                "Unused values in tensor. Length of tensor: \(total) Values used: \(start)",
+                node: context.node
+            )
         }
         return TensorList(elementDType: tensor.dtype, elementShape: shape, elements: elements)
     }
@@ -198,7 +225,9 @@ enum TensorListOps {
         try KernelChecks.dtype(item, input: 2, expected: dtype, op: "TensorListSetItem", node: context.node)
         guard index >= 0, resizing || index < list.elements.count else {
             throw .invalidArgument(
-                "Trying to modify element \(index) in a list with \(list.elements.count) elements.", node: context.node)
+                "Trying to modify element \(index) in a list with \(list.elements.count) elements.",
+                node: context.node
+            )
         }
         guard list.elementShape.isCompatible(with: item.shape) else {
             throw .invalidArgument(
@@ -207,7 +236,11 @@ enum TensorListOps {
             )
         }
         if index >= list.elements.count {
-            list.elements += try ElementRows.slots(index + 1 - list.elements.count, of: Tensor?.none, node: context.node)
+            list.elements += try ElementRows.slots(
+                index + 1 - list.elements.count,
+                of: Tensor?.none,
+                node: context.node
+            )
         }
         list.elements[index] = item
         return list
@@ -218,7 +251,9 @@ enum TensorListOps {
         let item = try context.input(1)
         guard item.dtype == dtype else {
             throw .invalidArgument(
-                "Invalid data types; list elements \(dtype) but tried to append \(item.dtype)", node: context.node)
+                "Invalid data types; list elements \(dtype) but tried to append \(item.dtype)",
+                node: context.node
+            )
         }
         var list = try input(context, 0, dtype: dtype)
         guard list.elementShape.isCompatible(with: item.shape) else {
@@ -249,8 +284,12 @@ enum TensorListOps {
             )
         }
         try KernelChecks.dtype(
-            tensor, input: 1, expected: try node.optionalType("element_dtype"), op: "TensorListScatterIntoExistingList",
-            node: context.node)
+            tensor,
+            input: 1,
+            expected: try node.optionalType("element_dtype"),
+            op: "TensorListScatterIntoExistingList",
+            node: context.node
+        )
         let rowShape = try rowShape(of: tensor, node: context.node)
         let indices = try ElementRows.int32Vector(try context.input(2), what: "indices", node: context.node)
         guard indices.count == tensor.shape.dimensions[0] else {
@@ -365,10 +404,16 @@ enum TensorListOps {
         let index = try ElementRows.int32Scalar(try context.input(1), what: "index", node: context.node)
         guard index >= 0, index < list.elements.count else {
             throw .invalidArgument(
-                "Trying to access element \(index) in a list with \(list.elements.count) elements.", node: context.node)
+                "Trying to access element \(index) in a list with \(list.elements.count) elements.",
+                node: context.node
+            )
         }
         if let element = list.elements[index] { return element }
-        let shape = try inferredShape(try requestedShape(context, 2, list: list), list.elements[...], node: context.node)
+        let shape = try inferredShape(
+            try requestedShape(context, 2, list: list),
+            list.elements[...],
+            node: context.node
+        )
         guard let concrete = shape.fullyDefined else {
             throw .invalidArgument(
                 "Trying to read an uninitialized tensor but element_shape is not fully defined: \(shape) and no list element is set.",
@@ -410,7 +455,9 @@ enum TensorListOps {
         var shape = try requestedShape(context, 2, list: list)
         guard shape.fullyDefined != nil || !indices.isEmpty else {
             throw .invalidArgument(
-                "Tried to gather 0-elements from a list with non-fully-defined shape: \(shape)", node: context.node)
+                "Tried to gather 0-elements from a list with non-fully-defined shape: \(shape)",
+                node: context.node
+            )
         }
         var chosen: [Tensor?] = []
         chosen.reserveCapacity(indices.count)
@@ -456,7 +503,9 @@ enum TensorListOps {
                     }
                     guard shape.dimensions.map({ !$0.isEmpty }) ?? true else {
                         throw .invalidArgument(
-                            "Concat requires elements to be at least vectors, found scalars instead.", node: context.node)
+                            "Concat requires elements to be at least vectors, found scalars instead.",
+                            node: context.node
+                        )
                     }
                     let (joined, lengths) = try concatenated(list, shape: shape, leading: leading, node: context.node)
                     return [.tensor(joined), .tensor(Tensor(lengths.map { Int64($0) }))]
@@ -486,9 +535,14 @@ enum TensorListOps {
             guard let element else { continue }
             guard element.shape.rank >= 1 else {
                 throw .invalidArgument(
-                    "Concat saw a scalar shape at index \(index) but requires at least vectors.", node: node)
+                    "Concat saw a scalar shape at index \(index) but requires at least vectors.",
+                    node: node
+                )
             }
-            rest = try rest.merged(with: PartialShape(TensorShape(Array(element.shape.dimensions.dropFirst()))), node: node)
+            rest = try rest.merged(
+                with: PartialShape(TensorShape(Array(element.shape.dimensions.dropFirst()))),
+                node: node
+            )
             let length = element.shape.dimensions[0]
             if let firstDim, firstDim != length {
                 throw .invalidArgument(
@@ -526,7 +580,11 @@ enum TensorListOps {
                         node: node
                     )
                 }
-                part = try ElementRows.zeros(list.elementDType, TensorShape([length] + restShape.dimensions), node: node)
+                part = try ElementRows.zeros(
+                    list.elementDType,
+                    TensorShape([length] + restShape.dimensions),
+                    node: node
+                )
             }
             let (sum, overflow) = total.addingReportingOverflow(part.shape.dimensions[0])
             guard !overflow else { throw .invalidArgument("the concatenated length overflows", node: node) }
@@ -535,14 +593,20 @@ enum TensorListOps {
             parts.append(part)
         }
         let joined = try ElementRows.join(
-            parts, dtype: list.elementDType, shape: TensorShape([total] + restShape.dimensions), node: node)
+            parts,
+            dtype: list.elementDType,
+            shape: TensorShape([total] + restShape.dimensions),
+            node: node
+        )
         return (joined, lengths)
     }
 
     private static func leadingDims(_ tensor: Tensor, node: String) throws(WeftError) -> [Int] {
         guard tensor.dtype == .int64, tensor.shape.rank <= 1 else {
             throw .invalidArgument(
-                "leading_dims must be an int64 vector, got a \(tensor.dtype) tensor of shape \(tensor.shape)", node: node)
+                "leading_dims must be an int64 vector, got a \(tensor.dtype) tensor of shape \(tensor.shape)",
+                node: node
+            )
         }
         let values = tensor.scalars(as: Int64.self).map(Int.init)
         for value in values where value < 0 {
@@ -564,11 +628,15 @@ enum TensorListOps {
         }
         guard let list = tensor.variants.first as? TensorList else {
             throw .invalidArgument(
-                "Input handle is not a list. Saw: '\(tensor.variants.first?.typeName ?? "nothing")'", node: context.node)
+                "Input handle is not a list. Saw: '\(tensor.variants.first?.typeName ?? "nothing")'",
+                node: context.node
+            )
         }
         if let dtype, dtype != list.elementDType {
             throw .invalidArgument(
-                "Invalid data types; op elements \(dtype) but list elements \(list.elementDType)", node: context.node)
+                "Invalid data types; op elements \(dtype) but list elements \(list.elementDType)",
+                node: context.node
+            )
         }
         return list
     }
@@ -644,7 +712,9 @@ enum TensorListOps {
             name,
             inputCount: inputs,
             outputTypes: { _, _ in [OutputType(.variant)] },
-            makeKernel: { node in ClosureKernel { context throws(WeftError) in [.tensor(try body(node, context).tensor)] } }
+            makeKernel: { node in
+                ClosureKernel { context throws(WeftError) in [.tensor(try body(node, context).tensor)] }
+            }
         )
     }
 

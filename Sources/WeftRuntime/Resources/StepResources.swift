@@ -35,7 +35,8 @@ public final class StepResources: Sendable {
         _ key: ResourceContainer.ResourceKey,
         creatingWith make: () throws(WeftError) -> Resource
     ) throws(WeftError) -> Resource? {
-        try resources.withLock { (table: inout [ResourceContainer.ResourceKey: any AnyObject & Sendable]) throws(WeftError) -> Resource? in
+        try resources.withLock {
+            (table: inout [ResourceContainer.ResourceKey: any AnyObject & Sendable]) throws(WeftError) -> Resource? in
             if let existing = table[key] { return existing as? Resource }
             let made = try make()
             table[key] = made
