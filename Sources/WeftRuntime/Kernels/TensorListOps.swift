@@ -51,20 +51,20 @@ enum TensorListOps {
 
     // MARK: Making lists
 
-    private static let emptyList = listOp("EmptyTensorList", inputs: 2) { node, context throws(WeftError) in
+    private static let emptyList = listOp("EmptyTensorList", inputs: 2) { attributes, context throws(WeftError) in
         let shape = try PartialShape(shapeTensor: try context.input(0), node: context.node)
         let bound = try ElementRows.int32Scalar(try context.input(1), what: "max_num_elements", node: context.node)
         guard bound >= -1 else {
             throw .invalidArgument("max_num_elements must be -1 (no bound) or more, got \(bound)", node: context.node)
         }
         return TensorList(
-            elementDType: try node.attributes.type("element_dtype"),
+            elementDType: try attributes.dtype(context.node),
             elementShape: shape,
             maxElementCount: bound == -1 ? nil : bound
         )
     }
 
-    private static let reserve = listOp("TensorListReserve", inputs: 2) { node, context throws(WeftError) in
+    private static let reserve = listOp("TensorListReserve", inputs: 2) { attributes, context throws(WeftError) in
         let shape = try PartialShape(shapeTensor: try context.input(0), node: context.node)
         let countTensor = try context.input(1)
         guard countTensor.elementCount == 1 else {
@@ -84,18 +84,18 @@ enum TensorListOps {
             )
         }
         return TensorList(
-            elementDType: try node.attributes.type("element_dtype"),
+            elementDType: try attributes.dtype(context.node),
             elementShape: shape,
             elements: try ElementRows.slots(count, of: Tensor?.none, node: context.node)
         )
     }
 
-    private static let fromTensor = listOp("TensorListFromTensor", inputs: 2) { node, context throws(WeftError) in
+    private static let fromTensor = listOp("TensorListFromTensor", inputs: 2) { attributes, context throws(WeftError) in
         let tensor = try context.input(0)
         try KernelChecks.dtype(
             tensor,
             input: 0,
-            expected: try node.optionalType("element_dtype"),
+            expected: attributes.elementDType,
             op: "TensorListFromTensor",
             node: context.node
         )
@@ -114,12 +114,12 @@ enum TensorListOps {
     }
 
     private static func scatter(_ op: String, inputs: Int) -> OpDefinition {
-        listOp(op, inputs: inputs) { node, context throws(WeftError) in
+        listOp(op, inputs: inputs) { attributes, context throws(WeftError) in
             let tensor = try context.input(0)
             try KernelChecks.dtype(
                 tensor,
                 input: 0,
-                expected: try node.optionalType("element_dtype"),
+                expected: attributes.elementDType,
                 op: op,
                 node: context.node
             )
@@ -160,12 +160,12 @@ enum TensorListOps {
         }
     }
 
-    private static let split = listOp("TensorListSplit", inputs: 3) { node, context throws(WeftError) in
+    private static let split = listOp("TensorListSplit", inputs: 3) { attributes, context throws(WeftError) in
         let tensor = try context.input(0)
         try KernelChecks.dtype(
             tensor,
             input: 0,
-            expected: try node.optionalType("element_dtype"),
+            expected: attributes.elementDType,
             op: "TensorListSplit",
             node: context.node
         )
@@ -216,14 +216,13 @@ enum TensorListOps {
 
     // MARK: Changing lists
 
-    private static let setItem = listOp("TensorListSetItem", inputs: 3) { node, context throws(WeftError) in
-        let dtype = try node.attributes.type("element_dtype")
-        let resizing = try node.attributes.bool("resize_if_index_out_of_bounds", default: false)
+    private static let setItem = listOp("TensorListSetItem", inputs: 3) { attributes, context throws(WeftError) in
+        let dtype = try attributes.dtype(context.node)
         var list = try input(context, 0, dtype: dtype)
         let index = try ElementRows.int32Scalar(try context.input(1), what: "index", node: context.node)
         let item = try context.input(2)
         try KernelChecks.dtype(item, input: 2, expected: dtype, op: "TensorListSetItem", node: context.node)
-        guard index >= 0, resizing || index < list.elements.count else {
+        guard index >= 0, attributes.resizing || index < list.elements.count else {
             throw .invalidArgument(
                 "Trying to modify element \(index) in a list with \(list.elements.count) elements.",
                 node: context.node
@@ -246,8 +245,8 @@ enum TensorListOps {
         return list
     }
 
-    private static let pushBack = listOp("TensorListPushBack", inputs: 2) { node, context throws(WeftError) in
-        let dtype = try node.attributes.type("element_dtype")
+    private static let pushBack = listOp("TensorListPushBack", inputs: 2) { attributes, context throws(WeftError) in
+        let dtype = try attributes.dtype(context.node)
         let item = try context.input(1)
         guard item.dtype == dtype else {
             throw .invalidArgument(
@@ -273,7 +272,7 @@ enum TensorListOps {
     }
 
     private static let scatterIntoExisting = listOp("TensorListScatterIntoExistingList", inputs: 3) {
-        node,
+        attributes,
         context throws(WeftError) in
         var list = try input(context, 0, dtype: nil)
         let tensor = try context.input(1)
@@ -286,7 +285,7 @@ enum TensorListOps {
         try KernelChecks.dtype(
             tensor,
             input: 1,
-            expected: try node.optionalType("element_dtype"),
+            expected: attributes.elementDType,
             op: "TensorListScatterIntoExistingList",
             node: context.node
         )
@@ -423,8 +422,7 @@ enum TensorListOps {
         return try ElementRows.zeros(dtype, concrete, node: context.node)
     }
 
-    private static let stack = elementOp("TensorListStack", inputs: 2) { dtype, node, context throws(WeftError) in
-        let expected = try node.attributes.int("num_elements", default: -1)
+    private static let stack = elementOp("TensorListStack", inputs: 2) { dtype, expected, context throws(WeftError) in
         let list = try input(context, 0, dtype: dtype)
         guard expected == -1 || list.elements.count == expected else {
             throw .invalidArgument(
@@ -706,23 +704,26 @@ enum TensorListOps {
     private static func listOp(
         _ name: String,
         inputs: Int,
-        _ body: @escaping @Sendable (NodeInfo, OpKernelContext) throws(WeftError) -> TensorList
+        _ body: @escaping @Sendable (ListAttributes, OpKernelContext) throws(WeftError) -> TensorList
     ) -> OpDefinition {
         OpDefinition(
             name,
             inputCount: inputs,
             outputTypes: { _, _ in [OutputType(.variant)] },
-            makeKernel: { node in
-                ClosureKernel { context throws(WeftError) in [.tensor(try body(node, context).tensor)] }
+            makeKernel: { node throws(WeftError) in
+                let attributes = try ListAttributes(node)
+                return ClosureKernel { context throws(WeftError) in [.tensor(try body(attributes, context).tensor)] }
             }
         )
     }
 
     /// An op whose one output is a tensor of the node's `element_dtype`, made by `body`.
+    /// `body` gets the node's `element_dtype` and `num_elements` (-1 when absent; only
+    /// `TensorListStack` has it), read once when the kernel is made.
     private static func elementOp(
         _ name: String,
         inputs: Int,
-        _ body: @escaping @Sendable (DType, NodeInfo, OpKernelContext) throws(WeftError) -> Tensor
+        _ body: @escaping @Sendable (DType, Int, OpKernelContext) throws(WeftError) -> Tensor
     ) -> OpDefinition {
         OpDefinition(
             name,
@@ -730,8 +731,30 @@ enum TensorListOps {
             outputTypes: OpDefinition.outputOfAttribute("element_dtype"),
             makeKernel: { node throws(WeftError) in
                 let dtype = try node.attributes.type("element_dtype")
-                return ClosureKernel { context throws(WeftError) in [.tensor(try body(dtype, node, context))] }
+                let count = try node.attributes.int("num_elements", default: -1)
+                return ClosureKernel { context throws(WeftError) in [.tensor(try body(dtype, count, context))] }
             }
         )
+    }
+}
+
+/// The attributes of the list-making ops, read once when the kernel is made.
+private struct ListAttributes: Sendable {
+    /// `element_dtype`, when the node declares it.
+    let elementDType: DType?
+    /// `resize_if_index_out_of_bounds` (`TensorListSetItem`).
+    let resizing: Bool
+
+    init(_ node: NodeInfo) throws(WeftError) {
+        elementDType = try node.optionalType("element_dtype")
+        resizing = try node.attributes.bool("resize_if_index_out_of_bounds", default: false)
+    }
+
+    /// `element_dtype`, for ops that cannot run without it.
+    func dtype(_ node: String) throws(WeftError) -> DType {
+        guard let elementDType else {
+            throw .invalidArgument("the node needs a type attribute 'element_dtype'", node: node)
+        }
+        return elementDType
     }
 }
