@@ -266,17 +266,19 @@ enum TensorArrayOps {
         }
     )
 
-    private static let write = flowOp("TensorArrayWriteV3", inputs: 4) { node, array, context throws(WeftError) in
+    private static let write = flowOp("TensorArrayWriteV3", inputs: 4, value: 2) {
+        array,
+        value,
+        context throws(WeftError) in
         let index = try ElementRows.int32Scalar(try context.input(1), what: "index", node: context.node)
-        let value = try context.input(2)
-        try checkWritten(value, input: 2, node: node, array: array, context: context)
         try array.write([value], at: [index], node: context.node)
     }
 
-    private static let scatter = flowOp("TensorArrayScatterV3", inputs: 4) { node, array, context throws(WeftError) in
+    private static let scatter = flowOp("TensorArrayScatterV3", inputs: 4, value: 2) {
+        array,
+        value,
+        context throws(WeftError) in
         let indices = try ElementRows.int32Vector(try context.input(1), what: "indices", node: context.node)
-        let value = try context.input(2)
-        try checkWritten(value, input: 2, node: node, array: array, context: context)
         guard value.shape.rank >= 1 else {
             throw .invalidArgument(
                 "Expected value to be at least a vector, but received shape: \(value.shape)",
@@ -293,9 +295,10 @@ enum TensorArrayOps {
         try array.write(rows, at: indices, node: context.node)
     }
 
-    private static let split = flowOp("TensorArraySplitV3", inputs: 4) { node, array, context throws(WeftError) in
-        let value = try context.input(1)
-        try checkWritten(value, input: 1, node: node, array: array, context: context)
+    private static let split = flowOp("TensorArraySplitV3", inputs: 4, value: 1) {
+        array,
+        value,
+        context throws(WeftError) in
         let lengthsTensor = try context.input(2)
         guard lengthsTensor.dtype == .int64, lengthsTensor.shape.rank == 1 else {
             throw .invalidArgument(
@@ -342,17 +345,16 @@ enum TensorArrayOps {
         try array.write(pieces, at: Array(0..<lengths.count), node: context.node)
     }
 
-    private static let read = readOp("TensorArrayReadV3", inputs: 3) { _, array, dtype, context throws(WeftError) in
+    private static let read = readOp("TensorArrayReadV3", inputs: 3) { array, dtype, _, context throws(WeftError) in
         let index = try ElementRows.int32Scalar(try context.input(1), what: "index", node: context.node)
         return try array.read([index], node: context.node)[0]
     }
 
     private static let gather = readOp("TensorArrayGatherV3", inputs: 3) {
-        node,
         array,
         dtype,
+        shape,
         context throws(WeftError) in
-        let shape = try node.attributes.shape("element_shape")
         let indices = try ElementRows.int32Vector(try context.input(1), what: "indices", node: context.node)
         let values = try array.read(indices, node: context.node)
         guard let first = values.first else {
@@ -522,21 +524,16 @@ enum TensorArrayOps {
         return array
     }
 
-    /// Checks a value to write against the node's `T` and the array's dtype.
+    /// Checks a value to write against the node's `T` (`declared`) and the array's dtype.
     private static func checkWritten(
         _ value: Tensor,
         input: Int,
-        node: NodeInfo,
+        declared: DType?,
         array: TensorArrayResource,
-        context: OpKernelContext
+        context: OpKernelContext,
+        op: String
     ) throws(WeftError) {
-        try KernelChecks.dtype(
-            value,
-            input: input,
-            expected: try node.optionalType("T"),
-            op: node.op,
-            node: context.node
-        )
+        try KernelChecks.dtype(value, input: input, expected: declared, op: op, node: context.node)
         guard value.dtype == array.dtype else {
             throw .invalidArgument(
                 "TensorArray dtype is \(array.dtype) but Op is trying to write dtype \(value.dtype).",
@@ -559,31 +556,47 @@ enum TensorArrayOps {
         }
     }
 
-    /// An op that changes an array and passes its last input, the flow, on as its output.
+    /// An op that writes input `value` (checked against the array's dtype) into an array and
+    /// passes its last input, the flow, on as its output.
     private static func flowOp(
         _ name: String,
         inputs: Int,
-        _ body: @escaping @Sendable (NodeInfo, TensorArrayResource, OpKernelContext) throws(WeftError) -> Void
+        value valueInput: Int,
+        _ body: @escaping @Sendable (TensorArrayResource, Tensor, OpKernelContext) throws(WeftError) -> Void
     ) -> OpDefinition {
         OpDefinition(
             name,
             inputCount: inputs,
             isStateful: true,
             outputTypes: { _, _ in [OutputType(.float)] },
-            makeKernel: { node in
-                ClosureKernel { context throws(WeftError) in
-                    try body(node, try array(context), context)
+            makeKernel: { node throws(WeftError) in
+                let declared = try node.optionalType("T")
+                return ClosureKernel { context throws(WeftError) in
+                    let array = try array(context)
+                    let value = try context.input(valueInput)
+                    try checkWritten(
+                        value,
+                        input: valueInput,
+                        declared: declared,
+                        array: array,
+                        context: context,
+                        op: name
+                    )
+                    try body(array, value, context)
                     return [.tensor(try context.input(inputs - 1))]
                 }
             }
         )
     }
 
-    /// An op that reads one tensor of the node's `dtype` from an array.
+    /// An op that reads one tensor of the node's `dtype` from an array; `body` also gets the
+    /// node's `element_shape` (unknown when absent; only `TensorArrayGatherV3` has it).
     private static func readOp(
         _ name: String,
         inputs: Int,
-        _ body: @escaping @Sendable (NodeInfo, TensorArrayResource, DType, OpKernelContext) throws(WeftError) -> Tensor
+        _ body:
+            @escaping @Sendable (TensorArrayResource, DType, PartialShape, OpKernelContext) throws(WeftError) ->
+            Tensor
     ) -> OpDefinition {
         OpDefinition(
             name,
@@ -592,10 +605,11 @@ enum TensorArrayOps {
             outputTypes: OpDefinition.outputOfAttribute("dtype"),
             makeKernel: { node throws(WeftError) in
                 let dtype = try node.attributes.type("dtype")
+                let shape = try node.attributes.shape("element_shape")
                 return ClosureKernel { context throws(WeftError) in
                     let array = try array(context)
                     try checkRead(dtype, array: array, context: context)
-                    return [.tensor(try body(node, array, dtype, context))]
+                    return [.tensor(try body(array, dtype, shape, context))]
                 }
             }
         )
