@@ -226,7 +226,6 @@ enum TensorArrayOps {
         "TensorArrayV3",
         inputCount: 1,
         isStateful: true,
-        isExpensive: false,
         outputTypes: { _, _ in [OutputType(.resource), OutputType(.float)] },
         makeKernel: { node throws(WeftError) in
             let dtype = try node.attributes.type("dtype")
@@ -464,7 +463,6 @@ enum TensorArrayOps {
         "TensorArrayGradV3",
         inputCount: 2,
         isStateful: true,
-        isExpensive: false,
         outputTypes: { _, _ in [OutputType(.resource), OutputType(.float)] },
         makeKernel: { node throws(WeftError) in
             let source = try node.attributes.string("source")
@@ -500,7 +498,6 @@ enum TensorArrayOps {
         "TensorArrayCloseV3",
         inputCount: 1,
         isStateful: true,
-        isExpensive: false,
         outputTypes: OpDefinition.noOutputs,
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
