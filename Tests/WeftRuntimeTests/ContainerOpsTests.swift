@@ -125,6 +125,21 @@ private func list(_ tensor: Tensor) throws -> TensorList {
         #expect(error?.code == .invalidArgument)
     }
 
+    @Test func zerosLikeAndAddN_ofLists_keepUnsetSlotsUnset() throws {
+        let reserved = try KernelHarness.run1("TensorListReserve", [Tensor([Int32(2)]), Tensor(Int32(2))], float)
+        let one = try KernelHarness.run1(
+            "TensorListSetItem",
+            [reserved, Tensor(Int32(0)), tensor([1, 2] as [Float], [2])],
+            float
+        )
+        let zeros = try list(try KernelHarness.run1("ZerosLike", [one]))
+        #expect(zeros.elements[0]?.doubleValues == [0, 0])
+        #expect(zeros.elements[1] == nil)
+        let sum = try list(try KernelHarness.run1("AddN", [one, one], ["N": KernelHarness.int(2)]))
+        #expect(sum.elements[0]?.doubleValues == [2, 4])
+        #expect(sum.elements[1] == nil)
+    }
+
     @Test func partialShapes_mergeAndRefuseConflicts() throws {
         let merged = try PartialShape([nil, 2]).merged(with: PartialShape([3, nil]), node: "n")
         #expect(merged == PartialShape([3, 2]))

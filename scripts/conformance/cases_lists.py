@@ -204,6 +204,26 @@ def list_cases():
          [{"n": i32(0)}, {"n": i32(4)}, {"n": i32(-2)}])
 
 
+def list_arithmetic_cases():
+    def zeros_add():
+        x, y = holder("x"), holder("y")
+        a = r.TensorListFromTensor(tensor=x, element_shape=[2], name="a")
+        reserved = r.TensorListReserve(element_shape=[2], num_elements=3, element_dtype=F, name="reserve")
+        b = r.TensorListSetItem(input_handle=reserved, index=1, item=y, name="b")
+        zeros = tf.zeros_like(a, name="zeros")
+        total = tf.math.add_n([a, b], name="total")
+        return [r.TensorListStack(input_handle=zeros, element_shape=[2], element_dtype=F, name="z"),
+                r.TensorListStack(input_handle=total, element_shape=[2], element_dtype=F, name="y_sum"),
+                r.TensorListStack(input_handle=tf.math.add_n([b, b]), element_shape=[2], element_dtype=F,
+                                  name="b_twice")], {"x": x, "y": y}
+    case("lists_zeros_like_add_n",
+         "ZerosLike and AddN of lists, as v2 loop gradients use them: elements added where both are set, "
+         "taken as they are where one is; lists of different lengths fail",
+         zeros_add,
+         [{"x": f32(3, 2), "y": f32(2, start=10)},
+          ({"x": f32(2, 2), "y": f32(2, start=10)}, ["y_sum"])])
+
+
 def tensor_array_cases():
     def write_read():
         a, b, i, j = holder("a"), holder("b"), holder("i", tf.int32), holder("j", tf.int32)
@@ -333,5 +353,6 @@ def stack_cases():
 
 def cases():
     list_cases()
+    list_arithmetic_cases()
     tensor_array_cases()
     stack_cases()

@@ -26,6 +26,7 @@ enum ArrayOps {
         ),
         simple("ZerosLike", inputs: 1) { context throws(WeftError) in
             let x = try context.input(0)
+            if x.dtype == .variant { return try TensorListOps.zerosLike(x, node: context.node) }
             let out = Tensor(uninitialized: x.dtype, shape: x.shape)
             // All-zero bytes are 0, 0.0 and false in every dtype.
             out.buffer.base.initializeMemory(as: UInt8.self, repeating: 0, count: out.byteCount)

@@ -613,6 +613,88 @@ enum TensorListOps {
         return values
     }
 
+    // MARK: Gradient arithmetic on lists
+
+    /// `ZerosLike` of variant tensors: each list with its set elements replaced by zeros of
+    /// their shapes (unset slots stay unset), as the gradients of v2 loops build.
+    static func zerosLike(_ x: Tensor, node: String) throws(WeftError) -> Tensor {
+        var lists: [any VariantValue] = []
+        lists.reserveCapacity(x.elementCount)
+        for value in x.variants {
+            guard var list = value as? TensorList else {
+                throw .invalidArgument("ZerosLike of a variant needs TensorLists, got '\(value.typeName)'", node: node)
+            }
+            for index in list.elements.indices {
+                if let element = list.elements[index] {
+                    list.elements[index] = try ElementRows.zeros(element.dtype, element.shape, node: node)
+                }
+            }
+            lists.append(list)
+        }
+        return try Tensor(variants: lists, shape: x.shape)
+    }
+
+    /// `AddN` of variant tensors: lists of one dtype and length added element by element, where
+    /// an element set in only one list is taken as it is (gradient aggregation in v2 loops).
+    static func sum(_ inputs: [Tensor], node: String) throws(WeftError) -> Tensor {
+        let first = inputs[0]
+        var lists: [TensorList] = []
+        lists.reserveCapacity(first.elementCount)
+        for value in first.variants {
+            guard let list = value as? TensorList else {
+                throw .invalidArgument("AddN of a variant needs TensorLists, got '\(value.typeName)'", node: node)
+            }
+            lists.append(list)
+        }
+        for input in inputs.dropFirst() {
+            guard input.dtype == .variant, input.shape == first.shape else {
+                throw .invalidArgument(
+                    "AddN needs inputs of one dtype and shape, got \(first.dtype)\(first.shape) and \(input.dtype)\(input.shape)",
+                    node: node
+                )
+            }
+            for (position, value) in input.variants.enumerated() {
+                guard let other = value as? TensorList else {
+                    throw .invalidArgument("AddN of a variant needs TensorLists, got '\(value.typeName)'", node: node)
+                }
+                lists[position] = try added(lists[position], other, node: node)
+            }
+        }
+        return try Tensor(variants: lists, shape: first.shape)
+    }
+
+    private static func added(_ a: TensorList, _ b: TensorList, node: String) throws(WeftError) -> TensorList {
+        guard a.elementDType == b.elementDType else {
+            throw .invalidArgument(
+                "Trying to add two lists of tensors of different dtypes. One is \(a.elementDType) and the other is \(b.elementDType)",
+                node: node
+            )
+        }
+        guard a.elements.count == b.elements.count else {
+            throw .invalidArgument(
+                "Trying to add two lists of tensors with different lengths. One is \(a.elements.count) and the other is \(b.elements.count)",
+                node: node
+            )
+        }
+        var sum = a
+        sum.elementShape = try a.elementShape.merged(with: b.elementShape, node: node)
+        for index in a.elements.indices {
+            guard let right = b.elements[index] else { continue }
+            guard let left = a.elements[index] else {
+                sum.elements[index] = right
+                continue
+            }
+            guard left.shape == right.shape else {
+                throw .invalidArgument(
+                    "Trying to add two tensors with incompatible element shapes. One is \(left.shape) and the other is \(right.shape)",
+                    node: node
+                )
+            }
+            sum.elements[index] = try BinaryOp.add.apply(left, right, op: "AddN", node: node)
+        }
+        return sum
+    }
+
     // MARK: Helpers
 
     /// The list in input `index`, checked to hold elements of `dtype` when given.
