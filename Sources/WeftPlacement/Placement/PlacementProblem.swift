@@ -48,8 +48,8 @@ public struct PlacementProblem: Sendable {
             // Ops taking a variable reference (Assign, a direct read) or a resource handle
             // (ReadVariableOp, ResourceApplyAdam) live with the variable: references and
             // handles name a variable of one process and never cross processes. Variants
-            // (optionals, TensorLists) hold objects of one process too: their consumers live
-            // with their producer.
+            // (optionals, TensorLists) are Swift values with no wire form, so they stay with their
+            // producer.
             for input in graph.nodes[index].dataInputs
             where graph.nodes[input.node].outputTypes[input.output].isRef
                 || graph.nodes[input.node].outputTypes[input.output].dtype == .resource
@@ -127,11 +127,11 @@ public struct PlacementProblem: Sendable {
         }
     }
 
-    /// Whether the node takes a variable reference or a resource handle as a data input.
+    /// Whether the node takes a variable reference, a resource handle or a variant as a data input.
     private func usesVariable(_ node: Int) -> Bool {
         graph.nodes[node].dataInputs.contains { input in
             let type = graph.nodes[input.node].outputTypes[input.output]
-            return type.isRef || type.dtype == .resource
+            return type.isRef || type.dtype == .resource || type.dtype == .variant
         }
     }
 

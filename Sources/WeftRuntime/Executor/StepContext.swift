@@ -25,6 +25,8 @@ public final class StepContext: Sendable {
     public let statistics: StepStatisticsCollector?
     /// The step's deadline and its owner's cancel; loops check it every iteration.
     public let cancellation: StepCancellation
+    /// The step's own resources (TensorArrays, stacks), freed with the context when it ends.
+    public let stepResources = StepResources()
 
     /// Makes a step context.
     public init(

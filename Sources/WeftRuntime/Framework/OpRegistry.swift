@@ -112,5 +112,6 @@ public final class OpRegistry: Sendable {
             + TrainingOps.definitions + ScatterOps.definitions + ResourceVariableOps.definitions
             + FunctionalOps.definitions + OptionalOps.definitions
             + ControlFlowOps.definitions
+            + TensorListOps.definitions + TensorArrayOps.definitions + StackOps.definitions
     )
 }

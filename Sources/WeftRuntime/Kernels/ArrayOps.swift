@@ -24,7 +24,9 @@ enum ArrayOps {
             outputTypes: OpDefinition.outputOfInput(1),
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try fill(context))] } }
         ),
-        simple("ZerosLike", inputs: 1) { context throws(WeftError) in try VariantZeros.zeros(like: try context.input(0)) },
+        simple("ZerosLike", inputs: 1) { context throws(WeftError) in
+            try VariantZeros.zeros(like: try context.input(0), node: context.node)
+        },
         simple("OnesLike", inputs: 1) { context throws(WeftError) in
             let x = try context.input(0)
             return try ElementFill.repeating(one: x.dtype, shape: x.shape)

@@ -120,6 +120,7 @@ enum MathOps {
                 var inputs: [Tensor] = []
                 inputs.reserveCapacity(context.inputs.count)
                 for index in context.inputs.indices { inputs.append(try context.input(index)) }
+                if inputs[0].dtype == .variant { return [.tensor(try TensorListOps.sum(inputs, node: context.node))] }
                 return [.tensor(try AddN.sum(inputs, node: context.node))]
             }
         }

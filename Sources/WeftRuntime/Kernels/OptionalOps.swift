@@ -155,10 +155,10 @@ public struct OptionalVariant: VariantValue, ZerosLikeVariant {
 
     /// An optional of zeros shaped like the components (none when this holds none): what
     /// `ZerosLike` makes of an optional, as the gradient of an unused intermediate.
-    public func zerosLike() throws(WeftError) -> any VariantValue {
+    public func zerosLike(node: String) throws(WeftError) -> any VariantValue {
         guard let components else { return self }
         return OptionalVariant(
-            try components.map { (component) throws(WeftError) in try VariantZeros.zeros(like: component) }
+            try components.map { (component) throws(WeftError) in try VariantZeros.zeros(like: component, node: node) }
         )
     }
 }
