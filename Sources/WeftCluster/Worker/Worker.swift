@@ -225,13 +225,9 @@ public final class Worker: Sendable {
         let source = state.withLock { $0.device }?.description ?? address
         let probe = LinkProbe(node: node, timeout: configuration.requestTimeout)
         do throws(WeftError) {
+            let (roundTrips, payloadBytes) = try body.checkedSizes()
             let links = try body.peers.map { (peer) throws(WeftError) in
-                try probe.measure(
-                    from: source,
-                    to: peer,
-                    roundTrips: Int(body.roundTrips),
-                    payloadBytes: Int(body.payloadBytes)
-                )
+                try probe.measure(from: source, to: peer, roundTrips: roundTrips, payloadBytes: payloadBytes)
             }
             return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
         } catch {
