@@ -113,12 +113,25 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Milliseconds one request to the coordinator may take. Default: 2000.")
     var requestTimeoutMs: Int?
 
+    @Option(
+        help: """
+            The most memory this worker's tensors may hold, like 512MiB, 4GiB or 50%; a step that would pass it \
+            fails with resourceExhausted. Default: 80% of physical memory.
+            """
+    )
+    var memoryLimit = "80%"
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         try cluster.requireOne()
+        do {
+            _ = try ConfigByteSize.parse(memoryLimit)
+        } catch {
+            throw ValidationError("--memory-limit: \(error.message)")
+        }
         if cluster.config != nil && (job == nil || task == nil) {
             throw ValidationError(
                 "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
@@ -152,6 +165,7 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
+        TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
         let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
         worker.start()
         say("worker listening on \(worker.address)")

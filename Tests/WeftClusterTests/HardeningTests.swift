@@ -105,4 +105,102 @@ import WeftTransport
         #expect(try Session(target: cluster.address, graph: small).run(value).scalar(as: Float.self) == 3)
         #expect(try ClusterClient.status(coordinator: cluster.address).workers.allSatisfy(\.healthy))
     }
+
+    /// A coordinator and one worker whose tensors may hold at most `memoryLimit`.
+    private static func budgetedCluster(memoryLimit: String) throws -> (coordinator: String, processes: [Process]) {
+        let coordinator = try ProcessCluster.launch(
+            Fixtures.weftExecutable,
+            ["coordinator", "--listen", "tcp://127.0.0.1:0", "--exit-with-parent"]
+        )
+        do {
+            let worker = try ProcessCluster.launch(
+                Fixtures.weftExecutable,
+                [
+                    "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", coordinator.address, "--job", "worker",
+                    "--task", "0", "--memory-limit", memoryLimit, "--exit-with-parent",
+                ]
+            )
+            return (coordinator.address, [coordinator.process, worker.process])
+        } catch {
+            coordinator.process.terminate()
+            throw error
+        }
+    }
+
+    /// `Fill` of a float tensor of two `dimensions` on the worker, named `filled`, and its sum, `total`.
+    private static func fillGraph(_ dimensions: [Int]) throws -> Graph {
+        let values = dimensions.map { "int_val: \($0)" }.joined(separator: " ")
+        return try Graph(
+            graphDefText: """
+                node {
+                  name: "dims" op: "Const" device: "/job:worker/task:0"
+                  attr { key: "dtype" value { type: DT_INT32 } }
+                  attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape { dim { size: \(dimensions.count) } } \(values) } } }
+                }
+                node {
+                  name: "one" op: "Const" device: "/job:worker/task:0"
+                  attr { key: "dtype" value { type: DT_FLOAT } }
+                  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { } float_val: 1 } } }
+                }
+                node {
+                  name: "filled" op: "Fill" input: "dims" input: "one" device: "/job:worker/task:0"
+                  attr { key: "T" value { type: DT_FLOAT } }
+                  attr { key: "index_type" value { type: DT_INT32 } }
+                }
+                node {
+                  name: "axes" op: "Const" device: "/job:worker/task:0"
+                  attr { key: "dtype" value { type: DT_INT32 } }
+                  attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape { dim { size: 2 } } int_val: 0 int_val: 1 } } }
+                }
+                node {
+                  name: "total" op: "Sum" input: "filled" input: "axes" device: "/job:worker/task:0"
+                  attr { key: "T" value { type: DT_FLOAT } }
+                  attr { key: "Tidx" value { type: DT_INT32 } }
+                  attr { key: "keep_dims" value { b: false } }
+                }
+                """
+        )
+    }
+
+    @Test func memoryLimit_stepPastTheBudgetFails_workerServesOn() throws {
+        let (coordinator, processes) = try Self.budgetedCluster(memoryLimit: "64MiB")
+        defer { for process in processes { process.terminate() } }
+        // 4096 x 4096 floats are 64 MiB: past the budget with anything else alive.
+        let huge = try Self.fillGraph([4096, 4096])
+        let error = try #require(throws: WeftError.self) {
+            try Session(target: coordinator, graph: huge).run(huge.tensor(named: "filled:0"))
+        }
+        #expect(error.code == .resourceExhausted, "\(error)")
+        #expect(error.message.contains("filled") && error.message.contains("memory limit"), "\(error)")
+        // 2048 x 2048 floats are 16 MiB: fits, and its bytes are given back after each step.
+        let fits = try Self.fillGraph([2048, 2048])
+        let session = try Session(target: coordinator, graph: fits)
+        for _ in 0..<6 {
+            #expect(try session.run(fits.tensor(named: "total:0")).scalar(as: Float.self) == 2048 * 2048)
+        }
+    }
+
+    @Test func memoryLimit_constPastTheBudget_refusedNamingTheNode() throws {
+        let (coordinator, processes) = try Self.budgetedCluster(memoryLimit: "16MiB")
+        defer { for process in processes { process.terminate() } }
+        let graph = try Self.constGraph([2048, 4096])  // 32 MiB
+        let error = try #require(throws: WeftError.self) {
+            try Session(target: coordinator, graph: graph).run(graph.tensor(named: "huge:0"))
+        }
+        #expect(error.code == .resourceExhausted, "\(error)")
+        #expect(error.message.contains("huge"), "\(error)")
+    }
+
+    @Test(arguments: [
+        ("512MiB", 512 << 20), ("4GiB", 4 << 30), ("2GB", 2_000_000_000), ("1048576", 1_048_576), ("1.5KiB", 1536),
+        ("50%", 500),
+    ])
+    func memorySizes_parse(text: String, bytes: Int) throws {
+        #expect(try ConfigByteSize.parse(text, physicalMemory: 1000) == bytes)
+    }
+
+    @Test(arguments: ["", "0", "-5MiB", "12XB", "150%", "1e300GiB", "nan", "MiB"])
+    func memorySizes_malformed_refused(text: String) {
+        #expect(throws: WeftError.self) { try ConfigByteSize.parse(text, physicalMemory: 1000) }
+    }
 }
