@@ -203,4 +203,94 @@ import WeftTransport
     func memorySizes_malformed_refused(text: String) {
         #expect(throws: WeftError.self) { try ConfigByteSize.parse(text, physicalMemory: 1000) }
     }
+
+    // MARK: The command line
+
+    @Test func cli_workerThatCannotRegister_warnsWhyAndExitsAfterRegisterTimeout() throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        try Self.waitForWorkers(1, coordinator: cluster.address)
+        // Task 0 is held by a live worker: the coordinator refuses, and says so.
+        let start = ContinuousClock.now
+        let (status, output) = try Fixtures.runWeft([
+            "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", cluster.address, "--job", "worker", "--task",
+            "0", "--register-timeout", "1",
+        ])
+        #expect(status == 1, "\(output)")
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(output.contains("warning") && output.contains("cannot register"), "\(output)")
+        #expect(output.contains("held by a live worker"), "\(output)")
+        #expect(output.components(separatedBy: "cannot register").count == 2, "one warning per reason: \(output)")
+        #expect(output.contains("not registered within"), "\(output)")
+    }
+
+    @Test func cli_workerWithNoCoordinator_exitsAfterRegisterTimeout() throws {
+        let (status, output) = try Fixtures.runWeft([
+            "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", "tcp://127.0.0.1:1", "--register-timeout", "0.5",
+        ])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("warning") && output.contains("tcp://127.0.0.1:1"), "\(output)")
+    }
+
+    @Test func cli_heartbeatFlags_refusedAsTheClusterFileIs() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("weft-heartbeat-\(UUID()).yaml")
+        try """
+        coordinator: { address: tcp://127.0.0.1:7070 }
+        jobs: { worker: [tcp://127.0.0.1:7071] }
+        heartbeat: { interval: 1000ms, timeout: 100ms }
+        """.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let check = try Fixtures.runWeft(["cluster", "check", "--config", file.path])
+        let flags = try Fixtures.runWeft([
+            "coordinator", "--listen", "tcp://127.0.0.1:0", "--heartbeat-timeout-ms", "100", "--heartbeat-interval-ms",
+            "1000",
+        ])
+        let message = "100ms is less than two heartbeat intervals (1000ms); one late heartbeat would declare a healthy worker dead"
+        #expect(check.status != 0 && check.output.contains(message), "\(check.output)")
+        #expect(flags.status != 0 && flags.output.contains(message), "\(flags.output)")
+    }
+
+    @Test(arguments: [
+        (["--task", "-5"], "--task must be 0 or more, not -5"),
+        (["--task", "0", "--request-timeout-ms", "-3"], "--request-timeout-ms: '-3ms' is not a duration"),
+        (["--task", "0", "--memory-limit", "lots"], "--memory-limit: 'lots' is not a memory size"),
+        (["--task", "0", "--register-timeout", "-1"], "--register-timeout must be a positive number"),
+        (["--task", "0", "--advertise", "tcp://0.0.0.0:7071"], "--advertise: tcp://0.0.0.0:7071 names every interface"),
+    ])
+    func cli_badWorkerFlags_clearErrors(flags: [String], message: String) throws {
+        let (status, output) = try Fixtures.runWeft(
+            ["worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", "tcp://127.0.0.1:1"] + flags
+        )
+        #expect(status == 64, "\(output)")
+        #expect(output.contains(message), "\(output)")
+        #expect(!output.contains("Missing value"), "\(output)")
+    }
+
+    @Test func cli_clusterCheckOnABinaryFile_saysWhereItIsNotText() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("weft-binary-\(UUID()).yaml")
+        try Data("coordinator:\n  address: tcp://127.0.0.1:7070\n".utf8 + [0x7F, 0x45, 0x4C, 0x46, 0xFF, 0x00]).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, output) = try Fixtures.runWeft(["cluster", "check", "--config", file.path])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("\(file.path):3:5: byte 0xFF at offset 49 is not UTF-8 text"), "\(output)")
+    }
+
+    @Test func cli_conformanceCaseExpectingAValueBeyondInt32_reportsTheCase() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("weft-conformance-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try """
+        node {
+          name: "c" op: "Const"
+          attr { key: "dtype" value { type: DT_INT32 } }
+          attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape { } int_val: 5 } } }
+        }
+        """.write(to: folder.appendingPathComponent("beyond_int32.pbtxt"), atomically: true, encoding: .utf8)
+        let expect = #"{"c:0": {"dtype": "int32", "shape": [], "values": [3000000000]}}"#
+        try #"{"note": "", "sessions": [[{"fetches": ["c:0"], "expect": \#(expect)}]]}"#
+            .write(to: folder.appendingPathComponent("beyond_int32.json"), atomically: true, encoding: .utf8)
+        let (status, output) = try Fixtures.runWeft(["conformance", folder.path, "--local"])
+        #expect(status != 0, "\(output)")
+        #expect(output.contains("case beyond_int32: 3000000000.0 is not a int32 value"), "\(output)")
+    }
 }
