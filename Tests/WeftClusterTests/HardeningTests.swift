@@ -293,4 +293,38 @@ import WeftTransport
         #expect(status != 0, "\(output)")
         #expect(output.contains("case beyond_int32: 3000000000.0 is not a int32 value"), "\(output)")
     }
+
+    // MARK: Numbers in messages
+
+    @Test(arguments: [Double.nan, -1, .infinity, 1e300])
+    func measuredCosts_thatAreNoDuration_refusedByTheCoordinator(seconds: Double) throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        let graph = Graph()
+        _ = graph.asDefault { constant(Float(1)) }
+        let request = WireMessage.make(.createSession) { envelope in
+            envelope.createSession = .with {
+                $0.graph = graph.graphDef
+                $0.strategy = "profile"
+                $0.measuredNodeSeconds = ["Const": seconds]
+            }
+        }
+        let error = try #require(throws: WeftError.self) { try Self.request(request, to: cluster.address) }
+        #expect(error.code == .invalidArgument, "\(error)")
+        try ClusterClient.ping(cluster.address)
+    }
+
+    @Test(arguments: [Double.nan, -0.5, .infinity])
+    func linkMeasurements_thatAreNoDuration_refused(latency: Double) {
+        let reply = Weft_MeasureLinksReply.with {
+            $0.links = [
+                .with {
+                    $0.source = "/job:worker/task:0"
+                    $0.destination = "/job:worker/task:1"
+                    $0.latencySeconds = latency
+                }
+            ]
+        }
+        #expect(throws: WeftError.self) { try LinkMeasurement.list(reply) }
+    }
 }

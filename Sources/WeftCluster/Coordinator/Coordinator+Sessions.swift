@@ -42,7 +42,9 @@ extension Coordinator {
             body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy
         )
         if var profile = strategy as? ProfilePlacement, !body.measuredNodeSeconds.isEmpty {
-            profile.measuredCosts = body.measuredNodeSeconds.mapValues { .nanoseconds(Int64($0 * 1e9)) }
+            for (node, seconds) in body.measuredNodeSeconds {
+                profile.measuredCosts[node] = try Duration(measuredSeconds: seconds, of: "the measured cost of node \(node)")
+            }
             strategy = profile
         }
         let devices = try await waitForDevices(graph, timeout: Duration(wireMilliseconds: body.waitForWorkersMs))
@@ -224,12 +226,18 @@ extension Coordinator {
             guard body.collectStatistics else { return }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
+                // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
-                statistics.tensorsSent += part.tensorsSent
-                statistics.bytesSent += part.bytesSent
+                statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
+                statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
             }
             reply.runStepReply.statistics = statistics
         }
+    }
+
+    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
     }
 
     /// A route for steps that run entirely in one partition: the client may send them to that

@@ -350,7 +350,7 @@ public final class Worker: Sendable {
         )
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
-            timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
+            timers.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: deadline))) { [weak session] in
                 session?.rendezvous.abort(
                     step: step,
                     error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms")
