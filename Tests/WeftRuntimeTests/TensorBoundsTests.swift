@@ -13,6 +13,18 @@ import WeftProto
         #expect(error?.code == .resourceExhausted)
     }
 
+    @Test func allocate_emptyShapeWhoseOtherSizesOverflow_isResourceExhausted() {
+        let error = #expect(throws: WeftError.self) {
+            try KernelChecks.allocate(.float, [0, 1 << 62, 1 << 62], node: "fill")
+        }
+        #expect(error?.code == .resourceExhausted)
+        #expect(error?.message.contains("node 'fill'") == true)
+    }
+
+    @Test func elementCount_withAZeroSize_isZeroWhateverTheOthers() {
+        #expect(TensorShape([1 << 62, 1 << 62, 0]).elementCount == 0)
+    }
+
     @Test func checkedElementCount_emptyTensorWithSaneSizes_isZero() throws {
         #expect(try TensorShape([0, 1 << 20, 3]).checkedElementCount(dtype: .float) == 0)
     }

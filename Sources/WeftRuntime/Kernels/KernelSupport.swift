@@ -207,10 +207,12 @@ enum KernelChecks {
         guard !dtype.isObject else {
             throw WeftError(.unimplemented, "this op has no kernel for \(dtype) tensors (node '\(node)')")
         }
+        // The sizes other than 0 must multiply within `Int` even when one is 0: kernels take
+        // products of trailing dimensions (strides) of empty tensors too.
         var bytes = dtype.byteSize
-        for size in shape.dimensions {
+        for size in shape.dimensions where size != 0 {
             let (product, overflow) = bytes.multipliedReportingOverflow(by: size)
-            guard !overflow, size >= 0 else {
+            guard !overflow, size > 0 else {
                 throw WeftError(
                     .resourceExhausted,
                     "OOM when allocating tensor with shape\(shape) and type \(dtype) (node '\(node)')"
@@ -218,6 +220,7 @@ enum KernelChecks {
             }
             bytes = product
         }
+        if shape.dimensions.contains(0) { bytes = 0 }
         let buffer = try TensorBuffer(budgetedBytes: bytes, shape: shape, dtype: dtype, node: node)
         return Tensor(dtype: dtype, shape: shape, buffer: buffer)
     }
