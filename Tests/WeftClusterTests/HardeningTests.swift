@@ -327,4 +327,52 @@ import WeftTransport
         }
         #expect(throws: WeftError.self) { try LinkMeasurement.list(reply) }
     }
+
+    // MARK: Sessions
+
+    /// The sessions a worker reports holding, as its last heartbeat told the coordinator.
+    private static func sessions(on device: String, coordinator: String) throws -> UInt32? {
+        try ClusterClient.status(coordinator: coordinator).workers.first { "/job:\($0.job)/task:\($0.task)" == device }?
+            .sessions
+    }
+
+    @Test func failedRegistrationOnOneWorker_closeFreesTheOthers() throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=2"))
+        defer { cluster.stop() }
+        try Self.waitForWorkers(2, coordinator: cluster.address)
+        // Task 0 registers its partition; task 1 refuses its constant, so the step fails.
+        let graph = try Graph(
+            graphDefText: """
+                node {
+                  name: "fine" op: "Const" device: "/job:worker/task:0"
+                  attr { key: "dtype" value { type: DT_FLOAT } }
+                  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { } float_val: 1 } } }
+                }
+                node {
+                  name: "huge" op: "Const" device: "/job:worker/task:1"
+                  attr { key: "dtype" value { type: DT_FLOAT } }
+                  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { dim { size: 4611686018427387904 } } } } }
+                }
+                node { name: "sum" op: "AddV2" input: "fine" input: "huge" device: "/job:worker/task:0"
+                  attr { key: "T" value { type: DT_FLOAT } } }
+                """
+        )
+        let session = try Session(target: cluster.address, graph: graph)
+        let error = try #require(throws: WeftError.self) { try session.run(graph.tensor(named: "sum:0")) }
+        #expect(error.code == .resourceExhausted, "\(error)")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try Self.sessions(on: "/job:worker/task:0", coordinator: cluster.address) != 1,
+            ContinuousClock.now < deadline
+        {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try Self.sessions(on: "/job:worker/task:0", coordinator: cluster.address) == 1)
+        session.close()
+        while try Self.sessions(on: "/job:worker/task:0", coordinator: cluster.address) != 0,
+            ContinuousClock.now < deadline
+        {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try Self.sessions(on: "/job:worker/task:0", coordinator: cluster.address) == 0)
+    }
 }

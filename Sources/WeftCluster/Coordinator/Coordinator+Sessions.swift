@@ -156,10 +156,11 @@ extension Coordinator {
         return .ok
     }
 
-    /// Asks every worker holding the session's state to free it.
+    /// Asks every worker that may hold the session's state to free it, healthy or not: a worker
+    /// that only seems silent still holds the state, and a request to a dead one costs a timeout.
     func release(_ session: CoordinatorSession) {
         let targets = state.withLock { state in
-            session.hosts.keys.compactMap { state.membership[$0] }.filter(\.healthy).map(\.address)
+            session.contacted.union(session.hosts.keys).compactMap { state.membership[$0]?.address }
         }
         let message = WireMessage.make(.releaseSession, session: session.handle)
         for address in targets {
@@ -300,6 +301,7 @@ extension Coordinator {
 
     private func registerPartitions(_ setup: StepSetup) async throws(WeftError) {
         guard !setup.toRegister.isEmpty else { return }
+        state.withLock { _ in setup.session.contacted.formUnion(setup.toRegister) }
         let gather = StepGather(expected: setup.toRegister.count)
         for device in setup.toRegister {
             let partition = setup.plan.partitions[device]!
