@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import WeftProto
 import WeftPlacement
+import WeftProto
 import WeftRuntime
 import WeftTestKit
 import WeftTransport
@@ -52,7 +52,10 @@ import WeftTransport
             $0.address = cluster.address
         }
         let error = try #require(throws: WeftError.self) {
-            try Self.request(Self.measureLinks(roundTrips: roundTrips, payloadBytes: payloadBytes, peers: [peer]), to: worker.address)
+            try Self.request(
+                Self.measureLinks(roundTrips: roundTrips, payloadBytes: payloadBytes, peers: [peer]),
+                to: worker.address
+            )
         }
         #expect(error.code == .invalidArgument, "\(error)")
         #expect(error.message.contains("MEASURE_LINKS"), "\(error)")
@@ -96,7 +99,11 @@ import WeftTransport
         let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
         defer { cluster.stop() }
         let graph = try Self.constGraph(dimensions)
-        let session = try Session(target: cluster.address, graph: graph, options: RemoteSessionOptions(strategy: strategy))
+        let session = try Session(
+            target: cluster.address,
+            graph: graph,
+            options: RemoteSessionOptions(strategy: strategy)
+        )
         let error = try #require(throws: WeftError.self) { try session.run(graph.tensor(named: "huge:0")) }
         #expect(error.code == .resourceExhausted, "\(error)")
         #expect(error.message.contains("huge"), "\(error)")
@@ -226,7 +233,8 @@ import WeftTransport
 
     @Test func cli_workerWithNoCoordinator_exitsAfterRegisterTimeout() throws {
         let (status, output) = try Fixtures.runWeft([
-            "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", "tcp://127.0.0.1:1", "--register-timeout", "0.5",
+            "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", "tcp://127.0.0.1:1", "--register-timeout",
+            "0.5",
         ])
         #expect(status == 1, "\(output)")
         #expect(output.contains("warning") && output.contains("tcp://127.0.0.1:1"), "\(output)")
@@ -245,7 +253,8 @@ import WeftTransport
             "coordinator", "--listen", "tcp://127.0.0.1:0", "--heartbeat-timeout-ms", "100", "--heartbeat-interval-ms",
             "1000",
         ])
-        let message = "100ms is less than two heartbeat intervals (1000ms); one late heartbeat would declare a healthy worker dead"
+        let message =
+            "100ms is less than two heartbeat intervals (1000ms); one late heartbeat would declare a healthy worker dead"
         #expect(check.status != 0 && check.output.contains(message), "\(check.output)")
         #expect(flags.status != 0 && flags.output.contains(message), "\(flags.output)")
     }
@@ -255,7 +264,10 @@ import WeftTransport
         (["--task", "0", "--request-timeout-ms", "-3"], "--request-timeout-ms: '-3ms' is not a duration"),
         (["--task", "0", "--memory-limit", "lots"], "--memory-limit: 'lots' is not a memory size"),
         (["--task", "0", "--register-timeout", "-1"], "--register-timeout must be a positive number"),
-        (["--task", "0", "--advertise", "tcp://0.0.0.0:7071"], "--advertise: tcp://0.0.0.0:7071 names every interface"),
+        (
+            ["--task", "0", "--advertise", "tcp://0.0.0.0:7071"],
+            "--advertise: tcp://0.0.0.0:7071 names every interface"
+        ),
     ])
     func cli_badWorkerFlags_clearErrors(flags: [String], message: String) throws {
         let (status, output) = try Fixtures.runWeft(
@@ -268,7 +280,9 @@ import WeftTransport
 
     @Test func cli_clusterCheckOnABinaryFile_saysWhereItIsNotText() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("weft-binary-\(UUID()).yaml")
-        try Data("coordinator:\n  address: tcp://127.0.0.1:7070\n".utf8 + [0x7F, 0x45, 0x4C, 0x46, 0xFF, 0x00]).write(to: file)
+        try Data("coordinator:\n  address: tcp://127.0.0.1:7070\n".utf8 + [0x7F, 0x45, 0x4C, 0x46, 0xFF, 0x00]).write(
+            to: file
+        )
         defer { try? FileManager.default.removeItem(at: file) }
         let (status, output) = try Fixtures.runWeft(["cluster", "check", "--config", file.path])
         #expect(status == 1, "\(output)")

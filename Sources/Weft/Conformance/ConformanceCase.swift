@@ -156,7 +156,10 @@ public struct ConformanceCase: Sendable {
         }
         let tensorShape = TensorShape(shape)
         guard shape.allSatisfy({ $0 >= 0 }), try tensorShape.checkedElementCount(dtype: dtype) == values.count else {
-            throw WeftError(.invalidArgument, "a \(dtypeName) value of shape \(shape) cannot hold \(values.count) values")
+            throw WeftError(
+                .invalidArgument,
+                "a \(dtypeName) value of shape \(shape) cannot hold \(values.count) values"
+            )
         }
         switch dtype {
         case .string:
@@ -177,7 +180,9 @@ public struct ConformanceCase: Sendable {
             return try Tensor(values.map { ($0 as? NSNumber)?.uint64Value ?? 0 }, shape: tensorShape)
         default:
             let numbers = values.map(parseNumber)
-            if let range = integerRange(dtype), let bad = numbers.first(where: { !range.contains($0) || $0 != $0.rounded() }) {
+            if let range = integerRange(dtype),
+                let bad = numbers.first(where: { !range.contains($0) || $0 != $0.rounded() })
+            {
                 throw WeftError(.invalidArgument, "\(bad) is not a \(dtypeName) value")
             }
             return try Tensor(converting: numbers, to: dtype, shape: tensorShape)

@@ -114,8 +114,8 @@ extension ClusterConfig {
     /// cluster file and the command line refuse the same settings with the same words.
     public static func heartbeatProblem(interval: Duration, timeout: Duration) -> String? {
         guard timeout < interval * 2 else { return nil }
-        return "\(ConfigDuration.format(timeout)) is less than two heartbeat intervals (\(ConfigDuration.format(interval))); "
-            + "one late heartbeat would declare a healthy worker dead"
+        return "\(ConfigDuration.format(timeout)) is less than two heartbeat intervals "
+            + "(\(ConfigDuration.format(interval))); one late heartbeat would declare a healthy worker dead"
     }
 
     /// Why `text` cannot be an address a process binds (`binding`) or is reached at, or `nil`
@@ -124,7 +124,8 @@ extension ClusterConfig {
         do throws(WeftError) {
             let address = try ClusterAddress(parsing: text)
             if !binding && address.isWildcard {
-                return "\(text) names every interface; other processes need a host they can reach, like tcp://10.0.0.3:\(address.port)"
+                return "\(text) names every interface; other processes need a host they can reach, "
+                    + "like tcp://10.0.0.3:\(address.port)"
             } else if !binding && address.port == 0 {
                 return "port 0 lets the system choose, so nobody could find the process; name a port"
             }

@@ -11,7 +11,8 @@ public enum ConfigByteSize {
 
     /// Parses a size (`512MiB`, `4GiB`, `2GB`, `1048576`) or a percentage of `physicalMemory`, or
     /// says what is wrong with the text.
-    public static func parse(_ text: String, physicalMemory: Int = TensorMemory.physicalMemory) throws(WeftError) -> Int {
+    public static func parse(_ text: String, physicalMemory: Int = TensorMemory.physicalMemory) throws(WeftError) -> Int
+    {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasSuffix("%") {
             if let percent = Double(trimmed.dropLast().trimmingCharacters(in: .whitespaces)), percent > 0,

@@ -43,7 +43,10 @@ extension Coordinator {
         )
         if var profile = strategy as? ProfilePlacement, !body.measuredNodeSeconds.isEmpty {
             for (node, seconds) in body.measuredNodeSeconds {
-                profile.measuredCosts[node] = try Duration(measuredSeconds: seconds, of: "the measured cost of node \(node)")
+                profile.measuredCosts[node] = try Duration(
+                    measuredSeconds: seconds,
+                    of: "the measured cost of node \(node)"
+                )
             }
             strategy = profile
         }

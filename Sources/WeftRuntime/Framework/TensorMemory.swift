@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The bytes this process's tensor buffers hold, and the most they may hold: a worker's
 /// memory budget (`weft worker --memory-limit`).
