@@ -389,4 +389,42 @@ import WeftTransport
         }
         #expect(try Self.sessions(on: "/job:worker/task:0", coordinator: cluster.address) == 0)
     }
+
+    // MARK: Output counts
+
+    /// A node of `op` whose `key` attribute asks for `count` outputs, with its inputs.
+    private static func manyOutputs(op: String, key: String, count: Int64) -> [Tensorflow_NodeDef] {
+        func constant(_ name: String, _ value: Tensor) -> Tensorflow_NodeDef {
+            .with {
+                $0.name = name
+                $0.op = "Const"
+                $0.attr["dtype"] = .with { $0.type = value.dtype.proto }
+                $0.attr["value"] = .with { $0.tensor = value.proto }
+            }
+        }
+        let node = Tensorflow_NodeDef.with {
+            $0.name = "many"
+            $0.op = op
+            $0.input = op == "Split" ? ["axis", "values"] : ["values", "partitions"]
+            $0.attr[key] = .with { $0.i = count }
+            $0.attr["T"] = .with { $0.type = .dtFloat }
+        }
+        return [
+            constant("axis", Tensor(Int32(0))), constant("values", Tensor([Float(1), 2])),
+            constant("partitions", Tensor([Int32(0), 0])), node,
+        ]
+    }
+
+    @Test(arguments: [("Split", "num_split"), ("DynamicPartition", "num_partitions")])
+    func hugeOutputCount_refusedByTheCoordinator(op: String, key: String) throws {
+        let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        let request = WireMessage.make(.createSession) { envelope in
+            envelope.createSession = .with { $0.graph.node = Self.manyOutputs(op: op, key: key, count: 1 << 40) }
+        }
+        let error = try #require(throws: WeftError.self) { try Self.request(request, to: cluster.address) }
+        #expect(error.code == .invalidArgument, "\(error)")
+        #expect(error.message.contains("many") && error.message.contains(key), "\(error)")
+        try ClusterClient.ping(cluster.address)
+    }
 }

@@ -5,17 +5,25 @@ import WeftProto
 
 /// Sizes and values from outside (a GraphDef, a message) that must get an error, never a trap.
 @Suite struct TensorBoundsTests {
-    @Test(arguments: [[0, 1 << 62, 1 << 62], [1 << 62, 1 << 62, 0], [1 << 40, 1 << 40]])
-    func checkedElementCount_refusesSizesThatOverflow_evenBesideAZero(dimensions: [Int]) {
+    @Test(arguments: [[1 << 62, 1 << 62], [1 << 40, 1 << 40, 1], [-1, 0]])
+    func checkedElementCount_refusesSizesThatOverflowOrAreNegative(dimensions: [Int]) {
         let error = #expect(throws: WeftError.self) {
             try TensorShape(dimensions).checkedElementCount(dtype: .float)
         }
         #expect(error?.code == .resourceExhausted)
     }
 
-    @Test func allocate_emptyShapeWhoseOtherSizesOverflow_isResourceExhausted() {
+    /// TensorFlow counts a shape with a 0 as empty whatever its other sizes, in any order.
+    @Test(arguments: [[0, 1 << 62, 1 << 62], [1 << 62, 1 << 62, 0]])
+    func emptyShapesWithHugeSizes_areEmptyInAnyOrder(dimensions: [Int]) throws {
+        let shape = TensorShape(dimensions)
+        #expect(try shape.checkedElementCount(dtype: .float) == 0)
+        #expect(try KernelChecks.allocate(.float, shape, node: "fill").byteCount == 0)
+    }
+
+    @Test func allocate_pastTheMemoryLimit_namesTheNode() {
         let error = #expect(throws: WeftError.self) {
-            try KernelChecks.allocate(.float, [0, 1 << 62, 1 << 62], node: "fill")
+            try KernelChecks.allocate(.float, [TensorMemory.limit / 4 + 1], node: "fill")
         }
         #expect(error?.code == .resourceExhausted)
         #expect(error?.message.contains("node 'fill'") == true)

@@ -133,17 +133,15 @@ extension TensorShape {
     /// The number of elements, or `resourceExhausted` when the shape's bytes overflow or pass
     /// this process's memory limit (`TensorMemory`): for shapes read from outside, before allocating.
     public func checkedElementCount(dtype: DType) throws(WeftError) -> Int {
-        // The sizes other than 0 must multiply within `Int` even when one is 0: kernels take
-        // products of trailing dimensions (strides) of empty tensors too.
-        var count = 1
-        for size in dimensions where size != 0 {
+        // An empty tensor has 0 elements however large its other sizes, as TensorFlow counts it.
+        var count = dimensions.contains(0) ? 0 : 1
+        for size in dimensions where count != 0 || size < 0 {
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
-            guard !overflow, size > 0 else {
+            guard !overflow, size >= 0 else {
                 throw WeftError(.resourceExhausted, "a \(dtype) tensor of shape \(self) has too many elements to allocate")
             }
             count = product
         }
-        if dimensions.contains(0) { count = 0 }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: Swift.max(dtype.byteSize, 8))
         guard !overflow, bytes <= TensorMemory.limit else {
             throw WeftError(

@@ -207,12 +207,11 @@ enum KernelChecks {
         guard !dtype.isObject else {
             throw WeftError(.unimplemented, "this op has no kernel for \(dtype) tensors (node '\(node)')")
         }
-        // The sizes other than 0 must multiply within `Int` even when one is 0: kernels take
-        // products of trailing dimensions (strides) of empty tensors too.
-        var bytes = dtype.byteSize
-        for size in shape.dimensions where size != 0 {
+        // An empty tensor is 0 bytes however large its other sizes, as TensorFlow counts it.
+        var bytes = shape.dimensions.contains(0) ? 0 : dtype.byteSize
+        for size in shape.dimensions where bytes != 0 || size < 0 {
             let (product, overflow) = bytes.multipliedReportingOverflow(by: size)
-            guard !overflow, size > 0 else {
+            guard !overflow, size >= 0 else {
                 throw WeftError(
                     .resourceExhausted,
                     "OOM when allocating tensor with shape\(shape) and type \(dtype) (node '\(node)')"
@@ -220,7 +219,6 @@ enum KernelChecks {
             }
             bytes = product
         }
-        if shape.dimensions.contains(0) { bytes = 0 }
         let buffer = try TensorBuffer(budgetedBytes: bytes, shape: shape, dtype: dtype, node: node)
         return Tensor(dtype: dtype, shape: shape, buffer: buffer)
     }
