@@ -55,6 +55,10 @@ public struct PlacementProblem: Sendable {
                 sets.union(index, input.node)
             }
         }
+        // A loop or a cond runs on one device: dead tensors and iterations stay inside it.
+        for members in try graph.controlFlowGroups() {
+            for member in members.dropFirst() { sets.union(members[0], member) }
+        }
         try buildGroups(sets: &sets, existing: existing)
     }
 
@@ -168,22 +172,26 @@ struct UnionFind {
 }
 
 extension RuntimeGraph {
-    /// Node indices with producers (data and control) before consumers; nodes on a control
-    /// cycle come last in their given order, so placement still covers them.
+    /// Node indices with producers (data and control) before consumers, loops' back edges
+    /// aside; nodes on a malformed cycle come last in their given order, so placement still
+    /// covers them.
     func topologicalOrder() -> [Int] {
         // Consumers in CSR form: two passes over the edges, no array per node.
         var indegree = [Int](repeating: 0, count: nodes.count)
         var start = [Int](repeating: 0, count: nodes.count + 1)
         for index in nodes.indices {
-            indegree[index] = nodes[index].dataInputs.count + nodes[index].controlInputs.count
-            for input in nodes[index].dataInputs { start[input.node + 1] += 1 }
+            indegree[index] = nodes[index].controlInputs.count
+            for (slot, input) in nodes[index].dataInputs.enumerated() where !closesLoop(index, input: slot) {
+                indegree[index] += 1
+                start[input.node + 1] += 1
+            }
             for producer in nodes[index].controlInputs { start[producer + 1] += 1 }
         }
         for index in nodes.indices { start[index + 1] += start[index] }
         var fill = start
         var consumers = [Int](repeating: 0, count: start[nodes.count])
         for index in nodes.indices {
-            for input in nodes[index].dataInputs {
+            for (slot, input) in nodes[index].dataInputs.enumerated() where !closesLoop(index, input: slot) {
                 consumers[fill[input.node]] = index
                 fill[input.node] += 1
             }

@@ -75,6 +75,13 @@ public final class RuntimeGraph: Sendable {
         return position
     }
 
+    /// Whether data input `input` of `node` is a loop's back edge (`NextIteration` into `Merge`),
+    /// which orderings of the graph leave out: it is the one edge of a loop's cycle.
+    public func closesLoop(_ node: Int, input: Int) -> Bool {
+        let producer = nodes[node].dataInputs[input].node
+        return ControlFlowKind.closesLoop(consumer: nodes[node].info.op, producer: nodes[producer].info.op)
+    }
+
     /// Resolves a tensor name to its producer and checks the output exists.
     public func resolve(_ name: TensorName) throws(WeftError) -> (node: Int, output: Int) {
         guard let position = index[name.node] else {
@@ -152,6 +159,8 @@ private struct TypeResolver {
         var result: [Int] = []
         for input in infos[node].dataInputs {
             let position = try producer(input.node, of: node)
+            // A loop's back edge: the Merge's type comes from its entry, the cycle is the loop.
+            if ControlFlowKind.closesLoop(consumer: infos[node].op, producer: infos[position].op) { continue }
             if done[position] == nil { result.append(position) }
         }
         return result
@@ -171,7 +180,10 @@ private struct TypeResolver {
         var inputTypes: [OutputType] = []
         for (slot, name) in dataNames.enumerated() {
             let producer = try producer(name.node, of: position)
-            let types = done[producer]!.outputTypes  // resolved before this node
+            guard let types = done[producer]?.outputTypes ?? inputTypes.first.map({ [$0] }) else {
+                // Only a loop's back edge into a Merge is unresolved here (see unresolvedProducers).
+                throw WeftError(.invalidArgument, "Merge '\(info.name)' has no input from outside its loop")
+            }
             guard name.index < types.count else {
                 throw WeftError(
                     .invalidArgument,

@@ -1,21 +1,34 @@
 import Dispatch
 import Synchronization
 
-/// The state of one running step of a `StepPlan`: which nodes are still waiting for inputs,
-/// the values produced so far, and the first error.
+/// The state of one running step of a `StepPlan`: the loop frames and iterations that are
+/// running, the values waiting in their input slots, and the first error.
 ///
 /// Scheduling follows TensorFlow's executor: a thread that finishes a node runs the inexpensive
 /// nodes it made ready itself, and one expensive node when it has nothing else to do; the
 /// others go to the kernel pool, so a chain of small ops never changes thread and independent
 /// ops run in parallel. A thread that may not block (`InlineKernels.inexpensive`) hands every
 /// expensive node to the pool.
+///
+/// Control flow follows TensorFlow's too. A value may be dead (the untaken output of a
+/// `Switch`); a node with a dead input does not run and its outputs are dead, except `Merge`,
+/// which forwards its first live input. A loop runs in a frame whose iterations each hold their
+/// own input slots and pending counts; up to `parallel_iterations` of them run at once, and a
+/// frame ends when its enters have all arrived and its last iteration is done.
 final class StepExecution: Sendable {
     private struct State {
-        var values: [Value?]
-        var pending: [Int]
-        /// Nodes scheduled or running but not finished.
+        let root: Iteration
+        /// Nodes scheduled or running but not finished, in every frame.
         var outstanding = 0
         var error: WeftError?
+        var fetched: [Value?]
+    }
+
+    /// A node made ready in an iteration, and whether it is dead.
+    private struct Ready: Sendable {
+        let node: Int
+        let iteration: Iteration
+        let isDead: Bool
     }
 
     private let plan: StepPlan
@@ -40,36 +53,56 @@ final class StepExecution: Sendable {
         self.step = step
         self.inline = inline
         self.done = done
-        self.state = Mutex(State(values: [Value?](repeating: nil, count: plan.slotCount), pending: plan.initialPending))
+        let root = Iteration(rootOf: plan.layout)
+        self.state = Mutex(State(root: root, fetched: [Value?](repeating: nil, count: plan.fetches.count)))
+    }
+
+    deinit {
+        // Frames and iterations point at each other; a step that failed leaves some running.
+        state.withLock { $0.root.frame.tearDown() }
     }
 
     func start() {
-        let ready = plan.initialReady
+        let ready = state.withLock { state in
+            state.outstanding = plan.initialReady.count
+            state.root.outstandingOps = plan.initialReady.count
+            return plan.initialReady.map { Ready(node: $0, iteration: state.root, isDead: false) }
+        }
         guard !ready.isEmpty else { return finish() }
-        state.withLock { $0.outstanding = ready.count }
         process(ready, inline)
     }
 
     /// Runs the ready nodes `policy` lets this thread run, and the nodes they make ready, until
     /// none is left; hands the others to the pool.
-    private func process(_ ready: [Int], _ policy: StepPlan.InlineKernels) {
-        var queue = InlineQueue()
+    private func process(_ ready: [Ready], _ policy: StepPlan.InlineKernels) {
+        var queue = InlineQueue<Ready>()
         enqueue(ready, into: &queue, policy)
         var budget = if case .inexpensive(let limit) = policy { limit } else { Int.max }
         while let current = queue.pop() {
             guard budget > 0 else { return handToPool([current] + queue.drain()) }
             budget -= 1
-            let node = plan.nodes[current]
-            guard let inputs = gatherInputs(node) else {
+            let node = plan.nodes[current.node]
+            guard let inputs = gatherInputs(current) else {
                 enqueue(complete(current, .failure(WeftError(.cancelled, "step cancelled"))), into: &queue, policy)
                 continue
             }
-            let context = OpKernelContext(node: node.name, inputs: inputs, step: step)
+            if current.isDead {
+                let result: Result<[Value?], WeftError> =
+                    node.kind == .send ? .failure(deadSend(node)) : .success([Value?](repeating: nil, count: node.outputCount))
+                enqueue(complete(current, result), into: &queue, policy)
+                continue
+            }
             let started = step.statistics == nil ? nil : ContinuousClock.now
+            if node.kind == .switch || node.kind == .merge {
+                enqueue(complete(current, route(node, inputs)), into: &queue, policy)
+                continue
+            }
+            let live = inputs.compactMap { $0 }
+            let context = OpKernelContext(node: node.name, inputs: live, step: step)
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
                 kernel.computeAsync(context) { result in
-                    self.record(node, started: started, inputs: inputs, result)
-                    self.process(self.complete(current, result), self.inline)
+                    self.record(node, started: started, inputs: live, result)
+                    self.process(self.complete(current, result.map { $0.map(Optional.some) }), self.inline)
                 }
                 continue
             }
@@ -79,29 +112,61 @@ final class StepExecution: Sendable {
             } catch {
                 result = .failure(error)
             }
-            record(node, started: started, inputs: inputs, result)
-            enqueue(complete(current, result), into: &queue, policy)
+            record(node, started: started, inputs: live, result)
+            enqueue(complete(current, result.map { $0.map(Optional.some) }), into: &queue, policy)
         }
+    }
+
+    /// The outputs of a `Switch` (data to output 1 when the predicate holds, else to output 0)
+    /// or a `Merge` (its first live input and that input's index).
+    private func route(_ node: StepPlan.Node, _ inputs: [Value?]) -> Result<[Value?], WeftError> {
+        if node.kind == .merge {
+            guard let index = inputs.firstIndex(where: { $0 != nil }) else {
+                return .failure(WeftError(.internal, "Merge '\(node.name)' ran without a live input"))
+            }
+            return .success([inputs[index], .tensor(Tensor(Int32(index)))])
+        }
+        do throws(WeftError) {
+            guard inputs.count == 2, let data = inputs[0], let predicate = try inputs[1]?.read() else {
+                throw WeftError(.internal, "Switch '\(node.name)' ran without its two inputs")
+            }
+            guard predicate.dtype == .bool, predicate.shape.rank == 0, let taken = predicate.scalar(as: Bool.self) else {
+                throw WeftError(
+                    .invalidArgument,
+                    "the predicate of Switch '\(node.name)' must be a bool scalar, not a \(predicate.dtype) of shape \(predicate.shape)"
+                )
+            }
+            return .success(taken ? [nil, data] : [data, nil])
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func deadSend(_ node: StepPlan.Node) -> WeftError {
+        WeftError(
+            .unimplemented,
+            "'\(node.name)' would send a dead tensor (from an untaken branch of a cond) to another device; Weft keeps a cond's branches and a loop's body on one device, so the graph's placement splits control flow it cannot split"
+        )
     }
 
     /// Adds to this thread's `queue` the ready nodes it may run and hands the rest to the pool:
     /// inexpensive nodes stay; an expensive one stays only when `policy` allows it and nothing
     /// else waits here.
-    private func enqueue(_ ready: [Int], into queue: inout InlineQueue, _ policy: StepPlan.InlineKernels) {
-        for node in ready where !plan.nodes[node].isExpensive { queue.push(node) }
+    private func enqueue(_ ready: [Ready], into queue: inout InlineQueue<Ready>, _ policy: StepPlan.InlineKernels) {
+        for item in ready where !plan.nodes[item.node].isExpensive || item.isDead { queue.push(item) }
         var mayKeep = if case .all = policy { queue.isEmpty } else { false }
-        for node in ready where plan.nodes[node].isExpensive {
+        for item in ready where plan.nodes[item.node].isExpensive && !item.isDead {
             if mayKeep {
-                queue.push(node)
+                queue.push(item)
                 mayKeep = false
             } else {
-                handToPool([node])
+                handToPool([item])
             }
         }
     }
 
-    private func handToPool(_ nodes: [Int]) {
-        Self.pool.async { self.process(nodes, .all) }
+    private func handToPool(_ ready: [Ready]) {
+        Self.pool.async { self.process(ready, .all) }
     }
 
     /// Times a node that ran, when the step collects statistics (`started` is set only then).
@@ -115,28 +180,38 @@ final class StepExecution: Sendable {
         collector.record(node: node.name, op: node.op, started: started, inputs: inputs, outputs: outputs)
     }
 
-    /// The node's input values, or `nil` when the step already failed and it should not run.
-    private func gatherInputs(_ node: StepPlan.Node) -> [Value]? {
-        state.withLock { state -> [Value]? in
+    /// The node's inputs (`nil` where dead), taken out of its iteration's slots; `nil` when the
+    /// step already failed and it should not run.
+    private func gatherInputs(_ ready: Ready) -> [Value?]? {
+        let node = plan.nodes[ready.node]
+        return state.withLock { state -> [Value?]? in
             guard state.error == nil else { return nil }
             return node.inputs.map { source in
                 switch source {
-                case .feed(let feed): .tensor(feeds[feed])
-                case .slot(let slot): state.values[slot]!  // producers finish before consumers start
+                case .feed(let feed): return .tensor(feeds[feed])
+                case .slot(let slot): return ready.iteration.take(slot)
                 }
             }
         }
     }
 
-    /// Records a node's outcome and returns the consumers it made ready; finishes the step
-    /// when it was the last node.
-    private func complete(_ index: Int, _ result: Result<[Value], WeftError>) -> [Int] {
-        let node = plan.nodes[index]
+    /// Records a node's outcome and returns the nodes it made ready; finishes the step when
+    /// nothing is left to run.
+    private func complete(_ ready: Ready, _ result: Result<[Value?], WeftError>) -> [Ready] {
+        let node = plan.nodes[ready.node]
         var firstError: WeftError?
-        let (ready, finished) = state.withLock { state -> ([Int], Bool) in
+        let (next, finished) = state.withLock { state -> ([Ready], Bool) in
+            var next: [Ready] = []
             switch result {
             case .success(let outputs) where outputs.count == node.outputCount:
-                for (offset, value) in outputs.enumerated() { state.values[node.firstSlot + offset] = value }
+                if state.error == nil {
+                    do throws(WeftError) {
+                        try propagate(ready, outputs, into: &next, &state)
+                    } catch {
+                        state.error = error
+                        firstError = error
+                    }
+                }
             case .success(let outputs):
                 if state.error == nil {
                     state.error = WeftError(
@@ -151,66 +226,305 @@ final class StepExecution: Sendable {
                     firstError = error
                 }
             }
-            var ready: [Int] = []
-            if state.error == nil {
-                for consumer in node.consumers {
-                    state.pending[consumer] -= 1
-                    if state.pending[consumer] == 0 { ready.append(consumer) }
-                }
-            }
-            state.outstanding += ready.count - 1
-            return (ready, state.outstanding == 0)
+            if state.error != nil { next = [] }
+            state.outstanding += next.count - 1
+            return (next, state.outstanding == 0)
         }
         if let firstError, let rendezvous = step.rendezvous {
             // Wake receives of this step that would otherwise wait for tensors that never come.
             rendezvous.abort(step: step.id, error: firstError)
         }
         if finished { finish() }
-        return ready
+        return next
+    }
+
+    // MARK: Propagation, under the step's lock
+
+    /// Passes a finished node's outputs to the frame and iteration its kind sends them to, then
+    /// retires the node from its iteration, which may end iterations and frames.
+    private func propagate(
+        _ ready: Ready,
+        _ outputs: [Value?],
+        into next: inout [Ready],
+        _ state: inout State
+    ) throws(WeftError) {
+        let node = plan.nodes[ready.node]
+        let iteration = ready.iteration
+        let frame = iteration.frame
+        // Only live values: a loop's exit is dead in every iteration but its last.
+        for (output, fetch) in node.fetched where outputs[output] != nil { state.fetched[fetch] = outputs[output] }
+        switch node.kind {
+        case .enter(let child, let isConstant):
+            let loop = iteration.child(child, layout: plan.layout)
+            if isConstant {
+                loop.invariants.append((ready.node, outputs[0]))
+                for running in loop.iterations.values {
+                    activate(ready.node, outputs, isDead: ready.isDead, in: running, &next)
+                }
+            } else if let first = loop.iterations[0] {
+                activate(ready.node, outputs, isDead: ready.isDead, in: first, &next)
+            }
+            loop.pendingEnters -= 1
+            if let first = loop.iterations[0] { retire(first, &next) } else { endIfDone(loop, &next) }
+        case .exit:
+            if outputs[0] != nil, let outer = frame.parent {
+                frame.liveExits.insert(ready.node)
+                activate(ready.node, outputs, isDead: false, in: outer, &next)
+            }
+        case .nextIteration:
+            if outputs[0] != nil { try advance(ready.node, outputs, from: iteration, &next) }
+        default:
+            activate(ready.node, outputs, isDead: ready.isDead, in: iteration, &next)
+        }
+        iteration.outstandingOps -= 1
+        retire(iteration, &next)
+    }
+
+    /// Hands a `NextIteration`'s value to the next iteration, starting it unless
+    /// `parallel_iterations` are already running (then it starts when the oldest ends).
+    private func advance(_ node: Int, _ outputs: [Value?], from iteration: Iteration, _ next: inout [Ready]) throws(WeftError) {
+        let frame = iteration.frame
+        if let following = frame.iterations[iteration.number + 1] {
+            return activate(node, outputs, isDead: false, in: following, &next)
+        }
+        // A runaway loop ends at the step's deadline or when its owner cancels the step.
+        try step.cancellation.check()
+        guard frame.iterations.count < plan.layout.frames[frame.index].parallelIterations else {
+            return frame.deferred.append((node, outputs[0]))
+        }
+        activate(node, outputs, isDead: false, in: startIteration(frame, &next), &next)
+    }
+
+    /// Starts the frame's next iteration with the loop's invariants and any deferred values.
+    private func startIteration(_ frame: Frame, _ next: inout [Ready]) -> Iteration {
+        frame.iterationCount += 1
+        let iteration = Iteration(frame: frame, number: frame.iterationCount, layout: plan.layout)
+        frame.iterations[iteration.number] = iteration
+        for (node, value) in frame.invariants { activate(node, [value], isDead: value == nil, in: iteration, &next) }
+        let deferred = frame.deferred
+        frame.deferred = []
+        for (node, value) in deferred { activate(node, [value], isDead: false, in: iteration, &next) }
+        return iteration
+    }
+
+    /// Delivers a node's outputs (`nil` where dead) to its consumers in `iteration`, and adds
+    /// the consumers that became ready to `next`. A dead node's control edges carry deadness.
+    private func activate(
+        _ index: Int,
+        _ outputs: [Value?],
+        isDead: Bool,
+        in iteration: Iteration,
+        _ next: inout [Ready]
+    ) {
+        let node = plan.nodes[index]
+        for edge in node.edges {
+            let consumer = plan.nodes[edge.consumer]
+            let local = consumer.local
+            let inputDead: Bool
+            if edge.input < 0 {
+                inputDead = isDead
+            } else {
+                let value = outputs[edge.output]
+                iteration.inputs[consumer.inputBase + edge.input] = value
+                inputDead = value == nil
+            }
+            let pendingBefore = iteration.pending[local]
+            if consumer.kind == .merge {
+                updateMerge(consumer, local: local, isControl: edge.input < 0, inputDead: inputDead, iteration)
+            } else {
+                iteration.pending[local] -= 1
+                if inputDead { iteration.dead[local] += 1 }
+            }
+            guard pendingBefore > 0, iteration.pending[local] == 0 else { continue }
+            let consumerDead =
+                switch consumer.kind {
+                case .merge: iteration.dead[local] >= 0
+                case .controlTrigger: false
+                default: iteration.dead[local] > 0
+                }
+            next.append(Ready(node: edge.consumer, iteration: iteration, isDead: consumerDead))
+            iteration.outstandingOps += 1
+        }
+    }
+
+    /// A Merge waits for its control inputs and for one live data input, or all of them dead.
+    /// `dead` counts dead data inputs until a live one arrives, then stays -1.
+    private func updateMerge(_ merge: StepPlan.Node, local: Int, isControl: Bool, inputDead: Bool, _ iteration: Iteration) {
+        if isControl {
+            iteration.pending[local] -= 1
+            return
+        }
+        guard iteration.dead[local] >= 0, iteration.pending[local] > 0 else { return }  // already live
+        if !inputDead {
+            iteration.dead[local] = -1
+            iteration.pending[local] -= 1
+            return
+        }
+        iteration.dead[local] += 1
+        if Int(iteration.dead[local]) == merge.unfedDataInputs { iteration.pending[local] -= 1 }
+    }
+
+    /// Ends `iteration` and the ones after it that are done, in order, starting deferred
+    /// iterations as room frees up; ends the frame when nothing is left in it.
+    private func retire(_ iteration: Iteration, _ next: inout [Ready]) {
+        let frame = iteration.frame
+        var number = iteration.number
+        while let current = frame.iterations[number], isDone(current) {
+            frame.iterations[number] = nil
+            if !frame.deferred.isEmpty { _ = startIteration(frame, &next) }
+            number += 1
+        }
+        endIfDone(frame, &next)
+    }
+
+    private func isDone(_ iteration: Iteration) -> Bool {
+        guard iteration.outstandingOps == 0, iteration.children.isEmpty else { return false }
+        if iteration.number == 0 { return iteration.frame.pendingEnters == 0 }
+        return iteration.frame.iterations[iteration.number - 1] == nil
+    }
+
+    /// Ends a loop frame whose enters have all arrived and whose iterations are all done: exits
+    /// that never produced a live value pass a dead one out, as the whole loop was dead.
+    private func endIfDone(_ frame: Frame, _ next: inout [Ready]) {
+        guard let outer = frame.parent, frame.pendingEnters == 0, frame.iterations.isEmpty else { return }
+        for exit in plan.layout.frames[frame.index].exits where !frame.liveExits.contains(exit) {
+            activate(exit, [nil], isDead: true, in: outer, &next)
+        }
+        outer.children[frame.index] = nil
+        retire(outer, &next)
     }
 
     private func finish() {
-        let (error, values) = state.withLock { state in (state.error, state.values) }
+        let (error, fetched) = state.withLock { state in (state.error, state.fetched) }
         if let error { return done(.failure(error)) }
         do throws(WeftError) {
-            var fetched: [Tensor] = []
-            fetched.reserveCapacity(plan.fetches.count)
-            for source in plan.fetches {
+            var values: [Tensor] = []
+            values.reserveCapacity(plan.fetches.count)
+            for (position, source) in plan.fetches.enumerated() {
                 switch source {
-                case .feed(let feed): fetched.append(feeds[feed])
-                case .slot(let slot): fetched.append(try values[slot]!.read())  // every planned node ran
+                case .feed(let feed): values.append(feeds[feed])
+                case .produced:
+                    guard let value = fetched[position] else {
+                        throw WeftError(
+                            .invalidArgument,
+                            "the fetched tensor \(position) is dead: it lies on a branch of a cond that was not taken"
+                        )
+                    }
+                    values.append(try value.read())
                 }
             }
-            done(.success(fetched))
+            done(.success(values))
         } catch {
             done(.failure(error))
         }
     }
 }
 
+/// One running instance of a loop frame (or the step's root frame). Touched only under the
+/// step's lock.
+private final class Frame: @unchecked Sendable {
+    /// The frame in `FrameLayout`.
+    let index: Int
+    /// The iteration of the outer frame the loop runs in; `nil` for the root.
+    let parent: Iteration?
+    /// Running iterations by number; at most `parallel_iterations` of them.
+    var iterations: [Int: Iteration] = [:]
+    /// The highest iteration started.
+    var iterationCount = 0
+    var pendingEnters: Int
+    /// Values of constant enters, given to every iteration.
+    var invariants: [(node: Int, value: Value?)] = []
+    /// `NextIteration` values waiting for room under `parallel_iterations`.
+    var deferred: [(node: Int, value: Value?)] = []
+    /// Exits that passed a live value out.
+    var liveExits: Set<Int> = []
+
+    init(layout: FrameLayout, index: Int, parent: Iteration?) {
+        self.index = index
+        self.parent = parent
+        self.pendingEnters = layout.frames[index].enters
+    }
+
+    /// Drops every iteration and the loops inside them, breaking the references between them.
+    func tearDown() {
+        for iteration in iterations.values {
+            for child in iteration.children.values { child.tearDown() }
+            iteration.children = [:]
+        }
+        iterations = [:]
+    }
+}
+
+/// One iteration of a frame: its nodes' input slots and pending counts, and the loops started
+/// in it. Touched only under the step's lock.
+private final class Iteration: @unchecked Sendable {
+    let frame: Frame
+    let number: Int
+    var inputs: [Value?]
+    var pending: [Int32]
+    /// Dead inputs per node (for a Merge, see `StepExecution.updateMerge`).
+    var dead: [Int32]
+    /// Nodes made ready here and not finished.
+    var outstandingOps = 0
+    /// Loops running inside this iteration, by frame.
+    var children: [Int: Frame] = [:]
+
+    init(frame: Frame, number: Int, layout: FrameLayout) {
+        self.frame = frame
+        self.number = number
+        let info = layout.frames[frame.index]
+        inputs = [Value?](repeating: nil, count: info.inputSlots)
+        pending = info.initialPending
+        dead = info.initialDead
+    }
+
+    /// The value in input slot `slot`, which is emptied: each is read once, and memory held by
+    /// an iteration's values goes as soon as their consumer has them.
+    func take(_ slot: Int) -> Value? {
+        defer { inputs[slot] = nil }
+        return inputs[slot]
+    }
+
+    /// Iteration 0 of a new root frame.
+    convenience init(rootOf layout: FrameLayout) {
+        self.init(frame: Frame(layout: layout, index: 0, parent: nil), number: 0, layout: layout)
+        frame.iterations[0] = self
+    }
+
+    /// The running instance of loop frame `index` in this iteration, started by its first enter
+    /// with its iteration 0.
+    func child(_ index: Int, layout: FrameLayout) -> Frame {
+        if let frame = children[index] { return frame }
+        let frame = Frame(layout: layout, index: index, parent: self)
+        frame.iterations[0] = Iteration(frame: frame, number: 0, layout: layout)
+        children[index] = frame
+        return frame
+    }
+}
+
 /// The nodes one thread will run next, last in first out. The first needs no allocation, so a
 /// chain of ops allocates nothing here.
-private struct InlineQueue {
-    private var top: Int?
-    private var rest: [Int] = []
+private struct InlineQueue<Element> {
+    private var top: Element?
+    private var rest: [Element] = []
 
     var isEmpty: Bool { top == nil }
 
-    mutating func push(_ node: Int) {
+    mutating func push(_ element: Element) {
         if let top { rest.append(top) }
-        top = node
+        top = element
     }
 
-    mutating func pop() -> Int? {
+    mutating func pop() -> Element? {
         defer { top = rest.popLast() }
         return top
     }
 
-    /// Removes and returns every queued node.
-    mutating func drain() -> [Int] {
-        var nodes = rest
-        if let top { nodes.append(top) }
+    /// Removes and returns every queued element.
+    mutating func drain() -> [Element] {
+        var elements = rest
+        if let top { elements.append(top) }
         self = InlineQueue()
-        return nodes
+        return elements
     }
 }

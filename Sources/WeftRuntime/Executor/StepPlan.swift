@@ -17,30 +17,52 @@ public final class StepPlan: Sendable {
 
     /// Where a kernel input or a fetch comes from.
     enum Source: Sendable {
-        /// A slot in the step's value table: output `output` of plan node `node`.
+        /// Input slot `slot` of the iteration the node runs in.
         case slot(Int)
         /// Feed number `feed`.
         case feed(Int)
+    }
+
+    /// One edge out of a node: data to input `input` of `consumer`, or control (`input` -1).
+    struct Edge: Sendable {
+        let consumer: Int
+        let input: Int
+        let output: Int
     }
 
     struct Node: Sendable {
         let name: String
         let op: String
         let kernel: any OpKernel
+        let kind: ControlFlowKind
         let isAsync: Bool
         let isExpensive: Bool
+        /// Where each data input is read from, in order.
         let inputs: [Source]
-        let firstSlot: Int
+        /// The node's loop frame (`FrameLayout`), its index there, and where its inputs start
+        /// in an iteration's input slots.
+        let frame: Int
+        let local: Int
+        let inputBase: Int
+        /// Data inputs that are not fed: a Merge is dead when all of them are.
+        let unfedDataInputs: Int
         let outputCount: Int
-        /// Plan nodes to notify when this one finishes, one entry per edge.
-        let consumers: [Int]
+        /// Edges to the nodes this one feeds or controls.
+        let edges: [Edge]
+        /// Outputs the caller fetches, with the fetch's position.
+        let fetched: [(output: Int, fetch: Int)]
+    }
+
+    /// Where a fetch comes from: a feed, or the node that produces it (`Node.fetched`).
+    enum Fetch: Sendable {
+        case feed(Int)
+        case produced
     }
 
     let nodes: [Node]
-    let initialPending: [Int]
+    let layout: FrameLayout
     let initialReady: [Int]
-    let slotCount: Int
-    let fetches: [Source]
+    let fetches: [Fetch]
     /// The feeds this plan takes, in the order `run` expects them.
     public let feeds: [TensorName]
     /// The dtype every feed must have, and the shape a placeholder declares.
@@ -52,7 +74,7 @@ public final class StepPlan: Sendable {
     public var nodeNames: [String] { nodes.map(\.name) }
 
     /// Prunes `graph` to what `fetches` and `targets` need, cutting at fed tensors, checks it
-    /// has no cycle, and builds every kernel.
+    /// has no cycle other than loops, finds the loop frames, and builds every kernel.
     public init(
         graph: RuntimeGraph,
         feeds: [TensorName],
@@ -75,68 +97,113 @@ public final class StepPlan: Sendable {
 
         let needed = Self.prune(graph: graph, feeds: feedIndex, roots: fetchProducers.map(\.node) + targetNodes)
         let order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
-
         var planIndex = [Int: Int](minimumCapacity: order.count)
-        var slot = 0
-        var firstSlots: [Int] = []
-        for (position, node) in order.enumerated() {
-            planIndex[node] = position
-            firstSlots.append(slot)
-            slot += graph.nodes[node].outputTypes.count
+        for (position, node) in order.enumerated() { planIndex[node] = position }
+
+        // Unfed producers of each node as plan positions, data (without back edges) then control.
+        func isFed(_ node: Int, _ input: Int) -> Bool {
+            let (producer, output) = graph.nodes[node].dataInputs[input]
+            return feedIndex[TensorName(node: graph.nodes[producer].info.name, index: output)] != nil
         }
-        var consumers = [[Int]](repeating: [], count: order.count)
-        var pending = [Int](repeating: 0, count: order.count)
+        var kinds = order.map { ControlFlowKind.of(graph.nodes[$0].info.op) }
+        let layout = try FrameLayout(
+            order: order.count,
+            infos: order.map { graph.nodes[$0].info },
+            kinds: &kinds
+        ) { position in
+            let node = order[position]
+            let data = graph.nodes[node].dataInputs.indices.filter { !isFed(node, $0) && !graph.closesLoop(node, input: $0) }
+            return data.compactMap { planIndex[graph.nodes[node].dataInputs[$0].node] }
+                + graph.nodes[node].controlInputs.compactMap { planIndex[$0] }
+        }
+        var edges = [[Edge]](repeating: [], count: order.count)
         var inputs: [[Source]] = []
+        var unfed = [Int](repeating: 0, count: order.count)
+        var initialPending = [Int32](repeating: 0, count: order.count)
         for (position, node) in order.enumerated() {
             var sources: [Source] = []
-            for (producer, output) in graph.nodes[node].dataInputs {
+            for (input, (producer, output)) in graph.nodes[node].dataInputs.enumerated() {
                 let name = TensorName(node: graph.nodes[producer].info.name, index: output)
                 if let feed = feedIndex[name] {
                     sources.append(.feed(feed))
-                } else {
-                    let producerPosition = planIndex[producer]!  // pruning kept every unfed producer
-                    sources.append(.slot(firstSlots[producerPosition] + output))
-                    consumers[producerPosition].append(position)
-                    pending[position] += 1
+                    continue
                 }
+                guard let producerPosition = planIndex[producer] else {
+                    throw WeftError(.internal, "the plan lost producer '\(name.node)' of '\(graph.nodes[node].info.name)'")
+                }
+                sources.append(.slot(layout.inputBase[position] + input))
+                edges[producerPosition].append(Edge(consumer: position, input: input, output: output))
+                unfed[position] += 1
             }
             for producer in graph.nodes[node].controlInputs {
-                let producerPosition = planIndex[producer]!  // pruning keeps control producers
-                consumers[producerPosition].append(position)
-                pending[position] += 1
+                guard let producerPosition = planIndex[producer] else {
+                    throw WeftError(.internal, "the plan lost a control input of '\(graph.nodes[node].info.name)'")
+                }
+                edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0))
             }
             inputs.append(sources)
+            let controls = Int32(graph.nodes[node].controlInputs.count)
+            if kinds[position] == .merge {
+                // One live data input, or all of them dead, plus every control input.
+                initialPending[position] = controls + (unfed[position] == sources.count && unfed[position] > 0 ? 1 : 0)
+            } else {
+                initialPending[position] = controls + Int32(unfed[position])
+            }
         }
+        var fetchedBy = [[(output: Int, fetch: Int)]](repeating: [], count: order.count)
+        var fetchSources: [Fetch] = []
+        for (fetch, (name, producer)) in zip(fetches, fetchProducers).enumerated() {
+            if let feed = feedIndex[name] {
+                fetchSources.append(.feed(feed))
+                continue
+            }
+            guard let position = planIndex[producer.node], layout.outputFrame(of: position, kind: kinds[position]) == 0 else {
+                throw WeftError(
+                    .invalidArgument,
+                    "cannot fetch '\(name)': it is computed inside a while loop; fetch the loop's result (its Exit) instead"
+                )
+            }
+            fetchedBy[position].append((producer.output, fetch))
+            fetchSources.append(.produced)
+        }
+        var finalLayout = layout
         var nodes: [Node] = []
         nodes.reserveCapacity(order.count)
         for (position, node) in order.enumerated() {
             let info = graph.nodes[node].info
             let kernel = try graph.nodes[node].definition.makeKernel(info)
+            let frame = layout.frameOfNode[position]
+            let local = layout.localIndex[position]
+            finalLayout.frames[frame].initialPending[local] = initialPending[position]
+            if kinds[position] == .merge && unfed[position] < inputs[position].count {
+                finalLayout.frames[frame].initialDead[local] = -1  // a fed input is live from the start
+            }
             nodes.append(
                 Node(
                     name: info.name,
                     op: info.op,
                     kernel: kernel,
+                    kind: kinds[position],
                     isAsync: kernel is any AsyncOpKernel,
                     isExpensive: graph.nodes[node].definition.isExpensive,
                     inputs: inputs[position],
-                    firstSlot: firstSlots[position],
+                    frame: frame,
+                    local: local,
+                    inputBase: layout.inputBase[position],
+                    unfedDataInputs: unfed[position],
                     outputCount: graph.nodes[node].outputTypes.count,
-                    consumers: consumers[position]
+                    edges: edges[position],
+                    fetched: fetchedBy[position]
                 )
             )
         }
         self.nodes = nodes
+        self.layout = finalLayout
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
-        self.initialPending = pending
-        self.initialReady = pending.indices.filter { pending[$0] == 0 }
-        self.slotCount = slot
+        self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
         self.feeds = feeds
         self.feedTypes = feedTypes
-        self.fetches = zip(fetches, fetchProducers).map { name, producer in
-            if let feed = feedIndex[name] { return .feed(feed) }
-            return .slot(firstSlots[planIndex[producer.node]!] + producer.output)
-        }
+        self.fetches = fetchSources
     }
 
     /// The nodes reachable backwards from `roots`, not crossing data edges whose tensor is fed.
@@ -156,7 +223,7 @@ public final class StepPlan: Sendable {
     }
 
     /// Kahn's algorithm over the needed nodes; what is left over lies on a cycle.
-    private static func topologicalOrder(
+    static func topologicalOrder(
         graph: RuntimeGraph,
         needed: [Bool],
         feeds: [TensorName: Int]
@@ -164,8 +231,10 @@ public final class StepPlan: Sendable {
         var indegree = [Int](repeating: 0, count: graph.nodes.count)
         var consumers = [[Int]](repeating: [], count: graph.nodes.count)
         for node in graph.nodes.indices where needed[node] {
-            for (producer, output) in graph.nodes[node].dataInputs
-            where feeds[TensorName(node: graph.nodes[producer].info.name, index: output)] == nil {
+            for (input, (producer, output)) in graph.nodes[node].dataInputs.enumerated()
+            where feeds[TensorName(node: graph.nodes[producer].info.name, index: output)] == nil
+                && !graph.closesLoop(node, input: input)
+            {
                 indegree[node] += 1
                 consumers[producer].append(node)
             }

@@ -110,5 +110,6 @@ public final class OpRegistry: Sendable {
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
             + SpaceOps.definitions + DiagonalOps.definitions
             + TrainingOps.definitions + ScatterOps.definitions + ResourceVariableOps.definitions
+            + ControlFlowOps.definitions
     )
 }
