@@ -32,6 +32,8 @@ public final class LocalSessionBackend: SessionBackend {
         var plans: [Signature: StepPlan] = [:]
         var nextStep: UInt64 = 1
         var closed = false
+        /// Steps running now, so closing the session ends them (a loop that never ends too).
+        var running: [UInt64: StepCancellation] = [:]
     }
 
     private let graph: Graph
@@ -51,6 +53,7 @@ public final class LocalSessionBackend: SessionBackend {
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
+        let cancellation = StepCancellation()
         let (plan, step) = try state.withLock { (state) throws(WeftError) -> (StepPlan, UInt64) in
             guard !state.closed else {
                 throw WeftError(.failedPrecondition, "Attempted to use a closed Session.")
@@ -70,18 +73,25 @@ public final class LocalSessionBackend: SessionBackend {
             state.plans[signature] = plan
             return (plan, step)
         }
+        try state.withLock { (state) throws(WeftError) in
+            guard !state.closed else { throw WeftError(.cancelled, "the session was closed before the step started") }
+            state.running[step] = cancellation
+        }
+        defer { state.withLock { _ = $0.running.removeValue(forKey: step) } }
         let collector = collectStatistics ? StepStatisticsCollector() : nil
-        let context = StepContext(id: step, resources: resources, statistics: collector)
+        let context = StepContext(id: step, resources: resources, statistics: collector, cancellation: cancellation)
         let values = try plan.run(feeds: feeds.map(\.1), step: context)
         return (values, collector?.statistics)
     }
 
     /// Drops the session's variables.
     public func close() {
-        state.withLock { state in
+        let running = state.withLock { state in
             state.closed = true
             state.plans.removeAll()
+            return state.running.values
         }
+        for step in running { step.cancel(WeftError(.cancelled, "the session was closed while the step ran")) }
         resources.removeAll()
     }
 }

@@ -342,11 +342,15 @@ public final class Worker: Sendable {
         }
         let step = envelope.step
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
+        // Loops check it every iteration, so a loop that never ends fails at the deadline.
+        let deadline: ContinuousClock.Instant? =
+            envelope.deadlineMs > 0 ? .now + .milliseconds(Int64(clamping: envelope.deadlineMs)) : nil
         let context = StepContext(
             id: step,
             resources: session.resources,
             rendezvous: session.rendezvous,
-            statistics: collector
+            statistics: collector,
+            cancellation: StepCancellation(deadline: deadline)
         )
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs

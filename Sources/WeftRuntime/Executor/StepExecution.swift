@@ -22,14 +22,22 @@ final class StepExecution: Sendable {
         var outstanding = 0
         var error: WeftError?
         var fetched: [Value?]
+        /// Nodes whose kernel was seen to run quickly, by plan position (see `StepPlan.quickKernels`).
+        var quick: [Bool]
     }
 
-    /// A node made ready in an iteration, and whether it is dead.
+    /// A node made ready in an iteration, whether it is dead, and whether running it may hold
+    /// a thread long (set under the lock, from what the step learned of its kernel).
     private struct Ready: Sendable {
         let node: Int
         let iteration: Iteration
         let isDead: Bool
+        var isExpensive = false
     }
+
+    /// A kernel that ran in less than this is run inline from then on, as TensorFlow's executor
+    /// learns its kernels' costs: a loop of scalar ops then never changes thread.
+    private static let quickKernel = Duration.microseconds(2)
 
     private let plan: StepPlan
     private let feeds: [Tensor]
@@ -54,7 +62,13 @@ final class StepExecution: Sendable {
         self.inline = inline
         self.done = done
         let root = Iteration(rootOf: plan.layout)
-        self.state = Mutex(State(root: root, fetched: [Value?](repeating: nil, count: plan.fetches.count)))
+        self.state = Mutex(
+            State(
+                root: root,
+                fetched: [Value?](repeating: nil, count: plan.fetches.count),
+                quick: plan.quickKernels.withLock { $0 }
+            )
+        )
     }
 
     deinit {
@@ -66,7 +80,9 @@ final class StepExecution: Sendable {
         let ready = state.withLock { state in
             state.outstanding = plan.initialReady.count
             state.root.outstandingOps = plan.initialReady.count
-            return plan.initialReady.map { Ready(node: $0, iteration: state.root, isDead: false) }
+            return plan.initialReady.map {
+                Ready(node: $0, iteration: state.root, isDead: false, isExpensive: isExpensive($0, state))
+            }
         }
         guard !ready.isEmpty else { return finish() }
         process(ready, inline)
@@ -87,8 +103,7 @@ final class StepExecution: Sendable {
                 continue
             }
             if current.isDead {
-                let result: Result<[Value?], WeftError> =
-                    node.kind == .send ? .failure(deadSend(node)) : .success([Value?](repeating: nil, count: node.outputCount))
+                let result: Result<Outputs, WeftError> = node.kind == .send ? .failure(deadSend(node)) : .success(.dead)
                 enqueue(complete(current, result), into: &queue, policy)
                 continue
             }
@@ -102,29 +117,31 @@ final class StepExecution: Sendable {
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
                 kernel.computeAsync(context) { result in
                     self.record(node, started: started, inputs: live, result)
-                    self.process(self.complete(current, result.map { $0.map(Optional.some) }), self.inline)
+                    self.process(self.complete(current, result.map(Outputs.values)), self.inline)
                 }
                 continue
             }
             let result: Result<[Value], WeftError>
+            let began = node.isExpensive ? ContinuousClock.now : nil
             do throws(WeftError) {
                 result = .success(try node.kernel.compute(context))
             } catch {
                 result = .failure(error)
             }
+            let ranFor = began.map { ContinuousClock.now - $0 }
             record(node, started: started, inputs: live, result)
-            enqueue(complete(current, result.map { $0.map(Optional.some) }), into: &queue, policy)
+            enqueue(complete(current, result.map(Outputs.values), ranFor: ranFor), into: &queue, policy)
         }
     }
 
     /// The outputs of a `Switch` (data to output 1 when the predicate holds, else to output 0)
     /// or a `Merge` (its first live input and that input's index).
-    private func route(_ node: StepPlan.Node, _ inputs: [Value?]) -> Result<[Value?], WeftError> {
+    private func route(_ node: StepPlan.Node, _ inputs: [Value?]) -> Result<Outputs, WeftError> {
         if node.kind == .merge {
             guard let index = inputs.firstIndex(where: { $0 != nil }) else {
                 return .failure(WeftError(.internal, "Merge '\(node.name)' ran without a live input"))
             }
-            return .success([inputs[index], .tensor(Tensor(Int32(index)))])
+            return .success(.routed([inputs[index], .tensor(Tensor(Int32(index)))]))
         }
         do throws(WeftError) {
             guard inputs.count == 2, let data = inputs[0], let predicate = try inputs[1]?.read() else {
@@ -136,7 +153,7 @@ final class StepExecution: Sendable {
                     "the predicate of Switch '\(node.name)' must be a bool scalar, not a \(predicate.dtype) of shape \(predicate.shape)"
                 )
             }
-            return .success(taken ? [nil, data] : [data, nil])
+            return .success(.routed(taken ? [nil, data] : [data, nil]))
         } catch {
             return .failure(error)
         }
@@ -151,11 +168,16 @@ final class StepExecution: Sendable {
 
     /// Adds to this thread's `queue` the ready nodes it may run and hands the rest to the pool:
     /// inexpensive nodes stay; an expensive one stays only when `policy` allows it and nothing
-    /// else waits here.
+    /// else waits here. A thread that may not block (an I/O thread) goes by the ops' declared
+    /// cost only: a kernel quick on the inputs seen so far may meet larger ones.
     private func enqueue(_ ready: [Ready], into queue: inout InlineQueue<Ready>, _ policy: StepPlan.InlineKernels) {
-        for item in ready where !plan.nodes[item.node].isExpensive || item.isDead { queue.push(item) }
-        var mayKeep = if case .all = policy { queue.isEmpty } else { false }
-        for item in ready where plan.nodes[item.node].isExpensive && !item.isDead {
+        let mayBlock = if case .all = policy { true } else { false }
+        func expensive(_ item: Ready) -> Bool {
+            mayBlock ? item.isExpensive : !item.isDead && plan.nodes[item.node].isExpensive
+        }
+        for item in ready where !expensive(item) { queue.push(item) }
+        var mayKeep = mayBlock && queue.isEmpty
+        for item in ready where expensive(item) {
             if mayKeep {
                 queue.push(item)
                 mayKeep = false
@@ -197,13 +219,14 @@ final class StepExecution: Sendable {
 
     /// Records a node's outcome and returns the nodes it made ready; finishes the step when
     /// nothing is left to run.
-    private func complete(_ ready: Ready, _ result: Result<[Value?], WeftError>) -> [Ready] {
+    private func complete(_ ready: Ready, _ result: Result<Outputs, WeftError>, ranFor: Duration? = nil) -> [Ready] {
         let node = plan.nodes[ready.node]
         var firstError: WeftError?
         let (next, finished) = state.withLock { state -> ([Ready], Bool) in
+            if let ranFor { state.quick[ready.node] = ranFor < Self.quickKernel }
             var next: [Ready] = []
             switch result {
-            case .success(let outputs) where outputs.count == node.outputCount:
+            case .success(let outputs) where outputs.fits(node.outputCount):
                 if state.error == nil {
                     do throws(WeftError) {
                         try propagate(ready, outputs, into: &next, &state)
@@ -212,11 +235,11 @@ final class StepExecution: Sendable {
                         firstError = error
                     }
                 }
-            case .success(let outputs):
+            case .success:
                 if state.error == nil {
                     state.error = WeftError(
                         .internal,
-                        "kernel of '\(node.name)' returned \(outputs.count) outputs, expected \(node.outputCount)"
+                        "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
                     )
                     firstError = state.error
                 }
@@ -227,6 +250,9 @@ final class StepExecution: Sendable {
                 }
             }
             if state.error != nil { next = [] }
+            for index in next.indices where !next[index].isDead {
+                next[index].isExpensive = isExpensive(next[index].node, state)
+            }
             state.outstanding += next.count - 1
             return (next, state.outstanding == 0)
         }
@@ -238,13 +264,19 @@ final class StepExecution: Sendable {
         return next
     }
 
+    /// Whether a node may hold the thread that runs it long: an expensive op whose kernel this
+    /// plan has not seen run quickly.
+    private func isExpensive(_ node: Int, _ state: State) -> Bool {
+        plan.nodes[node].isExpensive && !state.quick[node]
+    }
+
     // MARK: Propagation, under the step's lock
 
     /// Passes a finished node's outputs to the frame and iteration its kind sends them to, then
     /// retires the node from its iteration, which may end iterations and frames.
     private func propagate(
         _ ready: Ready,
-        _ outputs: [Value?],
+        _ outputs: Outputs,
         into next: inout [Ready],
         _ state: inout State
     ) throws(WeftError) {
@@ -282,7 +314,7 @@ final class StepExecution: Sendable {
 
     /// Hands a `NextIteration`'s value to the next iteration, starting it unless
     /// `parallel_iterations` are already running (then it starts when the oldest ends).
-    private func advance(_ node: Int, _ outputs: [Value?], from iteration: Iteration, _ next: inout [Ready]) throws(WeftError) {
+    private func advance(_ node: Int, _ outputs: Outputs, from iteration: Iteration, _ next: inout [Ready]) throws(WeftError) {
         let frame = iteration.frame
         if let following = frame.iterations[iteration.number + 1] {
             return activate(node, outputs, isDead: false, in: following, &next)
@@ -300,10 +332,10 @@ final class StepExecution: Sendable {
         frame.iterationCount += 1
         let iteration = Iteration(frame: frame, number: frame.iterationCount, layout: plan.layout)
         frame.iterations[iteration.number] = iteration
-        for (node, value) in frame.invariants { activate(node, [value], isDead: value == nil, in: iteration, &next) }
+        for (node, value) in frame.invariants { activate(node, .single(value), isDead: value == nil, in: iteration, &next) }
         let deferred = frame.deferred
         frame.deferred = []
-        for (node, value) in deferred { activate(node, [value], isDead: false, in: iteration, &next) }
+        for (node, value) in deferred { activate(node, .single(value), isDead: false, in: iteration, &next) }
         return iteration
     }
 
@@ -311,7 +343,7 @@ final class StepExecution: Sendable {
     /// the consumers that became ready to `next`. A dead node's control edges carry deadness.
     private func activate(
         _ index: Int,
-        _ outputs: [Value?],
+        _ outputs: Outputs,
         isDead: Bool,
         in iteration: Iteration,
         _ next: inout [Ready]
@@ -388,14 +420,15 @@ final class StepExecution: Sendable {
     private func endIfDone(_ frame: Frame, _ next: inout [Ready]) {
         guard let outer = frame.parent, frame.pendingEnters == 0, frame.iterations.isEmpty else { return }
         for exit in plan.layout.frames[frame.index].exits where !frame.liveExits.contains(exit) {
-            activate(exit, [nil], isDead: true, in: outer, &next)
+            activate(exit, .dead, isDead: true, in: outer, &next)
         }
         outer.children[frame.index] = nil
         retire(outer, &next)
     }
 
     private func finish() {
-        let (error, fetched) = state.withLock { state in (state.error, state.fetched) }
+        let (error, fetched, quick) = state.withLock { state in (state.error, state.fetched, state.quick) }
+        plan.quickKernels.withLock { $0 = quick }
         if let error { return done(.failure(error)) }
         do throws(WeftError) {
             var values: [Tensor] = []
@@ -417,6 +450,33 @@ final class StepExecution: Sendable {
         } catch {
             done(.failure(error))
         }
+    }
+}
+
+/// What a finished node passes on, without copying a kernel's values into a new array.
+private enum Outputs {
+    /// A kernel's values, all live.
+    case values([Value])
+    /// A `Switch`'s or `Merge`'s outputs, `nil` where dead.
+    case routed([Value?])
+    /// One output: a loop invariant or a deferred next iteration.
+    case single(Value?)
+    /// Every output dead: the node did not run.
+    case dead
+
+    subscript(output: Int) -> Value? {
+        switch self {
+        case .values(let values): values[output]
+        case .routed(let values): values[output]
+        case .single(let value): value
+        case .dead: nil
+        }
+    }
+
+    /// Whether there are as many outputs as the node has (routing and deadness always fit).
+    func fits(_ count: Int) -> Bool {
+        if case .values(let values) = self { return values.count == count }
+        return true
     }
 }
 

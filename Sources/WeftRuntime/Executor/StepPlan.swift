@@ -30,7 +30,9 @@ public final class StepPlan: Sendable {
         let output: Int
     }
 
-    struct Node: Sendable {
+    /// A class, not a struct: the executor reads nodes in its hottest loop, and copying a
+    /// struct of this size retains every one of its references.
+    final class Node: Sendable {
         let name: String
         let op: String
         let kernel: any OpKernel
@@ -51,6 +53,38 @@ public final class StepPlan: Sendable {
         let edges: [Edge]
         /// Outputs the caller fetches, with the fetch's position.
         let fetched: [(output: Int, fetch: Int)]
+
+        init(
+            name: String,
+            op: String,
+            kernel: any OpKernel,
+            kind: ControlFlowKind,
+            isAsync: Bool,
+            isExpensive: Bool,
+            inputs: [Source],
+            frame: Int,
+            local: Int,
+            inputBase: Int,
+            unfedDataInputs: Int,
+            outputCount: Int,
+            edges: [Edge],
+            fetched: [(output: Int, fetch: Int)]
+        ) {
+            self.name = name
+            self.op = op
+            self.kernel = kernel
+            self.kind = kind
+            self.isAsync = isAsync
+            self.isExpensive = isExpensive
+            self.inputs = inputs
+            self.frame = frame
+            self.local = local
+            self.inputBase = inputBase
+            self.unfedDataInputs = unfedDataInputs
+            self.outputCount = outputCount
+            self.edges = edges
+            self.fetched = fetched
+        }
     }
 
     /// Where a fetch comes from: a feed, or the node that produces it (`Node.fetched`).
@@ -61,6 +95,9 @@ public final class StepPlan: Sendable {
 
     let nodes: [Node]
     let layout: FrameLayout
+    /// Expensive ops whose kernel was last seen to run quickly (scalars, small tensors), by node:
+    /// each step starts from what the previous one learned, and runs them inline.
+    let quickKernels: Mutex<[Bool]>
     let initialReady: [Int]
     let fetches: [Fetch]
     /// The feeds this plan takes, in the order `run` expects them.
@@ -199,6 +236,7 @@ public final class StepPlan: Sendable {
         }
         self.nodes = nodes
         self.layout = finalLayout
+        self.quickKernels = Mutex([Bool](repeating: false, count: nodes.count))
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
         self.feeds = feeds
