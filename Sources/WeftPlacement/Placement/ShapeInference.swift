@@ -262,10 +262,17 @@ public struct ShapeInference: Sendable {
         let inputs = graph.nodes[index].dataInputs
         guard slot < inputs.count else { return nil }
         let producer = inputs[slot].node
+        // The declared shape is checked before the value is read: a large constant is never copied.
         guard graph.nodes[producer].info.op == "Const",
-            let tensor = try? graph.nodes[producer].info.attributes.tensor("value"),
-            tensor.elementCount <= 64, tensor.dtype == .int32 || tensor.dtype == .int64
+            case .tensor(let proto)? = graph.nodes[producer].info.attributes.values["value"]?.value,
+            proto.tensorShape.dim.count <= 1, proto.tensorShape.dim.allSatisfy({ (0...64).contains($0.size) }),
+            let tensor = try? Tensor(proto: proto)
         else { return nil }
-        return tensor.doubleValues.map { Int($0) }
+        // Read as integers: a double rounds Int64.max up past `Int`.
+        switch tensor.dtype {
+        case .int32: return tensor.scalars(as: Int32.self).map(Int.init)
+        case .int64: return tensor.scalars(as: Int64.self).map(Int.init)
+        default: return nil
+        }
     }
 }
