@@ -132,8 +132,8 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(
         help: """
-            The most memory this worker's tensors may hold, like 512MiB, 4GiB or 50%; a step that would pass it \
-            fails with resourceExhausted. Default: 80% of physical memory.
+            The most memory this worker's tensors may hold: a size like 512MiB or 4GiB, or a share of physical \
+            memory like 50%. A step that would pass it fails with resourceExhausted.
             """
     )
     var memoryLimit = "80%"
