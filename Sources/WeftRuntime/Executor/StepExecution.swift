@@ -290,7 +290,7 @@ final class StepExecution: Sendable {
             let loop = iteration.child(child, layout: plan.layout)
             if isConstant {
                 loop.invariants.append((ready.node, outputs[0]))
-                for running in loop.iterations.values {
+                for running in loop.iterations.all {
                     activate(ready.node, outputs, isDead: ready.isDead, in: running, &next)
                 }
             } else if let first = loop.iterations[0] {
@@ -331,7 +331,7 @@ final class StepExecution: Sendable {
     private func startIteration(_ frame: Frame, _ next: inout [Ready]) -> Iteration {
         frame.iterationCount += 1
         let iteration = Iteration(frame: frame, number: frame.iterationCount, layout: plan.layout)
-        frame.iterations[iteration.number] = iteration
+        frame.iterations.append(iteration)
         for (node, value) in frame.invariants { activate(node, .single(value), isDead: value == nil, in: iteration, &next) }
         let deferred = frame.deferred
         frame.deferred = []
@@ -402,7 +402,7 @@ final class StepExecution: Sendable {
         let frame = iteration.frame
         var number = iteration.number
         while let current = frame.iterations[number], isDone(current) {
-            frame.iterations[number] = nil
+            frame.iterations.removeOldest()
             if !frame.deferred.isEmpty { _ = startIteration(frame, &next) }
             number += 1
         }
@@ -453,6 +453,32 @@ final class StepExecution: Sendable {
     }
 }
 
+/// A frame's running iterations, oldest first: they start in order and end in order.
+private struct RunningIterations {
+    private var first = 0
+    private var items: [Iteration] = []
+
+    var count: Int { items.count }
+    var isEmpty: Bool { items.isEmpty }
+    var all: [Iteration] { items }
+
+    subscript(number: Int) -> Iteration? {
+        let offset = number - first
+        return offset >= 0 && offset < items.count ? items[offset] : nil
+    }
+
+    /// Adds the iteration after the newest.
+    mutating func append(_ iteration: Iteration) {
+        if items.isEmpty { first = iteration.number }
+        items.append(iteration)
+    }
+
+    mutating func removeOldest() {
+        items.removeFirst()
+        first += 1
+    }
+}
+
 /// What a finished node passes on, without copying a kernel's values into a new array.
 private enum Outputs {
     /// A kernel's values, all live.
@@ -481,23 +507,24 @@ private enum Outputs {
 }
 
 /// One running instance of a loop frame (or the step's root frame). Touched only under the
-/// step's lock.
+/// step's lock, which is why its state skips Swift's dynamic exclusivity checks (they cost
+/// more than the work on a loop of scalar ops).
 private final class Frame: @unchecked Sendable {
     /// The frame in `FrameLayout`.
     let index: Int
     /// The iteration of the outer frame the loop runs in; `nil` for the root.
     let parent: Iteration?
-    /// Running iterations by number; at most `parallel_iterations` of them.
-    var iterations: [Int: Iteration] = [:]
+    /// Running iterations, at most `parallel_iterations` of them.
+    @exclusivity(unchecked) var iterations = RunningIterations()
     /// The highest iteration started.
-    var iterationCount = 0
-    var pendingEnters: Int
+    @exclusivity(unchecked) var iterationCount = 0
+    @exclusivity(unchecked) var pendingEnters: Int
     /// Values of constant enters, given to every iteration.
-    var invariants: [(node: Int, value: Value?)] = []
+    @exclusivity(unchecked) var invariants: [(node: Int, value: Value?)] = []
     /// `NextIteration` values waiting for room under `parallel_iterations`.
-    var deferred: [(node: Int, value: Value?)] = []
+    @exclusivity(unchecked) var deferred: [(node: Int, value: Value?)] = []
     /// Exits that passed a live value out.
-    var liveExits: Set<Int> = []
+    @exclusivity(unchecked) var liveExits: Set<Int> = []
 
     init(layout: FrameLayout, index: Int, parent: Iteration?) {
         self.index = index
@@ -507,11 +534,11 @@ private final class Frame: @unchecked Sendable {
 
     /// Drops every iteration and the loops inside them, breaking the references between them.
     func tearDown() {
-        for iteration in iterations.values {
+        for iteration in iterations.all {
             for child in iteration.children.values { child.tearDown() }
             iteration.children = [:]
         }
-        iterations = [:]
+        iterations = RunningIterations()
     }
 }
 
@@ -520,14 +547,14 @@ private final class Frame: @unchecked Sendable {
 private final class Iteration: @unchecked Sendable {
     let frame: Frame
     let number: Int
-    var inputs: [Value?]
-    var pending: [Int32]
+    @exclusivity(unchecked) var inputs: [Value?]
+    @exclusivity(unchecked) var pending: [Int32]
     /// Dead inputs per node (for a Merge, see `StepExecution.updateMerge`).
-    var dead: [Int32]
+    @exclusivity(unchecked) var dead: [Int32]
     /// Nodes made ready here and not finished.
-    var outstandingOps = 0
+    @exclusivity(unchecked) var outstandingOps = 0
     /// Loops running inside this iteration, by frame.
-    var children: [Int: Frame] = [:]
+    @exclusivity(unchecked) var children: [Int: Frame] = [:]
 
     init(frame: Frame, number: Int, layout: FrameLayout) {
         self.frame = frame
@@ -548,7 +575,7 @@ private final class Iteration: @unchecked Sendable {
     /// Iteration 0 of a new root frame.
     convenience init(rootOf layout: FrameLayout) {
         self.init(frame: Frame(layout: layout, index: 0, parent: nil), number: 0, layout: layout)
-        frame.iterations[0] = self
+        frame.iterations.append(self)
     }
 
     /// The running instance of loop frame `index` in this iteration, started by its first enter
@@ -556,7 +583,7 @@ private final class Iteration: @unchecked Sendable {
     func child(_ index: Int, layout: FrameLayout) -> Frame {
         if let frame = children[index] { return frame }
         let frame = Frame(layout: layout, index: index, parent: self)
-        frame.iterations[0] = Iteration(frame: frame, number: 0, layout: layout)
+        frame.iterations.append(Iteration(frame: frame, number: 0, layout: layout))
         children[index] = frame
         return frame
     }
