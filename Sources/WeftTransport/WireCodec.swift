@@ -124,14 +124,17 @@ enum WireCodec {
                     "\(label) has the invalid shape \(meta.shape): sizes must be 0 or more"
                 )
             }
-            var expected = dtype.byteSize
-            for dimension in meta.shape {
+            // An empty tensor is 0 bytes however large its other sizes, as TensorFlow counts it;
+            // strings and handles count elements, whose bytes their TensorProto payload holds.
+            var expected = meta.shape.contains(0) ? 0 : Swift.max(dtype.byteSize, 1)
+            for dimension in meta.shape where expected != 0 {
                 let (product, overflow) = expected.multipliedReportingOverflow(by: Int(clamping: dimension))
                 guard !overflow else {
                     throw WeftError(.invalidArgument, "\(label) has the shape \(meta.shape), which is too large")
                 }
                 expected = product
             }
+            if dtype.isObject { expected = 0 }
             let shape = TensorShape(meta.shape.map { Int($0) })
             // Strings and handles travel as a TensorProto, checked when it is read.
             guard expected == size || dtype.isObject else {

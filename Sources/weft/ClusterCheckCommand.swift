@@ -17,13 +17,13 @@ struct ClusterCheckCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
-        let text: String
+        let data: Data
         do {
-            text = try String(contentsOfFile: config, encoding: .utf8)
+            data = try ClusterConfig.contents(ofFile: config)
         } catch {
-            throw ValidationError("cannot read \(config): \(error.localizedDescription)")
+            throw ValidationError(error.message)
         }
-        let (cluster, problems) = ClusterConfig.check(text, file: config)
+        let (cluster, problems) = ClusterConfig.check(data, file: config)
         guard let cluster else {
             for problem in problems { say("\(problem)") }
             say("\(config): \(problems.count) problem\(problems.count == 1 ? "" : "s")")

@@ -30,16 +30,25 @@ struct CoordinatorCommand: ParsableCommand {
     )
     var strategy: String?
 
-    @Option(help: "Milliseconds of worker silence before it is declared dead. Default: 1500.")
+    @Option(
+        parsing: .unconditional,
+        help: "Milliseconds of worker silence before it is declared dead. Default: 1500."
+    )
     var heartbeatTimeoutMs: Int?
 
-    @Option(help: "Milliseconds between a worker's heartbeats. Default: 250.")
+    @Option(parsing: .unconditional, help: "Milliseconds between a worker's heartbeats. Default: 250.")
     var heartbeatIntervalMs: Int?
 
-    @Option(help: "Milliseconds one request to a worker may take, apart from running steps. Default: 2000.")
+    @Option(
+        parsing: .unconditional,
+        help: "Milliseconds one request to a worker may take, apart from running steps. Default: 2000."
+    )
     var requestTimeoutMs: Int?
 
-    @Option(help: "Milliseconds a step may run when its client sets no deadline. Default: 60000.")
+    @Option(
+        parsing: .unconditional,
+        help: "Milliseconds a step may run when its client sets no deadline. Default: 60000."
+    )
     var stepTimeoutMs: Int?
 
     @Flag(help: .hidden) var exitWithParent = false
@@ -51,9 +60,8 @@ struct CoordinatorCommand: ParsableCommand {
             ("heartbeat-timeout-ms", heartbeatTimeoutMs), ("heartbeat-interval-ms", heartbeatIntervalMs),
             ("request-timeout-ms", requestTimeoutMs), ("step-timeout-ms", stepTimeoutMs),
         ]
-        for (name, value) in durations {
-            if let value, value <= 0 { throw ValidationError("--\(name) must be positive, not \(value)") }
-        }
+        for (name, value) in durations { _ = try milliseconds(value, flag: name) }
+        try checkAddress(listen, flag: "listen", binding: true)
     }
 
     /// The cluster file's settings with this command's flags laid over them.
@@ -68,6 +76,12 @@ struct CoordinatorCommand: ParsableCommand {
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let stepTimeoutMs { configuration.stepTimeout = .milliseconds(stepTimeoutMs) }
         _ = try PlacementStrategies.named(configuration.defaultStrategy)
+        if let problem = ClusterConfig.heartbeatProblem(
+            interval: configuration.heartbeatInterval,
+            timeout: configuration.heartbeatTimeout
+        ) {
+            throw ValidationError("--heartbeat-timeout-ms: \(problem)")
+        }
         return configuration
     }
 
@@ -107,11 +121,28 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The job this worker belongs to. Default: worker.")
     var job: String?
 
-    @Option(help: "The task index; assigned by the coordinator when left out (required with --config).")
+    @Option(
+        parsing: .unconditional,
+        help: "The task index; assigned by the coordinator when left out (required with --config)."
+    )
     var task: Int?
 
-    @Option(help: "Milliseconds one request to the coordinator may take. Default: 2000.")
+    @Option(parsing: .unconditional, help: "Milliseconds one request to the coordinator may take. Default: 2000.")
     var requestTimeoutMs: Int?
+
+    @Option(
+        help: """
+            The most memory this worker's tensors may hold: a size like 512MiB or 4GiB, or a share of physical \
+            memory like 50%. A step that would pass it fails with resourceExhausted.
+            """
+    )
+    var memoryLimit = "80%"
+
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds to try registering with the coordinator before exiting with status 1. Default: forever."
+    )
+    var registerTimeout: Double?
 
     @Flag(help: .hidden) var exitWithParent = false
 
@@ -119,14 +150,23 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         try cluster.requireOne()
+        do {
+            _ = try ConfigByteSize.parse(memoryLimit)
+        } catch {
+            throw ValidationError("--memory-limit: \(error.message)")
+        }
         if cluster.config != nil && (job == nil || task == nil) {
             throw ValidationError(
                 "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
             )
         }
         if let task, task < 0 { throw ValidationError("--task must be 0 or more, not \(task)") }
-        if let requestTimeoutMs, requestTimeoutMs <= 0 {
-            throw ValidationError("--request-timeout-ms must be positive, not \(requestTimeoutMs)")
+        _ = try milliseconds(requestTimeoutMs, flag: "request-timeout-ms")
+        try checkAddress(listen, flag: "listen", binding: true)
+        try checkAddress(advertise, flag: "advertise", binding: false)
+        try checkAddress(cluster.coordinator, flag: "coordinator", binding: false)
+        if let registerTimeout, !(registerTimeout > 0 && registerTimeout <= 100 * 365 * 86_400) {
+            throw ValidationError("--register-timeout must be a positive number of seconds, not \(registerTimeout)")
         }
     }
 
@@ -152,12 +192,26 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
+        TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
         let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
         worker.start()
         say("worker listening on \(worker.address)")
+        if let registerTimeout { exitUnlessRegistered(worker, within: .milliseconds(Int64(registerTimeout * 1000))) }
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()
         exitSkippingLibraryDestructors()
+    }
+
+    /// Ends the process with status 1, saying why, when `worker` has not registered within `timeout`.
+    private func exitUnlessRegistered(_ worker: Worker, within timeout: Duration) {
+        Thread.detachNewThread {
+            guard let error = worker.waitForRegistration(timeout: timeout) else { return }
+            FileHandle.standardError.write(
+                Data("weft worker: not registered within \(timeout): \(error.code): \(error.message)\n".utf8)
+            )
+            worker.stop()
+            exitSkippingLibraryDestructors(status: 1)
+        }
     }
 }
 
@@ -216,12 +270,28 @@ struct StatusCommand: ParsableCommand {
     }
 }
 
+/// A `--NAME-ms` flag's value as a duration, checked as the cluster file checks durations.
+func milliseconds(_ value: Int?, flag: String) throws -> Duration? {
+    guard let value else { return nil }
+    do {
+        return try ConfigDuration.parse("\(value)ms")
+    } catch {
+        throw ValidationError("--\(flag): \(error.message)")
+    }
+}
+
+/// Checks an address flag as the cluster file checks addresses (`binding` for one to listen on).
+func checkAddress(_ text: String?, flag: String, binding: Bool) throws {
+    guard let text, let problem = ClusterConfig.addressProblem(text, binding: binding) else { return }
+    throw ValidationError("--\(flag): \(problem)")
+}
+
 /// Ends a worker process once it has stopped serving. OpenBLAS's exit handler joins its thread
 /// pool and deadlocks when another thread is still inside a BLAS call (a step's MatMul, the
 /// start-up calibration), so a worker leaves with `_exit`: its sockets are closed and its
 /// output is unbuffered, so nothing is lost.
-func exitSkippingLibraryDestructors() -> Never {
-    _exit(0)
+func exitSkippingLibraryDestructors(status: Int32 = 0) -> Never {
+    _exit(status)
 }
 
 /// Blocks until SIGINT or SIGTERM, or, with `exitWithParent`, until standard input closes

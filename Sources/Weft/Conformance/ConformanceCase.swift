@@ -155,6 +155,12 @@ public struct ConformanceCase: Sendable {
             throw WeftError(.unimplemented, "dtype '\(dtypeName)' is not supported")
         }
         let tensorShape = TensorShape(shape)
+        guard shape.allSatisfy({ $0 >= 0 }), try tensorShape.checkedElementCount(dtype: dtype) == values.count else {
+            throw WeftError(
+                .invalidArgument,
+                "a \(dtypeName) value of shape \(shape) cannot hold \(values.count) values"
+            )
+        }
         switch dtype {
         case .string:
             return try Tensor(strings: try values.map(parseBytes), shape: tensorShape)
@@ -173,7 +179,27 @@ public struct ConformanceCase: Sendable {
         case .uint64:
             return try Tensor(values.map { ($0 as? NSNumber)?.uint64Value ?? 0 }, shape: tensorShape)
         default:
-            return try Tensor(converting: values.map(parseNumber), to: dtype, shape: tensorShape)
+            let numbers = values.map(parseNumber)
+            if let range = integerRange(dtype),
+                let bad = numbers.first(where: { !range.contains($0) || $0 != $0.rounded() })
+            {
+                throw WeftError(.invalidArgument, "\(bad) is not a \(dtypeName) value")
+            }
+            return try Tensor(converting: numbers, to: dtype, shape: tensorShape)
+        }
+    }
+
+    /// The values an integer dtype narrower than 64 bits holds, which a double holds exactly:
+    /// an expected value outside it is a broken case, not a number to convert.
+    private static func integerRange(_ dtype: DType) -> ClosedRange<Double>? {
+        switch dtype {
+        case .int8, .qint8: -128...127
+        case .uint8, .quint8: 0...255
+        case .int16, .qint16: -32_768...32_767
+        case .uint16, .quint16: 0...65_535
+        case .int32, .qint32: -2_147_483_648...2_147_483_647
+        case .uint32: 0...4_294_967_295
+        default: nil
         }
     }
 

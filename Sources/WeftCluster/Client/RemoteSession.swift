@@ -236,8 +236,12 @@ public final class RemoteSessionBackend: SessionBackend {
         return (values.map { $0! }, statistics)  // routes are kept only when they answer every fetch
     }
 
-    /// Whether the worker's fetches and the fed tensors together answer every fetch.
+    /// Whether the worker's fetches and the fed tensors together answer every fetch, with every
+    /// index the route names inside the step's feeds and fetches.
     private static func answersEveryFetch(_ route: Weft_DirectRoute, _ signature: RunSignature) -> Bool {
+        guard route.feedIndices.allSatisfy({ Int($0) < signature.feeds.count }),
+            route.fetchIndices.allSatisfy({ Int($0) < signature.fetches.count })
+        else { return false }
         let fromWorker = Set(route.fetchIndices.map(Int.init))
         return signature.fetches.indices.allSatisfy {
             fromWorker.contains($0) || signature.feeds.contains(signature.fetches[$0])

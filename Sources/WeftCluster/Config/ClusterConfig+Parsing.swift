@@ -32,6 +32,50 @@ extension ClusterConfig {
         return (problems.isEmpty ? config : nil, problems)
     }
 
+    /// Checks a cluster file's bytes: text that is not UTF-8 (a binary file, a file in another
+    /// encoding) is one problem at the line and column of its first bad byte.
+    public static func check(_ data: Data, file: String) -> (config: ClusterConfig?, problems: [ConfigProblem]) {
+        let bytes = [UInt8](data)
+        var line = 1
+        var lineStart = 0
+        var offset = 0
+        while offset < bytes.count {
+            guard let length = Self.utf8Length(bytes, at: offset), bytes[offset] != 0 else {
+                let byte = String(bytes[offset], radix: 16, uppercase: true)
+                let problem = ConfigProblem(
+                    file: file,
+                    path: "",
+                    line: line,
+                    column: offset - lineStart + 1,
+                    message: "byte 0x\(byte) at offset \(offset) is not UTF-8 text; a cluster file is YAML or JSON"
+                )
+                return (nil, [problem])
+            }
+            if bytes[offset] == UInt8(ascii: "\n") {
+                line += 1
+                lineStart = offset + 1
+            }
+            offset += length
+        }
+        return check(String(decoding: bytes, as: UTF8.self), file: file)
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `offset`, or `nil` when it is not one.
+    private static func utf8Length(_ bytes: [UInt8], at offset: Int) -> Int? {
+        let lead = bytes[offset]
+        let length: Int
+        switch lead {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0...0xEF: length = 3
+        case 0xF0...0xF4: length = 4
+        default: return nil
+        }
+        guard offset + length <= bytes.count else { return nil }
+        let sequence = Array(bytes[offset..<offset + length])
+        return String(validating: sequence, as: UTF8.self) == nil ? nil : length
+    }
+
     /// Reads a cluster file's text, or throws `invalidArgument` listing every problem with its place.
     public init(parsing text: String, file: String) throws(WeftError) {
         let (config, problems) = Self.check(text, file: file)
@@ -46,13 +90,49 @@ extension ClusterConfig {
 
     /// Reads the cluster file at `path`.
     public init(contentsOfFile path: String) throws(WeftError) {
-        let text: String
+        let (config, problems) = Self.check(try Self.contents(ofFile: path), file: path)
+        guard let config else {
+            throw WeftError(
+                .invalidArgument,
+                "\(path) is not a valid cluster file:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+            )
+        }
+        self = config
+    }
+
+    /// The bytes of the file at `path`, or `notFound` saying why they cannot be read.
+    public static func contents(ofFile path: String) throws(WeftError) -> Data {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw WeftError(.notFound, "cannot read the cluster file \(path): \(error.localizedDescription)")
         }
-        try self.init(parsing: text, file: path)
+    }
+
+    /// Why a heartbeat `timeout` does not suit `interval`, or `nil` when it does: a timeout
+    /// shorter than two intervals declares healthy workers dead after one late heartbeat. The
+    /// cluster file and the command line refuse the same settings with the same words.
+    public static func heartbeatProblem(interval: Duration, timeout: Duration) -> String? {
+        guard timeout < interval * 2 else { return nil }
+        return "\(ConfigDuration.format(timeout)) is less than two heartbeat intervals "
+            + "(\(ConfigDuration.format(interval))); one late heartbeat would declare a healthy worker dead"
+    }
+
+    /// Why `text` cannot be an address a process binds (`binding`) or is reached at, or `nil`
+    /// when it can: the checks the cluster file's addresses get, for the command line too.
+    public static func addressProblem(_ text: String, binding: Bool) -> String? {
+        do throws(WeftError) {
+            let address = try ClusterAddress(parsing: text)
+            if !binding && address.isWildcard {
+                return "\(text) names every interface; other processes need a host they can reach, "
+                    + "like tcp://10.0.0.3:\(address.port)"
+            } else if !binding && address.port == 0 {
+                return "port 0 lets the system choose, so nobody could find the process; name a port"
+            }
+            return nil
+        } catch {
+            return error.message
+        }
     }
 }
 
@@ -171,15 +251,11 @@ struct ConfigReader {
         guard let fields = mapping(node, at: "heartbeat", allowed: ["interval", "timeout"]) else { return }
         config.heartbeatInterval = fields["interval"].flatMap { duration($0, at: "heartbeat.interval") }
         config.heartbeatTimeout = fields["timeout"].flatMap { duration($0, at: "heartbeat.timeout") }
-        // A timeout shorter than two intervals declares healthy workers dead after one late heartbeat.
         let interval = config.heartbeatInterval ?? Coordinator.Configuration(listen: "").heartbeatInterval
-        if let timeout = config.heartbeatTimeout, timeout < interval * 2 {
-            report(
-                "heartbeat.timeout",
-                at: fields["timeout"],
-                "\(ConfigDuration.format(timeout)) is less than two heartbeat intervals (\(ConfigDuration.format(interval))); "
-                    + "one late heartbeat would declare a healthy worker dead"
-            )
+        if let timeout = config.heartbeatTimeout,
+            let problem = ClusterConfig.heartbeatProblem(interval: interval, timeout: timeout)
+        {
+            report("heartbeat.timeout", at: fields["timeout"], problem)
         }
     }
 
@@ -280,22 +356,10 @@ struct ConfigReader {
 
     private mutating func address(_ node: Node, at path: String, binding: Bool) -> String? {
         guard let text = string(node, at: path) else { return nil }
-        do throws(WeftError) {
-            let address = try ClusterAddress(parsing: text)
-            if !binding && address.isWildcard {
-                report(
-                    path,
-                    at: node,
-                    "\(text) names every interface; other processes need a host they can reach, like tcp://10.0.0.3:\(address.port)"
-                )
-            } else if !binding && address.port == 0 {
-                report(path, at: node, "port 0 lets the system choose, so nobody could find the process; name a port")
-            }
-            return text
-        } catch {
-            report(path, at: node, error.message)
-            return nil
-        }
+        guard let problem = ClusterConfig.addressProblem(text, binding: binding) else { return text }
+        report(path, at: node, problem)
+        // An address that parses is kept, so later checks (distinct addresses) still see it.
+        return (try? ClusterAddress(parsing: text)) == nil ? nil : text
     }
 
     private mutating func duration(_ node: Node, at path: String) -> Duration? {

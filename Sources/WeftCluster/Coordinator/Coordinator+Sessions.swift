@@ -45,7 +45,12 @@ extension Coordinator {
             body.strategy.isEmpty ? configuration.defaultStrategy : body.strategy
         )
         if var profile = strategy as? ProfilePlacement, !body.measuredNodeSeconds.isEmpty {
-            profile.measuredCosts = body.measuredNodeSeconds.mapValues { .nanoseconds(Int64($0 * 1e9)) }
+            for (node, seconds) in body.measuredNodeSeconds {
+                profile.measuredCosts[node] = try Duration(
+                    measuredSeconds: seconds,
+                    of: "the measured cost of node \(node)"
+                )
+            }
             strategy = profile
         }
         let devices = try await waitForDevices(graph, timeout: Duration(wireMilliseconds: body.waitForWorkersMs))
@@ -159,10 +164,11 @@ extension Coordinator {
         return .ok
     }
 
-    /// Asks every worker holding the session's state to free it.
+    /// Asks every worker that may hold the session's state to free it, healthy or not: a worker
+    /// that only seems silent still holds the state, and a request to a dead one costs a timeout.
     func release(_ session: CoordinatorSession) {
         let targets = state.withLock { state in
-            session.hosts.keys.compactMap { state.membership[$0] }.filter(\.healthy).map(\.address)
+            session.contacted.union(session.hosts.keys).compactMap { state.membership[$0]?.address }
         }
         let message = WireMessage.make(.releaseSession, session: session.handle)
         for address in targets {
@@ -229,12 +235,18 @@ extension Coordinator {
             guard body.collectStatistics else { return }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
+                // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
-                statistics.tensorsSent += part.tensorsSent
-                statistics.bytesSent += part.bytesSent
+                statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
+                statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
             }
             reply.runStepReply.statistics = statistics
         }
+    }
+
+    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
     }
 
     /// A route for steps that run entirely in one partition: the client may send them to that
@@ -297,6 +309,7 @@ extension Coordinator {
 
     private func registerPartitions(_ setup: StepSetup) async throws(WeftError) {
         guard !setup.toRegister.isEmpty else { return }
+        state.withLock { _ in setup.session.contacted.formUnion(setup.toRegister) }
         let gather = StepGather(expected: setup.toRegister.count)
         for device in setup.toRegister {
             let partition = setup.plan.partitions[device]!

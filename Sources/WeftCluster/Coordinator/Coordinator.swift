@@ -231,6 +231,7 @@ public final class Coordinator: Sendable {
     /// Has every healthy worker measure its links to every other, one worker at a time so the
     /// measurements do not share the network.
     private func measureLinks(_ body: Weft_MeasureLinks) async throws(WeftError) -> WireMessage {
+        _ = try body.checkedSizes()  // refused here, before any worker is asked
         let workers = state.withLock { state in state.membership.healthyDevices.compactMap { state.membership[$0] } }
         let peers = workers.map { worker in
             Weft_PeerAddress.with {

@@ -42,6 +42,9 @@ final class CoordinatorSession: @unchecked Sendable {
     var broken: WeftError?
     /// Workers that hold state of this session, with the incarnation that holds it.
     var hosts: [DeviceName: UInt64] = [:]
+    /// Workers asked to register a partition, whatever they answered: a registration that
+    /// failed elsewhere, or whose reply was lost, may still have left state there to free.
+    var contacted: Set<DeviceName> = []
 
     init(
         handle: String,

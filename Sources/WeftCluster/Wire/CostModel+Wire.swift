@@ -33,11 +33,25 @@ extension LinkMeasurement {
                 LinkMeasurement(
                     source: try DeviceName(parsing: link.source),
                     destination: try DeviceName(parsing: link.destination),
-                    latency: .nanoseconds(Int64(link.latencySeconds * 1e9)),
+                    latency: try Duration(measuredSeconds: link.latencySeconds, of: "the latency of a link"),
                     bytesPerSecond: link.bytesPerSecond
                 )
             )
         }
         return links
+    }
+}
+
+extension Duration {
+    /// The longest measured duration a message may carry: about 31 years, so its nanoseconds fit `Int64`.
+    private static let longestMeasurement = 1e9
+
+    /// A duration measured by another process and sent as seconds, or `invalidArgument` naming
+    /// `what` when it is not a finite number from zero up to about 31 years.
+    init(measuredSeconds seconds: Double, of what: String) throws(WeftError) {
+        guard seconds >= 0, seconds <= Self.longestMeasurement else {
+            throw WeftError(.invalidArgument, "\(what) is \(seconds) seconds; a measured duration is 0 to 1e9 seconds")
+        }
+        self = .nanoseconds(Int64(seconds * 1e9))
     }
 }

@@ -51,6 +51,8 @@ public final class Worker: Sendable {
         var peers: [String: String] = [:]
         var sessions: [String: WorkerSession] = [:]
         var stopped = false
+        /// Why the last registration attempt failed; `nil` once one succeeded.
+        var registrationError: WeftError?
     }
 
     private let configuration: Configuration
@@ -60,6 +62,8 @@ public final class Worker: Sendable {
     private let state = Mutex(State())
     private let timers = DispatchQueue(label: "weft.worker.timers")
     private let work = DispatchQueue(label: "weft.worker.work", attributes: .concurrent)
+    /// Signalled once the first registration succeeds.
+    private let registered = DispatchSemaphore(value: 0)
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
 
@@ -131,20 +135,51 @@ public final class Worker: Sendable {
                 let body = reply.envelope.registerWorkerReply
                 let device = DeviceName(job: body.job, task: Int(body.task))
                 let interval = Duration(wireMilliseconds: UInt64(max(body.heartbeatIntervalMs, 50)))
-                state.withLock {
-                    $0.device = device
-                    $0.heartbeatInterval = interval
+                let first = state.withLock { state in
+                    defer {
+                        state.device = device
+                        state.heartbeatInterval = interval
+                        state.registrationError = nil
+                    }
+                    return state.device == nil
                 }
                 logger.info(
                     "registered",
                     metadata: ["worker.device": "\(device)", "coordinator": "\(configuration.coordinator)"]
                 )
+                if first { registered.signal() }
                 scheduleHeartbeat(after: interval)
             case .failure(let error):
-                logger.debug("registration failed; retrying", metadata: ["error": "\(error)"])
+                registrationFailed(error)
                 timers.asyncAfter(deadline: .now() + .milliseconds(300)) { self.register() }
             }
         }
+    }
+
+    /// Logs a failed registration at warning level when its reason is new (the coordinator's
+    /// own message when it refused), so an operator sees why; retries of the same failure stay quiet.
+    private func registrationFailed(_ error: WeftError) {
+        let isNew = state.withLock { state in
+            defer { state.registrationError = error }
+            return state.registrationError != error
+        }
+        let metadata: Logger.Metadata = ["coordinator": "\(configuration.coordinator)", "error": "\(error)"]
+        if isNew {
+            logger.warning("cannot register with the coordinator; retrying", metadata: metadata)
+        } else {
+            logger.debug("registration failed again; retrying", metadata: metadata)
+        }
+    }
+
+    /// Waits until this worker has registered once, or `timeout` passes: then returns why the
+    /// last attempt failed. Blocks the calling thread.
+    public func waitForRegistration(timeout: Duration) -> WeftError? {
+        guard registered.wait(timeout: .now() + timeout.dispatchInterval) == .timedOut else {
+            registered.signal()  // later waiters return at once too
+            return nil
+        }
+        return state.withLock { $0.registrationError }
+            ?? WeftError(.deadlineExceeded, "the coordinator at \(configuration.coordinator) did not answer")
     }
 
     private func scheduleHeartbeat(after interval: Duration) {
@@ -225,13 +260,9 @@ public final class Worker: Sendable {
         let source = state.withLock { $0.device }?.description ?? address
         let probe = LinkProbe(node: node, timeout: configuration.requestTimeout)
         do throws(WeftError) {
+            let (roundTrips, payloadBytes) = try body.checkedSizes()
             let links = try body.peers.map { (peer) throws(WeftError) in
-                try probe.measure(
-                    from: source,
-                    to: peer,
-                    roundTrips: Int(body.roundTrips),
-                    payloadBytes: Int(body.payloadBytes)
-                )
+                try probe.measure(from: source, to: peer, roundTrips: roundTrips, payloadBytes: payloadBytes)
             }
             return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
         } catch {
@@ -326,7 +357,7 @@ public final class Worker: Sendable {
         )
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
-            timers.asyncAfter(deadline: .now() + .milliseconds(Int(deadline))) { [weak session] in
+            timers.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: deadline))) { [weak session] in
                 session?.rendezvous.abort(
                     step: step,
                     error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms")

@@ -26,10 +26,11 @@ struct MemoryBudget {
         switch node.info.op {
         case "VariableV2":
             let shape = ShapeInference.concrete((try? node.info.attributes.shape("shape")) ?? .unknown)
-            return shape.elementCount * type.dtype.byteSize
+            return ShapeInference.bounded(shape).elementCount * type.dtype.byteSize
         case "Const":
             guard case .tensor(let proto)? = node.info.attributes.values["value"]?.value else { return 0 }
-            return proto.tensorShape.dim.reduce(1) { $0 * max(Int($1.size), 0) } * type.dtype.byteSize
+            let shape = TensorShape(proto.tensorShape.dim.map { max(Int($0.size), 0) })
+            return ShapeInference.bounded(shape).elementCount * type.dtype.byteSize
         default:
             return 0
         }

@@ -32,7 +32,7 @@ public struct ShapeInference: Sendable {
             for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
                 let position = outputStart[index] + slot
                 elementBytes[position] = type.dtype.byteSize
-                if slot < inferred.count { shapes[position] = inferred[slot] }
+                if slot < inferred.count { shapes[position] = Self.bounded(inferred[slot]) }
             }
         }
     }
@@ -44,6 +44,24 @@ public struct ShapeInference: Sendable {
     public func bytes(node: Int, output: Int) -> Int {
         let position = outputStart[node] + output
         return shapes[position].elementCount * elementBytes[position]
+    }
+
+    /// The most elements an inferred shape holds. Shapes come from a GraphDef, so their
+    /// products can pass `Int`, and the cost model sums bytes over every node; a tensor this
+    /// large is refused where it would be allocated anyway, so its estimate needs no precision.
+    static let maxElements = 1 << 32
+
+    /// `shape` with its dimensions lowered where their product would pass `maxElements`.
+    static func bounded(_ shape: TensorShape) -> TensorShape {
+        guard !shape.dimensions.contains(0) else { return shape }
+        var count = 1
+        var dimensions = shape.dimensions
+        for (axis, size) in dimensions.enumerated() {
+            let allowed = maxElements / count
+            dimensions[axis] = min(size, allowed)
+            count *= max(dimensions[axis], 1)
+        }
+        return TensorShape(dimensions)
     }
 
     // MARK: Rules
@@ -180,7 +198,7 @@ public struct ShapeInference: Sendable {
 
     private func reshape(_ shape: TensorShape, to target: [Int]?) -> TensorShape {
         guard let target else { return shape }
-        let known = target.filter { $0 >= 0 }.reduce(1, *)
+        let known = target.filter { $0 >= 0 }.reduce(1) { Self.saturatingProduct($0, $1) }
         let missing = known == 0 ? 0 : shape.elementCount / known
         return TensorShape(target.map { $0 < 0 ? max(missing, 1) : $0 })
     }
@@ -209,7 +227,7 @@ public struct ShapeInference: Sendable {
 
     private func tile(_ shape: TensorShape, multiples: [Int]?) -> TensorShape {
         guard let multiples, multiples.count == shape.rank else { return shape }
-        return TensorShape(zip(shape.dimensions, multiples).map { $0 * max($1, 0) })
+        return TensorShape(zip(shape.dimensions, multiples).map { Self.saturatingProduct($0, max($1, 0)) })
     }
 
     private func concat(_ inputs: [TensorShape], axis: Int) -> TensorShape {
@@ -228,7 +246,15 @@ public struct ShapeInference: Sendable {
             // `Range(0, Rank(x), 1)`: as long as x's rank; unknown otherwise.
             return TensorShape([max(input(graph, index, 1).elementCount, 1)])
         }
-        return TensorShape([max(0, (limit - start + delta - (delta > 0 ? 1 : -1)) / delta)])
+        // In Double: the constants come from the graph and their differences can pass `Int`.
+        let count = ((Double(limit) - Double(start)) / Double(delta)).rounded(.up)
+        return TensorShape([count > 0 ? Int(min(count, Double(Self.maxElements))) : 0])
+    }
+
+    /// `a * b` for sizes (at least zero), `Int.max` where the product would overflow.
+    static func saturatingProduct(_ a: Int, _ b: Int) -> Int {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? .max : product
     }
 
     /// The integer values of input `slot` when it comes straight from a small `Const`.
@@ -236,10 +262,17 @@ public struct ShapeInference: Sendable {
         let inputs = graph.nodes[index].dataInputs
         guard slot < inputs.count else { return nil }
         let producer = inputs[slot].node
+        // The declared shape is checked before the value is read: a large constant is never copied.
         guard graph.nodes[producer].info.op == "Const",
-            let tensor = try? graph.nodes[producer].info.attributes.tensor("value"),
-            tensor.elementCount <= 64, tensor.dtype == .int32 || tensor.dtype == .int64
+            case .tensor(let proto)? = graph.nodes[producer].info.attributes.values["value"]?.value,
+            proto.tensorShape.dim.count <= 1, proto.tensorShape.dim.allSatisfy({ (0...64).contains($0.size) }),
+            let tensor = try? Tensor(proto: proto)
         else { return nil }
-        return tensor.doubleValues.map { Int($0) }
+        // Read as integers: a double rounds Int64.max up past `Int`.
+        switch tensor.dtype {
+        case .int32: return tensor.scalars(as: Int32.self).map(Int.init)
+        case .int64: return tensor.scalars(as: Int64.self).map(Int.init)
+        default: return nil
+        }
     }
 }

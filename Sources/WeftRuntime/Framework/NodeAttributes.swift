@@ -44,6 +44,23 @@ public struct NodeAttributes: Sendable {
         return Int(int)
     }
 
+    /// The most outputs an attribute may give a node (`num_split`, `num`, `num_partitions`):
+    /// the count comes from a GraphDef and sizes the node's output list as the graph is loaded.
+    public static let maxOutputCount = 1 << 16
+
+    /// An `int` attribute that counts the node's outputs, checked to lie in
+    /// `minimum...maxOutputCount` before anything is sized by it.
+    public func outputCount(_ key: String, minimum: Int) throws(WeftError) -> Int {
+        let count = try int(key)
+        guard count >= minimum, count <= Self.maxOutputCount else {
+            throw WeftError(
+                .invalidArgument,
+                "node '\(node)': attribute \(key) must be from \(minimum) to \(Self.maxOutputCount), got \(count)"
+            )
+        }
+        return count
+    }
+
     /// A `string` attribute, or `default` when absent.
     public func string(_ key: String, default value: String? = nil) throws(WeftError) -> String {
         guard let attr = values[key] else {

@@ -21,7 +21,7 @@ extension Tensor {
                     "tensor_content holds \(proto.tensorContent.count) bytes but a \(dtype) tensor of shape \(shape) needs \(count * dtype.byteSize)"
                 )
             }
-            self.init(uninitialized: dtype, shape: shape)
+            try self.init(budgeted: dtype, shape: shape, count: count)
             let base = buffer.base
             proto.tensorContent.withUnsafeBytes { bytes in
                 guard let source = bytes.baseAddress else { return }
@@ -29,7 +29,7 @@ extension Tensor {
             }
             return
         }
-        self.init(uninitialized: dtype, shape: shape)
+        try self.init(budgeted: dtype, shape: shape, count: count)
         switch dtype {
         case .float: try fill(proto.floatVal, as: Float.self)
         case .double: try fill(proto.doubleVal, as: Double.self)
@@ -50,6 +50,12 @@ extension Tensor {
         case .complex128: try fill(try Self.pairs(proto.dcomplexVal).map { ComplexElement($0, $1) }, as: ComplexElement<Double>.self)
         case .string, .resource, .variant: break  // handled above
         }
+    }
+
+    /// An uninitialized tensor of `count` elements whose bytes count against the memory budget.
+    private init(budgeted dtype: DType, shape: TensorShape, count: Int) throws(WeftError) {
+        let buffer = try TensorBuffer(budgetedBytes: count * dtype.byteSize, shape: shape, dtype: dtype, node: nil)
+        self.init(dtype: dtype, shape: shape, buffer: buffer)
     }
 
     /// Real and imaginary parts, interleaved in TensorFlow's `scomplex_val`/`dcomplex_val`.
@@ -124,11 +130,12 @@ extension Tensor {
 }
 
 extension TensorShape {
-    /// The number of elements, or `resourceExhausted` when the shape's bytes overflow or are
-    /// more than this machine holds: for shapes read from outside, before allocating.
+    /// The number of elements, or `resourceExhausted` when the shape's bytes overflow or pass
+    /// this process's memory limit (`TensorMemory`): for shapes read from outside, before allocating.
     public func checkedElementCount(dtype: DType) throws(WeftError) -> Int {
-        var count = 1
-        for size in dimensions {
+        // An empty tensor has 0 elements however large its other sizes, as TensorFlow counts it.
+        var count = dimensions.contains(0) ? 0 : 1
+        for size in dimensions where count != 0 || size < 0 {
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow, size >= 0 else {
                 throw WeftError(.resourceExhausted, "a \(dtype) tensor of shape \(self) has too many elements to allocate")
@@ -136,10 +143,11 @@ extension TensorShape {
             count = product
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: Swift.max(dtype.byteSize, 8))
-        guard !overflow, bytes <= KernelChecks.memoryLimit else {
+        guard !overflow, bytes <= TensorMemory.limit else {
             throw WeftError(
                 .resourceExhausted,
-                "OOM when allocating tensor with shape\(self) and type \(dtype): more than this machine's memory"
+                "OOM when allocating tensor with shape\(self) and type \(dtype): more than this process's "
+                    + "\(TensorMemory.limit)-byte memory limit"
             )
         }
         return count

@@ -189,6 +189,9 @@ public struct Tensor: Sendable, CustomStringConvertible {
         case .variant: values = variants.map { "<\($0.typeName)>" }
         case .complex64, .complex128:
             values = zip(doubleValues, imaginaryValues).map { "(\($0)\($1 < 0 ? "-" : "+")\(Swift.abs($1))j)" }
+        // Exactly, from the integers: a double holds 53 bits, and 2^64 - 1 becomes 2^64.
+        case .int64: values = scalars(as: Int64.self).map { String($0) }
+        case .uint64: values = scalars(as: UInt64.self).map { String($0) }
         default:
             values = doubleValues.map { value -> String in
                 switch dtype {

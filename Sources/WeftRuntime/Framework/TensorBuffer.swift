@@ -21,12 +21,28 @@ public final class TensorBuffer: @unchecked Sendable {
     public let objects: ObjectElements?
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
-    /// Allocates `byteCount` uninitialized bytes, 64-byte aligned for SIMD and BLAS.
-    public init(byteCount: Int) {
+    /// Allocates `byteCount` uninitialized bytes, 64-byte aligned for SIMD and BLAS, counted in
+    /// `TensorMemory` without a check: for sizes the caller has bounded.
+    public convenience init(byteCount: Int) {
+        TensorMemory.record(byteCount)
+        self.init(reservedByteCount: byteCount)
+    }
+
+    /// Allocates `byteCount` bytes whose reservation in `TensorMemory` the caller holds.
+    init(reservedByteCount byteCount: Int) {
         self.byteCount = byteCount
         self.base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
         self.objects = nil
         self.release = nil
+    }
+
+    /// Allocates the bytes of a `dtype` tensor of `shape`, or throws `resourceExhausted` when
+    /// they would pass this process's memory budget; `node` names the allocating node in the error.
+    convenience init(budgetedBytes byteCount: Int, shape: TensorShape, dtype: DType, node: String?) throws(WeftError) {
+        guard TensorMemory.reserve(byteCount) else {
+            throw TensorMemory.exhausted(bytes: byteCount, shape: shape, dtype: dtype, node: node)
+        }
+        self.init(reservedByteCount: byteCount)
     }
 
     /// Holds the elements of an object tensor; there are no payload bytes.
@@ -47,9 +63,11 @@ public final class TensorBuffer: @unchecked Sendable {
         self.byteCount = count
         self.objects = nil
         self.release = release
+        TensorMemory.record(count)
     }
 
     deinit {
+        TensorMemory.release(byteCount)
         if let release { release(base) } else { base.deallocate() }
     }
 }

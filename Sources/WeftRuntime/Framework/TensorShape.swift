@@ -15,8 +15,9 @@ public struct TensorShape: Sendable, Hashable, ExpressibleByArrayLiteral, Custom
 
     /// The number of dimensions.
     public var rank: Int { dimensions.count }
-    /// The number of elements: the product of the dimensions.
-    public var elementCount: Int { dimensions.reduce(1, *) }
+    /// The number of elements: the product of the dimensions (0 when one is 0, however large
+    /// the others).
+    public var elementCount: Int { dimensions.contains(0) ? 0 : dimensions.reduce(1, *) }
     /// `[2, 3]`, the way TensorFlow's messages print shapes.
     public var description: String { "[" + dimensions.map(String.init).joined(separator: ",") + "]" }
 

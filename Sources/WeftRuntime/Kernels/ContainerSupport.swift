@@ -168,10 +168,10 @@ enum ElementRows {
     }
 
     /// `count` empty slots, refused with `resourceExhausted` when their bookkeeping alone would
-    /// not fit in memory (a `num_elements` of two billion).
+    /// not fit in the memory budget (`TensorMemory`) left: a `num_elements` of two billion.
     static func slots<Slot>(_ count: Int, of slot: Slot, node: String) throws(WeftError) -> [Slot] {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Slot>.stride)
-        guard !overflow, bytes <= KernelChecks.memoryLimit else {
+        guard !overflow, bytes <= TensorMemory.limit - TensorMemory.liveBytes else {
             throw WeftError(
                 .resourceExhausted,
                 "OOM when allocating a list of \(count) elements: more than this machine's memory (node '\(node)')"

@@ -498,13 +498,7 @@ enum GatherOps {
         "DynamicPartition",
         inputCount: 2,
         outputTypes: { node, inputs throws(WeftError) in
-            let count = try node.attributes.int("num_partitions")
-            guard count >= 1 else {
-                throw WeftError(
-                    .invalidArgument,
-                    "node '\(node.name)': num_partitions must be at least 1, got \(count)"
-                )
-            }
+            let count = try node.attributes.outputCount("num_partitions", minimum: 1)
             return Array(
                 repeating: OutputType(try node.optionalType("T") ?? inputs.first?.dtype ?? .float),
                 count: count

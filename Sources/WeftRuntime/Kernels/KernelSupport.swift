@@ -198,16 +198,18 @@ enum KernelChecks {
     }
 
     /// Allocates a kernel's output. Shapes computed from input values (`Fill`, `Tile`, a
-    /// broadcast, a product) can ask for more than the machine holds, or overflow `Int`;
-    /// that is TensorFlow's `resourceExhausted` ("OOM when allocating"), never a crash.
+    /// broadcast, a product) can ask for more than the process's memory budget (`TensorMemory`)
+    /// allows, or overflow `Int`; that is TensorFlow's `resourceExhausted` ("OOM when
+    /// allocating"), never a crash.
     /// Object dtypes (strings, resources, variants) are refused: kernels that move such
     /// elements build their outputs from the elements themselves.
     static func allocate(_ dtype: DType, _ shape: TensorShape, node: String) throws(WeftError) -> Tensor {
         guard !dtype.isObject else {
             throw WeftError(.unimplemented, "this op has no kernel for \(dtype) tensors (node '\(node)')")
         }
-        var bytes = dtype.byteSize
-        for size in shape.dimensions {
+        // An empty tensor is 0 bytes however large its other sizes, as TensorFlow counts it.
+        var bytes = shape.dimensions.contains(0) ? 0 : dtype.byteSize
+        for size in shape.dimensions where bytes != 0 || size < 0 {
             let (product, overflow) = bytes.multipliedReportingOverflow(by: size)
             guard !overflow, size >= 0 else {
                 throw WeftError(
@@ -217,24 +219,9 @@ enum KernelChecks {
             }
             bytes = product
         }
-        guard bytes <= memoryLimit else {
-            throw WeftError(
-                .resourceExhausted,
-                "OOM when allocating tensor with shape\(shape) and type \(dtype): \(bytes) bytes is more than this machine's memory (node '\(node)')"
-            )
-        }
-        return Tensor(uninitialized: dtype, shape: shape)
+        let buffer = try TensorBuffer(budgetedBytes: bytes, shape: shape, dtype: dtype, node: node)
+        return Tensor(dtype: dtype, shape: shape, buffer: buffer)
     }
-
-    /// The physical memory of the machine: no single tensor can be larger.
-    static let memoryLimit: Int = {
-        #if canImport(Glibc)
-        let pages = sysconf(Int32(_SC_PHYS_PAGES))
-        let pageSize = sysconf(Int32(_SC_PAGESIZE))
-        if pages > 0 && pageSize > 0 { return pages.multipliedReportingOverflow(by: pageSize).partialValue }
-        #endif
-        return Int.max
-    }()
 
     /// The values of an int32 or int64 tensor of indices (axes, shapes, multiples) as `Int`s.
     static func indices(_ tensor: Tensor, what: String, node: String) throws(WeftError) -> [Int] {

@@ -182,13 +182,7 @@ enum SliceOps {
         input index: Int
     ) -> @Sendable (NodeInfo, [OutputType]) throws(WeftError) -> [OutputType] {
         { node, inputs throws(WeftError) in
-            let count = try node.attributes.int(key)
-            guard count >= 0 else {
-                throw WeftError(
-                    .invalidArgument,
-                    "node '\(node.name)': attribute \(key) must be non-negative, got \(count)"
-                )
-            }
+            let count = try node.attributes.outputCount(key, minimum: 0)
             let dtype = try node.optionalType("T") ?? (index < inputs.count ? inputs[index].dtype : .float)
             return Array(repeating: OutputType(dtype), count: count)
         }
