@@ -207,8 +207,9 @@ import Darwin
 
         #expect(failures.count == 3)
         #expect(failures.allSatisfy { $0.code == .unavailable })
-        // Once the handshake has failed, requests fail at once with the reason, not at their timeout.
-        #expect(failures.last?.message.contains("does not speak ZeroMQ's protocol") == true)
+        // Once a handshake has failed, requests fail at once with the reason, not at their timeout
+        // (libzmq reconnects meanwhile, so a request may also meet a connection as it drops).
+        #expect(failures.contains { $0.message.contains("does not speak ZeroMQ's protocol") })
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 

@@ -431,6 +431,8 @@ final class StepExecution: Sendable {
         plan.quickKernels.withLock { $0 = quick }
         if let error { return done(.failure(error)) }
         do throws(WeftError) {
+            // A step that outlived its deadline failed, as in TensorFlow, even if it got to the end.
+            try step.cancellation.check()
             var values: [Tensor] = []
             values.reserveCapacity(plan.fetches.count)
             for (position, source) in plan.fetches.enumerated() {
