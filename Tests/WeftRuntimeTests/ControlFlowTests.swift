@@ -134,6 +134,18 @@ import WeftRuntime
         #expect(try Self.run(index, [Tensor(true)])?.scalar(as: Int32.self) == 1)
     }
 
+    @Test func aFetchedTensorThatIsFed_isTheFedValue_andItsProducerDoesNotRun() throws {
+        // The placeholder would fail if it ran: fed, it must not.
+        let plan = try StepPlan(
+            graph: try RuntimeGraph(nodes: [Self.placeholder("p", .float)]),
+            feeds: [TensorName(node: "p", index: 0)],
+            fetches: [TensorName(node: "p", index: 0)],
+            targets: []
+        )
+        #expect(plan.nodeNames.isEmpty)
+        #expect(try Self.run(plan, [Tensor(Float(2.5))])?.scalar(as: Float.self) == 2.5)
+    }
+
     @Test func malformedControlFlow_isRefusedWhenPlanned() throws {
         let exitOutside = [Self.constant("x", Tensor(Float(1))), Self.node("exit", "Exit", ["x"])]
         let error = #expect(throws: WeftError.self) { try Self.plan(exitOutside, feeds: [], fetch: "exit") }

@@ -132,7 +132,9 @@ public final class StepPlan: Sendable {
         let fetchProducers = try fetches.map { (name) throws(WeftError) in try graph.resolve(name) }
         let targetNodes = try targets.map { (name) throws(WeftError) in try graph.node(named: name) }
 
-        let needed = Self.prune(graph: graph, feeds: feedIndex, roots: fetchProducers.map(\.node) + targetNodes)
+        // A fetched tensor that is fed is the fed value: its producer need not run.
+        let computed = zip(fetches, fetchProducers).filter { feedIndex[$0.0] == nil }.map(\.1.node)
+        let needed = Self.prune(graph: graph, feeds: feedIndex, roots: computed + targetNodes)
         let order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
         var planIndex = [Int: Int](minimumCapacity: order.count)
         for (position, node) in order.enumerated() { planIndex[node] = position }
