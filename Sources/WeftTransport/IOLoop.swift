@@ -90,7 +90,7 @@ final class IOLoop {
     private static let batch = 256
     /// Monitor events the loop reacts to.
     private static let monitoredEvents =
-        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+        ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
         | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
 
     private let core: NodeCore
@@ -601,7 +601,9 @@ final class IOLoop {
             guard let first = frames.first, first.count >= 6 else { continue }
             let event = Int32(first.bytes.loadUnaligned(as: UInt16.self))
             switch event {
-            case ZMQ_EVENT_CONNECTED, ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                // Not on ZMQ_EVENT_CONNECTED: a TCP connection is not yet a ZMTP peer (a listener
+                // that is not Weft accepts it, then fails every handshake).
                 if peer.link != .connected {
                     logger.debug("connected", metadata: ["peer.address": "\(peer.address)"])
                 }
@@ -617,7 +619,8 @@ final class IOLoop {
                 markUnreachable(peer, unreachable(peer.address))
             case ZMQ_EVENT_DISCONNECTED:
                 logger.debug("connection lost", metadata: ["peer.address": "\(peer.address)"])
-                peer.link = .connecting
+                // A connection that failed its handshake was never up: the peer stays unreachable.
+                if !peer.isUnreachable { peer.link = .connecting }
                 peer.reconnectScheduled = true
                 // A reply can only come back over the connection its request went out on, and that
                 // one is gone (a new connection gets a new routing identity at the peer).
