@@ -231,7 +231,7 @@ public final class Worker: Sendable {
                 ),
                 envelope.status.message.isEmpty ? "step aborted" : envelope.status.message
             )
-            session(envelope.session)?.rendezvous.abort(step: envelope.step, error: error)
+            session(envelope.session)?.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession:
             let removed = state.withLock { $0.sessions.removeValue(forKey: envelope.session) }
@@ -345,15 +345,17 @@ public final class Worker: Sendable {
         }
         let step = envelope.step
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
-        // Loops check it every iteration, so a loop that never ends fails at the deadline.
+        // Loops check it every iteration, so a loop that never ends fails at the deadline, when
+        // the step is aborted, or when the session is released.
         let deadline: ContinuousClock.Instant? =
             envelope.deadlineMs > 0 ? .now + .milliseconds(Int64(clamping: envelope.deadlineMs)) : nil
+        let cancellation = session.begin(step: step, deadline: deadline)
         let context = StepContext(
             id: step,
             resources: session.resources,
             rendezvous: session.rendezvous,
             statistics: collector,
-            cancellation: StepCancellation(deadline: deadline)
+            cancellation: cancellation
         )
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
@@ -369,6 +371,7 @@ public final class Worker: Sendable {
         // thread hand-off on this side.
         plan.run(feeds: message.message.tensors, step: context, inline: .inexpensive(limit: Self.inlineKernelLimit)) {
             result in
+            session.end(step: step)
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 session.rendezvous.finish(step: step)
                 self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
@@ -426,6 +429,8 @@ final class WorkerSession: Sendable {
     let resources = ResourceContainer()
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
+    /// Steps running now, so an abort or the session's release ends their loops.
+    private let running = Mutex<[UInt64: StepCancellation]>([:])
 
     init(
         handle: String,
@@ -440,9 +445,26 @@ final class WorkerSession: Sendable {
     func add(_ plan: StepPlan, handle: String) { plans.withLock { $0[handle] = plan } }
     func plan(_ handle: String) -> StepPlan? { plans.withLock { $0[handle] } }
 
+    /// The cancellation of a step starting now; `end` forgets it.
+    func begin(step: UInt64, deadline: ContinuousClock.Instant?) -> StepCancellation {
+        let cancellation = StepCancellation(deadline: deadline)
+        running.withLock { $0[step] = cancellation }
+        return cancellation
+    }
+
+    func end(step: UInt64) { running.withLock { _ = $0.removeValue(forKey: step) } }
+
+    /// Fails the step here: its receives, and its loops at their next iteration.
+    func abort(step: UInt64, error: WeftError) {
+        running.withLock { $0[step] }?.cancel(error)
+        rendezvous.abort(step: step, error: error)
+    }
+
     func close() {
+        let error = WeftError(.cancelled, "session \(handle) was closed")
         plans.withLock { $0.removeAll() }
+        for step in running.withLock({ $0.values }) { step.cancel(error) }
         resources.removeAll()
-        rendezvous.close(error: WeftError(.cancelled, "session \(handle) was closed"))
+        rendezvous.close(error: error)
     }
 }
