@@ -61,31 +61,4 @@ import WeftTestKit
             #expect(counted.first?.scalar(as: Int32.self) == 10)
         }
     }
-
-    @Test func closingTheSession_endsALoopRunningOnTheWorker() throws {
-        let cluster = try LocalCluster(jobs: JobCounts(parsing: "worker=1"))
-        defer { cluster.stop() }
-        let session = try Session(target: cluster.address, graph: try Graph(graphDefText: Self.graphText))
-        let finished = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            _ = try? session.run(fetches: ["endless:0"])
-            finished.signal()
-        }
-        usleep(300_000)
-        session.close()
-        #expect(finished.wait(timeout: .now() + 10) == .success)
-        // The worker runs in this process: once its loop has ended, the process stays idle.
-        usleep(300_000)
-        let before = Self.processorTime()
-        usleep(500_000)
-        #expect(Self.processorTime() - before < .milliseconds(250))
-    }
-
-    /// User and system time this process has used.
-    private static func processorTime() -> Duration {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func duration(_ time: timeval) -> Duration { .seconds(time.tv_sec) + .microseconds(time.tv_usec) }
-        return duration(usage.ru_utime) + duration(usage.ru_stime)
-    }
 }
