@@ -16,6 +16,8 @@ struct GradientChecker {
     var step = 1e-6
     /// How close analytic and numeric must be: `|a − n| ≤ tolerance · (1 + |n|)`.
     var tolerance = 1e-6
+    /// The gradient functions to check.
+    var registry = GradientRegistry.standard
 
     /// Builds `f` on placeholders for the inputs and checks its gradient with respect to each
     /// input whose index is in `checked` (all by default); returns the largest error seen.
@@ -42,7 +44,8 @@ struct GradientChecker {
         let gradients = try graph.gradients(
             of: [y],
             with: indices.map { placeholders[$0] },
-            gradYs: [graph.asDefault { constant(v, name: "v") }]
+            gradYs: [graph.asDefault { constant(v, name: "v") }],
+            registry: registry
         )
         var worst = 0.0
         for (index, gradient) in zip(indices, gradients) {
