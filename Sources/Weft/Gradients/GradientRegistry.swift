@@ -59,6 +59,7 @@ public final class GradientRegistry: Sendable {
         registerArrayGradients()
         registerNNGradients()
         registerGatherGradients()
+        registerSegmentGradients()
     }
 }
 

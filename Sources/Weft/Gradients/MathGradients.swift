@@ -30,7 +30,7 @@ extension GradientRegistry {
             "LessEqual", "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "ArgMax", "ArgMin",
             "Range", "BroadcastGradientArgs", "ConcatOffset", "InvertPermutation", "Floor", "Ceil", "Round",
             "FloorDiv", "TruncateDiv", "OneHot", "Where", "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2",
-            "Const", "Placeholder", "VariableShape", "VarIsInitializedOp", "BroadcastArgs", "ListDiff", "Unique",
+            "Const", "Placeholder", "VariableShape", "VarIsInitializedOp", "BroadcastArgs", "ListDiff",
             "RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"
         )
     }
@@ -74,6 +74,26 @@ extension GradientRegistry {
         }
         register("Maximum") { context throws(WeftError) in try context.selectionGradients("GreaterEqual") }
         register("Minimum") { context throws(WeftError) in try context.selectionGradients("LessEqual") }
+        register("FloorMod") { context throws(WeftError) in
+            let (x, y, gradient) = try context.binaryOperands()
+            return try context.broadcastGradients(gradient, gradient * negate(OpBuilder.binary("FloorDiv", x, y)))
+        }
+        register("Xlogy") { context throws(WeftError) in
+            let (x, y, gradient) = try context.binaryOperands()
+            let xNonZero = cast(OpBuilder.binary("NotEqual", x, OpBuilder.zerosLike(x)), to: x.dtype)
+            return try context.broadcastGradients(
+                gradient * OpBuilder.binary("Xlogy", xNonZero, y),
+                gradient * OpBuilder.binary("Xdivy", x, y)
+            )
+        }
+        register("Xdivy") { context throws(WeftError) in
+            let (x, y, gradient) = try context.binaryOperands()
+            let xNonZero = cast(OpBuilder.binary("NotEqual", x, OpBuilder.zerosLike(x)), to: x.dtype)
+            return try context.broadcastGradients(
+                gradient * OpBuilder.binary("Xdivy", xNonZero, y),
+                gradient * OpBuilder.binary("Xdivy", negate(x), square(y))
+            )
+        }
         register("SquaredDifference") { context throws(WeftError) in
             let (x, y, gradient) = try context.binaryOperands()
             let gx = (2 * gradient) * (x - y)
@@ -109,6 +129,10 @@ extension GradientRegistry {
             // d/dx erf(x) = 2/√π · e^(−x²).
             let x = try context.input(0)
             return [.dense(try context.gradient() * (2 / Double.pi.squareRoot() * exp(negate(square(x)))))]
+        }
+        register("Erfc") { context throws(WeftError) in
+            let x = try context.input(0)
+            return [.dense(try context.gradient() * (-2 / Double.pi.squareRoot() * exp(negate(square(x)))))]
         }
         // The kernels that compute `grad · f'(x)` from `y = f(x)` directly.
         for (op, kernel) in [

@@ -1,0 +1,173 @@
+import Testing
+import WeftProto
+import WeftRuntime
+
+@testable import Weft
+
+/// Finite differences on the less common ops: segment reductions, partitions, scans, space
+/// rearrangements and the remaining element-wise ops.
+@Suite struct GradientMoreOpsTests {
+    static let t = Tensorflow_AttrValue.type(.double)
+
+    static let elementWise: [GradientCase] = {
+        let x = GradientChecker.tensor([2, 3], seed: 91, range: -2...2)
+        let positive = GradientChecker.tensor([3], seed: 92, range: 0.5...2)
+        return [
+            GradientCase(description: "Erfc", inputs: [x]) { OpBuilder.unary("Erfc", $0[0]) },
+            GradientCase(description: "FloorMod", inputs: [x, positive]) { OpBuilder.binary("FloorMod", $0[0], $0[1]) },
+            GradientCase(description: "Xlogy", inputs: [x, positive]) {
+                OpBuilder.binary("Xlogy", $0[0], $0[1])
+            },
+            GradientCase(description: "Xdivy", inputs: [x, positive]) {
+                OpBuilder.binary("Xdivy", $0[0], $0[1])
+            },
+        ]
+    }()
+
+    @Test(arguments: elementWise) func elementWiseOp(_ test: GradientCase) throws { try test.check() }
+
+    /// Where x is 0, TensorFlow defines the gradient of `xlogy` and `xdivy` for x as 0 (the
+    /// functions are 0 there whatever y is).
+    @Test(arguments: ["Xlogy", "Xdivy"]) func xAtZero_getsZeroGradient(op: String) throws {
+        let graph = Graph()
+        let (x, y, z) = graph.asDefault { () -> (Output, Output, Output) in
+            let x = placeholder(.double, shape: [2], name: "x")
+            let y = placeholder(.double, shape: [2], name: "y")
+            return (x, y, OpBuilder.binary(op, x, y))
+        }
+        let gradient = try #require(try graph.gradients(of: z, with: x))
+        let value = try Session(graph: graph).run(gradient, feeding: [x: Tensor([0.0, 0]), y: Tensor([2.0, 0.5])])
+        #expect(value.doubleValues == [0, 0])
+    }
+
+    static let rearrangements: [GradientCase] = {
+        let matrix = GradientChecker.tensor([3, 4], seed: 93, range: 0.5...1.5)
+        let image = GradientChecker.tensor([1, 4, 4, 2], seed: 94)
+        let deep = GradientChecker.tensor([1, 2, 2, 8], seed: 95)
+        func scan(exclusive: Bool, reverse: Bool) -> GradientCase {
+            GradientCase(description: "Cumprod exclusive \(exclusive) reverse \(reverse)", inputs: [matrix]) { xs in
+                OpBuilder.scan(
+                    "Cumprod",
+                    xs[0],
+                    axis: OpBuilder.constant(Int32(1), in: xs[0].graph),
+                    exclusive: exclusive,
+                    reverse: reverse
+                )
+            }
+        }
+        return [
+            scan(exclusive: false, reverse: false), scan(exclusive: true, reverse: false),
+            scan(exclusive: false, reverse: true),
+            GradientCase(description: "ReverseSequence", inputs: [matrix]) { xs in
+                node(
+                    "ReverseSequence",
+                    [xs[0], OpBuilder.constant([Int64(2), 4, 0], in: xs[0].graph)],
+                    ["T": t, "Tlen": .type(.int64), "seq_dim": .int(1), "batch_dim": .int(0)]
+                ).output()
+            },
+            GradientCase(description: "MatrixBandPart", inputs: [matrix]) { xs in
+                let graph = xs[0].graph
+                return node(
+                    "MatrixBandPart",
+                    [xs[0], OpBuilder.constant(Int64(1), in: graph), OpBuilder.constant(Int64(0), in: graph)],
+                    ["T": t, "Tindex": .type(.int64)]
+                ).output()
+            },
+            GradientCase(description: "SpaceToDepth", inputs: [image]) { xs in
+                node("SpaceToDepth", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
+            },
+            GradientCase(description: "DepthToSpace", inputs: [deep]) { xs in
+                node("DepthToSpace", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
+            },
+            GradientCase(description: "SpaceToBatchND", inputs: [image]) { xs in
+                let graph = xs[0].graph
+                let paddings = OpBuilder.constant((try? Tensor([Int32(0), 0, 1, 1], shape: [2, 2])) ?? Tensor([Int32]()), in: graph)
+                return node(
+                    "SpaceToBatchND",
+                    [xs[0], int32s([2, 2], in: graph), paddings],
+                    ["T": t, "Tblock_shape": .type(.int32), "Tpaddings": .type(.int32)]
+                ).output()
+            },
+            GradientCase(description: "BatchToSpaceND", inputs: [GradientChecker.tensor([4, 2, 3, 1], seed: 96)]) { xs in
+                let graph = xs[0].graph
+                let crops = OpBuilder.constant((try? Tensor([Int32(1), 0, 0, 2], shape: [2, 2])) ?? Tensor([Int32]()), in: graph)
+                return node(
+                    "BatchToSpaceND",
+                    [xs[0], int32s([2, 2], in: graph), crops],
+                    ["T": t, "Tblock_shape": .type(.int32), "Tcrops": .type(.int32)]
+                ).output()
+            },
+            GradientCase(description: "Roll", inputs: [matrix]) { xs in
+                let graph = xs[0].graph
+                return node(
+                    "Roll",
+                    [xs[0], int32s([1, -3], in: graph), int32s([0, 1], in: graph)],
+                    ["T": t, "Tshift": .type(.int32), "Taxis": .type(.int32)]
+                ).output()
+            },
+            GradientCase(description: "Diag", inputs: [GradientChecker.tensor([3], seed: 97)]) { OpBuilder.unary("Diag", $0[0]) },
+            GradientCase(description: "DiagPart", inputs: [GradientChecker.tensor([3, 3], seed: 98)]) {
+                OpBuilder.unary("DiagPart", $0[0])
+            },
+        ]
+    }()
+
+    @Test(arguments: rearrangements) func rearrangement(_ test: GradientCase) throws { try test.check() }
+
+    static let segments: [GradientCase] = {
+        let data = GradientChecker.tensor([4, 3], seed: 101)
+        var cases = [
+            GradientCase(description: "SegmentSum", inputs: [data]) { xs in
+                node("SegmentSum", [xs[0], int32s([0, 0, 2, 2], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)]).output()
+            },
+            GradientCase(description: "SegmentMean", inputs: [data]) { xs in
+                node("SegmentMean", [xs[0], int32s([0, 0, 0, 1], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)])
+                    .output()
+            },
+            GradientCase(description: "GatherNd", inputs: [data]) { xs in
+                let indices = OpBuilder.constant((try? Tensor([Int32(1), 2, 3, 0, 1, 2], shape: [3, 2])) ?? Tensor([Int32]()), in: xs[0].graph)
+                return node("GatherNd", [xs[0], indices], ["Tparams": t, "Tindices": .type(.int32)]).output()
+            },
+            GradientCase(description: "DynamicStitch", inputs: [GradientChecker.tensor([2, 3], seed: 102), data]) { xs in
+                let graph = xs[0].graph
+                return OpBuilder.dynamicStitch(indices: [int32s([4, 1], in: graph), int32s([0, 2, 3, 5], in: graph)], data: xs)
+            },
+            GradientCase(description: "DynamicPartition", inputs: [data]) { xs in
+                let op = node(
+                    "DynamicPartition",
+                    [xs[0], int32s([1, 0, 1, 1], in: xs[0].graph)],
+                    ["T": t, "num_partitions": .int(3)]
+                )
+                return OpBuilder.concat([op.output(0) * 2, op.output(1), op.output(2)], axis: 0)
+            },
+        ]
+        for reduction in ["Sum", "Mean", "SqrtN"] {
+            cases.append(
+                GradientCase(description: "SparseSegment\(reduction)", inputs: [data]) { xs in
+                    let graph = xs[0].graph
+                    return node(
+                        "SparseSegment\(reduction)",
+                        [xs[0], int32s([3, 1, 3, 0], in: graph), int32s([0, 0, 1, 1], in: graph)],
+                        ["T": t, "Tidx": .type(.int32), "Tsegmentids": .type(.int32)]
+                    ).output()
+                }
+            )
+            cases.append(
+                GradientCase(description: "SparseSegment\(reduction)WithNumSegments", inputs: [data]) { xs in
+                    let graph = xs[0].graph
+                    return node(
+                        "SparseSegment\(reduction)WithNumSegments",
+                        [
+                            xs[0], int32s([2, 2, 0], in: graph), int32s([0, 2, 2], in: graph),
+                            OpBuilder.constant(Int32(4), in: graph),
+                        ],
+                        ["T": t, "Tidx": .type(.int32), "Tsegmentids": .type(.int32), "Tnumsegments": .type(.int32)]
+                    ).output()
+                }
+            )
+        }
+        return cases
+    }()
+
+    @Test(arguments: segments) func segment(_ test: GradientCase) throws { try test.check() }
+}
