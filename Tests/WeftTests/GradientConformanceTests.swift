@@ -45,7 +45,8 @@ import WeftTestKit
             of: try tensors("ys"),
             with: try tensors("xs"),
             gradYs: gradYs.isEmpty ? nil : gradYs,
-            unconnected: entry["unconnected"] as? String == "zero" ? .zero : .none
+            unconnected: entry["unconnected"] as? String == "zero" ? .zero : .none,
+            stopGradients: try tensors("stop_gradients")
         )
         let feeds = try (entry["feeds"] as? [String: Any] ?? [:]).mapValues(ConformanceCase.parseValue)
         let expected = entry["expect"] as? [String: Any] ?? [:]

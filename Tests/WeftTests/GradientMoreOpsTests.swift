@@ -59,7 +59,7 @@ import WeftRuntime
             scan(exclusive: false, reverse: false), scan(exclusive: true, reverse: false),
             scan(exclusive: false, reverse: true),
             GradientCase(description: "ReverseSequence", inputs: [matrix]) { xs in
-                node(
+                TestOps.node(
                     "ReverseSequence",
                     [xs[0], OpBuilder.constant([Int64(2), 4, 0], in: xs[0].graph)],
                     ["T": t, "Tlen": .type(.int64), "seq_dim": .int(1), "batch_dim": .int(0)]
@@ -67,41 +67,41 @@ import WeftRuntime
             },
             GradientCase(description: "MatrixBandPart", inputs: [matrix]) { xs in
                 let graph = xs[0].graph
-                return node(
+                return TestOps.node(
                     "MatrixBandPart",
                     [xs[0], OpBuilder.constant(Int64(1), in: graph), OpBuilder.constant(Int64(0), in: graph)],
                     ["T": t, "Tindex": .type(.int64)]
                 ).output()
             },
             GradientCase(description: "SpaceToDepth", inputs: [image]) { xs in
-                node("SpaceToDepth", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
+                TestOps.node("SpaceToDepth", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
             },
             GradientCase(description: "DepthToSpace", inputs: [deep]) { xs in
-                node("DepthToSpace", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
+                TestOps.node("DepthToSpace", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
             },
             GradientCase(description: "SpaceToBatchND", inputs: [image]) { xs in
                 let graph = xs[0].graph
                 let paddings = OpBuilder.constant((try? Tensor([Int32(0), 0, 1, 1], shape: [2, 2])) ?? Tensor([Int32]()), in: graph)
-                return node(
+                return TestOps.node(
                     "SpaceToBatchND",
-                    [xs[0], int32s([2, 2], in: graph), paddings],
+                    [xs[0], TestOps.int32s([2, 2], in: graph), paddings],
                     ["T": t, "Tblock_shape": .type(.int32), "Tpaddings": .type(.int32)]
                 ).output()
             },
             GradientCase(description: "BatchToSpaceND", inputs: [GradientChecker.tensor([4, 2, 3, 1], seed: 96)]) { xs in
                 let graph = xs[0].graph
                 let crops = OpBuilder.constant((try? Tensor([Int32(1), 0, 0, 2], shape: [2, 2])) ?? Tensor([Int32]()), in: graph)
-                return node(
+                return TestOps.node(
                     "BatchToSpaceND",
-                    [xs[0], int32s([2, 2], in: graph), crops],
+                    [xs[0], TestOps.int32s([2, 2], in: graph), crops],
                     ["T": t, "Tblock_shape": .type(.int32), "Tcrops": .type(.int32)]
                 ).output()
             },
             GradientCase(description: "Roll", inputs: [matrix]) { xs in
                 let graph = xs[0].graph
-                return node(
+                return TestOps.node(
                     "Roll",
-                    [xs[0], int32s([1, -3], in: graph), int32s([0, 1], in: graph)],
+                    [xs[0], TestOps.int32s([1, -3], in: graph), TestOps.int32s([0, 1], in: graph)],
                     ["T": t, "Tshift": .type(.int32), "Taxis": .type(.int32)]
                 ).output()
             },
@@ -118,24 +118,24 @@ import WeftRuntime
         let data = GradientChecker.tensor([4, 3], seed: 101)
         var cases = [
             GradientCase(description: "SegmentSum", inputs: [data]) { xs in
-                node("SegmentSum", [xs[0], int32s([0, 0, 2, 2], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)]).output()
+                TestOps.node("SegmentSum", [xs[0], TestOps.int32s([0, 0, 2, 2], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)]).output()
             },
             GradientCase(description: "SegmentMean", inputs: [data]) { xs in
-                node("SegmentMean", [xs[0], int32s([0, 0, 0, 1], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)])
+                TestOps.node("SegmentMean", [xs[0], TestOps.int32s([0, 0, 0, 1], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)])
                     .output()
             },
             GradientCase(description: "GatherNd", inputs: [data]) { xs in
                 let indices = OpBuilder.constant((try? Tensor([Int32(1), 2, 3, 0, 1, 2], shape: [3, 2])) ?? Tensor([Int32]()), in: xs[0].graph)
-                return node("GatherNd", [xs[0], indices], ["Tparams": t, "Tindices": .type(.int32)]).output()
+                return TestOps.node("GatherNd", [xs[0], indices], ["Tparams": t, "Tindices": .type(.int32)]).output()
             },
             GradientCase(description: "DynamicStitch", inputs: [GradientChecker.tensor([2, 3], seed: 102), data]) { xs in
                 let graph = xs[0].graph
-                return OpBuilder.dynamicStitch(indices: [int32s([4, 1], in: graph), int32s([0, 2, 3, 5], in: graph)], data: xs)
+                return OpBuilder.dynamicStitch(indices: [TestOps.int32s([4, 1], in: graph), TestOps.int32s([0, 2, 3, 5], in: graph)], data: xs)
             },
             GradientCase(description: "DynamicPartition", inputs: [data]) { xs in
-                let op = node(
+                let op = TestOps.node(
                     "DynamicPartition",
-                    [xs[0], int32s([1, 0, 1, 1], in: xs[0].graph)],
+                    [xs[0], TestOps.int32s([1, 0, 1, 1], in: xs[0].graph)],
                     ["T": t, "num_partitions": .int(3)]
                 )
                 return OpBuilder.concat([op.output(0) * 2, op.output(1), op.output(2)], axis: 0)
@@ -145,9 +145,9 @@ import WeftRuntime
             cases.append(
                 GradientCase(description: "SparseSegment\(reduction)", inputs: [data]) { xs in
                     let graph = xs[0].graph
-                    return node(
+                    return TestOps.node(
                         "SparseSegment\(reduction)",
-                        [xs[0], int32s([3, 1, 3, 0], in: graph), int32s([0, 0, 1, 1], in: graph)],
+                        [xs[0], TestOps.int32s([3, 1, 3, 0], in: graph), TestOps.int32s([0, 0, 1, 1], in: graph)],
                         ["T": t, "Tidx": .type(.int32), "Tsegmentids": .type(.int32)]
                     ).output()
                 }
@@ -155,10 +155,10 @@ import WeftRuntime
             cases.append(
                 GradientCase(description: "SparseSegment\(reduction)WithNumSegments", inputs: [data]) { xs in
                     let graph = xs[0].graph
-                    return node(
+                    return TestOps.node(
                         "SparseSegment\(reduction)WithNumSegments",
                         [
-                            xs[0], int32s([2, 2, 0], in: graph), int32s([0, 2, 2], in: graph),
+                            xs[0], TestOps.int32s([2, 2, 0], in: graph), TestOps.int32s([0, 2, 2], in: graph),
                             OpBuilder.constant(Int32(4), in: graph),
                         ],
                         ["T": t, "Tidx": .type(.int32), "Tsegmentids": .type(.int32), "Tnumsegments": .type(.int32)]

@@ -38,7 +38,7 @@ import WeftRuntime
             GradientCase(
                 description: "BatchMatMul",
                 inputs: [GradientChecker.tensor([2, 2, 3], seed: 59), GradientChecker.tensor([2, 3, 2], seed: 60)]
-            ) { xs in node("BatchMatMul", xs, ["T": t, "adj_x": .bool(false), "adj_y": .bool(false)]).output() }
+            ) { xs in TestOps.node("BatchMatMul", xs, ["T": t, "adj_x": .bool(false), "adj_y": .bool(false)]).output() }
         )
         return cases
     }()
@@ -50,7 +50,7 @@ import WeftRuntime
         let filter = GradientChecker.tensor([3, 3, 2, 3], seed: 62)
         func conv(_ strides: [Int], _ padding: String) -> @Sendable ([Output]) -> Output {
             { xs in
-                node(
+                TestOps.node(
                     "Conv2D",
                     xs,
                     [
@@ -62,7 +62,7 @@ import WeftRuntime
         }
         func pool(_ op: String, _ size: Int, _ stride: Int, _ padding: String) -> @Sendable ([Output]) -> Output {
             { xs in
-                node(
+                TestOps.node(
                     op,
                     xs,
                     [
@@ -77,7 +77,7 @@ import WeftRuntime
             GradientCase(description: "Conv2D VALID stride 1", inputs: [image, filter], build: conv([1, 1, 1, 1], "VALID")),
             GradientCase(description: "DepthwiseConv2dNative", inputs: [image, GradientChecker.tensor([2, 2, 2, 2], seed: 63)]) {
                 xs in
-                node(
+                TestOps.node(
                     "DepthwiseConv2dNative",
                     xs,
                     [
@@ -91,12 +91,12 @@ import WeftRuntime
             GradientCase(description: "AvgPool 3×3 SAME stride 2", inputs: [image], build: pool("AvgPool", 3, 2, "SAME")),
             GradientCase(description: "AvgPool 2×2 VALID stride 1", inputs: [image], build: pool("AvgPool", 2, 1, "VALID")),
             GradientCase(description: "BiasAdd NHWC", inputs: [image, GradientChecker.tensor([2], seed: 64)]) { xs in
-                node("BiasAdd", xs, ["T": t, "data_format": .string("NHWC")]).output()
+                TestOps.node("BiasAdd", xs, ["T": t, "data_format": .string("NHWC")]).output()
             },
             GradientCase(description: "BiasAdd NCHW", inputs: [image, GradientChecker.tensor([5], seed: 65)]) { xs in
-                node("BiasAdd", xs, ["T": t, "data_format": .string("NCHW")]).output()
+                TestOps.node("BiasAdd", xs, ["T": t, "data_format": .string("NCHW")]).output()
             },
-            GradientCase(description: "L2Loss", inputs: [image]) { xs in node("L2Loss", xs, ["T": t]).output() },
+            GradientCase(description: "L2Loss", inputs: [image]) { xs in TestOps.node("L2Loss", xs, ["T": t]).output() },
         ]
     }()
 
@@ -108,25 +108,25 @@ import WeftRuntime
         let sparse = Tensor([Int32(2), 0, 3])
         return [
             GradientCase(description: "SoftmaxCrossEntropyWithLogits loss", inputs: [logits, labels]) { xs in
-                node("SoftmaxCrossEntropyWithLogits", xs, ["T": t]).output(0)
+                TestOps.node("SoftmaxCrossEntropyWithLogits", xs, ["T": t]).output(0)
             },
             GradientCase(
                 description: "SoftmaxCrossEntropyWithLogits loss and backprop",
                 inputs: [logits, labels],
                 checked: [0]
             ) { xs in
-                let op = node("SoftmaxCrossEntropyWithLogits", xs, ["T": t])
+                let op = TestOps.node("SoftmaxCrossEntropyWithLogits", xs, ["T": t])
                 return op.output(0) + sum(op.output(1) * op.output(1), axes: [1])
             },
             GradientCase(description: "SparseSoftmaxCrossEntropyWithLogits", inputs: [logits, sparse], checked: [0]) { xs in
-                node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)]).output(0)
+                TestOps.node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)]).output(0)
             },
             GradientCase(
                 description: "SparseSoftmaxCrossEntropyWithLogits loss and backprop",
                 inputs: [logits, sparse],
                 checked: [0]
             ) { xs in
-                let op = node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)])
+                let op = TestOps.node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)])
                 return op.output(0) * 2 + sum(square(op.output(1)), axes: [1])
             },
         ]
@@ -152,7 +152,7 @@ import WeftRuntime
                 if op != "FusedBatchNorm" { attributes["U"] = .type(.float) }
                 let empty = OpBuilder.constant(Tensor([Float]()), in: xs[0].graph)
                 let statistics = training ? [empty, empty] : [xs[3], xs[4]]
-                return node(op, [xs[0], xs[1], xs[2]] + statistics, attributes).output(0)
+                return TestOps.node(op, [xs[0], xs[1], xs[2]] + statistics, attributes).output(0)
             }
         }
         return [

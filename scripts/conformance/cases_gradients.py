@@ -5,7 +5,7 @@ Each case is an ordinary conformance case of the forward graph (the session init
 variables and fetches the ys), plus a `"gradients"` list in its JSON that Weft's gradient tests
 read: per entry the `ys` and `xs` (tensor names in the forward graph), optional `grad_ys`
 (placeholders of the forward graph, fed like the rest), the `unconnected` mode, the `feeds`,
-the `targets` to run first (the initializer), TensorFlow's gradient of every x (`expect`,
+the `targets` to run first (the initializer), optional `stop_gradients`, TensorFlow's gradient of every x (`expect`,
 densified) and, for an x whose gradient TensorFlow returns as `IndexedSlices`, the slices
 themselves (`slices`: values, indices, dense_shape). TensorFlow builds the gradients on a copy
 of the graph, so the GraphDef written holds the forward graph only and Weft builds its own.
@@ -35,7 +35,7 @@ class GradientCase(Case):
         super().__init__(name, note, **options)
         self.gradient_entries = []
 
-    def gradients(self, ys, xs, feeds, targets=(), grad_ys=None, unconnected="none"):
+    def gradients(self, ys, xs, feeds, targets=(), grad_ys=None, unconnected="none", stop_gradients=()):
         """Builds `tf.gradients(ys, xs)` on a copy of the graph, runs it and records it."""
         graph = tf.Graph()
         with graph.as_default():
@@ -47,6 +47,7 @@ class GradientCase(Case):
                 y_tensors,
                 x_tensors,
                 grad_ys=grad_y_tensors,
+                stop_gradients=[graph.get_tensor_by_name(_name(t)) for t in stop_gradients],
                 unconnected_gradients=tf.UnconnectedGradients.ZERO if unconnected == "zero" else tf.UnconnectedGradients.NONE,
             )
             dense = [tf.convert_to_tensor(g) if g is not None else None for g in gradients]
@@ -72,6 +73,8 @@ class GradientCase(Case):
         }
         if grad_ys:
             entry["grad_ys"] = [_name(g) for g in grad_ys]
+        if stop_gradients:
+            entry["stop_gradients"] = [_name(t) for t in stop_gradients]
         for x, gradient, d in zip(xs, gradients, dense):
             if d is None:
                 entry["expect"][_name(x)] = None
@@ -250,12 +253,14 @@ def array_mix():
 
 
 def stop_gradient():
-    with GradientCase("gradients_stop_gradient", "tf.stop_gradient cuts one path: only the other path's gradient reaches x") as c:
+    with GradientCase("gradients_stop_gradient", "tf.stop_gradient cuts one path: only the other path's gradient reaches x; then tf.gradients' stop_gradients treats an intermediate as a constant that still gets its own gradient") as c:
         x = tf1.placeholder(tf.float32, [3], name="x")
-        y = tf.reduce_sum(x * x + tf.stop_gradient(tf.exp(x)) * x, name="y")
+        square = tf.multiply(x, x, name="square")
+        y = tf.reduce_sum(square + tf.stop_gradient(tf.exp(x)) * x + tf.sin(square), name="y")
         feeds = {x: np.array([0.5, -1.0, 2.0], F32)}
         c.session([c.step(fetches=[y], feeds=feeds)])
         c.gradients([y], [x], feeds)
+        c.gradients([y], [x, square], feeds, stop_gradients=[square])
 
 
 def cases():

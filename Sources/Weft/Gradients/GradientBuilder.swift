@@ -31,14 +31,17 @@ struct GradientBuilder {
         of ys: [Output],
         with xs: [Output],
         gradYs: [Output]?,
-        unconnected: UnconnectedGradients
+        unconnected: UnconnectedGradients,
+        stopGradients: [Output]
     ) throws(WeftError) -> [Gradient?] {
         let initial = try initialGradients(ys, gradYs)
         let xOps = Set(xs.map(\.operation.name))
         let between = opsBetween(from: xOps, to: ys.map(\.operation.name))
         var pending = pendingCounts(between)
-        // An x whose own inputs lie outside the path is where the walk stops.
+        // An x whose own inputs lie outside the path is where the walk stops, as does every op
+        // the caller named: they receive gradients but pass none on.
         let stopOps = xOps.filter { op in !(inputs[op] ?? []).contains { pending[$0.node, default: 0] > 0 } }
+            .union(stopGradients.map(\.operation.name))
         for (y, gradient) in zip(ys, initial) { record(.dense(gradient), for: y.tensorName) }
 
         var queue: [String] = []

@@ -153,7 +153,7 @@ extension GradientRegistry {
 }
 
 /// Whether a gradient can flow through a value of this type (floats and complex numbers).
-func isDifferentiable(_ dtype: DType) -> Bool { dtype.isFloatingPoint || dtype.isComplex }
+private func isDifferentiable(_ dtype: DType) -> Bool { dtype.isFloatingPoint || dtype.isComplex }
 
 extension GradientContext {
     /// The two inputs of a binary op and the gradient of its output.
