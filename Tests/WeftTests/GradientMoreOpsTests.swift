@@ -170,4 +170,83 @@ import WeftRuntime
     }()
 
     @Test(arguments: segments) func segment(_ test: GradientCase) throws { try test.check() }
+
+    static let secondOrder: [GradientCase] = {
+        let y = GradientChecker.tensor([2, 3], seed: 111, range: -0.9...0.9)
+        let positive = GradientChecker.tensor([2, 3], seed: 112, range: 0.5...2)
+        let dy = GradientChecker.tensor([2, 3], seed: 113)
+        let features = GradientChecker.tensor([2, 3], seed: 114, range: -3...8)
+        var cases = ["TanhGrad", "SigmoidGrad"].map { op in
+            GradientCase(description: op, inputs: [y, dy]) { OpBuilder.binary(op, $0[0], $0[1]) }
+        }
+        cases += ["SqrtGrad", "RsqrtGrad", "ReciprocalGrad"].map { op in
+            GradientCase(description: op, inputs: [positive, dy]) { OpBuilder.binary(op, $0[0], $0[1]) }
+        }
+        cases += ["ReluGrad", "Relu6Grad", "EluGrad"].map { op in
+            GradientCase(description: op, inputs: [dy, features]) { OpBuilder.binary(op, $0[0], $0[1]) }
+        }
+        cases.append(
+            GradientCase(description: "LeakyReluGrad", inputs: [dy, features]) { xs in
+                TestOps.node("LeakyReluGrad", xs, ["T": t, "alpha": .with { $0.f = 0.2 }]).output()
+            }
+        )
+        let convAttributes: [String: Tensorflow_AttrValue] = [
+            "T": t, "strides": .ints([1, 2, 2, 1]), "padding": .string("SAME"), "data_format": .string("NHWC"),
+            "dilations": .ints([1, 1, 1, 1]),
+        ]
+        let filter = GradientChecker.tensor([3, 3, 2, 2], seed: 115)
+        let outputGradient = GradientChecker.tensor([1, 3, 3, 2], seed: 116)
+        let image = GradientChecker.tensor([1, 5, 5, 2], seed: 117)
+        // A depthwise filter [3, 3, 2, 2] makes 2 × 2 output channels.
+        let depthwiseGradient = GradientChecker.tensor([1, 3, 3, 4], seed: 118)
+        for family in ["Conv2D", "DepthwiseConv2dNative"] {
+            let outputGradient = family == "Conv2D" ? outputGradient : depthwiseGradient
+            cases.append(
+                GradientCase(description: "\(family)BackpropInput (a transposed convolution)", inputs: [filter, outputGradient]) {
+                    xs in
+                    TestOps.node(
+                        "\(family)BackpropInput",
+                        [TestOps.int32s([1, 5, 5, 2], in: xs[0].graph), xs[0], xs[1]],
+                        convAttributes
+                    ).output()
+                }
+            )
+            cases.append(
+                GradientCase(description: "\(family)BackpropFilter", inputs: [image, outputGradient]) { xs in
+                    TestOps.node(
+                        "\(family)BackpropFilter",
+                        [xs[0], TestOps.int32s([3, 3, 2, 2], in: xs[0].graph), xs[1]],
+                        convAttributes
+                    ).output()
+                }
+            )
+        }
+        return cases
+    }()
+
+    @Test(arguments: secondOrder) func gradientOfAGradient(_ test: GradientCase) throws { try test.check() }
+
+    static let scatters: [GradientCase] = {
+        let tensor = GradientChecker.tensor([4, 3], seed: 121)
+        let updates = GradientChecker.tensor([2, 3], seed: 122)
+        func scatter(_ op: String) -> GradientCase {
+            GradientCase(description: op, inputs: [tensor, updates]) { xs in
+                let indices = OpBuilder.constant((try? Tensor([Int32(3), 1], shape: [2, 1])) ?? Tensor([Int32]()), in: xs[0].graph)
+                return TestOps.node(op, [xs[0], indices, xs[1]], ["T": t, "Tindices": .type(.int32)]).output()
+            }
+        }
+        return ["TensorScatterAdd", "TensorScatterSub", "TensorScatterUpdate"].map(scatter) + [
+            GradientCase(description: "ScatterNd", inputs: [updates]) { xs in
+                let graph = xs[0].graph
+                let indices = OpBuilder.constant((try? Tensor([Int32(2), 0], shape: [2, 1])) ?? Tensor([Int32]()), in: graph)
+                return TestOps.node("ScatterNd", [indices, xs[0], TestOps.int32s([3, 3], in: graph)], ["T": t, "Tindices": .type(.int32)])
+                    .output()
+            },
+            GradientCase(description: "CheckNumerics", inputs: [tensor]) { xs in
+                TestOps.node("CheckNumerics", [square(xs[0])], ["T": t, "message": .string("squares")]).output()
+            },
+        ]
+    }()
+
+    @Test(arguments: scatters) func scatter(_ test: GradientCase) throws { try test.check() }
 }

@@ -16,6 +16,28 @@ extension GradientRegistry {
             return [.sparse(try context.rowSlices(shape: OpBuilder.variableShape(handle))), nil]
         }
         register("GatherV2") { context throws(WeftError) in try context.gatherV2Gradients() }
+        register("ScatterNd") { context throws(WeftError) in
+            [nil, .dense(try context.gatherNd(try context.gradient(), at: try context.input(0))), nil]
+        }
+        for op in ["TensorScatterAdd", "TensorScatterSub", "TensorScatterUpdate"] {
+            register(op) { context throws(WeftError) in
+                let indices = try context.input(1)
+                let gradient = try context.gradient()
+                let picked = try context.gatherNd(gradient, at: indices)
+                switch op {
+                case "TensorScatterAdd": return [.dense(gradient), nil, .dense(picked)]
+                case "TensorScatterSub": return [.dense(gradient), nil, .dense(negate(picked))]
+                default:
+                    // Updated elements were overwritten: they pass nothing back to the tensor.
+                    let cleared = OpBuilder.node(
+                        "TensorScatterUpdate",
+                        [gradient, indices, OpBuilder.zerosLike(try context.input(2))],
+                        ["T": .type(gradient.dtype), "Tindices": .type(indices.dtype)]
+                    )
+                    return [.dense(cleared.output()), nil, .dense(picked)]
+                }
+            }
+        }
         register("UnsortedSegmentSum") { context throws(WeftError) in
             [.dense(try context.segmentSumGradient()), nil, nil]
         }
@@ -76,6 +98,12 @@ extension GradientContext {
         )
         let back = OpBuilder.concat([outer + one, OpBuilder.reshape(zero, [1]), inner], axis: 0)
         return [.dense(OpBuilder.transpose(summed, back)), nil, nil]
+    }
+
+    /// `GatherNd` of `params` at `indices`.
+    func gatherNd(_ params: Output, at indices: Output) throws(WeftError) -> Output {
+        OpBuilder.node("GatherNd", [params, indices], ["Tparams": .type(params.dtype), "Tindices": .type(indices.dtype)])
+            .output()
     }
 
     /// The value of input 2 (the axis) when it is a constant, as TensorFlow's `constant_value`.

@@ -60,6 +60,7 @@ public final class GradientRegistry: Sendable {
         registerNNGradients()
         registerGatherGradients()
         registerSegmentGradients()
+        registerSecondOrderGradients()
     }
 }
 

@@ -11,6 +11,19 @@ extension GradientRegistry {
                 [context.outputGradients.first ?? nil] + Array(repeating: nil, count: max(context.inputs.count - 1, 0))
             }
         }
+        register("CheckNumerics") { context throws(WeftError) in
+            let gradient = try context.gradient()
+            let message = (try? context.attributes.string("message", default: "")) ?? ""
+            let checked = OpBuilder.node(
+                "CheckNumerics",
+                [gradient],
+                [
+                    "T": .type(gradient.dtype),
+                    "message": .string("Not a number (NaN) or infinity (Inf) values detected in gradient. \(message)"),
+                ]
+            )
+            return [.dense(checked.output())]
+        }
         register("IdentityN") { context throws(WeftError) in context.outputGradients }
         register("PreventGradient") { context throws(WeftError) in
             let reason = (try? context.attributes.string("message", default: "")) ?? ""
