@@ -221,6 +221,31 @@ import WeftRuntime
                 }
             )
         }
+        cases.append(
+            GradientCase(description: "AvgPoolGrad", inputs: [GradientChecker.tensor([1, 2, 2, 2], seed: 119)]) { xs in
+                TestOps.node(
+                    "AvgPoolGrad",
+                    [TestOps.int32s([1, 4, 4, 2], in: xs[0].graph), xs[0]],
+                    [
+                        "T": t, "ksize": .ints([1, 3, 3, 1]), "strides": .ints([1, 2, 2, 1]), "padding": .string("SAME"),
+                        "data_format": .string("NHWC"),
+                    ]
+                ).output()
+            }
+        )
+        for format in ["NHWC", "NCHW"] {
+            cases.append(
+                GradientCase(description: "BiasAddGrad \(format)", inputs: [GradientChecker.tensor([2, 3, 2, 2], seed: 120)]) { xs in
+                    TestOps.node("BiasAddGrad", xs, ["T": t, "data_format": .string(format)]).output()
+                }
+            )
+        }
+        cases.append(
+            GradientCase(description: "TopKV2", inputs: [GradientChecker.tensor([2, 3, 5], seed: 123)]) { xs in
+                TestOps.node("TopKV2", [xs[0], OpBuilder.constant(Int32(2), in: xs[0].graph)], ["T": t, "sorted": .bool(true)])
+                    .output(0)
+            }
+        )
         return cases
     }()
 

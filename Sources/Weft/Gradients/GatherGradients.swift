@@ -111,7 +111,7 @@ extension GradientContext {
         let axis = try input(2)
         guard axis.operation.type == "Const" else { return nil }
         let tensor = try NodeAttributes(axis.operation.nodeDef.attr, node: axis.operation.name).tensor("value")
-        return tensor.elementCount == 1 ? tensor.doubleValues.first.map { Int($0) } : nil
+        return tensor.elementCount == 1 ? tensor.doubleValues.first.flatMap { Int(exactly: $0) } : nil
     }
 
     /// `UnsortedSegmentSum`: each element gets the gradient of its segment; elements with a

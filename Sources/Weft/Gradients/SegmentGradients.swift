@@ -85,7 +85,8 @@ extension GradientContext {
     func dynamicPartitionGradient() throws(WeftError) -> Output {
         let data = try input(0)
         let partitions = try input(1)
-        let count = try attributes.int("num_partitions")
+        // One output per partition: the count the op was built with, never negative.
+        let count = outputs.count
         let prefixShape = OpBuilder.shape(partitions)
         let zero = OpBuilder.constant(Int32(0), in: graph)
         let positions = OpBuilder.reshape(
