@@ -196,6 +196,31 @@ def embedding(resource):
         _forward_and_gradients(c, loss, [table, w], feeds)
 
 
+def embedding_partitioned():
+    with GradientCase("gradients_embedding_partitioned", "embedding lookup over a table sharded in two ref variables (partition_strategy mod: DynamicPartition, a Gather per shard, DynamicStitch), then top-k and a segment sum; each shard's gradient is IndexedSlices") as c:
+        rng = _rng(8)
+        ids = tf1.placeholder(tf.int32, [6], name="ids")
+        shards = [_var(rng, [3, 4], "shard_0"), _var(rng, [3, 4], "shard_1")]
+        embedded = tf1.nn.embedding_lookup(shards, ids, partition_strategy="mod")
+        top, _ = tf.math.top_k(embedded, k=2)
+        pooled = tf.math.segment_sum(top, [0, 0, 1, 1, 1, 2])
+        loss = tf.reduce_sum(tf.square(pooled), name="loss")
+        feeds = {ids: np.array([5, 0, 2, 5, 3, 4], np.int32)}
+        _forward_and_gradients(c, loss, shards, feeds)
+
+
+def conv_transpose():
+    with GradientCase("gradients_conv_transpose", "decoder: conv2d_transpose (Conv2DBackpropInput as a forward op, stride 2) + sigmoid, squared error; gradients of the filter and the code") as c:
+        rng = _rng(9)
+        code = tf1.placeholder(tf.float32, [2, 3, 3, 4], name="code")
+        target = tf1.placeholder(tf.float32, [2, 6, 6, 2], name="target")
+        k = _var(rng, [3, 3, 2, 4], "k")
+        image = tf.sigmoid(tf.nn.conv2d_transpose(code, k, [2, 6, 6, 2], strides=2, padding="SAME"))
+        loss = tf.reduce_mean(tf.math.squared_difference(image, target), name="loss")
+        feeds = {code: rng.uniform(-1, 1, [2, 3, 3, 4]).astype(F32), target: rng.uniform(0, 1, [2, 6, 6, 2]).astype(F32)}
+        _forward_and_gradients(c, loss, [k], feeds, extra_xs=[code])
+
+
 def math_mix():
     with GradientCase("gradients_math_mix", "element-wise ops and reductions on one graph: pow, maximum/minimum, squared difference, division, sqrt/rsqrt, log1p, softplus, elu/selu/leaky relu, sigmoid, reduce max/min/prod, softmax/log softmax, with given grad_ys") as c:
         rng = _rng(6)
@@ -270,6 +295,8 @@ def cases():
     depthwise()
     embedding(resource=False)
     embedding(resource=True)
+    embedding_partitioned()
+    conv_transpose()
     math_mix()
     array_mix()
     stop_gradient()
