@@ -22,7 +22,8 @@ struct GradientCase: Sendable, CustomStringConvertible {
 /// Node builders for the gradient tests.
 enum TestOps {
     /// A node of any op, with attributes.
-    static func node(_ op: String, _ inputs: [Output], _ attributes: [String: Tensorflow_AttrValue] = [:]) -> Operation {
+    static func node(_ op: String, _ inputs: [Output], _ attributes: [String: Tensorflow_AttrValue] = [:]) -> Operation
+    {
         OpBuilder.node(op, inputs, attributes)
     }
 
@@ -38,7 +39,8 @@ enum TestOps {
         let wide = GradientChecker.tensor([2, 3], seed: 11, range: -2...2)
         let positive = GradientChecker.tensor([2, 3], seed: 12, range: 0.5...2)
         let ops = [
-            "Neg", "Square", "Exp", "Expm1", "Tanh", "Sigmoid", "Sin", "Cos", "Erf", "Softplus", "Softsign", "Selu", "Elu",
+            "Neg", "Square", "Exp", "Expm1", "Tanh", "Sigmoid", "Sin", "Cos", "Erf", "Softplus", "Softsign", "Selu",
+            "Elu",
             "Relu", "Abs", "Sign", "Identity", "Snapshot",
         ]
         return ops.map { op in GradientCase(description: op, inputs: [wide]) { OpBuilder.unary(op, $0[0]) } }
@@ -70,7 +72,9 @@ enum TestOps {
         var cases = ops.flatMap { op in
             [
                 GradientCase(description: "\(op) [2,3]×[3]", inputs: [x, row]) { OpBuilder.binary(op, $0[0], $0[1]) },
-                GradientCase(description: "\(op) [2,1]×[2,3]", inputs: [column, x]) { OpBuilder.binary(op, $0[0], $0[1]) },
+                GradientCase(description: "\(op) [2,1]×[2,3]", inputs: [column, x]) {
+                    OpBuilder.binary(op, $0[0], $0[1])
+                },
             ]
         }
         cases += ["Div", "RealDiv", "DivNoNan"].map { op in
@@ -82,7 +86,9 @@ enum TestOps {
                 inputs: [column, GradientChecker.tensor([2, 3], seed: 24, range: -1.5...1.5)]
             ) { pow($0[0], $0[1]) }
         )
-        cases.append(GradientCase(description: "AddN", inputs: [x, x, x]) { xs in addN([xs[0], xs[1] * xs[2], xs[0]]) })
+        cases.append(
+            GradientCase(description: "AddN", inputs: [x, x, x]) { xs in addN([xs[0], xs[1] * xs[2], xs[0]]) }
+        )
         cases.append(
             GradientCase(description: "IdentityN", inputs: [x, row]) { xs in
                 let op = TestOps.node("IdentityN", xs, ["T": .with { $0.list.type = [.dtDouble, .dtDouble] }])

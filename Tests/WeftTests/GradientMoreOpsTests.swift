@@ -74,23 +74,32 @@ import WeftRuntime
                 ).output()
             },
             GradientCase(description: "SpaceToDepth", inputs: [image]) { xs in
-                TestOps.node("SpaceToDepth", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
+                TestOps.node("SpaceToDepth", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")])
+                    .output()
             },
             GradientCase(description: "DepthToSpace", inputs: [deep]) { xs in
-                TestOps.node("DepthToSpace", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")]).output()
+                TestOps.node("DepthToSpace", xs, ["T": t, "block_size": .int(2), "data_format": .string("NHWC")])
+                    .output()
             },
             GradientCase(description: "SpaceToBatchND", inputs: [image]) { xs in
                 let graph = xs[0].graph
-                let paddings = OpBuilder.constant((try? Tensor([Int32(0), 0, 1, 1], shape: [2, 2])) ?? Tensor([Int32]()), in: graph)
+                let paddings = OpBuilder.constant(
+                    (try? Tensor([Int32(0), 0, 1, 1], shape: [2, 2])) ?? Tensor([Int32]()),
+                    in: graph
+                )
                 return TestOps.node(
                     "SpaceToBatchND",
                     [xs[0], TestOps.int32s([2, 2], in: graph), paddings],
                     ["T": t, "Tblock_shape": .type(.int32), "Tpaddings": .type(.int32)]
                 ).output()
             },
-            GradientCase(description: "BatchToSpaceND", inputs: [GradientChecker.tensor([4, 2, 3, 1], seed: 96)]) { xs in
+            GradientCase(description: "BatchToSpaceND", inputs: [GradientChecker.tensor([4, 2, 3, 1], seed: 96)]) {
+                xs in
                 let graph = xs[0].graph
-                let crops = OpBuilder.constant((try? Tensor([Int32(1), 0, 0, 2], shape: [2, 2])) ?? Tensor([Int32]()), in: graph)
+                let crops = OpBuilder.constant(
+                    (try? Tensor([Int32(1), 0, 0, 2], shape: [2, 2])) ?? Tensor([Int32]()),
+                    in: graph
+                )
                 return TestOps.node(
                     "BatchToSpaceND",
                     [xs[0], TestOps.int32s([2, 2], in: graph), crops],
@@ -105,7 +114,9 @@ import WeftRuntime
                     ["T": t, "Tshift": .type(.int32), "Taxis": .type(.int32)]
                 ).output()
             },
-            GradientCase(description: "Diag", inputs: [GradientChecker.tensor([3], seed: 97)]) { OpBuilder.unary("Diag", $0[0]) },
+            GradientCase(description: "Diag", inputs: [GradientChecker.tensor([3], seed: 97)]) {
+                OpBuilder.unary("Diag", $0[0])
+            },
             GradientCase(description: "DiagPart", inputs: [GradientChecker.tensor([3, 3], seed: 98)]) {
                 OpBuilder.unary("DiagPart", $0[0])
             },
@@ -118,19 +129,34 @@ import WeftRuntime
         let data = GradientChecker.tensor([4, 3], seed: 101)
         var cases = [
             GradientCase(description: "SegmentSum", inputs: [data]) { xs in
-                TestOps.node("SegmentSum", [xs[0], TestOps.int32s([0, 0, 2, 2], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)]).output()
+                TestOps.node(
+                    "SegmentSum",
+                    [xs[0], TestOps.int32s([0, 0, 2, 2], in: xs[0].graph)],
+                    ["T": t, "Tindices": .type(.int32)]
+                ).output()
             },
             GradientCase(description: "SegmentMean", inputs: [data]) { xs in
-                TestOps.node("SegmentMean", [xs[0], TestOps.int32s([0, 0, 0, 1], in: xs[0].graph)], ["T": t, "Tindices": .type(.int32)])
-                    .output()
+                TestOps.node(
+                    "SegmentMean",
+                    [xs[0], TestOps.int32s([0, 0, 0, 1], in: xs[0].graph)],
+                    ["T": t, "Tindices": .type(.int32)]
+                )
+                .output()
             },
             GradientCase(description: "GatherNd", inputs: [data]) { xs in
-                let indices = OpBuilder.constant((try? Tensor([Int32(1), 2, 3, 0, 1, 2], shape: [3, 2])) ?? Tensor([Int32]()), in: xs[0].graph)
+                let indices = OpBuilder.constant(
+                    (try? Tensor([Int32(1), 2, 3, 0, 1, 2], shape: [3, 2])) ?? Tensor([Int32]()),
+                    in: xs[0].graph
+                )
                 return TestOps.node("GatherNd", [xs[0], indices], ["Tparams": t, "Tindices": .type(.int32)]).output()
             },
-            GradientCase(description: "DynamicStitch", inputs: [GradientChecker.tensor([2, 3], seed: 102), data]) { xs in
+            GradientCase(description: "DynamicStitch", inputs: [GradientChecker.tensor([2, 3], seed: 102), data]) {
+                xs in
                 let graph = xs[0].graph
-                return OpBuilder.dynamicStitch(indices: [TestOps.int32s([4, 1], in: graph), TestOps.int32s([0, 2, 3, 5], in: graph)], data: xs)
+                return OpBuilder.dynamicStitch(
+                    indices: [TestOps.int32s([4, 1], in: graph), TestOps.int32s([0, 2, 3, 5], in: graph)],
+                    data: xs
+                )
             },
             GradientCase(description: "DynamicPartition", inputs: [data]) { xs in
                 let op = TestOps.node(
@@ -202,7 +228,10 @@ import WeftRuntime
         for family in ["Conv2D", "DepthwiseConv2dNative"] {
             let outputGradient = family == "Conv2D" ? outputGradient : depthwiseGradient
             cases.append(
-                GradientCase(description: "\(family)BackpropInput (a transposed convolution)", inputs: [filter, outputGradient]) {
+                GradientCase(
+                    description: "\(family)BackpropInput (a transposed convolution)",
+                    inputs: [filter, outputGradient]
+                ) {
                     xs in
                     TestOps.node(
                         "\(family)BackpropInput",
@@ -227,7 +256,8 @@ import WeftRuntime
                     "AvgPoolGrad",
                     [TestOps.int32s([1, 4, 4, 2], in: xs[0].graph), xs[0]],
                     [
-                        "T": t, "ksize": .ints([1, 3, 3, 1]), "strides": .ints([1, 2, 2, 1]), "padding": .string("SAME"),
+                        "T": t, "ksize": .ints([1, 3, 3, 1]), "strides": .ints([1, 2, 2, 1]),
+                        "padding": .string("SAME"),
                         "data_format": .string("NHWC"),
                     ]
                 ).output()
@@ -235,15 +265,22 @@ import WeftRuntime
         )
         for format in ["NHWC", "NCHW"] {
             cases.append(
-                GradientCase(description: "BiasAddGrad \(format)", inputs: [GradientChecker.tensor([2, 3, 2, 2], seed: 120)]) { xs in
+                GradientCase(
+                    description: "BiasAddGrad \(format)",
+                    inputs: [GradientChecker.tensor([2, 3, 2, 2], seed: 120)]
+                ) { xs in
                     TestOps.node("BiasAddGrad", xs, ["T": t, "data_format": .string(format)]).output()
                 }
             )
         }
         cases.append(
             GradientCase(description: "TopKV2", inputs: [GradientChecker.tensor([2, 3, 5], seed: 123)]) { xs in
-                TestOps.node("TopKV2", [xs[0], OpBuilder.constant(Int32(2), in: xs[0].graph)], ["T": t, "sorted": .bool(true)])
-                    .output(0)
+                TestOps.node(
+                    "TopKV2",
+                    [xs[0], OpBuilder.constant(Int32(2), in: xs[0].graph)],
+                    ["T": t, "sorted": .bool(true)]
+                )
+                .output(0)
             }
         )
         return cases
@@ -256,16 +293,26 @@ import WeftRuntime
         let updates = GradientChecker.tensor([2, 3], seed: 122)
         func scatter(_ op: String) -> GradientCase {
             GradientCase(description: op, inputs: [tensor, updates]) { xs in
-                let indices = OpBuilder.constant((try? Tensor([Int32(3), 1], shape: [2, 1])) ?? Tensor([Int32]()), in: xs[0].graph)
+                let indices = OpBuilder.constant(
+                    (try? Tensor([Int32(3), 1], shape: [2, 1])) ?? Tensor([Int32]()),
+                    in: xs[0].graph
+                )
                 return TestOps.node(op, [xs[0], indices, xs[1]], ["T": t, "Tindices": .type(.int32)]).output()
             }
         }
         return ["TensorScatterAdd", "TensorScatterSub", "TensorScatterUpdate"].map(scatter) + [
             GradientCase(description: "ScatterNd", inputs: [updates]) { xs in
                 let graph = xs[0].graph
-                let indices = OpBuilder.constant((try? Tensor([Int32(2), 0], shape: [2, 1])) ?? Tensor([Int32]()), in: graph)
-                return TestOps.node("ScatterNd", [indices, xs[0], TestOps.int32s([3, 3], in: graph)], ["T": t, "Tindices": .type(.int32)])
-                    .output()
+                let indices = OpBuilder.constant(
+                    (try? Tensor([Int32(2), 0], shape: [2, 1])) ?? Tensor([Int32]()),
+                    in: graph
+                )
+                return TestOps.node(
+                    "ScatterNd",
+                    [indices, xs[0], TestOps.int32s([3, 3], in: graph)],
+                    ["T": t, "Tindices": .type(.int32)]
+                )
+                .output()
             },
             GradientCase(description: "CheckNumerics", inputs: [tensor]) { xs in
                 TestOps.node("CheckNumerics", [square(xs[0])], ["T": t, "message": .string("squares")]).output()

@@ -15,7 +15,10 @@ import WeftRuntime
         let aT = GradientChecker.tensor([3, 2], seed: 53)
         let bT = GradientChecker.tensor([4, 3], seed: 54)
         var cases = [(a, b, false, false), (a, bT, false, true), (aT, b, true, false), (aT, bT, true, true)].map {
-            x, y, ta, tb in
+            x,
+            y,
+            ta,
+            tb in
             GradientCase(description: "MatMul transposeA \(ta) transposeB \(tb)", inputs: [x, y]) { xs in
                 matMul(xs[0], xs[1], transposeA: ta, transposeB: tb)
             }
@@ -54,7 +57,8 @@ import WeftRuntime
                     "Conv2D",
                     xs,
                     [
-                        "T": t, "strides": .ints(strides), "padding": .string(padding), "dilations": .ints([1, 1, 1, 1]),
+                        "T": t, "strides": .ints(strides), "padding": .string(padding),
+                        "dilations": .ints([1, 1, 1, 1]),
                         "data_format": .string("NHWC"), "use_cudnn_on_gpu": .bool(true),
                     ]
                 ).output()
@@ -73,9 +77,20 @@ import WeftRuntime
             }
         }
         return [
-            GradientCase(description: "Conv2D SAME stride 2", inputs: [image, filter], build: conv([1, 2, 2, 1], "SAME")),
-            GradientCase(description: "Conv2D VALID stride 1", inputs: [image, filter], build: conv([1, 1, 1, 1], "VALID")),
-            GradientCase(description: "DepthwiseConv2dNative", inputs: [image, GradientChecker.tensor([2, 2, 2, 2], seed: 63)]) {
+            GradientCase(
+                description: "Conv2D SAME stride 2",
+                inputs: [image, filter],
+                build: conv([1, 2, 2, 1], "SAME")
+            ),
+            GradientCase(
+                description: "Conv2D VALID stride 1",
+                inputs: [image, filter],
+                build: conv([1, 1, 1, 1], "VALID")
+            ),
+            GradientCase(
+                description: "DepthwiseConv2dNative",
+                inputs: [image, GradientChecker.tensor([2, 2, 2, 2], seed: 63)]
+            ) {
                 xs in
                 TestOps.node(
                     "DepthwiseConv2dNative",
@@ -87,16 +102,29 @@ import WeftRuntime
                 ).output()
             },
             GradientCase(description: "MaxPool 2×2 VALID", inputs: [image], build: pool("MaxPool", 2, 2, "VALID")),
-            GradientCase(description: "MaxPool 3×3 SAME stride 2", inputs: [image], build: pool("MaxPool", 3, 2, "SAME")),
-            GradientCase(description: "AvgPool 3×3 SAME stride 2", inputs: [image], build: pool("AvgPool", 3, 2, "SAME")),
-            GradientCase(description: "AvgPool 2×2 VALID stride 1", inputs: [image], build: pool("AvgPool", 2, 1, "VALID")),
+            GradientCase(
+                description: "MaxPool 3×3 SAME stride 2",
+                inputs: [image],
+                build: pool("MaxPool", 3, 2, "SAME")
+            ),
+            GradientCase(
+                description: "AvgPool 3×3 SAME stride 2",
+                inputs: [image],
+                build: pool("AvgPool", 3, 2, "SAME")
+            ),
+            GradientCase(
+                description: "AvgPool 2×2 VALID stride 1",
+                inputs: [image],
+                build: pool("AvgPool", 2, 1, "VALID")
+            ),
             GradientCase(description: "BiasAdd NHWC", inputs: [image, GradientChecker.tensor([2], seed: 64)]) { xs in
                 TestOps.node("BiasAdd", xs, ["T": t, "data_format": .string("NHWC")]).output()
             },
             GradientCase(description: "BiasAdd NCHW", inputs: [image, GradientChecker.tensor([5], seed: 65)]) { xs in
                 TestOps.node("BiasAdd", xs, ["T": t, "data_format": .string("NCHW")]).output()
             },
-            GradientCase(description: "L2Loss", inputs: [image]) { xs in TestOps.node("L2Loss", xs, ["T": t]).output() },
+            GradientCase(description: "L2Loss", inputs: [image]) { xs in TestOps.node("L2Loss", xs, ["T": t]).output()
+            },
         ]
     }()
 
@@ -118,7 +146,8 @@ import WeftRuntime
                 let op = TestOps.node("SoftmaxCrossEntropyWithLogits", xs, ["T": t])
                 return op.output(0) + sum(op.output(1) * op.output(1), axes: [1])
             },
-            GradientCase(description: "SparseSoftmaxCrossEntropyWithLogits", inputs: [logits, sparse], checked: [0]) { xs in
+            GradientCase(description: "SparseSoftmaxCrossEntropyWithLogits", inputs: [logits, sparse], checked: [0]) {
+                xs in
                 TestOps.node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)]).output(0)
             },
             GradientCase(

@@ -134,7 +134,9 @@ import WeftRuntime
             return (x, square(x), constant([1.0, 1.0]))
         }
         #expect(throws: WeftError.self) { try graph.gradients(of: [y], with: [x], gradYs: []) }
-        let error = try #require(throws: WeftError.self) { try graph.gradients(of: [y], with: [x], gradYs: [wrongType]) }
+        let error = try #require(throws: WeftError.self) {
+            try graph.gradients(of: [y], with: [x], gradYs: [wrongType])
+        }
         #expect(error.code == .invalidArgument)
         let other = Graph()
         let foreign = other.asDefault { placeholder(.float, name: "x") }
@@ -213,12 +215,16 @@ import WeftRuntime
             let gathered = OpBuilder.node(
                 "ResourceGather",
                 [handle, constant([Int32(2), 2])],
-                ["dtype": .type(.double), "Tindices": .type(.int32), "batch_dims": .int(0), "validate_indices": .bool(true)]
+                [
+                    "dtype": .type(.double), "Tindices": .type(.int32), "batch_dims": .int(0),
+                    "validate_indices": .bool(true),
+                ]
             ).output()
             let read = OpBuilder.node("ReadVariableOp", [handle], ["dtype": .type(.double)]).output()
             return (handle, sum(gathered) + sum(read * read), gathered, initialize)
         }
-        guard case .sparse(let slices)? = try graph.gradientsKeepingSlices(of: [sum(gathered)], with: [handle])[0] else {
+        guard case .sparse(let slices)? = try graph.gradientsKeepingSlices(of: [sum(gathered)], with: [handle])[0]
+        else {
             Issue.record("ResourceGather should give slices")
             return
         }
@@ -250,4 +256,54 @@ import WeftRuntime
         #expect(try session.run(slices.indices, feeding: feeds).scalars(as: Int32.self) == [1, 3, 1])
         #expect(try session.run(slices.densified(), feeding: feeds).doubleValues == [0, 0, 3, 3, 0, 0, 2, 2])
     }
+}
+
+extension GradientTests {
+    @Test func stopGradients_treatsATensorAsAConstant_thatStillGetsItsGradient() throws {
+        let graph = Graph()
+        let (x, inner, y) = graph.asDefault { () -> (Output, Output, Output) in
+            let x = placeholder(.double, shape: [2], name: "x")
+            let inner = x * x
+            return (x, inner, sum(inner * 3 + x))
+        }
+        let gradients = try graph.gradients(of: [y], with: [x, inner], stopGradients: [inner])
+        let session = Session(graph: graph)
+        let feeds = [x: Tensor([1.0, 2])]
+        #expect(try session.run(try #require(gradients[0]), feeding: feeds).doubleValues == [1, 1])
+        #expect(try session.run(try #require(gradients[1]), feeding: feeds).doubleValues == [3, 3])
+    }
+
+    @Test func unconnectedResourceVariable_getsZerosOfTheVariablesShape() throws {
+        let graph = Graph()
+        let (handle, y, initialize) = graph.asDefault { () -> (Output, Output, Operation) in
+            let handle = OpBuilder.node(
+                "VarHandleOp",
+                [],
+                [
+                    "dtype": .type(.float), "shape": .shape(PartialShape([2, 3])), "container": .string(""),
+                    "shared_name": .string("unused"),
+                ],
+                name: "unused"
+            ).output()
+            let initialize = OpBuilder.node(
+                "AssignVariableOp",
+                [handle, constant(Tensor([Float](repeating: 1, count: 6)).reshapedForTest([2, 3]))],
+                ["dtype": .type(.float)]
+            )
+            return (handle, square(placeholder(.float, shape: [], name: "x")), initialize)
+        }
+        let zeros = try #require(try graph.gradients(of: y, with: handle, unconnected: .zero))
+        let session = Session(graph: graph)
+        try session.run(initialize)
+        let value = try session.run(zeros)
+        #expect(
+            value.dtype == .float && value.shape == [2, 3]
+                && value.scalars(as: Float.self) == Array(repeating: 0, count: 6)
+        )
+    }
+}
+
+extension Tensor {
+    /// The tensor in another shape of as many elements (or itself when the counts differ).
+    fileprivate func reshapedForTest(_ shape: [Int]) -> Tensor { (try? reshaped(to: TensorShape(shape))) ?? self }
 }

@@ -84,7 +84,11 @@ extension GradientRegistry {
         register("ReverseV2") { context throws(WeftError) in
             let gradient = try context.gradient()
             let axes = try context.input(1)
-            let node = OpBuilder.node("ReverseV2", [gradient, axes], ["T": .type(gradient.dtype), "Tidx": .type(axes.dtype)])
+            let node = OpBuilder.node(
+                "ReverseV2",
+                [gradient, axes],
+                ["T": .type(gradient.dtype), "Tidx": .type(axes.dtype)]
+            )
             return [.dense(node.output()), nil]
         }
         register("Cumsum") { context throws(WeftError) in
@@ -92,7 +96,9 @@ extension GradientRegistry {
             let reverse = try context.attributes.bool("reverse", default: false)
             let axis = try context.input(1)
             let gradient = try context.gradient()
-            return [.dense(OpBuilder.scan("Cumsum", gradient, axis: axis, exclusive: exclusive, reverse: !reverse)), nil]
+            return [
+                .dense(OpBuilder.scan("Cumsum", gradient, axis: axis, exclusive: exclusive, reverse: !reverse)), nil,
+            ]
         }
         register("Cumprod") { context throws(WeftError) in
             let x = try context.input(0)
@@ -144,7 +150,9 @@ extension GradientRegistry {
                     "T": .type(gradient.dtype), "Tblock_shape": .type(blockShape.dtype),
                     op == "SpaceToBatchND" ? "Tcrops" : "Tpaddings": .type(amounts.dtype),
                 ]
-                return [.dense(OpBuilder.node(inverse, [gradient, blockShape, amounts], attributes).output()), nil, nil]
+                return [
+                    .dense(OpBuilder.node(inverse, [gradient, blockShape, amounts], attributes).output()), nil, nil,
+                ]
             }
         }
         register("Roll") { context throws(WeftError) in
@@ -201,8 +209,12 @@ extension GradientContext {
         let after = OpBuilder.reshape(OpBuilder.shape(x, type: begin.dtype) - sliceShape - begin, padShape)
         let paddings = OpBuilder.concat([before, after], axis: 1)
         let gradient = try gradient()
-        return OpBuilder.node("Pad", [gradient, paddings], ["T": .type(gradient.dtype), "Tpaddings": .type(paddings.dtype)])
-            .output()
+        return OpBuilder.node(
+            "Pad",
+            [gradient, paddings],
+            ["T": .type(gradient.dtype), "Tpaddings": .type(paddings.dtype)]
+        )
+        .output()
     }
 
     /// `StridedSlice`: `StridedSliceGrad` with the forward op's bounds and masks.

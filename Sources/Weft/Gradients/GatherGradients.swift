@@ -77,13 +77,20 @@ extension GradientContext {
         let zero = OpBuilder.constant(Int32(0), in: graph)
         let one = OpBuilder.constant(Int32(1), in: graph)
         let positiveAxis = OpBuilder.binary("FloorMod", axis, OpBuilder.rank(params))
-        let outerShape = OpBuilder.slice(shape, begin: OpBuilder.reshape(zero, [1]), size: OpBuilder.reshape(positiveAxis, [1]))
+        let outerShape = OpBuilder.slice(
+            shape,
+            begin: OpBuilder.reshape(zero, [1]),
+            size: OpBuilder.reshape(positiveAxis, [1])
+        )
         let innerShape = OpBuilder.slice(
             shape,
             begin: OpBuilder.reshape(positiveAxis + one, [1]),
             size: OpBuilder.constant([Int32(-1)], in: graph)
         )
-        let valuesShape = OpBuilder.concat([outerShape, OpBuilder.constant([Int32(-1)], in: graph), innerShape], axis: 0)
+        let valuesShape = OpBuilder.concat(
+            [outerShape, OpBuilder.constant([Int32(-1)], in: graph), innerShape],
+            axis: 0
+        )
         let values = OpBuilder.reshape(try gradient(), valuesShape)
         let valueRank = OpBuilder.size(valuesShape)
         let outerRank = OpBuilder.size(outerShape)
@@ -102,8 +109,12 @@ extension GradientContext {
 
     /// `GatherNd` of `params` at `indices`.
     func gatherNd(_ params: Output, at indices: Output) throws(WeftError) -> Output {
-        OpBuilder.node("GatherNd", [params, indices], ["Tparams": .type(params.dtype), "Tindices": .type(indices.dtype)])
-            .output()
+        OpBuilder.node(
+            "GatherNd",
+            [params, indices],
+            ["Tparams": .type(params.dtype), "Tindices": .type(indices.dtype)]
+        )
+        .output()
     }
 
     /// The value of input 2 (the axis) when it is a constant, as TensorFlow's `constant_value`.

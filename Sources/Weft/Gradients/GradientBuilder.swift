@@ -80,7 +80,8 @@ struct GradientBuilder {
         for (y, gradient) in zip(ys, gradYs) where y.dtype != gradient.dtype {
             throw WeftError(
                 .invalidArgument,
-                "the gradient \(gradient) for \(y) is \(gradient.dtype), but \(y) is \(y.dtype): gradYs must match the ys' types"
+                "the gradient \(gradient) for \(y) is \(gradient.dtype), but \(y) is \(y.dtype): "
+                    + "gradYs must match the ys' types"
             )
         }
         return gradYs
@@ -167,7 +168,9 @@ struct GradientBuilder {
             let outputs = graph.outputTypes(of: op).indices.map { output(TensorName(node: op, index: $0)) }
             // An output no path reached contributes zeros, as TensorFlow fills them in.
             let filled = zip(outputs, outputGradients).map { output, gradient -> Gradient? in
-                gradient ?? (output.dtype.isFloatingPoint || output.dtype.isComplex ? .dense(OpBuilder.zerosLike(output)) : nil)
+                gradient
+                    ?? (output.dtype.isFloatingPoint || output.dtype.isComplex
+                        ? .dense(OpBuilder.zerosLike(output)) : nil)
             }
             let context = GradientContext(
                 operation: operation,
@@ -209,7 +212,8 @@ struct GradientBuilder {
         guard attributes.has("dtype") else {
             throw WeftError(
                 .invalidArgument,
-                "cannot make zeros for the resource \(x): its op \(x.operation.type) does not record the variable's dtype"
+                "cannot make zeros for the resource \(x): its op \(x.operation.type) does not record "
+                    + "the variable's dtype"
             )
         }
         let dtype = try attributes.type("dtype")

@@ -97,7 +97,10 @@ extension Graph {
         densify: Bool
     ) throws(WeftError) -> [Gradient?] {
         for tensor in ys + xs + (gradYs ?? []) + stopGradients where tensor.graph !== self {
-            throw WeftError(.invalidArgument, "the tensor '\(tensor)' belongs to another graph than the one differentiated")
+            throw WeftError(
+                .invalidArgument,
+                "the tensor '\(tensor)' belongs to another graph than the one differentiated"
+            )
         }
         if let gradYs, gradYs.count != ys.count {
             throw WeftError(

@@ -86,7 +86,8 @@ extension GradientRegistry {
                 let batchY = OpBuilder.stridedSlice(sy, begin: [0], end: [-2])
                 let (rx, ry) = OpBuilder.broadcastGradientArgs(batchX, batchY)
                 return [
-                    .dense(OpBuilder.unbroadcast(gx, axes: rx, to: sx)), .dense(OpBuilder.unbroadcast(gy, axes: ry, to: sy)),
+                    .dense(OpBuilder.unbroadcast(gx, axes: rx, to: sx)),
+                    .dense(OpBuilder.unbroadcast(gy, axes: ry, to: sy)),
                 ]
             }
         }
@@ -145,8 +146,12 @@ extension GradientRegistry {
             let graph = input.graph
             let one = OpBuilder.constant(Int32(1), in: graph)
             let ones = { (count: Output) in OpBuilder.fill(OpBuilder.reshape(count, [1]), value: one) }
-            let kept = channelsFirst
-                ? OpBuilder.concat([OpBuilder.constant([Int32(1)], in: graph), OpBuilder.shape(gradient), ones(rank - 2)], axis: 0)
+            let kept =
+                channelsFirst
+                ? OpBuilder.concat(
+                    [OpBuilder.constant([Int32(1)], in: graph), OpBuilder.shape(gradient), ones(rank - 2)],
+                    axis: 0
+                )
                 : OpBuilder.concat([ones(rank - 1), OpBuilder.shape(gradient)], axis: 0)
             return [.dense(OpBuilder.broadcastTo(OpBuilder.reshape(gradient, kept), shape))]
         }
@@ -175,10 +180,16 @@ extension GradientContext {
         let k = OpBuilder.stridedSlice(OpBuilder.shape(indices), begin: [-1], end: [0], endMask: 1, shrinkAxisMask: 1)
         let rows = OpBuilder.reshape(indices, OpBuilder.pack([OpBuilder.constant(Int32(-1), in: graph), k]))
         let rowCount = OpBuilder.stridedSlice(OpBuilder.shape(rows), begin: [0], end: [1], shrinkAxisMask: 1)
-        let offsets = OpBuilder.expandDims(OpBuilder.range(OpBuilder.constant(Int32(0), in: graph), rowCount * last, last), axis: -1)
+        let offsets = OpBuilder.expandDims(
+            OpBuilder.range(OpBuilder.constant(Int32(0), in: graph), rowCount * last, last),
+            axis: -1
+        )
         let positions = OpBuilder.expandDims(OpBuilder.reshape(rows + offsets, [-1]), axis: -1)
         let gradient = OpBuilder.reshape(try gradient(0), [-1])
-        let total = OpBuilder.reshape(OpBuilder.reduce("Prod", shape, axes: OpBuilder.constant(Int32(0), in: graph)), [1])
+        let total = OpBuilder.reshape(
+            OpBuilder.reduce("Prod", shape, axes: OpBuilder.constant(Int32(0), in: graph)),
+            [1]
+        )
         let scattered = OpBuilder.node(
             "ScatterNd",
             [positions, gradient, total],

@@ -10,7 +10,10 @@ extension GradientRegistry {
         for op in ["ReluGrad", "Relu6Grad"] {
             register(op) { context throws(WeftError) in
                 let features = try context.input(1)
-                return [.dense(OpBuilder.binary(op, try context.gradient(), features)), .dense(OpBuilder.zerosLike(features))]
+                return [
+                    .dense(OpBuilder.binary(op, try context.gradient(), features)),
+                    .dense(OpBuilder.zerosLike(features)),
+                ]
             }
         }
         register("LeakyReluGrad") { context throws(WeftError) in
@@ -56,7 +59,9 @@ extension GradientRegistry {
     }
 
     private func registerConvolutionBackpropGradients() {
-        let conv2DAttributes = ["T", "strides", "padding", "explicit_paddings", "use_cudnn_on_gpu", "data_format", "dilations"]
+        let conv2DAttributes = [
+            "T", "strides", "padding", "explicit_paddings", "use_cudnn_on_gpu", "data_format", "dilations",
+        ]
         let depthwiseAttributes = ["T", "strides", "padding", "explicit_paddings", "data_format", "dilations"]
         for (family, keys) in [("Conv2D", conv2DAttributes), ("DepthwiseConv2dNative", depthwiseAttributes)] {
             register("\(family)BackpropInput") { context throws(WeftError) in

@@ -20,7 +20,10 @@ extension GradientRegistry {
                     let node = OpBuilder.node(
                         "SparseSegment\(reduction)Grad",
                         [gradient, indices, try context.input(2), rows],
-                        ["T": .type(gradient.dtype), "Tidx": .type(indices.dtype), "Tsegmentids": .type(try context.input(2).dtype)]
+                        [
+                            "T": .type(gradient.dtype), "Tidx": .type(indices.dtype),
+                            "Tsegmentids": .type(try context.input(2).dtype),
+                        ]
                     )
                     return [.dense(node.output())] + context.nilForRest(after: 1)
                 }
@@ -28,7 +31,9 @@ extension GradientRegistry {
         }
         register("DynamicStitch") { context throws(WeftError) in try context.dynamicStitchGradients() }
         register("ParallelDynamicStitch") { context throws(WeftError) in try context.dynamicStitchGradients() }
-        register("DynamicPartition") { context throws(WeftError) in [.dense(try context.dynamicPartitionGradient()), nil] }
+        register("DynamicPartition") { context throws(WeftError) in
+            [.dense(try context.dynamicPartitionGradient()), nil]
+        }
         register("GatherNd") { context throws(WeftError) in
             let params = try context.input(0)
             let indices = try context.input(1)
