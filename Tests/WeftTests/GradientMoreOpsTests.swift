@@ -321,4 +321,23 @@ import WeftRuntime
     }()
 
     @Test(arguments: scatters) func scatter(_ test: GradientCase) throws { try test.check() }
+
+    static let einsums: [GradientCase] = {
+        func einsum(_ equation: String, _ shapes: [[Int]]) -> GradientCase {
+            let inputs = shapes.enumerated().map { GradientChecker.tensor($1, seed: 130 + UInt64($0)) }
+            return GradientCase(description: "Einsum \(equation)", inputs: inputs) { xs in
+                TestOps.node("Einsum", xs, ["T": t, "N": .int(xs.count), "equation": .string(equation)]).output()
+            }
+        }
+        return [
+            einsum("ij,jk->ik", [[2, 3], [3, 4]]),
+            einsum("bqd,bkd->bqk", [[2, 3, 4], [2, 2, 4]]),
+            einsum("abc,cd->abd", [[2, 3, 4], [4, 2]]),
+            einsum("ij,k->ik", [[2, 3], [4]]),
+            einsum("abc->ca", [[2, 3, 4]]),
+            einsum("i,i->", [[3], [3]]),
+        ]
+    }()
+
+    @Test(arguments: einsums) func einsum(_ test: GradientCase) throws { try test.check() }
 }

@@ -61,6 +61,7 @@ public final class GradientRegistry: Sendable {
         registerGatherGradients()
         registerSegmentGradients()
         registerSecondOrderGradients()
+        registerEinsumGradients()
     }
 }
 
