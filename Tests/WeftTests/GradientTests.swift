@@ -1,6 +1,7 @@
 import Testing
 import WeftProto
 import WeftRuntime
+import WeftTestKit
 
 @testable import Weft
 
@@ -306,4 +307,34 @@ extension GradientTests {
 extension Tensor {
     /// The tensor in another shape of as many elements (or itself when the counts differ).
     fileprivate func reshapedForTest(_ shape: [Int]) -> Tensor { (try? reshaped(to: TensorShape(shape))) ?? self }
+}
+
+extension GradientTests {
+    /// A TensorFlow 1.x while loop (`x = tanh(x + v)` 10,000 times) made by TensorFlow.
+    static func whileLoop() throws -> (Graph, Output, Output) {
+        let testCase = try ConformanceCase.load(directory: Fixtures.conformance, name: "controlflow_bench_tanh_loop_v1")
+        guard case .text(let text) = testCase.graph else { throw WeftError(.invalidArgument, "expected a text graph") }
+        let graph = try Graph(graphDefText: text)
+        return (graph, try graph.tensor(named: "v:0"), try graph.tensor(named: "x:0"))
+    }
+
+    @Test func whileLoop_exitHasNoGradient() throws {
+        let (graph, v, x) = try Self.whileLoop()
+        let error = try #require(throws: WeftError.self) { try graph.gradients(of: x, with: v) }
+        #expect(error.code == .unimplemented && error.message.contains("(op type: Exit)"))
+    }
+
+    @Test func whileLoop_cycleIsRefusedRatherThanLeftWithoutGradient() throws {
+        let (graph, v, x) = try Self.whileLoop()
+        // Even with every op of the loop passing gradients through, the walk cannot order a cycle.
+        let registry = GradientRegistry()
+        for op in ["Exit", "Switch", "Merge", "NextIteration", "Enter", "Identity", "Tanh", "Add", "AddV2"] {
+            registry.register(op) { context throws(WeftError) in
+                let gradient = context.outputGradients.compactMap { $0 }.first
+                return context.inputs.map { _ in gradient }
+            }
+        }
+        let error = try #require(throws: WeftError.self) { try graph.gradients(of: x, with: v, registry: registry) }
+        #expect(error.code == .unimplemented && error.message.contains("runs through a loop at node"))
+    }
 }

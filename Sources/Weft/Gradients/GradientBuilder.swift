@@ -62,6 +62,15 @@ struct GradientBuilder {
                 if pending[input.node] == 0 { queue.append(input.node) }
             }
         }
+        // In a graph without cycles every op between is reached; one left waiting sits on a loop.
+        if queue.count < between.count, let stuck = between.subtracting(queue).min() {
+            throw WeftError(
+                .unimplemented,
+                "the path from the xs to the ys runs through a loop at node '\(stuck)' "
+                    + "(\(Operation(graph: graph, name: stuck).type)): gradients of TensorFlow 1.x while loops "
+                    + "are not implemented"
+            )
+        }
         return try xs.map { (x) throws(WeftError) -> Gradient? in
             if let gradient = aggregated(received[x.operation.name]?[x.index] ?? []) { return gradient }
             return unconnected == .zero ? .dense(try zeros(like: x)) : nil
