@@ -340,4 +340,50 @@ import WeftRuntime
     }()
 
     @Test(arguments: einsums) func einsum(_ test: GradientCase) throws { try test.check() }
+
+    static let diagonals: [GradientCase] = {
+        let matrices = GradientChecker.tensor([2, 3, 4], seed: 140)
+        let vectors = GradientChecker.tensor([2, 3], seed: 141)
+        let band = GradientChecker.tensor([2, 2, 3], seed: 142)
+        var cases = [
+            GradientCase(description: "MatrixDiag", inputs: [vectors]) { OpBuilder.unary("MatrixDiag", $0[0]) },
+            GradientCase(description: "MatrixDiagPart", inputs: [matrices]) {
+                OpBuilder.unary("MatrixDiagPart", $0[0])
+            },
+            GradientCase(description: "MatrixSetDiag", inputs: [matrices, vectors]) {
+                OpBuilder.binary("MatrixSetDiag", $0[0], $0[1])
+            },
+        ]
+        for version in ["V2", "V3"] {
+            let align: [String: Tensorflow_AttrValue] = version == "V3" ? ["align": .string("LEFT_RIGHT")] : [:]
+            cases += [
+                GradientCase(description: "MatrixDiag\(version) k -1...0", inputs: [band]) { xs in
+                    let graph = xs[0].graph
+                    let minus = OpBuilder.constant(Int32(-1), in: graph)
+                    return TestOps.node(
+                        "MatrixDiag\(version)",
+                        [xs[0], TestOps.int32s([-1, 0], in: graph), minus, minus, OpBuilder.scalar(0, like: xs[0])],
+                        align.merging(["T": t]) { $1 }
+                    ).output()
+                },
+                GradientCase(description: "MatrixDiagPart\(version) k 0...1", inputs: [matrices]) { xs in
+                    TestOps.node(
+                        "MatrixDiagPart\(version)",
+                        [xs[0], TestOps.int32s([0, 1], in: xs[0].graph), OpBuilder.scalar(0, like: xs[0])],
+                        align.merging(["T": t]) { $1 }
+                    ).output()
+                },
+                GradientCase(description: "MatrixSetDiag\(version) k 1", inputs: [matrices, vectors]) { xs in
+                    TestOps.node(
+                        "MatrixSetDiag\(version)",
+                        [xs[0], xs[1], OpBuilder.constant(Int32(1), in: xs[0].graph)],
+                        align.merging(["T": t]) { $1 }
+                    ).output()
+                },
+            ]
+        }
+        return cases
+    }()
+
+    @Test(arguments: diagonals) func diagonal(_ test: GradientCase) throws { try test.check() }
 }

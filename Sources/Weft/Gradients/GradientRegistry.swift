@@ -62,6 +62,7 @@ public final class GradientRegistry: Sendable {
         registerSegmentGradients()
         registerSecondOrderGradients()
         registerEinsumGradients()
+        registerMatrixGradients()
     }
 }
 
