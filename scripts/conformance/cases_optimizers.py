@@ -3,8 +3,8 @@ SaverTests.swift), not graph cases for `weft conformance`:
 
 - Tests/Conformance/optimizers/NAME.json: a tf1.train optimizer run for five steps on a fixed
   problem (linear or logistic regression with hand-written gradients, or an embedding with
-  sparse IndexedSlices gradients), with the loss before each step and every global variable
-  (slots and beta powers by TensorFlow's names) after it.
+  sparse IndexedSlices gradients): every global variable (slots and beta powers by TensorFlow's
+  names) after initialization and after each step, and the loss before each step.
 - Tests/Conformance/checkpoints/tf_saver/: a checkpoint and its `checkpoint` state file written
   by tf1.train.Saver, with the values it holds in tf_saver.json.
 
@@ -127,6 +127,7 @@ def _optimizer_case(name, problem, optimizer_name, schedule):
         variables = {v.op.name: v.value() for v in tf1.global_variables()}
         with tf1.Session() as sess:
             sess.run(tf1.global_variables_initializer())
+            document["initial"] = {n: encode(v) for n, v in sorted(sess.run(variables).items())}
             for feed in feeds:
                 entry = {}
                 if loss is not None:
