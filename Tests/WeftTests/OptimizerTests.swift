@@ -115,6 +115,19 @@ struct OptimizerFixture {
                 let feeds = fixture.sparseFeeds.map { [indices: $0.indices, rows: $0.rows] }
                 return Problem(graph: graph, loss: nil, globalNorm: nil, train: train, feeds: feeds)
             }
+            if fixture.problem == "mlp" {
+                let x = constant(try #require(fixture.inputs["x"]))
+                let y = constant(try #require(fixture.inputs["y"]))
+                let w1 = Variable(try #require(fixture.initial["w1"]), name: "w1")
+                let b1 = Variable(try #require(fixture.initial["b1"]), name: "b1")
+                let w2 = Variable(try #require(fixture.initial["w2"]), name: "w2")
+                let b2 = Variable(try #require(fixture.initial["b2"]), name: "b2")
+                let hidden = tanh(matMul(x, w1.value) + b1.value)
+                let loss = mean(square(matMul(hidden, w2.value) + b2.value - y))
+                let train = try optimizer.minimize(loss, globalStep: step)
+                let feeds = Array(repeating: [Output: Tensor](), count: fixture.steps.count)
+                return Problem(graph: graph, loss: loss, globalNorm: nil, train: train, feeds: feeds)
+            }
             let w = Variable(try #require(fixture.initial["w"]), name: "w")
             let b = Variable(try #require(fixture.initial["b"]), name: "b")
             let x = constant(try #require(fixture.inputs["x"]))
@@ -142,7 +155,7 @@ struct OptimizerFixture {
     }
 
     @Test func fixtures_coverEveryOptimizerAndProblem() {
-        #expect(OptimizerFixture.names.count >= 27)
+        #expect(OptimizerFixture.names.count >= 35)
     }
 
     @Test(arguments: OptimizerFixture.names)
@@ -173,6 +186,39 @@ struct OptimizerFixture {
                 }
             }
         }
+    }
+
+    @Test func minimize_skipsVariablesTheLossDoesNotUse() throws {
+        let graph = Graph()
+        let (used, unused, train) = try graph.asDefault {
+            let used = Variable([Float(2)], name: "used")
+            let unused = Variable([Float(5)], name: "unused")
+            _ = createGlobalStep()
+            let train = try GradientDescentOptimizer(learningRate: 0.25).minimize(sum(square(used.value)))
+            return (used, unused, train)
+        }
+        try Session(graph: graph).run { session in
+            try session.run(graph.asDefault { globalVariablesInitializer() })
+            try session.run(train)
+            // d(u²)/du = 2u = 4: 2 - 0.25·4.
+            #expect(try session.run(used).scalars(as: Float.self) == [1])
+            #expect(try session.run(unused).scalars(as: Float.self) == [5])
+        }
+    }
+
+    @Test func minimize_refusesALossWithoutVariables() throws {
+        let graph = Graph()
+        let error = try graph.asDefault { () throws -> WeftError in
+            let w = Variable([Float(2)], name: "w")
+            let optimizer = AdamOptimizer()
+            let independent = try #require(throws: WeftError.self) {
+                try optimizer.minimize(sum(constant([Float(1), 2])), variables: [w])
+            }
+            #expect(throws: WeftError.self) { try optimizer.minimize(constant(Int32(1))) }
+            return independent
+        }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.hasPrefix("No gradients provided for any variable"))
     }
 
     @Test func slots_areColocatedWithTheirVariable() throws {
@@ -301,7 +347,11 @@ struct OptimizerFixture {
         let graph = Graph()
         let (small, large, norm) = graph.asDefault {
             let a = constant([Float(3), 0])
-            let rows = IndexedSlices(values: constant([[Float(0), 4]]), indices: constant([Int32(2)]))
+            let rows = IndexedSlices(
+                values: constant([[Float(0), 4]]),
+                indices: constant([Int32(2)]),
+                denseShape: constant([Int32(3), 2])
+            )
             let small = clipByGlobalNorm([.dense(a), nil, .sparse(rows)], clipNorm: 10)
             let large = clipByGlobalNorm([.dense(a), .sparse(rows)], clipNorm: 1)
             return (small, large, small.globalNorm)

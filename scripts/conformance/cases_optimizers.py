@@ -2,8 +2,8 @@
 SaverTests.swift), not graph cases for `weft conformance`:
 
 - Tests/Conformance/optimizers/NAME.json: a tf1.train optimizer run for five steps on a fixed
-  problem (linear or logistic regression with hand-written gradients, or an embedding with
-  sparse IndexedSlices gradients): every global variable (slots and beta powers by TensorFlow's
+  problem (linear or logistic regression with hand-written gradients, an embedding with sparse
+  IndexedSlices gradients, or a small MLP trained with `minimize`): every global variable (slots and beta powers by TensorFlow's
   names) after initialization and after each step, and the loss before each step.
 - Tests/Conformance/checkpoints/tf_saver/: a checkpoint and its `checkpoint` state file written
   by tf1.train.Saver, with the values it holds in tf_saver.json.
@@ -45,6 +45,18 @@ def _linear(x, y):
     return loss, grads, [w, b]
 
 
+def _mlp(x, y):
+    """A 3-4-2 tanh network, mean squared error, trained with `minimize` (TensorFlow's gradients)."""
+    rng = np.random.RandomState(3)
+    w1 = tf1.Variable(rng.normal(0, 0.5, (3, 4)).astype(np.float32), name="w1", use_resource=False)
+    b1 = tf1.Variable(np.zeros(4, np.float32), name="b1", use_resource=False)
+    w2 = tf1.Variable(rng.normal(0, 0.5, (4, 2)).astype(np.float32), name="w2", use_resource=False)
+    b2 = tf1.Variable(np.full(2, 0.1, np.float32), name="b2", use_resource=False)
+    hidden = tf.tanh(tf.matmul(x, w1) + b1)
+    loss = tf.reduce_mean(tf.square(tf.matmul(hidden, w2) + b2 - y))
+    return loss, None, [w1, b1, w2, b2]
+
+
 def _logistic(x, labels):
     """Logistic regression, mean log loss, with its gradient written out."""
     w = tf1.Variable(np.array([[0.2], [-0.1], [0.3]], np.float32), name="w", use_resource=False)
@@ -76,7 +88,10 @@ OPTIMIZERS = {
 }
 
 # name: (problem, optimizer, schedule); schedules use the global step, which the step advances.
-CASES = {f"{problem}_{name}": (problem, name, None) for problem in ("linear", "logistic", "sparse") for name in OPTIMIZERS}
+CASES = {
+    f"{problem}_{name}": (problem, name, None)
+    for problem in ("linear", "logistic", "sparse", "mlp") for name in OPTIMIZERS
+}
 CASES.update({
     "linear_gradient_descent_piecewise_constant": ("linear", "gradient_descent", "piecewise"),
     "linear_momentum_exponential_decay_clipped": ("linear", "momentum", "exponential"),
@@ -117,13 +132,17 @@ def _optimizer_case(name, problem, optimizer_name, schedule):
             feeds = [{indices: np.array(i, np.int32), rows: np.array(r, np.float32)} for i, r in SPARSE_FEEDS]
             document["sparse_feeds"] = [{"indices": i, "rows": r} for i, r in SPARSE_FEEDS]
         else:
-            loss, grads, variables = _linear(x, y) if problem == "linear" else _logistic(x, labels)
+            make = {"linear": lambda: _linear(x, y), "logistic": lambda: _logistic(x, labels), "mlp": lambda: _mlp(x, y)}
+            loss, grads, variables = make[problem]()
             norm = None
             if schedule == "exponential":
                 grads, norm = tf.clip_by_global_norm(grads, 0.5)
-            pairs = list(zip(grads, variables))
+            pairs = list(zip(grads, variables)) if grads else None
         optimizer = _optimizer(optimizer_name, _schedule(schedule, step)) if schedule else OPTIMIZERS[optimizer_name]()
-        train = optimizer.apply_gradients(pairs, global_step=step)
+        if pairs is None:
+            train = optimizer.minimize(loss, global_step=step)
+        else:
+            train = optimizer.apply_gradients(pairs, global_step=step)
         variables = {v.op.name: v.value() for v in tf1.global_variables()}
         with tf1.Session() as sess:
             sess.run(tf1.global_variables_initializer())
