@@ -19,9 +19,14 @@ public final class Saver: Sendable {
     public let isSharded: Bool
     /// The names under which variables are saved, sorted.
     public let names: [String]
-    private let filename: Output
-    private let saveTensor: Output
-    private let restoreOperation: Operation
+    /// The prefix to save to or restore from, fed at each run (`save/filename:0`; TensorFlow's
+    /// `saver_def.filename_tensor_name`).
+    public let filename: Output
+    /// The prefix written, once every shard is written and merged (TensorFlow's
+    /// `saver_def.save_tensor_name`).
+    public let saveTensor: Output
+    /// The op that restores every variable (`save/restore_all`).
+    public let restoreOperation: Operation
     private let kept = Mutex<[String]>([])
 
     /// Makes a saver of `variables`, or of every variable of `graph` (ref and resource) when
