@@ -35,13 +35,15 @@ struct InspectCheckpointCommand: ParsableCommand {
         let prefix = try Self.prefix(of: path)
         let reader = try TensorBundle.Reader(prefix: prefix)
         let rows = reader.summaries
-        let width = rows.map(\.name.count).max() ?? 0
+        let table = rows.map { row in
+            [row.name, row.dtype?.name ?? "unknown", row.shape?.description ?? "invalid", "\(row.size) bytes",
+             "crc32c=" + Self.hex(row.crc32c)]
+        }
+        let widths = (0..<5).map { column in table.map { $0[column].count }.max() ?? 0 }
         say("checkpoint \(prefix)")
-        for row in rows {
-            let dtype = row.dtype?.name ?? "unknown"
-            let shape = row.shape?.description ?? "invalid"
-            let padding = String(repeating: " ", count: width - row.name.count)
-            say("\(row.name)\(padding)  \(dtype)  \(shape)  \(row.size) bytes  crc32c=\(Self.hex(row.crc32c))")
+        for (row, cells) in zip(rows, table) {
+            let padded = zip(cells, widths).dropLast().map { $0 + String(repeating: " ", count: $1 - $0.count) }
+            say((padded + [cells[4]]).joined(separator: "  "))
             if verify { _ = try reader.tensor(row.name) }
         }
         let bytes = rows.reduce(0) { $0 + $1.size }

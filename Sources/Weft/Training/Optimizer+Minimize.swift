@@ -52,10 +52,13 @@ extension Graph {
     /// initializer it recorded, the way TensorFlow's variable collections list them.
     var variables: [Variable] {
         variableInitializers.compactMap { initializer in
-            guard let assign = node(named: initializer), assign.op == "Assign", assign.input.count == 2,
-                let variable = operation(named: String(assign.input[0])),
+            // Control inputs (`^x`) follow the data inputs when a variable is made inside
+            // `controlDependencies`.
+            guard let assign = node(named: initializer), assign.op == "Assign",
+                case let inputs = assign.input.filter({ !$0.hasPrefix("^") }), inputs.count == 2,
+                let variable = operation(named: inputs[0]),
                 let read = try? tensor(named: variable.name + "/read"),
-                let initial = try? tensor(named: assign.input[1])
+                let initial = try? tensor(named: inputs[1])
             else { return nil }
             return Variable(
                 operation: variable,
