@@ -190,10 +190,9 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         }
         try Session(graph: graph).run { session in
             try session.run(graph.asDefault { globalVariablesInitializer() })
-            let error = try #require(throws: WeftError.self) {
-                try saver.save(session, to: "/tmp/weft-no-such-directory-\(UUID().uuidString)/model")
-            }
-            #expect(error.code == .notFound)
+            let path = "/tmp/weft-no-such-directory-\(UUID().uuidString)/deeper/model"
+            let error = try #require(throws: WeftError.self) { try saver.save(session, to: path) }
+            #expect(error == WeftError(.notFound, "Parent directory of \(path) doesn't exist, can't save."))
         }
     }
 

@@ -4,21 +4,27 @@ extension Optimizer {
     /// The gradients of `loss` with respect to `variables` (by default every variable made with
     /// `Variable` in the loss's graph), as `tf.gradients` builds them under `gradients/`: rows
     /// (`.sparse`) where a gather reaches a variable, `nil` where the loss does not depend on
-    /// one. TensorFlow's `compute_gradients`.
+    /// one. With `colocateGradientsWithOps`, each op's gradient is built on the op's device, as
+    /// TensorFlow's option of that name does. TensorFlow's `compute_gradients`.
     ///
     /// Throws `invalidArgument` for a loss that is not a float, and what `gradients` throws (an
     /// op on the way without a gradient function is `unimplemented`).
     public func computeGradients(
         _ loss: Output,
-        variables: [Variable]? = nil
+        variables: [Variable]? = nil,
+        colocateGradientsWithOps: Bool = false
     ) throws(WeftError) -> [(Gradient?, Variable)] {
         guard loss.dtype.isFloatingPoint || loss.dtype.isComplex else {
             throw WeftError(.invalidArgument, "Invalid type \(loss.dtype) for \(loss.name), expected a floating-point or complex type.")
         }
         let graph = loss.graph
-        let variables = variables ?? graph.variables
+        let variables = variables ?? graph.builtVariables
         guard !variables.isEmpty else { throw WeftError(.invalidArgument, "No variables to optimize.") }
-        let gradients = try graph.gradientsKeepingSlices(of: [loss], with: variables.map(\.output))
+        let gradients = try graph.gradientsKeepingSlices(
+            of: [loss],
+            with: variables.map(\.output),
+            colocateWithOps: colocateGradientsWithOps
+        )
         return Array(zip(gradients, variables))
     }
 
@@ -33,9 +39,14 @@ extension Optimizer {
         _ loss: Output,
         globalStep: Variable? = nil,
         variables: [Variable]? = nil,
+        colocateGradientsWithOps: Bool = false,
         name: String? = nil
     ) throws(WeftError) -> Operation {
-        let gradients = try computeGradients(loss, variables: variables)
+        let gradients = try computeGradients(
+            loss,
+            variables: variables,
+            colocateGradientsWithOps: colocateGradientsWithOps
+        )
         guard gradients.contains(where: { $0.0 != nil }) else {
             let names = gradients.map(\.1.name).joined(separator: ", ")
             throw WeftError(
@@ -50,7 +61,7 @@ extension Optimizer {
 extension Graph {
     /// The variables made with `Variable` in this graph, in creation order: those whose
     /// initializer it recorded, the way TensorFlow's variable collections list them.
-    var variables: [Variable] {
+    var builtVariables: [Variable] {
         variableInitializers.compactMap { initializer in
             // Control inputs (`^x`) follow the data inputs when a variable is made inside
             // `controlDependencies`.

@@ -74,13 +74,20 @@ public final class Saver: Sendable {
     ) throws(WeftError) -> String {
         let path = globalStep.map { "\(prefix)-\($0)" } ?? prefix
         let directory = Self.directory(of: path)
-        var isDirectory: ObjCBool = false
-        guard directory.isEmpty || FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-            directory.isEmpty || isDirectory.boolValue
-        else {
-            throw WeftError(.notFound, "Parent directory of \(path) doesn't exist, can't save.")
+        let value: Tensor
+        do {
+            value = try session.run(saveTensor, feeding: [filename: try Tensor(strings: [path], shape: .scalar)])
+        } catch where [.notFound, .failedPrecondition].contains(error.code) {
+            // Checked only after a failure, as TensorFlow does: on a cluster the workers write
+            // the files, and this process may not see their file system.
+            var isDirectory: ObjCBool = false
+            guard directory.isEmpty || FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                directory.isEmpty || isDirectory.boolValue
+            else {
+                throw WeftError(.notFound, "Parent directory of \(path) doesn't exist, can't save.")
+            }
+            throw error
         }
-        let value = try session.run(saveTensor, feeding: [filename: try Tensor(strings: [path], shape: .scalar)])
         let written = value.strings.first.map { String(decoding: $0, as: UTF8.self) } ?? path
         guard writeState else { return written }
         let (paths, expired) = kept.withLock { kept in
