@@ -36,8 +36,10 @@ struct InspectCheckpointCommand: ParsableCommand {
         let reader = try TensorBundle.Reader(prefix: prefix)
         let rows = reader.summaries
         let table = rows.map { row in
-            [row.name, row.dtype?.name ?? "unknown", row.shape?.description ?? "invalid", "\(row.size) bytes",
-             "crc32c=" + Self.hex(row.crc32c)]
+            [
+                row.name, row.dtype?.name ?? "unknown", row.shape?.description ?? "invalid", "\(row.size) bytes",
+                "crc32c=" + Self.hex(row.crc32c),
+            ]
         }
         let widths = (0..<5).map { column in table.map { $0[column].count }.max() ?? 0 }
         say("checkpoint \(prefix)")
@@ -56,7 +58,9 @@ struct InspectCheckpointCommand: ParsableCommand {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             guard let latest = latestCheckpoint(in: path) else {
-                throw ValidationError("\(path) is a directory without a 'checkpoint' state file naming an existing checkpoint")
+                throw ValidationError(
+                    "\(path) is a directory without a 'checkpoint' state file naming an existing checkpoint"
+                )
             }
             return latest
         }

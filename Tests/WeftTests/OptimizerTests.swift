@@ -72,7 +72,13 @@ struct OptimizerFixture {
         case "adagrad": AdagradOptimizer(learningRate: learningRate ?? 0.2, initialAccumulatorValue: 0.5)
         case "rmsprop": RMSPropOptimizer(learningRate: learningRate ?? 0.05, decay: 0.8, momentum: 0.5, epsilon: 1e-3)
         case "rmsprop_centered":
-            RMSPropOptimizer(learningRate: learningRate ?? 0.05, decay: 0.8, momentum: 0.3, epsilon: 1e-2, centered: true)
+            RMSPropOptimizer(
+                learningRate: learningRate ?? 0.05,
+                decay: 0.8,
+                momentum: 0.3,
+                epsilon: 1e-2,
+                centered: true
+            )
         case "rmsprop_plain": RMSPropOptimizer(learningRate: learningRate ?? 0.01)
         default: nil
         }
@@ -158,6 +164,38 @@ struct OptimizerFixture {
         #expect(OptimizerFixture.names.count >= 35)
     }
 
+    /// Runs steps `range` (0-based) of `fixture`, comparing the loss before each and every
+    /// variable after it with TensorFlow's.
+    static func runSteps(
+        _ range: Range<Int>,
+        of fixture: OptimizerFixture,
+        named name: String,
+        _ problem: Problem,
+        in session: Session
+    ) throws {
+        let tolerance = ConformanceCase.Tolerance(relative: 1e-5, absolute: 1e-6)
+        func close(_ actual: Double, _ expected: Double) -> Bool {
+            Swift.abs(actual - expected) <= 1e-6 + 1e-5 * Swift.abs(expected)
+        }
+        for index in range {
+            let expected = fixture.steps[index]
+            if let loss = problem.loss, let value = expected.loss {
+                let actual = try #require(try session.run(loss).doubleValues.first)
+                #expect(close(actual, value), "\(name): loss before step \(index + 1): \(actual), expected \(value)")
+            }
+            if let norm = problem.globalNorm, let value = expected.globalNorm {
+                let actual = try #require(try session.run(norm).doubleValues.first)
+                #expect(close(actual, value), "\(name): global norm, step \(index + 1): \(actual), expected \(value)")
+            }
+            try session.run([], feeding: problem.feeds[index], targets: [problem.train])
+            for (variable, value) in expected.variables.sorted(by: { $0.key < $1.key }) {
+                let actual = try session.run(try problem.graph.tensor(named: variable + ":0"))
+                let difference = ConformanceCase.difference(actual, value, tolerance: tolerance)
+                #expect(difference == nil, "\(name): \(variable) after step \(index + 1): \(difference ?? "")")
+            }
+        }
+    }
+
     @Test(arguments: OptimizerFixture.names)
     func fiveSteps_matchTensorFlow(name: String) throws {
         let fixture = try OptimizerFixture(name: name)
@@ -166,25 +204,32 @@ struct OptimizerFixture {
         // The same variables as TensorFlow's, slots and beta powers named as TensorFlow names them.
         let variables = graph.nodes().nodes.filter { $0.op == "VariableV2" }.map(\.name).sorted()
         #expect(variables == fixture.initial.keys.sorted())
-        let tolerance = ConformanceCase.Tolerance(relative: 1e-5, absolute: 1e-6)
         try Session(graph: graph).run { session in
             try session.run(graph.asDefault { globalVariablesInitializer() })
-            for (index, (expected, feeds)) in zip(fixture.steps, problem.feeds).enumerated() {
-                if let loss = problem.loss, let value = expected.loss {
-                    let actual = try #require(try session.run(loss).doubleValues.first)
-                    #expect(Swift.abs(actual - value) <= 1e-6 + 1e-5 * Swift.abs(value), "\(name): loss before step \(index + 1)")
-                }
-                if let norm = problem.globalNorm, let value = expected.globalNorm {
-                    let actual = try #require(try session.run(norm).doubleValues.first)
-                    #expect(Swift.abs(actual - value) <= 1e-6 + 1e-5 * Swift.abs(value), "\(name): global norm, step \(index + 1)")
-                }
-                try session.run([], feeding: feeds, targets: [problem.train])
-                for (variable, value) in expected.variables.sorted(by: { $0.key < $1.key }) {
-                    let actual = try session.run(try graph.tensor(named: variable + ":0"))
-                    let difference = ConformanceCase.difference(actual, value, tolerance: tolerance)
-                    #expect(difference == nil, "\(name): \(variable) after step \(index + 1): \(difference ?? "")")
-                }
-            }
+            try Self.runSteps(0..<fixture.steps.count, of: fixture, named: name, problem, in: session)
+        }
+    }
+
+    /// Two steps, a checkpoint, and the last three steps in a new session restored from it:
+    /// the slots, beta powers and global step come back, so training goes on as TensorFlow's.
+    @Test(arguments: [
+        "mlp_adam", "linear_rmsprop_centered", "sparse_momentum", "linear_momentum_exponential_decay_clipped",
+        "logistic_adagrad",
+    ])
+    func trainingResumedFromACheckpoint_matchesTensorFlow(name: String) throws {
+        let fixture = try OptimizerFixture(name: name)
+        let problem = try Self.build(fixture)
+        let graph = problem.graph
+        let saver = try graph.asDefault { try Saver() }
+        let directory = try temporaryDirectory("resume-\(name)")
+        try Session(graph: graph).run { session in
+            try session.run(graph.asDefault { globalVariablesInitializer() })
+            try Self.runSteps(0..<2, of: fixture, named: name, problem, in: session)
+            try saver.save(session, to: directory + "/model", globalStep: 2)
+        }
+        try Session(graph: graph).run { session in
+            try saver.restore(session, from: try #require(latestCheckpoint(in: directory)))
+            try Self.runSteps(2..<fixture.steps.count, of: fixture, named: name, problem, in: session)
         }
     }
 
@@ -233,7 +278,9 @@ struct OptimizerFixture {
         }
         #expect(graph.buildError == nil)
         #expect(train.name == "Adam")
-        for (slot, primary, device) in [("w/Adam", w, "/job:ps/task:1"), ("w/Adam_1", w, "/job:ps/task:1"), ("b/Adam", b, "/job:ps/task:0")] {
+        for (slot, primary, device) in [
+            ("w/Adam", w, "/job:ps/task:1"), ("w/Adam_1", w, "/job:ps/task:1"), ("b/Adam", b, "/job:ps/task:0"),
+        ] {
             let node = try #require(graph.operation(named: slot))
             #expect(node.type == "VariableV2")
             #expect(node.colocationGroups == [primary.name], "\(slot)")
@@ -315,7 +362,11 @@ struct OptimizerFixture {
         let graph = Graph()
         let optimizer = MomentumOptimizer(learningRate: 0.1, momentum: 0.9)
         let slot = try graph.asDefault {
-            let w = Variable(initialValue: constant(Tensor([Float](repeating: 1, count: 2000))), shape: [2000], name: "w")
+            let w = Variable(
+                initialValue: constant(Tensor([Float](repeating: 1, count: 2000))),
+                shape: [2000],
+                name: "w"
+            )
             optimizer.applyGradients([(constant(Tensor([Float](repeating: 1, count: 2000))), w)])
             return try #require(optimizer.slot("momentum", for: w))
         }

@@ -87,7 +87,9 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         let (w, step, bump, saver) = try graph.asDefault {
             let w = Variable([[Float(1), 2], [3, 4]], name: "w")
             let step = Variable(Int64(5), name: "step")
-            let bump = group([w.assignAdd(constant([[Float(1), 1], [1, 1]])).operation, step.assignAdd(Int64(10)).operation])
+            let bump = group([
+                w.assignAdd(constant([[Float(1), 1], [1, 1]])).operation, step.assignAdd(Int64(10)).operation,
+            ])
             return (w, step, bump, try Saver())
         }
         let initialize = graph.asDefault { globalVariablesInitializer() }
@@ -102,7 +104,13 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
             #expect(try session.run(step).scalar(as: Int64.self) == 15)
         }
         let state = try #require(try CheckpointState.read(in: directory))
-        #expect(state == CheckpointState(modelCheckpointPath: directory + "/model", allModelCheckpointPaths: [directory + "/model"]))
+        #expect(
+            state
+                == CheckpointState(
+                    modelCheckpointPath: directory + "/model",
+                    allModelCheckpointPaths: [directory + "/model"]
+                )
+        )
     }
 
     @Test func maxToKeep_deletesTheOldestCheckpoints() throws {
@@ -140,7 +148,9 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
             try session.run(graph.asDefault { globalVariablesInitializer() })
             for step in 1...3 { try saver.save(session, to: directory + "/model", globalStep: step) }
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".index") }.count == 3)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".index") }.count == 3
+        )
         #expect(try CheckpointState.read(in: directory)?.allModelCheckpointPaths == [directory + "/model-3"])
     }
 
@@ -262,7 +272,10 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
     @Test func inspect_ofACorruptCheckpoint_fails() throws {
         let directory = try temporaryDirectory("corrupt")
         for file in ["model-7.index", "model-7.data-00000-of-00001"] {
-            try FileManager.default.copyItem(atPath: Self.tensorFlowDirectory + "/" + file, toPath: directory + "/" + file)
+            try FileManager.default.copyItem(
+                atPath: Self.tensorFlowDirectory + "/" + file,
+                toPath: directory + "/" + file
+            )
         }
         let data = directory + "/model-7.data-00000-of-00001"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: data))

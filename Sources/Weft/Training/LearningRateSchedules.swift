@@ -60,7 +60,11 @@ public func piecewiseConstant(
             for index in boundaries.indices.reversed() {
                 var limit = constant(boundaries[index])
                 if limit.dtype != step.dtype { limit = cast(limit, to: step.dtype) }
-                let within = graph.addOperation("LessEqual", inputs: [step, limit], attributes: ["T": .type(step.dtype)])
+                let within = graph.addOperation(
+                    "LessEqual",
+                    inputs: [step, limit],
+                    attributes: ["T": .type(step.dtype)]
+                )
                 chosen = graph.addOperation(
                     "SelectV2",
                     name: index == 0 ? opName : nil,

@@ -15,7 +15,10 @@ extension Optimizer {
         colocateGradientsWithOps: Bool = false
     ) throws(WeftError) -> [(Gradient?, Variable)] {
         guard loss.dtype.isFloatingPoint || loss.dtype.isComplex else {
-            throw WeftError(.invalidArgument, "Invalid type \(loss.dtype) for \(loss.name), expected a floating-point or complex type.")
+            throw WeftError(
+                .invalidArgument,
+                "Invalid type \(loss.dtype) for \(loss.name), expected a floating-point or complex type."
+            )
         }
         let graph = loss.graph
         let variables = variables ?? graph.builtVariables

@@ -98,7 +98,9 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
             return graph.nameScope(name ?? self.name) {
                 let scope = BuildScope.of(graph).namePrefix
                 let prepared = Prepared(
-                    tensors: Dictionary(uniqueKeysWithValues: hyperparameters.map { ($0.name, $0.value.output(name: $0.name)) })
+                    tensors: Dictionary(
+                        uniqueKeysWithValues: hyperparameters.map { ($0.name, $0.value.output(name: $0.name)) }
+                    )
                 )
                 let updates = pairs.map { gradient, variable in
                     graph.nameScope("update_" + variable.name) {
@@ -145,7 +147,10 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
         let graph = globalStep.operation.graph
         guard let one = try? Tensor(converting: [1], to: globalStep.dtype, shape: .scalar) else {
             graph.recordError(
-                WeftError(.invalidArgument, "\(self.name): the global step '\(globalStep.name)' is \(globalStep.dtype), not a number")
+                WeftError(
+                    .invalidArgument,
+                    "\(self.name): the global step '\(globalStep.name)' is \(globalStep.dtype), not a number"
+                )
             )
             return noOp(name: name)
         }
@@ -175,7 +180,8 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
 
     /// The update of one variable by rows whose indices may repeat: by default the rows of
     /// one index are summed first, since adding is what a repeated index means.
-    func applySparseWithDuplicates(_ gradient: IndexedSlices, to variable: Variable, _ prepared: Prepared) -> Operation {
+    func applySparseWithDuplicates(_ gradient: IndexedSlices, to variable: Variable, _ prepared: Prepared) -> Operation
+    {
         applySparse(deduplicated(gradient), to: variable, prepared)
     }
 
@@ -236,7 +242,13 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
         let created = graph.colocate(with: variable.operation) {
             Variable(name: variable.name + "/" + name, shape: shape) {
                 graph.nameScope("Initializer") {
-                    filled(shape: shape, value: start.value, dtype: variable.dtype, like: variable.initialValue, name: start.nodeName)
+                    filled(
+                        shape: shape,
+                        value: start.value,
+                        dtype: variable.dtype,
+                        like: variable.initialValue,
+                        name: start.nodeName
+                    )
                 }
             }
         }
@@ -246,7 +258,8 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
 
     /// A variable of the optimizer named `name` in `first`'s graph, colocated with `first`,
     /// made once per graph.
-    func nonSlotVariable(_ name: String, startingAt initial: Hyperparameter, colocatedWith first: Variable) -> Variable {
+    func nonSlotVariable(_ name: String, startingAt initial: Hyperparameter, colocatedWith first: Variable) -> Variable
+    {
         let graph = first.operation.graph
         let key = NonSlotKey(graph: ObjectIdentifier(graph), name: name)
         if let existing = nonSlotVariables.withLock({ $0[key] }) { return existing }
@@ -345,7 +358,9 @@ func filled(shape: PartialShape, value: Double, dtype: DType, like: Output, name
         graph.recordError(WeftError(.invalidArgument, "cannot make a \(dtype) tensor of \(value) for '\(name)'"))
         return constant(Float(value), name: name)
     }
-    let known = shape.dimensions.flatMap { dimensions in dimensions.allSatisfy { $0 != nil } ? dimensions.compactMap { $0 } : nil }
+    let known = shape.dimensions.flatMap { dimensions in
+        dimensions.allSatisfy { $0 != nil } ? dimensions.compactMap { $0 } : nil
+    }
     // TensorFlow writes a constant up to 1000 elements; a larger one would bloat the GraphDef.
     if let known, TensorShape(known).elementCount <= 1000,
         let tensor = try? Tensor(

@@ -77,7 +77,7 @@ public final class Saver: Sendable {
         let value: Tensor
         do {
             value = try session.run(saveTensor, feeding: [filename: try Tensor(strings: [path], shape: .scalar)])
-        } catch where [.notFound, .failedPrecondition].contains(error.code) {
+        } catch  where [.notFound, .failedPrecondition].contains(error.code) {
             // Checked only after a failure, as TensorFlow does: on a cluster the workers write
             // the files, and this process may not see their file system.
             var isDirectory: ObjCBool = false
@@ -109,7 +109,10 @@ public final class Saver: Sendable {
     public func save(_ session: Session, to prefix: String, globalStep: Variable) throws(WeftError) -> String {
         let step = try session.run(globalStep)
         guard step.elementCount == 1, let value = step.doubleValues.first, let whole = Int(exactly: value) else {
-            throw WeftError(.invalidArgument, "the global step '\(globalStep.name)' is not a whole-number scalar: \(step)")
+            throw WeftError(
+                .invalidArgument,
+                "the global step '\(globalStep.name)' is not a whole-number scalar: \(step)"
+            )
         }
         return try save(session, to: prefix, globalStep: whole)
     }
@@ -120,7 +123,11 @@ public final class Saver: Sendable {
         guard FileManager.default.fileExists(atPath: TensorBundle.indexPath(prefix)) else {
             throw WeftError(.notFound, "The passed save_path is not a valid checkpoint: \(prefix)")
         }
-        try session.run([], feeding: [filename: try Tensor(strings: [prefix], shape: .scalar)], targets: [restoreOperation])
+        try session.run(
+            [],
+            feeding: [filename: try Tensor(strings: [prefix], shape: .scalar)],
+            targets: [restoreOperation]
+        )
     }
 
     // MARK: - Graph building
@@ -230,7 +237,8 @@ public final class Saver: Sendable {
 
     /// A shard per device under `PREFIX_temp/part`, each written on its device, then merged
     /// into `PREFIX` on the last device; each device restores its own variables.
-    private static func buildSharded(_ saveables: [Saveable], _ filename: Output) -> (save: Output, restore: Operation) {
+    private static func buildSharded(_ saveables: [Saveable], _ filename: Output) -> (save: Output, restore: Operation)
+    {
         let graph = filename.graph
         let devices = Dictionary(grouping: saveables, by: \.device).sorted { $0.key < $1.key }
         let temporary = graph.addOperation(
