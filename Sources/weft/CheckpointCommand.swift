@@ -35,17 +35,19 @@ struct InspectCheckpointCommand: ParsableCommand {
         let prefix = try Self.prefix(of: path)
         let reader = try TensorBundle.Reader(prefix: prefix)
         let rows = reader.summaries
+        let sharded = reader.header.numShards > 1
         let table = rows.map { row in
             [
                 row.name, row.dtype?.name ?? "unknown", row.shape?.description ?? "invalid", "\(row.size) bytes",
-                "crc32c=" + Self.hex(row.crc32c),
-            ]
+            ] + (sharded ? ["shard \(row.shard)"] : []) + ["crc32c=" + Self.hex(row.crc32c)]
         }
-        let widths = (0..<5).map { column in table.map { $0[column].count }.max() ?? 0 }
+        let columns = table.first?.count ?? 0
+        let widths = (0..<columns).map { column in table.map { $0[column].count }.max() ?? 0 }
         say("checkpoint \(prefix)")
         for (row, cells) in zip(rows, table) {
+            // Every column padded to its widest cell but the last.
             let padded = zip(cells, widths).dropLast().map { $0 + String(repeating: " ", count: $1 - $0.count) }
-            say((padded + [cells[4]]).joined(separator: "  "))
+            say((padded + cells.suffix(1)).joined(separator: "  "))
             if verify { _ = try reader.tensor(row.name) }
         }
         let bytes = rows.reduce(0) { $0 + $1.size }

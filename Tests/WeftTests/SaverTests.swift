@@ -206,6 +206,14 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         }
     }
 
+    @Test func saver_ofVariablesOfTwoGraphs_isInvalidArgument() {
+        let first = Graph().asDefault { Variable([Float(1)], name: "a") }
+        let second = Graph().asDefault { Variable([Float(1)], name: "b") }
+        #expect(throws: WeftError(.invalidArgument, "the variable 'b' belongs to another graph than the others")) {
+            try Saver(variables: [first, second])
+        }
+    }
+
     @Test func saver_withoutVariables_isInvalidArgument() {
         #expect(throws: WeftError(.invalidArgument, "No variables to save")) { try Graph().asDefault { try Saver() } }
     }
@@ -246,6 +254,12 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         #expect(reader.entries["a"]?.shardID == 0)
         #expect(reader.entries["b"]?.shardID == 1)
         #expect(!FileManager.default.fileExists(atPath: directory + "/model-1_temp"))
+        let (status, output) = try Fixtures.runWeft(["checkpoint", "inspect", directory, "--verify"])
+        #expect(status == 0, "\(output)")
+        let listing = output.split(separator: "\n")
+        #expect(listing.contains { $0.hasPrefix("a ") && $0.contains(" shard 0 ") })
+        #expect(listing.contains { $0.hasPrefix("b ") && $0.contains(" shard 1 ") })
+        #expect(listing.last == "2 tensors, 12 bytes in 2 shard(s), every checksum verified")
         try Session(graph: graph).run { session in
             try saver.restore(session, from: directory + "/model-1")
             #expect(try session.run(a).scalars(as: Float.self) == [1, 2])

@@ -175,6 +175,9 @@ public final class Saver: Sendable {
 
     /// The variables to save, sorted by name, checked as TensorFlow checks them.
     private static func saveables(_ variables: [Variable]?, in graph: Graph) throws(WeftError) -> [Saveable] {
+        if let foreign = variables?.first(where: { $0.operation.graph !== graph }) {
+            throw WeftError(.invalidArgument, "the variable '\(foreign.name)' belongs to another graph than the others")
+        }
         let nodes =
             variables.map { $0.map(\.operation.nodeDef) }
             ?? graph.nodes().nodes.filter { variableOps.contains($0.op) }
