@@ -137,6 +137,22 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         #expect(latestCheckpoint(in: directory) == directory + "/model-4")
     }
 
+    @Test func save_withTheGlobalStepVariable_namesTheCheckpointAfterItsValue() throws {
+        let directory = try temporaryDirectory("global-step")
+        let graph = Graph()
+        let (advance, saver) = try graph.asDefault {
+            let step = createGlobalStep()
+            return (step.assignAdd(Int64(3)), try Saver())
+        }
+        let step = try #require(graph.builtVariables.first { $0.name == "global_step" })
+        try Session(graph: graph).run { session in
+            try session.run(graph.asDefault { globalVariablesInitializer() })
+            try session.run(advance)
+            #expect(try saver.save(session, to: directory + "/model", globalStep: step) == directory + "/model-3")
+        }
+        #expect(latestCheckpoint(in: directory) == directory + "/model-3")
+    }
+
     @Test func maxToKeepZero_keepsEveryCheckpoint() throws {
         let directory = try temporaryDirectory("keep-all")
         let graph = Graph()

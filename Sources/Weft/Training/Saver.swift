@@ -108,7 +108,13 @@ public final class Saver: Sendable {
     @discardableResult
     public func save(_ session: Session, to prefix: String, globalStep: Variable) throws(WeftError) -> String {
         let step = try session.run(globalStep)
-        guard step.elementCount == 1, let value = step.doubleValues.first, let whole = Int(exactly: value) else {
+        let whole: Int? =
+            switch step.dtype {
+            case .int64: step.scalar(as: Int64.self).map { Int($0) }
+            case .int32: step.scalar(as: Int32.self).map { Int($0) }
+            default: step.doubleValues.first.flatMap { Int(exactly: $0) }
+            }
+        guard step.elementCount == 1, let whole else {
             throw WeftError(
                 .invalidArgument,
                 "the global step '\(globalStep.name)' is not a whole-number scalar: \(step)"
