@@ -11,6 +11,8 @@ extension GradientRegistry {
 }
 
 extension GradientContext {
+    /// One gradient per operand of a one- or two-operand `Einsum`; other equations (`...`,
+    /// diagonals, implicit outputs) are refused as unimplemented, naming the node.
     func einsumGradients() throws(WeftError) -> [Gradient?] {
         let equation = try attributes.string("equation").filter { $0 != " " }
         let sides = equation.split(separator: "->", omittingEmptySubsequences: false)
