@@ -167,6 +167,31 @@ import WeftRuntime
                 return OpBuilder.concat([op.output(0) * 2, op.output(1), op.output(2)], axis: 0)
             },
         ]
+        for op in ["SegmentMax", "SegmentMin"] {
+            cases.append(
+                GradientCase(description: op, inputs: [data]) { xs in
+                    TestOps.node(
+                        op,
+                        [xs[0], TestOps.int32s([0, 0, 1, 3], in: xs[0].graph)],
+                        ["T": t, "Tindices": .type(.int32)]
+                    )
+                    .output()
+                }
+            )
+        }
+        // Every segment is non-empty: an empty one holds the lowest float, whose differences overflow.
+        for op in ["UnsortedSegmentMax", "UnsortedSegmentMin"] {
+            cases.append(
+                GradientCase(description: "\(op) with a dropped id", inputs: [data]) { xs in
+                    let graph = xs[0].graph
+                    return TestOps.node(
+                        op,
+                        [xs[0], TestOps.int32s([1, -1, 0, 1], in: graph), OpBuilder.constant(Int32(2), in: graph)],
+                        ["T": t, "Tindices": .type(.int32), "Tnumsegments": .type(.int32)]
+                    ).output()
+                }
+            )
+        }
         for reduction in ["Sum", "Mean", "SqrtN"] {
             cases.append(
                 GradientCase(description: "SparseSegment\(reduction)", inputs: [data]) { xs in

@@ -38,6 +38,15 @@ extension GradientRegistry {
                 }
             }
         }
+        for op in ["SegmentMax", "SegmentMin"] {
+            register(op) { context throws(WeftError) in [.dense(try context.segmentExtremeGradient(sorted: true)), nil]
+            }
+        }
+        for op in ["UnsortedSegmentMax", "UnsortedSegmentMin"] {
+            register(op) { context throws(WeftError) in
+                [.dense(try context.segmentExtremeGradient(sorted: false)), nil, nil]
+            }
+        }
         register("UnsortedSegmentSum") { context throws(WeftError) in
             [.dense(try context.segmentSumGradient()), nil, nil]
         }
@@ -128,16 +137,41 @@ extension GradientContext {
     /// `UnsortedSegmentSum`: each element gets the gradient of its segment; elements with a
     /// negative id were dropped and get zero.
     func segmentSumGradient() throws(WeftError) -> Output {
-        let ids = try input(1)
-        let gradient = try gradient()
+        let (gathered, kept) = try gatherDroppingNegatives(try gradient(), ids: try input(1))
+        return OpBuilder.selectV2(kept, gathered, OpBuilder.scalar(0, like: gathered))
+    }
+
+    /// `rows` gathered at each id (0 where the id is negative), and where the ids are not
+    /// negative, shaped to broadcast against the rows: TensorFlow's `_GatherDropNegatives`.
+    func gatherDroppingNegatives(_ rows: Output, ids: Output) throws(WeftError) -> (Output, Output) {
         let clipped = maximum(ids, OpBuilder.zerosLike(ids))
-        let gathered = OpBuilder.gather(gradient, clipped, axis: OpBuilder.constant(Int32(0), in: ids.graph))
+        let gathered = OpBuilder.gather(rows, clipped, axis: OpBuilder.constant(Int32(0), in: ids.graph))
         let kept = OpBuilder.binary("GreaterEqual", ids, OpBuilder.zerosLike(ids))
         let trailingOnes = OpBuilder.fill(
             OpBuilder.reshape(OpBuilder.rank(gathered) - OpBuilder.rank(ids), [1]),
             value: OpBuilder.constant(Int32(1), in: ids.graph)
         )
-        let mask = OpBuilder.reshape(kept, OpBuilder.concat([OpBuilder.shape(kept), trailingOnes], axis: 0))
-        return OpBuilder.selectV2(mask, gathered, OpBuilder.scalar(0, like: gathered))
+        return (gathered, OpBuilder.reshape(kept, OpBuilder.concat([OpBuilder.shape(kept), trailingOnes], axis: 0)))
+    }
+
+    /// `SegmentMax`/`Min` and their unsorted forms: the segment's gradient is shared equally by
+    /// the elements equal to the segment's extreme; the others (and dropped ids) get zero.
+    func segmentExtremeGradient(sorted: Bool) throws(WeftError) -> Output {
+        let data = try input(0)
+        let ids = try input(1)
+        let gradient = try gradient()
+        let (extremes, kept) = try gatherDroppingNegatives(try output(0), ids: ids)
+        let isSelected = OpBuilder.binary("LogicalAnd", equal(data, extremes), kept)
+        let indicators = cast(isSelected, to: gradient.dtype)
+        let selectedCount =
+            sorted
+            ? OpBuilder.node(
+                "SegmentSum",
+                [indicators, ids],
+                ["T": .type(gradient.dtype), "Tindices": .type(ids.dtype)]
+            ).output()
+            : OpBuilder.unsortedSegmentSum(indicators, ids: ids, count: try input(2))
+        let (shares, _) = try gatherDroppingNegatives(divide(gradient, selectedCount), ids: ids)
+        return OpBuilder.selectV2(isSelected, shares, OpBuilder.zerosLike(shares))
     }
 }
