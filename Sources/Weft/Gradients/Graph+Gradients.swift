@@ -18,8 +18,8 @@ extension Graph {
     /// - Returns: one gradient per tensor of `xs`, dense (sparse slices are summed into a tensor;
     ///   see `gradientsKeepingSlices` to keep them).
     /// - Throws: `invalidArgument` for tensors of another graph or `gradYs` that do not match,
-    ///   `unimplemented` naming the op when a path crosses an op without a gradient function,
-    ///   `invalidArgument` when it crosses a `PreventGradient`.
+    ///   `unimplemented` naming the op when a path crosses an op without a gradient function or
+    ///   a TensorFlow 1.x while loop, `invalidArgument` when it crosses a `PreventGradient`.
     public func gradients(
         of ys: [Output],
         with xs: [Output],
