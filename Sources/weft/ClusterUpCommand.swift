@@ -28,6 +28,9 @@ struct ClusterUpCommand: ParsableCommand {
     @Option(help: "Default placement strategy.")
     var strategy = "explicit"
 
+    @Flag(help: "Let processes without keys listen on a --host that is not loopback.")
+    var insecure = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -36,7 +39,8 @@ struct ClusterUpCommand: ParsableCommand {
             executable: selfExecutable(),
             jobs: try JobCounts(parsing: jobs),
             host: host,
-            strategy: strategy
+            strategy: strategy,
+            extraArguments: insecure ? ["--insecure"] : []
         )
         for member in cluster.members {
             say(
