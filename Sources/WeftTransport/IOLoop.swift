@@ -1,6 +1,7 @@
 import CZeroMQ
 import Foundation
 import Logging
+import Synchronization
 import WeftProto
 import WeftRuntime
 
@@ -245,14 +246,23 @@ final class IOLoop {
         try router.set(ZMQ_ZAP_DOMAIN, bytes: Array(name.utf8))
         let service = try core.context.zapService()
         let logger = core.logger
+        // A refused peer retries every reconnect interval: warn once per key, count every time.
+        let warned = Mutex<Set<String>>([])
         service.register(
             name,
             ZAPService.Domain(admitted: security.admitted) { [weak core] address, key in
                 core?.refusedPeers.wrappingAdd(1, ordering: .relaxed)
-                logger.warning(
-                    "peer refused: its public key is not listed",
-                    metadata: ["peer.address": "\(address)", "peer.key": "\(key.map(\.z85) ?? "none")"]
-                )
+                let text = key.map(\.z85) ?? "none"
+                let first = warned.withLock { warned in
+                    if warned.count >= 1024 { warned.removeAll() }
+                    return warned.insert(text).inserted
+                }
+                let metadata: Logger.Metadata = ["peer.address": "\(address)", "peer.key": "\(text)"]
+                if first {
+                    logger.warning("peer refused: its public key is not listed", metadata: metadata)
+                } else {
+                    logger.debug("peer refused again", metadata: metadata)
+                }
             }
         )
         return (service, name)
