@@ -124,6 +124,15 @@ import WeftTransport
             defer { session.close() }
             try session.run(initialize)
             #expect(try session.run(variable).scalars(as: Float.self) == [42])
+            // The command line: status and health with the client's key, and without it a clear refusal.
+            let file = try #require(cluster.configFile)
+            let key = "\(try #require(cluster.keysFolder))/alice.key"
+            let status = try Fixtures.runWeft(["status", "--config", file, "--key", key])
+            #expect(status.status == 0 && status.output.contains("1 open session"), "\(status.output)")
+            let health = try Fixtures.runWeft(["health", "--config", file, "--key", key, "--job", "worker", "--task", "0"])
+            #expect(health.status == 0, "\(health.output)")
+            let keyless = try Fixtures.runWeft(["status", "--config", file])
+            #expect(keyless.status != 0 && keyless.output.contains("--key FILE"), "\(keyless.output)")
             let stranger = try CurveKeyPair.generate()
             let keys = [security.coordinator.publicKey, security.tasks[DeviceName(job: "worker", task: 0)]!.publicKey]
             for (member, key) in zip(cluster.members, keys) {
