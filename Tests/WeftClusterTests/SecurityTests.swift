@@ -237,6 +237,17 @@ import WeftTransport
             let error = Self.refusal(takeOver, to: cluster.address, as: workerOne, expecting: coordinatorKey)
             #expect(error?.code == .permissionDenied, "\(String(describing: error))")
             #expect(error?.message.contains("belongs to /job:worker/task:1") == true, "\(String(describing: error))")
+            // Nor can it register its own task at task 0's address, which would cut task 0 off.
+            let hijack = WireMessage.make(.registerWorker) { envelope in
+                envelope.registerWorker = .with {
+                    $0.job = "worker"
+                    $0.task = 1
+                    $0.address = cluster.members[1].address
+                    $0.incarnation = 12345
+                }
+            }
+            let stolen = Self.refusal(hijack, to: cluster.address, as: workerOne, expecting: coordinatorKey)
+            #expect(stolen?.code == .permissionDenied, "\(String(describing: stolen))")
             let heartbeat = WireMessage.make(.heartbeat) { envelope in
                 envelope.heartbeat = .with {
                     $0.job = "worker"

@@ -198,6 +198,18 @@ public final class Coordinator: Sendable {
         let now = ContinuousClock.now
         let (registration, broken) = try state.withLock {
             (state) throws(WeftError) -> (Membership.Registration, [String]) in
+            // With keys, a worker cannot claim another task's address either: requests there
+            // would then expect its key, and the task at that address would be cut off.
+            if configuration.security != nil, let task,
+                let holder = state.membership.workers.values.first(where: {
+                    $0.address == body.address && $0.device != DeviceName(job: body.job, task: task)
+                })
+            {
+                throw WeftError(
+                    .permissionDenied,
+                    "\(body.address) is the address of \(holder.device); a worker registers only its own address"
+                )
+            }
             let registration = try state.membership.register(
                 job: body.job,
                 task: task,
