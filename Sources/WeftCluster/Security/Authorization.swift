@@ -10,7 +10,9 @@ import WeftRuntime
 public enum Authorization {
     /// The process a request arrives at.
     public enum Receiver: Sendable {
+        /// The cluster's coordinator.
         case coordinator
+        /// A worker.
         case worker
     }
 

@@ -70,9 +70,9 @@ public struct ClusterSecurity: Sendable, Equatable {
 /// What a coordinator or worker needs to speak CURVE: its own key pair and the cluster's keys.
 public struct ProcessSecurity: Sendable {
     /// This process's keys.
-    public var keyPair: CurveKeyPair
+    public let keyPair: CurveKeyPair
     /// Every process's public key and role.
-    public var cluster: ClusterSecurity
+    public let cluster: ClusterSecurity
     /// Roles by key, looked up on every message.
     let roles: [CurveKey: PeerRole]
 
