@@ -339,3 +339,44 @@ import WeftTransport
         #expect(throws: WeftError.self) { try Authorization.check(.ping, from: nil, to: .coordinator) }
     }
 }
+
+/// Without keys, a session answers only the client id it was opened with, which status shows
+/// no other client, beside its unguessable handle.
+@Suite(.serialized) struct KeylessOwnershipTests {
+    @Test func anotherClientId_cannotTouchASession_atTheCoordinatorOrAWorker() async throws {
+        try await offTheCooperativePool {
+            let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "worker=1"))
+            defer { cluster.stop() }
+            let graph = Graph()
+            let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
+                let variable = graph.device("/job:worker/task:0") { Variable(Float(42), name: "foo") }
+                return (variable, globalVariablesInitializer())
+            }
+            let backend = try RemoteSessionBackend(coordinator: cluster.address, graph: graph)
+            let session = Session(graph: graph, backend: backend)
+            defer { session.close() }
+            try session.run(initialize)
+            #expect(try session.run(variable).scalars(as: Float.self) == [42])
+            #expect(try session.run(variable).scalars(as: Float.self) == [42])  // the direct route
+            let handle = backend.sessionHandle
+            let connection = try ClientConnection.shared.get()
+            let attempts: [(String, String, WireMessage)] = [
+                ("read", cluster.address, .make(.runStep, session: handle) { $0.runStep = .with { $0.fetches = ["foo:0"] } }),
+                ("close", cluster.address, .make(.closeSession, session: handle) { $0.client = "mallory" }),
+                (
+                    "run on the worker", cluster.members[1].address,
+                    .make(.runPartition, session: handle, step: 1 << 62) {
+                        $0.client = "mallory"
+                        $0.runPartition = .with { $0.handle = "\(handle)/p1//job:worker/task:0" }
+                    }
+                ),
+            ]
+            for (what, address, message) in attempts {
+                let error = Result { () throws(WeftError) in try connection.request(message, to: address, timeout: .seconds(5)) }
+                #expect(throws: WeftError.self, "\(what)") { try error.get() }
+                if case .failure(let failure) = error { #expect(failure.code == .permissionDenied, "\(what): \(failure)") }
+            }
+            #expect(try session.run(variable).scalars(as: Float.self) == [42])
+        }
+    }
+}

@@ -228,6 +228,7 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
+            envelope.client = connection.id
             envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runStep = .with {
                 $0.feeds = signature.feeds.map(\.description)
@@ -268,6 +269,7 @@ public final class RemoteSessionBackend: SessionBackend {
             step: step,
             tensors: route.feedIndices.map { feeds[Int($0)] }
         ) { envelope in
+            envelope.client = connection.id
             envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runPartition = .with {
                 $0.handle = route.handle
@@ -324,6 +326,7 @@ public final class RemoteSessionBackend: SessionBackend {
         let graphDef = graph.graphDef
         let (added, count) = (Array(graphDef.node.dropFirst(sent)), graphDef.node.count)
         let request = WireMessage.make(.extendSession, session: handle) {
+            $0.client = connection.id
             $0.extendSession = .with {
                 $0.graph.node = added
                 // An imported GraphDef may have brought functions; the coordinator adds the new ones.
@@ -346,7 +349,7 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         guard wasOpen else { return }
         connection.release(coordinator)
-        let request = WireMessage.make(.closeSession, session: handle)
+        let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
         connection.node.request(request, to: coordinator, timeout: .seconds(2)) { _ in }
     }
 }

@@ -155,7 +155,7 @@ extension Coordinator {
 
     func extendSession(_ envelope: Weft_Envelope, caller: CurveKey?) throws(WeftError) -> WireMessage {
         let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName] in
-            let session = try Self.session(envelope.session, in: &state, caller: caller)
+            let session = try Self.session(envelope.session, in: &state, caller: caller, client: envelope.client)
             try session.extend(
                 with: envelope.extendSession.graph.node,
                 library: envelope.extendSession.graph.library,
@@ -169,12 +169,12 @@ extension Coordinator {
         }
     }
 
-    func closeSession(_ handle: String, caller: CurveKey?) throws(WeftError) -> WireMessage {
+    func closeSession(_ handle: String, caller: CurveKey?, client: String) throws(WeftError) -> WireMessage {
         let session = try state.withLock { (state) throws(WeftError) -> CoordinatorSession in
             guard let session = state.sessions[handle] else {
                 throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
             }
-            try Self.checkOwner(session, caller: caller)
+            try Self.checkOwner(session, caller: caller, client: client)
             state.sessions[handle] = nil
             return session
         }
@@ -188,7 +188,7 @@ extension Coordinator {
         let targets = state.withLock { state in
             session.contacted.union(session.hosts.keys).compactMap { state.membership[$0]?.address }
         }
-        let message = WireMessage.make(.releaseSession, session: session.handle)
+        let message = WireMessage.make(.releaseSession, session: session.handle) { $0.client = session.client }
         for address in targets {
             node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
         }
@@ -197,19 +197,22 @@ extension Coordinator {
     static func session(
         _ handle: String,
         in state: inout State,
-        caller: CurveKey?
+        caller: CurveKey?,
+        client: String
     ) throws(WeftError) -> CoordinatorSession {
         guard let session = state.sessions[handle] else {
             throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
         }
-        try checkOwner(session, caller: caller)
+        try checkOwner(session, caller: caller, client: client)
         if let broken = session.broken { throw broken }
         return session
     }
 
-    /// With keys, only the client whose key opened a session reaches it.
-    static func checkOwner(_ session: CoordinatorSession, caller: CurveKey?) throws(WeftError) {
-        guard session.owner == caller else {
+    /// Only the client that opened a session reaches it: with keys the one holding its key;
+    /// without, the one sending the client id it was opened with (which, like the handle, no
+    /// other client is shown).
+    static func checkOwner(_ session: CoordinatorSession, caller: CurveKey?, client: String) throws(WeftError) {
+        guard session.owner == caller, caller != nil || session.client == client else {
             throw WeftError(.permissionDenied, "session \(session.handle) belongs to another client")
         }
     }
@@ -236,7 +239,7 @@ extension Coordinator {
             )
         }
         let signature = try RunSignature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
-        let setup = try prepareStep(envelope.session, signature: signature, caller: caller)
+        let setup = try prepareStep(envelope.session, signature: signature, caller: caller, client: envelope.client)
         try await registerPartitions(setup)
         let timeout =
             envelope.deadlineMs > 0 ? Duration(wireMilliseconds: envelope.deadlineMs) : configuration.stepTimeout
@@ -300,10 +303,11 @@ extension Coordinator {
     private func prepareStep(
         _ handle: String,
         signature: RunSignature,
-        caller: CurveKey?
+        caller: CurveKey?,
+        client: String
     ) throws(WeftError) -> StepSetup {
         try state.withLock { (state) throws(WeftError) -> StepSetup in
-            let session = try Self.session(handle, in: &state, caller: caller)
+            let session = try Self.session(handle, in: &state, caller: caller, client: client)
             session.leaseExpiry = .now + session.lease
             let plan = try session.plan(for: signature)
             var workers: [DeviceName: Membership.Worker] = [:]
@@ -352,6 +356,7 @@ extension Coordinator {
             let partition = setup.plan.partitions[device]!
             let worker = setup.workers[device]!
             let message = WireMessage.make(.registerPartition, session: setup.session.handle) { envelope in
+                envelope.client = setup.session.client
                 envelope.registerPartition = .with {
                     $0.handle = setup.plan.handles[device]!
                     $0.graph.node = partition.nodes
@@ -406,6 +411,7 @@ extension Coordinator {
                 step: setup.step,
                 tensors: partition.feeds.map { feeds[$0.feed] }
             ) { envelope in
+                envelope.client = setup.session.client
                 envelope.deadlineMs = timeout.millisecondsRoundedUp
                 envelope.runPartition = .with {
                     $0.handle = setup.plan.handles[device]!
@@ -433,6 +439,7 @@ extension Coordinator {
     /// Wakes partitions still waiting for tensors of a failed step.
     private func abort(_ setup: StepSetup, error: WeftError) {
         let message = WireMessage.make(.abortStep, session: setup.session.handle, step: setup.step) { envelope in
+            envelope.client = setup.session.client
             envelope.status = .with {
                 $0.code = error.code.rawValue
                 $0.message = error.message

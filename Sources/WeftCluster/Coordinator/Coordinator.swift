@@ -155,7 +155,8 @@ public final class Coordinator: Sendable {
             case .createSession: result = .success(try await createSession(envelope, owner: caller))
             case .extendSession: result = .success(try extendSession(envelope, caller: caller))
             case .runStep: result = .success(try await runStep(message.message, caller: caller))
-            case .closeSession: result = .success(try closeSession(envelope.session, caller: caller))
+            case .closeSession:
+                result = .success(try closeSession(envelope.session, caller: caller, client: envelope.client))
             case .clusterStatus: result = .success(clusterStatus(client: envelope.clusterStatus.client, caller: caller))
             case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client, caller: caller))
             case .ping: result = .success(.ok)

@@ -260,7 +260,12 @@ public final class Worker: Sendable {
             session(envelope.session)?.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession:
-            let removed = state.withLock { $0.sessions.removeValue(forKey: envelope.session) }
+            let removed = state.withLock { state -> WorkerSession? in
+                // Without keys, the release names the session's client, as its steps do.
+                guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
+                else { return nil }
+                return state.sessions.removeValue(forKey: envelope.session)
+            }
             removed?.close()
             node.reply(to: message, .ok)
         case .ping:
@@ -323,6 +328,7 @@ public final class Worker: Sendable {
                     handle: envelope.session,
                     device: body.device,
                     owner: owner,
+                    client: envelope.client,
                     push: pushFunction(session: envelope.session)
                 )
                 state.sessions[envelope.session] = created
@@ -378,10 +384,7 @@ public final class Worker: Sendable {
                 )
             )
         }
-        // With keys, a client reaches only its own sessions' partitions (its direct routes).
-        if let security = configuration.security, security.role(of: message.peerKey) != .coordinator,
-            session.owner == nil || session.owner != message.peerKey
-        {
+        guard mayRun(message, in: session) else {
             return node.reply(
                 to: message,
                 .failure(WeftError(.permissionDenied, "session \(envelope.session) belongs to another client"))
@@ -427,6 +430,15 @@ public final class Worker: Sendable {
                 self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
             }
         }
+    }
+
+    /// Whether the sender may run steps of `session`: with keys the coordinator or the client
+    /// whose key owns the session (its direct routes); without, whoever names the client id the
+    /// session was opened with.
+    private func mayRun(_ message: IncomingMessage, in session: WorkerSession) -> Bool {
+        guard let security = configuration.security else { return message.envelope.client == session.client }
+        if security.role(of: message.peerKey) == .coordinator { return true }
+        return session.owner != nil && session.owner == message.peerKey
     }
 
     private func replyToPartition(
@@ -479,6 +491,9 @@ final class WorkerSession: Sendable {
     /// The key of the client that owns the session, when the cluster has keys: besides the
     /// coordinator, the only sender whose steps this session runs.
     let owner: CurveKey?
+    /// The id the session's client opened it with; without keys, every step and the release
+    /// must name it.
+    let client: String
     let resources = ResourceContainer()
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
@@ -489,11 +504,13 @@ final class WorkerSession: Sendable {
         handle: String,
         device: String,
         owner: CurveKey?,
+        client: String,
         push: @escaping SessionRendezvous.Push
     ) {
         self.handle = handle
         self.device = device
         self.owner = owner
+        self.client = client
         self.rendezvous = SessionRendezvous(device: device, push: push)
     }
 

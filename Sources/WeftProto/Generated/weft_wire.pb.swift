@@ -200,6 +200,13 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._tensors = newValue}
   }
 
+  /// In a cluster without keys, the id of the client a session request is for (the one it was
+  /// opened with): a session answers only that client. With keys, the sender's key decides.
+  public var client: String {
+    get {_storage._client}
+    set {_uniqueStorage()._client = newValue}
+  }
+
   public var body: OneOf_Body? {
     get {return _storage._body}
     set {_uniqueStorage()._body = newValue}
@@ -1043,7 +1050,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1054,6 +1061,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _deadlineMs: UInt64 = 0
     var _status: Weft_Status? = nil
     var _tensors: [Weft_TensorMeta] = []
+    var _client: String = String()
     var _body: Weft_Envelope.OneOf_Body?
 
       // This property is used as the initial default value for new instances of the type.
@@ -1073,6 +1081,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _deadlineMs = source._deadlineMs
       _status = source._status
       _tensors = source._tensors
+      _client = source._client
       _body = source._body
     }
   }
@@ -1100,6 +1109,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadlineMs) }()
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._status) }()
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._tensors) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
         case 20: try {
           var v: Weft_RegisterWorker?
           var hadOneofValue = false
@@ -1357,6 +1367,9 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if !_storage._tensors.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._tensors, fieldNumber: 8)
       }
+      if !_storage._client.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._client, fieldNumber: 9)
+      }
       switch _storage._body {
       case .registerWorker?: try {
         guard case .registerWorker(let v)? = _storage._body else { preconditionFailure() }
@@ -1445,6 +1458,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._deadlineMs != rhs_storage._deadlineMs {return false}
         if _storage._status != rhs_storage._status {return false}
         if _storage._tensors != rhs_storage._tensors {return false}
+        if _storage._client != rhs_storage._client {return false}
         if _storage._body != rhs_storage._body {return false}
         return true
       }
