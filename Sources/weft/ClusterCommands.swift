@@ -12,7 +12,11 @@ struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run a coordinator.",
-        discussion: "Settings come from --config's cluster file when given; every flag overrides the file."
+        discussion: """
+            Settings come from --config's cluster file when given; every flag overrides the file. With the file's \
+            security section every connection speaks CURVE and only listed keys get in; without keys the \
+            coordinator binds only loopback addresses unless --insecure is given.
+            """
     )
 
     @Option(help: "A cluster file (YAML or JSON) to take the address, strategy and timing from.")
@@ -20,9 +24,12 @@ struct CoordinatorCommand: ParsableCommand {
 
     @Option(
         help:
-            "Address to bind, like tcp://0.0.0.0:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7070."
+            "Address to bind, like tcp://127.0.0.1:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://127.0.0.1:7070."
     )
     var listen: String?
+
+    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    var insecure = false
 
     @Option(
         help:
@@ -68,8 +75,9 @@ struct CoordinatorCommand: ParsableCommand {
     func coordinatorConfiguration() throws -> Coordinator.Configuration {
         var configuration =
             try config.map { try ClusterConfig(contentsOfFile: $0).coordinatorConfiguration() }
-            ?? Coordinator.Configuration(listen: "tcp://0.0.0.0:7070")
+            ?? Coordinator.Configuration(listen: "tcp://127.0.0.1:7070")
         if let listen { configuration.listen = listen }
+        if insecure { configuration.insecure = true }
         if let strategy { configuration.defaultStrategy = strategy }
         if let heartbeatTimeoutMs { configuration.heartbeatTimeout = .milliseconds(heartbeatTimeoutMs) }
         if let heartbeatIntervalMs { configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs) }
@@ -102,16 +110,21 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Run a worker.",
         discussion: """
             With --config, the worker takes task --task of job --job from the cluster file: it binds that task's \
-            listen address (every interface, on the task's port, by default), advertises the task's address and \
-            registers with the file's coordinator. Every flag overrides the file.
+            listen address (every interface, on the task's port, by default; loopback for a loopback address), \
+            advertises the task's address, registers with the file's coordinator, and with the file's security \
+            section speaks CURVE with its task's keys. Every flag overrides the file. Without keys it binds only \
+            loopback addresses unless --insecure is given.
             """
     )
 
     @Option(
         help:
-            "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7071."
+            "Address to bind, like tcp://127.0.0.1:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://127.0.0.1:7071."
     )
     var listen: String?
+
+    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    var insecure = false
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
     var advertise: String?
@@ -177,13 +190,14 @@ struct WorkerCommand: ParsableCommand {
             configuration = try file.workerConfiguration(job: job, task: task)
         } else {
             configuration = .init(
-                listen: "tcp://0.0.0.0:7071",
+                listen: "tcp://127.0.0.1:7071",
                 coordinator: cluster.coordinator ?? "",
                 job: job ?? "worker",
                 task: task
             )
         }
         if let listen { configuration.listen = listen }
+        if insecure { configuration.insecure = true }
         if let advertise { configuration.advertise = advertise }
         if let coordinator = cluster.coordinator { configuration.coordinator = coordinator }
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
@@ -241,7 +255,8 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let address = try cluster.coordinatorAddress()
-        let status = try ClusterClient.status(coordinator: address)
+        let security = try cluster.clientSecurity()
+        let status = try ClusterClient.status(coordinator: address, security: security)
         say("WORKER                 ADDRESS                        HEALTH     SESSIONS  MEMORY      LAST SEEN")
         for worker in status.workers {
             let device = "/job:\(worker.job)/task:\(worker.task)"
@@ -256,11 +271,14 @@ struct StatusCommand: ParsableCommand {
         }
         say("\(status.sessions.count) open session\(status.sessions.count == 1 ? "" : "s")")
         for session in status.sessions {
-            say("  \(session.handle)  nodes \(session.nodes)  steps \(session.steps)  client \(session.client)")
+            // Other clients' sessions come without their handles.
+            let handle = session.handle.isEmpty ? "(another client's)" : session.handle
+            let client = session.client.isEmpty ? "" : "  client \(session.client)"
+            say("  \(handle)  nodes \(session.nodes)  steps \(session.steps)\(client)")
         }
         guard links else { return }
         say("LINK                                        LATENCY     BANDWIDTH")
-        for link in try ClusterClient.measureLinks(coordinator: address) {
+        for link in try ClusterClient.measureLinks(coordinator: address, security: security) {
             let microseconds = link.latency / .microseconds(1)
             say(
                 "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "

@@ -10,7 +10,7 @@ struct WeftCommand: ParsableCommand {
         abstract: "Weft: TensorFlow-style graphs and sessions in Swift, local or on a cluster.",
         subcommands: [
             DemoCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
-            ClusterCommand.self, StatusCommand.self, HealthCommand.self,
+            ClusterCommand.self, StatusCommand.self, HealthCommand.self, KeysCommand.self,
             CheckpointCommand.self,
         ]
     )

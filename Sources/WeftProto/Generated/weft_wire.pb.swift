@@ -200,6 +200,13 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._tensors = newValue}
   }
 
+  /// In a cluster without keys, the id of the client a session request is for (the one it was
+  /// opened with): a session answers only that client. With keys, the sender's key decides.
+  public var client: String {
+    get {_storage._client}
+    set {_uniqueStorage()._client = newValue}
+  }
+
   public var body: OneOf_Body? {
     get {return _storage._body}
     set {_uniqueStorage()._body = newValue}
@@ -333,6 +340,14 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .measureLinksReply(newValue)}
   }
 
+  public var clusterStatus: Weft_ClusterStatus {
+    get {
+      if case .clusterStatus(let v)? = _storage._body {return v}
+      return Weft_ClusterStatus()
+    }
+    set {_uniqueStorage()._body = .clusterStatus(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -352,6 +367,7 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case runPartitionReply(Weft_RunPartitionReply)
     case measureLinks(Weft_MeasureLinks)
     case measureLinksReply(Weft_MeasureLinksReply)
+    case clusterStatus(Weft_ClusterStatus)
 
   }
 
@@ -632,6 +648,9 @@ public nonisolated struct Weft_DirectRoute: Sendable {
   /// For each of the partition's fetches, the index of the step's fetch it answers.
   public var fetchIndices: [UInt32] = []
 
+  /// The worker's CURVE public key (Z85), when the cluster has keys.
+  public var publicKey: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -721,6 +740,20 @@ public nonisolated struct Weft_SessionInfo: Sendable {
   public init() {}
 }
 
+/// Who asks for the status: the sessions of the client with this id (the one it opened them
+/// with) are listed with their handles; other clients' sessions without.
+public nonisolated struct Weft_ClusterStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var client: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Weft_ClusterStatusReply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -791,6 +824,13 @@ public nonisolated struct Weft_RegisterPartition: @unchecked Sendable {
   public var device: String {
     get {_storage._device}
     set {_uniqueStorage()._device = newValue}
+  }
+
+  /// The CURVE public key (Z85) of the client that owns the session, when the cluster has keys:
+  /// the worker runs this session's partitions for that client too (direct routes), no other.
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1010,7 +1050,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1021,6 +1061,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _deadlineMs: UInt64 = 0
     var _status: Weft_Status? = nil
     var _tensors: [Weft_TensorMeta] = []
+    var _client: String = String()
     var _body: Weft_Envelope.OneOf_Body?
 
       // This property is used as the initial default value for new instances of the type.
@@ -1040,6 +1081,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _deadlineMs = source._deadlineMs
       _status = source._status
       _tensors = source._tensors
+      _client = source._client
       _body = source._body
     }
   }
@@ -1067,6 +1109,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadlineMs) }()
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._status) }()
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._tensors) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
         case 20: try {
           var v: Weft_RegisterWorker?
           var hadOneofValue = false
@@ -1275,6 +1318,19 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .measureLinksReply(v)
           }
         }()
+        case 36: try {
+          var v: Weft_ClusterStatus?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .clusterStatus(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .clusterStatus(v)
+          }
+        }()
         default: break
         }
       }
@@ -1310,6 +1366,9 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       } }()
       if !_storage._tensors.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._tensors, fieldNumber: 8)
+      }
+      if !_storage._client.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._client, fieldNumber: 9)
       }
       switch _storage._body {
       case .registerWorker?: try {
@@ -1376,6 +1435,10 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         guard case .measureLinksReply(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
       }()
+      case .clusterStatus?: try {
+        guard case .clusterStatus(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+      }()
       case nil: break
       }
     }
@@ -1395,6 +1458,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._deadlineMs != rhs_storage._deadlineMs {return false}
         if _storage._status != rhs_storage._status {return false}
         if _storage._tensors != rhs_storage._tensors {return false}
+        if _storage._client != rhs_storage._client {return false}
         if _storage._body != rhs_storage._body {return false}
         return true
       }
@@ -1903,7 +1967,7 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DirectRoute"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}address\0\u{1}handle\0\u{3}feed_indices\0\u{3}fetch_indices\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}address\0\u{1}handle\0\u{3}feed_indices\0\u{3}fetch_indices\0\u{3}public_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1916,6 +1980,7 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 3: try { try decoder.decodeSingularStringField(value: &self.handle) }()
       case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.feedIndices) }()
       case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.fetchIndices) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.publicKey) }()
       default: break
       }
     }
@@ -1937,6 +2002,9 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.fetchIndices.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.fetchIndices, fieldNumber: 5)
     }
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.publicKey, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1946,6 +2014,7 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.handle != rhs.handle {return false}
     if lhs.feedIndices != rhs.feedIndices {return false}
     if lhs.fetchIndices != rhs.fetchIndices {return false}
+    if lhs.publicKey != rhs.publicKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2151,6 +2220,36 @@ nonisolated extension Weft_SessionInfo: SwiftProtobuf.Message, SwiftProtobuf._Me
   }
 }
 
+nonisolated extension Weft_ClusterStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ClusterStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.client) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.client.isEmpty {
+      try visitor.visitSingularStringField(value: self.client, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_ClusterStatus, rhs: Weft_ClusterStatus) -> Bool {
+    if lhs.client != rhs.client {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Weft_ClusterStatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClusterStatusReply"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}workers\0\u{1}sessions\0")
@@ -2223,7 +2322,7 @@ nonisolated extension Weft_PeerAddress: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0\u{1}owner\0")
 
   fileprivate class _StorageClass {
     var _handle: String = String()
@@ -2233,6 +2332,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
     var _targets: [String] = []
     var _peers: [Weft_PeerAddress] = []
     var _device: String = String()
+    var _owner: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2250,6 +2350,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       _targets = source._targets
       _peers = source._peers
       _device = source._device
+      _owner = source._owner
     }
   }
 
@@ -2275,6 +2376,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._targets) }()
         case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._peers) }()
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._device) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
         default: break
         }
       }
@@ -2308,6 +2410,9 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       if !_storage._device.isEmpty {
         try visitor.visitSingularStringField(value: _storage._device, fieldNumber: 7)
       }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 8)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2324,6 +2429,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         if _storage._targets != rhs_storage._targets {return false}
         if _storage._peers != rhs_storage._peers {return false}
         if _storage._device != rhs_storage._device {return false}
+        if _storage._owner != rhs_storage._owner {return false}
         return true
       }
       if !storagesAreEqual {return false}
