@@ -178,7 +178,9 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.collectStatistics = collectStatistics
             }
         }
+        let sentMicros = WallClock.nowMicros
         let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
+        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == fetches.count else {
             throw WeftError(
                 .internal,
@@ -189,7 +191,15 @@ public final class RemoteSessionBackend: SessionBackend {
         if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature) {
             state.withLock { $0.routes[signature] = body.directRoute }
         }
-        return (reply.tensors, collectStatistics ? StepStatistics(body.statistics) : nil)
+        guard collectStatistics else { return (reply.tensors, nil) }
+        var statistics = body.statistics
+        statistics.align(
+            sent: sentMicros,
+            received: receivedMicros,
+            peerReceived: body.receivedUnixMicros,
+            peerReplied: body.repliedUnixMicros
+        )
+        return (reply.tensors, StepStatistics(statistics))
     }
 
     /// Runs a one-worker step as a `RUN_PARTITION` request to that worker. A failure forgets
@@ -217,6 +227,7 @@ public final class RemoteSessionBackend: SessionBackend {
             }
         }
         let reply: WireMessage
+        let sentMicros = WallClock.nowMicros
         do {
             reply = try connection.request(request, to: route.address, timeout: options.stepTimeout + .seconds(2))
         } catch {
@@ -224,6 +235,7 @@ public final class RemoteSessionBackend: SessionBackend {
             guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
             throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
         }
+        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == route.fetchIndices.count else {
             throw WeftError(
                 .internal,
@@ -232,8 +244,17 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
-        let statistics = collectStatistics ? StepStatistics(reply.envelope.runPartitionReply.statistics) : nil
-        return (values.map { $0! }, statistics)  // routes are kept only when they answer every fetch
+        let fetched = values.map { $0! }  // routes are kept only when they answer every fetch
+        guard collectStatistics else { return (fetched, nil) }
+        let body = reply.envelope.runPartitionReply
+        var statistics = body.statistics
+        statistics.align(
+            sent: sentMicros,
+            received: receivedMicros,
+            peerReceived: body.receivedUnixMicros,
+            peerReplied: body.repliedUnixMicros
+        )
+        return (fetched, StepStatistics(statistics))  // routes are kept only when they answer every fetch
     }
 
     /// Whether the worker's fetches and the fed tensors together answer every fetch, with every

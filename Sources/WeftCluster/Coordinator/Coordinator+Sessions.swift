@@ -196,7 +196,9 @@ extension Coordinator {
         var peers: [Weft_PeerAddress]
     }
 
-    func runStep(_ request: WireMessage) async throws(WeftError) -> WireMessage {
+    /// Runs a step; `sample` collects its statistics for the coordinator's own use too.
+    func runStep(_ request: WireMessage, sample: Bool = false) async throws(WeftError) -> WireMessage {
+        let receivedMicros = WallClock.nowMicros
         let envelope = request.envelope
         let body = envelope.runStep
         guard body.feeds.count == request.tensors.count else {
@@ -214,7 +216,7 @@ extension Coordinator {
             setup,
             feeds: request.tensors,
             timeout: timeout,
-            collectStatistics: body.collectStatistics
+            collectStatistics: body.collectStatistics || sample
         )
         var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
         for (index, name) in body.feeds.enumerated() {
@@ -232,15 +234,18 @@ extension Coordinator {
         }
         return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
             if let route = Self.directRoute(setup) { reply.runStepReply.directRoute = route }
-            guard body.collectStatistics else { return }
+            guard body.collectStatistics || sample else { return }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
+                statistics.clocks += part.clocks
                 statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
             }
             reply.runStepReply.statistics = statistics
+            reply.runStepReply.receivedUnixMicros = receivedMicros
+            reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
         }
     }
 
@@ -377,7 +382,9 @@ extension Coordinator {
             // The worker ends the step at its deadline and says why (a loop's `deadlineExceeded`);
             // the request waits a second longer (the client waits two) so that answer, not a bare
             // timeout, reaches the client.
+            let sentMicros = collectStatistics ? WallClock.nowMicros : 0
             node.request(message, to: worker.address, timeout: timeout + .seconds(1)) { result in
+                let result = collectStatistics ? result.map { Self.aligned($0, sentMicros: sentMicros) } : result
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })
             }
         }
@@ -390,6 +397,20 @@ extension Coordinator {
             abort(setup, error: error)
             throw error
         }
+    }
+
+    /// A worker's partition reply with its device clocks put on the coordinator's clock, by the
+    /// offset measured over this very request.
+    private static func aligned(_ reply: WireMessage, sentMicros: Int64) -> WireMessage {
+        var reply = reply
+        let body = reply.envelope.runPartitionReply
+        reply.envelope.runPartitionReply.statistics.align(
+            sent: sentMicros,
+            received: WallClock.nowMicros,
+            peerReceived: body.receivedUnixMicros,
+            peerReplied: body.repliedUnixMicros
+        )
+        return reply
     }
 
     /// Wakes partitions still waiting for tensors of a failed step.

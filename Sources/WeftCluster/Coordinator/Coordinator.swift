@@ -28,6 +28,9 @@ public final class Coordinator: Sendable {
         public var stepTimeout: Duration = .seconds(60)
         /// The strategy for sessions that name none.
         public var defaultStrategy = "explicit"
+        /// When set, one step per interval is timed node by node for the dashboard's recent
+        /// steps and the kernel-time metrics, though its client did not ask.
+        public var statisticsSampleInterval: Duration?
 
         /// Makes a configuration.
         public init(listen: String) { self.listen = listen }
@@ -56,6 +59,8 @@ public final class Coordinator: Sendable {
     let node: MessagingNode
     let logger: Logger
     let state: Mutex<State>
+    /// Recent steps, for the dashboard.
+    let recentSteps = RecentSteps()
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
     private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 
@@ -114,7 +119,10 @@ public final class Coordinator: Sendable {
             for session in expired { state.sessions[session.handle] = nil }
             return (dead, failed, expired)
         }
-        for worker in dead { logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"]) }
+        for worker in dead {
+            logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
+            ClusterMetrics.workerDeclaredDead(worker.device.description)
+        }
         for (gather, error) in failed { gather.fail(error) }
         for session in expired {
             logger.info("session lease expired", metadata: ["session.id": "\(session.handle)"])
@@ -137,7 +145,7 @@ public final class Coordinator: Sendable {
             case .heartbeat: result = .success(try heartbeat(envelope.heartbeat))
             case .createSession: result = .success(try await createSession(envelope))
             case .extendSession: result = .success(try extendSession(envelope))
-            case .runStep: result = .success(try await runStep(message.message))
+            case .runStep: result = .success(try await observedStep(message.message))
             case .closeSession: result = .success(try closeSession(envelope.session))
             case .clusterStatus: result = .success(clusterStatus())
             case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client))
@@ -202,15 +210,20 @@ public final class Coordinator: Sendable {
 
     private func heartbeat(_ body: Weft_Heartbeat) throws(WeftError) -> WireMessage {
         let device = DeviceName(job: body.job, task: Int(body.task))
-        let known = state.withLock { state in
-            state.membership.heartbeat(
+        let (known, silence) = state.withLock { state in
+            let silence = state.membership[device].map { ContinuousClock.now - $0.lastSeen }
+            return (state.membership.heartbeat(
                 device: device,
                 incarnation: body.incarnation,
                 sessions: body.sessions,
                 residentBytes: body.residentBytes,
                 rates: body.hasRates ? CostModel.Rates(body.rates) : nil,
+                memory: .init(tensorBytes: body.tensorBytes, limitBytes: body.memoryLimitBytes),
                 now: .now
-            )
+            ), silence)
+        }
+        if let silence {
+            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)
         }
         guard known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
@@ -295,6 +308,8 @@ public final class Coordinator: Sendable {
                             $0.sessions = worker.sessions
                             $0.residentBytes = worker.residentBytes
                             $0.lastSeenMsAgo = (now - worker.lastSeen).millisecondsRoundedUp
+                            $0.tensorBytes = worker.memory.tensorBytes
+                            $0.memoryLimitBytes = worker.memory.limitBytes
                         }
                     }
                     reply.sessions = state.sessions.values.sorted { $0.handle < $1.handle }.map { session in
