@@ -98,7 +98,7 @@ public struct ChromeTrace: Sendable {
             var displayTimeUnit = "ms"
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every field is a string, a number or a list of strings: encoding cannot fail.
         return (try? encoder.encode(File(traceEvents: events))) ?? Data()
     }

@@ -162,7 +162,7 @@ import WeftTestKit
         #expect(dom.contains(#"class="flow""#))
         #expect(dom.contains(#"id="placement-svg""#))
         #expect(dom.contains(#"data-device="/job:worker/task:1""#))
-        #expect(!dom.contains("cannot reach the coordinator"))
+        #expect(dom.contains(#"<div class="muted" id="updated">updated "#))
         if let path = ProcessInfo.processInfo.environment["WEFT_DASHBOARD_SCREENSHOT"] {
             _ = try chromium(["--screenshot=\(path)", "--window-size=1280,1500", cluster.dashboard.absoluteString])
         }
