@@ -180,13 +180,13 @@ enum DashboardPage {
             return pa - pb || ta - tb;
           });
           const start = Math.min(...slices.map(e => e.ts)), end = Math.max(...slices.map(e => e.ts + e.dur));
-          const label = 330, width = 1100, rowHeight = 22, span = Math.max(end - start, 1);
+          const label = 230, width = 1100, rowHeight = 22, span = Math.max(end - start, 1);
           const x = t => label + (t - start) / span * (width - label - 10);
           const svg = svgElement("svg", { width: width, height: rows.length * rowHeight + 30, id: "timeline-svg" });
           rows.forEach((row, index) => {
             const pid = row.split("/")[0];
             svg.appendChild(svgElement("text", { x: 4, y: index * rowHeight + 15 },
-              (processes[pid] || pid) + " · " + (threads[row] || row)));
+              (processes[pid] || pid).split(" ")[0] + " · " + (threads[row] || row).replace("executor ", "")));
           });
           for (const e of slices) {
             const index = rows.indexOf(e.pid + "/" + e.tid);
@@ -208,7 +208,13 @@ enum DashboardPage {
           }
           svg.appendChild(svgElement("text", { x: label, y: rows.length * rowHeight + 20 }, "0"));
           svg.appendChild(svgElement("text", { x: width - 80, y: rows.length * rowHeight + 20 }, seconds(span / 1e6)));
-          return svg;
+          const figure = document.createElement("div");
+          const clocks = document.createElement("div");
+          clocks.className = "muted"; clocks.id = "timeline-clocks";
+          clocks.textContent = "clocks against the coordinator's: " + Object.values(processes)
+            .map(name => name.replace(" (clock ", " ").replace(")", "")).join("; ");
+          figure.appendChild(svg); figure.appendChild(clocks);
+          return figure;
         }
 
         function drawPlacement(picture) {
