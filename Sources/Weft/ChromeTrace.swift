@@ -78,7 +78,13 @@ public struct ChromeTrace: Sendable {
                     tid = threads.count + 1
                     threads[node.thread] = tid
                     events.append(
-                        Event(name: "thread_name", ph: "M", pid: pid, tid: tid, args: ["name": .string("executor thread \(tid)")])
+                        Event(
+                            name: "thread_name",
+                            ph: "M",
+                            pid: pid,
+                            tid: tid,
+                            args: ["name": .string("executor thread \(tid)")]
+                        )
                     )
                 }
                 let slice = Self.slice(node, pid: pid, tid: tid, at: origin + node.start.microseconds)
@@ -106,7 +112,8 @@ public struct ChromeTrace: Sendable {
     private static func processName(_ device: String, clock: StepStatistics.DeviceClock?, pid: Int) -> Event {
         var name = device.isEmpty ? "local" : device
         if let clock, !device.isEmpty {
-            name += " (clock \(clock.offsetMicros >= 0 ? "+" : "")\(clock.offsetMicros) µs ± \(clock.offsetErrorMicros) µs)"
+            name +=
+                " (clock \(clock.offsetMicros >= 0 ? "+" : "")\(clock.offsetMicros) µs ± \(clock.offsetErrorMicros) µs)"
         }
         return Event(name: "process_name", ph: "M", pid: pid, args: ["name": .string(name)])
     }

@@ -73,8 +73,15 @@ public struct JSONLogHandler: LogHandler {
         var parts = tm()
         var seconds = now.tv_sec
         gmtime_r(&seconds, &parts)
-        let date = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                          parts.tm_hour, parts.tm_min, parts.tm_sec)
+        let date = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d",
+            parts.tm_year + 1900,
+            parts.tm_mon + 1,
+            parts.tm_mday,
+            parts.tm_hour,
+            parts.tm_min,
+            parts.tm_sec
+        )
         return date + String(format: ".%03dZ", Int(now.tv_nsec / 1_000_000))
     }
 }

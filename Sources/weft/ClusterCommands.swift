@@ -92,7 +92,9 @@ struct CoordinatorCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let coordinator = try Coordinator(try coordinatorConfiguration(), logger: Logger(label: "weft.coordinator"))
-        let endpoints = [try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator)]
+        let endpoints = [
+            try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator),
+        ]
         coordinator.start()
         say("coordinator listening on \(coordinator.address)")
         for case let (_, line)? in endpoints { say(line) }

@@ -10,8 +10,8 @@ struct WeftCommand: ParsableCommand {
         commandName: "weft",
         abstract: "Weft: TensorFlow-style graphs and sessions in Swift, local or on a cluster.",
         subcommands: [
-            DemoCommand.self, RunCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
-            ClusterCommand.self, StatusCommand.self, HealthCommand.self,
+            DemoCommand.self, RunCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self, StatusCommand.self, HealthCommand.self,
         ]
     )
 }

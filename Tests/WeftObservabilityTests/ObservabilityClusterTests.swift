@@ -31,8 +31,12 @@ import WeftTestKit
         let after = try await httpGet(cluster.metrics)
         #expect(after.status == 200)
         let text = after.body
-        #expect(sample(text, #"weft_steps_total{outcome="ok"}"#) - sample(before, #"weft_steps_total{outcome="ok"}"#) == 3)
-        #expect(sample(text, "weft_step_duration_seconds_count") - sample(before, "weft_step_duration_seconds_count") == 3)
+        #expect(
+            sample(text, #"weft_steps_total{outcome="ok"}"#) - sample(before, #"weft_steps_total{outcome="ok"}"#) == 3
+        )
+        #expect(
+            sample(text, "weft_step_duration_seconds_count") - sample(before, "weft_step_duration_seconds_count") == 3
+        )
         #expect(text.contains("# TYPE weft_step_duration_seconds histogram"))
         #expect(text.contains("# HELP weft_steps_total "))
         #expect(sample(text, "weft_sessions") == 1)
@@ -42,8 +46,14 @@ import WeftTestKit
 
         let pushed = try await httpGet(cluster.workerMetrics[0]).body
         let peer = #"{peer="/job:worker/task:1"}"#
-        #expect(sample(pushed, "weft_pushed_tensors_total" + peer) - sample(pushedBefore, "weft_pushed_tensors_total" + peer) == 3)
-        #expect(sample(pushed, "weft_pushed_bytes_total" + peer) - sample(pushedBefore, "weft_pushed_bytes_total" + peer) == 48)
+        #expect(
+            sample(pushed, "weft_pushed_tensors_total" + peer)
+                - sample(pushedBefore, "weft_pushed_tensors_total" + peer) == 3
+        )
+        #expect(
+            sample(pushed, "weft_pushed_bytes_total" + peer) - sample(pushedBefore, "weft_pushed_bytes_total" + peer)
+                == 48
+        )
         #expect(sample(pushed, #"weft_partition_runs_total{outcome="ok"}"#) >= 4)
         // The coordinator timed the first step for the dashboard: the kernel time reached the metrics.
         let receiver = try await httpGet(cluster.workerMetrics[1]).body
@@ -203,7 +213,9 @@ import WeftTestKit
 
     /// Checks a trace file with Python's jsonschema against the Trace Event Format's schema.
     private func validateAgainstSchema(_ file: URL) throws {
-        let schema = Fixtures.repository.appendingPathComponent("Tests/WeftObservabilityTests/trace-event-format.schema.json")
+        let schema = Fixtures.repository.appendingPathComponent(
+            "Tests/WeftObservabilityTests/trace-event-format.schema.json"
+        )
         let script = """
             import json, sys, jsonschema
             schema = json.load(open(sys.argv[1]))

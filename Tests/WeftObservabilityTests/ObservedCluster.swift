@@ -103,9 +103,10 @@ final class ObservedCluster {
         self.workerMetrics = workerMetrics
         let deadline = ContinuousClock.now + .seconds(10)
         // Registered, and a heartbeat has told the coordinator their memory.
-        while (try? ClusterClient.status(coordinator: address))?.workers.filter({ $0.healthy && $0.memoryLimitBytes > 0 })
-            .count != 2
-        {
+        while (try? ClusterClient.status(coordinator: address))?.workers.filter({
+            $0.healthy && $0.memoryLimitBytes > 0
+        })
+        .count != 2 {
             guard ContinuousClock.now < deadline else { throw TestFailure("the workers did not register in 10 s") }
             Thread.sleep(forTimeInterval: 0.05)
         }

@@ -212,7 +212,7 @@ public final class Coordinator: Sendable {
         let device = DeviceName(job: body.job, task: Int(body.task))
         let (known, silence) = state.withLock { state in
             let silence = state.membership[device].map { ContinuousClock.now - $0.lastSeen }
-            return (state.membership.heartbeat(
+            let known = state.membership.heartbeat(
                 device: device,
                 incarnation: body.incarnation,
                 sessions: body.sessions,
@@ -220,7 +220,8 @@ public final class Coordinator: Sendable {
                 rates: body.hasRates ? CostModel.Rates(body.rates) : nil,
                 memory: .init(tensorBytes: body.tensorBytes, limitBytes: body.memoryLimitBytes),
                 now: .now
-            ), silence)
+            )
+            return (known, silence)
         }
         if let silence {
             ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)

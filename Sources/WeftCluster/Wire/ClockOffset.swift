@@ -29,7 +29,13 @@ extension Weft_StepStats {
     /// Moves every device clock of statistics a peer sent onto our clock, by the offset one
     /// request measured (see `ClockOffset`); statistics without the peer's times stay as sent.
     mutating func align(sent: Int64, received: Int64, peerReceived: Int64, peerReplied: Int64) {
-        guard let offset = ClockOffset(sent: sent, received: received, peerReceived: peerReceived, peerReplied: peerReplied)
+        guard
+            let offset = ClockOffset(
+                sent: sent,
+                received: received,
+                peerReceived: peerReceived,
+                peerReplied: peerReplied
+            )
         else { return }
         align(by: offset)
     }

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// What one step did, node by node: TensorFlow's `RunMetadata.step_stats`, gathered only when
 /// a caller asks for it, so ordinary steps pay nothing.
