@@ -100,7 +100,10 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftObservabilityTests",
-            dependencies: ["WeftObservability", "WeftCluster", "Weft", "WeftRuntime", "WeftTestKit"],
+            dependencies: [
+                "WeftObservability", "WeftCluster", "Weft", "WeftRuntime", "WeftTransport", "WeftTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["trace-event-format.schema.json"]
         ),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),

@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import Testing
 import WeftCluster
 import WeftTestKit
+import WeftTransport
 
 @testable import Weft
 @testable import WeftObservability
@@ -62,6 +64,28 @@ import WeftTestKit
 
         #expect(try await httpGet(URL(string: "/nothing-here", relativeTo: cluster.metrics)!).status == 404)
         session.close()
+    }
+
+    @Test func metrics_stalledWorkerAndGarbage_countMissedHeartbeatsAndRefusedMessages() async throws {
+        let cluster = try ObservedCluster()
+        defer { cluster.stop() }
+        // Stopped for about three heartbeat intervals (250 ms each), well inside the 1.5 s timeout.
+        kill(cluster.workers[1].processIdentifier, SIGSTOP)
+        try await Task.sleep(for: .milliseconds(800))
+        kill(cluster.workers[1].processIdentifier, SIGCONT)
+        try await Task.sleep(for: .milliseconds(500))
+        let node = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.tests.garbage"))
+        defer { node.close() }
+        let notAnEnvelope: [[UInt8]] = [[0xFF, 0xFF, 0xFF, 0xFF]]
+        for _ in 0..<3 { node.sendRawFrames(notAnEnvelope, to: cluster.address) }
+        try await Task.sleep(for: .milliseconds(300))
+        let text = try await httpGet(cluster.metrics).body
+        let stalled = sample(text, #"weft_heartbeats_missed_total{worker="/job:worker/task:1"}"#)
+        #expect(stalled >= 2)
+        // The other worker kept time (a loaded machine may delay a heartbeat of its, but not by 0.8 s).
+        #expect(sample(text, #"weft_heartbeats_missed_total{worker="/job:worker/task:0"}"#) < stalled)
+        #expect(sample(text, #"weft_worker_up{worker="/job:worker/task:1"}"#) == 1)
+        #expect(sample(text, #"weft_messages_refused_total{code="invalidArgument"}"#) == 3)
     }
 
     @Test func timeline_twoWorkerStep_matchesTheSchemaAndItsFlowJoinsSendToReceive() throws {

@@ -46,6 +46,9 @@ final class ChildProcess {
         }
     }
 
+    /// The process's id, for signals.
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// Everything the process printed to standard output, and to standard error.
     var standardOutput: String { output.data.withLock { String(decoding: $0, as: UTF8.self) } }
     var standardError: String { errors.data.withLock { String(decoding: $0, as: UTF8.self) } }
