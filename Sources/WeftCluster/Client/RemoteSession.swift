@@ -110,6 +110,8 @@ public final class RemoteSessionBackend: SessionBackend {
     private let coordinator: String
     private let graph: Graph
     private let options: RemoteSessionOptions
+    /// The coordinator's and direct-route workers' clocks against this process's, for timelines.
+    private let clockOffsets = ClockOffsetFilter()
     private let handle: String
     private let state: Mutex<State>
 
@@ -191,14 +193,18 @@ public final class RemoteSessionBackend: SessionBackend {
         if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature) {
             state.withLock { $0.routes[signature] = body.directRoute }
         }
+        let offset = clockOffsets.update(
+            coordinator,
+            with: ClockOffset(
+                sent: sentMicros,
+                received: receivedMicros,
+                peerReceived: body.receivedUnixMicros,
+                peerReplied: body.repliedUnixMicros
+            )
+        )
         guard collectStatistics else { return (reply.tensors, nil) }
         var statistics = body.statistics
-        statistics.align(
-            sent: sentMicros,
-            received: receivedMicros,
-            peerReceived: body.receivedUnixMicros,
-            peerReplied: body.repliedUnixMicros
-        )
+        if let offset { statistics.align(by: offset) }
         return (reply.tensors, StepStatistics(statistics))
     }
 
@@ -245,15 +251,19 @@ public final class RemoteSessionBackend: SessionBackend {
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
         let fetched = values.map { $0! }  // routes are kept only when they answer every fetch
-        guard collectStatistics else { return (fetched, nil) }
         let body = reply.envelope.runPartitionReply
-        var statistics = body.statistics
-        statistics.align(
-            sent: sentMicros,
-            received: receivedMicros,
-            peerReceived: body.receivedUnixMicros,
-            peerReplied: body.repliedUnixMicros
+        let offset = clockOffsets.update(
+            route.device,
+            with: ClockOffset(
+                sent: sentMicros,
+                received: receivedMicros,
+                peerReceived: body.receivedUnixMicros,
+                peerReplied: body.repliedUnixMicros
+            )
         )
+        guard collectStatistics else { return (fetched, nil) }
+        var statistics = body.statistics
+        if let offset { statistics.align(by: offset) }
         return (fetched, StepStatistics(statistics))  // routes are kept only when they answer every fetch
     }
 

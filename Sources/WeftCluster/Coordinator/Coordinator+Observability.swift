@@ -21,12 +21,8 @@ extension Coordinator {
             record.seconds = (ContinuousClock.now - started).inSeconds
             ClusterMetrics.stepFinished(duration: .now - started, error: nil)
             if asked || sample { record.statistics = StepStatistics(reply.envelope.runStepReply.statistics) }
-            if sample {
-                // The client did not ask: its reply stays as small as ever.
-                reply.envelope.runStepReply.clearStatistics()
-                reply.envelope.runStepReply.receivedUnixMicros = 0
-                reply.envelope.runStepReply.repliedUnixMicros = 0
-            }
+            // The client did not ask: its reply stays as small as ever.
+            if sample { reply.envelope.runStepReply.clearStatistics() }
             recentSteps.append(record)
             return reply
         } catch {

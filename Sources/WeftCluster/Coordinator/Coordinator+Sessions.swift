@@ -234,7 +234,11 @@ extension Coordinator {
         }
         return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
             if let route = Self.directRoute(setup) { reply.runStepReply.directRoute = route }
-            guard body.collectStatistics || sample else { return }
+            reply.runStepReply.receivedUnixMicros = receivedMicros
+            guard body.collectStatistics || sample else {
+                reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
+                return
+            }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
@@ -244,7 +248,6 @@ extension Coordinator {
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
             }
             reply.runStepReply.statistics = statistics
-            reply.runStepReply.receivedUnixMicros = receivedMicros
             reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
         }
     }
@@ -382,9 +385,9 @@ extension Coordinator {
             // The worker ends the step at its deadline and says why (a loop's `deadlineExceeded`);
             // the request waits a second longer (the client waits two) so that answer, not a bare
             // timeout, reaches the client.
-            let sentMicros = collectStatistics ? WallClock.nowMicros : 0
+            let sentMicros = WallClock.nowMicros
             node.request(message, to: worker.address, timeout: timeout + .seconds(1)) { result in
-                let result = collectStatistics ? result.map { Self.aligned($0, sentMicros: sentMicros) } : result
+                let result = result.map { self.aligned($0, from: device, sentMicros: sentMicros) }
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })
             }
         }
@@ -400,16 +403,19 @@ extension Coordinator {
     }
 
     /// A worker's partition reply with its device clocks put on the coordinator's clock, by the
-    /// offset measured over this very request.
-    private static func aligned(_ reply: WireMessage, sentMicros: Int64) -> WireMessage {
+    /// best recent measurement of that worker's offset, this request's included.
+    private func aligned(_ reply: WireMessage, from device: DeviceName, sentMicros: Int64) -> WireMessage {
         var reply = reply
         let body = reply.envelope.runPartitionReply
-        reply.envelope.runPartitionReply.statistics.align(
+        let measured = ClockOffset(
             sent: sentMicros,
             received: WallClock.nowMicros,
             peerReceived: body.receivedUnixMicros,
             peerReplied: body.repliedUnixMicros
         )
+        if let offset = clockOffsets.update(device.description, with: measured) {
+            reply.envelope.runPartitionReply.statistics.align(by: offset)
+        }
         return reply
     }
 

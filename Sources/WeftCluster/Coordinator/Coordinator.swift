@@ -61,6 +61,8 @@ public final class Coordinator: Sendable {
     let state: Mutex<State>
     /// Recent steps, for the dashboard.
     let recentSteps = RecentSteps()
+    /// Each worker's clock against this process's, for timelines.
+    let clockOffsets = ClockOffsetFilter()
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
     private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 

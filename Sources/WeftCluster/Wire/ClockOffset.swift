@@ -1,3 +1,4 @@
+import Synchronization
 import WeftProto
 import WeftRuntime
 
@@ -11,8 +12,8 @@ struct ClockOffset: Sendable, Hashable {
     /// request (the network's two directions may differ by that much).
     var errorMicros: Int64
 
-    /// The offset from one exchange; `nil` when the peer sent no times (an older peer, or
-    /// statistics off) or times that make no sense.
+    /// The offset from one exchange; `nil` when the peer sent no times (an older peer) or
+    /// times that make no sense.
     init?(sent: Int64, received: Int64, peerReceived: Int64, peerReplied: Int64) {
         guard peerReceived > 0, peerReplied >= peerReceived, received >= sent else { return nil }
         let (outbound, o1) = peerReceived.subtractingReportingOverflow(sent)
@@ -25,21 +26,43 @@ struct ClockOffset: Sendable, Hashable {
     }
 }
 
-extension Weft_StepStats {
-    /// Moves every device clock of statistics a peer sent onto our clock, by the offset one
-    /// request measured (see `ClockOffset`); statistics without the peer's times stay as sent.
-    mutating func align(sent: Int64, received: Int64, peerReceived: Int64, peerReplied: Int64) {
-        guard
-            let offset = ClockOffset(
-                sent: sent,
-                received: received,
-                peerReceived: peerReceived,
-                peerReplied: peerReplied
-            )
-        else { return }
-        align(by: offset)
-    }
+/// The best recent measurement of each peer's clock. One exchange can be slowed on one way
+/// only (a loaded machine, a busy thread), which its error bound admits but its offset does not
+/// show; the exchange with the smallest bound says the most. A kept measurement's bound grows
+/// with its age, by how far two clocks may drift apart, so a fresher one replaces it in time.
+final class ClockOffsetFilter: Sendable {
+    /// How fast two clocks may drift apart: 100 µs a second (100 ppm, above a typical crystal's
+    /// tolerance; a clock NTP is slewing may run up to 500 ppm off for a while).
+    static let driftMicrosPerSecond = 100.0
+    /// Measurements older than this are not used.
+    static let lifetime: Duration = .seconds(60)
 
+    private let kept = Mutex<[String: (offset: ClockOffset, at: ContinuousClock.Instant)]>([:])
+
+    /// Adds a measurement of `peer` (none when the exchange had no times) and returns the best
+    /// one now: the smallest error bound, counting drift since it was taken.
+    func update(
+        _ peer: String,
+        with measured: ClockOffset?,
+        at now: ContinuousClock.Instant = .now
+    ) -> ClockOffset? {
+        kept.withLock { kept in
+            var best: ClockOffset?
+            if let (offset, at) = kept[peer], now - at < Self.lifetime {
+                let seconds = Double((now - at).components.seconds)
+                best = offset
+                best?.errorMicros = offset.errorMicros.addingSaturating(Int64(seconds * Self.driftMicrosPerSecond))
+            }
+            if let measured, measured.errorMicros <= best?.errorMicros ?? .max {
+                kept[peer] = (measured, now)
+                return measured
+            }
+            return best
+        }
+    }
+}
+
+extension Weft_StepStats {
     /// Moves every device clock onto our clock: the peer measured its devices against itself,
     /// and it stands `offset` from us.
     mutating func align(by offset: ClockOffset) {
@@ -52,7 +75,7 @@ extension Weft_StepStats {
 
 extension Int64 {
     /// The sum, held at the bounds rather than trapping on values from a peer.
-    fileprivate func addingSaturating(_ other: Int64) -> Int64 {
+    func addingSaturating(_ other: Int64) -> Int64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? (other > 0 ? .max : .min) : sum
     }

@@ -348,6 +348,7 @@ public final class Worker: Sendable {
         }
         let step = envelope.step
         let started = ContinuousClock.now
+        let receivedMicros = WallClock.nowMicros
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
         // Loops check it every iteration, so a loop that never ends fails at the deadline, when
         // the step is aborted, or when the session is released.
@@ -379,7 +380,13 @@ public final class Worker: Sendable {
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 session.rendezvous.finish(step: step)
                 ClusterMetrics.partitionFinished(started: started, result: result, pushError: pushError, collector)
-                self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
+                self?.replyToPartition(
+                    message,
+                    result: result,
+                    pushError: pushError,
+                    collector: collector,
+                    receivedMicros: receivedMicros
+                )
             }
         }
     }
@@ -388,7 +395,8 @@ public final class Worker: Sendable {
         _ message: IncomingMessage,
         result: Result<[Tensor], WeftError>,
         pushError: WeftError?,
-        collector: StepStatisticsCollector?
+        collector: StepStatisticsCollector?,
+        receivedMicros: Int64
     ) {
         let tensors: [Tensor]
         switch result {
@@ -397,14 +405,11 @@ public final class Worker: Sendable {
         }
         if let pushError { return node.reply(to: message, .failure(pushError)) }
         // The request id alone matches the reply to its request.
+        // Every reply carries this worker's clock, so its sender measures the offset on every step.
         let reply = WireMessage.make(.reply, tensors: tensors) { reply in
-            guard let collector else { return }
-            let statistics = collector.statistics
             reply.runPartitionReply = .with {
-                $0.statistics = statistics.message
-                // The collector started when the request was taken up: the sender's measure of
-                // this worker's clock counts the wait before that as network time.
-                $0.receivedUnixMicros = statistics.clocks.first?.originMicros ?? 0
+                if let collector { $0.statistics = collector.statistics.message }
+                $0.receivedUnixMicros = receivedMicros
                 $0.repliedUnixMicros = WallClock.nowMicros
             }
         }
