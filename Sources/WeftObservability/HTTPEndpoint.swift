@@ -4,24 +4,25 @@ import Logging
 import Synchronization
 import WeftRuntime
 
-/// Where an HTTP endpoint listens: `127.0.0.1:9100`, `[::1]:8080`, or `localhost:0` for any
-/// free port.
+/// Where an HTTP endpoint listens: `127.0.0.1:9100`, `[::1]:8080`, `localhost:0` for any free
+/// port, or a bare port (`9100`, `:9100`) on loopback.
 public struct HTTPAddress: Sendable, Hashable, CustomStringConvertible {
     /// The host name or address to bind.
     public var host: String
     /// The port; 0 picks a free one.
     public var port: Int
 
-    /// Parses `HOST:PORT`; an IPv6 host goes in brackets.
+    /// Parses `HOST:PORT` (an IPv6 host in brackets) or `PORT`; without a host it binds
+    /// loopback, so nothing is served beyond this machine unless asked for by name.
     public init(parsing text: String) throws(WeftError) {
         let bad = WeftError(.invalidArgument, "'\(text)' is not an HTTP address: write HOST:PORT, like 127.0.0.1:9100")
-        guard let colon = text.lastIndex(of: ":") else { throw bad }
-        var host = String(text[..<colon])
+        let colon = text.lastIndex(of: ":")
+        var host = colon.map { String(text[..<$0]) } ?? ""
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw bad
-        }
-        self.host = host
+        let portText = colon.map { text[text.index(after: $0)...] } ?? Substring(text)
+        let hostMissing = colon != nil && host.isEmpty && !text.hasPrefix(":")
+        guard let port = Int(portText), (0...65_535).contains(port), !hostMissing else { throw bad }
+        self.host = host.isEmpty ? "127.0.0.1" : host
         self.port = port
     }
 

@@ -5,7 +5,9 @@ import WeftObservability
 
 /// `--metrics-listen`: a process that serves Prometheus metrics.
 struct MetricsOptions: ParsableArguments {
-    @Option(help: "Serve Prometheus metrics at HOST:PORT (GET /metrics), like 127.0.0.1:9100; port 0 picks one.")
+    @Option(
+        help: "Serve Prometheus metrics (GET /metrics) at HOST:PORT, or PORT on loopback, like 127.0.0.1:9100."
+    )
     var metricsListen: String?
 
     func validate() throws {
@@ -35,8 +37,8 @@ struct CoordinatorObservabilityOptions: ParsableArguments {
 
     @Option(
         help: """
-            Serve the read-only dashboard and its JSON endpoints at HOST:PORT, like 127.0.0.1:8080; port 0 picks \
-            one. It has no access control: keep it on loopback, or behind a proxy that checks who asks.
+            Serve the read-only dashboard and its JSON endpoints at HOST:PORT, or PORT on loopback, like \
+            127.0.0.1:8080. It has no access control: keep it on loopback, or behind a proxy that checks who asks.
             """
     )
     var http: String?
