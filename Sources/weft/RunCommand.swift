@@ -38,8 +38,8 @@ struct RunCommand: ParsableCommand {
     /// The running cluster to use.
     @OptionGroup var cluster: ClusterOptions
 
-    @Option(help: "The placement strategy on a cluster.")
-    var strategy = "balanced"
+    @Option(help: "The placement strategy on a cluster. Default: the coordinator's.")
+    var strategy: String?
 
     @Option(help: "Write the step's timeline to this file (Chrome trace JSON).")
     var trace: String?
@@ -67,7 +67,7 @@ struct RunCommand: ParsableCommand {
         if local {
             session = Session(graph: graph)
         } else {
-            _ = try PlacementStrategies.named(strategy)
+            if let strategy { _ = try PlacementStrategies.named(strategy) }
             let address = try started?.address ?? cluster.coordinatorAddress()
             session = try Session(target: address, graph: graph, options: RemoteSessionOptions(strategy: strategy))
         }

@@ -138,8 +138,7 @@ import WeftTransport
         try graph.serializedGraphDef().write(to: graphFile)
         let traceFile = folder.appendingPathComponent("trace.json")
         let (status, output) = try Fixtures.runWeft([
-            "run", graphFile.path, "--fetch", "b:0", "--coordinator", cluster.address, "--strategy", "explicit",
-            "--trace", traceFile.path,
+            "run", graphFile.path, "--fetch", "b:0", "--coordinator", cluster.address, "--trace", traceFile.path,
         ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("b:0 = "))
@@ -148,6 +147,15 @@ import WeftTransport
         let events = try #require(object?["traceEvents"] as? [[String: Any]])
         #expect(Set(events.compactMap { $0["pid"] as? Int }).count == 2)
         #expect(events.contains { $0["ph"] as? String == "f" })
+
+        let (localStatus, localOutput) = try Fixtures.runWeft([
+            "run", graphFile.path, "--fetch", "b", "--local", "--trace", traceFile.path,
+        ])
+        #expect(localStatus == 0, "\(localOutput)")
+        #expect(localOutput.contains("b = "))
+        try validateAgainstSchema(traceFile)
+        let (badStatus, badOutput) = try Fixtures.runWeft(["run", graphFile.path, "--local"])
+        #expect(badStatus != 0 && badOutput.contains("--fetch"))
     }
 
     @Test func dashboard_endpointsAnswerAndRefuseBadRequests() async throws {
