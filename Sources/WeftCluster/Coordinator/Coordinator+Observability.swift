@@ -163,8 +163,9 @@ public struct ClusterSnapshot: Sendable {
         public var sessions: Int
         /// Bytes of the variables and constants its sessions hold.
         public var variableBytes: UInt64
-        /// Bytes all its tensor buffers hold, and the most they may hold.
+        /// Bytes all its tensor buffers hold.
         public var tensorBytes: UInt64
+        /// The most bytes its tensor buffers may hold (`weft worker --memory-limit`).
         public var memoryLimitBytes: UInt64
         /// Seconds since its last heartbeat.
         public var lastSeenSeconds: Double
@@ -188,8 +189,9 @@ public struct ClusterSnapshot: Sendable {
 
     /// A measured link between two workers.
     public struct Link: Sendable, Encodable {
-        /// The worker that measured, and the one it measured towards.
+        /// The worker that measured.
         public var source: String
+        /// The worker it measured towards.
         public var destination: String
         /// Half the median round trip of an empty request.
         public var latencySeconds: Double
