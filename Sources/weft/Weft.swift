@@ -12,6 +12,7 @@ struct WeftCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, RunCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self,
             CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self, StatusCommand.self, HealthCommand.self,
+            CheckpointCommand.self,
         ]
     )
 }
