@@ -1,6 +1,7 @@
 import CZeroMQ
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import WeftProto
 import WeftRuntime
@@ -907,6 +908,7 @@ final class IOLoop {
     /// Logs a malformed message and tells its sender what is wrong with it.
     private func reject(_ identity: [UInt8], requestID: UInt64, _ error: WeftError) {
         logger.debug("malformed message rejected", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+        Counter(label: "weft_messages_refused_total", dimensions: [("code", "\(error.code)")]).increment()
         sendReply(NodeCore.errorReply(requestID: requestID, error), identity: identity)
     }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import WeftCluster
+import WeftObservability
 import WeftPlacement
 import WeftProto
 import WeftRuntime
@@ -60,6 +61,8 @@ struct CoordinatorCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
+    @OptionGroup var observability: CoordinatorObservabilityOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -83,6 +86,7 @@ struct CoordinatorCommand: ParsableCommand {
         if let heartbeatIntervalMs { configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs) }
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let stepTimeoutMs { configuration.stepTimeout = .milliseconds(stepTimeoutMs) }
+        if observability.samplesSteps { configuration.statisticsSampleInterval = .seconds(1) }
         _ = try PlacementStrategies.named(configuration.defaultStrategy)
         if let problem = ClusterConfig.heartbeatProblem(
             interval: configuration.heartbeatInterval,
@@ -96,9 +100,14 @@ struct CoordinatorCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let coordinator = try Coordinator(try coordinatorConfiguration(), logger: Logger(label: "weft.coordinator"))
+        let endpoints = [
+            try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator),
+        ]
         coordinator.start()
         say("coordinator listening on \(coordinator.address)")
+        for case let (_, line)? in endpoints { say(line) }
         waitForTermination(exitWithParent: exitWithParent)
+        for case let (endpoint, _)? in endpoints { endpoint.stop() }
         coordinator.stop()
     }
 }
@@ -159,6 +168,8 @@ struct WorkerCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
+    @OptionGroup var metrics: MetricsOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -208,8 +219,10 @@ struct WorkerCommand: ParsableCommand {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
         let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
+        let endpoint = try metrics.serve { StateGauges.refresh(worker) }
         worker.start()
         say("worker listening on \(worker.address)")
+        if let (_, line) = endpoint { say(line) }
         if let registerTimeout { exitUnlessRegistered(worker, within: .milliseconds(Int64(registerTimeout * 1000))) }
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()

@@ -168,6 +168,8 @@ public final class RemoteSessionBackend: SessionBackend {
     private let coordinator: String
     private let graph: Graph
     private let options: RemoteSessionOptions
+    /// The coordinator's and direct-route workers' clocks against this process's, for timelines.
+    private let clockOffsets = ClockOffsetFilter()
     private let handle: String
     private let state: Mutex<State>
 
@@ -237,7 +239,9 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.collectStatistics = collectStatistics
             }
         }
+        let sentMicros = WallClock.nowMicros
         let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
+        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == fetches.count else {
             throw WeftError(
                 .internal,
@@ -248,7 +252,19 @@ public final class RemoteSessionBackend: SessionBackend {
         if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature), trustRoute(body.directRoute) {
             state.withLock { $0.routes[signature] = body.directRoute }
         }
-        return (reply.tensors, collectStatistics ? StepStatistics(body.statistics) : nil)
+        let offset = clockOffsets.update(
+            coordinator,
+            with: ClockOffset(
+                sent: sentMicros,
+                received: receivedMicros,
+                peerReceived: body.receivedUnixMicros,
+                peerReplied: body.repliedUnixMicros
+            )
+        )
+        guard collectStatistics else { return (reply.tensors, nil) }
+        var statistics = body.statistics
+        if let offset { statistics.align(by: offset) }
+        return (reply.tensors, StepStatistics(statistics))
     }
 
     /// Runs a one-worker step as a `RUN_PARTITION` request to that worker. A failure forgets
@@ -277,6 +293,7 @@ public final class RemoteSessionBackend: SessionBackend {
             }
         }
         let reply: WireMessage
+        let sentMicros = WallClock.nowMicros
         do {
             reply = try connection.request(request, to: route.address, timeout: options.stepTimeout + .seconds(2))
         } catch {
@@ -284,6 +301,7 @@ public final class RemoteSessionBackend: SessionBackend {
             guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
             throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
         }
+        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == route.fetchIndices.count else {
             throw WeftError(
                 .internal,
@@ -292,8 +310,21 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
-        let statistics = collectStatistics ? StepStatistics(reply.envelope.runPartitionReply.statistics) : nil
-        return (values.map { $0! }, statistics)  // routes are kept only when they answer every fetch
+        let fetched = values.map { $0! }  // routes are kept only when they answer every fetch
+        let body = reply.envelope.runPartitionReply
+        let offset = clockOffsets.update(
+            route.device,
+            with: ClockOffset(
+                sent: sentMicros,
+                received: receivedMicros,
+                peerReceived: body.receivedUnixMicros,
+                peerReplied: body.repliedUnixMicros
+            )
+        )
+        guard collectStatistics else { return (fetched, nil) }
+        var statistics = body.statistics
+        if let offset { statistics.align(by: offset) }
+        return (fetched, StepStatistics(statistics))  // routes are kept only when they answer every fetch
     }
 
     /// Whether a direct route can be used: without keys always; with keys when the coordinator

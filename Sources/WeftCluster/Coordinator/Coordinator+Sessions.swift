@@ -229,7 +229,9 @@ extension Coordinator {
         var peers: [Weft_PeerAddress]
     }
 
-    func runStep(_ request: WireMessage, caller: CurveKey?) async throws(WeftError) -> WireMessage {
+    /// Runs a step for `caller`; `sample` collects its statistics for the coordinator's own use too.
+    func runStep(_ request: WireMessage, caller: CurveKey?, sample: Bool = false) async throws(WeftError) -> WireMessage {
+        let receivedMicros = WallClock.nowMicros
         let envelope = request.envelope
         let body = envelope.runStep
         guard body.feeds.count == request.tensors.count else {
@@ -247,7 +249,7 @@ extension Coordinator {
             setup,
             feeds: request.tensors,
             timeout: timeout,
-            collectStatistics: body.collectStatistics
+            collectStatistics: body.collectStatistics || sample
         )
         var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
         for (index, name) in body.feeds.enumerated() {
@@ -267,15 +269,21 @@ extension Coordinator {
             if let route = Self.directRoute(setup, security: configuration.security) {
                 reply.runStepReply.directRoute = route
             }
-            guard body.collectStatistics else { return }
+            reply.runStepReply.receivedUnixMicros = receivedMicros
+            guard body.collectStatistics || sample else {
+                reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
+                return
+            }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
+                statistics.clocks += part.clocks
                 statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
             }
             reply.runStepReply.statistics = statistics
+            reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
         }
     }
 
@@ -421,7 +429,9 @@ extension Coordinator {
             // The worker ends the step at its deadline and says why (a loop's `deadlineExceeded`);
             // the request waits a second longer (the client waits two) so that answer, not a bare
             // timeout, reaches the client.
+            let sentMicros = WallClock.nowMicros
             node.request(message, to: worker.address, timeout: timeout + .seconds(1)) { result in
+                let result = result.map { self.aligned($0, from: device, sentMicros: sentMicros) }
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })
             }
         }
@@ -434,6 +444,23 @@ extension Coordinator {
             abort(setup, error: error)
             throw error
         }
+    }
+
+    /// A worker's partition reply with its device clocks put on the coordinator's clock, by the
+    /// best recent measurement of that worker's offset, this request's included.
+    private func aligned(_ reply: WireMessage, from device: DeviceName, sentMicros: Int64) -> WireMessage {
+        var reply = reply
+        let body = reply.envelope.runPartitionReply
+        let measured = ClockOffset(
+            sent: sentMicros,
+            received: WallClock.nowMicros,
+            peerReceived: body.receivedUnixMicros,
+            peerReplied: body.repliedUnixMicros
+        )
+        if let offset = clockOffsets.update(device.description, with: measured) {
+            reply.envelope.runPartitionReply.statistics.align(by: offset)
+        }
+        return reply
     }
 
     /// Wakes partitions still waiting for tensors of a failed step.

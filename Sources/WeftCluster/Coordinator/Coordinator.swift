@@ -34,6 +34,9 @@ public final class Coordinator: Sendable {
         public var stepTimeout: Duration = .seconds(60)
         /// The strategy for sessions that name none.
         public var defaultStrategy = "explicit"
+        /// When set, one step per interval is timed node by node for the dashboard's recent
+        /// steps and the kernel-time metrics, though its client did not ask.
+        public var statisticsSampleInterval: Duration?
 
         /// Makes a configuration.
         public init(listen: String) { self.listen = listen }
@@ -61,6 +64,10 @@ public final class Coordinator: Sendable {
     let node: MessagingNode
     let logger: Logger
     let state: Mutex<State>
+    /// Recent steps, for the dashboard.
+    let recentSteps = RecentSteps()
+    /// Each worker's clock against this process's, for timelines.
+    let clockOffsets = ClockOffsetFilter()
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
     private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 
@@ -128,7 +135,10 @@ public final class Coordinator: Sendable {
             for session in expired { state.sessions[session.handle] = nil }
             return (dead, failed, expired)
         }
-        for worker in dead { logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"]) }
+        for worker in dead {
+            logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
+            ClusterMetrics.workerDeclaredDead(worker.device.description)
+        }
         for (gather, error) in failed { gather.fail(error) }
         for session in expired {
             logger.info("session lease expired", metadata: ["session.id": "\(session.handle)"])
@@ -154,7 +164,7 @@ public final class Coordinator: Sendable {
             case .heartbeat: result = .success(try heartbeat(envelope.heartbeat, role: role))
             case .createSession: result = .success(try await createSession(envelope, owner: caller))
             case .extendSession: result = .success(try extendSession(envelope, caller: caller))
-            case .runStep: result = .success(try await runStep(message.message, caller: caller))
+            case .runStep: result = .success(try await observedStep(message.message, caller: caller))
             case .closeSession:
                 result = .success(try closeSession(envelope.session, caller: caller, client: envelope.client))
             case .clusterStatus: result = .success(clusterStatus(client: envelope.clusterStatus.client, caller: caller))
@@ -258,15 +268,21 @@ public final class Coordinator: Sendable {
         if configuration.security != nil, role != .worker(device) {
             throw WeftError(.permissionDenied, "a heartbeat for \(device) must come from that task's key")
         }
-        let known = state.withLock { state in
-            state.membership.heartbeat(
+        let (known, silence) = state.withLock { state in
+            let silence = state.membership[device].map { ContinuousClock.now - $0.lastSeen }
+            let known = state.membership.heartbeat(
                 device: device,
                 incarnation: body.incarnation,
                 sessions: body.sessions,
                 residentBytes: body.residentBytes,
                 rates: body.hasRates ? CostModel.Rates(body.rates) : nil,
+                memory: .init(tensorBytes: body.tensorBytes, limitBytes: body.memoryLimitBytes),
                 now: .now
             )
+            return (known, silence)
+        }
+        if let silence {
+            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)
         }
         guard known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
@@ -362,6 +378,8 @@ public final class Coordinator: Sendable {
                             $0.sessions = worker.sessions
                             $0.residentBytes = worker.residentBytes
                             $0.lastSeenMsAgo = (now - worker.lastSeen).millisecondsRoundedUp
+                            $0.tensorBytes = worker.memory.tensorBytes
+                            $0.memoryLimitBytes = worker.memory.limitBytes
                         }
                     }
                     reply.sessions = state.sessions.values.sorted { $0.created < $1.created }.map { session in

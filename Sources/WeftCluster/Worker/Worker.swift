@@ -218,6 +218,8 @@ public final class Worker: Sendable {
                 $0.sessions = UInt32(sessions.count)
                 $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
                 if let rates { $0.rates = rates.message }
+                $0.tensorBytes = UInt64(TensorMemory.liveBytes)
+                $0.memoryLimitBytes = UInt64(TensorMemory.limit)
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
@@ -363,6 +365,7 @@ public final class Worker: Sendable {
             let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: [tensor]) { envelope in
                 envelope.pushTensor = .with { $0.key = key }
             }
+            ClusterMetrics.tensorPushed(to: destination, bytes: tensor.byteCount)
             node.request(message, to: peer, timeout: configuration.pushTimeout) { result in
                 guard case .failure(let error) = result else { return arrived(nil) }
                 arrived(WeftError(error.code, "pushing '\(key)' to \(destination) at \(peer): \(error.message)"))
@@ -397,6 +400,8 @@ public final class Worker: Sendable {
             )
         }
         let step = envelope.step
+        let started = ContinuousClock.now
+        let receivedMicros = WallClock.nowMicros
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
         // Loops check it every iteration, so a loop that never ends fails at the deadline, when
         // the step is aborted, or when the session is released.
@@ -427,7 +432,14 @@ public final class Worker: Sendable {
             session.end(step: step)
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 session.rendezvous.finish(step: step)
-                self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
+                ClusterMetrics.partitionFinished(started: started, result: result, pushError: pushError, collector)
+                self?.replyToPartition(
+                    message,
+                    result: result,
+                    pushError: pushError,
+                    collector: collector,
+                    receivedMicros: receivedMicros
+                )
             }
         }
     }
@@ -445,7 +457,8 @@ public final class Worker: Sendable {
         _ message: IncomingMessage,
         result: Result<[Tensor], WeftError>,
         pushError: WeftError?,
-        collector: StepStatisticsCollector?
+        collector: StepStatisticsCollector?,
+        receivedMicros: Int64
     ) {
         let tensors: [Tensor]
         switch result {
@@ -454,8 +467,13 @@ public final class Worker: Sendable {
         }
         if let pushError { return node.reply(to: message, .failure(pushError)) }
         // The request id alone matches the reply to its request.
+        // Every reply carries this worker's clock, so its sender measures the offset on every step.
         let reply = WireMessage.make(.reply, tensors: tensors) { reply in
-            if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
+            reply.runPartitionReply = .with {
+                if let collector { $0.statistics = collector.statistics.message }
+                $0.receivedUnixMicros = receivedMicros
+                $0.repliedUnixMicros = WallClock.nowMicros
+            }
         }
         node.reply(to: message, reply)
     }

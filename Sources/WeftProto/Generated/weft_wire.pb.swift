@@ -439,6 +439,11 @@ public nonisolated struct Weft_Heartbeat: Sendable {
   /// Clears the value of `rates`. Subsequent reads from it will return its default value.
   public mutating func clearRates() {self._rates = nil}
 
+  /// Bytes all tensor buffers of the process hold, and the most they may hold.
+  public var tensorBytes: UInt64 = 0
+
+  public var memoryLimitBytes: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -621,6 +626,12 @@ public nonisolated struct Weft_RunStepReply: Sendable {
   /// Clears the value of `directRoute`. Subsequent reads from it will return its default value.
   public mutating func clearDirectRoute() {self._directRoute = nil}
 
+  /// The coordinator's wall clock (microseconds since 1970) when the request arrived and when
+  /// this reply left: with its own send and receive times, the client measures its offset.
+  public var receivedUnixMicros: Int64 = 0
+
+  public var repliedUnixMicros: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -675,6 +686,40 @@ public nonisolated struct Weft_NodeRunStats: Sendable {
 
   public var outputBytes: Int64 = 0
 
+  /// The executor thread that ran the kernel, as the operating system numbers it.
+  public var thread: Int64 = 0
+
+  /// Dtype and shape of each input and output, like "float[2,3]".
+  public var inputShapes: [String] = []
+
+  public var outputShapes: [String] = []
+
+  /// For `_Send` and `_Recv`: the rendezvous key, the same on both ends of one edge.
+  public var rendezvousKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Where one device's step clock stands against the client's.
+public nonisolated struct Weft_DeviceClock: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var device: String = String()
+
+  /// The device's wall clock, in microseconds since 1970, when its step started: node starts
+  /// count from here.
+  public var originUnixMicros: Int64 = 0
+
+  /// The device's wall clock minus the client's, measured over the step's own requests, and
+  /// the most that measurement can be off by (half the round trip the device did not spend).
+  public var offsetMicros: Int64 = 0
+
+  public var offsetErrorMicros: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -692,6 +737,8 @@ public nonisolated struct Weft_StepStats: Sendable {
   public var tensorsSent: Int64 = 0
 
   public var bytesSent: Int64 = 0
+
+  public var clocks: [Weft_DeviceClock] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -716,6 +763,10 @@ public nonisolated struct Weft_WorkerInfo: Sendable {
   public var residentBytes: UInt64 = 0
 
   public var lastSeenMsAgo: UInt64 = 0
+
+  public var tensorBytes: UInt64 = 0
+
+  public var memoryLimitBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -870,6 +921,12 @@ public nonisolated struct Weft_RunPartitionReply: Sendable {
   public var hasStatistics: Bool {self._statistics != nil}
   /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
   public mutating func clearStatistics() {self._statistics = nil}
+
+  /// The worker's wall clock when the request arrived and when this reply left, set when
+  /// statistics are collected: the sender measures the worker's clock offset with them.
+  public var receivedUnixMicros: Int64 = 0
+
+  public var repliedUnixMicros: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1561,7 +1618,7 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1575,6 +1632,8 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.sessions) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.residentBytes) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._rates) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       default: break
       }
     }
@@ -1603,6 +1662,12 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     try { if let v = self._rates {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
+    if self.tensorBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tensorBytes, fieldNumber: 7)
+    }
+    if self.memoryLimitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1613,6 +1678,8 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.sessions != rhs.sessions {return false}
     if lhs.residentBytes != rhs.residentBytes {return false}
     if lhs._rates != rhs._rates {return false}
+    if lhs.tensorBytes != rhs.tensorBytes {return false}
+    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1923,7 +1990,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0\u{3}received_unix_micros\0\u{3}replied_unix_micros\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1934,6 +2001,8 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._directRoute) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.receivedUnixMicros) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.repliedUnixMicros) }()
       default: break
       }
     }
@@ -1953,6 +2022,12 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._directRoute {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if self.receivedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedUnixMicros, fieldNumber: 4)
+    }
+    if self.repliedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.repliedUnixMicros, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1960,6 +2035,8 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.placement != rhs.placement {return false}
     if lhs._statistics != rhs._statistics {return false}
     if lhs._directRoute != rhs._directRoute {return false}
+    if lhs.receivedUnixMicros != rhs.receivedUnixMicros {return false}
+    if lhs.repliedUnixMicros != rhs.repliedUnixMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2022,7 +2099,7 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".NodeRunStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}op\0\u{1}device\0\u{3}start_micros\0\u{3}duration_micros\0\u{3}output_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}op\0\u{1}device\0\u{3}start_micros\0\u{3}duration_micros\0\u{3}output_bytes\0\u{1}thread\0\u{3}input_shapes\0\u{3}output_shapes\0\u{3}rendezvous_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2036,6 +2113,10 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.startMicros) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.durationMicros) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.outputBytes) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.thread) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.inputShapes) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.outputShapes) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.rendezvousKey) }()
       default: break
       }
     }
@@ -2060,6 +2141,18 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.outputBytes != 0 {
       try visitor.visitSingularInt64Field(value: self.outputBytes, fieldNumber: 6)
     }
+    if self.thread != 0 {
+      try visitor.visitSingularInt64Field(value: self.thread, fieldNumber: 7)
+    }
+    if !self.inputShapes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.inputShapes, fieldNumber: 8)
+    }
+    if !self.outputShapes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.outputShapes, fieldNumber: 9)
+    }
+    if !self.rendezvousKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.rendezvousKey, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2070,6 +2163,55 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.startMicros != rhs.startMicros {return false}
     if lhs.durationMicros != rhs.durationMicros {return false}
     if lhs.outputBytes != rhs.outputBytes {return false}
+    if lhs.thread != rhs.thread {return false}
+    if lhs.inputShapes != rhs.inputShapes {return false}
+    if lhs.outputShapes != rhs.outputShapes {return false}
+    if lhs.rendezvousKey != rhs.rendezvousKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DeviceClock: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeviceClock"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{3}origin_unix_micros\0\u{3}offset_micros\0\u{3}offset_error_micros\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.originUnixMicros) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.offsetMicros) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.offsetErrorMicros) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
+    }
+    if self.originUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.originUnixMicros, fieldNumber: 2)
+    }
+    if self.offsetMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.offsetMicros, fieldNumber: 3)
+    }
+    if self.offsetErrorMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.offsetErrorMicros, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DeviceClock, rhs: Weft_DeviceClock) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs.originUnixMicros != rhs.originUnixMicros {return false}
+    if lhs.offsetMicros != rhs.offsetMicros {return false}
+    if lhs.offsetErrorMicros != rhs.offsetErrorMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2077,7 +2219,7 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StepStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2088,6 +2230,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
       default: break
       }
     }
@@ -2103,6 +2246,9 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.bytesSent != 0 {
       try visitor.visitSingularInt64Field(value: self.bytesSent, fieldNumber: 3)
     }
+    if !self.clocks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2110,6 +2256,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.nodes != rhs.nodes {return false}
     if lhs.tensorsSent != rhs.tensorsSent {return false}
     if lhs.bytesSent != rhs.bytesSent {return false}
+    if lhs.clocks != rhs.clocks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2117,7 +2264,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}address\0\u{1}healthy\0\u{1}sessions\0\u{3}resident_bytes\0\u{3}last_seen_ms_ago\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}address\0\u{1}healthy\0\u{1}sessions\0\u{3}resident_bytes\0\u{3}last_seen_ms_ago\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2132,6 +2279,8 @@ nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.sessions) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.residentBytes) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.lastSeenMsAgo) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       default: break
       }
     }
@@ -2159,6 +2308,12 @@ nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.lastSeenMsAgo != 0 {
       try visitor.visitSingularUInt64Field(value: self.lastSeenMsAgo, fieldNumber: 7)
     }
+    if self.tensorBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tensorBytes, fieldNumber: 8)
+    }
+    if self.memoryLimitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2170,6 +2325,8 @@ nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.sessions != rhs.sessions {return false}
     if lhs.residentBytes != rhs.residentBytes {return false}
     if lhs.lastSeenMsAgo != rhs.lastSeenMsAgo {return false}
+    if lhs.tensorBytes != rhs.tensorBytes {return false}
+    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2481,7 +2638,7 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunPartitionReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statistics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statistics\0\u{3}received_unix_micros\0\u{3}replied_unix_micros\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2490,6 +2647,8 @@ nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.receivedUnixMicros) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.repliedUnixMicros) }()
       default: break
       }
     }
@@ -2503,11 +2662,19 @@ nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._statistics {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if self.receivedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedUnixMicros, fieldNumber: 2)
+    }
+    if self.repliedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.repliedUnixMicros, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunPartitionReply, rhs: Weft_RunPartitionReply) -> Bool {
     if lhs._statistics != rhs._statistics {return false}
+    if lhs.receivedUnixMicros != rhs.receivedUnixMicros {return false}
+    if lhs.repliedUnixMicros != rhs.repliedUnixMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
