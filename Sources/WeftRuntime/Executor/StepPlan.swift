@@ -28,6 +28,8 @@ public final class StepPlan: Sendable {
         let consumer: Int
         let input: Int
         let output: Int
+        /// The consumer's input slot in its frame's iterations (`inputBase + input`).
+        let slot: Int
     }
 
     /// A class, not a struct: the executor reads nodes in its hottest loop, and copying a
@@ -95,9 +97,12 @@ public final class StepPlan: Sendable {
 
     let nodes: [Node]
     let layout: FrameLayout
-    /// Expensive ops whose kernel was last seen to run quickly (scalars, small tensors), by node:
-    /// each step starts from what the previous one learned, and runs them inline.
-    let quickKernels: Mutex<[Bool]>
+    /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
+    /// goes by what the steps before it learned, and runs them inline.
+    let costs: KernelCosts
+    /// Whether the plan has no control flow (no frames, nothing dead): then it runs on
+    /// `SimpleStepExecution`, without a lock.
+    let isSimple: Bool
     let initialReady: [Int]
     let fetches: [Fetch]
     /// The feeds this plan takes, in the order `run` expects them.
@@ -171,14 +176,16 @@ public final class StepPlan: Sendable {
                     throw WeftError(.internal, "the plan lost producer '\(name.node)' of '\(graph.nodes[node].info.name)'")
                 }
                 sources.append(.slot(layout.inputBase[position] + input))
-                edges[producerPosition].append(Edge(consumer: position, input: input, output: output))
+                edges[producerPosition].append(
+                    Edge(consumer: position, input: input, output: output, slot: layout.inputBase[position] + input)
+                )
                 unfed[position] += 1
             }
             for producer in graph.nodes[node].controlInputs {
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost a control input of '\(graph.nodes[node].info.name)'")
                 }
-                edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0))
+                edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0, slot: -1))
             }
             inputs.append(sources)
             let controls = Int32(graph.nodes[node].controlInputs.count)
@@ -238,7 +245,8 @@ public final class StepPlan: Sendable {
         }
         self.nodes = nodes
         self.layout = finalLayout
-        self.quickKernels = Mutex([Bool](repeating: false, count: nodes.count))
+        self.costs = KernelCosts(count: nodes.count)
+        self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
         self.feeds = feeds
@@ -331,10 +339,10 @@ public final class StepPlan: Sendable {
         try validate(feeds: values)
         let finished = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<[Tensor], WeftError>?>(nil)
-        StepExecution(plan: self, feeds: values, step: step, inline: .all) { result in
+        start(feeds: values, step: step, inline: .all) { result in
             outcome.withLock { $0 = result }
             finished.signal()
-        }.start()
+        }
         finished.wait()
         return try outcome.withLock { $0! }.get()  // set before the signal
     }
@@ -353,6 +361,63 @@ public final class StepPlan: Sendable {
         } catch {
             return done(.failure(error))
         }
-        StepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+        start(feeds: values, step: step, inline: inline, done: done)
+    }
+
+    private func start(
+        feeds values: [Tensor],
+        step: StepContext,
+        inline: InlineKernels,
+        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
+    ) {
+        if isSimple {
+            SimpleStepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+        } else {
+            StepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+        }
+    }
+}
+
+/// What a plan's steps learned of its expensive kernels' costs, shared by every step without a
+/// lock. An op declared expensive runs inline once its kernel was seen to run in under 2 µs, as
+/// TensorFlow's executor learns its kernels' costs: a chain of scalar ops then never changes
+/// thread. It goes back to the pool only after two slow runs in a row, so one run that the host
+/// preempted does not send a whole chain across threads.
+final class KernelCosts: @unchecked Sendable {
+    // Sendable: the buffer is only touched through its atomics, and freed in deinit.
+    private static let quickRun = Duration.microseconds(2)
+    private static let slowRunsToExpensive: UInt8 = 2
+
+    /// Slow runs in a row per node, capped; a node starts as if slow.
+    private let slowRuns: UnsafeMutablePointer<Atomic<UInt8>>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slowRuns = .allocate(capacity: max(count, 1))
+        for node in 0..<count { (slowRuns + node).initialize(to: Atomic(Self.slowRunsToExpensive)) }
+    }
+
+    deinit {
+        slowRuns.deinitialize(count: count)
+        slowRuns.deallocate()
+    }
+
+    /// Whether node `node`'s kernel was seen to run quickly.
+    func isQuick(_ node: Int) -> Bool {
+        slowRuns[node].load(ordering: .relaxed) < Self.slowRunsToExpensive
+    }
+
+    /// Whether to time node `node`'s kernel in step `step`: always until it is seen quick, then
+    /// in one step of 16, so a kernel whose inputs grew goes back to the pool.
+    func shouldTime(_ node: Int, step: UInt64) -> Bool {
+        !isQuick(node) || step & 15 == 0
+    }
+
+    /// Records that node `node`'s kernel ran for `duration`.
+    func learn(_ node: Int, ranFor duration: Duration) {
+        let runs = slowRuns[node].load(ordering: .relaxed)
+        let updated = duration < Self.quickRun ? 0 : min(runs + 1, Self.slowRunsToExpensive)
+        if updated != runs { slowRuns[node].store(updated, ordering: .relaxed) }
     }
 }
