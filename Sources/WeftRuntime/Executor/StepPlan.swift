@@ -21,6 +21,8 @@ public final class StepPlan: Sendable {
         case slot(Int)
         /// Feed number `feed`.
         case feed(Int)
+        /// Folded constant number `constant` (`StepPlan.constants`).
+        case constant(Int)
     }
 
     /// One edge out of a node: data to input `input` of `consumer`, or control (`input` -1).
@@ -92,10 +94,14 @@ public final class StepPlan: Sendable {
     /// Where a fetch comes from: a feed, or the node that produces it (`Node.fetched`).
     enum Fetch: Sendable {
         case feed(Int)
+        case constant(Int)
         case produced
     }
 
     let nodes: [Node]
+    /// Values the plan computed when it was built (`ConstantFolding`), read by the nodes that
+    /// consume them in place of their producers.
+    let constants: [Tensor]
     let layout: FrameLayout
     /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
     /// goes by what the steps before it learned, and runs them inline.
@@ -116,12 +122,14 @@ public final class StepPlan: Sendable {
     public var nodeNames: [String] { nodes.map(\.name) }
 
     /// Prunes `graph` to what `fetches` and `targets` need, cutting at fed tensors, checks it
-    /// has no cycle other than loops, finds the loop frames, and builds every kernel.
+    /// has no cycle other than loops, applies `optimizations`, finds the loop frames, and builds
+    /// every kernel.
     public init(
         graph: RuntimeGraph,
         feeds: [TensorName],
         fetches: [TensorName],
-        targets: [String]
+        targets: [String],
+        optimizations: GraphOptimizations = .default
     ) throws(WeftError) {
         var feedIndex: [TensorName: Int] = [:]
         var feedTypes: [(DType, PartialShape)] = []
@@ -140,15 +148,28 @@ public final class StepPlan: Sendable {
         // A fetched tensor that is fed is the fed value: its producer need not run.
         let computed = zip(fetches, fetchProducers).filter { feedIndex[$0.0] == nil }.map(\.1.node)
         let needed = Self.prune(graph: graph, feeds: feedIndex, roots: computed + targetNodes)
-        let order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
-        var planIndex = [Int: Int](minimumCapacity: order.count)
-        for (position, node) in order.enumerated() { planIndex[node] = position }
-
-        // Unfed producers of each node as plan positions, data (without back edges) then control.
+        var order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
         func isFed(_ node: Int, _ input: Int) -> Bool {
             let (producer, output) = graph.nodes[node].dataInputs[input]
             return feedIndex[TensorName(node: graph.nodes[producer].info.name, index: output)] != nil
         }
+        // Folded nodes leave the plan; their values stand in for them like feeds.
+        let folding = optimizations.foldConstants ? ConstantFolding(graph: graph, order: order, isFed: isFed) : nil
+        var constantIndex: [TensorName: Int] = [:]
+        var constants: [Tensor] = []
+        if let folding, !folding.values.isEmpty {
+            order.removeAll { folding.values[$0] != nil }
+            for (node, outputs) in folding.values {
+                for (output, value) in outputs.enumerated() {
+                    constantIndex[TensorName(node: graph.nodes[node].info.name, index: output)] = constants.count
+                    constants.append(value)
+                }
+            }
+        }
+        var planIndex = [Int: Int](minimumCapacity: order.count)
+        for (position, node) in order.enumerated() { planIndex[node] = position }
+
+        // Unfed producers of each node as plan positions, data (without back edges) then control.
         var kinds = order.map { ControlFlowKind.of(graph.nodes[$0].info.op) }
         let layout = try FrameLayout(
             order: order.count,
@@ -172,6 +193,10 @@ public final class StepPlan: Sendable {
                     sources.append(.feed(feed))
                     continue
                 }
+                if let constant = constantIndex[name] {
+                    sources.append(.constant(constant))
+                    continue
+                }
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost producer '\(name.node)' of '\(graph.nodes[node].info.name)'")
                 }
@@ -181,14 +206,15 @@ public final class StepPlan: Sendable {
                 )
                 unfed[position] += 1
             }
-            for producer in graph.nodes[node].controlInputs {
+            // A folded producer has no effect to wait for.
+            for producer in graph.nodes[node].controlInputs where folding?.values[producer] == nil {
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost a control input of '\(graph.nodes[node].info.name)'")
                 }
                 edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0, slot: -1))
             }
             inputs.append(sources)
-            let controls = Int32(graph.nodes[node].controlInputs.count)
+            let controls = Int32(graph.nodes[node].controlInputs.count { folding?.values[$0] == nil })
             if kinds[position] == .merge {
                 // One live data input, or all of them dead, plus every control input.
                 initialPending[position] = controls + (unfed[position] == sources.count && unfed[position] > 0 ? 1 : 0)
@@ -201,6 +227,10 @@ public final class StepPlan: Sendable {
         for (fetch, (name, producer)) in zip(fetches, fetchProducers).enumerated() {
             if let feed = feedIndex[name] {
                 fetchSources.append(.feed(feed))
+                continue
+            }
+            if let constant = constantIndex[name] {
+                fetchSources.append(.constant(constant))
                 continue
             }
             guard let position = planIndex[producer.node], layout.outputFrame(of: position, kind: kinds[position]) == 0 else {
@@ -244,6 +274,7 @@ public final class StepPlan: Sendable {
             )
         }
         self.nodes = nodes
+        self.constants = constants
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
         self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
