@@ -2,6 +2,7 @@
 @_exported import struct WeftRuntime.BFloat16
 @_exported import struct WeftRuntime.ComplexElement
 @_exported import enum WeftRuntime.DType
+@_exported import struct WeftRuntime.GraphOptimizations
 @_exported import struct WeftRuntime.PartialShape
 @_exported import struct WeftRuntime.ResourceHandle
 @_exported import struct WeftRuntime.Tensor

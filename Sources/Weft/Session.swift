@@ -26,9 +26,10 @@ public final class Session: Sendable {
     public let graph: Graph
     private let backend: any SessionBackend
 
-    /// Makes a session that runs `graph` in this process.
-    public convenience init(graph: Graph = .current) {
-        self.init(graph: graph, backend: LocalSessionBackend(graph: graph))
+    /// Makes a session that runs `graph` in this process, applying `optimizations` (constant
+    /// folding by default, as TensorFlow's Grappler; `.none` runs every node as written).
+    public convenience init(graph: Graph = .current, optimizations: GraphOptimizations = .default) {
+        self.init(graph: graph, backend: LocalSessionBackend(graph: graph, optimizations: optimizations))
     }
 
     /// Makes a session on any backend; WeftCluster uses this for remote sessions.

@@ -37,12 +37,14 @@ public final class LocalSessionBackend: SessionBackend {
     }
 
     private let graph: Graph
+    private let optimizations: GraphOptimizations
     private let resources = ResourceContainer()
     private let state = Mutex(State())
 
-    /// Makes a backend for `graph`.
-    public init(graph: Graph) {
+    /// Makes a backend for `graph` whose steps apply `optimizations`.
+    public init(graph: Graph, optimizations: GraphOptimizations = .default) {
         self.graph = graph
+        self.optimizations = optimizations
     }
 
     /// Runs a step with a cached plan, building the plan the first time a signature is seen.
@@ -73,7 +75,13 @@ public final class LocalSessionBackend: SessionBackend {
                 state.plans.removeAll()
             }
             if let plan = state.plans[signature] { return (plan, step) }
-            let plan = try StepPlan(graph: state.runtime!, feeds: signature.feeds, fetches: fetches, targets: targets)
+            let plan = try StepPlan(
+                graph: state.runtime!,
+                feeds: signature.feeds,
+                fetches: fetches,
+                targets: targets,
+                optimizations: optimizations
+            )
             state.plans[signature] = plan
             return (plan, step)
         }

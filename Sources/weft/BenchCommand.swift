@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure Weft's speed.",
         subcommands: [
-            LocalBench.self, CaseBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            LocalBench.self, CaseBench.self, DispatchBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
             EchoServerCommand.self,
         ]
     )
@@ -95,6 +95,68 @@ struct LocalBench: ParsableCommand {
         for op in ["AddV2", "Mul", "Tanh", "Relu", "Sum"] {
             let result = try KernelBenchmark.elementwise(op, count: count, iterations: 10)
             say("\(result.name): \(fixed(result.bytesPerSecond / 1e9)) GB/s, \(fixed(100 * result.bytesPerSecond / memcpy, 1))% of memcpy")
+        }
+    }
+}
+
+/// `weft bench dispatch`.
+struct DispatchBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch",
+        abstract: "Time the executor on chains of scalar (add, tanh) links, in one process and over workers.",
+        discussion: "Reports the median step and its cost per node. --write-graph saves the one-process graph, initialiser 'init' and fetch 'total:0', to run it in TensorFlow."
+    )
+
+    @Option(help: "Independent chains.")
+    var chains = 100
+
+    @Option(help: "(add, tanh) links per chain.")
+    var length = 50
+
+    @Option(help: "Steps to time.")
+    var iterations = 200
+
+    @Option(help: "Workers for the distributed measurement; 0 skips it.")
+    var workers = 2
+
+    @Option(help: "Write the one-process graph as a binary GraphDef to this file.")
+    var writeGraph: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard chains > 0, length > 0, chains * length <= 1_000_000 else {
+            throw ValidationError("--chains and --length must be positive, with at most 1,000,000 links in all")
+        }
+        guard iterations > 0, workers >= 0, workers <= 16 else {
+            throw ValidationError("--iterations must be positive and --workers between 0 and 16")
+        }
+    }
+
+    func run() throws {
+        global.bootstrapLogging()
+        if let writeGraph {
+            let workload = DispatchBenchmark.chains(chains, length: length)
+            try workload.graph.serializedGraphDef().write(to: URL(fileURLWithPath: writeGraph))
+        }
+        var timings = [try DispatchBenchmark.local(chains: chains, length: length, iterations: iterations)]
+        if workers > 0 {
+            timings.append(
+                try DispatchBenchmark.cluster(
+                    executable: selfExecutable(),
+                    workers: workers,
+                    chains: chains,
+                    length: length,
+                    iterations: iterations
+                )
+            )
+        }
+        let nodes = Double(chains * (2 + 2 * length) + 1)
+        for timing in timings {
+            say(
+                "\(timing.name): median \(fixed(timing.statistics.median * 1e3, 3)) ms, p99 \(fixed(timing.statistics.p99 * 1e3, 3)) ms, "
+                    + "\(fixed(timing.statistics.median / nodes * 1e9, 0)) ns per node"
+            )
         }
     }
 }

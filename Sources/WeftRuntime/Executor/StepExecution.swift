@@ -22,8 +22,6 @@ final class StepExecution: Sendable {
         var outstanding = 0
         var error: WeftError?
         var fetched: [Value?]
-        /// Nodes whose kernel was seen to run quickly, by plan position (see `StepPlan.quickKernels`).
-        var quick: [Bool]
     }
 
     /// A node made ready in an iteration, whether it is dead, and whether running it may hold
@@ -34,10 +32,6 @@ final class StepExecution: Sendable {
         let isDead: Bool
         var isExpensive = false
     }
-
-    /// A kernel that ran in less than this is run inline from then on, as TensorFlow's executor
-    /// learns its kernels' costs: a loop of scalar ops then never changes thread.
-    private static let quickKernel = Duration.microseconds(2)
 
     private let plan: StepPlan
     private let feeds: [Tensor]
@@ -62,13 +56,7 @@ final class StepExecution: Sendable {
         self.inline = inline
         self.done = done
         let root = Iteration(rootOf: plan.layout)
-        self.state = Mutex(
-            State(
-                root: root,
-                fetched: [Value?](repeating: nil, count: plan.fetches.count),
-                quick: plan.quickKernels.withLock { $0 }
-            )
-        )
+        self.state = Mutex(State(root: root, fetched: [Value?](repeating: nil, count: plan.fetches.count)))
     }
 
     deinit {
@@ -81,7 +69,7 @@ final class StepExecution: Sendable {
             state.outstanding = plan.initialReady.count
             state.root.outstandingOps = plan.initialReady.count
             return plan.initialReady.map {
-                Ready(node: $0, iteration: state.root, isDead: false, isExpensive: isExpensive($0, state))
+                Ready(node: $0, iteration: state.root, isDead: false, isExpensive: isExpensive($0))
             }
         }
         guard !ready.isEmpty else { return finish() }
@@ -113,24 +101,16 @@ final class StepExecution: Sendable {
                 continue
             }
             let live = inputs.compactMap { $0 }
-            let context = OpKernelContext(node: node.name, inputs: live, step: step)
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
-                kernel.computeAsync(context) { result in
-                    self.record(node, started: started, inputs: live, result)
+                kernel.computeAsync(OpKernelContext(node: node.name, inputs: live, step: step)) { result in
+                    node.record(started: started, inputs: live, result, step: self.step)
                     self.process(self.complete(current, result.map(Outputs.values)), self.inline)
                 }
                 continue
             }
-            let result: Result<[Value], WeftError>
-            let began = node.isExpensive ? ContinuousClock.now : nil
-            do throws(WeftError) {
-                result = .success(try node.kernel.compute(context))
-            } catch {
-                result = .failure(error)
-            }
-            let ranFor = began.map { ContinuousClock.now - $0 }
-            record(node, started: started, inputs: live, result)
-            enqueue(complete(current, result.map(Outputs.values), ranFor: ranFor), into: &queue, policy)
+            let result = node.compute(current.node, live, step: step, costs: plan.costs)
+            node.record(started: started, inputs: live, result, step: step)
+            enqueue(complete(current, result.map(Outputs.values)), into: &queue, policy)
         }
     }
 
@@ -191,24 +171,6 @@ final class StepExecution: Sendable {
         Self.pool.async { self.process(ready, .all) }
     }
 
-    /// Times a node that ran, when the step collects statistics (`started` is set only then).
-    private func record(
-        _ node: StepPlan.Node,
-        started: ContinuousClock.Instant?,
-        inputs: [Value],
-        _ result: Result<[Value], WeftError>
-    ) {
-        guard let started, let collector = step.statistics, case .success(let outputs) = result else { return }
-        collector.record(
-            node: node.name,
-            op: node.op,
-            started: started,
-            inputs: inputs,
-            outputs: outputs,
-            rendezvousKey: (node.kernel as? any RendezvousKernel)?.key ?? ""
-        )
-    }
-
     /// The node's inputs (`nil` where dead), taken out of its iteration's slots; `nil` when the
     /// step already failed and it should not run.
     private func gatherInputs(_ ready: Ready) -> [Value?]? {
@@ -218,6 +180,7 @@ final class StepExecution: Sendable {
             return node.inputs.map { source in
                 switch source {
                 case .feed(let feed): return .tensor(feeds[feed])
+                case .constant(let constant): return .tensor(plan.constants[constant])
                 case .slot(let slot): return ready.iteration.take(slot)
                 }
             }
@@ -226,11 +189,10 @@ final class StepExecution: Sendable {
 
     /// Records a node's outcome and returns the nodes it made ready; finishes the step when
     /// nothing is left to run.
-    private func complete(_ ready: Ready, _ result: Result<Outputs, WeftError>, ranFor: Duration? = nil) -> [Ready] {
+    private func complete(_ ready: Ready, _ result: Result<Outputs, WeftError>) -> [Ready] {
         let node = plan.nodes[ready.node]
         var firstError: WeftError?
         let (next, finished) = state.withLock { state -> ([Ready], Bool) in
-            if let ranFor { state.quick[ready.node] = ranFor < Self.quickKernel }
             var next: [Ready] = []
             switch result {
             case .success(let outputs) where outputs.fits(node.outputCount):
@@ -258,7 +220,7 @@ final class StepExecution: Sendable {
             }
             if state.error != nil { next = [] }
             for index in next.indices where !next[index].isDead {
-                next[index].isExpensive = isExpensive(next[index].node, state)
+                next[index].isExpensive = isExpensive(next[index].node)
             }
             state.outstanding += next.count - 1
             return (next, state.outstanding == 0)
@@ -273,8 +235,8 @@ final class StepExecution: Sendable {
 
     /// Whether a node may hold the thread that runs it long: an expensive op whose kernel this
     /// plan has not seen run quickly.
-    private func isExpensive(_ node: Int, _ state: State) -> Bool {
-        plan.nodes[node].isExpensive && !state.quick[node]
+    private func isExpensive(_ node: Int) -> Bool {
+        plan.nodes[node].isExpensive && !plan.costs.isQuick(node)
     }
 
     // MARK: Propagation, under the step's lock
@@ -364,7 +326,7 @@ final class StepExecution: Sendable {
                 inputDead = isDead
             } else {
                 let value = outputs[edge.output]
-                iteration.inputs[consumer.inputBase + edge.input] = value
+                iteration.inputs[edge.slot] = value
                 inputDead = value == nil
             }
             let pendingBefore = iteration.pending[local]
@@ -434,8 +396,7 @@ final class StepExecution: Sendable {
     }
 
     private func finish() {
-        let (error, fetched, quick) = state.withLock { state in (state.error, state.fetched, state.quick) }
-        plan.quickKernels.withLock { $0 = quick }
+        let (error, fetched) = state.withLock { state in (state.error, state.fetched) }
         if let error { return done(.failure(error)) }
         do throws(WeftError) {
             // A step that outlived its deadline failed, as in TensorFlow, even if it got to the end.
@@ -445,6 +406,7 @@ final class StepExecution: Sendable {
             for (position, source) in plan.fetches.enumerated() {
                 switch source {
                 case .feed(let feed): values.append(feeds[feed])
+                case .constant(let constant): values.append(plan.constants[constant])
                 case .produced:
                     guard let value = fetched[position] else {
                         throw WeftError(
@@ -600,7 +562,7 @@ private final class Iteration: @unchecked Sendable {
 
 /// The nodes one thread will run next, last in first out. The first needs no allocation, so a
 /// chain of ops allocates nothing here.
-private struct InlineQueue<Element> {
+struct InlineQueue<Element> {
     private var top: Element?
     private var rest: [Element] = []
 

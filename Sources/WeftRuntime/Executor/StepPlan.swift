@@ -21,6 +21,8 @@ public final class StepPlan: Sendable {
         case slot(Int)
         /// Feed number `feed`.
         case feed(Int)
+        /// Folded constant number `constant` (`StepPlan.constants`).
+        case constant(Int)
     }
 
     /// One edge out of a node: data to input `input` of `consumer`, or control (`input` -1).
@@ -28,6 +30,8 @@ public final class StepPlan: Sendable {
         let consumer: Int
         let input: Int
         let output: Int
+        /// The consumer's input slot in its frame's iterations (`inputBase + input`).
+        let slot: Int
     }
 
     /// A class, not a struct: the executor reads nodes in its hottest loop, and copying a
@@ -90,14 +94,21 @@ public final class StepPlan: Sendable {
     /// Where a fetch comes from: a feed, or the node that produces it (`Node.fetched`).
     enum Fetch: Sendable {
         case feed(Int)
+        case constant(Int)
         case produced
     }
 
     let nodes: [Node]
+    /// Values the plan computed when it was built (`ConstantFolding`), read by the nodes that
+    /// consume them in place of their producers.
+    let constants: [Tensor]
     let layout: FrameLayout
-    /// Expensive ops whose kernel was last seen to run quickly (scalars, small tensors), by node:
-    /// each step starts from what the previous one learned, and runs them inline.
-    let quickKernels: Mutex<[Bool]>
+    /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
+    /// goes by what the steps before it learned, and runs them inline.
+    let costs: KernelCosts
+    /// Whether the plan has no control flow (no frames, nothing dead): then it runs on
+    /// `SimpleStepExecution`, without a lock.
+    let isSimple: Bool
     let initialReady: [Int]
     let fetches: [Fetch]
     /// The feeds this plan takes, in the order `run` expects them.
@@ -111,12 +122,14 @@ public final class StepPlan: Sendable {
     public var nodeNames: [String] { nodes.map(\.name) }
 
     /// Prunes `graph` to what `fetches` and `targets` need, cutting at fed tensors, checks it
-    /// has no cycle other than loops, finds the loop frames, and builds every kernel.
+    /// has no cycle other than loops, applies `optimizations`, finds the loop frames, and builds
+    /// every kernel.
     public init(
         graph: RuntimeGraph,
         feeds: [TensorName],
         fetches: [TensorName],
-        targets: [String]
+        targets: [String],
+        optimizations: GraphOptimizations = .default
     ) throws(WeftError) {
         var feedIndex: [TensorName: Int] = [:]
         var feedTypes: [(DType, PartialShape)] = []
@@ -135,15 +148,28 @@ public final class StepPlan: Sendable {
         // A fetched tensor that is fed is the fed value: its producer need not run.
         let computed = zip(fetches, fetchProducers).filter { feedIndex[$0.0] == nil }.map(\.1.node)
         let needed = Self.prune(graph: graph, feeds: feedIndex, roots: computed + targetNodes)
-        let order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
-        var planIndex = [Int: Int](minimumCapacity: order.count)
-        for (position, node) in order.enumerated() { planIndex[node] = position }
-
-        // Unfed producers of each node as plan positions, data (without back edges) then control.
+        var order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
         func isFed(_ node: Int, _ input: Int) -> Bool {
             let (producer, output) = graph.nodes[node].dataInputs[input]
             return feedIndex[TensorName(node: graph.nodes[producer].info.name, index: output)] != nil
         }
+        // Folded nodes leave the plan; their values stand in for them like feeds.
+        let folding = optimizations.foldConstants ? ConstantFolding(graph: graph, order: order, isFed: isFed) : nil
+        var constantIndex: [TensorName: Int] = [:]
+        var constants: [Tensor] = []
+        if let folding, !folding.values.isEmpty {
+            order.removeAll { folding.values[$0] != nil }
+            for (node, outputs) in folding.values {
+                for (output, value) in outputs.enumerated() {
+                    constantIndex[TensorName(node: graph.nodes[node].info.name, index: output)] = constants.count
+                    constants.append(value)
+                }
+            }
+        }
+        var planIndex = [Int: Int](minimumCapacity: order.count)
+        for (position, node) in order.enumerated() { planIndex[node] = position }
+
+        // Unfed producers of each node as plan positions, data (without back edges) then control.
         var kinds = order.map { ControlFlowKind.of(graph.nodes[$0].info.op) }
         let layout = try FrameLayout(
             order: order.count,
@@ -167,21 +193,28 @@ public final class StepPlan: Sendable {
                     sources.append(.feed(feed))
                     continue
                 }
+                if let constant = constantIndex[name] {
+                    sources.append(.constant(constant))
+                    continue
+                }
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost producer '\(name.node)' of '\(graph.nodes[node].info.name)'")
                 }
                 sources.append(.slot(layout.inputBase[position] + input))
-                edges[producerPosition].append(Edge(consumer: position, input: input, output: output))
+                edges[producerPosition].append(
+                    Edge(consumer: position, input: input, output: output, slot: layout.inputBase[position] + input)
+                )
                 unfed[position] += 1
             }
-            for producer in graph.nodes[node].controlInputs {
+            // A folded producer has no effect to wait for.
+            for producer in graph.nodes[node].controlInputs where folding?.values[producer] == nil {
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost a control input of '\(graph.nodes[node].info.name)'")
                 }
-                edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0))
+                edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0, slot: -1))
             }
             inputs.append(sources)
-            let controls = Int32(graph.nodes[node].controlInputs.count)
+            let controls = Int32(graph.nodes[node].controlInputs.count { folding?.values[$0] == nil })
             if kinds[position] == .merge {
                 // One live data input, or all of them dead, plus every control input.
                 initialPending[position] = controls + (unfed[position] == sources.count && unfed[position] > 0 ? 1 : 0)
@@ -194,6 +227,10 @@ public final class StepPlan: Sendable {
         for (fetch, (name, producer)) in zip(fetches, fetchProducers).enumerated() {
             if let feed = feedIndex[name] {
                 fetchSources.append(.feed(feed))
+                continue
+            }
+            if let constant = constantIndex[name] {
+                fetchSources.append(.constant(constant))
                 continue
             }
             guard let position = planIndex[producer.node], layout.outputFrame(of: position, kind: kinds[position]) == 0 else {
@@ -237,8 +274,10 @@ public final class StepPlan: Sendable {
             )
         }
         self.nodes = nodes
+        self.constants = constants
         self.layout = finalLayout
-        self.quickKernels = Mutex([Bool](repeating: false, count: nodes.count))
+        self.costs = KernelCosts(count: nodes.count)
+        self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
         self.feeds = feeds
@@ -331,10 +370,10 @@ public final class StepPlan: Sendable {
         try validate(feeds: values)
         let finished = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<[Tensor], WeftError>?>(nil)
-        StepExecution(plan: self, feeds: values, step: step, inline: .all) { result in
+        start(feeds: values, step: step, inline: .all) { result in
             outcome.withLock { $0 = result }
             finished.signal()
-        }.start()
+        }
         finished.wait()
         return try outcome.withLock { $0! }.get()  // set before the signal
     }
@@ -353,6 +392,63 @@ public final class StepPlan: Sendable {
         } catch {
             return done(.failure(error))
         }
-        StepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+        start(feeds: values, step: step, inline: inline, done: done)
+    }
+
+    private func start(
+        feeds values: [Tensor],
+        step: StepContext,
+        inline: InlineKernels,
+        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
+    ) {
+        if isSimple {
+            SimpleStepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+        } else {
+            StepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+        }
+    }
+}
+
+/// What a plan's steps learned of its expensive kernels' costs, shared by every step without a
+/// lock. An op declared expensive runs inline once its kernel was seen to run in under 2 µs, as
+/// TensorFlow's executor learns its kernels' costs: a chain of scalar ops then never changes
+/// thread. It goes back to the pool only after two slow runs in a row, so one run that the host
+/// preempted does not send a whole chain across threads.
+final class KernelCosts: @unchecked Sendable {
+    // Sendable: the buffer is only touched through its atomics, and freed in deinit.
+    private static let quickRun = Duration.microseconds(2)
+    private static let slowRunsToExpensive: UInt8 = 2
+
+    /// Slow runs in a row per node, capped; a node starts as if slow.
+    private let slowRuns: UnsafeMutablePointer<Atomic<UInt8>>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slowRuns = .allocate(capacity: max(count, 1))
+        for node in 0..<count { (slowRuns + node).initialize(to: Atomic(Self.slowRunsToExpensive)) }
+    }
+
+    deinit {
+        slowRuns.deinitialize(count: count)
+        slowRuns.deallocate()
+    }
+
+    /// Whether node `node`'s kernel was seen to run quickly.
+    func isQuick(_ node: Int) -> Bool {
+        slowRuns[node].load(ordering: .relaxed) < Self.slowRunsToExpensive
+    }
+
+    /// Whether to time node `node`'s kernel in step `step`: always until it is seen quick, then
+    /// in one step of 16, so a kernel whose inputs grew goes back to the pool.
+    func shouldTime(_ node: Int, step: UInt64) -> Bool {
+        !isQuick(node) || step & 15 == 0
+    }
+
+    /// Records that node `node`'s kernel ran for `duration`.
+    func learn(_ node: Int, ranFor duration: Duration) {
+        let runs = slowRuns[node].load(ordering: .relaxed)
+        let updated = duration < Self.quickRun ? 0 : min(runs + 1, Self.slowRunsToExpensive)
+        if updated != runs { slowRuns[node].store(updated, ordering: .relaxed) }
     }
 }

@@ -1,0 +1,244 @@
+import Dispatch
+import Synchronization
+
+/// One running step of a plan without control flow, the common case, as TensorFlow's
+/// `SimplePropagatorState`: no frames, no dead values, and no lock.
+///
+/// Each node has an atomic count of the inputs it still waits for, and each input a slot that
+/// exactly one producer writes before it counts the consumer down; the thread that brings the
+/// count to zero owns the node and reads its slots. So threads running independent nodes never
+/// wait for one another, and a thread running a chain of small ops touches only atomics and the
+/// chain's own slots. Scheduling is `StepExecution`'s: inexpensive nodes run inline, and an
+/// expensive one runs on this thread only when nothing else waits here.
+final class SimpleStepExecution: @unchecked Sendable {
+    // Sendable: the buffers are shared by the step's threads under the protocol above, and
+    // freed in deinit, after the last thread is done with the step.
+    private let plan: StepPlan
+    private let feeds: [Tensor]
+    private let step: StepContext
+    private let inline: StepPlan.InlineKernels
+    private let done: @Sendable (Result<[Tensor], WeftError>) -> Void
+
+    /// Every node's data input slots (`StepPlan.Edge.slot`).
+    private let slots: UnsafeMutablePointer<Value?>
+    private let slotCount: Int
+    /// Inputs (data and control) each node still waits for.
+    private let pending: UnsafeMutablePointer<Atomic<Int32>>
+    /// The fetched values, each written once by its producer.
+    private let fetched: UnsafeMutablePointer<Value?>
+    /// Nodes ready or running and not finished; the step ends when it reaches zero.
+    private let outstanding = Atomic<Int>(0)
+    /// Set with the first error: nodes not yet started then finish without running.
+    private let failed = Atomic<Bool>(false)
+    private let firstError = Mutex<WeftError?>(nil)
+
+    private static let pool = DispatchQueue.global(qos: .userInitiated)
+
+    init(
+        plan: StepPlan,
+        feeds: [Tensor],
+        step: StepContext,
+        inline: StepPlan.InlineKernels,
+        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
+    ) {
+        self.plan = plan
+        self.feeds = feeds
+        self.step = step
+        self.inline = inline
+        self.done = done
+        let root = plan.layout.frames[0]
+        slotCount = root.inputSlots
+        slots = .allocate(capacity: max(slotCount, 1))
+        slots.initialize(repeating: nil, count: slotCount)
+        pending = .allocate(capacity: max(root.initialPending.count, 1))
+        for (node, count) in root.initialPending.enumerated() { (pending + node).initialize(to: Atomic(count)) }
+        fetched = .allocate(capacity: max(plan.fetches.count, 1))
+        fetched.initialize(repeating: nil, count: plan.fetches.count)
+    }
+
+    deinit {
+        slots.deinitialize(count: slotCount)
+        slots.deallocate()
+        pending.deinitialize(count: plan.layout.frames[0].initialPending.count)
+        pending.deallocate()
+        fetched.deinitialize(count: plan.fetches.count)
+        fetched.deallocate()
+    }
+
+    func start() {
+        let ready = plan.initialReady
+        guard !ready.isEmpty else { return finish() }
+        outstanding.store(ready.count, ordering: .releasing)
+        process(ready, inline)
+    }
+
+    /// Runs the ready nodes `policy` lets this thread run, and the nodes they make ready, until
+    /// none is left; hands the others to the pool.
+    private func process(_ ready: [Int], _ policy: StepPlan.InlineKernels) {
+        var queue = InlineQueue<Int>()
+        enqueue(ready, into: &queue, policy)
+        var budget = if case .inexpensive(let limit) = policy { limit } else { Int.max }
+        var next: [Int] = []
+        while let index = queue.pop() {
+            guard budget > 0 else { return handToPool([index] + queue.drain()) }
+            budget -= 1
+            let node = plan.nodes[index]
+            guard !failed.load(ordering: .relaxed), let inputs = takeInputs(node) else {
+                complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
+                continue
+            }
+            let started = step.statistics == nil ? nil : ContinuousClock.now
+            if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
+                kernel.computeAsync(OpKernelContext(node: node.name, inputs: inputs, step: step)) { result in
+                    node.record(started: started, inputs: inputs, result, step: self.step)
+                    var next: [Int] = []
+                    self.complete(index, result, into: &next)
+                    self.process(next, self.inline)
+                }
+                continue
+            }
+            let result = node.compute(index, inputs, step: step, costs: plan.costs)
+            node.record(started: started, inputs: inputs, result, step: step)
+            complete(index, result, into: &next)
+            enqueue(next, into: &queue, policy)
+            next.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// The node's inputs, taken out of their slots (each is read once, so memory held by a
+    /// value goes as soon as its last consumer ran); `nil` if a slot is empty, which the
+    /// counting protocol rules out.
+    private func takeInputs(_ node: StepPlan.Node) -> [Value]? {
+        var inputs: [Value] = []
+        inputs.reserveCapacity(node.inputs.count)
+        for source in node.inputs {
+            switch source {
+            case .feed(let feed): inputs.append(.tensor(feeds[feed]))
+            case .constant(let constant): inputs.append(.tensor(plan.constants[constant]))
+            case .slot(let slot):
+                guard let value = slots[slot].take() else { return nil }
+                inputs.append(value)
+            }
+        }
+        return inputs
+    }
+
+    /// Adds to `queue` the ready nodes this thread may run and hands the rest to the pool, as
+    /// `StepExecution.enqueue` does.
+    private func enqueue(_ ready: [Int], into queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) {
+        let mayBlock = if case .all = policy { true } else { false }
+        func expensive(_ node: Int) -> Bool {
+            plan.nodes[node].isExpensive && !(mayBlock && plan.costs.isQuick(node))
+        }
+        for node in ready where !expensive(node) { queue.push(node) }
+        var mayKeep = mayBlock && queue.isEmpty
+        for node in ready where expensive(node) {
+            if mayKeep {
+                queue.push(node)
+                mayKeep = false
+            } else {
+                handToPool([node])
+            }
+        }
+    }
+
+    private func handToPool(_ ready: [Int]) {
+        Self.pool.async { self.process(ready, .all) }
+    }
+
+    /// Records a node's outcome, appends the nodes it made ready to `next`, and finishes the
+    /// step when nothing is left to run.
+    private func complete(_ index: Int, _ result: Result<[Value], WeftError>, into next: inout [Int]) {
+        let node = plan.nodes[index]
+        let before = next.count
+        switch result {
+        case .success(let outputs) where outputs.count == node.outputCount:
+            if !failed.load(ordering: .relaxed) { deliver(node, outputs, into: &next) }
+        case .success:
+            fail(WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"))
+        case .failure(let error):
+            fail(error)
+        }
+        // Count the new nodes in before this one out, so the count cannot touch zero early.
+        let made = next.count - before
+        if made > 0 { outstanding.add(made, ordering: .relaxed) }
+        if outstanding.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { finish() }
+    }
+
+    /// Writes a node's outputs into its consumers' slots and counts them down.
+    private func deliver(_ node: StepPlan.Node, _ outputs: [Value], into next: inout [Int]) {
+        for (output, fetch) in node.fetched { fetched[fetch] = outputs[output] }
+        for edge in node.edges {
+            if edge.input >= 0 { slots[edge.slot] = outputs[edge.output] }
+            if pending[edge.consumer].subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                next.append(edge.consumer)
+            }
+        }
+    }
+
+    /// Keeps the first error, and wakes this step's receives that would otherwise wait for
+    /// tensors that never come.
+    private func fail(_ error: WeftError) {
+        let isFirst = firstError.withLock { first in
+            guard first == nil else { return false }
+            first = error
+            return true
+        }
+        guard isFirst else { return }
+        failed.store(true, ordering: .relaxed)
+        step.rendezvous?.abort(step: step.id, error: error)
+    }
+
+    private func finish() {
+        if let error = firstError.withLock({ $0 }) { return done(.failure(error)) }
+        do throws(WeftError) {
+            // A step that outlived its deadline failed, as in TensorFlow, even if it got to the end.
+            try step.cancellation.check()
+            var values: [Tensor] = []
+            values.reserveCapacity(plan.fetches.count)
+            for (position, source) in plan.fetches.enumerated() {
+                switch source {
+                case .feed(let feed): values.append(feeds[feed])
+                case .constant(let constant): values.append(plan.constants[constant])
+                case .produced:
+                    guard let value = fetched[position] else {
+                        throw WeftError(.internal, "the fetched tensor \(position) was never produced")
+                    }
+                    values.append(try value.read())
+                }
+            }
+            done(.success(values))
+        } catch {
+            done(.failure(error))
+        }
+    }
+}
+
+extension StepPlan.Node {
+    /// Runs the kernel on this thread, timing it when `costs` asks, so the plan learns whether
+    /// an expensive op is quick.
+    func compute(_ index: Int, _ inputs: [Value], step: StepContext, costs: KernelCosts) -> Result<[Value], WeftError> {
+        let began = isExpensive && costs.shouldTime(index, step: step.id) ? ContinuousClock.now : nil
+        let result: Result<[Value], WeftError>
+        do throws(WeftError) {
+            result = .success(try kernel.compute(OpKernelContext(node: name, inputs: inputs, step: step)))
+        } catch {
+            result = .failure(error)
+        }
+        if let began { costs.learn(index, ranFor: ContinuousClock.now - began) }
+        return result
+    }
+
+    /// Times a node that ran, when the step collects statistics (`started` is set only then).
+    func record(started: ContinuousClock.Instant?, inputs: [Value], _ result: Result<[Value], WeftError>, step: StepContext) {
+        guard let started, let collector = step.statistics, case .success(let outputs) = result else { return }
+        collector.record(
+            node: name,
+            op: op,
+            started: started,
+            inputs: inputs,
+            outputs: outputs,
+            rendezvousKey: (kernel as? any RendezvousKernel)?.key ?? ""
+        )
+    }
+}

@@ -1,0 +1,95 @@
+import Testing
+import WeftProto
+import WeftRuntime
+
+/// Constant folding in step plans: what depends only on constants is computed once when the plan
+/// is built, and nothing else changes.
+@Suite struct ConstantFoldingTests {
+    private func node(_ name: String, _ op: String, _ inputs: [String] = [], _ attrs: [String: Tensorflow_AttrValue] = [:]) -> Tensorflow_NodeDef {
+        Tensorflow_NodeDef.with {
+            $0.name = name
+            $0.op = op
+            $0.input = inputs
+            $0.attr = attrs
+        }
+    }
+
+    private func const(_ name: String, _ value: Tensor) -> Tensorflow_NodeDef {
+        node(name, "Const", [], ["dtype": .with { $0.type = value.dtype.proto }, "value": .with { $0.tensor = value.proto }])
+    }
+
+    private func float() -> [String: Tensorflow_AttrValue] { ["T": .with { $0.type = .dtFloat }] }
+
+    /// `a + b` of constants, times a placeholder `x`.
+    private func graph() throws -> RuntimeGraph {
+        try RuntimeGraph(
+            nodes: [
+                const("a", Tensor([Float(1), 2])),
+                const("b", Tensor([Float(10), 20])),
+                node("sum", "AddV2", ["a", "b"], float()),
+                node("x", "Placeholder", [], ["dtype": .with { $0.type = .dtFloat }]),
+                node("product", "Mul", ["sum", "x"], float()),
+            ],
+            registry: .standard
+        )
+    }
+
+    private func run(_ plan: StepPlan, _ feeds: [Tensor]) throws(WeftError) -> [Tensor] {
+        try plan.run(feeds: feeds, step: StepContext(id: 1, resources: ResourceContainer()))
+    }
+
+    @Test func constantSubgraphs_foldAway_andValuesStayTheSame() throws {
+        let graph = try graph()
+        let feeds = [TensorName(node: "x", index: 0)]
+        let fetches = [TensorName(node: "product", index: 0), TensorName(node: "sum", index: 0)]
+        let folded = try StepPlan(graph: graph, feeds: feeds, fetches: fetches, targets: [])
+        let plain = try StepPlan(graph: graph, feeds: feeds, fetches: fetches, targets: [], optimizations: .none)
+        #expect(folded.nodeNames == ["product"])
+        #expect(Set(plain.nodeNames) == ["a", "b", "sum", "product"])
+        let x = Tensor([Float(2), 3])
+        let (a, b) = (try run(folded, [x]), try run(plain, [x]))
+        #expect(a.map { $0.scalars(as: Float.self) } == [[22, 66], [11, 22]])
+        #expect(a.map { $0.scalars(as: Float.self) } == b.map { $0.scalars(as: Float.self) })
+    }
+
+    @Test func aFedTensor_isNotFolded() throws {
+        let plan = try StepPlan(
+            graph: graph(),
+            feeds: [TensorName(node: "a", index: 0), TensorName(node: "x", index: 0)],
+            fetches: [TensorName(node: "product", index: 0)],
+            targets: []
+        )
+        #expect(Set(plan.nodeNames) == ["sum", "product"])
+        let fetched = try run(plan, [Tensor([Float(0), 0]), Tensor([Float(1), 1])])
+        #expect(fetched[0].scalars(as: Float.self) == [10, 20])
+    }
+
+    @Test func aKernelThatFails_failsInTheStep_withItsOwnError() throws {
+        let graph = try RuntimeGraph(
+            nodes: [
+                const("v", Tensor([Float(1), 2, 3])),
+                const("shape", Tensor([Int32(2), 2])),
+                node("bad", "Reshape", ["v", "shape"], float()),
+            ],
+            registry: .standard
+        )
+        let plan = try StepPlan(graph: graph, feeds: [], fetches: [TensorName(node: "bad", index: 0)], targets: [])
+        #expect(plan.nodeNames == ["bad"])
+        #expect { try run(plan, []) } throws: { ($0 as? WeftError)?.code == .invalidArgument }
+    }
+
+    @Test func statefulOps_runEveryStep() throws {
+        let graph = try RuntimeGraph(
+            nodes: [
+                const("shape", Tensor([Int32(4)])),
+                node("random", "RandomUniform", ["shape"], ["dtype": .with { $0.type = .dtFloat }, "T": .with { $0.type = .dtInt32 }]),
+            ],
+            registry: .standard
+        )
+        let plan = try StepPlan(graph: graph, feeds: [], fetches: [TensorName(node: "random", index: 0)], targets: [])
+        #expect(plan.nodeNames == ["random"])
+        let first = try run(plan, [])[0].scalars(as: Float.self)
+        let second = try run(plan, [])[0].scalars(as: Float.self)
+        #expect(first != second)
+    }
+}
