@@ -14,21 +14,58 @@ struct MultilevelBisection {
     var coarsestSize = 120
     /// Seeded tries of the initial bisection.
     var tries = 8
+    /// Whole multilevel runs (coarsening included) whose best bisection is kept.
+    var cycles = 2
 
     init(fraction: Double, imbalance: Double) {
         self.fraction = fraction
         self.imbalance = imbalance
     }
 
-    /// The side of every vertex.
+    /// A coarsening level: a graph, its pins, and the vertex of the next coarser graph that each
+    /// of its vertices became.
+    typealias Level = (graph: WeightedGraph, pin: [Int], map: [Int])
+
+    /// The side of every vertex: the best of `cycles` multilevel runs, each with its own
+    /// random matchings (fewer overloaded weight first, then a smaller cut).
     func bisect(_ graph: WeightedGraph, pin: [Int], random: inout SplitMix64) -> [Int] {
         guard graph.count > 0 else { return [] }
         let total = graph.totalWeight
         let limits = [(1 + imbalance) * fraction * total, (1 + imbalance) * (1 - fraction) * total]
-        var levels: [(graph: WeightedGraph, pin: [Int], map: [Int])] = []
+        let scorer = FiducciaMattheyses(graph: graph, pin: pin, limits: limits)
+        var best: (side: [Int], overload: Double, cut: Int)?
+        for _ in 0..<max(cycles, 1) {
+            let side = cycle(graph, pin: pin, limits: limits, random: &random)
+            let (overload, cut) = (scorer.overload(side), graph.cut(side))
+            if let kept = best, kept.overload < overload || (kept.overload == overload && kept.cut <= cut) { continue }
+            best = (side, overload, cut)
+        }
+        return best?.side ?? []
+    }
+
+    /// Coarsens, bisects the coarsest graph, and projects back with refinement.
+    private func cycle(_ graph: WeightedGraph, pin: [Int], limits: [Double], random: inout SplitMix64) -> [Int] {
+        let (levels, coarsest) = coarsen(graph, pin: pin, random: &random)
+        var side = initialBisection(coarsest.graph, pin: coarsest.pin, limits: limits, random: &random)
+        for level in levels.reversed() {
+            side = level.map.map { side[$0] }
+            var refiner = FiducciaMattheyses(graph: level.graph, pin: level.pin, limits: limits)
+            refiner.refine(&side, passes: 6)
+        }
+        return side
+    }
+
+    /// The levels from `graph` down to at most `coarsestSize` vertices (or until a level stalls),
+    /// and the coarsest graph with its pins.
+    func coarsen(
+        _ graph: WeightedGraph,
+        pin: [Int],
+        random: inout SplitMix64
+    ) -> (levels: [Level], coarsest: (graph: WeightedGraph, pin: [Int])) {
+        var levels: [Level] = []
         var current = (graph: graph, pin: pin)
         // METIS's bound on coarse vertex weight, so the coarsest graph can still be balanced.
-        let maxWeight = 1.5 * total / Double(coarsestSize)
+        let maxWeight = 1.5 * graph.totalWeight / Double(coarsestSize)
         while current.graph.count > coarsestSize {
             let coarse = Coarsening.match(current.graph, pin: current.pin, maxWeight: maxWeight, random: &random)
             // Leaf and two-hop matching keep levels shrinking; stop only when a level stalls.
@@ -36,13 +73,7 @@ struct MultilevelBisection {
             levels.append((current.graph, current.pin, coarse.map))
             current = (coarse.graph, coarse.pin)
         }
-        var side = initialBisection(current.graph, pin: current.pin, limits: limits, random: &random)
-        for level in levels.reversed() {
-            side = level.map.map { side[$0] }
-            var refiner = FiducciaMattheyses(graph: level.graph, pin: level.pin, limits: limits)
-            refiner.refine(&side, passes: 6)
-        }
-        return side
+        return (levels, current)
     }
 
     /// Greedy graph growing, refined by FM; the best of `tries`. Tries alternate the side that
