@@ -36,8 +36,9 @@ public struct Variable: Sendable, Hashable {
     }
 
     /// Builds every node inside one `name/` scope, as TensorFlow does: `foo` itself,
-    /// `foo/initial_value`, `foo/Assign` and `foo/read`.
-    private init(name: String, shape: PartialShape, initialValue makeInitial: () -> Output) {
+    /// `foo/initial_value`, `foo/Assign` and `foo/read`. Optimizers build their slots' initial
+    /// values inside that scope too (`w/Adam/Initializer/zeros`).
+    init(name: String, shape: PartialShape, initialValue makeInitial: () -> Output) {
         let graph = Graph.current
         let nodes = graph.nameScope(name) { () -> (Operation, Output, Operation, Output) in
             let initial = makeInitial()

@@ -11,6 +11,7 @@ struct WeftCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ClusterCommand.self, StatusCommand.self, HealthCommand.self,
+            CheckpointCommand.self,
             PlaceCommand.self,
         ]
     )
