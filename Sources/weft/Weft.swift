@@ -14,6 +14,7 @@ struct WeftCommand: ParsableCommand {
             CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self, StatusCommand.self, HealthCommand.self,
             KeysCommand.self,
             CheckpointCommand.self,
+            PlaceCommand.self,
         ]
     )
 }

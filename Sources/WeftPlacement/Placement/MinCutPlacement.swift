@@ -4,9 +4,12 @@ import WeftRuntime
 /// `min-cut`: the fewest bytes crossing workers under a compute balance bound.
 ///
 /// Colocation groups become the vertices of an undirected graph (weight: estimated compute
-/// seconds) whose edges carry the bytes of the tensors between groups. Devices are split by
+/// seconds) whose edges carry the bytes of the tensors between groups, each tensor once per
+/// consuming group; the objective is traffic, each tensor counted once per worker it is sent to
+/// (`TensorNets`). Devices are split by
 /// recursive bisection, each bisection multilevel (`MultilevelBisection`: heavy-edge matching,
-/// greedy graph growing, Fiduccia–Mattheyses refinement). A group that may use only some devices
+/// greedy graph growing, Fiduccia–Mattheyses refinement), then the k-way partition is refined
+/// for traffic itself (`KWayRefinement`). A group that may use only some devices
 /// is pinned to the side holding them. Each device's share of the compute stays within
 /// `1 + imbalance` of the mean where the pinned groups allow.
 public struct MinCutPlacement: PlacementStrategy {
@@ -35,28 +38,78 @@ public struct MinCutPlacement: PlacementStrategy {
                 "min-cut places on at most 64 devices; this cluster has \(costs.deviceCount)"
             )
         }
-        let graph = Self.groupGraph(costs)
+        let nets = TensorNets(costs)
+        let graph = nets.graph(vertexWeight: Self.balanceWeights(costs))
         var masks = [UInt64](repeating: 0, count: graph.count)
         for group in 0..<graph.count {
             for device in 0..<costs.deviceCount where costs.allowed[group * costs.deviceCount + device] {
                 masks[group] |= 1 << UInt64(device)
             }
         }
-        return Self.partition(graph, masks: masks, devices: costs.deviceCount, imbalance: imbalance, seed: seed)
+        return Self.partition(
+            graph,
+            nets: nets,
+            masks: masks,
+            devices: costs.deviceCount,
+            imbalance: imbalance,
+            seed: seed
+        )
     }
 
-    /// Recursive bisection of `graph` over `devices` devices; `masks[v]` holds the devices vertex
-    /// `v` may use. Balance: each level gets an equal share of the bound, so the product of the
-    /// levels' excesses stays within `1 + imbalance`.
+    /// Recursive bisection of `graph` over `devices` devices, then k-way refinement of the traffic
+    /// of `nets` (the graph's edges when `nil`); `masks[v]` holds the devices vertex `v` may use.
+    /// Balance: each level of the bisection gets an equal share of the bound, so the product of
+    /// the levels' excesses stays within `1 + imbalance`; the k-way pass then moves vertices off
+    /// any device still above the bound and keeps every device within it.
     static func partition(
         _ graph: WeightedGraph,
+        nets: TensorNets? = nil,
         masks: [UInt64],
         devices: Int,
         imbalance: Double,
         seed: UInt64
     ) -> [Int] {
-        var part = [Int](repeating: 0, count: graph.count)
         var random = SplitMix64(seed: seed)
+        let nets = nets ?? TensorNets(graph)
+        let limit = (1 + imbalance) * graph.totalWeight / Double(devices)
+        var best: (part: [Int], overload: Double, traffic: Int)?
+        for _ in 0..<attempts(graph.count) {
+            var part = bisectRecursively(graph, masks: masks, devices: devices, imbalance: imbalance, random: &random)
+            if devices > 1 {
+                var refinement = KWayRefinement(
+                    nets: nets,
+                    vertexWeight: graph.vertexWeight,
+                    parts: devices,
+                    masks: masks,
+                    limits: [Double](repeating: limit, count: devices)
+                )
+                refinement.refine(&part, passes: 8, random: &random)
+            }
+            var loads = [Double](repeating: 0, count: devices)
+            for v in part.indices { loads[part[v]] += graph.vertexWeight[v] }
+            let overload = loads.reduce(0) { $0 + max(0, $1 - limit) }
+            let traffic = nets.traffic(part)
+            if let kept = best, kept.overload < overload || (kept.overload == overload && kept.traffic <= traffic) {
+                continue
+            }
+            best = (part, overload, traffic)
+        }
+        return best?.part ?? []
+    }
+
+    /// Whole partitions tried, each from its own random matchings and seeds; the best is kept.
+    /// Bisections depend on their seeds more than on any one choice, so small graphs get many
+    /// tries and large ones few, keeping 100,000 nodes within about half a second.
+    private static func attempts(_ vertices: Int) -> Int { min(8, max(1, 20_000 / max(vertices, 1))) }
+
+    static func bisectRecursively(
+        _ graph: WeightedGraph,
+        masks: [UInt64],
+        devices: Int,
+        imbalance: Double,
+        random: inout SplitMix64
+    ) -> [Int] {
+        var part = [Int](repeating: 0, count: graph.count)
         let depth = bitLength(devices - 1)
         let levelImbalance = pow(1 + imbalance, 1 / Double(depth)) - 1
         var work: [(graph: WeightedGraph, original: [Int], low: Int, high: Int)] = [
@@ -96,28 +149,10 @@ public struct MinCutPlacement: PlacementStrategy {
     /// The number of bits needed to write `value` (levels of a recursive bisection into value + 1 parts).
     private static func bitLength(_ value: Int) -> Int { value <= 0 ? 1 : Int.bitWidth - value.leadingZeroBitCount }
 
-    /// Groups as vertices, tensors between groups as edges (bytes per consumer edge).
-    static func groupGraph(_ costs: CostGraph) -> WeightedGraph {
-        let groupOf = costs.groupOfNode
-        var sources: [Int] = []
-        var targets: [Int] = []
-        var weights: [Int] = []
-        let edges = costs.predecessorNode.count
-        sources.reserveCapacity(edges)
-        targets.reserveCapacity(edges)
-        weights.reserveCapacity(edges)
-        for consumer in 0..<costs.nodeCount {
-            for edge in costs.predecessorStart[consumer]..<costs.predecessorStart[consumer + 1] {
-                let producer = costs.predecessorNode[edge]
-                guard groupOf[producer] != groupOf[consumer] else { continue }
-                sources.append(groupOf[producer])
-                targets.append(groupOf[consumer])
-                weights.append(costs.predecessorBytes[edge])
-            }
-        }
-        // Balance needs positive weights; a graph of measured zero costs balances by count.
+    /// The compute seconds of every group; balance needs positive weights, so a graph of
+    /// measured zero costs balances by count.
+    static func balanceWeights(_ costs: CostGraph) -> [Double] {
         let total = costs.groupCost.reduce(0, +)
-        let vertexWeight = total > 0 ? costs.groupCost : [Double](repeating: 1, count: costs.groupCost.count)
-        return WeightedGraph(vertexWeight: vertexWeight, from: sources, to: targets, weights: weights)
+        return total > 0 ? costs.groupCost : [Double](repeating: 1, count: costs.groupCost.count)
     }
 }

@@ -1,5 +1,6 @@
 /// Splits a weighted graph in two with a small cut under a balance bound, the multilevel way
-/// (Karypis and Kumar's METIS scheme): coarsen by heavy-edge matching, bisect the coarsest graph
+/// (Karypis and Kumar's METIS scheme): coarsen (`Coarsening`: heavy-edge, leaf and two-hop
+/// matching) down to `coarsestSize` vertices, bisect the coarsest graph
 /// by greedy graph growing (best of several seeded tries), then project back level by level,
 /// refining with Fiduccia–Mattheyses at every level.
 ///
@@ -13,34 +14,66 @@ struct MultilevelBisection {
     var coarsestSize = 120
     /// Seeded tries of the initial bisection.
     var tries = 8
+    /// Whole multilevel runs (coarsening included) whose best bisection is kept.
+    var cycles = 2
 
     init(fraction: Double, imbalance: Double) {
         self.fraction = fraction
         self.imbalance = imbalance
     }
 
-    /// The side of every vertex.
+    /// A coarsening level: a graph, its pins, and the vertex of the next coarser graph that each
+    /// of its vertices became.
+    typealias Level = (graph: WeightedGraph, pin: [Int], map: [Int])
+
+    /// The side of every vertex: the best of `cycles` multilevel runs, each with its own
+    /// random matchings (fewer overloaded weight first, then a smaller cut).
     func bisect(_ graph: WeightedGraph, pin: [Int], random: inout SplitMix64) -> [Int] {
         guard graph.count > 0 else { return [] }
         let total = graph.totalWeight
         let limits = [(1 + imbalance) * fraction * total, (1 + imbalance) * (1 - fraction) * total]
-        var levels: [(graph: WeightedGraph, pin: [Int], map: [Int])] = []
-        var current = (graph: graph, pin: pin)
-        // METIS's bound on coarse vertex weight, so the coarsest graph can still be balanced.
-        let maxWeight = 1.5 * total / Double(coarsestSize)
-        while current.graph.count > coarsestSize {
-            let coarse = Coarsening.match(current.graph, pin: current.pin, maxWeight: maxWeight, random: &random)
-            guard coarse.graph.count < current.graph.count * 9 / 10 else { break }
-            levels.append((current.graph, current.pin, coarse.map))
-            current = (coarse.graph, coarse.pin)
+        let scorer = FiducciaMattheyses(graph: graph, pin: pin, limits: limits)
+        var best: (side: [Int], overload: Double, cut: Int)?
+        for _ in 0..<max(cycles, 1) {
+            let side = cycle(graph, pin: pin, limits: limits, random: &random)
+            let (overload, cut) = (scorer.overload(side), graph.cut(side))
+            if let kept = best, kept.overload < overload || (kept.overload == overload && kept.cut <= cut) { continue }
+            best = (side, overload, cut)
         }
-        var side = initialBisection(current.graph, pin: current.pin, limits: limits, random: &random)
+        return best?.side ?? []
+    }
+
+    /// Coarsens, bisects the coarsest graph, and projects back with refinement.
+    private func cycle(_ graph: WeightedGraph, pin: [Int], limits: [Double], random: inout SplitMix64) -> [Int] {
+        let (levels, coarsest) = coarsen(graph, pin: pin, random: &random)
+        var side = initialBisection(coarsest.graph, pin: coarsest.pin, limits: limits, random: &random)
         for level in levels.reversed() {
             side = level.map.map { side[$0] }
             var refiner = FiducciaMattheyses(graph: level.graph, pin: level.pin, limits: limits)
             refiner.refine(&side, passes: 6)
         }
         return side
+    }
+
+    /// The levels from `graph` down to at most `coarsestSize` vertices (or until a level stalls),
+    /// and the coarsest graph with its pins.
+    func coarsen(
+        _ graph: WeightedGraph,
+        pin: [Int],
+        random: inout SplitMix64
+    ) -> (levels: [Level], coarsest: (graph: WeightedGraph, pin: [Int])) {
+        var levels: [Level] = []
+        var current = (graph: graph, pin: pin)
+        // METIS's bound on coarse vertex weight, so the coarsest graph can still be balanced.
+        let maxWeight = 1.5 * graph.totalWeight / Double(coarsestSize)
+        while current.graph.count > coarsestSize {
+            let coarse = Coarsening.match(current.graph, pin: current.pin, maxWeight: maxWeight, random: &random)
+            // Leaf and two-hop matching keep levels shrinking; stop only when a level stalls.
+            guard coarse.graph.count < current.graph.count - current.graph.count / 50 else { break }
+            levels.append((current.graph, current.pin, coarse.map))
+            current = (coarse.graph, coarse.pin)
+        }
+        return (levels, current)
     }
 
     /// Greedy graph growing, refined by FM; the best of `tries`. Tries alternate the side that
@@ -121,86 +154,5 @@ struct MultilevelBisection {
             }
         }
         return side
-    }
-}
-
-/// Heavy-edge matching: the coarsening step of the multilevel scheme.
-enum Coarsening {
-    /// Matches every vertex (in a random order) with its unmatched neighbour across the heaviest
-    /// edge, when their pins agree and the pair stays under `maxWeight`, and contracts the pairs.
-    /// Returns the coarse graph, its pins, and the coarse vertex of every fine vertex.
-    static func match(
-        _ graph: WeightedGraph,
-        pin: [Int],
-        maxWeight: Double,
-        random: inout SplitMix64
-    ) -> (graph: WeightedGraph, pin: [Int], map: [Int]) {
-        let count = graph.count
-        var order = Array(0..<count)
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, random.below(i + 1)) }
-        var mate = [Int](repeating: -1, count: count)
-        for v in order where mate[v] < 0 {
-            var best = -1
-            var bestWeight = -1
-            for edge in graph.start[v]..<graph.start[v + 1] {
-                let u = graph.neighbor[edge]
-                guard mate[u] < 0, u != v, graph.edgeWeight[edge] > bestWeight,
-                    pin[u] < 0 || pin[v] < 0 || pin[u] == pin[v],
-                    graph.vertexWeight[u] + graph.vertexWeight[v] <= maxWeight
-                else { continue }
-                best = u
-                bestWeight = graph.edgeWeight[edge]
-            }
-            mate[v] = best >= 0 ? best : v
-            if best >= 0 { mate[best] = v }
-        }
-        var map = [Int](repeating: -1, count: count)
-        var members: [Int] = []
-        members.reserveCapacity(count)
-        var coarseCount = 0
-        for v in 0..<count where map[v] < 0 {
-            map[v] = coarseCount
-            map[mate[v]] = coarseCount
-            members.append(v)
-            coarseCount += 1
-        }
-        return (
-            contract(graph, mate: mate, map: map, leaders: members), coarsePins(pin, mate: mate, leaders: members), map
-        )
-    }
-
-    private static func coarsePins(_ pin: [Int], mate: [Int], leaders: [Int]) -> [Int] {
-        leaders.map { pin[$0] >= 0 ? pin[$0] : pin[mate[$0]] }
-    }
-
-    /// The graph of the matched pairs, merging their edges with a marker array.
-    private static func contract(_ graph: WeightedGraph, mate: [Int], map: [Int], leaders: [Int]) -> WeightedGraph {
-        var weights = [Double](repeating: 0, count: leaders.count)
-        var start = [Int](repeating: 0, count: leaders.count + 1)
-        var neighbor: [Int] = []
-        var edgeWeight: [Int] = []
-        neighbor.reserveCapacity(graph.neighbor.count)
-        edgeWeight.reserveCapacity(graph.neighbor.count)
-        var slot = [Int](repeating: -1, count: leaders.count)
-        for (coarse, leader) in leaders.enumerated() {
-            let first = neighbor.count
-            for member in 0..<(mate[leader] == leader ? 1 : 2) {
-                let v = member == 0 ? leader : mate[leader]
-                weights[coarse] += graph.vertexWeight[v]
-                for edge in graph.start[v]..<graph.start[v + 1] {
-                    let target = map[graph.neighbor[edge]]
-                    guard target != coarse else { continue }
-                    if slot[target] >= first {
-                        edgeWeight[slot[target]] += graph.edgeWeight[edge]
-                    } else {
-                        slot[target] = neighbor.count
-                        neighbor.append(target)
-                        edgeWeight.append(graph.edgeWeight[edge])
-                    }
-                }
-            }
-            start[coarse + 1] = neighbor.count
-        }
-        return WeightedGraph(vertexWeight: weights, start: start, neighbor: neighbor, edgeWeight: edgeWeight)
     }
 }
