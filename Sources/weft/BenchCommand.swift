@@ -11,6 +11,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure Weft's speed.",
         subcommands: [
             LocalBench.self, CaseBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            TrainBench.self,
             EchoServerCommand.self,
         ]
     )
