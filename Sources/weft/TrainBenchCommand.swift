@@ -24,6 +24,9 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Write the training GraphDef (binary) to this file, to run the same graph elsewhere.")
     var writeGraph: String?
 
+    @Option(help: "The `weft` executable the cluster's processes run (e.g. a release build); this one by default.")
+    var clusterExecutable: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -40,7 +43,7 @@ struct TrainBench: ParsableCommand {
             say("wrote the GraphDef to \(writeGraph): feed tower{0,1}/images:0 and tower{0,1}/labels:0, run init, then train and fetch loss:0")
         }
         let report = try TrainBenchmark.run(
-            executable: selfExecutable(),
+            executable: clusterExecutable.map { URL(fileURLWithPath: $0) } ?? selfExecutable(),
             model: model,
             steps: steps,
             rounds: rounds,
