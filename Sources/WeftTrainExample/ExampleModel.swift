@@ -2,7 +2,7 @@ import Weft
 
 /// A 16-32-4 MLP classifying points by the quadrant of their first two coordinates: its
 /// variables on `/job:ps/task:0`, one tower per worker on half of each batch, the towers'
-/// gradients averaged on the ps and applied with SGD.
+/// gradients averaged on the ps (`Graph.replicate`) and applied with SGD.
 struct ExampleModel {
     let graph = Graph()
     let towers: [(features: Output, labels: Output)]
@@ -24,28 +24,18 @@ struct ExampleModel {
                 return (parameters, Variable(Int64(0), name: "global_step"))
             }
             var towers: [(Output, Output)] = []
-            var losses: [Output] = []
-            var gradients: [[Output]] = []
-            for task in 0..<2 {
-                try graph.device("/job:worker/task:\(task)") {
-                    try graph.nameScope("tower\(task)") {
-                        let features = placeholder(.float, shape: [Self.rows, Self.inputs], name: "features")
-                        let labels = placeholder(.float, shape: [Self.rows, Self.classes], name: "labels")
-                        let hidden = relu(biasAdd(matMul(features, parameters[0].value), parameters[1].value))
-                        let logits = biasAdd(matMul(hidden, parameters[2].value), parameters[3].value)
-                        let loss = mean(softmaxCrossEntropyWithLogits(logits: logits, labels: labels))
-                        towers.append((features, labels))
-                        losses.append(loss)
-                        gradients.append(try graph.gradients(of: [loss], with: parameters.map(\.output)).map { $0 ?? loss })
-                    }
-                }
+            let replicated = try graph.replicate(over: ["/job:worker/task:0", "/job:worker/task:1"], variables: parameters) {
+                (_) throws(WeftError) -> Output in
+                let features = placeholder(.float, shape: [Self.rows, Self.inputs], name: "features")
+                let labels = placeholder(.float, shape: [Self.rows, Self.classes], name: "labels")
+                let hidden = relu(biasAdd(matMul(features, parameters[0].value), parameters[1].value))
+                let logits = biasAdd(matMul(hidden, parameters[2].value), parameters[3].value)
+                towers.append((features, labels))
+                return mean(softmaxCrossEntropyWithLogits(logits: logits, labels: labels))
             }
-            return graph.device("/job:ps/task:0") {
-                let averaged = parameters.indices.map { index in addN(gradients.map { $0[index] }) * 0.5 }
-                let train = GradientDescentOptimizer(learningRate: 0.2)
-                    .applyGradients(Array(zip(averaged, parameters)), globalStep: step, name: "train")
-                return (towers, identity(addN(losses) * 0.5, name: "loss"), train, step)
-            }
+            let train = GradientDescentOptimizer(learningRate: 0.2)
+                .applyGradients(replicated.gradients, globalStep: step, name: "train")
+            return (towers, replicated.meanLoss, train, step)
         }
     }
 

@@ -40,7 +40,7 @@ struct TrainBench: ParsableCommand {
         let model = try DataParallelMLP(batch: batch)
         if let writeGraph {
             try model.graph.serializedGraphDef().write(to: URL(fileURLWithPath: writeGraph))
-            say("wrote the GraphDef to \(writeGraph): feed tower{0,1}/images:0 and tower{0,1}/labels:0, run init, then train and fetch loss:0")
+            say("wrote the GraphDef to \(writeGraph): feed tower_{0,1}/images:0 and tower_{0,1}/labels:0, run init, then train and fetch loss:0")
         }
         let report = try TrainBenchmark.run(
             executable: clusterExecutable.map { URL(fileURLWithPath: $0) } ?? selfExecutable(),

@@ -5,7 +5,8 @@ import WeftRuntime
 /// The parameter-server MLP of `weft bench train`: the variables of a `784-256-256-10`
 /// perceptron on `/job:ps/task:0`, one tower per worker computing the softmax cross-entropy of
 /// its own batch and its gradients, and the towers' gradients averaged on the parameter
-/// server, which applies them with plain SGD: TensorFlow 1.x's in-graph replication.
+/// server, which applies them with plain SGD: TensorFlow 1.x's in-graph replication
+/// (`Graph.replicate(over:variables:_:)`).
 public struct DataParallelMLP {
     /// The graph.
     public let graph: Graph
@@ -44,36 +45,21 @@ public struct DataParallelMLP {
                 return (parameters, Variable(Int64(0), name: "global_step"))
             }
             var inputs: [(Output, Output)] = []
-            var losses: [Output] = []
-            var towerGradients: [[Output]] = []
-            for tower in 0..<towers {
-                try graph.device("/job:worker/task:\(tower)") {
-                    try graph.nameScope("tower\(tower)") {
-                        let images = placeholder(.float, shape: [batch, layers[0]], name: "images")
-                        let labels = placeholder(.float, shape: [batch, layers.last ?? 1], name: "labels")
-                        var activation = images
-                        for layer in 0..<(parameters.count / 2) {
-                            activation = biasAdd(matMul(activation, parameters[2 * layer].value), parameters[2 * layer + 1].value)
-                            if layer < parameters.count / 2 - 1 { activation = relu(activation) }
-                        }
-                        let loss = mean(softmaxCrossEntropyWithLogits(logits: activation, labels: labels))
-                        inputs.append((images, labels))
-                        losses.append(loss)
-                        towerGradients.append(
-                            try graph.gradients(of: [loss], with: parameters.map(\.output)).map { $0 ?? loss }
-                        )
-                    }
+            let replicated = try graph.replicate(over: (0..<towers).map { "/job:worker/task:\($0)" }, variables: parameters) {
+                (_) throws(WeftError) -> Output in
+                let images = placeholder(.float, shape: [batch, layers[0]], name: "images")
+                let labels = placeholder(.float, shape: [batch, layers.last ?? 1], name: "labels")
+                var activation = images
+                for layer in 0..<(parameters.count / 2) {
+                    activation = biasAdd(matMul(activation, parameters[2 * layer].value), parameters[2 * layer + 1].value)
+                    if layer < parameters.count / 2 - 1 { activation = relu(activation) }
                 }
+                inputs.append((images, labels))
+                return mean(softmaxCrossEntropyWithLogits(logits: activation, labels: labels))
             }
-            return graph.device("/job:ps/task:0") {
-                let averaged = parameters.indices.map { index in
-                    addN(towerGradients.map { $0[index] }) * (1 / Double(towers))
-                }
-                let train = GradientDescentOptimizer(learningRate: .constant(learningRate))
-                    .applyGradients(Array(zip(averaged, parameters)), globalStep: step, name: "train")
-                let loss = identity(addN(losses) * (1 / Double(towers)), name: "loss")
-                return (inputs, loss, train, globalVariablesInitializer())
-            }
+            let train = GradientDescentOptimizer(learningRate: .constant(learningRate))
+                .applyGradients(replicated.gradients, globalStep: step, name: "train")
+            return (inputs, identity(replicated.meanLoss, name: "loss"), train, globalVariablesInitializer())
         }
     }
 
