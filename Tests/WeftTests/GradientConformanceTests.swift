@@ -11,7 +11,8 @@ import WeftTestKit
 @Suite struct GradientConformanceTests {
     static let names: [String] = {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: Fixtures.conformance.path)) ?? []
-        return files.filter { $0.hasPrefix("gradients_") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+        return files.filter { $0.hasPrefix("gradients_") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+            .sorted()
     }()
 
     @Test func folder_holdsGradientCases() {
@@ -35,7 +36,12 @@ import WeftTestKit
         }
     }
 
-    private func check(_ entry: [String: Any], on graph: Graph, tolerance: ConformanceCase.Tolerance, place: String) throws {
+    private func check(
+        _ entry: [String: Any],
+        on graph: Graph,
+        tolerance: ConformanceCase.Tolerance,
+        place: String
+    ) throws {
         let tensors = { (key: String) throws -> [Output] in
             try (entry[key] as? [String] ?? []).map { try graph.tensor(named: $0) }
         }
@@ -45,7 +51,8 @@ import WeftTestKit
             of: try tensors("ys"),
             with: try tensors("xs"),
             gradYs: gradYs.isEmpty ? nil : gradYs,
-            unconnected: entry["unconnected"] as? String == "zero" ? .zero : .none
+            unconnected: entry["unconnected"] as? String == "zero" ? .zero : .none,
+            stopGradients: try tensors("stop_gradients")
         )
         let feeds = try (entry["feeds"] as? [String: Any] ?? [:]).mapValues(ConformanceCase.parseValue)
         let expected = entry["expect"] as? [String: Any] ?? [:]

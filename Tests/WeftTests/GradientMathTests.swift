@@ -19,13 +19,18 @@ struct GradientCase: Sendable, CustomStringConvertible {
     }
 }
 
-/// Builds a node from the test's point of view, with attributes.
-func node(_ op: String, _ inputs: [Output], _ attributes: [String: Tensorflow_AttrValue] = [:]) -> Operation {
-    OpBuilder.node(op, inputs, attributes)
-}
+/// Node builders for the gradient tests.
+enum TestOps {
+    /// A node of any op, with attributes.
+    static func node(_ op: String, _ inputs: [Output], _ attributes: [String: Tensorflow_AttrValue] = [:]) -> Operation
+    {
+        OpBuilder.node(op, inputs, attributes)
+    }
 
-func int32s(_ values: [Int], in graph: Graph) -> Output {
-    OpBuilder.constant(values.map(Int32.init), in: graph)
+    /// An `int32` vector constant.
+    static func int32s(_ values: [Int], in graph: Graph) -> Output {
+        OpBuilder.constant(values.map(Int32.init), in: graph)
+    }
 }
 
 /// Finite differences on every element-wise op with a gradient.
@@ -34,7 +39,8 @@ func int32s(_ values: [Int], in graph: Graph) -> Output {
         let wide = GradientChecker.tensor([2, 3], seed: 11, range: -2...2)
         let positive = GradientChecker.tensor([2, 3], seed: 12, range: 0.5...2)
         let ops = [
-            "Neg", "Square", "Exp", "Expm1", "Tanh", "Sigmoid", "Sin", "Cos", "Erf", "Softplus", "Softsign", "Selu", "Elu",
+            "Neg", "Square", "Exp", "Expm1", "Tanh", "Sigmoid", "Sin", "Cos", "Erf", "Softplus", "Softsign", "Selu",
+            "Elu",
             "Relu", "Abs", "Sign", "Identity", "Snapshot",
         ]
         return ops.map { op in GradientCase(description: op, inputs: [wide]) { OpBuilder.unary(op, $0[0]) } }
@@ -46,7 +52,7 @@ func int32s(_ values: [Int], in graph: Graph) -> Output {
                     OpBuilder.unary("Relu6", $0[0])
                 },
                 GradientCase(description: "LeakyRelu", inputs: [wide]) {
-                    node("LeakyRelu", $0, ["T": .type(.double), "alpha": .with { $0.f = 0.3 }]).output()
+                    TestOps.node("LeakyRelu", $0, ["T": .type(.double), "alpha": .with { $0.f = 0.3 }]).output()
                 },
                 GradientCase(description: "Softmax", inputs: [wide]) { softmax($0[0]) },
                 GradientCase(description: "LogSoftmax", inputs: [wide]) { OpBuilder.unary("LogSoftmax", $0[0]) },
@@ -66,7 +72,9 @@ func int32s(_ values: [Int], in graph: Graph) -> Output {
         var cases = ops.flatMap { op in
             [
                 GradientCase(description: "\(op) [2,3]×[3]", inputs: [x, row]) { OpBuilder.binary(op, $0[0], $0[1]) },
-                GradientCase(description: "\(op) [2,1]×[2,3]", inputs: [column, x]) { OpBuilder.binary(op, $0[0], $0[1]) },
+                GradientCase(description: "\(op) [2,1]×[2,3]", inputs: [column, x]) {
+                    OpBuilder.binary(op, $0[0], $0[1])
+                },
             ]
         }
         cases += ["Div", "RealDiv", "DivNoNan"].map { op in
@@ -78,10 +86,12 @@ func int32s(_ values: [Int], in graph: Graph) -> Output {
                 inputs: [column, GradientChecker.tensor([2, 3], seed: 24, range: -1.5...1.5)]
             ) { pow($0[0], $0[1]) }
         )
-        cases.append(GradientCase(description: "AddN", inputs: [x, x, x]) { xs in addN([xs[0], xs[1] * xs[2], xs[0]]) })
+        cases.append(
+            GradientCase(description: "AddN", inputs: [x, x, x]) { xs in addN([xs[0], xs[1] * xs[2], xs[0]]) }
+        )
         cases.append(
             GradientCase(description: "IdentityN", inputs: [x, row]) { xs in
-                let op = node("IdentityN", xs, ["T": .with { $0.list.type = [.dtDouble, .dtDouble] }])
+                let op = TestOps.node("IdentityN", xs, ["T": .with { $0.list.type = [.dtDouble, .dtDouble] }])
                 return op.output(0) * 2 + sum(op.output(1))
             }
         )
@@ -97,7 +107,7 @@ func int32s(_ values: [Int], in graph: Graph) -> Output {
             for (axes, keep) in [([1], false), ([0, -1], true), ([-3, 1, 2], false)] {
                 cases.append(
                     GradientCase(description: "\(op) axes \(axes) keepDims \(keep)", inputs: [x]) { xs in
-                        OpBuilder.reduce(op, xs[0], axes: int32s(axes, in: xs[0].graph), keepDims: keep)
+                        OpBuilder.reduce(op, xs[0], axes: TestOps.int32s(axes, in: xs[0].graph), keepDims: keep)
                     }
                 )
             }

@@ -15,7 +15,10 @@ import WeftRuntime
         let aT = GradientChecker.tensor([3, 2], seed: 53)
         let bT = GradientChecker.tensor([4, 3], seed: 54)
         var cases = [(a, b, false, false), (a, bT, false, true), (aT, b, true, false), (aT, bT, true, true)].map {
-            x, y, ta, tb in
+            x,
+            y,
+            ta,
+            tb in
             GradientCase(description: "MatMul transposeA \(ta) transposeB \(tb)", inputs: [x, y]) { xs in
                 matMul(xs[0], xs[1], transposeA: ta, transposeB: tb)
             }
@@ -38,7 +41,7 @@ import WeftRuntime
             GradientCase(
                 description: "BatchMatMul",
                 inputs: [GradientChecker.tensor([2, 2, 3], seed: 59), GradientChecker.tensor([2, 3, 2], seed: 60)]
-            ) { xs in node("BatchMatMul", xs, ["T": t, "adj_x": .bool(false), "adj_y": .bool(false)]).output() }
+            ) { xs in TestOps.node("BatchMatMul", xs, ["T": t, "adj_x": .bool(false), "adj_y": .bool(false)]).output() }
         )
         return cases
     }()
@@ -50,11 +53,12 @@ import WeftRuntime
         let filter = GradientChecker.tensor([3, 3, 2, 3], seed: 62)
         func conv(_ strides: [Int], _ padding: String) -> @Sendable ([Output]) -> Output {
             { xs in
-                node(
+                TestOps.node(
                     "Conv2D",
                     xs,
                     [
-                        "T": t, "strides": .ints(strides), "padding": .string(padding), "dilations": .ints([1, 1, 1, 1]),
+                        "T": t, "strides": .ints(strides), "padding": .string(padding),
+                        "dilations": .ints([1, 1, 1, 1]),
                         "data_format": .string("NHWC"), "use_cudnn_on_gpu": .bool(true),
                     ]
                 ).output()
@@ -62,7 +66,7 @@ import WeftRuntime
         }
         func pool(_ op: String, _ size: Int, _ stride: Int, _ padding: String) -> @Sendable ([Output]) -> Output {
             { xs in
-                node(
+                TestOps.node(
                     op,
                     xs,
                     [
@@ -73,11 +77,22 @@ import WeftRuntime
             }
         }
         return [
-            GradientCase(description: "Conv2D SAME stride 2", inputs: [image, filter], build: conv([1, 2, 2, 1], "SAME")),
-            GradientCase(description: "Conv2D VALID stride 1", inputs: [image, filter], build: conv([1, 1, 1, 1], "VALID")),
-            GradientCase(description: "DepthwiseConv2dNative", inputs: [image, GradientChecker.tensor([2, 2, 2, 2], seed: 63)]) {
+            GradientCase(
+                description: "Conv2D SAME stride 2",
+                inputs: [image, filter],
+                build: conv([1, 2, 2, 1], "SAME")
+            ),
+            GradientCase(
+                description: "Conv2D VALID stride 1",
+                inputs: [image, filter],
+                build: conv([1, 1, 1, 1], "VALID")
+            ),
+            GradientCase(
+                description: "DepthwiseConv2dNative",
+                inputs: [image, GradientChecker.tensor([2, 2, 2, 2], seed: 63)]
+            ) {
                 xs in
-                node(
+                TestOps.node(
                     "DepthwiseConv2dNative",
                     xs,
                     [
@@ -87,16 +102,29 @@ import WeftRuntime
                 ).output()
             },
             GradientCase(description: "MaxPool 2×2 VALID", inputs: [image], build: pool("MaxPool", 2, 2, "VALID")),
-            GradientCase(description: "MaxPool 3×3 SAME stride 2", inputs: [image], build: pool("MaxPool", 3, 2, "SAME")),
-            GradientCase(description: "AvgPool 3×3 SAME stride 2", inputs: [image], build: pool("AvgPool", 3, 2, "SAME")),
-            GradientCase(description: "AvgPool 2×2 VALID stride 1", inputs: [image], build: pool("AvgPool", 2, 1, "VALID")),
+            GradientCase(
+                description: "MaxPool 3×3 SAME stride 2",
+                inputs: [image],
+                build: pool("MaxPool", 3, 2, "SAME")
+            ),
+            GradientCase(
+                description: "AvgPool 3×3 SAME stride 2",
+                inputs: [image],
+                build: pool("AvgPool", 3, 2, "SAME")
+            ),
+            GradientCase(
+                description: "AvgPool 2×2 VALID stride 1",
+                inputs: [image],
+                build: pool("AvgPool", 2, 1, "VALID")
+            ),
             GradientCase(description: "BiasAdd NHWC", inputs: [image, GradientChecker.tensor([2], seed: 64)]) { xs in
-                node("BiasAdd", xs, ["T": t, "data_format": .string("NHWC")]).output()
+                TestOps.node("BiasAdd", xs, ["T": t, "data_format": .string("NHWC")]).output()
             },
             GradientCase(description: "BiasAdd NCHW", inputs: [image, GradientChecker.tensor([5], seed: 65)]) { xs in
-                node("BiasAdd", xs, ["T": t, "data_format": .string("NCHW")]).output()
+                TestOps.node("BiasAdd", xs, ["T": t, "data_format": .string("NCHW")]).output()
             },
-            GradientCase(description: "L2Loss", inputs: [image]) { xs in node("L2Loss", xs, ["T": t]).output() },
+            GradientCase(description: "L2Loss", inputs: [image]) { xs in TestOps.node("L2Loss", xs, ["T": t]).output()
+            },
         ]
     }()
 
@@ -108,25 +136,26 @@ import WeftRuntime
         let sparse = Tensor([Int32(2), 0, 3])
         return [
             GradientCase(description: "SoftmaxCrossEntropyWithLogits loss", inputs: [logits, labels]) { xs in
-                node("SoftmaxCrossEntropyWithLogits", xs, ["T": t]).output(0)
+                TestOps.node("SoftmaxCrossEntropyWithLogits", xs, ["T": t]).output(0)
             },
             GradientCase(
                 description: "SoftmaxCrossEntropyWithLogits loss and backprop",
                 inputs: [logits, labels],
                 checked: [0]
             ) { xs in
-                let op = node("SoftmaxCrossEntropyWithLogits", xs, ["T": t])
+                let op = TestOps.node("SoftmaxCrossEntropyWithLogits", xs, ["T": t])
                 return op.output(0) + sum(op.output(1) * op.output(1), axes: [1])
             },
-            GradientCase(description: "SparseSoftmaxCrossEntropyWithLogits", inputs: [logits, sparse], checked: [0]) { xs in
-                node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)]).output(0)
+            GradientCase(description: "SparseSoftmaxCrossEntropyWithLogits", inputs: [logits, sparse], checked: [0]) {
+                xs in
+                TestOps.node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)]).output(0)
             },
             GradientCase(
                 description: "SparseSoftmaxCrossEntropyWithLogits loss and backprop",
                 inputs: [logits, sparse],
                 checked: [0]
             ) { xs in
-                let op = node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)])
+                let op = TestOps.node("SparseSoftmaxCrossEntropyWithLogits", xs, ["T": t, "Tlabels": .type(.int32)])
                 return op.output(0) * 2 + sum(square(op.output(1)), axes: [1])
             },
         ]
@@ -152,7 +181,7 @@ import WeftRuntime
                 if op != "FusedBatchNorm" { attributes["U"] = .type(.float) }
                 let empty = OpBuilder.constant(Tensor([Float]()), in: xs[0].graph)
                 let statistics = training ? [empty, empty] : [xs[3], xs[4]]
-                return node(op, [xs[0], xs[1], xs[2]] + statistics, attributes).output(0)
+                return TestOps.node(op, [xs[0], xs[1], xs[2]] + statistics, attributes).output(0)
             }
         }
         return [

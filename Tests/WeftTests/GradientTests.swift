@@ -1,6 +1,7 @@
 import Testing
 import WeftProto
 import WeftRuntime
+import WeftTestKit
 
 @testable import Weft
 
@@ -134,7 +135,9 @@ import WeftRuntime
             return (x, square(x), constant([1.0, 1.0]))
         }
         #expect(throws: WeftError.self) { try graph.gradients(of: [y], with: [x], gradYs: []) }
-        let error = try #require(throws: WeftError.self) { try graph.gradients(of: [y], with: [x], gradYs: [wrongType]) }
+        let error = try #require(throws: WeftError.self) {
+            try graph.gradients(of: [y], with: [x], gradYs: [wrongType])
+        }
         #expect(error.code == .invalidArgument)
         let other = Graph()
         let foreign = other.asDefault { placeholder(.float, name: "x") }
@@ -213,12 +216,16 @@ import WeftRuntime
             let gathered = OpBuilder.node(
                 "ResourceGather",
                 [handle, constant([Int32(2), 2])],
-                ["dtype": .type(.double), "Tindices": .type(.int32), "batch_dims": .int(0), "validate_indices": .bool(true)]
+                [
+                    "dtype": .type(.double), "Tindices": .type(.int32), "batch_dims": .int(0),
+                    "validate_indices": .bool(true),
+                ]
             ).output()
             let read = OpBuilder.node("ReadVariableOp", [handle], ["dtype": .type(.double)]).output()
             return (handle, sum(gathered) + sum(read * read), gathered, initialize)
         }
-        guard case .sparse(let slices)? = try graph.gradientsKeepingSlices(of: [sum(gathered)], with: [handle])[0] else {
+        guard case .sparse(let slices)? = try graph.gradientsKeepingSlices(of: [sum(gathered)], with: [handle])[0]
+        else {
             Issue.record("ResourceGather should give slices")
             return
         }
@@ -249,5 +256,103 @@ import WeftRuntime
         let session = Session(graph: graph)
         #expect(try session.run(slices.indices, feeding: feeds).scalars(as: Int32.self) == [1, 3, 1])
         #expect(try session.run(slices.densified(), feeding: feeds).doubleValues == [0, 0, 3, 3, 0, 0, 2, 2])
+    }
+}
+
+extension GradientTests {
+    @Test func stopGradients_treatsATensorAsAConstant_thatStillGetsItsGradient() throws {
+        let graph = Graph()
+        let (x, inner, y) = graph.asDefault { () -> (Output, Output, Output) in
+            let x = placeholder(.double, shape: [2], name: "x")
+            let inner = x * x
+            return (x, inner, sum(inner * 3 + x))
+        }
+        let gradients = try graph.gradients(of: [y], with: [x, inner], stopGradients: [inner])
+        let session = Session(graph: graph)
+        let feeds = [x: Tensor([1.0, 2])]
+        #expect(try session.run(try #require(gradients[0]), feeding: feeds).doubleValues == [1, 1])
+        #expect(try session.run(try #require(gradients[1]), feeding: feeds).doubleValues == [3, 3])
+    }
+
+    @Test func unconnectedResourceVariable_getsZerosOfTheVariablesShape() throws {
+        let graph = Graph()
+        let (handle, y, initialize) = graph.asDefault { () -> (Output, Output, Operation) in
+            let handle = OpBuilder.node(
+                "VarHandleOp",
+                [],
+                [
+                    "dtype": .type(.float), "shape": .shape(PartialShape([2, 3])), "container": .string(""),
+                    "shared_name": .string("unused"),
+                ],
+                name: "unused"
+            ).output()
+            let initialize = OpBuilder.node(
+                "AssignVariableOp",
+                [handle, constant(Tensor([Float](repeating: 1, count: 6)).reshapedForTest([2, 3]))],
+                ["dtype": .type(.float)]
+            )
+            return (handle, square(placeholder(.float, shape: [], name: "x")), initialize)
+        }
+        let zeros = try #require(try graph.gradients(of: y, with: handle, unconnected: .zero))
+        let session = Session(graph: graph)
+        try session.run(initialize)
+        let value = try session.run(zeros)
+        #expect(
+            value.dtype == .float && value.shape == [2, 3]
+                && value.scalars(as: Float.self) == Array(repeating: 0, count: 6)
+        )
+    }
+}
+
+extension Tensor {
+    /// The tensor in another shape of as many elements (or itself when the counts differ).
+    fileprivate func reshapedForTest(_ shape: [Int]) -> Tensor { (try? reshaped(to: TensorShape(shape))) ?? self }
+}
+
+extension GradientTests {
+    /// A TensorFlow 1.x while loop (`x = tanh(x + v)` 10,000 times) made by TensorFlow.
+    static func whileLoop() throws -> (Graph, Output, Output) {
+        let testCase = try ConformanceCase.load(directory: Fixtures.conformance, name: "controlflow_bench_tanh_loop_v1")
+        guard case .text(let text) = testCase.graph else { throw WeftError(.invalidArgument, "expected a text graph") }
+        let graph = try Graph(graphDefText: text)
+        return (graph, try graph.tensor(named: "v:0"), try graph.tensor(named: "x:0"))
+    }
+
+    @Test func whileLoop_exitHasNoGradient() throws {
+        let (graph, v, x) = try Self.whileLoop()
+        let error = try #require(throws: WeftError.self) { try graph.gradients(of: x, with: v) }
+        #expect(error.code == .unimplemented && error.message.contains("(op type: Exit)"))
+    }
+
+    @Test func whileLoop_cycleIsRefusedRatherThanLeftWithoutGradient() throws {
+        let (graph, v, x) = try Self.whileLoop()
+        // Even with every op of the loop passing gradients through, the walk cannot order a cycle.
+        let registry = GradientRegistry()
+        for op in ["Exit", "Switch", "Merge", "NextIteration", "Enter", "Identity", "Tanh", "Add", "AddV2"] {
+            registry.register(op) { context throws(WeftError) in
+                let gradient = context.outputGradients.compactMap { $0 }.first
+                return context.inputs.map { _ in gradient }
+            }
+        }
+        let error = try #require(throws: WeftError.self) { try graph.gradients(of: x, with: v, registry: registry) }
+        #expect(error.code == .unimplemented && error.message.contains("runs through a loop at node"))
+    }
+}
+
+extension GradientTests {
+    @Test func einsumWithEllipsis_isUnimplementedNamingTheNode() throws {
+        let graph = Graph()
+        let (x, y) = graph.asDefault { () -> (Output, Output) in
+            let x = placeholder(.float, shape: [2, 3], name: "x")
+            let y = OpBuilder.node(
+                "Einsum",
+                [x, x],
+                ["T": .type(.float), "N": .int(2), "equation": .string("...i,...i->...")],
+                name: "dots"
+            ).output()
+            return (x, y)
+        }
+        let error = try #require(throws: WeftError.self) { try graph.gradients(of: y, with: x) }
+        #expect(error.code == .unimplemented && error.message.contains("node 'dots'"))
     }
 }

@@ -5,7 +5,7 @@ Each case is an ordinary conformance case of the forward graph (the session init
 variables and fetches the ys), plus a `"gradients"` list in its JSON that Weft's gradient tests
 read: per entry the `ys` and `xs` (tensor names in the forward graph), optional `grad_ys`
 (placeholders of the forward graph, fed like the rest), the `unconnected` mode, the `feeds`,
-the `targets` to run first (the initializer), TensorFlow's gradient of every x (`expect`,
+the `targets` to run first (the initializer), optional `stop_gradients`, TensorFlow's gradient of every x (`expect`,
 densified) and, for an x whose gradient TensorFlow returns as `IndexedSlices`, the slices
 themselves (`slices`: values, indices, dense_shape). TensorFlow builds the gradients on a copy
 of the graph, so the GraphDef written holds the forward graph only and Weft builds its own.
@@ -35,7 +35,7 @@ class GradientCase(Case):
         super().__init__(name, note, **options)
         self.gradient_entries = []
 
-    def gradients(self, ys, xs, feeds, targets=(), grad_ys=None, unconnected="none"):
+    def gradients(self, ys, xs, feeds, targets=(), grad_ys=None, unconnected="none", stop_gradients=()):
         """Builds `tf.gradients(ys, xs)` on a copy of the graph, runs it and records it."""
         graph = tf.Graph()
         with graph.as_default():
@@ -47,6 +47,7 @@ class GradientCase(Case):
                 y_tensors,
                 x_tensors,
                 grad_ys=grad_y_tensors,
+                stop_gradients=[graph.get_tensor_by_name(_name(t)) for t in stop_gradients],
                 unconnected_gradients=tf.UnconnectedGradients.ZERO if unconnected == "zero" else tf.UnconnectedGradients.NONE,
             )
             dense = [tf.convert_to_tensor(g) if g is not None else None for g in gradients]
@@ -72,6 +73,8 @@ class GradientCase(Case):
         }
         if grad_ys:
             entry["grad_ys"] = [_name(g) for g in grad_ys]
+        if stop_gradients:
+            entry["stop_gradients"] = [_name(t) for t in stop_gradients]
         for x, gradient, d in zip(xs, gradients, dense):
             if d is None:
                 entry["expect"][_name(x)] = None
@@ -193,6 +196,31 @@ def embedding(resource):
         _forward_and_gradients(c, loss, [table, w], feeds)
 
 
+def embedding_partitioned():
+    with GradientCase("gradients_embedding_partitioned", "embedding lookup over a table sharded in two ref variables (partition_strategy mod: DynamicPartition, a Gather per shard, DynamicStitch), then top-k and a segment sum; each shard's gradient is IndexedSlices") as c:
+        rng = _rng(8)
+        ids = tf1.placeholder(tf.int32, [6], name="ids")
+        shards = [_var(rng, [3, 4], "shard_0"), _var(rng, [3, 4], "shard_1")]
+        embedded = tf1.nn.embedding_lookup(shards, ids, partition_strategy="mod")
+        top, _ = tf.math.top_k(embedded, k=2)
+        pooled = tf.math.segment_sum(top, [0, 0, 1, 1, 1, 2])
+        loss = tf.reduce_sum(tf.square(pooled), name="loss")
+        feeds = {ids: np.array([5, 0, 2, 5, 3, 4], np.int32)}
+        _forward_and_gradients(c, loss, shards, feeds)
+
+
+def conv_transpose():
+    with GradientCase("gradients_conv_transpose", "decoder: conv2d_transpose (Conv2DBackpropInput as a forward op, stride 2) + sigmoid, squared error; gradients of the filter and the code") as c:
+        rng = _rng(9)
+        code = tf1.placeholder(tf.float32, [2, 3, 3, 4], name="code")
+        target = tf1.placeholder(tf.float32, [2, 6, 6, 2], name="target")
+        k = _var(rng, [3, 3, 2, 4], "k")
+        image = tf.sigmoid(tf.nn.conv2d_transpose(code, k, [2, 6, 6, 2], strides=2, padding="SAME"))
+        loss = tf.reduce_mean(tf.math.squared_difference(image, target), name="loss")
+        feeds = {code: rng.uniform(-1, 1, [2, 3, 3, 4]).astype(F32), target: rng.uniform(0, 1, [2, 6, 6, 2]).astype(F32)}
+        _forward_and_gradients(c, loss, [k], feeds, extra_xs=[code])
+
+
 def math_mix():
     with GradientCase("gradients_math_mix", "element-wise ops and reductions on one graph: pow, maximum/minimum, squared difference, division, sqrt/rsqrt, log1p, softplus, elu/selu/leaky relu, sigmoid, reduce max/min/prod, softmax/log softmax, with given grad_ys") as c:
         rng = _rng(6)
@@ -250,12 +278,14 @@ def array_mix():
 
 
 def stop_gradient():
-    with GradientCase("gradients_stop_gradient", "tf.stop_gradient cuts one path: only the other path's gradient reaches x") as c:
+    with GradientCase("gradients_stop_gradient", "tf.stop_gradient cuts one path: only the other path's gradient reaches x; then tf.gradients' stop_gradients treats an intermediate as a constant that still gets its own gradient") as c:
         x = tf1.placeholder(tf.float32, [3], name="x")
-        y = tf.reduce_sum(x * x + tf.stop_gradient(tf.exp(x)) * x, name="y")
+        square = tf.multiply(x, x, name="square")
+        y = tf.reduce_sum(square + tf.stop_gradient(tf.exp(x)) * x + tf.sin(square), name="y")
         feeds = {x: np.array([0.5, -1.0, 2.0], F32)}
         c.session([c.step(fetches=[y], feeds=feeds)])
         c.gradients([y], [x], feeds)
+        c.gradients([y], [x, square], feeds, stop_gradients=[square])
 
 
 def cases():
@@ -265,6 +295,8 @@ def cases():
     depthwise()
     embedding(resource=False)
     embedding(resource=True)
+    embedding_partitioned()
+    conv_transpose()
     math_mix()
     array_mix()
     stop_gradient()

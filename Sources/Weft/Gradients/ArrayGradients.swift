@@ -84,7 +84,11 @@ extension GradientRegistry {
         register("ReverseV2") { context throws(WeftError) in
             let gradient = try context.gradient()
             let axes = try context.input(1)
-            let node = OpBuilder.node("ReverseV2", [gradient, axes], ["T": .type(gradient.dtype), "Tidx": .type(axes.dtype)])
+            let node = OpBuilder.node(
+                "ReverseV2",
+                [gradient, axes],
+                ["T": .type(gradient.dtype), "Tidx": .type(axes.dtype)]
+            )
             return [.dense(node.output()), nil]
         }
         register("Cumsum") { context throws(WeftError) in
@@ -92,7 +96,80 @@ extension GradientRegistry {
             let reverse = try context.attributes.bool("reverse", default: false)
             let axis = try context.input(1)
             let gradient = try context.gradient()
-            return [.dense(OpBuilder.scan("Cumsum", gradient, axis: axis, exclusive: exclusive, reverse: !reverse)), nil]
+            return [
+                .dense(OpBuilder.scan("Cumsum", gradient, axis: axis, exclusive: exclusive, reverse: !reverse)), nil,
+            ]
+        }
+        register("Cumprod") { context throws(WeftError) in
+            let x = try context.input(0)
+            let axis = try context.input(1)
+            let exclusive = try context.attributes.bool("exclusive", default: false)
+            let reverse = try context.attributes.bool("reverse", default: false)
+            let products = OpBuilder.scan("Cumprod", x, axis: axis, exclusive: exclusive, reverse: reverse)
+            let summed = OpBuilder.scan(
+                "Cumsum",
+                products * (try context.gradient()),
+                axis: axis,
+                exclusive: exclusive,
+                reverse: !reverse
+            )
+            return [.dense(OpBuilder.binary("DivNoNan", summed, x)), nil]
+        }
+        register("ReverseSequence") { context throws(WeftError) in
+            let gradient = try context.gradient()
+            let lengths = try context.input(1)
+            var attributes = context.copiedAttributes(["seq_dim", "batch_dim"])
+            attributes["T"] = .type(gradient.dtype)
+            attributes["Tlen"] = .type(lengths.dtype)
+            return [.dense(OpBuilder.node("ReverseSequence", [gradient, lengths], attributes).output()), nil]
+        }
+        register("MatrixBandPart") { context throws(WeftError) in
+            let gradient = try context.gradient()
+            let lower = try context.input(1)
+            let band = OpBuilder.node(
+                "MatrixBandPart",
+                [gradient, lower, try context.input(2)],
+                ["T": .type(gradient.dtype), "Tindex": .type(lower.dtype)]
+            )
+            return [.dense(band.output()), nil, nil]
+        }
+        for (op, inverse) in [("SpaceToDepth", "DepthToSpace"), ("DepthToSpace", "SpaceToDepth")] {
+            register(op) { context throws(WeftError) in
+                let gradient = try context.gradient()
+                var attributes = context.copiedAttributes(["block_size", "data_format"])
+                attributes["T"] = .type(gradient.dtype)
+                return [.dense(OpBuilder.node(inverse, [gradient], attributes).output())]
+            }
+        }
+        for (op, inverse) in [("SpaceToBatchND", "BatchToSpaceND"), ("BatchToSpaceND", "SpaceToBatchND")] {
+            register(op) { context throws(WeftError) in
+                let gradient = try context.gradient()
+                let blockShape = try context.input(1)
+                let amounts = try context.input(2)
+                let attributes: [String: Tensorflow_AttrValue] = [
+                    "T": .type(gradient.dtype), "Tblock_shape": .type(blockShape.dtype),
+                    op == "SpaceToBatchND" ? "Tcrops" : "Tpaddings": .type(amounts.dtype),
+                ]
+                return [
+                    .dense(OpBuilder.node(inverse, [gradient, blockShape, amounts], attributes).output()), nil, nil,
+                ]
+            }
+        }
+        register("Roll") { context throws(WeftError) in
+            let gradient = try context.gradient()
+            let shift = try context.input(1)
+            let axis = try context.input(2)
+            let rolled = OpBuilder.node(
+                "Roll",
+                [gradient, negate(shift), axis],
+                ["T": .type(gradient.dtype), "Tshift": .type(shift.dtype), "Taxis": .type(axis.dtype)]
+            )
+            return [.dense(rolled.output()), nil, nil]
+        }
+        for (op, inverse) in [("Diag", "DiagPart"), ("DiagPart", "Diag")] {
+            register(op) { context throws(WeftError) in
+                [.dense(OpBuilder.unary(inverse, try context.gradient()))]
+            }
         }
     }
 }
@@ -132,8 +209,12 @@ extension GradientContext {
         let after = OpBuilder.reshape(OpBuilder.shape(x, type: begin.dtype) - sliceShape - begin, padShape)
         let paddings = OpBuilder.concat([before, after], axis: 1)
         let gradient = try gradient()
-        return OpBuilder.node("Pad", [gradient, paddings], ["T": .type(gradient.dtype), "Tpaddings": .type(paddings.dtype)])
-            .output()
+        return OpBuilder.node(
+            "Pad",
+            [gradient, paddings],
+            ["T": .type(gradient.dtype), "Tpaddings": .type(paddings.dtype)]
+        )
+        .output()
     }
 
     /// `StridedSlice`: `StridedSliceGrad` with the forward op's bounds and masks.

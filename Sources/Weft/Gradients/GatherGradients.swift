@@ -16,6 +16,37 @@ extension GradientRegistry {
             return [.sparse(try context.rowSlices(shape: OpBuilder.variableShape(handle))), nil]
         }
         register("GatherV2") { context throws(WeftError) in try context.gatherV2Gradients() }
+        register("ScatterNd") { context throws(WeftError) in
+            [nil, .dense(try context.gatherNd(try context.gradient(), at: try context.input(0))), nil]
+        }
+        for op in ["TensorScatterAdd", "TensorScatterSub", "TensorScatterUpdate"] {
+            register(op) { context throws(WeftError) in
+                let indices = try context.input(1)
+                let gradient = try context.gradient()
+                let picked = try context.gatherNd(gradient, at: indices)
+                switch op {
+                case "TensorScatterAdd": return [.dense(gradient), nil, .dense(picked)]
+                case "TensorScatterSub": return [.dense(gradient), nil, .dense(negate(picked))]
+                default:
+                    // Updated elements were overwritten: they pass nothing back to the tensor.
+                    let cleared = OpBuilder.node(
+                        "TensorScatterUpdate",
+                        [gradient, indices, OpBuilder.zerosLike(try context.input(2))],
+                        ["T": .type(gradient.dtype), "Tindices": .type(indices.dtype)]
+                    )
+                    return [.dense(cleared.output()), nil, .dense(picked)]
+                }
+            }
+        }
+        for op in ["SegmentMax", "SegmentMin"] {
+            register(op) { context throws(WeftError) in [.dense(try context.segmentExtremeGradient(sorted: true)), nil]
+            }
+        }
+        for op in ["UnsortedSegmentMax", "UnsortedSegmentMin"] {
+            register(op) { context throws(WeftError) in
+                [.dense(try context.segmentExtremeGradient(sorted: false)), nil, nil]
+            }
+        }
         register("UnsortedSegmentSum") { context throws(WeftError) in
             [.dense(try context.segmentSumGradient()), nil, nil]
         }
@@ -55,13 +86,20 @@ extension GradientContext {
         let zero = OpBuilder.constant(Int32(0), in: graph)
         let one = OpBuilder.constant(Int32(1), in: graph)
         let positiveAxis = OpBuilder.binary("FloorMod", axis, OpBuilder.rank(params))
-        let outerShape = OpBuilder.slice(shape, begin: OpBuilder.reshape(zero, [1]), size: OpBuilder.reshape(positiveAxis, [1]))
+        let outerShape = OpBuilder.slice(
+            shape,
+            begin: OpBuilder.reshape(zero, [1]),
+            size: OpBuilder.reshape(positiveAxis, [1])
+        )
         let innerShape = OpBuilder.slice(
             shape,
             begin: OpBuilder.reshape(positiveAxis + one, [1]),
             size: OpBuilder.constant([Int32(-1)], in: graph)
         )
-        let valuesShape = OpBuilder.concat([outerShape, OpBuilder.constant([Int32(-1)], in: graph), innerShape], axis: 0)
+        let valuesShape = OpBuilder.concat(
+            [outerShape, OpBuilder.constant([Int32(-1)], in: graph), innerShape],
+            axis: 0
+        )
         let values = OpBuilder.reshape(try gradient(), valuesShape)
         let valueRank = OpBuilder.size(valuesShape)
         let outerRank = OpBuilder.size(outerShape)
@@ -78,27 +116,62 @@ extension GradientContext {
         return [.dense(OpBuilder.transpose(summed, back)), nil, nil]
     }
 
+    /// `GatherNd` of `params` at `indices`.
+    func gatherNd(_ params: Output, at indices: Output) throws(WeftError) -> Output {
+        OpBuilder.node(
+            "GatherNd",
+            [params, indices],
+            ["Tparams": .type(params.dtype), "Tindices": .type(indices.dtype)]
+        )
+        .output()
+    }
+
     /// The value of input 2 (the axis) when it is a constant, as TensorFlow's `constant_value`.
     private func constantAxis() throws(WeftError) -> Int? {
         let axis = try input(2)
         guard axis.operation.type == "Const" else { return nil }
         let tensor = try NodeAttributes(axis.operation.nodeDef.attr, node: axis.operation.name).tensor("value")
-        return tensor.elementCount == 1 ? tensor.doubleValues.first.map { Int($0) } : nil
+        return tensor.elementCount == 1 ? tensor.doubleValues.first.flatMap { Int(exactly: $0) } : nil
     }
 
     /// `UnsortedSegmentSum`: each element gets the gradient of its segment; elements with a
     /// negative id were dropped and get zero.
     func segmentSumGradient() throws(WeftError) -> Output {
-        let ids = try input(1)
-        let gradient = try gradient()
+        let (gathered, kept) = try gatherDroppingNegatives(try gradient(), ids: try input(1))
+        return OpBuilder.selectV2(kept, gathered, OpBuilder.scalar(0, like: gathered))
+    }
+
+    /// `rows` gathered at each id (0 where the id is negative), and where the ids are not
+    /// negative, shaped to broadcast against the rows: TensorFlow's `_GatherDropNegatives`.
+    func gatherDroppingNegatives(_ rows: Output, ids: Output) throws(WeftError) -> (Output, Output) {
         let clipped = maximum(ids, OpBuilder.zerosLike(ids))
-        let gathered = OpBuilder.gather(gradient, clipped, axis: OpBuilder.constant(Int32(0), in: ids.graph))
+        let gathered = OpBuilder.gather(rows, clipped, axis: OpBuilder.constant(Int32(0), in: ids.graph))
         let kept = OpBuilder.binary("GreaterEqual", ids, OpBuilder.zerosLike(ids))
         let trailingOnes = OpBuilder.fill(
             OpBuilder.reshape(OpBuilder.rank(gathered) - OpBuilder.rank(ids), [1]),
             value: OpBuilder.constant(Int32(1), in: ids.graph)
         )
-        let mask = OpBuilder.reshape(kept, OpBuilder.concat([OpBuilder.shape(kept), trailingOnes], axis: 0))
-        return OpBuilder.selectV2(mask, gathered, OpBuilder.scalar(0, like: gathered))
+        return (gathered, OpBuilder.reshape(kept, OpBuilder.concat([OpBuilder.shape(kept), trailingOnes], axis: 0)))
+    }
+
+    /// `SegmentMax`/`Min` and their unsorted forms: the segment's gradient is shared equally by
+    /// the elements equal to the segment's extreme; the others (and dropped ids) get zero.
+    func segmentExtremeGradient(sorted: Bool) throws(WeftError) -> Output {
+        let data = try input(0)
+        let ids = try input(1)
+        let gradient = try gradient()
+        let (extremes, kept) = try gatherDroppingNegatives(try output(0), ids: ids)
+        let isSelected = OpBuilder.binary("LogicalAnd", equal(data, extremes), kept)
+        let indicators = cast(isSelected, to: gradient.dtype)
+        let selectedCount =
+            sorted
+            ? OpBuilder.node(
+                "SegmentSum",
+                [indicators, ids],
+                ["T": .type(gradient.dtype), "Tindices": .type(ids.dtype)]
+            ).output()
+            : OpBuilder.unsortedSegmentSum(indicators, ids: ids, count: try input(2))
+        let (shares, _) = try gatherDroppingNegatives(divide(gradient, selectedCount), ids: ids)
+        return OpBuilder.selectV2(isSelected, shares, OpBuilder.zerosLike(shares))
     }
 }

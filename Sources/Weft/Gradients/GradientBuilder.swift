@@ -31,14 +31,17 @@ struct GradientBuilder {
         of ys: [Output],
         with xs: [Output],
         gradYs: [Output]?,
-        unconnected: UnconnectedGradients
+        unconnected: UnconnectedGradients,
+        stopGradients: [Output]
     ) throws(WeftError) -> [Gradient?] {
         let initial = try initialGradients(ys, gradYs)
         let xOps = Set(xs.map(\.operation.name))
         let between = opsBetween(from: xOps, to: ys.map(\.operation.name))
         var pending = pendingCounts(between)
-        // An x whose own inputs lie outside the path is where the walk stops.
+        // An x whose own inputs lie outside the path is where the walk stops, as does every op
+        // the caller named: they receive gradients but pass none on.
         let stopOps = xOps.filter { op in !(inputs[op] ?? []).contains { pending[$0.node, default: 0] > 0 } }
+            .union(stopGradients.map(\.operation.name))
         for (y, gradient) in zip(ys, initial) { record(.dense(gradient), for: y.tensorName) }
 
         var queue: [String] = []
@@ -59,6 +62,15 @@ struct GradientBuilder {
                 if pending[input.node] == 0 { queue.append(input.node) }
             }
         }
+        // In a graph without cycles every op between is reached; one left waiting sits on a loop.
+        if queue.count < between.count, let stuck = between.subtracting(queue).min() {
+            throw WeftError(
+                .unimplemented,
+                "the path from the xs to the ys runs through a loop at node '\(stuck)' "
+                    + "(\(Operation(graph: graph, name: stuck).type)): gradients of TensorFlow 1.x while loops "
+                    + "are not implemented"
+            )
+        }
         return try xs.map { (x) throws(WeftError) -> Gradient? in
             if let gradient = aggregated(received[x.operation.name]?[x.index] ?? []) { return gradient }
             return unconnected == .zero ? .dense(try zeros(like: x)) : nil
@@ -77,7 +89,8 @@ struct GradientBuilder {
         for (y, gradient) in zip(ys, gradYs) where y.dtype != gradient.dtype {
             throw WeftError(
                 .invalidArgument,
-                "the gradient \(gradient) for \(y) is \(gradient.dtype), but \(y) is \(y.dtype): gradYs must match the ys' types"
+                "the gradient \(gradient) for \(y) is \(gradient.dtype), but \(y) is \(y.dtype): "
+                    + "gradYs must match the ys' types"
             )
         }
         return gradYs
@@ -164,7 +177,9 @@ struct GradientBuilder {
             let outputs = graph.outputTypes(of: op).indices.map { output(TensorName(node: op, index: $0)) }
             // An output no path reached contributes zeros, as TensorFlow fills them in.
             let filled = zip(outputs, outputGradients).map { output, gradient -> Gradient? in
-                gradient ?? (output.dtype.isFloatingPoint || output.dtype.isComplex ? .dense(OpBuilder.zerosLike(output)) : nil)
+                gradient
+                    ?? (output.dtype.isFloatingPoint || output.dtype.isComplex
+                        ? .dense(OpBuilder.zerosLike(output)) : nil)
             }
             let context = GradientContext(
                 operation: operation,
@@ -206,7 +221,8 @@ struct GradientBuilder {
         guard attributes.has("dtype") else {
             throw WeftError(
                 .invalidArgument,
-                "cannot make zeros for the resource \(x): its op \(x.operation.type) does not record the variable's dtype"
+                "cannot make zeros for the resource \(x): its op \(x.operation.type) does not record "
+                    + "the variable's dtype"
             )
         }
         let dtype = try attributes.type("dtype")

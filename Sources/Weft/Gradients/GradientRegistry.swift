@@ -59,6 +59,10 @@ public final class GradientRegistry: Sendable {
         registerArrayGradients()
         registerNNGradients()
         registerGatherGradients()
+        registerSegmentGradients()
+        registerSecondOrderGradients()
+        registerEinsumGradients()
+        registerMatrixGradients()
     }
 }
 

@@ -11,18 +11,21 @@ extension Graph {
     ///   - xs: the tensors to differentiate against.
     ///   - gradYs: the gradient flowing into each of `ys` (ones when `nil`), same dtypes.
     ///   - unconnected: what a tensor of `xs` that `ys` do not depend on gets.
+    ///   - stopGradients: tensors not to differentiate through, as if they were constants
+    ///     (TensorFlow's `stop_gradients`); one of them may be in `xs` and still get its gradient.
     ///   - colocateWithOps: whether each op's gradient nodes go where the op goes.
     ///   - registry: the gradient functions.
     /// - Returns: one gradient per tensor of `xs`, dense (sparse slices are summed into a tensor;
     ///   see `gradientsKeepingSlices` to keep them).
     /// - Throws: `invalidArgument` for tensors of another graph or `gradYs` that do not match,
-    ///   `unimplemented` naming the op when a path crosses an op without a gradient function,
-    ///   `invalidArgument` when it crosses a `PreventGradient`.
+    ///   `unimplemented` naming the op when a path crosses an op without a gradient function or
+    ///   a TensorFlow 1.x while loop, `invalidArgument` when it crosses a `PreventGradient`.
     public func gradients(
         of ys: [Output],
         with xs: [Output],
         gradYs: [Output]? = nil,
         unconnected: UnconnectedGradients = .none,
+        stopGradients: [Output] = [],
         colocateWithOps: Bool = false,
         registry: GradientRegistry = .standard
     ) throws(WeftError) -> [Output?] {
@@ -31,6 +34,7 @@ extension Graph {
             with: xs,
             gradYs: gradYs,
             unconnected: unconnected,
+            stopGradients: stopGradients,
             colocateWithOps: colocateWithOps,
             registry: registry,
             densify: true
@@ -64,6 +68,7 @@ extension Graph {
         with xs: [Output],
         gradYs: [Output]? = nil,
         unconnected: UnconnectedGradients = .none,
+        stopGradients: [Output] = [],
         colocateWithOps: Bool = false,
         registry: GradientRegistry = .standard
     ) throws(WeftError) -> [Gradient?] {
@@ -72,6 +77,7 @@ extension Graph {
             with: xs,
             gradYs: gradYs,
             unconnected: unconnected,
+            stopGradients: stopGradients,
             colocateWithOps: colocateWithOps,
             registry: registry,
             densify: false
@@ -85,12 +91,16 @@ extension Graph {
         with xs: [Output],
         gradYs: [Output]?,
         unconnected: UnconnectedGradients,
+        stopGradients: [Output],
         colocateWithOps: Bool,
         registry: GradientRegistry,
         densify: Bool
     ) throws(WeftError) -> [Gradient?] {
-        for tensor in ys + xs + (gradYs ?? []) where tensor.graph !== self {
-            throw WeftError(.invalidArgument, "the tensor '\(tensor)' belongs to another graph than the one differentiated")
+        for tensor in ys + xs + (gradYs ?? []) + stopGradients where tensor.graph !== self {
+            throw WeftError(
+                .invalidArgument,
+                "the tensor '\(tensor)' belongs to another graph than the one differentiated"
+            )
         }
         if let gradYs, gradYs.count != ys.count {
             throw WeftError(
@@ -103,7 +113,13 @@ extension Graph {
         return try asDefault {
             nameScope("gradients") {
                 Result { () throws(WeftError) -> [Gradient?] in
-                    let gradients = try builder.gradients(of: ys, with: xs, gradYs: gradYs, unconnected: unconnected)
+                    let gradients = try builder.gradients(
+                        of: ys,
+                        with: xs,
+                        gradYs: gradYs,
+                        unconnected: unconnected,
+                        stopGradients: stopGradients
+                    )
                     return densify ? gradients.map { $0.map { .dense($0.densified) } } : gradients
                 }
             }

@@ -11,6 +11,19 @@ extension GradientRegistry {
                 [context.outputGradients.first ?? nil] + Array(repeating: nil, count: max(context.inputs.count - 1, 0))
             }
         }
+        register("CheckNumerics") { context throws(WeftError) in
+            let gradient = try context.gradient()
+            let message = (try? context.attributes.string("message", default: "")) ?? ""
+            let checked = OpBuilder.node(
+                "CheckNumerics",
+                [gradient],
+                [
+                    "T": .type(gradient.dtype),
+                    "message": .string("Not a number (NaN) or infinity (Inf) values detected in gradient. \(message)"),
+                ]
+            )
+            return [.dense(checked.output())]
+        }
         register("IdentityN") { context throws(WeftError) in context.outputGradients }
         register("PreventGradient") { context throws(WeftError) in
             let reason = (try? context.attributes.string("message", default: "")) ?? ""
@@ -26,12 +39,50 @@ extension GradientRegistry {
         registerBinaryGradients()
         registerUnaryGradients()
         registerNotDifferentiable(
-            "StopGradient", "Shape", "ShapeN", "Rank", "Size", "ZerosLike", "OnesLike", "Equal", "NotEqual", "Less",
-            "LessEqual", "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "ArgMax", "ArgMin",
-            "Range", "BroadcastGradientArgs", "ConcatOffset", "InvertPermutation", "Floor", "Ceil", "Round",
-            "FloorDiv", "TruncateDiv", "OneHot", "Where", "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2",
-            "Const", "Placeholder", "VariableShape", "VarIsInitializedOp", "BroadcastArgs", "ListDiff", "Unique",
-            "RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"
+            "StopGradient",
+            "Shape",
+            "ShapeN",
+            "Rank",
+            "Size",
+            "ZerosLike",
+            "OnesLike",
+            "Equal",
+            "NotEqual",
+            "Less",
+            "LessEqual",
+            "Greater",
+            "GreaterEqual",
+            "LogicalAnd",
+            "LogicalOr",
+            "LogicalNot",
+            "ArgMax",
+            "ArgMin",
+            "Range",
+            "BroadcastGradientArgs",
+            "ConcatOffset",
+            "InvertPermutation",
+            "Floor",
+            "Ceil",
+            "Round",
+            "FloorDiv",
+            "TruncateDiv",
+            "OneHot",
+            "Where",
+            "IsNan",
+            "IsInf",
+            "IsFinite",
+            "InTopK",
+            "InTopKV2",
+            "Const",
+            "Placeholder",
+            "VariableShape",
+            "VarIsInitializedOp",
+            "BroadcastArgs",
+            "ListDiff",
+            "RandomUniform",
+            "RandomStandardNormal",
+            "TruncatedNormal",
+            "RandomUniformInt"
         )
     }
 
@@ -74,6 +125,26 @@ extension GradientRegistry {
         }
         register("Maximum") { context throws(WeftError) in try context.selectionGradients("GreaterEqual") }
         register("Minimum") { context throws(WeftError) in try context.selectionGradients("LessEqual") }
+        register("FloorMod") { context throws(WeftError) in
+            let (x, y, gradient) = try context.binaryOperands()
+            return try context.broadcastGradients(gradient, gradient * negate(OpBuilder.binary("FloorDiv", x, y)))
+        }
+        register("Xlogy") { context throws(WeftError) in
+            let (x, y, gradient) = try context.binaryOperands()
+            let xNonZero = cast(OpBuilder.binary("NotEqual", x, OpBuilder.zerosLike(x)), to: x.dtype)
+            return try context.broadcastGradients(
+                gradient * OpBuilder.binary("Xlogy", xNonZero, y),
+                gradient * OpBuilder.binary("Xdivy", x, y)
+            )
+        }
+        register("Xdivy") { context throws(WeftError) in
+            let (x, y, gradient) = try context.binaryOperands()
+            let xNonZero = cast(OpBuilder.binary("NotEqual", x, OpBuilder.zerosLike(x)), to: x.dtype)
+            return try context.broadcastGradients(
+                gradient * OpBuilder.binary("Xdivy", xNonZero, y),
+                gradient * OpBuilder.binary("Xdivy", negate(x), square(y))
+            )
+        }
         register("SquaredDifference") { context throws(WeftError) in
             let (x, y, gradient) = try context.binaryOperands()
             let gx = (2 * gradient) * (x - y)
@@ -110,6 +181,10 @@ extension GradientRegistry {
             let x = try context.input(0)
             return [.dense(try context.gradient() * (2 / Double.pi.squareRoot() * exp(negate(square(x)))))]
         }
+        register("Erfc") { context throws(WeftError) in
+            let x = try context.input(0)
+            return [.dense(try context.gradient() * (-2 / Double.pi.squareRoot() * exp(negate(square(x)))))]
+        }
         // The kernels that compute `grad · f'(x)` from `y = f(x)` directly.
         for (op, kernel) in [
             ("Sqrt", "SqrtGrad"), ("Rsqrt", "RsqrtGrad"), ("Reciprocal", "ReciprocalGrad"), ("Tanh", "TanhGrad"),
@@ -129,7 +204,7 @@ extension GradientRegistry {
 }
 
 /// Whether a gradient can flow through a value of this type (floats and complex numbers).
-func isDifferentiable(_ dtype: DType) -> Bool { dtype.isFloatingPoint || dtype.isComplex }
+private func isDifferentiable(_ dtype: DType) -> Bool { dtype.isFloatingPoint || dtype.isComplex }
 
 extension GradientContext {
     /// The two inputs of a binary op and the gradient of its output.

@@ -39,6 +39,7 @@ extension GradientRegistry {
         }
         registerConvolutionGradients()
         registerPoolingGradients()
+        register("TopKV2") { context throws(WeftError) in [.dense(try context.topKGradient()), nil] }
         for (op, kernel) in [
             ("FusedBatchNorm", "FusedBatchNormGrad"), ("FusedBatchNormV2", "FusedBatchNormGradV2"),
             ("FusedBatchNormV3", "FusedBatchNormGradV3"),
@@ -85,7 +86,8 @@ extension GradientRegistry {
                 let batchY = OpBuilder.stridedSlice(sy, begin: [0], end: [-2])
                 let (rx, ry) = OpBuilder.broadcastGradientArgs(batchX, batchY)
                 return [
-                    .dense(OpBuilder.unbroadcast(gx, axes: rx, to: sx)), .dense(OpBuilder.unbroadcast(gy, axes: ry, to: sy)),
+                    .dense(OpBuilder.unbroadcast(gx, axes: rx, to: sx)),
+                    .dense(OpBuilder.unbroadcast(gy, axes: ry, to: sy)),
                 ]
             }
         }
@@ -129,6 +131,30 @@ extension GradientRegistry {
             let inputs = [try context.input(0), try context.output(0), try context.gradient()]
             return [.dense(OpBuilder.node("MaxPoolGrad", inputs, attributes).output())]
         }
+        register("AvgPoolGrad") { context throws(WeftError) in
+            // Linear in the output gradient: its derivative is the pooling itself.
+            let attributes = context.copiedAttributes(["T", "ksize", "strides", "padding", "data_format"])
+            return [nil, .dense(OpBuilder.node("AvgPool", [try context.gradient()], attributes).output())]
+        }
+        register("BiasAddGrad") { context throws(WeftError) in
+            // The bias gradient sums over all but the channel axis: spread it back.
+            let input = try context.input(0)
+            let gradient = try context.gradient()
+            let channelsFirst = (try context.attributes.string("data_format", default: "NHWC")) == "NCHW"
+            let shape = OpBuilder.shape(input)
+            let rank = OpBuilder.rank(input)
+            let graph = input.graph
+            let one = OpBuilder.constant(Int32(1), in: graph)
+            let ones = { (count: Output) in OpBuilder.fill(OpBuilder.reshape(count, [1]), value: one) }
+            let kept =
+                channelsFirst
+                ? OpBuilder.concat(
+                    [OpBuilder.constant([Int32(1)], in: graph), OpBuilder.shape(gradient), ones(rank - 2)],
+                    axis: 0
+                )
+                : OpBuilder.concat([ones(rank - 1), OpBuilder.shape(gradient)], axis: 0)
+            return [.dense(OpBuilder.broadcastTo(OpBuilder.reshape(gradient, kept), shape))]
+        }
         register("AvgPool") { context throws(WeftError) in
             let attributes = context.copiedAttributes(["T", "ksize", "strides", "padding", "data_format"])
             let inputs = [OpBuilder.shape(try context.input(0)), try context.gradient()]
@@ -141,6 +167,35 @@ extension GradientContext {
     /// The forward op's attributes among `keys`, for a backprop kernel that takes the same.
     func copiedAttributes(_ keys: [String]) -> [String: Tensorflow_AttrValue] {
         attributes.values.filter { keys.contains($0.key) }
+    }
+
+    /// `TopKV2`: each of the k values' gradient goes back to the position it was taken from,
+    /// scattered into zeros of the input's shape (rows flattened, so positions are offsets).
+    func topKGradient() throws(WeftError) -> Output {
+        let input = try input(0)
+        let indices = try output(1)
+        let graph = input.graph
+        let shape = OpBuilder.shape(input)
+        let last = OpBuilder.stridedSlice(shape, begin: [-1], end: [0], endMask: 1, shrinkAxisMask: 1)
+        let k = OpBuilder.stridedSlice(OpBuilder.shape(indices), begin: [-1], end: [0], endMask: 1, shrinkAxisMask: 1)
+        let rows = OpBuilder.reshape(indices, OpBuilder.pack([OpBuilder.constant(Int32(-1), in: graph), k]))
+        let rowCount = OpBuilder.stridedSlice(OpBuilder.shape(rows), begin: [0], end: [1], shrinkAxisMask: 1)
+        let offsets = OpBuilder.expandDims(
+            OpBuilder.range(OpBuilder.constant(Int32(0), in: graph), rowCount * last, last),
+            axis: -1
+        )
+        let positions = OpBuilder.expandDims(OpBuilder.reshape(rows + offsets, [-1]), axis: -1)
+        let gradient = OpBuilder.reshape(try gradient(0), [-1])
+        let total = OpBuilder.reshape(
+            OpBuilder.reduce("Prod", shape, axes: OpBuilder.constant(Int32(0), in: graph)),
+            [1]
+        )
+        let scattered = OpBuilder.node(
+            "ScatterNd",
+            [positions, gradient, total],
+            ["T": .type(gradient.dtype), "Tindices": .type(.int32)]
+        )
+        return OpBuilder.reshape(scattered.output(), shape)
     }
 
     /// Fused batch normalization: the gradient kernel of the same version, with the batch

@@ -13,7 +13,11 @@ extension GradientRegistry {
             let x = try context.input(0)
             let (kept, spread) = try context.reductionGradient()
             // How many inputs each output averaged: |input| / |output|, at least 1.
-            let inputSize = OpBuilder.reduce("Prod", OpBuilder.shape(x), axes: OpBuilder.constant(Int32(0), in: x.graph))
+            let inputSize = OpBuilder.reduce(
+                "Prod",
+                OpBuilder.shape(x),
+                axes: OpBuilder.constant(Int32(0), in: x.graph)
+            )
             let outputSize = OpBuilder.reduce("Prod", kept, axes: OpBuilder.constant(Int32(0), in: x.graph))
             let factor = OpBuilder.binary(
                 "FloorDiv",
