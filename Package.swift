@@ -11,10 +11,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
@@ -38,7 +41,10 @@ let package = Package(
         ),
         .target(
             name: "WeftTransport",
-            dependencies: ["CZeroMQ", "WeftRuntime", "WeftProto", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CZeroMQ", "WeftRuntime", "WeftProto", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "WeftPlacement",
@@ -49,7 +55,19 @@ let package = Package(
             dependencies: [
                 "Weft", "WeftPlacement", "WeftTransport", "WeftRuntime", "WeftProto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "WeftObservability",
+            dependencies: [
+                "Weft", "WeftCluster", "WeftRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .target(
@@ -62,7 +80,8 @@ let package = Package(
         .executableTarget(
             name: "weft",
             dependencies: [
-                "Weft", "WeftCluster", "WeftBench", "WeftPlacement", "WeftRuntime", "WeftProto", "WeftTransport",
+                "Weft", "WeftCluster", "WeftBench", "WeftObservability", "WeftPlacement", "WeftRuntime", "WeftProto",
+                "WeftTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,6 +105,14 @@ let package = Package(
         .testTarget(
             name: "WeftPlacementTests",
             dependencies: ["WeftPlacement", "Weft", "WeftRuntime", "WeftProto", "WeftTestKit"]
+        ),
+        .testTarget(
+            name: "WeftObservabilityTests",
+            dependencies: [
+                "WeftObservability", "WeftCluster", "Weft", "WeftRuntime", "WeftTransport", "WeftTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["trace-event-format.schema.json"]
         ),
         .testTarget(name: "WeftTransportTests", dependencies: ["WeftTransport", "WeftRuntime", "WeftProto"]),
         .testTarget(

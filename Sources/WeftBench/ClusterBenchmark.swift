@@ -21,6 +21,15 @@ public enum ClusterBenchmark {
         public var step: LocalBenchmark.Timing
         /// Each round's step median over its raw median: how much the host's state moved the ratio.
         public var roundRatios: [Double]
+        /// The same step on a cluster whose sockets speak CURVE, measured in the same rounds;
+        /// `nil` unless asked for.
+        public var curveStep: LocalBenchmark.Timing?
+        /// Each round's CURVE step median over its plain step median.
+        public var curveRoundRatios: [Double] = []
+        /// What CURVE adds to the step at the median, as a fraction of the plain step (target: at most 0.15).
+        public var curveCost: Double? {
+            curveStep.map { $0.statistics.median / step.statistics.median - 1 }
+        }
         /// The step's median in raw round trips (target: at most 2).
         public var roundTripsPerStep: Double { step.statistics.median / rawRoundTrip.statistics.median }
     }
@@ -37,23 +46,53 @@ public enum ClusterBenchmark {
         public var bytesSentPerStep: Int
         /// The step's throughput at the median, bytes per second.
         public var stepBandwidth: Double { Double(bytes) / step.statistics.median }
+        /// The same step on a cluster whose sockets speak CURVE; `nil` unless asked for.
+        public var curveStep: LocalBenchmark.Timing?
+        /// What CURVE adds to the step at the median, as a fraction of the plain step (target: at most 0.3).
+        public var curveCost: Double? {
+            curveStep.map { $0.statistics.median / step.statistics.median - 1 }
+        }
+    }
+
+    /// A session on `cluster` with `foo` (42) on `/job:worker/task:0`, initialized; with the
+    /// cluster's keys when it has them.
+    private static func variableSession(_ cluster: ProcessCluster) throws -> (Session, Variable) {
+        let graph = Graph()
+        let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
+            let variable = graph.device("/job:worker/task:0") { Variable(Float(42), name: "foo") }
+            return (variable, globalVariablesInitializer())
+        }
+        let session = try Session(target: cluster.address, graph: graph, options: try options(cluster))
+        try session.run(initialize)
+        return (session, variable)
+    }
+
+    /// Session options with the keys of `cluster`'s client `bench` when it has keys.
+    private static func options(_ cluster: ProcessCluster) throws -> RemoteSessionOptions {
+        var options = RemoteSessionOptions()
+        if cluster.security != nil { options.security = try cluster.clientSecurity("bench") }
+        return options
     }
 
     /// Measures raw round trips, pings of the worker and steps reading a variable it holds, in
     /// `rounds` interleaved rounds, so all three see the same states of the host: a shared
     /// machine's wake-up latency drifts from minute to minute, and so does the raw baseline.
-    public static func step(executable: URL, iterations: Int, rounds: Int = 10) throws -> StepReport {
+    ///
+    /// With `curve`, a second cluster whose sockets speak CURVE runs the same step in the same
+    /// rounds, so the two see the same host.
+    public static func step(executable: URL, iterations: Int, rounds: Int = 10, curve: Bool = false) throws -> StepReport {
         try withEchoServer(executable: executable) { echo in
             let cluster = try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=1"))
             defer { cluster.stop() }
-            let graph = Graph()
-            let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
-                let variable = graph.device("/job:worker/task:0") { Variable(Float(42), name: "foo") }
-                return (variable, globalVariablesInitializer())
-            }
-            let session = try Session(target: cluster.address, graph: graph)
+            let (session, variable) = try variableSession(cluster)
             defer { session.close() }
-            try session.run(initialize)
+            let secured =
+                curve
+                ? try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=1"), clients: ["bench"])
+                : nil
+            defer { secured?.stop() }
+            let curveSession = try secured.map(variableSession)
+            defer { curveSession?.0.close() }
             let worker = cluster.members[1].address
             let perRound = max(1, iterations / max(1, rounds))
             let warmup = 50
@@ -61,6 +100,8 @@ public enum ClusterBenchmark {
             var ping: [Double] = []
             var step: [Double] = []
             var ratios: [Double] = []
+            var curveSamples: [Double] = []
+            var curveRatios: [Double] = []
             for _ in 0..<max(1, rounds) {
                 let rawRound = try RawZeroMQBenchmark.roundTrips(to: echo, iterations: perRound + warmup)
                     .dropFirst(warmup).map { $0 / .seconds(1) }
@@ -73,6 +114,13 @@ public enum ClusterBenchmark {
                 ratios.append(Statistics(stepRound).median / Statistics(rawRound).median)
                 raw += rawRound
                 step += stepRound
+                if let (curveSession, curveVariable) = curveSession {
+                    let curveRound = try LocalBenchmark.samples(iterations: perRound, warmup: warmup) {
+                        _ = try curveSession.run(curveVariable)
+                    }
+                    curveRatios.append(Statistics(curveRound).median / Statistics(stepRound).median)
+                    curveSamples += curveRound
+                }
             }
             return StepReport(
                 rawRoundTrip: LocalBenchmark.Timing(
@@ -90,19 +138,48 @@ public enum ClusterBenchmark {
                     statistics: Statistics(step),
                     flops: 0
                 ),
-                roundRatios: ratios
+                roundRatios: ratios,
+                curveStep: curve
+                    ? LocalBenchmark.Timing(
+                        name: "distributed step with CURVE on every socket",
+                        statistics: Statistics(curveSamples),
+                        flops: 0
+                    ) : nil,
+                curveRoundRatios: curveRatios
             )
         }
     }
 
     /// Measures raw one-way bandwidth, then steps that push a `bytes`-byte tensor held on
-    /// `/job:worker/task:0` to an op on `/job:worker/task:1`.
-    public static func transfer(executable: URL, bytes: Int, iterations: Int) throws -> TransferReport {
+    /// `/job:worker/task:0` to an op on `/job:worker/task:1`; with `curve`, the same steps on a
+    /// cluster whose sockets speak CURVE too.
+    public static func transfer(executable: URL, bytes: Int, iterations: Int, curve: Bool = false) throws -> TransferReport {
         let rawBandwidth = try withEchoServer(executable: executable) { address in
             try RawZeroMQBenchmark.bandwidth(to: address, payloadBytes: bytes, iterations: iterations)
         }
-        let cluster = try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=2"))
-        defer { cluster.stop() }
+        let plain = try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=2"))
+        let (step, bytesSent) = try transferSteps(plain, bytes: bytes, iterations: iterations, name: "")
+        plain.stop()
+        var report = TransferReport(bytes: bytes, rawBandwidth: rawBandwidth, step: step, bytesSentPerStep: bytesSent)
+        if curve {
+            let secured = try ProcessCluster(
+                executable: executable,
+                jobs: JobCounts(parsing: "worker=2"),
+                clients: ["bench"]
+            )
+            defer { secured.stop() }
+            report.curveStep = try transferSteps(secured, bytes: bytes, iterations: iterations, name: " with CURVE").0
+        }
+        return report
+    }
+
+    /// Times steps moving a `bytes`-byte tensor from one worker of `cluster` to the other.
+    private static func transferSteps(
+        _ cluster: ProcessCluster,
+        bytes: Int,
+        iterations: Int,
+        name: String
+    ) throws -> (LocalBenchmark.Timing, Int) {
         let graph = Graph()
         let (initialize, received) = graph.asDefault { () -> (Weft.Operation, Weft.Operation) in
             let held = graph.device("/job:worker/task:0") {
@@ -111,22 +188,17 @@ public enum ClusterBenchmark {
             let received = graph.device("/job:worker/task:1") { identity(held.value, name: "received") }
             return (globalVariablesInitializer(), received.operation)
         }
-        let session = try Session(target: cluster.address, graph: graph)
+        let session = try Session(target: cluster.address, graph: graph, options: try options(cluster))
         defer { session.close() }
         try session.run(initialize)
         var metadata = RunMetadata()
         try session.run([], targets: [received], metadata: &metadata)
         let step = try LocalBenchmark.measure(
-            "distributed step moving \(bytes >> 20) MiB between workers",
+            "distributed step moving \(bytes >> 20) MiB between workers\(name)",
             iterations: iterations,
             warmup: 3
         ) { try session.run(received) }
-        return TransferReport(
-            bytes: bytes,
-            rawBandwidth: rawBandwidth,
-            step: step,
-            bytesSentPerStep: metadata.stepStatistics.bytesSent
-        )
+        return (step, metadata.stepStatistics.bytesSent)
     }
 
     /// Runs `body` against an echo server in a child process, then stops the child.

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import WeftRuntime
+import WeftTransport
 
 /// A coordinator and workers started as child processes of the `weft` executable, on one
 /// host: what `weft cluster up`, `weft demo` and the multi-process tests run.
@@ -21,25 +22,46 @@ public final class ProcessCluster: Sendable {
     private let processes: Mutex<[String: Process]>
     /// The coordinator first, then the workers in job order.
     public let members: [Member]
+    /// With keys: the folder holding every key file and the cluster file.
+    public let keysFolder: String?
+    /// With keys: the cluster file every child read.
+    public let configFile: String?
+    /// With keys: the security section of that file.
+    public let security: ClusterSecurity?
 
     /// The coordinator's address.
     public var address: String { members[0].address }
 
     /// Starts the coordinator and the workers of `jobs` on `host`, each printing its bound address.
+    ///
+    /// With `clients`, the cluster has keys: a key pair for every process and for each client
+    /// named, written with a cluster file (free ports chosen now) to a new folder, and every
+    /// socket speaks CURVE. `clientSecurity(_:)` gives a client's keys.
     public init(
         executable: URL,
         jobs: JobCounts,
         host: String = "127.0.0.1",
         strategy: String = "explicit",
-        extraArguments: [String] = []
+        extraArguments: [String] = [],
+        clients: [String]? = nil
     ) throws(WeftError) {
+        if let clients {
+            let secured = try SecuredClusterFile(jobs: jobs, host: host, clients: clients)
+            keysFolder = secured.folder
+            configFile = secured.file
+            security = secured.security
+        } else {
+            keysFolder = nil
+            configFile = nil
+            security = nil
+        }
         var processes: [String: Process] = [:]
         var members: [Member] = []
+        let listen = configFile.map { ["--config", $0] } ?? ["--listen", "tcp://\(host):0"]
         do {
             let coordinator = try Self.launch(
                 executable,
-                ["coordinator", "--listen", "tcp://\(host):0", "--strategy", strategy, "--exit-with-parent"]
-                    + extraArguments
+                ["coordinator"] + listen + ["--strategy", strategy, "--exit-with-parent"] + extraArguments
             )
             processes["coordinator"] = coordinator.process
             members.append(
@@ -48,12 +70,10 @@ public final class ProcessCluster: Sendable {
             for (job, count) in jobs.jobs {
                 for task in 0..<count {
                     let name = "/job:\(job)/task:\(task)"
+                    let place = configFile == nil ? listen + ["--coordinator", coordinator.address] : listen
                     let worker = try Self.launch(
                         executable,
-                        [
-                            "worker", "--listen", "tcp://\(host):0", "--coordinator", coordinator.address, "--job", job,
-                            "--task", "\(task)", "--exit-with-parent",
-                        ] + extraArguments
+                        ["worker"] + place + ["--job", job, "--task", "\(task)", "--exit-with-parent"] + extraArguments
                     )
                     processes[name] = worker.process
                     members.append(Member(name: name, address: worker.address, pid: worker.process.processIdentifier))
@@ -61,10 +81,19 @@ public final class ProcessCluster: Sendable {
             }
         } catch {
             for process in processes.values { process.terminate() }
+            if let keysFolder { try? FileManager.default.removeItem(atPath: keysFolder) }
             throw error
         }
         self.processes = Mutex(processes)
         self.members = members
+    }
+
+    /// The keys of client `name` (one of `clients`), for sessions and status requests.
+    public func clientSecurity(_ name: String) throws(WeftError) -> ClientSecurity {
+        guard let keysFolder, let security else {
+            throw WeftError(.failedPrecondition, "this cluster has no keys")
+        }
+        return try ClientSecurity(secretKeyFile: "\(keysFolder)/\(name).key", cluster: security)
     }
 
     /// Starts one child of `executable` and reads the address from its first line
@@ -152,7 +181,74 @@ public final class ProcessCluster: Sendable {
         }
         for process in all where process.isRunning { process.terminate() }
         for process in all { process.waitUntilExit() }
+        if let keysFolder, !all.isEmpty { try? FileManager.default.removeItem(atPath: keysFolder) }
     }
 
     deinit { stop() }
+}
+
+/// A cluster file with keys for a `ProcessCluster`: a new folder with a key pair per process
+/// and per client, and the file naming them, every process on its own free port of `host`.
+private struct SecuredClusterFile {
+    let folder: String
+    let file: String
+    let security: ClusterSecurity
+
+    init(jobs: JobCounts, host: String, clients: [String]) throws(WeftError) {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("weft-keys-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw WeftError(.unavailable, "cannot make the keys folder \(folder): \(error.localizedDescription)")
+        }
+        var lines = ["coordinator:"]
+        let coordinatorAddress = "tcp://\(host):\(try Self.freePort(host))"
+        lines += ["  address: \(coordinatorAddress)", "  listen: \(coordinatorAddress)", "jobs:"]
+        var keys = ["security:", "  coordinator: {public: coordinator.pub, secret: coordinator.key}", "  tasks:"]
+        _ = try CurveKeyFile.write(try CurveKeyPair.generate(), to: folder, name: "coordinator")
+        for (job, count) in jobs.jobs {
+            lines.append("  \(job):")
+            keys.append("    \(job):")
+            for task in 0..<count {
+                let address = "tcp://\(host):\(try Self.freePort(host))"
+                lines += ["    - address: \(address)", "      listen: \(address)"]
+                _ = try CurveKeyFile.write(try CurveKeyPair.generate(), to: folder, name: "\(job)-\(task)")
+                keys.append("      - {public: \(job)-\(task).pub, secret: \(job)-\(task).key}")
+            }
+        }
+        keys.append("  clients:")
+        for client in clients {
+            _ = try CurveKeyFile.write(try CurveKeyPair.generate(), to: folder, name: client)
+            keys.append("    \(client): \(client).pub")
+        }
+        file = "\(folder)/cluster.yaml"
+        do {
+            try (lines + keys).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        } catch {
+            throw WeftError(.unavailable, "cannot write \(file): \(error.localizedDescription)")
+        }
+        guard let security = try ClusterConfig(contentsOfFile: file).security else {
+            throw WeftError(.internal, "\(file) lost its security section")
+        }
+        self.security = security
+    }
+
+    /// A TCP port of `host` free now (the system's choice for port 0); a child binds it moments later.
+    private static func freePort(_ host: String) throws(WeftError) -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw WeftError(.unavailable, "cannot open a socket to find a free port") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr(host)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        guard bound else { throw WeftError(.unavailable, "cannot find a free port on \(host)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }

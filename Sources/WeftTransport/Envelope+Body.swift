@@ -20,7 +20,7 @@ extension Weft_Envelope {
         case (.registerWorker, .registerWorker?), (.heartbeat, .heartbeat?), (.createSession, .createSession?),
             (.extendSession, .extendSession?), (.runStep, .runStep?), (.registerPartition, .registerPartition?),
             (.runPartition, .runPartition?), (.pushTensor, .pushTensor?), (.keepAlive, .keepAlive?),
-            (.measureLinks, .measureLinks?):
+            (.measureLinks, .measureLinks?), (.clusterStatus, .clusterStatus?):
             return true
         case (.closeSession, nil), (.clusterStatus, nil), (.releaseSession, nil), (.abortStep, nil), (.ping, nil):
             return true

@@ -1,6 +1,8 @@
 import CZeroMQ
 import Foundation
 import Logging
+import Metrics
+import Synchronization
 import WeftProto
 import WeftRuntime
 
@@ -91,7 +93,7 @@ final class IOLoop {
     /// Monitor events the loop reacts to.
     private static let monitoredEvents =
         ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-        | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
 
     private let core: NodeCore
     private let logger: Logger
@@ -118,6 +120,10 @@ final class IOLoop {
     private var spareCommands: [Command] = []
     /// A reply woke a thread blocked in `requestAndWait` since the loop last waited.
     private var wokeBlockedCaller = false
+    /// The ZAP domain the ROUTER authenticates peers in, with keys only.
+    private var zapDomain: (service: ZAPService, name: String)?
+    /// Senders' public keys by their Z85 `User-Id`, decoded once per peer.
+    private var peerKeys: [String: CurveKey] = [:]
 
     private enum PollTarget {
         case wake
@@ -151,12 +157,20 @@ final class IOLoop {
         router = try Socket(context: core.context, type: ZMQ_ROUTER, role: "ROUTER on \(listen)")
         try router.set(ZMQ_ROUTER_MANDATORY, 1 as Int32)  // an unroutable reply is an error, not silence
         try Self.configureCommon(router, configuration, ipv6: listen.contains("["))
+        var domain: (service: ZAPService, name: String)?
         do {
+            if let security = core.security { domain = try Self.secure(router, security, core: core) }
             try router.bind(listen)
+        } catch let error as ZMQFailure {
+            router.close()
+            if let domain { domain.service.unregister(domain.name) }
+            throw Self.bindError(error, listen: listen)
         } catch {
             router.close()
-            throw Self.bindError(error, listen: listen)
+            if let domain { domain.service.unregister(domain.name) }
+            throw WeftError.wrapping(error)
         }
+        zapDomain = domain
         boundAddress = Self.connectableAddress(router.lastEndpoint)
         do {
             routerDescriptor = try router.fileDescriptor()
@@ -218,6 +232,41 @@ final class IOLoop {
         try socket.set(ZMQ_HEARTBEAT_TIMEOUT, Int32(clamping: configuration.heartbeatTimeout.millisecondsRoundedUp))
         try socket.set(ZMQ_HEARTBEAT_TTL, Int32(clamping: configuration.heartbeatTimeout.millisecondsRoundedUp))
         if ipv6 { try socket.set(ZMQ_IPV6, 1 as Int32) }
+    }
+
+    /// Makes the ROUTER a CURVE server that admits only `security.admitted`, through a ZAP
+    /// domain of its own in the context's handler; refused peers are logged and counted.
+    private static func secure(
+        _ router: Socket,
+        _ security: MessagingNode.Security,
+        core: NodeCore
+    ) throws(WeftError) -> (service: ZAPService, name: String) {
+        let name = "weft.node.\(core.serial)"
+        try router.set(ZMQ_CURVE_SERVER, 1 as Int32)
+        try router.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)
+        try router.set(ZMQ_ZAP_DOMAIN, bytes: Array(name.utf8))
+        let service = try core.context.zapService()
+        let logger = core.logger
+        // A refused peer retries every reconnect interval: warn once per key, count every time.
+        let warned = Mutex<Set<String>>([])
+        service.register(
+            name,
+            ZAPService.Domain(admitted: security.admitted) { [weak core] address, key in
+                core?.refusedPeers.wrappingAdd(1, ordering: .relaxed)
+                let text = key.map(\.z85) ?? "none"
+                let first = warned.withLock { warned in
+                    if warned.count >= 1024 { warned.removeAll() }
+                    return warned.insert(text).inserted
+                }
+                let metadata: Logger.Metadata = ["peer.address": "\(address)", "peer.key": "\(text)"]
+                if first {
+                    logger.warning("peer refused: its public key is not listed", metadata: metadata)
+                } else {
+                    logger.debug("peer refused again", metadata: metadata)
+                }
+            }
+        )
+        return (service, name)
     }
 
     private static func bindError(_ failure: ZMQFailure, listen: String) -> WeftError {
@@ -282,6 +331,7 @@ final class IOLoop {
         for peer in peers.values { peer.close() }
         peers.removeAll()
         router.close()
+        if let zapDomain { zapDomain.service.unregister(zapDomain.name) }
         wakeReceiver.close()
         close(poller)
         logger.debug("messaging node closed", metadata: ["transport.address": "\(boundAddress)"])
@@ -456,6 +506,14 @@ final class IOLoop {
                     .failure(WeftError(.cancelled, "the request to \(entry.address) was cancelled by its caller"))
                 )
             }
+        case .forget(let address):
+            guard let peer = peers.removeValue(forKey: address) else { return }
+            let error = WeftError(.unavailable, "the public key of \(address) changed before it answered")
+            for queued in peer.outbox { fail(queued, to: address, error) }
+            for entry in pending.removeAll(for: address, sent: true) { entry.context.completion(.failure(error)) }
+            unregister(peer.dealerDescriptor)
+            unregister(peer.monitorDescriptor)
+            peer.close()
         }
     }
 
@@ -547,6 +605,7 @@ final class IOLoop {
             )
             try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: configuration.connectTimeout.millisecondsRoundedUp))
             try Self.configureCommon(dealer, configuration, ipv6: address.contains("["))
+            if let security = core.security { try secure(dealer, to: address, security) }
             let endpoint = "inproc://weft.monitor.\(core.serial).\(nextPeerSerial)"
             nextPeerSerial += 1
             try dealer.monitor(endpoint, events: Self.monitoredEvents)
@@ -594,6 +653,19 @@ final class IOLoop {
         return peer
     }
 
+    /// Makes the DEALER a CURVE client that expects the key known for `address`.
+    private func secure(_ dealer: Socket, to address: String, _ security: MessagingNode.Security) throws(WeftError) {
+        guard let serverKey = core.state.withLock({ $0.serverKeys[address] }) else {
+            throw WeftError(
+                .unauthenticated,
+                "no public key is known for \(address): list the process there in the cluster file's security section"
+            )
+        }
+        try dealer.set(ZMQ_CURVE_SERVERKEY, bytes: serverKey.bytes)
+        try dealer.set(ZMQ_CURVE_PUBLICKEY, bytes: security.keyPair.publicKey.bytes)
+        try dealer.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)
+    }
+
     private func handleMonitorEvents(_ peer: Peer) {
         peer.monitorDirty = false
         for _ in 0..<Self.batch {
@@ -634,6 +706,33 @@ final class IOLoop {
                     entry.context.completion(.failure(lost))
                 }
                 reapCandidates.insert(peer.address)
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+                if !peer.isUnreachable {
+                    logger.warning(
+                        "the peer refused this process's public key",
+                        metadata: ["peer.address": "\(peer.address)"]
+                    )
+                }
+                markUnreachable(
+                    peer,
+                    WeftError(
+                        .unauthenticated,
+                        "\(peer.address) refused this process's public key: it is not listed in that process's "
+                            + "cluster file (security section)"
+                    )
+                )
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL where core.security != nil:
+                if !peer.isUnreachable {
+                    logger.warning("CURVE handshake failed", metadata: ["peer.address": "\(peer.address)"])
+                }
+                markUnreachable(
+                    peer,
+                    WeftError(
+                        .unauthenticated,
+                        "the CURVE handshake with \(peer.address) failed: the process there does not hold the key "
+                            + "listed for it, has no keys, or is not a Weft process"
+                    )
+                )
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 // Once per outage: libzmq retries every reconnect interval.
                 if !peer.isUnreachable {
@@ -768,9 +867,21 @@ final class IOLoop {
                 metadata: ["request.id": "\(envelope.requestID)"]
             )
         }
+        var peerKey: CurveKey?
+        if core.security != nil {
+            peerKey = senderKey(frames[1])
+            guard peerKey != nil else {
+                return reject(
+                    identity,
+                    requestID: envelope.requestID,
+                    WeftError(.unauthenticated, "the message carries no authenticated public key")
+                )
+            }
+        }
         let incoming = IncomingMessage(
             message: message,
-            replyToken: IncomingMessage.ReplyToken(identity: identity, requestID: envelope.requestID)
+            replyToken: IncomingMessage.ReplyToken(identity: identity, requestID: envelope.requestID),
+            peerKey: peerKey
         )
         guard let handler = core.state.withLock({ $0.handler }) else {
             return sendReply(
@@ -784,9 +895,20 @@ final class IOLoop {
         handler(incoming)
     }
 
+    /// The public key the ZAP handler admitted the sender of `frame` with (its `User-Id`).
+    private func senderKey(_ frame: ReceivedFrame) -> CurveKey? {
+        guard let userID = frame.property("User-Id") else { return nil }
+        if let key = peerKeys[userID] { return key }
+        guard let key = try? CurveKey(z85: userID) else { return nil }
+        if peerKeys.count >= 4096 { peerKeys.removeAll() }  // bounded: keys are listed, but peers come and go
+        peerKeys[userID] = key
+        return key
+    }
+
     /// Logs a malformed message and tells its sender what is wrong with it.
     private func reject(_ identity: [UInt8], requestID: UInt64, _ error: WeftError) {
         logger.debug("malformed message rejected", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+        Counter(label: "weft_messages_refused_total", dimensions: [("code", "\(error.code)")]).increment()
         sendReply(NodeCore.errorReply(requestID: requestID, error), identity: identity)
     }
 

@@ -62,6 +62,26 @@ public final class MessagingNode: Sendable {
         public init() {}
     }
 
+    /// CURVE keys of a node: every connection is authenticated and encrypted (libsodium's
+    /// Curve25519 boxes), and its ROUTER admits only the listed public keys.
+    public struct Security: Sendable {
+        /// This node's keys: its ROUTER serves CURVE with them, its DEALERs present them.
+        public var keyPair: CurveKeyPair
+        /// The public keys the ROUTER admits; a peer with any other key is refused during its
+        /// handshake (logged, and counted in `refusedPeers`).
+        public var admitted: Set<CurveKey>
+        /// The public key of the process at each address this node sends to; more can be added
+        /// with `trust(_:at:)`. Sending to an address without one fails with `unauthenticated`.
+        public var serverKeys: [String: CurveKey]
+
+        /// Makes a node's security settings.
+        public init(keyPair: CurveKeyPair, admitted: Set<CurveKey>, serverKeys: [String: CurveKey] = [:]) {
+            self.keyPair = keyPair
+            self.admitted = admitted
+            self.serverKeys = serverKeys
+        }
+    }
+
     private let core: NodeCore
 
     /// The address peers can connect to: the listen address with the port the system chose for
@@ -69,17 +89,22 @@ public final class MessagingNode: Sendable {
     public let boundAddress: String
 
     /// Binds a ROUTER socket to `listen` (`tcp://127.0.0.1:0` picks a free port) and starts the
-    /// I/O thread.
+    /// I/O thread. With `security`, every socket of the node speaks CURVE.
     ///
     /// - Throws: `invalidArgument` when `listen` is not an address this host can bind;
-    ///   `unavailable` when the address is in use.
+    ///   `unavailable` when the address is in use; `unimplemented` for `security` when libzmq
+    ///   lacks CURVE.
     public init(
         listen: String,
         context: ZMQContext = .shared,
         configuration: Configuration = .init(),
+        security: Security? = nil,
         logger: Logger
     ) throws(WeftError) {
-        let core = NodeCore(context: context, configuration: configuration, logger: logger)
+        if security != nil, !CurveKey.isAvailable {
+            throw WeftError(.unimplemented, "this libzmq has no CURVE support (build it with libsodium)")
+        }
+        let core = NodeCore(context: context, configuration: configuration, security: security, logger: logger)
         let startup = Startup()
         core.finished.enter()
         let thread = Thread { [core] in
@@ -210,6 +235,23 @@ public final class MessagingNode: Sendable {
         if !onIOThread { core.finished.wait() }
     }
 
+    /// Whether this node speaks CURVE.
+    public var isSecured: Bool { core.security != nil }
+
+    /// How many peers this node's ROUTER refused because their public key is not admitted.
+    public var refusedPeers: Int { core.refusedPeers.load(ordering: .relaxed) }
+
+    /// Sets the public key of the process at `address`, for connections this node makes from now
+    /// on; a connection up with another key is dropped. Does nothing on a node without keys.
+    public func trust(_ key: CurveKey, at address: String) {
+        guard core.security != nil else { return }
+        let changed = core.state.withLock { state -> Bool in
+            defer { state.serverKeys[address] = key }
+            return state.serverKeys[address].map { $0 != key } ?? false
+        }
+        if changed { core.submit(.forget(address: address)) }
+    }
+
     // MARK: Support for tests and tools
 
     /// For tests and diagnostic tools: sends `frames` verbatim, as one multipart message, to the
@@ -338,6 +380,8 @@ enum Command: Sendable {
     case reply(identity: [UInt8], frames: [OutgoingFrame])
     /// Stop waiting for a request; it completes with `cancelled`.
     case cancel(id: UInt64)
+    /// Close the connection to `address`: the key it was made with is no longer the peer's.
+    case forget(address: String)
 }
 
 /// What the callers' threads and the I/O thread share.
@@ -360,11 +404,17 @@ final class NodeCore: Sendable {
         var handler: MessagingNode.Handler?
         var closing = false
         var ioThread: pthread_t?
+        /// The public key of the process at each address (with `security` only).
+        var serverKeys: [String: CurveKey] = [:]
     }
 
     let state = Mutex(State())
     let context: ZMQContext
     let configuration: MessagingNode.Configuration
+    /// The node's CURVE keys; `nil` for a node whose sockets are plain.
+    let security: MessagingNode.Security?
+    /// Peers the ZAP handler refused.
+    let refusedPeers = Atomic<Int>(0)
     let logger: Logger
     /// Distinguishes this node's inproc endpoints from other nodes' in the same context.
     let serial: Int
@@ -373,9 +423,16 @@ final class NodeCore: Sendable {
     private let nextRequestID = Atomic<UInt64>(1)
     private static let serials = Atomic<Int>(0)
 
-    init(context: ZMQContext, configuration: MessagingNode.Configuration, logger: Logger) {
+    init(
+        context: ZMQContext,
+        configuration: MessagingNode.Configuration,
+        security: MessagingNode.Security?,
+        logger: Logger
+    ) {
         self.context = context
         self.configuration = configuration
+        self.security = security
+        if let security { state.withLock { $0.serverKeys = security.serverKeys } }
         self.logger = logger
         self.serial = Self.serials.wrappingAdd(1, ordering: .relaxed).newValue
     }

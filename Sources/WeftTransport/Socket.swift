@@ -60,6 +60,14 @@ final class Socket {
         try setRaw(option, &value, MemoryLayout<Int64>.size)
     }
 
+    /// Sets a binary option (a CURVE key's 32 bytes, a ZAP domain).
+    func set(_ option: Int32, bytes: [UInt8]) throws(WeftError) {
+        let result = bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
+        guard result == 0 else {
+            throw ZMQFailure.current("cannot set option \(option) on the \(role) socket").error(.internal)
+        }
+    }
+
     private func setRaw(_ option: Int32, _ value: UnsafeRawPointer, _ size: Int) throws(WeftError) {
         guard zmq_setsockopt(handle, option, value, size) == 0 else {
             throw ZMQFailure.current("cannot set option \(option) on the \(role) socket").error(.internal)
@@ -255,6 +263,13 @@ public final class ReceivedFrame {
 
     /// The bytes copied into an array.
     public var array: [UInt8] { Array(bytes) }
+
+    /// A metadata property libzmq attached to the message (`User-Id`, which the ZAP handler
+    /// set to the sender's public key), or `nil` when it has none.
+    func property(_ name: String) -> String? {
+        guard let value = zmq_msg_gets(message, name) else { return nil }
+        return String(cString: value)
+    }
 
     /// A tensor buffer over this frame's bytes. The bytes are adopted without a copy when they
     /// are aligned to `alignment`; otherwise (a small frame libzmq placed at an odd offset inside

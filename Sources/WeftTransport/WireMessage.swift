@@ -48,6 +48,8 @@ public struct IncomingMessage: Sendable {
     public var message: WireMessage
     /// How to answer it.
     public let replyToken: ReplyToken
+    /// The CURVE public key the sender proved it holds; `nil` on a node without keys.
+    public let peerKey: CurveKey?
 
     /// The message's envelope.
     public var envelope: Weft_Envelope { message.envelope }

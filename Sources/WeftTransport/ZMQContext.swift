@@ -1,4 +1,5 @@
 import CZeroMQ
+import Synchronization
 import WeftRuntime
 
 /// One libzmq context: the I/O threads that move bytes for every socket created in it.
@@ -14,6 +15,8 @@ public final class ZMQContext: @unchecked Sendable {
 
     /// The libzmq context. Never leaves this module.
     let handle: UnsafeMutableRawPointer
+    /// The context's ZAP handler, started by the first node that has keys.
+    private let zap = Mutex<ZAPService?>(nil)
 
     /// Makes a context with `ioThreads` libzmq I/O threads that allows `maxSockets` open sockets.
     public init(ioThreads: Int = 1, maxSockets: Int = 8192) {
@@ -31,7 +34,20 @@ public final class ZMQContext: @unchecked Sendable {
         zmq_ctx_shutdown(handle)
     }
 
+    /// The context's ZAP handler, started on first use.
+    func zapService() throws(WeftError) -> ZAPService {
+        try zap.withLock { (zap) throws(WeftError) -> ZAPService in
+            if let zap { return zap }
+            let started = try ZAPService.start(context: handle)
+            zap = started
+            return started
+        }
+    }
+
     deinit {
+        // The ZAP handler's thread blocks in a receive until the context shuts down; then it
+        // closes its socket, which the termination below waits for.
+        if zap.withLock({ $0 != nil }) { zmq_ctx_shutdown(handle) }
         // Returns once every socket made in this context is closed; each socket's owner holds
         // the context, so by now they all are.
         while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}

@@ -110,15 +110,23 @@ struct StepBench: ParsableCommand {
     @Option(help: "Steps (and raw round trips, and pings) to time.")
     var iterations = 5_000
 
-    @Option(help: "Rounds the three measurements are interleaved in.")
+    @Option(help: "Rounds the measurements are interleaved in.")
     var rounds = 10
+
+    @Flag(help: "Also time the step on a cluster whose sockets speak CURVE, beside the plain one.")
+    var curve = false
 
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         global.bootstrapLogging()
-        let report = try ClusterBenchmark.step(executable: selfExecutable(), iterations: iterations, rounds: rounds)
-        for timing in [report.rawRoundTrip, report.ping, report.step] {
+        let report = try ClusterBenchmark.step(
+            executable: selfExecutable(),
+            iterations: iterations,
+            rounds: rounds,
+            curve: curve
+        )
+        for timing in [report.rawRoundTrip, report.ping, report.step] + [report.curveStep].compactMap({ $0 }) {
             say(
                 "\(timing.name): median \(fixed(timing.statistics.median * 1e6)) µs, p99 \(fixed(timing.statistics.p99 * 1e6)) µs"
             )
@@ -128,6 +136,14 @@ struct StepBench: ParsableCommand {
             say("per round, the step took \(fixed(low))–\(fixed(high)) raw round trips at the median")
         }
         say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 2)")
+        if let cost = report.curveCost, let low = report.curveRoundRatios.min(), let high = report.curveRoundRatios.max() {
+            // The rounds' own ratios see plain and CURVE steps under the same load, moments apart.
+            let typical = Statistics(report.curveRoundRatios).median
+            say(
+                "CURVE adds \(fixed(100 * cost, 1))% to the step at the median; per round \(fixed(100 * (typical - 1), 1))% "
+                    + "at the median, \(fixed(100 * (low - 1), 1))% to \(fixed(100 * (high - 1), 1))% (target: at most 15%)"
+            )
+        }
     }
 }
 
@@ -144,6 +160,9 @@ struct TransferBench: ParsableCommand {
     @Option(help: "Steps (and raw messages) to time.")
     var iterations = 50
 
+    @Flag(help: "Also time the step on a cluster whose sockets speak CURVE, beside the plain one.")
+    var curve = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -155,7 +174,8 @@ struct TransferBench: ParsableCommand {
         let report = try ClusterBenchmark.transfer(
             executable: selfExecutable(),
             bytes: mebibytes << 20,
-            iterations: iterations
+            iterations: iterations,
+            curve: curve
         )
         say("raw ZeroMQ one-way, \(mebibytes) MiB messages: \(fixed(report.rawBandwidth / 1e9)) GB/s")
         say(
@@ -166,6 +186,14 @@ struct TransferBench: ParsableCommand {
         say(
             "the step reaches \(fixed(100 * report.stepBandwidth / report.rawBandwidth, 1))% of raw bandwidth (target: 85%)"
         )
+        if let curveStep = report.curveStep, let cost = report.curveCost {
+            say(
+                "\(curveStep.name): median \(fixed(curveStep.statistics.median * 1e3)) ms, "
+                    + "p99 \(fixed(curveStep.statistics.p99 * 1e3)) ms, "
+                    + "\(fixed(Double(report.bytes) / curveStep.statistics.median / 1e9)) GB/s"
+            )
+            say("CURVE adds \(fixed(100 * cost, 1))% to the step at the median (target: at most 30%)")
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import WeftCluster
+import WeftObservability
 import WeftPlacement
 import WeftProto
 import WeftRuntime
@@ -12,7 +13,11 @@ struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run a coordinator.",
-        discussion: "Settings come from --config's cluster file when given; every flag overrides the file."
+        discussion: """
+            Settings come from --config's cluster file when given; every flag overrides the file. With the file's \
+            security section every connection speaks CURVE and only listed keys get in; without keys the \
+            coordinator binds only loopback addresses unless --insecure is given.
+            """
     )
 
     @Option(help: "A cluster file (YAML or JSON) to take the address, strategy and timing from.")
@@ -20,9 +25,12 @@ struct CoordinatorCommand: ParsableCommand {
 
     @Option(
         help:
-            "Address to bind, like tcp://0.0.0.0:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7070."
+            "Address to bind, like tcp://127.0.0.1:7070 (port 0 picks a free port). Default: the cluster file's, else tcp://127.0.0.1:7070."
     )
     var listen: String?
+
+    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    var insecure = false
 
     @Option(
         help:
@@ -53,6 +61,8 @@ struct CoordinatorCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
+    @OptionGroup var observability: CoordinatorObservabilityOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -68,13 +78,15 @@ struct CoordinatorCommand: ParsableCommand {
     func coordinatorConfiguration() throws -> Coordinator.Configuration {
         var configuration =
             try config.map { try ClusterConfig(contentsOfFile: $0).coordinatorConfiguration() }
-            ?? Coordinator.Configuration(listen: "tcp://0.0.0.0:7070")
+            ?? Coordinator.Configuration(listen: "tcp://127.0.0.1:7070")
         if let listen { configuration.listen = listen }
+        if insecure { configuration.insecure = true }
         if let strategy { configuration.defaultStrategy = strategy }
         if let heartbeatTimeoutMs { configuration.heartbeatTimeout = .milliseconds(heartbeatTimeoutMs) }
         if let heartbeatIntervalMs { configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs) }
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let stepTimeoutMs { configuration.stepTimeout = .milliseconds(stepTimeoutMs) }
+        if observability.samplesSteps { configuration.statisticsSampleInterval = .seconds(1) }
         _ = try PlacementStrategies.named(configuration.defaultStrategy)
         if let problem = ClusterConfig.heartbeatProblem(
             interval: configuration.heartbeatInterval,
@@ -88,9 +100,14 @@ struct CoordinatorCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let coordinator = try Coordinator(try coordinatorConfiguration(), logger: Logger(label: "weft.coordinator"))
+        let endpoints = [
+            try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator),
+        ]
         coordinator.start()
         say("coordinator listening on \(coordinator.address)")
+        for case let (_, line)? in endpoints { say(line) }
         waitForTermination(exitWithParent: exitWithParent)
+        for case let (endpoint, _)? in endpoints { endpoint.stop() }
         coordinator.stop()
     }
 }
@@ -102,16 +119,21 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Run a worker.",
         discussion: """
             With --config, the worker takes task --task of job --job from the cluster file: it binds that task's \
-            listen address (every interface, on the task's port, by default), advertises the task's address and \
-            registers with the file's coordinator. Every flag overrides the file.
+            listen address (every interface, on the task's port, by default; loopback for a loopback address), \
+            advertises the task's address, registers with the file's coordinator, and with the file's security \
+            section speaks CURVE with its task's keys. Every flag overrides the file. Without keys it binds only \
+            loopback addresses unless --insecure is given.
             """
     )
 
     @Option(
         help:
-            "Address to bind, like tcp://0.0.0.0:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://0.0.0.0:7071."
+            "Address to bind, like tcp://127.0.0.1:7071 (port 0 picks a free port). Default: the cluster file's, else tcp://127.0.0.1:7071."
     )
     var listen: String?
+
+    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    var insecure = false
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
     var advertise: String?
@@ -146,6 +168,8 @@ struct WorkerCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
+    @OptionGroup var metrics: MetricsOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -177,13 +201,14 @@ struct WorkerCommand: ParsableCommand {
             configuration = try file.workerConfiguration(job: job, task: task)
         } else {
             configuration = .init(
-                listen: "tcp://0.0.0.0:7071",
+                listen: "tcp://127.0.0.1:7071",
                 coordinator: cluster.coordinator ?? "",
                 job: job ?? "worker",
                 task: task
             )
         }
         if let listen { configuration.listen = listen }
+        if insecure { configuration.insecure = true }
         if let advertise { configuration.advertise = advertise }
         if let coordinator = cluster.coordinator { configuration.coordinator = coordinator }
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
@@ -194,8 +219,10 @@ struct WorkerCommand: ParsableCommand {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
         let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
+        let endpoint = try metrics.serve { StateGauges.refresh(worker) }
         worker.start()
         say("worker listening on \(worker.address)")
+        if let (_, line) = endpoint { say(line) }
         if let registerTimeout { exitUnlessRegistered(worker, within: .milliseconds(Int64(registerTimeout * 1000))) }
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()
@@ -241,7 +268,8 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let address = try cluster.coordinatorAddress()
-        let status = try ClusterClient.status(coordinator: address)
+        let security = try cluster.clientSecurity()
+        let status = try ClusterClient.status(coordinator: address, security: security)
         say("WORKER                 ADDRESS                        HEALTH     SESSIONS  MEMORY      LAST SEEN")
         for worker in status.workers {
             let device = "/job:\(worker.job)/task:\(worker.task)"
@@ -256,11 +284,14 @@ struct StatusCommand: ParsableCommand {
         }
         say("\(status.sessions.count) open session\(status.sessions.count == 1 ? "" : "s")")
         for session in status.sessions {
-            say("  \(session.handle)  nodes \(session.nodes)  steps \(session.steps)  client \(session.client)")
+            // Other clients' sessions come without their handles.
+            let handle = session.handle.isEmpty ? "(another client's)" : session.handle
+            let client = session.client.isEmpty ? "" : "  client \(session.client)"
+            say("  \(handle)  nodes \(session.nodes)  steps \(session.steps)\(client)")
         }
         guard links else { return }
         say("LINK                                        LATENCY     BANDWIDTH")
-        for link in try ClusterClient.measureLinks(coordinator: address) {
+        for link in try ClusterClient.measureLinks(coordinator: address, security: security) {
             let microseconds = link.latency / .microseconds(1)
             say(
                 "\(link.source) -> \(link.destination)".padding(toLength: 43, withPad: " ", startingAt: 0) + " "

@@ -10,6 +10,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "A cluster file (YAML or JSON) that names the coordinator and the jobs.")
     var config: String?
 
+    @Option(help: "This client's secret key file, for a cluster file with a security section.")
+    var key: String?
+
     /// Whether either flag was given.
     var isGiven: Bool { coordinator != nil || config != nil }
 
@@ -25,6 +28,21 @@ struct ClusterOptions: ParsableArguments {
     /// The cluster file, read and checked, when `--config` names one.
     func clusterFile() throws -> ClusterConfig? {
         try config.map { try ClusterConfig(contentsOfFile: $0) }
+    }
+
+    /// The client's keys when the cluster file has a security section: `--key` and the file's
+    /// coordinator key. Throws when one is given without the other.
+    func clientSecurity() throws -> ClientSecurity? {
+        let security = try clusterFile()?.security
+        switch (security, key) {
+        case (nil, nil): return nil
+        case (nil, .some):
+            throw ValidationError("--key needs --config with a cluster file that has a security section")
+        case (.some, nil):
+            throw ValidationError("the cluster file has keys: give this client's secret key file with --key FILE")
+        case (.some(let security), .some(let key)):
+            return try ClientSecurity(secretKeyFile: key, cluster: security)
+        }
     }
 
     /// `--coordinator`, else the cluster file's coordinator; throws when neither flag was given.

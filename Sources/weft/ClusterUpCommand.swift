@@ -28,6 +28,16 @@ struct ClusterUpCommand: ParsableCommand {
     @Option(help: "Default placement strategy.")
     var strategy = "explicit"
 
+    @Flag(help: "Let processes without keys listen on a --host that is not loopback.")
+    var insecure = false
+
+    @Flag(help: "Make CURVE keys for every process and a client named 'client', and a cluster file naming them.")
+    var keys = false
+
+    func validate() throws {
+        if keys && insecure { throw ValidationError("--keys and --insecure exclude each other") }
+    }
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -36,12 +46,18 @@ struct ClusterUpCommand: ParsableCommand {
             executable: selfExecutable(),
             jobs: try JobCounts(parsing: jobs),
             host: host,
-            strategy: strategy
+            strategy: strategy,
+            extraArguments: insecure ? ["--insecure"] : [],
+            clients: keys ? ["client"] : nil
         )
         for member in cluster.members {
             say(
                 "\(member.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(member.address)  pid \(member.pid)"
             )
+        }
+        if let file = cluster.configFile, let folder = cluster.keysFolder {
+            say("cluster file \(file); the client's key is \(folder)/client.key (removed when the cluster stops)")
+            say("try: weft status --config \(file) --key \(folder)/client.key")
         }
         say("cluster up; connect with Session(target: \"\(cluster.address)\"); Ctrl-C stops it")
         waitForTermination()

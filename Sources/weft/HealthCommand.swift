@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WeftCluster
+import WeftPlacement
 import WeftRuntime
 
 /// `weft health`: asks a coordinator or worker whether it serves, for liveness and readiness
@@ -25,6 +26,9 @@ struct HealthCommand: ParsableCommand {
     @Option(help: "With --config: the worker's task.")
     var task: Int?
 
+    @Option(help: "With --config of a cluster with keys: this client's secret key file.")
+    var key: String?
+
     @Option(help: "Milliseconds to wait for the answer.")
     var timeoutMs = 2000
 
@@ -44,15 +48,33 @@ struct HealthCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         let target = try resolvedAddress()
+        let security = try targetSecurity()
         let start = ContinuousClock.now
         do {
-            try ClusterClient.ping(target, timeout: .milliseconds(timeoutMs))
+            try ClusterClient.ping(target, security: security, timeout: .milliseconds(timeoutMs))
             let elapsed = (ContinuousClock.now - start) / .milliseconds(1)
             if !quiet { say("\(target) is healthy (answered in \(fixed(elapsed)) ms)") }
         } catch {
             if !quiet { say("\(target) is not healthy: \(error)") }
             throw ExitCode.failure
         }
+    }
+
+    /// With a cluster file that has keys: `--key` and the key of the process pinged.
+    private func targetSecurity() throws -> ClientSecurity? {
+        guard let config, let security = try ClusterConfig(contentsOfFile: config).security else {
+            guard key == nil else { throw ValidationError("--key needs --config with a security section") }
+            return nil
+        }
+        guard let key else { throw ValidationError("the cluster file has keys: give a client's secret key with --key FILE") }
+        var client = try ClientSecurity(secretKeyFile: key, cluster: security)
+        if let job, let task {
+            guard let keys = security.tasks[DeviceName(job: job, task: task)] else {
+                throw ValidationError("the security section has no keys for /job:\(job)/task:\(task)")
+            }
+            client.coordinatorKey = keys.publicKey
+        }
+        return client
     }
 
     private func resolvedAddress() throws -> String {

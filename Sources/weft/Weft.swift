@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WeftObservability
 
 /// The `weft` command-line tool.
 @main
@@ -9,8 +10,9 @@ struct WeftCommand: ParsableCommand {
         commandName: "weft",
         abstract: "Weft: TensorFlow-style graphs and sessions in Swift, local or on a cluster.",
         subcommands: [
-            DemoCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
-            ClusterCommand.self, StatusCommand.self, HealthCommand.self,
+            DemoCommand.self, RunCommand.self, ConformanceCommand.self, OpsCommand.self, BenchCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self, StatusCommand.self, HealthCommand.self,
+            KeysCommand.self,
             CheckpointCommand.self,
         ]
     )
@@ -21,13 +23,30 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
-    /// Sends logs to standard error at the chosen level; called once per process.
+    @Option(name: .long, help: "Log format: text, or json for one JSON object per line.")
+    var logFormat: LogFormat = .text
+
+    /// How log records are written.
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    /// Sends logs to standard error at the chosen level and format; called once per process.
     func bootstrapLogging() {
         let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        switch logFormat {
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case .json:
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
     }
 }

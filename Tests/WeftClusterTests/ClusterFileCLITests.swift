@@ -33,7 +33,11 @@ import WeftTestKit
         let good = try Self.write(ClusterConfigTests.valid)
         let ok = try Fixtures.runWeft(["cluster", "check", "--config", good.path])
         #expect(ok.status == 0)
-        #expect(ok.output == "\(good.path): OK: coordinator tcp://10.0.0.1:7070, jobs ps=1,worker=2 (4 processes)\n")
+        #expect(
+            ok.output
+                == "\(good.path): OK: coordinator tcp://10.0.0.1:7070, jobs ps=1,worker=2 (4 processes); "
+                + "no keys: processes listen on loopback only\n"
+        )
     }
 
     @Test func coordinatorAndWorker_fromAFile_withFlagsOverridingIt() async throws {

@@ -36,12 +36,16 @@ import WeftTransport
         )
         let handle = created.envelope.session
         let step = try await client.request(
-            .make(.runStep, session: handle) { $0.runStep = .with { $0.targets = ["init"] } },
+            .make(.runStep, session: handle) {
+                $0.client = "vanishing-client"
+                $0.runStep = .with { $0.targets = ["init"] }
+            },
             to: cluster.address,
             timeout: .seconds(5)
         )
         #expect(step.error == nil)
-        #expect(try ClusterClient.status(coordinator: cluster.address).sessions.map(\.handle) == [handle])
+        // Another client's session is listed without its handle.
+        #expect(try ClusterClient.status(coordinator: cluster.address).sessions.map(\.handle) == [""])
         client.close()
 
         let freed = await eventually(timeout: .seconds(8)) {
@@ -75,6 +79,7 @@ import WeftTransport
         let handle = created.envelope.session
         let step = try await client.request(
             .make(.runStep, session: handle) { envelope in
+                envelope.client = "durations-client"
                 envelope.deadlineMs = .max
                 envelope.runStep = .with { $0.fetches = ["two:0"] }
             },
@@ -82,7 +87,11 @@ import WeftTransport
             timeout: .seconds(10)
         )
         #expect(step.tensors == [Tensor(Float(2))])
-        _ = try await client.request(.make(.closeSession, session: handle), to: cluster.address, timeout: .seconds(5))
+        _ = try await client.request(
+            .make(.closeSession, session: handle) { $0.client = "durations-client" },
+            to: cluster.address,
+            timeout: .seconds(5)
+        )
         #expect(try ClusterClient.status(coordinator: cluster.address).sessions.isEmpty)
     }
 

@@ -5,13 +5,16 @@ import WeftTransport
 
 /// Requests about the cluster itself, for tools.
 public enum ClusterClient {
-    /// The coordinator's list of workers and sessions.
+    /// The coordinator's list of workers and sessions: this client's sessions with their
+    /// handles, other clients' without.
     public static func status(
         coordinator: String,
+        security: ClientSecurity? = nil,
         timeout: Duration = .seconds(3)
     ) throws(WeftError) -> Weft_ClusterStatusReply {
-        try ClientConnection.shared.get().request(.make(.clusterStatus), to: coordinator, timeout: timeout).envelope
-            .clusterStatusReply
+        let connection = try ClientConnection.connection(security, coordinator: coordinator)
+        let request = WireMessage.make(.clusterStatus) { $0.clusterStatus = .with { $0.client = connection.id } }
+        return try connection.request(request, to: coordinator, timeout: timeout).envelope.clusterStatusReply
     }
 
     /// Has the coordinator measure every link between its healthy workers, each direction from
@@ -20,6 +23,7 @@ public enum ClusterClient {
         coordinator: String,
         roundTrips: Int = 20,
         payloadBytes: Int = 1 << 20,
+        security: ClientSecurity? = nil,
         timeout: Duration = .seconds(60)
     ) throws(WeftError) -> [LinkMeasurement] {
         let request = WireMessage.make(.measureLinks) { envelope in
@@ -28,12 +32,22 @@ public enum ClusterClient {
                 $0.payloadBytes = UInt64(clamping: payloadBytes)
             }
         }
-        let reply = try ClientConnection.shared.get().request(request, to: coordinator, timeout: timeout)
+        let reply = try ClientConnection.connection(security, coordinator: coordinator)
+            .request(request, to: coordinator, timeout: timeout)
         return try LinkMeasurement.list(reply.envelope.measureLinksReply)
     }
 
-    /// Whether a coordinator or worker at `address` answers a ping within `timeout`: the health probe.
-    public static func ping(_ address: String, timeout: Duration = .seconds(2)) throws(WeftError) {
-        _ = try ClientConnection.shared.get().request(.make(.ping), to: address, timeout: timeout)
+    /// Whether a coordinator or worker at `address` answers a ping within `timeout`: the health
+    /// probe. With keys, `security.coordinatorKey` is the key expected at `address`.
+    public static func ping(
+        _ address: String,
+        security: ClientSecurity? = nil,
+        timeout: Duration = .seconds(2)
+    ) throws(WeftError) {
+        _ = try ClientConnection.connection(security, coordinator: address).request(
+            .make(.ping),
+            to: address,
+            timeout: timeout
+        )
     }
 }

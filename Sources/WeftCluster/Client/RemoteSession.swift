@@ -27,26 +27,84 @@ public struct RemoteSessionOptions: Sendable {
     /// over `RunMetadata`): the `profile` strategy places with these in place of estimates.
     public var measuredCosts: [String: Duration] = [:]
 
+    /// The client's key and the coordinator's, for a cluster with keys; `nil` for one without.
+    public var security: ClientSecurity?
+
     /// Default options.
     public init(strategy: String? = nil) { self.strategy = strategy }
 }
 
+/// A client's CURVE keys: its own pair, which the cluster file lists under `clients`, and the
+/// coordinator's public key. Workers' keys come from the coordinator when a step may go to a
+/// worker directly.
+public struct ClientSecurity: Sendable, Hashable {
+    /// This client's keys.
+    public var keyPair: CurveKeyPair
+    /// The coordinator's public key.
+    public var coordinatorKey: CurveKey
+
+    /// Makes a client's security settings.
+    public init(keyPair: CurveKeyPair, coordinatorKey: CurveKey) {
+        self.keyPair = keyPair
+        self.coordinatorKey = coordinatorKey
+    }
+
+    /// Reads the client's secret key file (mode 0600) and takes the coordinator's key from a
+    /// cluster file's security section.
+    public init(secretKeyFile: String, cluster: ClusterSecurity) throws(WeftError) {
+        self.init(keyPair: try CurveKeyFile.readSecret(secretKeyFile), coordinatorKey: cluster.coordinator.publicKey)
+    }
+}
+
 /// This process's connection to coordinators: one messaging node (one I/O thread) for all
-/// remote sessions, and keep-alives that hold their leases while the process lives.
+/// remote sessions with the same keys, and keep-alives that hold their leases while the
+/// process lives.
 final class ClientConnection: Sendable {
-    /// The process's connection, started on first use; an error when its socket cannot be made.
-    static let shared: Result<ClientConnection, WeftError> = {
+    /// The connections with keys, by key pair, made on first use.
+    private static let secured = Mutex<[CurveKeyPair: ClientConnection]>([:])
+
+    /// The connection for `security`: the plain shared one, or one speaking CURVE with that
+    /// key pair, which expects the coordinator's key at `coordinator`.
+    static func connection(
+        _ security: ClientSecurity?,
+        coordinator: String
+    ) throws(WeftError) -> ClientConnection {
+        guard let security else { return try shared.get() }
+        let connection = try secured.withLock { (table) throws(WeftError) -> ClientConnection in
+            if let existing = table[security.keyPair] { return existing }
+            let made = ClientConnection(
+                node: try MessagingNode(
+                    listen: "tcp://127.0.0.1:0",
+                    configuration: clientConfiguration,
+                    security: MessagingNode.Security(keyPair: security.keyPair, admitted: []),
+                    logger: Logger(label: "weft.client")
+                )
+            )
+            table[security.keyPair] = made
+            return made
+        }
+        connection.node.trust(security.coordinatorKey, at: coordinator)
+        return connection
+    }
+
+    private static var clientConfiguration: MessagingNode.Configuration {
         // Direct steps wait on a worker with no coordinator watching its heartbeats: a connection
         // that goes silent must fail them well within the 3 s a dead worker may take.
         var configuration = MessagingNode.Configuration()
         configuration.heartbeatInterval = .milliseconds(500)
         configuration.heartbeatTimeout = .seconds(2)
+        return configuration
+    }
+
+    /// The process's connection without keys, started on first use; an error when its socket
+    /// cannot be made.
+    static let shared: Result<ClientConnection, WeftError> = {
         // The client's own ROUTER is bound on loopback only: nothing connects to it.
         return Result { () throws(WeftError) in
             ClientConnection(
                 node: try MessagingNode(
                     listen: "tcp://127.0.0.1:0",
-                    configuration: configuration,
+                    configuration: clientConfiguration,
                     logger: Logger(label: "weft.client")
                 )
             )
@@ -110,13 +168,15 @@ public final class RemoteSessionBackend: SessionBackend {
     private let coordinator: String
     private let graph: Graph
     private let options: RemoteSessionOptions
+    /// The coordinator's and direct-route workers' clocks against this process's, for timelines.
+    private let clockOffsets = ClockOffsetFilter()
     private let handle: String
     private let state: Mutex<State>
 
     /// Opens a session for `graph` on the cluster whose coordinator is at `coordinator`.
     public init(coordinator: String, graph: Graph, options: RemoteSessionOptions = .init()) throws(WeftError) {
         if let error = graph.buildError { throw error }
-        let connection = try ClientConnection.shared.get()
+        let connection = try ClientConnection.connection(options.security, coordinator: coordinator)
         self.connection = connection
         self.coordinator = coordinator
         self.graph = graph
@@ -170,6 +230,7 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
+            envelope.client = connection.id
             envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runStep = .with {
                 $0.feeds = signature.feeds.map(\.description)
@@ -178,7 +239,9 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.collectStatistics = collectStatistics
             }
         }
+        let sentMicros = WallClock.nowMicros
         let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
+        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == fetches.count else {
             throw WeftError(
                 .internal,
@@ -186,10 +249,22 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         let body = reply.envelope.runStepReply
-        if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature) {
+        if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature), trustRoute(body.directRoute) {
             state.withLock { $0.routes[signature] = body.directRoute }
         }
-        return (reply.tensors, collectStatistics ? StepStatistics(body.statistics) : nil)
+        let offset = clockOffsets.update(
+            coordinator,
+            with: ClockOffset(
+                sent: sentMicros,
+                received: receivedMicros,
+                peerReceived: body.receivedUnixMicros,
+                peerReplied: body.repliedUnixMicros
+            )
+        )
+        guard collectStatistics else { return (reply.tensors, nil) }
+        var statistics = body.statistics
+        if let offset { statistics.align(by: offset) }
+        return (reply.tensors, StepStatistics(statistics))
     }
 
     /// Runs a one-worker step as a `RUN_PARTITION` request to that worker. A failure forgets
@@ -210,6 +285,7 @@ public final class RemoteSessionBackend: SessionBackend {
             step: step,
             tensors: route.feedIndices.map { feeds[Int($0)] }
         ) { envelope in
+            envelope.client = connection.id
             envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runPartition = .with {
                 $0.handle = route.handle
@@ -217,6 +293,7 @@ public final class RemoteSessionBackend: SessionBackend {
             }
         }
         let reply: WireMessage
+        let sentMicros = WallClock.nowMicros
         do {
             reply = try connection.request(request, to: route.address, timeout: options.stepTimeout + .seconds(2))
         } catch {
@@ -224,6 +301,7 @@ public final class RemoteSessionBackend: SessionBackend {
             guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
             throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
         }
+        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == route.fetchIndices.count else {
             throw WeftError(
                 .internal,
@@ -232,8 +310,30 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
-        let statistics = collectStatistics ? StepStatistics(reply.envelope.runPartitionReply.statistics) : nil
-        return (values.map { $0! }, statistics)  // routes are kept only when they answer every fetch
+        let fetched = values.map { $0! }  // routes are kept only when they answer every fetch
+        let body = reply.envelope.runPartitionReply
+        let offset = clockOffsets.update(
+            route.device,
+            with: ClockOffset(
+                sent: sentMicros,
+                received: receivedMicros,
+                peerReceived: body.receivedUnixMicros,
+                peerReplied: body.repliedUnixMicros
+            )
+        )
+        guard collectStatistics else { return (fetched, nil) }
+        var statistics = body.statistics
+        if let offset { statistics.align(by: offset) }
+        return (fetched, StepStatistics(statistics))  // routes are kept only when they answer every fetch
+    }
+
+    /// Whether a direct route can be used: without keys always; with keys when the coordinator
+    /// named the worker's key, which is then expected at its address.
+    private func trustRoute(_ route: Weft_DirectRoute) -> Bool {
+        guard options.security != nil else { return true }
+        guard let key = try? CurveKey(z85: route.publicKey) else { return false }
+        connection.node.trust(key, at: route.address)
+        return true
     }
 
     /// Whether the worker's fetches and the fed tensors together answer every fetch, with every
@@ -257,6 +357,7 @@ public final class RemoteSessionBackend: SessionBackend {
         let graphDef = graph.graphDef
         let (added, count) = (Array(graphDef.node.dropFirst(sent)), graphDef.node.count)
         let request = WireMessage.make(.extendSession, session: handle) {
+            $0.client = connection.id
             $0.extendSession = .with {
                 $0.graph.node = added
                 // An imported GraphDef may have brought functions; the coordinator adds the new ones.
@@ -279,7 +380,7 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         guard wasOpen else { return }
         connection.release(coordinator)
-        let request = WireMessage.make(.closeSession, session: handle)
+        let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
         connection.node.request(request, to: coordinator, timeout: .seconds(2)) { _ in }
     }
 }

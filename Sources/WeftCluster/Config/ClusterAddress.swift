@@ -42,9 +42,12 @@ public struct ClusterAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// The address to bind for a process others reach at `address`: every interface, same port.
     /// Binding every interface (not the advertised name) is what works behind NAT, in
-    /// containers, and where the advertised name is a DNS alias of the host.
+    /// containers, and where the advertised name is a DNS alias of the host. A loopback address
+    /// binds itself: no other host could reach the process anyway, and a process without keys
+    /// may bind only loopback (`ListenPolicy`).
     public static func wildcardListen(for address: String) -> String {
         guard let parsed = try? ClusterAddress(parsing: address) else { return address }
+        if ListenPolicy.isLoopbackHost(parsed.host) { return address }
         return "tcp://0.0.0.0:\(parsed.port)"
     }
 }

@@ -1,14 +1,23 @@
 import Foundation
 import WeftPlacement
 import WeftRuntime
+import WeftTransport
 import Yams
 
 extension ClusterConfig {
     /// Reads a cluster file in YAML or JSON (JSON is read as YAML, which it is a subset of)
     /// and checks it, returning every problem rather than stopping at the first: what
     /// `weft cluster check` prints.
-    public static func check(_ text: String, file: String) -> (config: ClusterConfig?, problems: [ConfigProblem]) {
-        var reader = ConfigReader(file: file)
+    ///
+    /// Public key files are always read; with `secrets`, every secret key file named too (it
+    /// exists, holds the listed public key's secret, mode 0600), which only a host holding all
+    /// of them can check: processes read only their own.
+    public static func check(
+        _ text: String,
+        file: String,
+        secrets: Bool = false
+    ) -> (config: ClusterConfig?, problems: [ConfigProblem]) {
+        var reader = ConfigReader(file: file, checkSecrets: secrets)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -34,7 +43,11 @@ extension ClusterConfig {
 
     /// Checks a cluster file's bytes: text that is not UTF-8 (a binary file, a file in another
     /// encoding) is one problem at the line and column of its first bad byte.
-    public static func check(_ data: Data, file: String) -> (config: ClusterConfig?, problems: [ConfigProblem]) {
+    public static func check(
+        _ data: Data,
+        file: String,
+        secrets: Bool = false
+    ) -> (config: ClusterConfig?, problems: [ConfigProblem]) {
         let bytes = [UInt8](data)
         var line = 1
         var lineStart = 0
@@ -57,7 +70,7 @@ extension ClusterConfig {
             }
             offset += length
         }
-        return check(String(decoding: bytes, as: UTF8.self), file: file)
+        return check(String(decoding: bytes, as: UTF8.self), file: file, secrets: secrets)
     }
 
     /// The length of the well-formed UTF-8 sequence at `offset`, or `nil` when it is not one.
@@ -140,9 +153,14 @@ extension ClusterConfig {
 /// with its key path and position.
 struct ConfigReader {
     let file: String
+    /// Read every secret key file too (`weft cluster check`).
+    let checkSecrets: Bool
     var problems: [ConfigProblem] = []
 
-    init(file: String) { self.file = file }
+    init(file: String, checkSecrets: Bool = false) {
+        self.file = file
+        self.checkSecrets = checkSecrets
+    }
 
     mutating func report(_ path: String, at node: Node?, _ message: String) {
         problems.append(
@@ -180,13 +198,7 @@ struct ConfigReader {
         if let node = required(fields, "jobs", in: root, at: "") { config.jobs = jobs(node) }
         if let node = fields["heartbeat"] { heartbeat(node, into: &config) }
         if let node = fields["deadlines"] { deadlines(node, into: &config) }
-        if let node = fields["security"] {
-            report(
-                "security",
-                at: node,
-                "security keys are not supported by this version of Weft yet; remove 'security'"
-            )
-        }
+        if let node = fields["security"] { security(node, into: &config) }
         checkDistinctAddresses(config, root: root)
         return config
     }
@@ -263,6 +275,101 @@ struct ConfigReader {
         guard let fields = mapping(node, at: "deadlines", allowed: ["request", "step"]) else { return }
         config.requestTimeout = fields["request"].flatMap { duration($0, at: "deadlines.request") }
         config.stepTimeout = fields["step"].flatMap { duration($0, at: "deadlines.step") }
+    }
+
+    /// `security`: `insecure: true`, or the keys of the coordinator, of every task (in the
+    /// order of `jobs`) and of the clients. Key files are relative to the cluster file's folder.
+    private mutating func security(_ node: Node, into config: inout ClusterConfig) {
+        guard let fields = mapping(node, at: "security", allowed: ["insecure", "coordinator", "tasks", "clients"]) else {
+            return
+        }
+        if let value = fields["insecure"] {
+            if let flag = value.bool { config.insecure = flag } else { report("security.insecure", at: value, "expected true or false") }
+        }
+        let hasKeys = fields["coordinator"] != nil || fields["tasks"] != nil || fields["clients"] != nil
+        guard hasKeys else { return }
+        if config.insecure {
+            report("security.insecure", at: fields["insecure"], "'insecure' and keys exclude each other; remove one")
+        }
+        var keys: [(path: String, node: Node?, key: CurveKey)] = []
+        let coordinator = required(fields, "coordinator", in: node, at: "security").flatMap {
+            processKeys($0, at: "security.coordinator")
+        }
+        if let coordinator { keys.append(("security.coordinator", fields["coordinator"], coordinator.publicKey)) }
+        var tasks: [DeviceName: ClusterSecurity.ProcessKeys] = [:]
+        if let tasksNode = required(fields, "tasks", in: node, at: "security"),
+            let jobs = mapping(tasksNode, at: "security.tasks", allowed: config.jobs.map(\.name))
+        {
+            for job in config.jobs {
+                let path = "security.tasks.\(job.name)"
+                guard let list = jobs[job.name] else {
+                    report(path, at: tasksNode, "job '\(job.name)' has no keys; list one entry per task")
+                    continue
+                }
+                guard case .sequence(let entries) = list, entries.count == job.tasks.count else {
+                    report(path, at: list, "job '\(job.name)' has \(job.tasks.count) tasks; list one entry per task")
+                    continue
+                }
+                for (index, entry) in entries.enumerated() {
+                    guard let found = processKeys(entry, at: "\(path)[\(index)]") else { continue }
+                    tasks[DeviceName(job: job.name, task: index)] = found
+                    keys.append(("\(path)[\(index)]", entry, found.publicKey))
+                }
+            }
+        }
+        var clients: [String: CurveKey] = [:]
+        if let clientsNode = fields["clients"], let entries = orderedMapping(clientsNode, at: "security.clients") {
+            for (name, _, value) in entries {
+                guard let key = publicKey(value, at: "security.clients.\(name)") else { continue }
+                clients[name] = key
+                keys.append(("security.clients.\(name)", value, key))
+            }
+        }
+        var seen: [CurveKey: String] = [:]
+        for entry in keys {
+            if let first = seen[entry.key] {
+                report(entry.path, at: entry.node, "this public key is already \(first)'s; each process needs its own")
+            } else {
+                seen[entry.key] = entry.path
+            }
+        }
+        if let coordinator { config.security = ClusterSecurity(coordinator: coordinator, tasks: tasks, clients: clients) }
+    }
+
+    /// `{public: FILE, secret: FILE}`: a process's public key, read now, and its secret key file.
+    private mutating func processKeys(_ node: Node, at path: String) -> ClusterSecurity.ProcessKeys? {
+        guard let fields = mapping(node, at: path, allowed: ["public", "secret"]) else { return nil }
+        let key = required(fields, "public", in: node, at: path).flatMap { publicKey($0, at: "\(path).public") }
+        guard let secretNode = required(fields, "secret", in: node, at: path),
+            let secret = string(secretNode, at: "\(path).secret").map(resolve)
+        else { return nil }
+        if checkSecrets, let key {
+            do throws(WeftError) {
+                let pair = try CurveKeyFile.readSecret(secret)
+                if pair.publicKey != key {
+                    report("\(path).secret", at: secretNode, "\(secret) is not the secret key of \(path).public")
+                }
+            } catch {
+                report("\(path).secret", at: secretNode, error.message)
+            }
+        }
+        return key.map { ClusterSecurity.ProcessKeys(publicKey: $0, secretKeyFile: secret) }
+    }
+
+    private mutating func publicKey(_ node: Node, at path: String) -> CurveKey? {
+        guard let file = string(node, at: path).map(resolve) else { return nil }
+        do throws(WeftError) {
+            return try CurveKeyFile.readPublic(file)
+        } catch {
+            report(path, at: node, error.message)
+            return nil
+        }
+    }
+
+    /// A key file's path: relative ones are relative to the cluster file's folder.
+    private func resolve(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
     }
 
     /// Two processes cannot listen at one address, and a worker advertising the coordinator's

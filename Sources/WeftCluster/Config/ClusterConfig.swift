@@ -1,3 +1,4 @@
+import WeftPlacement
 import WeftRuntime
 
 /// A cluster file: where the coordinator is, which jobs and tasks exist and where each one
@@ -12,7 +13,7 @@ public struct ClusterConfig: Sendable, Equatable {
     public struct Task: Sendable, Equatable {
         /// The address other processes reach the task at, like `tcp://10.0.0.3:7071`.
         public var address: String
-        /// The address the task binds; `tcp://0.0.0.0:PORT` of `address` when `nil`.
+        /// The address the task binds; `ClusterAddress.wildcardListen(for: address)` when `nil`.
         public var listen: String?
 
         /// Makes a task.
@@ -38,7 +39,7 @@ public struct ClusterConfig: Sendable, Equatable {
 
     /// Where clients and workers reach the coordinator, like `tcp://10.0.0.1:7070`.
     public var coordinatorAddress: String
-    /// The address the coordinator binds; `tcp://0.0.0.0:PORT` of `coordinatorAddress` when `nil`.
+    /// The address the coordinator binds; `ClusterAddress.wildcardListen(for: coordinatorAddress)` when `nil`.
     public var coordinatorListen: String?
     /// The placement strategy for sessions that name none; the coordinator's default when `nil`.
     public var strategy: String?
@@ -52,6 +53,10 @@ public struct ClusterConfig: Sendable, Equatable {
     public var requestTimeout: Duration?
     /// How long a step may run when the client sets no deadline.
     public var stepTimeout: Duration?
+    /// `security: {insecure: true}`: processes without keys may listen on non-loopback addresses.
+    public var insecure = false
+    /// The `security` section's keys: with them every socket speaks CURVE.
+    public var security: ClusterSecurity?
 
     /// Makes a configuration from its parts; `ClusterConfig(parsing:file:)` reads one from a file.
     public init(
@@ -92,8 +97,9 @@ public struct ClusterConfig: Sendable, Equatable {
         return found.tasks[index]
     }
 
-    /// The coordinator's settings from this file, before command-line flags override them.
-    public func coordinatorConfiguration() -> Coordinator.Configuration {
+    /// The coordinator's settings from this file, before command-line flags override them; with
+    /// keys, the coordinator's secret key is read (and must be mode 0600).
+    public func coordinatorConfiguration() throws(WeftError) -> Coordinator.Configuration {
         var configuration = Coordinator.Configuration(
             listen: coordinatorListen ?? ClusterAddress.wildcardListen(for: coordinatorAddress)
         )
@@ -102,11 +108,16 @@ public struct ClusterConfig: Sendable, Equatable {
         if let heartbeatTimeout { configuration.heartbeatTimeout = heartbeatTimeout }
         if let requestTimeout { configuration.requestTimeout = requestTimeout }
         if let stepTimeout { configuration.stepTimeout = stepTimeout }
+        configuration.insecure = insecure
+        if let security {
+            configuration.security = try ProcessSecurity(cluster: security, own: security.coordinator)
+        }
         return configuration
     }
 
     /// The settings of worker `job`/`task` from this file: it binds its `listen` address,
-    /// advertises its `address`, and registers with the coordinator under that task.
+    /// advertises its `address`, and registers with the coordinator under that task; with keys,
+    /// the task's secret key is read (and must be mode 0600).
     public func workerConfiguration(job: String, task index: Int) throws(WeftError) -> Worker.Configuration {
         let task = try task(job: job, index: index)
         var configuration = Worker.Configuration(
@@ -117,6 +128,13 @@ public struct ClusterConfig: Sendable, Equatable {
             task: index
         )
         if let requestTimeout { configuration.requestTimeout = requestTimeout }
+        configuration.insecure = insecure
+        if let security {
+            guard let own = security.tasks[DeviceName(job: job, task: index)] else {
+                throw WeftError(.notFound, "the cluster file's security section has no keys for /job:\(job)/task:\(index)")
+            }
+            configuration.security = try ProcessSecurity(cluster: security, own: own)
+        }
         return configuration
     }
 }

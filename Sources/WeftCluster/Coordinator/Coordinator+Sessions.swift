@@ -35,7 +35,9 @@ final class StepGather: Sendable {
 extension Coordinator {
     // MARK: Creating, extending and closing sessions
 
-    func createSession(_ envelope: Weft_Envelope) async throws(WeftError) -> WireMessage {
+    /// Opens a session owned by the client that asks: by its key when the cluster has keys;
+    /// its handle is 128 random bits either way.
+    func createSession(_ envelope: Weft_Envelope, owner: CurveKey?) async throws(WeftError) -> WireMessage {
         let body = envelope.createSession
         let graph = try RuntimeGraph(
             nodes: body.graph.node,
@@ -62,11 +64,12 @@ extension Coordinator {
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
         let lease = Duration(wireMilliseconds: body.leaseMs == 0 ? 30_000 : body.leaseMs)
         let handle = state.withLock { state in
-            let handle = "s\(state.nextSession)-\(UInt32.random(in: 0...UInt32.max))"
-            state.nextSession += 1
+            var handle = Self.newSessionHandle()
+            while state.sessions[handle] != nil { handle = Self.newSessionHandle() }
             state.sessions[handle] = CoordinatorSession(
                 handle: handle,
                 client: body.client,
+                owner: owner,
                 strategy: strategy,
                 options: options,
                 nodes: body.graph.node,
@@ -82,6 +85,17 @@ extension Coordinator {
         return .make(.reply, session: handle) { envelope in
             envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
         }
+    }
+
+    /// `s` and 128 random bits in hex, from the system's cryptographic generator: a handle
+    /// nobody can guess, since without keys it is what a session's owner holds.
+    static func newSessionHandle() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bits = [UInt64.random(in: 0...UInt64.max, using: &generator), .random(in: 0...UInt64.max, using: &generator)]
+        return "s" + bits.map { word in
+            let hex = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
     }
 
     /// What placement believes the cluster costs: each worker's measured rates and the links
@@ -139,9 +153,9 @@ extension Coordinator {
         }
     }
 
-    func extendSession(_ envelope: Weft_Envelope) throws(WeftError) -> WireMessage {
+    func extendSession(_ envelope: Weft_Envelope, caller: CurveKey?) throws(WeftError) -> WireMessage {
         let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName] in
-            let session = try Self.session(envelope.session, in: &state)
+            let session = try Self.session(envelope.session, in: &state, caller: caller, client: envelope.client)
             try session.extend(
                 with: envelope.extendSession.graph.node,
                 library: envelope.extendSession.graph.library,
@@ -155,10 +169,14 @@ extension Coordinator {
         }
     }
 
-    func closeSession(_ handle: String) throws(WeftError) -> WireMessage {
-        let session = state.withLock { $0.sessions.removeValue(forKey: handle) }
-        guard let session else {
-            throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
+    func closeSession(_ handle: String, caller: CurveKey?, client: String) throws(WeftError) -> WireMessage {
+        let session = try state.withLock { (state) throws(WeftError) -> CoordinatorSession in
+            guard let session = state.sessions[handle] else {
+                throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
+            }
+            try Self.checkOwner(session, caller: caller, client: client)
+            state.sessions[handle] = nil
+            return session
         }
         release(session)
         return .ok
@@ -170,18 +188,33 @@ extension Coordinator {
         let targets = state.withLock { state in
             session.contacted.union(session.hosts.keys).compactMap { state.membership[$0]?.address }
         }
-        let message = WireMessage.make(.releaseSession, session: session.handle)
+        let message = WireMessage.make(.releaseSession, session: session.handle) { $0.client = session.client }
         for address in targets {
             node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
         }
     }
 
-    static func session(_ handle: String, in state: inout State) throws(WeftError) -> CoordinatorSession {
+    static func session(
+        _ handle: String,
+        in state: inout State,
+        caller: CurveKey?,
+        client: String
+    ) throws(WeftError) -> CoordinatorSession {
         guard let session = state.sessions[handle] else {
             throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
         }
+        try checkOwner(session, caller: caller, client: client)
         if let broken = session.broken { throw broken }
         return session
+    }
+
+    /// Only the client that opened a session reaches it: with keys the one holding its key;
+    /// without, the one sending the client id it was opened with (which, like the handle, no
+    /// other client is shown).
+    static func checkOwner(_ session: CoordinatorSession, caller: CurveKey?, client: String) throws(WeftError) {
+        guard session.owner == caller, caller != nil || session.client == client else {
+            throw WeftError(.permissionDenied, "session \(session.handle) belongs to another client")
+        }
     }
 
     // MARK: Steps
@@ -196,7 +229,9 @@ extension Coordinator {
         var peers: [Weft_PeerAddress]
     }
 
-    func runStep(_ request: WireMessage) async throws(WeftError) -> WireMessage {
+    /// Runs a step for `caller`; `sample` collects its statistics for the coordinator's own use too.
+    func runStep(_ request: WireMessage, caller: CurveKey?, sample: Bool = false) async throws(WeftError) -> WireMessage {
+        let receivedMicros = WallClock.nowMicros
         let envelope = request.envelope
         let body = envelope.runStep
         guard body.feeds.count == request.tensors.count else {
@@ -206,7 +241,7 @@ extension Coordinator {
             )
         }
         let signature = try RunSignature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
-        let setup = try prepareStep(envelope.session, signature: signature)
+        let setup = try prepareStep(envelope.session, signature: signature, caller: caller, client: envelope.client)
         try await registerPartitions(setup)
         let timeout =
             envelope.deadlineMs > 0 ? Duration(wireMilliseconds: envelope.deadlineMs) : configuration.stepTimeout
@@ -214,7 +249,7 @@ extension Coordinator {
             setup,
             feeds: request.tensors,
             timeout: timeout,
-            collectStatistics: body.collectStatistics
+            collectStatistics: body.collectStatistics || sample
         )
         var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
         for (index, name) in body.feeds.enumerated() {
@@ -231,16 +266,24 @@ extension Coordinator {
             return tensor
         }
         return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
-            if let route = Self.directRoute(setup) { reply.runStepReply.directRoute = route }
-            guard body.collectStatistics else { return }
+            if let route = Self.directRoute(setup, security: configuration.security) {
+                reply.runStepReply.directRoute = route
+            }
+            reply.runStepReply.receivedUnixMicros = receivedMicros
+            guard body.collectStatistics || sample else {
+                reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
+                return
+            }
             var statistics = Weft_StepStats()
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
+                statistics.clocks += part.clocks
                 statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
             }
             reply.runStepReply.statistics = statistics
+            reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
         }
     }
 
@@ -251,7 +294,7 @@ extension Coordinator {
 
     /// A route for steps that run entirely in one partition: the client may send them to that
     /// worker itself (and answer fetches of fed tensors on its own).
-    private static func directRoute(_ setup: StepSetup) -> Weft_DirectRoute? {
+    private static func directRoute(_ setup: StepSetup, security: ProcessSecurity?) -> Weft_DirectRoute? {
         guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
             let worker = setup.workers[device]
         else { return nil }
@@ -261,12 +304,18 @@ extension Coordinator {
             $0.handle = setup.plan.handles[device]!  // every partition has a handle
             $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
             $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
+            $0.publicKey = security?.cluster.tasks[device]?.publicKey.z85 ?? ""
         }
     }
 
-    private func prepareStep(_ handle: String, signature: RunSignature) throws(WeftError) -> StepSetup {
+    private func prepareStep(
+        _ handle: String,
+        signature: RunSignature,
+        caller: CurveKey?,
+        client: String
+    ) throws(WeftError) -> StepSetup {
         try state.withLock { (state) throws(WeftError) -> StepSetup in
-            let session = try Self.session(handle, in: &state)
+            let session = try Self.session(handle, in: &state, caller: caller, client: client)
             session.leaseExpiry = .now + session.lease
             let plan = try session.plan(for: signature)
             var workers: [DeviceName: Membership.Worker] = [:]
@@ -315,6 +364,7 @@ extension Coordinator {
             let partition = setup.plan.partitions[device]!
             let worker = setup.workers[device]!
             let message = WireMessage.make(.registerPartition, session: setup.session.handle) { envelope in
+                envelope.client = setup.session.client
                 envelope.registerPartition = .with {
                     $0.handle = setup.plan.handles[device]!
                     $0.graph.node = partition.nodes
@@ -327,6 +377,7 @@ extension Coordinator {
                     $0.targets = partition.targets
                     $0.peers = setup.peers
                     $0.device = device.description
+                    $0.owner = setup.session.owner?.z85 ?? ""
                 }
             }
             node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
@@ -368,6 +419,7 @@ extension Coordinator {
                 step: setup.step,
                 tensors: partition.feeds.map { feeds[$0.feed] }
             ) { envelope in
+                envelope.client = setup.session.client
                 envelope.deadlineMs = timeout.millisecondsRoundedUp
                 envelope.runPartition = .with {
                     $0.handle = setup.plan.handles[device]!
@@ -377,7 +429,9 @@ extension Coordinator {
             // The worker ends the step at its deadline and says why (a loop's `deadlineExceeded`);
             // the request waits a second longer (the client waits two) so that answer, not a bare
             // timeout, reaches the client.
+            let sentMicros = WallClock.nowMicros
             node.request(message, to: worker.address, timeout: timeout + .seconds(1)) { result in
+                let result = result.map { self.aligned($0, from: device, sentMicros: sentMicros) }
                 gather.record(device, result.mapError { Self.describe($0, worker: worker) })
             }
         }
@@ -392,9 +446,27 @@ extension Coordinator {
         }
     }
 
+    /// A worker's partition reply with its device clocks put on the coordinator's clock, by the
+    /// best recent measurement of that worker's offset, this request's included.
+    private func aligned(_ reply: WireMessage, from device: DeviceName, sentMicros: Int64) -> WireMessage {
+        var reply = reply
+        let body = reply.envelope.runPartitionReply
+        let measured = ClockOffset(
+            sent: sentMicros,
+            received: WallClock.nowMicros,
+            peerReceived: body.receivedUnixMicros,
+            peerReplied: body.repliedUnixMicros
+        )
+        if let offset = clockOffsets.update(device.description, with: measured) {
+            reply.envelope.runPartitionReply.statistics.align(by: offset)
+        }
+        return reply
+    }
+
     /// Wakes partitions still waiting for tensors of a failed step.
     private func abort(_ setup: StepSetup, error: WeftError) {
         let message = WireMessage.make(.abortStep, session: setup.session.handle, step: setup.step) { envelope in
+            envelope.client = setup.session.client
             envelope.status = .with {
                 $0.code = error.code.rawValue
                 $0.message = error.message

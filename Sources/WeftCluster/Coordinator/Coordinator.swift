@@ -16,8 +16,14 @@ import WeftTransport
 public final class Coordinator: Sendable {
     /// How a coordinator runs.
     public struct Configuration: Sendable {
-        /// Where to bind (`tcp://0.0.0.0:7070`, port 0 for any).
+        /// Where to bind (`tcp://127.0.0.1:7070`, port 0 for any). Without keys only a loopback
+        /// address is accepted, unless `insecure` is set (see `ListenPolicy`).
         public var listen: String
+        /// Lets a process without keys listen on a non-loopback address (logged as a warning).
+        public var insecure = false
+        /// The coordinator's keys and the cluster's: every connection speaks CURVE, only listed
+        /// workers and clients get in, and each may send only what its role allows.
+        public var security: ProcessSecurity?
         /// How often workers send heartbeats.
         public var heartbeatInterval: Duration = .milliseconds(250)
         /// Silence after which a worker is declared dead.
@@ -28,6 +34,9 @@ public final class Coordinator: Sendable {
         public var stepTimeout: Duration = .seconds(60)
         /// The strategy for sessions that name none.
         public var defaultStrategy = "explicit"
+        /// When set, one step per interval is timed node by node for the dashboard's recent
+        /// steps and the kernel-time metrics, though its client did not ask.
+        public var statisticsSampleInterval: Duration?
 
         /// Makes a configuration.
         public init(listen: String) { self.listen = listen }
@@ -44,7 +53,6 @@ public final class Coordinator: Sendable {
         var sessions: [String: CoordinatorSession] = [:]
         var inFlight: [UInt64: InFlight] = [:]
         var nextInFlight: UInt64 = 1
-        var nextSession = 1
         var stopped = false
         /// The links between workers, as last measured.
         var links: [LinkMeasurement] = []
@@ -56,6 +64,10 @@ public final class Coordinator: Sendable {
     let node: MessagingNode
     let logger: Logger
     let state: Mutex<State>
+    /// Recent steps, for the dashboard.
+    let recentSteps = RecentSteps()
+    /// Each worker's clock against this process's, for timelines.
+    let clockOffsets = ClockOffsetFilter()
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
     private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 
@@ -66,7 +78,16 @@ public final class Coordinator: Sendable {
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.coordinator")) throws(WeftError) {
         self.configuration = configuration
         self.logger = logger
-        self.node = try MessagingNode(listen: configuration.listen, logger: logger)
+        try ListenPolicy.check(
+            configuration.listen,
+            secured: configuration.security != nil,
+            insecure: configuration.insecure,
+            logger: logger
+        )
+        let security = configuration.security.map { security in
+            security.node(admitting: security.cluster.workerKeys.union(security.cluster.clientKeys), serverKeys: [:])
+        }
+        self.node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
         self.state = Mutex(State(membership: Membership(heartbeatTimeout: configuration.heartbeatTimeout)))
     }
 
@@ -114,7 +135,10 @@ public final class Coordinator: Sendable {
             for session in expired { state.sessions[session.handle] = nil }
             return (dead, failed, expired)
         }
-        for worker in dead { logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"]) }
+        for worker in dead {
+            logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
+            ClusterMetrics.workerDeclaredDead(worker.device.description)
+        }
         for (gather, error) in failed { gather.fail(error) }
         for session in expired {
             logger.info("session lease expired", metadata: ["session.id": "\(session.handle)"])
@@ -131,16 +155,20 @@ public final class Coordinator: Sendable {
     private func handle(_ message: IncomingMessage) async {
         let envelope = message.message.envelope
         let result: Result<WireMessage, WeftError>
+        let caller = message.peerKey
         do throws(WeftError) {
+            let role = configuration.security?.role(of: caller)
+            if configuration.security != nil { try Authorization.check(envelope.kind, from: role, to: .coordinator) }
             switch envelope.kind {
-            case .registerWorker: result = .success(try registerWorker(envelope.registerWorker))
-            case .heartbeat: result = .success(try heartbeat(envelope.heartbeat))
-            case .createSession: result = .success(try await createSession(envelope))
-            case .extendSession: result = .success(try extendSession(envelope))
-            case .runStep: result = .success(try await runStep(message.message))
-            case .closeSession: result = .success(try closeSession(envelope.session))
-            case .clusterStatus: result = .success(clusterStatus())
-            case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client))
+            case .registerWorker: result = .success(try registerWorker(envelope.registerWorker, role: role, key: caller))
+            case .heartbeat: result = .success(try heartbeat(envelope.heartbeat, role: role))
+            case .createSession: result = .success(try await createSession(envelope, owner: caller))
+            case .extendSession: result = .success(try extendSession(envelope, caller: caller))
+            case .runStep: result = .success(try await observedStep(message.message, caller: caller))
+            case .closeSession:
+                result = .success(try closeSession(envelope.session, caller: caller, client: envelope.client))
+            case .clusterStatus: result = .success(clusterStatus(client: envelope.clusterStatus.client, caller: caller))
+            case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client, caller: caller))
             case .ping: result = .success(.ok)
             case .measureLinks: result = .success(try await measureLinks(envelope.measureLinks))
             default: throw WeftError(.unimplemented, "the coordinator does not handle \(envelope.kind) messages")
@@ -156,13 +184,46 @@ public final class Coordinator: Sendable {
 
     // MARK: Membership
 
-    private func registerWorker(_ body: Weft_RegisterWorker) throws(WeftError) -> WireMessage {
+    /// With keys, the task a worker key may hold: the one the cluster file lists it for.
+    private func registeringTask(_ body: Weft_RegisterWorker, role: PeerRole?) throws(WeftError) -> Int? {
+        guard configuration.security != nil else { return body.task < 0 ? nil : Int(body.task) }
+        guard case .worker(let device) = role else {
+            throw WeftError(.permissionDenied, "only a worker's key may register a worker")
+        }
+        guard body.job == device.job, body.task < 0 || Int(body.task) == device.task else {
+            throw WeftError(
+                .permissionDenied,
+                "this worker's key belongs to \(device) in the cluster file; it cannot register as "
+                    + "/job:\(body.job)/task:\(body.task)"
+            )
+        }
+        return device.task
+    }
+
+    private func registerWorker(
+        _ body: Weft_RegisterWorker,
+        role: PeerRole?,
+        key: CurveKey?
+    ) throws(WeftError) -> WireMessage {
+        let task = try registeringTask(body, role: role)
         let now = ContinuousClock.now
         let (registration, broken) = try state.withLock {
             (state) throws(WeftError) -> (Membership.Registration, [String]) in
+            // With keys, a worker cannot claim another task's address either: requests there
+            // would then expect its key, and the task at that address would be cut off.
+            if configuration.security != nil, let task,
+                let holder = state.membership.workers.values.first(where: {
+                    $0.address == body.address && $0.device != DeviceName(job: body.job, task: task)
+                })
+            {
+                throw WeftError(
+                    .permissionDenied,
+                    "\(body.address) is the address of \(holder.device); a worker registers only its own address"
+                )
+            }
             let registration = try state.membership.register(
                 job: body.job,
-                task: body.task < 0 ? nil : Int(body.task),
+                task: task,
                 address: body.address,
                 incarnation: body.incarnation,
                 now: now
@@ -179,6 +240,8 @@ public final class Coordinator: Sendable {
             }
             return (registration, broken)
         }
+        // Requests to the worker expect the key it registered with, the one the file lists.
+        if let key { node.trust(key, at: body.address) }
         logger.info(
             "worker registered",
             metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"]
@@ -200,17 +263,26 @@ public final class Coordinator: Sendable {
         }
     }
 
-    private func heartbeat(_ body: Weft_Heartbeat) throws(WeftError) -> WireMessage {
+    private func heartbeat(_ body: Weft_Heartbeat, role: PeerRole?) throws(WeftError) -> WireMessage {
         let device = DeviceName(job: body.job, task: Int(body.task))
-        let known = state.withLock { state in
-            state.membership.heartbeat(
+        if configuration.security != nil, role != .worker(device) {
+            throw WeftError(.permissionDenied, "a heartbeat for \(device) must come from that task's key")
+        }
+        let (known, silence) = state.withLock { state in
+            let silence = state.membership[device].map { ContinuousClock.now - $0.lastSeen }
+            let known = state.membership.heartbeat(
                 device: device,
                 incarnation: body.incarnation,
                 sessions: body.sessions,
                 residentBytes: body.residentBytes,
                 rates: body.hasRates ? CostModel.Rates(body.rates) : nil,
+                memory: .init(tensorBytes: body.tensorBytes, limitBytes: body.memoryLimitBytes),
                 now: .now
             )
+            return (known, silence)
+        }
+        if let silence {
+            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)
         }
         guard known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
@@ -218,10 +290,10 @@ public final class Coordinator: Sendable {
         return .ok
     }
 
-    private func keepAlive(client: String) -> WireMessage {
+    private func keepAlive(client: String, caller: CurveKey?) -> WireMessage {
         let now = ContinuousClock.now
         state.withLock { state in
-            for session in state.sessions.values where session.client == client {
+            for session in state.sessions.values where session.client == client && session.owner == caller {
                 session.leaseExpiry = now + session.lease
             }
         }
@@ -281,8 +353,19 @@ public final class Coordinator: Sendable {
         }
     }
 
-    private func clusterStatus() -> WireMessage {
+    /// Workers, and sessions: the caller's own with their handles, other clients' without, so
+    /// nobody learns a handle that is not theirs. The caller is its key, or without keys the
+    /// client id its sessions were opened with.
+    private func clusterStatus(client: String, caller: CurveKey?) -> WireMessage {
         let now = ContinuousClock.now
+        func owns(_ session: CoordinatorSession) -> Bool {
+            configuration.security != nil ? session.owner == caller : !client.isEmpty && session.client == client
+        }
+        func clientName(_ session: CoordinatorSession) -> String {
+            guard let security = configuration.security else { return owns(session) ? session.client : "" }
+            guard let owner = session.owner, case .client(let name) = security.role(of: owner) else { return "" }
+            return name
+        }
         return state.withLock { state in
             .make(.reply) { envelope in
                 envelope.clusterStatusReply = .with { reply in
@@ -295,12 +378,14 @@ public final class Coordinator: Sendable {
                             $0.sessions = worker.sessions
                             $0.residentBytes = worker.residentBytes
                             $0.lastSeenMsAgo = (now - worker.lastSeen).millisecondsRoundedUp
+                            $0.tensorBytes = worker.memory.tensorBytes
+                            $0.memoryLimitBytes = worker.memory.limitBytes
                         }
                     }
-                    reply.sessions = state.sessions.values.sorted { $0.handle < $1.handle }.map { session in
+                    reply.sessions = state.sessions.values.sorted { $0.created < $1.created }.map { session in
                         .with {
-                            $0.handle = session.handle
-                            $0.client = session.client
+                            $0.handle = owns(session) ? session.handle : ""
+                            $0.client = clientName(session)
                             $0.nodes = UInt32(session.nodes.count)
                             $0.steps = session.steps
                         }

@@ -1,6 +1,7 @@
 import WeftPlacement
 import WeftProto
 import WeftRuntime
+import WeftTransport
 
 /// A session as the coordinator keeps it: the graph, where each node lives, and the
 /// partitions of every run signature seen so far with the workers they are registered on.
@@ -22,7 +23,13 @@ final class CoordinatorSession: @unchecked Sendable {
     }
 
     let handle: String
+    /// The id the client opened the session with.
     let client: String
+    /// The key of the client that opened the session, when the cluster has keys: the only
+    /// one that may use it.
+    let owner: CurveKey?
+    /// When the session was opened: status lists sessions in this order.
+    let created: ContinuousClock.Instant
     let strategy: any PlacementStrategy
     /// The seed and memory limit the session was opened with; the cost model is the
     /// cluster's, current when nodes are placed.
@@ -49,6 +56,7 @@ final class CoordinatorSession: @unchecked Sendable {
     init(
         handle: String,
         client: String,
+        owner: CurveKey?,
         strategy: any PlacementStrategy,
         options: PlacementOptions,
         nodes: [Tensorflow_NodeDef],
@@ -60,6 +68,8 @@ final class CoordinatorSession: @unchecked Sendable {
     ) {
         self.handle = handle
         self.client = client
+        self.owner = owner
+        self.created = now
         self.strategy = strategy
         self.options = options
         self.nodes = nodes

@@ -23,6 +23,22 @@ public struct Membership: Sendable {
         public var residentBytes: UInt64 = 0
         /// How fast it computes, once it has measured itself.
         public var rates: CostModel.Rates?
+        /// Its tensor memory, from its last heartbeat.
+        public var memory = MemoryUse()
+    }
+
+    /// A worker's tensor memory: what its buffers hold and the most they may hold.
+    public struct MemoryUse: Sendable, Hashable {
+        /// Bytes tensor buffers hold.
+        public var tensorBytes: UInt64 = 0
+        /// The process's budget for them.
+        public var limitBytes: UInt64 = 0
+
+        /// Makes a record; zeros when the worker has not said.
+        public init(tensorBytes: UInt64 = 0, limitBytes: UInt64 = 0) {
+            self.tensorBytes = tensorBytes
+            self.limitBytes = limitBytes
+        }
     }
 
     /// What a registration did.
@@ -103,6 +119,7 @@ public struct Membership: Sendable {
         sessions: UInt32,
         residentBytes: UInt64,
         rates: CostModel.Rates? = nil,
+        memory: MemoryUse = MemoryUse(),
         now: ContinuousClock.Instant
     ) -> Bool {
         guard var worker = workers[device], worker.incarnation == incarnation else { return false }
@@ -110,6 +127,7 @@ public struct Membership: Sendable {
         worker.healthy = true
         worker.sessions = sessions
         worker.residentBytes = residentBytes
+        worker.memory = memory
         worker.rates = rates ?? worker.rates
         workers[device] = worker
         return true

@@ -14,11 +14,23 @@ extension StepStatistics {
                 device: node.device,
                 start: .microseconds(node.startMicros),
                 duration: .microseconds(node.durationMicros),
-                outputBytes: Int(node.outputBytes)
+                outputBytes: Int(node.outputBytes),
+                thread: UInt64(bitPattern: node.thread),
+                inputShapes: node.inputShapes,
+                outputShapes: node.outputShapes,
+                rendezvousKey: node.rendezvousKey
             )
         }
         tensorsSent = Int(message.tensorsSent)
         bytesSent = Int(message.bytesSent)
+        clocks = message.clocks.map { clock in
+            DeviceClock(
+                device: clock.device,
+                originMicros: clock.originUnixMicros,
+                offsetMicros: clock.offsetMicros,
+                offsetErrorMicros: clock.offsetErrorMicros
+            )
+        }
     }
 
     /// The wire form.
@@ -32,10 +44,22 @@ extension StepStatistics {
                     $0.startMicros = node.start.microsecondsTruncated
                     $0.durationMicros = node.duration.microsecondsTruncated
                     $0.outputBytes = Int64(node.outputBytes)
+                    $0.thread = Int64(bitPattern: node.thread)
+                    $0.inputShapes = node.inputShapes
+                    $0.outputShapes = node.outputShapes
+                    $0.rendezvousKey = node.rendezvousKey
                 }
             }
             message.tensorsSent = Int64(tensorsSent)
             message.bytesSent = Int64(bytesSent)
+            message.clocks = clocks.map { clock in
+                .with {
+                    $0.device = clock.device
+                    $0.originUnixMicros = clock.originMicros
+                    $0.offsetMicros = clock.offsetMicros
+                    $0.offsetErrorMicros = clock.offsetErrorMicros
+                }
+            }
         }
     }
 }

@@ -16,8 +16,14 @@ import WeftTransport
 public final class Worker: Sendable {
     /// How a worker starts.
     public struct Configuration: Sendable {
-        /// Where to bind the worker's ROUTER (`tcp://0.0.0.0:7071`, port 0 for any).
+        /// Where to bind the worker's ROUTER (`tcp://127.0.0.1:7071`, port 0 for any). Without keys
+        /// only a loopback address is accepted, unless `insecure` is set (see `ListenPolicy`).
         public var listen: String
+        /// Lets a process without keys listen on a non-loopback address (logged as a warning).
+        public var insecure = false
+        /// The worker's keys and the cluster's: every connection speaks CURVE; partitions and steps
+        /// come only from the coordinator (and a session's own client), tensors only from workers.
+        public var security: ProcessSecurity?
         /// The address other processes use to reach this worker; derived from the bound address when `nil`.
         public var advertise: String?
         /// The coordinator's address.
@@ -74,7 +80,20 @@ public final class Worker: Sendable {
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.worker")) throws(WeftError) {
         self.configuration = configuration
         self.logger = logger
-        self.node = try MessagingNode(listen: configuration.listen, logger: logger)
+        try ListenPolicy.check(
+            configuration.listen,
+            secured: configuration.security != nil,
+            insecure: configuration.insecure,
+            logger: logger
+        )
+        let security = configuration.security.map { security in
+            let cluster = security.cluster
+            return security.node(
+                admitting: cluster.workerKeys.union(cluster.clientKeys).union([cluster.coordinator.publicKey]),
+                serverKeys: [configuration.coordinator: cluster.coordinator.publicKey]
+            )
+        }
+        self.node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
         self.address = configuration.advertise ?? node.boundAddress
     }
 
@@ -199,6 +218,8 @@ public final class Worker: Sendable {
                 $0.sessions = UInt32(sessions.count)
                 $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
                 if let rates { $0.rates = rates.message }
+                $0.tensorBytes = UInt64(TensorMemory.liveBytes)
+                $0.memoryLimitBytes = UInt64(TensorMemory.limit)
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
@@ -217,6 +238,13 @@ public final class Worker: Sendable {
 
     private func handle(_ message: IncomingMessage) {
         let envelope = message.message.envelope
+        if let security = configuration.security {
+            do throws(WeftError) {
+                try Authorization.check(envelope.kind, from: security.role(of: message.peerKey), to: .worker)
+            } catch {
+                return node.reply(to: message, .failure(error))
+            }
+        }
         switch envelope.kind {
         case .registerPartition:
             work.async { self.reply(message, self.registerPartition(envelope)) }
@@ -234,7 +262,12 @@ public final class Worker: Sendable {
             session(envelope.session)?.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession:
-            let removed = state.withLock { $0.sessions.removeValue(forKey: envelope.session) }
+            let removed = state.withLock { state -> WorkerSession? in
+                // Without keys, the release names the session's client, as its steps do.
+                guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
+                else { return nil }
+                return state.sessions.removeValue(forKey: envelope.session)
+            }
             removed?.close()
             node.reply(to: message, .ok)
         case .ping:
@@ -261,6 +294,7 @@ public final class Worker: Sendable {
         let probe = LinkProbe(node: node, timeout: configuration.requestTimeout)
         do throws(WeftError) {
             let (roundTrips, payloadBytes) = try body.checkedSizes()
+            trustPeers(body.peers)
             let links = try body.peers.map { (peer) throws(WeftError) in
                 try probe.measure(from: source, to: peer, roundTrips: roundTrips, payloadBytes: payloadBytes)
             }
@@ -287,12 +321,16 @@ public final class Worker: Sendable {
                 fetches: try body.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
                 targets: body.targets
             )
+            let owner = body.owner.isEmpty ? nil : try CurveKey(z85: body.owner)
+            trustPeers(body.peers)
             let session = state.withLock { state in
                 for peer in body.peers { state.peers[peer.device] = peer.address }
                 if let existing = state.sessions[envelope.session] { return existing }
                 let created = WorkerSession(
                     handle: envelope.session,
                     device: body.device,
+                    owner: owner,
+                    client: envelope.client,
                     push: pushFunction(session: envelope.session)
                 )
                 state.sessions[envelope.session] = created
@@ -302,6 +340,17 @@ public final class Worker: Sendable {
             return .success(.ok)
         } catch {
             return .failure(error)
+        }
+    }
+
+    /// With keys, expects each peer to hold the key the cluster file lists for its task.
+    private func trustPeers(_ peers: [Weft_PeerAddress]) {
+        guard let security = configuration.security else { return }
+        for peer in peers {
+            guard let device = try? DeviceName(parsing: peer.device),
+                let key = security.cluster.tasks[device]?.publicKey
+            else { continue }
+            node.trust(key, at: peer.address)
         }
     }
 
@@ -316,6 +365,7 @@ public final class Worker: Sendable {
             let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: [tensor]) { envelope in
                 envelope.pushTensor = .with { $0.key = key }
             }
+            ClusterMetrics.tensorPushed(to: destination, bytes: tensor.byteCount)
             node.request(message, to: peer, timeout: configuration.pushTimeout) { result in
                 guard case .failure(let error) = result else { return arrived(nil) }
                 arrived(WeftError(error.code, "pushing '\(key)' to \(destination) at \(peer): \(error.message)"))
@@ -337,6 +387,12 @@ public final class Worker: Sendable {
                 )
             )
         }
+        guard mayRun(message, in: session) else {
+            return node.reply(
+                to: message,
+                .failure(WeftError(.permissionDenied, "session \(envelope.session) belongs to another client"))
+            )
+        }
         guard let plan = session.plan(envelope.runPartition.handle) else {
             return node.reply(
                 to: message,
@@ -344,6 +400,8 @@ public final class Worker: Sendable {
             )
         }
         let step = envelope.step
+        let started = ContinuousClock.now
+        let receivedMicros = WallClock.nowMicros
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
         // Loops check it every iteration, so a loop that never ends fails at the deadline, when
         // the step is aborted, or when the session is released.
@@ -374,16 +432,33 @@ public final class Worker: Sendable {
             session.end(step: step)
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 session.rendezvous.finish(step: step)
-                self?.replyToPartition(message, result: result, pushError: pushError, collector: collector)
+                ClusterMetrics.partitionFinished(started: started, result: result, pushError: pushError, collector)
+                self?.replyToPartition(
+                    message,
+                    result: result,
+                    pushError: pushError,
+                    collector: collector,
+                    receivedMicros: receivedMicros
+                )
             }
         }
+    }
+
+    /// Whether the sender may run steps of `session`: with keys the coordinator or the client
+    /// whose key owns the session (its direct routes); without, whoever names the client id the
+    /// session was opened with.
+    private func mayRun(_ message: IncomingMessage, in session: WorkerSession) -> Bool {
+        guard let security = configuration.security else { return message.envelope.client == session.client }
+        if security.role(of: message.peerKey) == .coordinator { return true }
+        return session.owner != nil && session.owner == message.peerKey
     }
 
     private func replyToPartition(
         _ message: IncomingMessage,
         result: Result<[Tensor], WeftError>,
         pushError: WeftError?,
-        collector: StepStatisticsCollector?
+        collector: StepStatisticsCollector?,
+        receivedMicros: Int64
     ) {
         let tensors: [Tensor]
         switch result {
@@ -392,8 +467,13 @@ public final class Worker: Sendable {
         }
         if let pushError { return node.reply(to: message, .failure(pushError)) }
         // The request id alone matches the reply to its request.
+        // Every reply carries this worker's clock, so its sender measures the offset on every step.
         let reply = WireMessage.make(.reply, tensors: tensors) { reply in
-            if let collector { reply.runPartitionReply = .with { $0.statistics = collector.statistics.message } }
+            reply.runPartitionReply = .with {
+                if let collector { $0.statistics = collector.statistics.message }
+                $0.receivedUnixMicros = receivedMicros
+                $0.repliedUnixMicros = WallClock.nowMicros
+            }
         }
         node.reply(to: message, reply)
     }
@@ -426,6 +506,12 @@ final class WorkerSession: Sendable {
     let handle: String
     /// This worker's device name, which statistics report nodes under.
     let device: String
+    /// The key of the client that owns the session, when the cluster has keys: besides the
+    /// coordinator, the only sender whose steps this session runs.
+    let owner: CurveKey?
+    /// The id the session's client opened it with; without keys, every step and the release
+    /// must name it.
+    let client: String
     let resources = ResourceContainer()
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
@@ -435,10 +521,14 @@ final class WorkerSession: Sendable {
     init(
         handle: String,
         device: String,
+        owner: CurveKey?,
+        client: String,
         push: @escaping SessionRendezvous.Push
     ) {
         self.handle = handle
         self.device = device
+        self.owner = owner
+        self.client = client
         self.rendezvous = SessionRendezvous(device: device, push: push)
     }
 

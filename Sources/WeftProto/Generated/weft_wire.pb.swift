@@ -200,6 +200,13 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._tensors = newValue}
   }
 
+  /// In a cluster without keys, the id of the client a session request is for (the one it was
+  /// opened with): a session answers only that client. With keys, the sender's key decides.
+  public var client: String {
+    get {_storage._client}
+    set {_uniqueStorage()._client = newValue}
+  }
+
   public var body: OneOf_Body? {
     get {return _storage._body}
     set {_uniqueStorage()._body = newValue}
@@ -333,6 +340,14 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .measureLinksReply(newValue)}
   }
 
+  public var clusterStatus: Weft_ClusterStatus {
+    get {
+      if case .clusterStatus(let v)? = _storage._body {return v}
+      return Weft_ClusterStatus()
+    }
+    set {_uniqueStorage()._body = .clusterStatus(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -352,6 +367,7 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case runPartitionReply(Weft_RunPartitionReply)
     case measureLinks(Weft_MeasureLinks)
     case measureLinksReply(Weft_MeasureLinksReply)
+    case clusterStatus(Weft_ClusterStatus)
 
   }
 
@@ -422,6 +438,11 @@ public nonisolated struct Weft_Heartbeat: Sendable {
   public var hasRates: Bool {self._rates != nil}
   /// Clears the value of `rates`. Subsequent reads from it will return its default value.
   public mutating func clearRates() {self._rates = nil}
+
+  /// Bytes all tensor buffers of the process hold, and the most they may hold.
+  public var tensorBytes: UInt64 = 0
+
+  public var memoryLimitBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -605,6 +626,12 @@ public nonisolated struct Weft_RunStepReply: Sendable {
   /// Clears the value of `directRoute`. Subsequent reads from it will return its default value.
   public mutating func clearDirectRoute() {self._directRoute = nil}
 
+  /// The coordinator's wall clock (microseconds since 1970) when the request arrived and when
+  /// this reply left: with its own send and receive times, the client measures its offset.
+  public var receivedUnixMicros: Int64 = 0
+
+  public var repliedUnixMicros: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -632,6 +659,9 @@ public nonisolated struct Weft_DirectRoute: Sendable {
   /// For each of the partition's fetches, the index of the step's fetch it answers.
   public var fetchIndices: [UInt32] = []
 
+  /// The worker's CURVE public key (Z85), when the cluster has keys.
+  public var publicKey: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -656,6 +686,40 @@ public nonisolated struct Weft_NodeRunStats: Sendable {
 
   public var outputBytes: Int64 = 0
 
+  /// The executor thread that ran the kernel, as the operating system numbers it.
+  public var thread: Int64 = 0
+
+  /// Dtype and shape of each input and output, like "float[2,3]".
+  public var inputShapes: [String] = []
+
+  public var outputShapes: [String] = []
+
+  /// For `_Send` and `_Recv`: the rendezvous key, the same on both ends of one edge.
+  public var rendezvousKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Where one device's step clock stands against the client's.
+public nonisolated struct Weft_DeviceClock: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var device: String = String()
+
+  /// The device's wall clock, in microseconds since 1970, when its step started: node starts
+  /// count from here.
+  public var originUnixMicros: Int64 = 0
+
+  /// The device's wall clock minus the client's, measured over the step's own requests, and
+  /// the most that measurement can be off by (half the round trip the device did not spend).
+  public var offsetMicros: Int64 = 0
+
+  public var offsetErrorMicros: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -673,6 +737,8 @@ public nonisolated struct Weft_StepStats: Sendable {
   public var tensorsSent: Int64 = 0
 
   public var bytesSent: Int64 = 0
+
+  public var clocks: [Weft_DeviceClock] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -698,6 +764,10 @@ public nonisolated struct Weft_WorkerInfo: Sendable {
 
   public var lastSeenMsAgo: UInt64 = 0
 
+  public var tensorBytes: UInt64 = 0
+
+  public var memoryLimitBytes: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -715,6 +785,20 @@ public nonisolated struct Weft_SessionInfo: Sendable {
   public var nodes: UInt32 = 0
 
   public var steps: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Who asks for the status: the sessions of the client with this id (the one it opened them
+/// with) are listed with their handles; other clients' sessions without.
+public nonisolated struct Weft_ClusterStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var client: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -793,6 +877,13 @@ public nonisolated struct Weft_RegisterPartition: @unchecked Sendable {
     set {_uniqueStorage()._device = newValue}
   }
 
+  /// The CURVE public key (Z85) of the client that owns the session, when the cluster has keys:
+  /// the worker runs this session's partitions for that client too (direct routes), no other.
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -830,6 +921,12 @@ public nonisolated struct Weft_RunPartitionReply: Sendable {
   public var hasStatistics: Bool {self._statistics != nil}
   /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
   public mutating func clearStatistics() {self._statistics = nil}
+
+  /// The worker's wall clock when the request arrived and when this reply left, set when
+  /// statistics are collected: the sender measures the worker's clock offset with them.
+  public var receivedUnixMicros: Int64 = 0
+
+  public var repliedUnixMicros: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1010,7 +1107,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{4}\u{c}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1021,6 +1118,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _deadlineMs: UInt64 = 0
     var _status: Weft_Status? = nil
     var _tensors: [Weft_TensorMeta] = []
+    var _client: String = String()
     var _body: Weft_Envelope.OneOf_Body?
 
       // This property is used as the initial default value for new instances of the type.
@@ -1040,6 +1138,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _deadlineMs = source._deadlineMs
       _status = source._status
       _tensors = source._tensors
+      _client = source._client
       _body = source._body
     }
   }
@@ -1067,6 +1166,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadlineMs) }()
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._status) }()
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._tensors) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
         case 20: try {
           var v: Weft_RegisterWorker?
           var hadOneofValue = false
@@ -1275,6 +1375,19 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .measureLinksReply(v)
           }
         }()
+        case 36: try {
+          var v: Weft_ClusterStatus?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .clusterStatus(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .clusterStatus(v)
+          }
+        }()
         default: break
         }
       }
@@ -1310,6 +1423,9 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       } }()
       if !_storage._tensors.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._tensors, fieldNumber: 8)
+      }
+      if !_storage._client.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._client, fieldNumber: 9)
       }
       switch _storage._body {
       case .registerWorker?: try {
@@ -1376,6 +1492,10 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         guard case .measureLinksReply(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
       }()
+      case .clusterStatus?: try {
+        guard case .clusterStatus(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+      }()
       case nil: break
       }
     }
@@ -1395,6 +1515,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._deadlineMs != rhs_storage._deadlineMs {return false}
         if _storage._status != rhs_storage._status {return false}
         if _storage._tensors != rhs_storage._tensors {return false}
+        if _storage._client != rhs_storage._client {return false}
         if _storage._body != rhs_storage._body {return false}
         return true
       }
@@ -1497,7 +1618,7 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1511,6 +1632,8 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.sessions) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.residentBytes) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._rates) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       default: break
       }
     }
@@ -1539,6 +1662,12 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     try { if let v = self._rates {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
+    if self.tensorBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tensorBytes, fieldNumber: 7)
+    }
+    if self.memoryLimitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1549,6 +1678,8 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.sessions != rhs.sessions {return false}
     if lhs.residentBytes != rhs.residentBytes {return false}
     if lhs._rates != rhs._rates {return false}
+    if lhs.tensorBytes != rhs.tensorBytes {return false}
+    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1859,7 +1990,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0\u{3}received_unix_micros\0\u{3}replied_unix_micros\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1870,6 +2001,8 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._directRoute) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.receivedUnixMicros) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.repliedUnixMicros) }()
       default: break
       }
     }
@@ -1889,6 +2022,12 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._directRoute {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if self.receivedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedUnixMicros, fieldNumber: 4)
+    }
+    if self.repliedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.repliedUnixMicros, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1896,6 +2035,8 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.placement != rhs.placement {return false}
     if lhs._statistics != rhs._statistics {return false}
     if lhs._directRoute != rhs._directRoute {return false}
+    if lhs.receivedUnixMicros != rhs.receivedUnixMicros {return false}
+    if lhs.repliedUnixMicros != rhs.repliedUnixMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1903,7 +2044,7 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DirectRoute"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}address\0\u{1}handle\0\u{3}feed_indices\0\u{3}fetch_indices\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}address\0\u{1}handle\0\u{3}feed_indices\0\u{3}fetch_indices\0\u{3}public_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1916,6 +2057,7 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 3: try { try decoder.decodeSingularStringField(value: &self.handle) }()
       case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.feedIndices) }()
       case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.fetchIndices) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.publicKey) }()
       default: break
       }
     }
@@ -1937,6 +2079,9 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.fetchIndices.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.fetchIndices, fieldNumber: 5)
     }
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.publicKey, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1946,6 +2091,7 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.handle != rhs.handle {return false}
     if lhs.feedIndices != rhs.feedIndices {return false}
     if lhs.fetchIndices != rhs.fetchIndices {return false}
+    if lhs.publicKey != rhs.publicKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1953,7 +2099,7 @@ nonisolated extension Weft_DirectRoute: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".NodeRunStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}op\0\u{1}device\0\u{3}start_micros\0\u{3}duration_micros\0\u{3}output_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}op\0\u{1}device\0\u{3}start_micros\0\u{3}duration_micros\0\u{3}output_bytes\0\u{1}thread\0\u{3}input_shapes\0\u{3}output_shapes\0\u{3}rendezvous_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1967,6 +2113,10 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.startMicros) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.durationMicros) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.outputBytes) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.thread) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.inputShapes) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.outputShapes) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.rendezvousKey) }()
       default: break
       }
     }
@@ -1991,6 +2141,18 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.outputBytes != 0 {
       try visitor.visitSingularInt64Field(value: self.outputBytes, fieldNumber: 6)
     }
+    if self.thread != 0 {
+      try visitor.visitSingularInt64Field(value: self.thread, fieldNumber: 7)
+    }
+    if !self.inputShapes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.inputShapes, fieldNumber: 8)
+    }
+    if !self.outputShapes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.outputShapes, fieldNumber: 9)
+    }
+    if !self.rendezvousKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.rendezvousKey, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2001,6 +2163,55 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.startMicros != rhs.startMicros {return false}
     if lhs.durationMicros != rhs.durationMicros {return false}
     if lhs.outputBytes != rhs.outputBytes {return false}
+    if lhs.thread != rhs.thread {return false}
+    if lhs.inputShapes != rhs.inputShapes {return false}
+    if lhs.outputShapes != rhs.outputShapes {return false}
+    if lhs.rendezvousKey != rhs.rendezvousKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DeviceClock: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeviceClock"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{3}origin_unix_micros\0\u{3}offset_micros\0\u{3}offset_error_micros\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.originUnixMicros) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.offsetMicros) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.offsetErrorMicros) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
+    }
+    if self.originUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.originUnixMicros, fieldNumber: 2)
+    }
+    if self.offsetMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.offsetMicros, fieldNumber: 3)
+    }
+    if self.offsetErrorMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.offsetErrorMicros, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DeviceClock, rhs: Weft_DeviceClock) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs.originUnixMicros != rhs.originUnixMicros {return false}
+    if lhs.offsetMicros != rhs.offsetMicros {return false}
+    if lhs.offsetErrorMicros != rhs.offsetErrorMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2008,7 +2219,7 @@ nonisolated extension Weft_NodeRunStats: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StepStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2019,6 +2230,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
       default: break
       }
     }
@@ -2034,6 +2246,9 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.bytesSent != 0 {
       try visitor.visitSingularInt64Field(value: self.bytesSent, fieldNumber: 3)
     }
+    if !self.clocks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2041,6 +2256,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.nodes != rhs.nodes {return false}
     if lhs.tensorsSent != rhs.tensorsSent {return false}
     if lhs.bytesSent != rhs.bytesSent {return false}
+    if lhs.clocks != rhs.clocks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2048,7 +2264,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}address\0\u{1}healthy\0\u{1}sessions\0\u{3}resident_bytes\0\u{3}last_seen_ms_ago\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}address\0\u{1}healthy\0\u{1}sessions\0\u{3}resident_bytes\0\u{3}last_seen_ms_ago\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2063,6 +2279,8 @@ nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.sessions) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.residentBytes) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.lastSeenMsAgo) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       default: break
       }
     }
@@ -2090,6 +2308,12 @@ nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.lastSeenMsAgo != 0 {
       try visitor.visitSingularUInt64Field(value: self.lastSeenMsAgo, fieldNumber: 7)
     }
+    if self.tensorBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tensorBytes, fieldNumber: 8)
+    }
+    if self.memoryLimitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2101,6 +2325,8 @@ nonisolated extension Weft_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.sessions != rhs.sessions {return false}
     if lhs.residentBytes != rhs.residentBytes {return false}
     if lhs.lastSeenMsAgo != rhs.lastSeenMsAgo {return false}
+    if lhs.tensorBytes != rhs.tensorBytes {return false}
+    if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2146,6 +2372,36 @@ nonisolated extension Weft_SessionInfo: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.client != rhs.client {return false}
     if lhs.nodes != rhs.nodes {return false}
     if lhs.steps != rhs.steps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_ClusterStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ClusterStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.client) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.client.isEmpty {
+      try visitor.visitSingularStringField(value: self.client, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_ClusterStatus, rhs: Weft_ClusterStatus) -> Bool {
+    if lhs.client != rhs.client {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2223,7 +2479,7 @@ nonisolated extension Weft_PeerAddress: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0\u{1}owner\0")
 
   fileprivate class _StorageClass {
     var _handle: String = String()
@@ -2233,6 +2489,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
     var _targets: [String] = []
     var _peers: [Weft_PeerAddress] = []
     var _device: String = String()
+    var _owner: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2250,6 +2507,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       _targets = source._targets
       _peers = source._peers
       _device = source._device
+      _owner = source._owner
     }
   }
 
@@ -2275,6 +2533,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._targets) }()
         case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._peers) }()
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._device) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
         default: break
         }
       }
@@ -2308,6 +2567,9 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       if !_storage._device.isEmpty {
         try visitor.visitSingularStringField(value: _storage._device, fieldNumber: 7)
       }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 8)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2324,6 +2586,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         if _storage._targets != rhs_storage._targets {return false}
         if _storage._peers != rhs_storage._peers {return false}
         if _storage._device != rhs_storage._device {return false}
+        if _storage._owner != rhs_storage._owner {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2375,7 +2638,7 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunPartitionReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statistics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statistics\0\u{3}received_unix_micros\0\u{3}replied_unix_micros\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2384,6 +2647,8 @@ nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.receivedUnixMicros) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.repliedUnixMicros) }()
       default: break
       }
     }
@@ -2397,11 +2662,19 @@ nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._statistics {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if self.receivedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedUnixMicros, fieldNumber: 2)
+    }
+    if self.repliedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.repliedUnixMicros, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_RunPartitionReply, rhs: Weft_RunPartitionReply) -> Bool {
     if lhs._statistics != rhs._statistics {return false}
+    if lhs.receivedUnixMicros != rhs.receivedUnixMicros {return false}
+    if lhs.repliedUnixMicros != rhs.repliedUnixMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

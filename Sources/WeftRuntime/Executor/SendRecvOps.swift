@@ -9,14 +9,7 @@ enum SendRecvOps {
             isStateful: true,
             isExpensive: false,
             outputTypes: OpDefinition.noOutputs,
-            makeKernel: { node throws(WeftError) in
-                let key = try rendezvousKey(node)
-                return ClosureKernel { context throws(WeftError) in
-                    guard let rendezvous = context.step.rendezvous else { throw noRendezvous(context.node) }
-                    try rendezvous.send(key: key, step: context.step.id, tensor: try context.input(0))
-                    return []
-                }
-            }
+            makeKernel: { node throws(WeftError) in SendKernel(key: try rendezvousKey(node)) }
         ),
         OpDefinition(
             "_Recv",
@@ -45,8 +38,26 @@ enum SendRecvOps {
     }
 }
 
+/// A kernel at one end of a cross-process edge, which statistics name by its rendezvous key so
+/// a timeline can join the two ends.
+protocol RendezvousKernel {
+    /// `send_device;recv_device;tensor_name`.
+    var key: String { get }
+}
+
+/// Hands the tensor of one edge to the step's rendezvous, which pushes it to the other process.
+struct SendKernel: OpKernel, RendezvousKernel {
+    let key: String
+
+    func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        guard let rendezvous = context.step.rendezvous else { throw SendRecvOps.noRendezvous(context.node) }
+        try rendezvous.send(key: key, step: context.step.id, tensor: try context.input(0))
+        return []
+    }
+}
+
 /// Waits for the tensor of one edge from another process.
-struct RecvKernel: AsyncOpKernel {
+struct RecvKernel: AsyncOpKernel, RendezvousKernel {
     let key: String
 
     func computeAsync(_ context: OpKernelContext, done: @escaping @Sendable (Result<[Value], WeftError>) -> Void) {

@@ -199,7 +199,14 @@ final class StepExecution: Sendable {
         _ result: Result<[Value], WeftError>
     ) {
         guard let started, let collector = step.statistics, case .success(let outputs) = result else { return }
-        collector.record(node: node.name, op: node.op, started: started, inputs: inputs, outputs: outputs)
+        collector.record(
+            node: node.name,
+            op: node.op,
+            started: started,
+            inputs: inputs,
+            outputs: outputs,
+            rendezvousKey: (node.kernel as? any RendezvousKernel)?.key ?? ""
+        )
     }
 
     /// The node's inputs (`nil` where dead), taken out of its iteration's slots; `nil` when the

@@ -1,0 +1,50 @@
+import WeftProto
+import WeftRuntime
+
+/// Which role may send which request, once CURVE has proved who the sender is.
+///
+/// Workers take partitions, steps and session requests from the coordinator only, tensors
+/// from workers only; the coordinator takes registrations and heartbeats from workers and
+/// session requests from clients. A client's own direct steps on a worker, and whether a
+/// session is the client's, are checked where the session is known.
+public enum Authorization {
+    /// The process a request arrives at.
+    public enum Receiver: Sendable {
+        /// The cluster's coordinator.
+        case coordinator
+        /// A worker.
+        case worker
+    }
+
+    /// Throws `permissionDenied` unless `role` may send `kind` to `receiver`; an unlisted
+    /// sender (`nil`) may send nothing.
+    public static func check(_ kind: Weft_Kind, from role: PeerRole?, to receiver: Receiver) throws(WeftError) {
+        guard let role else {
+            throw WeftError(.permissionDenied, "the sender's public key is not listed in the cluster file")
+        }
+        guard allows(kind, from: role, to: receiver) else {
+            throw WeftError(.permissionDenied, "a \(receiver) does not take \(kind) requests from the \(role)")
+        }
+    }
+
+    /// Whether `role` may send `kind` to `receiver`.
+    public static func allows(_ kind: Weft_Kind, from role: PeerRole, to receiver: Receiver) -> Bool {
+        if kind == .ping { return true }
+        switch (receiver, role) {
+        case (.coordinator, .worker):
+            return kind == .registerWorker || kind == .heartbeat
+        case (.coordinator, .client):
+            return [.createSession, .extendSession, .runStep, .closeSession, .keepAlive, .clusterStatus, .measureLinks]
+                .contains(kind)
+        case (.coordinator, .coordinator):
+            return false
+        case (.worker, .coordinator):
+            return [.registerPartition, .runPartition, .releaseSession, .abortStep, .measureLinks].contains(kind)
+        case (.worker, .worker):
+            return kind == .pushTensor
+        case (.worker, .client):
+            // Only the session's owner, which the worker checks against the session.
+            return kind == .runPartition
+        }
+    }
+}
