@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "Weft", targets: ["Weft"]),
         .library(name: "WeftCluster", targets: ["WeftCluster"]),
         .executable(name: "weft", targets: ["weft"]),
+        .executable(name: "weft-train-example", targets: ["WeftTrainExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -82,6 +83,13 @@ let package = Package(
                 "Weft", "WeftCluster", "WeftBench", "WeftObservability", "WeftPlacement", "WeftRuntime", "WeftProto",
                 "WeftTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "WeftTrainExample",
+            dependencies: [
+                "Weft", "WeftCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

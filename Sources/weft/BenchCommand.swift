@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure Weft's speed.",
         subcommands: [
-            LocalBench.self, CaseBench.self, DispatchBench.self, StepBench.self, TransferBench.self, PlacementBench.self, PlanningBench.self,
+            LocalBench.self, CaseBench.self, DispatchBench.self, StepBench.self, TransferBench.self, PlacementBench.self,
+            PlanningBench.self, TrainBench.self,
             EchoServerCommand.self,
         ]
     )
