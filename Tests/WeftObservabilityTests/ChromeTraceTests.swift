@@ -116,9 +116,14 @@ import WeftRuntime
 
     @Test func localSession_fillsShapesThreadsAndClock() throws {
         let graph = Graph()
-        let product = graph.asDefault { matMul(constant([[Float(1), 2], [3, 4]]), constant([[Float(1)], [1]])) }
+        // A placeholder keeps the MatMul from being folded into a constant.
+        let (x, product) = graph.asDefault { () -> (Output, Output) in
+            let x = placeholder(.float, shape: [2, 2], name: "x")
+            return (x, matMul(x, constant([[Float(1)], [1]])))
+        }
         var metadata = RunMetadata()
-        _ = try Session(graph: graph).run([product], metadata: &metadata)
+        let input = try Tensor([Float(1), 2, 3, 4], shape: [2, 2])
+        _ = try Session(graph: graph).run([product], feeding: [x: input], metadata: &metadata)
         let run = try #require(metadata.stepStatistics.nodes.first { $0.op == "MatMul" })
         #expect(run.inputShapes == ["float32[2,2]", "float32[2,1]"])
         #expect(run.outputShapes == ["float32[2,1]"])

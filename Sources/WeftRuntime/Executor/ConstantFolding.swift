@@ -79,3 +79,12 @@ struct ConstantFolding {
         }
     }
 }
+
+/// The kernel of a folded node: the values folding computed, as a `Const` returns its own.
+struct FoldedKernel: OpKernel {
+    let values: [Tensor]
+
+    func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        values.map { .tensor($0) }
+    }
+}

@@ -114,7 +114,6 @@ final class SimpleStepExecution: @unchecked Sendable {
         for source in node.inputs {
             switch source {
             case .feed(let feed): inputs.append(.tensor(feeds[feed]))
-            case .constant(let constant): inputs.append(.tensor(plan.constants[constant]))
             case .slot(let slot):
                 guard let value = slots[slot].take() else { return nil }
                 inputs.append(value)
@@ -199,7 +198,6 @@ final class SimpleStepExecution: @unchecked Sendable {
             for (position, source) in plan.fetches.enumerated() {
                 switch source {
                 case .feed(let feed): values.append(feeds[feed])
-                case .constant(let constant): values.append(plan.constants[constant])
                 case .produced:
                     guard let value = fetched[position] else {
                         throw WeftError(.internal, "the fetched tensor \(position) was never produced")

@@ -180,7 +180,6 @@ final class StepExecution: Sendable {
             return node.inputs.map { source in
                 switch source {
                 case .feed(let feed): return .tensor(feeds[feed])
-                case .constant(let constant): return .tensor(plan.constants[constant])
                 case .slot(let slot): return ready.iteration.take(slot)
                 }
             }
@@ -406,7 +405,6 @@ final class StepExecution: Sendable {
             for (position, source) in plan.fetches.enumerated() {
                 switch source {
                 case .feed(let feed): values.append(feeds[feed])
-                case .constant(let constant): values.append(plan.constants[constant])
                 case .produced:
                     guard let value = fetched[position] else {
                         throw WeftError(

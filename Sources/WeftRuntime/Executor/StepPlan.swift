@@ -21,8 +21,6 @@ public final class StepPlan: Sendable {
         case slot(Int)
         /// Feed number `feed`.
         case feed(Int)
-        /// Folded constant number `constant` (`StepPlan.constants`).
-        case constant(Int)
     }
 
     /// One edge out of a node: data to input `input` of `consumer`, or control (`input` -1).
@@ -94,14 +92,10 @@ public final class StepPlan: Sendable {
     /// Where a fetch comes from: a feed, or the node that produces it (`Node.fetched`).
     enum Fetch: Sendable {
         case feed(Int)
-        case constant(Int)
         case produced
     }
 
     let nodes: [Node]
-    /// Values the plan computed when it was built (`ConstantFolding`), read by the nodes that
-    /// consume them in place of their producers.
-    let constants: [Tensor]
     let layout: FrameLayout
     /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
     /// goes by what the steps before it learned, and runs them inline.
@@ -153,19 +147,14 @@ public final class StepPlan: Sendable {
             let (producer, output) = graph.nodes[node].dataInputs[input]
             return feedIndex[TensorName(node: graph.nodes[producer].info.name, index: output)] != nil
         }
-        // Folded nodes leave the plan; their values stand in for them like feeds.
-        let folding = optimizations.foldConstants ? ConstantFolding(graph: graph, order: order, isFed: isFed) : nil
-        var constantIndex: [TensorName: Int] = [:]
-        var constants: [Tensor] = []
-        if let folding, !folding.values.isEmpty {
-            order.removeAll { folding.values[$0] != nil }
-            for (node, outputs) in folding.values {
-                for (output, value) in outputs.enumerated() {
-                    constantIndex[TensorName(node: graph.nodes[node].info.name, index: output)] = constants.count
-                    constants.append(value)
-                }
-            }
+        // As in TensorFlow, a folded node that the step still reads becomes a constant of its
+        // own name, and the folded nodes behind it leave the plan.
+        let folded = optimizations.foldConstants ? ConstantFolding(graph: graph, order: order, isFed: isFed).values : [:]
+        if !folded.isEmpty {
+            let read = Self.readOutsideFolding(graph: graph, order: order, folded: folded, roots: computed + targetNodes)
+            order.removeAll { folded[$0] != nil && !read.contains($0) }
         }
+        func inputsRun(_ node: Int) -> Bool { folded[node] == nil }
         var planIndex = [Int: Int](minimumCapacity: order.count)
         for (position, node) in order.enumerated() { planIndex[node] = position }
 
@@ -177,6 +166,7 @@ public final class StepPlan: Sendable {
             kinds: &kinds
         ) { position in
             let node = order[position]
+            guard inputsRun(node) else { return [] }
             let data = graph.nodes[node].dataInputs.indices.filter { !isFed(node, $0) && !graph.closesLoop(node, input: $0) }
             return data.compactMap { planIndex[graph.nodes[node].dataInputs[$0].node] }
                 + graph.nodes[node].controlInputs.compactMap { planIndex[$0] }
@@ -187,14 +177,10 @@ public final class StepPlan: Sendable {
         var initialPending = [Int32](repeating: 0, count: order.count)
         for (position, node) in order.enumerated() {
             var sources: [Source] = []
-            for (input, (producer, output)) in graph.nodes[node].dataInputs.enumerated() {
+            for (input, (producer, output)) in graph.nodes[node].dataInputs.enumerated() where inputsRun(node) {
                 let name = TensorName(node: graph.nodes[producer].info.name, index: output)
                 if let feed = feedIndex[name] {
                     sources.append(.feed(feed))
-                    continue
-                }
-                if let constant = constantIndex[name] {
-                    sources.append(.constant(constant))
                     continue
                 }
                 guard let producerPosition = planIndex[producer] else {
@@ -207,14 +193,14 @@ public final class StepPlan: Sendable {
                 unfed[position] += 1
             }
             // A folded producer has no effect to wait for.
-            for producer in graph.nodes[node].controlInputs where folding?.values[producer] == nil {
+            for producer in graph.nodes[node].controlInputs where folded[producer] == nil {
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost a control input of '\(graph.nodes[node].info.name)'")
                 }
                 edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0, slot: -1))
             }
             inputs.append(sources)
-            let controls = Int32(graph.nodes[node].controlInputs.count { folding?.values[$0] == nil })
+            let controls = Int32(graph.nodes[node].controlInputs.count { folded[$0] == nil })
             if kinds[position] == .merge {
                 // One live data input, or all of them dead, plus every control input.
                 initialPending[position] = controls + (unfed[position] == sources.count && unfed[position] > 0 ? 1 : 0)
@@ -227,10 +213,6 @@ public final class StepPlan: Sendable {
         for (fetch, (name, producer)) in zip(fetches, fetchProducers).enumerated() {
             if let feed = feedIndex[name] {
                 fetchSources.append(.feed(feed))
-                continue
-            }
-            if let constant = constantIndex[name] {
-                fetchSources.append(.constant(constant))
                 continue
             }
             guard let position = planIndex[producer.node], layout.outputFrame(of: position, kind: kinds[position]) == 0 else {
@@ -247,7 +229,12 @@ public final class StepPlan: Sendable {
         nodes.reserveCapacity(order.count)
         for (position, node) in order.enumerated() {
             let info = graph.nodes[node].info
-            let kernel = try graph.nodes[node].definition.makeKernel(info)
+            let kernel: any OpKernel
+            if let values = folded[node] {
+                kernel = FoldedKernel(values: values)
+            } else {
+                kernel = try graph.nodes[node].definition.makeKernel(info)
+            }
             let frame = layout.frameOfNode[position]
             let local = layout.localIndex[position]
             finalLayout.frames[frame].initialPending[local] = initialPending[position]
@@ -257,11 +244,11 @@ public final class StepPlan: Sendable {
             nodes.append(
                 Node(
                     name: info.name,
-                    op: info.op,
+                    op: folded[node] == nil ? info.op : "Const",
                     kernel: kernel,
                     kind: kinds[position],
                     isAsync: kernel is any AsyncOpKernel,
-                    isExpensive: graph.nodes[node].definition.isExpensive,
+                    isExpensive: folded[node] == nil && graph.nodes[node].definition.isExpensive,
                     inputs: inputs[position],
                     frame: frame,
                     local: local,
@@ -274,7 +261,6 @@ public final class StepPlan: Sendable {
             )
         }
         self.nodes = nodes
-        self.constants = constants
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
         self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
@@ -299,6 +285,17 @@ public final class StepPlan: Sendable {
             stack.append(contentsOf: graph.nodes[node].controlInputs)
         }
         return needed
+    }
+
+    /// The folded nodes the step still reads: a root (fetched or a target), or a producer or
+    /// control input of a node that runs.
+    private static func readOutsideFolding(graph: RuntimeGraph, order: [Int], folded: [Int: [Tensor]], roots: [Int]) -> Set<Int> {
+        var read = Set(roots.filter { folded[$0] != nil })
+        for node in order where folded[node] == nil {
+            for (producer, _) in graph.nodes[node].dataInputs where folded[producer] != nil { read.insert(producer) }
+            for producer in graph.nodes[node].controlInputs where folded[producer] != nil { read.insert(producer) }
+        }
+        return read
     }
 
     /// Kahn's algorithm over the needed nodes; what is left over lies on a cycle.
