@@ -88,7 +88,11 @@ public struct Tensor: Sendable, CustomStringConvertible {
     public init<Element: TensorElement>(_ elements: [Element], shape: TensorShape) throws(WeftError) {
         try Self.checkCount(elements.count, shape)
         self.init(uninitialized: Element.dtype, shape: shape)
-        elements.withUnsafeBytes { buffer.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        elements.withUnsafeBytes { bytes in
+            // An empty array may have no address; there is nothing to copy then.
+            guard let source = bytes.baseAddress else { return }
+            buffer.base.copyMemory(from: source, byteCount: bytes.count)
+        }
     }
 
     /// Makes a rank-1 tensor.
