@@ -44,11 +44,11 @@ import WeftTestKit
             Fixtures.weftExecutable,
             [
                 "worker", "--listen", "tcp://127.0.0.1:0", "--coordinator", cluster.address, "--job", "extra",
-                "--task", "0", "--exit-with-parent",
+                "--task", "0", "--drain-timeout-ms", "120000", "--exit-with-parent",
             ]
         )
         defer { if worker.isRunning { worker.terminate() } }
-        let limit: Int32 = 200_000
+        let limit: Int32 = 20_000
         let graph = try Graph(graphDefText: Self.graphText(limit: Int(limit)))
         var options = RemoteSessionOptions()
         options.waitForWorkers = .seconds(5)
@@ -66,9 +66,10 @@ import WeftTestKit
             result.withLock { $0 = outcome }
             done.signal()
         }
-        Thread.sleep(forTimeInterval: min(oneStep / .seconds(1) / 4, 0.2))
+        // Well into the step (one takes seconds in a debug build), so it runs on the worker.
+        Thread.sleep(forTimeInterval: min(max(oneStep / .seconds(1) / 3, 0.5), 5))
         kill(worker.processIdentifier, SIGTERM)
-        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(done.wait(timeout: .now() + 150) == .success)
         let outcome = result.withLock { $0 }
         #expect(
             (try? outcome?.get()) == limit,
