@@ -90,7 +90,10 @@ struct NumPyHeader {
         var parser = PythonLiteralParser(Array(bytes[start..<dataOffset]))
         let fields = try parser.dictionary()
         guard case .string(let descr)? = fields["descr"] else {
-            throw WeftError(.invalidArgument, "its header has no dtype ('descr') Weft can read: \(fields["descr"].map { "\($0)" } ?? "none")")
+            throw WeftError(
+                .invalidArgument,
+                "its header has no dtype ('descr') Weft can read: \(fields["descr"].map { "\($0)" } ?? "none")"
+            )
         }
         guard case .bool(let fortranOrder)? = fields["fortran_order"] else {
             throw WeftError(.invalidArgument, "its header has no 'fortran_order'")
@@ -98,7 +101,9 @@ struct NumPyHeader {
         guard !fortranOrder else {
             throw WeftError(.invalidArgument, "it is in Fortran order; save it in C order (numpy.ascontiguousarray)")
         }
-        guard case .tuple(let shape)? = fields["shape"] else { throw WeftError(.invalidArgument, "its header has no 'shape'") }
+        guard case .tuple(let shape)? = fields["shape"] else {
+            throw WeftError(.invalidArgument, "its header has no 'shape'")
+        }
         self.dtype = try Self.dtype(descr)
         self.shape = shape
     }
@@ -112,9 +117,11 @@ struct NumPyHeader {
             "u4": .uint32, "u8": .uint64, "f2": .half, "f4": .float, "f8": .double, "c8": .complex64,
             "c16": .complex128,
         ]
-        guard let dtype = types[code], order == "<" || order == "|" || order == "=" || (order == ">" && dtype.byteSize == 1)
+        guard let dtype = types[code],
+            order == "<" || order == "|" || order == "=" || (order == ">" && dtype.byteSize == 1)
         else {
-            let why = order == ">" ? "it is big-endian; save it little-endian (array.astype('<…'))" : "Weft has no such dtype"
+            let why =
+                order == ">" ? "it is big-endian; save it little-endian (array.astype('<…'))" : "Weft has no such dtype"
             throw WeftError(.invalidArgument, "dtype '\(descr)': \(why)")
         }
         return dtype

@@ -57,7 +57,10 @@ public struct HTTPToken: Sendable, Hashable {
             )
         }
         guard info.st_size <= 4096, let data = FileManager.default.contents(atPath: path) else {
-            throw WeftError(.invalidArgument, "\(path) is not an HTTP token file: expected one line of at most 512 characters")
+            throw WeftError(
+                .invalidArgument,
+                "\(path) is not an HTTP token file: expected one line of at most 512 characters"
+            )
         }
         let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first ?? ""
         do {
@@ -103,7 +106,11 @@ public struct HTTPToken: Sendable, Hashable {
 struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: HTTPToken
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    )
         async throws -> Response
     {
         guard Self.presented(in: request).map(token.matches) == true else {

@@ -30,7 +30,9 @@ struct HTTPTokenOptions: ParsableArguments {
     func token(for security: HTTPSecurity, logger: Logger) throws -> (HTTPToken, String)? {
         guard let keys = security.keys else {
             if httpTokenFile != nil {
-                throw ValidationError("--http-token-file needs a cluster file with keys: without keys HTTP serves loopback only")
+                throw ValidationError(
+                    "--http-token-file needs a cluster file with keys: without keys HTTP serves loopback only"
+                )
             }
             return nil
         }
@@ -124,9 +126,13 @@ struct CoordinatorObservabilityOptions: ParsableArguments {
         let token = try token.token(for: security, logger: Logger(label: "weft.http"))
         var endpoints: [(HTTPEndpoint, String)] = []
         do {
-            if let served = try metrics.serve(token: token, security: security, refresh: {
-                StateGauges.refresh(coordinator)
-            }) {
+            if let served = try metrics.serve(
+                token: token,
+                security: security,
+                refresh: {
+                    StateGauges.refresh(coordinator)
+                }
+            ) {
                 endpoints.append(served)
             }
             if let served = try serveDashboard(coordinator, token: token, security: security) {

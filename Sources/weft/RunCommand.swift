@@ -75,7 +75,8 @@ struct RunCommand: ParsableCommand {
 
     /// `NAME=FILE` as its two parts.
     private static func split(_ feed: String) throws -> (name: String, file: String) {
-        guard let equals = feed.firstIndex(of: "="), equals != feed.startIndex, equals != feed.index(before: feed.endIndex)
+        guard let equals = feed.firstIndex(of: "="), equals != feed.startIndex,
+            equals != feed.index(before: feed.endIndex)
         else {
             throw ValidationError("--feed '\(feed)': write NAME=FILE.npy, like x:0=input.npy")
         }

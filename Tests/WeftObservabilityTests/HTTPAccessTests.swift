@@ -18,7 +18,8 @@ import FoundationNetworking
         /// Reads `metrics on http://… (token in FILE)`.
         init(_ line: String) throws {
             let words = line.split(separator: " ")
-            guard let on = words.firstIndex(of: "on"), on + 1 < words.count, let url = URL(string: String(words[on + 1])),
+            guard let on = words.firstIndex(of: "on"), on + 1 < words.count,
+                let url = URL(string: String(words[on + 1])),
                 let open = line.range(of: "(token in "), let close = line.lastIndex(of: ")")
             else { throw TestFailure("no URL and token file in '\(line)'") }
             self.url = url
@@ -90,7 +91,11 @@ import FoundationNetworking
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("weft-token-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         let token = "a-token-the-operator-chose-0123456789"
-        FileManager.default.createFile(atPath: file, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o644])
+        FileManager.default.createFile(
+            atPath: file,
+            contents: Data((token + "\n").utf8),
+            attributes: [.posixPermissions: 0o644]
+        )
         let arguments = [
             "coordinator", "--config", config, "--listen", "tcp://127.0.0.1:0", "--metrics-listen", "0.0.0.0:0",
             "--http-token-file", file,

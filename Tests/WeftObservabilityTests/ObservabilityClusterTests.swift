@@ -79,7 +79,8 @@ import WeftTransport
         let coordinator = try await httpGet(cluster.metrics).body
         let worker = try await httpGet(cluster.workerMetrics[0]).body
         let otherWorker = try await httpGet(cluster.workerMetrics[1]).body
-        let moved = { (after: String, before: String, series: String) in sample(after, series) - sample(before, series) }
+        let moved = { (after: String, before: String, series: String) in sample(after, series) - sample(before, series)
+        }
         let viaCoordinator = #"weft_steps_total{route="coordinator",outcome="ok"}"#
         let direct = #"weft_steps_total{route="direct",outcome="ok"}"#
         #expect(moved(coordinator, coordinatorBefore, viaCoordinator) == 1)

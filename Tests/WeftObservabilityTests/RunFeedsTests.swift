@@ -31,7 +31,9 @@ import WeftTestKit
         process.arguments = ["python3", "-c", "import sys, numpy as np\nd = sys.argv[1]\n" + script, folder.path]
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("python3 with numpy failed: run scripts/install-deps") }
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("python3 with numpy failed: run scripts/install-deps")
+        }
         return folder
     }
 
@@ -105,7 +107,9 @@ import WeftTestKit
         ]
         for (name, reason) in cases {
             let file = "\(folder.path)/\(name).npy"
-            let (status, output) = try Fixtures.runWeft(["run", graph, "--local", "--fetch", "y", "--feed", "x=\(file)"])
+            let (status, output) = try Fixtures.runWeft([
+                "run", graph, "--local", "--fetch", "y", "--feed", "x=\(file)",
+            ])
             #expect(status != 0, "\(name): \(output)")
             #expect(output.contains("invalidArgument") && output.contains(file), "\(name): \(output)")
             #expect(output.contains(reason), "\(name): \(output)")
