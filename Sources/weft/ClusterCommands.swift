@@ -29,7 +29,12 @@ struct CoordinatorCommand: ParsableCommand {
     )
     var listen: String?
 
-    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    @Flag(
+        help: """
+            Without keys, allow listening (and serving --http or --metrics-listen) on a non-loopback address: anyone \
+            who reaches it can use every session.
+            """
+    )
     var insecure = false
 
     @Option(
@@ -135,7 +140,12 @@ struct WorkerCommand: ParsableCommand {
     )
     var listen: String?
 
-    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    @Flag(
+        help: """
+            Without keys, allow listening (and serving --http or --metrics-listen) on a non-loopback address: anyone \
+            who reaches it can use every session.
+            """
+    )
     var insecure = false
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")

@@ -35,7 +35,7 @@ struct ClusterUpCommand: ParsableCommand {
     @Option(help: "Default placement strategy.")
     var strategy = "explicit"
 
-    @Flag(help: "Let processes without keys listen on a --host that is not loopback.")
+    @Flag(help: "Let processes without keys listen (and serve HTTP) on addresses that are not loopback.")
     var insecure = false
 
     @Flag(help: "Make CURVE keys for every process and a client named 'client', and a cluster file naming them.")
