@@ -108,7 +108,11 @@ struct CoordinatorCommand: ParsableCommand {
         let coordinator = try Coordinator(configuration, logger: Logger(label: "weft.coordinator"))
         let endpoints = try observability.serve(
             coordinator,
-            security: HTTPSecurity(keys: configuration.security, insecure: configuration.insecure)
+            security: HTTPSecurity(
+                keys: configuration.security,
+                insecure: configuration.insecure,
+                tokenFile: try config.flatMap { try ClusterConfig(contentsOfFile: $0).httpTokenFile }
+            )
         )
         coordinator.start()
         // The endpoints' lines come first: a parent reads up to the "listening on" line.
@@ -235,7 +239,11 @@ struct WorkerCommand: ParsableCommand {
         let worker = try Worker(configuration, logger: Logger(label: "weft.worker"))
         let endpoint = try observability.serve(
             worker,
-            security: HTTPSecurity(keys: configuration.security, insecure: configuration.insecure)
+            security: HTTPSecurity(
+                keys: configuration.security,
+                insecure: configuration.insecure,
+                tokenFile: try cluster.clusterFile()?.httpTokenFile
+            )
         )
         worker.start()
         // The endpoint's line comes first: a parent reads up to the "listening on" line.

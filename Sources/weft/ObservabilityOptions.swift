@@ -12,6 +12,8 @@ struct HTTPSecurity {
     var keys: ProcessSecurity?
     /// `--insecure` or the cluster file's `security: {insecure: true}`.
     var insecure: Bool
+    /// The cluster file's `security.http_token_file`, which `--http-token-file` overrides.
+    var tokenFile: String?
 }
 
 /// `--http-token-file`, shared by every process that serves HTTP.
@@ -19,14 +21,16 @@ struct HTTPTokenOptions: ParsableArguments {
     @Option(
         help: """
             With keys: the file (mode 0600) holding the token HTTP clients must show, as 'Authorization: Bearer \
-            TOKEN' or, for the dashboard in a browser, '?token=TOKEN'. Default: a new token each start, written \
-            next to this process's secret key as NAME.http-token.
+            TOKEN' or, for the dashboard in a browser, '?token=TOKEN'. Default: the cluster file's \
+            security.http_token_file, else a new token each start, written next to this process's secret key as \
+            NAME.http-token.
             """
     )
     var httpTokenFile: String?
 
-    /// The token the endpoints ask for: none without keys; with keys the file's, or a new one
-    /// written (mode 0600) next to the process's secret key. Returns it and the file holding it.
+    /// The token the endpoints ask for: none without keys; with keys the one in this flag's file,
+    /// else in the cluster file's, else a new one written (mode 0600) next to the process's
+    /// secret key. Returns it and the file holding it.
     func token(for security: HTTPSecurity, logger: Logger) throws -> (HTTPToken, String)? {
         guard let keys = security.keys else {
             if httpTokenFile != nil {
@@ -36,7 +40,7 @@ struct HTTPTokenOptions: ParsableArguments {
             }
             return nil
         }
-        if let httpTokenFile { return (try HTTPToken(contentsOfFile: httpTokenFile), httpTokenFile) }
+        if let file = httpTokenFile ?? security.tokenFile { return (try HTTPToken(contentsOfFile: file), file) }
         let file = Self.defaultFile(for: keys)
         let token = HTTPToken.generate()
         try token.write(toFile: file)

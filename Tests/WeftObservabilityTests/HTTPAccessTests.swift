@@ -113,6 +113,23 @@ import FoundationNetworking
         let local = try #require(URL(string: "http://127.0.0.1:\(served.url.port ?? 0)/metrics"))
         #expect(try await httpGet(local).status == 401)
         #expect(try await httpGet(local, bearer: token).status == 200)
+
+        // The cluster file can name the file instead (relative to its folder).
+        let folder = try #require(cluster.keysFolder)
+        try FileManager.default.copyItem(atPath: file, toPath: "\(folder)/named.token")
+        let named = "\(folder)/cluster-with-token.yaml"
+        let text = try String(contentsOfFile: config, encoding: .utf8) + "\n  http_token_file: named.token\n"
+        try text.write(toFile: named, atomically: true, encoding: .utf8)
+        let configured = try ChildProcess([
+            "coordinator", "--config", named, "--listen", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
+            "--exit-with-parent",
+        ])
+        defer { configured.stop() }
+        let dashboard = try Served(try configured.line(containing: "dashboard on"))
+        #expect(dashboard.tokenFile == "\(folder)/named.token")
+        let api = try #require(URL(string: "/api/cluster", relativeTo: dashboard.url))
+        #expect(try await httpGet(api).status == 401)
+        #expect(try await httpGet(api, bearer: token).status == 200)
     }
 
     @Test func withoutKeys_nonLoopbackNeedsInsecure_andNoTokenIsAsked() async throws {
