@@ -30,7 +30,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     )
     var listen: String?
 
-    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    @Flag(
+        help: """
+            Without keys, allow listening (and serving --http or --metrics-listen) on a non-loopback address: anyone \
+            who reaches it can use every session.
+            """
+    )
     var insecure = false
 
     @Option(
@@ -102,17 +107,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         global.bootstrapLogging()
+        let configuration = try coordinatorConfiguration()
         let logger = Logger(label: "weft.coordinator")
-        let coordinator = try Coordinator(try coordinatorConfiguration(), logger: logger)
-        let endpoints = [
-            try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator),
-        ]
-        let lines = ["coordinator listening on \(coordinator.address)"] + endpoints.compactMap { $0?.1 }
+        let coordinator = try Coordinator(configuration, logger: logger)
+        let endpoints = try observability.serve(
+            coordinator,
+            security: HTTPSecurity(
+                keys: configuration.security,
+                insecure: configuration.insecure,
+                tokenFile: try config.flatMap { try ClusterConfig(contentsOfFile: $0).httpTokenFile }
+            )
+        )
+        // The endpoints' lines come first: a parent reads up to the "listening on" line.
+        let lines = endpoints.map(\.1) + ["coordinator listening on \(coordinator.address)"]
         let service = CoordinatorService(coordinator: coordinator, drainTimeout: drain.timeout, logger: logger) {
             for line in lines { say(line) }
         }
         try await ServiceGroup.process(service, exitWithParent: exitWithParent, logger: logger).run()
-        for case let (endpoint, _)? in endpoints { endpoint.stop() }
+        for (endpoint, _) in endpoints { endpoint.stop() }
     }
 }
 
@@ -136,7 +148,12 @@ struct WorkerCommand: AsyncParsableCommand {
     )
     var listen: String?
 
-    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    @Flag(
+        help: """
+            Without keys, allow listening (and serving --http or --metrics-listen) on a non-loopback address: anyone \
+            who reaches it can use every session.
+            """
+    )
     var insecure = false
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
@@ -174,7 +191,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var drain: DrainOptions
 
-    @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var observability: WorkerObservabilityOptions
 
     @OptionGroup var global: GlobalOptions
 
@@ -224,10 +241,19 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
+        let configuration = try workerConfiguration()
         let logger = Logger(label: "weft.worker")
-        let worker = try Worker(try workerConfiguration(), logger: logger)
-        let endpoint = try metrics.serve { StateGauges.refresh(worker) }
-        let lines = ["worker listening on \(worker.address)"] + (endpoint.map { [$0.1] } ?? [])
+        let worker = try Worker(configuration, logger: logger)
+        let endpoint = try observability.serve(
+            worker,
+            security: HTTPSecurity(
+                keys: configuration.security,
+                insecure: configuration.insecure,
+                tokenFile: try cluster.clusterFile()?.httpTokenFile
+            )
+        )
+        // The endpoint's line comes first: a parent reads up to the "listening on" line.
+        let lines = (endpoint.map { [$0.1] } ?? []) + ["worker listening on \(worker.address)"]
         let service = WorkerService(worker: worker, drainTimeout: drain.timeout, logger: logger) {
             for line in lines { say(line) }
         }

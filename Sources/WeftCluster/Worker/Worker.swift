@@ -449,7 +449,13 @@ public final class Worker: Sendable {
                 // Running until answered, so a worker that leaves sends every answer first.
                 defer { session.end(step: step) }
                 session.rendezvous.finish(step: step)
-                ClusterMetrics.partitionFinished(started: started, result: result, pushError: pushError, collector)
+                ClusterMetrics.partitionFinished(
+                    step: step,
+                    started: started,
+                    result: result,
+                    pushError: pushError,
+                    collector
+                )
                 self?.replyToPartition(
                     message,
                     result: result,
