@@ -325,7 +325,8 @@ public final class Worker: Sendable {
         do throws(WeftError) {
             let graph = try RuntimeGraph(
                 nodes: body.graph.node,
-                functions: FunctionLibrary(nonEmpty: body.graph.library)
+                functions: FunctionLibrary(nonEmpty: body.graph.library),
+                lowersLoops: true
             )
             let plan = try StepPlan(
                 graph: graph,
