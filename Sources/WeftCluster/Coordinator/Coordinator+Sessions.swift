@@ -62,7 +62,7 @@ extension Coordinator {
             memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
         )
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
-        let lease = Duration(wireMilliseconds: body.leaseMs == 0 ? 30_000 : body.leaseMs)
+        let lease = sessionLease(asked: body.leaseMs)
         let handle = state.withLock { state in
             var handle = Self.newSessionHandle()
             while state.sessions[handle] != nil { handle = Self.newSessionHandle() }
@@ -359,6 +359,7 @@ extension Coordinator {
     private func registerPartitions(_ setup: StepSetup) async throws(WeftError) {
         guard !setup.toRegister.isEmpty else { return }
         state.withLock { _ in setup.session.contacted.formUnion(setup.toRegister) }
+        let (leaseMs, records) = recordsToSend(setup.session, to: setup.toRegister)
         let gather = StepGather(expected: setup.toRegister.count)
         for device in setup.toRegister {
             let partition = setup.plan.partitions[device]!
@@ -378,6 +379,8 @@ extension Coordinator {
                     $0.peers = setup.peers
                     $0.device = device.description
                     $0.owner = setup.session.owner?.z85 ?? ""
+                    $0.leaseMs = leaseMs
+                    if let record = records[device] { $0.record = record }
                 }
             }
             node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
@@ -386,6 +389,7 @@ extension Coordinator {
         }
         if case .failure(let error) = await gather.outcome.value { throw error }
         state.withLock { _ in
+            Self.recordsDelivered(records, in: setup.session)
             for device in setup.toRegister {
                 let incarnation = setup.workers[device]!.incarnation
                 setup.plan.registered[device] = incarnation

@@ -59,6 +59,10 @@ public final class Worker: Sendable {
         var stopped = false
         /// Why the last registration attempt failed; `nil` once one succeeded.
         var registrationError: WeftError?
+        /// This worker's own lease on each session it holds, renewed by the coordinator.
+        var leases = SessionLeases()
+        /// The coordinator process this worker last registered with; 0 before the first.
+        var coordinatorIncarnation: UInt64 = 0
     }
 
     private let configuration: Configuration
@@ -72,6 +76,10 @@ public final class Worker: Sendable {
     private let registered = DispatchSemaphore(value: 0)
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
+    /// How long a session is held without renewal when its registration names no lease.
+    private static let defaultLease: Duration = .seconds(60)
+    /// How often leases are checked for expiry.
+    private static let leaseCheckInterval: Duration = .milliseconds(200)
 
     /// The address this worker can be reached at.
     public let address: String
@@ -107,6 +115,7 @@ public final class Worker: Sendable {
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
         register()
+        scheduleLeaseCheck()
         work.async { [weak self] in self?.calibrate() }
     }
 
@@ -136,7 +145,10 @@ public final class Worker: Sendable {
 
     private func register() {
         guard !state.withLock({ $0.stopped }) else { return }
-        let device = state.withLock { $0.device }
+        let (device, inquiry, held, coordinator) = state.withLock { state in
+            let inquiry = state.leases.inquiry()
+            return (state.device, inquiry, Self.held(inquiry, in: state), state.coordinatorIncarnation)
+        }
         let request = WireMessage.make(.registerWorker) { envelope in
             envelope.registerWorker = .with {
                 $0.job = configuration.job
@@ -144,6 +156,8 @@ public final class Worker: Sendable {
                 $0.address = address
                 $0.pid = ProcessInfo.processInfo.processIdentifier
                 $0.incarnation = incarnation
+                $0.sessions = held
+                $0.coordinatorIncarnation = coordinator
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
@@ -154,18 +168,25 @@ public final class Worker: Sendable {
                 let body = reply.envelope.registerWorkerReply
                 let device = DeviceName(job: body.job, task: Int(body.task))
                 let interval = Duration(wireMilliseconds: UInt64(max(body.heartbeatIntervalMs, 50)))
-                let first = state.withLock { state in
+                let (first, previous, freed) = state.withLock { state in
                     defer {
                         state.device = device
                         state.heartbeatInterval = interval
                         state.registrationError = nil
+                        state.coordinatorIncarnation = body.coordinatorIncarnation
                     }
-                    return state.device == nil
+                    let freed = state.leases.answered(inquiry, renewed: body.renewed, now: .now)
+                    return (state.device == nil, state.coordinatorIncarnation, freed)
                 }
                 logger.info(
                     "registered",
-                    metadata: ["worker.device": "\(device)", "coordinator": "\(configuration.coordinator)"]
+                    metadata: [
+                        "worker.device": "\(device)", "coordinator": "\(configuration.coordinator)",
+                        "sessions.kept": "\(body.renewed.count)", "sessions.freed": "\(freed.count)",
+                        "coordinator.restarted": "\(previous != 0 && previous != body.coordinatorIncarnation)",
+                    ]
                 )
+                free(freed)
                 if first { registered.signal() }
                 scheduleHeartbeat(after: interval)
             case .failure(let error):
@@ -206,8 +227,8 @@ public final class Worker: Sendable {
     }
 
     private func heartbeat() {
-        let (device, interval, sessions, rates, stopped) = state.withLock {
-            ($0.device, $0.heartbeatInterval, $0.sessions, $0.rates, $0.stopped)
+        let (device, interval, sessions, rates, stopped, inquiry) = state.withLock {
+            ($0.device, $0.heartbeatInterval, $0.sessions, $0.rates, $0.stopped, $0.leases.inquiry())
         }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
@@ -220,17 +241,67 @@ public final class Worker: Sendable {
                 if let rates { $0.rates = rates.message }
                 $0.tensorBytes = UInt64(TensorMemory.liveBytes)
                 $0.memoryLimitBytes = UInt64(TensorMemory.limit)
+                $0.held = inquiry.handles
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
             [weak self] result in
             guard let self else { return }
-            if case .failure(let error) = result, error.code == .notFound {
+            switch result {
+            case .failure(let error) where error.code == .notFound:
                 // The coordinator does not know this process (it restarted or gave up on us).
                 logger.info("coordinator lost track of this worker; registering again")
                 return register()
+            case .failure:
+                break
+            case .success(let reply):
+                let renewed = reply.envelope.heartbeatReply.renewed
+                free(state.withLock { $0.leases.answered(inquiry, renewed: renewed, now: .now) })
             }
             scheduleHeartbeat(after: interval)
+        }
+    }
+
+    // MARK: Session leases
+
+    /// What the worker tells a coordinator about the sessions an inquiry names: their records
+    /// and last steps, so a restarted coordinator adopts them.
+    private static func held(_ inquiry: SessionLeases.Inquiry, in state: State) -> [Weft_HeldSession] {
+        inquiry.handles.compactMap { handle in
+            guard let session = state.sessions[handle] else { return nil }
+            return .with {
+                $0.handle = handle
+                $0.lastStep = session.lastStep
+                if let record = session.record { $0.record = record }
+            }
+        }
+    }
+
+    private func scheduleLeaseCheck() {
+        timers.asyncAfter(deadline: .now() + Self.leaseCheckInterval.dispatchInterval) { [weak self] in
+            guard let self, !state.withLock({ $0.stopped }) else { return }
+            free(state.withLock { $0.leases.expire(now: .now) })
+            scheduleLeaseCheck()
+        }
+    }
+
+    /// Frees the sessions the leases gave up: the coordinator no longer keeps them, or nobody
+    /// renewed them in time.
+    private func free(_ directives: [SessionLeases.Directive]) {
+        guard !directives.isEmpty else { return }
+        let freed = state.withLock { state in
+            directives.compactMap { directive -> (WorkerSession, String)? in
+                switch directive {
+                case .free(let handle):
+                    return state.sessions.removeValue(forKey: handle).map { ($0, "the coordinator no longer keeps it") }
+                case .expired(let handle):
+                    return state.sessions.removeValue(forKey: handle).map { ($0, "its lease ran out") }
+                }
+            }
+        }
+        for (session, reason) in freed {
+            logger.info("session freed", metadata: ["session.id": "\(session.handle)", "reason": "\(reason)"])
+            session.close()
         }
     }
 
@@ -266,6 +337,7 @@ public final class Worker: Sendable {
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
                 else { return nil }
+                state.leases.released(envelope.session)
                 return state.sessions.removeValue(forKey: envelope.session)
             }
             removed?.close()
@@ -323,8 +395,10 @@ public final class Worker: Sendable {
             )
             let owner = body.owner.isEmpty ? nil : try CurveKey(z85: body.owner)
             trustPeers(body.peers)
+            let lease = body.leaseMs == 0 ? Self.defaultLease : Duration(wireMilliseconds: body.leaseMs)
             let session = state.withLock { state in
                 for peer in body.peers { state.peers[peer.device] = peer.address }
+                state.leases.registered(envelope.session, lease: lease, now: .now)
                 if let existing = state.sessions[envelope.session] { return existing }
                 let created = WorkerSession(
                     handle: envelope.session,
@@ -337,6 +411,7 @@ public final class Worker: Sendable {
                 return created
             }
             session.add(plan, handle: body.handle)
+            if body.hasRecord { session.keep(body.record) }
             return .success(.ok)
         } catch {
             return .failure(error)
@@ -517,6 +592,8 @@ final class WorkerSession: Sendable {
     private let plans = Mutex<[String: StepPlan]>([:])
     /// Steps running now, so an abort or the session's release ends their loops.
     private let running = Mutex<[UInt64: StepCancellation]>([:])
+    /// The coordinator's newest record of the session and the highest step id it ran here.
+    private let recovery = Mutex<(record: Weft_SessionRecord?, lastStep: UInt64)>((nil, 0))
 
     init(
         handle: String,
@@ -533,12 +610,25 @@ final class WorkerSession: Sendable {
     }
 
     func add(_ plan: StepPlan, handle: String) { plans.withLock { $0[handle] = plan } }
+
+    /// The coordinator's record of the session, to give back to a restarted coordinator.
+    var record: Weft_SessionRecord? { recovery.withLock { $0.record } }
+    /// The highest step id the coordinator ran here (direct steps, with the top bit, excluded).
+    var lastStep: UInt64 { recovery.withLock { $0.lastStep } }
+
+    /// Keeps `record` unless a newer one is kept already.
+    func keep(_ record: Weft_SessionRecord) {
+        recovery.withLock { state in
+            if (state.record?.version ?? 0) <= record.version { state.record = record }
+        }
+    }
     func plan(_ handle: String) -> StepPlan? { plans.withLock { $0[handle] } }
 
     /// The cancellation of a step starting now; `end` forgets it.
     func begin(step: UInt64, deadline: ContinuousClock.Instant?) -> StepCancellation {
         let cancellation = StepCancellation(deadline: deadline)
         running.withLock { $0[step] = cancellation }
+        if step < 1 << 63 { recovery.withLock { $0.lastStep = max($0.lastStep, step) } }
         return cancellation
     }
 
