@@ -95,8 +95,10 @@ import WeftTransport
 
         Self.killHard(first)
         _ = try Self.startCoordinator(address, into: children)
-        // The next step: the workers bring the session back to the new coordinator.
+        // A request while the coordinator is down fails fast with `unavailable`; once this
+        // process reaches the new one, the workers bring the session back to it.
         let started = ContinuousClock.now
+        #expect(Self.eventually(timeout: .seconds(5)) { (try? ClusterClient.ping(address)) != nil })
         _ = try session.run(bumps)
         #expect(ContinuousClock.now - started < .seconds(8))
         #expect(try session.run(total).scalar(as: Float.self) == 33)
