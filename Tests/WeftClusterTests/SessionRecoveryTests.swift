@@ -111,6 +111,34 @@ import WeftTransport
         #expect(Self.eventually(timeout: .seconds(3)) { Self.workerSessions(address, workers: 2) == [0, 0] })
     }
 
+    /// A worker that cannot be reached when its session closes frees the session once it is back.
+    @Test func workerUnhealthyAtClose_freesTheSessionWhenItComesBack() throws {
+        let children = Children()
+        defer { children.stop() }
+        let (_, address) = try Self.startCoordinator("tcp://127.0.0.1:0", into: children)
+        let workers = try Self.startWorkers(2, coordinator: address, into: children)
+        let graph = Graph()
+        let initialize = graph.asDefault { () -> Weft.Operation in
+            _ = graph.device("/job:worker/task:0") { Variable(Float(1), name: "a") }
+            _ = graph.device("/job:worker/task:1") { Variable(Float(2), name: "b") }
+            return globalVariablesInitializer()
+        }
+        let backend = try RemoteSessionBackend(coordinator: address, graph: graph)
+        let session = Session(graph: graph, backend: backend)
+        try session.run(initialize)
+        #expect(Self.eventually(timeout: .seconds(3)) { Self.workerSessions(address, workers: 2) == [1, 1] })
+        kill(workers[1].processIdentifier, SIGSTOP)
+        defer { kill(workers[1].processIdentifier, SIGCONT) }
+        #expect(Self.eventually(timeout: .seconds(5)) {
+            (try? ClusterClient.status(coordinator: address))?.workers.filter(\.healthy).count == 1
+        })
+        try backend.closeAndWait()
+        // Longer than the release request waits: only the worker's lease and heartbeats are left.
+        Thread.sleep(forTimeInterval: 3)
+        kill(workers[1].processIdentifier, SIGCONT)
+        #expect(Self.eventually(timeout: .seconds(5)) { Self.workerSessions(address, workers: 2) == [0, 0] })
+    }
+
     @Test func closeWithTheCoordinatorGone_failsAfterItsDeadline() throws {
         let children = Children()
         defer { children.stop() }
