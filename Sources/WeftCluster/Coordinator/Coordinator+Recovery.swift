@@ -22,14 +22,19 @@ extension Coordinator {
     /// (a heartbeat timing out) and register again.
     var recoveryWindow: Duration { configuration.heartbeatTimeout + configuration.requestTimeout * 2 }
 
-    /// Waits, just after a start, until `handle` is adopted or the recovery window closes, so
-    /// a client's request that arrives before the workers holding its session re-registered
-    /// finds it.
+    /// Waits, just after a start, until `handle` is adopted and every worker its nodes are placed
+    /// on has registered again, or the recovery window closes, so a client's request that
+    /// arrives before the workers holding its session re-registered finds it whole.
     func awaitRecovery(of handle: String) async {
         guard !handle.isEmpty else { return }
-        while ContinuousClock.now < started + recoveryWindow, state.withLock({ $0.sessions[handle] == nil }) {
+        while ContinuousClock.now < started + recoveryWindow, !state.withLock({ Self.recovered(handle, in: $0) }) {
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    private static func recovered(_ handle: String, in state: State) -> Bool {
+        guard let session = state.sessions[handle] else { return false }
+        return !session.adopted || Set(session.placement.values).allSatisfy { state.membership[$0] != nil }
     }
 
     /// The lease a new session gets: what its client asked (30 s when it did not say), within

@@ -50,19 +50,16 @@ public final class Worker: Sendable {
     }
 
     private struct State {
-        var device: DeviceName?
         /// This machine's compute rates, once measured.
         var rates: CostModel.Rates?
-        var heartbeatInterval: Duration = .milliseconds(300)
         var peers: [String: String] = [:]
         var sessions: [String: WorkerSession] = [:]
-        var stopped = false
-        /// Why the last registration attempt failed; `nil` once one succeeded.
-        var registrationError: WeftError?
+        /// Registration and heartbeats.
+        var registration = WorkerRegistration()
         /// This worker's own lease on each session it holds, renewed by the coordinator.
         var leases = SessionLeases()
-        /// The coordinator process this worker last registered with; 0 before the first.
-        var coordinatorIncarnation: UInt64 = 0
+        var device: DeviceName? { registration.device }
+        var stopped: Bool { registration.stopped }
     }
 
     private let configuration: Configuration
@@ -114,7 +111,7 @@ public final class Worker: Sendable {
     /// Starts serving and registering.
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
-        register()
+        perform(state.withLock { $0.registration.start() })
         scheduleLeaseCheck()
         work.async { [weak self] in self?.calibrate() }
     }
@@ -133,7 +130,7 @@ public final class Worker: Sendable {
     /// Stops serving; sessions hosted here are dropped.
     public func stop() {
         let sessions = state.withLock { state -> [WorkerSession] in
-            state.stopped = true
+            state.registration.stop()
             defer { state.sessions.removeAll() }
             return Array(state.sessions.values)
         }
@@ -143,12 +140,49 @@ public final class Worker: Sendable {
 
     // MARK: Registration and heartbeats
 
-    private func register() {
-        guard !state.withLock({ $0.stopped }) else { return }
-        let (device, inquiry, held, coordinator) = state.withLock { state in
-            let inquiry = state.leases.inquiry()
-            return (state.device, inquiry, Self.held(inquiry, in: state), state.coordinatorIncarnation)
+    /// Carries out what the registration state machine asks.
+    private func perform(_ directives: [WorkerRegistration.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .register(let pause) where pause == .zero:
+                register()
+            case .register(let pause):
+                timers.asyncAfter(deadline: .now() + pause.dispatchInterval) { [weak self] in self?.register() }
+            case .heartbeat(let pause):
+                timers.asyncAfter(deadline: .now() + pause.dispatchInterval) { [weak self] in self?.heartbeat() }
+            case .registered(let device, let first, let restarted):
+                logger.info(
+                    "registered",
+                    metadata: [
+                        "worker.device": "\(device)", "coordinator": "\(configuration.coordinator)",
+                        "coordinator.restarted": "\(restarted)",
+                    ]
+                )
+                if first { registered.signal() }
+            case .registrationFailed(let error, let isNew):
+                // A new reason (the coordinator's own message when it refused) at warning level,
+                // so an operator sees why; retries of the same failure stay quiet.
+                let metadata: Logger.Metadata = ["coordinator": "\(configuration.coordinator)", "error": "\(error)"]
+                if isNew {
+                    logger.warning("cannot register with the coordinator; retrying", metadata: metadata)
+                } else {
+                    logger.debug("registration failed again; retrying", metadata: metadata)
+                }
+            case .forgotten:
+                logger.info("coordinator lost track of this worker; registering again")
+            }
         }
+    }
+
+    private func register() {
+        let (device, inquiry, held, coordinator, stopped) = state.withLock { state in
+            let inquiry = state.leases.inquiry()
+            return (
+                state.device, inquiry, Self.held(inquiry, in: state), state.registration.coordinatorIncarnation,
+                state.stopped
+            )
+        }
+        guard !stopped else { return }
         let request = WireMessage.make(.registerWorker) { envelope in
             envelope.registerWorker = .with {
                 $0.job = configuration.job
@@ -166,48 +200,19 @@ public final class Worker: Sendable {
             switch result {
             case .success(let reply):
                 let body = reply.envelope.registerWorkerReply
-                let device = DeviceName(job: body.job, task: Int(body.task))
-                let interval = Duration(wireMilliseconds: UInt64(max(body.heartbeatIntervalMs, 50)))
-                let (first, previous, freed) = state.withLock { state in
-                    defer {
-                        state.device = device
-                        state.heartbeatInterval = interval
-                        state.registrationError = nil
-                        state.coordinatorIncarnation = body.coordinatorIncarnation
-                    }
-                    let freed = state.leases.answered(inquiry, renewed: body.renewed, now: .now)
-                    return (state.device == nil, state.coordinatorIncarnation, freed)
+                let (directives, freed) = state.withLock { state in
+                    let directives = state.registration.registered(
+                        as: DeviceName(job: body.job, task: Int(body.task)),
+                        heartbeatInterval: Duration(wireMilliseconds: UInt64(body.heartbeatIntervalMs)),
+                        coordinatorIncarnation: body.coordinatorIncarnation
+                    )
+                    return (directives, state.leases.answered(inquiry, renewed: body.renewed, now: .now))
                 }
-                logger.info(
-                    "registered",
-                    metadata: [
-                        "worker.device": "\(device)", "coordinator": "\(configuration.coordinator)",
-                        "sessions.kept": "\(body.renewed.count)", "sessions.freed": "\(freed.count)",
-                        "coordinator.restarted": "\(previous != 0 && previous != body.coordinatorIncarnation)",
-                    ]
-                )
                 free(freed)
-                if first { registered.signal() }
-                scheduleHeartbeat(after: interval)
+                perform(directives)
             case .failure(let error):
-                registrationFailed(error)
-                timers.asyncAfter(deadline: .now() + .milliseconds(300)) { self.register() }
+                perform(state.withLock { $0.registration.registrationFailed(error) })
             }
-        }
-    }
-
-    /// Logs a failed registration at warning level when its reason is new (the coordinator's
-    /// own message when it refused), so an operator sees why; retries of the same failure stay quiet.
-    private func registrationFailed(_ error: WeftError) {
-        let isNew = state.withLock { state in
-            defer { state.registrationError = error }
-            return state.registrationError != error
-        }
-        let metadata: Logger.Metadata = ["coordinator": "\(configuration.coordinator)", "error": "\(error)"]
-        if isNew {
-            logger.warning("cannot register with the coordinator; retrying", metadata: metadata)
-        } else {
-            logger.debug("registration failed again; retrying", metadata: metadata)
         }
     }
 
@@ -218,17 +223,13 @@ public final class Worker: Sendable {
             registered.signal()  // later waiters return at once too
             return nil
         }
-        return state.withLock { $0.registrationError }
+        return state.withLock { $0.registration.lastError }
             ?? WeftError(.deadlineExceeded, "the coordinator at \(configuration.coordinator) did not answer")
     }
 
-    private func scheduleHeartbeat(after interval: Duration) {
-        timers.asyncAfter(deadline: .now() + interval.dispatchInterval) { [weak self] in self?.heartbeat() }
-    }
-
     private func heartbeat() {
-        let (device, interval, sessions, rates, stopped, inquiry) = state.withLock {
-            ($0.device, $0.heartbeatInterval, $0.sessions, $0.rates, $0.stopped, $0.leases.inquiry())
+        let (device, sessions, rates, stopped, inquiry) = state.withLock {
+            ($0.device, $0.sessions, $0.rates, $0.stopped, $0.leases.inquiry())
         }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
@@ -247,18 +248,12 @@ public final class Worker: Sendable {
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
             [weak self] result in
             guard let self else { return }
-            switch result {
-            case .failure(let error) where error.code == .notFound:
-                // The coordinator does not know this process (it restarted or gave up on us).
-                logger.info("coordinator lost track of this worker; registering again")
-                return register()
-            case .failure:
-                break
-            case .success(let reply):
+            if case .success(let reply) = result {
                 let renewed = reply.envelope.heartbeatReply.renewed
                 free(state.withLock { $0.leases.answered(inquiry, renewed: renewed, now: .now) })
             }
-            scheduleHeartbeat(after: interval)
+            let error: WeftError? = if case .failure(let error) = result { error } else { nil }
+            perform(state.withLock { $0.registration.heartbeatAnswered(error) })
         }
     }
 
