@@ -26,7 +26,7 @@ extension Weft_Envelope {
             return true
         case (.reply, nil), (.reply, .registerWorkerReply?), (.reply, .createSessionReply?),
             (.reply, .runStepReply?), (.reply, .clusterStatusReply?), (.reply, .runPartitionReply?),
-            (.reply, .measureLinksReply?):
+            (.reply, .measureLinksReply?), (.reply, .heartbeatReply?):
             return true
         default:
             return false

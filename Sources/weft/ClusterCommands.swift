@@ -65,6 +65,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     )
     var stepTimeoutMs: Int?
 
+    @Option(
+        parsing: .unconditional,
+        help: "The longest lease a client may ask for, in milliseconds: how long a vanished client's session holds state at most. Default: no limit."
+    )
+    var maxSessionLeaseMs: Int?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var drain: DrainOptions
@@ -77,6 +83,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let durations = [
             ("heartbeat-timeout-ms", heartbeatTimeoutMs), ("heartbeat-interval-ms", heartbeatIntervalMs),
             ("request-timeout-ms", requestTimeoutMs), ("step-timeout-ms", stepTimeoutMs),
+            ("max-session-lease-ms", maxSessionLeaseMs),
         ]
         for (name, value) in durations { _ = try milliseconds(value, flag: name) }
         try checkAddress(listen, flag: "listen", binding: true)
@@ -94,6 +101,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let heartbeatIntervalMs { configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs) }
         if let requestTimeoutMs { configuration.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let stepTimeoutMs { configuration.stepTimeout = .milliseconds(stepTimeoutMs) }
+        if let maxSessionLeaseMs { configuration.maximumSessionLease = .milliseconds(maxSessionLeaseMs) }
         if observability.samplesSteps { configuration.statisticsSampleInterval = .seconds(1) }
         _ = try PlacementStrategies.named(configuration.defaultStrategy)
         if let problem = ClusterConfig.heartbeatProblem(

@@ -18,6 +18,9 @@ public struct RemoteSessionOptions: Sendable {
     public var stepTimeout: Duration = .seconds(60)
     /// How long the coordinator keeps the session after this process stops sending keep-alives.
     public var lease: Duration = .seconds(30)
+    /// How long closing keeps asking the coordinator until it acknowledges; past it, the
+    /// workers free the session's state when their lease on it runs out.
+    public var closeTimeout: Duration = .seconds(5)
     /// Seeds the placement strategy's random choices: the same seed places the same way.
     public var placementSeed: UInt64 = 0
     /// Bytes of variables and constants each worker may hold for this session; placement fails
@@ -376,8 +379,23 @@ public final class RemoteSessionBackend: SessionBackend {
         }
     }
 
-    /// Closes the session on the cluster, freeing its variables on every worker.
+    /// Closes the session on the cluster, freeing its variables on every worker; a failure to
+    /// reach the coordinator in time is logged (see `closeAndWait`).
     public func close() {
+        do {
+            try closeAndWait()
+        } catch {
+            Self.logger.warning("session not closed", metadata: ["session.id": "\(handle)", "error": "\(error)"])
+        }
+    }
+
+    private static let logger = Logger(label: "weft.client")
+
+    /// Closes the session and waits until the coordinator acknowledges it, asking again with
+    /// growing pauses while it cannot be reached (it may be restarting). Throws
+    /// `deadlineExceeded` when no answer came within `closeTimeout`: the workers then free the
+    /// state when their lease runs out. Closing a closed session does nothing.
+    public func closeAndWait() throws(WeftError) {
         let wasOpen = state.withLock { state -> Bool in
             defer { state.closed = true }
             return !state.closed
@@ -385,7 +403,27 @@ public final class RemoteSessionBackend: SessionBackend {
         guard wasOpen else { return }
         connection.release(coordinator)
         let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
-        connection.node.request(request, to: coordinator, timeout: .seconds(2)) { _ in }
+        let deadline = ContinuousClock.now + options.closeTimeout
+        var pause = Duration.milliseconds(50)
+        var lastError = WeftError(.deadlineExceeded, "no attempt fit in the close timeout")
+        while ContinuousClock.now < deadline {
+            let remaining = deadline - .now
+            do throws(WeftError) {
+                _ = try connection.request(request, to: coordinator, timeout: min(remaining, .seconds(2)))
+                return
+            } catch where error.code == .notFound {
+                return  // closed by an attempt whose answer was lost, or its lease ran out
+            } catch where error.code == .unavailable || error.code == .deadlineExceeded {
+                lastError = error
+            }
+            Thread.sleep(forTimeInterval: min(pause, max(deadline - .now, .zero)) / .seconds(1))
+            pause = min(pause * 2, .seconds(1))
+        }
+        throw WeftError(
+            .deadlineExceeded,
+            "the coordinator at \(coordinator) did not acknowledge closing session \(handle) within "
+                + "\(options.closeTimeout) (\(lastError.message)); workers free its state when their lease runs out"
+        )
     }
 }
 

@@ -35,7 +35,7 @@ extension Coordinator {
             memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
         )
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
-        let lease = Duration(wireMilliseconds: body.leaseMs == 0 ? 30_000 : body.leaseMs)
+        let lease = sessionLease(asked: body.leaseMs)
         let handle = state.withLock { state in
             var handle = Self.newSessionHandle()
             while state.sessions[handle] != nil { handle = Self.newSessionHandle() }

@@ -228,6 +228,7 @@ extension Coordinator {
         else { return }
         // A registration whose reply is lost may still leave state there to free.
         state.withLock { _ in _ = setup.session.contacted.insert(device) }
+        let (leaseMs, records) = recordsToSend(setup.session, to: [device])
         let message = WireMessage.make(.registerPartition, session: setup.session.handle) { envelope in
             envelope.client = setup.session.client
             envelope.registerPartition = .with {
@@ -241,11 +242,15 @@ extension Coordinator {
                 $0.peers = setup.peers
                 $0.device = device.description
                 $0.owner = setup.session.owner?.z85 ?? ""
+                $0.leaseMs = leaseMs
+                if let record = records[device] { $0.record = record }
             }
         }
         node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
             switch result {
-            case .success: self.drive(run, .partitionRegistered(device))
+            case .success:
+                self.state.withLock { _ in Self.recordsDelivered(records, in: setup.session) }
+                self.drive(run, .partitionRegistered(device))
             case .failure(let error): self.drive(run, .partitionFailed(device, Self.describe(error, worker: worker)))
             }
         }

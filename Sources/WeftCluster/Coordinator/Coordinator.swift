@@ -32,6 +32,9 @@ public final class Coordinator: Sendable {
         public var requestTimeout: Duration = .seconds(2)
         /// How long a step may run when the client sets no deadline.
         public var stepTimeout: Duration = .seconds(60)
+        /// The longest lease a client may ask for; `nil` for no limit. A vanished client's
+        /// session holds state on workers this long at most.
+        public var maximumSessionLease: Duration?
         /// The strategy for sessions that name none.
         public var defaultStrategy = "explicit"
         /// When set, one step per interval is timed node by node for the dashboard's recent
@@ -65,6 +68,10 @@ public final class Coordinator: Sendable {
     /// Each worker's clock against this process's, for timelines.
     let clockOffsets = ClockOffsetFilter()
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
+    /// Changes every time a coordinator process starts; workers tell a restarted one by it.
+    let incarnation = UInt64.random(in: 1...UInt64.max)
+    /// When this process started, for the recovery window (see `Coordinator+Recovery`).
+    let started = ContinuousClock.now
     private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 
     /// The address clients and workers reach the coordinator at.
@@ -161,6 +168,7 @@ public final class Coordinator: Sendable {
         do throws(WeftError) {
             let role = configuration.security?.role(of: caller)
             if configuration.security != nil { try Authorization.check(envelope.kind, from: role, to: .coordinator) }
+            if [.runStep, .extendSession, .closeSession].contains(envelope.kind) { await awaitRecovery(of: envelope.session) }
             switch envelope.kind {
             case .registerWorker: result = .success(try registerWorker(envelope.registerWorker, role: role, key: caller))
             case .heartbeat: result = .success(try heartbeat(envelope.heartbeat, role: role))
@@ -210,6 +218,7 @@ public final class Coordinator: Sendable {
     ) throws(WeftError) -> WireMessage {
         let task = try registeringTask(body, role: role)
         let now = ContinuousClock.now
+        var renewed: [String] = []
         let (registration, broken, steps) = try state.withLock {
             (state) throws(WeftError) -> (Membership.Registration, [String], [StepRun]) in
             // With keys, a worker cannot claim another task's address either: requests there
@@ -231,6 +240,7 @@ public final class Coordinator: Sendable {
                 incarnation: body.incarnation,
                 now: now
             )
+            renewed = adopt(body, device: registration.device, in: &state, now: now)
             guard case .restarted(let device) = registration else { return (registration, [], []) }
             let broken = state.sessions.values.filter { session in
                 session.broken == nil && session.breakIfRestarted(device, incarnation: body.incarnation) != nil
@@ -259,6 +269,8 @@ public final class Coordinator: Sendable {
                 $0.job = device.job
                 $0.task = Int32(device.task)
                 $0.heartbeatIntervalMs = UInt32(configuration.heartbeatInterval.millisecondsRoundedUp)
+                $0.coordinatorIncarnation = incarnation
+                $0.renewed = renewed
             }
         }
     }
@@ -287,7 +299,7 @@ public final class Coordinator: Sendable {
         guard known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
         }
-        return .ok
+        return heartbeatReply(from: device, held: body.held)
     }
 
     private func keepAlive(client: String, caller: CurveKey?) -> WireMessage {

@@ -53,6 +53,12 @@ final class CoordinatorSession: @unchecked Sendable {
     /// Workers asked to register a partition, whatever they answered: a registration that
     /// failed elsewhere, or whose reply was lost, may still have left state there to free.
     var contacted: Set<DeviceName> = []
+    /// Grows with every extension: workers keep the newest record (see `Coordinator+Recovery`).
+    var version: UInt64 = 1
+    /// The record version each worker was given.
+    var recorded: [DeviceName: UInt64] = [:]
+    /// Set when a restarted coordinator rebuilt the session from workers' records.
+    var adopted = false
 
     init(
         handle: String,
@@ -178,6 +184,7 @@ final class CoordinatorSession: @unchecked Sendable {
     func apply(_ change: Extension) -> Bool {
         guard change.base.generation == generation else { return false }
         generation += 1
+        version += 1
         graph = change.graph
         library = change.library
         nodes = change.nodes

@@ -49,6 +49,13 @@ public struct Membership: Sendable {
         case rejoined(DeviceName)
         /// A known task came back as a new process: state held by the old one is gone.
         case restarted(DeviceName)
+
+        /// The task registered.
+        public var device: DeviceName {
+            switch self {
+            case .joined(let device), .rejoined(let device), .restarted(let device): device
+            }
+        }
     }
 
     /// Workers by task.

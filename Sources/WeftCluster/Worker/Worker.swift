@@ -50,17 +50,18 @@ public final class Worker: Sendable {
     }
 
     private struct State {
-        var device: DeviceName?
         /// This machine's compute rates, once measured.
         var rates: CostModel.Rates?
-        var heartbeatInterval: Duration = .milliseconds(300)
         var peers: [String: String] = [:]
         var sessions: [String: WorkerSession] = [:]
-        var stopped = false
+        /// Registration and heartbeats.
+        var registration = WorkerRegistration()
+        /// This worker's own lease on each session it holds, renewed by the coordinator.
+        var leases = SessionLeases()
         /// Set while the worker shuts down: steps that have not started are refused.
         var leaving = false
-        /// Why the last registration attempt failed; `nil` once one succeeded.
-        var registrationError: WeftError?
+        var device: DeviceName? { registration.device }
+        var stopped: Bool { registration.stopped }
     }
 
     private let configuration: Configuration
@@ -74,6 +75,10 @@ public final class Worker: Sendable {
     private let registered = DispatchSemaphore(value: 0)
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
+    /// How long a session is held without renewal when its registration names no lease.
+    private static let defaultLease: Duration = .seconds(60)
+    /// How often leases are checked for expiry.
+    private static let leaseCheckInterval: Duration = .milliseconds(200)
 
     /// The address this worker can be reached at.
     public let address: String
@@ -118,7 +123,8 @@ public final class Worker: Sendable {
     /// Starts serving and registering.
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
-        register()
+        perform(state.withLock { $0.registration.start() })
+        scheduleLeaseCheck()
         work.async { [weak self] in self?.calibrate() }
     }
 
@@ -136,7 +142,7 @@ public final class Worker: Sendable {
     /// Stops serving; sessions hosted here are dropped.
     public func stop() {
         let sessions = state.withLock { state -> [WorkerSession] in
-            state.stopped = true
+            state.registration.stop()
             defer { state.sessions.removeAll() }
             return Array(state.sessions.values)
         }
@@ -146,9 +152,49 @@ public final class Worker: Sendable {
 
     // MARK: Registration and heartbeats
 
+    /// Carries out what the registration state machine asks.
+    private func perform(_ directives: [WorkerRegistration.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .register(let pause) where pause == .zero:
+                register()
+            case .register(let pause):
+                timers.asyncAfter(deadline: .now() + pause.dispatchInterval) { [weak self] in self?.register() }
+            case .heartbeat(let pause):
+                timers.asyncAfter(deadline: .now() + pause.dispatchInterval) { [weak self] in self?.heartbeat() }
+            case .registered(let device, let first, let restarted):
+                logger.info(
+                    "registered",
+                    metadata: [
+                        "worker.device": "\(device)", "coordinator": "\(configuration.coordinator)",
+                        "coordinator.restarted": "\(restarted)",
+                    ]
+                )
+                if first { registered.signal() }
+            case .registrationFailed(let error, let isNew):
+                // A new reason (the coordinator's own message when it refused) at warning level,
+                // so an operator sees why; retries of the same failure stay quiet.
+                let metadata: Logger.Metadata = ["coordinator": "\(configuration.coordinator)", "error": "\(error)"]
+                if isNew {
+                    logger.warning("cannot register with the coordinator; retrying", metadata: metadata)
+                } else {
+                    logger.debug("registration failed again; retrying", metadata: metadata)
+                }
+            case .forgotten:
+                logger.info("coordinator lost track of this worker; registering again")
+            }
+        }
+    }
+
     private func register() {
-        guard !state.withLock({ $0.stopped }) else { return }
-        let device = state.withLock { $0.device }
+        let (device, inquiry, held, coordinator, stopped) = state.withLock { state in
+            let inquiry = state.leases.inquiry()
+            return (
+                state.device, inquiry, Self.held(inquiry, in: state), state.registration.coordinatorIncarnation,
+                state.stopped
+            )
+        }
+        guard !stopped else { return }
         let request = WireMessage.make(.registerWorker) { envelope in
             envelope.registerWorker = .with {
                 $0.job = configuration.job
@@ -156,6 +202,8 @@ public final class Worker: Sendable {
                 $0.address = address
                 $0.pid = ProcessInfo.processInfo.processIdentifier
                 $0.incarnation = incarnation
+                $0.sessions = held
+                $0.coordinatorIncarnation = coordinator
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
@@ -164,41 +212,19 @@ public final class Worker: Sendable {
             switch result {
             case .success(let reply):
                 let body = reply.envelope.registerWorkerReply
-                let device = DeviceName(job: body.job, task: Int(body.task))
-                let interval = Duration(wireMilliseconds: UInt64(max(body.heartbeatIntervalMs, 50)))
-                let first = state.withLock { state in
-                    defer {
-                        state.device = device
-                        state.heartbeatInterval = interval
-                        state.registrationError = nil
-                    }
-                    return state.device == nil
+                let (directives, freed) = state.withLock { state in
+                    let directives = state.registration.registered(
+                        as: DeviceName(job: body.job, task: Int(body.task)),
+                        heartbeatInterval: Duration(wireMilliseconds: UInt64(body.heartbeatIntervalMs)),
+                        coordinatorIncarnation: body.coordinatorIncarnation
+                    )
+                    return (directives, state.leases.answered(inquiry, renewed: body.renewed, now: .now))
                 }
-                logger.info(
-                    "registered",
-                    metadata: ["worker.device": "\(device)", "coordinator": "\(configuration.coordinator)"]
-                )
-                if first { registered.signal() }
-                scheduleHeartbeat(after: interval)
+                free(freed)
+                perform(directives)
             case .failure(let error):
-                registrationFailed(error)
-                timers.asyncAfter(deadline: .now() + .milliseconds(300)) { self.register() }
+                perform(state.withLock { $0.registration.registrationFailed(error) })
             }
-        }
-    }
-
-    /// Logs a failed registration at warning level when its reason is new (the coordinator's
-    /// own message when it refused), so an operator sees why; retries of the same failure stay quiet.
-    private func registrationFailed(_ error: WeftError) {
-        let isNew = state.withLock { state in
-            defer { state.registrationError = error }
-            return state.registrationError != error
-        }
-        let metadata: Logger.Metadata = ["coordinator": "\(configuration.coordinator)", "error": "\(error)"]
-        if isNew {
-            logger.warning("cannot register with the coordinator; retrying", metadata: metadata)
-        } else {
-            logger.debug("registration failed again; retrying", metadata: metadata)
         }
     }
 
@@ -209,17 +235,13 @@ public final class Worker: Sendable {
             registered.signal()  // later waiters return at once too
             return nil
         }
-        return state.withLock { $0.registrationError }
+        return state.withLock { $0.registration.lastError }
             ?? WeftError(.deadlineExceeded, "the coordinator at \(configuration.coordinator) did not answer")
     }
 
-    private func scheduleHeartbeat(after interval: Duration) {
-        timers.asyncAfter(deadline: .now() + interval.dispatchInterval) { [weak self] in self?.heartbeat() }
-    }
-
     private func heartbeat() {
-        let (device, interval, sessions, rates, stopped) = state.withLock {
-            ($0.device, $0.heartbeatInterval, $0.sessions, $0.rates, $0.stopped)
+        let (device, sessions, rates, stopped, inquiry) = state.withLock {
+            ($0.device, $0.sessions, $0.rates, $0.stopped, $0.leases.inquiry())
         }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
@@ -232,17 +254,61 @@ public final class Worker: Sendable {
                 if let rates { $0.rates = rates.message }
                 $0.tensorBytes = UInt64(TensorMemory.liveBytes)
                 $0.memoryLimitBytes = UInt64(TensorMemory.limit)
+                $0.held = inquiry.handles
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
             [weak self] result in
             guard let self else { return }
-            if case .failure(let error) = result, error.code == .notFound {
-                // The coordinator does not know this process (it restarted or gave up on us).
-                logger.info("coordinator lost track of this worker; registering again")
-                return register()
+            if case .success(let reply) = result {
+                let renewed = reply.envelope.heartbeatReply.renewed
+                free(state.withLock { $0.leases.answered(inquiry, renewed: renewed, now: .now) })
             }
-            scheduleHeartbeat(after: interval)
+            let error: WeftError? = if case .failure(let error) = result { error } else { nil }
+            perform(state.withLock { $0.registration.heartbeatAnswered(error) })
+        }
+    }
+
+    // MARK: Session leases
+
+    /// What the worker tells a coordinator about the sessions an inquiry names: their records
+    /// and last steps, so a restarted coordinator adopts them.
+    private static func held(_ inquiry: SessionLeases.Inquiry, in state: State) -> [Weft_HeldSession] {
+        inquiry.handles.compactMap { handle in
+            guard let session = state.sessions[handle] else { return nil }
+            return .with {
+                $0.handle = handle
+                $0.lastStep = session.lastStep
+                if let record = session.record { $0.record = record }
+            }
+        }
+    }
+
+    private func scheduleLeaseCheck() {
+        timers.asyncAfter(deadline: .now() + Self.leaseCheckInterval.dispatchInterval) { [weak self] in
+            guard let self, !state.withLock({ $0.stopped }) else { return }
+            free(state.withLock { $0.leases.expire(now: .now) })
+            scheduleLeaseCheck()
+        }
+    }
+
+    /// Frees the sessions the leases gave up: the coordinator no longer keeps them, or nobody
+    /// renewed them in time.
+    private func free(_ directives: [SessionLeases.Directive]) {
+        guard !directives.isEmpty else { return }
+        let freed = state.withLock { state in
+            directives.compactMap { directive -> (WorkerSession, String)? in
+                switch directive {
+                case .free(let handle):
+                    return state.sessions.removeValue(forKey: handle).map { ($0, "the coordinator no longer keeps it") }
+                case .expired(let handle):
+                    return state.sessions.removeValue(forKey: handle).map { ($0, "its lease ran out") }
+                }
+            }
+        }
+        for (session, reason) in freed {
+            logger.info("session freed", metadata: ["session.id": "\(session.handle)", "reason": "\(reason)"])
+            session.close()
         }
     }
 
@@ -278,6 +344,7 @@ public final class Worker: Sendable {
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
                 else { return nil }
+                state.leases.released(envelope.session)
                 return state.sessions.removeValue(forKey: envelope.session)
             }
             removed?.close()
@@ -336,8 +403,10 @@ public final class Worker: Sendable {
             )
             let owner = body.owner.isEmpty ? nil : try CurveKey(z85: body.owner)
             trustPeers(body.peers)
+            let lease = body.leaseMs == 0 ? Self.defaultLease : Duration(wireMilliseconds: body.leaseMs)
             let session = state.withLock { state in
                 for peer in body.peers { state.peers[peer.device] = peer.address }
+                state.leases.registered(envelope.session, lease: lease, now: .now)
                 if let existing = state.sessions[envelope.session] { return existing }
                 let created = WorkerSession(
                     handle: envelope.session,
@@ -350,6 +419,7 @@ public final class Worker: Sendable {
                 return created
             }
             session.add(plan, handle: body.handle)
+            if body.hasRecord { session.keep(body.record) }
             return .success(.ok)
         } catch {
             return .failure(error)
@@ -541,6 +611,8 @@ final class WorkerSession: Sendable {
     private let plans = Mutex<[String: StepPlan]>([:])
     /// Steps running now, so an abort or the session's release ends their loops.
     private let running = Mutex<[UInt64: StepCancellation]>([:])
+    /// The coordinator's newest record of the session and the highest step id it ran here.
+    private let recovery = Mutex<(record: Weft_SessionRecord?, lastStep: UInt64)>((nil, 0))
 
     init(
         handle: String,
@@ -557,12 +629,25 @@ final class WorkerSession: Sendable {
     }
 
     func add(_ plan: StepPlan, handle: String) { plans.withLock { $0[handle] = plan } }
+
+    /// The coordinator's record of the session, to give back to a restarted coordinator.
+    var record: Weft_SessionRecord? { recovery.withLock { $0.record } }
+    /// The highest step id the coordinator ran here (direct steps, with the top bit, excluded).
+    var lastStep: UInt64 { recovery.withLock { $0.lastStep } }
+
+    /// Keeps `record` unless a newer one is kept already.
+    func keep(_ record: Weft_SessionRecord) {
+        recovery.withLock { state in
+            if (state.record?.version ?? 0) <= record.version { state.record = record }
+        }
+    }
     func plan(_ handle: String) -> StepPlan? { plans.withLock { $0[handle] } }
 
     /// The cancellation of a step starting now; `end` forgets it.
     func begin(step: UInt64, deadline: ContinuousClock.Instant?) -> StepCancellation {
         let cancellation = StepCancellation(deadline: deadline)
         running.withLock { $0[step] = cancellation }
+        if step < 1 << 63 { recovery.withLock { $0.lastStep = max($0.lastStep, step) } }
         return cancellation
     }
 

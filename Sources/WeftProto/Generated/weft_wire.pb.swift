@@ -355,6 +355,14 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .clusterStatus(newValue)}
   }
 
+  public var heartbeatReply: Weft_HeartbeatReply {
+    get {
+      if case .heartbeatReply(let v)? = _storage._body {return v}
+      return Weft_HeartbeatReply()
+    }
+    set {_uniqueStorage()._body = .heartbeatReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -375,6 +383,7 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case measureLinks(Weft_MeasureLinks)
     case measureLinksReply(Weft_MeasureLinksReply)
     case clusterStatus(Weft_ClusterStatus)
+    case heartbeatReply(Weft_HeartbeatReply)
 
   }
 
@@ -400,6 +409,14 @@ public nonisolated struct Weft_RegisterWorker: Sendable {
   /// Changes every time a worker process starts, so a restarted worker is told apart.
   public var incarnation: UInt64 = 0
 
+  /// The sessions whose state this worker holds, so a restarted coordinator adopts them.
+  public var sessions: [Weft_HeldSession] = []
+
+  /// The incarnation of the coordinator this worker last registered with; 0 before the first.
+  /// The coordinator adopts sessions it does not know only from a worker that registered with
+  /// another incarnation: one it knew were closed by it.
+  public var coordinatorIncarnation: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -416,9 +433,112 @@ public nonisolated struct Weft_RegisterWorkerReply: Sendable {
 
   public var heartbeatIntervalMs: UInt32 = 0
 
+  /// Changes every time a coordinator process starts.
+  public var coordinatorIncarnation: UInt64 = 0
+
+  /// The held sessions the coordinator keeps (adopted or known): their leases are renewed; the
+  /// others named in the registration are freed.
+  public var renewed: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// One session a worker holds state of.
+public nonisolated struct Weft_HeldSession: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var handle: String = String()
+
+  /// The highest step id the coordinator ran of it here, so an adopting coordinator's step ids
+  /// never meet old ones in a rendezvous.
+  public var lastStep: UInt64 = 0
+
+  /// The newest record the coordinator gave this worker.
+  public var record: Weft_SessionRecord {
+    get {_record ?? Weft_SessionRecord()}
+    set {_record = newValue}
+  }
+  /// Returns true if `record` has been explicitly set.
+  public var hasRecord: Bool {self._record != nil}
+  /// Clears the value of `record`. Subsequent reads from it will return its default value.
+  public mutating func clearRecord() {self._record = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _record: Weft_SessionRecord? = nil
+}
+
+/// What a coordinator needs to run any step of a session: given to every worker that holds
+/// state of it, and given back when a restarted coordinator adopts the session.
+public nonisolated struct Weft_SessionRecord: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var client: String {
+    get {_storage._client}
+    set {_uniqueStorage()._client = newValue}
+  }
+
+  /// The owner's CURVE public key (Z85), when the cluster has keys.
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
+
+  public var strategy: String {
+    get {_storage._strategy}
+    set {_uniqueStorage()._strategy = newValue}
+  }
+
+  public var placementSeed: UInt64 {
+    get {_storage._placementSeed}
+    set {_uniqueStorage()._placementSeed = newValue}
+  }
+
+  public var memoryLimitBytes: UInt64 {
+    get {_storage._memoryLimitBytes}
+    set {_uniqueStorage()._memoryLimitBytes = newValue}
+  }
+
+  /// The client's lease on the session.
+  public var leaseMs: UInt64 {
+    get {_storage._leaseMs}
+    set {_uniqueStorage()._leaseMs = newValue}
+  }
+
+  /// Grows with every extension of the session's graph; the newest record wins.
+  public var version: UInt64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  /// The whole graph and where each node lives.
+  public var graph: Tensorflow_GraphDef {
+    get {_storage._graph ?? Tensorflow_GraphDef()}
+    set {_uniqueStorage()._graph = newValue}
+  }
+  /// Returns true if `graph` has been explicitly set.
+  public var hasGraph: Bool {_storage._graph != nil}
+  /// Clears the value of `graph`. Subsequent reads from it will return its default value.
+  public mutating func clearGraph() {_uniqueStorage()._graph = nil}
+
+  public var placement: [Weft_NodePlacement] {
+    get {_storage._placement}
+    set {_uniqueStorage()._placement = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Weft_Heartbeat: Sendable {
@@ -451,11 +571,30 @@ public nonisolated struct Weft_Heartbeat: Sendable {
 
   public var memoryLimitBytes: UInt64 = 0
 
+  /// The sessions whose state this worker holds; the reply says which the coordinator keeps.
+  public var held: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rates: Weft_DeviceRates? = nil
+}
+
+public nonisolated struct Weft_HeartbeatReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var coordinatorIncarnation: UInt64 = 0
+
+  /// The held sessions the coordinator keeps: their leases on the worker are renewed, the
+  /// others were closed or ran out and are freed.
+  public var renewed: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A device's compute rates, for placement's cost model.
@@ -891,6 +1030,22 @@ public nonisolated struct Weft_RegisterPartition: @unchecked Sendable {
     set {_uniqueStorage()._owner = newValue}
   }
 
+  /// How long the worker keeps the session's state without a renewal from the coordinator.
+  public var leaseMs: UInt64 {
+    get {_storage._leaseMs}
+    set {_uniqueStorage()._leaseMs = newValue}
+  }
+
+  /// The session's record, when this worker's copy is missing or older.
+  public var record: Weft_SessionRecord {
+    get {_storage._record ?? Weft_SessionRecord()}
+    set {_uniqueStorage()._record = newValue}
+  }
+  /// Returns true if `record` has been explicitly set.
+  public var hasRecord: Bool {_storage._record != nil}
+  /// Clears the value of `record`. Subsequent reads from it will return its default value.
+  public mutating func clearRecord() {_uniqueStorage()._record = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1114,7 +1269,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1395,6 +1550,19 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .clusterStatus(v)
           }
         }()
+        case 37: try {
+          var v: Weft_HeartbeatReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .heartbeatReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .heartbeatReply(v)
+          }
+        }()
         default: break
         }
       }
@@ -1503,6 +1671,10 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         guard case .clusterStatus(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
       }()
+      case .heartbeatReply?: try {
+        guard case .heartbeatReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+      }()
       case nil: break
       }
     }
@@ -1535,7 +1707,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension Weft_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterWorker"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}address\0\u{1}pid\0\u{1}incarnation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}address\0\u{1}pid\0\u{1}incarnation\0\u{1}sessions\0\u{3}coordinator_incarnation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1548,6 +1720,8 @@ nonisolated extension Weft_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularStringField(value: &self.address) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.pid) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.sessions) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
       default: break
       }
     }
@@ -1569,6 +1743,12 @@ nonisolated extension Weft_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf.
     if self.incarnation != 0 {
       try visitor.visitSingularUInt64Field(value: self.incarnation, fieldNumber: 5)
     }
+    if !self.sessions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.sessions, fieldNumber: 6)
+    }
+    if self.coordinatorIncarnation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.coordinatorIncarnation, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1578,6 +1758,8 @@ nonisolated extension Weft_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.address != rhs.address {return false}
     if lhs.pid != rhs.pid {return false}
     if lhs.incarnation != rhs.incarnation {return false}
+    if lhs.sessions != rhs.sessions {return false}
+    if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1585,7 +1767,7 @@ nonisolated extension Weft_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterWorkerReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{3}heartbeat_interval_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{3}heartbeat_interval_ms\0\u{3}coordinator_incarnation\0\u{1}renewed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1596,6 +1778,8 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.job) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.task) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.heartbeatIntervalMs) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.renewed) }()
       default: break
       }
     }
@@ -1611,6 +1795,12 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
     if self.heartbeatIntervalMs != 0 {
       try visitor.visitSingularUInt32Field(value: self.heartbeatIntervalMs, fieldNumber: 3)
     }
+    if self.coordinatorIncarnation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.coordinatorIncarnation, fieldNumber: 4)
+    }
+    if !self.renewed.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.renewed, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1618,6 +1808,178 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
     if lhs.job != rhs.job {return false}
     if lhs.task != rhs.task {return false}
     if lhs.heartbeatIntervalMs != rhs.heartbeatIntervalMs {return false}
+    if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
+    if lhs.renewed != rhs.renewed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_HeldSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HeldSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{3}last_step\0\u{1}record\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.handle) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.lastStep) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._record) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.handle.isEmpty {
+      try visitor.visitSingularStringField(value: self.handle, fieldNumber: 1)
+    }
+    if self.lastStep != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lastStep, fieldNumber: 2)
+    }
+    try { if let v = self._record {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_HeldSession, rhs: Weft_HeldSession) -> Bool {
+    if lhs.handle != rhs.handle {return false}
+    if lhs.lastStep != rhs.lastStep {return false}
+    if lhs._record != rhs._record {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0")
+
+  fileprivate class _StorageClass {
+    var _client: String = String()
+    var _owner: String = String()
+    var _strategy: String = String()
+    var _placementSeed: UInt64 = 0
+    var _memoryLimitBytes: UInt64 = 0
+    var _leaseMs: UInt64 = 0
+    var _version: UInt64 = 0
+    var _graph: Tensorflow_GraphDef? = nil
+    var _placement: [Weft_NodePlacement] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _client = source._client
+      _owner = source._owner
+      _strategy = source._strategy
+      _placementSeed = source._placementSeed
+      _memoryLimitBytes = source._memoryLimitBytes
+      _leaseMs = source._leaseMs
+      _version = source._version
+      _graph = source._graph
+      _placement = source._placement
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._strategy) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._placementSeed) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._memoryLimitBytes) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._leaseMs) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._version) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._graph) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._placement) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._client.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._client, fieldNumber: 1)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 2)
+      }
+      if !_storage._strategy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._strategy, fieldNumber: 3)
+      }
+      if _storage._placementSeed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._placementSeed, fieldNumber: 4)
+      }
+      if _storage._memoryLimitBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._memoryLimitBytes, fieldNumber: 5)
+      }
+      if _storage._leaseMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._leaseMs, fieldNumber: 6)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._version, fieldNumber: 7)
+      }
+      try { if let v = _storage._graph {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._placement.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._placement, fieldNumber: 9)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_SessionRecord, rhs: Weft_SessionRecord) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._client != rhs_storage._client {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._strategy != rhs_storage._strategy {return false}
+        if _storage._placementSeed != rhs_storage._placementSeed {return false}
+        if _storage._memoryLimitBytes != rhs_storage._memoryLimitBytes {return false}
+        if _storage._leaseMs != rhs_storage._leaseMs {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._graph != rhs_storage._graph {return false}
+        if _storage._placement != rhs_storage._placement {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1625,7 +1987,7 @@ nonisolated extension Weft_RegisterWorkerReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1641,6 +2003,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 6: try { try decoder.decodeSingularMessageField(value: &self._rates) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.held) }()
       default: break
       }
     }
@@ -1675,6 +2038,9 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.memoryLimitBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.memoryLimitBytes, fieldNumber: 8)
     }
+    if !self.held.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.held, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1687,6 +2053,42 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs._rates != rhs._rates {return false}
     if lhs.tensorBytes != rhs.tensorBytes {return false}
     if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
+    if lhs.held != rhs.held {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HeartbeatReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.renewed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.coordinatorIncarnation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.coordinatorIncarnation, fieldNumber: 1)
+    }
+    if !self.renewed.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.renewed, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_HeartbeatReply, rhs: Weft_HeartbeatReply) -> Bool {
+    if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
+    if lhs.renewed != rhs.renewed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2486,7 +2888,7 @@ nonisolated extension Weft_PeerAddress: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0\u{1}owner\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0\u{1}owner\0\u{3}lease_ms\0\u{1}record\0")
 
   fileprivate class _StorageClass {
     var _handle: String = String()
@@ -2497,6 +2899,8 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
     var _peers: [Weft_PeerAddress] = []
     var _device: String = String()
     var _owner: String = String()
+    var _leaseMs: UInt64 = 0
+    var _record: Weft_SessionRecord? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2515,6 +2919,8 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       _peers = source._peers
       _device = source._device
       _owner = source._owner
+      _leaseMs = source._leaseMs
+      _record = source._record
     }
   }
 
@@ -2541,6 +2947,8 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._peers) }()
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._device) }()
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._leaseMs) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._record) }()
         default: break
         }
       }
@@ -2577,6 +2985,12 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       if !_storage._owner.isEmpty {
         try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 8)
       }
+      if _storage._leaseMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._leaseMs, fieldNumber: 9)
+      }
+      try { if let v = _storage._record {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2594,6 +3008,8 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         if _storage._peers != rhs_storage._peers {return false}
         if _storage._device != rhs_storage._device {return false}
         if _storage._owner != rhs_storage._owner {return false}
+        if _storage._leaseMs != rhs_storage._leaseMs {return false}
+        if _storage._record != rhs_storage._record {return false}
         return true
       }
       if !storagesAreEqual {return false}
