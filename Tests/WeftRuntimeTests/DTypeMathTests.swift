@@ -76,11 +76,9 @@ private typealias C64 = ComplexElement<Float>
         #expect(H.error("Complex", [ints, ints], ["T": H.type(.int32)])?.code == .invalidArgument)
     }
 
-    @Test func complexDivision_byZero_isInfinite_andZeroOverZeroNaN() throws {
+    @Test func complexDivision_byZero_isNaN_asTensorFlowsVectorisedKernel() throws {
         let quotient = try H.run1("RealDiv", [tensor([C64(1, 2), C64(0, 0)], [2]), tensor([C64(0, 0), C64(0, 0)], [2])])
-        let values = quotient.scalars(as: C64.self)
-        #expect(values[0].real == .infinity && values[0].imaginary == .infinity)
-        #expect(values[1].real.isNaN && values[1].imaginary.isNaN)
+        #expect(quotient.scalars(as: C64.self).allSatisfy { $0.real.isNaN && $0.imaginary.isNaN })
         // An ordinary quotient: (1 + 2i)/(3 − 4i) = (−5 + 10i)/25.
         let plain = try H.run1("RealDiv", [tensor([C64(1, 2)], [1]), tensor([C64(3, -4)], [1])])
         let z = plain.scalars(as: C64.self)[0]

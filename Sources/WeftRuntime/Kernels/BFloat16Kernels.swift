@@ -25,11 +25,13 @@ enum BFloat16Kernels {
         "Relu", "Relu6", "Elu", "Selu", "Softplus", "Softsign", "LeakyRelu", "Softmax", "LogSoftmax", "L2Loss",
         "ReluGrad", "Relu6Grad", "EluGrad", "SeluGrad", "SoftplusGrad", "SoftsignGrad", "LeakyReluGrad",
         "TanhGrad", "SigmoidGrad", "SqrtGrad", "RsqrtGrad", "ReciprocalGrad",
+        "SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits",
         // Reductions and scans.
         "Sum", "Mean", "Prod", "Max", "Min", "ArgMax", "ArgMin", "EuclideanNorm", "Cumsum", "Cumprod",
+        "SegmentSum", "UnsortedSegmentSum", "TopKV2",
         // Products and layers.
         "MatMul", "BatchMatMul", "BatchMatMulV2", "Einsum", "BiasAdd", "BiasAddGrad",
-        "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool",
+        "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "Conv2DBackpropInput", "MaxPoolGrad",
     ]
 
     /// The definitions in `definitions` that `registered` names, each also running `bfloat16`

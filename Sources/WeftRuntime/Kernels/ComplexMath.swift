@@ -23,50 +23,24 @@ extension ComplexElement {
         Self(a.real * b.real - a.imaginary * b.imaginary, a.real * b.imaginary + a.imaginary * b.real)
     }
 
-    /// The quotient as C's complex division (C11 Annex G) computes it, which TensorFlow's
-    /// kernels inherit: the divisor is scaled by a power of two to avoid overflow, and the
-    /// infinite and zero cases are recovered where the plain formula gives NaN (a non-zero
-    /// number over zero is infinite, `(1+2i)/0 = inf+inf·i`; `0/0` stays NaN).
+    /// The quotient as TensorFlow's vectorised CPU kernel computes it: numerator and divisor
+    /// are scaled by the divisor's larger part m, so nothing overflows, then
+    /// `((a·c' + b·d') + (b·c' − a·d')i) / (c'² + d'²) / m` with `c' = c/m`, `d' = d/m`.
+    /// A zero or infinite divisor gives NaN parts (TensorFlow's scalar tail path, used for
+    /// the last few elements of a tensor, gives C's infinities there instead).
     static func / (a: Self, b: Self) -> Self {
-        var (c, d) = (b.real, b.imaginary)
-        let largest = Swift.max(Swift.abs(c), Swift.abs(d))
-        var exponent = 0
-        if largest.isFinite && largest != 0 {
-            exponent = Int(largest.exponent)
-            c = scaled(c, -exponent)
-            d = scaled(d, -exponent)
-        }
+        let scale = Swift.max(Swift.abs(b.real), Swift.abs(b.imaginary))
+        let (c, d) = (b.real / scale, b.imaginary / scale)
         let denominator = c * c + d * d
-        var x = scaled((a.real * c + a.imaginary * d) / denominator, -exponent)
-        var y = scaled((a.imaginary * c - a.real * d) / denominator, -exponent)
-        guard x.isNaN && y.isNaN else { return Self(x, y) }
-        var (p, q) = (a.real, a.imaginary)
-        if denominator == 0 && (!p.isNaN || !q.isNaN) {
-            let infinity = copysign(.infinity, c)
-            x = infinity * p
-            y = infinity * q
-        } else if (p.isInfinite || q.isInfinite) && c.isFinite && d.isFinite {
-            p = copysign(p.isInfinite ? 1 : 0, p)
-            q = copysign(q.isInfinite ? 1 : 0, q)
-            x = .infinity * (p * c + q * d)
-            y = .infinity * (q * c - p * d)
-        } else if largest.isInfinite && p.isFinite && q.isFinite {
-            c = copysign(c.isInfinite ? 1 : 0, c)
-            d = copysign(d.isInfinite ? 1 : 0, d)
-            x = 0 * (p * c + q * d)
-            y = 0 * (q * c - p * d)
-        }
-        return Self(x, y)
+        return Self(
+            (a.real * c + a.imaginary * d) / denominator / scale,
+            (a.imaginary * c - a.real * d) / denominator / scale
+        )
     }
 
     /// `magnitude` with the sign of `sign`.
     @inline(__always) private static func copysign(_ magnitude: RealType, _ sign: RealType) -> RealType {
         RealType(signOf: sign, magnitudeOf: magnitude)
-    }
-
-    /// `x · 2ⁿ`.
-    @inline(__always) private static func scaled(_ x: RealType, _ n: Int) -> RealType {
-        n == 0 ? x : x * RealType(sign: .plus, exponent: RealType.Exponent(n), significand: 1)
     }
 
     /// The complex conjugate.
