@@ -66,7 +66,7 @@ private typealias C64 = ComplexElement<Float>
         #expect(H.error(op, [tensor([C64(1, 2)], [1])])?.code == .invalidArgument)
     }
 
-    @Test func complexParts_refuseRealInputsAndMismatchedTout() {
+    @Test func complexParts_refuseRealInputsAndMismatchedTout() throws {
         #expect(H.error("Conj", [tensor([Float(1)], [1])])?.code == .invalidArgument)
         #expect(H.error("Real", [tensor([Float(1)], [1])])?.code == .invalidArgument)
         let wide = tensor([ComplexElement<Double>(1, 2)], [1])

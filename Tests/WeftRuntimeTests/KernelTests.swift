@@ -666,10 +666,13 @@ func naiveMatMul(
         let out = try H.run1("Softmax", [tensor(logits, [2, 3])]).doubleValues
         let e = [exp(-2.0), exp(-1.0), 1]
         let total = e.reduce(0, +)
-        let expected: [Double] = e.map { $0 / total } + [1.0 / 3, 1.0 / 3, 1.0 / 3]
+        let scaled: [Double] = e.map { (value: Double) -> Double in value / total }
+        let third: Double = 1.0 / 3
+        let expected: [Double] = scaled + [third, third, third]
         #expect(close(out, expected))
         let logOut = try H.run1("LogSoftmax", [tensor(logits, [2, 3])]).doubleValues
-        let expectedLog: [Double] = e.map { log($0 / total) } + [Double](repeating: log(1.0 / 3), count: 3)
+        let firstRow: [Double] = e.map { (value: Double) -> Double in log(value / total) }
+        let expectedLog: [Double] = firstRow + [Double](repeating: log(1.0 / 3), count: 3)
         #expect(close(logOut, expectedLog))
         #expect(H.error("Softmax", [Tensor(Float(1))])?.code == .invalidArgument)
     }

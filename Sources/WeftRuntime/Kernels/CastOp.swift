@@ -211,8 +211,9 @@ extension Float16: CastableElement {
 }
 
 // From bfloat16, TensorFlow's x86 build (measured against 2.21) converts to a 32-bit integer
-// as above, then saturates to 8- and 16-bit types (`uint32` takes the 32-bit pattern) instead
-// of keeping the low bits.
+// as above, then its vectorised loop saturates to 8- and 16-bit types (`uint32` takes the
+// 32-bit pattern) instead of keeping the low bits; Weft does so for every element (TensorFlow's
+// scalar loop over the last few elements of a tensor wraps instead).
 @inline(__always) private func saturated<T: FixedWidthInteger>(_ value: Float, _ type: T.Type) -> T {
     T(clamping: truncatedInt32(Double(value)))
 }

@@ -97,7 +97,8 @@ enum UnaryOp: String, Sendable, CaseIterable {
             case .neg: map(C.self) { -$0 }
             case .square: map(C.self) { $0 * $0 }
             case .sqrt: map(C.self) { C.sqrt($0) }
-            case .rsqrt: map(C.self) { one / C.sqrt($0) }
+            // TensorFlow divides by the root element by element (C's division): 1/0 is inf + NaN·i.
+            case .rsqrt: map(C.self) { C.equalParts($0, C(real: 0)) ? C(.infinity, .nan) : one / C.sqrt($0) }
             case .exp: map(C.self) { C.exp($0) }
             case .log: map(C.self) { C.log($0) }
             case .tanh: map(C.self) { C.tanh($0) }
