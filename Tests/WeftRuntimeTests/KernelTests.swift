@@ -274,7 +274,7 @@ func naiveMatMul(
         #expect(nan.scalars(as: Bool.self) == [false])
         let flags = try H.run1("Equal", [tensor([true, false], [2]), Tensor(true)])
         #expect(flags.scalars(as: Bool.self) == [true, false])
-        #expect(H.error("Less", [Tensor(true), Tensor(false)])?.code == .unimplemented)
+        #expect(H.error("Less", [Tensor(true), Tensor(false)])?.code == .invalidArgument)
     }
 
     @Test func logicalOps() throws {
@@ -283,7 +283,7 @@ func naiveMatMul(
         #expect(try H.run1("LogicalAnd", [a, b], setT: false).scalars(as: Bool.self) == [true, false, false, false])
         #expect(try H.run1("LogicalOr", [a, b], setT: false).scalars(as: Bool.self) == [true, true, true, false])
         #expect(try H.run1("LogicalNot", [b], setT: false).scalars(as: Bool.self) == [false, true])
-        #expect(H.error("LogicalAnd", [Tensor(Float(1)), Tensor(Float(1))])?.code == .unimplemented)
+        #expect(H.error("LogicalAnd", [Tensor(Float(1)), Tensor(Float(1))])?.code == .invalidArgument)
     }
 
     @Test func addN_sumsAllInputs() throws {
@@ -335,7 +335,7 @@ func naiveMatMul(
         #expect(try H.run1("Sign", [x]).scalars(as: Int32.self) == [-1, 0, 1, -1])
         #expect(try H.run1("Square", [tensor([-3, 4] as [Int64], [2])]).scalars(as: Int64.self) == [9, 16])
         let error = H.error("Sqrt", [x])
-        #expect(error?.code == .unimplemented)
+        #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("Sqrt") == true && error?.message.contains("int32") == true)
     }
 
@@ -479,7 +479,7 @@ func naiveMatMul(
         let x = tensor([true, true, false, true], [2, 2])
         #expect(try Self.reduce("All", x, [1]).scalars(as: Bool.self) == [true, false])
         #expect(try Self.reduce("Any", x, [0]).scalars(as: Bool.self) == [true, true])
-        #expect(H.error("Sum", [x, Tensor(Int32(0))])?.code == .unimplemented)
+        #expect(H.error("Sum", [x, Tensor(Int32(0))])?.code == .invalidArgument)
     }
 
     @Test func generalAxes_matchNaiveSum() throws {
@@ -666,10 +666,13 @@ func naiveMatMul(
         let out = try H.run1("Softmax", [tensor(logits, [2, 3])]).doubleValues
         let e = [exp(-2.0), exp(-1.0), 1]
         let total = e.reduce(0, +)
-        let expected: [Double] = e.map { $0 / total } + [1.0 / 3, 1.0 / 3, 1.0 / 3]
+        let scaled: [Double] = e.map { (value: Double) -> Double in value / total }
+        let third: Double = 1.0 / 3
+        let expected: [Double] = scaled + [third, third, third]
         #expect(close(out, expected))
         let logOut = try H.run1("LogSoftmax", [tensor(logits, [2, 3])]).doubleValues
-        let expectedLog: [Double] = e.map { log($0 / total) } + [Double](repeating: log(1.0 / 3), count: 3)
+        let firstRow: [Double] = e.map { (value: Double) -> Double in log(value / total) }
+        let expectedLog: [Double] = firstRow + [Double](repeating: log(1.0 / 3), count: 3)
         #expect(close(logOut, expectedLog))
         #expect(H.error("Softmax", [Tensor(Float(1))])?.code == .invalidArgument)
     }

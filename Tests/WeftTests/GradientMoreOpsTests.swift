@@ -361,6 +361,15 @@ import WeftRuntime
             einsum("ij,k->ik", [[2, 3], [4]]),
             einsum("abc->ca", [[2, 3, 4]]),
             einsum("i,i->", [[3], [3]]),
+            // Diagonals, placing on a diagonal, and `...` over broadcast batch dimensions.
+            einsum("ii->i", [[3, 3]]),
+            einsum("ii->", [[3, 3]]),
+            einsum("iij->j", [[2, 2, 3]]),
+            einsum("i->ii", [[3]]),
+            einsum("ii,i->i", [[3, 3], [3]]),
+            einsum("...ij,...jk->...ik", [[2, 1, 2, 3], [4, 3, 2]]),
+            einsum("i...->...", [[2, 3, 4]]),
+            einsum("...i,...i->...", [[3, 2], [2]]),
         ]
     }()
 

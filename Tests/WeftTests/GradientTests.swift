@@ -338,21 +338,3 @@ extension GradientTests {
         #expect(error.code == .unimplemented && error.message.contains("runs through a loop at node"))
     }
 }
-
-extension GradientTests {
-    @Test func einsumWithEllipsis_isUnimplementedNamingTheNode() throws {
-        let graph = Graph()
-        let (x, y) = graph.asDefault { () -> (Output, Output) in
-            let x = placeholder(.float, shape: [2, 3], name: "x")
-            let y = OpBuilder.node(
-                "Einsum",
-                [x, x],
-                ["T": .type(.float), "N": .int(2), "equation": .string("...i,...i->...")],
-                name: "dots"
-            ).output()
-            return (x, y)
-        }
-        let error = try #require(throws: WeftError.self) { try graph.gradients(of: y, with: x) }
-        #expect(error.code == .unimplemented && error.message.contains("node 'dots'"))
-    }
-}

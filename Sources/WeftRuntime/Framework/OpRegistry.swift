@@ -96,15 +96,17 @@ public final class OpRegistry: Sendable {
     /// The names of all registered ops, sorted.
     public var opNames: [String] { definitions.withLock { $0.keys.sorted() } }
 
-    /// Every op Weft implements.
-    public static let standard = OpRegistry(
+    /// Every op Weft implements; the `bfloat16` forms come last and replace the plain ones.
+    public static let standard = OpRegistry(implemented + BFloat16Kernels.definitions(extending: implemented))
+
+    private static let implemented: [OpDefinition] =
         StateOps.definitions + CoreOps.definitions + ArrayOps.definitions + MathOps.definitions
             + ReductionOps.definitions
             + RandomOps.definitions + StatelessRandomOps.definitions
             + MatMulOps.definitions + NNOps.definitions + SendRecvOps.definitions + StringOps.definitions
             + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions
             + LossOps.definitions + ConvOps.definitions + PoolOps.definitions + BatchNormOps.definitions
-            + EinsumOp.definitions
+            + EinsumOp.definitions + ComplexOps.definitions
             + CheckpointOps.definitions + RegexOps.definitions
             + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions
@@ -113,5 +115,4 @@ public final class OpRegistry: Sendable {
             + FunctionalOps.definitions + OptionalOps.definitions
             + ControlFlowOps.definitions
             + TensorListOps.definitions + TensorArrayOps.definitions + StackOps.definitions
-    )
 }

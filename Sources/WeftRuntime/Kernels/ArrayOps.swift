@@ -541,7 +541,8 @@ enum Transposition {
         case 1: gather(UInt8.self, x, out, outDims, strides)
         case 2: gather(UInt16.self, x, out, outDims, strides)
         case 4: gather(UInt32.self, x, out, outDims, strides)
-        default: gather(UInt64.self, x, out, outDims, strides)
+        case 8: gather(UInt64.self, x, out, outDims, strides)
+        default: gather(SIMD2<UInt64>.self, x, out, outDims, strides)  // complex128
         }
         return out
     }

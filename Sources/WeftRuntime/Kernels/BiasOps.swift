@@ -55,6 +55,7 @@ private struct ChannelsFirstAdd: ElementVisitor {
 
     func float<T: FloatElement>(_ type: T.Type) { add(T.self, +) }
     func integer<T: IntegerElement>(_ type: T.Type) { add(T.self, &+) }
+    func complex<R: ComplexReal>(_ type: R.Type) { add(ComplexElement<R>.self, +) }
 
     @inline(__always)
     private func add<T: TensorElement>(_ type: T.Type, _ plus: (T, T) -> T) {

@@ -120,6 +120,12 @@ protocol CastableElement: TensorElement {
     static func converting(double value: Double) -> Self
     /// Converts to another element type.
     func cast<D: CastableElement>(to type: D.Type) -> D
+    /// Converts from a `bfloat16` value (given as its exact `Float`).
+    static func converting(bfloat16 value: Float) -> Self
+}
+
+extension CastableElement {
+    @inline(__always) static func converting(bfloat16 value: Float) -> Self { converting(double: Double(value)) }
 }
 
 extension CastableElement where Self: FixedWidthInteger {
@@ -161,7 +167,7 @@ extension BFloat16: CastableElement {
         BFloat16(signed ? Float(Int64(bitPattern: bits)) : Float(bits))
     }
     @inline(__always) static func converting(double value: Double) -> BFloat16 { BFloat16(Float(value)) }
-    @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D { D.converting(double: Double(float)) }
+    @inline(__always) func cast<D: CastableElement>(to type: D.Type) -> D { D.converting(bfloat16: float) }
 }
 
 // A real number becomes the real part; a complex number converts its real part, as TensorFlow's
@@ -204,15 +210,25 @@ extension Float16: CastableElement {
     value >= -9.223_372_036_854_775_808e18 && value < 9.223_372_036_854_775_808e18 ? Int64(value) : .min
 }
 
+// From bfloat16, TensorFlow's x86 build (measured against 2.21) converts to a 32-bit integer
+// as above, then its vectorised loop saturates to 8- and 16-bit types (`uint32` takes the
+// 32-bit pattern) instead of keeping the low bits; Weft does so for every element (TensorFlow's
+// scalar loop over the last few elements of a tensor wraps instead).
+@inline(__always) private func saturated<T: FixedWidthInteger>(_ value: Float, _ type: T.Type) -> T {
+    T(clamping: truncatedInt32(Double(value)))
+}
+
 extension Int8: CastableElement {
     @inline(__always) static func converting(double value: Double) -> Int8 {
         Int8(truncatingIfNeeded: truncatedInt32(value))
     }
+    @inline(__always) static func converting(bfloat16 value: Float) -> Int8 { saturated(value, Int8.self) }
 }
 extension Int16: CastableElement {
     @inline(__always) static func converting(double value: Double) -> Int16 {
         Int16(truncatingIfNeeded: truncatedInt32(value))
     }
+    @inline(__always) static func converting(bfloat16 value: Float) -> Int16 { saturated(value, Int16.self) }
 }
 extension Int32: CastableElement {
     @inline(__always) static func converting(double value: Double) -> Int32 { truncatedInt32(value) }
@@ -224,15 +240,20 @@ extension UInt8: CastableElement {
     @inline(__always) static func converting(double value: Double) -> UInt8 {
         UInt8(truncatingIfNeeded: truncatedInt32(value))
     }
+    @inline(__always) static func converting(bfloat16 value: Float) -> UInt8 { saturated(value, UInt8.self) }
 }
 extension UInt16: CastableElement {
     @inline(__always) static func converting(double value: Double) -> UInt16 {
         UInt16(truncatingIfNeeded: truncatedInt32(value))
     }
+    @inline(__always) static func converting(bfloat16 value: Float) -> UInt16 { saturated(value, UInt16.self) }
 }
 extension UInt32: CastableElement {
     @inline(__always) static func converting(double value: Double) -> UInt32 {
         UInt32(truncatingIfNeeded: truncatedInt64(value))
+    }
+    @inline(__always) static func converting(bfloat16 value: Float) -> UInt32 {
+        UInt32(bitPattern: truncatedInt32(Double(value)))
     }
 }
 extension UInt64: CastableElement {

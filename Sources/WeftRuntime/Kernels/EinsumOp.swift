@@ -6,7 +6,8 @@
 /// but not the output contracted, in one operand and the output free. Each operand is
 /// transposed to `[batch, free, contracted]` (or `[batch, contracted, free]`), multiplied by
 /// `Gemm.batched`, and the result transposed to the output's order. A label repeated within an
-/// operand (a diagonal, `'ii->i'`) is refused as unimplemented.
+/// operand takes its diagonal first (`'ii->i'`); one repeated in the output places the result on
+/// a diagonal (`'i->ii'`), see `EinsumDiagonal.swift`.
 enum EinsumOp {
     /// The op's definition, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -61,9 +62,6 @@ struct EinsumEquation: Sendable {
         inputs = parsed
         output = try Self.labels(sides[1], equation: text, node: node)
         let named = output.compactMap { $0 }
-        guard Set(named).count == named.count else {
-            throw .invalidArgument("Output subscripts in '\(text)' contain a repeated label", node: node)
-        }
         for label in named where !parsed.contains(where: { $0.contains(label) }) {
             throw .invalidArgument("Output subscript \(label) in '\(text)' does not appear in any input", node: node)
         }
@@ -98,17 +96,18 @@ struct EinsumEquation: Sendable {
             let others = expanded.inputs.indices.filter { $0 != index }.flatMap { expanded.inputs[$0] }
             let keep = Set(expanded.output + others)
             labeled.append(
-                try LabeledTensor(operand, labels: expanded.inputs[index], node: node).summing(
+                try LabeledTensor.diagonal(of: operand, labels: expanded.inputs[index], node: node).summing(
                     keeping: keep,
                     node: node
                 )
             )
         }
         let sizes = try labelSizes(labeled, node: node)
+        let output = expanded.output.uniqued()
         let result =
             labeled.count == 1
-            ? labeled[0] : try product(labeled[0], labeled[1], output: expanded.output, sizes: sizes, node: node)
-        return result.transposed(to: expanded.output).tensor
+            ? labeled[0] : try product(labeled[0], labeled[1], output: output, sizes: sizes, node: node)
+        return try result.inflated(to: expanded.output, node: node).tensor
     }
 
     /// Replaces each ellipsis by labels of its own (integers past the character range, aligned
@@ -240,17 +239,6 @@ struct LabeledTensor {
         self.labels = labels
     }
 
-    /// Labels a tensor, refusing a label repeated within it (a diagonal).
-    init(_ tensor: Tensor, labels: [Int], node: String) throws(WeftError) {
-        guard Set(labels).count == labels.count else {
-            throw WeftError(
-                .unimplemented,
-                "Einsum with a subscript repeated within one input (a diagonal) is not supported (node '\(node)')"
-            )
-        }
-        self.init(tensor: tensor, labels: labels)
-    }
-
     /// The size of the dimension labelled `label`.
     func size(of label: Int) -> Int {
         labels.firstIndex(of: label).map { tensor.shape.dimensions[$0] } ?? 1
@@ -285,14 +273,15 @@ private struct RowSums: ElementVisitor {
     let node: String
     var op: String { "Einsum" }
 
-    func float<T: FloatElement>(_ type: T.Type) { sum(T.self, +) }
-    func integer<T: IntegerElement>(_ type: T.Type) { sum(T.self, &+) }
+    func float<T: FloatElement>(_ type: T.Type) { sum(T.self, zero: 0, +) }
+    func integer<T: IntegerElement>(_ type: T.Type) { sum(T.self, zero: 0, &+) }
+    func complex<R: ComplexReal>(_ type: R.Type) { sum(ComplexElement<R>.self, zero: ComplexElement(real: 0), +) }
 
-    private func sum<T: TensorElement & AdditiveArithmetic>(_ type: T.Type, _ add: (T, T) -> T) {
+    private func sum<T: TensorElement>(_ type: T.Type, zero: T, _ add: (T, T) -> T) {
         input.withElements(of: T.self) { x in
             out.withMutableElements(of: T.self) { y in
                 for row in 0..<rows {
-                    var total = T.zero
+                    var total = zero
                     for i in (row * width)..<(row * width + width) { total = add(total, x[i]) }
                     y[row] = total
                 }

@@ -126,7 +126,13 @@ protocol ElementVisitor {
     func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) -> Output
     /// Runs the computation on `Bool`.
     func bool() throws(WeftError) -> Output
+    /// Runs the computation on `complex64` (`R` is `Float`) or `complex128` (`Double`).
+    func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) -> Output
 }
+
+/// The part type of the complex dtypes (`Float`, `Double`), which kernels also store on its own
+/// (`Real`, `ComplexAbs`).
+typealias ComplexReal = ComplexComponent & TensorElement
 
 extension ElementVisitor {
     func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> Output {
@@ -139,6 +145,10 @@ extension ElementVisitor {
 
     func bool() throws(WeftError) -> Output {
         throw .unsupported(op: op, dtype: .bool, node: node)
+    }
+
+    func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) -> Output {
+        throw .unsupported(op: op, dtype: R.complexDType, node: node)
     }
 }
 
@@ -158,15 +168,22 @@ extension DType {
         case .uint32: try visitor.integer(UInt32.self)
         case .uint64: try visitor.integer(UInt64.self)
         case .bool: try visitor.bool()
+        case .complex64: try visitor.complex(Float.self)
+        case .complex128: try visitor.complex(Double.self)
         default: throw .unsupported(op: visitor.op, dtype: self, node: visitor.node)
         }
     }
 }
 
 extension WeftError {
-    /// The error for a kernel asked to compute on a dtype it has no implementation for.
+    /// The error for a kernel asked to compute on a dtype it has no implementation for:
+    /// `invalidArgument`, as TensorFlow reports a dtype its op does not allow or has no CPU
+    /// kernel for.
     static func unsupported(op: String, dtype: DType, node: String) -> WeftError {
-        WeftError(.unimplemented, "\(op) has no kernel for \(dtype) tensors (node '\(node)')")
+        WeftError(
+            .invalidArgument,
+            "No OpKernel was registered to support Op '\(op)' with these attrs: [T=\(dtype)] (node '\(node)')"
+        )
     }
 
     /// An `invalidArgument` whose message ends by naming the node, the way TensorFlow appends

@@ -252,6 +252,10 @@ enum Gemm {
             run(T.self) { Gemm.multiply($0, $1, into: $2, $3) }
         }
 
+        func complex<R: ComplexReal>(_ type: R.Type) {
+            run(ComplexElement<R>.self) { Gemm.multiply($0, $1, into: $2, $3) }
+        }
+
         @inline(__always)
         private func run<T: TensorElement>(
             _ type: T.Type,
@@ -334,9 +338,12 @@ struct BatchMatMulKernel: OpKernel {
 
     func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
         let node = context.node
-        let a = try context.input(0)
-        let b = try context.input(1)
+        var a = try context.input(0)
+        var b = try context.input(1)
         try KernelChecks.dtype(a, input: 0, expected: declared, op: op, node: node)
+        // An adjoint is the conjugate transpose; the product below only transposes.
+        if adjointA && a.dtype.isComplex { a = try ComplexOps.conjugate(a, node: node) }
+        if adjointB && b.dtype.isComplex { b = try ComplexOps.conjugate(b, node: node) }
         try KernelChecks.sameDType(a, b, op: op, node: node)
         for (index, operand) in [a, b].enumerated() where operand.shape.rank < 2 {
             throw .invalidArgument("In[\(index)] ndims must be >= 2: \(operand.shape.rank)", node: node)

@@ -257,6 +257,21 @@ enum BinaryOp: Sendable, CaseIterable {
             }
         }
 
+        /// What TensorFlow registers for complex numbers: arithmetic and powers, no ordering.
+        func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) {
+            typealias C = ComplexElement<R>
+            switch operation {
+            case .add: run(C.self) { $0 + $1 }
+            case .sub: run(C.self) { $0 - $1 }
+            case .mul: run(C.self) { $0 * $1 }
+            case .div: run(C.self) { $0 / $1 }
+            case .pow: run(C.self) { C.pow($0, $1) }
+            // (x − y)·conj(x − y) = |x − y|², a real number stored as complex.
+            case .squaredDifference: run(C.self) { ($0 - $1) * ($0 - $1).conjugate }
+            default: throw .unsupported(op: op, dtype: C.dtype, node: node)
+            }
+        }
+
         @inline(__always)
         private func run<T: TensorElement>(_ type: T.Type, _ body: (T, T) -> T) {
             lhs.withElements(of: T.self) { l in
@@ -372,6 +387,16 @@ enum ComparisonOp: Sendable {
             }
         }
 
+        /// Complex numbers are only compared for equality, part by part.
+        func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) {
+            typealias C = ComplexElement<R>
+            switch operation {
+            case .equal: run(C.self) { C.equalParts($0, $1) }
+            case .notEqual: run(C.self) { !C.equalParts($0, $1) }
+            default: throw .unsupported(op: op, dtype: C.dtype, node: node)
+            }
+        }
+
         @inline(__always)
         private func compare<T: TensorElement & Comparable>(_ type: T.Type) {
             switch operation {
@@ -457,6 +482,7 @@ enum AddN {
 
         func float<T: FloatElement>(_ type: T.Type) { accumulate(T.self) { $0 + $1 } }
         func integer<T: IntegerElement>(_ type: T.Type) { accumulate(T.self) { $0 &+ $1 } }
+        func complex<R: ComplexReal>(_ type: R.Type) { accumulate(ComplexElement<R>.self) { $0 + $1 } }
 
         /// Adds the first two inputs into the output, then each further input in place: one
         /// pass over memory per input.

@@ -280,6 +280,22 @@ enum Reduction: Sendable {
             }
         }
 
+        /// `Sum`, `Mean` and `Prod`; complex numbers have no order for `Max` and `Min`.
+        func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) {
+            typealias C = ComplexElement<R>
+            switch operation {
+            case .sum: fold(C.self, identity: C(real: 0)) { $0 + $1 }
+            case .mean:
+                fold(C.self, identity: C(real: 0)) { $0 + $1 }
+                let count = R(layout.reducedCount)
+                out.withMutableElements(of: C.self) { values in
+                    for i in values.indices { values[i] = C(values[i].real / count, values[i].imaginary / count) }
+                }
+            case .prod: fold(C.self, identity: C(real: 1)) { $0 * $1 }
+            default: throw .unsupported(op: op, dtype: C.dtype, node: node)
+            }
+        }
+
         func bool() throws(WeftError) {
             switch operation {
             case .all: fold(Bool.self, identity: true) { $0 && $1 }

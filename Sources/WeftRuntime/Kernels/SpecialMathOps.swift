@@ -80,6 +80,16 @@ enum SafeBinaryOp: String, CaseIterable, Sendable {
             }
         }
 
+        func complex<R: ComplexReal>(_ type: R.Type) {
+            typealias C = ComplexElement<R>
+            let zero = C(real: 0)
+            switch operation {
+            case .divNoNan: run(C.self) { x, y in C.equalParts(y, zero) ? zero : x / y }
+            case .xlogy: run(C.self) { x, y in C.equalParts(x, zero) ? zero : x * C.log(y) }
+            case .xdivy: run(C.self) { x, y in C.equalParts(x, zero) ? zero : x / y }
+            }
+        }
+
         @inline(__always)
         private func run<T: TensorElement>(_ type: T.Type, _ body: (T, T) -> T) {
             x.withElements(of: T.self) { l in

@@ -2,7 +2,8 @@
 ///
 /// Floating-point ops accept `float`, `double` and `half`. `Neg`, `Abs`, `Square`, `Sign` and
 /// `Round` also accept signed and unsigned integers (wrapping on overflow, as TensorFlow's C++
-/// does); the others are floating-point only, as in TensorFlow.
+/// does); the others are floating-point only, as in TensorFlow. The ops TensorFlow registers
+/// for `complex64` and `complex128` accept them too (see `Visitor.complex`).
 enum UnaryOp: String, Sendable, CaseIterable {
     case neg = "Neg"
     case abs = "Abs"
@@ -85,6 +86,30 @@ enum UnaryOp: String, Sendable, CaseIterable {
             case .sign: map(T.self) { $0 > 0 ? 1 : $0 == 0 ? 0 : 0 &- 1 }
             case .round: map(T.self) { $0 }
             default: throw .unsupported(op: op, dtype: T.dtype, node: node)
+            }
+        }
+
+        /// The ops TensorFlow registers for complex numbers (`Abs` is `ComplexAbs` there).
+        func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) {
+            typealias C = ComplexElement<R>
+            let one = C(real: 1)
+            switch operation {
+            case .neg: map(C.self) { -$0 }
+            case .square: map(C.self) { $0 * $0 }
+            case .sqrt: map(C.self) { C.sqrt($0) }
+            // TensorFlow divides by the root element by element (C's division): 1/0 is inf + NaN·i.
+            case .rsqrt: map(C.self) { C.equalParts($0, C(real: 0)) ? C(.infinity, .nan) : one / C.sqrt($0) }
+            case .exp: map(C.self) { C.exp($0) }
+            case .log: map(C.self) { C.log($0) }
+            case .tanh: map(C.self) { C.tanh($0) }
+            case .sigmoid: map(C.self) { one / (one + C.exp(-$0)) }
+            case .sign: map(C.self) { C.sign($0) }
+            case .reciprocal: map(C.self) { one / $0 }
+            case .log1p: map(C.self) { C.log1p($0) }
+            case .expm1: map(C.self) { C.expm1($0) }
+            case .sin: map(C.self) { C.sin($0) }
+            case .cos: map(C.self) { C.cos($0) }
+            default: throw .unsupported(op: op, dtype: C.dtype, node: node)
             }
         }
 
