@@ -7,6 +7,7 @@ import WeftObservability
 import WeftPlacement
 import WeftProto
 import WeftRuntime
+import WeftTransport
 
 /// `weft coordinator`: runs a coordinator until SIGINT or SIGTERM.
 struct CoordinatorCommand: ParsableCommand {
@@ -59,6 +60,14 @@ struct CoordinatorCommand: ParsableCommand {
     )
     var stepTimeoutMs: Int?
 
+    @Option(
+        help: """
+            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
+            sends a larger one is disconnected. Default: the memory limit.
+            """
+    )
+    var maxMessageSize: String?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var observability: CoordinatorObservabilityOptions
@@ -71,6 +80,7 @@ struct CoordinatorCommand: ParsableCommand {
             ("request-timeout-ms", requestTimeoutMs), ("step-timeout-ms", stepTimeoutMs),
         ]
         for (name, value) in durations { _ = try milliseconds(value, flag: name) }
+        _ = try byteSize(maxMessageSize, flag: "max-message-size")
         try checkAddress(listen, flag: "listen", binding: true)
     }
 
@@ -99,6 +109,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
+        MessageSizeLimit.set(try byteSize(maxMessageSize, flag: "max-message-size"))
         let coordinator = try Coordinator(try coordinatorConfiguration(), logger: Logger(label: "weft.coordinator"))
         let endpoints = [
             try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator),
@@ -166,6 +177,14 @@ struct WorkerCommand: ParsableCommand {
     )
     var registerTimeout: Double?
 
+    @Option(
+        help: """
+            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
+            sends a larger one is disconnected. Default: the memory limit.
+            """
+    )
+    var maxMessageSize: String?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var metrics: MetricsOptions
@@ -179,6 +198,7 @@ struct WorkerCommand: ParsableCommand {
         } catch {
             throw ValidationError("--memory-limit: \(error.message)")
         }
+        _ = try byteSize(maxMessageSize, flag: "max-message-size")
         if cluster.config != nil && (job == nil || task == nil) {
             throw ValidationError(
                 "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
@@ -218,6 +238,7 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
+        MessageSizeLimit.set(try byteSize(maxMessageSize, flag: "max-message-size"))
         let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
         let endpoint = try metrics.serve { StateGauges.refresh(worker) }
         worker.start()
@@ -321,6 +342,16 @@ func checkAddress(_ text: String?, flag: String, binding: Bool) throws {
 /// pool and deadlocks when another thread is still inside a BLAS call (a step's MatMul, the
 /// start-up calibration), so a worker leaves with `_exit`: its sockets are closed and its
 /// output is unbuffered, so nothing is lost.
+/// A size flag's bytes (`256MiB`, `50%` of physical memory), or `nil` when it was not given.
+private func byteSize(_ text: String?, flag: String) throws -> Int? {
+    guard let text else { return nil }
+    do {
+        return try ConfigByteSize.parse(text)
+    } catch {
+        throw ValidationError("--\(flag): \(error.message)")
+    }
+}
+
 func exitSkippingLibraryDestructors(status: Int32 = 0) -> Never {
     _exit(status)
 }

@@ -1,0 +1,16 @@
+import WeftFuzzing
+
+#if WEFT_LIBFUZZER
+/// libFuzzer's entry: one input through `FuzzTarget.partition`. Built only by `scripts/fuzz`.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
+    FuzzTarget.partition.fuzz(data, count)
+    return 0
+}
+#else
+/// Without libFuzzer: replays inputs through the same entry (`replay PATH…`), or writes seeds.
+@main
+enum Replay {
+    static func main() { FuzzReplay.main(.partition) }
+}
+#endif
