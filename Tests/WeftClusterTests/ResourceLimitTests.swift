@@ -57,14 +57,11 @@ import WeftTransport
             try node.requestAndWait(Self.push(floats: 512 << 10), to: worker, timeout: .seconds(3))
         }
         #expect(error.code == .unavailable, "\(error)")
-        // The worker serves on: a frame under the cap is read and answered (the session is unknown).
+        // The worker serves on: a frame under the cap is read and answered.
         var ping = Weft_Envelope()
         ping.kind = .ping
         _ = try node.requestAndWait(WireMessage(envelope: ping), to: worker, timeout: .seconds(5))
-        let answered = try #require(throws: WeftError.self) {
-            try node.requestAndWait(Self.push(floats: 128 << 10), to: worker, timeout: .seconds(5))
-        }
-        #expect(answered.code != .unavailable, "\(answered)")
+        _ = try node.requestAndWait(Self.push(floats: 128 << 10), to: worker, timeout: .seconds(5))
         #expect(try ClusterClient.status(coordinator: coordinator).workers.allSatisfy(\.healthy))
     }
 
