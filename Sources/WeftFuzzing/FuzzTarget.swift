@@ -64,7 +64,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard
             let runtime = try? RuntimeGraph(
                 nodes: graphDef.node,
-                functions: FunctionLibrary(nonEmpty: graphDef.library)
+                functions: FunctionLibrary(nonEmpty: graphDef.library),
+                lowersLoops: true
             )
         else { return }
         _ = try? StepPlan(graph: runtime, feeds: [], fetches: [], targets: graphDef.node.map(\.name))

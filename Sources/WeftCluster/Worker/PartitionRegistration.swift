@@ -15,7 +15,8 @@ public struct PartitionRegistration: Sendable {
     public init(_ body: Weft_RegisterPartition) throws(WeftError) {
         let graph = try RuntimeGraph(
             nodes: body.graph.node,
-            functions: FunctionLibrary(nonEmpty: body.graph.library)
+            functions: FunctionLibrary(nonEmpty: body.graph.library),
+            lowersLoops: true
         )
         plan = try StepPlan(
             graph: graph,
