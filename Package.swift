@@ -126,6 +126,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "WeftFuzzing",
+            dependencies: ["Weft", "WeftCluster", "WeftRuntime", "WeftTransport", "WeftProto"]
+        ),
+        .executableTarget(name: "WeftFuzzWireMessage", dependencies: ["WeftFuzzing"]),
+        .executableTarget(name: "WeftFuzzGraphDef", dependencies: ["WeftFuzzing"]),
+        .executableTarget(name: "WeftFuzzPartition", dependencies: ["WeftFuzzing"]),
+        .testTarget(name: "WeftFuzzingTests", dependencies: ["WeftFuzzing", "WeftTestKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -933,19 +933,11 @@ final class IOLoop {
     /// them (see `ReceivedFrame.makeBuffer`).
     private func decode(_ envelope: Weft_Envelope, payloads: ArraySlice<ReceivedFrame>) throws(WeftError) -> WireMessage
     {
-        let layouts = try WireCodec.validate(envelope, payloadSizes: payloads.map(\.count))
-        var tensors: [Tensor] = []
-        tensors.reserveCapacity(layouts.count)
-        for ((dtype, shape), frame) in zip(layouts, payloads) {
-            if dtype.isObject {
-                tensors.append(try WireCodec.objectTensor(frame.bytes, dtype: dtype, shape: shape))
-                continue
-            }
-            let (buffer, copied) = frame.makeBuffer(alignment: dtype.byteSize)
+        try WireCodec.decode(envelope, payloads: payloads, bytes: \.bytes) { frame, alignment in
+            let (buffer, copied) = frame.makeBuffer(alignment: alignment)
             if copied { logger.trace("misaligned payload frame copied", metadata: ["bytes": "\(buffer.byteCount)"]) }
-            tensors.append(Tensor(dtype: dtype, shape: shape, buffer: buffer))
+            return buffer
         }
-        return WireMessage(envelope: envelope, tensors: tensors)
     }
 
     // MARK: Deadlines and clean-up

@@ -37,8 +37,8 @@ public final class MessagingNode: Sendable {
     /// Tuning of a node's sockets. The defaults suit a cluster on one local network.
     public struct Configuration: Sendable {
         /// The largest frame, in bytes, a peer may send this node. libzmq drops the connection of a
-        /// peer that sends a larger one. Default: 2 GiB - 1.
-        public var maxMessageSize: Int = Int(Int32.max)
+        /// peer that sends a larger one. Default: `MessageSizeLimit.bytes` when the node is made.
+        public var maxMessageSize: Int = MessageSizeLimit.bytes
         /// How many messages may queue per peer, in each direction.
         public var highWaterMark: Int = 10_000
         /// How long after losing a peer libzmq first tries to reconnect.

@@ -59,12 +59,12 @@ public final class RawSocket {
         return RawSocket(socket: socket, address: address)
     }
 
-    /// A ROUTER bound to `address` (`tcp://127.0.0.1:0` for any free port) that takes messages
-    /// of any size; an address in use is `unavailable`.
+    /// A ROUTER bound to `address` (`tcp://127.0.0.1:0` for any free port) that takes frames up
+    /// to `MessageSizeLimit.bytes`; an address in use is `unavailable`.
     public static func router(binding address: String, context: ZMQContext) throws(WeftError) -> RawSocket {
         let socket = try Socket(context: context, type: ZMQ_ROUTER, role: "raw ROUTER on \(address)")
         do {
-            try socket.set(ZMQ_MAXMSGSIZE, -1 as Int64)
+            try socket.set(ZMQ_MAXMSGSIZE, Int64(MessageSizeLimit.bytes))
             try socket.set(ZMQ_RCVHWM, 64 as Int32)
             try socket.bind(address)
         } catch let error as ZMQFailure {

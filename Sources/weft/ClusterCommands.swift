@@ -8,6 +8,7 @@ import WeftObservability
 import WeftPlacement
 import WeftProto
 import WeftRuntime
+import WeftTransport
 
 /// `weft coordinator`: runs a coordinator until SIGINT or SIGTERM, then drains its steps.
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -71,6 +72,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
     )
     var maxSessionLeaseMs: Int?
 
+    @Option(
+        help: """
+            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
+            sends a larger one is disconnected. Default: the memory limit.
+            """
+    )
+    var maxMessageSize: String?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var drain: DrainOptions
@@ -86,6 +95,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("max-session-lease-ms", maxSessionLeaseMs),
         ]
         for (name, value) in durations { _ = try milliseconds(value, flag: name) }
+        _ = try byteSize(maxMessageSize, flag: "max-message-size")
         try checkAddress(listen, flag: "listen", binding: true)
     }
 
@@ -115,6 +125,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         global.bootstrapLogging()
+        MessageSizeLimit.set(try byteSize(maxMessageSize, flag: "max-message-size"))
         let configuration = try coordinatorConfiguration()
         let logger = Logger(label: "weft.coordinator")
         let coordinator = try Coordinator(configuration, logger: logger)
@@ -195,6 +206,14 @@ struct WorkerCommand: AsyncParsableCommand {
     )
     var registerTimeout: Double?
 
+    @Option(
+        help: """
+            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
+            sends a larger one is disconnected. Default: the memory limit.
+            """
+    )
+    var maxMessageSize: String?
+
     @Flag(help: .hidden) var exitWithParent = false
 
     @OptionGroup var drain: DrainOptions
@@ -210,6 +229,7 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--memory-limit: \(error.message)")
         }
+        _ = try byteSize(maxMessageSize, flag: "max-message-size")
         if cluster.config != nil && (job == nil || task == nil) {
             throw ValidationError(
                 "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
@@ -249,6 +269,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
+        MessageSizeLimit.set(try byteSize(maxMessageSize, flag: "max-message-size"))
         let configuration = try workerConfiguration()
         let logger = Logger(label: "weft.worker")
         let worker = try Worker(configuration, logger: logger)
@@ -359,6 +380,16 @@ func milliseconds(_ value: Int?, flag: String) throws -> Duration? {
 func checkAddress(_ text: String?, flag: String, binding: Bool) throws {
     guard let text, let problem = ClusterConfig.addressProblem(text, binding: binding) else { return }
     throw ValidationError("--\(flag): \(problem)")
+}
+
+/// A size flag's bytes (`256MiB`, `50%` of physical memory), or `nil` when it was not given.
+private func byteSize(_ text: String?, flag: String) throws -> Int? {
+    guard let text else { return nil }
+    do {
+        return try ConfigByteSize.parse(text)
+    } catch {
+        throw ValidationError("--\(flag): \(error.message)")
+    }
 }
 
 /// Ends a worker process that cannot end through its exit handlers: OpenBLAS's joins its thread

@@ -29,22 +29,22 @@ struct NetnsClusterTests {
             let value = graph.device("/job:worker/task:0") { constant(13, name: "assign/value") }
             return (variable, globalVariablesInitializer(), variable.assign(value, name: "assign"))
         }
-        try Session(target: hosts.coordinator, graph: graph).run { session in
+        try hosts.session(graph).run { session in
             try session.run(initialize)
             try session.run(assign)
             #expect(try session.run(variable).scalar(as: Int32.self) == 13)
         }
-        try Session(target: hosts.coordinator, graph: graph).run { session in
+        try hosts.session(graph).run { session in
             let error = try #require(throws: WeftError.self) { try session.run(variable) }
             #expect(error.code == .failedPrecondition)
             #expect(error.message == "Attempting to use uninitialized value foo")
         }
-        try Session(target: hosts.coordinator, graph: graph).run { session in
+        try hosts.session(graph).run { session in
             try session.run(initialize)
             #expect(try session.run(variable).scalar(as: Int32.self) == 42)
         }
         // The variable and the assigned value really live on two different hosts.
-        let status = try ClusterClient.status(coordinator: hosts.coordinator)
+        let status = try ClusterClient.status(coordinator: hosts.coordinator, security: hosts.clientSecurity())
         let addresses = Dictionary(
             uniqueKeysWithValues: status.workers.map { ("/job:\($0.job)/task:\($0.task)", $0.address) }
         )
@@ -75,7 +75,7 @@ struct NetnsClusterTests {
         let (status, output) = try hosts.weft(
             onHost: 0,
             [
-                "conformance", Fixtures.conformance.path, "--coordinator", hosts.coordinator,
+                "conformance", Fixtures.conformance.path, "--config", hosts.configFile, "--key", hosts.clientKey,
                 "--filter", Fixtures.coreCasePrefix,
             ]
         )
@@ -103,8 +103,8 @@ struct NetnsClusterTests {
             let b = graph.device("/job:worker/task:1") { constant(Float(5)) + 1 }
             return (a, b)
         }
-        let session = try Session(target: hosts.coordinator, graph: graph)
-        let other = try Session(target: hosts.coordinator, graph: graph)
+        let session = try hosts.session(graph)
+        let other = try hosts.session(graph)
         defer {
             session.close()
             other.close()
@@ -157,7 +157,7 @@ struct NetnsClusterTests {
             "netns: cut-off step failed after \(elapsed) (\(error.message)) while \(during.succeeded) steps ran on the other host; "
                 + "the worker served again \(back.after) after its link came back"
         )
-        let status = try ClusterClient.status(coordinator: hosts.coordinator)
+        let status = try ClusterClient.status(coordinator: hosts.coordinator, security: hosts.clientSecurity())
         #expect(status.workers.allSatisfy { $0.healthy }, "\(status)")
     }
 
@@ -181,7 +181,7 @@ struct NetnsClusterTests {
             let a = graph.device("/job:worker/task:0") { constant(Float(2)) * 3 }
             return graph.device("/job:worker/task:1") { a + 1 }
         }
-        let session = try Session(target: hosts.coordinator, graph: graph)
+        let session = try hosts.session(graph)
         defer { session.close() }
         func medianStep() throws -> Duration {
             var times: [Duration] = []
@@ -211,7 +211,8 @@ struct NetnsClusterTests {
         _ = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
         // As after a crash: `up` again over what the first one left clears it and starts afresh.
         let again = try NetnsHosts.up(hosts: 2, jobs: "worker=1")
-        #expect(try ClusterClient.status(coordinator: again.coordinator).workers.count == 1)
+        let status = try ClusterClient.status(coordinator: again.coordinator, security: again.clientSecurity())
+        #expect(status.workers.count == 1)
         try NetnsHosts.down()
         try NetnsHosts.down()
         #expect(try NetnsHosts.namespaces().isEmpty)
@@ -229,5 +230,23 @@ struct NetnsClusterTests {
                 Thread.sleep(forTimeInterval: 0.2)
             }
         }
+    }
+}
+
+extension NetnsHosts {
+    /// The keys of the client the cluster file admits: every session and status request of
+    /// these tests speaks CURVE, as every process of the cluster does.
+    func clientSecurity() throws -> ClientSecurity {
+        guard let security = try ClusterConfig(contentsOfFile: configFile).security else {
+            throw WeftError(.failedPrecondition, "the cluster file \(configFile) has no security section")
+        }
+        return try ClientSecurity(secretKeyFile: clientKey, cluster: security)
+    }
+
+    /// A session on `graph` as the admitted client.
+    func session(_ graph: Graph) throws -> Session {
+        var options = RemoteSessionOptions()
+        options.security = try clientSecurity()
+        return try Session(target: coordinator, graph: graph, options: options)
     }
 }

@@ -108,6 +108,10 @@ public struct NetnsHosts: Sendable {
     public let coordinator: String
     /// Each worker's device (`/job:worker/task:0`) with its address and host index.
     public let workers: [String: (address: String, host: Int)]
+    /// The cluster file, whose security section lists every process's CURVE key.
+    public let configFile: String
+    /// The secret key file of the client the cluster file admits (named `client`).
+    public let clientKey: String
 
     private static let script = Fixtures.repository.appendingPathComponent("scripts/netns-cluster")
     private static let clusters = Atomic<Int>(0)
@@ -124,13 +128,17 @@ public struct NetnsHosts: Sendable {
         let owner = stateFolder.appendingPathComponent(prefix).appendingPathComponent("owner")
         try "\(getpid())\n".write(to: owner, atomically: true, encoding: .utf8)
         var coordinator = ""
+        var configFile = ""
+        var clientKey = ""
         var workers: [String: (String, Int)] = [:]
         for line in output.split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)
             if words.count == 2 && words[0] == "coordinator" { coordinator = words[1] }
+            if words.count == 2 && words[0] == "config" { configFile = words[1] }
+            if words.count == 2 && words[0] == "key" { clientKey = words[1] }
             if words.count == 4 && words[2] == "host", let host = Int(words[3]) { workers[words[0]] = (words[1], host) }
         }
-        return NetnsHosts(coordinator: coordinator, workers: workers)
+        return NetnsHosts(coordinator: coordinator, workers: workers, configFile: configFile, clientKey: clientKey)
     }
 
     /// Stops every process and removes every namespace, veth and the bridge; safe to repeat.

@@ -390,18 +390,7 @@ public final class Worker: Sendable {
     private func registerPartition(_ envelope: Weft_Envelope) -> Result<WireMessage, WeftError> {
         let body = envelope.registerPartition
         do throws(WeftError) {
-            let graph = try RuntimeGraph(
-                nodes: body.graph.node,
-                functions: FunctionLibrary(nonEmpty: body.graph.library),
-                lowersLoops: true
-            )
-            let plan = try StepPlan(
-                graph: graph,
-                feeds: try body.feeds.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-                fetches: try body.fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) },
-                targets: body.targets
-            )
-            let owner = body.owner.isEmpty ? nil : try CurveKey(z85: body.owner)
+            let registration = try PartitionRegistration(body)
             trustPeers(body.peers)
             let lease = body.leaseMs == 0 ? Self.defaultLease : Duration(wireMilliseconds: body.leaseMs)
             let session = state.withLock { state in
@@ -411,14 +400,14 @@ public final class Worker: Sendable {
                 let created = WorkerSession(
                     handle: envelope.session,
                     device: body.device,
-                    owner: owner,
+                    owner: registration.owner,
                     client: envelope.client,
                     push: pushFunction(session: envelope.session)
                 )
                 state.sessions[envelope.session] = created
                 return created
             }
-            session.add(plan, handle: body.handle)
+            session.add(registration.plan, handle: body.handle)
             if body.hasRecord { session.keep(body.record) }
             return .success(.ok)
         } catch {

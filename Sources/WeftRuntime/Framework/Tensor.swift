@@ -34,10 +34,12 @@ public struct Tensor: Sendable, CustomStringConvertible {
         self.init(dtype: dtype, shape: shape, buffer: buffer)
     }
 
-    /// Makes a `string` tensor from byte strings in row-major order.
-    public init(strings: [[UInt8]], shape: TensorShape) throws(WeftError) {
+    /// Makes a `string` tensor from byte strings in row-major order, or throws
+    /// `resourceExhausted` (naming `node`) when they would pass this process's memory budget.
+    public init(strings: [[UInt8]], shape: TensorShape, node: String? = nil) throws(WeftError) {
         try Self.checkCount(strings.count, shape)
-        self.init(dtype: .string, shape: shape, buffer: TensorBuffer(objects: .strings(strings)))
+        let buffer = try TensorBuffer(budgetedObjects: .strings(strings), shape: shape, dtype: .string, node: node)
+        self.init(dtype: .string, shape: shape, buffer: buffer)
     }
 
     /// Makes a `string` tensor from text, each element its UTF-8 bytes.
@@ -45,16 +47,20 @@ public struct Tensor: Sendable, CustomStringConvertible {
         try self.init(strings: strings.map { Array($0.utf8) }, shape: shape)
     }
 
-    /// Makes a `resource` tensor.
-    public init(handles: [ResourceHandle], shape: TensorShape) throws(WeftError) {
+    /// Makes a `resource` tensor, or throws `resourceExhausted` (naming `node`) when its elements
+    /// would pass this process's memory budget.
+    public init(handles: [ResourceHandle], shape: TensorShape, node: String? = nil) throws(WeftError) {
         try Self.checkCount(handles.count, shape)
-        self.init(dtype: .resource, shape: shape, buffer: TensorBuffer(objects: .handles(handles)))
+        let buffer = try TensorBuffer(budgetedObjects: .handles(handles), shape: shape, dtype: .resource, node: node)
+        self.init(dtype: .resource, shape: shape, buffer: buffer)
     }
 
-    /// Makes a `variant` tensor.
-    public init(variants: [any VariantValue], shape: TensorShape) throws(WeftError) {
+    /// Makes a `variant` tensor, or throws `resourceExhausted` (naming `node`) when its elements
+    /// would pass this process's memory budget.
+    public init(variants: [any VariantValue], shape: TensorShape, node: String? = nil) throws(WeftError) {
         try Self.checkCount(variants.count, shape)
-        self.init(dtype: .variant, shape: shape, buffer: TensorBuffer(objects: .variants(variants)))
+        let buffer = try TensorBuffer(budgetedObjects: .variants(variants), shape: shape, dtype: .variant, node: node)
+        self.init(dtype: .variant, shape: shape, buffer: buffer)
     }
 
     private static func checkCount(_ count: Int, _ shape: TensorShape) throws(WeftError) {

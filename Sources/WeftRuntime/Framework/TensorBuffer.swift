@@ -19,6 +19,8 @@ public final class TensorBuffer: @unchecked Sendable {
     public let byteCount: Int
     /// The elements of a `string`, `resource` or `variant` tensor; `nil` for tensors of bytes.
     public let objects: ObjectElements?
+    /// What this buffer counts in `TensorMemory`: its bytes, or its elements' `storageBytes`.
+    private let countedBytes: Int
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
     /// Allocates `byteCount` uninitialized bytes, aligned for SIMD and BLAS, counted in
@@ -33,6 +35,7 @@ public final class TensorBuffer: @unchecked Sendable {
         self.byteCount = byteCount
         self.base = Self.allocate(byteCount)
         self.objects = nil
+        self.countedBytes = byteCount
         self.release = nil
     }
 
@@ -45,11 +48,31 @@ public final class TensorBuffer: @unchecked Sendable {
         self.init(reservedByteCount: byteCount)
     }
 
-    /// Holds the elements of an object tensor; there are no payload bytes.
-    public init(objects: ObjectElements) {
+    /// Holds the elements of an object tensor; there are no payload bytes. The elements'
+    /// storage counts in `TensorMemory` without a check: for elements the caller has bounded.
+    public convenience init(objects: ObjectElements) {
+        let bytes = objects.storageBytes
+        TensorMemory.record(bytes)
+        self.init(reservedObjects: objects, bytes: bytes)
+    }
+
+    /// Holds the elements of an object tensor of `shape`, or throws `resourceExhausted` when
+    /// their storage would pass this process's memory budget; `node` names the node in the error.
+    convenience init(budgetedObjects objects: ObjectElements, shape: TensorShape, dtype: DType, node: String?)
+        throws(WeftError)
+    {
+        let bytes = objects.storageBytes
+        guard TensorMemory.reserve(bytes) else {
+            throw TensorMemory.exhausted(bytes: bytes, shape: shape, dtype: dtype, node: node)
+        }
+        self.init(reservedObjects: objects, bytes: bytes)
+    }
+
+    private init(reservedObjects objects: ObjectElements, bytes: Int) {
         self.byteCount = 0
         self.base = Self.allocate(1)
         self.objects = objects
+        self.countedBytes = bytes
         self.release = nil
     }
 
@@ -62,6 +85,7 @@ public final class TensorBuffer: @unchecked Sendable {
         self.base = base
         self.byteCount = count
         self.objects = nil
+        self.countedBytes = count
         self.release = release
         TensorMemory.record(count)
     }
@@ -77,7 +101,7 @@ public final class TensorBuffer: @unchecked Sendable {
     }
 
     deinit {
-        TensorMemory.release(byteCount)
+        TensorMemory.release(countedBytes)
         if let release { release(base) } else { base.deallocate() }
     }
 }
@@ -97,6 +121,24 @@ public enum ObjectElements: Sendable {
         case .strings(let values): values.count
         case .handles(let values): values.count
         case .variants(let values): values.count
+        }
+    }
+
+    /// The bytes the elements take in the memory budget: each element's slot, and a string's
+    /// bytes, charged in full in every tensor that holds it, as TensorFlow copies strings (Swift
+    /// may share one string's storage among elements; a budget must not depend on that). The
+    /// tensors a variant holds (a list's items) count in their own buffers.
+    public var storageBytes: Int {
+        switch self {
+        case .strings(let values):
+            var total = values.count &* MemoryLayout<[UInt8]>.stride
+            for value in values {
+                let (sum, overflow) = total.addingReportingOverflow(value.count)
+                total = overflow ? .max : sum
+            }
+            return total
+        case .handles(let values): return values.count &* MemoryLayout<ResourceHandle>.stride
+        case .variants(let values): return values.count &* MemoryLayout<any VariantValue>.stride
         }
     }
 }

@@ -287,7 +287,9 @@ enum ArrayOps {
         if let negative = dims.first(where: { $0 < 0 }) {
             throw .invalidArgument("Fill dimensions must be >= 0, got \(negative) in \(dims)", node: context.node)
         }
-        if value.dtype.isObject { return try ElementFill.objects(repeating: value, shape: TensorShape(dims)) }
+        if value.dtype.isObject {
+            return try ElementFill.objects(repeating: value, shape: TensorShape(dims), node: context.node)
+        }
         let out = try KernelChecks.allocate(value.dtype, TensorShape(dims), node: context.node)
         ElementFill.fill(out, with: value)
         return out
@@ -603,12 +605,15 @@ enum ElementFill {
     }
 
     /// A tensor of `shape` whose every element is the object scalar `value`'s element.
-    static func objects(repeating value: Tensor, shape: TensorShape) throws(WeftError) -> Tensor {
+    static func objects(repeating value: Tensor, shape: TensorShape, node: String) throws(WeftError) -> Tensor {
         let count = try shape.checkedElementCount(dtype: value.dtype)
         switch value.buffer.objects {
-        case .strings(let items): return try Tensor(strings: Array(repeating: items[0], count: count), shape: shape)
-        case .handles(let items): return try Tensor(handles: Array(repeating: items[0], count: count), shape: shape)
-        case .variants(let items): return try Tensor(variants: Array(repeating: items[0], count: count), shape: shape)
+        case .strings(let items):
+            return try Tensor(strings: Array(repeating: items[0], count: count), shape: shape, node: node)
+        case .handles(let items):
+            return try Tensor(handles: Array(repeating: items[0], count: count), shape: shape, node: node)
+        case .variants(let items):
+            return try Tensor(variants: Array(repeating: items[0], count: count), shape: shape, node: node)
         case nil: throw WeftError(.internal, "a \(value.dtype) tensor without its elements")
         }
     }

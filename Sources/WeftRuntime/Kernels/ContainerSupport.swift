@@ -109,7 +109,7 @@ enum ElementRows {
     /// Every part holds `shape`'s bytes divided as the caller checked; object dtypes join their
     /// element arrays.
     static func join(_ parts: [Tensor], dtype: DType, shape: TensorShape, node: String) throws(WeftError) -> Tensor {
-        guard !dtype.isObject else { return try joinObjects(parts, dtype: dtype, shape: shape) }
+        guard !dtype.isObject else { return try joinObjects(parts, dtype: dtype, shape: shape, node: node) }
         let out = try KernelChecks.allocate(dtype, shape, node: node)
         var target = out.buffer.base
         for part in parts where part.byteCount > 0 {
@@ -119,7 +119,9 @@ enum ElementRows {
         return out
     }
 
-    private static func joinObjects(_ parts: [Tensor], dtype: DType, shape: TensorShape) throws(WeftError) -> Tensor {
+    private static func joinObjects(_ parts: [Tensor], dtype: DType, shape: TensorShape, node: String) throws(WeftError)
+        -> Tensor
+    {
         let count = try shape.checkedElementCount(dtype: dtype)
         func joined<Element>(_ arrays: [[Element]]) -> [Element] {
             var result: [Element] = []
@@ -128,9 +130,9 @@ enum ElementRows {
             return result
         }
         switch dtype {
-        case .string: return try Tensor(strings: joined(parts.map(\.strings)), shape: shape)
-        case .resource: return try Tensor(handles: joined(parts.map(\.handles)), shape: shape)
-        default: return try Tensor(variants: joined(parts.map(\.variants)), shape: shape)
+        case .string: return try Tensor(strings: joined(parts.map(\.strings)), shape: shape, node: node)
+        case .resource: return try Tensor(handles: joined(parts.map(\.handles)), shape: shape, node: node)
+        default: return try Tensor(variants: joined(parts.map(\.variants)), shape: shape, node: node)
         }
     }
 

@@ -59,7 +59,7 @@ enum StringOps {
                 for index in context.inputs.indices {
                     text += TensorSummary.numpy(try context.input(index), edge: summarize) + pieces[index + 1]
                 }
-                return [.tensor(try Tensor(strings: [text], shape: .scalar))]
+                return [.tensor(try Tensor(strings: [Array(text.utf8)], shape: .scalar, node: context.node))]
             }
         }
     )
@@ -118,6 +118,7 @@ enum StringOps {
                 }
                 let shape = shapes.first ?? .scalar
                 let columns = inputs.map(\.strings)
+                try checkJoinedBytes(columns, shape: shape, separator: separator.count, node: context.node)
                 let joined = (0..<shape.elementCount).map { row in
                     var out: [UInt8] = []
                     for (column, values) in columns.enumerated() {
@@ -126,10 +127,30 @@ enum StringOps {
                     }
                     return out
                 }
-                return [.tensor(try Tensor(strings: joined, shape: shape))]
+                return [.tensor(try Tensor(strings: joined, shape: shape, node: context.node))]
             }
         }
     )
+
+    /// Refuses a join whose strings would not fit in the memory budget left, before building
+    /// them: every row's pieces and separators, counted with overflow checks.
+    private static func checkJoinedBytes(_ columns: [[[UInt8]]], shape: TensorShape, separator: Int, node: String)
+        throws(WeftError)
+    {
+        let rows = shape.elementCount
+        var total = separator.multipliedReportingOverflow(by: max(columns.count - 1, 0))
+        total = total.overflow ? total : total.partialValue.multipliedReportingOverflow(by: rows)
+        for values in columns where !total.overflow {
+            let bytes = values.reduce(0) { $0 &+ $1.count }
+            // A scalar column repeats its one string on every row.
+            let column =
+                values.count == 1 ? bytes.multipliedReportingOverflow(by: rows) : (partialValue: bytes, overflow: false)
+            total = column.overflow ? column : total.partialValue.addingReportingOverflow(column.partialValue)
+        }
+        guard total.overflow || total.partialValue > TensorMemory.limit - TensorMemory.liveBytes else { return }
+        let bytes = total.overflow ? Int.max : total.partialValue
+        throw TensorMemory.exhausted(bytes: bytes, shape: shape, dtype: .string, node: node)
+    }
 
     /// `text` split at every occurrence of `separator` (which is not empty).
     private static func split(_ text: String, on separator: String) -> [String] {

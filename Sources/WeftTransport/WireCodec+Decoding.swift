@@ -1,0 +1,73 @@
+import WeftProto
+import WeftRuntime
+
+extension WireCodec {
+    /// Validates an envelope against its payload frames and makes the message's tensors: string
+    /// and resource tensors from their `TensorProto`, the others over the bytes `buffer` gives
+    /// for a frame (uncopied where it can be). Every size is checked before anything is made.
+    static func decode<Frame>(
+        _ envelope: Weft_Envelope,
+        payloads: some Collection<Frame>,
+        bytes: (Frame) -> UnsafeRawBufferPointer,
+        buffer: (Frame, _ alignment: Int) -> TensorBuffer
+    ) throws(WeftError) -> WireMessage {
+        let layouts = try validate(envelope, payloadSizes: payloads.map { bytes($0).count })
+        var tensors: [Tensor] = []
+        tensors.reserveCapacity(layouts.count)
+        for ((dtype, shape), frame) in zip(layouts, payloads) {
+            if dtype.isObject {
+                tensors.append(try objectTensor(bytes(frame), dtype: dtype, shape: shape))
+            } else {
+                tensors.append(Tensor(dtype: dtype, shape: shape, buffer: buffer(frame, dtype.byteSize)))
+            }
+        }
+        return WireMessage(envelope: envelope, tensors: tensors)
+    }
+}
+
+extension WireMessage {
+    /// Reads a request from its frames as a node's ROUTER receives it (the envelope, then one
+    /// payload frame per tensor; without the routing identity), with every check the transport
+    /// makes before a handler sees the message. For tools that hold messages as bytes: the fuzz
+    /// targets and the replay of their corpus.
+    public init(requestFrames frames: [[UInt8]]) throws(WeftError) {
+        guard let first = frames.first else {
+            throw WeftError(.invalidArgument, "the message has no envelope frame")
+        }
+        guard frames.count <= Socket.maxFrames else {
+            throw WeftError(.invalidArgument, "the message has more than \(Socket.maxFrames) frames")
+        }
+        let envelope = try first.withUnsafeBytes { bytes in
+            Result { () throws(WeftError) in try WireCodec.envelope(from: bytes) }
+        }.get()
+        // Each payload in an aligned buffer of its own, as a frame libzmq received.
+        let payloads = frames.dropFirst().map { frame in
+            let buffer = TensorBuffer(byteCount: frame.count)
+            frame.withUnsafeBytes { source in
+                guard let base = source.baseAddress else { return }
+                buffer.base.copyMemory(from: base, byteCount: source.count)
+            }
+            return buffer
+        }
+        let message = try WireCodec.decode(
+            envelope,
+            payloads: payloads,
+            bytes: { UnsafeRawBufferPointer(start: $0.base, count: $0.byteCount) },
+            buffer: { buffer, _ in buffer }
+        )
+        try WireCodec.validateRequestKind(envelope.kind)
+        try envelope.validateBody()
+        self = message
+    }
+
+    /// The frames this message travels as, copied into arrays: the envelope the transport
+    /// would send, then each tensor's payload. For tools that store messages (a fuzz corpus).
+    public func frameBytes() throws(WeftError) -> [[UInt8]] {
+        try WireCodec.frames(for: self).map { frame in
+            switch frame {
+            case .bytes(let bytes): bytes
+            case .tensor(let tensor): Array(tensor.bytes)
+            }
+        }
+    }
+}
