@@ -10,15 +10,24 @@ import WeftRuntime
 /// Metric objects are made at each event rather than kept: the backend is chosen at start-up,
 /// after which the factory hands back the same series for the same name and labels.
 enum ClusterMetrics {
-    /// A step the coordinator ran: counted by outcome (`ok` or the error's code) and timed.
-    static func stepFinished(duration: Duration, error: WeftError?) {
-        Counter(label: "weft_steps_total", dimensions: [("outcome", outcome(error))]).increment()
-        Timer(label: "weft_step_duration_seconds").record(duration: duration)
+    /// Who ran a step: the coordinator, or a worker a client sent it to directly.
+    enum Route: String {
+        case coordinator, direct
     }
 
-    /// A partition a worker ran, for the coordinator or a client's direct route; with
-    /// statistics, the kernel time of each op type it ran.
+    /// A step that finished: counted by route and outcome (`ok` or the error's code) and timed.
+    /// Each step is counted once in the cluster, by the process its client asked, so summing
+    /// `weft_steps_total` over the coordinator and the workers gives every step.
+    static func stepFinished(duration: Duration, error: WeftError?, route: Route = .coordinator) {
+        Counter(label: "weft_steps_total", dimensions: [("route", route.rawValue), ("outcome", outcome(error))])
+            .increment()
+        Timer(label: "weft_step_duration_seconds", dimensions: [("route", route.rawValue)]).record(duration: duration)
+    }
+
+    /// A partition a worker ran, for the coordinator or a client's direct route (which is a
+    /// whole step, counted as one); with statistics, the kernel time of each op type it ran.
     static func partitionFinished(
+        step: UInt64,
         started: ContinuousClock.Instant,
         result: Result<[Tensor], WeftError>,
         pushError: WeftError?,
@@ -26,8 +35,10 @@ enum ClusterMetrics {
     ) {
         var error = pushError
         if case .failure(let failure) = result { error = failure }
+        let duration = ContinuousClock.now - started
         Counter(label: "weft_partition_runs_total", dimensions: [("outcome", outcome(error))]).increment()
-        Timer(label: "weft_partition_run_duration_seconds").record(duration: .now - started)
+        Timer(label: "weft_partition_run_duration_seconds").record(duration: duration)
+        if DirectStepID.isDirect(step) { stepFinished(duration: duration, error: error, route: .direct) }
         guard let statistics = collector?.statistics else { return }
         var byOp: [String: (runs: Int64, seconds: Double)] = [:]
         for node in statistics.nodes {

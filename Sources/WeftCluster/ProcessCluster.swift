@@ -17,6 +17,8 @@ public final class ProcessCluster: Sendable {
         public var address: String
         /// Its process id.
         public var pid: Int32
+        /// What else it printed before its address, like `metrics on http://…/metrics`.
+        public var notes: [String] = []
     }
 
     private let processes: Mutex<[String: Process]>
@@ -37,13 +39,17 @@ public final class ProcessCluster: Sendable {
     /// With `clients`, the cluster has keys: a key pair for every process and for each client
     /// named, written with a cluster file (free ports chosen now) to a new folder, and every
     /// socket speaks CURVE. `clientSecurity(_:)` gives a client's keys.
+    ///
+    /// `memberArguments` gives the arguments of one member only, by its index in `members`
+    /// (0 the coordinator, then the workers in job order) and the keys folder, when there is one.
     public init(
         executable: URL,
         jobs: JobCounts,
         host: String = "127.0.0.1",
         strategy: String = "explicit",
         extraArguments: [String] = [],
-        clients: [String]? = nil
+        clients: [String]? = nil,
+        memberArguments: (_ index: Int, _ keysFolder: String?) throws(WeftError) -> [String] = { _, _ in [] }
     ) throws(WeftError) {
         if let clients {
             let secured = try SecuredClusterFile(jobs: jobs, host: host, clients: clients)
@@ -59,24 +65,38 @@ public final class ProcessCluster: Sendable {
         var members: [Member] = []
         let listen = configFile.map { ["--config", $0] } ?? ["--listen", "tcp://\(host):0"]
         do {
-            let coordinator = try Self.launch(
+            let coordinator = try Self.start(
                 executable,
                 ["coordinator"] + listen + ["--strategy", strategy, "--exit-with-parent"] + extraArguments
+                    + memberArguments(0, keysFolder)
             )
             processes["coordinator"] = coordinator.process
             members.append(
-                Member(name: "coordinator", address: coordinator.address, pid: coordinator.process.processIdentifier)
+                Member(
+                    name: "coordinator",
+                    address: coordinator.address,
+                    pid: coordinator.process.processIdentifier,
+                    notes: coordinator.notes
+                )
             )
             for (job, count) in jobs.jobs {
                 for task in 0..<count {
                     let name = "/job:\(job)/task:\(task)"
                     let place = configFile == nil ? listen + ["--coordinator", coordinator.address] : listen
-                    let worker = try Self.launch(
+                    let worker = try Self.start(
                         executable,
                         ["worker"] + place + ["--job", job, "--task", "\(task)", "--exit-with-parent"] + extraArguments
+                            + memberArguments(members.count, keysFolder)
                     )
                     processes[name] = worker.process
-                    members.append(Member(name: name, address: worker.address, pid: worker.process.processIdentifier))
+                    members.append(
+                        Member(
+                            name: name,
+                            address: worker.address,
+                            pid: worker.process.processIdentifier,
+                            notes: worker.notes
+                        )
+                    )
                 }
             }
         } catch {
@@ -96,12 +116,21 @@ public final class ProcessCluster: Sendable {
         return try ClientSecurity(secretKeyFile: "\(keysFolder)/\(name).key", cluster: security)
     }
 
-    /// Starts one child of `executable` and reads the address from its first line
-    /// (`… listening on ADDRESS`); pass `--exit-with-parent` so it never outlives this process.
+    /// Starts one child of `executable` and reads the address from its line `… listening on
+    /// ADDRESS`; pass `--exit-with-parent` so it never outlives this process.
     public static func launch(
         _ executable: URL,
         _ arguments: [String]
     ) throws(WeftError) -> (process: Process, address: String) {
+        let started = try start(executable, arguments)
+        return (started.process, started.address)
+    }
+
+    /// `launch`, also returning the lines the child printed before its address.
+    static func start(
+        _ executable: URL,
+        _ arguments: [String]
+    ) throws(WeftError) -> (process: Process, address: String, notes: [String]) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -118,8 +147,8 @@ public final class ProcessCluster: Sendable {
         } catch {
             throw WeftError(.unavailable, "cannot start \(executable.path): \(error.localizedDescription)")
         }
-        guard let line = readLine(output.fileHandleForReading, timeout: .seconds(20)),
-            let address = line.split(separator: " ").last.map(String.init), line.contains("listening on")
+        guard var lines = readLines(output.fileHandleForReading, through: "listening on", timeout: .seconds(20)),
+            let line = lines.popLast(), let address = line.split(separator: " ").last.map(String.init)
         else {
             process.terminate()
             throw WeftError(
@@ -127,25 +156,35 @@ public final class ProcessCluster: Sendable {
                 "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not report its address"
             )
         }
-        return (process, address)
+        return (process, address, lines)
     }
 
-    private static func readLine(_ handle: FileHandle, timeout: Duration) -> String? {
-        let line = Mutex<String?>(nil)
+    /// The lines `handle` gives up to and including the first that contains `marker`, or `nil`
+    /// when none comes within `timeout` or the output ends first.
+    private static func readLines(_ handle: FileHandle, through marker: String, timeout: Duration) -> [String]? {
+        let lines = Mutex<[String]?>(nil)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
+            var read: [String] = []
             var bytes: [UInt8] = []
             while true {
                 let chunk = handle.readData(ofLength: 1)
                 guard let byte = chunk.first else { break }
-                if byte == UInt8(ascii: "\n") { break }
-                bytes.append(byte)
+                guard byte == UInt8(ascii: "\n") else {
+                    bytes.append(byte)
+                    continue
+                }
+                read.append(String(decoding: bytes, as: UTF8.self))
+                bytes.removeAll()
+                if read.last?.contains(marker) == true {
+                    lines.withLock { $0 = read }
+                    break
+                }
             }
-            line.withLock { $0 = String(decoding: bytes, as: UTF8.self) }
             done.signal()
         }
         guard done.wait(timeout: .now() + timeout.dispatchInterval) == .success else { return nil }
-        return line.withLock { $0 }
+        return lines.withLock { $0 }
     }
 
     /// Starts one more worker process for the cluster at `coordinator`; the caller stops it.

@@ -14,11 +14,13 @@ import WeftRuntime
 /// - `GET /api/sessions/HANDLE/placement`: a session's graph with each node's worker, its name
 ///   scopes collapsed to at most `?limit=` boxes (default 80).
 ///
-/// Nothing here changes the cluster. Bad requests get 400, unknown steps and sessions 404.
+/// Nothing here changes the cluster. Bad requests get 400, unknown steps and sessions 404; with
+/// a token, every request without it gets 401 (see `HTTPToken`).
 public enum Dashboard {
-    /// The router serving the page and its endpoints for `coordinator`.
-    public static func router(for coordinator: Coordinator) -> Router<BasicRequestContext> {
-        let router = Router()
+    /// The router serving the page and its endpoints for `coordinator`, to clients that show
+    /// `token` when there is one.
+    public static func router(for coordinator: Coordinator, token: HTTPToken? = nil) -> Router<BasicRequestContext> {
+        let router = accessControlledRouter(token: token)
         router.get("/") { _, _ in
             Response(
                 status: .ok,

@@ -87,8 +87,13 @@ enum DashboardPage {
           return element;
         }
 
+        // A secured cluster's page is opened as /?token=TOKEN: the token goes with every request
+        // as a bearer header, and in the query of links, and is stored nowhere.
+        const token = new URLSearchParams(location.search).get("token");
+        function withToken(path) { return token ? path + "?token=" + encodeURIComponent(token) : path; }
         async function getJSON(path) {
-          const response = await fetch(path, { cache: "no-store" });
+          const headers = token ? { "Authorization": "Bearer " + token } : {};
+          const response = await fetch(path, { cache: "no-store", headers });
           if (!response.ok) throw new Error(path + ": " + response.status + " " + await response.text());
           return response.json();
         }
@@ -158,7 +163,7 @@ enum DashboardPage {
             cell(row, s.error ? s.error : "ok", s.error ? "error" : "");
             if (s.hasTimeline) {
               const link = document.createElement("a");
-              link.href = "/api/steps/" + s.id + "/trace"; link.download = "step-" + s.id + ".json";
+              link.href = withToken("/api/steps/" + s.id + "/trace"); link.download = "step-" + s.id + ".json";
               link.textContent = s.nodes + " nodes on " + s.devices.length + " workers";
               link.onclick = event => event.stopPropagation();
               cell(row, link);

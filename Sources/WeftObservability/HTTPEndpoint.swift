@@ -1,6 +1,7 @@
 import Dispatch
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 import WeftRuntime
 
@@ -36,6 +37,7 @@ public final class HTTPEndpoint: Sendable {
     /// The port it listens on (the one picked, when the address asked for port 0).
     public let port: Int
     private let task: Task<Void, Never>
+    private let group: ServiceGroup
 
     private enum Startup: Sendable {
         case waiting
@@ -48,9 +50,10 @@ public final class HTTPEndpoint: Sendable {
         let state = Mutex(Startup.waiting)
     }
 
-    private init(port: Int, task: Task<Void, Never>) {
+    private init(port: Int, task: Task<Void, Never>, group: ServiceGroup) {
         self.port = port
         self.task = task
+        self.group = group
     }
 
     /// Serves `router` at `address`; throws `unavailable` when it cannot bind within ten seconds.
@@ -71,9 +74,12 @@ public final class HTTPEndpoint: Sendable {
             logger: logger
         )
         // SIGINT and SIGTERM stay with the command, which stops every part of the process.
+        let group = ServiceGroup(
+            configuration: .init(services: [application], gracefulShutdownSignals: [], logger: logger)
+        )
         let task = Task {
             do {
-                try await application.runService(gracefulShutdownSignals: [])
+                try await group.run()
             } catch {
                 startup.state.withLock { state in
                     if case .waiting = state { state = .failed("\(error)") }
@@ -84,7 +90,7 @@ public final class HTTPEndpoint: Sendable {
         _ = settled.wait(timeout: .now() + .seconds(10))
         switch startup.state.withLock({ $0 }) {
         case .listening(let port):
-            return HTTPEndpoint(port: port, task: task)
+            return HTTPEndpoint(port: port, task: task, group: group)
         case .failed(let reason):
             task.cancel()
             throw WeftError(.unavailable, "cannot serve HTTP on \(address): \(reason)")
@@ -94,8 +100,18 @@ public final class HTTPEndpoint: Sendable {
         }
     }
 
-    /// Stops serving.
-    public func stop() { task.cancel() }
+    /// Stops serving: lets requests under way finish, for up to two seconds.
+    public func stop() {
+        let group = self.group
+        let task = self.task
+        let stopped = DispatchSemaphore(value: 0)
+        Task {
+            await group.triggerGracefulShutdown()
+            await task.value
+            stopped.signal()
+        }
+        if stopped.wait(timeout: .now() + .seconds(2)) == .timedOut { task.cancel() }
+    }
 
     deinit { task.cancel() }
 }

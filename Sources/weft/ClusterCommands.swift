@@ -29,7 +29,12 @@ struct CoordinatorCommand: ParsableCommand {
     )
     var listen: String?
 
-    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    @Flag(
+        help: """
+            Without keys, allow listening (and serving --http or --metrics-listen) on a non-loopback address: anyone \
+            who reaches it can use every session.
+            """
+    )
     var insecure = false
 
     @Option(
@@ -99,15 +104,22 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
-        let coordinator = try Coordinator(try coordinatorConfiguration(), logger: Logger(label: "weft.coordinator"))
-        let endpoints = [
-            try observability.serveMetrics(for: coordinator), try observability.serveDashboard(coordinator),
-        ]
+        let configuration = try coordinatorConfiguration()
+        let coordinator = try Coordinator(configuration, logger: Logger(label: "weft.coordinator"))
+        let endpoints = try observability.serve(
+            coordinator,
+            security: HTTPSecurity(
+                keys: configuration.security,
+                insecure: configuration.insecure,
+                tokenFile: try config.flatMap { try ClusterConfig(contentsOfFile: $0).httpTokenFile }
+            )
+        )
         coordinator.start()
+        // The endpoints' lines come first: a parent reads up to the "listening on" line.
+        for (_, line) in endpoints { say(line) }
         say("coordinator listening on \(coordinator.address)")
-        for case let (_, line)? in endpoints { say(line) }
         waitForTermination(exitWithParent: exitWithParent)
-        for case let (endpoint, _)? in endpoints { endpoint.stop() }
+        for (endpoint, _) in endpoints { endpoint.stop() }
         coordinator.stop()
     }
 }
@@ -132,7 +144,12 @@ struct WorkerCommand: ParsableCommand {
     )
     var listen: String?
 
-    @Flag(help: "Without keys, allow listening on a non-loopback address: anyone who reaches it can use every session.")
+    @Flag(
+        help: """
+            Without keys, allow listening (and serving --http or --metrics-listen) on a non-loopback address: anyone \
+            who reaches it can use every session.
+            """
+    )
     var insecure = false
 
     @Option(help: "Address other processes reach this worker at, when it differs from the bound one.")
@@ -168,7 +185,7 @@ struct WorkerCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
-    @OptionGroup var metrics: MetricsOptions
+    @OptionGroup var observability: WorkerObservabilityOptions
 
     @OptionGroup var global: GlobalOptions
 
@@ -218,11 +235,20 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
-        let worker = try Worker(try workerConfiguration(), logger: Logger(label: "weft.worker"))
-        let endpoint = try metrics.serve { StateGauges.refresh(worker) }
+        let configuration = try workerConfiguration()
+        let worker = try Worker(configuration, logger: Logger(label: "weft.worker"))
+        let endpoint = try observability.serve(
+            worker,
+            security: HTTPSecurity(
+                keys: configuration.security,
+                insecure: configuration.insecure,
+                tokenFile: try cluster.clusterFile()?.httpTokenFile
+            )
+        )
         worker.start()
-        say("worker listening on \(worker.address)")
+        // The endpoint's line comes first: a parent reads up to the "listening on" line.
         if let (_, line) = endpoint { say(line) }
+        say("worker listening on \(worker.address)")
         if let registerTimeout { exitUnlessRegistered(worker, within: .milliseconds(Int64(registerTimeout * 1000))) }
         waitForTermination(exitWithParent: exitWithParent)
         worker.stop()

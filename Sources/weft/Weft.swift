@@ -32,6 +32,9 @@ struct GlobalOptions: ParsableArguments {
         case text, json
     }
 
+    /// These options as flags, for the child processes a command starts.
+    var arguments: [String] { ["--log-level", "\(logLevel)", "--log-format", logFormat.rawValue] }
+
     /// Sends logs to standard error at the chosen level and format; called once per process.
     func bootstrapLogging() {
         let level = logLevel

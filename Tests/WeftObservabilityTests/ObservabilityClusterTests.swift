@@ -33,12 +33,10 @@ import WeftTransport
         let after = try await httpGet(cluster.metrics)
         #expect(after.status == 200)
         let text = after.body
-        #expect(
-            sample(text, #"weft_steps_total{outcome="ok"}"#) - sample(before, #"weft_steps_total{outcome="ok"}"#) == 3
-        )
-        #expect(
-            sample(text, "weft_step_duration_seconds_count") - sample(before, "weft_step_duration_seconds_count") == 3
-        )
+        let steps = #"weft_steps_total{route="coordinator",outcome="ok"}"#
+        #expect(sample(text, steps) - sample(before, steps) == 3)
+        let timed = #"weft_step_duration_seconds_count{route="coordinator"}"#
+        #expect(sample(text, timed) - sample(before, timed) == 3)
         #expect(text.contains("# TYPE weft_step_duration_seconds histogram"))
         #expect(text.contains("# HELP weft_steps_total "))
         #expect(sample(text, "weft_sessions") == 1)
@@ -63,6 +61,38 @@ import WeftTransport
         #expect(sample(receiver, #"weft_kernel_seconds_total{op="MatMul"}"#) > 0)
 
         #expect(try await httpGet(URL(string: "/nothing-here", relativeTo: cluster.metrics)!).status == 404)
+        session.close()
+    }
+
+    @Test func metrics_directRouteSteps_countOnTheWorkerThatRanThem() async throws {
+        let cluster = try ObservedCluster()
+        defer { cluster.stop() }
+        let graph = Graph()
+        let sum = graph.asDefault {
+            graph.device("/job:worker/task:0") { constant([Float(1), 2], name: "a") + 1 }
+        }
+        let session = try Session(target: cluster.address, graph: graph)
+        let coordinatorBefore = try await httpGet(cluster.metrics).body
+        let workerBefore = try await httpGet(cluster.workerMetrics[0]).body
+        // The first step asks the coordinator, which names the route; the next four take it.
+        for _ in 0..<5 { _ = try session.run(sum) }
+        let coordinator = try await httpGet(cluster.metrics).body
+        let worker = try await httpGet(cluster.workerMetrics[0]).body
+        let otherWorker = try await httpGet(cluster.workerMetrics[1]).body
+        let moved = { (after: String, before: String, series: String) in sample(after, series) - sample(before, series)
+        }
+        let viaCoordinator = #"weft_steps_total{route="coordinator",outcome="ok"}"#
+        let direct = #"weft_steps_total{route="direct",outcome="ok"}"#
+        #expect(moved(coordinator, coordinatorBefore, viaCoordinator) == 1)
+        #expect(moved(worker, workerBefore, direct) == 4)
+        #expect(moved(worker, workerBefore, #"weft_step_duration_seconds_count{route="direct"}"#) == 4)
+        #expect(sample(worker, #"weft_step_duration_seconds_sum{route="direct"}"#) > 0)
+        #expect(sample(otherWorker, direct) == 0)
+        // Every step is counted once across the cluster's scrape targets.
+        #expect(
+            moved(coordinator, coordinatorBefore, viaCoordinator) + moved(worker, workerBefore, direct)
+                + sample(coordinator, direct) == 5
+        )
         session.close()
     }
 
@@ -258,35 +288,10 @@ import WeftTransport
         var failures: [String] = []
         for python in ["/usr/bin/env", "/usr/bin/python3"] {
             let arguments = (python == "/usr/bin/env" ? ["python3"] : []) + ["-c", script, schema.path, file.path]
-            let (status, output) = try run(python, arguments, withErrors: true)
+            let (status, output) = try runProgram(python, arguments, withErrors: true)
             if status == 0, output.contains("valid") { return }
             failures.append(output)
         }
         Issue.record("the timeline does not pass the schema check: \(failures.joined(separator: "\n"))")
-    }
-
-    private func chromium(_ arguments: [String]) throws -> String {
-        let (status, output) = try run(
-            "/usr/bin/chromium",
-            ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000"] + arguments
-        )
-        #expect(status == 0, "chromium failed: \(output)")
-        return output
-    }
-
-    private func run(_ executable: String, _ arguments: [String], withErrors: Bool = false) throws -> (Int32, String) {
-        guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw TestFailure("\(executable) is missing: run scripts/install-deps")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = withErrors ? output : FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

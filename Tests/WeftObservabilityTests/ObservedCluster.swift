@@ -55,16 +55,22 @@ final class ChildProcess {
 
     /// The last word of the first output line starting with `prefix`, waiting up to 20 seconds.
     func value(after prefix: String) throws -> String {
+        let line = try self.line { $0.hasPrefix(prefix) }
+        return line.split(separator: " ").last.map(String.init) ?? ""
+    }
+
+    /// The first output line containing `text`, waiting up to 20 seconds.
+    func line(containing text: String) throws -> String {
+        try line { $0.contains(text) }
+    }
+
+    private func line(where matches: (Substring) -> Bool) throws -> String {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if let line = standardOutput.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
-                let word = line.split(separator: " ").last
-            {
-                return String(word)
-            }
+            if let line = standardOutput.split(separator: "\n").first(where: matches) { return String(line) }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw TestFailure("no line starting with '\(prefix)' in: \(standardOutput)\n\(standardError)")
+        throw TestFailure("no such line in: \(standardOutput)\n\(standardError)")
     }
 
     func stop() {
@@ -134,12 +140,40 @@ private func requireURL(_ text: String) throws -> URL {
     return url
 }
 
-/// Fetches a URL: the status code and the body.
-func httpGet(_ url: URL, method: String = "GET") async throws -> (status: Int, body: String) {
+/// Fetches a URL: the status code and the body; `bearer` sends `Authorization: Bearer …`.
+func httpGet(_ url: URL, method: String = "GET", bearer: String? = nil) async throws -> (status: Int, body: String) {
     var request = URLRequest(url: url)
     request.httpMethod = method
+    if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
     let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+}
+
+/// Runs a program to its end: its status and standard output (and errors, with `withErrors`).
+func runProgram(_ executable: String, _ arguments: [String], withErrors: Bool = false) throws -> (Int32, String) {
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+        throw TestFailure("\(executable) is missing: run scripts/install-deps")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = withErrors ? output : FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Headless Chromium's output for `arguments` (`--dump-dom URL`: the page once its scripts ran).
+func chromium(_ arguments: [String]) throws -> String {
+    let (status, output) = try runProgram(
+        "/usr/bin/chromium",
+        ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000"] + arguments
+    )
+    guard status == 0 else { throw TestFailure("chromium failed: \(output)") }
+    return output
 }
 
 /// The value of one series in Prometheus's text format (`name{labels} value`); 0 when absent.

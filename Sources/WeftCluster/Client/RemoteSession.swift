@@ -160,10 +160,6 @@ public final class RemoteSessionBackend: SessionBackend {
         var directSteps: UInt64 = 0
     }
 
-    /// Step ids of direct steps have the top bit set, so they never meet the coordinator's ids
-    /// in a worker's rendezvous.
-    private static let directStepBit: UInt64 = 1 << 63
-
     private let connection: ClientConnection
     private let coordinator: String
     private let graph: Graph
@@ -277,7 +273,7 @@ public final class RemoteSessionBackend: SessionBackend {
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let step = state.withLock { state in
             state.directSteps += 1
-            return Self.directStepBit | state.directSteps
+            return DirectStepID.make(state.directSteps)
         }
         let request = WireMessage.make(
             .runPartition,

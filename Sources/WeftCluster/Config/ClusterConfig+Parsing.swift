@@ -278,10 +278,17 @@ struct ConfigReader {
     }
 
     /// `security`: `insecure: true`, or the keys of the coordinator, of every task (in the
-    /// order of `jobs`) and of the clients. Key files are relative to the cluster file's folder.
+    /// order of `jobs`) and of the clients, and the HTTP token's file. Files are relative to the
+    /// cluster file's folder.
     private mutating func security(_ node: Node, into config: inout ClusterConfig) {
-        guard let fields = mapping(node, at: "security", allowed: ["insecure", "coordinator", "tasks", "clients"]) else {
-            return
+        let allowed = ["insecure", "coordinator", "tasks", "clients", "http_token_file"]
+        guard let fields = mapping(node, at: "security", allowed: allowed) else { return }
+        if let file = fields["http_token_file"] {
+            config.httpTokenFile = string(file, at: "security.http_token_file").map(resolve)
+            if fields["coordinator"] == nil {
+                let problem = "an HTTP token needs keys: without them HTTP serves loopback only"
+                report("security.http_token_file", at: file, problem)
+            }
         }
         if let value = fields["insecure"] {
             if let flag = value.bool { config.insecure = flag } else { report("security.insecure", at: value, "expected true or false") }

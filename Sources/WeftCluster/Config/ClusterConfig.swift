@@ -57,6 +57,8 @@ public struct ClusterConfig: Sendable, Equatable {
     public var insecure = false
     /// The `security` section's keys: with them every socket speaks CURVE.
     public var security: ClusterSecurity?
+    /// `security.http_token_file`: the file (mode 0600) holding the token the HTTP endpoints ask for.
+    public var httpTokenFile: String?
 
     /// Makes a configuration from its parts; `ClusterConfig(parsing:file:)` reads one from a file.
     public init(

@@ -11,19 +11,61 @@ public enum ListenPolicy {
     /// Throws `failedPrecondition` when `listen` is not a loopback address, the process has no
     /// keys, and `insecure` is not set; logs a warning when `insecure` lets it through.
     public static func check(_ listen: String, secured: Bool, insecure: Bool, logger: Logger) throws(WeftError) {
-        guard !secured, !isLocal(listen) else { return }
+        try check(
+            listen,
+            local: isLocal(listen),
+            exposure: "read and change every session's variables",
+            loopback: "tcp://127.0.0.1:PORT",
+            secured: secured,
+            insecure: insecure,
+            logger: logger
+        )
+    }
+
+    /// The same rule for an HTTP endpoint (the dashboard, metrics) bound to `host`: without
+    /// keys, and so without a token, it serves loopback only unless `insecure` is set.
+    public static func checkHTTP(
+        host: String,
+        port: Int,
+        flag: String,
+        secured: Bool,
+        insecure: Bool,
+        logger: Logger
+    ) throws(WeftError) {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        try check(
+            "\(address) (--\(flag))",
+            local: isLoopbackHost(host),
+            exposure: "read the cluster's workers, sessions, graphs and timelines",
+            loopback: "127.0.0.1:PORT",
+            secured: secured,
+            insecure: insecure,
+            logger: logger
+        )
+    }
+
+    private static func check(
+        _ listen: String,
+        local: Bool,
+        exposure: String,
+        loopback: String,
+        secured: Bool,
+        insecure: Bool,
+        logger: Logger
+    ) throws(WeftError) {
+        guard !secured, !local else { return }
         guard insecure else {
             throw WeftError(
                 .failedPrecondition,
-                "refusing to listen on \(listen) without keys: any process that reaches it could read and change "
-                    + "every session's variables. Listen on loopback (tcp://127.0.0.1:PORT), give the cluster file a "
+                "refusing to listen on \(listen) without keys: any process that reaches it could \(exposure). "
+                    + "Listen on loopback (\(loopback)), give the cluster file a "
                     + "'security' section with keys ('weft keys generate'), or pass --insecure on a network you trust"
             )
         }
         logger.warning(
             """
-            listening on a non-loopback address without keys (--insecure): anyone who reaches it can read and \
-            change every session; use a cluster file with a 'security' section
+            listening on a non-loopback address without keys (--insecure): anyone who reaches it can \(exposure); \
+            use a cluster file with a 'security' section
             """,
             metadata: ["transport.address": "\(listen)"]
         )

@@ -432,7 +432,13 @@ public final class Worker: Sendable {
             session.end(step: step)
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 session.rendezvous.finish(step: step)
-                ClusterMetrics.partitionFinished(started: started, result: result, pushError: pushError, collector)
+                ClusterMetrics.partitionFinished(
+                    step: step,
+                    started: started,
+                    result: result,
+                    pushError: pushError,
+                    collector
+                )
                 self?.replyToPartition(
                     message,
                     result: result,
