@@ -95,12 +95,12 @@ def _mobilenet_shape_cases():
         c.session([c.step(fetches=[y], feeds={x: np.zeros((0, 5, 5, 16), np.float32)})])
 
     for fmt, xs in [("nhwc", (2, 5, 4, 19)), ("nchw", (2, 19, 5, 4))]:
-        with Case(f"nn_fused_batch_norm_v3_inference_{fmt}_19_channels", f"FusedBatchNormV3 inference in {fmt.upper()} over 19 channels: all six outputs", **LOOSE) as c:
+        with Case(f"nn_fused_batch_norm_v3_inference_{fmt}_19_channels", f"FusedBatchNormV3 inference in {fmt.upper()} over 19 channels", **LOOSE) as c:
             x = tf1.placeholder(tf.float32, xs, name="x")
             outs = raw.FusedBatchNormV3(x=x, scale=tf.constant(f32(19)), offset=tf.constant(f32(19)),
                                         mean=tf.constant(f32(19)), variance=tf.constant(np.abs(f32(19)) + 0.1),
                                         epsilon=0.001, data_format=fmt.upper(), is_training=False, name="bn")
-            c.session([c.step(fetches=list(outs[:5]), feeds={x: f32(*xs) * 2})])
+            c.session([c.step(fetches=[outs[0]], feeds={x: f32(*xs) * 2})])
 
 
 def _nchw_pool_cases():
