@@ -186,11 +186,14 @@ struct BatchNormKernel: OpKernel {
             offset: offset.scalars(as: Float.self),
             node: node
         )
-        var results: [Value] = [
-            .tensor(x.dtype == .float ? y : try CastOp.cast(y, to: x.dtype)),
-            .tensor(Tensor(outMean)), .tensor(Tensor(outVariance)),
-            .tensor(Tensor(useMean)), .tensor(Tensor(useVariance)),
-        ]
+        let output = Value.tensor(x.dtype == .float ? y : try CastOp.cast(y, to: x.dtype))
+        var results: [Value] = [output]
+        if attributes.isTraining {
+            results += [outMean, outVariance, useMean, useVariance].map { Value.tensor(Tensor($0)) }
+        } else {
+            // The statistics pass through unchanged: the input tensors are returned as they are.
+            results += [mean, variance, mean, variance].map { Value.tensor($0) }
+        }
         if outputs == 6 { results.append(.tensor(Tensor(Float(0)))) }
         return results
     }
@@ -227,12 +230,20 @@ struct BatchNormKernel: OpKernel {
                 factors.withUnsafeBufferPointer { k in
                     mean.withUnsafeBufferPointer { m in
                         offset.withUnsafeBufferPointer { b in
-                            forEachRow(layout) { start, c in
-                                if layout.inner == 1 {
-                                    for j in 0..<layout.channels { y[start + j] = (x[start + j] - m[j]) * k[j] + b[j] }
-                                } else {
+                            guard let x = x.baseAddress, let y = y.baseAddress, let k = k.baseAddress,
+                                let m = m.baseAddress, let b = b.baseAddress
+                            else { return }
+                            if layout.inner == 1 {
+                                // NHWC: every row holds one element of each channel.
+                                for row in 0..<layout.outer {
+                                    let start = row &* layout.channels
+                                    normalizeRow(x + start, y + start, layout.channels, mean: m, factor: k, offset: b)
+                                }
+                            } else {
+                                for run in 0..<(layout.outer &* layout.channels) {
+                                    let (start, c) = (run &* layout.inner, run % layout.channels)
                                     let (mc, kc, bc) = (m[c], k[c], b[c])
-                                    for i in start..<(start + layout.inner) { y[i] = (x[i] - mc) * kc + bc }
+                                    for i in 0..<layout.inner { y[start &+ i] = (x[start &+ i] - mc) * kc + bc }
                                 }
                             }
                         }
@@ -241,6 +252,33 @@ struct BatchNormKernel: OpKernel {
             }
         }
         return y
+    }
+}
+
+/// `y = (x − mean) · factor + offset` over one NHWC row of `count` channels, eight channels at
+/// a time in SIMD registers.
+@inline(__always)
+private func normalizeRow(
+    _ x: UnsafePointer<Float>,
+    _ y: UnsafeMutablePointer<Float>,
+    _ count: Int,
+    mean: UnsafePointer<Float>,
+    factor: UnsafePointer<Float>,
+    offset: UnsafePointer<Float>
+) {
+    typealias Lanes = SIMD8<Float>
+    func load(_ pointer: UnsafePointer<Float>, _ at: Int) -> Lanes {
+        UnsafeRawPointer(pointer + at).loadUnaligned(as: Lanes.self)
+    }
+    var j = 0
+    while j &+ Lanes.scalarCount <= count {
+        let value = (load(x, j) - load(mean, j)) * load(factor, j) + load(offset, j)
+        UnsafeMutableRawPointer(y + j).storeBytes(of: value, as: Lanes.self)
+        j &+= Lanes.scalarCount
+    }
+    while j < count {
+        y[j] = (x[j] - mean[j]) * factor[j] + offset[j]
+        j &+= 1
     }
 }
 

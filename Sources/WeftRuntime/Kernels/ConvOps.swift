@@ -8,8 +8,9 @@ import Dispatch
 /// `Conv2D` and its gradients lower to matrix products: the windows of a run of images are
 /// unrolled into the rows of one scratch matrix (im2col), multiplied with the filter by one
 /// `sgemm`/`dgemm`, and for the input gradient rolled back (col2im). `half` computes in single
-/// precision and rounds once. Like TensorFlow's CPU kernels, NCHW is refused, and the gradients
-/// accept neither dilations nor groups.
+/// precision and rounds once; `int32` (`Conv2D` and `Conv2DBackpropInput` only, as on
+/// TensorFlow's CPU) runs direct loops. Like TensorFlow's CPU kernels, NCHW is refused, and the
+/// gradients accept neither dilations nor groups.
 enum ConvOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -293,6 +294,29 @@ private struct ConvVisitor: ElementVisitor {
             try run(Float.self, try CastOp.cast(first, to: .float), try CastOp.cast(second, to: .float), single)
             let rounded = try CastOp.cast(single, to: out.dtype)
             out.buffer.base.copyMemory(from: rounded.buffer.base, byteCount: out.byteCount)
+        }
+    }
+
+    /// `int32`, as TensorFlow's CPU registers it: the forward pass and the input gradient.
+    func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
+        guard T.self == Int32.self, pass != .filterGradient else {
+            throw .unsupported(op: op, dtype: T.dtype, node: node)
+        }
+        let direct = IntegerConvolution<T>(problem: problem)
+        first.withElements(of: T.self) { a in
+            second.withElements(of: T.self) { b in
+                out.withMutableElements(of: T.self) { c in
+                    guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else {
+                        c.initialize(repeating: 0)
+                        return
+                    }
+                    if pass == .forward {
+                        direct.forward(input: a, filter: b, output: c)
+                    } else {
+                        direct.inputGradient(filter: a, outBackprop: b, input: c)
+                    }
+                }
+            }
         }
     }
 

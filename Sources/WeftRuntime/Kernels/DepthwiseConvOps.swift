@@ -127,9 +127,22 @@ private struct DepthwiseVisitor: ElementVisitor {
     func float<T: FloatElement>(_ type: T.Type) {
         first.withElements(of: T.self) { a in
             second.withElements(of: T.self) { b in
-                out.withMutableElements(of: T.self) { c in
-                    c.initialize(repeating: 0)
-                    guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
+                out.withMutableElements(of: T.self) { result in
+                    guard let a = a.baseAddress, let b = b.baseAddress, let c = result.baseAddress else {
+                        // Some operand is empty: the result (if it has elements) is all zeros.
+                        result.initialize(repeating: 0)
+                        return
+                    }
+                    if pass == .forward, T.self == Float.self, problem.multiplier == 1 {
+                        // Writes every element of the result, padding included.
+                        SingleChannelDepthwise(geometry: problem.geometry).forward(
+                            input: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+                            filter: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
+                            output: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self)
+                        )
+                        return
+                    }
+                    result.initialize(repeating: 0)
                     switch pass {
                     case .forward: forward(input: a, filter: b, output: c)
                     case .inputGradient: inputGradient(filter: a, outBackprop: b, input: c)
@@ -203,5 +216,73 @@ private struct DepthwiseVisitor: ElementVisitor {
                 for j in 0..<width { w[j] += i[j / multiplier] * g[j] }
             }
         }
+    }
+}
+
+/// The forward pass of the common case, one `float` filter per channel (MobileNet's): every
+/// output pixel sums its window eight channels at a time in SIMD registers and is stored once,
+/// with no unrolled copy of the input. Rows of output pixels run in parallel.
+struct SingleChannelDepthwise: Sendable {
+    let geometry: WindowGeometry
+
+    private typealias Lanes = SIMD8<Float>
+
+    func forward(input: UnsafePointer<Float>, filter: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let (x, f, y) = (
+            SharedPointer(UnsafeMutablePointer(mutating: input)), SharedPointer(UnsafeMutablePointer(mutating: filter)),
+            SharedPointer(output)
+        )
+        Parallel.forEach(g.batch * g.outRows, work: Parallel.work(g.outCols, g.depth, g.windowRows, g.windowCols)) {
+            row in
+            let (image, oy) = row.quotientAndRemainder(dividingBy: g.outRows)
+            for ox in 0..<g.outCols {
+                pixel(image: image, oy: oy, ox: ox, input: x.pointer, filter: f.pointer, output: y.pointer)
+            }
+        }
+    }
+
+    /// One output pixel: all its channels, a vector of lanes at a time, then the rest singly.
+    @inline(__always)
+    private func pixel(
+        image: Int,
+        oy: Int,
+        ox: Int,
+        input: UnsafeMutablePointer<Float>,
+        filter: UnsafeMutablePointer<Float>,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        let g = geometry
+        let (depth, rows, cols) = (g.depth, g.rowTaps(oy), g.colTaps(ox))
+        let out = output + ((image * g.outRows + oy) * g.outCols + ox) * depth
+        let imageBase = input + image * g.inPixels * depth
+        var channel = 0
+        while channel + Lanes.scalarCount <= depth {
+            var total = Lanes()
+            for ty in rows {
+                let source = imageBase + (g.inputRow(oy, tap: ty) * g.inCols) * depth + channel
+                let weights = filter + ty * g.windowCols * depth + channel
+                for tx in cols {
+                    total += Self.load(source + g.inputCol(ox, tap: tx) * depth) * Self.load(weights + tx * depth)
+                }
+            }
+            UnsafeMutableRawPointer(out + channel).storeBytes(of: total, as: Lanes.self)
+            channel += Lanes.scalarCount
+        }
+        while channel < depth {
+            var total: Float = 0
+            for ty in rows {
+                let source = imageBase + (g.inputRow(oy, tap: ty) * g.inCols) * depth + channel
+                let weights = filter + ty * g.windowCols * depth + channel
+                for tx in cols { total += source[g.inputCol(ox, tap: tx) * depth] * weights[tx * depth] }
+            }
+            out[channel] = total
+            channel += 1
+        }
+    }
+
+    @inline(__always)
+    private static func load(_ pointer: UnsafeMutablePointer<Float>) -> Lanes {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
     }
 }
