@@ -69,7 +69,8 @@ public final class LocalSessionBackend: SessionBackend {
                 state.runtime = try RuntimeGraph(
                     nodes: graph.nodes().nodes,
                     registry: graph.registry,
-                    functions: graph.functions
+                    functions: graph.functions,
+                    lowersLoops: true
                 )
                 state.nodeCount = count
                 state.plans.removeAll()

@@ -20,7 +20,7 @@ extension Weft_Envelope {
         case (.registerWorker, .registerWorker?), (.heartbeat, .heartbeat?), (.createSession, .createSession?),
             (.extendSession, .extendSession?), (.runStep, .runStep?), (.registerPartition, .registerPartition?),
             (.runPartition, .runPartition?), (.pushTensor, .pushTensor?), (.keepAlive, .keepAlive?),
-            (.measureLinks, .measureLinks?), (.clusterStatus, .clusterStatus?):
+            (.measureLinks, .measureLinks?), (.clusterStatus, .clusterStatus?), (.leaveCluster, .heartbeat?):
             return true
         case (.closeSession, nil), (.clusterStatus, nil), (.releaseSession, nil), (.abortStep, nil), (.ping, nil):
             return true

@@ -2,14 +2,15 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import WeftCluster
 import WeftObservability
 import WeftPlacement
 import WeftProto
 import WeftRuntime
 
-/// `weft coordinator`: runs a coordinator until SIGINT or SIGTERM.
-struct CoordinatorCommand: ParsableCommand {
+/// `weft coordinator`: runs a coordinator until SIGINT or SIGTERM, then drains its steps.
+struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run a coordinator.",
@@ -66,6 +67,8 @@ struct CoordinatorCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
+    @OptionGroup var drain: DrainOptions
+
     @OptionGroup var observability: CoordinatorObservabilityOptions
 
     @OptionGroup var global: GlobalOptions
@@ -102,10 +105,11 @@ struct CoordinatorCommand: ParsableCommand {
         return configuration
     }
 
-    func run() throws {
+    func run() async throws {
         global.bootstrapLogging()
         let configuration = try coordinatorConfiguration()
-        let coordinator = try Coordinator(configuration, logger: Logger(label: "weft.coordinator"))
+        let logger = Logger(label: "weft.coordinator")
+        let coordinator = try Coordinator(configuration, logger: logger)
         let endpoints = try observability.serve(
             coordinator,
             security: HTTPSecurity(
@@ -114,18 +118,18 @@ struct CoordinatorCommand: ParsableCommand {
                 tokenFile: try config.flatMap { try ClusterConfig(contentsOfFile: $0).httpTokenFile }
             )
         )
-        coordinator.start()
         // The endpoints' lines come first: a parent reads up to the "listening on" line.
-        for (_, line) in endpoints { say(line) }
-        say("coordinator listening on \(coordinator.address)")
-        waitForTermination(exitWithParent: exitWithParent)
+        let lines = endpoints.map(\.1) + ["coordinator listening on \(coordinator.address)"]
+        let service = CoordinatorService(coordinator: coordinator, drainTimeout: drain.timeout, logger: logger) {
+            for line in lines { say(line) }
+        }
+        try await ServiceGroup.process(service, exitWithParent: exitWithParent, logger: logger).run()
         for (endpoint, _) in endpoints { endpoint.stop() }
-        coordinator.stop()
     }
 }
 
-/// `weft worker`: runs a worker until SIGINT or SIGTERM.
-struct WorkerCommand: ParsableCommand {
+/// `weft worker`: runs a worker until SIGINT or SIGTERM, then drains its steps and leaves.
+struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a worker.",
@@ -185,6 +189,8 @@ struct WorkerCommand: ParsableCommand {
 
     @Flag(help: .hidden) var exitWithParent = false
 
+    @OptionGroup var drain: DrainOptions
+
     @OptionGroup var observability: WorkerObservabilityOptions
 
     @OptionGroup var global: GlobalOptions
@@ -232,11 +238,12 @@ struct WorkerCommand: ParsableCommand {
         return configuration
     }
 
-    func run() throws {
+    func run() async throws {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
         let configuration = try workerConfiguration()
-        let worker = try Worker(configuration, logger: Logger(label: "weft.worker"))
+        let logger = Logger(label: "weft.worker")
+        let worker = try Worker(configuration, logger: logger)
         let endpoint = try observability.serve(
             worker,
             security: HTTPSecurity(
@@ -245,14 +252,17 @@ struct WorkerCommand: ParsableCommand {
                 tokenFile: try cluster.clusterFile()?.httpTokenFile
             )
         )
-        worker.start()
         // The endpoint's line comes first: a parent reads up to the "listening on" line.
-        if let (_, line) = endpoint { say(line) }
-        say("worker listening on \(worker.address)")
+        let lines = (endpoint.map { [$0.1] } ?? []) + ["worker listening on \(worker.address)"]
+        let service = WorkerService(worker: worker, drainTimeout: drain.timeout, logger: logger) {
+            for line in lines { say(line) }
+        }
         if let registerTimeout { exitUnlessRegistered(worker, within: .milliseconds(Int64(registerTimeout * 1000))) }
-        waitForTermination(exitWithParent: exitWithParent)
-        worker.stop()
-        exitSkippingLibraryDestructors()
+        try await ServiceGroup.process(service, exitWithParent: exitWithParent, logger: logger).run()
+        endpoint?.0.stop()
+        // A step abandoned at the drain deadline may still be inside OpenBLAS, whose exit
+        // handler would then never return.
+        if !service.drained { exitSkippingLibraryDestructors() }
     }
 
     /// Ends the process with status 1, saying why, when `worker` has not registered within `timeout`.
@@ -343,10 +353,10 @@ func checkAddress(_ text: String?, flag: String, binding: Bool) throws {
     throw ValidationError("--\(flag): \(problem)")
 }
 
-/// Ends a worker process once it has stopped serving. OpenBLAS's exit handler joins its thread
-/// pool and deadlocks when another thread is still inside a BLAS call (a step's MatMul, the
-/// start-up calibration), so a worker leaves with `_exit`: its sockets are closed and its
-/// output is unbuffered, so nothing is lost.
+/// Ends a worker process that cannot end through its exit handlers: OpenBLAS's joins its thread
+/// pool and deadlocks when another thread is still inside a BLAS call (a step abandoned at the
+/// drain deadline, the start-up calibration of a worker that never registered). Its sockets
+/// are closed and its output is unbuffered, so nothing is lost.
 func exitSkippingLibraryDestructors(status: Int32 = 0) -> Never {
     _exit(status)
 }
@@ -371,4 +381,19 @@ func waitForTermination(exitWithParent: Bool = false) {
     }
     done.wait()
     _ = sources
+}
+
+/// How long a shutting-down process lets its steps finish.
+struct DrainOptions: ParsableArguments {
+    @Option(
+        name: .customLong("drain-timeout-ms"),
+        parsing: .unconditional,
+        help: "Milliseconds a process given SIGTERM lets its running steps finish before it stops. Default: 10000."
+    )
+    var timeoutMs: Int?
+
+    func validate() throws { _ = try milliseconds(timeoutMs, flag: "drain-timeout-ms") }
+
+    /// The drain deadline.
+    var timeout: Duration { .milliseconds(timeoutMs ?? 10_000) }
 }

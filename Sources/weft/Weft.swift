@@ -5,7 +5,7 @@ import WeftObservability
 
 /// The `weft` command-line tool.
 @main
-struct WeftCommand: ParsableCommand {
+struct WeftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weft",
         abstract: "Weft: TensorFlow-style graphs and sessions in Swift, local or on a cluster.",

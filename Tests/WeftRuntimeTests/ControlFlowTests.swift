@@ -146,6 +146,82 @@ import WeftRuntime
         #expect(try Self.run(plan, [Tensor(Float(2.5))])?.scalar(as: Float.self) == 2.5)
     }
 
+    /// `i = 0; acc = 0; while i < n: acc += (i < 3 ? i + 100 : i); i += 1`: a cond inside the
+    /// loop's body, so dead values flow inside every iteration.
+    private static func loopWithACond() -> [Tensorflow_NodeDef] {
+        [
+            placeholder("n", .int32),
+            constant("zero", Tensor(Int32(0))),
+            enter("enter", "zero", frame: "loop"),
+            enter("enter_acc", "zero", frame: "loop"),
+            enter("enter_n", "n", frame: "loop", constant: true),
+            node("merge", "Merge", ["enter", "next"]),
+            node("merge_acc", "Merge", ["enter_acc", "next_acc"]),
+            node("less", "Less", ["merge", "enter_n"]),
+            node("cond", "LoopCond", ["less"]),
+            node("switch", "Switch", ["merge", "cond"]),
+            node("switch_acc", "Switch", ["merge_acc", "cond"]),
+            node("exit", "Exit", ["switch"]),
+            node("exit_acc", "Exit", ["switch_acc"]),
+            node("body", "Identity", ["switch:1"]),
+            node("body_acc", "Identity", ["switch_acc:1"]),
+            constant("three", Tensor(Int32(3)), control: ["body"]),
+            node("small", "Less", ["body", "three"]),
+            node("branch", "Switch", ["body", "small"]),
+            node("taken", "Identity", ["branch:1"]),
+            constant("hundred", Tensor(Int32(100)), control: ["taken"]),
+            node("plus_hundred", "AddV2", ["taken", "hundred"]),
+            node("untaken", "Identity", ["branch"]),
+            node("picked", "Merge", ["plus_hundred", "untaken"]),
+            node("add_acc", "AddV2", ["body_acc", "picked"]),
+            node("next_acc", "NextIteration", ["add_acc"]),
+            constant("one", Tensor(Int32(1)), control: ["body"]),
+            node("add", "AddV2", ["body", "one"]),
+            node("next", "NextIteration", ["add"]),
+        ]
+    }
+
+    /// The first step runs a loop of expensive ops on the general executor; once their kernels
+    /// were seen to run quickly, later steps run it on one thread. Both give TensorFlow's values.
+    @Test(arguments: [0, 1, 2, 5])
+    func loopWithACondInItsBody_givesTheSameValueOnEveryStep(bound: Int32) throws {
+        let plan = try Self.plan(Self.loopWithACond(), feeds: ["n"], fetch: "exit_acc")
+        let expected = (0..<bound).reduce(Int32(0)) { sum, i in sum + (i < 3 ? i + 100 : i) }
+        for _ in 0..<4 {
+            #expect(try Self.run(plan, [Tensor(bound)])?.scalar(as: Int32.self) == expected)
+        }
+    }
+
+    @Test func runawayLoop_failsAtTheStepDeadline_onEveryStep() throws {
+        let plan = try Self.plan(Self.countingLoop(forever: true), feeds: ["n"], fetch: "exit")
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            let error = #expect(throws: WeftError.self) {
+                try Self.run(plan, [Tensor(Int32(0))], cancellation: StepCancellation(deadline: .now + .milliseconds(100)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(ContinuousClock.now - start < .seconds(5))
+        }
+    }
+
+    @Test func aKernelFailingMidLoop_failsTheStep_onEveryStep() throws {
+        // Assert that i < 3 before each increment: a bound past 3 fails in iteration 3.
+        var nodes = Self.countingLoop()
+        nodes.removeAll { $0.name == "add" }
+        nodes += [
+            Self.constant("limit", Tensor(Int32(3)), control: ["body"]),
+            Self.node("below", "Less", ["body", "limit"]),
+            Self.node("check", "Assert", ["below", "body"]),
+            Self.node("add", "AddV2", ["body", "one", "^check"]),
+        ]
+        let plan = try Self.plan(nodes, feeds: ["n"], fetch: "exit")
+        for _ in 0..<3 {
+            #expect(try Self.run(plan, [Tensor(Int32(3))])?.scalar(as: Int32.self) == 3)
+            let error = #expect(throws: WeftError.self) { try Self.run(plan, [Tensor(Int32(5))]) }
+            #expect(error?.code == .invalidArgument)
+        }
+    }
+
     @Test func malformedControlFlow_isRefusedWhenPlanned() throws {
         let exitOutside = [Self.constant("x", Tensor(Float(1))), Self.node("exit", "Exit", ["x"])]
         let error = #expect(throws: WeftError.self) { try Self.plan(exitOutside, feeds: [], fetch: "exit") }

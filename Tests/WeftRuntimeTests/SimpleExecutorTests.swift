@@ -68,7 +68,8 @@ import WeftRuntime
 
     private func plan(_ nodes: [Tensorflow_NodeDef], meeting: Meeting, fetch: String) throws -> StepPlan {
         let graph = try RuntimeGraph(nodes: nodes, registry: registry(meeting: meeting))
-        return try StepPlan(graph: graph, feeds: [], fetches: [TensorName(node: fetch, index: 0)], targets: [])
+        // The executor as written: the graphs repeat nodes, which simplification would merge.
+        return try StepPlan(graph: graph, feeds: [], fetches: [TensorName(node: fetch, index: 0)], targets: [], optimizations: .none)
     }
 
     private func run(_ plan: StepPlan, step: UInt64 = 1) throws(WeftError) -> Float? {

@@ -29,6 +29,9 @@ public struct RemoteSessionOptions: Sendable {
 
     /// The client's key and the coordinator's, for a cluster with keys; `nil` for one without.
     public var security: ClientSecurity?
+    /// The endpoint the session reaches the cluster through (an `InProcessNetwork`'s, in
+    /// tests); the process's shared ZeroMQ node when `nil`.
+    public var transport: (any MessageTransport)?
 
     /// Default options.
     public init(strategy: String? = nil) { self.strategy = strategy }
@@ -111,12 +114,12 @@ final class ClientConnection: Sendable {
         }
     }()
 
-    let node: MessagingNode
+    let node: any MessageTransport
     let id = UUID().uuidString
     private let coordinators = Mutex<[String: Int]>([:])
     private let timers = DispatchQueue(label: "weft.client.keepalive")
 
-    private init(node: MessagingNode) { self.node = node }
+    init(node: any MessageTransport) { self.node = node }
 
     /// Sends one request and waits for its reply.
     func request(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
@@ -172,7 +175,12 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Opens a session for `graph` on the cluster whose coordinator is at `coordinator`.
     public init(coordinator: String, graph: Graph, options: RemoteSessionOptions = .init()) throws(WeftError) {
         if let error = graph.buildError { throw error }
-        let connection = try ClientConnection.connection(options.security, coordinator: coordinator)
+        let connection: ClientConnection
+        if let transport = options.transport {
+            connection = ClientConnection(node: transport)
+        } else {
+            connection = try ClientConnection.connection(options.security, coordinator: coordinator)
+        }
         self.connection = connection
         self.coordinator = coordinator
         self.graph = graph

@@ -42,18 +42,14 @@ public final class Coordinator: Sendable {
         public init(listen: String) { self.listen = listen }
     }
 
-    struct InFlight {
-        var session: String
-        var participants: Set<DeviceName>
-        var gather: StepGather
-    }
-
     struct State {
         var membership: Membership
         var sessions: [String: CoordinatorSession] = [:]
-        var inFlight: [UInt64: InFlight] = [:]
+        var inFlight: [UInt64: StepRun] = [:]
         var nextInFlight: UInt64 = 1
         var stopped = false
+        /// Set while the coordinator shuts down: steps that have not started are refused.
+        var draining = false
         /// The links between workers, as last measured.
         var links: [LinkMeasurement] = []
         /// Counts registrations, so a link measurement runs once after a burst of them.
@@ -61,7 +57,7 @@ public final class Coordinator: Sendable {
     }
 
     let configuration: Configuration
-    let node: MessagingNode
+    let node: any MessageTransport
     let logger: Logger
     let state: Mutex<State>
     /// Recent steps, for the dashboard.
@@ -74,10 +70,11 @@ public final class Coordinator: Sendable {
     /// The address clients and workers reach the coordinator at.
     public var address: String { node.boundAddress }
 
-    /// Binds the coordinator's socket; call `start` to serve.
-    public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.coordinator")) throws(WeftError) {
-        self.configuration = configuration
-        self.logger = logger
+    /// Binds the coordinator's ZeroMQ socket; call `start` to serve.
+    public convenience init(
+        _ configuration: Configuration,
+        logger: Logger = Logger(label: "weft.coordinator")
+    ) throws(WeftError) {
         try ListenPolicy.check(
             configuration.listen,
             secured: configuration.security != nil,
@@ -87,7 +84,15 @@ public final class Coordinator: Sendable {
         let security = configuration.security.map { security in
             security.node(admitting: security.cluster.workerKeys.union(security.cluster.clientKeys), serverKeys: [:])
         }
-        self.node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
+        let node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
+        self.init(configuration, transport: node, logger: logger)
+    }
+
+    /// Serves on `transport` (its address stands for `configuration.listen`); call `start` to serve.
+    public init(_ configuration: Configuration, transport: any MessageTransport, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.node = transport
         self.state = Mutex(State(membership: Membership(heartbeatTimeout: configuration.heartbeatTimeout)))
     }
 
@@ -114,34 +119,31 @@ public final class Coordinator: Sendable {
         }
     }
 
-    /// Declares silent workers dead, fails the steps that need them, and ends expired leases.
+    /// Declares silent workers dead, fails the steps that need them or ran past their deadline,
+    /// and ends expired leases. The time is read under the lock, so a wait for the lock (a long
+    /// placement) never counts as a worker's silence.
     func checkHealth() {
-        let now = ContinuousClock.now
-        let (dead, failed, expired) = state.withLock {
-            state -> ([Membership.Worker], [(StepGather, WeftError)], [CoordinatorSession]) in
-            let deadDevices = state.membership.expire(now: now)
-            let dead = deadDevices.compactMap { state.membership[$0] }
-            var failed: [(StepGather, WeftError)] = []
-            for worker in dead {
-                let error = Self.unavailable(
-                    worker,
-                    reason: "it sent no heartbeat for \(configuration.heartbeatTimeout)"
-                )
-                for step in state.inFlight.values where step.participants.contains(worker.device) {
-                    failed.append((step.gather, error))
-                }
-            }
+        let (dead, steps, expired) = state.withLock { state in
+            let now = ContinuousClock.now
+            let dead = state.membership.expire(now: now).compactMap { state.membership[$0] }
             let expired = state.sessions.values.filter { $0.leaseExpiry < now }
             for session in expired { state.sessions[session.handle] = nil }
-            return (dead, failed, expired)
+            return (dead, Array(state.inFlight.values), expired)
         }
         for worker in dead {
             logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
             ClusterMetrics.workerDeclaredDead(worker.device.description)
         }
-        for (gather, error) in failed { gather.fail(error) }
+        for run in steps {
+            for worker in dead {
+                let reason = "it sent no heartbeat for \(configuration.heartbeatTimeout)"
+                drive(run, .workerDied(worker.device, Self.unavailable(worker, reason: reason)))
+            }
+            drive(run, .deadline)
+        }
         for session in expired {
             logger.info("session lease expired", metadata: ["session.id": "\(session.handle)"])
+            cancelSteps(ofSessions: [session.handle], WeftError(.cancelled, "session \(session.handle)'s lease ran out"))
             release(session)
         }
     }
@@ -162,6 +164,7 @@ public final class Coordinator: Sendable {
             switch envelope.kind {
             case .registerWorker: result = .success(try registerWorker(envelope.registerWorker, role: role, key: caller))
             case .heartbeat: result = .success(try heartbeat(envelope.heartbeat, role: role))
+            case .leaveCluster: result = .success(try leave(envelope.heartbeat, role: role))
             case .createSession: result = .success(try await createSession(envelope, owner: caller))
             case .extendSession: result = .success(try extendSession(envelope, caller: caller))
             case .runStep: result = .success(try await observedStep(message.message, caller: caller))
@@ -207,8 +210,8 @@ public final class Coordinator: Sendable {
     ) throws(WeftError) -> WireMessage {
         let task = try registeringTask(body, role: role)
         let now = ContinuousClock.now
-        let (registration, broken) = try state.withLock {
-            (state) throws(WeftError) -> (Membership.Registration, [String]) in
+        let (registration, broken, steps) = try state.withLock {
+            (state) throws(WeftError) -> (Membership.Registration, [String], [StepRun]) in
             // With keys, a worker cannot claim another task's address either: requests there
             // would then expect its key, and the task at that address would be cut off.
             if configuration.security != nil, let task,
@@ -228,17 +231,11 @@ public final class Coordinator: Sendable {
                 incarnation: body.incarnation,
                 now: now
             )
-            guard case .restarted(let device) = registration else { return (registration, []) }
-            var broken: [String] = []
-            for session in state.sessions.values
-            where session.hosts[device] != nil && session.hosts[device] != body.incarnation {
-                session.broken = WeftError(
-                    .aborted,
-                    "worker \(device) restarted and lost this session's state there; open a new session"
-                )
-                broken.append(session.handle)
-            }
-            return (registration, broken)
+            guard case .restarted(let device) = registration else { return (registration, [], []) }
+            let broken = state.sessions.values.filter { session in
+                session.broken == nil && session.breakIfRestarted(device, incarnation: body.incarnation) != nil
+            }.map(\.handle)
+            return (registration, broken, Array(state.inFlight.values))
         }
         // Requests to the worker expect the key it registered with, the one the file lists.
         if let key { node.trust(key, at: body.address) }
@@ -254,6 +251,9 @@ public final class Coordinator: Sendable {
         switch registration {
         case .joined(let d), .rejoined(let d), .restarted(let d): device = d
         }
+        // The process that ran their partitions is gone: its replies will never come.
+        let restarted = WeftError(.aborted, "worker \(device) restarted while the step ran on it")
+        for run in steps { drive(run, .workerDied(device, restarted)) }
         return .make(.reply) { envelope in
             envelope.registerWorkerReply = .with {
                 $0.job = device.job

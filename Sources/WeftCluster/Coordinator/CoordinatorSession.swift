@@ -8,7 +8,8 @@ import WeftTransport
 final class CoordinatorSession: @unchecked Sendable {
     // Sendable: every property is read and written only under the coordinator's state lock.
     /// One run signature, partitioned once.
-    final class PlannedStep {
+    final class PlannedStep: @unchecked Sendable {
+        // Sendable: `registered`, its only mutable property, is used only under the state lock.
         let partitions: [DeviceName: Partition]
         let handles: [DeviceName: String]
         /// The incarnation of the worker each partition was registered with.
@@ -80,6 +81,18 @@ final class CoordinatorSession: @unchecked Sendable {
         self.leaseExpiry = now + lease
     }
 
+    /// Marks the session broken when `device`, which holds some of its state, now runs as
+    /// another process (`incarnation`): that state is gone. Returns the error steps now get.
+    func breakIfRestarted(_ device: DeviceName, incarnation: UInt64) -> WeftError? {
+        if broken == nil, let held = hosts[device], held != incarnation {
+            broken = WeftError(
+                .aborted,
+                "worker \(device) restarted and lost this session's state there; open a new session"
+            )
+        }
+        return broken
+    }
+
     /// The partitions of a signature, made on first use.
     func plan(for signature: RunSignature) throws(WeftError) -> PlannedStep {
         if let plan = plans[signature] { return plan }
@@ -90,30 +103,87 @@ final class CoordinatorSession: @unchecked Sendable {
         return plan
     }
 
-    /// Adds nodes, and the functions of `library` the session lacks (by name); existing nodes
-    /// keep their devices, new ones are placed by the strategy.
-    func extend(
+    /// What an extension starts from, read under the lock so placement can run outside it.
+    struct Base: Sendable {
+        let nodes: [Tensorflow_NodeDef]
+        let library: Tensorflow_FunctionDefLibrary
+        let placement: [String: DeviceName]
+        let strategy: any PlacementStrategy
+        let options: PlacementOptions
+        /// The session's `generation` it was read at.
+        let generation: Int
+    }
+
+    /// The session grown by an extension: placed, not yet applied.
+    struct Extension: Sendable {
+        let base: Base
+        let nodes: [Tensorflow_NodeDef]
+        let library: Tensorflow_FunctionDefLibrary
+        let graph: RuntimeGraph
+        let placement: [String: DeviceName]
+        let options: PlacementOptions
+    }
+
+    /// Counts applied extensions, so one placed from an older graph is not applied over a newer.
+    private(set) var generation = 0
+
+    /// The graph as it is now, for an extension.
+    var base: Base {
+        Base(
+            nodes: nodes,
+            library: library,
+            placement: placement,
+            strategy: strategy,
+            options: options,
+            generation: generation
+        )
+    }
+
+    /// Adds nodes, and the functions of `library` the session lacks (by name), to `base`;
+    /// existing nodes keep their devices, new ones are placed by the strategy. Pure, and as
+    /// slow as the strategy: the coordinator runs it outside its lock.
+    static func extend(
+        _ base: Base,
         with added: [Tensorflow_NodeDef],
         library: Tensorflow_FunctionDefLibrary,
         devices: [DeviceName],
         costModel: CostModel
-    ) throws(WeftError) {
-        let all = nodes + added
-        var functions = self.library
+    ) throws(WeftError) -> Extension {
+        let all = base.nodes + added
+        var functions = base.library
         let known = Set(functions.function.map(\.signature.name))
         functions.function += library.function.filter { !known.contains($0.signature.name) }
         let graph = try RuntimeGraph(nodes: all, functions: FunctionLibrary(nonEmpty: functions))
+        var options = base.options
         options.costModel = costModel
-        placement = try PlacementStrategies.place(
+        let placement = try PlacementStrategies.place(
             graph,
             on: devices,
-            strategy: strategy,
-            existing: placement,
+            strategy: base.strategy,
+            existing: base.placement,
             options: options
         )
-        self.graph = graph
-        self.library = functions
-        nodes = all
+        return Extension(
+            base: base,
+            nodes: all,
+            library: functions,
+            graph: graph,
+            placement: placement,
+            options: options
+        )
+    }
+
+    /// Applies an extension placed from the session as it is now; `false`, changing nothing,
+    /// when another extension was applied since its base was read.
+    func apply(_ change: Extension) -> Bool {
+        guard change.base.generation == generation else { return false }
+        generation += 1
+        graph = change.graph
+        library = change.library
+        nodes = change.nodes
+        placement = change.placement
+        options = change.options
         plans.removeAll()
+        return true
     }
 }

@@ -32,7 +32,7 @@ public enum Authorization {
         if kind == .ping { return true }
         switch (receiver, role) {
         case (.coordinator, .worker):
-            return kind == .registerWorker || kind == .heartbeat
+            return [.registerWorker, .heartbeat, .leaveCluster].contains(kind)
         case (.coordinator, .client):
             return [.createSession, .extendSession, .runStep, .closeSession, .keepAlive, .clusterStatus, .measureLinks]
                 .contains(kind)

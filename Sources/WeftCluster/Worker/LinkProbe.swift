@@ -6,7 +6,7 @@ import WeftTransport
 /// messaging node: latency from empty round trips, bandwidth from one request carrying a
 /// payload. Placement's cost model takes transfer costs from these figures.
 struct LinkProbe {
-    let node: MessagingNode
+    let node: any MessageTransport
     let timeout: Duration
 
     /// Measures towards `peer`; blocks the calling thread (never the I/O thread).

@@ -57,12 +57,14 @@ public final class Worker: Sendable {
         var peers: [String: String] = [:]
         var sessions: [String: WorkerSession] = [:]
         var stopped = false
+        /// Set while the worker shuts down: steps that have not started are refused.
+        var leaving = false
         /// Why the last registration attempt failed; `nil` once one succeeded.
         var registrationError: WeftError?
     }
 
     private let configuration: Configuration
-    private let node: MessagingNode
+    private let node: any MessageTransport
     private let logger: Logger
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private let state = Mutex(State())
@@ -76,10 +78,11 @@ public final class Worker: Sendable {
     /// The address this worker can be reached at.
     public let address: String
 
-    /// Binds the worker's socket; call `start` to register and serve.
-    public init(_ configuration: Configuration, logger: Logger = Logger(label: "weft.worker")) throws(WeftError) {
-        self.configuration = configuration
-        self.logger = logger
+    /// Binds the worker's ZeroMQ socket; call `start` to register and serve.
+    public convenience init(
+        _ configuration: Configuration,
+        logger: Logger = Logger(label: "weft.worker")
+    ) throws(WeftError) {
         try ListenPolicy.check(
             configuration.listen,
             secured: configuration.security != nil,
@@ -93,8 +96,17 @@ public final class Worker: Sendable {
                 serverKeys: [configuration.coordinator: cluster.coordinator.publicKey]
             )
         }
-        self.node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
-        self.address = configuration.advertise ?? node.boundAddress
+        let node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
+        self.init(configuration, transport: node, logger: logger)
+    }
+
+    /// Serves on `transport` (its address stands for `configuration.listen`); call `start` to
+    /// register and serve.
+    public init(_ configuration: Configuration, transport: any MessageTransport, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.node = transport
+        self.address = configuration.advertise ?? transport.boundAddress
     }
 
     /// The task this worker holds once registered.
@@ -313,7 +325,8 @@ public final class Worker: Sendable {
         do throws(WeftError) {
             let graph = try RuntimeGraph(
                 nodes: body.graph.node,
-                functions: FunctionLibrary(nonEmpty: body.graph.library)
+                functions: FunctionLibrary(nonEmpty: body.graph.library),
+                lowersLoops: true
             )
             let plan = try StepPlan(
                 graph: graph,
@@ -375,6 +388,10 @@ public final class Worker: Sendable {
 
     private func runPartition(_ message: IncomingMessage) {
         let envelope = message.message.envelope
+        if state.withLock({ $0.leaving }) {
+            let device = self.device.map(\.description) ?? address
+            return node.reply(to: message, .failure(WeftError(.unavailable, "worker \(device) is shutting down")))
+        }
         guard let session = session(envelope.session) else {
             let device = self.device.map(\.description) ?? address
             return node.reply(
@@ -429,8 +446,9 @@ public final class Worker: Sendable {
         // thread hand-off on this side.
         plan.run(feeds: message.message.tensors, step: context, inline: .inexpensive(limit: Self.inlineKernelLimit)) {
             result in
-            session.end(step: step)
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
+                // Running until answered, so a worker that leaves sends every answer first.
+                defer { session.end(step: step) }
                 session.rendezvous.finish(step: step)
                 ClusterMetrics.partitionFinished(
                     step: step,
@@ -550,6 +568,9 @@ final class WorkerSession: Sendable {
 
     func end(step: UInt64) { running.withLock { _ = $0.removeValue(forKey: step) } }
 
+    /// How many steps run here now.
+    var runningSteps: Int { running.withLock { $0.count } }
+
     /// Fails the step here: its receives, and its loops at their next iteration.
     func abort(step: UInt64, error: WeftError) {
         running.withLock { $0[step] }?.cancel(error)
@@ -562,5 +583,46 @@ final class WorkerSession: Sendable {
         for step in running.withLock({ $0.values }) { step.cancel(error) }
         resources.removeAll()
         rendezvous.close(error: error)
+    }
+}
+
+extension Worker {
+    /// Leaves the cluster gracefully: refuses steps from now on, lets the steps running here
+    /// finish until `timeout`, tells the coordinator this worker leaves (so it fails nothing
+    /// waiting for heartbeats) and stops. Returns whether every step finished in time and no
+    /// work is left running, so the process may end through its exit handlers.
+    public func leave(drainingFor timeout: Duration) async -> Bool {
+        let device = state.withLock { state in
+            state.leaving = true
+            return state.device
+        }
+        let deadline = ContinuousClock.now + timeout
+        // A shutdown waits at most once; polling costs nothing that matters here.
+        while runningSteps > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let drained = runningSteps == 0
+        if let device {
+            let message = WireMessage.make(.leaveCluster) { envelope in
+                envelope.heartbeat = .with {
+                    $0.job = device.job
+                    $0.task = Int32(device.task)
+                    $0.incarnation = incarnation
+                }
+            }
+            do {
+                _ = try await node.request(message, to: configuration.coordinator, timeout: configuration.requestTimeout)
+            } catch {
+                logger.info("the coordinator did not hear that this worker leaves", metadata: ["error": "\(error)"])
+            }
+        }
+        // Work outside steps (calibration, a registration) finishes before the process ends.
+        await withCheckedContinuation { continuation in work.async(flags: .barrier) { continuation.resume() } }
+        stop()
+        return drained
+    }
+
+    private var runningSteps: Int {
+        state.withLock { Array($0.sessions.values) }.reduce(0) { $0 + $1.runningSteps }
     }
 }

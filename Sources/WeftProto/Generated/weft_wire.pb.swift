@@ -43,6 +43,10 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
   case ping // = 14
   case keepAlive // = 15
   case measureLinks // = 16
+
+  /// A worker shutting down tells the coordinator, which stops sending it steps at once. Its body
+  /// is a heartbeat naming the task and incarnation that leave.
+  case leaveCluster // = 40
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -68,6 +72,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 14: self = .ping
     case 15: self = .keepAlive
     case 16: self = .measureLinks
+    case 40: self = .leaveCluster
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -91,6 +96,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .ping: return 14
     case .keepAlive: return 15
     case .measureLinks: return 16
+    case .leaveCluster: return 40
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -114,6 +120,7 @@ public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
     .ping,
     .keepAlive,
     .measureLinks,
+    .leaveCluster,
   ]
 
 }
@@ -1027,7 +1034,7 @@ public nonisolated struct Weft_MeasureLinksReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "weft"
 
 nonisolated extension Weft_Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}REPLY\0\u{1}REGISTER_WORKER\0\u{1}HEARTBEAT\0\u{1}CREATE_SESSION\0\u{1}EXTEND_SESSION\0\u{1}RUN_STEP\0\u{1}CLOSE_SESSION\0\u{1}CLUSTER_STATUS\0\u{1}REGISTER_PARTITION\0\u{1}RUN_PARTITION\0\u{1}PUSH_TENSOR\0\u{1}RELEASE_SESSION\0\u{1}ABORT_STEP\0\u{1}PING\0\u{1}KEEP_ALIVE\0\u{1}MEASURE_LINKS\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}REPLY\0\u{1}REGISTER_WORKER\0\u{1}HEARTBEAT\0\u{1}CREATE_SESSION\0\u{1}EXTEND_SESSION\0\u{1}RUN_STEP\0\u{1}CLOSE_SESSION\0\u{1}CLUSTER_STATUS\0\u{1}REGISTER_PARTITION\0\u{1}RUN_PARTITION\0\u{1}PUSH_TENSOR\0\u{1}RELEASE_SESSION\0\u{1}ABORT_STEP\0\u{1}PING\0\u{1}KEEP_ALIVE\0\u{1}MEASURE_LINKS\0\u{2}\u{18}LEAVE_CLUSTER\0")
 }
 
 nonisolated extension Weft_Status: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -4,16 +4,23 @@ public struct GraphOptimizations: Sendable, Hashable {
     /// Computes once, when the plan is built, every node whose value depends only on constants,
     /// so steps run neither it nor the `Const`s behind it.
     public var foldConstants: Bool
+    /// Runs once each set of stateless nodes with the same op, attributes and inputs.
+    public var eliminateCommonSubexpressions: Bool
+    /// Drops nodes that only pass a tensor on: `Identity`, and `x * 1`, `x + 0`, `x - 0`,
+    /// `x / 1` with a constant scalar (`Simplification`).
+    public var simplifyArithmetic: Bool
 
     /// Chooses the optimizations.
-    public init(foldConstants: Bool = true) {
+    public init(foldConstants: Bool = true, eliminateCommonSubexpressions: Bool = true, simplifyArithmetic: Bool = true) {
         self.foldConstants = foldConstants
+        self.eliminateCommonSubexpressions = eliminateCommonSubexpressions
+        self.simplifyArithmetic = simplifyArithmetic
     }
 
     /// Every optimization, as sessions use by default.
     public static let `default` = GraphOptimizations()
     /// None: every node of the graph runs as written.
-    public static let none = GraphOptimizations(foldConstants: false)
+    public static let none = GraphOptimizations(foldConstants: false, eliminateCommonSubexpressions: false, simplifyArithmetic: false)
 }
 
 /// Constant folding over the nodes a plan needs. A node folds when it is a `Const`, or a

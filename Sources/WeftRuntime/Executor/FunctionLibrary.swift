@@ -160,7 +160,7 @@ final class LibraryFunction: Sendable {
             inputTypes = try signature.inputArg.map { (arg) throws(WeftError) in try Self.concreteType(arg) }
             outputTypes = try signature.outputArg.map { (arg) throws(WeftError) in try Self.concreteType(arg) }
             let body = try FunctionBody(definition, inputTypes: inputTypes)
-            let graph = try RuntimeGraph(nodes: body.nodes, registry: library.registry, functions: library)
+            let graph = try RuntimeGraph(nodes: body.nodes, registry: library.registry, functions: library, lowersLoops: true)
             try Self.checkReturns(body.returns, of: graph, against: signature.outputArg, types: outputTypes)
             var fetches: [TensorName] = []
             returns = body.returns.map { name in
@@ -235,7 +235,7 @@ final class LibraryFunction: Sendable {
 
 /// A FunctionDef's body rewritten as GraphDef nodes: one `Placeholder` per argument (always
 /// fed), and every `node:out_arg:index` input turned into `node:flat_index`.
-private struct FunctionBody {
+struct FunctionBody {
     var nodes: [Tensorflow_NodeDef] = []
     var arguments: [TensorName] = []
     var returns: [TensorName] = []

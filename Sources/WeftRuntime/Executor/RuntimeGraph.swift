@@ -29,13 +29,18 @@ public final class RuntimeGraph: Sendable {
     /// Loads NodeDefs: inputs naming missing nodes or outputs, wrong input counts, and
     /// duplicate names are each an error naming the node. Ops Weft lacks are one
     /// `unimplemented` error listing every missing op type, so a user sees the whole gap at once.
-    /// `functions` is the GraphDef's function library, which functional ops call.
+    /// `functions` is the GraphDef's function library, which functional ops call. With
+    /// `lowersLoops`, functional loops TensorFlow marks for lowering become dataflow loops
+    /// (`WhileLowering`), as TensorFlow's runtime runs them; the graph a session runs is lowered,
+    /// the one a coordinator places is not, so each loop stays whole on one worker.
     public init(
         nodes defs: [Tensorflow_NodeDef],
         registry: OpRegistry = .standard,
-        functions: FunctionLibrary? = nil
+        functions: FunctionLibrary? = nil,
+        lowersLoops: Bool = false
     ) throws(WeftError) {
         try Self.checkOpsExist(defs, registry: registry)
+        let defs = lowersLoops ? try WhileLowering.lower(defs, functions: functions) : defs
         var index: [String: Int] = [:]
         index.reserveCapacity(defs.count)
         let infos = try defs.map { (def) throws(WeftError) in

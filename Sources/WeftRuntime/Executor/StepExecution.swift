@@ -25,12 +25,15 @@ final class StepExecution: Sendable {
     }
 
     /// A node made ready in an iteration, whether it is dead, and whether running it may hold
-    /// a thread long (set under the lock, from what the step learned of its kernel).
+    /// a thread long (set under the lock, from what the step learned of its kernel). With
+    /// `loop` set, it stands for a whole loop that runs on one thread (`runLoop`): `node` is
+    /// then the loop's last enter and `iteration` the one the loop runs in.
     private struct Ready: Sendable {
         let node: Int
         let iteration: Iteration
         let isDead: Bool
         var isExpensive = false
+        var loop: Frame?
     }
 
     private let plan: StepPlan
@@ -85,6 +88,10 @@ final class StepExecution: Sendable {
         while let current = queue.pop() {
             guard budget > 0 else { return handToPool([current] + queue.drain()) }
             budget -= 1
+            if let loop = current.loop {
+                enqueue(completeLoop(current, loop, runLoop(loop)), into: &queue, policy)
+                continue
+            }
             let node = plan.nodes[current.node]
             guard let inputs = gatherInputs(current) else {
                 enqueue(complete(current, .failure(WeftError(.cancelled, "step cancelled"))), into: &queue, policy)
@@ -118,22 +125,28 @@ final class StepExecution: Sendable {
     /// or a `Merge` (its first live input and that input's index).
     private func route(_ node: StepPlan.Node, _ inputs: [Value?]) -> Result<Outputs, WeftError> {
         if node.kind == .merge {
-            guard let index = inputs.firstIndex(where: { $0 != nil }) else {
+            guard let index = inputs.firstIndex(where: { $0 != nil }), let value = inputs[index] else {
                 return .failure(WeftError(.internal, "Merge '\(node.name)' ran without a live input"))
             }
-            return .success(.routed([inputs[index], .tensor(Tensor(Int32(index)))]))
+            return .success(.merged(value, index: index))
         }
+        guard inputs.count == 2, let data = inputs[0], let predicate = inputs[1] else {
+            return .failure(WeftError(.internal, "Switch '\(node.name)' ran without its two inputs"))
+        }
+        return Self.switched(node, data, predicate)
+    }
+
+    /// A `Switch`'s outputs: `data` on the side its bool scalar `predicate` picks.
+    private static func switched(_ node: StepPlan.Node, _ data: Value, _ predicate: Value) -> Result<Outputs, WeftError> {
         do throws(WeftError) {
-            guard inputs.count == 2, let data = inputs[0], let predicate = try inputs[1]?.read() else {
-                throw WeftError(.internal, "Switch '\(node.name)' ran without its two inputs")
-            }
+            let predicate = try predicate.read()
             guard predicate.dtype == .bool, predicate.shape.rank == 0, let taken = predicate.scalar(as: Bool.self) else {
                 throw WeftError(
                     .invalidArgument,
                     "the predicate of Switch '\(node.name)' must be a bool scalar, not a \(predicate.dtype) of shape \(predicate.shape)"
                 )
             }
-            return .success(.routed(taken ? [nil, data] : [data, nil]))
+            return .success(.switched(data, taken: taken))
         } catch {
             return .failure(error)
         }
@@ -153,7 +166,8 @@ final class StepExecution: Sendable {
     private func enqueue(_ ready: [Ready], into queue: inout InlineQueue<Ready>, _ policy: StepPlan.InlineKernels) {
         let mayBlock = if case .all = policy { true } else { false }
         func expensive(_ item: Ready) -> Bool {
-            mayBlock ? item.isExpensive : !item.isDead && plan.nodes[item.node].isExpensive
+            if item.loop != nil { return true }
+            return mayBlock ? item.isExpensive : !item.isDead && plan.nodes[item.node].isExpensive
         }
         for item in ready where !expensive(item) { queue.push(item) }
         var mayKeep = mayBlock && queue.isEmpty
@@ -190,35 +204,53 @@ final class StepExecution: Sendable {
     /// nothing is left to run.
     private func complete(_ ready: Ready, _ result: Result<Outputs, WeftError>) -> [Ready] {
         let node = plan.nodes[ready.node]
+        return settle { next, state throws(WeftError) in
+            let outputs = try result.get()
+            guard outputs.fits(node.outputCount) else {
+                throw WeftError(
+                    .internal,
+                    "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
+                )
+            }
+            try propagate(ready, outputs, into: &next, &state)
+        }
+    }
+
+    /// Finishes a loop that ran on one thread: passes its exits out, as when its last iteration
+    /// ends, and retires it from the iteration it ran in.
+    private func completeLoop(_ ready: Ready, _ loop: Frame, _ result: Result<Void, WeftError>) -> [Ready] {
+        settle { next, state throws(WeftError) in
+            try result.get()
+            for exit in plan.layout.frames[loop.index].exits {
+                let value = loop.exitValues[exit]
+                for (output, fetch) in plan.nodes[exit].fetched where output == 0 && value != nil {
+                    state.fetched[fetch] = value
+                }
+                activate(exit, value.map(Outputs.single) ?? .dead, isDead: value == nil, in: ready.iteration, &next)
+            }
+            ready.iteration.children[loop.index] = nil
+            ready.iteration.outstandingOps -= 1
+            retire(ready.iteration, &next)
+        }
+    }
+
+    /// Applies a finished node's outcome under the step's lock (`apply` adds the nodes it made
+    /// ready) and returns those nodes; keeps the step's first error and finishes the step when
+    /// nothing is left to run.
+    private func settle(_ apply: (inout [Ready], inout State) throws(WeftError) -> Void) -> [Ready] {
         var firstError: WeftError?
         let (next, finished) = state.withLock { state -> ([Ready], Bool) in
             var next: [Ready] = []
-            switch result {
-            case .success(let outputs) where outputs.fits(node.outputCount):
-                if state.error == nil {
-                    do throws(WeftError) {
-                        try propagate(ready, outputs, into: &next, &state)
-                    } catch {
-                        state.error = error
-                        firstError = error
-                    }
-                }
-            case .success:
-                if state.error == nil {
-                    state.error = WeftError(
-                        .internal,
-                        "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
-                    )
-                    firstError = state.error
-                }
-            case .failure(let error):
-                if state.error == nil {
+            if state.error == nil {
+                do throws(WeftError) {
+                    try apply(&next, &state)
+                } catch {
                     state.error = error
                     firstError = error
                 }
             }
             if state.error != nil { next = [] }
-            for index in next.indices where !next[index].isDead {
+            for index in next.indices where !next[index].isDead && next[index].loop == nil {
                 next[index].isExpensive = isExpensive(next[index].node)
             }
             state.outstanding += next.count - 1
@@ -255,8 +287,15 @@ final class StepExecution: Sendable {
         for (output, fetch) in node.fetched where outputs[output] != nil { state.fetched[fetch] = outputs[output] }
         switch node.kind {
         case .enter(let child, let isConstant):
-            let loop = iteration.child(child, layout: plan.layout)
-            if isConstant {
+            let loop = iteration.child(child, layout: plan.layout) { self.runsOnOneThread(child) }
+            if loop.runsOnOneThread {
+                loop.entries.append((ready.node, outputs[0], isConstant))
+                loop.pendingEnters -= 1
+                if loop.pendingEnters == 0 {
+                    next.append(Ready(node: ready.node, iteration: iteration, isDead: false, isExpensive: true, loop: loop))
+                    iteration.outstandingOps += 1
+                }
+            } else if isConstant {
                 loop.invariants.append((ready.node, outputs[0]))
                 for running in loop.iterations.all {
                     activate(ready.node, outputs, isDead: ready.isDead, in: running, &next)
@@ -264,8 +303,10 @@ final class StepExecution: Sendable {
             } else if let first = loop.iterations[0] {
                 activate(ready.node, outputs, isDead: ready.isDead, in: first, &next)
             }
-            loop.pendingEnters -= 1
-            if let first = loop.iterations[0] { retire(first, &next) } else { endIfDone(loop, &next) }
+            if !loop.runsOnOneThread {
+                loop.pendingEnters -= 1
+                if let first = loop.iterations[0] { retire(first, &next) } else { endIfDone(loop, &next) }
+            }
         case .exit:
             if outputs[0] != nil, let outer = frame.parent {
                 frame.liveExits.insert(ready.node)
@@ -394,6 +435,107 @@ final class StepExecution: Sendable {
         retire(outer, &next)
     }
 
+    // MARK: Loops on one thread
+
+    /// Whether loop frame `frame` runs all its iterations on the thread that starts it: it may
+    /// (`StepPlan.sequentialLoops`) and its expensive kernels were all seen to run quickly, so
+    /// spreading its iterations over threads would gain less than the hand-offs cost.
+    private func runsOnOneThread(_ frame: Int) -> Bool {
+        guard let expensive = plan.sequentialLoops[frame] else { return false }
+        return expensive.allSatisfy { plan.costs.isQuick($0) }
+    }
+
+    /// Runs a loop whose enters have all arrived, one iteration after another on this thread
+    /// and without the step's lock: nothing else touches the frame until it is done. Each
+    /// iteration follows the executor's rules (`activate`) on one reused iteration's storage; the
+    /// values its `NextIteration`s pass start the next one. Live exits go to `loop.exitValues`.
+    private func runLoop(_ loop: Frame) -> Result<Void, WeftError> {
+        let iteration = Iteration(frame: loop, number: 0, layout: plan.layout)
+        var ready: [Ready] = []
+        var carried: [(node: Int, value: Value)] = []
+        do throws(WeftError) {
+            for (node, value, _) in loop.entries {
+                activate(node, value.map(Outputs.single) ?? .dead, isDead: value == nil, in: iteration, &ready)
+            }
+            while true {
+                try runIteration(iteration, loop, &ready, carrying: &carried)
+                guard !carried.isEmpty else { return .success(()) }
+                // A runaway loop ends at the step's deadline, when its owner cancels the step,
+                // or when another part of the step failed.
+                try step.cancellation.check()
+                if state.withLock({ $0.error != nil }) { throw WeftError(.cancelled, "step cancelled") }
+                iteration.restart(number: iteration.number + 1, layout: plan.layout)
+                for (node, value, isConstant) in loop.entries where isConstant {
+                    activate(node, value.map(Outputs.single) ?? .dead, isDead: value == nil, in: iteration, &ready)
+                }
+                for (node, value) in carried { activate(node, .single(value), isDead: false, in: iteration, &ready) }
+                carried.removeAll(keepingCapacity: true)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Runs the nodes of one iteration of a loop on one thread until none is ready, keeping the
+    /// live values its `NextIteration`s pass in `carried` and its exits' in `loop.exitValues`.
+    private func runIteration(
+        _ iteration: Iteration,
+        _ loop: Frame,
+        _ ready: inout [Ready],
+        carrying carried: inout [(node: Int, value: Value)]
+    ) throws(WeftError) {
+        var inputs: [Value] = []
+        while let current = ready.popLast() {
+            let node = plan.nodes[current.node]
+            let outputs = try current.isDead ? .dead : runInLoop(node, current.node, iteration, &inputs)
+            switch node.kind {
+            case .exit:
+                if let value = outputs[0] { loop.exitValues[current.node] = value }
+            case .nextIteration:
+                if let value = outputs[0] { carried.append((current.node, value)) }
+            default:
+                activate(current.node, outputs, isDead: current.isDead, in: iteration, &ready)
+            }
+        }
+    }
+
+    /// Runs one live node of a loop run on one thread: routes a `Switch` or `Merge`, or runs the
+    /// kernel on `inputs`, a buffer reused from node to node.
+    private func runInLoop(_ node: StepPlan.Node, _ index: Int, _ iteration: Iteration, _ inputs: inout [Value]) throws(WeftError) -> Outputs {
+        func input(_ source: StepPlan.Source) -> Value? {
+            switch source {
+            case .feed(let feed): .tensor(feeds[feed])
+            case .slot(let slot): iteration.take(slot)
+            }
+        }
+        switch node.kind {
+        case .merge:
+            for (position, source) in node.inputs.enumerated() {
+                if let value = input(source) { return .merged(value, index: position) }
+            }
+            throw WeftError(.internal, "Merge '\(node.name)' ran without a live input")
+        case .switch:
+            guard node.inputs.count == 2, let data = input(node.inputs[0]), let predicate = input(node.inputs[1]) else {
+                throw WeftError(.internal, "Switch '\(node.name)' ran without its two inputs")
+            }
+            return try Self.switched(node, data, predicate).get()
+        default:
+            inputs.removeAll(keepingCapacity: true)
+            for source in node.inputs {
+                guard let value = input(source) else { throw WeftError(.internal, "'\(node.name)' ran without its inputs") }
+                inputs.append(value)
+            }
+            let started = step.statistics == nil ? nil : ContinuousClock.now
+            let result = node.compute(index, inputs, step: step, costs: plan.costs)
+            node.record(started: started, inputs: inputs, result, step: step)
+            let values = try result.get()
+            guard values.count == node.outputCount else {
+                throw WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)")
+            }
+            return .values(values)
+        }
+    }
+
     private func finish() {
         let (error, fetched) = state.withLock { state in (state.error, state.fetched) }
         if let error { return done(.failure(error)) }
@@ -454,6 +596,10 @@ private enum Outputs {
     case values([Value])
     /// A `Switch`'s or `Merge`'s outputs, `nil` where dead.
     case routed([Value?])
+    /// A `Switch`'s outputs: `value` on output 1 when the predicate held, else on output 0.
+    case switched(Value, taken: Bool)
+    /// A `Merge`'s outputs: the live input and its index, made only when a consumer reads it.
+    case merged(Value, index: Int)
     /// One output: a loop invariant or a deferred next iteration.
     case single(Value?)
     /// Every output dead: the node did not run.
@@ -463,6 +609,8 @@ private enum Outputs {
         switch self {
         case .values(let values): values[output]
         case .routed(let values): values[output]
+        case .switched(let value, let taken): (output == 1) == taken ? value : nil
+        case .merged(let value, let index): output == 0 ? value : .tensor(Tensor(Int32(index)))
         case .single(let value): value
         case .dead: nil
         }
@@ -494,11 +642,19 @@ private final class Frame: @unchecked Sendable {
     @exclusivity(unchecked) var deferred: [(node: Int, value: Value?)] = []
     /// Exits that passed a live value out.
     @exclusivity(unchecked) var liveExits: Set<Int> = []
+    /// Whether the loop runs all its iterations on one thread (`StepExecution.runLoop`), once
+    /// its enters have all arrived; then it has no `iterations` here.
+    let runsOnOneThread: Bool
+    /// For a loop run on one thread: the enters' values (`nil` where dead), and the live value
+    /// each exit passed out.
+    @exclusivity(unchecked) var entries: [(node: Int, value: Value?, isConstant: Bool)] = []
+    @exclusivity(unchecked) var exitValues: [Int: Value] = [:]
 
-    init(layout: FrameLayout, index: Int, parent: Iteration?) {
+    init(layout: FrameLayout, index: Int, parent: Iteration?, runsOnOneThread: Bool = false) {
         self.index = index
         self.parent = parent
         self.pendingEnters = layout.frames[index].enters
+        self.runsOnOneThread = runsOnOneThread
     }
 
     /// Drops every iteration and the loops inside them, breaking the references between them.
@@ -515,7 +671,7 @@ private final class Frame: @unchecked Sendable {
 /// in it. Touched only under the step's lock.
 private final class Iteration: @unchecked Sendable {
     let frame: Frame
-    let number: Int
+    @exclusivity(unchecked) var number: Int
     @exclusivity(unchecked) var inputs: [Value?]
     @exclusivity(unchecked) var pending: [Int32]
     /// Dead inputs per node (for a Merge, see `StepExecution.updateMerge`).
@@ -541,6 +697,19 @@ private final class Iteration: @unchecked Sendable {
         return inputs[slot]
     }
 
+    /// Makes this the frame's iteration `number`, as new: for a loop run on one thread, which
+    /// reuses one iteration's storage for all of them.
+    func restart(number: Int, layout: FrameLayout) {
+        self.number = number
+        let info = layout.frames[frame.index]
+        for slot in inputs.indices { inputs[slot] = nil }
+        for node in pending.indices {
+            pending[node] = info.initialPending[node]
+            dead[node] = info.initialDead[node]
+        }
+        outstandingOps = 0
+    }
+
     /// Iteration 0 of a new root frame.
     convenience init(rootOf layout: FrameLayout) {
         self.init(frame: Frame(layout: layout, index: 0, parent: nil), number: 0, layout: layout)
@@ -548,11 +717,13 @@ private final class Iteration: @unchecked Sendable {
     }
 
     /// The running instance of loop frame `index` in this iteration, started by its first enter
-    /// with its iteration 0.
-    func child(_ index: Int, layout: FrameLayout) -> Frame {
+    /// with its iteration 0, unless `runsOnOneThread` decides the loop waits for all its enters
+    /// and then runs on one thread.
+    func child(_ index: Int, layout: FrameLayout, runsOnOneThread: () -> Bool) -> Frame {
         if let frame = children[index] { return frame }
-        let frame = Frame(layout: layout, index: index, parent: self)
-        frame.iterations.append(Iteration(frame: frame, number: 0, layout: layout))
+        let oneThread = runsOnOneThread()
+        let frame = Frame(layout: layout, index: index, parent: self, runsOnOneThread: oneThread)
+        if !oneThread { frame.iterations.append(Iteration(frame: frame, number: 0, layout: layout)) }
         children[index] = frame
         return frame
     }

@@ -103,6 +103,11 @@ public final class StepPlan: Sendable {
     /// Whether the plan has no control flow (no frames, nothing dead): then it runs on
     /// `SimpleStepExecution`, without a lock.
     let isSimple: Bool
+    /// Per loop frame that may run all its iterations on one thread, one after another (no
+    /// nested loop, no asynchronous kernel, no send): its expensive nodes. A step runs such a
+    /// loop that way when every one of them was seen to run quickly (`KernelCosts`); `nil` for
+    /// the root frame and loops that must use the general executor.
+    let sequentialLoops: [[Int]?]
     let initialReady: [Int]
     let fetches: [Fetch]
     /// The feeds this plan takes, in the order `run` expects them.
@@ -150,13 +155,23 @@ public final class StepPlan: Sendable {
         // As in TensorFlow, a folded node that the step still reads becomes a constant of its
         // own name, and the folded nodes behind it leave the plan.
         let folded = optimizations.foldConstants ? ConstantFolding(graph: graph, order: order, isFed: isFed).values : [:]
-        if !folded.isEmpty {
-            let read = Self.readOutsideFolding(graph: graph, order: order, folded: folded, roots: computed + targetNodes)
-            order.removeAll { folded[$0] != nil && !read.contains($0) }
-        }
+        let simplified = Simplification(
+            graph: graph,
+            order: order,
+            folded: folded,
+            feeds: feedIndex,
+            optimizations: optimizations,
+            kept: Set(fetchProducers.map(\.node) + targetNodes)
+        )
+        let running = Self.reached(graph: graph, from: computed + targetNodes, folded: folded, simplified: simplified)
+        order.removeAll { !running.contains($0) }
         func inputsRun(_ node: Int) -> Bool { folded[node] == nil }
         var planIndex = [Int: Int](minimumCapacity: order.count)
         for (position, node) in order.enumerated() { planIndex[node] = position }
+        /// The plan positions a node waits for through its control edges.
+        func controlProducers(_ node: Int) -> [Int] {
+            graph.nodes[node].controlInputs.compactMap { simplified.waitedFor($0) }.filter { folded[$0] == nil }
+        }
 
         // Unfed producers of each node as plan positions, data (without back edges) then control.
         var kinds = order.map { ControlFlowKind.of(graph.nodes[$0].info.op) }
@@ -167,9 +182,10 @@ public final class StepPlan: Sendable {
         ) { position in
             let node = order[position]
             guard inputsRun(node) else { return [] }
-            let data = graph.nodes[node].dataInputs.indices.filter { !isFed(node, $0) && !graph.closesLoop(node, input: $0) }
-            return data.compactMap { planIndex[graph.nodes[node].dataInputs[$0].node] }
-                + graph.nodes[node].controlInputs.compactMap { planIndex[$0] }
+            let data = graph.nodes[node].dataInputs.indices.filter { !graph.closesLoop(node, input: $0) }.compactMap { input in
+                if case .tensor(let producer, _) = simplified.source(of: node, input: input) { planIndex[producer] } else { nil }
+            }
+            return data + controlProducers(node).compactMap { planIndex[$0] }
         }
         var edges = [[Edge]](repeating: [], count: order.count)
         var inputs: [[Source]] = []
@@ -177,14 +193,20 @@ public final class StepPlan: Sendable {
         var initialPending = [Int32](repeating: 0, count: order.count)
         for (position, node) in order.enumerated() {
             var sources: [Source] = []
-            for (input, (producer, output)) in graph.nodes[node].dataInputs.enumerated() where inputsRun(node) {
-                let name = TensorName(node: graph.nodes[producer].info.name, index: output)
-                if let feed = feedIndex[name] {
+            for input in graph.nodes[node].dataInputs.indices where inputsRun(node) {
+                let (producer, output): (Int, Int)
+                switch simplified.source(of: node, input: input) {
+                case .feed(let feed):
                     sources.append(.feed(feed))
                     continue
+                case .tensor(let node, let index):
+                    (producer, output) = (node, index)
                 }
                 guard let producerPosition = planIndex[producer] else {
-                    throw WeftError(.internal, "the plan lost producer '\(name.node)' of '\(graph.nodes[node].info.name)'")
+                    throw WeftError(
+                        .internal,
+                        "the plan lost producer '\(graph.nodes[producer].info.name)' of '\(graph.nodes[node].info.name)'"
+                    )
                 }
                 sources.append(.slot(layout.inputBase[position] + input))
                 edges[producerPosition].append(
@@ -193,19 +215,19 @@ public final class StepPlan: Sendable {
                 unfed[position] += 1
             }
             // A folded producer has no effect to wait for.
-            for producer in graph.nodes[node].controlInputs where folded[producer] == nil {
+            let controls = controlProducers(node)
+            for producer in controls {
                 guard let producerPosition = planIndex[producer] else {
                     throw WeftError(.internal, "the plan lost a control input of '\(graph.nodes[node].info.name)'")
                 }
                 edges[producerPosition].append(Edge(consumer: position, input: -1, output: 0, slot: -1))
             }
             inputs.append(sources)
-            let controls = Int32(graph.nodes[node].controlInputs.count { folded[$0] == nil })
             if kinds[position] == .merge {
                 // One live data input, or all of them dead, plus every control input.
-                initialPending[position] = controls + (unfed[position] == sources.count && unfed[position] > 0 ? 1 : 0)
+                initialPending[position] = Int32(controls.count) + (unfed[position] == sources.count && unfed[position] > 0 ? 1 : 0)
             } else {
-                initialPending[position] = controls + Int32(unfed[position])
+                initialPending[position] = Int32(controls.count + unfed[position])
             }
         }
         var fetchedBy = [[(output: Int, fetch: Int)]](repeating: [], count: order.count)
@@ -264,11 +286,30 @@ public final class StepPlan: Sendable {
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
         self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
+        self.sequentialLoops = Self.sequentialLoops(nodes: nodes, layout: finalLayout)
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
         self.feeds = feeds
         self.feedTypes = feedTypes
         self.fetches = fetchSources
+    }
+
+    /// `sequentialLoops`: the expensive nodes of each loop frame that has no loop inside it and
+    /// neither asynchronous kernels nor sends, which may wait on other threads.
+    private static func sequentialLoops(nodes: [Node], layout: FrameLayout) -> [[Int]?] {
+        var loops = [[Int]?](repeating: [], count: layout.frames.count)
+        loops[0] = nil
+        for frame in layout.frames {
+            if let parent = frame.parent { loops[parent] = nil }
+        }
+        for (index, node) in nodes.enumerated() where loops[node.frame] != nil {
+            if node.isAsync || node.kind == .send {
+                loops[node.frame] = nil
+            } else if node.isExpensive {
+                loops[node.frame]?.append(index)
+            }
+        }
+        return loops
     }
 
     /// The nodes reachable backwards from `roots`, not crossing data edges whose tensor is fed.
@@ -287,15 +328,20 @@ public final class StepPlan: Sendable {
         return needed
     }
 
-    /// The folded nodes the step still reads: a root (fetched or a target), or a producer or
-    /// control input of a node that runs.
-    private static func readOutsideFolding(graph: RuntimeGraph, order: [Int], folded: [Int: [Tensor]], roots: [Int]) -> Set<Int> {
-        var read = Set(roots.filter { folded[$0] != nil })
-        for node in order where folded[node] == nil {
-            for (producer, _) in graph.nodes[node].dataInputs where folded[producer] != nil { read.insert(producer) }
-            for producer in graph.nodes[node].controlInputs where folded[producer] != nil { read.insert(producer) }
+    /// The nodes a step runs or reads: reached from `roots` through the inputs of nodes that run
+    /// (a folded node is read, not run), after simplification and cut at fed tensors. As in
+    /// TensorFlow, a folded node the step still reads runs as a constant of its own name.
+    private static func reached(graph: RuntimeGraph, from roots: [Int], folded: [Int: [Tensor]], simplified: Simplification) -> Set<Int> {
+        var reached = Set<Int>()
+        var stack = roots
+        while let node = stack.popLast() {
+            guard reached.insert(node).inserted, folded[node] == nil else { continue }
+            for input in graph.nodes[node].dataInputs.indices {
+                if case .tensor(let producer, _) = simplified.source(of: node, input: input) { stack.append(producer) }
+            }
+            stack.append(contentsOf: graph.nodes[node].controlInputs.compactMap { simplified.waitedFor($0) })
         }
-        return read
+        return reached
     }
 
     /// Kahn's algorithm over the needed nodes; what is left over lies on a cycle.

@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The bytes behind one or more tensors: 64-byte aligned, allocated once, written only by the
-/// kernel that produced it and immutable once its tensor has been handed on.
+/// The bytes behind one or more tensors: 64-byte aligned (16 for small ones), allocated once,
+/// written only by the kernel that produced it and immutable once its tensor has been handed on.
 ///
 /// Foreign memory (a received ZeroMQ frame) is adopted without a copy through
 /// `init(adopting:count:release:)`, and `Unmanaged` retains keep a buffer alive while
@@ -21,7 +21,7 @@ public final class TensorBuffer: @unchecked Sendable {
     public let objects: ObjectElements?
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
-    /// Allocates `byteCount` uninitialized bytes, 64-byte aligned for SIMD and BLAS, counted in
+    /// Allocates `byteCount` uninitialized bytes, aligned for SIMD and BLAS, counted in
     /// `TensorMemory` without a check: for sizes the caller has bounded.
     public convenience init(byteCount: Int) {
         TensorMemory.record(byteCount)
@@ -31,7 +31,7 @@ public final class TensorBuffer: @unchecked Sendable {
     /// Allocates `byteCount` bytes whose reservation in `TensorMemory` the caller holds.
     init(reservedByteCount byteCount: Int) {
         self.byteCount = byteCount
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        self.base = Self.allocate(byteCount)
         self.objects = nil
         self.release = nil
     }
@@ -48,7 +48,7 @@ public final class TensorBuffer: @unchecked Sendable {
     /// Holds the elements of an object tensor; there are no payload bytes.
     public init(objects: ObjectElements) {
         self.byteCount = 0
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+        self.base = Self.allocate(1)
         self.objects = objects
         self.release = nil
     }
@@ -64,6 +64,16 @@ public final class TensorBuffer: @unchecked Sendable {
         self.objects = nil
         self.release = release
         TensorMemory.record(count)
+    }
+
+    /// Up to this size a buffer is 16-byte aligned: malloc's fast path serves it, where a larger
+    /// alignment goes through a slower one, and no kernel loads vectors wider than 16 bytes
+    /// from so few elements (the wide ones load unaligned anyway).
+    private static let smallByteCount = 64
+
+    private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let alignment = byteCount <= smallByteCount ? 16 : 64
+        return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
     }
 
     deinit {

@@ -23,6 +23,9 @@ enum FunctionalOps {
         caseOp("StatelessCase", isStateful: false),
         whileOp("While", isStateful: true),
         whileOp("StatelessWhile", isStateful: false),
+        // The forms TensorFlow's lowering leaves for its own runtime: the same inputs and attrs.
+        conditional("_If", isStateful: true),
+        whileOp("_While", isStateful: true),
         call("PartitionedCall", isStateful: false),
         call("StatefulPartitionedCall", isStateful: true),
     ]

@@ -1,0 +1,341 @@
+import Foundation
+import Synchronization
+import WeftPlacement
+import WeftProto
+import WeftRuntime
+import WeftTransport
+
+/// One step in flight: what it runs, the rules it follows and the answer its client awaits.
+/// The coordinator's shell feeds `machine` and carries out what it returns.
+final class StepRun: Sendable {
+    /// What the step needs, read from its session when it started.
+    let setup: Coordinator.StepSetup
+    /// The tensors the client fed.
+    let feeds: [Tensor]
+    /// Whether workers time the step node by node.
+    let collectStatistics: Bool
+    let machine: Mutex<StepMachine>
+    let outcome = Promise<Result<[DeviceName: WireMessage], WeftError>>()
+
+    init(setup: Coordinator.StepSetup, feeds: [Tensor], collectStatistics: Bool, machine: StepMachine) {
+        self.setup = setup
+        self.feeds = feeds
+        self.collectStatistics = collectStatistics
+        self.machine = Mutex(machine)
+    }
+}
+
+extension Coordinator {
+    // MARK: Steps
+
+    /// What a step needs from the session, read under the lock.
+    struct StepSetup: Sendable {
+        var session: CoordinatorSession
+        /// The session's graph when the step started (an extension may replace it meanwhile).
+        var graph: RuntimeGraph
+        var plan: CoordinatorSession.PlannedStep
+        var step: UInt64
+        var workers: [DeviceName: Membership.Worker]
+        var toRegister: [DeviceName]
+        var peers: [Weft_PeerAddress]
+        /// The key of the step in the coordinator's steps in flight.
+        var token: UInt64
+    }
+
+    /// How long past the step's deadline the coordinator waits for a worker's own answer.
+    static let stepGrace = Duration.seconds(1)
+
+    /// Runs a step for `caller`; `sample` collects its statistics for the coordinator's own use too.
+    func runStep(_ request: WireMessage, caller: CurveKey?, sample: Bool = false) async throws(WeftError) -> WireMessage {
+        let receivedMicros = WallClock.nowMicros
+        let envelope = request.envelope
+        let body = envelope.runStep
+        guard body.feeds.count == request.tensors.count else {
+            throw WeftError(
+                .invalidArgument,
+                "the step names \(body.feeds.count) feeds but carries \(request.tensors.count) tensors"
+            )
+        }
+        let signature = try RunSignature(feeds: body.feeds, fetches: body.fetches, targets: body.targets)
+        let timeout =
+            envelope.deadlineMs > 0 ? Duration(wireMilliseconds: envelope.deadlineMs) : configuration.stepTimeout
+        let run = try startStep(
+            envelope.session,
+            signature: signature,
+            caller: caller,
+            client: envelope.client,
+            feeds: request.tensors,
+            timeout: timeout,
+            collectStatistics: body.collectStatistics || sample
+        )
+        let setup = run.setup
+        let replies = try await run.outcome.value.get()
+        var fetched = [Tensor?](repeating: nil, count: body.fetches.count)
+        for (index, name) in body.feeds.enumerated() {
+            for (fetch, fetchName) in body.fetches.enumerated() where fetchName == name {
+                fetched[fetch] = request.tensors[index]
+            }
+        }
+        for (device, partition) in setup.plan.partitions {
+            guard let reply = replies[device], reply.tensors.count == partition.fetches.count else { continue }
+            for (position, entry) in partition.fetches.enumerated() { fetched[entry.fetch] = reply.tensors[position] }
+        }
+        let tensors = try fetched.map { (tensor) throws(WeftError) -> Tensor in
+            guard let tensor else { throw WeftError(.internal, "a worker's reply lacked a fetched tensor") }
+            return tensor
+        }
+        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
+            if let route = Self.directRoute(setup, security: configuration.security) {
+                reply.runStepReply.directRoute = route
+            }
+            reply.runStepReply.receivedUnixMicros = receivedMicros
+            guard run.collectStatistics else {
+                reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
+                return
+            }
+            var statistics = Weft_StepStats()
+            for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
+                // Counts from workers' replies: saturate rather than trap on absurd ones.
+                statistics.nodes += part.nodes
+                statistics.clocks += part.clocks
+                statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
+                statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
+            }
+            reply.runStepReply.statistics = statistics
+            reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
+        }
+    }
+
+    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
+    /// A route for steps that run entirely in one partition: the client may send them to that
+    /// worker itself (and answer fetches of fed tensors on its own).
+    private static func directRoute(_ setup: StepSetup, security: ProcessSecurity?) -> Weft_DirectRoute? {
+        guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
+            let worker = setup.workers[device], let handle = setup.plan.handles[device]
+        else { return nil }
+        return .with {
+            $0.device = device.description
+            $0.address = worker.address
+            $0.handle = handle
+            $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
+            $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
+            $0.publicKey = security?.cluster.tasks[device]?.publicKey.z85 ?? ""
+        }
+    }
+
+    /// Reads what the step needs under the lock, enters it among the steps in flight (so a
+    /// worker's death reaches it from then on) and starts its machine.
+    private func startStep(
+        _ handle: String,
+        signature: RunSignature,
+        caller: CurveKey?,
+        client: String,
+        feeds: [Tensor],
+        timeout: Duration,
+        collectStatistics: Bool
+    ) throws(WeftError) -> StepRun {
+        let run = try state.withLock { (state) throws(WeftError) -> StepRun in
+            guard !state.draining else {
+                throw WeftError(.unavailable, "the coordinator is shutting down; run the step once it is back")
+            }
+            let setup = try Self.prepareStep(handle, in: &state, signature: signature, caller: caller, client: client)
+            let machine = StepMachine(
+                participants: Set(setup.plan.partitions.keys),
+                toRegister: setup.toRegister,
+                registrationTimeout: configuration.requestTimeout,
+                stepTimeout: timeout,
+                grace: Self.stepGrace
+            )
+            let run = StepRun(setup: setup, feeds: feeds, collectStatistics: collectStatistics, machine: machine)
+            state.inFlight[setup.token] = run
+            return run
+        }
+        perform(run.machine.withLock { $0.start(at: .now) }, for: run)
+        return run
+    }
+
+    private static func prepareStep(
+        _ handle: String,
+        in state: inout State,
+        signature: RunSignature,
+        caller: CurveKey?,
+        client: String
+    ) throws(WeftError) -> StepSetup {
+        let session = try Self.session(handle, in: &state, caller: caller, client: client)
+        session.leaseExpiry = .now + session.lease
+        let plan = try session.plan(for: signature)
+        var workers: [DeviceName: Membership.Worker] = [:]
+        for device in plan.partitions.keys.sorted() {
+            guard let worker = state.membership[device] else {
+                throw WeftError(.unavailable, "worker \(device) is not registered with the coordinator")
+            }
+            guard worker.healthy else {
+                throw Self.unavailable(worker, reason: "it stopped sending heartbeats")
+            }
+            if let broken = session.breakIfRestarted(device, incarnation: worker.incarnation) { throw broken }
+            workers[device] = worker
+        }
+        let toRegister = workers.filter { plan.registered[$0.key] != $0.value.incarnation }.map(\.key).sorted()
+        let step = session.nextStep
+        session.nextStep += 1
+        session.steps += 1
+        let token = state.nextInFlight
+        state.nextInFlight += 1
+        let peers = workers.values.map { worker in
+            Weft_PeerAddress.with {
+                $0.device = worker.device.description
+                $0.address = worker.address
+            }
+        }
+        return StepSetup(
+            session: session,
+            graph: session.graph,
+            plan: plan,
+            step: step,
+            workers: workers,
+            toRegister: toRegister,
+            peers: peers,
+            token: token
+        )
+    }
+
+    /// Feeds the step's machine one event and carries out what it returns.
+    func drive(_ run: StepRun, _ event: StepMachine.Event) {
+        perform(run.machine.withLock { $0.handle(event, at: .now) }, for: run)
+    }
+
+    private func perform(_ directives: [StepMachine.Directive], for run: StepRun) {
+        for directive in directives {
+            switch directive {
+            case .registerPartition(let device): register(device, for: run)
+            case .runPartitions(let registered): runPartitions(registered: registered, for: run)
+            case .abortPartitions(let devices, let error): abort(run.setup, on: devices, error: error)
+            case .reply(let result):
+                state.withLock { _ = $0.inFlight.removeValue(forKey: run.setup.token) }
+                run.outcome.complete(result)
+            }
+        }
+    }
+
+    private func register(_ device: DeviceName, for run: StepRun) {
+        let setup = run.setup
+        guard let partition = setup.plan.partitions[device], let worker = setup.workers[device],
+            let handle = setup.plan.handles[device]
+        else { return }
+        // A registration whose reply is lost may still leave state there to free.
+        state.withLock { _ in _ = setup.session.contacted.insert(device) }
+        let message = WireMessage.make(.registerPartition, session: setup.session.handle) { envelope in
+            envelope.client = setup.session.client
+            envelope.registerPartition = .with {
+                $0.handle = handle
+                $0.graph.node = partition.nodes
+                // Functional nodes run their functions on this worker: send the ones it calls.
+                if let functions = setup.graph.functions { $0.graph.library = functions.needed(by: partition.nodes) }
+                $0.feeds = partition.feeds.map(\.name.description)
+                $0.fetches = partition.fetches.map(\.name.description)
+                $0.targets = partition.targets
+                $0.peers = setup.peers
+                $0.device = device.description
+                $0.owner = setup.session.owner?.z85 ?? ""
+            }
+        }
+        node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
+            switch result {
+            case .success: self.drive(run, .partitionRegistered(device))
+            case .failure(let error): self.drive(run, .partitionFailed(device, Self.describe(error, worker: worker)))
+            }
+        }
+    }
+
+    private func runPartitions(registered: [DeviceName], for run: StepRun) {
+        let setup = run.setup
+        if !registered.isEmpty {
+            state.withLock { _ in
+                for device in registered {
+                    guard let incarnation = setup.workers[device]?.incarnation else { continue }
+                    setup.plan.registered[device] = incarnation
+                    setup.session.hosts[device] = incarnation
+                }
+            }
+        }
+        let timeout = run.machine.withLock { $0.stepTimeout }
+        for (device, partition) in setup.plan.partitions {
+            guard let worker = setup.workers[device], let handle = setup.plan.handles[device] else { continue }
+            let message = WireMessage.make(
+                .runPartition,
+                session: setup.session.handle,
+                step: setup.step,
+                tensors: partition.feeds.map { run.feeds[$0.feed] }
+            ) { envelope in
+                envelope.client = setup.session.client
+                envelope.deadlineMs = timeout.millisecondsRoundedUp
+                envelope.runPartition = .with {
+                    $0.handle = handle
+                    $0.collectStatistics = run.collectStatistics
+                }
+            }
+            // The worker ends the step at its deadline and says why; the machine waits its grace
+            // longer for that answer, and the request longer still (two health checks, which
+            // check deadlines), so a silent worker meets the step's deadline, not a bare timeout.
+            let sentMicros = WallClock.nowMicros
+            let requestTimeout = timeout + Self.stepGrace + configuration.heartbeatInterval * 2
+            node.request(message, to: worker.address, timeout: requestTimeout) { result in
+                switch result {
+                case .success(let reply):
+                    self.drive(run, .partitionReplied(device, self.aligned(reply, from: device, sentMicros: sentMicros)))
+                case .failure(let error):
+                    self.drive(run, .partitionFailed(device, Self.describe(error, worker: worker)))
+                }
+            }
+        }
+    }
+
+    /// A worker's partition reply with its device clocks put on the coordinator's clock, by the
+    /// best recent measurement of that worker's offset, this request's included.
+    private func aligned(_ reply: WireMessage, from device: DeviceName, sentMicros: Int64) -> WireMessage {
+        var reply = reply
+        let body = reply.envelope.runPartitionReply
+        let measured = ClockOffset(
+            sent: sentMicros,
+            received: WallClock.nowMicros,
+            peerReceived: body.receivedUnixMicros,
+            peerReplied: body.repliedUnixMicros
+        )
+        if let offset = clockOffsets.update(device.description, with: measured) {
+            reply.envelope.runPartitionReply.statistics.align(by: offset)
+        }
+        return reply
+    }
+
+    /// Wakes partitions still waiting for tensors of a failed step.
+    private func abort(_ setup: StepSetup, on devices: [DeviceName], error: WeftError) {
+        let message = WireMessage.make(.abortStep, session: setup.session.handle, step: setup.step) { envelope in
+            envelope.client = setup.session.client
+            envelope.status = .with {
+                $0.code = error.code.rawValue
+                $0.message = error.message
+            }
+        }
+        for device in devices {
+            guard let worker = setup.workers[device] else { continue }
+            node.request(message, to: worker.address, timeout: configuration.requestTimeout) { _ in }
+        }
+    }
+
+    /// Ends the steps in flight of the sessions named (closed, or their lease ran out).
+    func cancelSteps(ofSessions handles: Set<String>, _ error: WeftError) {
+        guard !handles.isEmpty else { return }
+        let runs = state.withLock { state in state.inFlight.values.filter { handles.contains($0.setup.session.handle) } }
+        for run in runs { drive(run, .cancelled(error)) }
+    }
+
+    /// Transport failures name the worker; errors a worker reported pass unchanged.
+    static func describe(_ error: WeftError, worker: Membership.Worker) -> WeftError {
+        guard error.code == .unavailable || error.code == .deadlineExceeded else { return error }
+        return WeftError(error.code, "worker \(worker.device) at \(worker.address): \(error.message)")
+    }
+}
