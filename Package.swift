@@ -23,6 +23,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CCrc32c"),
         .target(
             name: "WeftProto",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -31,7 +32,7 @@ let package = Package(
         .target(
             name: "WeftRuntime",
             dependencies: [
-                "WeftProto", "CBLAS", .product(name: "Logging", package: "swift-log"),
+                "WeftProto", "CBLAS", "CCrc32c", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ComplexModule", package: "swift-numerics"),
                 .product(name: "RealModule", package: "swift-numerics"),
             ]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Weft
 import WeftBench
+import WeftCluster
 import WeftTransport
 
 /// `weft bench …`: benchmarks that print medians and tails, never asserted in tests.
@@ -11,7 +12,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure Weft's speed.",
         subcommands: [
             LocalBench.self, CaseBench.self, DispatchBench.self, StepBench.self, TransferBench.self, PlacementBench.self,
-            PlanningBench.self, TrainBench.self,
+            PlanningBench.self, TrainBench.self, CheckpointBench.self,
             EchoServerCommand.self,
         ]
     )
@@ -255,6 +256,62 @@ struct TransferBench: ParsableCommand {
                     + "\(fixed(Double(report.bytes) / curveStep.statistics.median / 1e9)) GB/s"
             )
             say("CURVE adds \(fixed(100 * cost, 1))% to the step at the median (target: at most 30%)")
+        }
+    }
+}
+
+/// `weft bench checkpoint`.
+struct CheckpointBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Time saving and restoring float32 variables with Saver (V2 checkpoint), in GB/s per writer."
+    )
+
+    @Option(help: "Total size of the variables, like 1GiB or 256MiB.")
+    var bytes = "1GiB"
+
+    @Option(help: "How many variables share that size.")
+    var variables = 16
+
+    @Option(help: "Saves and restores to time (the median is reported).")
+    var rounds = 5
+
+    @Option(help: "Where to write the checkpoints. Default: a new temporary folder, removed afterwards.")
+    var directory: String?
+
+    @Option(help: "Start a local cluster with these jobs, like worker=2; each worker saves its own variables' shard.")
+    var jobs: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.bootstrapLogging()
+        let total: Int
+        do { total = try ConfigByteSize.parse(bytes) } catch { throw ValidationError("--bytes: \(error.message)") }
+        let counts = try jobs.map { try JobCounts(parsing: $0) }
+        if let counts, counts.jobs.contains(where: { $0.name != "worker" }) {
+            throw ValidationError("--jobs: only worker=N is supported")
+        }
+        guard variables > 0, rounds > 0, total >= 4 * variables else {
+            throw ValidationError("--variables and --rounds must be positive, with at least 4 bytes per variable")
+        }
+        let setup = CheckpointBenchmark.Setup(
+            bytes: total,
+            variables: variables,
+            rounds: rounds,
+            directory: directory,
+            workers: counts?.jobs.first?.tasks ?? 0
+        )
+        let report = try CheckpointBenchmark.run(setup, executable: selfExecutable())
+        let size = fixed(Double(report.bytes) / Double(1 << 30), 3)
+        say("\(size) GiB in \(variables) float32 variables, \(report.writers) writer(s), \(rounds) rounds")
+        for (name, times, rate) in [
+            ("save", report.save, report.saveRate), ("restore", report.restore, report.restoreRate),
+        ] {
+            say(
+                "\(name): median \(fixed(times.median * 1e3, 1)) ms (\(fixed(times.sorted[0] * 1e3, 1))–"
+                    + "\(fixed(times.sorted[times.sorted.count - 1] * 1e3, 1)) ms), \(fixed(rate / 1e9)) GB/s per writer (target: 1)"
+            )
         }
     }
 }
