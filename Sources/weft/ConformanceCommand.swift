@@ -61,12 +61,14 @@ struct ConformanceCommand: ParsableCommand {
             }
             defer { started?.stop() }
             let address = try started?.address ?? cluster.coordinatorAddress()
+            // A cluster file with keys admits this client only with its key.
+            let security = started == nil ? try cluster.clientSecurity() : nil
             for name in names {
                 _ = try PlacementStrategies.named(name)
+                var options = RemoteSessionOptions(strategy: name)
+                options.security = security
                 for testCase in cases {
-                    var result = testCase.run { graph in
-                        try Session(target: address, graph: graph, options: RemoteSessionOptions(strategy: name))
-                    }
+                    var result = testCase.run { graph in try Session(target: address, graph: graph, options: options) }
                     result.name += " [\(name)]"
                     results.append(result)
                 }
