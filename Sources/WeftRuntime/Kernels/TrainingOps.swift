@@ -509,7 +509,8 @@ enum UpdateMath: Sendable {
             let (accum, update, lr, rho, epsilon) = (row.slot1, row.slot2, h[0], h[1], h[2])
             for i in 0..<n {
                 accum[i] = accum[i] * rho + g[i] * g[i] * (1 - rho)
-                let step = (update[i] + epsilon).squareRoot() / (accum[i] + epsilon).squareRoot() * g[i]
+                // TensorFlow multiplies by the reciprocal root rather than dividing by the root.
+                let step = (update[i] + epsilon).squareRoot() * (accum[i] + epsilon).reciprocalSquareRoot() * g[i]
                 v[i] -= step * lr
                 update[i] = update[i] * rho + step * step * (1 - rho)
             }

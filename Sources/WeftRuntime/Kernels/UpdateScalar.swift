@@ -10,6 +10,8 @@ protocol UpdateScalar: Comparable, ExpressibleByIntegerLiteral {
     static func -= (a: inout Self, b: Self)
     /// The square root.
     func squareRoot() -> Self
+    /// 1 / √x, rounded once.
+    func reciprocalSquareRoot() -> Self
     /// The absolute value.
     var magnitude: Self { get }
     /// xʸ.
@@ -17,6 +19,10 @@ protocol UpdateScalar: Comparable, ExpressibleByIntegerLiteral {
 }
 
 // `Float`, `Double` and `Float16` conform through `FloatElement`.
+extension FloatElement {
+    /// 1 / √x, as TensorFlow's `rsqrt`.
+    func reciprocalSquareRoot() -> Self { 1 / squareRoot() }
+}
 
 /// TensorFlow's CPU kernels compute on `bfloat16` through Eigen, whose every operation widens
 /// its operands to `float` and rounds its result back (to nearest even): a fused update such as
@@ -36,6 +42,7 @@ extension BFloat16: UpdateScalar {
     static func += (a: inout BFloat16, b: BFloat16) { a = a + b }
     static func -= (a: inout BFloat16, b: BFloat16) { a = a - b }
     func squareRoot() -> BFloat16 { BFloat16(float.squareRoot()) }
+    func reciprocalSquareRoot() -> BFloat16 { BFloat16(1 / float.squareRoot()) }
     var magnitude: BFloat16 { BFloat16(bitPattern: bitPattern & 0x7FFF) }
     static func pow(_ x: BFloat16, _ y: BFloat16) -> BFloat16 { BFloat16(Float.pow(x.float, y.float)) }
 }
