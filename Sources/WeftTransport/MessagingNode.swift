@@ -152,7 +152,8 @@ public final class MessagingNode: Sendable {
         guard token.expectsReply else {
             return core.logger.trace("no reply sent: the message was sent without waiting for one")
         }
-        message.envelope.kind = .reply
+        // A reply is told apart by its body: one without a reply body becomes an acknowledgement.
+        if !message.envelope.isReply { message.envelope.ack = Weft_Ack() }
         message.envelope.requestID = token.requestID
         do throws(WeftError) {
             core.submit(.reply(identity: token.identity, frames: try WireCodec.frames(for: message)))
@@ -500,7 +501,7 @@ final class NodeCore: Sendable {
     /// The frames of a reply that reports `error`.
     static func errorReply(requestID: UInt64, _ error: WeftError) -> [OutgoingFrame] {
         var envelope = Weft_Envelope()
-        envelope.kind = .reply
+        envelope.ack = Weft_Ack()
         envelope.requestID = requestID
         envelope.status.code = error.code.rawValue
         envelope.status.message = error.message
