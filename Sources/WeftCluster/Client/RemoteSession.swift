@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -63,8 +62,7 @@ public struct ClientSecurity: Sendable, Hashable {
 }
 
 /// This process's connection to coordinators: one messaging node (one I/O thread) for all
-/// remote sessions with the same keys, and keep-alives that hold their leases while the
-/// process lives.
+/// remote sessions with the same keys, and the client id they are opened with.
 final class ClientConnection: Sendable {
     /// The connections with keys, by key pair, made on first use.
     private static let secured = Mutex<[CurveKeyPair: ClientConnection]>([:])
@@ -119,8 +117,6 @@ final class ClientConnection: Sendable {
 
     let node: any MessageTransport
     let id = UUID().uuidString
-    private let coordinators = Mutex<[String: Int]>([:])
-    private let timers = DispatchQueue(label: "weft.client.keepalive")
 
     init(node: any MessageTransport) { self.node = node }
 
@@ -145,39 +141,16 @@ final class ClientConnection: Sendable {
         }
         return try result.get()
     }
-
-    /// Keeps leases alive at `address` while sessions there are open.
-    func retain(_ address: String, lease: Duration) {
-        let first = coordinators.withLock { table -> Bool in
-            table[address, default: 0] += 1
-            return table[address] == 1
-        }
-        if first { scheduleKeepAlive(address, every: lease / 3) }
-    }
-
-    func release(_ address: String) {
-        coordinators.withLock { table in
-            table[address, default: 1] -= 1
-            if table[address] == 0 { table[address] = nil }
-        }
-    }
-
-    private func scheduleKeepAlive(_ address: String, every interval: Duration) {
-        timers.asyncAfter(deadline: .now() + interval.dispatchInterval) { [self] in
-            guard coordinators.withLock({ $0[address] != nil }) else { return }
-            let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = id } }
-            node.request(message, to: address, timeout: interval) { _ in }
-            scheduleKeepAlive(address, every: interval)
-        }
-    }
 }
 
-/// Runs a session's steps on a cluster through its coordinator.
+/// Runs a session's steps on a cluster through its coordinator. Its lifecycle and lease follow
+/// `ClientSessionMachine`; this class does the I/O and the waiting the machine asks for.
 public final class RemoteSessionBackend: SessionBackend {
     private struct State {
         var sentNodes: Int
         var placement: [String: String]
-        var closed = false
+        /// The session's lifecycle and lease: this class only carries out what it decides.
+        var lifecycle: ClientSessionMachine
         /// Signatures that run on one worker, sent there directly (see `Weft_DirectRoute`).
         var routes: [RunSignature: Weft_DirectRoute] = [:]
         /// Numbers this client's steps: a direct step's id on the worker, a coordinator step's
@@ -222,8 +195,43 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))
         handle = reply.envelope.session
-        state = Mutex(State(sentNodes: graphDef.node.count, placement: Self.placement(reply)))
-        connection.retain(coordinator, lease: options.lease)
+        let lifecycle = ClientSessionMachine(
+            handle: handle,
+            coordinator: coordinator,
+            lease: options.lease,
+            closeTimeout: options.closeTimeout,
+            openedAt: .now
+        )
+        state = Mutex(State(sentNodes: graphDef.node.count, placement: Self.placement(reply), lifecycle: lifecycle))
+        perform(lifecycle.start)
+    }
+
+    /// Feeds the lifecycle machine one event and returns what it asks for.
+    private func lifecycle(_ event: (inout ClientSessionMachine) -> [ClientSessionMachine.Directive]) -> [ClientSessionMachine.Directive] {
+        state.withLock { event(&$0.lifecycle) }
+    }
+
+    /// Carries out the lease's directives: wake-ups as tasks, keep-alives answered on the
+    /// transport's thread. Closing's directives are carried out by `closeAndWait`.
+    private func perform(_ directives: [ClientSessionMachine.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .wakeForRenewal(let instant):
+                Task { [weak self] in
+                    try? await Task.sleep(until: instant, clock: .continuous)
+                    guard let self else { return }
+                    perform(lifecycle { $0.renewalDue(at: .now) })
+                }
+            case .sendKeepAlive(let timeout):
+                let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = connection.id } }
+                connection.node.request(message, to: coordinator, timeout: timeout) { [weak self] result in
+                    guard let self, case .success = result else { return }
+                    perform(lifecycle { $0.replied(at: .now) })
+                }
+            case .sendClose, .wakeForCloseRetry, .closed, .closeFailed:
+                break  // only closing produces these, and closeAndWait carries them out
+            }
+        }
     }
 
     private static func placement(_ reply: WireMessage) -> [String: String] {
@@ -363,6 +371,7 @@ public final class RemoteSessionBackend: SessionBackend {
             return try finishDirect(step, route: route, reply: result, sentMicros: sentMicros, receivedMicros: receivedMicros)
         }
         let reply = try result.get()
+        perform(lifecycle { $0.replied(at: .now) })
         let fetches = step.signature.fetches
         guard reply.tensors.count == fetches.count else {
             throw WeftError(
@@ -474,7 +483,9 @@ public final class RemoteSessionBackend: SessionBackend {
     /// `failedPrecondition` once the session is closed.
     private func extensionRequest() throws(WeftError) -> PendingExtension? {
         let sent = try state.withLock { (state) throws(WeftError) -> Int in
-            guard !state.closed else { throw WeftError(.failedPrecondition, "Attempted to use a closed Session.") }
+            guard state.lifecycle.isOpen else {
+                throw WeftError(.failedPrecondition, "Attempted to use a closed Session.")
+            }
             return state.sentNodes
         }
         guard graph.nodeCount > sent else { return nil }
@@ -492,6 +503,7 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     private func applyExtension(_ reply: WireMessage, _ request: PendingExtension) {
+        perform(lifecycle { $0.replied(at: .now) })
         state.withLock { state in
             state.sentNodes = max(state.sentNodes, request.nodeCount)
             state.placement = Self.placement(reply)
@@ -516,34 +528,30 @@ public final class RemoteSessionBackend: SessionBackend {
     /// `deadlineExceeded` when no answer came within `closeTimeout`: the workers then free the
     /// state when their lease runs out. Closing a closed session does nothing.
     public func closeAndWait() throws(WeftError) {
-        let wasOpen = state.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        guard wasOpen else { return }
-        connection.release(coordinator)
         let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
-        let deadline = ContinuousClock.now + options.closeTimeout
-        var pause = Duration.milliseconds(50)
-        var lastError = WeftError(.deadlineExceeded, "no attempt fit in the close timeout")
-        while ContinuousClock.now < deadline {
-            let remaining = deadline - .now
-            do throws(WeftError) {
-                _ = try connection.request(request, to: coordinator, timeout: min(remaining, .seconds(2)))
+        var pending = lifecycle { $0.closeAsked(at: .now) }
+        while !pending.isEmpty {
+            let directive = pending.removeFirst()
+            switch directive {
+            case .sendClose(let timeout):
+                var failure: WeftError?
+                do {
+                    _ = try connection.request(request, to: coordinator, timeout: timeout)
+                } catch {
+                    failure = error
+                }
+                pending += lifecycle { [failure] in $0.closeReplied(failure, at: .now) }
+            case .wakeForCloseRetry(let instant):
+                Thread.sleep(forTimeInterval: max(instant - .now, .zero) / .seconds(1))
+                pending += lifecycle { $0.closeRetryDue(at: .now) }
+            case .closed:
                 return
-            } catch where error.code == .notFound {
-                return  // closed by an attempt whose answer was lost, or its lease ran out
-            } catch where error.code == .unavailable || error.code == .deadlineExceeded {
-                lastError = error
+            case .closeFailed(let error):
+                throw error
+            case .wakeForRenewal, .sendKeepAlive:
+                perform([directive])
             }
-            Thread.sleep(forTimeInterval: min(pause, max(deadline - .now, .zero)) / .seconds(1))
-            pause = min(pause * 2, .seconds(1))
         }
-        throw WeftError(
-            .deadlineExceeded,
-            "the coordinator at \(coordinator) did not acknowledge closing session \(handle) within "
-                + "\(options.closeTimeout) (\(lastError.message)); workers free its state when their lease runs out"
-        )
     }
 }
 
