@@ -140,9 +140,9 @@ public final class MessagingNode: Sendable {
         core.state.withLock { $0.handler = handler }
     }
 
-    /// Answers a request: sends `message` back to the requester as a `REPLY` carrying its
-    /// request id. Set `message.envelope.status` to report an error. Does nothing for messages
-    /// sent with `send(_:to:)`, whose sender waits for no reply.
+    /// Answers a request: sends `message` back to the requester carrying its request id, with
+    /// an `ack` body unless it has a reply body. Set `message.envelope.status` to report an
+    /// error. Does nothing for messages sent with `send(_:to:)`, whose sender waits for no reply.
     public func reply(to incoming: IncomingMessage, _ message: consuming WireMessage) {
         reply(to: incoming.replyToken, message)
     }
