@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -132,15 +133,19 @@ final class ClientConnection: Sendable {
         to address: String,
         timeout: Duration
     ) async throws(WeftError) -> WireMessage {
+        guard !Task.isCancelled else { throw Self.cancelled }
         let reply = Promise<Result<WireMessage, WeftError>>()
         let result = await withTaskCancellationHandler {
             node.request(message, to: address, timeout: timeout) { reply.complete($0) }
             return await reply.value
         } onCancel: {
-            reply.complete(.failure(WeftError(.cancelled, "the task awaiting the step was cancelled")))
+            reply.complete(.failure(Self.cancelled))
         }
         return try result.get()
     }
+
+    /// What an awaiting task that was cancelled gets.
+    static let cancelled = WeftError(.cancelled, "the task awaiting the step was cancelled")
 }
 
 /// Runs a session's steps on a cluster through its coordinator. Its lifecycle and lease follow
@@ -211,14 +216,16 @@ public final class RemoteSessionBackend: SessionBackend {
         state.withLock { event(&$0.lifecycle) }
     }
 
-    /// Carries out the lease's directives: wake-ups as tasks, keep-alives answered on the
-    /// transport's thread. Closing's directives are carried out by `closeAndWait`.
+    /// Carries out the lease's directives: keep-alives answered on the transport's thread,
+    /// wake-ups on a Dispatch timer. Not a task: the user's code may hold every thread of the
+    /// cooperative pool (a synchronous `run` called from `async` code does), and the lease must
+    /// not run out because of it. Closing's directives are carried out by `closeAndWait`.
     private func perform(_ directives: [ClientSessionMachine.Directive]) {
         for directive in directives {
             switch directive {
             case .wakeForRenewal(let instant):
-                Task { [weak self] in
-                    try? await Task.sleep(until: instant, clock: .continuous)
+                let delay = max(instant - .now, .zero)
+                Self.timers.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
                     guard let self else { return }
                     perform(lifecycle { $0.renewalDue(at: .now) })
                 }
@@ -274,9 +281,11 @@ public final class RemoteSessionBackend: SessionBackend {
         collectStatistics: Bool
     ) async throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         if let request = try extensionRequest() {
-            let reply = try await connection.cancellableRequest(request.message, to: coordinator, timeout: request.timeout)
-            applyExtension(reply, request)
+            // Not cancellable: an extension the coordinator applied but this side did not record
+            // would be sent again, and refused.
+            applyExtension(try await connection.node.request(request.message, to: coordinator, timeout: request.timeout), request)
         }
+        guard !Task.isCancelled else { throw ClientConnection.cancelled }
         let step = outgoingStep(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
         let sentMicros = WallClock.nowMicros
         let reply: Result<WireMessage, WeftError>
@@ -522,6 +531,8 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     private static let logger = Logger(label: "weft.client")
+    /// Where lease renewals wake, for every session of the process.
+    private static let timers = DispatchQueue(label: "weft.client.lease")
 
     /// Closes the session and waits until the coordinator acknowledges it, asking again with
     /// growing pauses while it cannot be reached (it may be restarting). Throws
