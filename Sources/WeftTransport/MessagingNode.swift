@@ -57,6 +57,12 @@ public final class MessagingNode: Sendable {
         public var sendTimeout: Duration = .seconds(10)
         /// How long a DEALER to a peer that cannot be reached stays open once unused.
         public var idlePeerTimeout: Duration = .seconds(60)
+        /// With CURVE, a tensor larger than this leaves as several frames of at most this size.
+        /// libzmq encrypts, sends and decrypts each frame whole, on one I/O thread per side, so a
+        /// large tensor in one frame is encrypted, then crosses, then is decrypted; in parts these
+        /// overlap, and each part's copies stay in the CPU's cache. The receiver joins the parts
+        /// into one buffer (one copy), so plain nodes, which receive a frame in place, send whole.
+        public var encryptedTensorFrameBytes: Int = 256 << 10
 
         /// The default configuration.
         public init() {}
