@@ -4,7 +4,7 @@ import WeftRuntime
 
 @testable import WeftTransport
 
-/// Tensors that travel as several frames: nodes with CURVE split large payloads so encryption,
+/// Tensors that travel as several frames: nodes with CURVE can split large payloads so encryption,
 /// the wire and decryption overlap; every node joins what arrives split.
 @Suite struct SplitTensorFrameTests {
     @Test func validate_assignsSplitFramesByTheAnnouncedSizes() throws {
