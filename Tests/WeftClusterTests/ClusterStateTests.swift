@@ -267,6 +267,8 @@ import WeftTransport
         #expect(cancelledSteps(directives)[running.token]?.message.contains("closed") == true)
         #expect(released(directives)["s1"] == nil)  // nothing was registered yet: no worker to ask
         #expect(cluster.sessions["s1"] == nil)
+        // The step's registrations, if it had not failed yet, are not sent.
+        #expect(cluster.contacting(task0, for: "s1") == nil)
         #expect(throws: WeftError.self) { try cluster.close("s1", caller: nil, client: "client-1", now: start) }
     }
 
@@ -305,10 +307,11 @@ import WeftTransport
     @Test func extensionWhileAStepRuns_leavesTheStep_andReachesWorkersWithTheirNextHeartbeat() throws {
         var cluster = try cluster()
         let running = try startStep(&cluster, "a", "b")
-        let (leaseMs, firstRecord) = cluster.contacting(task0, for: "s1")
-        #expect(leaseMs == 30_000)
-        cluster.recordDelivered(try #require(firstRecord).version, to: task0, for: "s1")
-        #expect(cluster.contacting(task0, for: "s1").record == nil)  // it has this version already
+        let contact = cluster.contacting(task0, for: "s1")
+        let first = try #require(contact)
+        #expect(first.leaseMs == 30_000)
+        cluster.recordDelivered(try #require(first.record).version, to: task0, for: "s1")
+        #expect(cluster.contacting(task0, for: "s1")?.record == nil)  // it has this version already
         // An extension is placed outside the state and applied while the step runs.
         let (base, devices, costModel) = try cluster.extensionBase("s1", caller: nil, client: "client-1")
         let change = try CoordinatorSession.extend(
@@ -339,7 +342,7 @@ import WeftTransport
         #expect(answer.records["s1"]?.placement.contains { $0.node == "c" } == true)
         let caughtUp = cluster.heartbeat(heartbeat(0, incarnation: 10, held: ["s1"], versions: ["s1": 2]), now: start)
         #expect(caughtUp.records.isEmpty)
-        #expect(cluster.contacting(task0, for: "s1").record == nil)
+        #expect(cluster.contacting(task0, for: "s1")?.record == nil)
         #expect(cluster.heartbeat(heartbeat(1, incarnation: 11, held: ["s1"], versions: ["s1": 1]), now: start)
             .records["s1"]?.version == 2)
     }

@@ -369,12 +369,13 @@ struct ClusterState: Sendable {
 
     /// A partition registration is about to be sent to `device`: whatever it answers, it may
     /// hold state of the session from now on. Returns the worker's lease on the session and,
-    /// when its copy is older, the record to send with it.
+    /// when its copy is older, the record to send with it; `nil` when the session was closed
+    /// meanwhile, so nothing is left on the worker that no release would free.
     mutating func contacting(
         _ device: DeviceName,
         for handle: String
-    ) -> (leaseMs: UInt64, record: Weft_SessionRecord?) {
-        guard let session = sessions[handle] else { return (0, nil) }
+    ) -> (leaseMs: UInt64, record: Weft_SessionRecord?)? {
+        guard let session = sessions[handle] else { return nil }
         sessions[handle]?.contacted.insert(device)
         let lease = Self.workerLease(session, heartbeatTimeout: configuration.heartbeatTimeout)
         return (lease.millisecondsRoundedUp, session.recorded[device] == session.version ? nil : session.record)

@@ -174,7 +174,11 @@ extension Coordinator {
             let handle = setup.plan.handles[device]
         else { return }
         // A registration whose reply is lost may still leave state there to free.
-        let (leaseMs, record) = state.withLock { $0.cluster.contacting(device, for: setup.session) }
+        guard let contact = state.withLock({ $0.cluster.contacting(device, for: setup.session) }) else {
+            let error = WeftError(.cancelled, "session \(setup.session) was closed while the step started")
+            return drive(run, .partitionFailed(device, error))
+        }
+        let record = contact.record
         let message = WireMessage.make(.registerPartition, session: setup.session) { envelope in
             envelope.client = setup.client
             envelope.registerPartition = .with {
@@ -188,7 +192,7 @@ extension Coordinator {
                 $0.peers = setup.peers
                 $0.device = device.description
                 $0.owner = setup.owner?.z85 ?? ""
-                $0.leaseMs = leaseMs
+                $0.leaseMs = contact.leaseMs
                 if let record { $0.record = record }
             }
         }
