@@ -293,7 +293,13 @@ import WeftTransport
         #expect(renewed.isEmpty)
         #expect(cluster.sessions["s1"] == nil)
         // Nor may a new session take its handle while a worker may still hold its state.
-        #expect(!cluster.open(try session("s1", [node("a", on: task0)])))
+        let reopened = cluster.open(try session("s1", [node("a", on: task0)]))
+        #expect(!reopened)
+        // Once every worker's own lease on it has run out, nothing is left to bring it back.
+        _ = cluster.tick(now: start + .seconds(29))
+        #expect(cluster.closed["s1"] != nil)
+        _ = cluster.tick(now: start + .seconds(31))
+        #expect(cluster.closed["s1"] == nil)
     }
 
     @Test func drainingCoordinator_refusesNewSteps() throws {
