@@ -12,22 +12,6 @@ import WeftRuntime
     let task0 = DeviceName(job: "worker", task: 0)
     let task1 = DeviceName(job: "worker", task: 1)
     let states = ClusterStateTests()
-    static let incarnation = ClusterStateTests.incarnation
-
-    func registration(
-        _ task: Int,
-        incarnation: UInt64,
-        coordinator: UInt64 = ClusterStateTests.incarnation,
-        holding held: [Weft_HeldSession] = []
-    ) -> Weft_RegisterWorker {
-        states.registration(task, incarnation: incarnation, coordinator: coordinator, holding: held)
-    }
-
-    func heartbeat(_ task: Int, incarnation: UInt64, held: [String] = [], versions: [String: UInt64] = [:])
-        -> Weft_Heartbeat
-    {
-        states.heartbeat(task, incarnation: incarnation, held: held, versions: versions)
-    }
 
     func record(version: UInt64, nodes: [String: DeviceName]) -> Weft_SessionRecord {
         .with {
@@ -49,10 +33,10 @@ import WeftRuntime
     }
 
     @Test func restartedCoordinator_adoptsSessions_fromTheNewestRecord() throws {
-        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: Self.incarnation))
+        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         let older = record(version: 1, nodes: ["a": task0, "b": task1])
         let (_, renewed, directives) = try cluster.register(
-            registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 41, older)]),
+            states.registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 41, older)]),
             task: 0,
             now: start
         )
@@ -69,7 +53,7 @@ import WeftRuntime
         // The other worker brings a newer record (an extension) and later steps.
         let newer = record(version: 2, nodes: ["a": task0, "b": task1, "c": task1])
         let (_, joined, _) = try cluster.register(
-            registration(1, incarnation: 8, coordinator: 99, holding: [held("s1", lastStep: 50, newer)]),
+            states.registration(1, incarnation: 8, coordinator: 99, holding: [held("s1", lastStep: 50, newer)]),
             task: 1,
             now: start
         )
@@ -82,21 +66,21 @@ import WeftRuntime
         #expect(cluster.recovered("s1"))
         // An older record arriving last does not undo the newer one.
         let (_, again, _) = try cluster.register(
-            registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 41, older)]),
+            states.registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 41, older)]),
             task: 0,
             now: start
         )
         #expect(again == ["s1"])
         #expect(cluster.sessions["s1"]?.version == 2)
         // task0 holds version 1: its next heartbeat's answer brings it version 2.
-        let answer = cluster.heartbeat(heartbeat(0, incarnation: 7, held: ["s1"], versions: ["s1": 1]), now: start)
+        let answer = cluster.heartbeat(states.heartbeat(0, incarnation: 7, held: ["s1"], versions: ["s1": 1]), now: start)
         #expect(answer.records["s1"]?.version == 2)
     }
 
     @Test func workerThatRegisteredWithThisCoordinator_keepsOnlyOpenSessions() throws {
-        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: Self.incarnation))
+        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         let (_, renewed, _) = try cluster.register(
-            registration(0, incarnation: 7, holding: [held("closed", lastStep: 3, record(version: 1, nodes: ["a": task0]))]),
+            states.registration(0, incarnation: 7, holding: [held("closed", lastStep: 3, record(version: 1, nodes: ["a": task0]))]),
             task: 0,
             now: start
         )
@@ -105,14 +89,14 @@ import WeftRuntime
     }
 
     @Test func unusableRecord_isNotAdopted() throws {
-        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: Self.incarnation))
+        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         var bad = record(version: 1, nodes: ["a": task0])
         bad.placement = [.with {
             $0.node = "a"
             $0.device = "not a device"
         }]
         let (_, renewed, directives) = try cluster.register(
-            registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 1, bad)]),
+            states.registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 1, bad)]),
             task: 0,
             now: start
         )
@@ -122,15 +106,15 @@ import WeftRuntime
     }
 
     @Test func heartbeat_renewsOnlySessionsTheCoordinatorKeepsThere() throws {
-        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: Self.incarnation))
+        var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         _ = try cluster.register(
-            registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 1, record(version: 1, nodes: ["a": task0]))]),
+            states.registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 1, record(version: 1, nodes: ["a": task0]))]),
             task: 0,
             now: start
         )
-        _ = try cluster.register(registration(1, incarnation: 8), task: 1, now: start)
-        #expect(cluster.heartbeat(heartbeat(0, incarnation: 7, held: ["s1", "gone"], versions: ["s1": 1]), now: start).renewed == ["s1"])
-        #expect(cluster.heartbeat(heartbeat(1, incarnation: 8, held: ["s1"]), now: start).renewed.isEmpty)
+        _ = try cluster.register(states.registration(1, incarnation: 8), task: 1, now: start)
+        #expect(cluster.heartbeat(states.heartbeat(0, incarnation: 7, held: ["s1", "gone"], versions: ["s1": 1]), now: start).renewed == ["s1"])
+        #expect(cluster.heartbeat(states.heartbeat(1, incarnation: 8, held: ["s1"]), now: start).renewed.isEmpty)
     }
 
     @Test func clientsLease_isCappedByTheConfiguration() throws {

@@ -194,21 +194,7 @@ import WeftTransport
     }
 
     func session(_ nodes: [Tensorflow_NodeDef]) throws -> CoordinatorSession {
-        let graph = try RuntimeGraph(nodes: nodes)
-        let strategy = try PlacementStrategies.named("explicit")
-        return CoordinatorSession(
-            handle: "s1",
-            client: "c",
-            owner: nil,
-            strategy: strategy,
-            options: PlacementOptions(),
-            nodes: nodes,
-            library: Tensorflow_FunctionDefLibrary(),
-            graph: graph,
-            placement: try PlacementStrategies.place(graph, on: [device], strategy: strategy),
-            lease: .seconds(30),
-            now: .now
-        )
+        try ClusterStateTests().session("s1", nodes)
     }
 
     @Test func restartedHost_breaksTheSession_otherIncarnationsDoNot() throws {
