@@ -32,7 +32,12 @@ import WeftTransport
         }
     }
 
-    func heartbeat(_ task: Int, incarnation: UInt64, held: [String] = [], versions: [String: UInt64] = [:])
+    func heartbeat(
+        _ task: Int,
+        incarnation: UInt64,
+        held: [String] = [],
+        versions: [String: UInt64] = [:]
+    )
         -> Weft_Heartbeat
     {
         .with {
@@ -52,7 +57,11 @@ import WeftTransport
         }
     }
 
-    func session(_ handle: String, _ nodes: [Tensorflow_NodeDef], lease: Duration = .seconds(30)) throws
+    func session(
+        _ handle: String,
+        _ nodes: [Tensorflow_NodeDef],
+        lease: Duration = .seconds(30)
+    ) throws
         -> CoordinatorSession
     {
         let graph = try RuntimeGraph(nodes: nodes)
@@ -85,7 +94,11 @@ import WeftTransport
         try RunSignature(feeds: [String](), fetches: [String](), targets: names)
     }
 
-    func startStep(_ cluster: inout ClusterState, _ names: String..., at now: ContinuousClock.Instant? = nil) throws
+    func startStep(
+        _ cluster: inout ClusterState,
+        _ names: String...,
+        at now: ContinuousClock.Instant? = nil
+    ) throws
         -> ClusterState.StepSetup
     {
         try cluster.startStep(
@@ -136,9 +149,11 @@ import WeftTransport
         let (registration, _, directives) = try cluster.register(registration(0, incarnation: 99), task: 0, now: start)
         #expect(registration == .restarted(task0))
         #expect(diedSteps(directives)[running.token]?.code == .aborted)
-        guard case .sessionsBroken(let broken, let device)? = directives.first(where: {
-            if case .sessionsBroken = $0 { return true } else { return false }
-        }) else {
+        guard
+            case .sessionsBroken(let broken, let device)? = directives.first(where: {
+                if case .sessionsBroken = $0 { return true } else { return false }
+            })
+        else {
             Issue.record("expected the session to break, got \(directives)")
             return
         }
@@ -218,7 +233,10 @@ import WeftTransport
         var cluster = try cluster()
         #expect(!cluster.heartbeat(heartbeat(0, incarnation: 12345), now: start).known)
         #expect(!cluster.heartbeat(heartbeat(5, incarnation: 10), now: start).known)
-        #expect(cluster.heartbeat(heartbeat(0, incarnation: 10), now: start + .milliseconds(300)).silence == .milliseconds(300))
+        #expect(
+            cluster.heartbeat(heartbeat(0, incarnation: 10), now: start + .milliseconds(300)).silence
+                == .milliseconds(300)
+        )
     }
 
     @Test func withKeys_aWorkerCannotClaimAnotherTasksAddress() throws {
@@ -238,9 +256,11 @@ import WeftTransport
         _ = cluster.heartbeat(heartbeat(0, incarnation: 10), now: start + .seconds(5))
         _ = cluster.heartbeat(heartbeat(1, incarnation: 11), now: start + .seconds(5))
         // The step renewed the lease: still open at 5.5 s.
-        #expect(cluster.tick(now: start + .milliseconds(5500)).allSatisfy {
-            if case .leaseExpired = $0 { false } else { true }
-        })
+        #expect(
+            cluster.tick(now: start + .milliseconds(5500)).allSatisfy {
+                if case .leaseExpired = $0 { false } else { true }
+            }
+        )
         _ = cluster.heartbeat(heartbeat(0, incarnation: 10), now: start + .seconds(6))
         _ = cluster.heartbeat(heartbeat(1, incarnation: 11), now: start + .seconds(6))
         let directives = cluster.tick(now: start + .milliseconds(6500))
@@ -248,7 +268,11 @@ import WeftTransport
         #expect(cancelledSteps(directives)[running.token]?.code == .cancelled)
         #expect(released(directives)["s1"]?.count == 2)
         #expect(cluster.sessions["s1"] == nil)
-        #expect(!cluster.heartbeat(heartbeat(0, incarnation: 10, held: ["s1"]), now: start + .seconds(7)).renewed.contains("s1"))
+        #expect(
+            !cluster.heartbeat(heartbeat(0, incarnation: 10, held: ["s1"]), now: start + .seconds(7)).renewed.contains(
+                "s1"
+            )
+        )
     }
 
     @Test func keepAlive_renewsOnlyTheClientsOwnSessions() throws {
@@ -349,7 +373,9 @@ import WeftTransport
         let caughtUp = cluster.heartbeat(heartbeat(0, incarnation: 10, held: ["s1"], versions: ["s1": 2]), now: start)
         #expect(caughtUp.records.isEmpty)
         #expect(cluster.contacting(task0, for: "s1")?.record == nil)
-        #expect(cluster.heartbeat(heartbeat(1, incarnation: 11, held: ["s1"], versions: ["s1": 1]), now: start)
-            .records["s1"]?.version == 2)
+        #expect(
+            cluster.heartbeat(heartbeat(1, incarnation: 11, held: ["s1"], versions: ["s1": 1]), now: start)
+                .records["s1"]?.version == 2
+        )
     }
 }

@@ -73,14 +73,21 @@ import WeftRuntime
         #expect(again == ["s1"])
         #expect(cluster.sessions["s1"]?.version == 2)
         // task0 holds version 1: its next heartbeat's answer brings it version 2.
-        let answer = cluster.heartbeat(states.heartbeat(0, incarnation: 7, held: ["s1"], versions: ["s1": 1]), now: start)
+        let answer = cluster.heartbeat(
+            states.heartbeat(0, incarnation: 7, held: ["s1"], versions: ["s1": 1]),
+            now: start
+        )
         #expect(answer.records["s1"]?.version == 2)
     }
 
     @Test func workerThatRegisteredWithThisCoordinator_keepsOnlyOpenSessions() throws {
         var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         let (_, renewed, _) = try cluster.register(
-            states.registration(0, incarnation: 7, holding: [held("closed", lastStep: 3, record(version: 1, nodes: ["a": task0]))]),
+            states.registration(
+                0,
+                incarnation: 7,
+                holding: [held("closed", lastStep: 3, record(version: 1, nodes: ["a": task0]))]
+            ),
             task: 0,
             now: start
         )
@@ -91,10 +98,12 @@ import WeftRuntime
     @Test func unusableRecord_isNotAdopted() throws {
         var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         var bad = record(version: 1, nodes: ["a": task0])
-        bad.placement = [.with {
-            $0.node = "a"
-            $0.device = "not a device"
-        }]
+        bad.placement = [
+            .with {
+                $0.node = "a"
+                $0.device = "not a device"
+            }
+        ]
         let (_, renewed, directives) = try cluster.register(
             states.registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 1, bad)]),
             task: 0,
@@ -108,12 +117,22 @@ import WeftRuntime
     @Test func heartbeat_renewsOnlySessionsTheCoordinatorKeepsThere() throws {
         var cluster = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: ClusterStateTests.incarnation))
         _ = try cluster.register(
-            states.registration(0, incarnation: 7, coordinator: 99, holding: [held("s1", lastStep: 1, record(version: 1, nodes: ["a": task0]))]),
+            states.registration(
+                0,
+                incarnation: 7,
+                coordinator: 99,
+                holding: [held("s1", lastStep: 1, record(version: 1, nodes: ["a": task0]))]
+            ),
             task: 0,
             now: start
         )
         _ = try cluster.register(states.registration(1, incarnation: 8), task: 1, now: start)
-        #expect(cluster.heartbeat(states.heartbeat(0, incarnation: 7, held: ["s1", "gone"], versions: ["s1": 1]), now: start).renewed == ["s1"])
+        #expect(
+            cluster.heartbeat(
+                states.heartbeat(0, incarnation: 7, held: ["s1", "gone"], versions: ["s1": 1]),
+                now: start
+            ).renewed == ["s1"]
+        )
         #expect(cluster.heartbeat(states.heartbeat(1, incarnation: 8, held: ["s1"]), now: start).renewed.isEmpty)
     }
 

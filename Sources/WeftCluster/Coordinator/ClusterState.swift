@@ -123,7 +123,9 @@ struct ClusterState: Sendable {
         guard case .restarted = registration else { return (registration, renewed, directives) }
         var broken: [String] = []
         for handle in sessions.keys.sorted() where sessions[handle]?.broken == nil {
-            if sessions[handle]?.breakIfRestarted(device, incarnation: body.incarnation) != nil { broken.append(handle) }
+            if sessions[handle]?.breakIfRestarted(device, incarnation: body.incarnation) != nil {
+                broken.append(handle)
+            }
         }
         if !broken.isEmpty { directives.append(.sessionsBroken(broken, by: device)) }
         // The process that ran their partitions is gone: its replies will never come.
@@ -170,7 +172,10 @@ struct ClusterState: Sendable {
     mutating func leave(_ device: DeviceName, incarnation: UInt64) -> (worker: Membership.Worker?, [Directive]) {
         guard let worker = membership[device], worker.incarnation == incarnation else { return (nil, []) }
         membership.markUnreachable(device)
-        return (worker, drive(steps(on: device), .workerDied(device, Self.unavailable(worker, reason: "it left the cluster"))))
+        return (
+            worker,
+            drive(steps(on: device), .workerDied(device, Self.unavailable(worker, reason: "it left the cluster")))
+        )
     }
 
     /// Time passed: silent workers are declared dead and fail the steps that need them, steps
@@ -288,7 +293,9 @@ struct ClusterState: Sendable {
         closed[handle] = now + Self.workerLease(session, heartbeatTimeout: configuration.heartbeatTimeout)
         var directives = drive(inFlight.filter { $0.value.session == handle }.keys.sorted(), .cancelled(error))
         let addresses = session.contacted.union(session.hosts.keys).sorted().compactMap { membership[$0]?.address }
-        if !addresses.isEmpty { directives.append(.release(session: handle, client: session.client, addresses: addresses)) }
+        if !addresses.isEmpty {
+            directives.append(.release(session: handle, client: session.client, addresses: addresses))
+        }
         return directives
     }
 

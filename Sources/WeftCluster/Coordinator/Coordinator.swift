@@ -80,13 +80,7 @@ public final class Coordinator: Sendable {
         _ configuration: Configuration,
         logger: Logger = Logger(label: "weft.coordinator")
     ) throws(WeftError) {
-        let node = try MessagingNode.serving(
-            configuration.listen,
-            insecure: configuration.insecure,
-            security: configuration.security,
-            coordinator: nil,
-            logger: logger
-        )
+        let node = try MessagingNode.serving(configuration, coordinator: nil, logger: logger)
         self.init(configuration, transport: node, logger: logger)
     }
 

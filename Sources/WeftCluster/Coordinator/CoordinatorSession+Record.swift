@@ -35,7 +35,10 @@ extension CoordinatorSession {
 
     /// A session rebuilt from a worker's record after the coordinator restarted.
     init(adopting record: Weft_SessionRecord, handle: String, now: ContinuousClock.Instant) throws(WeftError) {
-        let graph = try RuntimeGraph(nodes: record.graph.node, functions: FunctionLibrary(nonEmpty: record.graph.library))
+        let graph = try RuntimeGraph(
+            nodes: record.graph.node,
+            functions: FunctionLibrary(nonEmpty: record.graph.library)
+        )
         self.init(
             handle: handle,
             client: record.client,

@@ -200,7 +200,10 @@ struct CoordinatorSession: Sendable {
     /// Takes the graph and placement of a newer record; steps are planned anew, and an
     /// extension placed from the older graph is placed again.
     mutating func restore(_ record: Weft_SessionRecord) throws(WeftError) {
-        let graph = try RuntimeGraph(nodes: record.graph.node, functions: FunctionLibrary(nonEmpty: record.graph.library))
+        let graph = try RuntimeGraph(
+            nodes: record.graph.node,
+            functions: FunctionLibrary(nonEmpty: record.graph.library)
+        )
         placement = try Self.placement(record.placement)
         self.graph = graph
         nodes = record.graph.node

@@ -88,13 +88,7 @@ public final class Worker: Sendable {
         _ configuration: Configuration,
         logger: Logger = Logger(label: "weft.worker")
     ) throws(WeftError) {
-        let node = try MessagingNode.serving(
-            configuration.listen,
-            insecure: configuration.insecure,
-            security: configuration.security,
-            coordinator: configuration.coordinator,
-            logger: logger
-        )
+        let node = try MessagingNode.serving(configuration, coordinator: configuration.coordinator, logger: logger)
         self.init(configuration, transport: node, logger: logger)
     }
 
