@@ -12,8 +12,8 @@ extension Output: Fetchable {
 }
 
 extension Variable: Fetchable {
-    /// The variable reference, `name:0`: fetching it reads the value, as in TensorFlow.
-    public var fetchedOutput: Output { output }
+    /// The variable's value, as in TensorFlow: the reference `name:0`, or a resource variable's read.
+    public var fetchedOutput: Output { isResource ? value : output }
 }
 
 /// Runs a graph, or the part of it a step needs, and owns every value it computes: the

@@ -73,6 +73,9 @@ public final class Worker: Sendable {
     private let work = DispatchQueue(label: "weft.worker.work", attributes: .concurrent)
     /// Signalled once the first registration succeeds.
     private let registered = DispatchSemaphore(value: 0)
+    /// Partitions executing here, of every session: a released session's step still counts
+    /// until its kernels and loops have stopped.
+    private let executing = Atomic<Int>(0)
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
     /// How long a session is held without renewal when its registration names no lease.
@@ -476,6 +479,7 @@ public final class Worker: Sendable {
         let deadline: ContinuousClock.Instant? =
             envelope.deadlineMs > 0 ? .now + .milliseconds(Int64(clamping: envelope.deadlineMs)) : nil
         let cancellation = session.begin(step: step, deadline: deadline)
+        executing.add(1, ordering: .relaxed)
         let context = StepContext(
             id: step,
             resources: session.resources,
@@ -499,7 +503,10 @@ public final class Worker: Sendable {
             result in
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 // Running until answered, so a worker that leaves sends every answer first.
-                defer { session.end(step: step) }
+                defer {
+                    session.end(step: step)
+                    self?.executing.subtract(1, ordering: .relaxed)
+                }
                 session.rendezvous.finish(step: step)
                 ClusterMetrics.partitionFinished(
                     step: step,
@@ -634,9 +641,6 @@ final class WorkerSession: Sendable {
 
     func end(step: UInt64) { running.withLock { _ = $0.removeValue(forKey: step) } }
 
-    /// How many steps run here now.
-    var runningSteps: Int { running.withLock { $0.count } }
-
     /// Fails the step here: its receives, and its loops at their next iteration.
     func abort(step: UInt64, error: WeftError) {
         running.withLock { $0[step] }?.cancel(error)
@@ -664,10 +668,10 @@ extension Worker {
         }
         let deadline = ContinuousClock.now + timeout
         // A shutdown waits at most once; polling costs nothing that matters here.
-        while runningSteps > 0, ContinuousClock.now < deadline {
+        while executingSteps > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        let drained = runningSteps == 0
+        let drained = executingSteps == 0
         if let device {
             let message = WireMessage.make(.leaveCluster) { envelope in
                 envelope.heartbeat = .with {
@@ -688,7 +692,6 @@ extension Worker {
         return drained
     }
 
-    private var runningSteps: Int {
-        state.withLock { Array($0.sessions.values) }.reduce(0) { $0 + $1.runningSteps }
-    }
+    /// How many partitions execute here now, released sessions' included.
+    var executingSteps: Int { executing.load(ordering: .relaxed) }
 }
