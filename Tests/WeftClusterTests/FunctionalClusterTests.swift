@@ -12,7 +12,7 @@ import WeftTestKit
 /// goes on serving.
 @Suite(.serialized) struct FunctionalClusterTests {
     /// `loop` counts from 0 while `cond` holds: `limit` bounds it, `forever` never does.
-    private static let graphText = """
+    static let graphText = """
         node { name: "start" op: "Const" attr { key: "dtype" value { type: DT_INT32 } }
           attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape {} int_val: 0 } } } }
         node { name: "bounded" op: "StatelessWhile" input: "start"

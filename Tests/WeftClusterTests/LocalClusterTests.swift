@@ -224,14 +224,14 @@ import WeftTestKit
         }
         let session = try Session(target: Self.cluster.address, graph: graph)
         defer { session.close() }
-        try session.run(initialize)
+        try await session.run(initialize)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {
-                group.addTask { for _ in 0..<10 { try session.run(bump) } }
+                group.addTask { for _ in 0..<10 { try await session.run(bump) } }
             }
             try await group.waitForAll()
         }
-        #expect(try session.run(variable).scalar(as: Int64.self) == 40)
+        #expect(try await session.run(variable).scalar(as: Int64.self) == 40)
     }
 
     @Test func closingASession_freesItOnEveryWorker() throws {

@@ -226,13 +226,13 @@ import WeftRuntime
             return (variable, globalVariablesInitializer(), variable.assignAdd(Int64(1)))
         }
         let session = Session(graph: graph)
-        try session.run(initialize)
+        try await session.run(initialize)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
-                group.addTask { for _ in 0..<50 { try session.run(bump) } }
+                group.addTask { for _ in 0..<50 { try await session.run(bump) } }
             }
             try await group.waitForAll()
         }
-        #expect(try session.run(variable).scalar(as: Int64.self) == 400)
+        #expect(try await session.run(variable).scalar(as: Int64.self) == 400)
     }
 }

@@ -49,6 +49,8 @@ struct ClusterState: Sendable {
     struct StepInFlight: Sendable, Equatable {
         let session: String
         let participants: Set<DeviceName>
+        /// The client's own number for the step, which its `cancelStep` names; 0 when unnumbered.
+        let clientStep: UInt64
     }
 
     /// What a step needs, copied from its session when it starts: an extension applied while
@@ -67,6 +69,8 @@ struct ClusterState: Sendable {
         var peers: [Weft_PeerAddress]
         /// The key of the step among the steps in flight.
         var token: UInt64
+        /// The client's own number for the step, which its `cancelStep` names; 0 when unnumbered.
+        var clientStep: UInt64
     }
 
     let configuration: Configuration
@@ -329,6 +333,7 @@ struct ClusterState: Sendable {
         signature: RunSignature,
         caller: CurveKey?,
         client: String,
+        clientStep: UInt64 = 0,
         now: ContinuousClock.Instant
     ) throws(WeftError) -> StepSetup {
         guard !draining else {
@@ -353,7 +358,7 @@ struct ClusterState: Sendable {
         session.steps += 1
         let token = nextToken
         nextToken += 1
-        inFlight[token] = StepInFlight(session: handle, participants: Set(workers.keys))
+        inFlight[token] = StepInFlight(session: handle, participants: Set(workers.keys), clientStep: clientStep)
         return StepSetup(
             session: handle,
             client: session.client,
@@ -370,8 +375,25 @@ struct ClusterState: Sendable {
                     $0.address = worker.address
                 }
             },
-            token: token
+            token: token,
+            clientStep: clientStep
         )
+    }
+
+    /// The session's client cancels the step it numbered `clientStep`: it stopped waiting. A
+    /// step that already ended, or was never seen, is left alone, so a cancel that crosses the
+    /// step's reply changes nothing.
+    func cancelStep(
+        _ clientStep: UInt64,
+        of handle: String,
+        caller: CurveKey?,
+        client: String
+    ) throws(WeftError) -> [Directive] {
+        _ = try session(handle, caller: caller, client: client)
+        guard clientStep != 0 else { return [] }
+        let steps = inFlight.filter { $0.value.session == handle && $0.value.clientStep == clientStep }.keys.sorted()
+        let error = WeftError(.cancelled, "the client of session \(handle) cancelled the step")
+        return drive(steps, .cancelled(error))
     }
 
     /// A partition registration is about to be sent to `device`: whatever it answers, it may

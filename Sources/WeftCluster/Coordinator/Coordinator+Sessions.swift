@@ -55,7 +55,7 @@ extension Coordinator {
             }
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
-        return .make(.reply, session: handle) { envelope in
+        return .reply(session: handle) { envelope in
             envelope.createSessionReply = .with { $0.placement = CoordinatorSession.placementList(placement) }
         }
     }
@@ -121,7 +121,7 @@ extension Coordinator {
                 try state.cluster.applyExtension(change, to: envelope.session, caller: caller, client: envelope.client)
             }
             if let placement {
-                return .make(.reply, session: envelope.session) { envelope in
+                return .reply(session: envelope.session) { envelope in
                     envelope.createSessionReply = .with { $0.placement = CoordinatorSession.placementList(placement) }
                 }
             }

@@ -50,6 +50,7 @@ extension Coordinator {
             signature: signature,
             caller: caller,
             client: envelope.client,
+            clientStep: envelope.step,
             feeds: request.tensors,
             timeout: timeout,
             collectStatistics: body.collectStatistics || sample
@@ -70,7 +71,7 @@ extension Coordinator {
             guard let tensor else { throw WeftError(.internal, "a worker's reply lacked a fetched tensor") }
             return tensor
         }
-        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
+        return .reply(session: envelope.session, step: setup.step, tensors: tensors) { reply in
             if let route = Self.directRoute(setup, security: configuration.security) {
                 reply.runStepReply.directRoute = route
             }
@@ -120,6 +121,7 @@ extension Coordinator {
         signature: RunSignature,
         caller: CurveKey?,
         client: String,
+        clientStep: UInt64,
         feeds: [Tensor],
         timeout: Duration,
         collectStatistics: Bool
@@ -130,6 +132,7 @@ extension Coordinator {
                 signature: signature,
                 caller: caller,
                 client: client,
+                clientStep: clientStep,
                 now: .now
             )
             let machine = StepMachine(

@@ -313,19 +313,19 @@ public final class Worker: Sendable {
         let envelope = message.message.envelope
         if let security = configuration.security {
             do throws(WeftError) {
-                try Authorization.check(envelope.kind, from: security.role(of: message.peerKey), to: .worker)
+                try Authorization.check(envelope.body, from: security.role(of: message.peerKey), to: .worker)
             } catch {
                 return node.reply(to: message, .failure(error))
             }
         }
-        switch envelope.kind {
-        case .registerPartition:
+        switch envelope.body {
+        case .registerPartition?:
             work.async { self.reply(message, self.registerPartition(envelope)) }
-        case .runPartition:
+        case .runPartition?:
             runPartition(message)
-        case .pushTensor:
+        case .pushTensor?:
             deliver(message)
-        case .abortStep:
+        case .abortStep?:
             let error = WeftError(
                 WeftError.Code(
                     rawValue: envelope.status.code == 0 ? WeftError.Code.aborted.rawValue : envelope.status.code
@@ -334,7 +334,7 @@ public final class Worker: Sendable {
             )
             session(envelope.session)?.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
-        case .releaseSession:
+        case .releaseSession?:
             let removed = state.withLock { state -> WorkerSession? in
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
@@ -344,15 +344,13 @@ public final class Worker: Sendable {
             }
             removed?.close()
             node.reply(to: message, .ok)
-        case .ping:
+        case .ping?:
             node.reply(to: message, .ok)
-        case .measureLinks:
-            work.async { self.reply(message, self.measureLinks(envelope.measureLinks)) }
+        case .measureLinks(let body)?:
+            work.async { self.reply(message, self.measureLinks(body)) }
         default:
-            node.reply(
-                to: message,
-                .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages"))
-            )
+            let kind = envelope.messageKind.map { "\($0)" } ?? "bodiless"
+            node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(kind) messages")))
         }
     }
 
@@ -372,7 +370,7 @@ public final class Worker: Sendable {
             let links = try body.peers.map { (peer) throws(WeftError) in
                 try probe.measure(from: source, to: peer, roundTrips: roundTrips, payloadBytes: payloadBytes)
             }
-            return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
+            return .success(.reply() { $0.measureLinksReply = .with { $0.links = links } })
         } catch {
             return .failure(error)
         }
@@ -550,7 +548,7 @@ public final class Worker: Sendable {
         if let pushError { return node.reply(to: message, .failure(pushError)) }
         // The request id alone matches the reply to its request.
         // Every reply carries this worker's clock, so its sender measures the offset on every step.
-        let reply = WireMessage.make(.reply, tensors: tensors) { reply in
+        let reply = WireMessage.reply(tensors: tensors) { reply in
             reply.runPartitionReply = .with {
                 if let collector { $0.statistics = collector.statistics.message }
                 $0.receivedUnixMicros = receivedMicros
@@ -674,7 +672,7 @@ extension Worker {
         let drained = executingSteps == 0
         if let device {
             let message = WireMessage.make(.leaveCluster) { envelope in
-                envelope.heartbeat = .with {
+                envelope.leaveCluster = .with {
                     $0.job = device.job
                     $0.task = Int32(device.task)
                     $0.incarnation = incarnation
