@@ -326,6 +326,27 @@ import WeftTransport
         #expect(cluster.closed["s1"] == nil)
     }
 
+    @Test func clientsCancel_endsOnlyTheStepItNumbered_andOnlyItsOwnerMayCancel() throws {
+        var cluster = try cluster()
+        let numbered = try cluster.startStep(
+            "s1",
+            signature: try targets("a"),
+            caller: nil,
+            client: "client-1",
+            clientStep: 7,
+            now: start
+        )
+        _ = try startStep(&cluster, "b")
+        #expect(throws: WeftError.self) { try cluster.cancelStep(7, of: "s1", caller: nil, client: "intruder") }
+        #expect(cancelledSteps(try cluster.cancelStep(7, of: "s1", caller: nil, client: "client-1")).keys.sorted() == [
+            numbered.token
+        ])
+        // Unnumbered, or a step that already ended: nothing to cancel.
+        #expect(try cluster.cancelStep(0, of: "s1", caller: nil, client: "client-1").isEmpty)
+        cluster.stepEnded(numbered.token)
+        #expect(try cluster.cancelStep(7, of: "s1", caller: nil, client: "client-1").isEmpty)
+    }
+
     @Test func drainingCoordinator_refusesNewSteps() throws {
         var cluster = try cluster()
         cluster.beginDrain()
