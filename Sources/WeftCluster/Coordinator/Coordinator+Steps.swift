@@ -84,6 +84,7 @@ extension Coordinator {
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
+                statistics.partitionGraphs += part.partitionGraphs
                 statistics.clocks += part.clocks
                 statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)

@@ -472,6 +472,7 @@ public final class Worker: Sendable {
         let started = ContinuousClock.now
         let receivedMicros = WallClock.nowMicros
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
+        collector?.record(partitionGraph: plan.optimizedGraph)
         // Loops check it every iteration, so a loop that never ends fails at the deadline, when
         // the step is aborted, or when the session is released.
         let deadline: ContinuousClock.Instant? =

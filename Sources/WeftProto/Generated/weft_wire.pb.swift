@@ -932,6 +932,9 @@ public nonisolated struct Weft_StepStats: Sendable {
 
   public var clocks: [Weft_DeviceClock] = []
 
+  /// The graph each device ran, after pruning and optimizations (RunMetadata.partition_graphs).
+  public var partitionGraphs: [Tensorflow_GraphDef] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2906,7 +2909,7 @@ nonisolated extension Weft_DeviceClock: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StepStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0\u{3}partition_graphs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2918,6 +2921,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.partitionGraphs) }()
       default: break
       }
     }
@@ -2936,6 +2940,9 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.clocks.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 4)
     }
+    if !self.partitionGraphs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.partitionGraphs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2944,6 +2951,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.tensorsSent != rhs.tensorsSent {return false}
     if lhs.bytesSent != rhs.bytesSent {return false}
     if lhs.clocks != rhs.clocks {return false}
+    if lhs.partitionGraphs != rhs.partitionGraphs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
