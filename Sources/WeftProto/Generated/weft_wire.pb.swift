@@ -613,6 +613,10 @@ public nonisolated struct Weft_Heartbeat: Sendable {
   /// The sessions whose state this worker holds; the reply says which the coordinator keeps.
   public var held: [String] = []
 
+  /// The version of the record this worker keeps of each held session, so the reply brings
+  /// newer ones (an extension since).
+  public var recordVersions: Dictionary<String,UInt64> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -630,6 +634,9 @@ public nonisolated struct Weft_HeartbeatReply: Sendable {
   /// The held sessions the coordinator keeps: their leases on the worker are renewed, the
   /// others were closed or ran out and are freed.
   public var renewed: [String] = []
+
+  /// Records of renewed sessions newer than the worker's (it named their versions), by handle.
+  public var records: Dictionary<String,Weft_SessionRecord> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2251,7 +2258,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0\u{3}record_versions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2268,6 +2275,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.held) }()
+      case 10: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.recordVersions) }()
       default: break
       }
     }
@@ -2305,6 +2313,9 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.held.isEmpty {
       try visitor.visitRepeatedStringField(value: self.held, fieldNumber: 9)
     }
+    if !self.recordVersions.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.recordVersions, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2318,6 +2329,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.tensorBytes != rhs.tensorBytes {return false}
     if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.held != rhs.held {return false}
+    if lhs.recordVersions != rhs.recordVersions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2325,7 +2337,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HeartbeatReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0\u{1}records\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2335,6 +2347,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.renewed) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: &self.records) }()
       default: break
       }
     }
@@ -2347,12 +2360,16 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.renewed.isEmpty {
       try visitor.visitRepeatedStringField(value: self.renewed, fieldNumber: 2)
     }
+    if !self.records.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: self.records, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_HeartbeatReply, rhs: Weft_HeartbeatReply) -> Bool {
     if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
     if lhs.renewed != rhs.renewed {return false}
+    if lhs.records != rhs.records {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
