@@ -107,6 +107,7 @@ public final class OpRegistry: Sendable {
             + ActivationOps.definitions + GradientOps.definitions + BiasOps.definitions + SpecialMathOps.definitions
             + LossOps.definitions + ConvOps.definitions + PoolOps.definitions + BatchNormOps.definitions
             + EinsumOp.definitions + ComplexOps.definitions
+            + TrigOp.definitions
             + CheckpointOps.definitions + RegexOps.definitions
             + GatherOps.definitions + SliceOps.definitions + PadOps.definitions + SelectOps.definitions
             + SortOps.definitions + ScanOps.definitions + ShapeOps.definitions + SegmentOps.definitions

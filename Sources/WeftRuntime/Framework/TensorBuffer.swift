@@ -96,13 +96,18 @@ public final class TensorBuffer: @unchecked Sendable {
     private static let smallByteCount = 64
 
     private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        if let reused = LargeBufferCache.take(byteCount) { return reused }
         let alignment = byteCount <= smallByteCount ? 16 : 64
         return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
     }
 
     deinit {
         TensorMemory.release(countedBytes)
-        if let release { release(base) } else { base.deallocate() }
+        if let release {
+            release(base)
+        } else if !LargeBufferCache.keep(base, byteCount: byteCount) {
+            base.deallocate()
+        }
     }
 }
 

@@ -32,6 +32,8 @@ enum BFloat16Kernels {
         // Products and layers.
         "MatMul", "BatchMatMul", "BatchMatMulV2", "Einsum", "BiasAdd", "BiasAddGrad",
         "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "Conv2DBackpropInput", "MaxPoolGrad",
+        "Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter",
+        "AvgPoolGrad", "MaxPoolV2", "MaxPoolGradV2", "MaxPoolGradGrad", "MaxPoolGradGradV2",
     ]
 
     /// The definitions in `definitions` that `registered` names, each also running `bfloat16`

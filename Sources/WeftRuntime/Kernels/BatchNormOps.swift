@@ -1,7 +1,7 @@
 /// Fused batch normalisation: `FusedBatchNorm`, `FusedBatchNormV2`, `FusedBatchNormV3` and
 /// their gradients `FusedBatchNormGrad[V2|V3]`, over 4-D NHWC or NCHW tensors.
 ///
-/// `x` and `y` are `float` or `half` (`T`); scale, offset and statistics are `float` (`U`), and
+/// `x` and `y` are `float`, `half` or `bfloat16` (`T`, only `float` for the first version); scale, offset and statistics are `float` (`U`), and
 /// all arithmetic is in single precision with sums in double. In training the output
 /// `batch_variance` is the unbiased (n − 1) estimate blended into the running one by
 /// `exponential_avg_factor`, while `reserve_space_2` keeps the biased variance the gradient needs.
@@ -71,7 +71,11 @@ struct BatchNormAttributes: Sendable {
         mayBeEmpty: Set<String> = [],
         node: String
     ) throws(WeftError) -> BiasLayout {
-        guard x.dtype == .float || x.dtype == .half else {
+        // TensorFlow's CPU registers the V2/V3 ops for `half` and `bfloat16` (with `U` float)
+        // as well; the first op only for `float`.
+        let first = op == "FusedBatchNorm" || op == "FusedBatchNormGrad"
+        let types: Set<DType> = first ? [.float] : [.float, .half, .bfloat16]
+        guard types.contains(x.dtype) else {
             throw .unsupported(op: op, dtype: x.dtype, node: node)
         }
         guard x.shape.rank == 4 else {
@@ -97,7 +101,7 @@ struct BatchNormAttributes: Sendable {
     }
 }
 
-/// `x` as single-precision values, converted once when it is `half`.
+/// `x` as single-precision values, converted once when it is `half` or `bfloat16`.
 private func singlePrecision(_ x: Tensor) throws(WeftError) -> Tensor {
     x.dtype == .float ? x : try CastOp.cast(x, to: .float)
 }

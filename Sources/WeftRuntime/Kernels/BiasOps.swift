@@ -122,6 +122,12 @@ private struct BiasGradientVisitor: ElementVisitor {
         sum(T.self, { $0 }, { $0 }, zero: T.zero, add: { $0 &+ $1 })
     }
 
+    /// Complex sums accumulate in the element type, as TensorFlow's do.
+    func complex<R: ComplexReal>(_ type: R.Type) {
+        typealias C = ComplexElement<R>
+        sum(C.self, { $0 }, { $0 }, zero: C(real: 0), add: +)
+    }
+
     private func sum<T: TensorElement>(
         _ type: T.Type,
         _ widen: (T) -> Double,

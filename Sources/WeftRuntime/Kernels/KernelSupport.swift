@@ -10,7 +10,7 @@ import Darwin
 
 /// A floating-point element type with the math functions kernels need, so each kernel is
 /// written once and the optimizer specialises it for `Float`, `Double` and `Float16`.
-protocol FloatElement: TensorElement, BinaryFloatingPoint {
+protocol FloatElement: TensorElement, BinaryFloatingPoint, UpdateScalar {
     /// eˣ.
     static func exp(_ x: Self) -> Self
     /// eˣ − 1, exact for small x.

@@ -138,7 +138,9 @@ enum Activation: String, Sendable, CaseIterable {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    for i in 0..<x.count { target[i] = body(source[i]) }
+                    ParallelElements.forChunks(x.count) { range in
+                        for i in range { target[i] = body(source[i]) }
+                    }
                 }
             }
         }

@@ -1,9 +1,11 @@
-/// Spatial pooling over NHWC tensors: `MaxPool`, `AvgPool` and their gradients `MaxPoolGrad`
-/// and `AvgPoolGrad`, with attributes `ksize`, `strides`, `padding` (`SAME` / `VALID`).
+/// Spatial pooling over NHWC tensors: `MaxPool`, `AvgPool`, their gradients `MaxPoolGrad`
+/// and `AvgPoolGrad`, and `MaxPoolGradGrad`, with attributes `ksize`, `strides`, `padding`
+/// (`SAME` / `VALID`); the `V2` forms of the max ops take `ksize` and `strides` as inputs.
 ///
 /// As in TensorFlow's CPU kernels: `AvgPool` divides by the number of taps inside the input
 /// (padding is not counted); `MaxPoolGrad` routes each window's gradient to the first tap, in
-/// row-major order, holding the window's maximum.
+/// row-major order, holding the window's maximum; `MaxPoolGradGrad` reads, for each window,
+/// the gradient at the first tap equal to `orig_output` (zero when none is).
 enum PoolOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
@@ -11,6 +13,10 @@ enum PoolOps {
         pool("AvgPool", .average, inputs: 1),
         pool("MaxPoolGrad", .maxGradient, inputs: 3),
         pool("AvgPoolGrad", .averageGradient, inputs: 2),
+        pool("MaxPoolGradGrad", .maxGradGrad, inputs: 3),
+        PoolV2Kernel.definition("MaxPoolV2", .max, inputs: 1),
+        PoolV2Kernel.definition("MaxPoolGradV2", .maxGradient, inputs: 3),
+        PoolV2Kernel.definition("MaxPoolGradGradV2", .maxGradGrad, inputs: 3),
     ]
 
     private static func pool(_ name: String, _ kind: PoolKind, inputs: Int) -> OpDefinition {
@@ -32,6 +38,11 @@ enum PoolKind: Sendable {
     case average
     case maxGradient
     case averageGradient
+    /// The gradient of `MaxPoolGrad`: the input gradient read at each window's maximum.
+    case maxGradGrad
+
+    /// Whether the output has the pooled shape (rather than the input's).
+    var isPooled: Bool { self == .max || self == .average || self == .maxGradGrad }
 }
 
 /// A pooling node's window, strides and padding.
@@ -42,6 +53,17 @@ struct PoolAttributes: Sendable {
     let declared: DType?
 
     init(_ node: NodeInfo, op: String) throws(WeftError) {
+        try Self.checkFormat(node, op: op)
+        try self.init(
+            ksize: try node.attributes.ints("ksize"),
+            sliding: try WindowAttributes(node, dilated: false),
+            node: node,
+            op: op
+        )
+    }
+
+    /// Refuses layouts other than NHWC, as TensorFlow's CPU kernels do.
+    static func checkFormat(_ node: NodeInfo, op: String) throws(WeftError) {
         let format = try node.attributes.string("data_format", default: "NHWC")
         guard format == "NHWC" else {
             throw WeftError(
@@ -49,7 +71,11 @@ struct PoolAttributes: Sendable {
                 "Default \(op) only supports NHWC on device type CPU; got \(format) (node '\(node.name)')"
             )
         }
-        let ksize = try node.attributes.ints("ksize")
+    }
+
+    /// A window `ksize` given as values (`MaxPoolV2` takes it as an input), with its strides
+    /// and padding.
+    init(ksize: [Int], sliding: WindowAttributes, node: NodeInfo, op: String) throws(WeftError) {
         guard ksize.count == 4 else {
             throw WeftError(
                 .invalidArgument,
@@ -67,7 +93,7 @@ struct PoolAttributes: Sendable {
         }
         self.op = op
         window = (ksize[1], ksize[2])
-        sliding = try WindowAttributes(node, dilated: false)
+        self.sliding = sliding
         declared = try node.optionalType("T")
     }
 }
@@ -81,7 +107,7 @@ struct PoolKernel: OpKernel {
         let node = context.node
         let (geometry, operands) = try prepare(context)
         let shape: TensorShape =
-            kind == .max || kind == .average
+            kind.isPooled
             ? [geometry.batch, geometry.outRows, geometry.outCols, geometry.depth]
             : [geometry.batch, geometry.inRows, geometry.inCols, geometry.depth]
         let out = try KernelChecks.allocate(operands.value.dtype, shape, node: node)
@@ -90,6 +116,7 @@ struct PoolKernel: OpKernel {
                 kind: kind,
                 geometry: geometry,
                 input: operands.input,
+                pooled: operands.pooled,
                 value: operands.value,
                 out: out,
                 op: attributes.op,
@@ -99,11 +126,11 @@ struct PoolKernel: OpKernel {
         return [.tensor(out)]
     }
 
-    /// Checks the inputs; returns the geometry, the forward input (when the op reads it) and
-    /// the tensor pooled or spread (the input forward, the output gradient backward).
+    /// Checks the inputs; returns the geometry, the forward input and output (when the op
+    /// reads them) and the tensor pooled or spread (the input forward, the gradient backward).
     private func prepare(
         _ context: OpKernelContext
-    ) throws(WeftError) -> (WindowGeometry, (input: Tensor?, value: Tensor)) {
+    ) throws(WeftError) -> (WindowGeometry, (input: Tensor?, pooled: Tensor?, value: Tensor)) {
         let node = context.node
         let first = try context.input(0)
         switch kind {
@@ -112,7 +139,7 @@ struct PoolKernel: OpKernel {
             try KernelChecks.dtype(first, input: 0, expected: attributes.declared, op: attributes.op, node: node)
             return (
                 try attributes.sliding.geometry(input: first.shape, window: attributes.window, node: node),
-                (first, first)
+                (first, nil, first)
             )
         case .maxGradient:
             let output = try context.input(1)
@@ -130,7 +157,25 @@ struct PoolKernel: OpKernel {
                     node: node
                 )
             }
-            return (geometry, (first, gradient))
+            return (geometry, (first, output, gradient))
+        case .maxGradGrad:
+            let output = try context.input(1)
+            let gradient = try context.input(2)
+            try require4D(first, "orig_input", node: node)
+            try require4D(output, "orig_output", node: node)
+            try require4D(gradient, "grad", node: node)
+            try KernelChecks.dtype(first, input: 0, expected: attributes.declared, op: attributes.op, node: node)
+            try KernelChecks.sameDType(first, output, op: attributes.op, node: node)
+            try KernelChecks.sameDType(first, gradient, op: attributes.op, node: node)
+            let geometry = try attributes.sliding.geometry(input: first.shape, window: attributes.window, node: node)
+            let expected: TensorShape = [geometry.batch, geometry.outRows, geometry.outCols, geometry.depth]
+            guard gradient.shape == first.shape, output.shape == expected else {
+                throw .invalidArgument(
+                    "Expected grad shape \(first.shape) and orig_output shape \(expected), got \(gradient.shape) and \(output.shape)",
+                    node: node
+                )
+            }
+            return (geometry, (first, output, gradient))
         case .averageGradient:
             let gradient = try context.input(1)
             try require4D(gradient, "out_backprop", node: node)
@@ -159,7 +204,7 @@ struct PoolKernel: OpKernel {
                     node: node
                 )
             }
-            return (geometry, (nil, gradient))
+            return (geometry, (nil, nil, gradient))
         }
     }
 
@@ -175,6 +220,7 @@ private struct PoolVisitor: ElementVisitor {
     let kind: PoolKind
     let geometry: WindowGeometry
     let input: Tensor?
+    let pooled: Tensor?
     let value: Tensor
     let out: Tensor
     let op: String
@@ -184,15 +230,19 @@ private struct PoolVisitor: ElementVisitor {
         switch kind {
         case .max: pooled(T.self) { maximum(from: $0, into: $1, lowest: -T.infinity) }
         case .average: pooled(T.self) { average(from: $0, into: $1, T.self) }
-        case .maxGradient: try maxGradient(T.self)
+        case .maxGradient: maxGradient(zero: T.zero) { $0 + $1 }
         case .averageGradient: pooled(T.self) { averageGradient(from: $0, into: $1, T.self) }
+        case .maxGradGrad: maxGradGrad(zero: T.zero)
         }
     }
 
+    /// Integers have max pooling and its gradients (sums wrap, as in C++), not averages.
     func integer<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
         switch kind {
         case .max: pooled(T.self) { maximum(from: $0, into: $1, lowest: T.min) }
-        default: throw .unsupported(op: op, dtype: T.dtype, node: node)
+        case .maxGradient: maxGradient(zero: T.zero) { $0 &+ $1 }
+        case .maxGradGrad: maxGradGrad(zero: T.zero)
+        case .average, .averageGradient: throw .unsupported(op: op, dtype: T.dtype, node: node)
         }
     }
 
@@ -270,15 +320,15 @@ private struct PoolVisitor: ElementVisitor {
         return g.rowTaps(oy).count * g.colTaps(ox).count
     }
 
-    /// Finds each window's first maximal tap in the forward input and adds the window's
-    /// gradient there.
-    private func maxGradient<T: FloatElement>(_ type: T.Type) throws(WeftError) {
+    /// Finds each window's first maximal tap in the forward input and adds (`add`) the
+    /// window's gradient there.
+    private func maxGradient<T: TensorElement & Comparable>(zero: T, _ add: @escaping @Sendable (T, T) -> T) {
         guard let input else { return }
         let g = geometry
         input.withElements(of: T.self) { x in
             value.withElements(of: T.self) { dy in
                 out.withMutableElements(of: T.self) { dx in
-                    dx.initialize(repeating: 0)
+                    dx.initialize(repeating: zero)
                     guard let x = x.baseAddress, let dy = dy.baseAddress, let dx = dx.baseAddress else { return }
                     let (source, gradient, target) = (
                         SharedPointer(UnsafeMutablePointer(mutating: x)),
@@ -287,18 +337,19 @@ private struct PoolVisitor: ElementVisitor {
                     )
                     Parallel.forEach(g.batch, work: Parallel.work(g.outPixels, g.depth, g.windowRows, g.windowCols)) {
                         image in
-                        routeMaxima(image: image, x: source.pointer, dy: gradient.pointer, dx: target.pointer)
+                        routeMaxima(image: image, x: source.pointer, dy: gradient.pointer, dx: target.pointer, add)
                     }
                 }
             }
         }
     }
 
-    private func routeMaxima<T: FloatElement>(
+    private func routeMaxima<T: TensorElement & Comparable>(
         image: Int,
         x: UnsafeMutablePointer<T>,
         dy: UnsafeMutablePointer<T>,
-        dx: UnsafeMutablePointer<T>
+        dx: UnsafeMutablePointer<T>,
+        _ add: (T, T) -> T
     ) {
         let g = geometry
         withUnsafeTemporaryAllocation(of: Int.self, capacity: g.depth) { best in
@@ -316,7 +367,72 @@ private struct PoolVisitor: ElementVisitor {
                         }
                     }
                     let outOffset = ((image * g.outRows + oy) * g.outCols + ox) * g.depth
-                    for c in 0..<g.depth where best[c] >= 0 { dx[best[c]] += dy[outOffset + c] }
+                    for c in 0..<g.depth where best[c] >= 0 { dx[best[c]] = add(dx[best[c]], dy[outOffset + c]) }
+                }
+            }
+        }
+    }
+
+    /// For each window and channel, the gradient at the first tap (row-major) whose input
+    /// equals the window's `orig_output`; zero when no tap does (NaN never matches).
+    private func maxGradGrad<T: TensorElement & Comparable>(zero: T) {
+        guard let input, let pooled else { return }
+        let g = geometry
+        input.withElements(of: T.self) { x in
+            pooled.withElements(of: T.self) { y in
+                value.withElements(of: T.self) { dx in
+                    out.withMutableElements(of: T.self) { dy in
+                        guard let x = x.baseAddress, let y = y.baseAddress, let dx = dx.baseAddress,
+                            let dy = dy.baseAddress
+                        else { return }
+                        let (source, maxima, gradient, target) = (
+                            SharedPointer(UnsafeMutablePointer(mutating: x)),
+                            SharedPointer(UnsafeMutablePointer(mutating: y)),
+                            SharedPointer(UnsafeMutablePointer(mutating: dx)),
+                            SharedPointer(dy)
+                        )
+                        let work = Parallel.work(g.outPixels, g.depth, g.windowRows, g.windowCols)
+                        Parallel.forEach(g.batch, work: work) { image in
+                            readMaxima(
+                                image: image,
+                                x: source.pointer,
+                                y: maxima.pointer,
+                                dx: gradient.pointer,
+                                dy: target.pointer,
+                                zero: zero
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func readMaxima<T: TensorElement & Comparable>(
+        image: Int,
+        x: UnsafeMutablePointer<T>,
+        y: UnsafeMutablePointer<T>,
+        dx: UnsafeMutablePointer<T>,
+        dy: UnsafeMutablePointer<T>,
+        zero: T
+    ) {
+        let g = geometry
+        withUnsafeTemporaryAllocation(of: Bool.self, capacity: g.depth) { found in
+            for oy in 0..<g.outRows {
+                for ox in 0..<g.outCols {
+                    let outOffset = ((image * g.outRows + oy) * g.outCols + ox) * g.depth
+                    found.initialize(repeating: false)
+                    for c in 0..<g.depth { dy[outOffset + c] = zero }
+                    for ty in g.rowTaps(oy) {
+                        let iy = g.inputRow(oy, tap: ty)
+                        for tx in g.colTaps(ox) {
+                            let offset = ((image * g.inRows + iy) * g.inCols + g.inputCol(ox, tap: tx)) * g.depth
+                            for c in 0..<g.depth where !found[c] && x[offset + c] == y[outOffset + c] {
+                                found[c] = true
+                                dy[outOffset + c] = dx[offset + c]
+                            }
+                        }
+                    }
                 }
             }
         }

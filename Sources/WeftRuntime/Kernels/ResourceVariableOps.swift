@@ -106,7 +106,7 @@ enum ResourceVariableOps {
                                 node: context.node
                             )
                         }
-                        return try operation.apply(old, value, op: op, node: context.node)
+                        return try operation.applyWidening(old, value, op: op, node: context.node)
                     }
                     return []
                 }

@@ -75,6 +75,12 @@ enum ScanOps {
             product ? run(T.self, identity: 1, &*) : run(T.self, identity: 0, &+)
         }
 
+        /// Complex numbers multiply as `std::complex` does (`ComplexElement`'s `*`).
+        func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) {
+            typealias C = ComplexElement<R>
+            product ? run(C.self, identity: C(real: 1), *) : run(C.self, identity: C(real: 0), +)
+        }
+
         private func run<T: TensorElement>(_ type: T.Type, identity: T, _ combine: (T, T) -> T) {
             x.withElements(of: T.self) { input in
                 out.withMutableElements(of: T.self) { output in

@@ -65,7 +65,7 @@ enum StateOps {
                                 "\(op) requires the value's shape \(delta.shape) to equal variable \(variable.name)'s shape \(old.shape)"
                             )
                         }
-                        return try binary.apply(old, delta, node: context.node)
+                        return try binary.applyWidening(old, delta, op: op, node: context.node)
                     }
                     return [.ref(variable)]
                 }

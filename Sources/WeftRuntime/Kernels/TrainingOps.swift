@@ -243,19 +243,20 @@ struct UpdateKernel: OpKernel {
         try checkTypes(variables, scalars, gradient, node: context.node)
         try VariableResource.update(variables) { (old: [Tensor]) throws(WeftError) -> [Tensor] in
             let rows = try checkShapes(old, gradient: gradient, indices: indices, node: context.node)
-            return try old[0].dtype.visit(
-                UpdateVisitor(
-                    math: math,
-                    old: old,
-                    scalars: scalars,
-                    scalarNames: layout.scalars.map(\.name),
-                    gradient: gradient,
-                    rows: rows,
-                    checksSigns: checksSigns && rows != nil,
-                    op: op,
-                    node: context.node
-                )
+            let visitor = UpdateVisitor(
+                math: math,
+                old: old,
+                scalars: scalars,
+                scalarNames: layout.scalars.map(\.name),
+                gradient: gradient,
+                rows: rows,
+                checksSigns: checksSigns && rows != nil,
+                op: op,
+                node: context.node
             )
+            // bfloat16 rounds after every operation, as TensorFlow's Eigen kernels do.
+            guard old[0].dtype != .bfloat16 else { return try visitor.update(BFloat16.self) }
+            return try old[0].dtype.visit(visitor)
         }
         return form.isResource ? [] : [.ref(variables[0])]
     }
@@ -335,6 +336,11 @@ private struct UpdateVisitor: ElementVisitor {
     let node: String
 
     func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
+        try update(T.self)
+    }
+
+    /// The update in element type `T`.
+    func update<T: UpdateScalar & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
         let hyper = scalars.map { $0.withElements(of: T.self) { $0[0] } }
         if checksSigns { try checkSigns(hyper) }
         let new = old.map { tensor in
@@ -366,7 +372,7 @@ private struct UpdateVisitor: ElementVisitor {
     }
 
     /// Sparse FTRL refuses hyperparameters of the wrong sign before touching anything.
-    private func checkSigns<T: FloatElement>(_ hyper: [T]) throws(WeftError) {
+    private func checkSigns<T: UpdateScalar>(_ hyper: [T]) throws(WeftError) {
         guard case .ftrl(let multiply, _) = math else { return }
         for (name, value) in zip(scalarNames, hyper) {
             switch name {
@@ -394,7 +400,7 @@ private struct UpdateVisitor: ElementVisitor {
 
 /// One run of elements to update in place: the variable's, up to three slots' (unused ones
 /// alias the variable and are never touched) and the gradient's.
-struct UpdateRow<T: FloatElement> {
+struct UpdateRow<T: UpdateScalar> {
     /// The variable's elements.
     var variable: UnsafeMutablePointer<T>
     /// The first slot (`accum`, `m`, `ms`, `mg`).
@@ -438,7 +444,7 @@ enum UpdateMath: Sendable {
     case ftrl(multiplyLinearByLR: Bool, shrinkage: Bool)
 
     /// Updates one row in place.
-    func apply<T: FloatElement>(_ row: UpdateRow<T>, _ h: [T]) {
+    func apply<T: UpdateScalar>(_ row: UpdateRow<T>, _ h: [T]) {
         let (v, g, n) = (row.variable, row.gradient, row.count)
         switch self {
         case .gradientDescent:
@@ -503,7 +509,8 @@ enum UpdateMath: Sendable {
             let (accum, update, lr, rho, epsilon) = (row.slot1, row.slot2, h[0], h[1], h[2])
             for i in 0..<n {
                 accum[i] = accum[i] * rho + g[i] * g[i] * (1 - rho)
-                let step = (update[i] + epsilon).squareRoot() / (accum[i] + epsilon).squareRoot() * g[i]
+                // TensorFlow multiplies by the reciprocal root rather than dividing by the root.
+                let step = (update[i] + epsilon).squareRoot() * (accum[i] + epsilon).reciprocalSquareRoot() * g[i]
                 v[i] -= step * lr
                 update[i] = update[i] * rho + step * step * (1 - rho)
             }
@@ -514,7 +521,7 @@ enum UpdateMath: Sendable {
 
     /// Soft-thresholds `x` by `threshold` when `l1` is positive, then divides by `shrink`.
     @inline(__always)
-    private static func proximal<T: FloatElement>(_ x: T, threshold: T, shrink: T, l1: T) -> T {
+    private static func proximal<T: UpdateScalar>(_ x: T, threshold: T, shrink: T, l1: T) -> T {
         guard l1 > 0 else { return x / shrink }
         let magnitude = Swift.max(x.magnitude - threshold, 0)
         return (x > 0 ? magnitude : x < 0 ? -magnitude : 0) / shrink
@@ -522,7 +529,7 @@ enum UpdateMath: Sendable {
 
     /// Adam: `alpha = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`, moments by exponential averages, then
     /// `var -= alpha·m / (√v + ε)` (Nesterov: `m` replaced by `(1−β₁)·grad + β₁·m`).
-    private static func adam<T: FloatElement>(_ row: UpdateRow<T>, _ h: [T], nesterov: Bool) {
+    private static func adam<T: UpdateScalar>(_ row: UpdateRow<T>, _ h: [T], nesterov: Bool) {
         let (v, g, m, s) = (row.variable, row.gradient, row.slot1, row.slot2)
         let (beta1Power, beta2Power, lr, beta1, beta2, epsilon) = (h[0], h[1], h[2], h[3], h[4], h[5])
         let alpha = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)
@@ -537,7 +544,7 @@ enum UpdateMath: Sendable {
     /// FTRL-proximal: the accumulator grows by `grad²`, `linear` by the gradient (with FtrlV2's
     /// shrinkage) less the change of the per-coordinate rate times `var`, and `var` is the
     /// closed-form minimizer: zero where `|linear| ≤ l1`.
-    private static func ftrl<T: FloatElement>(
+    private static func ftrl<T: UpdateScalar>(
         _ row: UpdateRow<T>,
         _ h: [T],
         multiplyLinearByLR: Bool,
@@ -548,7 +555,7 @@ enum UpdateMath: Sendable {
         let l2Shrinkage = shrinkage ? h[3] : 0
         let power = shrinkage ? h[4] : h[3]
         // TensorFlow takes square roots for the usual -0.5, which rounds better than pow.
-        let squareRoot = power == -0.5
+        let squareRoot = power == -1 / 2
         @inline(__always) func rate(_ x: T) -> T { squareRoot ? x.squareRoot() : T.pow(x, -power) }
         for i in 0..<row.count {
             let newAccum = accum[i] + g[i] * g[i]

@@ -122,7 +122,9 @@ enum UnaryOp: String, Sendable, CaseIterable {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    body(source, target, x.count)
+                    ParallelElements.forChunks(x.count) { range in
+                        body(source + range.lowerBound, target + range.lowerBound, range.count)
+                    }
                 }
             }
         }
@@ -132,7 +134,9 @@ enum UnaryOp: String, Sendable, CaseIterable {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    for i in 0..<x.count { target[i] = body(source[i]) }
+                    ParallelElements.forChunks(x.count) { range in
+                        for i in range { target[i] = body(source[i]) }
+                    }
                 }
             }
         }

@@ -24,7 +24,11 @@ struct WindowAttributes: Sendable {
     /// TensorFlow's checks. `stridesKey` names the strides attribute; `dilated` says whether
     /// the op has dilations.
     init(_ node: NodeInfo, stridesKey: String = "strides", dilated: Bool) throws(WeftError) {
-        let strides = try node.attributes.ints(stridesKey)
+        try self.init(strides: try node.attributes.ints(stridesKey), node, stridesKey: stridesKey, dilated: dilated)
+    }
+
+    /// The same with `strides` given as values: `MaxPoolV2` takes them as an input.
+    init(strides: [Int], _ node: NodeInfo, stridesKey: String = "strides", dilated: Bool) throws(WeftError) {
         guard strides.count == 4 else {
             throw Self.error("Sliding window \(stridesKey) field must specify 4 dimensions", node)
         }
