@@ -1,3 +1,4 @@
+import WeftProto
 import WeftRuntime
 
 /// Something a session can fetch: an `Output`, or a `Variable` (its current value).
@@ -12,8 +13,8 @@ extension Output: Fetchable {
 }
 
 extension Variable: Fetchable {
-    /// The variable reference, `name:0`: fetching it reads the value, as in TensorFlow.
-    public var fetchedOutput: Output { output }
+    /// The variable's value, as in TensorFlow: the reference `name:0`, or a resource variable's read.
+    public var fetchedOutput: Output { isResource ? value : output }
 }
 
 /// Runs a graph, or the part of it a step needs, and owns every value it computes: the
@@ -55,7 +56,7 @@ public final class Session: Sendable {
         feeds: [String: Tensor] = [:],
         targets: [String] = []
     ) throws(WeftError) -> [Tensor] {
-        try execute(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: false).values
+        try execute(StepRequest(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: false)).values
     }
 
     /// Runs one step by names and fills `metadata` with what it did: every node's device and
@@ -66,7 +67,7 @@ public final class Session: Sendable {
         targets: [String] = [],
         metadata: inout RunMetadata
     ) throws(WeftError) -> [Tensor] {
-        let result = try execute(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: true)
+        let result = try execute(StepRequest(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: true))
         metadata.stepStatistics = result.statistics ?? StepStatistics()
         return result.values
     }
@@ -78,7 +79,8 @@ public final class Session: Sendable {
         feeding feeds: [Output: Tensor] = [:],
         targets: [Operation] = []
     ) throws(WeftError) -> [Tensor] {
-        try execute(fetches, feeding: feeds, targets: targets, collectStatistics: false).values
+        let request = try StepRequest(fetches, feeding: feeds, targets: targets, graph: graph, collectStatistics: false)
+        return try execute(request).values
     }
 
     /// Fetches several values in one step and fills `metadata` with what the step did.
@@ -89,7 +91,8 @@ public final class Session: Sendable {
         targets: [Operation] = [],
         metadata: inout RunMetadata
     ) throws(WeftError) -> [Tensor] {
-        let result = try execute(fetches, feeding: feeds, targets: targets, collectStatistics: true)
+        let request = try StepRequest(fetches, feeding: feeds, targets: targets, graph: graph, collectStatistics: true)
+        let result = try execute(request)
         metadata.stepStatistics = result.statistics ?? StepStatistics()
         return result.values
     }
@@ -115,51 +118,136 @@ public final class Session: Sendable {
         try run([], feeding: feeds, targets: targets)
     }
 
-    private func execute(
+    private func execute(_ request: StepRequest) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        if let error = graph.buildError { throw error }
+        return try backend.run(
+            feeds: request.feeds,
+            fetches: request.fetches,
+            targets: request.targets,
+            collectStatistics: request.collectStatistics
+        )
+    }
+}
+
+/// Every form of `run` awaited: the step runs without holding the caller's thread (a remote step
+/// waits for its reply on the transport's thread, a local one runs on its own thread and the
+/// kernel pool). Cancelling the awaiting task ends the step with `cancelled`; the session serves
+/// later steps. In an asynchronous context Swift picks these forms, so write `try await`.
+extension Session {
+    /// Runs one step by tensor and node names, awaiting it.
+    public func run(
+        fetches: [String],
+        feeds: [String: Tensor] = [:],
+        targets: [String] = []
+    ) async throws(WeftError) -> [Tensor] {
+        let request = try StepRequest(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: false)
+        return try await execute(request).values
+    }
+
+    /// Runs one step by names, awaiting it, and fills `metadata` with what it did.
+    public func run(
+        fetches: [String],
+        feeds: [String: Tensor] = [:],
+        targets: [String] = [],
+        metadata: inout RunMetadata
+    ) async throws(WeftError) -> [Tensor] {
+        let request = try StepRequest(fetches: fetches, feeds: feeds, targets: targets, collectStatistics: true)
+        let result = try await execute(request)
+        metadata.stepStatistics = result.statistics ?? StepStatistics()
+        return result.values
+    }
+
+    /// Fetches several values in one step, awaiting it.
+    @discardableResult
+    public func run(
+        _ fetches: [any Fetchable],
+        feeding feeds: [Output: Tensor] = [:],
+        targets: [Operation] = []
+    ) async throws(WeftError) -> [Tensor] {
+        let request = try StepRequest(fetches, feeding: feeds, targets: targets, graph: graph, collectStatistics: false)
+        return try await execute(request).values
+    }
+
+    /// Fetches several values in one step, awaiting it, and fills `metadata` with what it did.
+    @discardableResult
+    public func run(
+        _ fetches: [any Fetchable],
+        feeding feeds: [Output: Tensor] = [:],
+        targets: [Operation] = [],
+        metadata: inout RunMetadata
+    ) async throws(WeftError) -> [Tensor] {
+        let request = try StepRequest(fetches, feeding: feeds, targets: targets, graph: graph, collectStatistics: true)
+        let result = try await execute(request)
+        metadata.stepStatistics = result.statistics ?? StepStatistics()
+        return result.values
+    }
+
+    /// Fetches one value, awaiting the step.
+    @discardableResult
+    public func run(_ fetch: any Fetchable, feeding feeds: [Output: Tensor] = [:]) async throws(WeftError) -> Tensor {
+        try await run([fetch], feeding: feeds)[0]
+    }
+
+    /// Fetches a dictionary of values, keyed as given, awaiting the step.
+    public func run<Key: Hashable>(
+        _ fetches: [Key: any Fetchable],
+        feeding feeds: [Output: Tensor] = [:]
+    ) async throws(WeftError) -> [Key: Tensor] {
+        let keys = Array(fetches.keys)
+        let values = try await run(keys.map { fetches[$0]! }, feeding: feeds)
+        return Dictionary(uniqueKeysWithValues: zip(keys, values))
+    }
+
+    /// Runs operations for their effects only, awaiting the step.
+    public func run(_ targets: Operation..., feeding feeds: [Output: Tensor] = [:]) async throws(WeftError) {
+        try await run([], feeding: feeds, targets: targets)
+    }
+
+    private func execute(_ request: StepRequest) async throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        if let error = graph.buildError { throw error }
+        return try await backend.run(
+            feeds: request.feeds,
+            fetches: request.fetches,
+            targets: request.targets,
+            collectStatistics: request.collectStatistics
+        )
+    }
+}
+
+/// One step's names resolved from the typed or the string form of `run`, shared by its
+/// synchronous and asynchronous forms.
+struct StepRequest {
+    var feeds: [(TensorName, Tensor)]
+    var fetches: [TensorName]
+    var targets: [String]
+    var collectStatistics: Bool
+
+    /// Resolves outputs of `graph`; an output of another graph is `invalidArgument`.
+    init(
         _ fetches: [any Fetchable],
         feeding feeds: [Output: Tensor],
         targets: [Operation],
+        graph: Graph,
         collectStatistics: Bool
-    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+    ) throws(WeftError) {
         let outputs = fetches.map(\.fetchedOutput)
         for output in outputs + Array(feeds.keys) where output.graph !== graph {
             throw WeftError(.invalidArgument, "the tensor '\(output)' belongs to another graph than this session's")
         }
-        let feedList = feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
-        return try execute(
-            feeds: feedList,
-            fetches: outputs.map(\.tensorName),
-            targets: targets.map(\.name),
-            collectStatistics: collectStatistics
-        )
+        self.feeds = feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
+        self.fetches = outputs.map(\.tensorName)
+        self.targets = targets.map(\.name)
+        self.collectStatistics = collectStatistics
     }
 
-    private func execute(
-        fetches: [String],
-        feeds: [String: Tensor],
-        targets: [String],
-        collectStatistics: Bool
-    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
-        let feedNames = try feeds.keys.sorted().map { (name) throws(WeftError) in
-            (try TensorName(parsing: name), feeds[name]!)
+    /// Parses tensor names; a malformed one is `invalidArgument`.
+    init(fetches: [String], feeds: [String: Tensor], targets: [String], collectStatistics: Bool) throws(WeftError) {
+        self.feeds = try feeds.sorted { $0.key < $1.key }.map { (entry) throws(WeftError) in
+            (try TensorName(parsing: entry.key), entry.value)
         }
-        let fetchNames = try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) }
-        return try execute(
-            feeds: feedNames,
-            fetches: fetchNames,
-            targets: targets,
-            collectStatistics: collectStatistics
-        )
-    }
-
-    private func execute(
-        feeds: [(TensorName, Tensor)],
-        fetches: [TensorName],
-        targets: [String],
-        collectStatistics: Bool
-    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
-        if let error = graph.buildError { throw error }
-        return try backend.run(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        self.fetches = try fetches.map { (name) throws(WeftError) in try TensorName(parsing: name) }
+        self.targets = targets
+        self.collectStatistics = collectStatistics
     }
 }
 
@@ -167,6 +255,9 @@ public final class Session: Sendable {
 public struct RunMetadata: Sendable {
     /// Every node's device and time, and the tensors pushed between workers.
     public var stepStatistics = StepStatistics()
+    /// The graph each device ran, after pruning and the session's optimizations: one for a
+    /// local session, one per worker on a cluster (TensorFlow's `partition_graphs`).
+    public var partitionGraphs: [Tensorflow_GraphDef] { stepStatistics.partitionGraphs }
 
     /// Empty metadata, to pass to `run`.
     public init() {}

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import WeftRuntime
 
@@ -13,6 +14,15 @@ public protocol SessionBackend: Sendable {
         targets: [String],
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?)
+    /// Runs one step like `run(feeds:fetches:targets:collectStatistics:)` without holding a
+    /// thread while the step is computed elsewhere. Cancelling the awaiting task ends the step
+    /// with `cancelled`; the session serves later steps.
+    func run(
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
+    ) async throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?)
     /// Frees the session's state; later runs fail with `failedPrecondition`.
     func close()
 }
@@ -54,6 +64,51 @@ public final class LocalSessionBackend: SessionBackend {
         targets: [String],
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        let step = try start(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        defer { finish(step) }
+        let values = try step.plan.run(feeds: feeds.map(\.1), step: step.context)
+        return (values, step.collector?.statistics)
+    }
+
+    /// Runs a step on a thread of its own and the kernel pool, resuming the caller when it is
+    /// done; cancelling the caller's task cancels the step.
+    public func run(
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
+    ) async throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        let step = try start(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        defer { finish(step) }
+        let tensors = feeds.map(\.1)
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<[Tensor], WeftError>, Never>) in
+                // The calling thread belongs to the cooperative pool: kernels run elsewhere.
+                DispatchQueue.global().async {
+                    step.plan.run(feeds: tensors, step: step.context, inline: .all) { continuation.resume(returning: $0) }
+                }
+            }
+        } onCancel: {
+            step.context.cancellation.cancel(WeftError(.cancelled, "the task awaiting the step was cancelled"))
+        }
+        return (try result.get(), step.collector?.statistics)
+    }
+
+    /// A step about to run: its plan and context, entered among the running steps.
+    private struct StartedStep: Sendable {
+        var plan: StepPlan
+        var context: StepContext
+        var collector: StepStatisticsCollector?
+    }
+
+    /// Loads nodes added since the last step, finds or builds the signature's plan and enters
+    /// the step among those running, so closing the session cancels it.
+    private func start(
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
+    ) throws(WeftError) -> StartedStep {
         let signature = Signature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         let cancellation = StepCancellation()
         let (plan, step) = try state.withLock { (state) throws(WeftError) -> (StepPlan, UInt64) in
@@ -75,26 +130,27 @@ public final class LocalSessionBackend: SessionBackend {
                 state.nodeCount = count
                 state.plans.removeAll()
             }
-            if let plan = state.plans[signature] { return (plan, step) }
-            let plan = try StepPlan(
-                graph: state.runtime!,
-                feeds: signature.feeds,
-                fetches: fetches,
-                targets: targets,
-                optimizations: optimizations
-            )
-            state.plans[signature] = plan
-            return (plan, step)
-        }
-        try state.withLock { (state) throws(WeftError) in
-            guard !state.closed else { throw WeftError(.cancelled, "the session was closed before the step started") }
+            if state.plans[signature] == nil {
+                state.plans[signature] = try StepPlan(
+                    graph: state.runtime!,
+                    feeds: signature.feeds,
+                    fetches: fetches,
+                    targets: targets,
+                    optimizations: optimizations
+                )
+            }
             state.running[step] = cancellation
+            return (state.plans[signature]!, step)
         }
-        defer { state.withLock { _ = $0.running.removeValue(forKey: step) } }
         let collector = collectStatistics ? StepStatisticsCollector() : nil
+        collector?.record(partitionGraph: plan.optimizedGraph)
         let context = StepContext(id: step, resources: resources, statistics: collector, cancellation: cancellation)
-        let values = try plan.run(feeds: feeds.map(\.1), step: context)
-        return (values, collector?.statistics)
+        return StartedStep(plan: plan, context: context, collector: collector)
+    }
+
+    /// Leaves the running steps.
+    private func finish(_ step: StartedStep) {
+        state.withLock { _ = $0.running.removeValue(forKey: step.context.id) }
     }
 
     /// Drops the session's variables.

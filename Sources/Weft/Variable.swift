@@ -1,44 +1,60 @@
 import WeftProto
 import WeftRuntime
 
-/// A variable as TensorFlow 1.x builds it: a `VariableV2` node holding the value in each
-/// session, an `Assign` initializer from the initial value, and an `Identity` read, all
-/// colocated with the variable (`_class: loc:@name`).
+/// A variable as TensorFlow 1.x builds it, in one of its two forms, all nodes colocated with
+/// the variable (`_class: loc:@name`):
+/// - a reference variable: a `VariableV2` node holding the value in each session, an `Assign`
+///   initializer from the initial value, and an `Identity` read (`name/read`);
+/// - a resource variable (`useResource`, as `tf.compat.v1` makes with `use_resource=True` and
+///   Keras always does): a `VarHandleOp`, an `AssignVariableOp` initializer and a
+///   `ReadVariableOp` read (`name/Read/ReadVariableOp`).
 ///
 /// The graph only describes the variable; every session has its own value, uninitialized
-/// until that session runs the initializer.
+/// until that session runs the initializer. Updates and optimizers build the ops of the
+/// variable's form (`AssignAdd` or `AssignAddVariableOp`, `ApplyAdam` or `ResourceApplyAdam`).
 public struct Variable: Sendable, Hashable {
-    /// The `VariableV2` node.
+    /// The `VariableV2` or `VarHandleOp` node.
     public let operation: Operation
-    /// The `Assign` node that sets the initial value.
+    /// The `Assign` or `AssignVariableOp` node that sets the initial value.
     public let initializer: Operation
-    /// The `Identity` read (`name/read:0`): the value as of when it runs.
+    /// The read: the value as of when it runs.
     public let value: Output
     /// The variable's initial value.
     public let initialValue: Output
 
-    /// The variable reference, `name:0`; fetching it reads the current value.
+    /// `name:0`: the variable reference, or a resource variable's handle. Ops that update the
+    /// variable take it; fetching a variable reads its value.
     public var output: Output { operation.output(0) }
     /// The element type.
     public var dtype: DType { initialValue.dtype }
     /// The variable's node name.
     public var name: String { operation.name }
+    /// Whether it is a resource variable (`VarHandleOp`).
+    public var isResource: Bool { output.dtype == .resource }
 
     /// Makes a variable with a constant initial value, in the current default graph.
-    public init(_ initialValue: some TensorConvertible, name: String = "Variable") {
+    public init(_ initialValue: some TensorConvertible, name: String = "Variable", useResource: Bool = false) {
         let tensor = initialValue.tensor
-        self.init(name: name, shape: PartialShape(tensor.shape.dimensions)) { constant(tensor, name: "initial_value") }
+        self.init(name: name, shape: PartialShape(tensor.shape.dimensions), useResource: useResource) {
+            constant(tensor, name: "initial_value")
+        }
     }
 
     /// Makes a variable initialised from another tensor of the graph.
-    public init(initialValue: Output, shape: [Int?]? = nil, name: String = "Variable") {
-        self.init(name: name, shape: PartialShape(shape)) { identity(initialValue, name: "initial_value") }
+    public init(initialValue: Output, shape: [Int?]? = nil, name: String = "Variable", useResource: Bool = false) {
+        self.init(name: name, shape: PartialShape(shape), useResource: useResource) {
+            identity(initialValue, name: "initial_value")
+        }
     }
 
     /// Builds every node inside one `name/` scope, as TensorFlow does: `foo` itself,
-    /// `foo/initial_value`, `foo/Assign` and `foo/read`. Optimizers build their slots' initial
+    /// `foo/initial_value`, `foo/Assign` and the read. Optimizers build their slots' initial
     /// values inside that scope too (`w/Adam/Initializer/zeros`).
-    init(name: String, shape: PartialShape, initialValue makeInitial: () -> Output) {
+    init(name: String, shape: PartialShape, useResource: Bool = false, initialValue makeInitial: () -> Output) {
+        if useResource {
+            self = Self.resource(name: name, shape: shape, initialValue: makeInitial)
+            return
+        }
         let graph = Graph.current
         let nodes = graph.nameScope(name) { () -> (Operation, Output, Operation, Output) in
             let initial = makeInitial()
@@ -68,17 +84,73 @@ public struct Variable: Sendable, Hashable {
     }
 
     /// Builds `op(variable, value)` the way TensorFlow does: the value's helper nodes in a
-    /// scope named after the op (`assign/value`), the op colocated with the variable.
+    /// scope named after the op (`assign/value`), the op colocated with the variable. A
+    /// resource variable's update yields a read made after it, as TensorFlow's `read_value`.
     private func update(_ op: String, name: String?, _ makeValue: () -> Output) -> Output {
         let graph = operation.graph
         return opScope(graph, name, default: op) { opName in
             let value = makeValue()
-            var attributes: [String: Tensorflow_AttrValue] = ["T": .type(dtype), "use_locking": .bool(false)]
-            if op == "Assign" { attributes["validate_shape"] = .bool(true) }
             return graph.colocate(with: operation) {
-                graph.addOperation(op, name: opName, inputs: [output, value], attributes: attributes).output()
+                guard isResource else {
+                    var attributes: [String: Tensorflow_AttrValue] = ["T": .type(dtype), "use_locking": .bool(false)]
+                    if op == "Assign" { attributes["validate_shape"] = .bool(true) }
+                    return graph.addOperation(op, name: opName, inputs: [output, value], attributes: attributes).output()
+                }
+                let update = graph.addOperation(
+                    op + "VariableOp",
+                    name: opName,
+                    inputs: [output, value],
+                    attributes: ["dtype": .type(dtype)]
+                )
+                return readValue(after: update)
             }
         }
+    }
+
+    /// A resource variable's value read once `update` ran.
+    func readValue(after update: Operation) -> Output {
+        let graph = operation.graph
+        return graph.controlDependencies(on: [update]) {
+            graph.addOperation("ReadVariableOp", inputs: [output], attributes: ["dtype": .type(dtype)]).output()
+        }
+    }
+
+    /// A resource variable: `VarHandleOp` (shared under its own name, as TensorFlow), the
+    /// initial value, `Assign` (`AssignVariableOp`) and `Read/ReadVariableOp`.
+    private static func resource(name: String, shape: PartialShape, initialValue makeInitial: () -> Output) -> Variable {
+        let graph = Graph.current
+        let variable = graph.nameScope(name) { () -> Variable in
+            let initial = makeInitial()
+            // The scope's prefix (`w/`) names the node `w` exactly; the shared name is that name.
+            let prefix = BuildScope.of(graph).namePrefix
+            let handle = graph.addOperation(
+                "VarHandleOp",
+                name: prefix,
+                attributes: [
+                    "dtype": .type(initial.dtype), "shape": .shape(shape), "container": .string(""),
+                    "shared_name": .string(prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix),
+                ]
+            )
+            return graph.colocate(with: handle) {
+                let assign = graph.addOperation(
+                    "AssignVariableOp",
+                    name: "Assign",
+                    inputs: [handle.output(0), initial],
+                    attributes: ["dtype": .type(initial.dtype)]
+                )
+                let read = graph.nameScope("Read") {
+                    graph.addOperation(
+                        "ReadVariableOp",
+                        name: "ReadVariableOp",
+                        inputs: [handle.output(0)],
+                        attributes: ["dtype": .type(initial.dtype)]
+                    ).output()
+                }
+                return Variable(operation: handle, initializer: assign, value: read, initialValue: initial)
+            }
+        }
+        graph.recordVariable(initializer: variable.initializer.name)
+        return variable
     }
 
     /// An `Assign` that sets the variable to `value` and yields the new value.

@@ -62,9 +62,9 @@ enum FuzzSeeds {
     private static func messages(_ conformance: URL) -> [(String, [UInt8])] {
         let floats = (try? Tensor([Float](arrayLiteral: 1, 2, 3, 4, 5, 6), shape: [2, 3])) ?? Tensor(Float(0))
         let strings = (try? Tensor(strings: ["weft", "", "tensor"], shape: [3])) ?? Tensor(Float(0))
-        func envelope(_ kind: Weft_Kind, _ configure: (inout Weft_Envelope) -> Void = { _ in }) -> Weft_Envelope {
+        func envelope(_ kind: MessageKind, _ configure: (inout Weft_Envelope) -> Void = { _ in }) -> Weft_Envelope {
             var envelope = Weft_Envelope()
-            envelope.kind = kind
+            envelope.body = kind.emptyBody
             envelope.requestID = 7
             envelope.session = "5f0c2a9e4b1d4c7f8a6e3b2d1c0f9e8d"
             envelope.step = 3
@@ -84,6 +84,7 @@ enum FuzzSeeds {
                 )
             ),
             ("release-session", WireMessage(envelope: envelope(.releaseSession))),
+            ("cancel-step", WireMessage(envelope: envelope(.cancelStep))),
             ("keep-alive", WireMessage(envelope: envelope(.keepAlive) { $0.keepAlive.client = "c1" })),
             ("cluster-status", WireMessage(envelope: envelope(.clusterStatus) { $0.clusterStatus.client = "c1" })),
             (

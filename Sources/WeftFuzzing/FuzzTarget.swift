@@ -10,8 +10,8 @@ import WeftTransport
 /// a memory error is a bug. The libFuzzer executables (`scripts/fuzz`) and the corpus replay
 /// call these same entries.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    /// A request as a worker's ROUTER receives it: frames → envelope, sizes, tensors, kind and
-    /// body checks, and for a `RegisterPartition` the plan the worker would build.
+    /// A request as a worker's ROUTER receives it: frames → envelope, sizes, tensors, the
+    /// body check, and for a `RegisterPartition` the plan the worker would build.
     case wireMessage = "wire-message"
     /// A GraphDef as a session loads it: text or binary (the first byte chooses), into a
     /// `Graph`, then planned as a step that runs every node (constant folding included).

@@ -802,10 +802,7 @@ final class IOLoop {
         let result: Result<WireMessage, WeftError>
         do throws(WeftError) {
             let message = try decode(envelope, payloads: frames.dropFirst())
-            if envelope.kind != .reply {
-                throw WeftError(.invalidArgument, "it is a \(envelope.kind) message, not a reply")
-            }
-            try envelope.validateBody()
+            try envelope.validateReply()
             result = message.error.map { .failure($0) } ?? .success(message)
         } catch {
             result = .failure(WeftError(error.code, "the reply from \(peer.address) is malformed: \(error.message)"))
@@ -855,17 +852,20 @@ final class IOLoop {
         let message: WireMessage
         do throws(WeftError) {
             message = try decode(envelope, payloads: frames.dropFirst(2))
-            try WireCodec.validateRequestKind(envelope.kind)
-            try envelope.validateBody()
         } catch {
             return reject(identity, requestID: envelope.requestID, error)
         }
-        if envelope.kind == .reply {
+        if envelope.isReply {
             // Answering a reply could start an endless exchange; nobody waits for this anyway.
             return logger.debug(
                 "reply arriving as a request dropped",
                 metadata: ["request.id": "\(envelope.requestID)"]
             )
+        }
+        do throws(WeftError) {
+            try envelope.validateRequest()
+        } catch {
+            return reject(identity, requestID: envelope.requestID, error)
         }
         var peerKey: CurveKey?
         if core.security != nil {

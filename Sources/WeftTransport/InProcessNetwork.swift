@@ -29,10 +29,10 @@ public final class InProcessNetwork: Sendable {
 
     /// The messages a fault applies to.
     public enum Leg: Sendable, Hashable {
-        /// A request, or a message sent without waiting, of this kind.
-        case request(Weft_Kind)
-        /// The reply to a request of this kind.
-        case reply(to: Weft_Kind)
+        /// A request, or a message sent without waiting, with this kind of body.
+        case request(MessageKind)
+        /// The reply to a request with this kind of body.
+        case reply(to: MessageKind)
     }
 
     private struct Rule {
@@ -122,7 +122,7 @@ public final class InProcessNetwork: Sendable {
 /// One endpoint of an `InProcessNetwork`: a `MessageTransport` without sockets.
 public final class InProcessTransport: MessageTransport {
     private struct Pending {
-        var kind: Weft_Kind
+        var kind: MessageKind
         var completion: MessagingNode.Completion
     }
 
@@ -159,7 +159,13 @@ public final class InProcessTransport: MessageTransport {
         completion: @escaping MessagingNode.Completion
     ) {
         var message = message
-        let kind = message.envelope.kind
+        // The far end refuses what is not a request, as a ROUTER does.
+        do throws(WeftError) {
+            try message.envelope.validateRequest()
+        } catch {
+            return queue.async { completion(.failure(error)) }
+        }
+        guard let kind = message.envelope.messageKind else { return }
         let id = state.withLock { state -> UInt64? in
             guard !state.closed else { return nil }
             let id = state.nextID
@@ -184,26 +190,28 @@ public final class InProcessTransport: MessageTransport {
     public func send(_ message: consuming WireMessage, to address: String) {
         message.envelope.requestID = 0
         message.envelope.protocolVersion = WireProtocol.version
+        guard let kind = message.envelope.messageKind, !kind.isReply else { return }  // refused at the far end
         let token = IncomingMessage.ReplyToken(identity: Array(boundAddress.utf8), requestID: 0)
-        transmit(message, token: token, leg: .request(message.envelope.kind), to: address)
+        transmit(message, token: token, leg: .request(kind), to: address)
     }
 
     /// Answers the request `token` came from.
     public func reply(to token: IncomingMessage.ReplyToken, _ message: consuming WireMessage) {
         guard token.expectsReply else { return }
-        message.envelope.kind = .reply
+        // A reply is told apart by its body: one without a reply body becomes an acknowledgement.
+        if !message.envelope.isReply { message.envelope.ack = Weft_Ack() }
         message.envelope.requestID = token.requestID
         message.envelope.protocolVersion = WireProtocol.version
+        let result: Result<WireMessage, WeftError> = message.error.map { .failure($0) } ?? .success(message)
         let requester = String(decoding: token.identity, as: UTF8.self)
         // Faults on replies match the kind of request answered; a request that already ended
         // (timed out, or answered by an earlier copy) gets nothing.
         guard let endpoint = network.endpoint(at: requester), let kind = endpoint.pendingKind(token.requestID),
             let (target, delays) = network.route(.reply(to: kind), from: boundAddress, to: requester)
         else { return }
-        let reply = message
         for delay in delays {
             target.queue.asyncAfter(deadline: .now() + delay.dispatchInterval) {
-                target.complete(token.requestID, reply.error.map { .failure($0) } ?? .success(reply))
+                target.complete(token.requestID, result)
             }
         }
     }
@@ -246,7 +254,7 @@ public final class InProcessTransport: MessageTransport {
         handler(incoming)
     }
 
-    private func pendingKind(_ id: UInt64) -> Weft_Kind? {
+    private func pendingKind(_ id: UInt64) -> MessageKind? {
         state.withLock { $0.pending[id]?.kind }
     }
 

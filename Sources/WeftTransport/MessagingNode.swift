@@ -140,9 +140,9 @@ public final class MessagingNode: Sendable {
         core.state.withLock { $0.handler = handler }
     }
 
-    /// Answers a request: sends `message` back to the requester as a `REPLY` carrying its
-    /// request id. Set `message.envelope.status` to report an error. Does nothing for messages
-    /// sent with `send(_:to:)`, whose sender waits for no reply.
+    /// Answers a request: sends `message` back to the requester carrying its request id, with
+    /// an `ack` body unless it has a reply body. Set `message.envelope.status` to report an
+    /// error. Does nothing for messages sent with `send(_:to:)`, whose sender waits for no reply.
     public func reply(to incoming: IncomingMessage, _ message: consuming WireMessage) {
         reply(to: incoming.replyToken, message)
     }
@@ -152,7 +152,8 @@ public final class MessagingNode: Sendable {
         guard token.expectsReply else {
             return core.logger.trace("no reply sent: the message was sent without waiting for one")
         }
-        message.envelope.kind = .reply
+        // A reply is told apart by its body: one without a reply body becomes an acknowledgement.
+        if !message.envelope.isReply { message.envelope.ack = Weft_Ack() }
         message.envelope.requestID = token.requestID
         do throws(WeftError) {
             core.submit(.reply(identity: token.identity, frames: try WireCodec.frames(for: message)))
@@ -500,7 +501,7 @@ final class NodeCore: Sendable {
     /// The frames of a reply that reports `error`.
     static func errorReply(requestID: UInt64, _ error: WeftError) -> [OutgoingFrame] {
         var envelope = Weft_Envelope()
-        envelope.kind = .reply
+        envelope.ack = Weft_Ack()
         envelope.requestID = requestID
         envelope.status.code = error.code.rawValue
         envelope.status.message = error.message

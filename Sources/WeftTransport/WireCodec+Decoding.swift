@@ -55,8 +55,7 @@ extension WireMessage {
             bytes: { UnsafeRawBufferPointer(start: $0.base, count: $0.byteCount) },
             buffer: { buffer, _ in buffer }
         )
-        try WireCodec.validateRequestKind(envelope.kind)
-        try envelope.validateBody()
+        try envelope.validateRequest()
         self = message
     }
 

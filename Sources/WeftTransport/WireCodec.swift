@@ -30,7 +30,7 @@ enum WireCodec {
         do {
             bytes = try header.serializedBytes()
         } catch {
-            throw WeftError(.internal, "cannot serialize a \(header.kind) envelope: \(error)")
+            throw WeftError(.internal, "cannot serialize a \(header.messageKind.map(\.description) ?? "bodiless") envelope: \(error)")
         }
         var frames: [OutgoingFrame] = [.bytes(bytes)]
         frames.reserveCapacity(tensors.count + 1)
@@ -149,15 +149,4 @@ enum WireCodec {
         return result
     }
 
-    /// Checks that a message arriving on a ROUTER is one a handler can serve.
-    static func validateRequestKind(_ kind: Weft_Kind) throws(WeftError) {
-        switch kind {
-        case .unspecified:
-            throw WeftError(.invalidArgument, "the envelope does not say what kind of message it is")
-        case .UNRECOGNIZED(let raw):
-            throw WeftError(.invalidArgument, "the envelope has the unknown kind \(raw); is the sender a newer Weft?")
-        default:
-            return
-        }
-    }
 }

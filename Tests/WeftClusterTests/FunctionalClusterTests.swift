@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WeftRuntime
 import WeftTestKit
@@ -11,7 +12,7 @@ import WeftTestKit
 /// goes on serving.
 @Suite(.serialized) struct FunctionalClusterTests {
     /// `loop` counts from 0 while `cond` holds: `limit` bounds it, `forever` never does.
-    private static let graphText = """
+    static let graphText = """
         node { name: "start" op: "Const" attr { key: "dtype" value { type: DT_INT32 } }
           attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape {} int_val: 0 } } } }
         node { name: "bounded" op: "StatelessWhile" input: "start"
@@ -59,6 +60,42 @@ import WeftTestKit
             #expect(ContinuousClock.now - started < .seconds(20))
             let counted = try session.run(fetches: ["bounded:0"])
             #expect(counted.first?.scalar(as: Int32.self) == 10)
+        }
+    }
+
+    @Test func closingTheSession_endsALoopRunningOnTheWorker() throws {
+        let cluster = try LocalCluster(jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        let worker = try #require(cluster.workers.first)
+        let graph = try Graph(graphDefText: Self.graphText)
+        var options = RemoteSessionOptions()
+        options.stepTimeout = .seconds(600)
+        let session = try Session(target: cluster.address, graph: graph, options: options)
+        let outcome = Mutex<Result<[Tensor], WeftError>?>(nil)
+        let loop = Thread {
+            let result = Result { () throws(WeftError) in try session.run(fetches: ["endless:0"]) }
+            outcome.withLock { $0 = result }
+        }
+        loop.start()
+        try waitUntil("the loop runs on the worker") { worker.executingSteps == 1 }
+
+        session.close()
+        try waitUntil("the worker stops the loop") { worker.executingSteps == 0 && worker.sessionCount == 0 }
+        try waitUntil("the client's step ends") { outcome.withLock { $0 } != nil }
+        if case .success = outcome.withLock({ $0 }) { Issue.record("an endless loop returned") }
+
+        try Session(target: cluster.address, graph: graph, options: options).run { other in
+            let counted = try other.run(fetches: ["bounded:0"])
+            #expect(counted.first?.scalar(as: Int32.self) == 10)
+        }
+    }
+
+    /// Polls `condition` until it holds, failing after 30 s (generous for a loaded machine).
+    private func waitUntil(_ what: String, _ condition: () -> Bool) throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw WeftError(.deadlineExceeded, "waited 30 s for \(what)") }
+            Thread.sleep(forTimeInterval: 0.01)
         }
     }
 }

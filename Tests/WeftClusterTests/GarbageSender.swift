@@ -14,7 +14,7 @@ enum GarbageSender {
 
     static func garbage() throws -> [[[UInt8]]] {
         let oversizedTensor = try envelope {
-            $0.kind = .runStep
+            $0.runStep = .init()
             $0.tensors = [
                 .with {
                     $0.dtype = .dtDouble
@@ -27,16 +27,16 @@ enum GarbageSender {
             [[]],
             [[0x0A, 0xFF]],
             [oversizedTensor, [1, 2, 3]],
-            [try envelope { $0.kind = .UNRECOGNIZED(4242) }],
+            [try envelope { $0.session = "no body" }],
             [
                 try envelope {
-                    $0.kind = .ping
+                    $0.ping = .init()
                     $0.protocolVersion = 0
                 }
             ],
             [
                 try envelope {
-                    $0.kind = .runStep
+                    $0.runStep = .init()
                     $0.session = "no-such-session"
                 }
             ],

@@ -145,6 +145,13 @@ import WeftTestKit
         #expect(devices["big"] == "/job:worker/task:0")
         #expect(devices["total"] == "/job:worker/task:1")
         #expect(statistics.nodes.contains { $0.op == "_Recv" && $0.device == "/job:worker/task:1" })
+        // Each worker's graph after its optimizations: the product by two folded on worker 0
+        // (`big * 2` is constant), sent to worker 1, which receives and sums it.
+        let graphs = metadata.partitionGraphs
+        #expect(graphs.count == 2)
+        let ops = graphs.map { Set($0.node.map(\.op)) }
+        #expect(ops.contains { $0.contains("_Send") && !$0.contains("Mul") })
+        #expect(ops.contains { $0.contains("_Recv") && $0.contains("Sum") })
     }
 
     /// Once the coordinator has run a signature that lives on one worker, later steps go to
@@ -224,14 +231,14 @@ import WeftTestKit
         }
         let session = try Session(target: Self.cluster.address, graph: graph)
         defer { session.close() }
-        try session.run(initialize)
+        try await session.run(initialize)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {
-                group.addTask { for _ in 0..<10 { try session.run(bump) } }
+                group.addTask { for _ in 0..<10 { try await session.run(bump) } }
             }
             try await group.waitForAll()
         }
-        #expect(try session.run(variable).scalar(as: Int64.self) == 40)
+        #expect(try await session.run(variable).scalar(as: Int64.self) == 40)
     }
 
     @Test func closingASession_freesItOnEveryWorker() throws {

@@ -49,6 +49,38 @@ import WeftTestKit
         #expect(sends.count == 2, "\(sends.map(\.node))")
     }
 
+    @Test func embeddingRows_areAveragedAsRows_andOnlyTheRowsUsedMove() throws {
+        let graph = Graph()
+        let ids: [[Int32]] = [[0, 2, 2], [2, 3]]
+        let (towers, table, train) = try graph.asDefault {
+            let table = graph.device("/job:ps/task:0") {
+                Variable([[Float(1), 2], [3, 4], [5, 6], [7, 8], [9, 10]], name: "embedding")
+            }
+            let towers = try graph.replicate(over: ["/job:worker/task:0", "/job:worker/task:1"]) {
+                (index) throws(WeftError) -> Output in
+                let rows = OpBuilder.gather(table.value, constant(ids[index]), axis: constant(Int32(0)))
+                return sum(square(rows)) * 0.5
+            }
+            let train = GradientDescentOptimizer(learningRate: 0.1).applyGradients(towers.gradients)
+            return (towers, table, train)
+        }
+        guard case .sparse(let rows) = try #require(towers.gradients.first?.0) else {
+            Issue.record("the towers' rows were averaged dense")
+            return
+        }
+        #expect(rows.values.operation.device == "/job:ps/task:0")
+        let session = try Session(target: Self.cluster.address, graph: graph)
+        defer { session.close() }
+        try session.run(graph.asDefault { globalVariablesInitializer() })
+        try session.run([], targets: [train])
+        // d/dw of ½Σw² over the rows a tower gathered is w once per gather; the average halves it.
+        let start: [[Float]] = [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]
+        let uses: [Float] = [1, 0, 3, 1, 0]
+        let expected = zip(start, uses).flatMap { row, used in row.map { $0 - 0.1 * used * $0 / 2 } }
+        let stepped = try session.run(table).scalars(as: Float.self)
+        #expect(zip(stepped, expected).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(stepped) vs \(expected)")
+    }
+
     @Test func noDevices_isInvalidArgument() throws {
         let graph = Graph()
         let error = try #require(throws: WeftError.self) {

@@ -38,7 +38,7 @@ import WeftTransport
     /// A push of a float tensor of `count` elements: a frame of `4 * count` bytes.
     private static func push(floats count: Int) throws -> WireMessage {
         var envelope = Weft_Envelope()
-        envelope.kind = .pushTensor
+        envelope.pushTensor = .init()
         envelope.session = "no-such-session"
         envelope.pushTensor.key = "x:0;0;1"
         return WireMessage(
@@ -59,7 +59,7 @@ import WeftTransport
         #expect(error.code == .unavailable, "\(error)")
         // The worker serves on: a frame under the cap is read and answered.
         var ping = Weft_Envelope()
-        ping.kind = .ping
+        ping.ping = .init()
         _ = try node.requestAndWait(WireMessage(envelope: ping), to: worker, timeout: .seconds(5))
         _ = try node.requestAndWait(Self.push(floats: 128 << 10), to: worker, timeout: .seconds(5))
         #expect(try ClusterClient.status(coordinator: coordinator).workers.allSatisfy(\.healthy))

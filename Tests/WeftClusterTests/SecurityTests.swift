@@ -318,7 +318,7 @@ import WeftTransport
 @Suite struct AuthorizationTests {
     @Test func workers_takeSessionWorkOnlyFromTheCoordinator_andTensorsOnlyFromWorkers() {
         let worker = PeerRole.worker(DeviceName(job: "worker", task: 1))
-        for kind in [Weft_Kind.registerPartition, .runPartition, .releaseSession, .abortStep, .measureLinks] {
+        for kind in [MessageKind.registerPartition, .runPartition, .releaseSession, .abortStep, .measureLinks] {
             #expect(Authorization.allows(kind, from: .coordinator, to: .worker))
             #expect(!Authorization.allows(kind, from: worker, to: .worker))
         }
@@ -336,7 +336,7 @@ import WeftTransport
         #expect(!Authorization.allows(.createSession, from: worker, to: .coordinator))
         #expect(Authorization.allows(.createSession, from: .client("eve"), to: .coordinator))
         #expect(Authorization.allows(.ping, from: .client("eve"), to: .coordinator))
-        #expect(throws: WeftError.self) { try Authorization.check(.ping, from: nil, to: .coordinator) }
+        #expect(throws: WeftError.self) { try Authorization.check(.ping(.init()), from: nil, to: .coordinator) }
     }
 }
 

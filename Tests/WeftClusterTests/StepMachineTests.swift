@@ -24,7 +24,7 @@ import WeftTransport
     }
 
     func reply(_ value: Float) -> WireMessage {
-        WireMessage.make(.reply, tensors: [Tensor(value)])
+        WireMessage.reply(tensors: [Tensor(value)])
     }
 
     /// The error the client got, if the directives answer it with one.

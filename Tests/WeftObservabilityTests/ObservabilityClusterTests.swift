@@ -26,10 +26,10 @@ import WeftTransport
         defer { cluster.stop() }
         let (graph, product) = Self.twoWorkerGraph()
         let session = try Session(target: cluster.address, graph: graph)
-        _ = try session.run(product)
+        _ = try await session.run(product)
         let before = try await httpGet(cluster.metrics).body
         let pushedBefore = try await httpGet(cluster.workerMetrics[0]).body
-        for _ in 0..<3 { _ = try session.run(product) }
+        for _ in 0..<3 { _ = try await session.run(product) }
         let after = try await httpGet(cluster.metrics)
         #expect(after.status == 200)
         let text = after.body
@@ -75,7 +75,7 @@ import WeftTransport
         let coordinatorBefore = try await httpGet(cluster.metrics).body
         let workerBefore = try await httpGet(cluster.workerMetrics[0]).body
         // The first step asks the coordinator, which names the route; the next four take it.
-        for _ in 0..<5 { _ = try session.run(sum) }
+        for _ in 0..<5 { _ = try await session.run(sum) }
         let coordinator = try await httpGet(cluster.metrics).body
         let worker = try await httpGet(cluster.workerMetrics[0]).body
         let otherWorker = try await httpGet(cluster.workerMetrics[1]).body
@@ -193,7 +193,7 @@ import WeftTransport
         defer { cluster.stop() }
         let (graph, product) = Self.twoWorkerGraph()
         let session = try Session(target: cluster.address, graph: graph)
-        _ = try session.run(product)
+        _ = try await session.run(product)
         let api = { (path: String) in URL(string: path, relativeTo: cluster.dashboard)! }
         let clusterView = try await httpGet(api("/api/cluster"))
         #expect(clusterView.status == 200)

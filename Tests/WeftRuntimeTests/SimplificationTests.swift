@@ -115,4 +115,55 @@ import WeftRuntime
         let result = try values(plan, [Tensor(Float(1)), Tensor(Float(2)), Tensor(Float(10))])
         #expect(result == [[30]])
     }
+
+    @Test func aNoOpJoiningControlEdges_leavesThePlan_whenThatAddsNoEdges() throws {
+        // `join` waits for two reads and is waited for by one node: 2 × 1 ≤ 2 + 1, so `result`
+        // waits for the reads itself. `barrier` has three inputs and three consumers: it stays.
+        let nodes = [
+            placeholder("x"), node("a", "Neg", ["x"], float), node("b", "Abs", ["x"], float),
+            node("join", "NoOp", ["^a", "^b"]), node("result", "Square", ["x", "^join"], float),
+            node("c", "Exp", ["x"], float),
+            node("barrier", "NoOp", ["^a", "^b", "^c"]),
+            node("d", "Sin", ["x", "^barrier"], float), node("e", "Cos", ["x", "^barrier"], float),
+            node("f", "Tanh", ["x", "^barrier"], float),
+        ]
+        let (simplified, plain) = try plans(nodes, feeds: ["x"], fetches: ["result", "d", "e", "f"])
+        #expect(!simplified.nodeNames.contains("join"))
+        #expect(simplified.nodeNames.contains("barrier"))
+        #expect(plain.nodeNames.contains("join"))
+        let result = try #require(simplified.optimizedGraph.node.first { $0.name == "result" })
+        #expect(result.input == ["x", "^a", "^b"])
+        let feeds = [Tensor([Float(-2), 0.5])]
+        #expect(try values(simplified, feeds) == values(plain, feeds))
+    }
+
+    @Test func theOptimizedGraph_isWhatThePlanRuns_andRunsAlike() throws {
+        let nodes = [
+            placeholder("x"), const("two", Tensor(Float(2))), const("three", Tensor(Float(3))),
+            node("six", "Mul", ["two", "three"], float), node("copy", "Identity", ["x"], float),
+            node("scaled", "Mul", ["copy", "six"], float), node("again", "Mul", ["copy", "six"], float),
+            node("result", "AddV2", ["scaled", "again"], float),
+        ]
+        let (simplified, _) = try plans(nodes, feeds: ["x"], fetches: ["result"])
+        let optimized = simplified.optimizedGraph
+        #expect(optimized.node.map(\.name).sorted() == ["result", "scaled", "six", "x"])
+        let six = try #require(optimized.node.first { $0.name == "six" })
+        #expect(six.op == "Const")
+        #expect(try Tensor(proto: six.attr["value"]?.tensor ?? .init()).scalars(as: Float.self) == [6])
+        #expect(optimized.node.first { $0.name == "x" }?.op == "Placeholder")
+        #expect(optimized.node.first { $0.name == "scaled" }?.input == ["x", "six"])
+        #expect(optimized.node.first { $0.name == "result" }?.input == ["scaled", "scaled"])
+
+        // The optimized graph is a graph of its own: it loads and computes the same value.
+        let reloaded = try StepPlan(
+            graph: try RuntimeGraph(nodes: optimized.node, registry: .standard),
+            feeds: [TensorName(node: "x", index: 0)],
+            fetches: [TensorName(node: "result", index: 0)],
+            targets: [],
+            optimizations: .none
+        )
+        let feeds = [Tensor([Float(1), -0.5])]
+        #expect(try values(reloaded, feeds) == [[12, -6]])
+        #expect(try values(simplified, feeds) == [[12, -6]])
+    }
 }

@@ -105,7 +105,7 @@ struct OptimizerFixture {
         var feeds: [[Output: Tensor]]
     }
 
-    static func build(_ fixture: OptimizerFixture) throws -> Problem {
+    static func build(_ fixture: OptimizerFixture, useResource: Bool = false) throws -> Problem {
         let graph = Graph()
         return try graph.asDefault {
             let step = fixture.schedule == nil ? nil : createGlobalStep()
@@ -113,7 +113,7 @@ struct OptimizerFixture {
             #expect((rate == nil) == (fixture.schedule == nil), "unknown schedule \(fixture.schedule ?? "")")
             let optimizer = try #require(Self.optimizer(fixture.optimizer, learningRate: rate.map { .tensor($0) }))
             if fixture.problem == "sparse" {
-                let table = Variable(try #require(fixture.initial["embedding"]), name: "embedding")
+                let table = Variable(try #require(fixture.initial["embedding"]), name: "embedding", useResource: useResource)
                 let indices = placeholder(.int32, shape: [nil], name: "indices")
                 let rows = placeholder(.float, shape: [nil, 3], name: "rows")
                 let slices = IndexedSlices(values: rows, indices: indices, denseShape: constant([Int32(6), 3]))
@@ -124,18 +124,18 @@ struct OptimizerFixture {
             if fixture.problem == "mlp" {
                 let x = constant(try #require(fixture.inputs["x"]))
                 let y = constant(try #require(fixture.inputs["y"]))
-                let w1 = Variable(try #require(fixture.initial["w1"]), name: "w1")
-                let b1 = Variable(try #require(fixture.initial["b1"]), name: "b1")
-                let w2 = Variable(try #require(fixture.initial["w2"]), name: "w2")
-                let b2 = Variable(try #require(fixture.initial["b2"]), name: "b2")
+                let w1 = Variable(try #require(fixture.initial["w1"]), name: "w1", useResource: useResource)
+                let b1 = Variable(try #require(fixture.initial["b1"]), name: "b1", useResource: useResource)
+                let w2 = Variable(try #require(fixture.initial["w2"]), name: "w2", useResource: useResource)
+                let b2 = Variable(try #require(fixture.initial["b2"]), name: "b2", useResource: useResource)
                 let hidden = tanh(matMul(x, w1.value) + b1.value)
                 let loss = mean(square(matMul(hidden, w2.value) + b2.value - y))
                 let train = try optimizer.minimize(loss, globalStep: step)
                 let feeds = Array(repeating: [Output: Tensor](), count: fixture.steps.count)
                 return Problem(graph: graph, loss: loss, globalNorm: nil, train: train, feeds: feeds)
             }
-            let w = Variable(try #require(fixture.initial["w"]), name: "w")
-            let b = Variable(try #require(fixture.initial["b"]), name: "b")
+            let w = Variable(try #require(fixture.initial["w"]), name: "w", useResource: useResource)
+            let b = Variable(try #require(fixture.initial["b"]), name: "b", useResource: useResource)
             let x = constant(try #require(fixture.inputs["x"]))
             let count = Double(try #require(fixture.inputs["x"]).shape.dimensions[0])
             let loss: Output
@@ -189,10 +189,33 @@ struct OptimizerFixture {
             }
             try session.run([], feeding: problem.feeds[index], targets: [problem.train])
             for (variable, value) in expected.variables.sorted(by: { $0.key < $1.key }) {
-                let actual = try session.run(try problem.graph.tensor(named: variable + ":0"))
+                let actual = try session.run(try Self.value(of: variable, in: problem.graph))
                 let difference = ConformanceCase.difference(actual, value, tolerance: tolerance)
                 #expect(difference == nil, "\(name): \(variable) after step \(index + 1): \(difference ?? "")")
             }
+        }
+    }
+
+    /// The tensor that reads variable `name`: the reference, or a resource variable's read.
+    static func value(of name: String, in graph: Graph) throws -> Output {
+        let handle = try graph.tensor(named: name + ":0")
+        return handle.dtype == .resource ? try graph.tensor(named: name + "/Read/ReadVariableOp:0") : handle
+    }
+
+    /// The same TensorFlow runs with every variable a resource variable (global steps aside):
+    /// the `ResourceApply*`, `ResourceSparseApply*` and `ResourceScatter*` forms, slots and
+    /// beta powers resource variables too, must give the same values.
+    @Test(arguments: OptimizerFixture.names)
+    func fiveSteps_onResourceVariables_matchTensorFlow(name: String) throws {
+        let fixture = try OptimizerFixture(name: name)
+        let problem = try Self.build(fixture, useResource: true)
+        let graph = problem.graph
+        let handles = graph.nodes().nodes.filter { $0.op == "VarHandleOp" }.map(\.name)
+        #expect(Set(handles).union(fixture.schedule == nil ? [] : ["global_step"]) == Set(fixture.initial.keys))
+        #expect(!graph.nodes().nodes.contains { $0.op.hasPrefix("Apply") || $0.op.hasPrefix("SparseApply") })
+        try Session(graph: graph).run { session in
+            try session.run(graph.asDefault { globalVariablesInitializer() })
+            try Self.runSteps(0..<fixture.steps.count, of: fixture, named: name, problem, in: session)
         }
     }
 

@@ -145,6 +145,10 @@ import WeftRuntime
         #expect(ran["square"]?.outputBytes == 16)
         #expect(ran.values.allSatisfy { $0.duration >= .zero && $0.start >= .zero })
         #expect(metadata.stepStatistics.tensorsSent == 0)
+        let optimized = try #require(metadata.partitionGraphs.first)
+        #expect(metadata.partitionGraphs.count == 1)
+        #expect(Set(optimized.node.map(\.name)) == ["x", "square", "one", y.operation.name])
+        #expect(optimized.node.first { $0.name == "x" }?.op == "Placeholder")
 
         var untouched = RunMetadata()
         untouched.stepStatistics.tensorsSent = 7
@@ -226,13 +230,13 @@ import WeftRuntime
             return (variable, globalVariablesInitializer(), variable.assignAdd(Int64(1)))
         }
         let session = Session(graph: graph)
-        try session.run(initialize)
+        try await session.run(initialize)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
-                group.addTask { for _ in 0..<50 { try session.run(bump) } }
+                group.addTask { for _ in 0..<50 { try await session.run(bump) } }
             }
             try await group.waitForAll()
         }
-        #expect(try session.run(variable).scalar(as: Int64.self) == 400)
+        #expect(try await session.run(variable).scalar(as: Int64.self) == 400)
     }
 }

@@ -43,7 +43,7 @@ import Darwin
 
         let reply = try await client.request(request, to: server.address, timeout: .seconds(10))
 
-        #expect(reply.envelope.kind == .reply)
+        #expect(reply.envelope.messageKind == .ack)
         #expect(reply.envelope.session == "s1")
         #expect(reply.envelope.step == 17)
         #expect(reply.envelope.tensors.map(\.name) == tensors.indices.map { "t\($0):0" })
@@ -114,7 +114,7 @@ import Darwin
     @Test func wildcardListenAddress_advertisesAConnectableAddress() async throws {
         let server = try MessagingNode(listen: "tcp://*:0", logger: testLogger)
         defer { server.close() }
-        server.setHandler { [weak server] incoming in server?.reply(to: incoming, message(.reply)) }
+        server.setHandler { [weak server] incoming in server?.reply(to: incoming, message(.ack)) }
         let client = try makeNode()
         defer { client.close() }
 
@@ -265,7 +265,7 @@ import Darwin
             server.close()
         }
         let twoTensorsOneFrame = try envelopeBytes {
-            $0.kind = .runStep
+            $0.runStep = .init()
             $0.tensors = [
                 .with {
                     $0.dtype = .dtFloat
@@ -278,7 +278,7 @@ import Darwin
             ]
         }
         let wrongSize = try envelopeBytes {
-            $0.kind = .runStep
+            $0.runStep = .init()
             $0.tensors = [
                 .with {
                     $0.dtype = .dtDouble
@@ -292,11 +292,11 @@ import Darwin
             [[0x0A, 0xFF]],  // a truncated length-delimited field
             [twoTensorsOneFrame, [0, 0, 128, 63]],
             [wrongSize, [1, 2, 3]],
-            [try envelopeBytes { $0.kind = .UNRECOGNIZED(4242) }],
-            [try envelopeBytes { $0.kind = .reply }],
+            [try envelopeBytes { $0.session = "no body" }],
+            [try envelopeBytes { $0.ack = .init() }],
             [
                 try envelopeBytes {
-                    $0.kind = .ping
+                    $0.ping = .init()
                     $0.protocolVersion = 0
                 }
             ],
@@ -325,7 +325,7 @@ import Darwin
         let id: UInt64 = 0xFEED_0000_0000_0001
         let frames = [
             try envelopeBytes {
-                $0.kind = .runPartition
+                $0.runPartition = .init()
                 $0.requestID = id
                 $0.tensors = [
                     .with {
@@ -347,7 +347,7 @@ import Darwin
         #expect(server.servedCount == 0)
     }
 
-    @Test func requestWhoseBodyContradictsItsKind_isAnsweredInvalidArgument() async throws {
+    @Test func requestWithoutBody_isAnsweredInvalidArgument() async throws {
         let server = try EchoNode()
         let client = try makeNode()
         defer {
@@ -355,14 +355,14 @@ import Darwin
             server.close()
         }
         var request = message(.runStep)
-        request.envelope.heartbeat = .with { $0.job = "worker" }
+        request.envelope.body = nil
 
         let error = await #expect(throws: WeftError.self) {
             try await client.request(request, to: server.address, timeout: .seconds(5))
         }
 
         #expect(error?.code == .invalidArgument)
-        #expect(error?.message.contains("runStep message but carries a heartbeat body") == true)
+        #expect(error?.message.contains("has no body") == true)
         #expect(server.servedCount == 0)
     }
 
@@ -376,7 +376,7 @@ import Darwin
         let id: UInt64 = 0xFEED_0000_0000_0002
         let frames = [
             try envelopeBytes {
-                $0.kind = .ping
+                $0.ping = .init()
                 $0.requestID = id
                 $0.protocolVersion = 99
             }

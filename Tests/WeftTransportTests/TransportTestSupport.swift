@@ -42,10 +42,10 @@ final class EchoNode: Sendable {
     func close() { node.close() }
 }
 
-/// A message of `kind` with `tensors`.
-func message(_ kind: Weft_Kind = .ping, session: String = "", step: UInt64 = 0, tensors: [Tensor] = []) -> WireMessage {
+/// A message with an empty body of `kind` and `tensors`.
+func message(_ kind: MessageKind = .ping, session: String = "", step: UInt64 = 0, tensors: [Tensor] = []) -> WireMessage {
     var envelope = Weft_Envelope()
-    envelope.kind = kind
+    envelope.body = kind.emptyBody
     envelope.session = session
     envelope.step = step
     return WireMessage(envelope: envelope, tensors: tensors)

@@ -7,7 +7,7 @@ import WeftRuntime
 @Suite struct WireCodecTests {
     @Test func header_describesEachTensor_andCarriesTheProtocolVersion() throws {
         var envelope = Weft_Envelope()
-        envelope.kind = .runStep
+        envelope.runStep = .init()
         envelope.tensors = [.with { $0.name = "x:0" }, .with { $0.name = "y:0" }]
         let message = WireMessage(
             envelope: envelope,
@@ -115,12 +115,6 @@ import WeftRuntime
         }
     }
 
-    @Test func requestKind_mustBeKnownAndSpecified() {
-        #expect(throws: WeftError.self) { try WireCodec.validateRequestKind(.unspecified) }
-        #expect(throws: WeftError.self) { try WireCodec.validateRequestKind(.UNRECOGNIZED(99)) }
-        #expect(throws: Never.self) { try WireCodec.validateRequestKind(.runPartition) }
-    }
-
     @Test func wildcardListenAddress_becomesConnectable() {
         let address = IOLoop.connectableAddress("tcp://0.0.0.0:5555")
         #expect(address.hasPrefix("tcp://") && address.hasSuffix(":5555"))
@@ -129,20 +123,30 @@ import WeftRuntime
         #expect(IOLoop.connectableAddress("ipc:///tmp/weft") == "ipc:///tmp/weft")
     }
 
-    @Test func body_mustBeTheOneTheKindCallsFor() throws {
+    @Test func body_alone_tellsRequestsFromReplies() throws {
         var envelope = Weft_Envelope()
-        envelope.kind = .runStep
-        #expect(throws: WeftError.self) { try envelope.validateBody() }  // a run step needs its body
+        let bodiless = #expect(throws: WeftError.self) { try envelope.validateRequest() }
+        #expect(bodiless?.code == .invalidArgument)
+        #expect(throws: WeftError.self) { try envelope.validateReply() }
         envelope.runStep = .with { $0.fetches = ["y:0"] }
-        try envelope.validateBody()
-        envelope.kind = .reply
-        #expect(throws: WeftError.self) { try envelope.validateBody() }  // a request body in a reply
+        try envelope.validateRequest()
+        let notReply = #expect(throws: WeftError.self) { try envelope.validateReply() }
+        #expect(notReply?.message.contains("runStep request, not a reply") == true)
         envelope.runStepReply = Weft_RunStepReply()
-        try envelope.validateBody()
-        envelope.kind = .ping
-        let error = #expect(throws: WeftError.self) { try envelope.validateBody() }
-        #expect(error?.code == .invalidArgument)
-        envelope.body = nil
-        try envelope.validateBody()
+        try envelope.validateReply()
+        #expect(throws: WeftError.self) { try envelope.validateRequest() }
+        envelope.ack = Weft_Ack()
+        try envelope.validateReply()
+    }
+
+    @Test(arguments: MessageKind.allCases)
+    func everyKind_namesTheBodyItMakes(kind: MessageKind) throws {
+        let body = kind.emptyBody
+        #expect(MessageKind(body) == kind)
+        var envelope = Weft_Envelope()
+        envelope.body = body
+        // A bodyless message and one with an empty body differ on the wire, so the kind survives.
+        let decoded = try Weft_Envelope(serializedBytes: try envelope.serializedBytes() as [UInt8])
+        #expect(decoded.messageKind == kind)
     }
 }

@@ -81,3 +81,25 @@ public enum UnconnectedGradients: Sendable, Hashable {
     /// A tensor of zeros of the tensor's shape and type.
     case zero
 }
+
+extension Gradient {
+    /// The sum of several contributions: slices concatenated when all are slices, else `AddN`
+    /// of the dense tensors.
+    static func sum(_ contributions: [Gradient]) -> Gradient? {
+        guard contributions.count > 1 else { return contributions.first }
+        var slices: [IndexedSlices] = []
+        for case .sparse(let part) in contributions { slices.append(part) }
+        guard slices.count == contributions.count else { return .dense(addN(contributions.map(\.densified))) }
+        let indexType: DType = slices.allSatisfy { $0.indices.dtype == .int32 } ? .int32 : .int64
+        return .sparse(
+            IndexedSlices(
+                values: OpBuilder.concat(slices.map(\.values), axis: 0),
+                indices: OpBuilder.concat(
+                    slices.map { $0.indices.dtype == indexType ? $0.indices : cast($0.indices, to: indexType) },
+                    axis: 0
+                ),
+                denseShape: slices[0].denseShape
+            )
+        )
+    }
+}

@@ -72,7 +72,7 @@ struct GradientBuilder {
             )
         }
         return try xs.map { (x) throws(WeftError) -> Gradient? in
-            if let gradient = aggregated(received[x.operation.name]?[x.index] ?? []) { return gradient }
+            if let gradient = Gradient.sum(received[x.operation.name]?[x.index] ?? []) { return gradient }
             return unconnected == .zero ? .dense(try zeros(like: x)) : nil
         }
     }
@@ -131,31 +131,11 @@ struct GradientBuilder {
         let count = graph.outputTypes(of: op).count
         var result: [Gradient?] = []
         for index in 0..<count {
-            let sum = aggregated(received[op]?[index] ?? [])
+            let sum = Gradient.sum(received[op]?[index] ?? [])
             if let sum { received[op, default: [:]][index] = [sum] }
             result.append(sum)
         }
         return result
-    }
-
-    /// The sum of several contributions: slices concatenated when all are slices, else `AddN`
-    /// of the dense tensors.
-    private func aggregated(_ contributions: [Gradient]) -> Gradient? {
-        guard contributions.count > 1 else { return contributions.first }
-        var slices: [IndexedSlices] = []
-        for case .sparse(let part) in contributions { slices.append(part) }
-        guard slices.count == contributions.count else { return .dense(addN(contributions.map(\.densified))) }
-        let indexType: DType = slices.allSatisfy { $0.indices.dtype == .int32 } ? .int32 : .int64
-        return .sparse(
-            IndexedSlices(
-                values: OpBuilder.concat(slices.map(\.values), axis: 0),
-                indices: OpBuilder.concat(
-                    slices.map { $0.indices.dtype == indexType ? $0.indices : cast($0.indices, to: indexType) },
-                    axis: 0
-                ),
-                denseShape: slices[0].denseShape
-            )
-        )
     }
 
     /// Calls the gradient function of `op` and hands its results to the op's inputs.

@@ -81,23 +81,19 @@ public final class AdamOptimizer: Optimizer, @unchecked Sendable {  // Sendable:
         let values = gradient.values
         let m = makeSlot("m", for: variable, startingAt: .zeros)
         let mScaled = values * (1 - beta1)
-        let mDecayed = assign(m, m.value * beta1)
+        let mDecayed = update("Assign", m, m.value * beta1)
         let mNew = graph.controlDependencies(on: [mDecayed.operation]) {
             scatter("ScatterAdd", m, gradient.indices, mScaled)
         }
         let v = makeSlot("v", for: variable, startingAt: .zeros)
         let vScaled = (values * values) * (1 - beta2)
-        let vDecayed = assign(v, v.value * beta2)
+        let vDecayed = update("Assign", v, v.value * beta2)
         let vNew = graph.controlDependencies(on: [vDecayed.operation]) {
             scatter("ScatterAdd", v, gradient.indices, vScaled)
         }
         let step = rate * mNew / (sqrt(vNew) + prepared("epsilon", as: dtype))
-        let update = graph.addOperation(
-            "AssignSub",
-            inputs: [variable.output, step],
-            attributes: ["T": .type(dtype), "use_locking": .bool(useLocking)]
-        )
-        return group([update, mNew.operation, vNew.operation])
+        let moved = update("AssignSub", variable, step)
+        return group([moved.operation, mNew.operation, vNew.operation])
     }
 
     /// After every update: `beta1_power *= β₁`, `beta2_power *= β₂`, next to `beta1_power`.
@@ -109,8 +105,8 @@ public final class AdamOptimizer: Optimizer, @unchecked Sendable {  // Sendable:
         let advances = graph.controlDependencies(on: updates) {
             graph.colocate(with: beta1Power.operation) {
                 [
-                    assign(beta1Power, beta1Power.value * prepared("beta1")).operation,
-                    assign(beta2Power, beta2Power.value * prepared("beta2")).operation,
+                    update("Assign", beta1Power, beta1Power.value * prepared("beta1")).operation,
+                    update("Assign", beta2Power, beta2Power.value * prepared("beta2")).operation,
                 ]
             }
         }

@@ -68,10 +68,10 @@ extension Graph {
         variableInitializers.compactMap { initializer in
             // Control inputs (`^x`) follow the data inputs when a variable is made inside
             // `controlDependencies`.
-            guard let assign = node(named: initializer), assign.op == "Assign",
+            guard let assign = node(named: initializer), assign.op == "Assign" || assign.op == "AssignVariableOp",
                 case let inputs = assign.input.filter({ !$0.hasPrefix("^") }), inputs.count == 2,
                 let variable = operation(named: inputs[0]),
-                let read = try? tensor(named: variable.name + "/read"),
+                let read = try? tensor(named: variable.name + (assign.op == "Assign" ? "/read" : "/Read/ReadVariableOp")),
                 let initial = try? tensor(named: inputs[1])
             else { return nil }
             return Variable(

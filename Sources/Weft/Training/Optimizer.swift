@@ -154,11 +154,20 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
             )
             return noOp(name: name)
         }
+        let step = constant(one, name: "Const")
+        guard globalStep.isResource else {
+            return graph.addOperation(
+                "AssignAdd",
+                name: name,
+                inputs: [globalStep.output, step],
+                attributes: ["T": .type(globalStep.dtype), "use_locking": .bool(false)]
+            )
+        }
         return graph.addOperation(
-            "AssignAdd",
+            "AssignAddVariableOp",
             name: name,
-            inputs: [globalStep.output, constant(one, name: "Const")],
-            attributes: ["T": .type(globalStep.dtype), "use_locking": .bool(false)]
+            inputs: [globalStep.output, step],
+            attributes: ["dtype": .type(globalStep.dtype)]
         )
     }
 
@@ -240,7 +249,7 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
         let graph = variable.operation.graph
         let shape = variable.declaredShape
         let created = graph.colocate(with: variable.operation) {
-            Variable(name: variable.name + "/" + name, shape: shape) {
+            Variable(name: variable.name + "/" + name, shape: shape, useResource: variable.isResource) {
                 graph.nameScope("Initializer") {
                     filled(
                         shape: shape,
@@ -265,8 +274,8 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
         if let existing = nonSlotVariables.withLock({ $0[key] }) { return existing }
         let created = graph.colocate(with: first.operation) {
             switch initial {
-            case .constant(let value): Variable(Float(value), name: name)
-            case .tensor(let tensor): Variable(initialValue: tensor, shape: [], name: name)
+            case .constant(let value): Variable(Float(value), name: name, useResource: first.isResource)
+            case .tensor(let tensor): Variable(initialValue: tensor, shape: [], name: name, useResource: first.isResource)
             }
         }
         nonSlotVariables.withLock { $0[key] = created }
@@ -279,7 +288,7 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
     }
 
     /// An `Apply*` or `SparseApply*` op on `inputs` (variables first, by reference), with
-    /// TensorFlow's attributes.
+    /// TensorFlow's attributes; its `Resource` form when the variables are resource handles.
     func training(
         _ op: String,
         _ inputs: [Output],
@@ -290,27 +299,44 @@ public class Optimizer: @unchecked Sendable {  // Sendable: only `let`s of Senda
         var attributes: [String: Tensorflow_AttrValue] = ["T": .type(dtype), "use_locking": .bool(useLocking)]
         if let indices { attributes["Tindices"] = .type(indices) }
         attributes.merge(extra) { $1 }
-        return Graph.current.addOperation(op, inputs: inputs, attributes: attributes)
+        let form = inputs.first?.dtype == .resource ? "Resource" + op : op
+        return Graph.current.addOperation(form, inputs: inputs, attributes: attributes)
     }
 
-    /// `variable = value` with this optimizer's locking; the op's output is the new value.
-    func assign(_ variable: Variable, _ value: Output) -> Output {
-        Graph.current.addOperation(
-            "Assign",
+    /// `variable <op> value` (`Assign`, `AssignSub`) with this optimizer's locking; the output is
+    /// the new value (a resource variable's read after the update).
+    func update(_ op: String, _ variable: Variable, _ value: Output) -> Output {
+        guard variable.isResource else {
+            var attributes: [String: Tensorflow_AttrValue] = ["T": .type(variable.dtype), "use_locking": .bool(useLocking)]
+            if op == "Assign" { attributes["validate_shape"] = .bool(true) }
+            return Graph.current.addOperation(op, inputs: [variable.output, value], attributes: attributes).output()
+        }
+        let update = Graph.current.addOperation(
+            op + "VariableOp",
             inputs: [variable.output, value],
-            attributes: ["T": .type(variable.dtype), "use_locking": .bool(useLocking), "validate_shape": .bool(true)]
-        ).output()
+            attributes: ["dtype": .type(variable.dtype)]
+        )
+        return variable.readValue(after: update)
     }
 
-    /// `variable[indices] <op>= updates` (`ScatterAdd`, `ScatterSub`); the output is the variable.
+    /// `variable[indices] <op>= updates` (`ScatterAdd`, `ScatterSub`); the output is the
+    /// variable's new value.
     func scatter(_ op: String, _ variable: Variable, _ indices: Output, _ updates: Output) -> Output {
-        Graph.current.addOperation(
-            op,
+        guard variable.isResource else {
+            return Graph.current.addOperation(
+                op,
+                inputs: [variable.output, indices, updates],
+                attributes: [
+                    "T": .type(variable.dtype), "Tindices": .type(indices.dtype), "use_locking": .bool(useLocking),
+                ]
+            ).output()
+        }
+        let scatter = Graph.current.addOperation(
+            "Resource" + op,
             inputs: [variable.output, indices, updates],
-            attributes: [
-                "T": .type(variable.dtype), "Tindices": .type(indices.dtype), "use_locking": .bool(useLocking),
-            ]
-        ).output()
+            attributes: ["dtype": .type(variable.dtype), "Tindices": .type(indices.dtype)]
+        )
+        return variable.readValue(after: scatter)
     }
 
     /// TensorFlow's `_deduplicate_indexed_slices`: one row per index, the sum of its rows.

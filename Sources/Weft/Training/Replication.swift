@@ -7,8 +7,8 @@ public struct ReplicatedTowers: Sendable {
     public let losses: [Output]
     /// The towers' mean loss, on the first variable's device.
     public let meanLoss: Output
-    /// Each variable's gradient averaged over the towers, on the variable's device; `nil` where
-    /// no tower's loss depends on the variable.
+    /// Each variable's gradient averaged over the towers, on the variable's device (rows when
+    /// every tower's is rows); `nil` where no tower's loss depends on the variable.
     public let gradients: [(Gradient?, Variable)]
 }
 
@@ -18,8 +18,9 @@ extension Graph {
     /// device, and the mean of the towers' gradients of each variable on that variable's device
     /// (colocated with it, so on a parameter server only the averages and the update run there
     /// and each worker ships one gradient per variable). `variables` defaults to every variable
-    /// of the graph; the towers share them. Sparse gradients (a gather's rows) are averaged
-    /// densified.
+    /// of the graph; the towers share them. Where every tower's gradient of a variable is rows
+    /// (a gather's), the average is rows too: the towers' rows side by side, each scaled, so an
+    /// embedding's update touches only the rows some tower used.
     ///
     /// Throws `invalidArgument` without devices or for a tower loss that is not a float, and what
     /// building the gradients throws.
@@ -59,10 +60,9 @@ extension Graph {
         let averaged = asDefault {
             targets.indices.map { index -> (Gradient?, Variable) in
                 let variable = targets[index]
-                let present = towerGradients.compactMap { $0[index]?.densified }
-                guard !present.isEmpty else { return (nil, variable) }
+                guard let sum = Gradient.sum(towerGradients.compactMap { $0[index] }) else { return (nil, variable) }
                 return colocate(with: variable.operation) {
-                    nameScope("average_gradients") { (.dense(addN(present) * scale), variable) }
+                    nameScope("average_gradients") { (sum.replacingValues(with: sum.values * scale), variable) }
                 }
             }
         }

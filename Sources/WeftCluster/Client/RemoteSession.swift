@@ -63,8 +63,7 @@ public struct ClientSecurity: Sendable, Hashable {
 }
 
 /// This process's connection to coordinators: one messaging node (one I/O thread) for all
-/// remote sessions with the same keys, and keep-alives that hold their leases while the
-/// process lives.
+/// remote sessions with the same keys, and the client id they are opened with.
 final class ClientConnection: Sendable {
     /// The connections with keys, by key pair, made on first use.
     private static let secured = Mutex<[CurveKeyPair: ClientConnection]>([:])
@@ -119,8 +118,6 @@ final class ClientConnection: Sendable {
 
     let node: any MessageTransport
     let id = UUID().uuidString
-    private let coordinators = Mutex<[String: Int]>([:])
-    private let timers = DispatchQueue(label: "weft.client.keepalive")
 
     init(node: any MessageTransport) { self.node = node }
 
@@ -129,41 +126,41 @@ final class ClientConnection: Sendable {
         try node.requestAndWait(message, to: address, timeout: timeout)
     }
 
-    /// Keeps leases alive at `address` while sessions there are open.
-    func retain(_ address: String, lease: Duration) {
-        let first = coordinators.withLock { table -> Bool in
-            table[address, default: 0] += 1
-            return table[address] == 1
+    /// Sends one request and awaits its reply on the transport's thread. Cancelling the
+    /// awaiting task ends the wait at once with `cancelled`; the reply, if it comes, is dropped.
+    func cancellableRequest(
+        _ message: WireMessage,
+        to address: String,
+        timeout: Duration
+    ) async throws(WeftError) -> WireMessage {
+        guard !Task.isCancelled else { throw Self.cancelled }
+        let reply = Promise<Result<WireMessage, WeftError>>()
+        let result = await withTaskCancellationHandler {
+            node.request(message, to: address, timeout: timeout) { reply.complete($0) }
+            return await reply.value
+        } onCancel: {
+            reply.complete(.failure(Self.cancelled))
         }
-        if first { scheduleKeepAlive(address, every: lease / 3) }
+        return try result.get()
     }
 
-    func release(_ address: String) {
-        coordinators.withLock { table in
-            table[address, default: 1] -= 1
-            if table[address] == 0 { table[address] = nil }
-        }
-    }
-
-    private func scheduleKeepAlive(_ address: String, every interval: Duration) {
-        timers.asyncAfter(deadline: .now() + interval.dispatchInterval) { [self] in
-            guard coordinators.withLock({ $0[address] != nil }) else { return }
-            let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = id } }
-            node.request(message, to: address, timeout: interval) { _ in }
-            scheduleKeepAlive(address, every: interval)
-        }
-    }
+    /// What an awaiting task that was cancelled gets.
+    static let cancelled = WeftError(.cancelled, "the task awaiting the step was cancelled")
 }
 
-/// Runs a session's steps on a cluster through its coordinator.
+/// Runs a session's steps on a cluster through its coordinator. Its lifecycle and lease follow
+/// `ClientSessionMachine`; this class does the I/O and the waiting the machine asks for.
 public final class RemoteSessionBackend: SessionBackend {
     private struct State {
         var sentNodes: Int
         var placement: [String: String]
-        var closed = false
+        /// The session's lifecycle and lease: this class only carries out what it decides.
+        var lifecycle: ClientSessionMachine
         /// Signatures that run on one worker, sent there directly (see `Weft_DirectRoute`).
         var routes: [RunSignature: Weft_DirectRoute] = [:]
-        var directSteps: UInt64 = 0
+        /// Numbers this client's steps: a direct step's id on the worker, a coordinator step's
+        /// name when the client cancels it.
+        var nextStepID: UInt64 = 0
     }
 
     private let connection: ClientConnection
@@ -203,8 +200,45 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))
         handle = reply.envelope.session
-        state = Mutex(State(sentNodes: graphDef.node.count, placement: Self.placement(reply)))
-        connection.retain(coordinator, lease: options.lease)
+        let lifecycle = ClientSessionMachine(
+            handle: handle,
+            coordinator: coordinator,
+            lease: options.lease,
+            closeTimeout: options.closeTimeout,
+            openedAt: .now
+        )
+        state = Mutex(State(sentNodes: graphDef.node.count, placement: Self.placement(reply), lifecycle: lifecycle))
+        perform(lifecycle.start)
+    }
+
+    /// Feeds the lifecycle machine one event and returns what it asks for.
+    private func lifecycle(_ event: (inout ClientSessionMachine) -> [ClientSessionMachine.Directive]) -> [ClientSessionMachine.Directive] {
+        state.withLock { event(&$0.lifecycle) }
+    }
+
+    /// Carries out the lease's directives: keep-alives answered on the transport's thread,
+    /// wake-ups on a Dispatch timer. Not a task: the user's code may hold every thread of the
+    /// cooperative pool (a synchronous `run` called from `async` code does), and the lease must
+    /// not run out because of it. Closing's directives are carried out by `closeAndWait`.
+    private func perform(_ directives: [ClientSessionMachine.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .wakeForRenewal(let instant):
+                let delay = max(instant - .now, .zero)
+                Self.timers.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+                    guard let self else { return }
+                    perform(lifecycle { $0.renewalDue(at: .now) })
+                }
+            case .sendKeepAlive(let timeout):
+                let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = connection.id } }
+                connection.node.request(message, to: coordinator, timeout: timeout) { [weak self] result in
+                    guard let self, case .success = result else { return }
+                    perform(lifecycle { $0.replied(at: .now) })
+                }
+            case .sendClose, .wakeForCloseRetry, .closed, .closeFailed:
+                break  // only closing produces these, and closeAndWait carries them out
+            }
+        }
     }
 
     private static func placement(_ reply: WireMessage) -> [String: String] {
@@ -226,17 +260,94 @@ public final class RemoteSessionBackend: SessionBackend {
         targets: [String],
         collectStatistics: Bool
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
-        try extendIfNeeded()
+        if let request = try extensionRequest() {
+            applyExtension(try connection.request(request.message, to: coordinator, timeout: request.timeout), request)
+        }
+        let step = outgoingStep(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        let sentMicros = WallClock.nowMicros
+        let reply = Result { () throws(WeftError) in
+            try connection.request(step.message, to: step.address, timeout: step.timeout)
+        }
+        return try finish(step, reply: reply, sentMicros: sentMicros)
+    }
+
+    /// Runs the step like the synchronous form, awaiting each reply without holding a thread.
+    /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks the
+    /// coordinator to cancel the step; its late reply is dropped.
+    public func run(
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
+    ) async throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
+        if let request = try extensionRequest() {
+            // Not cancellable: an extension the coordinator applied but this side did not record
+            // would be sent again, and refused.
+            applyExtension(try await connection.node.request(request.message, to: coordinator, timeout: request.timeout), request)
+        }
+        guard !Task.isCancelled else { throw ClientConnection.cancelled }
+        let step = outgoingStep(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        let sentMicros = WallClock.nowMicros
+        let reply: Result<WireMessage, WeftError>
+        do {
+            reply = .success(try await connection.cancellableRequest(step.message, to: step.address, timeout: step.timeout))
+        } catch {
+            if error.code == .cancelled, step.route == nil { cancelOnCoordinator(step) }
+            reply = .failure(error)
+        }
+        return try finish(step, reply: reply, sentMicros: sentMicros)
+    }
+
+    /// A step's request and what its reply is read with.
+    private struct OutgoingStep: Sendable {
+        var message: WireMessage
+        var address: String
+        var timeout: Duration
+        var signature: RunSignature
+        var feeds: [Tensor]
+        var collectStatistics: Bool
+        /// The worker the step goes to directly, or `nil` for the coordinator.
+        var route: Weft_DirectRoute?
+    }
+
+    private func outgoingStep(
+        feeds: [(TensorName, Tensor)],
+        fetches: [TensorName],
+        targets: [String],
+        collectStatistics: Bool
+    ) -> OutgoingStep {
         let signature = RunSignature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
-        if let route = state.withLock({ $0.routes[signature] }) {
-            return try runDirect(
-                route,
+        let tensors = feeds.map(\.1)
+        let timeout = options.stepTimeout + .seconds(2)
+        let (route, cancelID) = state.withLock { state in
+            state.nextStepID += 1
+            return (state.routes[signature], state.nextStepID)
+        }
+        if let route {
+            let message = WireMessage.make(
+                .runPartition,
+                session: handle,
+                step: DirectStepID.make(cancelID),
+                tensors: route.feedIndices.map { tensors[Int($0)] }
+            ) { envelope in
+                envelope.client = connection.id
+                envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
+                envelope.runPartition = .with {
+                    $0.handle = route.handle
+                    $0.collectStatistics = collectStatistics
+                }
+            }
+            return OutgoingStep(
+                message: message,
+                address: route.address,
+                timeout: timeout,
                 signature: signature,
-                feeds: feeds.map(\.1),
-                collectStatistics: collectStatistics
+                feeds: tensors,
+                collectStatistics: collectStatistics,
+                route: route
             )
         }
-        let request = WireMessage.make(.runStep, session: handle, tensors: feeds.map(\.1)) { envelope in
+        let message = WireMessage.make(.runStep, session: handle, step: cancelID, tensors: tensors) { envelope in
             envelope.client = connection.id
             envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runStep = .with {
@@ -246,9 +357,31 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.collectStatistics = collectStatistics
             }
         }
-        let sentMicros = WallClock.nowMicros
-        let reply = try connection.request(request, to: coordinator, timeout: options.stepTimeout + .seconds(2))
+        return OutgoingStep(
+            message: message,
+            address: coordinator,
+            timeout: timeout,
+            signature: signature,
+            feeds: tensors,
+            collectStatistics: collectStatistics,
+            route: nil
+        )
+    }
+
+    /// Reads a step's reply: the fetched values, a direct route it offers, and the statistics
+    /// aligned to this process's clock.
+    private func finish(
+        _ step: OutgoingStep,
+        reply result: Result<WireMessage, WeftError>,
+        sentMicros: Int64
+    ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let receivedMicros = WallClock.nowMicros
+        if let route = step.route {
+            return try finishDirect(step, route: route, reply: result, sentMicros: sentMicros, receivedMicros: receivedMicros)
+        }
+        let reply = try result.get()
+        perform(lifecycle { $0.replied(at: .now) })
+        let fetches = step.signature.fetches
         guard reply.tensors.count == fetches.count else {
             throw WeftError(
                 .internal,
@@ -256,8 +389,8 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         let body = reply.envelope.runStepReply
-        if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, signature), trustRoute(body.directRoute) {
-            state.withLock { $0.routes[signature] = body.directRoute }
+        if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, step.signature), trustRoute(body.directRoute) {
+            state.withLock { $0.routes[step.signature] = body.directRoute }
         }
         let offset = clockOffsets.update(
             coordinator,
@@ -268,54 +401,38 @@ public final class RemoteSessionBackend: SessionBackend {
                 peerReplied: body.repliedUnixMicros
             )
         )
-        guard collectStatistics else { return (reply.tensors, nil) }
+        guard step.collectStatistics else { return (reply.tensors, nil) }
         var statistics = body.statistics
         if let offset { statistics.align(by: offset) }
         return (reply.tensors, StepStatistics(statistics))
     }
 
-    /// Runs a one-worker step as a `RUN_PARTITION` request to that worker. A failure forgets
-    /// every route, so the next step asks the coordinator, which knows the worker's health.
-    private func runDirect(
-        _ route: Weft_DirectRoute,
-        signature: RunSignature,
-        feeds: [Tensor],
-        collectStatistics: Bool
+    /// Reads the reply of a one-worker step sent as a `RUN_PARTITION` request to that worker. A
+    /// failure forgets every route, so the next step asks the coordinator, which knows the
+    /// worker's health.
+    private func finishDirect(
+        _ step: OutgoingStep,
+        route: Weft_DirectRoute,
+        reply result: Result<WireMessage, WeftError>,
+        sentMicros: Int64,
+        receivedMicros: Int64
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
-        let step = state.withLock { state in
-            state.directSteps += 1
-            return DirectStepID.make(state.directSteps)
-        }
-        let request = WireMessage.make(
-            .runPartition,
-            session: handle,
-            step: step,
-            tensors: route.feedIndices.map { feeds[Int($0)] }
-        ) { envelope in
-            envelope.client = connection.id
-            envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
-            envelope.runPartition = .with {
-                $0.handle = route.handle
-                $0.collectStatistics = collectStatistics
-            }
-        }
         let reply: WireMessage
-        let sentMicros = WallClock.nowMicros
         do {
-            reply = try connection.request(request, to: route.address, timeout: options.stepTimeout + .seconds(2))
+            reply = try result.get()
         } catch {
             state.withLock { $0.routes.removeAll() }
             guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
             throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
         }
-        let receivedMicros = WallClock.nowMicros
         guard reply.tensors.count == route.fetchIndices.count else {
             throw WeftError(
                 .internal,
                 "worker \(route.device) returned \(reply.tensors.count) tensors for \(route.fetchIndices.count) fetches"
             )
         }
-        var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { feeds[$0] } }
+        let signature = step.signature
+        var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { step.feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
         let fetched = values.map { $0! }  // routes are kept only when they answer every fetch
         let body = reply.envelope.runPartitionReply
@@ -328,10 +445,19 @@ public final class RemoteSessionBackend: SessionBackend {
                 peerReplied: body.repliedUnixMicros
             )
         )
-        guard collectStatistics else { return (fetched, nil) }
+        guard step.collectStatistics else { return (fetched, nil) }
         var statistics = body.statistics
         if let offset { statistics.align(by: offset) }
-        return (fetched, StepStatistics(statistics))  // routes are kept only when they answer every fetch
+        return (fetched, StepStatistics(statistics))
+    }
+
+    /// Tells the coordinator the client gave up on a step, so it ends the step with `cancelled`
+    /// rather than running it to the end; nobody waits for the answer.
+    private func cancelOnCoordinator(_ step: OutgoingStep) {
+        let message = WireMessage.make(.cancelStep, session: handle, step: step.message.envelope.step) {
+            $0.client = connection.id
+        }
+        connection.node.request(message, to: coordinator, timeout: .seconds(2)) { _ in }
     }
 
     /// Whether a direct route can be used: without keys always; with keys when the coordinator
@@ -355,15 +481,26 @@ public final class RemoteSessionBackend: SessionBackend {
         }
     }
 
-    private func extendIfNeeded() throws(WeftError) {
+    /// An extension to send before the next step: the nodes added since the last one.
+    private struct PendingExtension {
+        var message: WireMessage
+        var timeout: Duration
+        var nodeCount: Int
+    }
+
+    /// The extension the graph needs, or `nil` when the coordinator has every node; throws
+    /// `failedPrecondition` once the session is closed.
+    private func extensionRequest() throws(WeftError) -> PendingExtension? {
         let sent = try state.withLock { (state) throws(WeftError) -> Int in
-            guard !state.closed else { throw WeftError(.failedPrecondition, "Attempted to use a closed Session.") }
+            guard state.lifecycle.isOpen else {
+                throw WeftError(.failedPrecondition, "Attempted to use a closed Session.")
+            }
             return state.sentNodes
         }
-        guard graph.nodeCount > sent else { return }
+        guard graph.nodeCount > sent else { return nil }
         let graphDef = graph.graphDef
-        let (added, count) = (Array(graphDef.node.dropFirst(sent)), graphDef.node.count)
-        let request = WireMessage.make(.extendSession, session: handle) {
+        let added = Array(graphDef.node.dropFirst(sent))
+        let message = WireMessage.make(.extendSession, session: handle) {
             $0.client = connection.id
             $0.extendSession = .with {
                 $0.graph.node = added
@@ -371,9 +508,13 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.graph.library = graphDef.library
             }
         }
-        let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers)
+        return PendingExtension(message: message, timeout: options.waitForWorkers, nodeCount: graphDef.node.count)
+    }
+
+    private func applyExtension(_ reply: WireMessage, _ request: PendingExtension) {
+        perform(lifecycle { $0.replied(at: .now) })
         state.withLock { state in
-            state.sentNodes = max(state.sentNodes, count)
+            state.sentNodes = max(state.sentNodes, request.nodeCount)
             state.placement = Self.placement(reply)
             state.routes.removeAll()  // the coordinator planned the steps anew
         }
@@ -390,40 +531,38 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     private static let logger = Logger(label: "weft.client")
+    /// Where lease renewals wake, for every session of the process.
+    private static let timers = DispatchQueue(label: "weft.client.lease")
 
     /// Closes the session and waits until the coordinator acknowledges it, asking again with
     /// growing pauses while it cannot be reached (it may be restarting). Throws
     /// `deadlineExceeded` when no answer came within `closeTimeout`: the workers then free the
     /// state when their lease runs out. Closing a closed session does nothing.
     public func closeAndWait() throws(WeftError) {
-        let wasOpen = state.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        guard wasOpen else { return }
-        connection.release(coordinator)
         let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
-        let deadline = ContinuousClock.now + options.closeTimeout
-        var pause = Duration.milliseconds(50)
-        var lastError = WeftError(.deadlineExceeded, "no attempt fit in the close timeout")
-        while ContinuousClock.now < deadline {
-            let remaining = deadline - .now
-            do throws(WeftError) {
-                _ = try connection.request(request, to: coordinator, timeout: min(remaining, .seconds(2)))
+        var pending = lifecycle { $0.closeAsked(at: .now) }
+        while !pending.isEmpty {
+            let directive = pending.removeFirst()
+            switch directive {
+            case .sendClose(let timeout):
+                var failure: WeftError?
+                do {
+                    _ = try connection.request(request, to: coordinator, timeout: timeout)
+                } catch {
+                    failure = error
+                }
+                pending += lifecycle { [failure] in $0.closeReplied(failure, at: .now) }
+            case .wakeForCloseRetry(let instant):
+                Thread.sleep(forTimeInterval: max(instant - .now, .zero) / .seconds(1))
+                pending += lifecycle { $0.closeRetryDue(at: .now) }
+            case .closed:
                 return
-            } catch where error.code == .notFound {
-                return  // closed by an attempt whose answer was lost, or its lease ran out
-            } catch where error.code == .unavailable || error.code == .deadlineExceeded {
-                lastError = error
+            case .closeFailed(let error):
+                throw error
+            case .wakeForRenewal, .sendKeepAlive:
+                perform([directive])
             }
-            Thread.sleep(forTimeInterval: min(pause, max(deadline - .now, .zero)) / .seconds(1))
-            pause = min(pause * 2, .seconds(1))
         }
-        throw WeftError(
-            .deadlineExceeded,
-            "the coordinator at \(coordinator) did not acknowledge closing session \(handle) within "
-                + "\(options.closeTimeout) (\(lastError.message)); workers free its state when their lease runs out"
-        )
     }
 }
 

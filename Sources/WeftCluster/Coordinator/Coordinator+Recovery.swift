@@ -91,7 +91,7 @@ extension Coordinator {
     /// there, whose leases the worker renews; it frees the rest.
     func heartbeatReply(from device: DeviceName, held: [String]) -> WireMessage {
         let renewed = state.withLock { state in held.filter { Self.keeps($0, on: device, in: state) } }
-        return .make(.reply) { envelope in
+        return .reply() { envelope in
             envelope.heartbeatReply = .with {
                 $0.coordinatorIncarnation = incarnation
                 $0.renewed = renewed

@@ -55,7 +55,7 @@ extension Coordinator {
             return handle
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
-        return .make(.reply, session: handle) { envelope in
+        return .reply(session: handle) { envelope in
             envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
         }
     }
@@ -148,7 +148,7 @@ extension Coordinator {
                 return session.apply(change) ? session.placement : nil
             }
             if let placement {
-                return .make(.reply, session: envelope.session) { envelope in
+                return .reply(session: envelope.session) { envelope in
                     envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
                 }
             }

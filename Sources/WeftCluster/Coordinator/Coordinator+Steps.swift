@@ -40,6 +40,8 @@ extension Coordinator {
         var peers: [Weft_PeerAddress]
         /// The key of the step in the coordinator's steps in flight.
         var token: UInt64
+        /// The client's own number for the step, which its `cancelStep` names; 0 when unnumbered.
+        var clientStep: UInt64 = 0
     }
 
     /// How long past the step's deadline the coordinator waits for a worker's own answer.
@@ -64,6 +66,7 @@ extension Coordinator {
             signature: signature,
             caller: caller,
             client: envelope.client,
+            clientStep: envelope.step,
             feeds: request.tensors,
             timeout: timeout,
             collectStatistics: body.collectStatistics || sample
@@ -84,7 +87,7 @@ extension Coordinator {
             guard let tensor else { throw WeftError(.internal, "a worker's reply lacked a fetched tensor") }
             return tensor
         }
-        return .make(.reply, session: envelope.session, step: setup.step, tensors: tensors) { reply in
+        return .reply(session: envelope.session, step: setup.step, tensors: tensors) { reply in
             if let route = Self.directRoute(setup, security: configuration.security) {
                 reply.runStepReply.directRoute = route
             }
@@ -97,6 +100,7 @@ extension Coordinator {
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
+                statistics.partitionGraphs += part.partitionGraphs
                 statistics.clocks += part.clocks
                 statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
@@ -134,6 +138,7 @@ extension Coordinator {
         signature: RunSignature,
         caller: CurveKey?,
         client: String,
+        clientStep: UInt64,
         feeds: [Tensor],
         timeout: Duration,
         collectStatistics: Bool
@@ -142,7 +147,8 @@ extension Coordinator {
             guard !state.draining else {
                 throw WeftError(.unavailable, "the coordinator is shutting down; run the step once it is back")
             }
-            let setup = try Self.prepareStep(handle, in: &state, signature: signature, caller: caller, client: client)
+            var setup = try Self.prepareStep(handle, in: &state, signature: signature, caller: caller, client: client)
+            setup.clientStep = clientStep
             let machine = StepMachine(
                 participants: Set(setup.plan.partitions.keys),
                 toRegister: setup.toRegister,

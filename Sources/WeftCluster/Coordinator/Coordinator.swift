@@ -167,22 +167,29 @@ public final class Coordinator: Sendable {
         let caller = message.peerKey
         do throws(WeftError) {
             let role = configuration.security?.role(of: caller)
-            if configuration.security != nil { try Authorization.check(envelope.kind, from: role, to: .coordinator) }
-            if [.runStep, .extendSession, .closeSession].contains(envelope.kind) { await awaitRecovery(of: envelope.session) }
-            switch envelope.kind {
-            case .registerWorker: result = .success(try registerWorker(envelope.registerWorker, role: role, key: caller))
-            case .heartbeat: result = .success(try heartbeat(envelope.heartbeat, role: role))
-            case .leaveCluster: result = .success(try leave(envelope.heartbeat, role: role))
-            case .createSession: result = .success(try await createSession(envelope, owner: caller))
-            case .extendSession: result = .success(try extendSession(envelope, caller: caller))
-            case .runStep: result = .success(try await observedStep(message.message, caller: caller))
-            case .closeSession:
+            if configuration.security != nil { try Authorization.check(envelope.body, from: role, to: .coordinator) }
+            switch envelope.body {
+            case .runStep?, .extendSession?, .closeSession?, .cancelStep?: await awaitRecovery(of: envelope.session)
+            default: break
+            }
+            switch envelope.body {
+            case .registerWorker(let body)?: result = .success(try registerWorker(body, role: role, key: caller))
+            case .heartbeat(let body)?: result = .success(try heartbeat(body, role: role))
+            case .leaveCluster(let body)?: result = .success(try leave(body, role: role))
+            case .createSession?: result = .success(try await createSession(envelope, owner: caller))
+            case .extendSession?: result = .success(try extendSession(envelope, caller: caller))
+            case .runStep?: result = .success(try await observedStep(message.message, caller: caller))
+            case .cancelStep?:
+                result = .success(try cancelStep(envelope.session, client: envelope.client, step: envelope.step, caller: caller))
+            case .closeSession?:
                 result = .success(try closeSession(envelope.session, caller: caller, client: envelope.client))
-            case .clusterStatus: result = .success(clusterStatus(client: envelope.clusterStatus.client, caller: caller))
-            case .keepAlive: result = .success(keepAlive(client: envelope.keepAlive.client, caller: caller))
-            case .ping: result = .success(.ok)
-            case .measureLinks: result = .success(try await measureLinks(envelope.measureLinks))
-            default: throw WeftError(.unimplemented, "the coordinator does not handle \(envelope.kind) messages")
+            case .clusterStatus(let body)?: result = .success(clusterStatus(client: body.client, caller: caller))
+            case .keepAlive(let body)?: result = .success(keepAlive(client: body.client, caller: caller))
+            case .ping?: result = .success(.ok)
+            case .measureLinks(let body)?: result = .success(try await measureLinks(body))
+            default:
+                let kind = envelope.messageKind.map { "\($0)" } ?? "bodiless"
+                throw WeftError(.unimplemented, "the coordinator does not handle \(kind) messages")
             }
         } catch {
             result = .failure(error)
@@ -264,7 +271,7 @@ public final class Coordinator: Sendable {
         // The process that ran their partitions is gone: its replies will never come.
         let restarted = WeftError(.aborted, "worker \(device) restarted while the step ran on it")
         for run in steps { drive(run, .workerDied(device, restarted)) }
-        return .make(.reply) { envelope in
+        return .reply() { envelope in
             envelope.registerWorkerReply = .with {
                 $0.job = device.job
                 $0.task = Int32(device.task)
@@ -343,7 +350,7 @@ public final class Coordinator: Sendable {
         let reply = Weft_MeasureLinksReply.with { $0.links = links }
         let measured = try LinkMeasurement.list(reply)
         state.withLock { $0.links = measured }
-        return .make(.reply) { $0.measureLinksReply = reply }
+        return .reply() { $0.measureLinksReply = reply }
     }
 
     /// Measures the links again once registrations have settled for a moment, so placement
@@ -379,7 +386,7 @@ public final class Coordinator: Sendable {
             return name
         }
         return state.withLock { state in
-            .make(.reply) { envelope in
+            .reply() { envelope in
                 envelope.clusterStatusReply = .with { reply in
                     reply.workers = state.membership.workers.values.sorted { $0.device < $1.device }.map { worker in
                         .with {

@@ -1,5 +1,6 @@
 import WeftProto
 import WeftRuntime
+import WeftTransport
 
 /// Which role may send which request, once CURVE has proved who the sender is.
 ///
@@ -16,26 +17,34 @@ public enum Authorization {
         case worker
     }
 
-    /// Throws `permissionDenied` unless `role` may send `kind` to `receiver`; an unlisted
-    /// sender (`nil`) may send nothing.
-    public static func check(_ kind: Weft_Kind, from role: PeerRole?, to receiver: Receiver) throws(WeftError) {
+    /// Throws `permissionDenied` unless `role` may send a request with `body` to `receiver`; an
+    /// unlisted sender (`nil`) may send nothing.
+    public static func check(
+        _ body: Weft_Envelope.OneOf_Body?,
+        from role: PeerRole?,
+        to receiver: Receiver
+    ) throws(WeftError) {
         guard let role else {
             throw WeftError(.permissionDenied, "the sender's public key is not listed in the cluster file")
         }
-        guard allows(kind, from: role, to: receiver) else {
+        // A missing body or a reply body is refused by the transport before this.
+        guard let kind = body.map(MessageKind.init), allows(kind, from: role, to: receiver) else {
+            let kind = body.map { "\(MessageKind($0))" } ?? "bodiless"
             throw WeftError(.permissionDenied, "a \(receiver) does not take \(kind) requests from the \(role)")
         }
     }
 
-    /// Whether `role` may send `kind` to `receiver`.
-    public static func allows(_ kind: Weft_Kind, from role: PeerRole, to receiver: Receiver) -> Bool {
+    /// Whether `role` may send a request of `kind` to `receiver`.
+    public static func allows(_ kind: MessageKind, from role: PeerRole, to receiver: Receiver) -> Bool {
         if kind == .ping { return true }
         switch (receiver, role) {
         case (.coordinator, .worker):
             return [.registerWorker, .heartbeat, .leaveCluster].contains(kind)
         case (.coordinator, .client):
-            return [.createSession, .extendSession, .runStep, .closeSession, .keepAlive, .clusterStatus, .measureLinks]
-                .contains(kind)
+            return [
+                .createSession, .extendSession, .runStep, .cancelStep, .closeSession, .keepAlive, .clusterStatus,
+                .measureLinks,
+            ].contains(kind)
         case (.coordinator, .coordinator):
             return false
         case (.worker, .coordinator):

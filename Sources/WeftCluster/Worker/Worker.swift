@@ -73,6 +73,9 @@ public final class Worker: Sendable {
     private let work = DispatchQueue(label: "weft.worker.work", attributes: .concurrent)
     /// Signalled once the first registration succeeds.
     private let registered = DispatchSemaphore(value: 0)
+    /// Partitions executing here, of every session: a released session's step still counts
+    /// until its kernels and loops have stopped.
+    private let executing = Atomic<Int>(0)
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
     /// How long a session is held without renewal when its registration names no lease.
@@ -318,19 +321,19 @@ public final class Worker: Sendable {
         let envelope = message.message.envelope
         if let security = configuration.security {
             do throws(WeftError) {
-                try Authorization.check(envelope.kind, from: security.role(of: message.peerKey), to: .worker)
+                try Authorization.check(envelope.body, from: security.role(of: message.peerKey), to: .worker)
             } catch {
                 return node.reply(to: message, .failure(error))
             }
         }
-        switch envelope.kind {
-        case .registerPartition:
+        switch envelope.body {
+        case .registerPartition?:
             work.async { self.reply(message, self.registerPartition(envelope)) }
-        case .runPartition:
+        case .runPartition?:
             runPartition(message)
-        case .pushTensor:
+        case .pushTensor?:
             deliver(message)
-        case .abortStep:
+        case .abortStep?:
             let error = WeftError(
                 WeftError.Code(
                     rawValue: envelope.status.code == 0 ? WeftError.Code.aborted.rawValue : envelope.status.code
@@ -339,7 +342,7 @@ public final class Worker: Sendable {
             )
             session(envelope.session)?.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
-        case .releaseSession:
+        case .releaseSession?:
             let removed = state.withLock { state -> WorkerSession? in
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
@@ -349,15 +352,13 @@ public final class Worker: Sendable {
             }
             removed?.close()
             node.reply(to: message, .ok)
-        case .ping:
+        case .ping?:
             node.reply(to: message, .ok)
-        case .measureLinks:
-            work.async { self.reply(message, self.measureLinks(envelope.measureLinks)) }
+        case .measureLinks(let body)?:
+            work.async { self.reply(message, self.measureLinks(body)) }
         default:
-            node.reply(
-                to: message,
-                .failure(WeftError(.unimplemented, "a worker does not handle \(envelope.kind) messages"))
-            )
+            let kind = envelope.messageKind.map { "\($0)" } ?? "bodiless"
+            node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(kind) messages")))
         }
     }
 
@@ -377,7 +378,7 @@ public final class Worker: Sendable {
             let links = try body.peers.map { (peer) throws(WeftError) in
                 try probe.measure(from: source, to: peer, roundTrips: roundTrips, payloadBytes: payloadBytes)
             }
-            return .success(.make(.reply) { $0.measureLinksReply = .with { $0.links = links } })
+            return .success(.reply() { $0.measureLinksReply = .with { $0.links = links } })
         } catch {
             return .failure(error)
         }
@@ -479,11 +480,13 @@ public final class Worker: Sendable {
         let started = ContinuousClock.now
         let receivedMicros = WallClock.nowMicros
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
+        collector?.record(partitionGraph: plan.optimizedGraph)
         // Loops check it every iteration, so a loop that never ends fails at the deadline, when
         // the step is aborted, or when the session is released.
         let deadline: ContinuousClock.Instant? =
             envelope.deadlineMs > 0 ? .now + .milliseconds(Int64(clamping: envelope.deadlineMs)) : nil
         let cancellation = session.begin(step: step, deadline: deadline)
+        executing.add(1, ordering: .relaxed)
         let context = StepContext(
             id: step,
             resources: session.resources,
@@ -507,7 +510,10 @@ public final class Worker: Sendable {
             result in
             session.rendezvous.afterPushes(step: step) { [weak self] pushError in
                 // Running until answered, so a worker that leaves sends every answer first.
-                defer { session.end(step: step) }
+                defer {
+                    session.end(step: step)
+                    self?.executing.subtract(1, ordering: .relaxed)
+                }
                 session.rendezvous.finish(step: step)
                 ClusterMetrics.partitionFinished(
                     step: step,
@@ -551,7 +557,7 @@ public final class Worker: Sendable {
         if let pushError { return node.reply(to: message, .failure(pushError)) }
         // The request id alone matches the reply to its request.
         // Every reply carries this worker's clock, so its sender measures the offset on every step.
-        let reply = WireMessage.make(.reply, tensors: tensors) { reply in
+        let reply = WireMessage.reply(tensors: tensors) { reply in
             reply.runPartitionReply = .with {
                 if let collector { $0.statistics = collector.statistics.message }
                 $0.receivedUnixMicros = receivedMicros
@@ -642,9 +648,6 @@ final class WorkerSession: Sendable {
 
     func end(step: UInt64) { running.withLock { _ = $0.removeValue(forKey: step) } }
 
-    /// How many steps run here now.
-    var runningSteps: Int { running.withLock { $0.count } }
-
     /// Fails the step here: its receives, and its loops at their next iteration.
     func abort(step: UInt64, error: WeftError) {
         running.withLock { $0[step] }?.cancel(error)
@@ -672,13 +675,13 @@ extension Worker {
         }
         let deadline = ContinuousClock.now + timeout
         // A shutdown waits at most once; polling costs nothing that matters here.
-        while runningSteps > 0, ContinuousClock.now < deadline {
+        while executingSteps > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        let drained = runningSteps == 0
+        let drained = executingSteps == 0
         if let device {
             let message = WireMessage.make(.leaveCluster) { envelope in
-                envelope.heartbeat = .with {
+                envelope.leaveCluster = .with {
                     $0.job = device.job
                     $0.task = Int32(device.task)
                     $0.incarnation = incarnation
@@ -696,7 +699,6 @@ extension Worker {
         return drained
     }
 
-    private var runningSteps: Int {
-        state.withLock { Array($0.sessions.values) }.reduce(0) { $0 + $1.runningSteps }
-    }
+    /// How many partitions execute here now, released sessions' included.
+    var executingSteps: Int { executing.load(ordering: .relaxed) }
 }

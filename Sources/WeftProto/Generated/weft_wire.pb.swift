@@ -11,6 +11,13 @@
 /// Weft's wire protocol. Every ZeroMQ message is multipart: one frame holding an `Envelope`,
 /// then one raw frame per entry of `Envelope.tensors`, so tensor payloads never pass through
 /// protobuf bytes. Bump `protocol_version` on any incompatible change.
+///
+/// A message is told apart by its `body` alone: every request sets its own request body (empty
+/// messages for requests that need nothing but the header), every reply sets a reply body —
+/// the one its request calls for, or `ack` when it carries nothing else and for every failure,
+/// whose error is in `status`. A ROUTER serves request bodies only, a DEALER takes reply bodies
+/// only, and an envelope without a body is refused. Version 2 dropped the `Kind` enum of field 2,
+/// which repeated the body and could contradict it.
 
 import SwiftProtobuf
 
@@ -22,107 +29,6 @@ import SwiftProtobuf
 fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobuf.ProtobufAPIVersionCheck {
   struct _2: SwiftProtobuf.ProtobufAPIVersion_2 {}
   typealias Version = _2
-}
-
-public nonisolated enum Weft_Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
-  public typealias RawValue = Int
-  case unspecified // = 0
-  case reply // = 1
-  case registerWorker // = 2
-  case heartbeat // = 3
-  case createSession // = 4
-  case extendSession // = 5
-  case runStep // = 6
-  case closeSession // = 7
-  case clusterStatus // = 8
-  case registerPartition // = 9
-  case runPartition // = 10
-  case pushTensor // = 11
-  case releaseSession // = 12
-  case abortStep // = 13
-  case ping // = 14
-  case keepAlive // = 15
-  case measureLinks // = 16
-
-  /// A worker shutting down tells the coordinator, which stops sending it steps at once. Its body
-  /// is a heartbeat naming the task and incarnation that leave.
-  case leaveCluster // = 40
-  case UNRECOGNIZED(Int)
-
-  public init() {
-    self = .unspecified
-  }
-
-  public init?(rawValue: Int) {
-    switch rawValue {
-    case 0: self = .unspecified
-    case 1: self = .reply
-    case 2: self = .registerWorker
-    case 3: self = .heartbeat
-    case 4: self = .createSession
-    case 5: self = .extendSession
-    case 6: self = .runStep
-    case 7: self = .closeSession
-    case 8: self = .clusterStatus
-    case 9: self = .registerPartition
-    case 10: self = .runPartition
-    case 11: self = .pushTensor
-    case 12: self = .releaseSession
-    case 13: self = .abortStep
-    case 14: self = .ping
-    case 15: self = .keepAlive
-    case 16: self = .measureLinks
-    case 40: self = .leaveCluster
-    default: self = .UNRECOGNIZED(rawValue)
-    }
-  }
-
-  public var rawValue: Int {
-    switch self {
-    case .unspecified: return 0
-    case .reply: return 1
-    case .registerWorker: return 2
-    case .heartbeat: return 3
-    case .createSession: return 4
-    case .extendSession: return 5
-    case .runStep: return 6
-    case .closeSession: return 7
-    case .clusterStatus: return 8
-    case .registerPartition: return 9
-    case .runPartition: return 10
-    case .pushTensor: return 11
-    case .releaseSession: return 12
-    case .abortStep: return 13
-    case .ping: return 14
-    case .keepAlive: return 15
-    case .measureLinks: return 16
-    case .leaveCluster: return 40
-    case .UNRECOGNIZED(let i): return i
-    }
-  }
-
-  // The compiler won't synthesize support with the UNRECOGNIZED case.
-  public static let allCases: [Weft_Kind] = [
-    .unspecified,
-    .reply,
-    .registerWorker,
-    .heartbeat,
-    .createSession,
-    .extendSession,
-    .runStep,
-    .closeSession,
-    .clusterStatus,
-    .registerPartition,
-    .runPartition,
-    .pushTensor,
-    .releaseSession,
-    .abortStep,
-    .ping,
-    .keepAlive,
-    .measureLinks,
-    .leaveCluster,
-  ]
-
 }
 
 public nonisolated struct Weft_Status: Sendable {
@@ -167,11 +73,6 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._protocolVersion = newValue}
   }
 
-  public var kind: Weft_Kind {
-    get {_storage._kind}
-    set {_uniqueStorage()._kind = newValue}
-  }
-
   public var requestID: UInt64 {
     get {_storage._requestID}
     set {_uniqueStorage()._requestID = newValue}
@@ -182,6 +83,8 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._session = newValue}
   }
 
+  /// The step a message is about. In a `run_step` request, the client's own number for it, which
+  /// a `cancel_step` names; the coordinator's id for the step is in the reply.
   public var step: UInt64 {
     get {_storage._step}
     set {_uniqueStorage()._step = newValue}
@@ -363,6 +266,65 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .heartbeatReply(newValue)}
   }
 
+  public var closeSession: Weft_CloseSession {
+    get {
+      if case .closeSession(let v)? = _storage._body {return v}
+      return Weft_CloseSession()
+    }
+    set {_uniqueStorage()._body = .closeSession(newValue)}
+  }
+
+  public var releaseSession: Weft_ReleaseSession {
+    get {
+      if case .releaseSession(let v)? = _storage._body {return v}
+      return Weft_ReleaseSession()
+    }
+    set {_uniqueStorage()._body = .releaseSession(newValue)}
+  }
+
+  public var abortStep: Weft_AbortStep {
+    get {
+      if case .abortStep(let v)? = _storage._body {return v}
+      return Weft_AbortStep()
+    }
+    set {_uniqueStorage()._body = .abortStep(newValue)}
+  }
+
+  public var ping: Weft_Ping {
+    get {
+      if case .ping(let v)? = _storage._body {return v}
+      return Weft_Ping()
+    }
+    set {_uniqueStorage()._body = .ping(newValue)}
+  }
+
+  /// A worker shutting down tells the coordinator, which stops sending it steps at once: the
+  /// task and incarnation that leave.
+  public var leaveCluster: Weft_Heartbeat {
+    get {
+      if case .leaveCluster(let v)? = _storage._body {return v}
+      return Weft_Heartbeat()
+    }
+    set {_uniqueStorage()._body = .leaveCluster(newValue)}
+  }
+
+  public var cancelStep: Weft_CancelStep {
+    get {
+      if case .cancelStep(let v)? = _storage._body {return v}
+      return Weft_CancelStep()
+    }
+    set {_uniqueStorage()._body = .cancelStep(newValue)}
+  }
+
+  /// The reply that carries nothing but its header: an acknowledgement or, with `status`, an error.
+  public var ack: Weft_Ack {
+    get {
+      if case .ack(let v)? = _storage._body {return v}
+      return Weft_Ack()
+    }
+    set {_uniqueStorage()._body = .ack(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -384,12 +346,89 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case measureLinksReply(Weft_MeasureLinksReply)
     case clusterStatus(Weft_ClusterStatus)
     case heartbeatReply(Weft_HeartbeatReply)
+    case closeSession(Weft_CloseSession)
+    case releaseSession(Weft_ReleaseSession)
+    case abortStep(Weft_AbortStep)
+    case ping(Weft_Ping)
+    /// A worker shutting down tells the coordinator, which stops sending it steps at once: the
+    /// task and incarnation that leave.
+    case leaveCluster(Weft_Heartbeat)
+    case cancelStep(Weft_CancelStep)
+    /// The reply that carries nothing but its header: an acknowledgement or, with `status`, an error.
+    case ack(Weft_Ack)
 
   }
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Client to coordinator: close the session `session` names and free it on every worker.
+public nonisolated struct Weft_CloseSession: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Coordinator to worker: free the session `session` names.
+public nonisolated struct Weft_ReleaseSession: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Coordinator to worker: end step `step` of `session` with the error in `status`.
+public nonisolated struct Weft_AbortStep: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Client to coordinator: the client stopped waiting for the step it numbered `step` in its
+/// `run_step` envelope; end it with `cancelled`. Unknown or finished steps are ignored.
+public nonisolated struct Weft_CancelStep: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Any process to any other: answered with an `ack`; its payload frames, if any, time a link.
+public nonisolated struct Weft_Ping: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A reply with nothing but its header.
+public nonisolated struct Weft_Ack: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Weft_RegisterWorker: Sendable {
@@ -886,6 +925,9 @@ public nonisolated struct Weft_StepStats: Sendable {
 
   public var clocks: [Weft_DeviceClock] = []
 
+  /// The graph each device ran, after pruning and optimizations (RunMetadata.partition_graphs).
+  public var partitionGraphs: [Tensorflow_GraphDef] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1188,10 +1230,6 @@ public nonisolated struct Weft_MeasureLinksReply: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "weft"
 
-nonisolated extension Weft_Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}REPLY\0\u{1}REGISTER_WORKER\0\u{1}HEARTBEAT\0\u{1}CREATE_SESSION\0\u{1}EXTEND_SESSION\0\u{1}RUN_STEP\0\u{1}CLOSE_SESSION\0\u{1}CLUSTER_STATUS\0\u{1}REGISTER_PARTITION\0\u{1}RUN_PARTITION\0\u{1}PUSH_TENSOR\0\u{1}RELEASE_SESSION\0\u{1}ABORT_STEP\0\u{1}PING\0\u{1}KEEP_ALIVE\0\u{1}MEASURE_LINKS\0\u{2}\u{18}LEAVE_CLUSTER\0")
-}
-
 nonisolated extension Weft_Status: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
@@ -1269,11 +1307,10 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}kind\0\u{3}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{4}\u{2}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0\u{3}close_session\0\u{3}release_session\0\u{3}abort_step\0\u{1}ping\0\u{3}leave_cluster\0\u{3}cancel_step\0\u{1}ack\0\u{b}kind\0\u{c}\u{2}\u{1}")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
-    var _kind: Weft_Kind = .unspecified
     var _requestID: UInt64 = 0
     var _session: String = String()
     var _step: UInt64 = 0
@@ -1293,7 +1330,6 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
     init(copying source: _StorageClass) {
       _protocolVersion = source._protocolVersion
-      _kind = source._kind
       _requestID = source._requestID
       _session = source._session
       _step = source._step
@@ -1321,7 +1357,6 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
-        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
         case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestID) }()
         case 4: try { try decoder.decodeSingularStringField(value: &_storage._session) }()
         case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._step) }()
@@ -1563,6 +1598,97 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .heartbeatReply(v)
           }
         }()
+        case 38: try {
+          var v: Weft_CloseSession?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .closeSession(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .closeSession(v)
+          }
+        }()
+        case 39: try {
+          var v: Weft_ReleaseSession?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .releaseSession(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .releaseSession(v)
+          }
+        }()
+        case 40: try {
+          var v: Weft_AbortStep?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .abortStep(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .abortStep(v)
+          }
+        }()
+        case 41: try {
+          var v: Weft_Ping?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .ping(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .ping(v)
+          }
+        }()
+        case 42: try {
+          var v: Weft_Heartbeat?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .leaveCluster(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .leaveCluster(v)
+          }
+        }()
+        case 43: try {
+          var v: Weft_CancelStep?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .cancelStep(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .cancelStep(v)
+          }
+        }()
+        case 44: try {
+          var v: Weft_Ack?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .ack(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .ack(v)
+          }
+        }()
         default: break
         }
       }
@@ -1577,9 +1703,6 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       // https://github.com/apple/swift-protobuf/issues/1182
       if _storage._protocolVersion != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 1)
-      }
-      if _storage._kind != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 2)
       }
       if _storage._requestID != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._requestID, fieldNumber: 3)
@@ -1675,6 +1798,34 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         guard case .heartbeatReply(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
       }()
+      case .closeSession?: try {
+        guard case .closeSession(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 38)
+      }()
+      case .releaseSession?: try {
+        guard case .releaseSession(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 39)
+      }()
+      case .abortStep?: try {
+        guard case .abortStep(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
+      }()
+      case .ping?: try {
+        guard case .ping(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
+      }()
+      case .leaveCluster?: try {
+        guard case .leaveCluster(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 42)
+      }()
+      case .cancelStep?: try {
+        guard case .cancelStep(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 43)
+      }()
+      case .ack?: try {
+        guard case .ack(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
+      }()
       case nil: break
       }
     }
@@ -1687,7 +1838,6 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         let _storage = _args.0
         let rhs_storage = _args.1
         if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
-        if _storage._kind != rhs_storage._kind {return false}
         if _storage._requestID != rhs_storage._requestID {return false}
         if _storage._session != rhs_storage._session {return false}
         if _storage._step != rhs_storage._step {return false}
@@ -1700,6 +1850,120 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_CloseSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CloseSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_CloseSession, rhs: Weft_CloseSession) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_ReleaseSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReleaseSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_ReleaseSession, rhs: Weft_ReleaseSession) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_AbortStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AbortStep"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_AbortStep, rhs: Weft_AbortStep) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_CancelStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelStep"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_CancelStep, rhs: Weft_CancelStep) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_Ping: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Ping"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_Ping, rhs: Weft_Ping) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_Ack: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Ack"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_Ack, rhs: Weft_Ack) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2628,7 +2892,7 @@ nonisolated extension Weft_DeviceClock: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StepStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0\u{3}partition_graphs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2640,6 +2904,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.partitionGraphs) }()
       default: break
       }
     }
@@ -2658,6 +2923,9 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.clocks.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 4)
     }
+    if !self.partitionGraphs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.partitionGraphs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2666,6 +2934,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.tensorsSent != rhs.tensorsSent {return false}
     if lhs.bytesSent != rhs.bytesSent {return false}
     if lhs.clocks != rhs.clocks {return false}
+    if lhs.partitionGraphs != rhs.partitionGraphs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

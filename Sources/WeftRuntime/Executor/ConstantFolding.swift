@@ -9,18 +9,32 @@ public struct GraphOptimizations: Sendable, Hashable {
     /// Drops nodes that only pass a tensor on: `Identity`, and `x * 1`, `x + 0`, `x - 0`,
     /// `x / 1` with a constant scalar (`Simplification`).
     public var simplifyArithmetic: Bool
+    /// Drops a `NoOp` that only joins control edges, when its consumers waiting for its inputs
+    /// directly takes no more edges than it does (Grappler's dependency optimizer).
+    public var pruneNoOps: Bool
 
     /// Chooses the optimizations.
-    public init(foldConstants: Bool = true, eliminateCommonSubexpressions: Bool = true, simplifyArithmetic: Bool = true) {
+    public init(
+        foldConstants: Bool = true,
+        eliminateCommonSubexpressions: Bool = true,
+        simplifyArithmetic: Bool = true,
+        pruneNoOps: Bool = true
+    ) {
         self.foldConstants = foldConstants
         self.eliminateCommonSubexpressions = eliminateCommonSubexpressions
         self.simplifyArithmetic = simplifyArithmetic
+        self.pruneNoOps = pruneNoOps
     }
 
     /// Every optimization, as sessions use by default.
     public static let `default` = GraphOptimizations()
     /// None: every node of the graph runs as written.
-    public static let none = GraphOptimizations(foldConstants: false, eliminateCommonSubexpressions: false, simplifyArithmetic: false)
+    public static let none = GraphOptimizations(
+        foldConstants: false,
+        eliminateCommonSubexpressions: false,
+        simplifyArithmetic: false,
+        pruneNoOps: false
+    )
 }
 
 /// Constant folding over the nodes a plan needs. A node folds when it is a `Const`, or a

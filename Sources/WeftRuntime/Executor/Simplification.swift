@@ -9,6 +9,8 @@ import WeftProto
 ///   earlier one is that node.
 /// - `Identity(x)`, `x * 1`, `1 * x`, `x + 0`, `0 + x`, `x - 0` and `x / 1` (the constant a
 ///   folded scalar of x's dtype) are `x`, as in TensorFlow.
+/// - A `NoOp` joining the control edges of compute nodes is dropped when waiting for its inputs
+///   directly costs its consumers no more edges (fan-in × fan-out ≤ fan-in + fan-out).
 ///
 /// Nodes the caller names (fetched or targets) stay, so their statistics remain, and so do
 /// stateful, control-flow, reference and resource nodes: their identity is their effect.
@@ -21,6 +23,8 @@ struct Simplification {
 
     /// A removed node's outputs, each as the tensor that holds its value (never itself removed).
     private var replaced: [Int: [Source]] = [:]
+    /// A dropped `NoOp`: the nodes its control consumers wait for instead.
+    private var joined: [Int: [Int]] = [:]
     private let graph: RuntimeGraph
     private let feeds: [TensorName: Int]
 
@@ -32,7 +36,7 @@ struct Simplification {
         let op: String
         let attributes: [String: Tensorflow_AttrValue]
         let inputs: [Source]
-        let controls: [Int?]
+        let controls: [Int]
     }
 
     /// Simplifies `order` (graph nodes, producers first); `folded` holds the values constant
@@ -47,9 +51,16 @@ struct Simplification {
     ) {
         self.graph = graph
         self.feeds = feeds
-        guard optimizations.simplifyArithmetic || optimizations.eliminateCommonSubexpressions else { return }
+        let controlFanOut = optimizations.pruneNoOps ? Self.controlFanOut(graph: graph, order: order) : [:]
         var seen: [Key: Int] = [:]
-        for node in order where folded[node] == nil && !kept.contains(node) && Self.isPure(graph.nodes[node], in: graph) {
+        for node in order where folded[node] == nil && !kept.contains(node) {
+            if optimizations.pruneNoOps, let inputs = prunedNoOp(node, fanOut: controlFanOut[node, default: 0]) {
+                joined[node] = inputs
+                continue
+            }
+            guard optimizations.simplifyArithmetic || optimizations.eliminateCommonSubexpressions,
+                Self.isPure(graph.nodes[node], in: graph)
+            else { continue }
             let runtime = graph.nodes[node]
             let inputs = runtime.dataInputs.indices.map { source(of: node, input: $0) }
             if optimizations.simplifyArithmetic, let forwarded = forwarded(runtime, inputs, folded: folded) {
@@ -57,7 +68,7 @@ struct Simplification {
                 continue
             }
             guard optimizations.eliminateCommonSubexpressions else { continue }
-            let controls = runtime.controlInputs.map { waitedFor($0) }.sorted { ($0 ?? -1) < ($1 ?? -1) }
+            let controls = runtime.controlInputs.flatMap { waitedFor($0) }.sorted()
             let key = Key(op: runtime.info.op, attributes: runtime.info.attributes.values, inputs: inputs, controls: controls)
             guard let earlier = seen[key] else {
                 seen[key] = node
@@ -75,13 +86,39 @@ struct Simplification {
         return source(producer, output)
     }
 
-    /// The node a control edge from `node` waits for once simplified: the producer of the tensor
-    /// that replaces it, which is ready no later than `node` would have been; `nil` when that
-    /// tensor is fed, so there is nothing to wait for.
-    func waitedFor(_ node: Int) -> Int? {
-        guard let outputs = replaced[node], let first = outputs.first else { return node }
-        guard case .tensor(let producer, _) = first else { return nil }
-        return producer
+    /// The nodes a control edge from `node` waits for once simplified: the producer of the
+    /// tensor that replaces it, which is ready no later than `node` would have been (none when
+    /// that tensor is fed), or the inputs of a dropped `NoOp`.
+    func waitedFor(_ node: Int) -> [Int] {
+        if let inputs = joined[node] { return inputs }
+        guard let outputs = replaced[node], let first = outputs.first else { return [node] }
+        guard case .tensor(let producer, _) = first else { return [] }
+        return [producer]
+    }
+
+    /// The nodes a `NoOp`'s control consumers wait for instead of it, when it may be dropped: it
+    /// joins only compute nodes (a control-flow node's edges carry deadness of its own) and
+    /// dropping it adds no edges.
+    private func prunedNoOp(_ node: Int, fanOut: Int) -> [Int]? {
+        let runtime = graph.nodes[node]
+        guard runtime.info.op == "NoOp", runtime.dataInputs.isEmpty, fanOut > 0 else { return nil }
+        var inputs: [Int] = []
+        for control in runtime.controlInputs {
+            for input in waitedFor(control) where !inputs.contains(input) { inputs.append(input) }
+        }
+        guard inputs.allSatisfy({ ControlFlowKind.of(graph.nodes[$0].info.op) == .compute }),
+            inputs.count * fanOut <= inputs.count + fanOut
+        else { return nil }
+        return inputs
+    }
+
+    /// How many nodes of `order` wait for each node through control edges.
+    private static func controlFanOut(graph: RuntimeGraph, order: [Int]) -> [Int: Int] {
+        var fanOut: [Int: Int] = [:]
+        for node in order {
+            for control in graph.nodes[node].controlInputs { fanOut[control, default: 0] += 1 }
+        }
+        return fanOut
     }
 
     private func source(_ node: Int, _ output: Int) -> Source {

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WeftProto
 
 /// One run signature (feeds, fetches, targets) of a graph, pruned and compiled once: the
 /// nodes that must run, their kernels, and the edges between them. Running it is cheap and
@@ -119,6 +120,9 @@ public final class StepPlan: Sendable {
     public let hasAsyncKernels: Bool
     /// The names of the nodes that run, for reports.
     public var nodeNames: [String] { nodes.map(\.name) }
+    /// What `optimizedGraph` is made from, and the graph once made.
+    let optimized: OptimizedGraph
+    let optimizedGraphCache = Mutex<Tensorflow_GraphDef?>(nil)
 
     /// Prunes `graph` to what `fetches` and `targets` need, cutting at fed tensors, checks it
     /// has no cycle other than loops, applies `optimizations`, finds the loop frames, and builds
@@ -170,7 +174,7 @@ public final class StepPlan: Sendable {
         for (position, node) in order.enumerated() { planIndex[node] = position }
         /// The plan positions a node waits for through its control edges.
         func controlProducers(_ node: Int) -> [Int] {
-            graph.nodes[node].controlInputs.compactMap { simplified.waitedFor($0) }.filter { folded[$0] == nil }
+            graph.nodes[node].controlInputs.flatMap { simplified.waitedFor($0) }.filter { folded[$0] == nil }
         }
 
         // Unfed producers of each node as plan positions, data (without back edges) then control.
@@ -292,6 +296,14 @@ public final class StepPlan: Sendable {
         self.feeds = feeds
         self.feedTypes = feedTypes
         self.fetches = fetchSources
+        self.optimized = OptimizedGraph(
+            graph: graph,
+            order: order,
+            folded: folded.filter { running.contains($0.key) },
+            simplified: simplified,
+            feeds: feeds,
+            feedTypes: feedTypes
+        )
     }
 
     /// `sequentialLoops`: the expensive nodes of each loop frame that has no loop inside it and
@@ -339,7 +351,7 @@ public final class StepPlan: Sendable {
             for input in graph.nodes[node].dataInputs.indices {
                 if case .tensor(let producer, _) = simplified.source(of: node, input: input) { stack.append(producer) }
             }
-            stack.append(contentsOf: graph.nodes[node].controlInputs.compactMap { simplified.waitedFor($0) })
+            stack.append(contentsOf: graph.nodes[node].controlInputs.flatMap { simplified.waitedFor($0) })
         }
         return reached
     }
