@@ -1,3 +1,4 @@
+import WeftProto
 import WeftRuntime
 
 /// Something a session can fetch: an `Output`, or a `Variable` (its current value).
@@ -254,6 +255,9 @@ struct StepRequest {
 public struct RunMetadata: Sendable {
     /// Every node's device and time, and the tensors pushed between workers.
     public var stepStatistics = StepStatistics()
+    /// The graph each device ran, after pruning and the session's optimizations: one for a
+    /// local session, one per worker on a cluster (TensorFlow's `partition_graphs`).
+    public var partitionGraphs: [Tensorflow_GraphDef] { stepStatistics.partitionGraphs }
 
     /// Empty metadata, to pass to `run`.
     public init() {}

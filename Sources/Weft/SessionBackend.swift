@@ -143,6 +143,7 @@ public final class LocalSessionBackend: SessionBackend {
             return (state.plans[signature]!, step)
         }
         let collector = collectStatistics ? StepStatisticsCollector() : nil
+        collector?.record(partitionGraph: plan.optimizedGraph)
         let context = StepContext(id: step, resources: resources, statistics: collector, cancellation: cancellation)
         return StartedStep(plan: plan, context: context, collector: collector)
     }

@@ -242,6 +242,7 @@ final class IOLoop {
         core: NodeCore
     ) throws(WeftError) -> (service: ZAPService, name: String) {
         let name = "weft.node.\(core.serial)"
+        router.tensorFrameBytes = core.configuration.encryptedTensorFrameBytes
         try router.set(ZMQ_CURVE_SERVER, 1 as Int32)
         try router.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)
         try router.set(ZMQ_ZAP_DOMAIN, bytes: Array(name.utf8))
@@ -661,6 +662,7 @@ final class IOLoop {
                 "no public key is known for \(address): list the process there in the cluster file's security section"
             )
         }
+        dealer.tensorFrameBytes = configuration.encryptedTensorFrameBytes
         try dealer.set(ZMQ_CURVE_SERVERKEY, bytes: serverKey.bytes)
         try dealer.set(ZMQ_CURVE_PUBLICKEY, bytes: security.keyPair.publicKey.bytes)
         try dealer.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)
@@ -930,10 +932,16 @@ final class IOLoop {
     // MARK: Framing
 
     /// Validates a received message and wraps its payload frames as tensors without copying
-    /// them (see `ReceivedFrame.makeBuffer`).
+    /// them (see `ReceivedFrame.makeBuffer`); a tensor split into frames is joined, and may hold
+    /// no more than one frame may.
     private func decode(_ envelope: Weft_Envelope, payloads: ArraySlice<ReceivedFrame>) throws(WeftError) -> WireMessage
     {
-        try WireCodec.decode(envelope, payloads: payloads, bytes: \.bytes) { frame, alignment in
+        try WireCodec.decode(
+            envelope,
+            payloads: payloads,
+            maxSplitTensorBytes: configuration.maxMessageSize,
+            bytes: \.bytes
+        ) { frame, alignment in
             let (buffer, copied) = frame.makeBuffer(alignment: alignment)
             if copied { logger.trace("misaligned payload frame copied", metadata: ["bytes": "\(buffer.byteCount)"]) }
             return buffer

@@ -21,6 +21,9 @@ final class Socket {
     private var spareFrame: ReceivedFrame?
     /// A monitor publishes this socket's events (`monitor(_:events:)`).
     private var monitored = false
+    /// When set, a tensor payload larger than this leaves as several frames of at most this
+    /// size, each pointing into the tensor's buffer (see `MessagingNode.Configuration`).
+    var tensorFrameBytes: Int?
 
     /// Makes a socket of `type` (`ZMQ_ROUTER`, …) with linger 0, so closing never blocks.
     init(context: ZMQContext, type: Int32, role: String) throws(WeftError) {
@@ -126,36 +129,63 @@ final class Socket {
 
     /// Sends `frames` as one multipart message, without blocking unless `blocking` (then up to
     /// the socket's `ZMQ_SNDTIMEO`). Tensor frames are not copied: libzmq reads the tensor's
-    /// buffer, which stays retained until libzmq has sent it.
+    /// buffer, which stays retained until libzmq has sent it. With `tensorFrameBytes`, a larger
+    /// tensor leaves as several frames over consecutive parts of its buffer.
     func send(_ frames: [OutgoingFrame], identity: [UInt8]? = nil, blocking: Bool = false) -> SendOutcome {
         let flags = blocking ? 0 : ZMQ_DONTWAIT
-        let total = frames.count + (identity == nil ? 0 : 1)
-        precondition(total > 0, "a ZeroMQ message has at least one frame")
+        precondition(!frames.isEmpty || identity != nil, "a ZeroMQ message has at least one frame")
         return withUnsafeTemporaryAllocation(of: zmq_msg_t.self, capacity: 1) { storage in
             let message = storage.baseAddress!
-            var index = 0
-            func sendOne(_ initialize: (UnsafeMutablePointer<zmq_msg_t>) -> Int32) -> SendOutcome? {
+            var sentAny = false
+            func sendOne(last: Bool, _ initialize: (UnsafeMutablePointer<zmq_msg_t>) -> Int32) -> SendOutcome? {
                 guard initialize(message) == 0 else { return .failed(zmq_errno()) }
                 defer { zmq_msg_close(message) }  // a sent message is empty, so closing it is a no-op
-                let more = index + 1 < total
-                index += 1
-                if zmq_msg_send(message, handle, flags | (more ? ZMQ_SNDMORE : 0)) >= 0 { return nil }
+                let first = !sentAny
+                sentAny = true
+                if zmq_msg_send(message, handle, flags | (last ? 0 : ZMQ_SNDMORE)) >= 0 { return nil }
                 let error = zmq_errno()
                 // Only the first frame can meet a full queue: libzmq admits the rest of a message
                 // once its first frame is in.
-                return error == EAGAIN && index == 1 ? .wouldBlock : .failed(error)
+                return error == EAGAIN && first ? .wouldBlock : .failed(error)
             }
-            if let identity, let outcome = sendOne({ Self.initialize($0, copying: identity) }) { return outcome }
-            for frame in frames {
+            if let identity, let outcome = sendOne(last: frames.isEmpty, { Self.initialize($0, copying: identity) }) {
+                return outcome
+            }
+            for (index, frame) in frames.enumerated() {
+                let last = index == frames.count - 1
                 let outcome: SendOutcome?
                 switch frame {
-                case .bytes(let bytes): outcome = sendOne { Self.initialize($0, copying: bytes) }
-                case .tensor(let tensor): outcome = sendOne { Self.initialize($0, sharing: tensor) }
+                case .bytes(let bytes):
+                    outcome = sendOne(last: last) { Self.initialize($0, copying: bytes) }
+                case .tensor(let tensor):
+                    outcome = sendParts(of: tensor, last: last, sendOne)
                 }
                 if let outcome { return outcome }
             }
             return .sent
         }
+    }
+
+    /// Sends a tensor's payload as one frame, or as frames of at most `tensorFrameBytes`.
+    private func sendParts(
+        of tensor: Tensor,
+        last: Bool,
+        _ sendOne: (_ last: Bool, _ initialize: (UnsafeMutablePointer<zmq_msg_t>) -> Int32) -> SendOutcome?
+    ) -> SendOutcome? {
+        let count = tensor.byteCount
+        guard let part = tensorFrameBytes, part > 0, count > part else {
+            return sendOne(last) { Self.initialize($0, sharing: tensor, bytes: 0..<count) }
+        }
+        var offset = 0
+        while offset < count {
+            let end = offset + Swift.min(part, count - offset)
+            let range = offset..<end
+            if let outcome = sendOne(last && end == count, { Self.initialize($0, sharing: tensor, bytes: range) }) {
+                return outcome
+            }
+            offset = end
+        }
+        return nil
     }
 
     private static func initialize(_ message: UnsafeMutablePointer<zmq_msg_t>, copying bytes: [UInt8]) -> Int32 {
@@ -166,14 +196,19 @@ final class Socket {
         return 0
     }
 
-    /// Points the message at the tensor's own bytes; libzmq calls `releaseSentBuffer` when done.
-    private static func initialize(_ message: UnsafeMutablePointer<zmq_msg_t>, sharing tensor: Tensor) -> Int32 {
-        guard tensor.byteCount > 0 else { return zmq_msg_init(message) }
+    /// Points the message at `bytes` of the tensor's own buffer; libzmq calls `releaseSentBuffer`
+    /// when done.
+    private static func initialize(
+        _ message: UnsafeMutablePointer<zmq_msg_t>,
+        sharing tensor: Tensor,
+        bytes: Range<Int>
+    ) -> Int32 {
+        guard !bytes.isEmpty else { return zmq_msg_init(message) }
         let retained = Unmanaged.passRetained(tensor.buffer)
         let rc = zmq_msg_init_data(
             message,
-            tensor.buffer.base,
-            tensor.byteCount,
+            tensor.buffer.base + bytes.lowerBound,
+            bytes.count,
             releaseSentBuffer,
             retained.toOpaque()
         )

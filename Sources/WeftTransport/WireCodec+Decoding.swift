@@ -4,24 +4,53 @@ import WeftRuntime
 extension WireCodec {
     /// Validates an envelope against its payload frames and makes the message's tensors: string
     /// and resource tensors from their `TensorProto`, the others over the bytes `buffer` gives
-    /// for a frame (uncopied where it can be). Every size is checked before anything is made.
+    /// for a frame (uncopied where it can be), or, for a tensor split into several frames, in a
+    /// buffer of its own the frames are copied into. Every size is checked before anything is
+    /// made; `maxSplitTensorBytes` bounds a split tensor (see `validate`).
     static func decode<Frame>(
         _ envelope: Weft_Envelope,
-        payloads: some Collection<Frame>,
+        payloads: some RandomAccessCollection<Frame>,
+        maxSplitTensorBytes: Int = .max,
         bytes: (Frame) -> UnsafeRawBufferPointer,
         buffer: (Frame, _ alignment: Int) -> TensorBuffer
     ) throws(WeftError) -> WireMessage {
-        let layouts = try validate(envelope, payloadSizes: payloads.map { bytes($0).count })
+        let layouts = try validate(
+            envelope,
+            payloadSizes: payloads.map { bytes($0).count },
+            maxSplitTensorBytes: maxSplitTensorBytes
+        )
         var tensors: [Tensor] = []
         tensors.reserveCapacity(layouts.count)
-        for ((dtype, shape), frame) in zip(layouts, payloads) {
+        for (dtype, shape, frames) in layouts {
+            let first = payloads[payloads.index(payloads.startIndex, offsetBy: frames.lowerBound)]
             if dtype.isObject {
-                tensors.append(try objectTensor(bytes(frame), dtype: dtype, shape: shape))
+                tensors.append(try objectTensor(bytes(first), dtype: dtype, shape: shape))
+            } else if frames.count == 1 {
+                tensors.append(Tensor(dtype: dtype, shape: shape, buffer: buffer(first, dtype.byteSize)))
             } else {
-                tensors.append(Tensor(dtype: dtype, shape: shape, buffer: buffer(frame, dtype.byteSize)))
+                let parts = payloads.dropFirst(frames.lowerBound).prefix(frames.count)
+                tensors.append(Tensor(dtype: dtype, shape: shape, buffer: joined(parts, bytes: bytes)))
             }
         }
         return WireMessage(envelope: envelope, tensors: tensors)
+    }
+
+    /// One buffer holding the bytes of `frames` in order: a tensor that arrived split. Its size
+    /// was bounded by `validate`, so it counts in `TensorMemory` without a check, as a received
+    /// frame does.
+    private static func joined<Frame>(
+        _ frames: some Collection<Frame>,
+        bytes: (Frame) -> UnsafeRawBufferPointer
+    ) -> TensorBuffer {
+        let buffer = TensorBuffer(byteCount: frames.reduce(0) { $0 + bytes($1).count })
+        var offset = 0
+        for frame in frames {
+            let part = bytes(frame)
+            guard let base = part.baseAddress else { continue }
+            (buffer.base + offset).copyMemory(from: base, byteCount: part.count)
+            offset += part.count
+        }
+        return buffer
     }
 }
 
@@ -52,6 +81,7 @@ extension WireMessage {
         let message = try WireCodec.decode(
             envelope,
             payloads: payloads,
+            maxSplitTensorBytes: MessageSizeLimit.bytes,
             bytes: { UnsafeRawBufferPointer(start: $0.base, count: $0.byteCount) },
             buffer: { buffer, _ in buffer }
         )

@@ -91,8 +91,18 @@ enum WireCodec {
     }
 
     /// Checks that an envelope and the sizes of the payload frames after it form a message this
-    /// process understands, and returns each tensor's dtype and shape.
-    static func validate(_ envelope: Weft_Envelope, payloadSizes: [Int]) throws(WeftError) -> [(DType, TensorShape)] {
+    /// process understands, and returns each tensor's dtype, shape and payload frames.
+    ///
+    /// A tensor of bytes travels as one frame of its size, or as several non-empty frames that add
+    /// up to it (a node with CURVE splits large tensors so encryption, the wire and decryption
+    /// overlap); the sizes the envelope announces say which frames belong to which tensor. A
+    /// string or resource tensor is one frame (its `TensorProto`). A tensor split into frames may
+    /// hold at most `maxSplitTensorBytes`, the cap a single frame meets in libzmq.
+    static func validate(
+        _ envelope: Weft_Envelope,
+        payloadSizes: [Int],
+        maxSplitTensorBytes: Int = .max
+    ) throws(WeftError) -> [(DType, TensorShape, frames: Range<Int>)] {
         guard envelope.protocolVersion == WireProtocol.version else {
             throw WeftError(
                 .invalidArgument,
@@ -100,16 +110,20 @@ enum WireCodec {
                     + "version \(WireProtocol.version); run the same Weft release in every process"
             )
         }
-        guard envelope.tensors.count == payloadSizes.count else {
-            throw WeftError(
+        var frameCountError: WeftError {
+            WeftError(
                 .invalidArgument,
                 "the envelope describes \(envelope.tensors.count) tensor(s) but \(payloadSizes.count) payload "
                     + "frame(s) followed it"
             )
         }
-        var result: [(DType, TensorShape)] = []
-        result.reserveCapacity(payloadSizes.count)
-        for (index, (meta, size)) in zip(envelope.tensors, payloadSizes).enumerated() {
+        guard envelope.tensors.count <= payloadSizes.count else { throw frameCountError }
+        var result: [(DType, TensorShape, frames: Range<Int>)] = []
+        result.reserveCapacity(envelope.tensors.count)
+        var next = 0  // the first payload frame not yet assigned to a tensor
+        for (index, meta) in envelope.tensors.enumerated() {
+            // Fewer frames than tensors left: the frames cannot cover them all.
+            guard payloadSizes.count - next >= envelope.tensors.count - index else { throw frameCountError }
             // Formatted only for an error message: this runs for every tensor of every message.
             var label: String { meta.name.isEmpty ? "tensor \(index)" : "tensor \(index) ('\(meta.name)')" }
             let dtype: DType
@@ -134,19 +148,50 @@ enum WireCodec {
                 }
                 expected = product
             }
-            if dtype.isObject { expected = 0 }
             let shape = TensorShape(meta.shape.map { Int($0) })
             // Strings and handles travel as a TensorProto, checked when it is read.
-            guard expected == size || dtype.isObject else {
+            if dtype.isObject || payloadSizes[next] == expected {
+                result.append((dtype, shape, next..<next + 1))
+                next += 1
+                continue
+            }
+            let frames = try splitFrames(of: expected, from: next, payloadSizes, label: "\(label) of type \(dtype) and shape \(shape)")
+            guard expected <= maxSplitTensorBytes else {
                 throw WeftError(
-                    .invalidArgument,
-                    "\(label) of type \(dtype) and shape \(shape) needs \(expected) bytes, but its payload frame "
-                        + "has \(size)"
+                    .resourceExhausted,
+                    "\(label) of type \(dtype) and shape \(shape) holds \(expected) bytes, more than the "
+                        + "\(maxSplitTensorBytes)-byte message size limit of this process"
                 )
             }
-            result.append((dtype, shape))
+            result.append((dtype, shape, frames))
+            next = frames.upperBound
         }
+        guard next == payloadSizes.count else { throw frameCountError }
         return result
     }
 
+    /// The non-empty frames from `start` on that add up to `expected` bytes: a tensor split into
+    /// frames. Throws when they do not add up exactly.
+    private static func splitFrames(
+        of expected: Int,
+        from start: Int,
+        _ payloadSizes: [Int],
+        label: @autoclosure () -> String
+    ) throws(WeftError) -> Range<Int> {
+        var total = 0
+        var end = start
+        // Each size is at most a frame's, so the sum cannot overflow before it passes `expected`.
+        while total < expected, end < payloadSizes.count, payloadSizes[end] > 0 {
+            total += payloadSizes[end]
+            end += 1
+        }
+        guard total == expected, end > start + 1 else {
+            let carried =
+                end <= start + 1
+                ? "its payload frame has \(payloadSizes[start])"
+                : "its \(end - start) payload frames have \(total)"
+            throw WeftError(.invalidArgument, "\(label()) needs \(expected) bytes, but \(carried)")
+        }
+        return start..<end
+    }
 }

@@ -11,7 +11,7 @@ import WeftTestKit
 @Suite(.serialized) struct AsyncRemoteSessionTests {
     /// The steps the coordinator has in flight.
     static func inFlight(_ cluster: InProcessCluster) -> Int {
-        cluster.coordinator.state.withLock { $0.inFlight.count }
+        cluster.coordinator.state.withLock { $0.cluster.inFlight.count }
     }
 
     static func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {

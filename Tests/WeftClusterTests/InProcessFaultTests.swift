@@ -245,8 +245,8 @@ final class CapturedLogs: Sendable {
         let devices = [DeviceName(job: "worker", task: 0), DeviceName(job: "worker", task: 1)]
         // Three heartbeat timeouts: under the lock, this would make both workers look dead.
         let strategy = SlowPlacement(delay: .seconds(3))
-        cluster.coordinator.state.withLock { state in
-            state.sessions["slow"] = CoordinatorSession(
+        let opened = cluster.coordinator.state.withLock { state in
+            state.cluster.open(CoordinatorSession(
                 handle: "slow",
                 client: "c",
                 owner: nil,
@@ -258,8 +258,9 @@ final class CapturedLogs: Sendable {
                 placement: Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0.name == "a" ? devices[0] : devices[1]) }),
                 lease: .seconds(60),
                 now: .now
-            )
+            ))
         }
+        #expect(opened)
         var envelope = Weft_Envelope()
         envelope.session = "slow"
         envelope.client = "c"

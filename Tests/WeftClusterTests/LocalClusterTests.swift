@@ -145,6 +145,13 @@ import WeftTestKit
         #expect(devices["big"] == "/job:worker/task:0")
         #expect(devices["total"] == "/job:worker/task:1")
         #expect(statistics.nodes.contains { $0.op == "_Recv" && $0.device == "/job:worker/task:1" })
+        // Each worker's graph after its optimizations: the product by two folded on worker 0
+        // (`big * 2` is constant), sent to worker 1, which receives and sums it.
+        let graphs = metadata.partitionGraphs
+        #expect(graphs.count == 2)
+        let ops = graphs.map { Set($0.node.map(\.op)) }
+        #expect(ops.contains { $0.contains("_Send") && !$0.contains("Mul") })
+        #expect(ops.contains { $0.contains("_Recv") && $0.contains("Sum") })
     }
 
     /// Once the coordinator has run a signature that lives on one worker, later steps go to

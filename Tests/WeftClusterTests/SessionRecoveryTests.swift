@@ -111,6 +111,63 @@ import WeftTransport
         #expect(Self.eventually(timeout: .seconds(3)) { Self.workerSessions(address, workers: 2) == [0, 0] })
     }
 
+    /// An extension no step has used yet survives a coordinator killed right after it: every
+    /// worker holding the session gets the new record with its next heartbeat's answer.
+    @Test func extensionNoStepUsed_survivesACoordinatorKilledAfterIt() throws {
+        let children = Children()
+        defer { children.stop() }
+        let (first, address) = try Self.startCoordinator("tcp://127.0.0.1:0", into: children)
+        _ = try Self.startWorkers(2, coordinator: address, into: children)
+        let graph = Graph()
+        let (a, b) = graph.asDefault { () -> (Variable, Variable) in
+            let a = graph.device("/job:worker/task:0") { Variable(Float(1), name: "a") }
+            let b = graph.device("/job:worker/task:1") { Variable(Float(10), name: "b") }
+            _ = globalVariablesInitializer()
+            return (a, b)
+        }
+        let opened = graph.graphDef.node.count
+        let total = graph.asDefault { graph.device("/job:worker/task:1") { a.value + b.value } }
+        let full = graph.graphDef
+        var opening = full
+        opening.node = Array(full.node.prefix(opened))
+        let client = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.tests.extension"))
+        defer { client.close() }
+        let id = "extending"
+        let handle = try Self.createSession(opening, client: client, at: address, id: id, leaseMs: 30_000)
+        func step(fetches: [String] = [], targets: [String] = [], from client: MessagingNode) throws -> WireMessage {
+            try client.requestAndWait(
+                .make(.runStep, session: handle) {
+                    $0.client = id
+                    $0.runStep = .with {
+                        $0.fetches = fetches
+                        $0.targets = targets
+                    }
+                },
+                to: address,
+                timeout: .seconds(10)
+            )
+        }
+        _ = try step(targets: ["init"], from: client)
+        _ = try client.requestAndWait(
+            .make(.extendSession, session: handle) {
+                $0.client = id
+                $0.extendSession = .with { $0.graph.node = Array(full.node.dropFirst(opened)) }
+            },
+            to: address,
+            timeout: .seconds(10)
+        )
+        // Heartbeats come every 250 ms: a second is several chances for the record to arrive.
+        Thread.sleep(forTimeInterval: 1)
+        Self.killHard(first)
+        _ = try Self.startCoordinator(address, into: children)
+        #expect(Self.eventually(timeout: .seconds(5)) { (try? ClusterClient.ping(address)) != nil })
+        // A new connection: this one saw the coordinator die.
+        let after = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: Logger(label: "weft.tests.extension"))
+        defer { after.close() }
+        let reply = try step(fetches: [total.tensorName.description], from: after)
+        #expect(reply.tensors.first?.scalar(as: Float.self) == 11)
+    }
+
     /// A worker that cannot be reached when its session closes frees the session once it is back.
     @Test func workerUnhealthyAtClose_freesTheSessionWhenItComesBack() throws {
         let children = Children()
@@ -244,14 +301,15 @@ import WeftTransport
         _ graph: Tensorflow_GraphDef,
         client: MessagingNode,
         at address: String,
-        id: String
+        id: String,
+        leaseMs: UInt64 = 3000
     ) throws -> String {
         let created = try client.requestAndWait(
             .make(.createSession) { envelope in
                 envelope.createSession = .with {
                     $0.graph = graph
                     $0.client = id
-                    $0.leaseMs = 3000
+                    $0.leaseMs = leaseMs
                     $0.waitForWorkersMs = 5000
                 }
             },

@@ -145,6 +145,10 @@ import WeftRuntime
         #expect(ran["square"]?.outputBytes == 16)
         #expect(ran.values.allSatisfy { $0.duration >= .zero && $0.start >= .zero })
         #expect(metadata.stepStatistics.tensorsSent == 0)
+        let optimized = try #require(metadata.partitionGraphs.first)
+        #expect(metadata.partitionGraphs.count == 1)
+        #expect(Set(optimized.node.map(\.name)) == ["x", "square", "one", y.operation.name])
+        #expect(optimized.node.first { $0.name == "x" }?.op == "Placeholder")
 
         var untouched = RunMetadata()
         untouched.stepStatistics.tensorsSent = 7

@@ -39,7 +39,7 @@ extension Coordinator {
         let now = ContinuousClock.now
         var snapshot = state.withLock { state in
             ClusterSnapshot(
-                workers: state.membership.workers.values.sorted { $0.device < $1.device }.map { worker in
+                workers: state.cluster.membership.workers.values.sorted { $0.device < $1.device }.map { worker in
                     ClusterSnapshot.Worker(
                         device: worker.device.description,
                         address: worker.address,
@@ -51,7 +51,7 @@ extension Coordinator {
                         lastSeenSeconds: (now - worker.lastSeen).inSeconds
                     )
                 },
-                sessions: state.sessions.values.sorted { $0.handle < $1.handle }.map { session in
+                sessions: state.cluster.sessions.values.sorted { $0.handle < $1.handle }.map { session in
                     ClusterSnapshot.Session(
                         handle: session.handle,
                         client: session.client,
@@ -61,7 +61,7 @@ extension Coordinator {
                         workers: Set(session.placement.values).map(\.description).sorted()
                     )
                 },
-                links: state.links.map { link in
+                links: state.cluster.links.map { link in
                     ClusterSnapshot.Link(
                         source: link.source.description,
                         destination: link.destination.description,
@@ -78,7 +78,7 @@ extension Coordinator {
     /// A session's graph with the worker of every node; `nil` for an unknown session.
     public func placement(ofSession handle: String) -> SessionPlacement? {
         state.withLock { state in
-            guard let session = state.sessions[handle] else { return nil }
+            guard let session = state.cluster.sessions[handle] else { return nil }
             return SessionPlacement(
                 session: handle,
                 nodes: session.nodes.map { node in

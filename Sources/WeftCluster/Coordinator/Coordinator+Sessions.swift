@@ -37,26 +37,26 @@ extension Coordinator {
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
         let lease = sessionLease(asked: body.leaseMs)
         let handle = state.withLock { state in
-            var handle = Self.newSessionHandle()
-            while state.sessions[handle] != nil { handle = Self.newSessionHandle() }
-            state.sessions[handle] = CoordinatorSession(
-                handle: handle,
-                client: body.client,
-                owner: owner,
-                strategy: strategy,
-                options: options,
-                nodes: body.graph.node,
-                library: body.graph.library,
-                graph: graph,
-                placement: placement,
-                lease: lease,
-                now: .now
-            )
-            return handle
+            while true {
+                let session = CoordinatorSession(
+                    handle: Self.newSessionHandle(),
+                    client: body.client,
+                    owner: owner,
+                    strategy: strategy,
+                    options: options,
+                    nodes: body.graph.node,
+                    library: body.graph.library,
+                    graph: graph,
+                    placement: placement,
+                    lease: lease,
+                    now: .now
+                )
+                if state.cluster.open(session) { return session.handle }
+            }
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
         return .reply(session: handle) { envelope in
-            envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
+            envelope.createSessionReply = .with { $0.placement = CoordinatorSession.placementList(placement) }
         }
     }
 
@@ -71,34 +71,9 @@ extension Coordinator {
         }.joined()
     }
 
-    /// What placement believes the cluster costs: each worker's measured rates and the links
-    /// last measured between workers; the default model's figures where nothing was measured.
+    /// What placement believes the cluster costs now.
     func costModel() -> CostModel {
-        state.withLock { Self.costModel($0) }
-    }
-
-    static func costModel(_ state: State) -> CostModel {
-        var model = CostModel.default
-        for worker in state.membership.workers.values {
-            if let rates = worker.rates { model.setRates(rates, for: worker.device) }
-        }
-        for link in state.links {
-            model.setLink(
-                CostModel.Link(latency: link.latency / .seconds(1), bytesPerSecond: link.bytesPerSecond),
-                from: link.source,
-                to: link.destination
-            )
-        }
-        return model
-    }
-
-    static func placementList(_ placement: [String: DeviceName]) -> [Weft_NodePlacement] {
-        placement.sorted { $0.key < $1.key }.map { name, device in
-            .with {
-                $0.node = name
-                $0.device = device.description
-            }
-        }
+        state.withLock { $0.cluster.costModel }
     }
 
     /// The healthy devices, once every task the graph names explicitly has registered (or the
@@ -111,7 +86,7 @@ extension Coordinator {
         }
         let deadline = ContinuousClock.now + timeout
         while true {
-            let devices = state.withLock { $0.membership.healthyDevices }
+            let devices = state.withLock { $0.cluster.membership.healthyDevices }
             let missing = named.subtracting(devices)
             if !devices.isEmpty && missing.isEmpty { return devices }
             // Workers register within a heartbeat or two; a short sleep costs nothing while waiting.
@@ -133,8 +108,7 @@ extension Coordinator {
         let body = envelope.extendSession
         for _ in 0..<Self.extensionAttempts {
             let (base, devices, costModel) = try state.withLock { (state) throws(WeftError) in
-                let session = try Self.session(envelope.session, in: &state, caller: caller, client: envelope.client)
-                return (session.base, state.membership.healthyDevices, Self.costModel(state))
+                try state.cluster.extensionBase(envelope.session, caller: caller, client: envelope.client)
             }
             let change = try CoordinatorSession.extend(
                 base,
@@ -144,12 +118,11 @@ extension Coordinator {
                 costModel: costModel
             )
             let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName]? in
-                let session = try Self.session(envelope.session, in: &state, caller: caller, client: envelope.client)
-                return session.apply(change) ? session.placement : nil
+                try state.cluster.applyExtension(change, to: envelope.session, caller: caller, client: envelope.client)
             }
             if let placement {
                 return .reply(session: envelope.session) { envelope in
-                    envelope.createSessionReply = .with { $0.placement = Self.placementList(placement) }
+                    envelope.createSessionReply = .with { $0.placement = CoordinatorSession.placementList(placement) }
                 }
             }
         }
@@ -164,51 +137,10 @@ extension Coordinator {
     static let extensionAttempts = 3
 
     func closeSession(_ handle: String, caller: CurveKey?, client: String) throws(WeftError) -> WireMessage {
-        let session = try state.withLock { (state) throws(WeftError) -> CoordinatorSession in
-            guard let session = state.sessions[handle] else {
-                throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
-            }
-            try Self.checkOwner(session, caller: caller, client: client)
-            state.sessions[handle] = nil
-            return session
+        let directives = try state.withLock { (state) throws(WeftError) in
+            try state.cluster.close(handle, caller: caller, client: client, now: .now)
         }
-        cancelSteps(ofSessions: [handle], WeftError(.cancelled, "session \(handle) was closed while the step ran"))
-        release(session)
+        perform(directives)
         return .ok
-    }
-
-    /// Asks every worker that may hold the session's state to free it, healthy or not: a worker
-    /// that only seems silent still holds the state, and a request to a dead one costs a timeout.
-    func release(_ session: CoordinatorSession) {
-        let targets = state.withLock { state in
-            session.contacted.union(session.hosts.keys).compactMap { state.membership[$0]?.address }
-        }
-        let message = WireMessage.make(.releaseSession, session: session.handle) { $0.client = session.client }
-        for address in targets {
-            node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
-        }
-    }
-
-    static func session(
-        _ handle: String,
-        in state: inout State,
-        caller: CurveKey?,
-        client: String
-    ) throws(WeftError) -> CoordinatorSession {
-        guard let session = state.sessions[handle] else {
-            throw WeftError(.notFound, "session \(handle) does not exist (closed, or its lease ran out)")
-        }
-        try checkOwner(session, caller: caller, client: client)
-        if let broken = session.broken { throw broken }
-        return session
-    }
-
-    /// Only the client that opened a session reaches it: with keys the one holding its key;
-    /// without, the one sending the client id it was opened with (which, like the handle, no
-    /// other client is shown).
-    static func checkOwner(_ session: CoordinatorSession, caller: CurveKey?, client: String) throws(WeftError) {
-        guard session.owner == caller, caller != nil || session.client == client else {
-            throw WeftError(.permissionDenied, "session \(session.handle) belongs to another client")
-        }
     }
 }

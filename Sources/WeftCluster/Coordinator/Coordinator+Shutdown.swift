@@ -12,15 +12,10 @@ extension Coordinator {
         if configuration.security != nil, role != .worker(device) {
             throw WeftError(.permissionDenied, "only \(device)'s key may say that \(device) leaves")
         }
-        let (worker, steps) = state.withLock { state -> (Membership.Worker?, [StepRun]) in
-            guard let worker = state.membership[device], worker.incarnation == body.incarnation else { return (nil, []) }
-            state.membership.markUnreachable(device)
-            return (worker, Array(state.inFlight.values))
-        }
-        guard let worker else { return .ok }
+        let (worker, directives) = state.withLock { $0.cluster.leave(device, incarnation: body.incarnation) }
+        guard worker != nil else { return .ok }
         logger.info("worker left the cluster", metadata: ["worker.device": "\(device)"])
-        let error = Self.unavailable(worker, reason: "it left the cluster")
-        for run in steps { drive(run, .workerDied(device, error)) }
+        perform(directives)
         return .ok
     }
 
@@ -28,13 +23,13 @@ extension Coordinator {
     /// `timeout`, fails those still running with `unavailable`, and stops. Returns whether every
     /// step finished in time.
     public func drain(timeout: Duration) async -> Bool {
-        state.withLock { $0.draining = true }
+        state.withLock { $0.cluster.beginDrain() }
         let deadline = ContinuousClock.now + timeout
         // A shutdown waits at most once; polling costs nothing that matters here.
-        while state.withLock({ !$0.inFlight.isEmpty }), ContinuousClock.now < deadline {
+        while state.withLock({ !$0.runs.isEmpty }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        let unfinished = state.withLock { Array($0.inFlight.values) }
+        let unfinished = state.withLock { Array($0.runs.values) }
         let error = WeftError(.unavailable, "the coordinator shut down before the step finished; run it again")
         for run in unfinished { drive(run, .cancelled(error)) }
         stop()

@@ -9,7 +9,7 @@ import WeftTransport
 /// The coordinator's shell feeds `machine` and carries out what it returns.
 final class StepRun: Sendable {
     /// What the step needs, read from its session when it started.
-    let setup: Coordinator.StepSetup
+    let setup: ClusterState.StepSetup
     /// The tensors the client fed.
     let feeds: [Tensor]
     /// Whether workers time the step node by node.
@@ -17,7 +17,7 @@ final class StepRun: Sendable {
     let machine: Mutex<StepMachine>
     let outcome = Promise<Result<[DeviceName: WireMessage], WeftError>>()
 
-    init(setup: Coordinator.StepSetup, feeds: [Tensor], collectStatistics: Bool, machine: StepMachine) {
+    init(setup: ClusterState.StepSetup, feeds: [Tensor], collectStatistics: Bool, machine: StepMachine) {
         self.setup = setup
         self.feeds = feeds
         self.collectStatistics = collectStatistics
@@ -27,22 +27,6 @@ final class StepRun: Sendable {
 
 extension Coordinator {
     // MARK: Steps
-
-    /// What a step needs from the session, read under the lock.
-    struct StepSetup: Sendable {
-        var session: CoordinatorSession
-        /// The session's graph when the step started (an extension may replace it meanwhile).
-        var graph: RuntimeGraph
-        var plan: CoordinatorSession.PlannedStep
-        var step: UInt64
-        var workers: [DeviceName: Membership.Worker]
-        var toRegister: [DeviceName]
-        var peers: [Weft_PeerAddress]
-        /// The key of the step in the coordinator's steps in flight.
-        var token: UInt64
-        /// The client's own number for the step, which its `cancelStep` names; 0 when unnumbered.
-        var clientStep: UInt64 = 0
-    }
 
     /// How long past the step's deadline the coordinator waits for a worker's own answer.
     static let stepGrace = Duration.seconds(1)
@@ -100,6 +84,7 @@ extension Coordinator {
             for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
                 // Counts from workers' replies: saturate rather than trap on absurd ones.
                 statistics.nodes += part.nodes
+                statistics.partitionGraphs += part.partitionGraphs
                 statistics.clocks += part.clocks
                 statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
                 statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
@@ -116,7 +101,7 @@ extension Coordinator {
 
     /// A route for steps that run entirely in one partition: the client may send them to that
     /// worker itself (and answer fetches of fed tensors on its own).
-    private static func directRoute(_ setup: StepSetup, security: ProcessSecurity?) -> Weft_DirectRoute? {
+    private static func directRoute(_ setup: ClusterState.StepSetup, security: ProcessSecurity?) -> Weft_DirectRoute? {
         guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
             let worker = setup.workers[device], let handle = setup.plan.handles[device]
         else { return nil }
@@ -130,8 +115,8 @@ extension Coordinator {
         }
     }
 
-    /// Reads what the step needs under the lock, enters it among the steps in flight (so a
-    /// worker's death reaches it from then on) and starts its machine.
+    /// Starts the step in the cluster's state (which enters it among the steps in flight, so a
+    /// worker's death reaches it from then on), keeps its run and starts its machine.
     private func startStep(
         _ handle: String,
         signature: RunSignature,
@@ -143,11 +128,14 @@ extension Coordinator {
         collectStatistics: Bool
     ) throws(WeftError) -> StepRun {
         let run = try state.withLock { (state) throws(WeftError) -> StepRun in
-            guard !state.draining else {
-                throw WeftError(.unavailable, "the coordinator is shutting down; run the step once it is back")
-            }
-            var setup = try Self.prepareStep(handle, in: &state, signature: signature, caller: caller, client: client)
-            setup.clientStep = clientStep
+            let setup = try state.cluster.startStep(
+                handle,
+                signature: signature,
+                caller: caller,
+                client: client,
+                clientStep: clientStep,
+                now: .now
+            )
             let machine = StepMachine(
                 participants: Set(setup.plan.partitions.keys),
                 toRegister: setup.toRegister,
@@ -156,56 +144,11 @@ extension Coordinator {
                 grace: Self.stepGrace
             )
             let run = StepRun(setup: setup, feeds: feeds, collectStatistics: collectStatistics, machine: machine)
-            state.inFlight[setup.token] = run
+            state.runs[setup.token] = run
             return run
         }
         perform(run.machine.withLock { $0.start(at: .now) }, for: run)
         return run
-    }
-
-    private static func prepareStep(
-        _ handle: String,
-        in state: inout State,
-        signature: RunSignature,
-        caller: CurveKey?,
-        client: String
-    ) throws(WeftError) -> StepSetup {
-        let session = try Self.session(handle, in: &state, caller: caller, client: client)
-        session.leaseExpiry = .now + session.lease
-        let plan = try session.plan(for: signature)
-        var workers: [DeviceName: Membership.Worker] = [:]
-        for device in plan.partitions.keys.sorted() {
-            guard let worker = state.membership[device] else {
-                throw WeftError(.unavailable, "worker \(device) is not registered with the coordinator")
-            }
-            guard worker.healthy else {
-                throw Self.unavailable(worker, reason: "it stopped sending heartbeats")
-            }
-            if let broken = session.breakIfRestarted(device, incarnation: worker.incarnation) { throw broken }
-            workers[device] = worker
-        }
-        let toRegister = workers.filter { plan.registered[$0.key] != $0.value.incarnation }.map(\.key).sorted()
-        let step = session.nextStep
-        session.nextStep += 1
-        session.steps += 1
-        let token = state.nextInFlight
-        state.nextInFlight += 1
-        let peers = workers.values.map { worker in
-            Weft_PeerAddress.with {
-                $0.device = worker.device.description
-                $0.address = worker.address
-            }
-        }
-        return StepSetup(
-            session: session,
-            graph: session.graph,
-            plan: plan,
-            step: step,
-            workers: workers,
-            toRegister: toRegister,
-            peers: peers,
-            token: token
-        )
     }
 
     /// Feeds the step's machine one event and carries out what it returns.
@@ -220,7 +163,10 @@ extension Coordinator {
             case .runPartitions(let registered): runPartitions(registered: registered, for: run)
             case .abortPartitions(let devices, let error): abort(run.setup, on: devices, error: error)
             case .reply(let result):
-                state.withLock { _ = $0.inFlight.removeValue(forKey: run.setup.token) }
+                state.withLock { state in
+                    state.runs[run.setup.token] = nil
+                    state.cluster.stepEnded(run.setup.token)
+                }
                 run.outcome.complete(result)
             }
         }
@@ -232,10 +178,13 @@ extension Coordinator {
             let handle = setup.plan.handles[device]
         else { return }
         // A registration whose reply is lost may still leave state there to free.
-        state.withLock { _ in _ = setup.session.contacted.insert(device) }
-        let (leaseMs, records) = recordsToSend(setup.session, to: [device])
-        let message = WireMessage.make(.registerPartition, session: setup.session.handle) { envelope in
-            envelope.client = setup.session.client
+        guard let contact = state.withLock({ $0.cluster.contacting(device, for: setup.session) }) else {
+            let error = WeftError(.cancelled, "session \(setup.session) was closed while the step started")
+            return drive(run, .partitionFailed(device, error))
+        }
+        let record = contact.record
+        let message = WireMessage.make(.registerPartition, session: setup.session) { envelope in
+            envelope.client = setup.client
             envelope.registerPartition = .with {
                 $0.handle = handle
                 $0.graph.node = partition.nodes
@@ -246,15 +195,17 @@ extension Coordinator {
                 $0.targets = partition.targets
                 $0.peers = setup.peers
                 $0.device = device.description
-                $0.owner = setup.session.owner?.z85 ?? ""
-                $0.leaseMs = leaseMs
-                if let record = records[device] { $0.record = record }
+                $0.owner = setup.owner?.z85 ?? ""
+                $0.leaseMs = contact.leaseMs
+                if let record { $0.record = record }
             }
         }
         node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
             switch result {
             case .success:
-                self.state.withLock { _ in Self.recordsDelivered(records, in: setup.session) }
+                if let record {
+                    self.state.withLock { $0.cluster.recordDelivered(record.version, to: device, for: setup.session) }
+                }
                 self.drive(run, .partitionRegistered(device))
             case .failure(let error): self.drive(run, .partitionFailed(device, Self.describe(error, worker: worker)))
             }
@@ -264,24 +215,18 @@ extension Coordinator {
     private func runPartitions(registered: [DeviceName], for run: StepRun) {
         let setup = run.setup
         if !registered.isEmpty {
-            state.withLock { _ in
-                for device in registered {
-                    guard let incarnation = setup.workers[device]?.incarnation else { continue }
-                    setup.plan.registered[device] = incarnation
-                    setup.session.hosts[device] = incarnation
-                }
-            }
+            state.withLock { $0.cluster.partitionsRegistered(setup, on: registered) }
         }
         let timeout = run.machine.withLock { $0.stepTimeout }
         for (device, partition) in setup.plan.partitions {
             guard let worker = setup.workers[device], let handle = setup.plan.handles[device] else { continue }
             let message = WireMessage.make(
                 .runPartition,
-                session: setup.session.handle,
+                session: setup.session,
                 step: setup.step,
                 tensors: partition.feeds.map { run.feeds[$0.feed] }
             ) { envelope in
-                envelope.client = setup.session.client
+                envelope.client = setup.client
                 envelope.deadlineMs = timeout.millisecondsRoundedUp
                 envelope.runPartition = .with {
                     $0.handle = handle
@@ -322,9 +267,9 @@ extension Coordinator {
     }
 
     /// Wakes partitions still waiting for tensors of a failed step.
-    private func abort(_ setup: StepSetup, on devices: [DeviceName], error: WeftError) {
-        let message = WireMessage.make(.abortStep, session: setup.session.handle, step: setup.step) { envelope in
-            envelope.client = setup.session.client
+    private func abort(_ setup: ClusterState.StepSetup, on devices: [DeviceName], error: WeftError) {
+        let message = WireMessage.make(.abortStep, session: setup.session, step: setup.step) { envelope in
+            envelope.client = setup.client
             envelope.status = .with {
                 $0.code = error.code.rawValue
                 $0.message = error.message
@@ -334,13 +279,6 @@ extension Coordinator {
             guard let worker = setup.workers[device] else { continue }
             node.request(message, to: worker.address, timeout: configuration.requestTimeout) { _ in }
         }
-    }
-
-    /// Ends the steps in flight of the sessions named (closed, or their lease ran out).
-    func cancelSteps(ofSessions handles: Set<String>, _ error: WeftError) {
-        guard !handles.isEmpty else { return }
-        let runs = state.withLock { state in state.inFlight.values.filter { handles.contains($0.setup.session.handle) } }
-        for run in runs { drive(run, .cancelled(error)) }
     }
 
     /// Transport failures name the worker; errors a worker reported pass unchanged.

@@ -45,16 +45,14 @@ public final class Coordinator: Sendable {
         public init(listen: String) { self.listen = listen }
     }
 
+    /// The shell's state: the cluster's pure state machine, and what only the shell holds.
+    /// One lock serialises the events fed to the machine; nothing slow runs under it.
     struct State {
-        var membership: Membership
-        var sessions: [String: CoordinatorSession] = [:]
-        var inFlight: [UInt64: StepRun] = [:]
-        var nextInFlight: UInt64 = 1
+        /// Membership, sessions, leases and the bookkeeping of steps in flight.
+        var cluster: ClusterState
+        /// The steps in flight by token, with the answers their clients await.
+        var runs: [UInt64: StepRun] = [:]
         var stopped = false
-        /// Set while the coordinator shuts down: steps that have not started are refused.
-        var draining = false
-        /// The links between workers, as last measured.
-        var links: [LinkMeasurement] = []
         /// Counts registrations, so a link measurement runs once after a burst of them.
         var membershipVersion = 0
     }
@@ -69,7 +67,7 @@ public final class Coordinator: Sendable {
     let clockOffsets = ClockOffsetFilter()
     private let timers = DispatchQueue(label: "weft.coordinator.timers")
     /// Changes every time a coordinator process starts; workers tell a restarted one by it.
-    let incarnation = UInt64.random(in: 1...UInt64.max)
+    let incarnation: UInt64
     /// When this process started, for the recovery window (see `Coordinator+Recovery`).
     let started = ContinuousClock.now
     private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
@@ -82,16 +80,7 @@ public final class Coordinator: Sendable {
         _ configuration: Configuration,
         logger: Logger = Logger(label: "weft.coordinator")
     ) throws(WeftError) {
-        try ListenPolicy.check(
-            configuration.listen,
-            secured: configuration.security != nil,
-            insecure: configuration.insecure,
-            logger: logger
-        )
-        let security = configuration.security.map { security in
-            security.node(admitting: security.cluster.workerKeys.union(security.cluster.clientKeys), serverKeys: [:])
-        }
-        let node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
+        let node = try MessagingNode.serving(configuration, coordinator: nil, logger: logger)
         self.init(configuration, transport: node, logger: logger)
     }
 
@@ -100,7 +89,19 @@ public final class Coordinator: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.node = transport
-        self.state = Mutex(State(membership: Membership(heartbeatTimeout: configuration.heartbeatTimeout)))
+        let incarnation = UInt64.random(in: 1...UInt64.max)
+        self.incarnation = incarnation
+        self.state = Mutex(
+            State(
+                cluster: ClusterState(
+                    ClusterState.Configuration(
+                        heartbeatTimeout: configuration.heartbeatTimeout,
+                        incarnation: incarnation,
+                        secured: configuration.security != nil
+                    )
+                )
+            )
+        )
     }
 
     /// Starts serving requests and checking workers' health.
@@ -127,36 +128,43 @@ public final class Coordinator: Sendable {
     }
 
     /// Declares silent workers dead, fails the steps that need them or ran past their deadline,
-    /// and ends expired leases. The time is read under the lock, so a wait for the lock (a long
-    /// placement) never counts as a worker's silence.
+    /// and ends expired leases. The time is read under the lock, so a wait for the lock never
+    /// counts as a worker's silence.
     func checkHealth() {
-        let (dead, steps, expired) = state.withLock { state in
-            let now = ContinuousClock.now
-            let dead = state.membership.expire(now: now).compactMap { state.membership[$0] }
-            let expired = state.sessions.values.filter { $0.leaseExpiry < now }
-            for session in expired { state.sessions[session.handle] = nil }
-            return (dead, Array(state.inFlight.values), expired)
-        }
-        for worker in dead {
-            logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
-            ClusterMetrics.workerDeclaredDead(worker.device.description)
-        }
-        for run in steps {
-            for worker in dead {
-                let reason = "it sent no heartbeat for \(configuration.heartbeatTimeout)"
-                drive(run, .workerDied(worker.device, Self.unavailable(worker, reason: reason)))
-            }
-            drive(run, .deadline)
-        }
-        for session in expired {
-            logger.info("session lease expired", metadata: ["session.id": "\(session.handle)"])
-            cancelSteps(ofSessions: [session.handle], WeftError(.cancelled, "session \(session.handle)'s lease ran out"))
-            release(session)
-        }
+        perform(state.withLock { $0.cluster.tick(now: .now) })
     }
 
-    static func unavailable(_ worker: Membership.Worker, reason: String) -> WeftError {
-        WeftError(.unavailable, "worker \(worker.device) at \(worker.address) is unavailable: \(reason)")
+    /// Carries out what the cluster's state machine asks.
+    func perform(_ directives: [ClusterState.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .driveSteps(let tokens, let event):
+                let runs = state.withLock { state in tokens.compactMap { state.runs[$0] } }
+                for run in runs { drive(run, event) }
+            case .release(let session, let client, let addresses):
+                let message = WireMessage.make(.releaseSession, session: session) { $0.client = client }
+                for address in addresses {
+                    node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
+                }
+            case .workerDeclaredDead(let worker):
+                logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
+                ClusterMetrics.workerDeclaredDead(worker.device.description)
+            case .sessionsBroken(let sessions, let device):
+                logger.warning(
+                    "sessions lost state on a restarted worker",
+                    metadata: ["sessions": "\(sessions)", "worker.device": "\(device)"]
+                )
+            case .leaseExpired(let session):
+                logger.info("session lease expired", metadata: ["session.id": "\(session)"])
+            case .sessionAdopted(let session, let device):
+                logger.info("session adopted", metadata: ["session.id": "\(session)", "worker.device": "\(device)"])
+            case .recordUnusable(let session, let device, let error):
+                logger.warning(
+                    "a session record is unusable",
+                    metadata: ["session.id": "\(session)", "worker.device": "\(device)", "error": "\(error)"]
+                )
+            }
+        }
     }
 
     // MARK: Dispatch
@@ -224,35 +232,8 @@ public final class Coordinator: Sendable {
         key: CurveKey?
     ) throws(WeftError) -> WireMessage {
         let task = try registeringTask(body, role: role)
-        let now = ContinuousClock.now
-        var renewed: [String] = []
-        let (registration, broken, steps) = try state.withLock {
-            (state) throws(WeftError) -> (Membership.Registration, [String], [StepRun]) in
-            // With keys, a worker cannot claim another task's address either: requests there
-            // would then expect its key, and the task at that address would be cut off.
-            if configuration.security != nil, let task,
-                let holder = state.membership.workers.values.first(where: {
-                    $0.address == body.address && $0.device != DeviceName(job: body.job, task: task)
-                })
-            {
-                throw WeftError(
-                    .permissionDenied,
-                    "\(body.address) is the address of \(holder.device); a worker registers only its own address"
-                )
-            }
-            let registration = try state.membership.register(
-                job: body.job,
-                task: task,
-                address: body.address,
-                incarnation: body.incarnation,
-                now: now
-            )
-            renewed = adopt(body, device: registration.device, in: &state, now: now)
-            guard case .restarted(let device) = registration else { return (registration, [], []) }
-            let broken = state.sessions.values.filter { session in
-                session.broken == nil && session.breakIfRestarted(device, incarnation: body.incarnation) != nil
-            }.map(\.handle)
-            return (registration, broken, Array(state.inFlight.values))
+        let (registration, renewed, directives) = try state.withLock { (state) throws(WeftError) in
+            try state.cluster.register(body, task: task, now: .now)
         }
         // Requests to the worker expect the key it registered with, the one the file lists.
         if let key { node.trust(key, at: body.address) }
@@ -261,16 +242,8 @@ public final class Coordinator: Sendable {
             metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"]
         )
         scheduleLinkMeasurement()
-        if !broken.isEmpty {
-            logger.warning("sessions lost state on a restarted worker", metadata: ["sessions": "\(broken)"])
-        }
-        let device: DeviceName
-        switch registration {
-        case .joined(let d), .rejoined(let d), .restarted(let d): device = d
-        }
-        // The process that ran their partitions is gone: its replies will never come.
-        let restarted = WeftError(.aborted, "worker \(device) restarted while the step ran on it")
-        for run in steps { drive(run, .workerDied(device, restarted)) }
+        perform(directives)
+        let device = registration.device
         return .reply() { envelope in
             envelope.registerWorkerReply = .with {
                 $0.job = device.job
@@ -287,35 +260,24 @@ public final class Coordinator: Sendable {
         if configuration.security != nil, role != .worker(device) {
             throw WeftError(.permissionDenied, "a heartbeat for \(device) must come from that task's key")
         }
-        let (known, silence) = state.withLock { state in
-            let silence = state.membership[device].map { ContinuousClock.now - $0.lastSeen }
-            let known = state.membership.heartbeat(
-                device: device,
-                incarnation: body.incarnation,
-                sessions: body.sessions,
-                residentBytes: body.residentBytes,
-                rates: body.hasRates ? CostModel.Rates(body.rates) : nil,
-                memory: .init(tensorBytes: body.tensorBytes, limitBytes: body.memoryLimitBytes),
-                now: .now
-            )
-            return (known, silence)
-        }
-        if let silence {
+        let answer = state.withLock { $0.cluster.heartbeat(body, now: .now) }
+        if let silence = answer.silence {
             ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)
         }
-        guard known else {
+        guard answer.known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
         }
-        return heartbeatReply(from: device, held: body.held)
+        return .reply() { envelope in
+            envelope.heartbeatReply = .with {
+                $0.coordinatorIncarnation = incarnation
+                $0.renewed = answer.renewed
+                $0.records = answer.records
+            }
+        }
     }
 
     private func keepAlive(client: String, caller: CurveKey?) -> WireMessage {
-        let now = ContinuousClock.now
-        state.withLock { state in
-            for session in state.sessions.values where session.client == client && session.owner == caller {
-                session.leaseExpiry = now + session.lease
-            }
-        }
+        state.withLock { $0.cluster.keepAlive(client: client, caller: caller, now: .now) }
         return .ok
     }
 
@@ -323,7 +285,9 @@ public final class Coordinator: Sendable {
     /// measurements do not share the network.
     private func measureLinks(_ body: Weft_MeasureLinks) async throws(WeftError) -> WireMessage {
         _ = try body.checkedSizes()  // refused here, before any worker is asked
-        let workers = state.withLock { state in state.membership.healthyDevices.compactMap { state.membership[$0] } }
+        let workers = state.withLock { state in
+            state.cluster.membership.healthyDevices.compactMap { state.cluster.membership[$0] }
+        }
         let peers = workers.map { worker in
             Weft_PeerAddress.with {
                 $0.device = worker.device.description
@@ -349,7 +313,7 @@ public final class Coordinator: Sendable {
         }
         let reply = Weft_MeasureLinksReply.with { $0.links = links }
         let measured = try LinkMeasurement.list(reply)
-        state.withLock { $0.links = measured }
+        state.withLock { $0.cluster.linksMeasured(measured) }
         return .reply() { $0.measureLinksReply = reply }
     }
 
@@ -388,7 +352,7 @@ public final class Coordinator: Sendable {
         return state.withLock { state in
             .reply() { envelope in
                 envelope.clusterStatusReply = .with { reply in
-                    reply.workers = state.membership.workers.values.sorted { $0.device < $1.device }.map { worker in
+                    reply.workers = state.cluster.membership.workers.values.sorted { $0.device < $1.device }.map { worker in
                         .with {
                             $0.job = worker.device.job
                             $0.task = Int32(worker.device.task)
@@ -401,7 +365,7 @@ public final class Coordinator: Sendable {
                             $0.memoryLimitBytes = worker.memory.limitBytes
                         }
                     }
-                    reply.sessions = state.sessions.values.sorted { $0.created < $1.created }.map { session in
+                    reply.sessions = state.cluster.sessions.values.sorted { $0.created < $1.created }.map { session in
                         .with {
                             $0.handle = owns(session) ? session.handle : ""
                             $0.client = clientName(session)

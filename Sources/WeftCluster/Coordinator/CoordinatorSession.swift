@@ -5,17 +5,19 @@ import WeftTransport
 
 /// A session as the coordinator keeps it: the graph, where each node lives, and the
 /// partitions of every run signature seen so far with the workers they are registered on.
-final class CoordinatorSession: @unchecked Sendable {
-    // Sendable: every property is read and written only under the coordinator's state lock.
+/// A value owned by `ClusterState`; a step takes a copy of what it needs when it starts.
+struct CoordinatorSession: Sendable {
     /// One run signature, partitioned once.
-    final class PlannedStep: @unchecked Sendable {
-        // Sendable: `registered`, its only mutable property, is used only under the state lock.
+    struct PlannedStep: Sendable {
+        /// Tells this plan from a later one of the same signature (after an extension).
+        let id: Int
         let partitions: [DeviceName: Partition]
         let handles: [DeviceName: String]
         /// The incarnation of the worker each partition was registered with.
         var registered: [DeviceName: UInt64] = [:]
 
-        init(partitions: [DeviceName: Partition], prefix: String) {
+        init(id: Int, partitions: [DeviceName: Partition], prefix: String) {
+            self.id = id
             self.partitions = partitions
             var handles: [DeviceName: String] = [:]
             for device in partitions.keys { handles[device] = "\(prefix)/\(device)" }
@@ -89,7 +91,7 @@ final class CoordinatorSession: @unchecked Sendable {
 
     /// Marks the session broken when `device`, which holds some of its state, now runs as
     /// another process (`incarnation`): that state is gone. Returns the error steps now get.
-    func breakIfRestarted(_ device: DeviceName, incarnation: UInt64) -> WeftError? {
+    mutating func breakIfRestarted(_ device: DeviceName, incarnation: UInt64) -> WeftError? {
         if broken == nil, let held = hosts[device], held != incarnation {
             broken = WeftError(
                 .aborted,
@@ -100,16 +102,16 @@ final class CoordinatorSession: @unchecked Sendable {
     }
 
     /// The partitions of a signature, made on first use.
-    func plan(for signature: RunSignature) throws(WeftError) -> PlannedStep {
+    mutating func plan(for signature: RunSignature) throws(WeftError) -> PlannedStep {
         if let plan = plans[signature] { return plan }
         let partitions = try Partitioner(graph: graph, placement: placement).partition(signature)
         planCounter += 1
-        let plan = PlannedStep(partitions: partitions, prefix: "\(handle)/p\(planCounter)")
+        let plan = PlannedStep(id: planCounter, partitions: partitions, prefix: "\(handle)/p\(planCounter)")
         plans[signature] = plan
         return plan
     }
 
-    /// What an extension starts from, read under the lock so placement can run outside it.
+    /// What an extension starts from, read from the state so placement can run outside it.
     struct Base: Sendable {
         let nodes: [Tensorflow_NodeDef]
         let library: Tensorflow_FunctionDefLibrary
@@ -130,7 +132,8 @@ final class CoordinatorSession: @unchecked Sendable {
         let options: PlacementOptions
     }
 
-    /// Counts applied extensions, so one placed from an older graph is not applied over a newer.
+    /// Counts changes of the graph (extensions applied, newer records taken), so an extension
+    /// placed from an older graph is not applied over a newer.
     private(set) var generation = 0
 
     /// The graph as it is now, for an extension.
@@ -147,7 +150,7 @@ final class CoordinatorSession: @unchecked Sendable {
 
     /// Adds nodes, and the functions of `library` the session lacks (by name), to `base`;
     /// existing nodes keep their devices, new ones are placed by the strategy. Pure, and as
-    /// slow as the strategy: the coordinator runs it outside its lock.
+    /// slow as the strategy: the coordinator runs it outside its state.
     static func extend(
         _ base: Base,
         with added: [Tensorflow_NodeDef],
@@ -181,7 +184,7 @@ final class CoordinatorSession: @unchecked Sendable {
 
     /// Applies an extension placed from the session as it is now; `false`, changing nothing,
     /// when another extension was applied since its base was read.
-    func apply(_ change: Extension) -> Bool {
+    mutating func apply(_ change: Extension) -> Bool {
         guard change.base.generation == generation else { return false }
         generation += 1
         version += 1
@@ -192,5 +195,21 @@ final class CoordinatorSession: @unchecked Sendable {
         options = change.options
         plans.removeAll()
         return true
+    }
+
+    /// Takes the graph and placement of a newer record; steps are planned anew, and an
+    /// extension placed from the older graph is placed again.
+    mutating func restore(_ record: Weft_SessionRecord) throws(WeftError) {
+        let graph = try RuntimeGraph(
+            nodes: record.graph.node,
+            functions: FunctionLibrary(nonEmpty: record.graph.library)
+        )
+        placement = try Self.placement(record.placement)
+        self.graph = graph
+        nodes = record.graph.node
+        library = record.graph.library
+        version = record.version
+        generation += 1
+        plans.removeAll()
     }
 }

@@ -2,8 +2,9 @@ import WeftPlacement
 import WeftRuntime
 
 /// The coordinator's view of its workers: who registered, from where, and whether they still
-/// send heartbeats. A pure state machine: the coordinator feeds it events with the time they
-/// happened and acts on what it returns, so it is tested without sockets or clocks.
+/// send heartbeats. A pure state machine, part of `ClusterState`: it is fed events with the
+/// time they happened, and its caller acts on what it returns, so it is tested without sockets
+/// or clocks.
 public struct Membership: Sendable {
     /// One registered worker.
     public struct Worker: Sendable {

@@ -31,6 +31,7 @@ extension StepStatistics {
                 offsetErrorMicros: clock.offsetErrorMicros
             )
         }
+        partitionGraphs = message.partitionGraphs
     }
 
     /// The wire form.
@@ -60,6 +61,7 @@ extension StepStatistics {
                     $0.offsetErrorMicros = clock.offsetErrorMicros
                 }
             }
+            message.partitionGraphs = partitionGraphs
         }
     }
 }

@@ -91,20 +91,7 @@ public final class Worker: Sendable {
         _ configuration: Configuration,
         logger: Logger = Logger(label: "weft.worker")
     ) throws(WeftError) {
-        try ListenPolicy.check(
-            configuration.listen,
-            secured: configuration.security != nil,
-            insecure: configuration.insecure,
-            logger: logger
-        )
-        let security = configuration.security.map { security in
-            let cluster = security.cluster
-            return security.node(
-                admitting: cluster.workerKeys.union(cluster.clientKeys).union([cluster.coordinator.publicKey]),
-                serverKeys: [configuration.coordinator: cluster.coordinator.publicKey]
-            )
-        }
-        let node = try MessagingNode(listen: configuration.listen, security: security, logger: logger)
+        let node = try MessagingNode.serving(configuration, coordinator: configuration.coordinator, logger: logger)
         self.init(configuration, transport: node, logger: logger)
     }
 
@@ -258,14 +245,19 @@ public final class Worker: Sendable {
                 $0.tensorBytes = UInt64(TensorMemory.liveBytes)
                 $0.memoryLimitBytes = UInt64(TensorMemory.limit)
                 $0.held = inquiry.handles
+                for handle in inquiry.handles {
+                    if let version = sessions[handle]?.record?.version { $0.recordVersions[handle] = version }
+                }
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
             [weak self] result in
             guard let self else { return }
             if case .success(let reply) = result {
-                let renewed = reply.envelope.heartbeatReply.renewed
-                free(state.withLock { $0.leases.answered(inquiry, renewed: renewed, now: .now) })
+                let body = reply.envelope.heartbeatReply
+                free(state.withLock { $0.leases.answered(inquiry, renewed: body.renewed, now: .now) })
+                // Records of sessions extended since: a restarted coordinator adopts them whole.
+                for (handle, record) in body.records { session(handle)?.keep(record) }
             }
             let error: WeftError? = if case .failure(let error) = result { error } else { nil }
             perform(state.withLock { $0.registration.heartbeatAnswered(error) })
@@ -480,6 +472,7 @@ public final class Worker: Sendable {
         let started = ContinuousClock.now
         let receivedMicros = WallClock.nowMicros
         let collector = envelope.runPartition.collectStatistics ? StepStatisticsCollector(device: session.device) : nil
+        collector?.record(partitionGraph: plan.optimizedGraph)
         // Loops check it every iteration, so a loop that never ends fails at the deadline, when
         // the step is aborted, or when the session is released.
         let deadline: ContinuousClock.Instant? =

@@ -28,8 +28,10 @@ struct KWayRefinement {
         self.limits = limits
     }
 
-    /// Balances `part`, then improves its traffic for up to `passes` passes.
-    mutating func refine(_ part: inout [Int], passes: Int, random: inout SplitMix64) {
+    /// Balances `part`, then improves its traffic for up to `passes` passes. In the first
+    /// `plateauPasses` a move that saves nothing is made too: a tensor read in several parts
+    /// leaves a part only when its last reader does, and the readers before it save nothing.
+    mutating func refine(_ part: inout [Int], passes: Int, plateauPasses: Int = 0, random: inout SplitMix64) {
         pinsIn = [Int32](repeating: 0, count: nets.count * parts)
         for net in 0..<nets.count {
             for pin in nets.pins[nets.pinStart[net]..<nets.pinStart[net + 1]] { pinsIn[net * parts + part[pin]] += 1 }
@@ -39,11 +41,13 @@ struct KWayRefinement {
         connected = [Int](repeating: 0, count: parts)
         rebalance(&part)
         var order = Array(part.indices)
-        for _ in 0..<passes {
+        for pass in 0..<passes {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, random.below(i + 1)) }
             var moved = false
             for v in order where isBoundary(v, part) {
-                guard let (to, gain) = bestMove(v, part), gain > 0 || (gain == 0 && evens(v, to, part)) else {
+                guard let (to, gain) = bestMove(v, part),
+                    gain > 0 || (gain == 0 && (pass < plateauPasses || evens(v, to, part)))
+                else {
                     continue
                 }
                 move(v, to: to, &part)

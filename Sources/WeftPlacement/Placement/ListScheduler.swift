@@ -136,6 +136,19 @@ struct ListScheduler {
         return result
     }
 
+    /// The step as `PlacementEstimate` predicts it for groups that all have their device: the
+    /// same list scheduling on those devices, nodes in upward-rank order, each in the earliest
+    /// idle gap of its device that its inputs allow (a device runs whatever is ready while it
+    /// would otherwise wait). A plan made with insertion and the same link model is replayed
+    /// exactly: the same nodes in the same order make the same choices.
+    func replay(groupDevice: [Int]) -> Schedule {
+        schedule(
+            groupDevice: groupDevice,
+            insertion: true,
+            memoryLimits: [Int](repeating: .max, count: costs.deviceCount)
+        )
+    }
+
     /// When node's inputs would reach each device, from the scheduled producers.
     private func arrivalTimes(of node: Int, _ schedule: Schedule, _ sends: Sends, into ready: inout [Double]) {
         let deviceCount = costs.deviceCount

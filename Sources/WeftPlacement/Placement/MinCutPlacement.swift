@@ -6,10 +6,12 @@ import WeftRuntime
 /// Colocation groups become the vertices of an undirected graph (weight: estimated compute
 /// seconds) whose edges carry the bytes of the tensors between groups, each tensor once per
 /// consuming group; the objective is traffic, each tensor counted once per worker it is sent to
-/// (`TensorNets`). Devices are split by
-/// recursive bisection, each bisection multilevel (`MultilevelBisection`: heavy-edge matching,
-/// greedy graph growing, Fiduccia–Mattheyses refinement), then the k-way partition is refined
-/// for traffic itself (`KWayRefinement`). A group that may use only some devices
+/// (`TensorNets`). Several whole partitions are made and the best is kept, alternating two
+/// multilevel schemes: k-way (`MultilevelKWay`: the graph coarsened once, its coarsest split by
+/// recursive bisection, the traffic refined at every level on the way back) and recursive
+/// bisection of the whole graph (`MultilevelBisection`: heavy-edge, leaf and two-hop matching,
+/// greedy graph growing, Fiduccia–Mattheyses refinement). Each is then improved by a k-way
+/// V-cycle that keeps clusters inside their parts. A group that may use only some devices
 /// is pinned to the side holding them. Each device's share of the compute stays within
 /// `1 + imbalance` of the mean where the pinned groups allow.
 public struct MinCutPlacement: PlacementStrategy {
@@ -56,11 +58,10 @@ public struct MinCutPlacement: PlacementStrategy {
         )
     }
 
-    /// Recursive bisection of `graph` over `devices` devices, then k-way refinement of the traffic
+    /// The best of several multilevel partitions of `graph` over `devices` devices by the traffic
     /// of `nets` (the graph's edges when `nil`); `masks[v]` holds the devices vertex `v` may use.
-    /// Balance: each level of the bisection gets an equal share of the bound, so the product of
-    /// the levels' excesses stays within `1 + imbalance`; the k-way pass then moves vertices off
-    /// any device still above the bound and keeps every device within it.
+    /// Balance: the k-way refinement moves vertices off any device above the bound and keeps
+    /// every device within it; a partition with less weight above the bound wins over any traffic.
     static func partition(
         _ graph: WeightedGraph,
         nets: TensorNets? = nil,
@@ -73,17 +74,27 @@ public struct MinCutPlacement: PlacementStrategy {
         let nets = nets ?? TensorNets(graph)
         let limit = (1 + imbalance) * graph.totalWeight / Double(devices)
         var best: (part: [Int], overload: Double, traffic: Int)?
-        for _ in 0..<attempts(graph.count) {
-            var part = bisectRecursively(graph, masks: masks, devices: devices, imbalance: imbalance, random: &random)
-            if devices > 1 {
-                var refinement = KWayRefinement(
+        var kway = MultilevelKWay(devices: devices, imbalance: imbalance)
+        if graph.count > largeGraph {
+            // Fewer passes keep 100,000 groups within about half a second.
+            (kway.passes, kway.plateauPasses) = (4, 1)
+        }
+        for attempt in 0..<attempts(graph.count) {
+            var part: [Int]
+            if attempt % 2 == 0 {
+                part = kway.partition(graph, nets: nets, masks: masks, random: &random)
+            } else {
+                part = bisectRecursively(graph, masks: masks, devices: devices, imbalance: imbalance, random: &random)
+            }
+            if devices > 1 && graph.count <= largeGraph {
+                // A V-cycle refines at every level; its finest level balances and refines the traffic.
+                part = kway.improve(
+                    part,
+                    graph: graph,
                     nets: nets,
-                    vertexWeight: graph.vertexWeight,
-                    parts: devices,
                     masks: masks,
-                    limits: [Double](repeating: limit, count: devices)
+                    random: &random
                 )
-                refinement.refine(&part, passes: 8, random: &random)
             }
             var loads = [Double](repeating: 0, count: devices)
             for v in part.indices { loads[part[v]] += graph.vertexWeight[v] }
@@ -97,10 +108,13 @@ public struct MinCutPlacement: PlacementStrategy {
         return best?.part ?? []
     }
 
+    /// Graphs above this many groups get one attempt, with fewer refinement passes and no V-cycle.
+    static let largeGraph = 50_000
+
     /// Whole partitions tried, each from its own random matchings and seeds; the best is kept.
-    /// Bisections depend on their seeds more than on any one choice, so small graphs get many
-    /// tries and large ones few, keeping 100,000 nodes within about half a second.
-    private static func attempts(_ vertices: Int) -> Int { min(8, max(1, 20_000 / max(vertices, 1))) }
+    /// Partitions depend on their seeds more than on any one choice, so small graphs get many
+    /// tries and large ones few, keeping 100,000 groups within about half a second.
+    private static func attempts(_ vertices: Int) -> Int { min(32, max(1, 40_000 / max(vertices, 1))) }
 
     static func bisectRecursively(
         _ graph: WeightedGraph,
@@ -140,7 +154,7 @@ public struct MinCutPlacement: PlacementStrategy {
     }
 
     /// Bits `low..<high` set.
-    private static func bitRange(_ low: Int, _ high: Int) -> UInt64 {
+    static func bitRange(_ low: Int, _ high: Int) -> UInt64 {
         let width = high - low
         let ones: UInt64 = width >= 64 ? ~0 : (1 << UInt64(width)) - 1
         return ones << UInt64(low)

@@ -3,8 +3,9 @@ import WeftRuntime
 /// What a placement should cost per step, by the cost model: the figures `weft bench` prints
 /// next to measured ones.
 ///
-/// The step is simulated: each device runs its nodes one at a time in upward-rank order, a node
-/// starting once the device is free and its inputs have arrived. A tensor goes to a device once;
+/// The step is simulated (`ListScheduler.replay`): nodes are taken in upward-rank order, each
+/// starting in the earliest idle time of its device once its inputs have arrived, so a device
+/// runs whatever is ready rather than wait for a node of higher rank. A tensor goes to a device once;
 /// each device sends one tensor at a time (its link is busy for bytes over bandwidth), and a
 /// tensor arrives the link's latency after it is through.
 public struct PlacementEstimate: Sendable {
@@ -54,11 +55,8 @@ extension PlacementStrategies {
         let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
         let costs = CostGraph(problem: problem, options: options)
         let active = try roots.map { (names) throws(WeftError) in try needed(graph, roots: names) }
-        let scheduler = ListScheduler(costs: costs, active: active, linkContention: true)
-        let schedule = scheduler.schedule(
-            groupDevice: costs.pinned,
-            insertion: false,
-            memoryLimits: [Int](repeating: .max, count: costs.deviceCount)
+        let schedule = ListScheduler(costs: costs, active: active, linkContention: true).replay(
+            groupDevice: costs.pinned
         )
         return EstimateBuilder(costs: costs, schedule: schedule, active: active).estimate()
     }

@@ -101,6 +101,19 @@ struct TensorNets {
         return WeightedGraph(vertexWeight: vertexWeight, from: sources, to: targets, weights: weights)
     }
 
+    /// The nets of the coarse graph whose vertex `map[v]` holds every fine vertex `v`: pins
+    /// renamed, repeated pins merged, nets left inside one coarse vertex dropped.
+    func contracted(by map: [Int], into coarseCount: Int) -> TensorNets {
+        var builder = Builder(vertexCount: coarseCount)
+        var renamed: [Int] = []
+        for net in 0..<count {
+            renamed.removeAll(keepingCapacity: true)
+            for pin in pins[pinStart[net]..<pinStart[net + 1]] { renamed.append(map[pin]) }
+            builder.add(pins: renamed, bytes: netWeight[net])
+        }
+        return builder.build()
+    }
+
     /// Bytes one step sends between parts: each net's bytes times the parts it touches minus one.
     func traffic(_ part: [Int]) -> Int {
         var total = 0

@@ -613,6 +613,10 @@ public nonisolated struct Weft_Heartbeat: Sendable {
   /// The sessions whose state this worker holds; the reply says which the coordinator keeps.
   public var held: [String] = []
 
+  /// The version of the record this worker keeps of each held session, so the reply brings
+  /// newer ones (an extension since).
+  public var recordVersions: Dictionary<String,UInt64> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -630,6 +634,9 @@ public nonisolated struct Weft_HeartbeatReply: Sendable {
   /// The held sessions the coordinator keeps: their leases on the worker are renewed, the
   /// others were closed or ran out and are freed.
   public var renewed: [String] = []
+
+  /// Records of renewed sessions newer than the worker's (it named their versions), by handle.
+  public var records: Dictionary<String,Weft_SessionRecord> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -924,6 +931,9 @@ public nonisolated struct Weft_StepStats: Sendable {
   public var bytesSent: Int64 = 0
 
   public var clocks: [Weft_DeviceClock] = []
+
+  /// The graph each device ran, after pruning and optimizations (RunMetadata.partition_graphs).
+  public var partitionGraphs: [Tensorflow_GraphDef] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2248,7 +2258,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0\u{3}record_versions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2265,6 +2275,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.tensorBytes) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.held) }()
+      case 10: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.recordVersions) }()
       default: break
       }
     }
@@ -2302,6 +2313,9 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.held.isEmpty {
       try visitor.visitRepeatedStringField(value: self.held, fieldNumber: 9)
     }
+    if !self.recordVersions.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.recordVersions, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2315,6 +2329,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.tensorBytes != rhs.tensorBytes {return false}
     if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.held != rhs.held {return false}
+    if lhs.recordVersions != rhs.recordVersions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2322,7 +2337,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HeartbeatReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0\u{1}records\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2332,6 +2347,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.renewed) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: &self.records) }()
       default: break
       }
     }
@@ -2344,12 +2360,16 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.renewed.isEmpty {
       try visitor.visitRepeatedStringField(value: self.renewed, fieldNumber: 2)
     }
+    if !self.records.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: self.records, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_HeartbeatReply, rhs: Weft_HeartbeatReply) -> Bool {
     if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
     if lhs.renewed != rhs.renewed {return false}
+    if lhs.records != rhs.records {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2889,7 +2909,7 @@ nonisolated extension Weft_DeviceClock: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StepStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}tensors_sent\0\u{3}bytes_sent\0\u{1}clocks\0\u{3}partition_graphs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2901,6 +2921,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.tensorsSent) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytesSent) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.partitionGraphs) }()
       default: break
       }
     }
@@ -2919,6 +2940,9 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.clocks.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 4)
     }
+    if !self.partitionGraphs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.partitionGraphs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2927,6 +2951,7 @@ nonisolated extension Weft_StepStats: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.tensorsSent != rhs.tensorsSent {return false}
     if lhs.bytesSent != rhs.bytesSent {return false}
     if lhs.clocks != rhs.clocks {return false}
+    if lhs.partitionGraphs != rhs.partitionGraphs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -78,5 +78,12 @@ extension StepPlan {
     /// The graph this plan runs, after pruning and the session's optimizations, as a GraphDef:
     /// folded nodes are `Const`s of their own name, removed nodes are gone and their consumers
     /// read what replaced them, and each fed tensor is a `Placeholder`.
-    public var optimizedGraph: Tensorflow_GraphDef { optimized.graphDef }
+    public var optimizedGraph: Tensorflow_GraphDef {
+        optimizedGraphCache.withLock { cached in
+            if let cached { return cached }
+            let graph = optimized.graphDef
+            cached = graph
+            return graph
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WeftProto
 
 /// One run signature (feeds, fetches, targets) of a graph, pruned and compiled once: the
 /// nodes that must run, their kernels, and the edges between them. Running it is cheap and
@@ -119,8 +120,9 @@ public final class StepPlan: Sendable {
     public let hasAsyncKernels: Bool
     /// The names of the nodes that run, for reports.
     public var nodeNames: [String] { nodes.map(\.name) }
-    /// What `optimizedGraph` is made from.
+    /// What `optimizedGraph` is made from, and the graph once made.
     let optimized: OptimizedGraph
+    let optimizedGraphCache = Mutex<Tensorflow_GraphDef?>(nil)
 
     /// Prunes `graph` to what `fetches` and `targets` need, cutting at fed tensors, checks it
     /// has no cycle other than loops, applies `optimizations`, finds the loop frames, and builds

@@ -1,4 +1,5 @@
 import Synchronization
+import WeftProto
 
 #if canImport(Glibc)
 import Glibc
@@ -93,6 +94,9 @@ public struct StepStatistics: Sendable, Hashable {
     public var bytesSent = 0
     /// Each device's step clock: one entry per device that ran a part of the step.
     public var clocks: [DeviceClock] = []
+    /// The graph each device ran, after pruning and the session's optimizations (folded
+    /// constants, removed duplicates and identities): TensorFlow's `RunMetadata.partition_graphs`.
+    public var partitionGraphs: [Tensorflow_GraphDef] = []
 
     /// Empty statistics.
     public init() {}
@@ -114,6 +118,11 @@ public final class StepStatisticsCollector: Sendable {
 
     /// What was collected so far.
     public var statistics: StepStatistics { collected.withLock { $0 } }
+
+    /// Records the graph the step ran on this device, after pruning and optimizations.
+    public func record(partitionGraph: Tensorflow_GraphDef) {
+        collected.withLock { $0.partitionGraphs.append(partitionGraph) }
+    }
 
     /// Records one node's run. A `_Send` counts its input as a tensor pushed to a peer: the
     /// partitioner puts sends only on edges that cross workers.
