@@ -95,6 +95,10 @@ extension WhileLoopStructure {
 
     /// Adds to the forward loop a stack per loop variable, pushed by every iteration, and a
     /// counter of iterations; returns the stacks and the count out of the loop.
+    ///
+    /// The pushes of an iteration wait for its count, and the next count waits for them, so
+    /// the stacks fill in iteration order even when iterations overlap, and the count leaves
+    /// the loop only after the last push.
     private func recordIterations(_ graph: Graph) -> (stacks: [Output], count: Output) {
         let forward = ControlFlowContext(.loop(frame: frame, parallelIterations: parallelIterations), outer: nil)
         forward.adopt(members)
@@ -105,21 +109,6 @@ extension WhileLoopStructure {
                 attributes: ["elem_type": .type(variable.dtype), "stack_name": .string(variable.enter + "_stack")]
             ).output()
         }
-        let pushes = graph.withControlFlow(forward) {
-            zip(variables, stacks).map { variable, stack in
-                graph.addOperation(
-                    "StackPushV2",
-                    inputs: [stack, graph.output(TensorName(node: variable.switchNode, index: 1))],
-                    attributes: ["T": .type(variable.dtype), "swap_memory": .bool(false)]
-                )
-            }
-        }
-        return (stacks, counter(forward, after: pushes, graph))
-    }
-
-    /// A loop variable counting the forward iterations; each next count waits for the
-    /// iteration's pushes.
-    private func counter(_ forward: ControlFlowContext, after pushes: [Operation], _ graph: Graph) -> Output {
         // The count starts from the loop's first input, so a loop in an untaken branch is dead
         // (a control edge would not do: that input may be a fed placeholder).
         let zero = OpBuilder.zerosLike(OpBuilder.rank(graph.output(variables[0].initial)))
@@ -132,7 +121,7 @@ extension WhileLoopStructure {
             ]
         )
         forward.add(enter)
-        return graph.withControlFlow(forward) { () -> Output in
+        let count = graph.withControlFlow(forward) { () -> Output in
             let merge = graph.addOperation("Merge", inputs: [enter.output(), enter.output()], attributes: ["T": .type(.int32), "N": .int(2)])
             let decision = graph.output(TensorName(node: loopCond, index: 0))
             let switched = graph.addOperation("Switch", inputs: [merge.output(0), decision], attributes: ["T": .type(.int32)])
@@ -141,12 +130,22 @@ extension WhileLoopStructure {
             }
             let current = identity(switched.output(1))
             forward.setPivot(current.operation)
+            let pushes = graph.controlDependencies(on: [current.operation]) {
+                zip(variables, stacks).map { variable, stack in
+                    graph.addOperation(
+                        "StackPushV2",
+                        inputs: [stack, graph.output(TensorName(node: variable.switchNode, index: 1))],
+                        attributes: ["T": .type(variable.dtype), "swap_memory": .bool(false)]
+                    )
+                }
+            }
             let next = graph.controlDependencies(on: pushes) {
                 graph.addOperation("NextIteration", inputs: [add(current, constant(Int32(1)))], attributes: ["T": .type(.int32)])
             }
             graph.replaceInput(of: merge.name, at: 1, with: next.output())
             return exit.output()
         }
+        return (stacks, count)
     }
 
     /// The nodes that compute the loop variables' next values from their current ones and the
