@@ -45,6 +45,7 @@ public final class Session: Sendable {
     public func close() { backend.close() }
 
     /// Runs `body` with this session and closes it afterwards.
+    @discardableResult
     public func run<R>(_ body: (Session) throws -> R) rethrows -> R {
         defer { close() }
         return try body(self)

@@ -723,7 +723,9 @@ final class IOLoop {
                             + "cluster file (security section)"
                     )
                 )
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL where core.security != nil:
+            // `where` binds to one pattern only, so each carries its own.
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL where core.security != nil,
+                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL where core.security != nil:
                 if !peer.isUnreachable {
                     logger.warning("CURVE handshake failed", metadata: ["peer.address": "\(peer.address)"])
                 }

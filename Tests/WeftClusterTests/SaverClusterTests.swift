@@ -26,6 +26,7 @@ import WeftTestKit
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("weft-cluster-saver-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let (graph, a, b, train, saver) = try Self.model()
         let initialize = graph.asDefault { globalVariablesInitializer() }
         let prefix = directory + "/model-1"

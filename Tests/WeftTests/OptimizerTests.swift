@@ -39,7 +39,7 @@ struct OptimizerFixture {
         problem = try #require(root["problem"] as? String)
         optimizer = try #require(root["optimizer"] as? String)
         schedule = root["schedule"] as? String
-        inputs = try tensors(["x": root["x"], "y": root["y"], "labels": root["labels"]] as [String: Any])
+        inputs = try tensors(["x": root["x"] as Any, "y": root["y"] as Any, "labels": root["labels"] as Any] as [String: Any])
         initial = try tensors(root["initial"])
         let feeds = root["sparse_feeds"] as? [[String: Any]] ?? []
         sparseFeeds = try feeds.map { feed in
@@ -245,6 +245,7 @@ struct OptimizerFixture {
         let graph = problem.graph
         let saver = try graph.asDefault { try Saver() }
         let directory = try temporaryDirectory("resume-\(name)")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try Session(graph: graph).run { session in
             try session.run(graph.asDefault { globalVariablesInitializer() })
             try Self.runSteps(0..<2, of: fixture, named: name, problem, in: session)

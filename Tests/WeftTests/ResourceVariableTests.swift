@@ -70,6 +70,7 @@ import WeftRuntime
         }
         let saver = try graph.asDefault { try Saver() }
         let directory = try temporaryDirectory("resource-saver")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try Session(graph: graph).run { session in
             try session.run(initialize)
             try session.run(add)

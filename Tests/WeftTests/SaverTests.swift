@@ -62,6 +62,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         #expect(saver.names == expected.keys.sorted())
         let exportDirectory = ProcessInfo.processInfo.environment["WEFT_CHECKPOINT_EXPORT"]
         let directory = try exportDirectory ?? temporaryDirectory("tf-round-trip")
+        defer { if exportDirectory == nil { try? FileManager.default.removeItem(atPath: directory) } }
         try Session(graph: graph).run { session in
             try saver.restore(session, from: latest)
             for (name, value) in expected {
@@ -83,6 +84,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func saveAndRestore_roundTripIntoAnotherSession() throws {
         let directory = try temporaryDirectory("round-trip")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let graph = Graph()
         let (w, step, bump, saver) = try graph.asDefault {
             let w = Variable([[Float(1), 2], [3, 4]], name: "w")
@@ -115,6 +117,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func maxToKeep_deletesTheOldestCheckpoints() throws {
         let directory = try temporaryDirectory("max-to-keep")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let graph = Graph()
         let saver = try graph.asDefault {
             _ = Variable([Float(1)], name: "v")
@@ -139,6 +142,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func save_withTheGlobalStepVariable_namesTheCheckpointAfterItsValue() throws {
         let directory = try temporaryDirectory("global-step")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let graph = Graph()
         let (advance, saver) = try graph.asDefault {
             let step = createGlobalStep()
@@ -155,6 +159,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func maxToKeepZero_keepsEveryCheckpoint() throws {
         let directory = try temporaryDirectory("keep-all")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let graph = Graph()
         let saver = try graph.asDefault {
             _ = Variable([Float(1)], name: "v")
@@ -172,6 +177,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func latestCheckpoint_isNilWithoutStateOrFiles() throws {
         let directory = try temporaryDirectory("latest")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(latestCheckpoint(in: directory) == nil)
         try CheckpointState(modelCheckpointPath: directory + "/gone", allModelCheckpointPaths: [])
             .write(in: directory)
@@ -189,6 +195,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
         #expect(Saver.directory(of: "/model") == "/")
         #expect(Saver.directory(of: "a//b/model") == "a//b")
         let directory = try temporaryDirectory("relative")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try CheckpointState(modelCheckpointPath: "model-2", allModelCheckpointPaths: ["model-1", "model-2"])
             .write(in: directory)
         let text = try String(contentsOfFile: directory + "/checkpoint", encoding: .utf8)
@@ -236,6 +243,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func restore_ofAnotherShape_fails() throws {
         let directory = try temporaryDirectory("shape")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = Graph()
         let saver = try first.asDefault {
             _ = Variable([Float(1), 2], name: "v")
@@ -255,6 +263,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func sharded_writesAShardPerDevice_andRestores() throws {
         let directory = try temporaryDirectory("sharded")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let graph = Graph()
         let (a, b, saver) = try graph.asDefault {
             let a = graph.device("/job:ps/task:0") { Variable([Float(1), 2], name: "a") }
@@ -301,6 +310,7 @@ func bitIdentical(_ a: Tensor, _ b: Tensor) -> Bool {
 
     @Test func inspect_ofACorruptCheckpoint_fails() throws {
         let directory = try temporaryDirectory("corrupt")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         for file in ["model-7.index", "model-7.data-00000-of-00001"] {
             try FileManager.default.copyItem(
                 atPath: Self.tensorFlowDirectory + "/" + file,

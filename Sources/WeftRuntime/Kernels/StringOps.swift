@@ -294,6 +294,6 @@ enum TensorSummary {
     private static func format(_ value: Double, _ digits: Int) -> String {
         var buffer = [CChar](repeating: 0, count: 48)
         _ = withVaList([digits, value]) { vsnprintf(&buffer, buffer.count, "%.*g", $0) }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
