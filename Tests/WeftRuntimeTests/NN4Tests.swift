@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import WeftProto
+
+@testable import WeftRuntime
+
+/// The vectorised single-precision `Tanh`, complex optimizers, `bfloat16` sparse updates and
+/// depth-window max pooling.
+@Suite struct NN4Tests {
+    typealias H = KernelHarness
+
+    /// Distance from `value` to `exact` in units of the last place of `exact` rounded to float.
+    private static func ulps(_ value: Float, from exact: Double) -> Double {
+        abs(Double(value) - exact) / Double(Float(exact).magnitude.ulp)
+    }
+
+    @Test func tanhStaysWithinSixUlpOnADenseSweep() throws {
+        let count = 1_000_001
+        let x = (0..<count).map { Float(-10 + 20 * Double($0) / Double(count - 1)) }
+        let y = try H.run1("Tanh", [tensor(x, [count])]).scalars(as: Float.self)
+        var worst = 0.0
+        for (input, output) in zip(x, y) { worst = max(worst, Self.ulps(output, from: Foundation.tanh(Double(input)))) }
+        // TensorFlow's own float32 kernel is 5.5 ulp off at worst on the same sweep.
+        #expect(worst <= 6, "max error \(worst) ulp")
+        #expect(worst > 0)
+    }
+
+    @Test func tanhKeepsSpecialValuesAndTinyInputs() throws {
+        let x: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1e-30, -1e-20, 9, -9, 100, .greatestFiniteMagnitude]
+        let y = try H.run1("Tanh", [tensor(x, [x.count])]).scalars(as: Float.self)
+        #expect(y[0].isNaN)
+        #expect(Array(y[1...2]) == [1, -1])
+        #expect(y[3] == 0 && y[3].sign == .plus && y[4] == 0 && y[4].sign == .minus)
+        #expect(Array(y[5...6]) == [1e-30, -1e-20])
+        #expect(y[7...].allSatisfy { Swift.abs($0) <= 1 && Swift.abs($0) > 0.9999 })
+    }
+
+    @Test func tanhTailTakesTheVectorArithmetic() throws {
+        // The last elements of a buffer whose size is not a multiple of eight give the same
+        // values as the same inputs inside a full vector.
+        let x = (0..<13).map { Float($0) * 0.37 - 2 }
+        let whole = try H.run1("Tanh", [tensor(x, [13])]).scalars(as: Float.self)
+        let padded = try H.run1("Tanh", [tensor(Array(x[..<8]) + Array(x[8...]) + [0, 0, 0], [16])])
+        #expect(whole == Array(padded.scalars(as: Float.self)[..<13]))
+    }
+
+    @Test func tanhInDoubleAndHalfStaysExact() throws {
+        let x: [Double] = [-3, -0.5, 0.001, 2.5]
+        let y = try H.run1("Tanh", [tensor(x, [4])]).scalars(as: Double.self)
+        #expect(y == x.map { Foundation.tanh($0) })
+        let h = try H.run1("Tanh", [tensor(x.map { Float16($0) }, [4])]).scalars(as: Float16.self)
+        #expect(h == x.map { Float16(Foundation.tanhf(Float(Float16($0)))) })
+    }
+}
