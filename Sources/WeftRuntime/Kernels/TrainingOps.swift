@@ -255,7 +255,7 @@ struct UpdateKernel: OpKernel {
                 node: context.node
             )
             // bfloat16 rounds after every operation, as TensorFlow's Eigen kernels do.
-            guard old[0].dtype != .bfloat16 else { return try visitor.update(BFloat16.self) }
+            guard old[0].dtype != .bfloat16 else { return try visitor.updateOrdered(BFloat16.self) }
             return try old[0].dtype.visit(visitor)
         }
         return form.isResource ? [] : [.ref(variables[0])]
@@ -336,13 +336,24 @@ private struct UpdateVisitor: ElementVisitor {
     let node: String
 
     func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
-        try update(T.self)
+        try updateOrdered(T.self)
+    }
+
+    /// TensorFlow registers complex kernels only for the rules that need no comparison.
+    func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) -> [Tensor] {
+        guard math.isFieldArithmetic else { throw .unsupported(op: op, dtype: R.complexDType, node: node) }
+        return try update(ComplexElement<R>.self)
+    }
+
+    /// The update in a real type `T`, after sparse FTRL's checks of its hyperparameters.
+    func updateOrdered<T: UpdateScalar & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
+        if checksSigns { try checkSigns(scalars.map { $0.withElements(of: T.self) { $0[0] } }) }
+        return try update(T.self)
     }
 
     /// The update in element type `T`.
-    func update<T: UpdateScalar & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
+    private func update<T: UpdateArithmetic & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
         let hyper = scalars.map { $0.withElements(of: T.self) { $0[0] } }
-        if checksSigns { try checkSigns(hyper) }
         let new = old.map { tensor in
             let copy = Tensor(uninitialized: tensor.dtype, shape: tensor.shape)
             copy.buffer.base.copyMemory(from: tensor.buffer.base, byteCount: tensor.byteCount)
@@ -363,10 +374,10 @@ private struct UpdateVisitor: ElementVisitor {
         if let rows {
             let size = old[0].shape.dimensions.dropFirst().reduce(1, *)
             for (k, index) in rows.enumerated() {
-                math.apply(row(index * size, gradient: k * size, count: size), hyper)
+                T.update(math, row(index * size, gradient: k * size, count: size), hyper)
             }
         } else {
-            math.apply(row(0, gradient: 0, count: old[0].elementCount), hyper)
+            T.update(math, row(0, gradient: 0, count: old[0].elementCount), hyper)
         }
         return new
     }
@@ -400,7 +411,7 @@ private struct UpdateVisitor: ElementVisitor {
 
 /// One run of elements to update in place: the variable's, up to three slots' (unused ones
 /// alias the variable and are never touched) and the gradient's.
-struct UpdateRow<T: UpdateScalar> {
+struct UpdateRow<T: UpdateArithmetic> {
     /// The variable's elements.
     var variable: UnsafeMutablePointer<T>
     /// The first slot (`accum`, `m`, `ms`, `mg`).
@@ -443,18 +454,48 @@ enum UpdateMath: Sendable {
     /// FTRL-proximal; `shrinkage` adds FtrlV2's `l2_shrinkage` input.
     case ftrl(multiplyLinearByLR: Bool, shrinkage: Bool)
 
+    /// Whether the rule needs only field arithmetic and square roots (no comparison), so
+    /// that TensorFlow also runs it on complex numbers.
+    var isFieldArithmetic: Bool {
+        switch self {
+        case .proximalGradientDescent, .proximalAdagrad, .ftrl: false
+        default: true
+        }
+    }
+
     /// Updates one row in place.
     func apply<T: UpdateScalar>(_ row: UpdateRow<T>, _ h: [T]) {
         let (v, g, n) = (row.variable, row.gradient, row.count)
         switch self {
-        case .gradientDescent:
-            let alpha = h[0]
-            for i in 0..<n { v[i] -= g[i] * alpha }
         case .proximalGradientDescent:
             let (lr, l1, l2) = (h[0], h[1], h[2])
             for i in 0..<n {
                 v[i] = Self.proximal(v[i] - g[i] * lr, threshold: lr * l1, shrink: 1 + lr * l2, l1: l1)
             }
+        case .proximalAdagrad:
+            let (a, lr, l1, l2) = (row.slot1, h[0], h[1], h[2])
+            for i in 0..<n {
+                a[i] += g[i] * g[i]
+                let rate = lr / a[i].squareRoot()
+                v[i] = Self.proximal(v[i] - g[i] * rate, threshold: rate * l1, shrink: 1 + l2 * rate, l1: l1)
+            }
+        case .ftrl(let multiply, let shrinkage):
+            Self.ftrl(row, h, multiplyLinearByLR: multiply, shrinkage: shrinkage)
+        default:
+            applyArithmetic(row, h)
+        }
+    }
+
+    /// Updates one row in place with a rule for which `isFieldArithmetic` holds; the others
+    /// are `apply`'s and leave the row unchanged here.
+    func applyArithmetic<T: UpdateArithmetic>(_ row: UpdateRow<T>, _ h: [T]) {
+        let (v, g, n) = (row.variable, row.gradient, row.count)
+        switch self {
+        case .proximalGradientDescent, .proximalAdagrad, .ftrl:
+            return
+        case .gradientDescent:
+            let alpha = h[0]
+            for i in 0..<n { v[i] -= g[i] * alpha }
         case .adagrad(let updateSlots):
             let (a, lr) = (row.slot1, h[0])
             for i in 0..<n {
@@ -466,13 +507,6 @@ enum UpdateMath: Sendable {
             for i in 0..<n {
                 if updateSlots { a[i] += g[i] * g[i] }
                 v[i] -= g[i] * lr / (a[i].squareRoot() + epsilon)
-            }
-        case .proximalAdagrad:
-            let (a, lr, l1, l2) = (row.slot1, h[0], h[1], h[2])
-            for i in 0..<n {
-                a[i] += g[i] * g[i]
-                let rate = lr / a[i].squareRoot()
-                v[i] = Self.proximal(v[i] - g[i] * rate, threshold: rate * l1, shrink: 1 + l2 * rate, l1: l1)
             }
         case .momentum(let nesterov):
             let (a, lr, momentum) = (row.slot1, h[0], h[1])
@@ -514,8 +548,6 @@ enum UpdateMath: Sendable {
                 v[i] -= step * lr
                 update[i] = update[i] * rho + step * step * (1 - rho)
             }
-        case .ftrl(let multiply, let shrinkage):
-            Self.ftrl(row, h, multiplyLinearByLR: multiply, shrinkage: shrinkage)
         }
     }
 
@@ -529,7 +561,7 @@ enum UpdateMath: Sendable {
 
     /// Adam: `alpha = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`, moments by exponential averages, then
     /// `var -= alpha·m / (√v + ε)` (Nesterov: `m` replaced by `(1−β₁)·grad + β₁·m`).
-    private static func adam<T: UpdateScalar>(_ row: UpdateRow<T>, _ h: [T], nesterov: Bool) {
+    private static func adam<T: UpdateArithmetic>(_ row: UpdateRow<T>, _ h: [T], nesterov: Bool) {
         let (v, g, m, s) = (row.variable, row.gradient, row.slot1, row.slot2)
         let (beta1Power, beta2Power, lr, beta1, beta2, epsilon) = (h[0], h[1], h[2], h[3], h[4], h[5])
         let alpha = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)
