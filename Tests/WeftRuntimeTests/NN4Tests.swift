@@ -52,3 +52,50 @@ import WeftProto
         #expect(h == x.map { Float16(Foundation.tanhf(Float(Float16($0)))) })
     }
 }
+
+/// Optimizer and scatter kernels on complex and `bfloat16` variables.
+@Suite struct NN4UpdateTests {
+    typealias H = KernelHarness
+
+    @Test(arguments: [("ApplyFtrl", DType.complex64), ("ResourceApplyProximalAdagrad", .complex128),
+                      ("SparseApplyRMSProp", .bfloat16), ("ApplyProximalGradientDescent", .bfloat16)])
+    func dtypesWithoutATensorFlowKernelAreRefusedBeforeAnyStep(op: String, dtype: DType) throws {
+        let node = try H.node(op, inputs: 0, attrs: ["T": H.type(dtype)])
+        let definition = try OpRegistry.standard.definition(of: op, node: node.name)
+        #expect(throws: WeftError.self) { try definition.makeKernel(node) }
+        do {
+            _ = try definition.makeKernel(node)
+        } catch {
+            #expect(error.code == .invalidArgument)
+        }
+    }
+
+    @Test func complexRulesKeepTheirKernels() throws {
+        for op in ["ApplyAdam", "ResourceSparseApplyCenteredRMSProp", "SparseApplyAdadelta", "ResourceApplyKerasMomentum"] {
+            let node = try H.node(op, inputs: 0, attrs: ["T": H.type(.complex64)])
+            _ = try OpRegistry.standard.definition(of: op, node: node.name).makeKernel(node)
+        }
+    }
+
+    @Test func complexGradientDescentMultipliesByAComplexRate() {
+        typealias C = ComplexElement<Double>
+        var variable = C(1, 1)
+        var gradient = C(2, 0)
+        withUnsafeMutablePointer(to: &variable) { v in
+            withUnsafeMutablePointer(to: &gradient) { g in
+                let row = UpdateRow(variable: v, slot1: v, slot2: v, slot3: v, gradient: UnsafePointer(g), count: 1)
+                C.update(.gradientDescent, row, [C(0, 1)])
+            }
+        }
+        #expect(variable == C(1, -1))
+    }
+
+    @Test func bfloat16ScatterAddRoundsEveryAddition() throws {
+        // 1 + 2⁻⁸ rounds back to 1 (ties to even) each time; one rounding of the sum would not.
+        let params = tensor([BFloat16(1)], [1])
+        let updates = tensor([BFloat16(Float(1) / 256), BFloat16(Float(1) / 256)], [2])
+        let result = try ScatterOp.add.apply(params, indices: tensor([Int32(0), 0], [2]), updates: updates, op: "ScatterAdd", node: "s")
+        #expect(result.failure == nil)
+        #expect(result.value.scalars(as: BFloat16.self).map(\.float) == [1])
+    }
+}

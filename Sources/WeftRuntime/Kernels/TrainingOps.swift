@@ -76,6 +76,10 @@ struct UpdateRuleSpec: Sendable {
     var hasRefForm = true
     /// Whether sparse ops refuse negative hyperparameters up front (FTRL's do).
     var checksSigns = false
+    /// Whether TensorFlow's CPU build registers the dense ops for `bfloat16`.
+    var bfloat16Dense = true
+    /// Whether it registers the sparse ops for `bfloat16`.
+    var bfloat16Sparse = true
     /// The rule for a node's attributes.
     var math: @Sendable (NodeAttributes) throws(WeftError) -> UpdateMath
 
@@ -96,7 +100,9 @@ struct UpdateRuleSpec: Sendable {
             UpdateRuleSpec(
                 name: "ProximalGradientDescent",
                 dense: [v, s("alpha"), s("l1"), s("l2"), g],
-                sparse: [v, s("alpha"), s("l1"), s("l2"), g, i]
+                sparse: [v, s("alpha"), s("l1"), s("l2"), g, i],
+                bfloat16Dense: false,
+                bfloat16Sparse: false
             ) { _ in .proximalGradientDescent },
             UpdateRuleSpec(
                 name: "Adagrad",
@@ -115,7 +121,9 @@ struct UpdateRuleSpec: Sendable {
             UpdateRuleSpec(
                 name: "ProximalAdagrad",
                 dense: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g],
-                sparse: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g, i]
+                sparse: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g, i],
+                bfloat16Dense: false,
+                bfloat16Sparse: false
             ) { _ in .proximalAdagrad },
             UpdateRuleSpec(
                 name: "Momentum",
@@ -137,12 +145,14 @@ struct UpdateRuleSpec: Sendable {
             UpdateRuleSpec(
                 name: "RMSProp",
                 dense: [v] + slots("ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g],
-                sparse: [v] + slots("ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i]
+                sparse: [v] + slots("ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i],
+                bfloat16Sparse: false
             ) { _ in .rmsProp },
             UpdateRuleSpec(
                 name: "CenteredRMSProp",
                 dense: [v] + slots("mg", "ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g],
-                sparse: [v] + slots("mg", "ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i]
+                sparse: [v] + slots("mg", "ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i],
+                bfloat16Sparse: false
             ) { _ in .centeredRMSProp },
             UpdateRuleSpec(
                 name: "Adadelta",
@@ -202,12 +212,23 @@ struct VariableForm: Sendable {
             isStateful: true,
             outputTypes: isResource ? OpDefinition.noOutputs : StateOps.refOfInput,
             makeKernel: { node throws(WeftError) in
-                UpdateKernel(
+                let math = try spec.math(node.attributes)
+                let acceptsBFloat16 = layout.indices == nil ? spec.bfloat16Dense : spec.bfloat16Sparse
+                let declared = try node.optionalType("T")
+                // A dtype TensorFlow registers no kernel for fails when the graph is placed,
+                // before any step runs, as in TensorFlow.
+                if let declared,
+                    declared == .bfloat16 && !acceptsBFloat16 || declared.isComplex && !math.isFieldArithmetic
+                {
+                    throw .unsupported(op: op, dtype: declared, node: node.name)
+                }
+                return UpdateKernel(
                     op: op,
                     layout: layout,
-                    math: try spec.math(node.attributes),
+                    math: math,
                     checksSigns: spec.checksSigns,
-                    declared: try node.optionalType("T"),
+                    acceptsBFloat16: acceptsBFloat16,
+                    declared: declared,
                     form: self
                 )
             }
@@ -224,6 +245,7 @@ struct UpdateKernel: OpKernel {
     let layout: UpdateLayout
     let math: UpdateMath
     let checksSigns: Bool
+    let acceptsBFloat16: Bool
     let declared: DType?
     let form: VariableForm
 
@@ -255,7 +277,10 @@ struct UpdateKernel: OpKernel {
                 node: context.node
             )
             // bfloat16 rounds after every operation, as TensorFlow's Eigen kernels do.
-            guard old[0].dtype != .bfloat16 else { return try visitor.updateOrdered(BFloat16.self) }
+            guard old[0].dtype != .bfloat16 else {
+                guard acceptsBFloat16 else { throw .unsupported(op: op, dtype: .bfloat16, node: context.node) }
+                return try visitor.updateOrdered(BFloat16.self)
+            }
             return try old[0].dtype.visit(visitor)
         }
         return form.isResource ? [] : [.ref(variables[0])]
@@ -368,7 +393,8 @@ private struct UpdateVisitor: ElementVisitor {
                 slot2: bases[min(2, bases.count - 1)] + offset,
                 slot3: bases[min(3, bases.count - 1)] + offset,
                 gradient: UnsafePointer(g + gradientOffset),
-                count: count
+                count: count,
+                isSparseVector: rows != nil && count > 1
             )
         }
         if let rows {
@@ -424,6 +450,10 @@ struct UpdateRow<T: UpdateArithmetic> {
     var gradient: UnsafePointer<T>
     /// The number of elements.
     var count: Int
+    /// Whether this is a row of more than one element of a sparse update, which TensorFlow's
+    /// kernels compute with vector expressions whose order of operations (so bfloat16's
+    /// rounding) differs from the dense kernel's for some rules.
+    var isSparseVector = false
 }
 
 /// The math of TensorFlow's optimizer kernels, in the order of operations of its CPU kernels
@@ -500,7 +530,7 @@ enum UpdateMath: Sendable {
             let (a, lr) = (row.slot1, h[0])
             for i in 0..<n {
                 if updateSlots { a[i] += g[i] * g[i] }
-                v[i] -= g[i] * lr / a[i].squareRoot()
+                v[i] -= row.isSparseVector ? lr * g[i] * a[i].reciprocalSquareRoot() : g[i] * lr / a[i].squareRoot()
             }
         case .adagradV2(let updateSlots):
             let (a, lr, epsilon) = (row.slot1, h[0], h[1])

@@ -54,7 +54,8 @@ extension BFloat16: UpdateScalar {
     static func += (a: inout BFloat16, b: BFloat16) { a = a + b }
     static func -= (a: inout BFloat16, b: BFloat16) { a = a - b }
     func squareRoot() -> BFloat16 { BFloat16(float.squareRoot()) }
-    func reciprocalSquareRoot() -> BFloat16 { BFloat16(1 / float.squareRoot()) }
+    /// Eigen's generic `rsqrt` on `bfloat16`: the root rounded, then its reciprocal rounded.
+    func reciprocalSquareRoot() -> BFloat16 { BFloat16(1 / squareRoot().float) }
     var magnitude: BFloat16 { BFloat16(bitPattern: bitPattern & 0x7FFF) }
     static func pow(_ x: BFloat16, _ y: BFloat16) -> BFloat16 { BFloat16(Float.pow(x.float, y.float)) }
 }
