@@ -2,7 +2,8 @@
 approximation in both TensorFlow and Weft, each a few ulp from the exact value) with half and
 bfloat16 beside it, the optimizer updates TensorFlow's CPU registers for complex64 and
 complex128 (and the ones it refuses), bfloat16 sparse optimizer updates and scatter ops (each
-operation rounded), and the bfloat16 optimizer forms TensorFlow refuses."""
+operation rounded), the bfloat16 optimizer forms TensorFlow refuses, and max pooling over depth
+alone (`ksize` = `strides` = [1, 1, 1, d]) with TensorFlow's `Unimplemented` refusals."""
 import numpy as np
 import tensorflow as tf
 
@@ -218,9 +219,47 @@ def _bfloat16_scatter_cases():
             ])
 
 
+def _depth_pool_cases():
+    x = rng.integers(-5, 6, (2, 3, 2, 6)).astype(np.float32)
+    x[0, 0, 0, 0] = np.nan
+    x[0, 1, 0, 4] = np.nan
+    with Case("nn4_max_pool_depth", "MaxPool and MaxPoolV2 over depth: windows 2, 3 and 6, SAME and VALID, spatial strides ignored, a NaN first in its window (kept) and inside it (skipped)") as c:
+        p = tf1.placeholder(tf.float32, [None, 3, 2, 6], name="x")
+        outputs = [
+            raw.MaxPool(input=p, ksize=[1, 1, 1, 2], strides=[1, 1, 1, 2], padding="VALID", name="d2"),
+            raw.MaxPool(input=p, ksize=[1, 1, 1, 3], strides=[1, 2, 3, 3], padding="SAME", name="d3_strided"),
+            raw.MaxPool(input=p, ksize=[1, 1, 1, 6], strides=[1, 1, 1, 6], padding="VALID", name="d6"),
+            raw.MaxPoolV2(input=p, ksize=[1, 1, 1, 3], strides=[1, 1, 1, 3], padding="VALID", name="v2_d3"),
+            raw.MaxPool(input=p, ksize=[1, 2, 2, 1], strides=[1, 1, 1, 2], padding="VALID", name="spatial_depth_stride"),
+        ]
+        c.session([c.step(fetches=outputs, feeds={p: x}), c.step(fetches=outputs, feeds={p: np.zeros((0, 3, 2, 6), np.float32)})])
+    for dtype in (tf.float64, tf.float16, tf.bfloat16, tf.int32, tf.int8, tf.uint8, tf.int64):
+        with Case(f"nn4_max_pool_depth_{dtype.name}", f"MaxPool over depth (window 3) on {dtype.name}") as c:
+            p = tf1.placeholder(dtype, [2, 3, 2, 6], name="x")
+            y = raw.MaxPool(input=p, ksize=[1, 1, 1, 3], strides=[1, 1, 1, 3], padding="VALID", name="y")
+            values = rng.integers(0 if dtype == tf.uint8 else -100, 100, (2, 3, 2, 6))
+            c.session([c.step(fetches=[y], feeds={p: values.astype(dtype.as_numpy_dtype)})])
+    for name, ksize, strides, op in (
+        ("uneven", [1, 1, 1, 4], [1, 1, 1, 4], "MaxPool"),
+        ("stride", [1, 1, 1, 3], [1, 1, 1, 2], "MaxPool"),
+        ("unit_stride", [1, 1, 1, 3], [1, 1, 1, 1], "MaxPool"),
+        ("spatial_and_depth", [1, 2, 1, 3], [1, 1, 1, 3], "MaxPool"),
+        ("v2_uneven", [1, 1, 1, 4], [1, 1, 1, 4], "MaxPoolV2"),
+        ("avg", [1, 1, 1, 3], [1, 1, 1, 3], "AvgPool"),
+    ):
+        with Case(f"nn4_max_pool_depth_refused_{name}", f"{op} ksize {ksize} strides {strides} on depth 6: TensorFlow's Unimplemented") as c:
+            p = tf1.placeholder(tf.float32, [2, 3, 2, 6], name="x")
+            if op == "AvgPool":
+                y = raw.AvgPool(value=p, ksize=ksize, strides=strides, padding="VALID", name="y")
+            else:
+                y = getattr(raw, op)(input=p, ksize=ksize, strides=strides, padding="VALID", name="y")
+            c.session([c.step(fetches=[y], feeds={p: x})])
+
+
 def cases():
     _tanh_cases()
     _complex_optimizer_cases()
     _bfloat16_sparse_cases()
     _bfloat16_ftrl_case()
     _bfloat16_scatter_cases()
+    _depth_pool_cases()
