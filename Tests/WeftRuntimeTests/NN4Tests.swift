@@ -99,3 +99,36 @@ import WeftProto
         #expect(result.value.scalars(as: BFloat16.self).map(\.float) == [1])
     }
 }
+
+/// `MaxPool` with a window over depth alone.
+@Suite struct NN4DepthPoolTests {
+    typealias H = KernelHarness
+
+    private static func attributes(_ ksize: [Int], _ strides: [Int]) -> [String: Tensorflow_AttrValue] {
+        ["ksize": H.ints(ksize), "strides": H.ints(strides), "padding": H.string("SAME")]
+    }
+
+    @Test func depthWindowKeepsTheFirstNaNAndSkipsLaterOnes() throws {
+        let x = tensor([Float.nan, 1, 2, 3, Float.nan, 5], [1, 1, 1, 6])
+        let y = try H.run1("MaxPool", [x], Self.attributes([1, 1, 1, 3], [1, 4, 4, 3]))
+        #expect(y.shape == [1, 1, 1, 2])
+        let values = y.scalars(as: Float.self)
+        #expect(values[0].isNaN && values[1] == 5)
+    }
+
+    @Test func depthRulesAreTensorFlowsUnimplemented() {
+        let x = tensor([Int32](repeating: 1, count: 12), [1, 2, 1, 6])
+        for (ksize, strides) in [([1, 1, 1, 4], [1, 1, 1, 4]), ([1, 1, 1, 3], [1, 1, 1, 1]), ([1, 2, 1, 3], [1, 1, 1, 3])] {
+            #expect(H.error("MaxPool", [x], Self.attributes(ksize, strides))?.code == .unimplemented)
+        }
+        #expect(H.error("AvgPool", [tensor([Float](repeating: 1, count: 6), [1, 1, 1, 6])], Self.attributes([1, 1, 1, 3], [1, 1, 1, 3]))?.code == .unimplemented)
+        #expect(H.error("MaxPool", [x], Self.attributes([1, 1, 1, 0], [1, 1, 1, 1]))?.code == .invalidArgument)
+    }
+
+    @Test func spatialWindowIgnoresTheDepthStride() throws {
+        let x = tensor((0..<8).map(Float.init), [1, 2, 2, 2])
+        let y = try H.run1("MaxPool", [x], Self.attributes([1, 2, 2, 1], [1, 1, 1, 2]))
+        #expect(y.shape == [1, 1, 1, 2])
+        #expect(y.scalars(as: Float.self) == [6, 7])
+    }
+}
