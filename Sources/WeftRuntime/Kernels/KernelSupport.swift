@@ -34,12 +34,20 @@ protocol FloatElement: TensorElement, BinaryFloatingPoint, UpdateScalar {
     /// `y[i] = exp(x[i])` for `count` elements (`x` and `y` may be the same buffer): one call
     /// per buffer, so `Float` can use a vectorised implementation.
     static func exp(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = tanh(x[i])` for `count` elements (`x` and `y` may be the same buffer): one call
+    /// per buffer, so `Float` can use a vectorised approximation as TensorFlow's CPU kernel does.
+    static func tanh(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
 }
 
 extension FloatElement {
     @inline(__always)
     static func exp(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = exp(x[i]) }
+    }
+
+    @inline(__always)
+    static func tanh(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = tanh(x[i]) }
     }
 }
 
@@ -81,6 +89,9 @@ extension Float: FloatElement {
     @inline(__always) static func cos(_ x: Float) -> Float { cosf(x) }
     static func exp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         VectorMath.exp(x, into: y, count: count)
+    }
+    static func tanh(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        VectorMath.tanh(x, into: y, count: count)
     }
 }
 

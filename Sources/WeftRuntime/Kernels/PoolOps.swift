@@ -26,7 +26,7 @@ enum PoolOps {
             // `AvgPoolGrad`'s first input is a shape; its type is the gradient's.
             outputTypes: OpDefinition.outputOfInput(kind == .averageGradient ? 1 : 0),
             makeKernel: { node throws(WeftError) in
-                PoolKernel(kind: kind, attributes: try PoolAttributes(node, op: name))
+                PoolKernel(kind: kind, attributes: try PoolAttributes(node, op: name, kind: kind))
             }
         )
     }
@@ -51,14 +51,18 @@ struct PoolAttributes: Sendable {
     let window: (rows: Int, cols: Int)
     let sliding: WindowAttributes
     let declared: DType?
+    /// Max pooling across depth (`ksize` and `strides` `[1, 1, 1, d]`): the window, 1 when
+    /// pooling is spatial, and the stride, checked against the input's depth when run.
+    let depth: (window: Int, stride: Int)
 
-    init(_ node: NodeInfo, op: String) throws(WeftError) {
+    init(_ node: NodeInfo, op: String, kind: PoolKind) throws(WeftError) {
         try Self.checkFormat(node, op: op)
         try self.init(
             ksize: try node.attributes.ints("ksize"),
-            sliding: try WindowAttributes(node, dilated: false),
+            strides: try node.attributes.ints("strides"),
             node: node,
-            op: op
+            op: op,
+            kind: kind
         )
     }
 
@@ -73,27 +77,47 @@ struct PoolAttributes: Sendable {
         }
     }
 
-    /// A window `ksize` given as values (`MaxPoolV2` takes it as an input), with its strides
-    /// and padding.
-    init(ksize: [Int], sliding: WindowAttributes, node: NodeInfo, op: String) throws(WeftError) {
+    /// A window `ksize` and `strides` given as values (`MaxPoolV2` takes them as inputs), with
+    /// the node's padding. Max pooling takes TensorFlow's rules: a window over depth alone, or
+    /// a spatial one whose depth stride is ignored.
+    init(ksize: [Int], strides: [Int], node: NodeInfo, op: String, kind: PoolKind) throws(WeftError) {
         guard ksize.count == 4 else {
             throw WeftError(
                 .invalidArgument,
                 "Sliding window ksize field must specify 4 dimensions (node '\(node.name)')"
             )
         }
-        guard ksize[0] == 1, ksize[3] == 1 else {
+        guard strides.count == 4 else {
+            throw .invalidArgument("Sliding window strides field must specify 4 dimensions", node: node.name)
+        }
+        guard ksize.allSatisfy({ $0 > 0 && $0 <= Int(Int32.max) }) else {
+            throw WeftError(.invalidArgument, "Sliding window ksize must be positive: \(ksize) (node '\(node.name)')")
+        }
+        if kind == .max {
+            guard ksize[0] == 1, strides[0] == 1 else {
+                throw WeftError(.unimplemented, "Pooling is not yet supported on the batch dimension. (node '\(node.name)')")
+            }
+            guard ksize[3] == 1 || (ksize[1] == 1 && ksize[2] == 1) else {
+                throw WeftError(
+                    .unimplemented,
+                    "MaxPooling supports exactly one of pooling across depth or pooling across width/height. (node '\(node.name)')"
+                )
+            }
+        } else if ksize[3] != 1, kind == .average {
+            throw WeftError(.unimplemented, "Non-spatial pooling is not yet supported. (node '\(node.name)')")
+        } else if ksize[0] != 1 || ksize[3] != 1 {
             throw WeftError(
                 .unimplemented,
                 "\(op) over the batch or depth dimension is not supported: ksize \(ksize) (node '\(node.name)')"
             )
         }
-        guard ksize[1] > 0, ksize[2] > 0, ksize[1] <= Int(Int32.max), ksize[2] <= Int(Int32.max) else {
-            throw WeftError(.invalidArgument, "Sliding window ksize must be positive: \(ksize) (node '\(node.name)')")
-        }
         self.op = op
         window = (ksize[1], ksize[2])
-        self.sliding = sliding
+        depth = (ksize[3], strides[3])
+        // Max pooling ignores the depth stride of a spatial window, and the spatial strides
+        // of a depth window.
+        let spatial = kind == .max ? [strides[0], strides[1], strides[2], 1] : strides
+        sliding = try WindowAttributes(strides: spatial, node, dilated: false)
         declared = try node.optionalType("T")
     }
 }
@@ -105,6 +129,9 @@ struct PoolKernel: OpKernel {
 
     func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
         let node = context.node
+        if attributes.depth.window > 1 {
+            return [.tensor(try DepthMaxPool(attributes: attributes).compute(try context.input(0), node: node))]
+        }
         let (geometry, operands) = try prepare(context)
         let shape: TensorShape =
             kind.isPooled

@@ -33,8 +33,7 @@ struct PoolV2Kernel: OpKernel {
                 "Pooling is not yet supported on the batch dimension. (node '\(context.node)')"
             )
         }
-        let sliding = try WindowAttributes(strides: strides, node, stridesKey: "stride", dilated: false)
-        let attributes = try PoolAttributes(ksize: ksize, sliding: sliding, node: node, op: op)
+        let attributes = try PoolAttributes(ksize: ksize, strides: strides, node: node, op: op, kind: kind)
         let pooling = OpKernelContext(
             node: context.node,
             inputs: Array(context.inputs.prefix(tensors)),

@@ -107,7 +107,9 @@ enum ScatterOp: Sendable, CaseIterable {
         }
         let out = Tensor(uninitialized: params.dtype, shape: params.shape)
         out.buffer.base.copyMemory(from: params.buffer.base, byteCount: params.byteCount)
-        try params.dtype.visit(Visitor(operation: self, out: out, rows: valid, updates: updates, op: op, node: node))
+        let visitor = Visitor(operation: self, out: out, rows: valid, updates: updates, op: op, node: node)
+        // bfloat16 rounds every combination, as TensorFlow's Eigen kernels do (see BFloat16Updates).
+        if params.dtype == .bfloat16 { visitor.ordered(BFloat16.self) } else { try params.dtype.visit(visitor) }
         return (out, failure)
     }
 
@@ -132,7 +134,10 @@ enum ScatterOp: Sendable, CaseIterable {
         let op: String
         let node: String
 
-        func float<T: FloatElement>(_ type: T.Type) {
+        func float<T: FloatElement>(_ type: T.Type) { ordered(T.self) }
+
+        /// The combinations on a real floating-point type, `bfloat16` included.
+        func ordered<T: UpdateScalar & TensorElement>(_ type: T.Type) {
             switch operation {
             case .update: run(T.self) { _, u in u }
             case .add: run(T.self) { $0 + $1 }

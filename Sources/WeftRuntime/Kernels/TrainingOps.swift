@@ -76,6 +76,10 @@ struct UpdateRuleSpec: Sendable {
     var hasRefForm = true
     /// Whether sparse ops refuse negative hyperparameters up front (FTRL's do).
     var checksSigns = false
+    /// Whether TensorFlow's CPU build registers the dense ops for `bfloat16`.
+    var bfloat16Dense = true
+    /// Whether it registers the sparse ops for `bfloat16`.
+    var bfloat16Sparse = true
     /// The rule for a node's attributes.
     var math: @Sendable (NodeAttributes) throws(WeftError) -> UpdateMath
 
@@ -96,7 +100,9 @@ struct UpdateRuleSpec: Sendable {
             UpdateRuleSpec(
                 name: "ProximalGradientDescent",
                 dense: [v, s("alpha"), s("l1"), s("l2"), g],
-                sparse: [v, s("alpha"), s("l1"), s("l2"), g, i]
+                sparse: [v, s("alpha"), s("l1"), s("l2"), g, i],
+                bfloat16Dense: false,
+                bfloat16Sparse: false
             ) { _ in .proximalGradientDescent },
             UpdateRuleSpec(
                 name: "Adagrad",
@@ -115,7 +121,9 @@ struct UpdateRuleSpec: Sendable {
             UpdateRuleSpec(
                 name: "ProximalAdagrad",
                 dense: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g],
-                sparse: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g, i]
+                sparse: [v] + slots("accum") + [s("lr"), s("l1"), s("l2"), g, i],
+                bfloat16Dense: false,
+                bfloat16Sparse: false
             ) { _ in .proximalAdagrad },
             UpdateRuleSpec(
                 name: "Momentum",
@@ -137,12 +145,14 @@ struct UpdateRuleSpec: Sendable {
             UpdateRuleSpec(
                 name: "RMSProp",
                 dense: [v] + slots("ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g],
-                sparse: [v] + slots("ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i]
+                sparse: [v] + slots("ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i],
+                bfloat16Sparse: false
             ) { _ in .rmsProp },
             UpdateRuleSpec(
                 name: "CenteredRMSProp",
                 dense: [v] + slots("mg", "ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g],
-                sparse: [v] + slots("mg", "ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i]
+                sparse: [v] + slots("mg", "ms", "mom") + [s("lr"), s("rho"), s("momentum"), s("epsilon"), g, i],
+                bfloat16Sparse: false
             ) { _ in .centeredRMSProp },
             UpdateRuleSpec(
                 name: "Adadelta",
@@ -202,12 +212,23 @@ struct VariableForm: Sendable {
             isStateful: true,
             outputTypes: isResource ? OpDefinition.noOutputs : StateOps.refOfInput,
             makeKernel: { node throws(WeftError) in
-                UpdateKernel(
+                let math = try spec.math(node.attributes)
+                let acceptsBFloat16 = layout.indices == nil ? spec.bfloat16Dense : spec.bfloat16Sparse
+                let declared = try node.optionalType("T")
+                // A dtype TensorFlow registers no kernel for fails when the graph is placed,
+                // before any step runs, as in TensorFlow.
+                if let declared,
+                    declared == .bfloat16 && !acceptsBFloat16 || declared.isComplex && !math.isFieldArithmetic
+                {
+                    throw .unsupported(op: op, dtype: declared, node: node.name)
+                }
+                return UpdateKernel(
                     op: op,
                     layout: layout,
-                    math: try spec.math(node.attributes),
+                    math: math,
                     checksSigns: spec.checksSigns,
-                    declared: try node.optionalType("T"),
+                    acceptsBFloat16: acceptsBFloat16,
+                    declared: declared,
                     form: self
                 )
             }
@@ -224,6 +245,7 @@ struct UpdateKernel: OpKernel {
     let layout: UpdateLayout
     let math: UpdateMath
     let checksSigns: Bool
+    let acceptsBFloat16: Bool
     let declared: DType?
     let form: VariableForm
 
@@ -255,7 +277,10 @@ struct UpdateKernel: OpKernel {
                 node: context.node
             )
             // bfloat16 rounds after every operation, as TensorFlow's Eigen kernels do.
-            guard old[0].dtype != .bfloat16 else { return try visitor.update(BFloat16.self) }
+            guard old[0].dtype != .bfloat16 else {
+                guard acceptsBFloat16 else { throw .unsupported(op: op, dtype: .bfloat16, node: context.node) }
+                return try visitor.updateOrdered(BFloat16.self)
+            }
             return try old[0].dtype.visit(visitor)
         }
         return form.isResource ? [] : [.ref(variables[0])]
@@ -336,13 +361,24 @@ private struct UpdateVisitor: ElementVisitor {
     let node: String
 
     func float<T: FloatElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
-        try update(T.self)
+        try updateOrdered(T.self)
+    }
+
+    /// TensorFlow registers complex kernels only for the rules that need no comparison.
+    func complex<R: ComplexReal>(_ type: R.Type) throws(WeftError) -> [Tensor] {
+        guard math.isFieldArithmetic else { throw .unsupported(op: op, dtype: R.complexDType, node: node) }
+        return try update(ComplexElement<R>.self)
+    }
+
+    /// The update in a real type `T`, after sparse FTRL's checks of its hyperparameters.
+    func updateOrdered<T: UpdateScalar & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
+        if checksSigns { try checkSigns(scalars.map { $0.withElements(of: T.self) { $0[0] } }) }
+        return try update(T.self)
     }
 
     /// The update in element type `T`.
-    func update<T: UpdateScalar & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
+    private func update<T: UpdateArithmetic & TensorElement>(_ type: T.Type) throws(WeftError) -> [Tensor] {
         let hyper = scalars.map { $0.withElements(of: T.self) { $0[0] } }
-        if checksSigns { try checkSigns(hyper) }
         let new = old.map { tensor in
             let copy = Tensor(uninitialized: tensor.dtype, shape: tensor.shape)
             copy.buffer.base.copyMemory(from: tensor.buffer.base, byteCount: tensor.byteCount)
@@ -357,16 +393,17 @@ private struct UpdateVisitor: ElementVisitor {
                 slot2: bases[min(2, bases.count - 1)] + offset,
                 slot3: bases[min(3, bases.count - 1)] + offset,
                 gradient: UnsafePointer(g + gradientOffset),
-                count: count
+                count: count,
+                isSparseVector: rows != nil && count > 1
             )
         }
         if let rows {
             let size = old[0].shape.dimensions.dropFirst().reduce(1, *)
             for (k, index) in rows.enumerated() {
-                math.apply(row(index * size, gradient: k * size, count: size), hyper)
+                T.update(math, row(index * size, gradient: k * size, count: size), hyper)
             }
         } else {
-            math.apply(row(0, gradient: 0, count: old[0].elementCount), hyper)
+            T.update(math, row(0, gradient: 0, count: old[0].elementCount), hyper)
         }
         return new
     }
@@ -400,7 +437,7 @@ private struct UpdateVisitor: ElementVisitor {
 
 /// One run of elements to update in place: the variable's, up to three slots' (unused ones
 /// alias the variable and are never touched) and the gradient's.
-struct UpdateRow<T: UpdateScalar> {
+struct UpdateRow<T: UpdateArithmetic> {
     /// The variable's elements.
     var variable: UnsafeMutablePointer<T>
     /// The first slot (`accum`, `m`, `ms`, `mg`).
@@ -413,6 +450,10 @@ struct UpdateRow<T: UpdateScalar> {
     var gradient: UnsafePointer<T>
     /// The number of elements.
     var count: Int
+    /// Whether this is a row of more than one element of a sparse update, which TensorFlow's
+    /// kernels compute with vector expressions whose order of operations (so bfloat16's
+    /// rounding) differs from the dense kernel's for some rules.
+    var isSparseVector = false
 }
 
 /// The math of TensorFlow's optimizer kernels, in the order of operations of its CPU kernels
@@ -443,29 +484,23 @@ enum UpdateMath: Sendable {
     /// FTRL-proximal; `shrinkage` adds FtrlV2's `l2_shrinkage` input.
     case ftrl(multiplyLinearByLR: Bool, shrinkage: Bool)
 
+    /// Whether the rule needs only field arithmetic and square roots (no comparison), so
+    /// that TensorFlow also runs it on complex numbers.
+    var isFieldArithmetic: Bool {
+        switch self {
+        case .proximalGradientDescent, .proximalAdagrad, .ftrl: false
+        default: true
+        }
+    }
+
     /// Updates one row in place.
     func apply<T: UpdateScalar>(_ row: UpdateRow<T>, _ h: [T]) {
         let (v, g, n) = (row.variable, row.gradient, row.count)
         switch self {
-        case .gradientDescent:
-            let alpha = h[0]
-            for i in 0..<n { v[i] -= g[i] * alpha }
         case .proximalGradientDescent:
             let (lr, l1, l2) = (h[0], h[1], h[2])
             for i in 0..<n {
                 v[i] = Self.proximal(v[i] - g[i] * lr, threshold: lr * l1, shrink: 1 + lr * l2, l1: l1)
-            }
-        case .adagrad(let updateSlots):
-            let (a, lr) = (row.slot1, h[0])
-            for i in 0..<n {
-                if updateSlots { a[i] += g[i] * g[i] }
-                v[i] -= g[i] * lr / a[i].squareRoot()
-            }
-        case .adagradV2(let updateSlots):
-            let (a, lr, epsilon) = (row.slot1, h[0], h[1])
-            for i in 0..<n {
-                if updateSlots { a[i] += g[i] * g[i] }
-                v[i] -= g[i] * lr / (a[i].squareRoot() + epsilon)
             }
         case .proximalAdagrad:
             let (a, lr, l1, l2) = (row.slot1, h[0], h[1], h[2])
@@ -473,6 +508,35 @@ enum UpdateMath: Sendable {
                 a[i] += g[i] * g[i]
                 let rate = lr / a[i].squareRoot()
                 v[i] = Self.proximal(v[i] - g[i] * rate, threshold: rate * l1, shrink: 1 + l2 * rate, l1: l1)
+            }
+        case .ftrl(let multiply, let shrinkage):
+            Self.ftrl(row, h, multiplyLinearByLR: multiply, shrinkage: shrinkage)
+        default:
+            applyArithmetic(row, h)
+        }
+    }
+
+    /// Updates one row in place with a rule for which `isFieldArithmetic` holds; the others
+    /// are `apply`'s and leave the row unchanged here.
+    func applyArithmetic<T: UpdateArithmetic>(_ row: UpdateRow<T>, _ h: [T]) {
+        let (v, g, n) = (row.variable, row.gradient, row.count)
+        switch self {
+        case .proximalGradientDescent, .proximalAdagrad, .ftrl:
+            return
+        case .gradientDescent:
+            let alpha = h[0]
+            for i in 0..<n { v[i] -= g[i] * alpha }
+        case .adagrad(let updateSlots):
+            let (a, lr) = (row.slot1, h[0])
+            for i in 0..<n {
+                if updateSlots { a[i] += g[i] * g[i] }
+                v[i] -= row.isSparseVector ? lr * g[i] * a[i].reciprocalSquareRoot() : g[i] * lr / a[i].squareRoot()
+            }
+        case .adagradV2(let updateSlots):
+            let (a, lr, epsilon) = (row.slot1, h[0], h[1])
+            for i in 0..<n {
+                if updateSlots { a[i] += g[i] * g[i] }
+                v[i] -= g[i] * lr / (a[i].squareRoot() + epsilon)
             }
         case .momentum(let nesterov):
             let (a, lr, momentum) = (row.slot1, h[0], h[1])
@@ -514,8 +578,6 @@ enum UpdateMath: Sendable {
                 v[i] -= step * lr
                 update[i] = update[i] * rho + step * step * (1 - rho)
             }
-        case .ftrl(let multiply, let shrinkage):
-            Self.ftrl(row, h, multiplyLinearByLR: multiply, shrinkage: shrinkage)
         }
     }
 
@@ -529,7 +591,7 @@ enum UpdateMath: Sendable {
 
     /// Adam: `alpha = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`, moments by exponential averages, then
     /// `var -= alpha·m / (√v + ε)` (Nesterov: `m` replaced by `(1−β₁)·grad + β₁·m`).
-    private static func adam<T: UpdateScalar>(_ row: UpdateRow<T>, _ h: [T], nesterov: Bool) {
+    private static func adam<T: UpdateArithmetic>(_ row: UpdateRow<T>, _ h: [T], nesterov: Bool) {
         let (v, g, m, s) = (row.variable, row.gradient, row.slot1, row.slot2)
         let (beta1Power, beta2Power, lr, beta1, beta2, epsilon) = (h[0], h[1], h[2], h[3], h[4], h[5])
         let alpha = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)

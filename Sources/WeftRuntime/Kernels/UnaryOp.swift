@@ -54,7 +54,7 @@ enum UnaryOp: String, Sendable, CaseIterable {
             case .rsqrt: map(T.self) { 1 / $0.squareRoot() }
             case .exp: mapBuffer(T.self) { x, y, count in T.exp(x, into: y, count: count) }
             case .log: map(T.self) { T.log($0) }
-            case .tanh: map(T.self) { T.tanh($0) }
+            case .tanh: mapBuffer(T.self) { x, y, count in T.tanh(x, into: y, count: count) }
             // exp(-x) overflows to +inf for very negative x, giving exactly 0: no NaN.
             case .sigmoid:
                 mapBuffer(T.self) { x, y, count in
