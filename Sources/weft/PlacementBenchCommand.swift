@@ -64,6 +64,12 @@ struct PlacementBench: ParsableCommand {
     @Flag(help: "Only place and partition: report placement time and predicted figures without a cluster.")
     var planningOnly = false
 
+    @Option(
+        help:
+            "Bytes each worker may hold (like 64MiB): placement honours it and the report shows every strategy's predicted peak per worker against it."
+    )
+    var memoryLimit: String?
+
     @Option(help: "Folder for the CSV, JSON, SVG and DOT files.")
     var output = "bench-out/placement"
 
@@ -86,6 +92,11 @@ struct PlacementBench: ParsableCommand {
             throw ValidationError("the graph file \(graph) does not exist")
         }
         if let problem = namesProblem() { throw ValidationError(problem) }
+        if let memoryLimit {
+            do { _ = try ConfigByteSize.parse(memoryLimit) } catch {
+                throw ValidationError("--memory-limit: \(error.message)")
+            }
+        }
     }
 
     /// What is wrong with the jobs, strategy, workload or knob names, if anything.
@@ -112,6 +123,7 @@ struct PlacementBench: ParsableCommand {
         )
         configuration.measuredSteps = steps
         configuration.warmupSteps = warmup
+        configuration.memoryLimit = try memoryLimit.map { (text) throws(WeftError) in try ConfigByteSize.parse(text) }
         let started = try startCluster()
         defer { started?.stop() }
         if !planningOnly { configuration.coordinator = try started?.address ?? cluster.coordinatorAddress() }
@@ -132,6 +144,8 @@ struct PlacementBench: ParsableCommand {
         )
         say(PlacementTable.workloadLines(rows))
         say(PlacementTable.text(rows))
+        let quality = PredictionQuality.of(rows)
+        if !quality.isEmpty { say(PredictionQuality.text(quality)) }
         let files = try report.writeRows(rows)
         if let renderNote { say(renderNote) }
         say(

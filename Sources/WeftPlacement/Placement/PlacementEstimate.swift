@@ -62,7 +62,7 @@ extension PlacementStrategies {
     }
 
     /// Nodes that `roots` need, through data and control inputs.
-    private static func needed(_ graph: RuntimeGraph, roots: [String]) throws(WeftError) -> [Bool] {
+    static func needed(_ graph: RuntimeGraph, roots: [String]) throws(WeftError) -> [Bool] {
         var needed = [Bool](repeating: false, count: graph.nodes.count)
         var stack = try roots.map { (name) throws(WeftError) in try graph.node(named: name) }
         while let node = stack.popLast() {
@@ -138,7 +138,7 @@ private struct EstimateBuilder {
         var lastUse = [Double](repeating: -1, count: deviceCount)
         for node in 0..<costs.nodeCount where isActive(node) {
             let home = schedule.device[node]
-            let bytes = costs.outputBytes[node]
+            let bytes = costs.allocatedBytes[node]
             guard bytes > 0 else { continue }
             for device in 0..<deviceCount { lastUse[device] = -1 }
             lastUse[home] = schedule.finish[node]
@@ -151,7 +151,13 @@ private struct EstimateBuilder {
             // Variables and constants are counted at home already; their copies elsewhere are not.
             if costs.persistentBytes[node] > 0 { lastUse[home] = -1 }
             for device in 0..<deviceCount where lastUse[device] >= 0 {
-                let arrival = schedule.finish[node] + costs.transfer(bytes, from: home, to: device)
+                // When the simulated step's transfer arrived (after its link was free), as the
+                // memory-aware scheduler counts it.
+                let sent = schedule.arrival.isEmpty ? -1 : schedule.arrival[node * deviceCount + device]
+                let arrival =
+                    device == home
+                    ? schedule.finish[node]
+                    : (sent >= 0 ? sent : schedule.finish[node] + costs.transfer(bytes, from: home, to: device))
                 events[device].append((arrival, bytes))
                 events[device].append((max(lastUse[device], arrival), -bytes))
             }
