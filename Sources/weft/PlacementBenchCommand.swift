@@ -126,7 +126,12 @@ struct PlacementBench: ParsableCommand {
         configuration.memoryLimit = try memoryLimit.map { (text) throws(WeftError) in try ConfigByteSize.parse(text) }
         let started = try startCluster()
         defer { started?.stop() }
-        if !planningOnly { configuration.coordinator = try started?.address ?? cluster.coordinatorAddress() }
+        if !planningOnly {
+            let coordinator = try started?.address ?? cluster.coordinatorAddress()
+            configuration.coordinator = coordinator
+            progress("calibrating the cost model on the cluster (rates, links, step overheads)…")
+            configuration.costModel = try calibratedModel(coordinator)
+        }
         let report = try PlacementReport(directory: URL(fileURLWithPath: output))
         var pictures: [URL] = []
         var renderNote: String?
@@ -244,6 +249,20 @@ struct PlacementBench: ParsableCommand {
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
+    }
+
+    /// The cluster's cost model, priced as the coordinator prices it plus the step overheads.
+    private func calibratedModel(_ coordinator: String) throws -> CostModel {
+        let devices = try ClusterClient.status(coordinator: coordinator).workers.filter(\.healthy)
+            .map { DeviceName(job: $0.job, task: Int($0.task)) }.sorted()
+        let model = try CostModel.calibrated(forClusterAt: coordinator, devices: devices)
+        progress(
+            "calibrated: \(String(format: "%.3g", model.rates.flopsPerSecond / 1e9)) GFLOP/s, "
+                + "\(String(format: "%.3g", model.rates.secondsPerOp * 1e6)) µs per op, "
+                + "\(String(format: "%.3g", model.secondsPerStep * 1e3)) ms per step, "
+                + "\(String(format: "%.3g", model.secondsPerMessage * 1e3)) ms per worker message"
+        )
+        return model
     }
 
     private func progress(_ line: String) {

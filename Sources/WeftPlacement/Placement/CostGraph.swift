@@ -12,6 +12,9 @@ struct CostGraph {
     let deviceCount: Int
     /// Every node's name, for messages.
     let nodeNames: [String]
+    /// The step's fixed overhead and each worker's (`CostModel.secondsPerStep`, `secondsPerMessage`).
+    private(set) var secondsPerStep = 0.0
+    private(set) var secondsPerMessage = 0.0
     /// Compute seconds, node-major: `cost[node * deviceCount + device]`.
     private(set) var cost: [Double]
     /// Mean compute seconds of every node over the devices.
@@ -79,6 +82,8 @@ struct CostGraph {
         buildEdges(graph, shapes: shapes)
         costTransfers(model: options.costModel)
         describeGroups(problem)
+        secondsPerStep = options.costModel.secondsPerStep
+        secondsPerMessage = options.costModel.secondsPerMessage
     }
 
     /// A task graph given directly, as textbooks give them: the compute seconds of every task on

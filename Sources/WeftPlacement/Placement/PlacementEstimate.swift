@@ -9,7 +9,9 @@ import WeftRuntime
 /// each device sends one tensor at a time (its link is busy for bytes over bandwidth), and a
 /// tensor arrives the link's latency after it is through.
 public struct PlacementEstimate: Sendable {
-    /// Predicted seconds from the step's start to its last node's end.
+    /// Predicted seconds of one step: from its first node's start to its last node's end, plus
+    /// the cost model's per-step overhead and its per-message overhead for every worker the step
+    /// runs on.
     public var stepSeconds: Double
     /// Graph edges (data and control) between nodes on different devices.
     public var cutEdges: Int
@@ -87,11 +89,16 @@ private struct EstimateBuilder {
         let deviceCount = costs.deviceCount
         var compute = [Double](repeating: 0, count: deviceCount)
         var persistent = [Int](repeating: 0, count: deviceCount)
+        var used = [Bool](repeating: false, count: deviceCount)
         for node in 0..<costs.nodeCount {
             let device = schedule.groupDevice[costs.groupOfNode[node]]
             persistent[device] += costs.persistentBytes[node]
-            if isActive(node) { compute[device] += costs.cost[node * deviceCount + device] }
+            if isActive(node) {
+                compute[device] += costs.cost[node * deviceCount + device]
+                used[device] = true
+            }
         }
+        let messages = Double(used.filter { $0 }.count)
         let traffic = crossings()
         let live = liveTensorPeaks()
         let mean = compute.reduce(0, +) / Double(max(deviceCount, 1))
@@ -102,7 +109,7 @@ private struct EstimateBuilder {
             peakMemory[device] = persistent[index] + live[index]
         }
         return PlacementEstimate(
-            stepSeconds: schedule.makespan,
+            stepSeconds: schedule.makespan + costs.secondsPerStep + costs.secondsPerMessage * messages,
             cutEdges: traffic.edges,
             tensorsCrossing: traffic.tensors,
             bytesCrossing: traffic.bytes,
