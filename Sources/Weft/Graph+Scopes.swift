@@ -11,6 +11,8 @@ struct BuildScope: Sendable {
     var device: String?
     var colocation: [String] = []
     var controlInputs: [String] = []
+    /// The cond branch or while loop being built, if any.
+    var controlFlow: ControlFlowContext?
 
     @TaskLocal static var current = BuildScope()
 
@@ -79,6 +81,8 @@ extension Graph {
         attributes: [String: Tensorflow_AttrValue] = [:]
     ) -> Operation {
         let scope = BuildScope.of(self)
+        let context = scope.controlFlow
+        let inputs = context.map { context in inputs.map { context.value(of: $0) } } ?? inputs
         var node = Tensorflow_NodeDef()
         node.name = scopedName(name, default: fallback ?? op)
         node.op = op
@@ -93,8 +97,12 @@ extension Graph {
                 )
             )
         }
-        let controls = (scope.controlInputs + controlInputs.map(\.name)).filter { control in
+        var controls = (scope.controlInputs + controlInputs.map(\.name)).filter { control in
             !inputs.contains { $0.operation.name == control }
+        }
+        if let context {
+            if let error = context.checkControls(controls, node: node.name) { recordError(error) }
+            controls += context.extraControls(inputs: inputs, controls: controls)
         }
         var seen = Set<String>()
         node.input += controls.filter { seen.insert($0).inserted }.map { "^" + $0 }
@@ -106,8 +114,18 @@ extension Graph {
         let types = inputs.map { input in
             outputTypes(of: input.operation.name)[safe: input.index] ?? OutputType(input.dtype)
         }
-        return addNode(node, inputTypes: types)
+        let operation = addNode(node, inputTypes: types)
+        context?.add(operation)
+        return operation
     }
+
+    /// Runs `body` with `context` as the control-flow context ops join.
+    func withControlFlow<R>(_ context: ControlFlowContext?, _ body: () throws -> R) rethrows -> R {
+        try withScope({ $0.controlFlow = context }, body)
+    }
+
+    /// The control-flow context ops built now join.
+    var currentControlFlow: ControlFlowContext? { BuildScope.of(self).controlFlow }
 }
 
 extension Array {

@@ -132,6 +132,16 @@ public final class Graph: Sendable {
         return Operation(graph: self, name: node.name)
     }
 
+    /// Points data input `position` of node `name` at `tensor`: how a while loop closes its
+    /// cycle, since its `Merge` is built before the `NextIteration` that feeds it.
+    func replaceInput(of name: String, at position: Int, with tensor: Output) {
+        storage.withLock { storage in
+            guard let index = storage.index[name], storage.nodes[index].input.indices.contains(position) else { return }
+            storage.nodes[index].input[position] =
+                tensor.index == 0 ? tensor.operation.name : "\(tensor.operation.name):\(tensor.index)"
+        }
+    }
+
     func outputTypes(of name: String) -> [OutputType] {
         storage.withLock { storage in storage.index[name].map { storage.outputTypes[$0] } ?? [] }
     }

@@ -90,6 +90,18 @@ public func less(_ x: Output, _ y: Output, name: String? = nil) -> Output { bina
 public func greater(_ x: Output, _ y: Output, name: String? = nil) -> Output { binary("Greater", x, y, name: name) }
 /// Whether `x == y`, element-wise.
 public func equal(_ x: Output, _ y: Output, name: String? = nil) -> Output { binary("Equal", x, y, name: name) }
+/// Whether `x != y`, element-wise.
+public func notEqual(_ x: Output, _ y: Output, name: String? = nil) -> Output { binary("NotEqual", x, y, name: name) }
+/// Whether `x <= y`, element-wise.
+public func lessEqual(_ x: Output, _ y: Output, name: String? = nil) -> Output { binary("LessEqual", x, y, name: name) }
+/// Whether `x >= y`, element-wise.
+public func greaterEqual(_ x: Output, _ y: Output, name: String? = nil) -> Output {
+    binary("GreaterEqual", x, y, name: name)
+}
+/// `x / y` rounded toward negative infinity, element-wise.
+public func floorDiv(_ x: Output, _ y: Output, name: String? = nil) -> Output { binary("FloorDiv", x, y, name: name) }
+/// The remainder of `floorDiv(x, y)`, with the sign of `y`, element-wise.
+public func floorMod(_ x: Output, _ y: Output, name: String? = nil) -> Output { binary("FloorMod", x, y, name: name) }
 /// `-x`.
 public func negate(_ x: Output, name: String? = nil) -> Output {
     x.graph.addOperation("Neg", name: name, default: "Neg", inputs: [x], attributes: ["T": .type(x.dtype)]).output()
@@ -104,6 +116,10 @@ public func sqrt(_ x: Output, name: String? = nil) -> Output { unary("Sqrt", x, 
 public func exp(_ x: Output, name: String? = nil) -> Output { unary("Exp", x, name: name) }
 /// The natural logarithm.
 public func log(_ x: Output, name: String? = nil) -> Output { unary("Log", x, name: name) }
+/// The sine.
+public func sin(_ x: Output, name: String? = nil) -> Output { unary("Sin", x, name: name) }
+/// The cosine.
+public func cos(_ x: Output, name: String? = nil) -> Output { unary("Cos", x, name: name) }
 /// The hyperbolic tangent.
 public func tanh(_ x: Output, name: String? = nil) -> Output { unary("Tanh", x, name: name) }
 /// `1 / (1 + e⁻ˣ)`.

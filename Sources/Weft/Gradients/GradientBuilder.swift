@@ -13,6 +13,10 @@ struct GradientBuilder {
     private var consumers: [String: [String]] = [:]
     /// The gradients each node's outputs received so far: per output, one entry per path.
     private var received: [String: [Int: [Gradient]]] = [:]
+    /// The graph's nodes, parsed.
+    private var nodes: [NodeInfo] = []
+    /// The while loops the walk treats as single ops, by their walk names.
+    private var loops: [String: WhileLoopStructure] = [:]
 
     init(graph: Graph, registry: GradientRegistry, colocateWithOps: Bool) throws(WeftError) {
         self.graph = graph
@@ -20,6 +24,7 @@ struct GradientBuilder {
         self.colocateWithOps = colocateWithOps
         for node in graph.nodes().nodes {
             let info = try NodeInfo(node)
+            nodes.append(info)
             let dataInputs = info.dataInputs
             inputs[node.name] = dataInputs
             for input in dataInputs { consumers[input.node, default: []].append(node.name) }
@@ -35,6 +40,7 @@ struct GradientBuilder {
         stopGradients: [Output]
     ) throws(WeftError) -> [Gradient?] {
         let initial = try initialGradients(ys, gradYs)
+        collapseLoops(keeping: Set((xs + ys).map(\.operation.name)))
         let xOps = Set(xs.map(\.operation.name))
         let between = opsBetween(from: xOps, to: ys.map(\.operation.name))
         var pending = pendingCounts(between)
@@ -122,13 +128,38 @@ struct GradientBuilder {
         return pending
     }
 
+    /// Makes each while loop that holds no x or y one op of the walk: its inputs are the
+    /// tensors entering it, its outputs its exits, and the nodes inside leave the walk.
+    private mutating func collapseLoops(keeping kept: Set<String>) {
+        for loop in WhileLoopStructure.find(in: nodes, types: graph.outputTypes(of:))
+        where loop.members.isDisjoint(with: kept) {
+            let name = loop.walkName
+            loops[name] = loop
+            for member in loop.members {
+                inputs[member] = nil
+                consumers[member] = nil
+            }
+            consumers = consumers.mapValues { $0.filter { !loop.members.contains($0) } }
+            inputs[name] = loop.inputs
+            for input in loop.inputs { consumers[input.node, default: []].append(name) }
+            for (exit, position) in loop.exitPositions {
+                inputs[exit] = [TensorName(node: name, index: position)]
+                consumers[name, default: []].append(exit)
+            }
+        }
+    }
+
+    private func outputCount(of op: String) -> Int {
+        loops[op]?.variables.count ?? graph.outputTypes(of: op).count
+    }
+
     private mutating func record(_ gradient: Gradient, for tensor: TensorName) {
         received[tensor.node, default: [:]][tensor.index, default: []].append(gradient)
     }
 
     /// Each output's gradients summed (`AddN`), stored back so later reads see the sum.
     private mutating func aggregatedGradients(of op: String) -> [Gradient?] {
-        let count = graph.outputTypes(of: op).count
+        let count = outputCount(of: op)
         var result: [Gradient?] = []
         for index in 0..<count {
             let sum = Gradient.sum(received[op]?[index] ?? [])
@@ -140,6 +171,18 @@ struct GradientBuilder {
 
     /// Calls the gradient function of `op` and hands its results to the op's inputs.
     private mutating func backpropagate(through op: String, _ outputGradients: [Gradient?]) throws(WeftError) {
+        if let loop = loops[op] {
+            let gradients = try loop.gradients(of: outputGradients, in: graph, registry: registry)
+            for (input, gradient) in zip(loop.inputs, gradients) {
+                if let gradient { record(gradient, for: input) }
+            }
+            return
+        }
+        if let exited = inputs[op]?.first, loops[exited.node] != nil {
+            // A collapsed loop's exit hands its gradient to the loop's output.
+            if let gradient = outputGradients.first ?? nil { record(gradient, for: exited) }
+            return
+        }
         let operation = Operation(graph: graph, name: op)
         let node = operation.nodeDef
         let opInputs = (inputs[op] ?? []).map { tensor in output(tensor) }

@@ -63,6 +63,7 @@ public final class GradientRegistry: Sendable {
         registerSecondOrderGradients()
         registerEinsumGradients()
         registerMatrixGradients()
+        registerControlFlowGradients()
     }
 }
 
