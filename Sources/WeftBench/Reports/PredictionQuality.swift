@@ -11,8 +11,9 @@ public struct PredictionQuality: Sendable, Hashable, Codable {
     /// Spearman's ρ of predicted against measured median step (1: same order); `nil` below two
     /// strategies or when either side is all ties.
     public var spearman: Double?
-    /// The strategy predicted fastest and the one measured fastest.
+    /// The strategy predicted fastest.
     public var predictedBest: String
+    /// The strategy measured fastest.
     public var measuredBest: String
     /// Measured median step of the predicted best over the measured best (1: no regret).
     public var regret: Double
