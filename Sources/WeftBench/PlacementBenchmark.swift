@@ -23,6 +23,11 @@ public struct PlacementBenchmark: Sendable {
         public var warmupSteps: Int = 5
         /// Timed steps.
         public var measuredSteps: Int = 50
+        /// Bytes each worker may hold (`--memory-limit`): placement here and on the coordinator
+        /// honours it; `nil` for no limit.
+        public var memoryLimit: Int?
+        /// The model placement here and the predictions price the cluster with.
+        public var costModel: CostModel = .default
 
         /// A configuration; with `coordinator == nil` only placement is timed.
         public init(
@@ -175,7 +180,9 @@ public struct PlacementBenchmark: Sendable {
             nodeBalance: .nan
         )
         do {
-            let (seconds, placement) = try Self.timePlacement(runtime, devices, strategy)
+            row.memoryLimitBytes = configuration.memoryLimit
+            let options = PlacementOptions(costModel: configuration.costModel, memoryLimit: configuration.memoryLimit)
+            let (seconds, placement) = try Self.timePlacement(runtime, devices, strategy, options: options)
             row.placementSeconds = seconds
             let analysis = try PlacementAnalysis(
                 graph: runtime,
@@ -205,7 +212,13 @@ public struct PlacementBenchmark: Sendable {
         strategy: String
     ) -> PlacementFigures {
         do {
-            return try PlacementFigures.estimate(built, graph: runtime, placement: placement, devices: devices)
+            return try PlacementFigures.estimate(
+                built,
+                graph: runtime,
+                placement: placement,
+                devices: devices,
+                costModel: configuration.costModel
+            )
         } catch {
             logger.warning(
                 "the cost model cannot estimate this placement; its figures are n/a",
@@ -220,14 +233,15 @@ public struct PlacementBenchmark: Sendable {
     static func timePlacement(
         _ graph: RuntimeGraph,
         _ devices: [DeviceName],
-        _ strategy: any PlacementStrategy
+        _ strategy: any PlacementStrategy,
+        options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> (seconds: Double, placement: [String: DeviceName]) {
         var samples: [Double] = []
         var spent = 0.0
         var placement: [String: DeviceName] = [:]
         repeat {
             let start = ContinuousClock.now
-            placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy)
+            placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
             let elapsed = (ContinuousClock.now - start) / .seconds(1)
             samples.append(elapsed)
             spent += elapsed
@@ -267,6 +281,7 @@ public struct PlacementBenchmark: Sendable {
         do {
             var options = RemoteSessionOptions(strategy: row.strategy)
             options.stepTimeout = .seconds(300)
+            options.memoryLimit = configuration.memoryLimit
             if let profile = try PlacementStrategies.named(row.strategy) as? ProfilePlacement {
                 options.measuredCosts = try measureNodeCosts(built, coordinator: coordinator, strategy: profile.base)
             }

@@ -24,8 +24,8 @@ public struct PlacementRow: Sendable, Codable, Hashable {
     public var workers: Int
     /// Seconds the workload took to build its graph with the graph API.
     public var graphBuildSeconds: Double?
-    /// Median seconds `PlacementStrategies.place` took in this process, with the default
-    /// options (`CostModel.default`).
+    /// Median seconds `PlacementStrategies.place` took in this process, with the benchmark's
+    /// cost model and memory limit.
     public var placementSeconds: Double
     /// Whether the coordinator placed the graph as this process did; `nil` when nothing ran.
     /// It prices the cluster as measured, so cost-aware strategies may differ; when they do,
@@ -54,6 +54,19 @@ public struct PlacementRow: Sendable, Codable, Hashable {
     /// Measured kernel time of the busiest worker over the mean worker's in one step (1 is
     /// perfectly even); `nil` when nothing ran.
     public var computeBalance: Double?
+    /// The memory limit placement was given per worker (`--memory-limit`), if any.
+    public var memoryLimitBytes: Int?
+    /// Measured median step over the larger lower bound of the cost model (`predicted.bounds`).
+    public var measuredOverBound: Double? {
+        guard let step = medianStepSeconds, let bound = predicted.bounds?.seconds, bound > 0 else { return nil }
+        return step / bound
+    }
+    /// Whether the predicted peak memory of every worker is within `memoryLimitBytes`; `nil`
+    /// without a limit or a prediction.
+    public var peakWithinLimit: Bool? {
+        guard let limit = memoryLimitBytes, let peaks = predicted.peakMemoryBytes else { return nil }
+        return peaks.values.allSatisfy { $0 <= limit }
+    }
     /// Whether every fetched value equals the local session's; `nil` when nothing ran.
     public var valuesMatch: Bool?
     /// What went wrong: a failed placement or step, or the first differing value.

@@ -39,6 +39,9 @@ struct PlaceCommand: ParsableCommand {
     @Option(help: "The placement strategy (\(PlacementStrategies.all.map(\.name).joined(separator: ", "))).")
     var strategy = "min-cut"
 
+    @Option(help: "Bytes each worker may hold (like 64MiB); critical-path counts live tensors against it too.")
+    var memoryLimit: String?
+
     @Option(help: "The JSON file to write.")
     var output = "placement.json"
 
@@ -51,12 +54,18 @@ struct PlaceCommand: ParsableCommand {
         if graph != nil && !parameters.isEmpty {
             throw ValidationError("--param sets knobs of a generated workload; it does not apply to --graph")
         }
+        if let memoryLimit {
+            do { _ = try ConfigByteSize.parse(memoryLimit) } catch {
+                throw ValidationError("--memory-limit: \(error.message)")
+            }
+        }
     }
 
     func run() throws {
         global.bootstrapLogging()
         let (runtime, feeds) = try loadGraph()
         var options = PlacementOptions(seed: seed)
+        options.memoryLimit = try memoryLimit.map { (text) throws(WeftError) in try ConfigByteSize.parse(text) }
         options.useShapes(of: feeds)
         let devices = try JobCounts(parsing: jobs).jobs.flatMap { job in
             (0..<job.tasks).map { DeviceName(job: job.name, task: $0) }

@@ -64,6 +64,12 @@ struct PlacementBench: ParsableCommand {
     @Flag(help: "Only place and partition: report placement time and predicted figures without a cluster.")
     var planningOnly = false
 
+    @Option(
+        help:
+            "Bytes each worker may hold (like 64MiB): placement honours it and the report shows every strategy's predicted peak per worker against it."
+    )
+    var memoryLimit: String?
+
     @Option(help: "Folder for the CSV, JSON, SVG and DOT files.")
     var output = "bench-out/placement"
 
@@ -86,6 +92,11 @@ struct PlacementBench: ParsableCommand {
             throw ValidationError("the graph file \(graph) does not exist")
         }
         if let problem = namesProblem() { throw ValidationError(problem) }
+        if let memoryLimit {
+            do { _ = try ConfigByteSize.parse(memoryLimit) } catch {
+                throw ValidationError("--memory-limit: \(error.message)")
+            }
+        }
     }
 
     /// What is wrong with the jobs, strategy, workload or knob names, if anything.
@@ -112,9 +123,15 @@ struct PlacementBench: ParsableCommand {
         )
         configuration.measuredSteps = steps
         configuration.warmupSteps = warmup
+        configuration.memoryLimit = try memoryLimit.map { (text) throws(WeftError) in try ConfigByteSize.parse(text) }
         let started = try startCluster()
         defer { started?.stop() }
-        if !planningOnly { configuration.coordinator = try started?.address ?? cluster.coordinatorAddress() }
+        if !planningOnly {
+            let coordinator = try started?.address ?? cluster.coordinatorAddress()
+            configuration.coordinator = coordinator
+            progress("calibrating the cost model on the cluster (rates, links, step overheads)…")
+            configuration.costModel = try calibratedModel(coordinator)
+        }
         let report = try PlacementReport(directory: URL(fileURLWithPath: output))
         var pictures: [URL] = []
         var renderNote: String?
@@ -132,6 +149,8 @@ struct PlacementBench: ParsableCommand {
         )
         say(PlacementTable.workloadLines(rows))
         say(PlacementTable.text(rows))
+        let quality = PredictionQuality.of(rows)
+        if !quality.isEmpty { say(PredictionQuality.text(quality)) }
         let files = try report.writeRows(rows)
         if let renderNote { say(renderNote) }
         say(
@@ -230,6 +249,20 @@ struct PlacementBench: ParsableCommand {
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
+    }
+
+    /// The cluster's cost model, priced as the coordinator prices it plus the step overheads.
+    private func calibratedModel(_ coordinator: String) throws -> CostModel {
+        let devices = try ClusterClient.status(coordinator: coordinator).workers.filter(\.healthy)
+            .map { DeviceName(job: $0.job, task: Int($0.task)) }.sorted()
+        let model = try CostModel.calibrated(forClusterAt: coordinator, devices: devices)
+        progress(
+            "calibrated: \(String(format: "%.3g", model.rates.flopsPerSecond / 1e9)) GFLOP/s, "
+                + "\(String(format: "%.3g", model.rates.secondsPerOp * 1e6)) µs per op, "
+                + "\(String(format: "%.3g", model.secondsPerStep * 1e3)) ms per step, "
+                + "\(String(format: "%.3g", model.secondsPerMessage * 1e3)) ms per worker message"
+        )
+        return model
     }
 
     private func progress(_ line: String) {

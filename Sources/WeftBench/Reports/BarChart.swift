@@ -177,6 +177,26 @@ extension BarChart {
         }
     }
 
+    /// Predicted step beside the measured median and 90th percentile, per workload and strategy.
+    public static func predictedVersusMeasured(_ rows: [PlacementRow]) -> BarChart {
+        let groups = rows.map { row in
+            Group(
+                label: "\(row.workload) · \(row.strategy)",
+                values: [
+                    "predicted": row.predicted.predictedStepSeconds.map { $0 * 1e3 },
+                    "measured p50": row.medianStepSeconds.map { $0 * 1e3 },
+                    "measured p90": row.p90StepSeconds.map { $0 * 1e3 },
+                ].compactMapValues { $0 }
+            )
+        }
+        return BarChart(
+            title: "Predicted and measured step time",
+            unit: "ms",
+            series: ["predicted", "measured p50", "measured p90"],
+            groups: groups
+        )
+    }
+
     /// Bytes sent between workers per step, per strategy per workload.
     public static func bytesMoved(_ rows: [PlacementRow]) -> BarChart {
         chart(rows, title: "Bytes sent between workers per step", unit: "bytes") { $0.bytesPerStep.map(Double.init) }

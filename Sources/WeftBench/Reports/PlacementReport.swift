@@ -3,7 +3,7 @@ import WeftCluster
 import WeftRuntime
 
 /// Writes the files of `weft bench placement` into one folder: `placement.csv`,
-/// `placement.json`, the charts `step-time.svg`, `bytes-moved.svg`, `placement-time.svg`, and
+/// `placement.json`, `prediction-quality.json` (rank correlation and regret per workload), the charts `step-time.svg`, `predicted-vs-measured.svg`, `bytes-moved.svg`, `placement-time.svg`, and
 /// per workload and strategy `graphs/WORKLOAD.STRATEGY.dot` (and `.svg` where Graphviz is installed).
 public struct PlacementReport: Sendable {
     /// The folder written to.
@@ -18,15 +18,21 @@ public struct PlacementReport: Sendable {
     /// Writes the table as CSV and JSON and the charts; returns the files written.
     public func writeRows(_ rows: [PlacementRow]) throws(WeftError) -> [URL] {
         let json: Data
+        let quality: Data
         do {
             json = try PlacementTable.json(rows)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            quality = try encoder.encode(PredictionQuality.of(rows))
         } catch {
             throw WeftError(.internal, "cannot encode the rows as JSON: \(error)")
         }
         let files: [(String, Data)] = [
             ("placement.csv", Data(PlacementTable.csv(rows).utf8)),
             ("placement.json", json),
+            ("prediction-quality.json", quality),
             ("step-time.svg", Data(BarChart.stepTime(rows).svg.utf8)),
+            ("predicted-vs-measured.svg", Data(BarChart.predictedVersusMeasured(rows).svg.utf8)),
             ("bytes-moved.svg", Data(BarChart.bytesMoved(rows).svg.utf8)),
             ("placement-time.svg", Data(BarChart.placementTime(rows).svg.utf8)),
         ]

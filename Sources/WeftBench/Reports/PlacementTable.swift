@@ -16,9 +16,12 @@ public enum PlacementTable {
         Column(header: "strategy", leftAligned: true) { $0.strategy },
         Column(header: "place ms") { milliseconds($0.placementSeconds) },
         Column(header: "as coord.") { row in row.sameAsCoordinator.map { $0 ? "yes" : "no" } ?? "n/a" },
+        Column(header: "bound ms") { milliseconds($0.predicted.bounds?.seconds) },
         Column(header: "pred. step ms") { milliseconds($0.predicted.predictedStepSeconds) },
+        Column(header: "pred/bound") { fixed($0.predicted.predictedOverBound) },
         Column(header: "step ms p50") { milliseconds($0.medianStepSeconds) },
         Column(header: "step ms p90") { milliseconds($0.p90StepSeconds) },
+        Column(header: "p50/bound") { fixed($0.measuredOverBound) },
         Column(header: "tensors/step") { $0.tensorsPerStep.map(String.init) ?? "n/a" },
         Column(header: "bytes/step") { $0.bytesPerStep.map(byteCount) ?? "n/a" },
         Column(header: "pred. bytes") { $0.predicted.bytesPerStep.map(byteCount) ?? "n/a" },
@@ -27,6 +30,9 @@ public enum PlacementTable {
         Column(header: "compute bal.") { fixed($0.computeBalance) },
         Column(header: "pred. bal.") { fixed($0.predicted.computeBalance) },
         Column(header: "pred. peak mem") { ($0.predicted.peakMemoryBytes?.values.max()).map(byteCount) ?? "n/a" },
+        Column(header: "mem limit") { row in
+            row.memoryLimitBytes.map { byteCount($0) + (row.peakWithinLimit == false ? " OVER" : "") } ?? "n/a"
+        },
         Column(header: "values", leftAligned: true) { row in
             // A problem after matching values (a later step failed) still fails the row.
             switch (row.valuesMatch, row.problem) {
@@ -70,7 +76,8 @@ public enum PlacementTable {
             "session_setup_s", "steps", "step_median_s", "step_p90_s", "tensors_per_step", "bytes_per_step",
             "traffic_source", "predicted_tensors_per_step", "predicted_bytes_per_step", "cut_edges", "node_balance",
             "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
-            "problem",
+            "problem", "bound_work_per_worker_s", "bound_critical_path_s", "predicted_over_bound",
+            "measured_over_bound", "memory_limit_bytes", "predicted_peak_memory_by_worker",
         ]
         let lines = rows.map { row -> [String] in
             [
@@ -85,6 +92,9 @@ public enum PlacementTable {
                 number(row.nodeBalance), number(row.computeBalance), number(row.predicted.computeBalance),
                 (row.predicted.peakMemoryBytes?.values.max()).map(String.init) ?? "",
                 row.valuesMatch.map(String.init) ?? "", row.problem ?? "",
+                number(row.predicted.bounds?.workPerDeviceSeconds), number(row.predicted.bounds?.criticalPathSeconds),
+                number(row.predicted.predictedOverBound), number(row.measuredOverBound),
+                row.memoryLimitBytes.map(String.init) ?? "", peaksByWorker(row.predicted.peakMemoryBytes),
             ]
         }
         return ([header] + lines).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
@@ -101,6 +111,11 @@ public enum PlacementTable {
             nan: "n/a"
         )
         return try encoder.encode(rows)
+    }
+
+    /// `/job:worker/task:0=123;…` in device order; empty without a prediction.
+    static func peaksByWorker(_ peaks: [String: Int]?) -> String {
+        (peaks ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
     }
 
     static func csvField(_ text: String) -> String {

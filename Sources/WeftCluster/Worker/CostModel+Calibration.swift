@@ -5,37 +5,20 @@ import WeftRuntime
 /// A worker measures its own rates at start-up and reports them to the coordinator, whose cost
 /// model then prices each device by what it measured.
 extension CostModel {
-    /// The rates of this machine, measured by running small graphs in a local session.
+    /// The rates of this machine, measured by running small graphs in a local session. Inputs
+    /// are fed, not constants, so the executor cannot fold the work away before it is timed.
     public static func measureRates() throws(WeftError) -> Rates {
         let size = 256
-        let matMulSeconds = try fastest(of: 5) { () throws(WeftError) -> Graph in
-            let graph = Graph()
-            graph.asDefault {
-                // count matches
-                let a = constant(try! Tensor([Float](repeating: 0.5, count: size * size), shape: [size, size]))
-                _ = matMul(a, a, name: "product")
-            }
-            return graph
-        }
+        let matrix = try Tensor([Float](repeating: 0.5, count: size * size), shape: [size, size])
+        let matMulSeconds = try fastest(of: 5, feeding: matrix) { x in matMul(x, x, name: "product") }
         let elements = 2 << 20
-        let addSeconds = try fastest(of: 5) { () throws(WeftError) -> Graph in
-            let graph = Graph()
-            graph.asDefault {
-                let x = constant(Tensor([Float](repeating: 1, count: elements)))
-                _ = add(x, x, name: "product")
-            }
-            return graph
-        }
+        let vector = Tensor([Float](repeating: 1, count: elements))
+        let addSeconds = try fastest(of: 5, feeding: vector) { x in add(x, x, name: "product") }
         let chain = 200
-        let chainSeconds = try fastest(of: 5) { () throws(WeftError) -> Graph in
-            let graph = Graph()
-            graph.asDefault {
-                let one = constant(Float(1))
-                var value = one
-                for _ in 0..<chain { value = add(value, one) }
-                _ = identity(value, name: "product")
-            }
-            return graph
+        let chainSeconds = try fastest(of: 5, feeding: Tensor(Float(1))) { x in
+            var value = x
+            for _ in 0..<chain { value = add(value, x) }
+            return identity(value, name: "product")
         }
         let perOp = max(chainSeconds / Double(chain), 1e-7)
         return Rates(
@@ -45,18 +28,24 @@ extension CostModel {
         )
     }
 
-    /// The fastest of `runs` timed runs of the graph's `product` node, after a warm-up run.
-    private static func fastest(of runs: Int, _ build: () throws(WeftError) -> Graph) throws(WeftError) -> Double {
-        let graph = try build()
+    /// The fastest of `runs` timed runs of the graph `build` makes from a placeholder fed
+    /// `input`, after a warm-up run.
+    private static func fastest(of runs: Int, feeding input: Tensor, _ build: (Output) -> Output) throws(WeftError)
+        -> Double
+    {
+        let graph = Graph()
+        let (x, product) = graph.asDefault { () -> (Output, Output) in
+            let x = placeholder(input.dtype, shape: input.shape.dimensions.map { $0 }, name: "input")
+            return (x, build(x))
+        }
         let session = Session(graph: graph)
         defer { session.close() }
-        let product = try graph.tensor(named: "product")
-        _ = try session.run(product)
+        _ = try session.run(product, feeding: [x: input])
         let clock = ContinuousClock()
         var best = Double.infinity
         for _ in 0..<runs {
             let start = clock.now
-            _ = try session.run(product)
+            _ = try session.run(product, feeding: [x: input])
             best = min(best, (clock.now - start) / .seconds(1))
         }
         return best

@@ -10,6 +10,11 @@ struct CostGraph {
     let groupCount: Int
     let nodeCount: Int
     let deviceCount: Int
+    /// Every node's name, for messages.
+    let nodeNames: [String]
+    /// The step's fixed overhead and each worker's (`CostModel.secondsPerStep`, `secondsPerMessage`).
+    private(set) var secondsPerStep = 0.0
+    private(set) var secondsPerMessage = 0.0
     /// Compute seconds, node-major: `cost[node * deviceCount + device]`.
     private(set) var cost: [Double]
     /// Mean compute seconds of every node over the devices.
@@ -18,6 +23,9 @@ struct CostGraph {
     private(set) var persistentBytes: [Int]
     /// Bytes of all of a node's outputs.
     private(set) var outputBytes: [Int]
+    /// Bytes of the outputs that hold buffers of their own: a reference output (a variable's
+    /// `Assign`, the variable itself) aliases the variable, which persistent bytes count.
+    private(set) var allocatedBytes: [Int]
     /// Producers of every node, data and control: `predecessorStart[n]..<predecessorStart[n+1]`.
     private(set) var predecessorStart: [Int]
     private(set) var predecessorNode: [Int]
@@ -58,12 +66,14 @@ struct CostGraph {
         groupCount = problem.groups.count
         nodeCount = graph.nodes.count
         deviceCount = devices.count
+        nodeNames = graph.nodes.indices.map { graph.nodes[$0].info.name }
         order = problem.topologicalOrder
         let shapes = ShapeInference(graph: graph, feedShapes: options.feedShapes, order: order)
         cost = []
         meanCost = []
         persistentBytes = []
         outputBytes = []
+        allocatedBytes = []
         (predecessorStart, predecessorNode, predecessorBytes, predecessorTensor) = ([], [], [], [])
         (successorStart, successorNode, successorBytes, successorTensor) = ([], [], [], [])
         (latency, secondsPerByte) = ([], [])
@@ -72,6 +82,8 @@ struct CostGraph {
         buildEdges(graph, shapes: shapes)
         costTransfers(model: options.costModel)
         describeGroups(problem)
+        secondsPerStep = options.costModel.secondsPerStep
+        secondsPerMessage = options.costModel.secondsPerMessage
     }
 
     /// A task graph given directly, as textbooks give them: the compute seconds of every task on
@@ -80,12 +92,14 @@ struct CostGraph {
         self.devices = devices
         nodeCount = taskCosts.count
         deviceCount = devices.count
+        nodeNames = taskCosts.indices.map { "task\($0)" }
         groupOfNode = Array(0..<nodeCount)
         groupCount = nodeCount
         cost = taskCosts.flatMap { $0 }
         meanCost = taskCosts.map { $0.reduce(0, +) / Double(devices.count) }
         persistentBytes = [Int](repeating: 0, count: nodeCount)
         outputBytes = [Int](repeating: 0, count: nodeCount)
+        allocatedBytes = outputBytes
         let sorted = edges.sorted { ($0.to, $0.from) < ($1.to, $1.from) }
         predecessorStart = [Int](repeating: 0, count: nodeCount + 1)
         for edge in sorted { predecessorStart[edge.to + 1] += 1 }
@@ -126,6 +140,7 @@ struct CostGraph {
         meanCost = [Double](repeating: 0, count: nodeCount)
         persistentBytes = [Int](repeating: 0, count: nodeCount)
         outputBytes = [Int](repeating: 0, count: nodeCount)
+        allocatedBytes = outputBytes
         let measuring = model.hasMeasurements
         for index in 0..<nodeCount {
             let work = OpWork.of(node: index, in: graph, shapes: shapes)
@@ -141,8 +156,10 @@ struct CostGraph {
                 total += seconds
             }
             meanCost[index] = total / Double(deviceCount)
-            for slot in graph.nodes[index].outputTypes.indices {
-                outputBytes[index] += shapes.bytes(node: index, output: slot)
+            for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
+                let bytes = shapes.bytes(node: index, output: slot)
+                outputBytes[index] += bytes
+                if !type.isRef && type.dtype != .resource { allocatedBytes[index] += bytes }
             }
             let op = graph.nodes[index].info.op
             if op == "VariableV2" || op == "Const" { persistentBytes[index] = outputBytes[index] }

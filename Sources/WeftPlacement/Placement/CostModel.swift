@@ -6,7 +6,9 @@ import WeftRuntime
 /// rate for the dtype) and its memory traffic (`bytes` at the device's memory bandwidth): a
 /// roofline. A transfer between two devices costs the link's latency plus bytes over its
 /// bandwidth, and nothing on one device. Measured per-node costs (from real steps) replace the
-/// estimate for the nodes they name; that is what the `profile` strategy uses.
+/// estimate for the nodes they name; that is what the `profile` strategy uses. A step adds a
+/// fixed overhead and one per worker it runs on (`secondsPerStep`, `secondsPerMessage`), which
+/// dominate small graphs.
 public struct CostModel: Sendable {
     /// How fast one device computes.
     public struct Rates: Sendable, Hashable {
@@ -68,6 +70,13 @@ public struct CostModel: Sendable {
         var device: DeviceName
     }
 
+    /// Seconds every distributed step costs besides its nodes and transfers: the client's
+    /// request to the coordinator and the reply. Zero in `default`; `weft bench placement`
+    /// measures it on the cluster it runs on.
+    public var secondsPerStep: Double = 0
+    /// Seconds each message of a step costs the coordinator: one request and reply per worker
+    /// that runs a partition of the step. Zero in `default`; measured with `secondsPerStep`.
+    public var secondsPerMessage: Double = 0
     /// Rates of devices without rates of their own.
     public var rates: Rates
     /// The link between devices without a link of their own.

@@ -16,6 +16,11 @@ struct ListScheduler {
         var groupDevice: [Int]
         /// The latest finish.
         var makespan: Double
+        /// When each producer's output reaches each device it was sent to:
+        /// `arrival[producer * deviceCount + device]`, or -1 where it was not sent.
+        var arrival: [Double] = []
+        /// The node that fit on no device within its memory limit; scheduling stopped there.
+        var shortfall: MemoryTimeline.Shortfall?
     }
 
     /// Idle gaps kept per device for insertion: the most recent ones, which on large graphs are
@@ -82,58 +87,153 @@ struct ListScheduler {
 
     /// Schedules every active node. `groupDevice` holds a device index for groups already placed
     /// (-1 for open ones); open groups go where their first node finishes earliest, among the
-    /// devices with memory to spare when there are any.
-    func schedule(groupDevice initial: [Int], insertion: Bool, memoryLimits: [Int]) -> Schedule {
+    /// devices with memory to spare when there are any. With `withinMemory`, the limits also
+    /// count the tensors each device holds as the schedule proceeds (`MemoryTimeline`): a node
+    /// goes to the earliest-finishing device it fits on, and scheduling stops with a `shortfall`
+    /// when it fits on none.
+    func schedule(groupDevice initial: [Int], insertion: Bool, memoryLimits: [Int], withinMemory: Bool = false)
+        -> Schedule
+    {
         let n = costs.nodeCount
         let deviceCount = costs.deviceCount
-        var result = Schedule(
-            device: [Int](repeating: -1, count: n),
-            start: [Double](repeating: 0, count: n),
-            finish: [Double](repeating: 0, count: n),
-            groupDevice: initial,
-            makespan: 0
+        var state = State(
+            result: Schedule(
+                device: [Int](repeating: -1, count: n),
+                start: [Double](repeating: 0, count: n),
+                finish: [Double](repeating: 0, count: n),
+                groupDevice: initial,
+                makespan: 0
+            ),
+            available: [Double](repeating: 0, count: deviceCount),
+            gaps: [[(start: Double, end: Double)]](repeating: [], count: deviceCount),
+            memory: [Int](repeating: 0, count: deviceCount),
+            sends: Sends(
+                arrival: [Double](repeating: -1, count: n * deviceCount),
+                linkFree: [Double](repeating: 0, count: deviceCount)
+            )
         )
-        var available = [Double](repeating: 0, count: deviceCount)
-        var gaps = [[(start: Double, end: Double)]](repeating: [], count: deviceCount)
-        var memory = [Int](repeating: 0, count: deviceCount)
         for group in 0..<costs.groupCount where initial[group] >= 0 {
-            memory[initial[group]] += costs.groupBytes[group]
+            state.memory[initial[group]] += costs.groupBytes[group]
         }
+        var timeline = withinMemory ? MemoryTimeline(costs: costs, active: active, limits: memoryLimits) : nil
         var ready = [Double](repeating: 0, count: deviceCount)
-        var sends = Sends(
-            arrival: [Double](repeating: -1, count: n * deviceCount),
-            linkFree: [Double](repeating: 0, count: deviceCount)
-        )
         for node in priorityOrder(upwardRanks()) {
             let group = costs.groupOfNode[node]
-            arrivalTimes(of: node, result, sends, into: &ready)
-            var best = (device: -1, start: 0.0, finish: Double.infinity, gap: -1)
-            let roomy =
-                result.groupDevice[group] < 0
-                && (0..<deviceCount).contains { device in
-                    costs.allowed[group * deviceCount + device]
-                        && memory[device] + costs.groupBytes[group] <= memoryLimits[device]
+            // The timeline counts a group's persistent bytes when its first node lands, pinned or not.
+            let opening = timeline != nil && !state.countedGroups.contains(group)
+            arrivalTimes(of: node, state.result, state.sends, into: &ready)
+            let best: Slot
+            if timeline != nil {
+                switch fittingSlot(node, ready: ready, state, insertion: insertion, opening: opening, &timeline!) {
+                case .success(let slot): best = slot
+                case .failure(let shortfall):
+                    state.result.shortfall = shortfall
+                    state.result.arrival = state.sends.arrival
+                    return state.result
                 }
-            for device in 0..<deviceCount {
-                if result.groupDevice[group] >= 0 {
-                    guard device == result.groupDevice[group] else { continue }
-                } else {
-                    guard costs.allowed[group * deviceCount + device] else { continue }
-                    if roomy && memory[device] + costs.groupBytes[group] > memoryLimits[device] { continue }
-                }
-                let duration = costs.cost[node * deviceCount + device]
-                var slot = (start: max(ready[device], available[device]), gap: -1)
-                if insertion {
-                    slot = Self.earliestGap(gaps[device], after: ready[device], lasting: duration, or: slot)
-                }
-                if slot.start + duration < best.finish {
-                    best = (device, slot.start, slot.start + duration, slot.gap)
-                }
+            } else {
+                best = earliestSlot(node, ready: ready, state, insertion: insertion, memoryLimits: memoryLimits)
             }
-            commit(node, best, group: group, into: &result, available: &available, gaps: &gaps, memory: &memory)
-            send(inputsOf: node, to: best.device, result, &sends)
+            commit(node, best, group: group, into: &state)
+            send(inputsOf: node, to: best.device, state.result, &state.sends)
+            if opening { state.countedGroups.insert(group) }
+
+            timeline?.commit(
+                node,
+                on: best.device,
+                finish: best.finish,
+                groupBytes: opening ? costs.groupBytes[group] : 0,
+                homeOf: { state.result.device[$0] },
+                arrival: { edge in state.sends.arrival[costs.predecessorNode[edge] * deviceCount + best.device] }
+            )
         }
-        return result
+        state.result.arrival = state.sends.arrival
+        return state.result
+    }
+
+    /// A node's place on a device: when it starts and ends, and the idle gap it fills (-1 for none).
+    typealias Slot = (device: Int, start: Double, finish: Double, gap: Int)
+
+    /// Everything a schedule in progress has decided.
+    private struct State {
+        var result: Schedule
+        var available: [Double]
+        var gaps: [[(start: Double, end: Double)]]
+        var memory: [Int]
+        var sends: Sends
+        /// Groups whose persistent bytes a memory timeline counts already.
+        var countedGroups = Set<Int>()
+    }
+
+    /// The devices `group` may run on now: its device once it has one, else the allowed ones.
+    private func candidates(_ group: Int, _ result: Schedule) -> [Int] {
+        if result.groupDevice[group] >= 0 { return [result.groupDevice[group]] }
+        return (0..<costs.deviceCount).filter { costs.allowed[group * costs.deviceCount + $0] }
+    }
+
+    /// Where `node` would start on `device`: after its inputs and the device's last node, or in
+    /// an earlier idle gap with insertion.
+    private func slot(_ node: Int, on device: Int, ready: [Double], _ state: State, insertion: Bool) -> Slot {
+        let duration = costs.cost[node * costs.deviceCount + device]
+        var slot = (start: max(ready[device], state.available[device]), gap: -1)
+        if insertion {
+            slot = Self.earliestGap(state.gaps[device], after: ready[device], lasting: duration, or: slot)
+        }
+        return (device, slot.start, slot.start + duration, slot.gap)
+    }
+
+    /// HEFT's choice: the earliest finish, among the devices with room for the group's
+    /// persistent bytes when there are any.
+    private func earliestSlot(_ node: Int, ready: [Double], _ state: State, insertion: Bool, memoryLimits: [Int]) -> Slot {
+        let group = costs.groupOfNode[node]
+        let open = state.result.groupDevice[group] < 0
+        let devices = candidates(group, state.result)
+        let fits = { (device: Int) in state.memory[device] + costs.groupBytes[group] <= memoryLimits[device] }
+        let roomy = open && devices.contains(where: fits)
+        var best: Slot = (-1, 0, .infinity, -1)
+        for device in devices where !roomy || fits(device) {
+            let candidate = slot(node, on: device, ready: ready, state, insertion: insertion)
+            if candidate.finish < best.finish { best = candidate }
+        }
+        return best
+    }
+
+    /// The earliest-finishing slot on a device whose memory, counting live tensors, stays within
+    /// its limit; or the shortfall of the device that came closest.
+    private func fittingSlot(
+        _ node: Int,
+        ready: [Double],
+        _ state: State,
+        insertion: Bool,
+        opening: Bool,
+        _ timeline: inout MemoryTimeline
+    ) -> Result<Slot, MemoryTimeline.Shortfall> {
+        let group = costs.groupOfNode[node]
+        let slots = candidates(group, state.result).map { slot(node, on: $0, ready: ready, state, insertion: insertion) }
+            .sorted { ($0.finish, $0.device) < ($1.finish, $1.device) }
+        var closest: MemoryTimeline.Shortfall?
+        for candidate in slots {
+            let device = candidate.device
+            let needed = timeline.need(
+                node,
+                on: device,
+                finish: candidate.finish,
+                groupBytes: opening ? costs.groupBytes[group] : 0,
+                homeOf: { state.result.device[$0] },
+                arrival: { edge in arrival(through: edge, at: device, state.result, state.sends) }
+            )
+            if needed <= timeline.limits[device] { return .success(candidate) }
+            let over = needed - timeline.limits[device]
+            if closest.map({ over < $0.neededBytes - timeline.limits[$0.device] }) ?? true {
+                closest = .init(
+                    node: node,
+                    device: device,
+                    neededBytes: needed,
+                    persistentBytes: timeline.persistent[device] + (opening ? costs.groupBytes[group] : 0)
+                )
+            }
+        }
+        return .failure(closest ?? .init(node: node, device: 0, neededBytes: 0, persistentBytes: 0))
     }
 
     /// The step as `PlacementEstimate` predicts it for groups that all have their device: the
@@ -151,24 +251,26 @@ struct ListScheduler {
 
     /// When node's inputs would reach each device, from the scheduled producers.
     private func arrivalTimes(of node: Int, _ schedule: Schedule, _ sends: Sends, into ready: inout [Double]) {
-        let deviceCount = costs.deviceCount
-        for device in 0..<deviceCount { ready[device] = 0 }
-        for edge in costs.predecessorStart[node]..<costs.predecessorStart[node + 1] {
-            let producer = costs.predecessorNode[edge]
-            let from = schedule.device[producer]
-            guard from >= 0 else { continue }
-            let bytes = costs.predecessorBytes[edge]
-            let departure =
-                linkContention ? max(schedule.finish[producer], sends.linkFree[from]) : schedule.finish[producer]
-            for device in 0..<deviceCount {
-                let sent = sends.arrival[producer * deviceCount + device]
-                let arrival =
-                    device == from
-                    ? schedule.finish[producer]
-                    : (sent >= 0 ? sent : departure + costs.transfer(bytes, from: from, to: device))
-                ready[device] = max(ready[device], arrival)
+        for device in 0..<costs.deviceCount { ready[device] = 0 }
+        for edge in costs.predecessorStart[node]..<costs.predecessorStart[node + 1]
+        where schedule.device[costs.predecessorNode[edge]] >= 0 {
+            for device in 0..<costs.deviceCount {
+                ready[device] = max(ready[device], arrival(through: edge, at: device, schedule, sends))
             }
         }
+    }
+
+    /// When the producer of `edge` (scheduled) would have its output on `device`: at once on its
+    /// own device, when it arrived if sent there before, else after its link is free and the transfer.
+    private func arrival(through edge: Int, at device: Int, _ schedule: Schedule, _ sends: Sends) -> Double {
+        let producer = costs.predecessorNode[edge]
+        let from = schedule.device[producer]
+        guard device != from else { return schedule.finish[producer] }
+        let sent = sends.arrival[producer * costs.deviceCount + device]
+        guard sent < 0 else { return sent }
+        let departure =
+            linkContention ? max(schedule.finish[producer], sends.linkFree[from]) : schedule.finish[producer]
+        return departure + costs.transfer(costs.predecessorBytes[edge], from: from, to: device)
     }
 
     /// Books the transfers of node's inputs to `device` that were not made before.
@@ -203,39 +305,31 @@ struct ListScheduler {
         return best
     }
 
-    private func commit(
-        _ node: Int,
-        _ slot: (device: Int, start: Double, finish: Double, gap: Int),
-        group: Int,
-        into result: inout Schedule,
-        available: inout [Double],
-        gaps: inout [[(start: Double, end: Double)]],
-        memory: inout [Int]
-    ) {
+    private func commit(_ node: Int, _ slot: Slot, group: Int, into state: inout State) {
         let device = slot.device
-        result.device[node] = device
-        result.start[node] = slot.start
-        result.finish[node] = slot.finish
-        result.makespan = max(result.makespan, slot.finish)
-        if result.groupDevice[group] < 0 {
-            result.groupDevice[group] = device
-            memory[device] += costs.groupBytes[group]
+        state.result.device[node] = device
+        state.result.start[node] = slot.start
+        state.result.finish[node] = slot.finish
+        state.result.makespan = max(state.result.makespan, slot.finish)
+        if state.result.groupDevice[group] < 0 {
+            state.result.groupDevice[group] = device
+            state.memory[device] += costs.groupBytes[group]
         }
         if slot.gap >= 0 {
             // The node splits its gap into what is left before and after it.
-            let gap = gaps[device][slot.gap]
+            let gap = state.gaps[device][slot.gap]
             switch (slot.start > gap.start, slot.finish < gap.end) {
             case (true, true):
-                gaps[device][slot.gap] = (gap.start, slot.start)
-                gaps[device].insert((slot.finish, gap.end), at: slot.gap + 1)
-            case (true, false): gaps[device][slot.gap] = (gap.start, slot.start)
-            case (false, true): gaps[device][slot.gap] = (slot.finish, gap.end)
-            case (false, false): gaps[device].remove(at: slot.gap)
+                state.gaps[device][slot.gap] = (gap.start, slot.start)
+                state.gaps[device].insert((slot.finish, gap.end), at: slot.gap + 1)
+            case (true, false): state.gaps[device][slot.gap] = (gap.start, slot.start)
+            case (false, true): state.gaps[device][slot.gap] = (slot.finish, gap.end)
+            case (false, false): state.gaps[device].remove(at: slot.gap)
             }
         } else {
-            if slot.start > available[device] { gaps[device].append((available[device], slot.start)) }
-            available[device] = slot.finish
+            if slot.start > state.available[device] { state.gaps[device].append((state.available[device], slot.start)) }
+            state.available[device] = slot.finish
         }
-        if gaps[device].count > Self.gapsKept { gaps[device].removeFirst(gaps[device].count - Self.gapsKept) }
+        if state.gaps[device].count > Self.gapsKept { state.gaps[device].removeFirst(state.gaps[device].count - Self.gapsKept) }
     }
 }

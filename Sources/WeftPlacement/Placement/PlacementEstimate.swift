@@ -9,7 +9,9 @@ import WeftRuntime
 /// each device sends one tensor at a time (its link is busy for bytes over bandwidth), and a
 /// tensor arrives the link's latency after it is through.
 public struct PlacementEstimate: Sendable {
-    /// Predicted seconds from the step's start to its last node's end.
+    /// Predicted seconds of one step: from its first node's start to its last node's end, plus
+    /// the cost model's per-step overhead and its per-message overhead for every worker the step
+    /// runs on.
     public var stepSeconds: Double
     /// Graph edges (data and control) between nodes on different devices.
     public var cutEdges: Int
@@ -62,7 +64,7 @@ extension PlacementStrategies {
     }
 
     /// Nodes that `roots` need, through data and control inputs.
-    private static func needed(_ graph: RuntimeGraph, roots: [String]) throws(WeftError) -> [Bool] {
+    static func needed(_ graph: RuntimeGraph, roots: [String]) throws(WeftError) -> [Bool] {
         var needed = [Bool](repeating: false, count: graph.nodes.count)
         var stack = try roots.map { (name) throws(WeftError) in try graph.node(named: name) }
         while let node = stack.popLast() {
@@ -87,11 +89,16 @@ private struct EstimateBuilder {
         let deviceCount = costs.deviceCount
         var compute = [Double](repeating: 0, count: deviceCount)
         var persistent = [Int](repeating: 0, count: deviceCount)
+        var used = [Bool](repeating: false, count: deviceCount)
         for node in 0..<costs.nodeCount {
             let device = schedule.groupDevice[costs.groupOfNode[node]]
             persistent[device] += costs.persistentBytes[node]
-            if isActive(node) { compute[device] += costs.cost[node * deviceCount + device] }
+            if isActive(node) {
+                compute[device] += costs.cost[node * deviceCount + device]
+                used[device] = true
+            }
         }
+        let messages = Double(used.filter { $0 }.count)
         let traffic = crossings()
         let live = liveTensorPeaks()
         let mean = compute.reduce(0, +) / Double(max(deviceCount, 1))
@@ -102,7 +109,7 @@ private struct EstimateBuilder {
             peakMemory[device] = persistent[index] + live[index]
         }
         return PlacementEstimate(
-            stepSeconds: schedule.makespan,
+            stepSeconds: schedule.makespan + costs.secondsPerStep + costs.secondsPerMessage * messages,
             cutEdges: traffic.edges,
             tensorsCrossing: traffic.tensors,
             bytesCrossing: traffic.bytes,
@@ -138,7 +145,7 @@ private struct EstimateBuilder {
         var lastUse = [Double](repeating: -1, count: deviceCount)
         for node in 0..<costs.nodeCount where isActive(node) {
             let home = schedule.device[node]
-            let bytes = costs.outputBytes[node]
+            let bytes = costs.allocatedBytes[node]
             guard bytes > 0 else { continue }
             for device in 0..<deviceCount { lastUse[device] = -1 }
             lastUse[home] = schedule.finish[node]
@@ -151,7 +158,13 @@ private struct EstimateBuilder {
             // Variables and constants are counted at home already; their copies elsewhere are not.
             if costs.persistentBytes[node] > 0 { lastUse[home] = -1 }
             for device in 0..<deviceCount where lastUse[device] >= 0 {
-                let arrival = schedule.finish[node] + costs.transfer(bytes, from: home, to: device)
+                // When the simulated step's transfer arrived (after its link was free), as the
+                // memory-aware scheduler counts it.
+                let sent = schedule.arrival.isEmpty ? -1 : schedule.arrival[node * deviceCount + device]
+                let arrival =
+                    device == home
+                    ? schedule.finish[node]
+                    : (sent >= 0 ? sent : schedule.finish[node] + costs.transfer(bytes, from: home, to: device))
                 events[device].append((arrival, bytes))
                 events[device].append((max(lastUse[device], arrival), -bytes))
             }

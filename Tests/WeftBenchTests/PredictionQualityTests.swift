@@ -1,0 +1,51 @@
+import Testing
+
+@testable import WeftBench
+
+/// The rank correlation and regret that `weft bench placement` reports per workload.
+@Suite struct PredictionQualityTests {
+    static func row(_ strategy: String, predicted: Double, measured: Double) -> PlacementRow {
+        PlacementRow(
+            workload: "mlp",
+            parameters: "layers=3",
+            nodes: 10,
+            strategy: strategy,
+            workers: 2,
+            placementSeconds: 0.001,
+            predicted: PlacementFigures(predictedStepSeconds: predicted),
+            steps: 5,
+            medianStepSeconds: measured,
+            trafficSource: .measured,
+            cutEdges: 0,
+            nodeBalance: 1,
+            valuesMatch: true
+        )
+    }
+
+    @Test func sameOrder_isRhoOneAndNoRegret() throws {
+        let rows = [
+            Self.row("a", predicted: 1, measured: 10), Self.row("b", predicted: 2, measured: 20),
+            Self.row("c", predicted: 3, measured: 40),
+        ]
+        let quality = try #require(PredictionQuality.of(rows).first)
+        #expect(quality.spearman == 1)
+        #expect(quality.regret == 1)
+        #expect(quality.predictedBest == "a")
+    }
+
+    @Test func reversedOrder_isRhoMinusOneAndTheRegretOfTheWorst() throws {
+        let rows = [
+            Self.row("a", predicted: 1, measured: 40), Self.row("b", predicted: 2, measured: 20),
+            Self.row("c", predicted: 3, measured: 10),
+        ]
+        let quality = try #require(PredictionQuality.of(rows).first)
+        #expect(quality.spearman == -1)
+        #expect(quality.regret == 4)
+        #expect(quality.measuredBest == "c")
+    }
+
+    @Test func ties_shareTheirMeanRank() {
+        #expect(PredictionQuality.ranks([5, 1, 5, 2]) == [3.5, 1, 3.5, 2])
+        #expect(PredictionQuality.spearman([1, 1], [1, 2]) == nil)
+    }
+}
