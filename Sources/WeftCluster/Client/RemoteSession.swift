@@ -216,24 +216,28 @@ public final class RemoteSessionBackend: SessionBackend {
         state.withLock { event(&$0.lifecycle) }
     }
 
-    /// Carries out the lease's directives: keep-alives answered on the transport's thread,
-    /// wake-ups on a Dispatch timer. Not a task: the user's code may hold every thread of the
-    /// cooperative pool (a synchronous `run` called from `async` code does), and the lease must
-    /// not run out because of it. Closing's directives are carried out by `closeAndWait`.
+    /// Carries out the lease's directives on the clients' executor: wake-ups are tasks sleeping
+    /// there, and answers to keep-alives are handed to it. Not the cooperative pool: the user's
+    /// code may hold every thread of it (a synchronous `run` called from `async` code does), and
+    /// the lease must not run out because of it. Closing's directives are carried out by
+    /// `closeAndWait`.
     private func perform(_ directives: [ClientSessionMachine.Directive]) {
         for directive in directives {
             switch directive {
             case .wakeForRenewal(let instant):
                 let delay = max(instant - .now, .zero)
-                Self.timers.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+                Self.executor.after(delay) { [weak self] in
                     guard let self else { return }
                     perform(lifecycle { $0.renewalDue(at: .now) })
                 }
             case .sendKeepAlive(let timeout):
                 let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = connection.id } }
                 connection.node.request(message, to: coordinator, timeout: timeout) { [weak self] result in
-                    guard let self, case .success = result else { return }
-                    perform(lifecycle { $0.replied(at: .now) })
+                    guard case .success = result else { return }
+                    Self.executor.task { [weak self] in
+                        guard let self else { return }
+                        perform(lifecycle { $0.replied(at: .now) })
+                    }
                 }
             case .sendClose, .wakeForCloseRetry, .closed, .closeFailed:
                 break  // only closing produces these, and closeAndWait carries them out
@@ -531,8 +535,8 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     private static let logger = Logger(label: "weft.client")
-    /// Where lease renewals wake, for every session of the process.
-    private static let timers = DispatchQueue(label: "weft.client.lease")
+    /// Where the leases of every session of the process are renewed, one event at a time.
+    private static let executor = RoleExecutor(label: "weft.client")
 
     /// Closes the session and waits until the coordinator acknowledges it, asking again with
     /// growing pauses while it cannot be reached (it may be restarting). Throws
