@@ -276,8 +276,9 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     /// Runs the step like the synchronous form, awaiting each reply without holding a thread.
-    /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks the
-    /// coordinator to cancel the step; its late reply is dropped.
+    /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks whoever runs
+    /// the step to end it: the coordinator, or for a step sent straight to a worker that worker;
+    /// its late reply is dropped.
     public func run(
         feeds: [(TensorName, Tensor)],
         fetches: [TensorName],
@@ -296,7 +297,9 @@ public final class RemoteSessionBackend: SessionBackend {
         do {
             reply = .success(try await connection.cancellableRequest(step.message, to: step.address, timeout: step.timeout))
         } catch {
-            if error.code == .cancelled, step.route == nil { cancelOnCoordinator(step) }
+            if error.code == .cancelled {
+                if let route = step.route { abortOnWorker(step, route: route) } else { cancelOnCoordinator(step) }
+            }
             reply = .failure(error)
         }
         return try finish(step, reply: reply, sentMicros: sentMicros)
@@ -462,6 +465,20 @@ public final class RemoteSessionBackend: SessionBackend {
             $0.client = connection.id
         }
         connection.node.request(message, to: coordinator, timeout: .seconds(2)) { _ in }
+    }
+
+    /// Tells the worker a direct step went to that the client gave up on it, so the worker aborts
+    /// the partition (its loops end at their next iteration) instead of running it to its
+    /// deadline; nobody waits for the answer.
+    private func abortOnWorker(_ step: OutgoingStep, route: Weft_DirectRoute) {
+        let message = WireMessage.make(.abortStep, session: handle, step: step.message.envelope.step) { envelope in
+            envelope.client = connection.id
+            envelope.status = .with {
+                $0.code = ClientConnection.cancelled.code.rawValue
+                $0.message = ClientConnection.cancelled.message
+            }
+        }
+        connection.node.request(message, to: route.address, timeout: .seconds(2)) { _ in }
     }
 
     /// Whether a direct route can be used: without keys always; with keys when the coordinator

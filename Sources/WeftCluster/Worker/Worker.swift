@@ -361,7 +361,14 @@ public final class Worker: Sendable {
                 ),
                 envelope.status.message.isEmpty ? "step aborted" : envelope.status.message
             )
-            session(envelope.session)?.abort(step: envelope.step, error: error)
+            guard let session = session(envelope.session) else { return node.reply(to: message, .ok) }
+            guard mayAbort(message, in: session) else {
+                return node.reply(
+                    to: message,
+                    .failure(WeftError(.permissionDenied, "step \(envelope.step) of \(envelope.session) is not the sender's to abort"))
+                )
+            }
+            session.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession?:
             let removed = state.withLock { state -> WorkerSession? in
@@ -563,6 +570,14 @@ public final class Worker: Sendable {
         guard let security = configuration.security else { return message.envelope.client == session.client }
         if security.role(of: message.peerKey) == .coordinator { return true }
         return session.owner != nil && session.owner == message.peerKey
+    }
+
+    /// Whether the sender may abort the step a message names: the coordinator any step; a
+    /// session's client only the steps it sent here itself (its direct routes).
+    private func mayAbort(_ message: IncomingMessage, in session: WorkerSession) -> Bool {
+        guard mayRun(message, in: session) else { return false }
+        if configuration.security?.role(of: message.peerKey) == .coordinator { return true }
+        return configuration.security == nil || DirectStepID.isDirect(message.envelope.step)
     }
 
     private func replyToPartition(
