@@ -173,4 +173,21 @@ import WeftTestKit
         #expect(again.first?.scalar(as: Int32.self) == 3)
         #expect(try coordinatorSteps() == 2)  // a failed direct step forgets its route
     }
+
+    @Test func awaitedClose_onARealCluster_isAcknowledged_andFreesTheWorkersState() async throws {
+        let cluster = try LocalCluster(jobs: JobCounts(parsing: "worker=1"))
+        defer { cluster.stop() }
+        let worker = try #require(cluster.workers.first)
+        let graph = try Graph(graphDefText: Self.countingText)
+        let backend = try RemoteSessionBackend(coordinator: cluster.address, graph: graph)
+        let session = Session(graph: graph, backend: backend)
+        let counted = try await session.run(fetches: ["count:0"], feeds: ["limit:0": Tensor(Int32(4))])
+        #expect(counted.first?.scalar(as: Int32.self) == 4)
+        #expect(worker.sessionCount == 1)
+        try await backend.closeAndWait()
+        #expect(await Self.eventually(within: .seconds(10)) { worker.sessionCount == 0 })
+        let status = try ClusterClient.status(coordinator: cluster.address)
+        #expect(!status.sessions.contains { $0.handle == backend.sessionHandle })
+        try await backend.closeAndWait()  // closing a closed session does nothing
+    }
 }

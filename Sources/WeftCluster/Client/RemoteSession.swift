@@ -558,32 +558,80 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Closes the session and waits until the coordinator acknowledges it, asking again with
     /// growing pauses while it cannot be reached (it may be restarting). Throws
     /// `deadlineExceeded` when no answer came within `closeTimeout`: the workers then free the
-    /// state when their lease runs out. Closing a closed session does nothing.
+    /// state when their lease runs out. Closing a closed session does nothing. Blocks the
+    /// calling thread; `async` code awaits the other form.
     public func closeAndWait() throws(WeftError) {
-        let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
         var pending = lifecycle { $0.closeAsked(at: .now) }
-        while !pending.isEmpty {
-            let directive = pending.removeFirst()
-            switch directive {
-            case .sendClose(let timeout):
+        while let action = try nextCloseAction(&pending) {
+            switch action {
+            case .send(let timeout):
                 var failure: WeftError?
                 do {
-                    _ = try connection.request(request, to: coordinator, timeout: timeout)
+                    _ = try connection.request(closeRequest, to: coordinator, timeout: timeout)
                 } catch {
                     failure = error
                 }
                 pending += lifecycle { [failure] in $0.closeReplied(failure, at: .now) }
-            case .wakeForCloseRetry(let instant):
+            case .wait(let instant):
                 Thread.sleep(forTimeInterval: max(instant - .now, .zero) / .seconds(1))
                 pending += lifecycle { $0.closeRetryDue(at: .now) }
-            case .closed:
-                return
-            case .closeFailed(let error):
-                throw error
-            case .wakeForRenewal, .sendKeepAlive:
-                perform([directive])
             }
         }
+    }
+
+    /// Closes the session like the synchronous form, awaiting the coordinator's answer and the
+    /// pauses between attempts without holding a thread. Cancelling the awaiting task stops
+    /// asking with `cancelled`: the workers then free the state when their lease runs out.
+    public func closeAndWait() async throws(WeftError) {
+        var pending = lifecycle { $0.closeAsked(at: .now) }
+        while let action = try nextCloseAction(&pending) {
+            guard !Task.isCancelled else { throw WeftError(.cancelled, "closing session \(handle) was cancelled") }
+            switch action {
+            case .send(let timeout):
+                var failure: WeftError?
+                do {
+                    _ = try await connection.node.request(closeRequest, to: coordinator, timeout: timeout)
+                } catch {
+                    failure = error
+                }
+                pending += lifecycle { [failure] in $0.closeReplied(failure, at: .now) }
+            case .wait(let instant):
+                do {
+                    try await Self.executor.sleep(for: max(instant - .now, .zero))
+                } catch {
+                    throw WeftError(.cancelled, "closing session \(handle) was cancelled")
+                }
+                pending += lifecycle { $0.closeRetryDue(at: .now) }
+            }
+        }
+    }
+
+    /// What closing waits for next.
+    private enum CloseAction {
+        /// Ask the coordinator to close, waiting this long for its answer.
+        case send(timeout: Duration)
+        /// Pause until this instant before asking again.
+        case wait(until: ContinuousClock.Instant)
+    }
+
+    private var closeRequest: WireMessage {
+        WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
+    }
+
+    /// Carries out closing's directives that need no waiting and returns the next that does;
+    /// `nil` once the session is closed, and throws when closing gave up.
+    private func nextCloseAction(_ pending: inout [ClientSessionMachine.Directive]) throws(WeftError) -> CloseAction? {
+        while !pending.isEmpty {
+            let directive = pending.removeFirst()
+            switch directive {
+            case .sendClose(let timeout): return .send(timeout: timeout)
+            case .wakeForCloseRetry(let instant): return .wait(until: instant)
+            case .closed: return nil
+            case .closeFailed(let error): throw error
+            case .wakeForRenewal, .sendKeepAlive: perform([directive])
+            }
+        }
+        return nil
     }
 }
 
