@@ -583,6 +583,12 @@ public final class RemoteSessionBackend: SessionBackend {
     /// pauses between attempts without holding a thread. Cancelling the awaiting task stops
     /// asking with `cancelled`: the workers then free the state when their lease runs out.
     public func closeAndWait() async throws(WeftError) {
+        // On the clients' executor, like the lease: answers and wake-ups never wait for a thread
+        // of a cooperative pool the caller's other code may hold.
+        try await withTaskExecutorPreference(Self.executor) { () async throws(WeftError) in try await closeOnThisExecutor() }
+    }
+
+    private func closeOnThisExecutor() async throws(WeftError) {
         var pending = lifecycle { $0.closeAsked(at: .now) }
         while let action = try nextCloseAction(&pending) {
             guard !Task.isCancelled else { throw WeftError(.cancelled, "closing session \(handle) was cancelled") }
