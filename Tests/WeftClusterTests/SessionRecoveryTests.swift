@@ -197,7 +197,8 @@ import WeftTransport
     }
 
     /// Closing, awaited or blocking, gives up at its deadline when the coordinator is gone.
-    @Test(arguments: [false, true]) func closeWithTheCoordinatorGone_failsAfterItsDeadline(awaited: Bool) async throws {
+    @Test(.serialized, arguments: [false, true])
+    func closeWithTheCoordinatorGone_failsAfterItsDeadline(awaited: Bool) async throws {
         let children = Children()
         defer { children.stop() }
         let (coordinator, address) = try Self.startCoordinator("tcp://127.0.0.1:0", into: children)

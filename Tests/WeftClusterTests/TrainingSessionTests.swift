@@ -45,7 +45,8 @@ import WeftTestKit
     }
 
     /// Steps run in the synchronous form, or awaited.
-    @Test(arguments: [false, true]) func killedParameterServer_resumesFromTheLatestCheckpoint(awaited: Bool) async throws {
+    @Test(.serialized, arguments: [false, true])
+    func killedParameterServer_resumesFromTheLatestCheckpoint(awaited: Bool) async throws {
         let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "ps=1,worker=1"))
         defer { cluster.stop() }
         let directory = FileManager.default.temporaryDirectory
