@@ -236,7 +236,7 @@ final class CapturedLogs: Sendable {
 }
 
 @Suite struct PlacementOffTheLockTests {
-    @Test func slowExtension_whileHeartbeatsGoOn_declaresNoWorkerDead() throws {
+    @Test func slowExtension_whileHeartbeatsGoOn_declaresNoWorkerDead() async throws {
         let logs = CapturedLogs()
         let cluster = try InProcessCluster(workers: 2, heartbeatTimeout: .seconds(1), logger: logs.logger)
         defer { cluster.stop() }
@@ -271,7 +271,7 @@ final class CapturedLogs: Sendable {
                 $0.device = "/job:worker/task:0"
             }
         ]
-        let reply = try cluster.coordinator.extendSession(envelope, caller: nil)
+        let reply = try await cluster.coordinator.extendSession(envelope, caller: nil)
         #expect(reply.envelope.createSessionReply.placement.contains { $0.node == "c" })
         let workers = cluster.coordinator.snapshot().workers
         #expect(workers.count == 2 && workers.allSatisfy { $0.healthy })

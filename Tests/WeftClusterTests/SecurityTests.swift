@@ -354,6 +354,7 @@ import WeftTransport
         #expect(!Authorization.allows(.pushTensor, from: .client("bob"), to: .worker))
         #expect(!Authorization.allows(.pushTensor, from: .coordinator, to: .worker))
         #expect(Authorization.allows(.runPartition, from: .client("bob"), to: .worker))  // own sessions only, checked there
+        #expect(Authorization.allows(.abortStep, from: .client("bob"), to: .worker))  // own direct steps only, checked there
         #expect(!Authorization.allows(.registerPartition, from: .client("bob"), to: .worker))
     }
 

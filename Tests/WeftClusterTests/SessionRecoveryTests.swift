@@ -196,7 +196,9 @@ import WeftTransport
         #expect(Self.eventually(timeout: .seconds(5)) { Self.workerSessions(address, workers: 2) == [0, 0] })
     }
 
-    @Test func closeWithTheCoordinatorGone_failsAfterItsDeadline() throws {
+    /// Closing, awaited or blocking, gives up at its deadline when the coordinator is gone.
+    @Test(.serialized, arguments: [false, true])
+    func closeWithTheCoordinatorGone_failsAfterItsDeadline(awaited: Bool) async throws {
         let children = Children()
         defer { children.stop() }
         let (coordinator, address) = try Self.startCoordinator("tcp://127.0.0.1:0", into: children)
@@ -206,11 +208,16 @@ import WeftTransport
         var options = RemoteSessionOptions()
         options.closeTimeout = .seconds(1)
         let backend = try RemoteSessionBackend(coordinator: address, graph: graph, options: options)
-        #expect(try backend.run(feeds: [], fetches: [value.tensorName], targets: [], collectStatistics: false).values
+        #expect(try await backend.run(feeds: [], fetches: [value.tensorName], targets: [], collectStatistics: false).values
             .first?.scalar(as: Float.self) == 6)
         Self.killHard(coordinator)
         let started = ContinuousClock.now
-        let error = #expect(throws: WeftError.self) { try backend.closeAndWait() }
+        let error =
+            if awaited {
+                await #expect(throws: WeftError.self) { try await backend.closeAndWait() }
+            } else {
+                #expect(throws: WeftError.self) { try backend.closeAndWait() }
+            }
         #expect(error?.code == .deadlineExceeded)
         #expect(ContinuousClock.now - started < .seconds(3))
     }

@@ -44,7 +44,9 @@ import WeftTestKit
         }
     }
 
-    @Test func killedParameterServer_resumesFromTheLatestCheckpoint() throws {
+    /// Steps run in the synchronous form, or awaited.
+    @Test(.serialized, arguments: [false, true])
+    func killedParameterServer_resumesFromTheLatestCheckpoint(awaited: Bool) async throws {
         let cluster = try ProcessCluster(executable: Fixtures.weftExecutable, jobs: JobCounts(parsing: "ps=1,worker=1"))
         defer { cluster.stop() }
         let directory = FileManager.default.temporaryDirectory
@@ -63,13 +65,23 @@ import WeftTestKit
         #expect(latestCheckpoint(in: directory)?.hasSuffix("model.ckpt-0") == true)
 
         var losses: [Int64: Float] = [:]
-        func step() throws -> Int64 {
-            let loss = try training.run([model.loss], feeding: model.feeds, targets: [model.train])[0]
-            let step = try training.currentGlobalStep()
+        func blockingStep() throws -> (loss: Tensor, step: Int64) {
+            (try training.run([model.loss], feeding: model.feeds, targets: [model.train])[0], try training.currentGlobalStep())
+        }
+        func step() async throws -> Int64 {
+            let (loss, step) =
+                if awaited {
+                    (
+                        try await training.run([model.loss], feeding: model.feeds, targets: [model.train])[0],
+                        try await training.currentGlobalStep()
+                    )
+                } else {
+                    try blockingStep()
+                }
             losses[step] = loss.scalar(as: Float.self)
             return step
         }
-        for expected in Int64(1)...12 { #expect(try step() == expected) }
+        for expected in Int64(1)...12 { #expect(try await step() == expected) }
         #expect(latestCheckpoint(in: directory)?.hasSuffix("model.ckpt-10") == true)
 
         cluster.kill("/job:ps/task:0")
@@ -85,12 +97,12 @@ import WeftTestKit
         }
         // The first step after the kill fails on the dead ps, recovers from step 10 (steps 11
         // and 12 are lost) and runs again: it is step 11 once more.
-        #expect(try step() == 11)
+        #expect(try await step() == 11)
         #expect(training.recoveries == 1)
         #expect(training.restoredFrom?.hasSuffix("model.ckpt-10") == true)
         var last: Int64 = 11
         while last < 30 {
-            let next = try step()
+            let next = try await step()
             #expect(next == last + 1, "the global step goes on one by one after the recovery")
             last = next
         }
@@ -106,7 +118,7 @@ import WeftTestKit
         let resumed = try TrainingSession(target: cluster.address, globalStep: model.globalStep, configuration: configuration)
         defer { resumed.close() }
         #expect(resumed.restoredFrom?.hasSuffix("model.ckpt-30") == true)
-        #expect(try resumed.currentGlobalStep() == 30)
+        #expect(try await resumed.currentGlobalStep() == 30)
     }
 
     @Test func intervalBelowOne_isInvalidArgument() throws {

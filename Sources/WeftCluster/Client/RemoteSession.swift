@@ -216,24 +216,28 @@ public final class RemoteSessionBackend: SessionBackend {
         state.withLock { event(&$0.lifecycle) }
     }
 
-    /// Carries out the lease's directives: keep-alives answered on the transport's thread,
-    /// wake-ups on a Dispatch timer. Not a task: the user's code may hold every thread of the
-    /// cooperative pool (a synchronous `run` called from `async` code does), and the lease must
-    /// not run out because of it. Closing's directives are carried out by `closeAndWait`.
+    /// Carries out the lease's directives on the clients' executor: wake-ups are tasks sleeping
+    /// there, and answers to keep-alives are handed to it. Not the cooperative pool: the user's
+    /// code may hold every thread of it (a synchronous `run` called from `async` code does), and
+    /// the lease must not run out because of it. Closing's directives are carried out by
+    /// `closeAndWait`.
     private func perform(_ directives: [ClientSessionMachine.Directive]) {
         for directive in directives {
             switch directive {
             case .wakeForRenewal(let instant):
                 let delay = max(instant - .now, .zero)
-                Self.timers.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+                Self.executor.after(delay) { [weak self] in
                     guard let self else { return }
                     perform(lifecycle { $0.renewalDue(at: .now) })
                 }
             case .sendKeepAlive(let timeout):
                 let message = WireMessage.make(.keepAlive) { $0.keepAlive = .with { $0.client = connection.id } }
                 connection.node.request(message, to: coordinator, timeout: timeout) { [weak self] result in
-                    guard let self, case .success = result else { return }
-                    perform(lifecycle { $0.replied(at: .now) })
+                    guard case .success = result else { return }
+                    Self.executor.task { [weak self] in
+                        guard let self else { return }
+                        perform(lifecycle { $0.replied(at: .now) })
+                    }
                 }
             case .sendClose, .wakeForCloseRetry, .closed, .closeFailed:
                 break  // only closing produces these, and closeAndWait carries them out
@@ -272,8 +276,9 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     /// Runs the step like the synchronous form, awaiting each reply without holding a thread.
-    /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks the
-    /// coordinator to cancel the step; its late reply is dropped.
+    /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks whoever runs
+    /// the step to end it: the coordinator, or for a step sent straight to a worker that worker;
+    /// its late reply is dropped.
     public func run(
         feeds: [(TensorName, Tensor)],
         fetches: [TensorName],
@@ -292,7 +297,9 @@ public final class RemoteSessionBackend: SessionBackend {
         do {
             reply = .success(try await connection.cancellableRequest(step.message, to: step.address, timeout: step.timeout))
         } catch {
-            if error.code == .cancelled, step.route == nil { cancelOnCoordinator(step) }
+            if error.code == .cancelled {
+                if let route = step.route { abortOnWorker(step, route: route) } else { cancelOnCoordinator(step) }
+            }
             reply = .failure(error)
         }
         return try finish(step, reply: reply, sentMicros: sentMicros)
@@ -460,6 +467,20 @@ public final class RemoteSessionBackend: SessionBackend {
         connection.node.request(message, to: coordinator, timeout: .seconds(2)) { _ in }
     }
 
+    /// Tells the worker a direct step went to that the client gave up on it, so the worker aborts
+    /// the partition (its loops end at their next iteration) instead of running it to its
+    /// deadline; nobody waits for the answer.
+    private func abortOnWorker(_ step: OutgoingStep, route: Weft_DirectRoute) {
+        let message = WireMessage.make(.abortStep, session: handle, step: step.message.envelope.step) { envelope in
+            envelope.client = connection.id
+            envelope.status = .with {
+                $0.code = ClientConnection.cancelled.code.rawValue
+                $0.message = ClientConnection.cancelled.message
+            }
+        }
+        connection.node.request(message, to: route.address, timeout: .seconds(2)) { _ in }
+    }
+
     /// Whether a direct route can be used: without keys always; with keys when the coordinator
     /// named the worker's key, which is then expected at its address.
     private func trustRoute(_ route: Weft_DirectRoute) -> Bool {
@@ -531,38 +552,92 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     private static let logger = Logger(label: "weft.client")
-    /// Where lease renewals wake, for every session of the process.
-    private static let timers = DispatchQueue(label: "weft.client.lease")
+    /// Where the leases of every session of the process are renewed, one event at a time.
+    private static let executor = RoleExecutor(label: "weft.client")
 
     /// Closes the session and waits until the coordinator acknowledges it, asking again with
     /// growing pauses while it cannot be reached (it may be restarting). Throws
     /// `deadlineExceeded` when no answer came within `closeTimeout`: the workers then free the
-    /// state when their lease runs out. Closing a closed session does nothing.
+    /// state when their lease runs out. Closing a closed session does nothing. Blocks the
+    /// calling thread; `async` code awaits the other form.
     public func closeAndWait() throws(WeftError) {
-        let request = WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
         var pending = lifecycle { $0.closeAsked(at: .now) }
-        while !pending.isEmpty {
-            let directive = pending.removeFirst()
-            switch directive {
-            case .sendClose(let timeout):
+        while let action = try nextCloseAction(&pending) {
+            switch action {
+            case .send(let timeout):
                 var failure: WeftError?
                 do {
-                    _ = try connection.request(request, to: coordinator, timeout: timeout)
+                    _ = try connection.request(closeRequest, to: coordinator, timeout: timeout)
                 } catch {
                     failure = error
                 }
                 pending += lifecycle { [failure] in $0.closeReplied(failure, at: .now) }
-            case .wakeForCloseRetry(let instant):
+            case .wait(let instant):
                 Thread.sleep(forTimeInterval: max(instant - .now, .zero) / .seconds(1))
                 pending += lifecycle { $0.closeRetryDue(at: .now) }
-            case .closed:
-                return
-            case .closeFailed(let error):
-                throw error
-            case .wakeForRenewal, .sendKeepAlive:
-                perform([directive])
             }
         }
+    }
+
+    /// Closes the session like the synchronous form, awaiting the coordinator's answer and the
+    /// pauses between attempts without holding a thread. Cancelling the awaiting task stops
+    /// asking with `cancelled`: the workers then free the state when their lease runs out.
+    public func closeAndWait() async throws(WeftError) {
+        // On the clients' executor, like the lease: answers and wake-ups never wait for a thread
+        // of a cooperative pool the caller's other code may hold.
+        try await withTaskExecutorPreference(Self.executor) { () async throws(WeftError) in try await closeOnThisExecutor() }
+    }
+
+    private func closeOnThisExecutor() async throws(WeftError) {
+        var pending = lifecycle { $0.closeAsked(at: .now) }
+        while let action = try nextCloseAction(&pending) {
+            guard !Task.isCancelled else { throw WeftError(.cancelled, "closing session \(handle) was cancelled") }
+            switch action {
+            case .send(let timeout):
+                var failure: WeftError?
+                do {
+                    _ = try await connection.node.request(closeRequest, to: coordinator, timeout: timeout)
+                } catch {
+                    failure = error
+                }
+                pending += lifecycle { [failure] in $0.closeReplied(failure, at: .now) }
+            case .wait(let instant):
+                do {
+                    try await Self.executor.sleep(for: max(instant - .now, .zero))
+                } catch {
+                    throw WeftError(.cancelled, "closing session \(handle) was cancelled")
+                }
+                pending += lifecycle { $0.closeRetryDue(at: .now) }
+            }
+        }
+    }
+
+    /// What closing waits for next.
+    private enum CloseAction {
+        /// Ask the coordinator to close, waiting this long for its answer.
+        case send(timeout: Duration)
+        /// Pause until this instant before asking again.
+        case wait(until: ContinuousClock.Instant)
+    }
+
+    private var closeRequest: WireMessage {
+        WireMessage.make(.closeSession, session: handle) { $0.client = connection.id }
+    }
+
+    /// Carries out closing's directives that need no waiting and returns the next that does;
+    /// `nil` once the session is closed, and throws when closing gave up.
+    private func nextCloseAction(_ pending: inout [ClientSessionMachine.Directive]) throws(WeftError) -> CloseAction? {
+        while !pending.isEmpty {
+            let directive = pending.removeFirst()
+            switch directive {
+            case .sendClose(let timeout): return .send(timeout: timeout)
+            case .wakeForCloseRetry(let instant): return .wait(until: instant)
+            case .closed: return nil
+            case .closeFailed(let error): throw error
+            case .wakeForRenewal, .sendKeepAlive: perform([directive])
+            }
+        }
+        return nil
     }
 }
 

@@ -13,7 +13,9 @@ import WeftRuntime
 ///
 /// On creation it restores the latest checkpoint of the directory if there is one, so a
 /// restarted client resumes too; otherwise it initializes every variable and saves at once,
-/// so there is always a checkpoint to go back to. Used from one thread.
+/// so there is always a checkpoint to go back to. Used from one thread, or one task: `run`,
+/// `currentGlobalStep` and `save` come synchronous, for scripts, and awaited, running on the
+/// caller's executor.
 public final class TrainingSession {
     /// Where and how often to save, and how long to wait for the cluster to come back.
     public struct Configuration: Sendable {
@@ -109,12 +111,36 @@ public final class TrainingSession {
         let values = try withRecovery { (session) throws(WeftError) in
             try session.run(fetches + [read], feeding: feeds, targets: targets)
         }
-        let interval = Int64(configuration.saveEverySteps)
-        if try Self.step(in: values.last, of: globalStep) + 1 >= lastSavedStep + interval {
-            let exact = try currentGlobalStep()
-            if exact >= lastSavedStep + interval { try save() }
-        }
+        if try saveMayBeDue(values), try currentGlobalStep() >= nextSave { try save() }
         return Array(values.dropLast())
+    }
+
+    /// Runs one step like the synchronous form, awaiting it (and the reads and saves that
+    /// follow) without holding the caller's thread. A recovery, which waits for the cluster to
+    /// come back, pauses between its attempts without holding it either.
+    @discardableResult
+    public nonisolated(nonsending) func run(
+        _ fetches: [any Fetchable],
+        feeding feeds: [Output: Tensor] = [:],
+        targets: [Weft.Operation] = []
+    ) async throws(WeftError) -> [Tensor] {
+        // By name: the step's values cross to the session's executor, and names are sendable.
+        let names = (fetches.map(\.fetchedOutput) + [globalStep.value]).map(\.name)
+        let fed = Dictionary(feeds.map { ($0.key.name, $0.value) }, uniquingKeysWith: { $1 })
+        let targets = targets.map(\.name)
+        let values = try await withRecovery { (session) async throws(WeftError) in
+            try await session.run(fetches: names, feeds: fed, targets: targets)
+        }
+        if try saveMayBeDue(values), try await currentGlobalStep() >= nextSave { try await save() }
+        return Array(values.dropLast())
+    }
+
+    /// The global step at which the next checkpoint is due.
+    private var nextSave: Int64 { lastSavedStep + Int64(configuration.saveEverySteps) }
+
+    /// Whether a step whose fetches end with the global step may have reached the next save.
+    private func saveMayBeDue(_ values: [Tensor]) throws(WeftError) -> Bool {
+        try Self.step(in: values.last, of: globalStep) + 1 >= nextSave
     }
 
     /// The global step's value in the current session (recovering first if a worker was lost).
@@ -123,11 +149,26 @@ public final class TrainingSession {
         return try Self.step(in: withRecovery { (session) throws(WeftError) in try session.run(read) }, of: globalStep)
     }
 
+    /// The global step's value, awaited.
+    public nonisolated(nonsending) func currentGlobalStep() async throws(WeftError) -> Int64 {
+        let read = globalStep.value.name
+        let values = try await withRecovery { (session) async throws(WeftError) in
+            try await session.run(fetches: [read])
+        }
+        return try Self.step(in: values.first, of: globalStep)
+    }
+
     /// Saves a checkpoint now (`DIRECTORY/BASENAME-STEP`) and returns its prefix; a lost worker
     /// is recovered from first, and the save then writes the restored values.
     @discardableResult
     public func save() throws(WeftError) -> String {
         try withRecovery { (session) throws(WeftError) in try save(session) }
+    }
+
+    /// Saves a checkpoint now, recovering a lost worker first without holding the caller's thread.
+    @discardableResult
+    public nonisolated(nonsending) func save() async throws(WeftError) -> String {
+        try await withRecovery { (session) async throws(WeftError) in try save(session) }
     }
 
     /// Closes the session; the checkpoints stay.
@@ -153,6 +194,26 @@ public final class TrainingSession {
                 return try body(current)
             } catch where Self.isRecoverable(error) {
                 session = try recover(after: error)
+            }
+        }
+    }
+
+    /// Runs `body` like the synchronous form, awaiting it and any recovery.
+    private nonisolated(nonsending) func withRecovery<R>(
+        _ body: nonisolated(nonsending) (Session) async throws(WeftError) -> R
+    ) async throws(WeftError) -> R {
+        while true {
+            let current: Session
+            if let session {
+                current = session
+            } else {
+                current = try await recover(after: nil)
+                session = current
+            }
+            do {
+                return try await body(current)
+            } catch where Self.isRecoverable(error) {
+                session = try await recover(after: error)
             }
         }
     }
@@ -192,6 +253,29 @@ public final class TrainingSession {
     /// Opens a new session and sets its variables from the latest checkpoint (or initializes
     /// and saves them when there is none), retrying while the cluster is incomplete.
     private func recover(after failure: WeftError?) throws(WeftError) -> Session {
+        let deadline = beginRecovery(after: failure)
+        while true {
+            if let session = try attemptRecovery(until: deadline) { return session }
+            Thread.sleep(forTimeInterval: configuration.retryInterval / .seconds(1))
+        }
+    }
+
+    /// Recovers like the synchronous form, awaiting the pauses between attempts. Opening and
+    /// restoring a session are synchronous: the caller's thread is held while each attempt runs.
+    private nonisolated(nonsending) func recover(after failure: WeftError?) async throws(WeftError) -> Session {
+        let deadline = beginRecovery(after: failure)
+        while true {
+            if let session = try attemptRecovery(until: deadline) { return session }
+            do {
+                try await Task.sleep(for: configuration.retryInterval)
+            } catch {
+                throw WeftError(.cancelled, "the task awaiting the recovery was cancelled")
+            }
+        }
+    }
+
+    /// Drops the failed session and returns when the recovery gives up.
+    private func beginRecovery(after failure: WeftError?) -> ContinuousClock.Instant {
         session?.close()
         session = nil
         if let failure {
@@ -201,13 +285,16 @@ public final class TrainingSession {
                 metadata: ["error": "\(failure)", "checkpoint.directory": "\(configuration.checkpointDirectory)"]
             )
         }
-        let deadline = ContinuousClock.now + configuration.recoveryTimeout
-        while true {
-            do {
-                return try restoredSession()
-            } catch where Self.isRecoverable(error) && ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: configuration.retryInterval / .seconds(1))
-            }
+        return ContinuousClock.now + configuration.recoveryTimeout
+    }
+
+    /// One attempt: the restored session, or `nil` when the cluster is incomplete and there is
+    /// time to try again; throws once `deadline` passed or on an error no retry mends.
+    private func attemptRecovery(until deadline: ContinuousClock.Instant) throws(WeftError) -> Session? {
+        do {
+            return try restoredSession()
+        } catch where Self.isRecoverable(error) && ContinuousClock.now < deadline {
+            return nil
         }
     }
 

@@ -18,7 +18,7 @@ extension Coordinator {
     func awaitRecovery(of handle: String) async {
         guard !handle.isEmpty else { return }
         while ContinuousClock.now < started + recoveryWindow, !state.withLock({ $0.cluster.recovered(handle) }) {
-            try? await Task.sleep(for: .milliseconds(50))
+            guard (try? await executor.sleep(for: .milliseconds(50))) != nil else { return }
         }
     }
 

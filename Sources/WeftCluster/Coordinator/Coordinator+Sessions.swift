@@ -34,7 +34,9 @@ extension Coordinator {
             seed: body.placementSeed,
             memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
         )
-        let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
+        let placement = try await offloaded { [strategy] () throws(WeftError) in
+            try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
+        }
         let lease = sessionLease(asked: body.leaseMs)
         let handle = state.withLock { state in
             while true {
@@ -97,26 +99,32 @@ extension Coordinator {
                 // Placement reports the missing devices with the list of those there are.
                 return devices
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            do {
+                try await executor.sleep(for: .milliseconds(50))
+            } catch {
+                throw WeftError(.cancelled, "the coordinator stopped while the session waited for workers")
+            }
         }
     }
 
-    /// Places the nodes an extension adds outside the lock (a min-cut over a large graph takes a
-    /// while, and heartbeats need the lock), then applies the result under it unless another
-    /// extension came first, in which case it places again from the newer graph.
-    func extendSession(_ envelope: Weft_Envelope, caller: CurveKey?) throws(WeftError) -> WireMessage {
+    /// Places the nodes an extension adds off the coordinator's executor (a min-cut over a large
+    /// graph takes a while, and heartbeats and health checks run there), then applies the result
+    /// unless another extension came first, in which case it places again from the newer graph.
+    func extendSession(_ envelope: Weft_Envelope, caller: CurveKey?) async throws(WeftError) -> WireMessage {
         let body = envelope.extendSession
         for _ in 0..<Self.extensionAttempts {
             let (base, devices, costModel) = try state.withLock { (state) throws(WeftError) in
                 try state.cluster.extensionBase(envelope.session, caller: caller, client: envelope.client)
             }
-            let change = try CoordinatorSession.extend(
-                base,
-                with: body.graph.node,
-                library: body.graph.library,
-                devices: devices,
-                costModel: costModel
-            )
+            let change = try await offloaded { () throws(WeftError) in
+                try CoordinatorSession.extend(
+                    base,
+                    with: body.graph.node,
+                    library: body.graph.library,
+                    devices: devices,
+                    costModel: costModel
+                )
+            }
             let placement = try state.withLock { (state) throws(WeftError) -> [String: DeviceName]? in
                 try state.cluster.applyExtension(change, to: envelope.session, caller: caller, client: envelope.client)
             }
@@ -131,6 +139,11 @@ extension Coordinator {
             "session \(envelope.session) was extended by other requests \(Self.extensionAttempts) times while this "
                 + "extension was placed; send it again"
         )
+    }
+
+    /// Runs `work` (placement) on the placement executor and returns to the caller's.
+    func offloaded<Value>(_ work: () throws(WeftError) -> Value) async throws(WeftError) -> Value {
+        try await withTaskExecutorPreference(offload) { () async throws(WeftError) -> Value in try work() }
     }
 
     /// How often an extension is placed again when others overtake it.

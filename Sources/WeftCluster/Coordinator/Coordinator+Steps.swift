@@ -139,7 +139,9 @@ extension Coordinator {
             let machine = StepMachine(
                 participants: Set(setup.plan.partitions.keys),
                 toRegister: setup.toRegister,
-                registrationTimeout: configuration.requestTimeout,
+                // The transport's own timeout names the silent worker; the machine's is a backstop
+                // for an answer that never comes, so it waits a grace longer.
+                registrationTimeout: configuration.requestTimeout + Self.stepGrace,
                 stepTimeout: timeout,
                 grace: Self.stepGrace
             )

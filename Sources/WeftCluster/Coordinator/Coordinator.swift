@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -13,6 +12,12 @@ import WeftTransport
 /// It never carries tensors between workers: they push to each other. A step that needs a
 /// worker that stopped answering fails with `unavailable` naming it as soon as the worker
 /// is declared dead, and steps on other workers go on.
+///
+/// Concurrency: requests, health checks and every other timer run as tasks on one serial
+/// executor (`executor`); placement runs on `offload`. Workers' answers to a step's requests
+/// drive its `StepMachine` on the transport's I/O thread where they arrive, so a step gains no
+/// thread hand-off; the cluster's state, which those answers and the dashboard also touch,
+/// stays behind a lock that nothing slow holds.
 public final class Coordinator: Sendable {
     /// How a coordinator runs.
     public struct Configuration: Sendable {
@@ -65,12 +70,15 @@ public final class Coordinator: Sendable {
     let recentSteps = RecentSteps()
     /// Each worker's clock against this process's, for timelines.
     let clockOffsets = ClockOffsetFilter()
-    private let timers = DispatchQueue(label: "weft.coordinator.timers")
+    /// Where requests, health checks and other timers run, one at a time; replies of workers
+    /// to a step's requests are handled on the transport's I/O thread instead (see `StepRun`).
+    let executor = RoleExecutor(label: "weft.coordinator")
+    /// Where placement runs, so a long min-cut never delays heartbeats or health checks.
+    let offload = OffloadExecutor(label: "weft.coordinator.placement")
     /// Changes every time a coordinator process starts; workers tell a restarted one by it.
     let incarnation: UInt64
     /// When this process started, for the recovery window (see `Coordinator+Recovery`).
     let started = ContinuousClock.now
-    private let handlers = HandlerExecutor(label: "weft.coordinator.handlers")
 
     /// The address clients and workers reach the coordinator at.
     public var address: String { node.boundAddress }
@@ -108,7 +116,7 @@ public final class Coordinator: Sendable {
     public func start() {
         node.setHandler { [weak self] message in
             guard let self else { return }
-            Task(executorPreference: handlers) { await self.handle(message) }
+            executor.task { await self.handle(message) }
         }
         scheduleHealthCheck()
     }
@@ -116,11 +124,12 @@ public final class Coordinator: Sendable {
     /// Stops serving.
     public func stop() {
         state.withLock { $0.stopped = true }
+        executor.cancelTimers()
         node.close()
     }
 
     private func scheduleHealthCheck() {
-        timers.asyncAfter(deadline: .now() + configuration.heartbeatInterval.dispatchInterval) { [weak self] in
+        executor.after(configuration.heartbeatInterval) { [weak self] in
             guard let self, !state.withLock({ $0.stopped }) else { return }
             checkHealth()
             scheduleHealthCheck()
@@ -185,7 +194,7 @@ public final class Coordinator: Sendable {
             case .heartbeat(let body)?: result = .success(try heartbeat(body, role: role))
             case .leaveCluster(let body)?: result = .success(try leave(body, role: role))
             case .createSession?: result = .success(try await createSession(envelope, owner: caller))
-            case .extendSession?: result = .success(try extendSession(envelope, caller: caller))
+            case .extendSession?: result = .success(try await extendSession(envelope, caller: caller))
             case .runStep?: result = .success(try await observedStep(message.message, caller: caller))
             case .cancelStep?:
                 result = .success(try cancelStep(envelope.session, client: envelope.client, step: envelope.step, caller: caller))
@@ -324,14 +333,12 @@ public final class Coordinator: Sendable {
             state.membershipVersion += 1
             return state.membershipVersion
         }
-        timers.asyncAfter(deadline: .now() + .milliseconds(500)) { [weak self] in
+        executor.after(.milliseconds(500)) { [weak self] in
             guard let self, state.withLock({ $0.membershipVersion == version && !$0.stopped }) else { return }
-            Task(executorPreference: handlers) {
-                do {
-                    _ = try await self.measureLinks(Weft_MeasureLinks())
-                } catch {
-                    self.logger.info("links between workers not measured", metadata: ["error": "\(error)"])
-                }
+            do {
+                _ = try await measureLinks(Weft_MeasureLinks())
+            } catch {
+                logger.info("links between workers not measured", metadata: ["error": "\(error)"])
             }
         }
     }

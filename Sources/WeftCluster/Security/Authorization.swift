@@ -52,8 +52,8 @@ public enum Authorization {
         case (.worker, .worker):
             return kind == .pushTensor
         case (.worker, .client):
-            // Only the session's owner, which the worker checks against the session.
-            return kind == .runPartition
+            // Only the session's owner, on its direct steps, which the worker checks.
+            return kind == .runPartition || kind == .abortStep
         }
     }
 }

@@ -13,6 +13,11 @@ import WeftTransport
 /// It registers with the coordinator and keeps sending heartbeats; whichever starts first,
 /// registration is retried until the coordinator answers, and repeated whenever the
 /// coordinator no longer knows this worker (it restarted, or declared this worker dead).
+///
+/// Registration, heartbeats and lease checks run on the worker's one serial executor, as
+/// tasks; the answers to its requests are handed to it. Steps and tensors are handled on the
+/// transport's I/O thread, where they arrive, so a small step costs no thread hand-off; what
+/// takes a while (a partition's plan, link measurements, calibration) runs on `offload`.
 public final class Worker: Sendable {
     /// How a worker starts.
     public struct Configuration: Sendable {
@@ -69,8 +74,10 @@ public final class Worker: Sendable {
     private let logger: Logger
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private let state = Mutex(State())
-    private let timers = DispatchQueue(label: "weft.worker.timers")
-    private let work = DispatchQueue(label: "weft.worker.work", attributes: .concurrent)
+    private let executor = RoleExecutor(label: "weft.worker")
+    private let offload = OffloadExecutor(label: "weft.worker.work")
+    /// Work running on `offload`, so a worker that leaves lets it finish first.
+    private let background = Mutex<(next: Int, tasks: [Int: Task<Void, Never>])>((0, [:]))
     /// Signalled once the first registration succeeds.
     private let registered = DispatchSemaphore(value: 0)
     /// Partitions executing here, of every session: a released session's step still counts
@@ -113,9 +120,24 @@ public final class Worker: Sendable {
     /// Starts serving and registering.
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
-        perform(state.withLock { $0.registration.start() })
+        executor.task { [weak self] in
+            guard let self else { return }
+            perform(state.withLock { $0.registration.start() })
+        }
         scheduleLeaseCheck()
-        work.async { [weak self] in self?.calibrate() }
+        inBackground { [weak self] in self?.calibrate() }
+    }
+
+    /// Runs `work` on `offload`, tracked until it ends.
+    private func inBackground(_ work: @escaping @Sendable () -> Void) {
+        background.withLock { background in
+            background.next += 1
+            let id = background.next
+            background.tasks[id] = Task(executorPreference: offload) { [weak self] in
+                work()
+                self?.background.withLock { _ = $0.tasks.removeValue(forKey: id) }
+            }
+        }
     }
 
     /// Measures this machine's compute rates once, through Weft's own kernels, for the
@@ -137,21 +159,22 @@ public final class Worker: Sendable {
             return Array(state.sessions.values)
         }
         for session in sessions { session.close() }
+        executor.cancelTimers()
         node.close()
     }
 
     // MARK: Registration and heartbeats
 
-    /// Carries out what the registration state machine asks.
+    /// Carries out what the registration state machine asks; runs on `executor`.
     private func perform(_ directives: [WorkerRegistration.Directive]) {
         for directive in directives {
             switch directive {
             case .register(let pause) where pause == .zero:
                 register()
             case .register(let pause):
-                timers.asyncAfter(deadline: .now() + pause.dispatchInterval) { [weak self] in self?.register() }
+                executor.after(pause) { [weak self] in self?.register() }
             case .heartbeat(let pause):
-                timers.asyncAfter(deadline: .now() + pause.dispatchInterval) { [weak self] in self?.heartbeat() }
+                executor.after(pause) { [weak self] in self?.heartbeat() }
             case .registered(let device, let first, let restarted):
                 logger.info(
                     "registered",
@@ -198,23 +221,26 @@ public final class Worker: Sendable {
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
             [weak self] result in
-            guard let self else { return }
-            switch result {
-            case .success(let reply):
-                let body = reply.envelope.registerWorkerReply
-                let (directives, freed) = state.withLock { state in
-                    let directives = state.registration.registered(
-                        as: DeviceName(job: body.job, task: Int(body.task)),
-                        heartbeatInterval: Duration(wireMilliseconds: UInt64(body.heartbeatIntervalMs)),
-                        coordinatorIncarnation: body.coordinatorIncarnation
-                    )
-                    return (directives, state.leases.answered(inquiry, renewed: body.renewed, now: .now))
-                }
-                free(freed)
-                perform(directives)
-            case .failure(let error):
-                perform(state.withLock { $0.registration.registrationFailed(error) })
+            self?.executor.task { [weak self] in self?.registrationAnswered(result, inquiry: inquiry) }
+        }
+    }
+
+    private func registrationAnswered(_ result: Result<WireMessage, WeftError>, inquiry: SessionLeases.Inquiry) {
+        switch result {
+        case .success(let reply):
+            let body = reply.envelope.registerWorkerReply
+            let (directives, freed) = state.withLock { state in
+                let directives = state.registration.registered(
+                    as: DeviceName(job: body.job, task: Int(body.task)),
+                    heartbeatInterval: Duration(wireMilliseconds: UInt64(body.heartbeatIntervalMs)),
+                    coordinatorIncarnation: body.coordinatorIncarnation
+                )
+                return (directives, state.leases.answered(inquiry, renewed: body.renewed, now: .now))
             }
+            free(freed)
+            perform(directives)
+        case .failure(let error):
+            perform(state.withLock { $0.registration.registrationFailed(error) })
         }
     }
 
@@ -252,16 +278,19 @@ public final class Worker: Sendable {
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
             [weak self] result in
-            guard let self else { return }
-            if case .success(let reply) = result {
-                let body = reply.envelope.heartbeatReply
-                free(state.withLock { $0.leases.answered(inquiry, renewed: body.renewed, now: .now) })
-                // Records of sessions extended since: a restarted coordinator adopts them whole.
-                for (handle, record) in body.records { session(handle)?.keep(record) }
-            }
-            let error: WeftError? = if case .failure(let error) = result { error } else { nil }
-            perform(state.withLock { $0.registration.heartbeatAnswered(error) })
+            self?.executor.task { [weak self] in self?.heartbeatAnswered(result, inquiry: inquiry) }
         }
+    }
+
+    private func heartbeatAnswered(_ result: Result<WireMessage, WeftError>, inquiry: SessionLeases.Inquiry) {
+        if case .success(let reply) = result {
+            let body = reply.envelope.heartbeatReply
+            free(state.withLock { $0.leases.answered(inquiry, renewed: body.renewed, now: .now) })
+            // Records of sessions extended since: a restarted coordinator adopts them whole.
+            for (handle, record) in body.records { session(handle)?.keep(record) }
+        }
+        let error: WeftError? = if case .failure(let error) = result { error } else { nil }
+        perform(state.withLock { $0.registration.heartbeatAnswered(error) })
     }
 
     // MARK: Session leases
@@ -280,7 +309,7 @@ public final class Worker: Sendable {
     }
 
     private func scheduleLeaseCheck() {
-        timers.asyncAfter(deadline: .now() + Self.leaseCheckInterval.dispatchInterval) { [weak self] in
+        executor.after(Self.leaseCheckInterval) { [weak self] in
             guard let self, !state.withLock({ $0.stopped }) else { return }
             free(state.withLock { $0.leases.expire(now: .now) })
             scheduleLeaseCheck()
@@ -320,7 +349,7 @@ public final class Worker: Sendable {
         }
         switch envelope.body {
         case .registerPartition?:
-            work.async { self.reply(message, self.registerPartition(envelope)) }
+            inBackground { [weak self] in self?.reply(message, self?.registerPartition(envelope) ?? .failure(Self.stopped)) }
         case .runPartition?:
             runPartition(message)
         case .pushTensor?:
@@ -332,7 +361,14 @@ public final class Worker: Sendable {
                 ),
                 envelope.status.message.isEmpty ? "step aborted" : envelope.status.message
             )
-            session(envelope.session)?.abort(step: envelope.step, error: error)
+            guard let session = session(envelope.session) else { return node.reply(to: message, .ok) }
+            guard mayAbort(message, in: session) else {
+                return node.reply(
+                    to: message,
+                    .failure(WeftError(.permissionDenied, "step \(envelope.step) of \(envelope.session) is not the sender's to abort"))
+                )
+            }
+            session.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession?:
             let removed = state.withLock { state -> WorkerSession? in
@@ -347,12 +383,14 @@ public final class Worker: Sendable {
         case .ping?:
             node.reply(to: message, .ok)
         case .measureLinks(let body)?:
-            work.async { self.reply(message, self.measureLinks(body)) }
+            inBackground { [weak self] in self?.reply(message, self?.measureLinks(body) ?? .failure(Self.stopped)) }
         default:
             let kind = envelope.messageKind.map { "\($0)" } ?? "bodiless"
             node.reply(to: message, .failure(WeftError(.unimplemented, "a worker does not handle \(kind) messages")))
         }
     }
+
+    private static let stopped = WeftError(.cancelled, "worker stopped")
 
     private func reply(_ message: IncomingMessage, _ result: Result<WireMessage, WeftError>) {
         switch result {
@@ -488,7 +526,7 @@ public final class Worker: Sendable {
         )
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
-            timers.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: deadline))) { [weak session] in
+            executor.after(.milliseconds(Int64(clamping: deadline))) { [weak session] in
                 session?.rendezvous.abort(
                     step: step,
                     error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms")
@@ -532,6 +570,14 @@ public final class Worker: Sendable {
         guard let security = configuration.security else { return message.envelope.client == session.client }
         if security.role(of: message.peerKey) == .coordinator { return true }
         return session.owner != nil && session.owner == message.peerKey
+    }
+
+    /// Whether the sender may abort the step a message names: the coordinator any step; a
+    /// session's client only the steps it sent here itself (its direct routes).
+    private func mayAbort(_ message: IncomingMessage, in session: WorkerSession) -> Bool {
+        guard mayRun(message, in: session) else { return false }
+        if configuration.security?.role(of: message.peerKey) == .coordinator { return true }
+        return configuration.security == nil || DirectStepID.isDirect(message.envelope.step)
     }
 
     private func replyToPartition(
@@ -686,7 +732,7 @@ extension Worker {
             }
         }
         // Work outside steps (calibration, a registration) finishes before the process ends.
-        await withCheckedContinuation { continuation in work.async(flags: .barrier) { continuation.resume() } }
+        for task in background.withLock({ Array($0.tasks.values) }) { await task.value }
         stop()
         return drained
     }
