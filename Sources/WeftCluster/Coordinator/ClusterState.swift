@@ -83,8 +83,10 @@ struct ClusterState: Sendable {
     private(set) var closed: [String: ContinuousClock.Instant] = [:]
     /// Set while the coordinator shuts down: steps that have not started are refused.
     private(set) var draining = false
-    /// The links between workers, as last measured.
+    /// The links between workers, as last measured: one per pair of hosts (`LinkProbeSchedule`).
     private(set) var links: [LinkMeasurement] = []
+    /// The hosts of workers and the links between hosts, measured or estimated, for placement.
+    private(set) var hostLinks = CostModel.HostLinks()
 
     /// An empty cluster.
     init(_ configuration: Configuration) {
@@ -201,9 +203,11 @@ struct ClusterState: Sendable {
         return directives
     }
 
-    /// The links between workers were measured.
-    mutating func linksMeasured(_ measured: [LinkMeasurement]) {
+    /// The links between workers were measured: one measurement per pair of hosts, and what
+    /// placement prices every pair of workers by.
+    mutating func linksMeasured(_ measured: [LinkMeasurement], hosts: CostModel.HostLinks) {
         links = measured
+        hostLinks = hosts
     }
 
     /// What placement believes the cluster costs: each worker's measured rates and the links
@@ -213,13 +217,7 @@ struct ClusterState: Sendable {
         for worker in membership.workers.values {
             if let rates = worker.rates { model.setRates(rates, for: worker.device) }
         }
-        for link in links {
-            model.setLink(
-                CostModel.Link(latency: link.latency / .seconds(1), bytesPerSecond: link.bytesPerSecond),
-                from: link.source,
-                to: link.destination
-            )
-        }
+        model.hosts = hostLinks
         return model
     }
 

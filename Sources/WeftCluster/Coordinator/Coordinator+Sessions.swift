@@ -35,6 +35,7 @@ extension Coordinator {
             memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
         )
         let placement = try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
+        linkProbes.needed(Set(placement.values))  // estimated links it uses get measured
         let lease = sessionLease(asked: body.leaseMs)
         let handle = state.withLock { state in
             while true {

@@ -1216,6 +1216,12 @@ public nonisolated struct Weft_LinkMeasurement: Sendable {
   /// Payload bytes over the time the payload's request took beyond an empty one.
   public var bytesPerSecond: Double = 0
 
+  /// The hosts of source and destination, in the coordinator's answer: one measurement stands
+  /// for every pair of workers on these hosts.
+  public var sourceHost: String = String()
+
+  public var destinationHost: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3500,7 +3506,7 @@ nonisolated extension Weft_MeasureLinks: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LinkMeasurement"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}destination\0\u{3}latency_seconds\0\u{3}bytes_per_second\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}destination\0\u{3}latency_seconds\0\u{3}bytes_per_second\0\u{3}source_host\0\u{3}destination_host\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3512,6 +3518,8 @@ nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf
       case 2: try { try decoder.decodeSingularStringField(value: &self.destination) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.latencySeconds) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.bytesPerSecond) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.sourceHost) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.destinationHost) }()
       default: break
       }
     }
@@ -3530,6 +3538,12 @@ nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf
     if self.bytesPerSecond.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.bytesPerSecond, fieldNumber: 4)
     }
+    if !self.sourceHost.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceHost, fieldNumber: 5)
+    }
+    if !self.destinationHost.isEmpty {
+      try visitor.visitSingularStringField(value: self.destinationHost, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3538,6 +3552,8 @@ nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.destination != rhs.destination {return false}
     if lhs.latencySeconds != rhs.latencySeconds {return false}
     if lhs.bytesPerSecond != rhs.bytesPerSecond {return false}
+    if lhs.sourceHost != rhs.sourceHost {return false}
+    if lhs.destinationHost != rhs.destinationHost {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
