@@ -98,7 +98,8 @@ public final class Coordinator: Sendable {
                     ClusterState.Configuration(
                         heartbeatTimeout: configuration.heartbeatTimeout,
                         incarnation: incarnation,
-                        secured: configuration.security != nil
+                        secured: configuration.security != nil,
+                        heartbeatInterval: configuration.heartbeatInterval
                     )
                 )
             )
@@ -235,8 +236,9 @@ public final class Coordinator: Sendable {
         key: CurveKey?
     ) throws(WeftError) -> WireMessage {
         let task = try registeringTask(body, role: role)
-        let (registration, renewed, directives) = try state.withLock { (state) throws(WeftError) in
-            try state.cluster.register(body, task: task, now: .now)
+        let (registration, renewed, directives, interval) = try state.withLock { (state) throws(WeftError) in
+            let (registration, renewed, directives) = try state.cluster.register(body, task: task, now: .now)
+            return (registration, renewed, directives, state.cluster.pacing.interval)
         }
         // Requests to the worker expect the key it registered with, the one the file lists.
         if let key { node.trust(key, at: body.address) }
@@ -251,7 +253,7 @@ public final class Coordinator: Sendable {
             envelope.registerWorkerReply = .with {
                 $0.job = device.job
                 $0.task = Int32(device.task)
-                $0.heartbeatIntervalMs = UInt32(configuration.heartbeatInterval.millisecondsRoundedUp)
+                $0.heartbeatIntervalMs = UInt32(clamping: interval.millisecondsRoundedUp)
                 $0.coordinatorIncarnation = incarnation
                 $0.renewed = renewed
             }
@@ -263,9 +265,9 @@ public final class Coordinator: Sendable {
         if configuration.security != nil, role != .worker(device) {
             throw WeftError(.permissionDenied, "a heartbeat for \(device) must come from that task's key")
         }
-        let answer = state.withLock { $0.cluster.heartbeat(body, now: .now) }
+        let (answer, interval) = state.withLock { ($0.cluster.heartbeat(body, now: .now), $0.cluster.pacing.interval) }
         if let silence = answer.silence {
-            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)
+            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: interval)
         }
         guard answer.known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
@@ -275,6 +277,7 @@ public final class Coordinator: Sendable {
                 $0.coordinatorIncarnation = incarnation
                 $0.renewed = answer.renewed
                 $0.records = answer.records
+                $0.heartbeatIntervalMs = UInt32(clamping: interval.millisecondsRoundedUp)
             }
         }
     }

@@ -301,12 +301,12 @@ struct LinkProbeSchedule: Sendable {
                 continue
             }
             queue.remove(at: index)
-            guard let (source, destination) = members(for: entry.pair) else { continue }
+            guard let members = members(for: entry.pair) else { continue }
             let probe = Probe(
                 id: nextProbe,
                 pair: entry.pair,
-                source: source,
-                destination: destination,
+                source: members.source,
+                destination: members.destination,
                 roundTrips: entry.roundTrips,
                 payloadBytes: entry.payloadBytes
             )
@@ -331,7 +331,7 @@ struct LinkProbeSchedule: Sendable {
 
     /// The workers that probe a pair: the first of the source host, and the first other one
     /// of the destination host.
-    private func members(for pair: HostPair) -> (Member, Member)? {
+    private func members(for pair: HostPair) -> (source: Member, destination: Member)? {
         guard let source = hosts[pair.source]?.first,
             let destination = hosts[pair.destination]?.first(where: { $0.device != source.device })
         else { return nil }

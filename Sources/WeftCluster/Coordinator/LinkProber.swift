@@ -86,8 +86,8 @@ final class LinkProber: Sendable {
             }
             perform(directives)
         }
-        if let (pair, error) = failures.min(by: { $0.key < $1.key }) {
-            throw WeftError(error.code, "measuring the link \(pair): \(error.message)")
+        if let failure = failures.min(by: { $0.key < $1.key }) {
+            throw WeftError(failure.value.code, "measuring the link \(failure.key): \(failure.value.message)")
         }
         return state.withLock { $0.schedule.measurements }
     }

@@ -6,7 +6,10 @@ import WeftRuntime
 /// model then prices each device by what it measured.
 extension CostModel {
     /// The rates of this machine, measured by running small graphs in a local session.
+    /// The tensors it makes are freed afterwards, with malloc's free pages, so an idle worker
+    /// does not keep the calibration's megabytes.
     public static func measureRates() throws(WeftError) -> Rates {
+        defer { TensorMemory.releaseUnused() }
         let size = 256
         let matMulSeconds = try fastest(of: 5) { () throws(WeftError) -> Graph in
             let graph = Graph()

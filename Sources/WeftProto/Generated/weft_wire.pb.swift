@@ -638,6 +638,10 @@ public nonisolated struct Weft_HeartbeatReply: Sendable {
   /// Records of renewed sessions newer than the worker's (it named their versions), by handle.
   public var records: Dictionary<String,Weft_SessionRecord> = [:]
 
+  /// The interval the worker sends heartbeats at from now on (0: unchanged): the coordinator
+  /// slows the pace as the cluster grows (see HeartbeatPacing).
+  public var heartbeatIntervalMs: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2343,7 +2347,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HeartbeatReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0\u{1}records\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0\u{1}records\0\u{3}heartbeat_interval_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2354,6 +2358,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.renewed) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: &self.records) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.heartbeatIntervalMs) }()
       default: break
       }
     }
@@ -2369,6 +2374,9 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.records.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: self.records, fieldNumber: 3)
     }
+    if self.heartbeatIntervalMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.heartbeatIntervalMs, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2376,6 +2384,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
     if lhs.renewed != rhs.renewed {return false}
     if lhs.records != rhs.records {return false}
+    if lhs.heartbeatIntervalMs != rhs.heartbeatIntervalMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
