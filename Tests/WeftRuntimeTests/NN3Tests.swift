@@ -3,8 +3,8 @@ import WeftProto
 
 @testable import WeftRuntime
 
-/// The pooling ops with sizes as inputs, the reuse of large buffers, the element-wise split
-/// across cores and the per-operation rounding of `bfloat16` updates.
+/// The pooling ops with sizes as inputs, the reuse of large buffers and the per-operation
+/// rounding of `bfloat16` updates.
 @Suite struct NN3Tests {
     typealias H = KernelHarness
 
@@ -43,18 +43,6 @@ import WeftProto
         let small = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
         #expect(!LargeBufferCache.keep(small, byteCount: 64))
         small.deallocate()
-    }
-
-    @Test func piecesCoverEveryElementOnce() {
-        for count in [0, 5, ParallelElements.minimumCount * 2 + 7, ParallelElements.minimumCount * 9 + 1] {
-            var seen = [UInt8](repeating: 0, count: count)
-            seen.withUnsafeMutableBufferPointer { seen in
-                ParallelElements.forChunks(count) { range in
-                    for i in range { seen[i] += 1 }
-                }
-            }
-            #expect(seen.allSatisfy { $0 == 1 })
-        }
     }
 
     @Test func bfloat16UpdatesRoundEveryOperation() {

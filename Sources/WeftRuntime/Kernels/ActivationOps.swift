@@ -95,9 +95,7 @@ enum ElementMap {
         x.withElements(of: T.self) { x in
             out.withMutableElements(of: R.self) { y in
                 guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                ParallelElements.forChunks(x.count) { range in
-                    for i in range { target[i] = body(source[i]) }
-                }
+                for i in 0..<x.count { target[i] = body(source[i]) }
             }
         }
     }
@@ -109,9 +107,7 @@ enum ElementMap {
             b.withElements(of: T.self) { b in
                 out.withMutableElements(of: T.self) { y in
                     guard let l = a.baseAddress, let r = b.baseAddress, let target = y.baseAddress else { return }
-                    ParallelElements.forChunks(y.count) { range in
-                        for i in range { target[i] = body(l[i], r[i]) }
-                    }
+                    for i in 0..<y.count { target[i] = body(l[i], r[i]) }
                 }
             }
         }

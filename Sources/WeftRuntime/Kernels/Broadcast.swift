@@ -122,19 +122,13 @@ extension Broadcast {
         guard count > 0, let l = lhs.baseAddress, let r = rhs.baseAddress, let o = out.baseAddress else { return }
         switch layout {
         case .elementwise:
-            ParallelElements.forChunks(count) { range in
-                for i in range { o[i] = body(l[i], r[i]) }
-            }
+            for i in 0..<count { o[i] = body(l[i], r[i]) }
         case .scalarLeft:
             let a = l[0]
-            ParallelElements.forChunks(count) { range in
-                for i in range { o[i] = body(a, r[i]) }
-            }
+            for i in 0..<count { o[i] = body(a, r[i]) }
         case .scalarRight:
             let b = r[0]
-            ParallelElements.forChunks(count) { range in
-                for i in range { o[i] = body(l[i], b) }
-            }
+            for i in 0..<count { o[i] = body(l[i], b) }
         case .strided(let sizes, let lhsStrides, let rhsStrides):
             Self.strided(l, r, o, count: count, sizes, lhsStrides, rhsStrides, body)
         }

@@ -138,9 +138,7 @@ enum Activation: String, Sendable, CaseIterable {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    ParallelElements.forChunks(x.count) { range in
-                        for i in range { target[i] = body(source[i]) }
-                    }
+                    for i in 0..<x.count { target[i] = body(source[i]) }
                 }
             }
         }

@@ -164,7 +164,7 @@ struct ReductionLayout: Sendable {
             while inputOffset < input.count {
                 let row = source + inputOffset
                 if innerReduced {
-                    target[outputOffset] = combine(target[outputOffset], foldLongRow(row, inner, identity, combine))
+                    target[outputOffset] = combine(target[outputOffset], foldRow(row, inner, identity, combine))
                 } else {
                     let out = target + outputOffset
                     for j in 0..<inner { out[j] = combine(out[j], row[j]) }
@@ -181,23 +181,6 @@ struct ReductionLayout: Sendable {
                 }
             }
         }
-    }
-}
-
-/// Folds `count` contiguous elements; a long row in one piece per core, the pieces' results
-/// then folded in order.
-@inline(__always)
-private func foldLongRow<T>(_ row: UnsafePointer<T>, _ count: Int, _ identity: T, _ combine: (T, T) -> T) -> T {
-    let pieces = ParallelElements.pieces(count)
-    guard pieces > 1 else { return foldRow(row, count, identity, combine) }
-    return withUnsafeTemporaryAllocation(of: T.self, capacity: pieces) { partials in
-        partials.initialize(repeating: identity)
-        ParallelElements.forPieces(count) { piece, range in
-            partials[piece] = foldRow(row + range.lowerBound, range.count, identity, combine)
-        }
-        var total = identity
-        for partial in partials { total = combine(total, partial) }
-        return total
     }
 }
 

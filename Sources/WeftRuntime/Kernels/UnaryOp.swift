@@ -122,9 +122,7 @@ enum UnaryOp: String, Sendable, CaseIterable {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    ParallelElements.forChunks(x.count) { range in
-                        body(source + range.lowerBound, target + range.lowerBound, range.count)
-                    }
+                    body(source, target, x.count)
                 }
             }
         }
@@ -134,9 +132,7 @@ enum UnaryOp: String, Sendable, CaseIterable {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    ParallelElements.forChunks(x.count) { range in
-                        for i in range { target[i] = body(source[i]) }
-                    }
+                    for i in 0..<x.count { target[i] = body(source[i]) }
                 }
             }
         }
