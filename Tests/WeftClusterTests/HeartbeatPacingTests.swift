@@ -1,4 +1,5 @@
 import Testing
+import WeftPlacement
 import WeftProto
 import WeftRuntime
 
@@ -9,7 +10,8 @@ import WeftRuntime
 @Suite struct HeartbeatPacingTests {
     @Test func smallCluster_keepsTheConfiguredPace() {
         var pacing = HeartbeatPacing(interval: .milliseconds(250), timeout: .milliseconds(1500), budget: 100)
-        #expect(!pacing.cluster(of: 25))
+        let changed = pacing.cluster(of: 25)
+        #expect(!changed)
         #expect(pacing.interval == .milliseconds(250))
         #expect(pacing.timeout == .milliseconds(1500))
     }
@@ -17,7 +19,8 @@ import WeftRuntime
     @Test(arguments: [(100, 1_000), (250, 4_000), (1000, 16_000)])
     func growingCluster_staysWithinTheBudget(workers: Int, milliseconds: Int64) {
         var pacing = HeartbeatPacing(interval: .milliseconds(250), timeout: .milliseconds(1500), budget: 100)
-        #expect(pacing.cluster(of: workers))
+        let changed = pacing.cluster(of: workers)
+        #expect(changed)
         #expect(pacing.interval == .milliseconds(milliseconds))
         #expect(Double(workers) / (pacing.interval / .seconds(1)) <= 100)
         // As many heartbeats may be missed as configured: six.
@@ -28,7 +31,8 @@ import WeftRuntime
         var pacing = HeartbeatPacing(interval: .milliseconds(250), timeout: .milliseconds(1500), budget: 100)
         _ = pacing.cluster(of: 400)
         let slow = pacing.interval
-        #expect(!pacing.cluster(of: 3))
+        let changed = pacing.cluster(of: 3)
+        #expect(!changed)
         #expect(pacing.interval == slow)
     }
 
@@ -67,8 +71,11 @@ import WeftRuntime
             heartbeatInterval: .milliseconds(250),
             coordinatorIncarnation: 1
         )
-        #expect(machine.heartbeatAnswered(nil, interval: .seconds(2)) == [.heartbeat(after: .seconds(2))])
-        #expect(machine.heartbeatAnswered(nil) == [.heartbeat(after: .seconds(2))])
-        #expect(machine.heartbeatAnswered(nil, interval: .zero) == [.heartbeat(after: .seconds(2))])
+        let paced = machine.heartbeatAnswered(nil, interval: .seconds(2))
+        let kept = machine.heartbeatAnswered(nil)
+        let unchanged = machine.heartbeatAnswered(nil, interval: .zero)
+        #expect(paced == [.heartbeat(after: .seconds(2))])
+        #expect(kept == [.heartbeat(after: .seconds(2))])
+        #expect(unchanged == [.heartbeat(after: .seconds(2))])
     }
 }

@@ -111,7 +111,7 @@ public enum ClusterSimulation {
         let tickSeconds = seconds(since: ticking, clock) / Double(heartbeatRounds)
 
         let nodes = graph(workers: workers, nodesPerWorker: nodesPerWorker)
-        let runtimeGraph = try RuntimeGraph(nodes: nodes, functions: FunctionLibrary())
+        let runtimeGraph = try RuntimeGraph(nodes: nodes)
         let chosen = try PlacementStrategies.named(strategy)
         var sessionSeconds = Double.infinity
         var placementSeconds = Double.infinity
