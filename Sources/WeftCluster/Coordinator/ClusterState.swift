@@ -28,7 +28,7 @@ struct ClusterState: Sendable {
         /// The interval workers send heartbeats at while the cluster is small.
         var heartbeatInterval: Duration = .milliseconds(250)
         /// The most heartbeats a second an idle cluster sends (see `HeartbeatPacing`).
-        var heartbeatBudget = 100
+        var heartbeatBudget = 50
     }
 
     /// What the shell must do after an event.

@@ -16,7 +16,7 @@ struct HeartbeatPacing: Sendable, Equatable {
     private(set) var factor = 1
 
     /// The pace of a cluster that has not grown yet.
-    init(interval: Duration, timeout: Duration, budget: Int = 100) {
+    init(interval: Duration, timeout: Duration, budget: Int = 50) {
         baseInterval = interval
         baseTimeout = timeout
         self.budget = max(budget, 1)

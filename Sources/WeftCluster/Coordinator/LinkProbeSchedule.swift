@@ -41,6 +41,9 @@ struct LinkProbeSchedule: Sendable {
         }
 
         var description: String { "\(source) -> \(destination)" }
+
+        /// The other direction.
+        var reversed: HostPair { HostPair(source: destination, destination: source) }
     }
 
     /// A worker a probe runs from or towards.
@@ -86,6 +89,8 @@ struct LinkProbeSchedule: Sendable {
     private(set) var measured: [HostPair: Measured] = [:]
     /// Pairs waiting to be probed, in order, with the sizes asked for.
     private var queue: [(pair: HostPair, roundTrips: Int, payloadBytes: Int)] = []
+    /// The pairs of `queue`, for lookups in constant time.
+    private var queued: Set<HostPair> = []
     private(set) var running: [UInt64: Probe] = [:]
     private var waiting: [UInt64: Waiting] = [:]
     /// Pairs the start-up ring has covered (measured, queued or tried).
@@ -152,19 +157,16 @@ struct LinkProbeSchedule: Sendable {
         return dispatch(now: now)
     }
 
-    /// A placement puts tensors between these workers: the pairs of their hosts not measured
-    /// yet are measured first.
+    /// A placement puts tensors between these workers: the ring of their hosts (within each,
+    /// and each to the next) is measured first where it was only estimated, at most two probes
+    /// per host it uses, whatever the placement's size.
     mutating func needed(_ devices: Set<DeviceName>, now: ContinuousClock.Instant) -> [Directive] {
-        let used = Set(devices.compactMap { hostOf[$0] }).sorted()
-        for source in used {
-            for destination in used {
-                let pair = HostPair(source: source, destination: destination)
-                guard measured[pair] == nil, probeable(pair), !queue.contains(where: { $0.pair == pair }),
-                    !running.values.contains(where: { $0.pair == pair })
-                else { continue }
-                enqueue(pair, roundTrips: configuration.roundTrips, payloadBytes: configuration.payloadBytes, first: true)
-            }
+        let inFlight = Set(running.values.map(\.pair))
+        let pairs = Self.ring(Set(devices.compactMap { hostOf[$0] }).sorted()).filter { pair in
+            measured[pair] == nil && measured[pair.reversed] == nil && probeable(pair) && !queued.contains(pair)
+                && !inFlight.contains(pair)
         }
+        enqueueFirst(pairs, roundTrips: configuration.roundTrips, payloadBytes: configuration.payloadBytes)
         return dispatch(now: now)
     }
 
@@ -176,17 +178,15 @@ struct LinkProbeSchedule: Sendable {
         payloadBytes: Int,
         now: ContinuousClock.Instant
     ) -> [Directive] {
-        var pairs: Set<HostPair> = []
+        var pairs: [HostPair] = []
         let names = hosts.keys.sorted()
         for source in names {
-            for destination in names {
-                let pair = HostPair(source: source, destination: destination)
-                guard probeable(pair) else { continue }
-                pairs.insert(pair)
-                enqueue(pair, roundTrips: roundTrips, payloadBytes: payloadBytes, first: true)
+            for destination in names where probeable(HostPair(source: source, destination: destination)) {
+                pairs.append(HostPair(source: source, destination: destination))
             }
         }
-        waiting[request] = Waiting(pairs: pairs)
+        enqueueFirst(pairs, roundTrips: roundTrips, payloadBytes: payloadBytes)
+        waiting[request] = Waiting(pairs: Set(pairs))
         return dispatch(now: now)
     }
 
@@ -258,6 +258,7 @@ struct LinkProbeSchedule: Sendable {
         measured = measured.filter { $0.key.source != host && $0.key.destination != host }
         planned = planned.filter { $0.source != host && $0.destination != host }
         queue.removeAll { $0.pair.source == host || $0.pair.destination == host }
+        queued = Set(queue.map(\.pair))
     }
 
     /// Whether the pair has workers to probe it: two on one host, or one on each.
@@ -269,23 +270,36 @@ struct LinkProbeSchedule: Sendable {
     /// Within each host, and from each host to the next in the ring of hosts (both ways when
     /// there are two): the start-up probes, at most two per host.
     private mutating func planRing() {
-        let names = hosts.keys.sorted()
-        var pairs: [HostPair] = names.map { HostPair(source: $0, destination: $0) }
-        if names.count > 1 {
-            for (index, source) in names.enumerated() {
-                pairs.append(HostPair(source: source, destination: names[(index + 1) % names.count]))
-            }
-        }
-        for pair in pairs where !planned.contains(pair) && measured[pair] == nil && probeable(pair) {
+        for pair in Self.ring(hosts.keys.sorted()) where !planned.contains(pair) && measured[pair] == nil && probeable(pair) {
             planned.insert(pair)
             enqueue(pair, roundTrips: configuration.roundTrips, payloadBytes: configuration.payloadBytes)
         }
     }
 
-    private mutating func enqueue(_ pair: HostPair, roundTrips: Int, payloadBytes: Int, first: Bool = false) {
-        queue.removeAll { $0.pair == pair }
-        let entry = (pair: pair, roundTrips: roundTrips, payloadBytes: payloadBytes)
-        if first { queue.insert(entry, at: 0) } else { queue.append(entry) }
+    /// Each host within itself, and each to the next (the last to the first).
+    private static func ring(_ names: [String]) -> [HostPair] {
+        var pairs = names.map { HostPair(source: $0, destination: $0) }
+        if names.count > 1 {
+            for (index, source) in names.enumerated() {
+                pairs.append(HostPair(source: source, destination: names[(index + 1) % names.count]))
+            }
+        }
+        return pairs
+    }
+
+    /// Queues a pair last, unless it waits already.
+    private mutating func enqueue(_ pair: HostPair, roundTrips: Int, payloadBytes: Int) {
+        guard queued.insert(pair).inserted else { return }
+        queue.append((pair: pair, roundTrips: roundTrips, payloadBytes: payloadBytes))
+    }
+
+    /// Queues pairs first, in their order, with these sizes (those waiting already move up).
+    private mutating func enqueueFirst(_ pairs: [HostPair], roundTrips: Int, payloadBytes: Int) {
+        guard !pairs.isEmpty else { return }
+        let moving = Set(pairs)
+        queue = pairs.map { (pair: $0, roundTrips: roundTrips, payloadBytes: payloadBytes) }
+            + queue.filter { !moving.contains($0.pair) }
+        queued.formUnion(moving)
     }
 
     /// Starts queued probes whose hosts no running probe uses, up to the limit; answers the
@@ -301,6 +315,7 @@ struct LinkProbeSchedule: Sendable {
                 continue
             }
             queue.remove(at: index)
+            queued.remove(entry.pair)
             guard let members = members(for: entry.pair) else { continue }
             let probe = Probe(
                 id: nextProbe,
@@ -317,7 +332,6 @@ struct LinkProbeSchedule: Sendable {
             directives.append(.probe(probe))
         }
         // A request whose pairs all ended, or whose hosts all left, is answered.
-        let queued = Set(queue.map(\.pair))
         let inFlight = Set(running.values.map(\.pair))
         for (request, state) in waiting.sorted(by: { $0.key < $1.key }) {
             let left = state.pairs.filter { queued.contains($0) || inFlight.contains($0) }
