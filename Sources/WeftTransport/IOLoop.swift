@@ -115,6 +115,10 @@ final class IOLoop {
     /// Where `epoll_wait` reports ready descriptors.
     private var readyEvents = [epoll_event](repeating: epoll_event(), count: 64)
     private var reapCandidates: Set<String> = []
+    /// When every peer is next looked at for idleness: a connection nobody used for
+    /// `idlePeerTimeout` closes, and its ZMTP heartbeats stop with it, so a process keeps only
+    /// the links in use alive (an idle cluster does not ping every pair of workers forever).
+    private var nextIdleSweep: ContinuousClock.Instant = .now
     /// The command queue's other buffer, swapped with the shared one so taking commands
     /// allocates nothing.
     private var spareCommands: [Command] = []
@@ -330,6 +334,7 @@ final class IOLoop {
             request.completion(.failure(NodeCore.closedError(request.address)))
         }
         for peer in peers.values { peer.close() }
+        core.openPeers.subtract(peers.count, ordering: .relaxed)
         peers.removeAll()
         router.close()
         if let zapDomain { zapDomain.service.unregister(zapDomain.name) }
@@ -424,6 +429,7 @@ final class IOLoop {
     /// Milliseconds until the nearest deadline, rounded up; -1 (wait for a socket) if none.
     private func pollTimeout() -> Int {
         var nearest = pending.nextDeadline()
+        if !peers.isEmpty { nearest = min(nearest ?? nextIdleSweep, nextIdleSweep) }
         for peer in peers.values where !peer.outbox.isEmpty {
             for queued in peer.outbox where queued.requestID == nil {
                 nearest = min(nearest ?? queued.deadline, queued.deadline)
@@ -651,6 +657,8 @@ final class IOLoop {
             throw error
         }
         peers[address] = peer
+        core.openPeers.add(1, ordering: .relaxed)
+        if peers.count == 1 { nextIdleSweep = .now + configuration.idlePeerTimeout / 2 }
         return peer
     }
 
@@ -979,13 +987,20 @@ final class IOLoop {
         }
     }
 
-    /// Closes DEALERs to peers that went away and that nobody has used for a while, so a
-    /// long-lived process does not keep reconnecting to every peer it ever knew.
+    /// Closes DEALERs nobody has used for `idlePeerTimeout`: at once for peers that went away,
+    /// and at each idle sweep for the others, so a long-lived process neither keeps reconnecting
+    /// to every peer it ever knew nor heartbeats links no longer in use. The next message to such
+    /// a peer opens a new connection.
     private func reapIdlePeers() {
+        let now = ContinuousClock.now
+        if !peers.isEmpty, now >= nextIdleSweep {
+            reapCandidates.formUnion(peers.keys)
+            nextIdleSweep = now + configuration.idlePeerTimeout / 2
+        }
         guard !reapCandidates.isEmpty else { return }
-        let cutoff = ContinuousClock.now - configuration.idlePeerTimeout
+        let cutoff = now - configuration.idlePeerTimeout
         for address in reapCandidates {
-            guard let peer = peers[address], peer.link != .connected, peer.outbox.isEmpty, peer.lastUsed < cutoff,
+            guard let peer = peers[address], peer.outbox.isEmpty, peer.lastUsed < cutoff,
                 !pending.hasRequests(for: address)
             else { continue }
             logger.debug("idle connection closed", metadata: ["peer.address": "\(address)"])
@@ -993,6 +1008,7 @@ final class IOLoop {
             unregister(peer.monitorDescriptor)
             peer.close()
             peers[address] = nil
+            core.openPeers.subtract(1, ordering: .relaxed)
         }
         reapCandidates.removeAll()
     }

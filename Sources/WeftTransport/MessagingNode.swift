@@ -20,8 +20,8 @@ import Darwin
 /// thread runs the handler and request completions, so both must return quickly: hand anything
 /// slow (a step, a lock that may be held long) to another queue or task.
 ///
-/// Each peer costs a DEALER and a monitor pair (about four file descriptors); a DEALER to a peer
-/// that went away is closed once unused for `Configuration.idlePeerTimeout`.
+/// Each peer costs a DEALER and a monitor pair (about four file descriptors); a DEALER nobody
+/// used for `Configuration.idlePeerTimeout` is closed, so only links in use carry heartbeats.
 ///
 /// ```swift
 /// let node = try MessagingNode(listen: "tcp://127.0.0.1:0", logger: logger)
@@ -253,6 +253,10 @@ public final class MessagingNode: Sendable {
     /// How many peers this node's ROUTER refused because their public key is not admitted.
     public var refusedPeers: Int { core.refusedPeers.load(ordering: .relaxed) }
 
+    /// How many peers this node holds a connection to now: those it sent to within
+    /// `Configuration.idlePeerTimeout`, and those still being reached.
+    public var openPeers: Int { core.openPeers.load(ordering: .relaxed) }
+
     /// Sets the public key of the process at `address`, for connections this node makes from now
     /// on; a connection up with another key is dropped. Does nothing on a node without keys.
     public func trust(_ key: CurveKey, at address: String) {
@@ -427,6 +431,8 @@ final class NodeCore: Sendable {
     let security: MessagingNode.Security?
     /// Peers the ZAP handler refused.
     let refusedPeers = Atomic<Int>(0)
+    /// DEALERs open now, one per peer this node sent to recently.
+    let openPeers = Atomic<Int>(0)
     let logger: Logger
     /// Distinguishes this node's inproc endpoints from other nodes' in the same context.
     let serial: Int

@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure Weft's speed.",
         subcommands: [
             LocalBench.self, CaseBench.self, DispatchBench.self, StepBench.self, TransferBench.self, PlacementBench.self,
-            PlanningBench.self, TrainBench.self, CheckpointBench.self,
+            PlanningBench.self, TrainBench.self, CheckpointBench.self, ScaleBench.self,
             EchoServerCommand.self,
         ]
     )

@@ -313,7 +313,7 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
-    @Flag(help: "Also measure every link between workers: latency and bandwidth, each direction.")
+    @Flag(help: "Also measure the links between workers' hosts (one pair of workers per pair of hosts), each direction.")
     var links = false
 
     @OptionGroup var global: GlobalOptions

@@ -179,16 +179,18 @@ import WeftTestKit
         #expect(status.sessions.first { $0.handle == backend.sessionHandle }?.steps == 1)
     }
 
-    @Test func measureLinks_coversEveryDirectionBetweenWorkers() throws {
+    @Test func measureLinks_measuresEachPairOfHostsOnce() throws {
         let links = try ClusterClient.measureLinks(
             coordinator: Self.cluster.address,
             roundTrips: 5,
             payloadBytes: 64 << 10
         )
-        let devices = Self.cluster.workers.compactMap(\.device)
-        #expect(links.count == devices.count * (devices.count - 1))
-        #expect(Set(links.map { "\($0.source)>\($0.destination)" }).count == links.count)
+        let devices = Set(Self.cluster.workers.compactMap(\.device))
+        // Every worker here is on one host: one probe between two of them stands for all pairs.
+        #expect(devices.count >= 2)
+        #expect(links.count == 1)
         #expect(links.allSatisfy { $0.source != $0.destination && $0.latency > .zero && $0.bytesPerSecond > 0 })
+        #expect(Set(links.flatMap { [$0.source, $0.destination] }).isSubset(of: devices))
     }
 
     /// Placement prices the cluster as measured: every worker's own compute rates (from its

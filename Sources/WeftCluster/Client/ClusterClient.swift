@@ -17,8 +17,10 @@ public enum ClusterClient {
         return try connection.request(request, to: coordinator, timeout: timeout).envelope.clusterStatusReply
     }
 
-    /// Has the coordinator measure every link between its healthy workers, each direction from
-    /// its source: latency from empty round trips, bandwidth from a `payloadBytes` message.
+    /// Has the coordinator measure the link between every pair of hosts of its healthy workers
+    /// (within a host too, between two of its workers), each direction from its source: latency
+    /// from empty round trips, bandwidth from a `payloadBytes` message. One measurement stands
+    /// for every pair of workers on its two hosts; `weft status --links` prints them.
     public static func measureLinks(
         coordinator: String,
         roundTrips: Int = 20,

@@ -25,6 +25,10 @@ struct ClusterState: Sendable {
         var incarnation: UInt64
         /// Whether the cluster has keys: a worker may then register only its own address.
         var secured = false
+        /// The interval workers send heartbeats at while the cluster is small.
+        var heartbeatInterval: Duration = .milliseconds(250)
+        /// The most heartbeats a second an idle cluster sends (see `HeartbeatPacing`).
+        var heartbeatBudget = 50
     }
 
     /// What the shell must do after an event.
@@ -83,13 +87,23 @@ struct ClusterState: Sendable {
     private(set) var closed: [String: ContinuousClock.Instant] = [:]
     /// Set while the coordinator shuts down: steps that have not started are refused.
     private(set) var draining = false
-    /// The links between workers, as last measured.
+    /// The links between workers, as last measured: one per pair of hosts (`LinkProbeSchedule`).
     private(set) var links: [LinkMeasurement] = []
+    /// The hosts of workers and the links between hosts, measured or estimated, for placement.
+    private(set) var hostLinks = CostModel.HostLinks()
+
+    /// How often workers send heartbeats, and how long a silence kills, at the cluster's size.
+    private(set) var pacing: HeartbeatPacing
 
     /// An empty cluster.
     init(_ configuration: Configuration) {
         self.configuration = configuration
         self.membership = Membership(heartbeatTimeout: configuration.heartbeatTimeout)
+        self.pacing = HeartbeatPacing(
+            interval: configuration.heartbeatInterval,
+            timeout: configuration.heartbeatTimeout,
+            budget: configuration.heartbeatBudget
+        )
     }
 
     // MARK: Workers
@@ -121,6 +135,7 @@ struct ClusterState: Sendable {
             incarnation: body.incarnation,
             now: now
         )
+        if pacing.cluster(of: membership.workers.count) { membership.heartbeatTimeout = pacing.timeout }
         let device = registration.device
         var directives: [Directive] = []
         let renewed = adopt(body, device: device, now: now, directives: &directives)
@@ -189,7 +204,7 @@ struct ClusterState: Sendable {
         for device in membership.expire(now: now) {
             guard let worker = membership[device] else { continue }
             directives.append(.workerDeclaredDead(worker))
-            let reason = "it sent no heartbeat for \(configuration.heartbeatTimeout)"
+            let reason = "it sent no heartbeat for \(pacing.timeout)"
             directives += drive(steps(on: device), .workerDied(device, Self.unavailable(worker, reason: reason)))
         }
         directives += drive(inFlight.keys.sorted(), .deadline)
@@ -201,9 +216,11 @@ struct ClusterState: Sendable {
         return directives
     }
 
-    /// The links between workers were measured.
-    mutating func linksMeasured(_ measured: [LinkMeasurement]) {
+    /// The links between workers were measured: one measurement per pair of hosts, and what
+    /// placement prices every pair of workers by.
+    mutating func linksMeasured(_ measured: [LinkMeasurement], hosts: CostModel.HostLinks) {
         links = measured
+        hostLinks = hosts
     }
 
     /// What placement believes the cluster costs: each worker's measured rates and the links
@@ -213,13 +230,7 @@ struct ClusterState: Sendable {
         for worker in membership.workers.values {
             if let rates = worker.rates { model.setRates(rates, for: worker.device) }
         }
-        for link in links {
-            model.setLink(
-                CostModel.Link(latency: link.latency / .seconds(1), bytesPerSecond: link.bytesPerSecond),
-                from: link.source,
-                to: link.destination
-            )
-        }
+        model.hosts = hostLinks
         return model
     }
 
@@ -294,7 +305,7 @@ struct ClusterState: Sendable {
     /// and it is never adopted again while a worker's lease on it may last.
     private mutating func end(_ handle: String, _ error: WeftError, now: ContinuousClock.Instant) -> [Directive] {
         guard let session = sessions.removeValue(forKey: handle) else { return [] }
-        closed[handle] = now + Self.workerLease(session, heartbeatTimeout: configuration.heartbeatTimeout)
+        closed[handle] = now + Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         var directives = drive(inFlight.filter { $0.value.session == handle }.keys.sorted(), .cancelled(error))
         let addresses = session.contacted.union(session.hosts.keys).sorted().compactMap { membership[$0]?.address }
         if !addresses.isEmpty {
@@ -406,7 +417,7 @@ struct ClusterState: Sendable {
     ) -> (leaseMs: UInt64, record: Weft_SessionRecord?)? {
         guard let session = sessions[handle] else { return nil }
         sessions[handle]?.contacted.insert(device)
-        let lease = Self.workerLease(session, heartbeatTimeout: configuration.heartbeatTimeout)
+        let lease = Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         return (lease.millisecondsRoundedUp, session.recorded[device] == session.version ? nil : session.record)
     }
 

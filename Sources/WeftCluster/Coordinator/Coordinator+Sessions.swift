@@ -37,6 +37,7 @@ extension Coordinator {
         let placement = try await offloaded { [strategy] () throws(WeftError) in
             try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)
         }
+        linkProbes.needed(Set(placement.values))  // estimated links it uses get measured
         let lease = sessionLease(asked: body.leaseMs)
         let handle = state.withLock { state in
             while true {

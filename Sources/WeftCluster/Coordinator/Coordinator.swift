@@ -58,8 +58,6 @@ public final class Coordinator: Sendable {
         /// The steps in flight by token, with the answers their clients await.
         var runs: [UInt64: StepRun] = [:]
         var stopped = false
-        /// Counts registrations, so a link measurement runs once after a burst of them.
-        var membershipVersion = 0
     }
 
     let configuration: Configuration
@@ -79,6 +77,8 @@ public final class Coordinator: Sendable {
     let incarnation: UInt64
     /// When this process started, for the recovery window (see `Coordinator+Recovery`).
     let started = ContinuousClock.now
+    /// Measures links between workers per pair of hosts (`Coordinator+Links`).
+    let linkProbes: LinkProber
 
     /// The address clients and workers reach the coordinator at.
     public var address: String { node.boundAddress }
@@ -97,6 +97,7 @@ public final class Coordinator: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.node = transport
+        self.linkProbes = LinkProber(node: transport, requestTimeout: configuration.requestTimeout, logger: logger)
         let incarnation = UInt64.random(in: 1...UInt64.max)
         self.incarnation = incarnation
         self.state = Mutex(
@@ -105,7 +106,8 @@ public final class Coordinator: Sendable {
                     ClusterState.Configuration(
                         heartbeatTimeout: configuration.heartbeatTimeout,
                         incarnation: incarnation,
-                        secured: configuration.security != nil
+                        secured: configuration.security != nil,
+                        heartbeatInterval: configuration.heartbeatInterval
                     )
                 )
             )
@@ -119,12 +121,14 @@ public final class Coordinator: Sendable {
             executor.task { await self.handle(message) }
         }
         scheduleHealthCheck()
+        startLinkProbes()
     }
 
     /// Stops serving.
     public func stop() {
         state.withLock { $0.stopped = true }
         executor.cancelTimers()
+        linkProbes.stop()
         node.close()
     }
 
@@ -241,8 +245,9 @@ public final class Coordinator: Sendable {
         key: CurveKey?
     ) throws(WeftError) -> WireMessage {
         let task = try registeringTask(body, role: role)
-        let (registration, renewed, directives) = try state.withLock { (state) throws(WeftError) in
-            try state.cluster.register(body, task: task, now: .now)
+        let (registration, renewed, directives, interval) = try state.withLock { (state) throws(WeftError) in
+            let (registration, renewed, directives) = try state.cluster.register(body, task: task, now: .now)
+            return (registration, renewed, directives, state.cluster.pacing.interval)
         }
         // Requests to the worker expect the key it registered with, the one the file lists.
         if let key { node.trust(key, at: body.address) }
@@ -250,14 +255,14 @@ public final class Coordinator: Sendable {
             "worker registered",
             metadata: ["worker.registration": "\(registration)", "worker.address": "\(body.address)"]
         )
-        scheduleLinkMeasurement()
+        linkProbes.joined(registration.device, address: body.address)
         perform(directives)
         let device = registration.device
         return .reply() { envelope in
             envelope.registerWorkerReply = .with {
                 $0.job = device.job
                 $0.task = Int32(device.task)
-                $0.heartbeatIntervalMs = UInt32(configuration.heartbeatInterval.millisecondsRoundedUp)
+                $0.heartbeatIntervalMs = UInt32(clamping: interval.millisecondsRoundedUp)
                 $0.coordinatorIncarnation = incarnation
                 $0.renewed = renewed
             }
@@ -269,9 +274,9 @@ public final class Coordinator: Sendable {
         if configuration.security != nil, role != .worker(device) {
             throw WeftError(.permissionDenied, "a heartbeat for \(device) must come from that task's key")
         }
-        let answer = state.withLock { $0.cluster.heartbeat(body, now: .now) }
+        let (answer, interval) = state.withLock { ($0.cluster.heartbeat(body, now: .now), $0.cluster.pacing.interval) }
         if let silence = answer.silence {
-            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: configuration.heartbeatInterval)
+            ClusterMetrics.heartbeatsMissed(by: device, silence: silence, interval: interval)
         }
         guard answer.known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
@@ -281,6 +286,7 @@ public final class Coordinator: Sendable {
                 $0.coordinatorIncarnation = incarnation
                 $0.renewed = answer.renewed
                 $0.records = answer.records
+                $0.heartbeatIntervalMs = UInt32(clamping: interval.millisecondsRoundedUp)
             }
         }
     }
@@ -288,59 +294,6 @@ public final class Coordinator: Sendable {
     private func keepAlive(client: String, caller: CurveKey?) -> WireMessage {
         state.withLock { $0.cluster.keepAlive(client: client, caller: caller, now: .now) }
         return .ok
-    }
-
-    /// Has every healthy worker measure its links to every other, one worker at a time so the
-    /// measurements do not share the network.
-    private func measureLinks(_ body: Weft_MeasureLinks) async throws(WeftError) -> WireMessage {
-        _ = try body.checkedSizes()  // refused here, before any worker is asked
-        let workers = state.withLock { state in
-            state.cluster.membership.healthyDevices.compactMap { state.cluster.membership[$0] }
-        }
-        let peers = workers.map { worker in
-            Weft_PeerAddress.with {
-                $0.device = worker.device.description
-                $0.address = worker.address
-            }
-        }
-        var links: [Weft_LinkMeasurement] = []
-        for worker in workers where workers.count > 1 {
-            let request = WireMessage.make(.measureLinks) { envelope in
-                envelope.measureLinks = .with {
-                    $0.peers = peers.filter { $0.device != worker.device.description }
-                    $0.roundTrips = body.roundTrips == 0 ? 20 : body.roundTrips
-                    $0.payloadBytes = body.payloadBytes == 0 ? 1 << 20 : body.payloadBytes
-                }
-            }
-            let timeout = configuration.requestTimeout * (2 * workers.count)
-            do {
-                links += try await node.request(request, to: worker.address, timeout: timeout).envelope
-                    .measureLinksReply.links
-            } catch {
-                throw Self.describe(error, worker: worker)
-            }
-        }
-        let reply = Weft_MeasureLinksReply.with { $0.links = links }
-        let measured = try LinkMeasurement.list(reply)
-        state.withLock { $0.cluster.linksMeasured(measured) }
-        return .reply() { $0.measureLinksReply = reply }
-    }
-
-    /// Measures the links again once registrations have settled for a moment, so placement
-    /// sees the network as it is now (a worker that joined, or moved).
-    private func scheduleLinkMeasurement() {
-        let version = state.withLock { state in
-            state.membershipVersion += 1
-            return state.membershipVersion
-        }
-        executor.after(.milliseconds(500)) { [weak self] in
-            guard let self, state.withLock({ $0.membershipVersion == version && !$0.stopped }) else { return }
-            do {
-                _ = try await measureLinks(Weft_MeasureLinks())
-            } catch {
-                logger.info("links between workers not measured", metadata: ["error": "\(error)"])
-            }
-        }
     }
 
     /// Workers, and sessions: the caller's own with their handles, other clients' without, so

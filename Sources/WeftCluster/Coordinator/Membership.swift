@@ -62,7 +62,7 @@ public struct Membership: Sendable {
     /// Workers by task.
     public private(set) var workers: [DeviceName: Worker] = [:]
     /// Silence after which a worker is declared dead.
-    public let heartbeatTimeout: Duration
+    public internal(set) var heartbeatTimeout: Duration
 
     /// Makes an empty membership.
     public init(heartbeatTimeout: Duration) {

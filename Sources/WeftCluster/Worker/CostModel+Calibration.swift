@@ -7,7 +7,10 @@ import WeftRuntime
 extension CostModel {
     /// The rates of this machine, measured by running small graphs in a local session. Inputs
     /// are fed, not constants, so the executor cannot fold the work away before it is timed.
+    /// The tensors it makes are freed afterwards, with malloc's free pages, so an idle worker
+    /// does not keep the calibration's megabytes.
     public static func measureRates() throws(WeftError) -> Rates {
+        defer { TensorMemory.releaseUnused() }
         let size = 256
         let matrix = try Tensor([Float](repeating: 0.5, count: size * size), shape: [size, size])
         let matMulSeconds = try fastest(of: 5, feeding: matrix) { x in matMul(x, x, name: "product") }

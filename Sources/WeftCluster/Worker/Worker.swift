@@ -65,6 +65,9 @@ public final class Worker: Sendable {
         var leases = SessionLeases()
         /// Set while the worker shuts down: steps that have not started are refused.
         var leaving = false
+        /// Whether a lease check is scheduled: only while leases are held, so an idle worker
+        /// wakes for nothing but its heartbeats.
+        var leaseCheckArmed = false
         var device: DeviceName? { registration.device }
         var stopped: Bool { registration.stopped }
     }
@@ -290,7 +293,9 @@ public final class Worker: Sendable {
             for (handle, record) in body.records { session(handle)?.keep(record) }
         }
         let error: WeftError? = if case .failure(let error) = result { error } else { nil }
-        perform(state.withLock { $0.registration.heartbeatAnswered(error) })
+        let interval = try? result.get().envelope.heartbeatReply.heartbeatIntervalMs
+        let pace = interval.map { Duration(wireMilliseconds: UInt64($0)) }
+        perform(state.withLock { $0.registration.heartbeatAnswered(error, interval: pace) })
     }
 
     // MARK: Session leases
@@ -309,9 +314,18 @@ public final class Worker: Sendable {
     }
 
     private func scheduleLeaseCheck() {
+        let arm = state.withLock { state in
+            guard !state.leaseCheckArmed, !state.stopped, !state.leases.handles.isEmpty else { return false }
+            state.leaseCheckArmed = true
+            return true
+        }
+        guard arm else { return }
         executor.after(Self.leaseCheckInterval) { [weak self] in
-            guard let self, !state.withLock({ $0.stopped }) else { return }
-            free(state.withLock { $0.leases.expire(now: .now) })
+            guard let self else { return }
+            free(state.withLock { state in
+                state.leaseCheckArmed = false
+                return state.leases.expire(now: .now)
+            })
             scheduleLeaseCheck()
         }
     }
@@ -440,6 +454,7 @@ public final class Worker: Sendable {
             }
             session.add(registration.plan, handle: body.handle)
             if body.hasRecord { session.keep(body.record) }
+            scheduleLeaseCheck()
             return .success(.ok)
         } catch {
             return .failure(error)

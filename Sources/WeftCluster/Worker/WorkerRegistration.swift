@@ -77,10 +77,12 @@ public struct WorkerRegistration: Sendable {
         return [.registrationFailed(error, isNew: isNew), .register(after: Self.retryPause)]
     }
 
-    /// A heartbeat was answered (`nil`) or failed.
-    public mutating func heartbeatAnswered(_ error: WeftError?) -> [Directive] {
+    /// A heartbeat was answered (`nil`) or failed; an answer may set the interval from now on
+    /// (the coordinator slows the pace as the cluster grows).
+    public mutating func heartbeatAnswered(_ error: WeftError?, interval: Duration? = nil) -> [Directive] {
         guard !stopped else { return [] }
+        if let interval, interval > .zero { self.interval = max(interval, Self.shortestInterval) }
         if let error, error.code == .notFound { return [.forgotten, .register(after: .zero)] }
-        return [.heartbeat(after: interval)]
+        return [.heartbeat(after: self.interval)]
     }
 }

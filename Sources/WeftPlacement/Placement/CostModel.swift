@@ -83,6 +83,8 @@ public struct CostModel: Sendable {
     public var link: Link
     private var deviceRates: [DeviceName: Rates] = [:]
     private var links: [Pair: Link] = [:]
+    /// Links by host, for devices without a link of their own (`CostModel+Hosts.swift`).
+    public var hosts = HostLinks()
     private var measured: [String: Double] = [:]
     private var measuredOnDevice: [NodeOnDevice: Double] = [:]
 
@@ -109,7 +111,7 @@ public struct CostModel: Sendable {
 
     /// The link from `source` to `destination`.
     public func link(from source: DeviceName, to destination: DeviceName) -> Link {
-        links[Pair(from: source, to: destination)] ?? link
+        links[Pair(from: source, to: destination)] ?? hosts.link(from: source, to: destination) ?? link
     }
 
     /// Sets the link from `source` to `destination` only.

@@ -638,6 +638,10 @@ public nonisolated struct Weft_HeartbeatReply: Sendable {
   /// Records of renewed sessions newer than the worker's (it named their versions), by handle.
   public var records: Dictionary<String,Weft_SessionRecord> = [:]
 
+  /// The interval the worker sends heartbeats at from now on (0: unchanged): the coordinator
+  /// slows the pace as the cluster grows (see HeartbeatPacing).
+  public var heartbeatIntervalMs: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1215,6 +1219,12 @@ public nonisolated struct Weft_LinkMeasurement: Sendable {
 
   /// Payload bytes over the time the payload's request took beyond an empty one.
   public var bytesPerSecond: Double = 0
+
+  /// The hosts of source and destination, in the coordinator's answer: one measurement stands
+  /// for every pair of workers on these hosts.
+  public var sourceHost: String = String()
+
+  public var destinationHost: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2337,7 +2347,7 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HeartbeatReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0\u{1}records\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_incarnation\0\u{1}renewed\0\u{1}records\0\u{3}heartbeat_interval_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2348,6 +2358,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.coordinatorIncarnation) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.renewed) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: &self.records) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.heartbeatIntervalMs) }()
       default: break
       }
     }
@@ -2363,6 +2374,9 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.records.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Weft_SessionRecord>.self, value: self.records, fieldNumber: 3)
     }
+    if self.heartbeatIntervalMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.heartbeatIntervalMs, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2370,6 +2384,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.coordinatorIncarnation != rhs.coordinatorIncarnation {return false}
     if lhs.renewed != rhs.renewed {return false}
     if lhs.records != rhs.records {return false}
+    if lhs.heartbeatIntervalMs != rhs.heartbeatIntervalMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3500,7 +3515,7 @@ nonisolated extension Weft_MeasureLinks: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LinkMeasurement"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}destination\0\u{3}latency_seconds\0\u{3}bytes_per_second\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}destination\0\u{3}latency_seconds\0\u{3}bytes_per_second\0\u{3}source_host\0\u{3}destination_host\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3512,6 +3527,8 @@ nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf
       case 2: try { try decoder.decodeSingularStringField(value: &self.destination) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.latencySeconds) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.bytesPerSecond) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.sourceHost) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.destinationHost) }()
       default: break
       }
     }
@@ -3530,6 +3547,12 @@ nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf
     if self.bytesPerSecond.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.bytesPerSecond, fieldNumber: 4)
     }
+    if !self.sourceHost.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceHost, fieldNumber: 5)
+    }
+    if !self.destinationHost.isEmpty {
+      try visitor.visitSingularStringField(value: self.destinationHost, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3538,6 +3561,8 @@ nonisolated extension Weft_LinkMeasurement: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.destination != rhs.destination {return false}
     if lhs.latencySeconds != rhs.latencySeconds {return false}
     if lhs.bytesPerSecond != rhs.bytesPerSecond {return false}
+    if lhs.sourceHost != rhs.sourceHost {return false}
+    if lhs.destinationHost != rhs.destinationHost {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

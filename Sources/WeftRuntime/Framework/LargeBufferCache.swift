@@ -16,6 +16,15 @@ enum LargeBufferCache {
     /// Free blocks by size and address, oldest first.
     private static let blocks = Mutex<[(byteCount: Int, address: UInt)]>([])
 
+    /// Frees every cached block: for a process that goes idle after a burst of large tensors.
+    static func removeAll() {
+        let freed = blocks.withLock { blocks in
+            defer { blocks.removeAll() }
+            return blocks.map(\.address)
+        }
+        for address in freed { UnsafeMutableRawPointer(bitPattern: address)?.deallocate() }
+    }
+
     /// A cached block of exactly `byteCount` bytes, or `nil`.
     static func take(_ byteCount: Int) -> UnsafeMutableRawPointer? {
         guard byteCount >= minimumBytes else { return nil }

@@ -1,0 +1,37 @@
+/// Links measured per pair of hosts rather than of devices: devices on one host share its
+/// network path, so a cluster of many workers on few hosts is priced from few measurements,
+/// and the model stays linear in the number of devices.
+extension CostModel {
+    /// Which host each device is on, and the links between hosts.
+    public struct HostLinks: Sendable {
+        private struct Pair: Hashable {
+            var from: String
+            var to: String
+        }
+
+        private var hostOf: [DeviceName: String] = [:]
+        private var links: [Pair: Link] = [:]
+        /// The link between two devices of one host whose host has no link of its own.
+        public var sameHost: Link?
+        /// The link between devices of two hosts that have no link of their own.
+        public var otherHosts: Link?
+
+        /// No hosts known: every lookup falls through to the model's own figures.
+        public init() {}
+
+        /// The link from `source` to `destination` by their hosts; `nil` when either host is unknown
+        /// and nothing stands in for it.
+        func link(from source: DeviceName, to destination: DeviceName) -> Link? {
+            guard let from = hostOf[source], let to = hostOf[destination] else { return nil }
+            return links[Pair(from: from, to: to)] ?? (from == to ? sameHost : otherHosts)
+        }
+
+        /// Places `device` on `host`.
+        public mutating func place(_ device: DeviceName, on host: String) { hostOf[device] = host }
+
+        /// Sets the link from `source` host to `destination` host (one host for both: between its devices).
+        public mutating func setLink(_ link: Link, from source: String, to destination: String) {
+            links[Pair(from: source, to: destination)] = link
+        }
+    }
+}
