@@ -97,7 +97,6 @@ public final class Coordinator: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.node = transport
-        self.linkProbes = LinkProber(node: transport, requestTimeout: configuration.requestTimeout, logger: logger)
         let incarnation = UInt64.random(in: 1...UInt64.max)
         self.incarnation = incarnation
         self.state = Mutex(
@@ -111,6 +110,12 @@ public final class Coordinator: Sendable {
                     )
                 )
             )
+        )
+        self.linkProbes = LinkProber(
+            node: transport,
+            executor: executor,
+            requestTimeout: configuration.requestTimeout,
+            logger: logger
         )
     }
 

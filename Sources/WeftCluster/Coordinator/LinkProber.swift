@@ -9,8 +9,8 @@ import WeftTransport
 /// clients' requests, runs the probes it directs (a MEASURE_LINKS request to the probing
 /// worker naming one peer) and publishes what they measure to the cluster's cost model.
 ///
-/// Time reaches the schedule through one task sleeping until its next deadline (registrations
-/// settling, the next sampled refresh); nothing polls.
+/// Time reaches the schedule through one timer on the coordinator's executor, sleeping until
+/// the next deadline (registrations settling, the next sampled refresh); nothing polls.
 final class LinkProber: Sendable {
     /// Where measurements go: every measured pair, and what placement prices links by.
     typealias Publish = @Sendable ([LinkMeasurement], CostModel.HostLinks) -> Void
@@ -30,17 +30,20 @@ final class LinkProber: Sendable {
 
     private let state: Mutex<State>
     private let node: any MessageTransport
+    private let executor: RoleExecutor
     private let requestTimeout: Duration
     private let logger: Logger
 
     init(
         _ configuration: LinkProbeSchedule.Configuration = .init(),
         node: any MessageTransport,
+        executor: RoleExecutor,
         requestTimeout: Duration,
         logger: Logger
     ) {
         self.state = Mutex(State(schedule: LinkProbeSchedule(configuration)))
         self.node = node
+        self.executor = executor
         self.requestTimeout = requestTimeout
         self.logger = logger
     }
@@ -134,10 +137,7 @@ final class LinkProber: Sendable {
             return next
         }
         guard let deadline else { return }
-        Task { [weak self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            self?.tick()
-        }
+        executor.after(ContinuousClock.now.duration(to: deadline)) { [weak self] in self?.tick() }
     }
 
     private func perform(_ directives: [LinkProbeSchedule.Directive]) {
