@@ -1,3 +1,5 @@
+import Dispatch
+
 /// An element-wise op on one tensor, registered under TensorFlow's name (`Neg`, `Sqrt`, …).
 ///
 /// Floating-point ops accept `float`, `double` and `half`. `Neg`, `Abs`, `Square`, `Sign` and
@@ -115,14 +117,19 @@ enum UnaryOp: String, Sendable, CaseIterable {
 
         /// Runs `body` once on the whole input and output buffers.
         @inline(__always)
+        /// Runs a bulk routine over the elements, split across cores when the tensor is large.
+        /// Unlike per-element closures, a bulk routine is compiled once for the whole range, so
+        /// the split costs it no inlining; it pays off for compute-bound routines (Exp, Tanh).
         private func mapBuffer<T: TensorElement>(
             _ type: T.Type,
-            _ body: (UnsafePointer<T>, UnsafeMutablePointer<T>, Int) -> Void
+            _ body: @Sendable (UnsafePointer<T>, UnsafeMutablePointer<T>, Int) -> Void
         ) {
             input.withElements(of: T.self) { x in
                 out.withMutableElements(of: T.self) { y in
                     guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    body(source, target, x.count)
+                    BulkSplit.run(count: x.count) { range in
+                        body(source + range.lowerBound, target + range.lowerBound, range.count)
+                    }
                 }
             }
         }
@@ -136,5 +143,38 @@ enum UnaryOp: String, Sendable, CaseIterable {
                 }
             }
         }
+    }
+}
+
+/// Splits a bulk element-wise routine into contiguous ranges run on every core.
+enum BulkSplit {
+    /// Below this many elements one core finishes before the others would start.
+    static let minimumCount = 1 << 18
+    /// Ranges start at multiples of this, so vector routines keep whole lanes.
+    static let alignment = 16
+
+    /// Calls `body` with ranges covering `0..<count`, concurrently when `count` is large.
+    static func run(count: Int, _ body: (Range<Int>) -> Void) {
+        let parts = count < minimumCount ? 1 : Gemm.parallelism
+        guard parts > 1 else { return body(0..<count) }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedBody(body: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                shared.body(bounds(part, of: parts, count: count))
+            }
+        }
+    }
+
+    /// The range of part `part` of `parts`: equal shares rounded to `alignment`.
+    static func bounds(_ part: Int, of parts: Int, count: Int) -> Range<Int> {
+        let share = (count / parts) / alignment * alignment
+        let start = share * part
+        return start..<(part == parts - 1 ? count : start + share)
+    }
+
+    private struct UncheckedBody: @unchecked Sendable {
+        // Sendable: the parts write disjoint ranges of one output, and `concurrentPerform`
+        // returns only when every part is done, while the tensors live.
+        let body: (Range<Int>) -> Void
     }
 }
