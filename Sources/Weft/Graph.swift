@@ -150,6 +150,17 @@ public final class Graph: Sendable {
         storage.withLock { $0.errors.append(error) }
     }
 
+    /// `value` as a tensor; a value that cannot be one (a ragged array literal) is recorded as
+    /// this graph's build error and stands in as an empty tensor.
+    func tensor(of value: some TensorConvertible) -> Tensor {
+        do throws(WeftError) {
+            return try value.tensor
+        } catch {
+            recordError(error)
+            return Tensor([Float]())
+        }
+    }
+
     func recordVariable(initializer: String) {
         storage.withLock { $0.variableInitializers.append(initializer) }
     }

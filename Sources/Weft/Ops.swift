@@ -7,8 +7,9 @@ import WeftRuntime
 
 /// A constant: TensorFlow's `Const`.
 public func constant(_ value: some TensorConvertible, name: String? = nil) -> Output {
-    let tensor = value.tensor
-    return Graph.current.addOperation(
+    let graph = Graph.current
+    let tensor = graph.tensor(of: value)
+    return graph.addOperation(
         "Const",
         name: name,
         attributes: ["dtype": .type(tensor.dtype), "value": .tensor(tensor)]

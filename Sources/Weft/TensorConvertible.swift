@@ -4,8 +4,9 @@ import WeftRuntime
 /// `Tensor` itself. `Int` becomes `int32` when every value fits, as TensorFlow does with
 /// Python integers.
 public protocol TensorConvertible {
-    /// The value as a tensor.
-    var tensor: Tensor { get }
+    /// The value as a tensor; `invalidArgument` for nested arrays that are not rectangular or
+    /// mix element types.
+    var tensor: Tensor { get throws(WeftError) }
 }
 
 extension Tensor: TensorConvertible {
@@ -26,13 +27,15 @@ extension Int: TensorConvertible {
 extension Array: TensorConvertible where Element: TensorConvertible {
     /// A rank-1 tensor, or a stacked tensor when the elements are arrays themselves.
     public var tensor: Tensor {
-        if let ints = self as? [Int] {
-            if ints.allSatisfy({ Int32(exactly: $0) != nil }) { return Tensor(ints.map { Int32($0) }) }
-            return Tensor(ints.map { Int64($0) })
+        get throws(WeftError) {
+            if let ints = self as? [Int] {
+                if ints.allSatisfy({ Int32(exactly: $0) != nil }) { return Tensor(ints.map { Int32($0) }) }
+                return Tensor(ints.map { Int64($0) })
+            }
+            let parts = try map { (element) throws(WeftError) in try element.tensor }
+            guard let first = parts.first else { return Tensor([Float]()) }
+            return try Tensor.stacking(parts, dtype: first.dtype, elementShape: first.shape)
         }
-        let parts = map(\.tensor)
-        guard let first = parts.first else { return Tensor([Float]()) }
-        return Tensor.stacking(parts, dtype: first.dtype, elementShape: first.shape)
     }
 }
 
@@ -49,9 +52,14 @@ extension Tensor {
     }
 
     /// Stacks equally shaped tensors along a new first dimension.
-    static func stacking(_ parts: [Tensor], dtype: DType, elementShape: TensorShape) -> Tensor {
-        let ok = parts.allSatisfy { $0.dtype == dtype && $0.shape == elementShape }
-        precondition(ok, "nested arrays must be rectangular and of one type")
+    static func stacking(_ parts: [Tensor], dtype: DType, elementShape: TensorShape) throws(WeftError) -> Tensor {
+        if let odd = parts.first(where: { $0.dtype != dtype || $0.shape != elementShape }) {
+            throw WeftError(
+                .invalidArgument,
+                "nested arrays must be rectangular and of one type: an element of \(dtype) \(elementShape) "
+                    + "sits beside one of \(odd.dtype) \(odd.shape)"
+            )
+        }
         let result = Tensor(uninitialized: dtype, shape: TensorShape([parts.count] + elementShape.dimensions))
         var offset = 0
         for part in parts {

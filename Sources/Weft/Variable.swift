@@ -34,7 +34,7 @@ public struct Variable: Sendable, Hashable {
 
     /// Makes a variable with a constant initial value, in the current default graph.
     public init(_ initialValue: some TensorConvertible, name: String = "Variable", useResource: Bool = false) {
-        let tensor = initialValue.tensor
+        let tensor = Graph.current.tensor(of: initialValue)
         self.init(name: name, shape: PartialShape(tensor.shape.dimensions), useResource: useResource) {
             constant(tensor, name: "initial_value")
         }

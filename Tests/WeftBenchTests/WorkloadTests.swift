@@ -33,11 +33,11 @@ import WeftRuntime
         let session = Session(graph: built.graph)
         defer { session.close() }
         let values = try session.run(fetches: built.fetches + ["delta:0"], feeds: built.feeds)
-        let delta = values[1].scalars(as: Float.self)
-        var expected = built.feeds["x:0"]!.scalars(as: Float.self)
+        let delta = try values[1].scalars(as: Float.self)
+        var expected = try built.feeds["x:0"]!.scalars(as: Float.self)
         // One addition per link, in order, exactly as the graph adds them.
         for _ in 0..<50 { expected = zip(expected, delta).map { $0 + $1 } }
-        #expect(values[0].scalars(as: Float.self) == expected)
+        #expect(try values[0].scalars(as: Float.self) == expected)
     }
 
     @Test func fanout_sumsEveryBranchsScaledInput() throws {

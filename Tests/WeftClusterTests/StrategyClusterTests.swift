@@ -34,9 +34,9 @@ import WeftRuntime
         let (graph, fetches, initialize, update) = Self.network()
         func steps(_ session: Session) throws -> [[Float]] {
             try session.run(initialize)
-            var values = try session.run(fetches).map { $0.scalars(as: Float.self) }
+            var values = try session.run(fetches).map { try $0.scalars(as: Float.self) }
             _ = try session.run(update)
-            values += try session.run(fetches).map { $0.scalars(as: Float.self) }
+            values += try session.run(fetches).map { try $0.scalars(as: Float.self) }
             return values
         }
         let local = try Session(graph: graph).run(steps)

@@ -144,7 +144,7 @@ import WeftProto
             same: padding == "SAME"
         )
         #expect(out.dtype == .int32)
-        #expect(out.scalars(as: Int32.self) == expected)
+        #expect(try out.scalars(as: Int32.self) == expected)
     }
 
     /// In wrapping arithmetic the input gradient is exactly the adjoint of the convolution:
@@ -160,11 +160,11 @@ import WeftProto
         var gradientAttrs = attrs
         gradientAttrs["T"] = H.type(.int32)
         let dx = try H.run1("Conv2DBackpropInput", [tensor(xs.map { Int32($0) }, [4]), w, dy], gradientAttrs, setT: false)
-        func dot(_ a: Tensor, _ b: Tensor) -> Int32 {
-            zip(a.scalars(as: Int32.self), b.scalars(as: Int32.self)).reduce(0) { $0 &+ $1.0 &* $1.1 }
+        func dot(_ a: Tensor, _ b: Tensor) throws -> Int32 {
+            zip(try a.scalars(as: Int32.self), try b.scalars(as: Int32.self)).reduce(0) { $0 &+ $1.0 &* $1.1 }
         }
         #expect(dx.shape == x.shape)
-        #expect(dot(x, dx) == dot(y, dy))
+        #expect(try dot(x, dx) == dot(y, dy))
     }
 
     /// TensorFlow's CPU has no kernel for these: "No OpKernel was registered", InvalidArgument.

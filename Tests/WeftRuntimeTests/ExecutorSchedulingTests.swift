@@ -69,7 +69,7 @@ private final class ThreadLog: Sendable {
         }
         finished.wait()
         let fetched = try outcome.withLock { $0! }.get()
-        #expect(fetched.map { $0.scalars(as: Float.self) } == [[1]])
+        #expect(try fetched.map { try $0.scalars(as: Float.self) } == [[1]])
         return pthread_self()
     }
 

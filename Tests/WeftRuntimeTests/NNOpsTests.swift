@@ -190,9 +190,9 @@ import WeftProto
             "ksize": H.ints([1, 2, 2, 1]), "strides": H.ints([1, 2, 2, 1]), "padding": H.string("VALID"),
         ]
         let y = try H.run1("MaxPool", [x], attrs)
-        #expect(y.scalars(as: Float.self) == [5])
+        #expect(try y.scalars(as: Float.self) == [5])
         let dx = try H.run1("MaxPoolGrad", [x, y, tensor([3] as [Float], [1, 1, 1, 1])], attrs)
-        #expect(dx.scalars(as: Float.self) == [0, 3, 0, 0])
+        #expect(try dx.scalars(as: Float.self) == [0, 3, 0, 0])
     }
 
     /// Taps in the padding cost nothing, so a window of 2³¹ − 1 pixels per side pools a small
@@ -228,7 +228,7 @@ import WeftProto
             ["data_format": H.string("NCHW"), "epsilon": epsilon, "U": H.type(.float)]
         )
         #expect(outputs.count == 6)
-        let y = outputs[0].scalars(as: Float.self)
+        let y = try outputs[0].scalars(as: Float.self)
         for channel in 0..<3 {
             let values = (0..<4).flatMap { image in (0..<4).map { Double(y[(image * 3 + channel) * 4 + $0]) } }
             let mean = values.reduce(0, +) / 16

@@ -41,7 +41,7 @@ import WeftRuntime
     }
 
     private func values(_ plan: StepPlan, _ feeds: [Tensor]) throws -> [[Float]] {
-        try plan.run(feeds: feeds, step: StepContext(id: 1, resources: ResourceContainer())).map { $0.scalars(as: Float.self) }
+        try plan.run(feeds: feeds, step: StepContext(id: 1, resources: ResourceContainer())).map { try $0.scalars(as: Float.self) }
     }
 
     @Test func duplicateNodes_runOnce_andGiveTheSameValues() throws {

@@ -96,4 +96,28 @@ import WeftRuntime
         #expect(Int(1 << 40).tensor.dtype == .int64)
         #expect(Int(1 << 40).tensor.shape == .scalar)
     }
+
+    /// A ragged literal is the graph's build error, not a trap, and the session reports it.
+    @Test func raggedArrayLiteral_isABuildError() throws {
+        #expect(throws: WeftError.self) { try [[Float(1), 2], [3]].tensor }
+        let graph = Graph()
+        let c = graph.asDefault { constant([[Float(1), 2], [3]], name: "ragged") }
+        let error = try #require(graph.buildError)
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("rectangular"))
+        let thrown = #expect(throws: WeftError.self) { try Session(graph: graph).run(c) }
+        #expect(thrown?.code == .invalidArgument)
+        #expect(try [[Int32(1), 2], [3, 4]].tensor.shape == [2, 2])
+    }
+
+    /// Reading a tensor as another element type throws; `scalar(as:)` answers `nil`.
+    @Test func readingAsTheWrongElementType_throws() throws {
+        let t = Tensor([Float(1), 2])
+        let error = #expect(throws: WeftError.self) { try t.scalars(as: Int32.self) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("float") == true)
+        #expect(Tensor(Float(1)).scalar(as: Double.self) == nil)
+        #expect(Tensor(Float(1)).scalar(as: Float.self) == 1)
+        #expect(try t.scalars(as: Float.self) == [1, 2])
+    }
 }

@@ -270,8 +270,8 @@ public struct ShapeInference: Sendable {
         else { return nil }
         // Read as integers: a double rounds Int64.max up past `Int`.
         switch tensor.dtype {
-        case .int32: return tensor.scalars(as: Int32.self).map(Int.init)
-        case .int64: return tensor.scalars(as: Int64.self).map(Int.init)
+        case .int32: return tensor.elements(as: Int32.self).map(Int.init)
+        case .int64: return tensor.elements(as: Int64.self).map(Int.init)
         default: return nil
         }
     }

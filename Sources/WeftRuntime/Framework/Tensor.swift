@@ -141,35 +141,45 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// The raw payload bytes.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.base, count: byteCount) }
 
-    /// The elements copied into an array. The type must match `dtype`.
-    public func scalars<Element: TensorElement>(as type: Element.Type = Element.self) -> [Element] {
+    /// The elements copied into an array; `invalidArgument` when `Element` is not the type of
+    /// `dtype`.
+    public func scalars<Element: TensorElement>(as type: Element.Type = Element.self) throws(WeftError) -> [Element] {
+        guard Element.dtype == dtype else {
+            throw WeftError(.invalidArgument, "cannot read a \(dtype) tensor as \(Element.self) (\(Element.dtype))")
+        }
+        return elements(as: type)
+    }
+
+    /// The elements copied into an array, for callers that have checked `dtype` already.
+    package func elements<Element: TensorElement>(as type: Element.Type = Element.self) -> [Element] {
         withElements(of: type) { Array($0) }
     }
 
-    /// The single element of a scalar or one-element tensor.
+    /// The single element of a scalar or one-element tensor; `nil` for any other shape, or when
+    /// `Element` is not the type of `dtype`.
     public func scalar<Element: TensorElement>(as type: Element.Type = Element.self) -> Element? {
-        elementCount == 1 ? withElements(of: type) { $0[0] } : nil
+        elementCount == 1 && Element.dtype == dtype ? withElements(of: type) { $0[0] } : nil
     }
 
     /// The elements as doubles, whatever the dtype (bools as 0 and 1, complex numbers as their
     /// real part): for comparisons and printing. Empty for object dtypes.
     public var doubleValues: [Double] {
         switch dtype {
-        case .float: scalars(as: Float.self).map(Double.init)
-        case .double: scalars(as: Double.self)
-        case .half: scalars(as: Float16.self).map(Double.init)
-        case .bfloat16: scalars(as: BFloat16.self).map { Double($0.float) }
+        case .float: elements(as: Float.self).map(Double.init)
+        case .double: elements(as: Double.self)
+        case .half: elements(as: Float16.self).map(Double.init)
+        case .bfloat16: elements(as: BFloat16.self).map { Double($0.float) }
         case .int8, .qint8: integers(Int8.self)
         case .int16, .qint16: integers(Int16.self)
         case .int32, .qint32: integers(Int32.self)
-        case .int64: scalars(as: Int64.self).map(Double.init)
+        case .int64: elements(as: Int64.self).map(Double.init)
         case .uint8, .quint8: integers(UInt8.self)
         case .uint16, .quint16: integers(UInt16.self)
-        case .uint32: scalars(as: UInt32.self).map(Double.init)
-        case .uint64: scalars(as: UInt64.self).map(Double.init)
-        case .bool: scalars(as: Bool.self).map { $0 ? 1 : 0 }
-        case .complex64: scalars(as: ComplexElement<Float>.self).map { Double($0.real) }
-        case .complex128: scalars(as: ComplexElement<Double>.self).map(\.real)
+        case .uint32: elements(as: UInt32.self).map(Double.init)
+        case .uint64: elements(as: UInt64.self).map(Double.init)
+        case .bool: elements(as: Bool.self).map { $0 ? 1 : 0 }
+        case .complex64: elements(as: ComplexElement<Float>.self).map { Double($0.real) }
+        case .complex128: elements(as: ComplexElement<Double>.self).map(\.real)
         case .string, .resource, .variant: []
         }
     }
@@ -177,8 +187,8 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// The imaginary parts of a complex tensor; zeros for real dtypes.
     public var imaginaryValues: [Double] {
         switch dtype {
-        case .complex64: scalars(as: ComplexElement<Float>.self).map { Double($0.imaginary) }
-        case .complex128: scalars(as: ComplexElement<Double>.self).map(\.imaginary)
+        case .complex64: elements(as: ComplexElement<Float>.self).map { Double($0.imaginary) }
+        case .complex128: elements(as: ComplexElement<Double>.self).map(\.imaginary)
         default: Array(repeating: 0, count: dtype.isObject ? 0 : elementCount)
         }
     }
@@ -200,8 +210,8 @@ public struct Tensor: Sendable, CustomStringConvertible {
         case .complex64, .complex128:
             values = zip(doubleValues, imaginaryValues).map { "(\($0)\($1 < 0 ? "-" : "+")\(Swift.abs($1))j)" }
         // Exactly, from the integers: a double holds 53 bits, and 2^64 - 1 becomes 2^64.
-        case .int64: values = scalars(as: Int64.self).map { String($0) }
-        case .uint64: values = scalars(as: UInt64.self).map { String($0) }
+        case .int64: values = elements(as: Int64.self).map { String($0) }
+        case .uint64: values = elements(as: UInt64.self).map { String($0) }
         default:
             values = doubleValues.map { value -> String in
                 switch dtype {

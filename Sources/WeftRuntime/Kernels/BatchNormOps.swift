@@ -163,8 +163,8 @@ struct BatchNormKernel: OpKernel {
         let channels = layout.channels
         let xs = try singlePrecision(x)
         let count = layout.outer * layout.inner
-        var useMean = mean.scalars(as: Float.self)
-        var useVariance = variance.scalars(as: Float.self)
+        var useMean = mean.elements(as: Float.self)
+        var useVariance = variance.elements(as: Float.self)
         var outMean = useMean
         var outVariance = useVariance
         if attributes.isTraining {
@@ -186,8 +186,8 @@ struct BatchNormKernel: OpKernel {
             layout,
             mean: useMean,
             variance: useVariance,
-            scale: scale.scalars(as: Float.self),
-            offset: offset.scalars(as: Float.self),
+            scale: scale.elements(as: Float.self),
+            offset: offset.elements(as: Float.self),
             node: node
         )
         let output = Value.tensor(x.dtype == .float ? y : try CastOp.cast(y, to: x.dtype))
@@ -309,9 +309,9 @@ struct BatchNormGradientKernel: OpKernel {
         }
         let count = layout.outer * layout.inner
         let (xs, dys) = (try singlePrecision(x), try singlePrecision(dy))
-        let scales = scale.scalars(as: Float.self)
-        let means = mean.scalars(as: Float.self)
-        let rsqrts = variance.scalars(as: Float.self).map { 1 / ($0 + attributes.epsilon).squareRoot() }
+        let scales = scale.elements(as: Float.self)
+        let means = mean.elements(as: Float.self)
+        let rsqrts = variance.elements(as: Float.self).map { 1 / ($0 + attributes.epsilon).squareRoot() }
         let dx = try KernelChecks.allocate(.float, x.shape, node: node)
         let (dScale, dOffset) = xs.withElements(of: Float.self) { x in
             dys.withElements(of: Float.self) { dy in

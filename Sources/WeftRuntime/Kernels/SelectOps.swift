@@ -96,7 +96,7 @@ enum SelectOps {
                 node: context.node
             )
         }
-        let flags = condition.scalars(as: Bool.self)
+        let flags = condition.elements(as: Bool.self)
         if condition.shape.rank == 0 { return flags[0] ? then : otherwise }
         let rows: Int
         if condition.shape.rank == 1, then.shape.rank != 1 {

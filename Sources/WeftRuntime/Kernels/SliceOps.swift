@@ -452,7 +452,7 @@ extension SliceOps {
                 node: context.node
             )
         }
-        let reversed = flags.scalars(as: Bool.self)
+        let reversed = flags.elements(as: Bool.self)
         return try gather(
             x,
             begin: dims.indices.map { reversed[$0] ? dims[$0] - 1 : 0 },

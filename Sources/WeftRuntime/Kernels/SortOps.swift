@@ -197,7 +197,7 @@ enum SortOps {
         }
         let targets = try KernelChecks.indices(targetsTensor, what: "targets", node: context.node)
         try KernelChecks.dtype(predictions, input: 0, expected: .float, op: "InTopKV2", node: context.node)
-        let scores = predictions.scalars(as: Float.self)
+        let scores = predictions.elements(as: Float.self)
         let answers = (0..<batch).map { row -> Bool in
             let target = targets[row]
             guard target >= 0, target < classes else { return false }

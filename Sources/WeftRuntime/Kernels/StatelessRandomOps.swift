@@ -116,7 +116,7 @@ enum StatelessRandomOps {
         let words: [Int64]
         switch seed.dtype {
         case .int32: words = seed.withElements(of: Int32.self) { $0.map(Int64.init) }
-        case .int64: words = seed.scalars(as: Int64.self)
+        case .int64: words = seed.elements(as: Int64.self)
         default: throw .invalidArgument("Invalid seed type: \(seed.dtype)", node: node)
         }
         return Philox(statelessSeed: UInt64(bitPattern: words[0]), UInt64(bitPattern: words[1]))

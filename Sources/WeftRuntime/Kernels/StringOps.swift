@@ -268,9 +268,9 @@ enum TensorSummary {
         case .double:
             return tensor.doubleValues.map { shortest($0, digits: (15, 17)) { Double($0) ?? .nan } }
         case .int64:
-            return tensor.scalars(as: Int64.self).map(String.init)
+            return tensor.elements(as: Int64.self).map(String.init)
         case .uint64:
-            return tensor.scalars(as: UInt64.self).map(String.init)
+            return tensor.elements(as: UInt64.self).map(String.init)
         case .complex64, .complex128:
             return zip(tensor.doubleValues, tensor.imaginaryValues).map { real, imaginary in
                 "(" + shortest(real, digits: (6, 9)) { Double($0) ?? .nan } + (imaginary < 0 ? "" : "+")

@@ -311,7 +311,7 @@ enum TensorArrayOps {
                 node: context.node
             )
         }
-        let lengths = lengthsTensor.scalars(as: Int64.self)
+        let lengths = lengthsTensor.elements(as: Int64.self)
         let total = value.shape.dimensions[0]
         var sum: Int64 = 0
         for length in lengths {

@@ -194,7 +194,7 @@ enum TensorListOps {
         var elements: [Tensor?] = []
         elements.reserveCapacity(lengthsTensor.elementCount)
         var start = 0
-        for length in lengthsTensor.scalars(as: Int64.self) {
+        for length in lengthsTensor.elements(as: Int64.self) {
             guard length >= 0 else { throw .invalidArgument("Invalid value in lengths: \(length)", node: context.node) }
             guard length <= total - start else {
                 throw .invalidArgument(
@@ -606,7 +606,7 @@ enum TensorListOps {
                 node: node
             )
         }
-        let values = tensor.scalars(as: Int64.self).map(Int.init)
+        let values = tensor.elements(as: Int64.self).map(Int.init)
         for value in values where value < 0 {
             throw .invalidArgument("leading_dims must be non-negative, got \(value)", node: node)
         }
