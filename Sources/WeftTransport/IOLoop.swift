@@ -66,6 +66,9 @@ final class IOLoop {
         /// libzmq reports the reconnection it schedules after a lost connection as a retry
         /// (`ZMQ_EVENT_CONNECT_RETRIED`); that one is not a failed attempt.
         var reconnectScheduled = false
+        /// The connection was lost and libzmq has not reconnected yet: a message sent now may go
+        /// into the old connection's queue before libzmq discards it (see `dispatch`).
+        var connectionLost = false
         var lastUsed: ContinuousClock.Instant
 
         init(address: String, dealer: Socket, monitor: Socket, now: ContinuousClock.Instant) throws(WeftError) {
@@ -514,19 +517,22 @@ final class IOLoop {
                 )
             }
         case .forget(let address):
-            guard let peer = peers.removeValue(forKey: address) else { return }
+            guard let peer = peers[address] else { return }
             let error = WeftError(.unavailable, "the public key of \(address) changed before it answered")
             for queued in peer.outbox { fail(queued, to: address, error) }
             for entry in pending.removeAll(for: address, sent: true) { entry.context.completion(.failure(error)) }
-            unregister(peer.dealerDescriptor)
-            unregister(peer.monitorDescriptor)
-            peer.close()
+            remove(peer)
         }
     }
 
     // MARK: Requests out (DEALERs)
 
     private func dispatch(_ queued: Queued, to address: String) {
+        // libzmq reports a lost connection before it discards that connection's queue, so a
+        // message sent in between is lost without a word: a fresh DEALER carries it instead.
+        if let stale = peers[address], stale.connectionLost, !stale.isUnreachable, stale.outbox.isEmpty {
+            remove(stale)
+        }
         let peer: Peer
         do {
             peer = try self.peer(for: address)
@@ -691,6 +697,7 @@ final class IOLoop {
                 }
                 peer.link = .connected
                 peer.reconnectScheduled = false
+                peer.connectionLost = false
             case ZMQ_EVENT_CONNECT_RETRIED where peer.reconnectScheduled:
                 peer.reconnectScheduled = false  // the first attempt after a lost connection is yet to come
             case ZMQ_EVENT_CONNECT_RETRIED:
@@ -704,6 +711,7 @@ final class IOLoop {
                 // A connection that failed its handshake was never up: the peer stays unreachable.
                 if !peer.isUnreachable { peer.link = .connecting }
                 peer.reconnectScheduled = true
+                peer.connectionLost = true
                 // A reply can only come back over the connection its request went out on, and that
                 // one is gone (a new connection gets a new routing identity at the peer).
                 receiveReplies(peer)  // those that arrived before the connection closed
@@ -1004,13 +1012,18 @@ final class IOLoop {
                 !pending.hasRequests(for: address)
             else { continue }
             logger.debug("idle connection closed", metadata: ["peer.address": "\(address)"])
-            unregister(peer.dealerDescriptor)
-            unregister(peer.monitorDescriptor)
-            peer.close()
-            peers[address] = nil
-            core.openPeers.subtract(1, ordering: .relaxed)
+            remove(peer)
         }
         reapCandidates.removeAll()
+    }
+
+    /// Closes `peer`'s DEALER and forgets it; the next message to its address opens a new one.
+    private func remove(_ peer: Peer) {
+        unregister(peer.dealerDescriptor)
+        unregister(peer.monitorDescriptor)
+        peer.close()
+        peers[peer.address] = nil
+        core.openPeers.subtract(1, ordering: .relaxed)
     }
 }
 

@@ -178,7 +178,13 @@ struct MemoryTimeline {
         events.removeAll(keepingCapacity: true)
         for interval in intervals[device] where interval.end >= from { addEvents(of: interval, from: from) }
         for interval in added { addEvents(of: interval, from: from) }
-        // Allocations before frees at one instant: a tensor used at once still counts.
+        return MemoryTimeline.peak(sorting: &events)
+    }
+
+    /// The most bytes alive at once over `events` (allocations positive, frees negative),
+    /// which it sorts by time. Allocations come before frees at one instant: a tensor used at
+    /// once still counts.
+    static func peak(sorting events: inout [(time: Double, bytes: Int)]) -> Int {
         events.sort { $0.time != $1.time ? $0.time < $1.time : $0.bytes > $1.bytes }
         var current = 0
         var highest = 0

@@ -169,16 +169,6 @@ private struct EstimateBuilder {
                 events[device].append((max(lastUse[device], arrival), -bytes))
             }
         }
-        return events.map { list in
-            // Allocations before frees at one instant: a tensor used at once still counts.
-            let sorted = list.sorted { $0.time != $1.time ? $0.time < $1.time : $0.bytes > $1.bytes }
-            var current = 0
-            var peak = 0
-            for event in sorted {
-                current += event.bytes
-                peak = max(peak, current)
-            }
-            return peak
-        }
+        return events.indices.map { MemoryTimeline.peak(sorting: &events[$0]) }
     }
 }
