@@ -72,17 +72,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     )
     var maxSessionLeaseMs: Int?
 
-    @Option(
-        help: """
-            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
-            sends a larger one is disconnected. Default: the memory limit.
-            """
-    )
-    var maxMessageSize: String?
-
-    @Flag(help: .hidden) var exitWithParent = false
-
-    @OptionGroup var drain: DrainOptions
+    @OptionGroup var lifecycle: ServiceOptions
 
     @OptionGroup var observability: CoordinatorObservabilityOptions
 
@@ -95,7 +85,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("max-session-lease-ms", maxSessionLeaseMs),
         ]
         for (name, value) in durations { _ = try milliseconds(value, flag: name) }
-        _ = try byteSize(maxMessageSize, flag: "max-message-size")
         try checkAddress(listen, flag: "listen", binding: true)
     }
 
@@ -125,7 +114,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         global.bootstrapLogging()
-        MessageSizeLimit.set(try byteSize(maxMessageSize, flag: "max-message-size"))
+        MessageSizeLimit.set(try lifecycle.messageSizeLimit())
         let configuration = try coordinatorConfiguration()
         let logger = Logger(label: "weft.coordinator")
         let coordinator = try Coordinator(configuration, logger: logger)
@@ -139,10 +128,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         )
         // The endpoints' lines come first: a parent reads up to the "listening on" line.
         let lines = endpoints.map(\.1) + ["coordinator listening on \(coordinator.address)"]
-        let service = CoordinatorService(coordinator: coordinator, drainTimeout: drain.timeout, logger: logger) {
+        let service = CoordinatorService(coordinator: coordinator, drainTimeout: lifecycle.drainTimeout, logger: logger) {
             for line in lines { say(line) }
         }
-        try await ServiceGroup.process(service, exitWithParent: exitWithParent, logger: logger).run()
+        try await ServiceGroup.process(service, exitWithParent: lifecycle.exitWithParent, logger: logger).run()
         for (endpoint, _) in endpoints { endpoint.stop() }
     }
 }
@@ -206,17 +195,7 @@ struct WorkerCommand: AsyncParsableCommand {
     )
     var registerTimeout: Double?
 
-    @Option(
-        help: """
-            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
-            sends a larger one is disconnected. Default: the memory limit.
-            """
-    )
-    var maxMessageSize: String?
-
-    @Flag(help: .hidden) var exitWithParent = false
-
-    @OptionGroup var drain: DrainOptions
+    @OptionGroup var lifecycle: ServiceOptions
 
     @OptionGroup var observability: WorkerObservabilityOptions
 
@@ -229,7 +208,6 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--memory-limit: \(error.message)")
         }
-        _ = try byteSize(maxMessageSize, flag: "max-message-size")
         if cluster.config != nil && (job == nil || task == nil) {
             throw ValidationError(
                 "--config needs --job NAME and --task N to know which of the file's tasks this worker is"
@@ -269,7 +247,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         TensorMemory.setLimit(try ConfigByteSize.parse(memoryLimit))
-        MessageSizeLimit.set(try byteSize(maxMessageSize, flag: "max-message-size"))
+        MessageSizeLimit.set(try lifecycle.messageSizeLimit())
         let configuration = try workerConfiguration()
         let logger = Logger(label: "weft.worker")
         let worker = try Worker(configuration, logger: logger)
@@ -283,11 +261,11 @@ struct WorkerCommand: AsyncParsableCommand {
         )
         // The endpoint's line comes first: a parent reads up to the "listening on" line.
         let lines = (endpoint.map { [$0.1] } ?? []) + ["worker listening on \(worker.address)"]
-        let service = WorkerService(worker: worker, drainTimeout: drain.timeout, logger: logger) {
+        let service = WorkerService(worker: worker, drainTimeout: lifecycle.drainTimeout, logger: logger) {
             for line in lines { say(line) }
         }
         if let registerTimeout { exitUnlessRegistered(worker, within: .milliseconds(Int64(registerTimeout * 1000))) }
-        try await ServiceGroup.process(service, exitWithParent: exitWithParent, logger: logger).run()
+        try await ServiceGroup.process(service, exitWithParent: lifecycle.exitWithParent, logger: logger).run()
         endpoint?.0.stop()
         // A step abandoned at the drain deadline may still be inside OpenBLAS, whose exit
         // handler would then never return.
@@ -422,17 +400,34 @@ func waitForTermination(exitWithParent: Bool = false) {
     _ = sources
 }
 
-/// How long a shutting-down process lets its steps finish.
-struct DrainOptions: ParsableArguments {
+/// The flags a coordinator and a worker share as long-running services: the frame size they
+/// accept, and how they shut down.
+struct ServiceOptions: ParsableArguments {
+    @Option(
+        help: """
+            The largest frame (the envelope, or one tensor) a peer may send, like 256MiB or 50%; a peer that \
+            sends a larger one is disconnected. Default: the memory limit.
+            """
+    )
+    var maxMessageSize: String?
+
     @Option(
         name: .customLong("drain-timeout-ms"),
         parsing: .unconditional,
         help: "Milliseconds a process given SIGTERM lets its running steps finish before it stops. Default: 10000."
     )
-    var timeoutMs: Int?
+    var drainTimeoutMs: Int?
 
-    func validate() throws { _ = try milliseconds(timeoutMs, flag: "drain-timeout-ms") }
+    @Flag(help: .hidden) var exitWithParent = false
+
+    func validate() throws {
+        _ = try milliseconds(drainTimeoutMs, flag: "drain-timeout-ms")
+        _ = try messageSizeLimit()
+    }
 
     /// The drain deadline.
-    var timeout: Duration { .milliseconds(timeoutMs ?? 10_000) }
+    var drainTimeout: Duration { .milliseconds(drainTimeoutMs ?? 10_000) }
+
+    /// `--max-message-size` in bytes, or `nil` for the default.
+    func messageSizeLimit() throws -> Int? { try byteSize(maxMessageSize, flag: "max-message-size") }
 }

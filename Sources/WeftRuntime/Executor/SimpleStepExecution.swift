@@ -17,7 +17,7 @@ final class SimpleStepExecution: @unchecked Sendable {
     private let feeds: [Tensor]
     private let step: StepContext
     private let inline: StepPlan.InlineKernels
-    private let done: @Sendable (Result<[Tensor], WeftError>) -> Void
+    private let run: StepRun
 
     /// Every node's data input slots (`StepPlan.Edge.slot`).
     private let slots: UnsafeMutablePointer<Value?>
@@ -34,18 +34,9 @@ final class SimpleStepExecution: @unchecked Sendable {
 
     private static let pool = DispatchQueue.global(qos: .userInitiated)
 
-    init(
-        plan: StepPlan,
-        feeds: [Tensor],
-        step: StepContext,
-        inline: StepPlan.InlineKernels,
-        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
-    ) {
-        self.plan = plan
-        self.feeds = feeds
-        self.step = step
-        self.inline = inline
-        self.done = done
+    init(_ run: StepRun) {
+        self.run = run
+        (plan, feeds, step, inline) = (run.plan, run.feeds, run.step, run.inline)
         let root = plan.layout.frames[0]
         slotCount = root.inputSlots
         slots = .allocate(capacity: max(slotCount, 1))
@@ -189,25 +180,8 @@ final class SimpleStepExecution: @unchecked Sendable {
     }
 
     private func finish() {
-        if let error = firstError.withLock({ $0 }) { return done(.failure(error)) }
-        do throws(WeftError) {
-            // A step that outlived its deadline failed, as in TensorFlow, even if it got to the end.
-            try step.cancellation.check()
-            var values: [Tensor] = []
-            values.reserveCapacity(plan.fetches.count)
-            for (position, source) in plan.fetches.enumerated() {
-                switch source {
-                case .feed(let feed): values.append(feeds[feed])
-                case .produced:
-                    guard let value = fetched[position] else {
-                        throw WeftError(.internal, "the fetched tensor \(position) was never produced")
-                    }
-                    values.append(try value.read())
-                }
-            }
-            done(.success(values))
-        } catch {
-            done(.failure(error))
+        run.finish(error: firstError.withLock { $0 }, produced: { fetched[$0] }) { position in
+            WeftError(.internal, "the fetched tensor \(position) was never produced")
         }
     }
 }

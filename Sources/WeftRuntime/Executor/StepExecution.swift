@@ -41,23 +41,14 @@ final class StepExecution: Sendable {
     private let step: StepContext
     /// What the starting thread, and threads completing receives, may run.
     private let inline: StepPlan.InlineKernels
-    private let done: @Sendable (Result<[Tensor], WeftError>) -> Void
+    private let run: StepRun
     private let state: Mutex<State>
 
     private static let pool = DispatchQueue.global(qos: .userInitiated)
 
-    init(
-        plan: StepPlan,
-        feeds: [Tensor],
-        step: StepContext,
-        inline: StepPlan.InlineKernels,
-        done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
-    ) {
-        self.plan = plan
-        self.feeds = feeds
-        self.step = step
-        self.inline = inline
-        self.done = done
+    init(_ run: StepRun) {
+        self.run = run
+        (plan, feeds, step, inline) = (run.plan, run.feeds, run.step, run.inline)
         let root = Iteration(rootOf: plan.layout)
         self.state = Mutex(State(root: root, fetched: [Value?](repeating: nil, count: plan.fetches.count)))
     }
@@ -538,28 +529,8 @@ final class StepExecution: Sendable {
 
     private func finish() {
         let (error, fetched) = state.withLock { state in (state.error, state.fetched) }
-        if let error { return done(.failure(error)) }
-        do throws(WeftError) {
-            // A step that outlived its deadline failed, as in TensorFlow, even if it got to the end.
-            try step.cancellation.check()
-            var values: [Tensor] = []
-            values.reserveCapacity(plan.fetches.count)
-            for (position, source) in plan.fetches.enumerated() {
-                switch source {
-                case .feed(let feed): values.append(feeds[feed])
-                case .produced:
-                    guard let value = fetched[position] else {
-                        throw WeftError(
-                            .invalidArgument,
-                            "the fetched tensor \(position) is dead: it lies on a branch of a cond that was not taken"
-                        )
-                    }
-                    values.append(try value.read())
-                }
-            }
-            done(.success(values))
-        } catch {
-            done(.failure(error))
+        run.finish(error: error, produced: { fetched[$0] }) { position in
+            WeftError(.invalidArgument, "the fetched tensor \(position) is dead: it lies on a branch of a cond that was not taken")
         }
     }
 }

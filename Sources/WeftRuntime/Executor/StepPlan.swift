@@ -456,10 +456,44 @@ public final class StepPlan: Sendable {
         inline: InlineKernels,
         done: @escaping @Sendable (Result<[Tensor], WeftError>) -> Void
     ) {
+        let run = StepRun(plan: self, feeds: values, step: step, inline: inline, done: done)
         if isSimple {
-            SimpleStepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+            SimpleStepExecution(run).start()
         } else {
-            StepExecution(plan: self, feeds: values, step: step, inline: inline, done: done).start()
+            StepExecution(run).start()
+        }
+    }
+}
+
+/// What one step of a plan starts from, as either execution takes it.
+struct StepRun: Sendable {
+    let plan: StepPlan
+    let feeds: [Tensor]
+    let step: StepContext
+    /// What the starting thread, and threads completing receives, may run.
+    let inline: StepPlan.InlineKernels
+    let done: @Sendable (Result<[Tensor], WeftError>) -> Void
+
+    /// Ends the step: its first error, or the fetched tensors in order. `produced` answers the
+    /// value a node fetched at a position, `missing` the error for one that never came.
+    func finish(error: WeftError?, produced: (Int) -> Value?, missing: (Int) -> WeftError) {
+        if let error { return done(.failure(error)) }
+        do throws(WeftError) {
+            // A step that outlived its deadline failed, as in TensorFlow, even if it got to the end.
+            try step.cancellation.check()
+            var values: [Tensor] = []
+            values.reserveCapacity(plan.fetches.count)
+            for (position, source) in plan.fetches.enumerated() {
+                switch source {
+                case .feed(let feed): values.append(feeds[feed])
+                case .produced:
+                    guard let value = produced(position) else { throw missing(position) }
+                    values.append(try value.read())
+                }
+            }
+            done(.success(values))
+        } catch {
+            done(.failure(error))
         }
     }
 }

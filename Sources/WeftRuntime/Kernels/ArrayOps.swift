@@ -6,7 +6,7 @@
 enum ArrayOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
-        simple("Reshape", inputs: 2, reshape),
+        OpDefinition.single("Reshape", inputs: 2, reshape),
         shapeOf("Shape", scalar: false),
         shapeOf("Size", scalar: true),
         OpDefinition(
@@ -24,16 +24,16 @@ enum ArrayOps {
             outputTypes: OpDefinition.outputOfInput(1),
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try fill(context))] } }
         ),
-        simple("ZerosLike", inputs: 1) { context throws(WeftError) in
+        OpDefinition.single("ZerosLike", inputs: 1) { context throws(WeftError) in
             try VariantZeros.zeros(like: try context.input(0), node: context.node)
         },
-        simple("OnesLike", inputs: 1) { context throws(WeftError) in
+        OpDefinition.single("OnesLike", inputs: 1) { context throws(WeftError) in
             let x = try context.input(0)
             return try ElementFill.repeating(one: x.dtype, shape: x.shape)
         },
-        simple("ExpandDims", inputs: 2, expandDims),
+        OpDefinition.single("ExpandDims", inputs: 2, expandDims),
         squeeze,
-        simple("Transpose", inputs: 2, transpose),
+        OpDefinition.single("Transpose", inputs: 2, transpose),
         OpDefinition(
             "ConcatV2",
             inputCount: nil,
@@ -77,24 +77,10 @@ enum ArrayOps {
             },
             makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try RangeOp.compute(context))] } }
         ),
-        simple("Tile", inputs: 2, tile),
+        OpDefinition.single("Tile", inputs: 2, tile),
     ]
 
     // MARK: Definitions
-
-    /// An op with one output of its first input's dtype, computed by `body`.
-    private static func simple(
-        _ name: String,
-        inputs: Int,
-        _ body: @escaping @Sendable (OpKernelContext) throws(WeftError) -> Tensor
-    ) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: inputs,
-            outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try body(context))] } }
-        )
-    }
 
     /// `Shape` (the dimensions as a vector) or `Size` (the element count as a scalar), as
     /// `out_type` (`int32` unless the node says `int64`).

@@ -137,6 +137,53 @@ enum ConvPass: Sendable {
     case inputGradient
     /// The gradient with respect to the filter, from the input and the output's gradient.
     case filterGradient
+
+    /// The shape of what this pass computes.
+    func resultShape(input: TensorShape, filter: TensorShape, output: TensorShape) -> TensorShape {
+        switch self {
+        case .forward: output
+        case .inputGradient: input
+        case .filterGradient: filter
+        }
+    }
+}
+
+/// A convolution pass's inputs, checked for rank and dtype: the two tensors it computes with,
+/// the shapes of the input and filter (a gradient pass reads one from its `*_sizes` input), and
+/// the output's gradient for a gradient pass.
+struct ConvOperands {
+    var tensors: (Tensor, Tensor)
+    var input: TensorShape
+    var filter: TensorShape
+    var outBackprop: Tensor?
+
+    init(_ context: OpKernelContext, _ pass: ConvPass, _ attributes: ConvAttributes) throws(WeftError) {
+        let node = context.node
+        let a = try context.input(0)
+        let b = try context.input(1)
+        guard pass != .forward else {
+            try attributes.require4D(a, "input", node: node)
+            try attributes.require4D(b, "filter", node: node)
+            try attributes.checkTypes(a, b, node: node)
+            (tensors, input, filter) = ((a, b), a.shape, b.shape)
+            return
+        }
+        let gradient = try context.input(2)
+        outBackprop = gradient
+        try attributes.require4D(gradient, "out_backprop", node: node)
+        if pass == .inputGradient {
+            try attributes.require4D(b, "filter", node: node)
+            try attributes.checkTypes(b, gradient, node: node)
+            let batchAndDepth = (gradient.shape.dimensions[0], b.shape.dimensions[2])
+            input = try attributes.sizes(a, what: "input_sizes", batchAndDepth: batchAndDepth, node: node)
+            (tensors, filter) = ((b, gradient), b.shape)
+        } else {
+            try attributes.require4D(a, "input", node: node)
+            try attributes.checkTypes(a, gradient, node: node)
+            filter = try attributes.sizes(b, what: "filter_sizes", batchAndDepth: nil, node: node)
+            (tensors, input) = ((a, gradient), a.shape)
+        }
+    }
 }
 
 /// `Conv2D`, `Conv2DBackpropInput` or `Conv2DBackpropFilter`.
@@ -167,48 +214,21 @@ struct ConvKernel: OpKernel {
     private func prepare(
         _ context: OpKernelContext
     ) throws(WeftError) -> (ConvProblem, (Tensor, Tensor), TensorShape) {
-        let (node, op) = (context.node, attributes.op)
-        let a = try context.input(0)
-        let b = try context.input(1)
-        switch pass {
-        case .forward:
-            try attributes.require4D(a, "input", node: node)
-            try attributes.require4D(b, "filter", node: node)
-            try attributes.checkTypes(a, b, node: node)
-            let problem = try ConvProblem(input: a.shape, filter: b.shape, attributes: attributes, node: node)
-            return (problem, (a, b), problem.outputShape)
-        case .inputGradient:
-            let gradient = try context.input(2)
-            try attributes.require4D(b, "filter", node: node)
-            try attributes.require4D(gradient, "out_backprop", node: node)
-            try attributes.checkTypes(b, gradient, node: node)
-            try attributes.requireUndilated(node: node)
-            let inputShape = try attributes.sizes(
-                a,
-                what: "input_sizes",
-                batchAndDepth: (gradient.shape.dimensions[0], b.shape.dimensions[2]),
+        let node = context.node
+        let operands = try ConvOperands(context, pass, attributes)
+        if pass != .forward { try attributes.requireUndilated(node: node) }
+        if pass == .filterGradient, operands.filter.dimensions[2] != operands.input.dimensions[3] {
+            throw .invalidArgument(
+                "\(attributes.op): input depth \(operands.input.dimensions[3]) and filter depth \(operands.filter.dimensions[2]) differ",
                 node: node
             )
-            let problem = try ConvProblem(input: inputShape, filter: b.shape, attributes: attributes, node: node)
-            try problem.checkGradientShapes(outBackprop: gradient, attributes: attributes, node: node)
-            return (problem, (b, gradient), problem.inputShape)
-        case .filterGradient:
-            let gradient = try context.input(2)
-            try attributes.require4D(a, "input", node: node)
-            try attributes.require4D(gradient, "out_backprop", node: node)
-            try attributes.checkTypes(a, gradient, node: node)
-            try attributes.requireUndilated(node: node)
-            let filterShape = try attributes.sizes(b, what: "filter_sizes", batchAndDepth: nil, node: node)
-            guard filterShape.dimensions[2] == a.shape.dimensions[3] else {
-                throw .invalidArgument(
-                    "\(op): input depth \(a.shape.dimensions[3]) and filter depth \(filterShape.dimensions[2]) differ",
-                    node: node
-                )
-            }
-            let problem = try ConvProblem(input: a.shape, filter: filterShape, attributes: attributes, node: node)
-            try problem.checkGradientShapes(outBackprop: gradient, attributes: attributes, node: node)
-            return (problem, (a, gradient), problem.filterShape)
         }
+        let problem = try ConvProblem(input: operands.input, filter: operands.filter, attributes: attributes, node: node)
+        if let gradient = operands.outBackprop {
+            try problem.checkGradientShapes(outBackprop: gradient, attributes: attributes, node: node)
+        }
+        let shape = pass.resultShape(input: problem.inputShape, filter: problem.filterShape, output: problem.outputShape)
+        return (problem, operands.tensors, shape)
     }
 }
 

@@ -25,39 +25,13 @@ struct DepthwiseKernel: OpKernel {
         _ context: OpKernelContext
     ) throws(WeftError) -> (DepthwiseProblem, (Tensor, Tensor), TensorShape) {
         let node = context.node
-        let a = try context.input(0)
-        let b = try context.input(1)
-        switch pass {
-        case .forward:
-            try attributes.require4D(a, "input", node: node)
-            try attributes.require4D(b, "filter", node: node)
-            try attributes.checkTypes(a, b, node: node)
-            let problem = try DepthwiseProblem(input: a.shape, filter: b.shape, attributes: attributes, node: node)
-            return (problem, (a, b), problem.outputShape)
-        case .inputGradient:
-            let gradient = try context.input(2)
-            try attributes.require4D(b, "filter", node: node)
-            try attributes.require4D(gradient, "out_backprop", node: node)
-            try attributes.checkTypes(b, gradient, node: node)
-            let inputShape = try attributes.sizes(
-                a,
-                what: "input_sizes",
-                batchAndDepth: (gradient.shape.dimensions[0], b.shape.dimensions[2]),
-                node: node
-            )
-            let problem = try DepthwiseProblem(input: inputShape, filter: b.shape, attributes: attributes, node: node)
+        let operands = try ConvOperands(context, pass, attributes)
+        let problem = try DepthwiseProblem(input: operands.input, filter: operands.filter, attributes: attributes, node: node)
+        if let gradient = operands.outBackprop {
             try attributes.checkOutBackprop(gradient, problem.geometry, outDepth: problem.outDepth, node: node)
-            return (problem, (b, gradient), problem.inputShape)
-        case .filterGradient:
-            let gradient = try context.input(2)
-            try attributes.require4D(a, "input", node: node)
-            try attributes.require4D(gradient, "out_backprop", node: node)
-            try attributes.checkTypes(a, gradient, node: node)
-            let filterShape = try attributes.sizes(b, what: "filter_sizes", batchAndDepth: nil, node: node)
-            let problem = try DepthwiseProblem(input: a.shape, filter: filterShape, attributes: attributes, node: node)
-            try attributes.checkOutBackprop(gradient, problem.geometry, outDepth: problem.outDepth, node: node)
-            return (problem, (a, gradient), problem.filterShape)
         }
+        let shape = pass.resultShape(input: problem.inputShape, filter: problem.filterShape, output: problem.outputShape)
+        return (problem, operands.tensors, shape)
     }
 }
 

@@ -31,89 +31,71 @@ enum FunctionalOps {
     ]
 
     private static func conditional(_ name: String, isStateful: Bool) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: nil,
-            isStateful: isStateful,
-            outputTypes: { node, inputs throws(WeftError) in
-                try checkInputs(node, inputs, leading: 1, typesAttribute: "Tin")
-                return try types(node, "Tout").map { OutputType($0) }
-            },
-            makeKernel: { node throws(WeftError) in
-                let signature = try CallSignature(node, inputsAttribute: "Tin", outputsAttribute: "Tout")
-                return CallKernel(
-                    node: node.name,
-                    signature: signature,
-                    branches: [
-                        try signature.function(node, attribute: "then_branch"),
-                        try signature.function(node, attribute: "else_branch"),
-                    ],
-                    leading: 1,
-                    choose: { condition throws(WeftError) in try truth(of: condition, node: node.name) ? 0 : 1 }
-                )
-            }
-        )
+        functional(name, isStateful: isStateful, leading: 1, inputs: "Tin", outputs: "Tout") { node, signature throws(WeftError) in
+            CallKernel(
+                node: node.name,
+                signature: signature,
+                branches: [
+                    try signature.function(node, attribute: "then_branch"),
+                    try signature.function(node, attribute: "else_branch"),
+                ],
+                leading: 1,
+                choose: { condition throws(WeftError) in try truth(of: condition, node: node.name) ? 0 : 1 }
+            )
+        }
     }
 
     private static func caseOp(_ name: String, isStateful: Bool) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: nil,
-            isStateful: isStateful,
-            outputTypes: { node, inputs throws(WeftError) in
-                try checkInputs(node, inputs, leading: 1, typesAttribute: "Tin")
-                return try types(node, "Tout").map { OutputType($0) }
-            },
-            makeKernel: { node throws(WeftError) in
-                let signature = try CallSignature(node, inputsAttribute: "Tin", outputsAttribute: "Tout")
-                let names = try functionNames(node, "branches")
-                guard !names.isEmpty else {
-                    throw WeftError(.invalidArgument, "node '\(node.name)' (\(node.op)) needs at least one branch")
-                }
-                let branches = try names.map { (name) throws(WeftError) in try signature.function(node, named: name) }
-                return CallKernel(node: node.name, signature: signature, branches: branches, leading: 1) {
-                    index throws(WeftError) in
-                    try branch(index, count: branches.count, node: node.name)
-                }
+        functional(name, isStateful: isStateful, leading: 1, inputs: "Tin", outputs: "Tout") { node, signature throws(WeftError) in
+            let names = try functionNames(node, "branches")
+            guard !names.isEmpty else {
+                throw WeftError(.invalidArgument, "node '\(node.name)' (\(node.op)) needs at least one branch")
             }
-        )
+            let branches = try names.map { (name) throws(WeftError) in try signature.function(node, named: name) }
+            return CallKernel(node: node.name, signature: signature, branches: branches, leading: 1) {
+                index throws(WeftError) in
+                try branch(index, count: branches.count, node: node.name)
+            }
+        }
     }
 
     private static func whileOp(_ name: String, isStateful: Bool) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: nil,
-            isStateful: isStateful,
-            outputTypes: { node, inputs throws(WeftError) in
-                try checkInputs(node, inputs, leading: 0, typesAttribute: "T")
-                return try types(node, "T").map { OutputType($0) }
-            },
-            makeKernel: { node throws(WeftError) in
-                let loop = try CallSignature(node, inputsAttribute: "T", outputsAttribute: "T")
-                let body = try loop.function(node, attribute: "body")
-                // The condition takes the loop variables and returns one tensor of any type.
-                let condition = try CallSignature(inputs: loop.inputs, outputs: nil)
-                    .function(node, attribute: "cond")
-                return WhileKernel(node: node.name, signature: loop, condition: condition, body: body)
-            }
-        )
+        functional(name, isStateful: isStateful, leading: 0, inputs: "T", outputs: "T") { node, loop throws(WeftError) in
+            let body = try loop.function(node, attribute: "body")
+            // The condition takes the loop variables and returns one tensor of any type.
+            let condition = try CallSignature(inputs: loop.inputs, outputs: nil).function(node, attribute: "cond")
+            return WhileKernel(node: node.name, signature: loop, condition: condition, body: body)
+        }
     }
 
     private static func call(_ name: String, isStateful: Bool) -> OpDefinition {
+        functional(name, isStateful: isStateful, leading: 0, inputs: "Tin", outputs: "Tout") { node, signature throws(WeftError) in
+            CallKernel(node: node.name, signature: signature, branches: [try signature.function(node, attribute: "f")], leading: 0) {
+                _ in 0
+            }
+        }
+    }
+
+    /// A functional op: `leading` inputs of its own, then one per entry of the `inputs` type list,
+    /// and outputs of the `outputs` type list; `makeKernel` gets the checked call signature.
+    private static func functional(
+        _ name: String,
+        isStateful: Bool,
+        leading: Int,
+        inputs: String,
+        outputs: String,
+        makeKernel: @escaping @Sendable (NodeInfo, CallSignature) throws(WeftError) -> any OpKernel
+    ) -> OpDefinition {
         OpDefinition(
             name,
             inputCount: nil,
             isStateful: isStateful,
-            outputTypes: { node, inputs throws(WeftError) in
-                try checkInputs(node, inputs, leading: 0, typesAttribute: "Tin")
-                return try types(node, "Tout").map { OutputType($0) }
+            outputTypes: { node, inputTypes throws(WeftError) in
+                try checkInputs(node, inputTypes, leading: leading, typesAttribute: inputs)
+                return try types(node, outputs).map { OutputType($0) }
             },
             makeKernel: { node throws(WeftError) in
-                let signature = try CallSignature(node, inputsAttribute: "Tin", outputsAttribute: "Tout")
-                let function = try signature.function(node, attribute: "f")
-                return CallKernel(node: node.name, signature: signature, branches: [function], leading: 0) {
-                    _ in 0
-                }
+                try makeKernel(node, try CallSignature(node, inputsAttribute: inputs, outputsAttribute: outputs))
             }
         )
     }

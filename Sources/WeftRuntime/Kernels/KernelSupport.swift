@@ -291,4 +291,18 @@ extension OpDefinition {
             return [OutputType(inputs[index].dtype)]
         }
     }
+
+    /// A stateless op with one output of its first input's dtype, computed by `body`.
+    static func single(
+        _ name: String,
+        inputs: Int,
+        _ body: @escaping @Sendable (OpKernelContext) throws(WeftError) -> Tensor
+    ) -> OpDefinition {
+        OpDefinition(
+            name,
+            inputCount: inputs,
+            outputTypes: outputOfInput(0),
+            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try body(context))] } }
+        )
+    }
 }

@@ -16,27 +16,24 @@ enum MathOps {
 
     /// A binary arithmetic op with broadcasting; both inputs have the type `T`.
     private static func binary(_ name: String, _ operation: BinaryOp) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: 2,
-            outputTypes: sameTypeInputs(name, output: nil),
-            makeKernel: { node throws(WeftError) in
-                let declared = try node.optionalType("T")
-                return ClosureKernel { context throws(WeftError) in
-                    let a = try context.input(0)
-                    try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
-                    return [.tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))]
-                }
-            }
-        )
+        broadcasting(name, operation, output: nil)
     }
 
     /// A comparison with broadcasting, giving `bool`.
     private static func comparison(_ name: String, _ operation: ComparisonOp) -> OpDefinition {
+        broadcasting(name, operation, output: .bool)
+    }
+
+    /// An op on two broadcast inputs of the type `T`, giving `output` (`nil`: `T`).
+    private static func broadcasting(
+        _ name: String,
+        _ operation: some BroadcastingOp,
+        output: DType?
+    ) -> OpDefinition {
         OpDefinition(
             name,
             inputCount: 2,
-            outputTypes: sameTypeInputs(name, output: .bool),
+            outputTypes: sameTypeInputs(name, output: output),
             makeKernel: { node throws(WeftError) in
                 let declared = try node.optionalType("T")
                 return ClosureKernel { context throws(WeftError) in
@@ -152,7 +149,13 @@ enum MathOps {
 ///
 /// Integer ops wrap on overflow like TensorFlow's C++ kernels (never trapping), and integer
 /// division or modulus by zero is an `invalidArgument`.
-enum BinaryOp: Sendable, CaseIterable {
+/// An element-wise op on two tensors that broadcast against each other.
+protocol BroadcastingOp: Sendable {
+    /// `a` op `b`, broadcast; `op` and `node` name the node in errors.
+    func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor
+}
+
+enum BinaryOp: BroadcastingOp, CaseIterable {
     /// `x + y`.
     case add
     /// `x - y`.
@@ -339,7 +342,7 @@ private func integerPow<T: IntegerElement>(_ base: T, _ exponent: T) -> T {
 // MARK: - Comparisons and logic
 
 /// An element-wise comparison with broadcasting; the result is `bool`.
-enum ComparisonOp: Sendable {
+enum ComparisonOp: BroadcastingOp {
     /// `x < y`.
     case less
     /// `x <= y`.

@@ -4,31 +4,17 @@
 enum SliceOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
-        single("Slice", inputs: 3, slice),
+        OpDefinition.single("Slice", inputs: 3, slice),
         stridedSlice,
         stridedSliceGrad,
         unpack,
         split,
         splitV,
-        single("ReverseV2", inputs: 2, reverse),
-        single("Reverse", inputs: 2, reverseV1),
+        OpDefinition.single("ReverseV2", inputs: 2, reverse),
+        OpDefinition.single("Reverse", inputs: 2, reverseV1),
         reverseSequence,
-        single("Roll", inputs: 3, roll),
+        OpDefinition.single("Roll", inputs: 3, roll),
     ]
-
-    /// An op with one output of its first input's dtype, computed by `body`.
-    private static func single(
-        _ name: String,
-        inputs: Int,
-        _ body: @escaping @Sendable (OpKernelContext) throws(WeftError) -> Tensor
-    ) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: inputs,
-            outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try body(context))] } }
-        )
-    }
 
     /// The elements of `x` at `begin[d] + k * step[d]` for `k < count[d]` in every dimension.
     static func gather(

@@ -4,24 +4,11 @@
 enum SpaceOps {
     /// The ops of this family, for `OpRegistry.standard`.
     static let definitions: [OpDefinition] = [
-        single("SpaceToBatchND", inputs: 3, spaceToBatch),
-        single("BatchToSpaceND", inputs: 3, batchToSpace),
+        OpDefinition.single("SpaceToBatchND", inputs: 3, spaceToBatch),
+        OpDefinition.single("BatchToSpaceND", inputs: 3, batchToSpace),
         depthOp("SpaceToDepth", toDepth: true),
         depthOp("DepthToSpace", toDepth: false),
     ]
-
-    private static func single(
-        _ name: String,
-        inputs: Int,
-        _ body: @escaping @Sendable (OpKernelContext) throws(WeftError) -> Tensor
-    ) -> OpDefinition {
-        OpDefinition(
-            name,
-            inputCount: inputs,
-            outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { _ in ClosureKernel { context throws(WeftError) in [.tensor(try body(context))] } }
-        )
-    }
 
     /// `block_shape` (`M` positive values) and the `[M, 2]` paddings or crops (non-negative).
     private static func blocks(
