@@ -163,7 +163,7 @@ final class IOLoop {
 
         router = try Socket(context: core.context, type: ZMQ_ROUTER, role: "ROUTER on \(listen)")
         try router.set(ZMQ_ROUTER_MANDATORY, 1 as Int32)  // an unroutable reply is an error, not silence
-        try Self.configureCommon(router, configuration, ipv6: listen.contains("["))
+        try Self.configureCommon(router, configuration, ipv6: listen.contains("["), pings: false)
         var domain: (service: ZAPService, name: String)?
         do {
             if let security = core.security { domain = try Self.secure(router, security, core: core) }
@@ -224,18 +224,23 @@ final class IOLoop {
         }
     }
 
-    /// Options every socket of a node gets.
+    /// Options every socket of a node gets. Only the connecting side of a connection `pings`:
+    /// its PINGs carry a TTL, so the accepting ROUTER drops a connection that goes silent just as
+    /// well without pinging back, and a coordinator with many workers connected does not wake
+    /// for its own heartbeat on each of them every interval (the answers to theirs are enough).
     private static func configureCommon(
         _ socket: Socket,
         _ configuration: MessagingNode.Configuration,
-        ipv6: Bool
+        ipv6: Bool,
+        pings: Bool
     )
         throws(WeftError)
     {
         try socket.set(ZMQ_MAXMSGSIZE, Int64(configuration.maxMessageSize))
         try socket.set(ZMQ_SNDHWM, Int32(clamping: configuration.highWaterMark))
         try socket.set(ZMQ_RCVHWM, Int32(clamping: configuration.highWaterMark))
-        try socket.set(ZMQ_HEARTBEAT_IVL, Int32(clamping: configuration.heartbeatInterval.millisecondsRoundedUp))
+        let interval = pings ? Int32(clamping: configuration.heartbeatInterval.millisecondsRoundedUp) : 0
+        try socket.set(ZMQ_HEARTBEAT_IVL, interval)
         try socket.set(ZMQ_HEARTBEAT_TIMEOUT, Int32(clamping: configuration.heartbeatTimeout.millisecondsRoundedUp))
         try socket.set(ZMQ_HEARTBEAT_TTL, Int32(clamping: configuration.heartbeatTimeout.millisecondsRoundedUp))
         if ipv6 { try socket.set(ZMQ_IPV6, 1 as Int32) }
@@ -617,7 +622,7 @@ final class IOLoop {
                 Int32(clamping: configuration.maxReconnectInterval.millisecondsRoundedUp)
             )
             try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: configuration.connectTimeout.millisecondsRoundedUp))
-            try Self.configureCommon(dealer, configuration, ipv6: address.contains("["))
+            try Self.configureCommon(dealer, configuration, ipv6: address.contains("["), pings: true)
             if let security = core.security { try secure(dealer, to: address, security) }
             let endpoint = "inproc://weft.monitor.\(core.serial).\(nextPeerSerial)"
             nextPeerSerial += 1
