@@ -135,7 +135,17 @@ struct CostGraph {
     }
 
     private mutating func costNodes(_ graph: RuntimeGraph, shapes: ShapeInference, model: CostModel) {
-        let rates = devices.map(model.rates(of:))
+        // Devices of equal rates (all of them, uncalibrated) price a node once between them.
+        var classOfRates: [CostModel.Rates: Int] = [:]
+        var rates: [CostModel.Rates] = []
+        let rateClass = devices.map { device -> Int in
+            let deviceRates = model.rates(of: device)
+            if let known = classOfRates[deviceRates] { return known }
+            classOfRates[deviceRates] = rates.count
+            rates.append(deviceRates)
+            return rates.count - 1
+        }
+        var classSeconds = [Double](repeating: 0, count: rates.count)
         cost = [Double](repeating: 0, count: nodeCount * deviceCount)
         meanCost = [Double](repeating: 0, count: nodeCount)
         persistentBytes = [Int](repeating: 0, count: nodeCount)
@@ -144,9 +154,10 @@ struct CostGraph {
         let measuring = model.hasMeasurements
         for index in 0..<nodeCount {
             let work = OpWork.of(node: index, in: graph, shapes: shapes)
+            for (position, classRates) in rates.enumerated() { classSeconds[position] = classRates.seconds(work) }
             var total = 0.0
             for device in 0..<deviceCount {
-                var seconds = rates[device].seconds(work)
+                var seconds = classSeconds[rateClass[device]]
                 if measuring,
                     let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device])
                 {
@@ -213,15 +224,11 @@ struct CostGraph {
     }
 
     private mutating func costTransfers(model: CostModel) {
-        latency = [Double](repeating: 0, count: deviceCount * deviceCount)
-        secondsPerByte = [Double](repeating: 0, count: deviceCount * deviceCount)
+        (latency, secondsPerByte) = model.linkMatrix(devices)
         for p in 0..<deviceCount {
             for q in 0..<deviceCount where p != q {
-                let link = model.link(from: devices[p], to: devices[q])
-                latency[p * deviceCount + q] = link.latency
-                secondsPerByte[p * deviceCount + q] = 1 / link.bytesPerSecond
-                meanLatency += link.latency
-                meanSecondsPerByte += 1 / link.bytesPerSecond
+                meanLatency += latency[p * deviceCount + q]
+                meanSecondsPerByte += secondsPerByte[p * deviceCount + q]
             }
         }
         let pairs = Double(max(deviceCount * (deviceCount - 1), 1))
@@ -237,14 +244,24 @@ struct CostGraph {
         groupCost = [Double](repeating: 0, count: groups.count)
         allowed = [Bool](repeating: false, count: groups.count * deviceCount)
         pinned = [Int](repeating: -1, count: groups.count)
+        let listed = problem.devices.count
         for (group, description) in groups.enumerated() {
             for member in description.members {
                 groupBytes[group] += persistentBytes[member]
                 groupCost[group] += meanCost[member]
             }
-            for device in description.allowed { allowed[group * deviceCount + deviceIndex[device]!] = true }
+            let row = group * deviceCount
+            if description.fixed == nil && description.allowed.count == listed {
+                // Constraints only filter the listed devices, so a group that kept all of them
+                // allows the first `listed` indices: no lookup per device and group.
+                for device in 0..<listed { allowed[row + device] = true }
+            } else {
+                for device in description.allowed {
+                    if let index = deviceIndex[device] { allowed[row + index] = true }
+                }
+            }
             if let fixed = description.fixed ?? (description.allowed.count == 1 ? description.allowed[0] : nil) {
-                pinned[group] = deviceIndex[fixed]!
+                pinned[group] = deviceIndex[fixed] ?? -1
             }
         }
     }

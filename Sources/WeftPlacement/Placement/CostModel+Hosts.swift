@@ -23,7 +23,26 @@ extension CostModel {
         /// and nothing stands in for it.
         func link(from source: DeviceName, to destination: DeviceName) -> Link? {
             guard let from = hostOf[source], let to = hostOf[destination] else { return nil }
-            return links[Pair(from: from, to: to)] ?? (from == to ? sameHost : otherHosts)
+            return link(fromHost: from, toHost: to)
+        }
+
+        /// The link from host `from` to host `to`, or `nil` when nothing stands for it.
+        func link(fromHost from: String, toHost to: String) -> Link? {
+            links[Pair(from: from, to: to)] ?? (from == to ? sameHost : otherHosts)
+        }
+
+        /// The host of each device, as an index into the returned hosts, or `nil` when unknown.
+        func hosts(of devices: [DeviceName]) -> (hostOfDevice: [Int?], hosts: [String]) {
+            var index: [String: Int] = [:]
+            var hosts: [String] = []
+            let hostOfDevice = devices.map { device -> Int? in
+                guard let host = hostOf[device] else { return nil }
+                if let known = index[host] { return known }
+                index[host] = hosts.count
+                hosts.append(host)
+                return hosts.count - 1
+            }
+            return (hostOfDevice, hosts)
         }
 
         /// Places `device` on `host`.

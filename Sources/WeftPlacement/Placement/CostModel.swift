@@ -114,6 +114,40 @@ public struct CostModel: Sendable {
         links[Pair(from: source, to: destination)] ?? hosts.link(from: source, to: destination) ?? link
     }
 
+    /// The links between every ordered pair of `devices` as `link(from:to:)` answers them, at
+    /// `[p * devices.count + q]` (zero on the diagonal). Resolved once per pair of hosts, not of
+    /// devices: a cluster of a thousand workers is priced without a million lookups.
+    func linkMatrix(_ devices: [DeviceName]) -> (latency: [Double], secondsPerByte: [Double]) {
+        let count = devices.count
+        let (hostOfDevice, hostNames) = hosts.hosts(of: devices)
+        // One class per known host, and one last class for devices of no known host.
+        let classes = hostNames.count + 1
+        var classLink = [Link](repeating: link, count: classes * classes)
+        for (a, from) in hostNames.enumerated() {
+            for (b, to) in hostNames.enumerated() {
+                classLink[a * classes + b] = hosts.link(fromHost: from, toHost: to) ?? link
+            }
+        }
+        var latency = [Double](repeating: 0, count: count * count)
+        var secondsPerByte = latency
+        func set(_ p: Int, _ q: Int, _ link: Link) {
+            latency[p * count + q] = link.latency
+            secondsPerByte[p * count + q] = 1 / link.bytesPerSecond
+        }
+        let classOf = hostOfDevice.map { $0 ?? hostNames.count }
+        for p in 0..<count {
+            for q in 0..<count where p != q { set(p, q, classLink[classOf[p] * classes + classOf[q]]) }
+        }
+        guard !links.isEmpty else { return (latency, secondsPerByte) }
+        var index: [DeviceName: Int] = [:]
+        for (position, device) in devices.enumerated() { index[device] = position }
+        for (pair, link) in links {
+            guard let p = index[pair.from], let q = index[pair.to], p != q else { continue }
+            set(p, q, link)
+        }
+        return (latency, secondsPerByte)
+    }
+
     /// Sets the link from `source` to `destination` only.
     public mutating func setLink(_ link: Link, from source: DeviceName, to destination: DeviceName) {
         links[Pair(from: source, to: destination)] = link
