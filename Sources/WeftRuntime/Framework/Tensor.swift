@@ -93,6 +93,21 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// Makes a tensor from elements in row-major order.
     public init<Element: TensorElement>(_ elements: [Element], shape: TensorShape) throws(WeftError) {
         try Self.checkCount(elements.count, shape)
+        self.init(copying: elements, shape: shape)
+    }
+
+    /// Makes a rank-1 tensor.
+    public init<Element: TensorElement>(_ elements: [Element]) {
+        self.init(copying: elements, shape: TensorShape([elements.count]))
+    }
+
+    /// Makes a scalar.
+    public init<Element: TensorElement>(_ scalar: Element) {
+        self.init(copying: [scalar], shape: .scalar)
+    }
+
+    /// A tensor of `shape` holding `elements`, whose count the caller made match.
+    private init<Element: TensorElement>(copying elements: [Element], shape: TensorShape) {
         self.init(uninitialized: Element.dtype, shape: shape)
         elements.withUnsafeBytes { bytes in
             // An empty array may have no address; there is nothing to copy then.
@@ -101,23 +116,14 @@ public struct Tensor: Sendable, CustomStringConvertible {
         }
     }
 
-    /// Makes a rank-1 tensor.
-    public init<Element: TensorElement>(_ elements: [Element]) {
-        try! self.init(elements, shape: TensorShape([elements.count]))  // count always matches
-    }
-
-    /// Makes a scalar.
-    public init<Element: TensorElement>(_ scalar: Element) {
-        try! self.init([scalar], shape: .scalar)  // count always matches
-    }
-
     /// The number of elements.
     public var elementCount: Int { shape.elementCount }
     /// The number of payload bytes.
     public var byteCount: Int { shape.elementCount * dtype.byteSize }
 
-    /// Reads the elements without copying. The type must match `dtype`.
-    public func withElements<Element: TensorElement, R>(
+    /// Reads the elements without copying. The type must match `dtype`: callers switch on the
+    /// dtype first, so this is the package's own low-level access; users read `scalars(as:)`.
+    package func withElements<Element: TensorElement, R>(
         of type: Element.Type,
         _ body: (UnsafeBufferPointer<Element>) throws -> R
     ) rethrows -> R {
@@ -127,8 +133,9 @@ public struct Tensor: Sendable, CustomStringConvertible {
         )
     }
 
-    /// Writes the elements of a tensor this code just allocated and has not yet shared.
-    public func withMutableElements<Element: TensorElement, R>(
+    /// Writes the elements of a tensor this code just allocated and has not yet shared; the
+    /// type must match `dtype`, as for `withElements(of:_:)`.
+    package func withMutableElements<Element: TensorElement, R>(
         of type: Element.Type,
         _ body: (UnsafeMutableBufferPointer<Element>) throws -> R
     ) rethrows -> R {
