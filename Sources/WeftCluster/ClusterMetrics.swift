@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 import WeftPlacement
 import WeftRuntime
 
@@ -7,21 +8,39 @@ import WeftRuntime
 /// that serves them (`weft coordinator --metrics-listen`) chooses the backend, and without one
 /// these calls cost next to nothing.
 ///
-/// Metric objects are made at each event rather than kept: the backend is chosen at start-up,
-/// after which the factory hands back the same series for the same name and labels.
+/// The series every step touches are made once, on first use, which comes after the process
+/// chose its backend at start-up: making a metric object takes the factory's lock and
+/// allocates. Series of rare events (errors, pushes to a new peer) are made when they happen;
+/// the factory hands back the same series for the same name and labels.
 enum ClusterMetrics {
     /// Who ran a step: the coordinator, or a worker a client sent it to directly.
     enum Route: String {
         case coordinator, direct
+
+        fileprivate var index: Int { self == .coordinator ? 0 : 1 }
     }
+
+    private static let routes: [Route] = [.coordinator, .direct]
+    private static let okSteps = routes.map {
+        Counter(label: "weft_steps_total", dimensions: [("route", $0.rawValue), ("outcome", "ok")])
+    }
+    private static let stepDurations = routes.map {
+        Timer(label: "weft_step_duration_seconds", dimensions: [("route", $0.rawValue)])
+    }
+    private static let okPartitions = Counter(label: "weft_partition_runs_total", dimensions: [("outcome", "ok")])
+    private static let partitionDurations = Timer(label: "weft_partition_run_duration_seconds")
 
     /// A step that finished: counted by route and outcome (`ok` or the error's code) and timed.
     /// Each step is counted once in the cluster, by the process its client asked, so summing
     /// `weft_steps_total` over the coordinator and the workers gives every step.
     static func stepFinished(duration: Duration, error: WeftError?, route: Route = .coordinator) {
-        Counter(label: "weft_steps_total", dimensions: [("route", route.rawValue), ("outcome", outcome(error))])
-            .increment()
-        Timer(label: "weft_step_duration_seconds", dimensions: [("route", route.rawValue)]).record(duration: duration)
+        if let error {
+            Counter(label: "weft_steps_total", dimensions: [("route", route.rawValue), ("outcome", "\(error.code)")])
+                .increment()
+        } else {
+            okSteps[route.index].increment()
+        }
+        stepDurations[route.index].record(duration: duration)
     }
 
     /// A partition a worker ran, for the coordinator or a client's direct route (which is a
@@ -36,8 +55,12 @@ enum ClusterMetrics {
         var error = pushError
         if case .failure(let failure) = result { error = failure }
         let duration = ContinuousClock.now - started
-        Counter(label: "weft_partition_runs_total", dimensions: [("outcome", outcome(error))]).increment()
-        Timer(label: "weft_partition_run_duration_seconds").record(duration: duration)
+        if let error {
+            Counter(label: "weft_partition_runs_total", dimensions: [("outcome", "\(error.code)")]).increment()
+        } else {
+            okPartitions.increment()
+        }
+        partitionDurations.record(duration: duration)
         if DirectStepID.isDirect(step) { stepFinished(duration: duration, error: error, route: .direct) }
         guard let statistics = collector?.statistics else { return }
         var byOp: [String: (runs: Int64, seconds: Double)] = [:]
@@ -52,10 +75,22 @@ enum ClusterMetrics {
         }
     }
 
+    /// The push counters of each peer, made at its first push.
+    private static let pushCounters = Mutex<[String: (tensors: Counter, bytes: Counter)]>([:])
+
     /// A tensor a worker pushed to a peer.
     static func tensorPushed(to peer: String, bytes: Int) {
-        Counter(label: "weft_pushed_tensors_total", dimensions: [("peer", peer)]).increment()
-        Counter(label: "weft_pushed_bytes_total", dimensions: [("peer", peer)]).increment(by: Int64(bytes))
+        let counters = pushCounters.withLock { counters in
+            if let known = counters[peer] { return known }
+            let made = (
+                tensors: Counter(label: "weft_pushed_tensors_total", dimensions: [("peer", peer)]),
+                bytes: Counter(label: "weft_pushed_bytes_total", dimensions: [("peer", peer)])
+            )
+            counters[peer] = made
+            return made
+        }
+        counters.tensors.increment()
+        counters.bytes.increment(by: Int64(bytes))
     }
 
     /// The heartbeats a worker missed, counted when the next one arrives `silence` after the
@@ -71,9 +106,5 @@ enum ClusterMetrics {
     /// A worker the coordinator declared dead.
     static func workerDeclaredDead(_ worker: String) {
         Counter(label: "weft_workers_declared_dead_total", dimensions: [("worker", worker)]).increment()
-    }
-
-    private static func outcome(_ error: WeftError?) -> String {
-        error.map { "\($0.code)" } ?? "ok"
     }
 }
