@@ -158,7 +158,7 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Writes a node's outputs into its consumers' slots and counts them down.
     private func deliver(_ node: StepPlan.Node, _ outputs: [Value], into next: inout [Int]) {
         for (output, fetch) in node.fetched { fetched[fetch] = outputs[output] }
-        for edge in node.edges {
+        for edge in plan.edges[node.edges] {
             if edge.input >= 0 { slots[edge.slot] = outputs[edge.output] }
             if pending[edge.consumer].subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                 next.append(edge.consumer)

@@ -349,7 +349,7 @@ final class StepExecution: Sendable {
         _ next: inout [Ready]
     ) {
         let node = plan.nodes[index]
-        for edge in node.edges {
+        for edge in plan.edges[node.edges] {
             let consumer = plan.nodes[edge.consumer]
             let local = consumer.local
             let inputDead: Bool

@@ -52,8 +52,9 @@ public final class StepPlan: Sendable {
         /// Data inputs that are not fed: a Merge is dead when all of them are.
         let unfedDataInputs: Int
         let outputCount: Int
-        /// Edges to the nodes this one feeds or controls.
-        let edges: [Edge]
+        /// Its edges to the nodes it feeds or controls, in the plan's flat `edges`: one array
+        /// for the whole plan keeps a step's walk over edges in contiguous memory.
+        let edges: Range<Int>
         /// Outputs the caller fetches, with the fetch's position.
         let fetched: [(output: Int, fetch: Int)]
 
@@ -70,7 +71,7 @@ public final class StepPlan: Sendable {
             inputBase: Int,
             unfedDataInputs: Int,
             outputCount: Int,
-            edges: [Edge],
+            edges: Range<Int>,
             fetched: [(output: Int, fetch: Int)]
         ) {
             self.name = name
@@ -97,6 +98,8 @@ public final class StepPlan: Sendable {
     }
 
     let nodes: [Node]
+    /// Every node's edges, node after node (`Node.edges`).
+    let edges: [Edge]
     let layout: FrameLayout
     /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
     /// goes by what the steps before it learned, and runs them inline.
@@ -253,6 +256,8 @@ public final class StepPlan: Sendable {
         var finalLayout = layout
         var nodes: [Node] = []
         nodes.reserveCapacity(order.count)
+        var flatEdges: [Edge] = []
+        flatEdges.reserveCapacity(edges.reduce(0) { $0 + $1.count })
         for (position, node) in order.enumerated() {
             let info = graph.nodes[node].info
             let kernel: any OpKernel
@@ -267,6 +272,8 @@ public final class StepPlan: Sendable {
             if kinds[position] == .merge && unfed[position] < inputs[position].count {
                 finalLayout.frames[frame].initialDead[local] = -1  // a fed input is live from the start
             }
+            let edgeStart = flatEdges.count
+            flatEdges += edges[position]
             nodes.append(
                 Node(
                     name: info.name,
@@ -281,12 +288,13 @@ public final class StepPlan: Sendable {
                     inputBase: layout.inputBase[position],
                     unfedDataInputs: unfed[position],
                     outputCount: graph.nodes[node].outputTypes.count,
-                    edges: edges[position],
+                    edges: edgeStart..<flatEdges.count,
                     fetched: fetchedBy[position]
                 )
             )
         }
         self.nodes = nodes
+        self.edges = flatEdges
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
         self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
