@@ -70,18 +70,22 @@ final class SimpleStepExecution: @unchecked Sendable {
         enqueue(ready, into: &queue, policy)
         var budget = if case .inexpensive(let limit) = policy { limit } else { Int.max }
         var next: [Int] = []
+        // One array for every node's inputs: a kernel that returns leaves it unshared, so the
+        // next node reuses its storage (one that keeps it, an async one, gets a copy on write).
+        var inputs: [Value] = []
         while let index = queue.pop() {
             guard budget > 0 else { return handToPool([index] + queue.drain()) }
             budget -= 1
             let node = plan.nodes[index]
-            guard !failed.load(ordering: .relaxed), let inputs = takeInputs(node) else {
+            guard !failed.load(ordering: .relaxed), takeInputs(node, into: &inputs) else {
                 complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
                 continue
             }
-            let started = step.statistics == nil ? nil : ContinuousClock.now
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
-                kernel.computeAsync(OpKernelContext(node: node.name, inputs: inputs, step: step)) { result in
-                    node.record(started: started, inputs: inputs, result, step: self.step)
+                let started = step.statistics == nil ? nil : ContinuousClock.now
+                let taken = inputs  // the kernel's own: the loop reuses `inputs`
+                kernel.computeAsync(OpKernelContext(node: node.name, inputs: taken, step: step)) { result in
+                    node.record(started: started, inputs: taken, result, step: self.step)
                     var next: [Int] = []
                     self.complete(index, result, into: &next)
                     self.process(next, self.inline)
@@ -89,28 +93,28 @@ final class SimpleStepExecution: @unchecked Sendable {
                 continue
             }
             let result = node.compute(index, inputs, step: step, costs: plan.costs)
-            node.record(started: started, inputs: inputs, result, step: step)
+            // The inputs go now, as they would with the node's own array.
+            inputs.removeAll(keepingCapacity: true)
             complete(index, result, into: &next)
             enqueue(next, into: &queue, policy)
             next.removeAll(keepingCapacity: true)
         }
     }
 
-    /// The node's inputs, taken out of their slots (each is read once, so memory held by a
-    /// value goes as soon as its last consumer ran); `nil` if a slot is empty, which the
-    /// counting protocol rules out.
-    private func takeInputs(_ node: StepPlan.Node) -> [Value]? {
-        var inputs: [Value] = []
-        inputs.reserveCapacity(node.inputs.count)
+    /// Puts the node's inputs in `inputs`, taken out of their slots (each is read once, so
+    /// memory held by a value goes as soon as its last consumer ran); `false` if a slot is
+    /// empty, which the counting protocol rules out.
+    private func takeInputs(_ node: StepPlan.Node, into inputs: inout [Value]) -> Bool {
+        inputs.removeAll(keepingCapacity: true)
         for source in node.inputs {
             switch source {
             case .feed(let feed): inputs.append(.tensor(feeds[feed]))
             case .slot(let slot):
-                guard let value = slots[slot].take() else { return nil }
+                guard let value = slots[slot].take() else { return false }
                 inputs.append(value)
             }
         }
-        return inputs
+        return true
     }
 
     /// Adds to `queue` the ready nodes this thread may run and hands the rest to the pool, as
@@ -187,18 +191,25 @@ final class SimpleStepExecution: @unchecked Sendable {
 }
 
 extension StepPlan.Node {
-    /// Runs the kernel on this thread, timing it when `costs` asks, so the plan learns whether
-    /// an expensive op is quick.
+    /// Runs the kernel on this thread. It is timed only when the step collects statistics
+    /// (and recorded) or `costs` asks, so the plan learns whether an expensive op is quick: an
+    /// untimed node reads no clock.
     func compute(_ index: Int, _ inputs: [Value], step: StepContext, costs: KernelCosts) -> Result<[Value], WeftError> {
-        let began = isExpensive && costs.shouldTime(index, step: step.id) ? ContinuousClock.now : nil
-        let result: Result<[Value], WeftError>
-        do throws(WeftError) {
-            result = .success(try kernel.compute(OpKernelContext(node: name, inputs: inputs, step: step)))
-        } catch {
-            result = .failure(error)
-        }
-        if let began { costs.learn(index, ranFor: ContinuousClock.now - began) }
+        let learns = isExpensive && costs.shouldTime(index, step: step.id)
+        guard learns || step.statistics != nil else { return compute(inputs, step: step) }
+        let began = ContinuousClock.now
+        let result = compute(inputs, step: step)
+        if learns { costs.learn(index, ranFor: ContinuousClock.now - began) }
+        record(started: began, inputs: inputs, result, step: step)
         return result
+    }
+
+    private func compute(_ inputs: [Value], step: StepContext) -> Result<[Value], WeftError> {
+        do throws(WeftError) {
+            return .success(try kernel.compute(OpKernelContext(node: name, inputs: inputs, step: step)))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Times a node that ran, when the step collects statistics (`started` is set only then).

@@ -93,13 +93,13 @@ final class StepExecution: Sendable {
                 enqueue(complete(current, result), into: &queue, policy)
                 continue
             }
-            let started = step.statistics == nil ? nil : ContinuousClock.now
             if node.kind == .switch || node.kind == .merge {
                 enqueue(complete(current, route(node, inputs)), into: &queue, policy)
                 continue
             }
             let live = inputs.compactMap { $0 }
             if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
+                let started = step.statistics == nil ? nil : ContinuousClock.now
                 kernel.computeAsync(OpKernelContext(node: node.name, inputs: live, step: step)) { result in
                     node.record(started: started, inputs: live, result, step: self.step)
                     self.process(self.complete(current, result.map(Outputs.values)), self.inline)
@@ -107,7 +107,6 @@ final class StepExecution: Sendable {
                 continue
             }
             let result = node.compute(current.node, live, step: step, costs: plan.costs)
-            node.record(started: started, inputs: live, result, step: step)
             enqueue(complete(current, result.map(Outputs.values)), into: &queue, policy)
         }
     }
@@ -516,9 +515,7 @@ final class StepExecution: Sendable {
                 guard let value = input(source) else { throw WeftError(.internal, "'\(node.name)' ran without its inputs") }
                 inputs.append(value)
             }
-            let started = step.statistics == nil ? nil : ContinuousClock.now
             let result = node.compute(index, inputs, step: step, costs: plan.costs)
-            node.record(started: started, inputs: inputs, result, step: step)
             let values = try result.get()
             guard values.count == node.outputCount else {
                 throw WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)")
