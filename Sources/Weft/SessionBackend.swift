@@ -118,7 +118,7 @@ public final class LocalSessionBackend: SessionBackend {
             let step = state.nextStep
             state.nextStep += 1
             let count = graph.nodeCount
-            if count != state.nodeCount {
+            if count != state.nodeCount || state.runtime == nil {
                 // The graph grew: load the new nodes; plans of the old graph stay valid but are
                 // rebuilt so they see nodes that now exist.
                 state.runtime = try RuntimeGraph(
@@ -130,22 +130,34 @@ public final class LocalSessionBackend: SessionBackend {
                 state.nodeCount = count
                 state.plans.removeAll()
             }
-            if state.plans[signature] == nil {
-                state.plans[signature] = try StepPlan(
-                    graph: state.runtime!,
-                    feeds: signature.feeds,
-                    fetches: fetches,
-                    targets: targets,
-                    optimizations: optimizations
-                )
+            // One lookup of the signature per step: hashing it is a good part of a small step.
+            let plan: StepPlan
+            if let known = state.plans[signature] {
+                plan = known
+            } else {
+                plan = try self.plan(for: signature, in: &state)
             }
             state.running[step] = cancellation
-            return (state.plans[signature]!, step)
+            return (plan, step)
         }
         let collector = collectStatistics ? StepStatisticsCollector() : nil
         collector?.record(partitionGraph: plan.optimizedGraph)
         let context = StepContext(id: step, resources: resources, statistics: collector, cancellation: cancellation)
         return StartedStep(plan: plan, context: context, collector: collector)
+    }
+
+    /// Builds and keeps the plan of a signature the session has not run since its graph grew.
+    private func plan(for signature: Signature, in state: inout State) throws(WeftError) -> StepPlan {
+        guard let runtime = state.runtime else { throw WeftError(.internal, "the session's graph was not loaded") }
+        let plan = try StepPlan(
+            graph: runtime,
+            feeds: signature.feeds,
+            fetches: signature.fetches,
+            targets: signature.targets,
+            optimizations: optimizations
+        )
+        state.plans[signature] = plan
+        return plan
     }
 
     /// Leaves the running steps.

@@ -23,8 +23,9 @@ public struct Variable: Sendable, Hashable {
     public let initialValue: Output
 
     /// `name:0`: the variable reference, or a resource variable's handle. Ops that update the
-    /// variable take it; fetching a variable reads its value.
-    public var output: Output { operation.output(0) }
+    /// variable take it; fetching a variable reads its value. Kept rather than looked up in the
+    /// graph, since every fetch of the variable asks for it.
+    public let output: Output
     /// The element type.
     public var dtype: DType { initialValue.dtype }
     /// The variable's node name.
@@ -80,6 +81,7 @@ public struct Variable: Sendable, Hashable {
             }
         }
         (operation, initialValue, initializer, value) = nodes
+        output = operation.output(0)
         graph.recordVariable(initializer: initializer.name)
     }
 

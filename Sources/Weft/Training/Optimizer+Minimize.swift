@@ -91,5 +91,6 @@ extension Variable {
         self.initializer = initializer
         self.value = value
         self.initialValue = initialValue
+        self.output = operation.output(0)
     }
 }
