@@ -441,7 +441,13 @@ public final class RemoteSessionBackend: SessionBackend {
         let signature = step.signature
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { step.feeds[$0] } }
         for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
-        let fetched = values.map { $0! }  // routes are kept only when they answer every fetch
+        // Routes are kept only when they answer every fetch; a reply that does not is the worker's fault.
+        let fetched = try values.map { (value) throws(WeftError) -> Tensor in
+            guard let value else {
+                throw WeftError(.internal, "worker \(route.device) left a fetch of the direct route unanswered")
+            }
+            return value
+        }
         let body = reply.envelope.runPartitionReply
         let offset = clockOffsets.update(
             route.device,
