@@ -231,14 +231,24 @@ struct StepRequest {
         graph: Graph,
         collectStatistics: Bool
     ) throws(WeftError) {
-        let outputs = fetches.map(\.fetchedOutput)
-        for output in outputs + Array(feeds.keys) where output.graph !== graph {
-            throw WeftError(.invalidArgument, "the tensor '\(output)' belongs to another graph than this session's")
+        var names: [TensorName] = []
+        names.reserveCapacity(fetches.count)
+        for fetch in fetches {
+            let output = fetch.fetchedOutput
+            try Self.check(output, graph)
+            names.append(output.tensorName)
         }
-        self.feeds = feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
-        self.fetches = outputs.map(\.tensorName)
+        for output in feeds.keys { try Self.check(output, graph) }
+        self.feeds = feeds.isEmpty ? [] : feeds.sorted { $0.key.name < $1.key.name }.map { ($0.key.tensorName, $0.value) }
+        self.fetches = names
         self.targets = targets.map(\.name)
         self.collectStatistics = collectStatistics
+    }
+
+    private static func check(_ output: Output, _ graph: Graph) throws(WeftError) {
+        guard output.graph === graph else {
+            throw WeftError(.invalidArgument, "the tensor '\(output)' belongs to another graph than this session's")
+        }
     }
 
     /// Parses tensor names; a malformed one is `invalidArgument`.
