@@ -49,6 +49,23 @@ import WeftRuntime
         }
     }
 
+    @Test func tensorsOfAnotherGraph_areRefusedAsFetchesAndFeeds() throws {
+        let graph = Graph()
+        let other = Graph()
+        let (input, doubled) = graph.asDefault { () -> (Output, Output) in
+            let input = placeholder(.float, shape: [], name: "x")
+            return (input, input * constant(Float(2)))
+        }
+        let stranger = other.asDefault { constant(Float(1), name: "stranger") }
+        let session = Session(graph: graph)
+        let message = "the tensor 'stranger:0' belongs to another graph than this session's"
+        #expect(throws: WeftError(.invalidArgument, message)) { try session.run(stranger) }
+        #expect(throws: WeftError(.invalidArgument, message)) {
+            try session.run(doubled, feeding: [input: Tensor(Float(3)), stranger: Tensor(Float(1))])
+        }
+        #expect(try session.run(doubled, feeding: [input: Tensor(Float(3))]).scalar(as: Float.self) == 6)
+    }
+
     @Test func fetchForms_oneListAndDictionary() throws {
         let graph = Graph()
         let (a, b, c) = graph.asDefault { () -> (Output, Output, Output) in
