@@ -93,10 +93,6 @@ final class IOLoop {
 
     /// The most messages read from one socket before the others get a turn.
     private static let batch = 256
-    /// Monitor events the loop reacts to.
-    private static let monitoredEvents =
-        ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-        | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
 
     private let core: NodeCore
     private let logger: Logger
@@ -108,7 +104,6 @@ final class IOLoop {
     private let boundAddress: String
     private var peers: [String: Peer] = [:]
     private var pending = PendingRequests<Waiting>()
-    private var nextPeerSerial = 0
     private var routerDirty = true
     private var wakeDirty = true
     /// The epoll instance every socket's descriptor is registered with.
@@ -228,7 +223,7 @@ final class IOLoop {
     /// its PINGs carry a TTL, so the accepting ROUTER drops a connection that goes silent just as
     /// well without pinging back, and a coordinator with many workers connected does not wake
     /// for its own heartbeat on each of them every interval (the answers to theirs are enough).
-    private static func configureCommon(
+    static func configureCommon(
         _ socket: Socket,
         _ configuration: MessagingNode.Configuration,
         ipv6: Bool,
@@ -437,7 +432,7 @@ final class IOLoop {
     /// Milliseconds until the nearest deadline, rounded up; -1 (wait for a socket) if none.
     private func pollTimeout() -> Int {
         var nearest = pending.nextDeadline()
-        if !peers.isEmpty { nearest = min(nearest ?? nextIdleSweep, nextIdleSweep) }
+        if hasConnections { nearest = min(nearest ?? nextIdleSweep, nextIdleSweep) }
         for peer in peers.values where !peer.outbox.isEmpty {
             for queued in peer.outbox where queued.requestID == nil {
                 nearest = min(nearest ?? queued.deadline, queued.deadline)
@@ -610,47 +605,7 @@ final class IOLoop {
     /// The DEALER for `address`, made on first use.
     private func peer(for address: String) throws(WeftError) -> Peer {
         if let peer = peers[address] { return peer }
-        let dealer = try Socket(context: core.context, type: ZMQ_DEALER, role: "DEALER to \(address)")
-        let monitor: Socket
-        do {
-            // Queue nothing for a peer that is not connected: sends fail with EAGAIN instead, so a
-            // request to a dead peer never sits in a socket queue past its deadline.
-            try dealer.set(ZMQ_IMMEDIATE, 1 as Int32)
-            try dealer.set(ZMQ_RECONNECT_IVL, Int32(clamping: configuration.reconnectInterval.millisecondsRoundedUp))
-            try dealer.set(
-                ZMQ_RECONNECT_IVL_MAX,
-                Int32(clamping: configuration.maxReconnectInterval.millisecondsRoundedUp)
-            )
-            try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: configuration.connectTimeout.millisecondsRoundedUp))
-            try Self.configureCommon(dealer, configuration, ipv6: address.contains("["), pings: true)
-            if let security = core.security { try secure(dealer, to: address, security) }
-            let endpoint = "inproc://weft.monitor.\(core.serial).\(nextPeerSerial)"
-            nextPeerSerial += 1
-            try dealer.monitor(endpoint, events: Self.monitoredEvents)
-            monitor = try Socket(context: core.context, type: ZMQ_PAIR, role: "monitor of \(address)")
-            do {
-                // Connected before the DEALER connects, so no event is lost.
-                try monitor.connect(endpoint)
-                try dealer.connect(address)
-            } catch {
-                monitor.close()
-                throw error
-            }
-        } catch let error as ZMQFailure {
-            dealer.close()
-            switch error.errno {
-            case EINVAL, EPROTONOSUPPORT, ENOCOMPATPROTO:
-                throw WeftError(
-                    .invalidArgument,
-                    "cannot connect to '\(address)': \(error.reason); write tcp://HOST:PORT"
-                )
-            default:
-                throw WeftError(.unavailable, "cannot connect to \(address): \(error.reason)")
-            }
-        } catch {
-            dealer.close()
-            throw WeftError.wrapping(error)
-        }
+        let (dealer, monitor) = try DealerSockets.open(to: address, core: core)
         let peer: Peer
         do {
             peer = try Peer(address: address, dealer: dealer, monitor: monitor, now: .now)
@@ -673,26 +628,11 @@ final class IOLoop {
         return peer
     }
 
-    /// Makes the DEALER a CURVE client that expects the key known for `address`.
-    private func secure(_ dealer: Socket, to address: String, _ security: MessagingNode.Security) throws(WeftError) {
-        guard let serverKey = core.state.withLock({ $0.serverKeys[address] }) else {
-            throw WeftError(
-                .unauthenticated,
-                "no public key is known for \(address): list the process there in the cluster file's security section"
-            )
-        }
-        dealer.tensorFrameBytes = configuration.encryptedTensorFrameBytes
-        try dealer.set(ZMQ_CURVE_SERVERKEY, bytes: serverKey.bytes)
-        try dealer.set(ZMQ_CURVE_PUBLICKEY, bytes: security.keyPair.publicKey.bytes)
-        try dealer.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)
-    }
-
     private func handleMonitorEvents(_ peer: Peer) {
         peer.monitorDirty = false
         for _ in 0..<Self.batch {
             guard case .message(let frames) = peer.monitor.receive() else { return }
-            guard let first = frames.first, first.count >= 6 else { continue }
-            let event = Int32(first.bytes.loadUnaligned(as: UInt16.self))
+            guard let event = DealerSockets.event(frames) else { continue }
             switch event {
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
                 // Not on ZMQ_EVENT_CONNECTED: a TCP connection is not yet a ZMTP peer (a listener
@@ -717,14 +657,8 @@ final class IOLoop {
                 if !peer.isUnreachable { peer.link = .connecting }
                 peer.reconnectScheduled = true
                 peer.connectionLost = true
-                // A reply can only come back over the connection its request went out on, and that
-                // one is gone (a new connection gets a new routing identity at the peer).
                 receiveReplies(peer)  // those that arrived before the connection closed
-                let lost = WeftError(
-                    .unavailable,
-                    "the connection to \(peer.address) was lost before it answered; the peer may have "
-                        + "stopped or restarted"
-                )
+                let lost = NodeCore.connectionLost(peer.address)
                 for entry in pending.removeAll(for: peer.address, sent: true) {
                     entry.context.completion(.failure(lost))
                 }
@@ -824,14 +758,13 @@ final class IOLoop {
             )
         }
         peer.lastUsed = .now
-        let result: Result<WireMessage, WeftError>
-        do throws(WeftError) {
-            let message = try decode(envelope, payloads: frames.dropFirst())
-            try envelope.validateReply()
-            result = message.error.map { .failure($0) } ?? .success(message)
-        } catch {
-            result = .failure(WeftError(error.code, "the reply from \(peer.address) is malformed: \(error.message)"))
-        }
+        let result = WireCodec.reply(
+            envelope,
+            payloads: frames.dropFirst(),
+            from: peer.address,
+            maxSplitTensorBytes: configuration.maxMessageSize,
+            logger: logger
+        )
         wokeBlockedCaller = wokeBlockedCaller || entry.context.callerBlocks
         entry.context.completion(result)
     }
@@ -876,7 +809,12 @@ final class IOLoop {
         }
         let message: WireMessage
         do throws(WeftError) {
-            message = try decode(envelope, payloads: frames.dropFirst(2))
+            message = try WireCodec.decode(
+                envelope,
+                payloads: frames.dropFirst(2),
+                maxSplitTensorBytes: configuration.maxMessageSize,
+                logger: logger
+            )
         } catch {
             return reject(identity, requestID: envelope.requestID, error)
         }
@@ -954,37 +892,13 @@ final class IOLoop {
 
     // MARK: Framing
 
-    /// Validates a received message and wraps its payload frames as tensors without copying
-    /// them (see `ReceivedFrame.makeBuffer`); a tensor split into frames is joined, and may hold
-    /// no more than one frame may.
-    private func decode(_ envelope: Weft_Envelope, payloads: ArraySlice<ReceivedFrame>) throws(WeftError) -> WireMessage
-    {
-        try WireCodec.decode(
-            envelope,
-            payloads: payloads,
-            maxSplitTensorBytes: configuration.maxMessageSize,
-            bytes: \.bytes
-        ) { frame, alignment in
-            let (buffer, copied) = frame.makeBuffer(alignment: alignment)
-            if copied { logger.trace("misaligned payload frame copied", metadata: ["bytes": "\(buffer.byteCount)"]) }
-            return buffer
-        }
-    }
-
     // MARK: Deadlines and clean-up
 
     private func expireRequests() {
         let now = ContinuousClock.now
         let expired = pending.expire(now: now)
         for entry in expired {
-            // `unavailable`, not `deadlineExceeded`: a peer that does not answer within the
-            // transport's timeout is treated as unreachable, as TensorFlow reports dead workers;
-            // `deadlineExceeded` stays for a step that outlives the deadline its caller set.
-            let message =
-                entry.sent
-                ? "\(entry.address) did not answer within \(entry.context.timeout)"
-                : "\(entry.address) could not be reached within \(entry.context.timeout): no connection to it came up"
-            entry.context.completion(.failure(WeftError(.unavailable, message)))
+            entry.context.completion(.failure(NodeCore.noAnswer(entry.address, within: entry.context.timeout, sent: entry.sent)))
         }
         // Drop what can no longer leave: expired sends, and requests that completed meanwhile.
         for peer in peers.values where !peer.outbox.isEmpty {
@@ -1006,8 +920,9 @@ final class IOLoop {
     /// a peer opens a new connection.
     private func reapIdlePeers() {
         let now = ContinuousClock.now
-        if !peers.isEmpty, now >= nextIdleSweep {
+        if hasConnections, now >= nextIdleSweep {
             reapCandidates.formUnion(peers.keys)
+            core.direct.closeIdle(before: now - configuration.idlePeerTimeout)
             nextIdleSweep = now + configuration.idlePeerTimeout / 2
         }
         guard !reapCandidates.isEmpty else { return }
@@ -1021,6 +936,9 @@ final class IOLoop {
         }
         reapCandidates.removeAll()
     }
+
+    /// Whether any DEALER is open, this thread's or blocked callers' (`DirectDealers`).
+    private var hasConnections: Bool { !peers.isEmpty || core.direct.count.load(ordering: .relaxed) > 0 }
 
     /// Closes `peer`'s DEALER and forgets it; the next message to its address opens a new one.
     private func remove(_ peer: Peer) {

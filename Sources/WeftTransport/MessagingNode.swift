@@ -220,9 +220,25 @@ public final class MessagingNode: Sendable {
                     + "use request(_:to:timeout:completion:) from handlers and completions"
             )
         }
+        let (id, frames) = try encodeRequest(message, timeout: timeout)
+        let taken = core.direct.take(address)
+        if case .ready(let dealer) = taken {
+            switch core.direct.request(on: dealer, frames, id: id, timeout: timeout, core: core) {
+            case .answered(let result):
+                core.direct.put(dealer)
+                return try result.get()
+            case .ended(let error):
+                core.direct.discard(dealer)
+                throw error
+            case .notSent:
+                core.direct.discard(dealer)
+            }
+        }
         let waiter = try ReplyWaiter.make()
-        _ = startRequest(message, to: address, timeout: timeout, callerBlocks: true, completion: waiter.deliver)
-        return try waiter.wait().get()
+        submitRequest(id: id, frames: frames, to: address, timeout: timeout, callerBlocks: true, completion: waiter.deliver)
+        let result = waiter.wait()
+        if case .absent = taken { core.direct.open(address, core: core) }
+        return try result.get()
     }
 
     /// Sends a message that needs no reply (a heartbeat, a tensor pushed to a peer). If no
@@ -265,7 +281,9 @@ public final class MessagingNode: Sendable {
             defer { state.serverKeys[address] = key }
             return state.serverKeys[address].map { $0 != key } ?? false
         }
-        if changed { core.submit(.forget(address: address)) }
+        guard changed else { return }
+        core.direct.forget(address)
+        core.submit(.forget(address: address))
     }
 
     // MARK: Support for tests and tools
@@ -293,18 +311,13 @@ public final class MessagingNode: Sendable {
         timeout: Duration
     ) async throws(WeftError) -> WireMessage {
         try await awaitReply { completion in
-            core.submit(
-                .request(
-                    OutgoingRequest(
-                        id: requestID,
-                        address: address,
-                        frames: frames.map(OutgoingFrame.bytes),
-                        deadline: .now + timeout,
-                        timeout: timeout,
-                        callerBlocks: false,
-                        completion: completion
-                    )
-                )
+            submitRequest(
+                id: requestID,
+                frames: frames.map(OutgoingFrame.bytes),
+                to: address,
+                timeout: timeout,
+                callerBlocks: false,
+                completion: completion
             )
             return requestID
         }
@@ -316,31 +329,50 @@ public final class MessagingNode: Sendable {
         _ message: consuming WireMessage,
         to address: String,
         timeout: Duration,
-        callerBlocks: Bool = false,
         completion: @escaping Completion
     ) -> UInt64 {
+        do throws(WeftError) {
+            let (id, frames) = try encodeRequest(message, timeout: timeout)
+            submitRequest(id: id, frames: frames, to: address, timeout: timeout, callerBlocks: false, completion: completion)
+            return id
+        } catch {
+            NodeCore.completeLater(completion, .failure(error))
+            return 0
+        }
+    }
+
+    /// A request's id and frames: the envelope with the id and, when it has none, the deadline.
+    private func encodeRequest(
+        _ message: consuming WireMessage,
+        timeout: Duration
+    ) throws(WeftError) -> (id: UInt64, frames: [OutgoingFrame]) {
         let id = core.makeRequestID()
         message.envelope.requestID = id
         if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = timeout.millisecondsRoundedUp }
-        do throws(WeftError) {
-            let frames = try WireCodec.frames(for: message)
-            core.submit(
-                .request(
-                    OutgoingRequest(
-                        id: id,
-                        address: address,
-                        frames: frames,
-                        deadline: .now + timeout,
-                        timeout: timeout,
-                        callerBlocks: callerBlocks,
-                        completion: completion
-                    )
+        return (id, try WireCodec.frames(for: message))
+    }
+
+    private func submitRequest(
+        id: UInt64,
+        frames: [OutgoingFrame],
+        to address: String,
+        timeout: Duration,
+        callerBlocks: Bool,
+        completion: @escaping Completion
+    ) {
+        core.submit(
+            .request(
+                OutgoingRequest(
+                    id: id,
+                    address: address,
+                    frames: frames,
+                    deadline: .now + timeout,
+                    timeout: timeout,
+                    callerBlocks: callerBlocks,
+                    completion: completion
                 )
             )
-        } catch {
-            NodeCore.completeLater(completion, .failure(error))
-        }
-        return id
+        )
     }
 
     /// Bridges a callback request to async/await, cancelling the request with the task.
@@ -438,7 +470,10 @@ final class NodeCore: Sendable {
     let serial: Int
     /// Left when the I/O thread has stopped.
     let finished = DispatchGroup()
+    /// The DEALERs blocked callers send on themselves.
+    let direct = DirectDealers()
     private let nextRequestID = Atomic<UInt64>(1)
+    private let nextSocketSerial = Atomic<Int>(0)
     private static let serials = Atomic<Int>(0)
 
     init(
@@ -457,6 +492,11 @@ final class NodeCore: Sendable {
 
     func makeRequestID() -> UInt64 {
         nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    /// A number no other socket of this node has, for inproc endpoints.
+    func makeSocketSerial() -> Int {
+        nextSocketSerial.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
     /// Queues a command and wakes the I/O thread if it waits; after close, fails a request with
@@ -482,6 +522,7 @@ final class NodeCore: Sendable {
             return (Self.isIOThread(state), Self.claimWakeUp(&state))
         }
         waker?.wake()
+        direct.close()
         return onIOThread
     }
 
@@ -513,6 +554,28 @@ final class NodeCore: Sendable {
 
     static func closedError(_ address: String) -> WeftError {
         WeftError(.cancelled, "the request to \(address) was cancelled: this process closed its messaging node")
+    }
+
+    /// What a request gets whose connection was lost before the reply came: a reply can only
+    /// come back over the connection its request went out on (a new connection gets a new
+    /// routing identity at the peer).
+    static func connectionLost(_ address: String) -> WeftError {
+        WeftError(
+            .unavailable,
+            "the connection to \(address) was lost before it answered; the peer may have stopped or restarted"
+        )
+    }
+
+    /// What a request gets that no reply answered within `timeout`: `unavailable`, not
+    /// `deadlineExceeded`, since a peer that does not answer within the transport's timeout is
+    /// treated as unreachable, as TensorFlow reports dead workers; `deadlineExceeded` stays for a
+    /// step that outlives the deadline its caller set.
+    static func noAnswer(_ address: String, within timeout: Duration, sent: Bool) -> WeftError {
+        let message =
+            sent
+            ? "\(address) did not answer within \(timeout)"
+            : "\(address) could not be reached within \(timeout): no connection to it came up"
+        return WeftError(.unavailable, message)
     }
 
     /// The frames of a reply that reports `error`.

@@ -1,3 +1,4 @@
+import Logging
 import WeftProto
 import WeftRuntime
 
@@ -33,6 +34,42 @@ extension WireCodec {
             }
         }
         return WireMessage(envelope: envelope, tensors: tensors)
+    }
+
+    /// Validates a received message and wraps its payload frames as tensors without copying
+    /// them (see `ReceivedFrame.makeBuffer`); a tensor split into frames is joined, and may hold
+    /// no more than one frame may.
+    static func decode(
+        _ envelope: Weft_Envelope,
+        payloads: ArraySlice<ReceivedFrame>,
+        maxSplitTensorBytes: Int,
+        logger: Logger
+    ) throws(WeftError) -> WireMessage {
+        try decode(envelope, payloads: payloads, maxSplitTensorBytes: maxSplitTensorBytes, bytes: \.bytes) {
+            frame,
+            alignment in
+            let (buffer, copied) = frame.makeBuffer(alignment: alignment)
+            if copied { logger.trace("misaligned payload frame copied", metadata: ["bytes": "\(buffer.byteCount)"]) }
+            return buffer
+        }
+    }
+
+    /// What a reply from `address` answers its request with: its message, the error its status
+    /// reports, or why it is malformed.
+    static func reply(
+        _ envelope: Weft_Envelope,
+        payloads: ArraySlice<ReceivedFrame>,
+        from address: String,
+        maxSplitTensorBytes: Int,
+        logger: Logger
+    ) -> Result<WireMessage, WeftError> {
+        do throws(WeftError) {
+            let message = try decode(envelope, payloads: payloads, maxSplitTensorBytes: maxSplitTensorBytes, logger: logger)
+            try envelope.validateReply()
+            return message.error.map { .failure($0) } ?? .success(message)
+        } catch {
+            return .failure(WeftError(error.code, "the reply from \(address) is malformed: \(error.message)"))
+        }
     }
 
     /// One buffer holding the bytes of `frames` in order: a tensor that arrived split. Its size

@@ -1,0 +1,300 @@
+import CZeroMQ
+import Logging
+import Synchronization
+import WeftRuntime
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// DEALERs that threads blocked in `MessagingNode.requestAndWait` send on and receive from
+/// themselves.
+///
+/// Through the I/O thread a blocking request costs two thread wake-ups beyond libzmq's own round
+/// trip (the caller wakes the I/O thread to send, the I/O thread wakes the caller with the
+/// reply), most of what a small remote step costs beyond the raw round trip (`weft bench step`).
+///
+/// A dealer belongs to one thread at a time: it is taken from the pool and put back under the
+/// pool's mutex, whose full memory barrier is what libzmq requires of a socket that moves
+/// between threads. The first blocking request to an address goes through the I/O thread and
+/// opens a dealer beside it, which later requests use once its handshake has succeeded; so a
+/// peer that cannot be reached, or refuses the keys, is reported as the I/O thread reports it.
+/// A dealer closes when its connection is lost, when nobody used it for `idlePeerTimeout`, when
+/// the peer's key changes, and when the node closes.
+final class DirectDealers: Sendable {
+    /// What the pool has for an address.
+    enum Taken {
+        /// A connected dealer, now the caller's until it puts it back.
+        case ready(DirectDealer)
+        /// None to spare: send through the I/O thread.
+        case none
+        /// None at all: send through the I/O thread, then `open` one.
+        case absent
+    }
+
+    private struct State {
+        var idle: [String: [DirectDealer]] = [:]
+        /// Dealers open per address, idle or taken.
+        var open: [String: Int] = [:]
+        /// Counts each address's key changes: a dealer made with an older key closes when put back.
+        var keyChanges: [String: Int] = [:]
+        var closed = false
+    }
+
+    /// The most dealers per address: one per thread that blocks on it at once, up to this.
+    private static let perAddress = 16
+
+    private let state = Mutex(State())
+    /// A pipe whose reading end is readable once the node closes, so that callers blocked on
+    /// their dealers stop waiting; -1 when no pipe could be made, and then no dealer is opened.
+    private let closing: Int32
+    private let closed: Int32
+    /// Dealers open now, so the I/O thread knows whether to sweep idle ones.
+    let count = Atomic<Int>(0)
+
+    init() {
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) == 0 {
+            for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        }
+        closing = ends[0]
+        closed = ends[1]
+    }
+
+    deinit {
+        if closing >= 0 { Glibc.close(closing) }
+        if closed >= 0 { Glibc.close(closed) }
+    }
+
+    /// Takes a connected dealer to `address` for the caller's request.
+    func take(_ address: String) -> Taken {
+        state.withLock { state -> Taken in
+            guard !state.closed, closing >= 0 else { return .none }
+            guard var idle = state.idle[address], !idle.isEmpty else {
+                return state.open[address, default: 0] == 0 ? .absent : .none
+            }
+            defer { state.idle[address] = idle }
+            for index in idle.indices.reversed() {
+                let dealer = idle[index]
+                dealer.readEvents()
+                switch dealer.link {
+                case .connecting: continue
+                case .ready:
+                    idle.remove(at: index)
+                    return .ready(dealer)
+                case .broken:
+                    idle.remove(at: index)
+                    Self.discard(dealer, &state)
+                    count.subtract(1, ordering: .relaxed)
+                }
+            }
+            return .none
+        }
+    }
+
+    /// Opens a dealer to `address` for later requests, unless the pool is closed or has its
+    /// share of them already. A dealer that cannot be made is no loss: requests go through the
+    /// I/O thread, which reports why.
+    func open(_ address: String, core: NodeCore) {
+        let keyChanges = state.withLock { state -> Int? in
+            guard !state.closed, closing >= 0, state.open[address, default: 0] < Self.perAddress else { return nil }
+            state.open[address, default: 0] += 1
+            return state.keyChanges[address, default: 0]
+        }
+        guard let keyChanges else { return }
+        guard let sockets = try? DealerSockets.open(to: address, core: core) else {
+            return state.withLock { state in state.open[address, default: 1] -= 1 }
+        }
+        let dealer = DirectDealer(address: address, dealer: sockets.dealer, monitor: sockets.monitor, keyChanges: keyChanges)
+        count.add(1, ordering: .relaxed)
+        put(dealer)
+    }
+
+    /// Gives a dealer back after a request that left its connection usable.
+    func put(_ dealer: DirectDealer) {
+        dealer.lastUsed = .now
+        state.withLock { state in
+            guard !state.closed, dealer.keyChanges == state.keyChanges[dealer.address, default: 0] else {
+                Self.discard(dealer, &state)
+                count.subtract(1, ordering: .relaxed)
+                return
+            }
+            state.idle[dealer.address, default: []].append(dealer)
+        }
+    }
+
+    /// Closes a dealer whose connection is gone or whose request ended the caller's use of it.
+    func discard(_ dealer: DirectDealer) {
+        state.withLock { state in Self.discard(dealer, &state) }
+        count.subtract(1, ordering: .relaxed)
+    }
+
+    /// Closes the dealers to `address`: its key changed. Those in use close when put back.
+    func forget(_ address: String) {
+        state.withLock { state in
+            state.keyChanges[address, default: 0] += 1
+            for dealer in state.idle.removeValue(forKey: address) ?? [] {
+                Self.discard(dealer, &state)
+                count.subtract(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Closes the dealers nobody used since `cutoff`.
+    func closeIdle(before cutoff: ContinuousClock.Instant) {
+        state.withLock { state in
+            for (address, idle) in state.idle {
+                let unused = idle.filter { $0.lastUsed < cutoff }
+                guard !unused.isEmpty else { continue }
+                state.idle[address] = idle.filter { $0.lastUsed >= cutoff }
+                for dealer in unused { Self.discard(dealer, &state) }
+                count.subtract(unused.count, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Closes every idle dealer and wakes the callers blocked on the others, which close theirs.
+    func close() {
+        state.withLock { state in
+            state.closed = true
+            for dealer in state.idle.values.joined() {
+                dealer.close()
+                count.subtract(1, ordering: .relaxed)
+            }
+            state.idle.removeAll()
+        }
+        guard closed >= 0 else { return }
+        var byte: UInt8 = 1
+        while write(closed, &byte, 1) < 0, errno == EINTR {}
+    }
+
+    /// Sends a request on `dealer` and waits for its reply, the loss of the connection, the
+    /// deadline or the node's closing.
+    func request(
+        on dealer: DirectDealer,
+        _ frames: [OutgoingFrame],
+        id: UInt64,
+        timeout: Duration,
+        core: NodeCore
+    ) -> DirectDealer.Outcome {
+        dealer.request(frames, id: id, deadline: .now + timeout, timeout: timeout, closing: closing, core: core)
+    }
+
+    private static func discard(_ dealer: DirectDealer, _ state: inout State) {
+        dealer.close()
+        state.open[dealer.address, default: 1] -= 1
+    }
+}
+
+/// One DEALER (and its monitor) that a blocked caller sends its request on and receives the
+/// reply from; see `DirectDealers`.
+final class DirectDealer: @unchecked Sendable {
+    // Sendable: one thread uses it at a time, handed over only under `DirectDealers`' mutex.
+
+    /// Where the dealer's connection stands.
+    enum Link {
+        /// No handshake has succeeded yet.
+        case connecting
+        /// Connected: requests may use it.
+        case ready
+        /// The connection failed or was lost: close the dealer.
+        case broken
+    }
+
+    /// How a request on a dealer ended.
+    enum Outcome {
+        /// The reply, or the error it or its deadline brought; the dealer can be used again.
+        case answered(Result<WireMessage, WeftError>)
+        /// The request did not leave: send it through the I/O thread. Close the dealer.
+        case notSent
+        /// The connection was lost or the node closed, with the error for the caller. Close the dealer.
+        case ended(WeftError)
+    }
+
+    let address: String
+    let keyChanges: Int
+    private let dealer: Socket
+    private let monitor: Socket
+    private(set) var link = Link.connecting
+    var lastUsed: ContinuousClock.Instant = .now
+
+    init(address: String, dealer: Socket, monitor: Socket, keyChanges: Int) {
+        self.address = address
+        self.dealer = dealer
+        self.monitor = monitor
+        self.keyChanges = keyChanges
+    }
+
+    func close() {
+        dealer.close()  // stops the monitor before its reader goes
+        monitor.close()
+    }
+
+    /// Reads the monitor's events without blocking.
+    func readEvents() {
+        while case .message(let frames) = monitor.receive() {
+            switch DealerSockets.event(frames) {
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: if link == .connecting { link = .ready }
+            case ZMQ_EVENT_CONNECT_RETRIED, ZMQ_EVENT_DISCONNECTED, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                link = .broken
+            default: break
+            }
+        }
+    }
+
+    fileprivate func request(
+        _ frames: [OutgoingFrame],
+        id: UInt64,
+        deadline: ContinuousClock.Instant,
+        timeout: Duration,
+        closing: Int32,
+        core: NodeCore
+    ) -> Outcome {
+        guard dealer.send(frames) == .sent else { return .notSent }
+        lastUsed = .now
+        var items = [
+            zmq_pollitem_t(socket: dealer.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+            zmq_pollitem_t(socket: monitor.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+            zmq_pollitem_t(socket: nil, fd: closing, events: Int16(ZMQ_POLLIN), revents: 0),
+        ]
+        while true {
+            // Replies first: one that arrived just before its connection closed still counts.
+            if let reply = receiveReply(id, core: core) { return .answered(reply) }
+            readEvents()
+            if link == .broken { return .ended(NodeCore.connectionLost(address)) }
+            if items[2].revents != 0 { return .ended(NodeCore.closedError(address)) }
+            let now = ContinuousClock.now
+            guard now < deadline else {
+                return .answered(.failure(NodeCore.noAnswer(address, within: timeout, sent: true)))
+            }
+            let wait = Int(clamping: (deadline - now).millisecondsRoundedUp)
+            if zmq_poll(&items, Int32(items.count), wait) < 0, zmq_errno() != EINTR {
+                return .ended(WeftError(.internal, "waiting for \(address): \(ZMQFailure.text(zmq_errno()))"))
+            }
+        }
+    }
+
+    /// The outcome of the reply to request `id`, if it has arrived; replies to earlier requests
+    /// that gave up waiting are dropped.
+    private func receiveReply(_ id: UInt64, core: NodeCore) -> Result<WireMessage, WeftError>? {
+        while case .message(let frames) = dealer.receive() {
+            guard let header = frames.first, frames.count <= Socket.maxFrames,
+                let envelope = try? WireCodec.envelope(from: header.bytes), envelope.requestID == id
+            else {
+                core.logger.debug("reply to no waiting request dropped", metadata: ["peer.address": "\(address)"])
+                continue
+            }
+            return WireCodec.reply(
+                envelope,
+                payloads: frames.dropFirst(),
+                from: address,
+                maxSplitTensorBytes: core.configuration.maxMessageSize,
+                logger: core.logger
+            )
+        }
+        return nil
+    }
+}
