@@ -273,6 +273,10 @@ public final class MessagingNode: Sendable {
     /// `Configuration.idlePeerTimeout`, and those still being reached.
     public var openPeers: Int { core.openPeers.load(ordering: .relaxed) }
 
+    /// How many DEALERs threads blocked in `requestAndWait` hold now, idle or in use: after
+    /// its first blocking request to an address, a thread sends and receives on one of its own.
+    public var openDirectConnections: Int { core.direct.count.load(ordering: .relaxed) }
+
     /// Sets the public key of the process at `address`, for connections this node makes from now
     /// on; a connection up with another key is dropped. Does nothing on a node without keys.
     public func trust(_ key: CurveKey, at address: String) {
