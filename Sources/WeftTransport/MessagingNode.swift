@@ -16,7 +16,9 @@ import Darwin
 ///
 /// Every method may be called from any thread. Calls only queue work for the I/O thread and
 /// wake it through an `inproc://` pair (whose sending half is used only under its own lock);
-/// the ROUTER and DEALERs are touched by the I/O thread alone, for their whole life. The I/O
+/// the ROUTER and DEALERs are touched by the I/O thread alone, for their whole life. The one
+/// exception is `requestAndWait`, whose thread sends and receives on a DEALER of its own once
+/// it has one (see `DirectDealers`). The I/O
 /// thread runs the handler and request completions, so both must return quickly: hand anything
 /// slow (a step, a lock that may be held long) to another queue or task.
 ///
