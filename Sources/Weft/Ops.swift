@@ -185,6 +185,15 @@ public func reshape(_ x: Output, to shape: [Int], name: String? = nil) -> Output
     }
 }
 
+/// A tensor of `shape` whose every element is the scalar `value` (`tf.fill`): made where it
+/// runs, so a large tensor costs the graph only its shape.
+public func fill(_ shape: [Int], with value: Output, name: String? = nil) -> Output {
+    opScope(value.graph, name, default: "Fill") { opName in
+        let dims = constant(shape.map(Int64.init), name: "dims")
+        return OpBuilder.fill(dims, value: value, name: opName)
+    }
+}
+
 /// Builds an op with helper nodes the way TensorFlow does: helpers inside a name scope
 /// (`rowsum/reduction_indices`) and the op itself named after the scope (`rowsum`).
 func opScope(_ graph: Graph, _ name: String?, default fallback: String, _ body: (_ opName: String) -> Output) -> Output

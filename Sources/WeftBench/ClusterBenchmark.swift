@@ -46,6 +46,8 @@ public enum ClusterBenchmark {
         public var bytesSentPerStep: Int
         /// The step's throughput at the median, bytes per second.
         public var stepBandwidth: Double { Double(bytes) / step.statistics.median }
+        /// A step fetching the tensor from the worker that holds it to the client; `nil` unless asked for.
+        public var fetchStep: LocalBenchmark.Timing?
         /// The same step on a cluster whose sockets speak CURVE; `nil` unless asked for.
         public var curveStep: LocalBenchmark.Timing?
         /// What CURVE adds to the step at the median, as a fraction of the plain step (target: at most 0.3).
@@ -56,7 +58,7 @@ public enum ClusterBenchmark {
 
     /// A session on `cluster` with `foo` (42) on `/job:worker/task:0`, initialized; with the
     /// cluster's keys when it has them.
-    private static func variableSession(_ cluster: ProcessCluster) throws -> (Session, Variable) {
+    static func variableSession(_ cluster: ProcessCluster) throws -> (Session, Variable) {
         let graph = Graph()
         let (variable, initialize) = graph.asDefault { () -> (Variable, Weft.Operation) in
             let variable = graph.device("/job:worker/task:0") { Variable(Float(42), name: "foo") }
@@ -151,16 +153,29 @@ public enum ClusterBenchmark {
     }
 
     /// Measures raw one-way bandwidth, then steps that push a `bytes`-byte tensor held on
-    /// `/job:worker/task:0` to an op on `/job:worker/task:1`; with `curve`, the same steps on a
-    /// cluster whose sockets speak CURVE too.
-    public static func transfer(executable: URL, bytes: Int, iterations: Int, curve: Bool = false) throws -> TransferReport {
+    /// `/job:worker/task:0` to an op on `/job:worker/task:1`; with `fetch`, also steps that fetch
+    /// it to the client; with `curve`, the same steps on a cluster whose sockets speak CURVE too.
+    public static func transfer(
+        executable: URL,
+        bytes: Int,
+        iterations: Int,
+        curve: Bool = false,
+        fetch: Bool = false
+    ) throws -> TransferReport {
         let rawBandwidth = try withEchoServer(executable: executable) { address in
             try RawZeroMQBenchmark.bandwidth(to: address, payloadBytes: bytes, iterations: iterations)
         }
         let plain = try ProcessCluster(executable: executable, jobs: JobCounts(parsing: "worker=2"))
-        let (step, bytesSent) = try transferSteps(plain, bytes: bytes, iterations: iterations, name: "")
+        let (step, bytesSent, fetchStep) = try transferSteps(
+            plain,
+            bytes: bytes,
+            iterations: iterations,
+            name: "",
+            fetch: fetch
+        )
         plain.stop()
         var report = TransferReport(bytes: bytes, rawBandwidth: rawBandwidth, step: step, bytesSentPerStep: bytesSent)
+        report.fetchStep = fetchStep
         if curve {
             let secured = try ProcessCluster(
                 executable: executable,
@@ -173,20 +188,23 @@ public enum ClusterBenchmark {
         return report
     }
 
-    /// Times steps moving a `bytes`-byte tensor from one worker of `cluster` to the other.
+    /// Times steps moving a `bytes`-byte tensor from one worker of `cluster` to the other and,
+    /// with `fetch`, steps fetching it from the worker that holds it to this client.
     private static func transferSteps(
         _ cluster: ProcessCluster,
         bytes: Int,
         iterations: Int,
-        name: String
-    ) throws -> (LocalBenchmark.Timing, Int) {
+        name: String,
+        fetch: Bool = false
+    ) throws -> (LocalBenchmark.Timing, Int, LocalBenchmark.Timing?) {
         let graph = Graph()
-        let (initialize, received) = graph.asDefault { () -> (Weft.Operation, Weft.Operation) in
+        let (initialize, held, received) = graph.asDefault { () -> (Weft.Operation, Variable, Weft.Operation) in
+            // Filled on the worker, so the graph carries only the shape, whatever the size.
             let held = graph.device("/job:worker/task:0") {
-                Variable(Tensor([Float](repeating: 1, count: bytes / 4)), name: "held")
+                Variable(initialValue: fill([bytes / 4], with: constant(Float(1))), name: "held")
             }
             let received = graph.device("/job:worker/task:1") { identity(held.value, name: "received") }
-            return (globalVariablesInitializer(), received.operation)
+            return (globalVariablesInitializer(), held, received.operation)
         }
         let session = try Session(target: cluster.address, graph: graph, options: try options(cluster))
         defer { session.close() }
@@ -196,13 +214,24 @@ public enum ClusterBenchmark {
         let step = try LocalBenchmark.measure(
             "distributed step moving \(bytes >> 20) MiB between workers\(name)",
             iterations: iterations,
-            warmup: 3
+            warmup: min(3, iterations)
         ) { try session.run(received) }
-        return (step, metadata.stepStatistics.bytesSent)
+        guard fetch else { return (step, metadata.stepStatistics.bytesSent, nil) }
+        let fetched = try LocalBenchmark.measure(
+            "distributed step fetching the \(bytes >> 20) MiB tensor to the client\(name)",
+            iterations: iterations,
+            warmup: min(1, iterations)
+        ) {
+            let value = try session.run(held)
+            guard value.byteCount == bytes / 4 * 4 else {
+                throw WeftError(.dataLoss, "the client received \(value.byteCount) bytes of \(bytes / 4 * 4)")
+            }
+        }
+        return (step, metadata.stepStatistics.bytesSent, fetched)
     }
 
     /// Runs `body` against an echo server in a child process, then stops the child.
-    private static func withEchoServer<R>(executable: URL, _ body: (String) throws -> R) throws -> R {
+    static func withEchoServer<R>(executable: URL, _ body: (String) throws -> R) throws -> R {
         let (process, address) = try ProcessCluster.launch(executable, ["bench", "echo-server", "--exit-with-parent"])
         defer {
             process.terminate()
