@@ -1,6 +1,6 @@
 import Testing
 import WeftProto
-import WeftRuntime
+@testable import WeftRuntime
 
 /// Constant folding in step plans: what depends only on constants is computed once when the plan
 /// is built; as in TensorFlow, a folded node that the step reads runs as a constant of its own
@@ -77,6 +77,34 @@ import WeftRuntime
         let plan = try StepPlan(graph: graph, feeds: [], fetches: [TensorName(node: "bad", index: 0)], targets: [])
         #expect(Set(plan.nodeNames) == ["v", "shape", "bad"])
         #expect { try run(plan, []) } throws: { ($0 as? WeftError)?.code == .invalidArgument }
+    }
+
+    @Test func aFillLargerThanTheFoldingLimit_runsInTheStep_withoutBeingComputedFirst() throws {
+        // 16 MiB of floats: above the 10 MiB a folded value may hold.
+        let graph = try RuntimeGraph(
+            nodes: [
+                const("dims", Tensor([Int64(4), 1 << 20])),
+                const("one", Tensor(Float(1))),
+                node("ones", "Fill", ["dims", "one"], ["T": .with { $0.type = .dtFloat }, "index_type": .with { $0.type = .dtInt64 }]),
+            ],
+            registry: .standard
+        )
+        let plan = try StepPlan(graph: graph, feeds: [], fetches: [TensorName(node: "ones", index: 0)], targets: [])
+        #expect(Set(plan.nodeNames) == ["dims", "one", "ones"])
+        let ones = try run(plan, [])[0]
+        #expect(ones.shape == [4, 1 << 20])
+        #expect(try ones.scalars(as: Float.self).allSatisfy { $0 == 1 })
+    }
+
+    @Test func theBytesAShapedOpWillOutput_areKnownBeforeItRuns() {
+        let dims = Value.tensor(Tensor([Int32(1024), 1024]))
+        #expect(ConstantFolding.announcedBytes("Fill", [dims, .tensor(Tensor(Float(0)))], dtype: .float) == 4 << 20)
+        #expect(ConstantFolding.announcedBytes("BroadcastTo", [.tensor(Tensor(Double(0))), dims], dtype: .double) == 8 << 20)
+        let tiled = Value.tensor(Tensor([Int8(1), 2, 3]))
+        #expect(ConstantFolding.announcedBytes("Tile", [tiled, .tensor(Tensor([Int64(1000)]))], dtype: .int8) == 3000)
+        let huge = Value.tensor(Tensor([Int64(1) << 40, 1 << 40]))
+        #expect(ConstantFolding.announcedBytes("Fill", [huge, .tensor(Tensor(Float(0)))], dtype: .float) == .max)
+        #expect(ConstantFolding.announcedBytes("AddV2", [dims, dims], dtype: .int32) == nil)
     }
 
     @Test func statefulOps_runEveryStep() throws {

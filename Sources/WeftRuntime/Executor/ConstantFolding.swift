@@ -85,6 +85,12 @@ struct ConstantFolding {
                 guard let value = values[producer]?[output] else { return nil }
                 inputs.append(.tensor(value))
             }
+            let isConst = runtime.dataInputs.isEmpty
+            if !isConst, let dtype = runtime.outputTypes.first?.dtype,
+                Self.announcedBytes(runtime.info.op, inputs, dtype: dtype) ?? 0 > Self.maxBytes
+            {
+                return nil
+            }
             var outputs: [Tensor] = []
             var bytes = 0
             for value in try kernel.compute(OpKernelContext(node: runtime.info.name, inputs: inputs, step: step)) {
@@ -92,12 +98,46 @@ struct ConstantFolding {
                 bytes += tensor.buffer.byteCount
                 outputs.append(tensor)
             }
-            let isConst = runtime.dataInputs.isEmpty
             guard outputs.count == runtime.outputTypes.count, isConst || bytes <= Self.maxBytes else { return nil }
             return outputs
         } catch {
             return nil
         }
+    }
+}
+
+extension ConstantFolding {
+    /// The bytes an op that makes a tensor of the shape its inputs give will output, known
+    /// before it runs (Grappler checks the same from inferred shapes): folding a large `Fill`
+    /// must not allocate, and spend the time on, what it could not keep.
+    static func announcedBytes(_ op: String, _ inputs: [Value], dtype: DType) -> Int? {
+        func elements(_ index: Int) -> Int? {
+            guard index < inputs.count, case .tensor(let shape) = inputs[index],
+                let dims = try? KernelChecks.indices(shape, what: "shape", node: op)
+            else { return nil }
+            return product(dims)
+        }
+        let count: Int?
+        switch op {
+        case "Fill": count = elements(0)
+        case "BroadcastTo": count = elements(1)
+        case "Tile":
+            guard case .tensor(let input) = inputs.first, let multiples = elements(1) else { return nil }
+            count = product([input.shape.elementCount, multiples])
+        default: return nil
+        }
+        return count.map { product([$0, max(dtype.byteSize, 1)]) }
+    }
+
+    /// The product of non-negative factors, `Int.max` when it overflows.
+    private static func product(_ factors: [Int]) -> Int {
+        var result = 1
+        for factor in factors {
+            let (next, overflow) = result.multipliedReportingOverflow(by: max(factor, 0))
+            if overflow { return .max }
+            result = next
+        }
+        return result
     }
 }
 
