@@ -32,7 +32,13 @@ enum DealerSockets {
                 Int32(clamping: configuration.maxReconnectInterval.millisecondsRoundedUp)
             )
             try dealer.set(ZMQ_CONNECT_TIMEOUT, Int32(clamping: configuration.connectTimeout.millisecondsRoundedUp))
-            try IOLoop.configureCommon(dealer, configuration, ipv6: address.contains("["), pings: true)
+            try IOLoop.configureCommon(
+                dealer,
+                configuration,
+                ipv6: address.contains("["),
+                pings: true,
+                secured: core.security != nil
+            )
             if let security = core.security { try secure(dealer, to: address, security, core: core) }
             let endpoint = "inproc://weft.monitor.\(core.serial).\(core.makeSocketSerial())"
             try dealer.monitor(endpoint, events: monitoredEvents)
@@ -82,7 +88,6 @@ enum DealerSockets {
                 "no public key is known for \(address): list the process there in the cluster file's security section"
             )
         }
-        dealer.tensorFrameBytes = core.configuration.encryptedTensorFrameBytes
         try dealer.set(ZMQ_CURVE_SERVERKEY, bytes: serverKey.bytes)
         try dealer.set(ZMQ_CURVE_PUBLICKEY, bytes: security.keyPair.publicKey.bytes)
         try dealer.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)

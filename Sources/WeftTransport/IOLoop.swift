@@ -158,7 +158,13 @@ final class IOLoop {
 
         router = try Socket(context: core.context, type: ZMQ_ROUTER, role: "ROUTER on \(listen)")
         try router.set(ZMQ_ROUTER_MANDATORY, 1 as Int32)  // an unroutable reply is an error, not silence
-        try Self.configureCommon(router, configuration, ipv6: listen.contains("["), pings: false)
+        try Self.configureCommon(
+            router,
+            configuration,
+            ipv6: listen.contains("["),
+            pings: false,
+            secured: core.security != nil
+        )
         var domain: (service: ZAPService, name: String)?
         do {
             if let security = core.security { domain = try Self.secure(router, security, core: core) }
@@ -227,10 +233,12 @@ final class IOLoop {
         _ socket: Socket,
         _ configuration: MessagingNode.Configuration,
         ipv6: Bool,
-        pings: Bool
+        pings: Bool,
+        secured: Bool
     )
         throws(WeftError)
     {
+        socket.tensorFrameBytes = configuration.frameBytes(secured: secured)
         try socket.set(ZMQ_MAXMSGSIZE, Int64(configuration.maxMessageSize))
         try socket.set(ZMQ_SNDHWM, Int32(clamping: configuration.highWaterMark))
         try socket.set(ZMQ_RCVHWM, Int32(clamping: configuration.highWaterMark))
@@ -249,7 +257,6 @@ final class IOLoop {
         core: NodeCore
     ) throws(WeftError) -> (service: ZAPService, name: String) {
         let name = "weft.node.\(core.serial)"
-        router.tensorFrameBytes = core.configuration.encryptedTensorFrameBytes
         try router.set(ZMQ_CURVE_SERVER, 1 as Int32)
         try router.set(ZMQ_CURVE_SECRETKEY, bytes: security.keyPair.secretKey.bytes)
         try router.set(ZMQ_ZAP_DOMAIN, bytes: Array(name.utf8))

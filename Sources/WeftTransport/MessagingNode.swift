@@ -59,8 +59,14 @@ public final class MessagingNode: Sendable {
         public var sendTimeout: Duration = .seconds(10)
         /// How long a DEALER to a peer that cannot be reached stays open once unused.
         public var idlePeerTimeout: Duration = .seconds(60)
+        /// A tensor larger than this leaves as several frames of at most this size (default
+        /// 64 MiB), which the receiver joins, one copy of the tensor. libzmq's heartbeat counts a
+        /// connection silent until a whole frame has arrived, so a frame that takes longer to
+        /// cross than the receiver's `heartbeatTimeout` would drop the connection: a client (2 s)
+        /// fetching a 3 GiB tensor whole lost it. At 64 MiB, a link needs 32 MB/s for a 2 s timeout.
+        public var tensorFrameBytes = 64 << 20
         /// With CURVE, a tensor larger than this leaves as several frames of at most this size;
-        /// `nil` (the default) sends each tensor as one frame.
+        /// `nil` (the default) leaves it to `tensorFrameBytes`.
         ///
         /// libzmq encrypts, sends and decrypts each frame whole, on one I/O thread per side, so a
         /// large tensor in one frame is encrypted, then crosses, then is decrypted; in parts these
@@ -68,8 +74,14 @@ public final class MessagingNode: Sendable {
         /// a fresh buffer, one more copy of the tensor: measured on a loaded 2-core machine (16 MiB,
         /// 256 KiB or 1 MiB parts) that cost about 20% more CPU per transfer and no time, so it is
         /// off unless a deployment with idle cores measures a gain. Every node joins split
-        /// tensors whatever this says; plain nodes, which receive a frame in place, always send whole.
+        /// tensors whatever this says.
         public var encryptedTensorFrameBytes: Int?
+
+        /// The largest frame a tensor leaves in on a socket with or without CURVE.
+        func frameBytes(secured: Bool) -> Int {
+            guard secured, let encrypted = encryptedTensorFrameBytes else { return tensorFrameBytes }
+            return Swift.min(encrypted, tensorFrameBytes)
+        }
 
         /// The default configuration.
         public init() {}

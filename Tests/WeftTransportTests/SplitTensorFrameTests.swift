@@ -2,10 +2,15 @@ import Testing
 import WeftProto
 import WeftRuntime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import WeftTransport
 
-/// Tensors that travel as several frames: nodes with CURVE can split large payloads so encryption,
-/// the wire and decryption overlap; every node joins what arrives split.
+/// Tensors that travel as several frames: every node splits a tensor larger than its frame size
+/// (so no frame outlasts a heartbeat timeout), nodes with CURVE can split smaller ones so
+/// encryption, the wire and decryption overlap, and every node joins what arrives split.
 @Suite struct SplitTensorFrameTests {
     @Test func validate_assignsSplitFramesByTheAnnouncedSizes() throws {
         let header = WireCodec.header(
@@ -91,6 +96,32 @@ import WeftRuntime
         let reply = try await client.request(message(tensors: tensors), to: server.boundAddress, timeout: .seconds(30))
 
         #expect(reply.tensors == tensors)
+    }
+
+    @Test func plainNodes_splitTensorsOverTheFrameSize_bothWays_andOnBlockedCallersOwnDealers() async throws {
+        var configuration = MessagingNode.Configuration()
+        configuration.tensorFrameBytes = 4096
+        let server = try EchoNode(configuration: configuration)
+        let client = try makeNode(configuration: configuration)
+        defer {
+            client.close()
+            server.close()
+        }
+        let large = Tensor(uninitialized: .int32, shape: [100_003])  // 98 frames, the last one short
+        large.withMutableElements(of: Int32.self) { elements in
+            for index in elements.indices { elements[index] = Int32(truncatingIfNeeded: index &* 31) }
+        }
+        let tensors = [large, Tensor(Float(2.5))]
+
+        let reply = try await client.request(message(tensors: tensors), to: server.address, timeout: .seconds(30))
+        #expect(reply.tensors == tensors)
+        // The first blocking request goes through the I/O thread, the later ones on the caller's DEALER.
+        for _ in 0..<3 {
+            let blocking = try client.requestAndWait(message(tensors: tensors), to: server.address, timeout: .seconds(30))
+            #expect(blocking.tensors == tensors)
+            usleep(100_000)
+        }
+        #expect(client.openDirectConnections == 1)
     }
 
     @Test func aSplitTensorOverTheReceiversCap_isRefused_andTheNodeKeepsServing() async throws {
