@@ -238,7 +238,7 @@ final class IOLoop {
     )
         throws(WeftError)
     {
-        socket.tensorFrameBytes = configuration.frameBytes(secured: secured)
+        socket.tensorFrameBytes = secured ? configuration.encryptedTensorFrameBytes : nil
         try socket.set(ZMQ_MAXMSGSIZE, Int64(configuration.maxMessageSize))
         try socket.set(ZMQ_SNDHWM, Int32(clamping: configuration.highWaterMark))
         try socket.set(ZMQ_RCVHWM, Int32(clamping: configuration.highWaterMark))
@@ -515,8 +515,8 @@ final class IOLoop {
             )
         case .send(let address, let frames, let deadline):
             dispatch(Queued(frames: frames, requestID: nil, deadline: deadline), to: address)
-        case .reply(let identity, let frames):
-            sendReply(frames, identity: identity)
+        case .reply(let identity, let frames, let frameBytes):
+            sendReply(frames, identity: identity, frameBytes: frameBytes)
         case .cancel(let id):
             if let entry = pending.complete(id) {
                 entry.context.completion(
@@ -850,7 +850,11 @@ final class IOLoop {
         }
         let incoming = IncomingMessage(
             message: message,
-            replyToken: IncomingMessage.ReplyToken(identity: identity, requestID: envelope.requestID),
+            replyToken: IncomingMessage.ReplyToken(
+                identity: identity,
+                requestID: envelope.requestID,
+                frameBytes: WireCodec.replyFrameBytes(asked: envelope.maxReplyFrameBytes)
+            ),
             peerKey: peerKey
         )
         guard let handler = core.state.withLock({ $0.handler }) else {
@@ -882,10 +886,10 @@ final class IOLoop {
         sendReply(NodeCore.errorReply(requestID: requestID, error), identity: identity)
     }
 
-    private func sendReply(_ frames: [OutgoingFrame], identity: [UInt8]) {
+    private func sendReply(_ frames: [OutgoingFrame], identity: [UInt8], frameBytes: Int? = nil) {
         guard !frames.isEmpty else { return }
         routerDirty = true  // a send may take the signal of a request that arrives meanwhile
-        switch router.send(frames, identity: identity) {
+        switch router.send(frames, identity: identity, frameBytes: frameBytes) {
         case .sent:
             break
         case .wouldBlock:

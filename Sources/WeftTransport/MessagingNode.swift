@@ -59,14 +59,17 @@ public final class MessagingNode: Sendable {
         public var sendTimeout: Duration = .seconds(10)
         /// How long a DEALER to a peer that cannot be reached stays open once unused.
         public var idlePeerTimeout: Duration = .seconds(60)
-        /// A tensor larger than this leaves as several frames of at most this size (default
-        /// 64 MiB), which the receiver joins, one copy of the tensor. libzmq's heartbeat counts a
-        /// connection silent until a whole frame has arrived, so a frame that takes longer to
-        /// cross than the receiver's `heartbeatTimeout` would drop the connection: a client (2 s)
-        /// fetching a 3 GiB tensor whole lost it. At 64 MiB, a link needs 32 MB/s for a 2 s timeout.
-        public var tensorFrameBytes = 64 << 20
+        /// The largest frame this node takes a tensor of a reply in: each request asks the peer
+        /// to send larger ones as several frames, which this node joins (one copy of the tensor,
+        /// on the thread that receives the reply). `nil` (the default) takes any size.
+        ///
+        /// libzmq's heartbeat counts a connection silent until a whole frame has arrived, so a
+        /// frame that takes longer to cross than `heartbeatTimeout` drops the connection: a
+        /// client (2 s) fetching a 3 GiB tensor in one frame lost it. Workers and coordinators
+        /// take any size, so their I/O threads never spend seconds joining a tensor.
+        public var replyFrameBytes: Int?
         /// With CURVE, a tensor larger than this leaves as several frames of at most this size;
-        /// `nil` (the default) leaves it to `tensorFrameBytes`.
+        /// `nil` (the default) sends each tensor as one frame.
         ///
         /// libzmq encrypts, sends and decrypts each frame whole, on one I/O thread per side, so a
         /// large tensor in one frame is encrypted, then crosses, then is decrypted; in parts these
@@ -76,12 +79,6 @@ public final class MessagingNode: Sendable {
         /// off unless a deployment with idle cores measures a gain. Every node joins split
         /// tensors whatever this says.
         public var encryptedTensorFrameBytes: Int?
-
-        /// The largest frame a tensor leaves in on a socket with or without CURVE.
-        func frameBytes(secured: Bool) -> Int {
-            guard secured, let encrypted = encryptedTensorFrameBytes else { return tensorFrameBytes }
-            return Swift.min(encrypted, tensorFrameBytes)
-        }
 
         /// The default configuration.
         public init() {}
@@ -181,11 +178,12 @@ public final class MessagingNode: Sendable {
         if !message.envelope.isReply { message.envelope.ack = Weft_Ack() }
         message.envelope.requestID = token.requestID
         do throws(WeftError) {
-            core.submit(.reply(identity: token.identity, frames: try WireCodec.frames(for: message)))
+            let frames = try WireCodec.frames(for: message)
+            core.submit(.reply(identity: token.identity, frames: frames, frameBytes: token.frameBytes))
         } catch {
             // The reply cannot be encoded; tell the requester rather than let it time out.
             let failure = NodeCore.errorReply(requestID: token.requestID, error)
-            core.submit(.reply(identity: token.identity, frames: failure))
+            core.submit(.reply(identity: token.identity, frames: failure, frameBytes: nil))
         }
     }
 
@@ -367,6 +365,7 @@ public final class MessagingNode: Sendable {
         let id = core.makeRequestID()
         message.envelope.requestID = id
         if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = timeout.millisecondsRoundedUp }
+        message.envelope.maxReplyFrameBytes = UInt64(max(core.configuration.replyFrameBytes ?? 0, 0))
         return (id, try WireCodec.frames(for: message))
     }
 
@@ -442,8 +441,9 @@ enum Command: Sendable {
     case request(OutgoingRequest)
     /// Send a message nobody answers; drop it after `deadline` if it cannot leave.
     case send(address: String, frames: [OutgoingFrame], deadline: ContinuousClock.Instant)
-    /// Send a reply through the ROUTER to the connection `identity` names.
-    case reply(identity: [UInt8], frames: [OutgoingFrame])
+    /// Send a reply through the ROUTER to the connection `identity` names, its tensors in frames
+    /// of at most `frameBytes` when set.
+    case reply(identity: [UInt8], frames: [OutgoingFrame], frameBytes: Int?)
     /// Stop waiting for a request; it completes with `cancelled`.
     case cancel(id: UInt64)
     /// Close the connection to `address`: the key it was made with is no longer the peer's.

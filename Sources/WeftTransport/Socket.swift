@@ -129,9 +129,15 @@ final class Socket {
 
     /// Sends `frames` as one multipart message, without blocking unless `blocking` (then up to
     /// the socket's `ZMQ_SNDTIMEO`). Tensor frames are not copied: libzmq reads the tensor's
-    /// buffer, which stays retained until libzmq has sent it. With `tensorFrameBytes`, a larger
-    /// tensor leaves as several frames over consecutive parts of its buffer.
-    func send(_ frames: [OutgoingFrame], identity: [UInt8]? = nil, blocking: Bool = false) -> SendOutcome {
+    /// buffer, which stays retained until libzmq has sent it. A tensor larger than
+    /// `tensorFrameBytes` or `frameBytes` leaves as several frames over consecutive parts of its buffer.
+    func send(
+        _ frames: [OutgoingFrame],
+        identity: [UInt8]? = nil,
+        blocking: Bool = false,
+        frameBytes: Int? = nil
+    ) -> SendOutcome {
+        let part = [tensorFrameBytes, frameBytes].compactMap { $0 }.filter { $0 > 0 }.min()
         let flags = blocking ? 0 : ZMQ_DONTWAIT
         precondition(!frames.isEmpty || identity != nil, "a ZeroMQ message has at least one frame")
         return withUnsafeTemporaryAllocation(of: zmq_msg_t.self, capacity: 1) { storage in
@@ -158,7 +164,7 @@ final class Socket {
                 case .bytes(let bytes):
                     outcome = sendOne(last: last) { Self.initialize($0, copying: bytes) }
                 case .tensor(let tensor):
-                    outcome = sendParts(of: tensor, last: last, sendOne)
+                    outcome = sendParts(of: tensor, part: part, last: last, sendOne)
                 }
                 if let outcome { return outcome }
             }
@@ -169,11 +175,12 @@ final class Socket {
     /// Sends a tensor's payload as one frame, or as frames of at most `tensorFrameBytes`.
     private func sendParts(
         of tensor: Tensor,
+        part: Int?,
         last: Bool,
         _ sendOne: (_ last: Bool, _ initialize: (UnsafeMutablePointer<zmq_msg_t>) -> Int32) -> SendOutcome?
     ) -> SendOutcome? {
         let count = tensor.byteCount
-        guard let part = tensorFrameBytes, part > 0, count > part else {
+        guard let part, count > part else {
             return sendOne(last) { Self.initialize($0, sharing: tensor, bytes: 0..<count) }
         }
         var offset = 0

@@ -22,6 +22,16 @@ enum WireCodec {
         return envelope
     }
 
+    /// The smallest reply frame a requester may ask for: smaller ones would only multiply the frames.
+    static let minimumReplyFrameBytes = 64 << 10
+
+    /// The frame size a request's `max_reply_frame_bytes` asks the reply's tensors to keep to;
+    /// `nil` for any size.
+    static func replyFrameBytes(asked: UInt64) -> Int? {
+        guard asked > 0 else { return nil }
+        return max(Int(clamping: asked), minimumReplyFrameBytes)
+    }
+
     /// The frames of a message: the serialized header, then each tensor's bytes, uncopied.
     static func frames(for message: consuming WireMessage) throws(WeftError) -> [OutgoingFrame] {
         let tensors = message.tensors

@@ -39,6 +39,8 @@ public struct IncomingMessage: Sendable {
         let identity: [UInt8]
         /// The request id the reply must carry; 0 for a message sent with `send(_:to:)`.
         public let requestID: UInt64
+        /// The largest frame the requester takes a reply's tensor in; `nil` for any size.
+        var frameBytes: Int? = nil
 
         /// Whether the sender waits for a reply: it used `request`, not `send`.
         public var expectsReply: Bool { requestID != 0 }

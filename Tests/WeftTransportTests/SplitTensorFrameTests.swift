@@ -1,3 +1,4 @@
+import CZeroMQ
 import Testing
 import WeftProto
 import WeftRuntime
@@ -8,9 +9,9 @@ import Glibc
 
 @testable import WeftTransport
 
-/// Tensors that travel as several frames: every node splits a tensor larger than its frame size
-/// (so no frame outlasts a heartbeat timeout), nodes with CURVE can split smaller ones so
-/// encryption, the wire and decryption overlap, and every node joins what arrives split.
+/// Tensors that travel as several frames: a reply keeps to the frame size its requester asks for
+/// (so no frame outlasts the requester's heartbeat timeout), nodes with CURVE can split large
+/// payloads so encryption, the wire and decryption overlap, and every node joins what arrives split.
 @Suite struct SplitTensorFrameTests {
     @Test func validate_assignsSplitFramesByTheAnnouncedSizes() throws {
         let header = WireCodec.header(
@@ -98,16 +99,49 @@ import Glibc
         #expect(reply.tensors == tensors)
     }
 
-    @Test func plainNodes_splitTensorsOverTheFrameSize_bothWays_andOnBlockedCallersOwnDealers() async throws {
+    @Test func aSocketAskedForSmallFrames_sendsATensorInFramesOfAtMostThatSize() throws {
+        let context = ZMQContext(ioThreads: 1, maxSockets: 16)
+        let receiver = try Socket(context: context, type: ZMQ_PAIR, role: "receiver")
+        let sender = try Socket(context: context, type: ZMQ_PAIR, role: "sender")
+        defer {
+            sender.close()
+            receiver.close()
+        }
+        try receiver.bind("inproc://split-frames")
+        try sender.connect("inproc://split-frames")
+        let tensor = Tensor(uninitialized: .uint8, shape: [10_000])
+
+        #expect(sender.send([.bytes([1]), .tensor(tensor)], blocking: true, frameBytes: 4096) == .sent)
+        guard case .message(let frames) = receiver.receive(blocking: true) else {
+            Issue.record("nothing arrived")
+            return
+        }
+        #expect(frames.map(\.count) == [1, 4096, 4096, 1808])
+        #expect(sender.send([.tensor(tensor)], blocking: true) == .sent)
+        guard case .message(let whole) = receiver.receive(blocking: true) else {
+            Issue.record("nothing arrived")
+            return
+        }
+        #expect(whole.map(\.count) == [10_000])
+    }
+
+    @Test func theReplyFrameSizeARequestAsksFor_hasAFloor() {
+        #expect(WireCodec.replyFrameBytes(asked: 0) == nil)
+        #expect(WireCodec.replyFrameBytes(asked: 1) == WireCodec.minimumReplyFrameBytes)
+        #expect(WireCodec.replyFrameBytes(asked: 64 << 20) == 64 << 20)
+        #expect(WireCodec.replyFrameBytes(asked: .max) == .max)
+    }
+
+    @Test func aRequesterAskingForSmallReplyFrames_getsItsTensorsBack_throughTheIOThreadAndItsOwnDealer() async throws {
         var configuration = MessagingNode.Configuration()
-        configuration.tensorFrameBytes = 4096
-        let server = try EchoNode(configuration: configuration)
+        configuration.replyFrameBytes = WireCodec.minimumReplyFrameBytes
+        let server = try EchoNode()
         let client = try makeNode(configuration: configuration)
         defer {
             client.close()
             server.close()
         }
-        let large = Tensor(uninitialized: .int32, shape: [100_003])  // 98 frames, the last one short
+        let large = Tensor(uninitialized: .int32, shape: [300_007])  // 19 frames, the last one short
         large.withMutableElements(of: Int32.self) { elements in
             for index in elements.indices { elements[index] = Int32(truncatingIfNeeded: index &* 31) }
         }

@@ -98,6 +98,9 @@ final class ClientConnection: Sendable {
         var configuration = MessagingNode.Configuration()
         configuration.heartbeatInterval = .milliseconds(500)
         configuration.heartbeatTimeout = .seconds(2)
+        // So a fetched tensor crosses in frames that each arrive well within that timeout,
+        // on any link faster than 32 MB/s.
+        configuration.replyFrameBytes = 64 << 20
         return configuration
     }
 

@@ -117,6 +117,15 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._client = newValue}
   }
 
+  /// In a request, the largest frame the requester takes a tensor of the reply in; a larger
+  /// tensor leaves as several frames, which the requester joins. 0 means any size. libzmq's
+  /// heartbeat counts a connection silent until a whole frame has arrived, so a requester whose
+  /// heartbeat timeout is short (a client, 2 s) asks for frames that cross well within it.
+  public var maxReplyFrameBytes: UInt64 {
+    get {_storage._maxReplyFrameBytes}
+    set {_uniqueStorage()._maxReplyFrameBytes = newValue}
+  }
+
   public var body: OneOf_Body? {
     get {return _storage._body}
     set {_uniqueStorage()._body = newValue}
@@ -1324,7 +1333,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{4}\u{2}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{4}\u{b}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0\u{3}close_session\0\u{3}release_session\0\u{3}abort_step\0\u{1}ping\0\u{3}leave_cluster\0\u{3}cancel_step\0\u{1}ack\0\u{b}kind\0\u{c}\u{2}\u{1}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{4}\u{2}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{3}max_reply_frame_bytes\0\u{4}\u{a}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0\u{3}close_session\0\u{3}release_session\0\u{3}abort_step\0\u{1}ping\0\u{3}leave_cluster\0\u{3}cancel_step\0\u{1}ack\0\u{b}kind\0\u{c}\u{2}\u{1}")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1335,6 +1344,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _status: Weft_Status? = nil
     var _tensors: [Weft_TensorMeta] = []
     var _client: String = String()
+    var _maxReplyFrameBytes: UInt64 = 0
     var _body: Weft_Envelope.OneOf_Body?
 
       // This property is used as the initial default value for new instances of the type.
@@ -1354,6 +1364,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _status = source._status
       _tensors = source._tensors
       _client = source._client
+      _maxReplyFrameBytes = source._maxReplyFrameBytes
       _body = source._body
     }
   }
@@ -1381,6 +1392,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._status) }()
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._tensors) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._maxReplyFrameBytes) }()
         case 20: try {
           var v: Weft_RegisterWorker?
           var hadOneofValue = false
@@ -1742,6 +1754,9 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if !_storage._client.isEmpty {
         try visitor.visitSingularStringField(value: _storage._client, fieldNumber: 9)
       }
+      if _storage._maxReplyFrameBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._maxReplyFrameBytes, fieldNumber: 10)
+      }
       switch _storage._body {
       case .registerWorker?: try {
         guard case .registerWorker(let v)? = _storage._body else { preconditionFailure() }
@@ -1862,6 +1877,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._status != rhs_storage._status {return false}
         if _storage._tensors != rhs_storage._tensors {return false}
         if _storage._client != rhs_storage._client {return false}
+        if _storage._maxReplyFrameBytes != rhs_storage._maxReplyFrameBytes {return false}
         if _storage._body != rhs_storage._body {return false}
         return true
       }
