@@ -14,10 +14,6 @@ final class SimpleStepExecution: @unchecked Sendable {
     // Sendable: the buffers are shared by the step's threads under the protocol above, and
     // freed in deinit, after the last thread is done with the step.
     private let plan: StepPlan
-    /// The plan's arrays the walk reads, held here so reading them costs no retain of the plan's.
-    private let schedule: [StepPlan.Schedule]
-    private let sources: [StepPlan.Source]
-    private let edges: [StepPlan.Edge]
     private let feeds: [Tensor]
     private let step: StepContext
     private let inline: StepPlan.InlineKernels
@@ -41,7 +37,6 @@ final class SimpleStepExecution: @unchecked Sendable {
     init(_ run: StepRun) {
         self.run = run
         (plan, feeds, step, inline) = (run.plan, run.feeds, run.step, run.inline)
-        (schedule, sources, edges) = (plan.schedule, plan.sources, plan.edges)
         let root = plan.layout.frames[0]
         slotCount = root.inputSlots
         slots = .allocate(capacity: max(slotCount, 1))
@@ -81,13 +76,12 @@ final class SimpleStepExecution: @unchecked Sendable {
         while let index = queue.pop() {
             guard budget > 0 else { return handToPool([index] + queue.drain()) }
             budget -= 1
-            let scheduled = schedule[index]
-            guard !failed.load(ordering: .relaxed), takeInputs(scheduled.inputs, into: &inputs) else {
+            let node = plan.nodes[index]
+            guard !failed.load(ordering: .relaxed), takeInputs(node, into: &inputs) else {
                 complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
                 continue
             }
-            let node = plan.nodes[index]
-            if scheduled.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
+            if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
                 let started = step.statistics == nil ? nil : ContinuousClock.now
                 let taken = inputs  // the kernel's own: the loop reuses `inputs`
                 kernel.computeAsync(OpKernelContext(node: node.name, inputs: taken, step: step)) { result in
@@ -110,9 +104,9 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Puts the node's inputs in `inputs`, taken out of their slots (each is read once, so
     /// memory held by a value goes as soon as its last consumer ran); `false` if a slot is
     /// empty, which the counting protocol rules out.
-    private func takeInputs(_ range: Range<Int>, into inputs: inout [Value]) -> Bool {
+    private func takeInputs(_ node: StepPlan.Node, into inputs: inout [Value]) -> Bool {
         inputs.removeAll(keepingCapacity: true)
-        for source in sources[range] {
+        for source in node.inputs {
             switch source {
             case .feed(let feed): inputs.append(.tensor(feeds[feed]))
             case .slot(let slot):
@@ -128,7 +122,7 @@ final class SimpleStepExecution: @unchecked Sendable {
     private func enqueue(_ ready: [Int], into queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) {
         let mayBlock = if case .all = policy { true } else { false }
         func expensive(_ node: Int) -> Bool {
-            schedule[node].isExpensive && !(mayBlock && plan.costs.isQuick(node))
+            plan.nodes[node].isExpensive && !(mayBlock && plan.costs.isQuick(node))
         }
         for node in ready where !expensive(node) { queue.push(node) }
         var mayKeep = mayBlock && queue.isEmpty
@@ -149,13 +143,12 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Records a node's outcome, appends the nodes it made ready to `next`, and finishes the
     /// step when nothing is left to run.
     private func complete(_ index: Int, _ result: Result<[Value], WeftError>, into next: inout [Int]) {
-        let scheduled = schedule[index]
+        let node = plan.nodes[index]
         let before = next.count
         switch result {
-        case .success(let outputs) where outputs.count == scheduled.outputCount:
-            if !failed.load(ordering: .relaxed) { deliver(index, scheduled, outputs, into: &next) }
+        case .success(let outputs) where outputs.count == node.outputCount:
+            if !failed.load(ordering: .relaxed) { deliver(node, outputs, into: &next) }
         case .success:
-            let node = plan.nodes[index]
             fail(WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"))
         case .failure(let error):
             fail(error)
@@ -167,11 +160,9 @@ final class SimpleStepExecution: @unchecked Sendable {
     }
 
     /// Writes a node's outputs into its consumers' slots and counts them down.
-    private func deliver(_ index: Int, _ scheduled: StepPlan.Schedule, _ outputs: [Value], into next: inout [Int]) {
-        if scheduled.isFetched {
-            for (output, fetch) in plan.nodes[index].fetched { fetched[fetch] = outputs[output] }
-        }
-        for edge in edges[scheduled.edges] {
+    private func deliver(_ node: StepPlan.Node, _ outputs: [Value], into next: inout [Int]) {
+        for (output, fetch) in node.fetched { fetched[fetch] = outputs[output] }
+        for edge in plan.edges[node.edges] {
             if edge.input >= 0 { slots[edge.slot] = outputs[edge.output] }
             if pending[edge.consumer].subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                 next.append(edge.consumer)

@@ -181,7 +181,7 @@ final class StepExecution: Sendable {
         let node = plan.nodes[ready.node]
         return state.withLock { state -> [Value?]? in
             guard state.error == nil else { return nil }
-            return plan.sources[node.inputs].map { source in
+            return node.inputs.map { source in
                 switch source {
                 case .feed(let feed): return .tensor(feeds[feed])
                 case .slot(let slot): return ready.iteration.take(slot)
@@ -500,20 +500,18 @@ final class StepExecution: Sendable {
         }
         switch node.kind {
         case .merge:
-            for (position, source) in plan.sources[node.inputs].enumerated() {
+            for (position, source) in node.inputs.enumerated() {
                 if let value = input(source) { return .merged(value, index: position) }
             }
             throw WeftError(.internal, "Merge '\(node.name)' ran without a live input")
         case .switch:
-            let sources = plan.sources[node.inputs]
-            guard sources.count == 2, let data = sources.first.flatMap(input), let predicate = sources.last.flatMap(input)
-            else {
+            guard node.inputs.count == 2, let data = input(node.inputs[0]), let predicate = input(node.inputs[1]) else {
                 throw WeftError(.internal, "Switch '\(node.name)' ran without its two inputs")
             }
             return try Self.switched(node, data, predicate).get()
         default:
             inputs.removeAll(keepingCapacity: true)
-            for source in plan.sources[node.inputs] {
+            for source in node.inputs {
                 guard let value = input(source) else { throw WeftError(.internal, "'\(node.name)' ran without its inputs") }
                 inputs.append(value)
             }

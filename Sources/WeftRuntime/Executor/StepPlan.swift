@@ -42,8 +42,8 @@ public final class StepPlan: Sendable {
         let kind: ControlFlowKind
         let isAsync: Bool
         let isExpensive: Bool
-        /// Where each data input is read from, in order: its range of the plan's flat `sources`.
-        let inputs: Range<Int>
+        /// Where each data input is read from, in order.
+        let inputs: [Source]
         /// The node's loop frame (`FrameLayout`), its index there, and where its inputs start
         /// in an iteration's input slots.
         let frame: Int
@@ -65,7 +65,7 @@ public final class StepPlan: Sendable {
             kind: ControlFlowKind,
             isAsync: Bool,
             isExpensive: Bool,
-            inputs: Range<Int>,
+            inputs: [Source],
             frame: Int,
             local: Int,
             inputBase: Int,
@@ -91,17 +91,6 @@ public final class StepPlan: Sendable {
         }
     }
 
-    /// The part of a node the executor reads for every node it schedules (see `schedule`).
-    struct Schedule: Sendable {
-        let inputs: Range<Int>
-        let edges: Range<Int>
-        let outputCount: Int32
-        let isExpensive: Bool
-        let isAsync: Bool
-        /// Whether the caller fetches any of its outputs (`Node.fetched`).
-        let isFetched: Bool
-    }
-
     /// Where a fetch comes from: a feed, or the node that produces it (`Node.fetched`).
     enum Fetch: Sendable {
         case feed(Int)
@@ -111,12 +100,6 @@ public final class StepPlan: Sendable {
     let nodes: [Node]
     /// Every node's edges, node after node (`Node.edges`).
     let edges: [Edge]
-    /// Where every node's data inputs come from, node after node (`Node.inputs`).
-    let sources: [Source]
-    /// What a step reads of each node besides its kernel, in one contiguous array: a step's
-    /// walk then touches a node's object only to run it (`perf` showed the executor waiting on
-    /// one cache miss per node object and per input array).
-    let schedule: [Schedule]
     let layout: FrameLayout
     /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
     /// goes by what the steps before it learned, and runs them inline.
@@ -275,8 +258,6 @@ public final class StepPlan: Sendable {
         nodes.reserveCapacity(order.count)
         var flatEdges: [Edge] = []
         flatEdges.reserveCapacity(edges.reduce(0) { $0 + $1.count })
-        var flatSources: [Source] = []
-        flatSources.reserveCapacity(inputs.reduce(0) { $0 + $1.count })
         for (position, node) in order.enumerated() {
             let info = graph.nodes[node].info
             let kernel: any OpKernel
@@ -293,8 +274,6 @@ public final class StepPlan: Sendable {
             }
             let edgeStart = flatEdges.count
             flatEdges += edges[position]
-            let sourceStart = flatSources.count
-            flatSources += inputs[position]
             nodes.append(
                 Node(
                     name: info.name,
@@ -303,7 +282,7 @@ public final class StepPlan: Sendable {
                     kind: kinds[position],
                     isAsync: kernel is any AsyncOpKernel,
                     isExpensive: folded[node] == nil && graph.nodes[node].definition.isExpensive,
-                    inputs: sourceStart..<flatSources.count,
+                    inputs: inputs[position],
                     frame: frame,
                     local: local,
                     inputBase: layout.inputBase[position],
@@ -316,17 +295,6 @@ public final class StepPlan: Sendable {
         }
         self.nodes = nodes
         self.edges = flatEdges
-        self.sources = flatSources
-        self.schedule = nodes.map { node in
-            Schedule(
-                inputs: node.inputs,
-                edges: node.edges,
-                outputCount: Int32(clamping: node.outputCount),
-                isExpensive: node.isExpensive,
-                isAsync: node.isAsync,
-                isFetched: !node.fetched.isEmpty
-            )
-        }
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
         self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
