@@ -40,6 +40,9 @@ public final class LocalSessionBackend: SessionBackend {
         var runtime: RuntimeGraph?
         var nodeCount = -1
         var plans: [Signature: StepPlan] = [:]
+        /// The last step's signature and plan: a loop of `run` calls compares its names, which
+        /// share storage from step to step, instead of hashing them.
+        var last: (signature: Signature, plan: StepPlan)?
         var nextStep: UInt64 = 1
         var closed = false
         /// Steps running now, so closing the session ends them (a loop that never ends too).
@@ -129,13 +132,19 @@ public final class LocalSessionBackend: SessionBackend {
                 )
                 state.nodeCount = count
                 state.plans.removeAll()
+                state.last = nil
             }
-            // One lookup of the signature per step: hashing it is a good part of a small step.
+            // At most one lookup of the signature per step: hashing it is a good part of a small step.
             let plan: StepPlan
-            if let known = state.plans[signature] {
-                plan = known
+            if let last = state.last, last.signature == signature {
+                plan = last.plan
             } else {
-                plan = try self.plan(for: signature, in: &state)
+                if let known = state.plans[signature] {
+                    plan = known
+                } else {
+                    plan = try self.plan(for: signature, in: &state)
+                }
+                state.last = (signature, plan)
             }
             state.running[step] = cancellation
             return (plan, step)
