@@ -431,14 +431,9 @@ public final class StepPlan: Sendable {
     /// Runs one step on the calling thread and the kernel pool, and returns the fetches.
     public func run(feeds values: [Tensor], step: StepContext) throws(WeftError) -> [Tensor] {
         try validate(feeds: values)
-        let finished = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<[Tensor], WeftError>?>(nil)
-        start(feeds: values, step: step, inline: .all) { result in
-            outcome.withLock { $0 = result }
-            finished.signal()
-        }
-        finished.wait()
-        return try outcome.withLock { $0! }.get()  // set before the signal
+        let outcome = SynchronousOutcome()
+        start(feeds: values, step: step, inline: .all) { outcome.complete($0) }
+        return try outcome.wait().get()
     }
 
     /// Starts one step and calls `done` with the fetches when every node has finished or one
@@ -502,6 +497,49 @@ struct StepRun: Sendable {
             done(.success(values))
         } catch {
             done(.failure(error))
+        }
+    }
+}
+
+/// The outcome a thread blocked in `StepPlan.run(feeds:step:)` waits for. A small step ends on
+/// the caller's own thread before it would wait, and then costs no semaphore.
+private final class SynchronousOutcome: Sendable {
+    private enum State {
+        case running
+        case waiting(DispatchSemaphore)
+        case done(Result<[Tensor], WeftError>)
+    }
+
+    private let state = Mutex(State.running)
+
+    /// Called once, on whichever thread ends the step.
+    func complete(_ result: Result<[Tensor], WeftError>) {
+        let waiting = state.withLock { state -> DispatchSemaphore? in
+            defer { state = .done(result) }
+            if case .waiting(let semaphore) = state { return semaphore }
+            return nil
+        }
+        waiting?.signal()
+    }
+
+    /// The outcome, once the step has ended.
+    func wait() -> Result<[Tensor], WeftError> {
+        if let early = result { return early }
+        let semaphore = DispatchSemaphore(value: 0)
+        let finished = state.withLock { state -> Result<[Tensor], WeftError>? in
+            if case .done(let result) = state { return result }
+            state = .waiting(semaphore)
+            return nil
+        }
+        if let finished { return finished }
+        semaphore.wait()
+        return result ?? .failure(WeftError(.internal, "a step's waiter woke before the step ended"))
+    }
+
+    private var result: Result<[Tensor], WeftError>? {
+        state.withLock { state in
+            if case .done(let result) = state { return result }
+            return nil
         }
     }
 }
