@@ -28,9 +28,9 @@ final class DirectDealers: Sendable {
     enum Taken {
         /// A connected dealer, now the caller's until it puts it back.
         case ready(DirectDealer)
-        /// None to spare: send through the I/O thread.
+        /// None to spare, one is connecting, or the address has its share: send through the I/O thread.
         case none
-        /// None at all: send through the I/O thread, then `open` one.
+        /// None to spare and room for another: send through the I/O thread, then `open` one.
         case absent
     }
 
@@ -72,25 +72,23 @@ final class DirectDealers: Sendable {
     func take(_ address: String) -> Taken {
         state.withLock { state -> Taken in
             guard !state.closed, closing >= 0 else { return .none }
-            guard var idle = state.idle[address], !idle.isEmpty else {
-                return state.open[address, default: 0] == 0 ? .absent : .none
-            }
+            var idle = state.idle[address] ?? []
             defer { state.idle[address] = idle }
+            var connecting = false
             for index in idle.indices.reversed() {
                 let dealer = idle[index]
                 dealer.readEvents()
                 switch dealer.link {
-                case .connecting: continue
+                case .connecting: connecting = true
                 case .ready:
                     idle.remove(at: index)
                     return .ready(dealer)
                 case .broken:
                     idle.remove(at: index)
-                    Self.discard(dealer, &state)
-                    count.subtract(1, ordering: .relaxed)
+                    discard(dealer, &state)
                 }
             }
-            return .none
+            return !connecting && state.open[address, default: 0] < Self.perAddress ? .absent : .none
         }
     }
 
@@ -104,7 +102,11 @@ final class DirectDealers: Sendable {
             return state.keyChanges[address, default: 0]
         }
         guard let keyChanges else { return }
-        guard let sockets = try? DealerSockets.open(to: address, core: core) else {
+        let sockets: (dealer: Socket, monitor: Socket)
+        do {
+            sockets = try DealerSockets.open(to: address, core: core)
+        } catch {
+            core.logger.debug("no DEALER of its own for a blocked caller", metadata: ["peer.address": "\(address)", "error": "\(error)"])
             return state.withLock { state in state.open[address, default: 1] -= 1 }
         }
         let dealer = DirectDealer(address: address, dealer: sockets.dealer, monitor: sockets.monitor, keyChanges: keyChanges)
@@ -117,9 +119,7 @@ final class DirectDealers: Sendable {
         dealer.lastUsed = .now
         state.withLock { state in
             guard !state.closed, dealer.keyChanges == state.keyChanges[dealer.address, default: 0] else {
-                Self.discard(dealer, &state)
-                count.subtract(1, ordering: .relaxed)
-                return
+                return discard(dealer, &state)
             }
             state.idle[dealer.address, default: []].append(dealer)
         }
@@ -127,18 +127,14 @@ final class DirectDealers: Sendable {
 
     /// Closes a dealer whose connection is gone or whose request ended the caller's use of it.
     func discard(_ dealer: DirectDealer) {
-        state.withLock { state in Self.discard(dealer, &state) }
-        count.subtract(1, ordering: .relaxed)
+        state.withLock { state in discard(dealer, &state) }
     }
 
     /// Closes the dealers to `address`: its key changed. Those in use close when put back.
     func forget(_ address: String) {
         state.withLock { state in
             state.keyChanges[address, default: 0] += 1
-            for dealer in state.idle.removeValue(forKey: address) ?? [] {
-                Self.discard(dealer, &state)
-                count.subtract(1, ordering: .relaxed)
-            }
+            for dealer in state.idle.removeValue(forKey: address) ?? [] { discard(dealer, &state) }
         }
     }
 
@@ -149,8 +145,7 @@ final class DirectDealers: Sendable {
                 let unused = idle.filter { $0.lastUsed < cutoff }
                 guard !unused.isEmpty else { continue }
                 state.idle[address] = idle.filter { $0.lastUsed >= cutoff }
-                for dealer in unused { Self.discard(dealer, &state) }
-                count.subtract(unused.count, ordering: .relaxed)
+                for dealer in unused { discard(dealer, &state) }
             }
         }
     }
@@ -159,10 +154,7 @@ final class DirectDealers: Sendable {
     func close() {
         state.withLock { state in
             state.closed = true
-            for dealer in state.idle.values.joined() {
-                dealer.close()
-                count.subtract(1, ordering: .relaxed)
-            }
+            for dealer in state.idle.values.joined() { discard(dealer, &state) }
             state.idle.removeAll()
         }
         guard closed >= 0 else { return }
@@ -182,9 +174,10 @@ final class DirectDealers: Sendable {
         dealer.request(frames, id: id, deadline: .now + timeout, timeout: timeout, closing: closing, core: core)
     }
 
-    private static func discard(_ dealer: DirectDealer, _ state: inout State) {
+    private func discard(_ dealer: DirectDealer, _ state: inout State) {
         dealer.close()
         state.open[dealer.address, default: 1] -= 1
+        count.subtract(1, ordering: .relaxed)
     }
 }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 import WeftProto
@@ -47,6 +48,35 @@ import Darwin
         }
         #expect(ContinuousClock.now - started < .seconds(2))
         #expect(client.openDirectConnections == 1)
+    }
+
+    @Test func threadsBlockingAtOnce_openDealersOfTheirOwn_upToOneEach() throws {
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let failures = Mutex<[String]>([])
+        let done = DispatchGroup()
+        for thread in 0..<4 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                for index in 0..<100 {
+                    let step = UInt64(thread * 1000 + index)
+                    do {
+                        let reply = try client.requestAndWait(message(step: step), to: server.address, timeout: .seconds(20))
+                        if reply.envelope.step != step { failures.withLock { $0.append("\(step) answered as \(reply.envelope.step)") } }
+                    } catch {
+                        failures.withLock { $0.append("\(step): \(error)") }
+                    }
+                }
+            }.start()
+        }
+        done.wait()
+        #expect(failures.withLock { $0 }.isEmpty)
+        #expect((2...4).contains(client.openDirectConnections), "\(client.openDirectConnections) dealers")
     }
 
     @Test func aDirectRequest_whosePeerCloses_failsUnavailableAtOnce() throws {
