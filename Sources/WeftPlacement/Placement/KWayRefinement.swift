@@ -40,10 +40,13 @@ struct KWayRefinement {
         for v in part.indices { partWeight[part[v]] += vertexWeight[v] }
         connected = [Int](repeating: 0, count: parts)
         rebalance(&part)
+        // After the first pass only the vertices sharing a tensor with a moved one can gain
+        // anything new, so each later pass visits those alone, as METIS keeps its boundary list.
         var order = Array(part.indices)
+        var touched = [Bool](repeating: false, count: part.count)
         for pass in 0..<passes {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, random.below(i + 1)) }
-            var moved = false
+            var next: [Int] = []
             for v in order where isBoundary(v, part) {
                 guard let (to, gain) = bestMove(v, part),
                     gain > 0 || (gain == 0 && (pass < plateauPasses || evens(v, to, part)))
@@ -51,11 +54,29 @@ struct KWayRefinement {
                     continue
                 }
                 move(v, to: to, &part)
-                moved = true
+                touch(v, &touched, &next)
             }
-            guard moved else { return }
+            guard !next.isEmpty else { return }
+            for v in next { touched[v] = false }
+            order = next
         }
     }
+
+    /// Queues for the next pass the vertices sharing a tensor with `v`. A tensor read by very
+    /// many groups changes their gains too little for one move to matter, and is skipped.
+    private func touch(_ v: Int, _ touched: inout [Bool], _ next: inout [Int]) {
+        for net in nets.nets[nets.netStart[v]..<nets.netStart[v + 1]] {
+            let pins = nets.pinStart[net]..<nets.pinStart[net + 1]
+            guard pins.count <= Self.widestTouchedNet else { continue }
+            for pin in nets.pins[pins] where !touched[pin] {
+                touched[pin] = true
+                next.append(pin)
+            }
+        }
+    }
+
+    /// Nets with more pins than this do not queue their pins when one of them moves.
+    static let widestTouchedNet = 64
 
     /// Moves vertices off every part above its limit, losing as little traffic as it can.
     private mutating func rebalance(_ part: inout [Int]) {
