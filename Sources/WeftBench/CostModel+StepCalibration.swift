@@ -6,16 +6,20 @@ import WeftRuntime
 /// The cost model `weft bench placement` predicts with on a cluster: priced as the coordinator
 /// prices it, plus the overheads of a distributed step, which small graphs are made of.
 extension CostModel {
-    /// A model of the cluster at `coordinator`: compute rates measured with the routine each
-    /// worker runs at start-up (`measureRates`, on this host, where the benchmark's workers run),
-    /// the links the coordinator measures between its workers (`ClusterClient.measureLinks`,
-    /// which it keeps and places with), and the per-step and per-message overheads of trivial
-    /// steps on `devices` (`measureStepOverheads`).
+    /// A model of the cluster at `coordinator`: compute rates and cores measured with the routine
+    /// each worker runs at start-up (`measureRates`, on this host, where the benchmark's workers
+    /// run), each worker's host as the coordinator tells them apart, the links the coordinator
+    /// measures between its workers (`ClusterClient.measureLinks`, which it keeps and places
+    /// with), and the per-step and per-message overheads of trivial steps on `devices`
+    /// (`measureStepOverheads`).
     public static func calibrated(forClusterAt coordinator: String, devices: [DeviceName]) throws(WeftError)
         -> CostModel
     {
         var model = CostModel(rates: try measureRates(), link: CostModel.default.link)
         model.useLinks(try ClusterClient.measureLinks(coordinator: coordinator))
+        for (device, host) in try ClusterClient.workerHosts(coordinator: coordinator) {
+            model.hosts.place(device, on: host)
+        }
         let overheads = try measureStepOverheads(coordinator: coordinator, devices: devices)
         model.secondsPerStep = overheads.perStep
         model.secondsPerMessage = overheads.perMessage

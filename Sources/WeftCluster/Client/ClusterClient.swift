@@ -17,6 +17,20 @@ public enum ClusterClient {
         return try connection.request(request, to: coordinator, timeout: timeout).envelope.clusterStatusReply
     }
 
+    /// The host of every registered worker, as the coordinator tells hosts apart (by the address
+    /// a worker listens on), so that a model built outside the coordinator prices hosts as it does.
+    public static func workerHosts(
+        coordinator: String,
+        security: ClientSecurity? = nil,
+        timeout: Duration = .seconds(3)
+    ) throws(WeftError) -> [DeviceName: String] {
+        var hosts: [DeviceName: String] = [:]
+        for worker in try status(coordinator: coordinator, security: security, timeout: timeout).workers {
+            hosts[DeviceName(job: worker.job, task: Int(worker.task))] = LinkProbeSchedule.host(of: worker.address)
+        }
+        return hosts
+    }
+
     /// Has the coordinator measure the link between every pair of hosts of its healthy workers
     /// (within a host too, between two of its workers), each direction from its source: latency
     /// from empty round trips, bandwidth from a `payloadBytes` message. One measurement stands

@@ -9,7 +9,8 @@ extension CostModel.Rates {
         self.init(
             flopsPerSecond: message.flopsPerSecond,
             bytesPerSecond: message.bytesPerSecond,
-            secondsPerOp: message.secondsPerOp
+            secondsPerOp: message.secondsPerOp,
+            cores: Int(min(message.cores, Self.mostCores))
         )
     }
 
@@ -19,8 +20,12 @@ extension CostModel.Rates {
             $0.flopsPerSecond = flopsPerSecond
             $0.bytesPerSecond = bytesPerSecond
             $0.secondsPerOp = secondsPerOp
+            $0.cores = UInt32(clamping: cores)
         }
     }
+
+    /// The most cores a worker's report is taken at; placement models at most a few lanes anyway.
+    static let mostCores: UInt32 = 4096
 }
 
 /// Measured links out of their wire form.

@@ -1,3 +1,4 @@
+import Foundation
 import Weft
 import WeftPlacement
 import WeftRuntime
@@ -5,8 +6,9 @@ import WeftRuntime
 /// A worker measures its own rates at start-up and reports them to the coordinator, whose cost
 /// model then prices each device by what it measured.
 extension CostModel {
-    /// The rates of this machine, measured by running small graphs in a local session. Inputs
-    /// are fed, not constants, so the executor cannot fold the work away before it is timed.
+    /// The rates of this machine, measured by running small graphs in a local session, and its
+    /// cores, which every worker on the machine shares. Inputs are fed, not constants, so the
+    /// executor cannot fold the work away before it is timed.
     /// The tensors it makes are freed afterwards, with malloc's free pages, so an idle worker
     /// does not keep the calibration's megabytes.
     public static func measureRates() throws(WeftError) -> Rates {
@@ -27,7 +29,8 @@ extension CostModel {
         return Rates(
             flopsPerSecond: 2 * Double(size * size * size) / max(matMulSeconds - perOp, 1e-7),
             bytesPerSecond: Double(3 * elements * 4) / max(addSeconds - perOp, 1e-7),
-            secondsPerOp: perOp
+            secondsPerOp: perOp,
+            cores: ProcessInfo.processInfo.activeProcessorCount
         )
     }
 

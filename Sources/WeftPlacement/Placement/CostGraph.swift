@@ -54,6 +54,11 @@ struct CostGraph {
     private(set) var allowed: [Bool]
     /// The device index every group must use, or -1.
     private(set) var pinned: [Int]
+    /// The lanes device `d` runs nodes on: `laneStart[pool[d]]..<laneStart[pool[d] + 1]`. Devices
+    /// of one host whose cores are known share that host's lanes, one per core; any other device
+    /// has one lane of its own, running one node at a time.
+    private(set) var poolOfDevice: [Int] = []
+    private(set) var laneStart: [Int] = []
 
     init(problem: PlacementProblem, options: PlacementOptions) {
         let graph = problem.graph
@@ -82,6 +87,7 @@ struct CostGraph {
         buildEdges(graph, shapes: shapes)
         costTransfers(model: options.costModel)
         describeGroups(problem)
+        buildLanes(model: options.costModel)
         secondsPerStep = options.costModel.secondsPerStep
         secondsPerMessage = options.costModel.secondsPerMessage
     }
@@ -113,6 +119,7 @@ struct CostGraph {
         order = Self.kahnOrder(count: nodeCount, edges: edges)
         buildSuccessors()
         costTransfers(model: model)
+        buildLanes(model: model)
         groupBytes = persistentBytes
         groupCost = meanCost
         allowed = [Bool](repeating: true, count: nodeCount * deviceCount)
@@ -265,6 +272,36 @@ struct CostGraph {
             }
         }
     }
+
+    /// The most lanes a host gets: enough to show that its devices share its cores, few enough
+    /// that scheduling a node stays cheap on hosts with many.
+    static let mostLanesPerHost = 16
+
+    private mutating func buildLanes(model: CostModel) {
+        var poolOfHost: [String: Int] = [:]
+        laneStart = [0]
+        poolOfDevice = devices.map { device -> Int in
+            let cores = model.rates(of: device).cores
+            guard cores > 0, let host = model.hosts.host(of: device) else { return openPool(lanes: 1) }
+            if let known = poolOfHost[host] { return known }
+            poolOfHost[host] = laneStart.count - 1
+            return openPool(lanes: min(cores, Self.mostLanesPerHost))
+        }
+    }
+
+    private mutating func openPool(lanes: Int) -> Int {
+        laneStart.append(laneStart[laneStart.count - 1] + lanes)
+        return laneStart.count - 2
+    }
+
+    /// The lanes `device` runs nodes on.
+    func lanes(of device: Int) -> Range<Int> {
+        let pool = poolOfDevice[device]
+        return laneStart[pool]..<laneStart[pool + 1]
+    }
+
+    /// Lanes of all devices.
+    var laneCount: Int { laneStart[laneStart.count - 1] }
 
     /// Compute seconds of every group on every device: `[group * deviceCount + device]`.
     func groupDeviceCosts() -> [Double] {

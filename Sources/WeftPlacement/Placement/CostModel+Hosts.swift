@@ -45,6 +45,9 @@ extension CostModel {
             return (hostOfDevice, hosts)
         }
 
+        /// The host of `device`, if known.
+        public func host(of device: DeviceName) -> String? { hostOf[device] }
+
         /// Places `device` on `host`.
         public mutating func place(_ device: DeviceName, on host: String) { hostOf[device] = host }
 

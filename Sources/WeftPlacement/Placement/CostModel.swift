@@ -18,12 +18,16 @@ public struct CostModel: Sendable {
         public var bytesPerSecond: Double
         /// Seconds every op costs however small: scheduling and kernel launch.
         public var secondsPerOp: Double
+        /// Cores of the device's host, which every device on that host shares; 0 when unknown,
+        /// and then the device runs one node at a time on a host of its own.
+        public var cores: Int
 
         /// Makes rates.
-        public init(flopsPerSecond: Double, bytesPerSecond: Double, secondsPerOp: Double) {
+        public init(flopsPerSecond: Double, bytesPerSecond: Double, secondsPerOp: Double, cores: Int = 0) {
             self.flopsPerSecond = flopsPerSecond
             self.bytesPerSecond = bytesPerSecond
             self.secondsPerOp = secondsPerOp
+            self.cores = cores
         }
 
         /// The seconds `work` takes at these rates.

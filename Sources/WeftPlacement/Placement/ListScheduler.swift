@@ -104,8 +104,8 @@ struct ListScheduler {
                 groupDevice: initial,
                 makespan: 0
             ),
-            available: [Double](repeating: 0, count: deviceCount),
-            gaps: [[(start: Double, end: Double)]](repeating: [], count: deviceCount),
+            available: [Double](repeating: 0, count: costs.laneCount),
+            gaps: [[(start: Double, end: Double)]](repeating: [], count: costs.laneCount),
             memory: [Int](repeating: 0, count: deviceCount),
             sends: Sends(
                 arrival: [Double](repeating: -1, count: n * deviceCount),
@@ -151,12 +151,14 @@ struct ListScheduler {
         return state.result
     }
 
-    /// A node's place on a device: when it starts and ends, and the idle gap it fills (-1 for none).
-    typealias Slot = (device: Int, start: Double, finish: Double, gap: Int)
+    /// A node's place on a device: when it starts and ends, the lane it runs on, and the idle gap
+    /// of that lane it fills (-1 for none).
+    typealias Slot = (device: Int, start: Double, finish: Double, gap: Int, lane: Int)
 
     /// Everything a schedule in progress has decided.
     private struct State {
         var result: Schedule
+        /// When each lane is next free after its last node, and its idle gaps before that.
         var available: [Double]
         var gaps: [[(start: Double, end: Double)]]
         var memory: [Int]
@@ -171,15 +173,19 @@ struct ListScheduler {
         return (0..<costs.deviceCount).filter { costs.allowed[group * costs.deviceCount + $0] }
     }
 
-    /// Where `node` would start on `device`: after its inputs and the device's last node, or in
-    /// an earlier idle gap with insertion.
+    /// Where `node` would start on `device`: on the lane of the device's host that frees first,
+    /// after its inputs and the lane's last node, or in an earlier idle gap with insertion.
     private func slot(_ node: Int, on device: Int, ready: [Double], _ state: State, insertion: Bool) -> Slot {
         let duration = costs.cost[node * costs.deviceCount + device]
-        var slot = (start: max(ready[device], state.available[device]), gap: -1)
-        if insertion {
-            slot = Self.earliestGap(state.gaps[device], after: ready[device], lasting: duration, or: slot)
+        var best: Slot = (device, .infinity, .infinity, -1, -1)
+        for lane in costs.lanes(of: device) {
+            var slot = (start: max(ready[device], state.available[lane]), gap: -1)
+            if insertion {
+                slot = Self.earliestGap(state.gaps[lane], after: ready[device], lasting: duration, or: slot)
+            }
+            if slot.start < best.start { best = (device, slot.start, slot.start + duration, slot.gap, lane) }
         }
-        return (device, slot.start, slot.start + duration, slot.gap)
+        return best
     }
 
     /// HEFT's choice: the earliest finish, among the devices with room for the group's
@@ -190,7 +196,7 @@ struct ListScheduler {
         let devices = candidates(group, state.result)
         let fits = { (device: Int) in state.memory[device] + costs.groupBytes[group] <= memoryLimits[device] }
         let roomy = open && devices.contains(where: fits)
-        var best: Slot = (-1, 0, .infinity, -1)
+        var best: Slot = (-1, 0, .infinity, -1, -1)
         for device in devices where !roomy || fits(device) {
             let candidate = slot(node, on: device, ready: ready, state, insertion: insertion)
             if candidate.finish < best.finish { best = candidate }
@@ -307,6 +313,7 @@ struct ListScheduler {
 
     private func commit(_ node: Int, _ slot: Slot, group: Int, into state: inout State) {
         let device = slot.device
+        let lane = slot.lane
         state.result.device[node] = device
         state.result.start[node] = slot.start
         state.result.finish[node] = slot.finish
@@ -317,19 +324,19 @@ struct ListScheduler {
         }
         if slot.gap >= 0 {
             // The node splits its gap into what is left before and after it.
-            let gap = state.gaps[device][slot.gap]
+            let gap = state.gaps[lane][slot.gap]
             switch (slot.start > gap.start, slot.finish < gap.end) {
             case (true, true):
-                state.gaps[device][slot.gap] = (gap.start, slot.start)
-                state.gaps[device].insert((slot.finish, gap.end), at: slot.gap + 1)
-            case (true, false): state.gaps[device][slot.gap] = (gap.start, slot.start)
-            case (false, true): state.gaps[device][slot.gap] = (slot.finish, gap.end)
-            case (false, false): state.gaps[device].remove(at: slot.gap)
+                state.gaps[lane][slot.gap] = (gap.start, slot.start)
+                state.gaps[lane].insert((slot.finish, gap.end), at: slot.gap + 1)
+            case (true, false): state.gaps[lane][slot.gap] = (gap.start, slot.start)
+            case (false, true): state.gaps[lane][slot.gap] = (slot.finish, gap.end)
+            case (false, false): state.gaps[lane].remove(at: slot.gap)
             }
         } else {
-            if slot.start > state.available[device] { state.gaps[device].append((state.available[device], slot.start)) }
-            state.available[device] = slot.finish
+            if slot.start > state.available[lane] { state.gaps[lane].append((state.available[lane], slot.start)) }
+            state.available[lane] = slot.finish
         }
-        if state.gaps[device].count > Self.gapsKept { state.gaps[device].removeFirst(state.gaps[device].count - Self.gapsKept) }
+        if state.gaps[lane].count > Self.gapsKept { state.gaps[lane].removeFirst(state.gaps[lane].count - Self.gapsKept) }
     }
 }

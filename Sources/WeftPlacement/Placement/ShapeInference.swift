@@ -53,7 +53,7 @@ public struct ShapeInference: Sendable {
 
     /// `shape` with its dimensions lowered where their product would pass `maxElements`.
     static func bounded(_ shape: TensorShape) -> TensorShape {
-        guard !shape.dimensions.contains(0) else { return shape }
+        guard !shape.dimensions.contains(0), !fits(shape) else { return shape }
         var count = 1
         var dimensions = shape.dimensions
         for (axis, size) in dimensions.enumerated() {
@@ -62,6 +62,17 @@ public struct ShapeInference: Sendable {
             count *= max(dimensions[axis], 1)
         }
         return TensorShape(dimensions)
+    }
+
+    /// Whether `shape` holds at most `maxElements`: nearly every shape does, and keeps its storage.
+    private static func fits(_ shape: TensorShape) -> Bool {
+        var count = 1
+        for size in shape.dimensions {
+            let (product, overflow) = count.multipliedReportingOverflow(by: max(size, 1))
+            guard !overflow, product <= maxElements else { return false }
+            count = product
+        }
+        return true
     }
 
     // MARK: Rules

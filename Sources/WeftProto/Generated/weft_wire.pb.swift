@@ -668,6 +668,9 @@ public nonisolated struct Weft_DeviceRates: Sendable {
 
   public var secondsPerOp: Double = 0
 
+  /// Cores of the worker's host, shared by every worker on it; 0 when unknown.
+  public var cores: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2408,7 +2411,7 @@ nonisolated extension Weft_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeviceRates"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}flops_per_second\0\u{3}bytes_per_second\0\u{3}seconds_per_op\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}flops_per_second\0\u{3}bytes_per_second\0\u{3}seconds_per_op\0\u{1}cores\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2419,6 +2422,7 @@ nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.flopsPerSecond) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.bytesPerSecond) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.secondsPerOp) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.cores) }()
       default: break
       }
     }
@@ -2434,6 +2438,9 @@ nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.secondsPerOp.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.secondsPerOp, fieldNumber: 3)
     }
+    if self.cores != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cores, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2441,6 +2448,7 @@ nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.flopsPerSecond != rhs.flopsPerSecond {return false}
     if lhs.bytesPerSecond != rhs.bytesPerSecond {return false}
     if lhs.secondsPerOp != rhs.secondsPerOp {return false}
+    if lhs.cores != rhs.cores {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
