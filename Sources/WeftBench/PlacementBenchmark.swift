@@ -261,22 +261,32 @@ public struct PlacementBenchmark: Sendable {
     ) throws(WeftError) {
         progress("[\(counter + 1)/\(total)] \(placed.workload.name): local reference step…")
         let reference = try LocalReference(placed.built)
+        var running: [(row: Int, session: Session)] = []
+        defer { for entry in running { entry.session.close() } }
         for index in rows.indices where rows[index].problem == nil {
-            let strategy = rows[index].strategy
             progress(
-                "[\(counter + index + 1)/\(total)] \(placed.workload.name) × \(strategy): "
-                    + "running \(max(configuration.warmupSteps, 1)) warm-up + \(configuration.measuredSteps) steps…"
+                "[\(counter + index + 1)/\(total)] \(placed.workload.name) × \(rows[index].strategy): "
+                    + "checking values and running \(max(configuration.warmupSteps, 1)) warm-up steps…"
             )
-            run(&rows[index], &placed, coordinator: coordinator, expected: reference)
+            if let session = open(&rows[index], &placed, coordinator: coordinator, expected: reference) {
+                running.append((index, session))
+            }
         }
+        progress(
+            "\(placed.workload.name): \(configuration.measuredSteps) measured steps of each of "
+                + "\(running.count) strategies, in turn"
+        )
+        measureInTurn(running, &rows, placed.built)
     }
 
-    private func run(
+    /// Opens a session placed by the row's strategy, checks its first step's values and warms it
+    /// up; `nil` with the row's problem set when any of that fails.
+    private func open(
         _ row: inout PlacementRow,
         _ placed: inout PlacedWorkload,
         coordinator: String,
         expected: LocalReference
-    ) {
+    ) -> Session? {
         let built = placed.built
         do {
             var options = RemoteSessionOptions(strategy: row.strategy)
@@ -289,11 +299,41 @@ public struct PlacementBenchmark: Sendable {
             let backend = try RemoteSessionBackend(coordinator: coordinator, graph: built.graph, options: options)
             row.sessionSetupSeconds = (ContinuousClock.now - setupStart) / .seconds(1)
             let session = Session(graph: built.graph, backend: backend)
-            defer { session.close() }
-            try adoptCoordinatorPlacement(backend.placement, &row, &placed)
-            try runSteps(&row, session, built, expected: expected)
+            do {
+                try adoptCoordinatorPlacement(backend.placement, &row, &placed)
+                try warmUp(&row, session, built, expected: expected)
+            } catch {
+                session.close()
+                throw error
+            }
+            return session
         } catch {
             row.problem = "\(error)"
+            return nil
+        }
+    }
+
+    /// The measured steps of every open session, one step of each in turn: whatever the machine
+    /// does meanwhile (another process, a warming cache) falls on every strategy alike instead
+    /// of on whichever ran at that time.
+    private func measureInTurn(_ running: [(row: Int, session: Session)], _ rows: inout [PlacementRow], _ built: BuiltWorkload) {
+        var samples = [[Double]](repeating: [], count: running.count)
+        for _ in 0..<configuration.measuredSteps {
+            for (slot, entry) in running.enumerated() where rows[entry.row].problem == nil {
+                let start = ContinuousClock.now
+                do {
+                    _ = try entry.session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets)
+                    samples[slot].append((ContinuousClock.now - start) / .seconds(1))
+                } catch {
+                    rows[entry.row].problem = "\(error)"
+                }
+            }
+        }
+        for (slot, entry) in running.enumerated() where !samples[slot].isEmpty {
+            let statistics = Statistics(samples[slot])
+            rows[entry.row].steps = samples[slot].count
+            rows[entry.row].medianStepSeconds = statistics.median
+            rows[entry.row].p90StepSeconds = statistics.p90
         }
     }
 
@@ -352,16 +392,15 @@ public struct PlacementBenchmark: Sendable {
         placed.analyses[row.strategy] = analysis
     }
 
-    private func runSteps(
+    /// Runs the initializers and the warm-up steps; the first step's values are checked, and a
+    /// difference is the row's problem.
+    private func warmUp(
         _ row: inout PlacementRow,
         _ session: Session,
         _ built: BuiltWorkload,
         expected: LocalReference
     ) throws(WeftError) {
         if !built.initializers.isEmpty { _ = try session.run(fetches: [], targets: built.initializers) }
-        let step = { () throws(WeftError) -> [Tensor] in
-            try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets)
-        }
         // The first step's values are compared: the local reference ran exactly one step too,
         // so steps that change variables compare equal states. It also collects the step's
         // statistics; the timed steps do not, so they pay nothing for it.
@@ -375,18 +414,14 @@ public struct PlacementBenchmark: Sendable {
         record(metadata.stepStatistics, in: &row)
         let mismatch = ValueComparison.firstDifference(expected: expected.fetched, actual: first, names: built.fetches)
         row.valuesMatch = mismatch == nil
-        if let mismatch { row.problem = "VALUES DIFFER from the local session: \(mismatch)" }
-        for _ in 1..<max(configuration.warmupSteps, 1) { _ = try step() }
-        var samples: [Double] = []
-        for _ in 0..<configuration.measuredSteps {
-            let start = ContinuousClock.now
-            _ = try step()
-            samples.append((ContinuousClock.now - start) / .seconds(1))
+        if let mismatch {
+            // Steps of wrong values are not timed.
+            row.problem = "VALUES DIFFER from the local session: \(mismatch)"
+            return
         }
-        let statistics = Statistics(samples)
-        row.steps = samples.count
-        row.medianStepSeconds = samples.isEmpty ? nil : statistics.median
-        row.p90StepSeconds = samples.isEmpty ? nil : statistics.p90
+        for _ in 1..<max(configuration.warmupSteps, 1) {
+            _ = try session.run(fetches: built.fetches, feeds: built.feeds, targets: built.targets)
+        }
     }
 }
 
