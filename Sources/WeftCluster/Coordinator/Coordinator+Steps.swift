@@ -141,7 +141,10 @@ extension Coordinator {
                 toRegister: setup.toRegister,
                 // The transport's own timeout names the silent worker; the machine's is a backstop
                 // for an answer that never comes, so it waits a grace longer.
-                registrationTimeout: configuration.requestTimeout + Self.stepGrace,
+                registrationTimeout: Self.registrationTimeout(
+                    configuration.requestTimeout,
+                    nodes: setup.plan.partitions.values.map(\.nodes.count).max() ?? 0
+                ) + Self.stepGrace,
                 stepTimeout: timeout,
                 grace: Self.stepGrace
             )
@@ -174,6 +177,13 @@ extension Coordinator {
         }
     }
 
+    /// How long a worker may take to register a partition of `nodes` nodes: the request timeout,
+    /// plus time to parse, fold and plan every node, so that a graph of 100,000 nodes is not
+    /// refused for its size.
+    static func registrationTimeout(_ requestTimeout: Duration, nodes: Int) -> Duration {
+        requestTimeout + .microseconds(100) * nodes
+    }
+
     private func register(_ device: DeviceName, for run: StepRun) {
         let setup = run.setup
         guard let partition = setup.plan.partitions[device], let worker = setup.workers[device],
@@ -202,7 +212,8 @@ extension Coordinator {
                 if let record { $0.record = record }
             }
         }
-        node.request(message, to: worker.address, timeout: configuration.requestTimeout) { result in
+        let timeout = Self.registrationTimeout(configuration.requestTimeout, nodes: partition.nodes.count)
+        node.request(message, to: worker.address, timeout: timeout) { result in
             switch result {
             case .success:
                 if let record {
