@@ -34,6 +34,13 @@ struct PlacementBench: ParsableCommand {
     @Flag(help: "Start the cluster inside this process instead of as child processes.")
     var inProcess = false
 
+    @Option(
+        help: """
+            The started coordinator's --heartbeat-timeout-ms. Steps of the large workloads under             round-robin send 100,000 tensors, which on 2 cores can keep a worker's heartbeats             behind for longer than the default 1.5 s.
+            """
+    )
+    var heartbeatTimeoutMs: Int?
+
     @Option(help: "Measured steps per workload and strategy.")
     var steps = 50
 
@@ -78,6 +85,9 @@ struct PlacementBench: ParsableCommand {
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative") }
+        if heartbeatTimeoutMs != nil && (inProcess || cluster.isGiven || planningOnly) {
+            throw ValidationError("--heartbeat-timeout-ms sets the cluster this command starts as child processes")
+        }
         if planningOnly && cluster.isGiven {
             throw ValidationError(
                 "--planning-only uses no cluster: leave out --coordinator and --config (plan for --jobs instead)"
@@ -226,7 +236,10 @@ struct PlacementBench: ParsableCommand {
         progress("starting a cluster with \(jobs)\(inProcess ? " in this process" : " as child processes")…")
         let counts = try JobCounts(parsing: jobs)
         if inProcess { return .local(try LocalCluster(jobs: counts)) }
-        let cluster = try ProcessCluster(executable: selfExecutable(), jobs: counts)
+        let coordinatorArguments = heartbeatTimeoutMs.map { ["--heartbeat-timeout-ms", "\($0)"] } ?? []
+        let cluster = try ProcessCluster(executable: selfExecutable(), jobs: counts) { index, _ in
+            index == 0 ? coordinatorArguments : []
+        }
         do {
             try waitForWorkers(cluster.address, count: counts.jobs.map(\.tasks).reduce(0, +))
         } catch {
