@@ -10,13 +10,16 @@ import WeftRuntime
 @Suite struct HostLanesTests {
     static let devices = (0..<2).map { DeviceName(job: "worker", task: $0) }
 
-    /// Four independent 128×128 products and nothing else.
+    /// Four independent 128×128 products, each of a constant of its own, so that placing them
+    /// apart moves no tensor.
     static func independentProducts() throws -> RuntimeGraph {
         let input = try Tensor([Float](repeating: 0.5, count: 128 * 128), shape: [128, 128])
         let graph = Graph()
         graph.asDefault {
-            let x = constant(input, name: "x")
-            for index in 0..<4 { _ = matMul(x, x, name: "product\(index)") }
+            for index in 0..<4 {
+                let x = constant(input, name: "x\(index)")
+                _ = matMul(x, x, name: "product\(index)")
+            }
         }
         return try RuntimeGraph(nodes: graph.graphDef.node)
     }
@@ -33,7 +36,8 @@ import WeftRuntime
     static func step(_ model: CostModel, split: Bool) throws -> Double {
         let runtime = try independentProducts()
         var placement: [String: DeviceName] = [:]
-        for (index, node) in runtime.nodes.enumerated() {
+        for node in runtime.nodes {
+            let index = node.info.name.last?.wholeNumberValue ?? 0
             placement[node.info.name] = split ? devices[index % 2] : devices[0]
         }
         let estimate = try PlacementStrategies.estimate(

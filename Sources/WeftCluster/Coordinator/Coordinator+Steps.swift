@@ -181,7 +181,7 @@ extension Coordinator {
     /// plus time to parse, fold and plan every node, so that a graph of 100,000 nodes is not
     /// refused for its size.
     static func registrationTimeout(_ requestTimeout: Duration, nodes: Int) -> Duration {
-        requestTimeout + .microseconds(100) * nodes
+        requestTimeout + .microseconds(500) * nodes
     }
 
     private func register(_ device: DeviceName, for run: StepRun) {
