@@ -75,6 +75,8 @@ struct ClusterState: Sendable {
         var token: UInt64
         /// The client's own number for the step, which its `cancelStep` names; 0 when unnumbered.
         var clientStep: UInt64
+        /// The worker-side id of the shared variable container the session uses, if any.
+        var sharedContainer: String? = nil
     }
 
     let configuration: Configuration
@@ -85,6 +87,8 @@ struct ClusterState: Sendable {
     /// Sessions closed (or whose lease ran out), until every worker's own lease on them has run
     /// out: a worker that was away brings them back, and they must not be adopted again.
     private(set) var closed: [String: ContinuousClock.Instant] = [:]
+    /// Shared variable containers and the sessions using them.
+    private(set) var containers = SharedContainers()
     /// Set while the coordinator shuts down: steps that have not started are refused.
     private(set) var draining = false
     /// The links between workers, as last measured: one per pair of hosts (`LinkProbeSchedule`).
@@ -248,6 +252,21 @@ struct ClusterState: Sendable {
         return true
     }
 
+    /// Opens a placed session using the shared container `sharing` names (see
+    /// `SharedContainers`); `nil` when its handle is taken (the shell draws another). A refused
+    /// admission opens nothing.
+    mutating func open(
+        _ session: CoordinatorSession,
+        sharing request: SharedContainers.Request
+    ) throws(WeftError) -> SharedContainers.Admission? {
+        guard sessions[session.handle] == nil, closed[session.handle] == nil else { return nil }
+        let admission = try containers.admit(session.handle, request)
+        var session = session
+        session.sharedContainer = admission.id
+        sessions[session.handle] = session
+        return admission
+    }
+
     /// The open, unbroken session `handle` when `caller` (or without keys `client`) owns it.
     func session(_ handle: String, caller: CurveKey?, client: String) throws(WeftError) -> CoordinatorSession {
         guard let session = sessions[handle] else { throw Self.notFound(handle) }
@@ -305,6 +324,7 @@ struct ClusterState: Sendable {
     /// and it is never adopted again while a worker's lease on it may last.
     private mutating func end(_ handle: String, _ error: WeftError, now: ContinuousClock.Instant) -> [Directive] {
         guard let session = sessions.removeValue(forKey: handle) else { return [] }
+        containers.leave(handle)
         closed[handle] = now + Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         var directives = drive(inFlight.filter { $0.value.session == handle }.keys.sorted(), .cancelled(error))
         let addresses = session.contacted.union(session.hosts.keys).sorted().compactMap { membership[$0]?.address }
@@ -387,7 +407,8 @@ struct ClusterState: Sendable {
                 }
             },
             token: token,
-            clientStep: clientStep
+            clientStep: clientStep,
+            sharedContainer: session.sharedContainer
         )
     }
 

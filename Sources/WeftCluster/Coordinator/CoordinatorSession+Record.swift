@@ -20,6 +20,7 @@ extension CoordinatorSession {
             $0.graph.node = nodes
             $0.graph.library = library
             $0.placement = Self.placementList(placement)
+            $0.sharedContainer = sharedContainer ?? ""
         }
     }
 
@@ -58,6 +59,7 @@ extension CoordinatorSession {
         )
         version = record.version
         adopted = true
+        sharedContainer = record.sharedContainer.isEmpty ? nil : record.sharedContainer
     }
 
     /// A placement from its wire list.

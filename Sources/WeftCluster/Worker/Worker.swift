@@ -68,8 +68,17 @@ public final class Worker: Sendable {
         /// Whether a lease check is scheduled: only while leases are held, so an idle worker
         /// wakes for nothing but its heartbeats.
         var leaseCheckArmed = false
+        /// Shared variable containers, held while a session using them is.
+        var containers = SharedResourceContainers()
         var device: DeviceName? { registration.device }
         var stopped: Bool { registration.stopped }
+
+        /// Removes session `handle`; returns it with its shared container when the session was
+        /// that container's last holder here, both to be freed outside the lock.
+        mutating func removeSession(_ handle: String) -> (WorkerSession, ResourceContainer?)? {
+            guard let session = sessions.removeValue(forKey: handle) else { return nil }
+            return (session, session.sharedContainer.flatMap { containers.release($0, by: handle) })
+        }
     }
 
     private let configuration: Configuration
@@ -156,12 +165,13 @@ public final class Worker: Sendable {
 
     /// Stops serving; sessions hosted here are dropped.
     public func stop() {
-        let sessions = state.withLock { state -> [WorkerSession] in
+        let (sessions, containers) = state.withLock { state -> ([WorkerSession], [ResourceContainer]) in
             state.registration.stop()
             defer { state.sessions.removeAll() }
-            return Array(state.sessions.values)
+            return (Array(state.sessions.values), state.containers.removeAll())
         }
         for session in sessions { session.close() }
+        for container in containers { container.removeAll() }
         executor.cancelTimers()
         node.close()
     }
@@ -335,18 +345,19 @@ public final class Worker: Sendable {
     private func free(_ directives: [SessionLeases.Directive]) {
         guard !directives.isEmpty else { return }
         let freed = state.withLock { state in
-            directives.compactMap { directive -> (WorkerSession, String)? in
+            directives.compactMap { directive -> (WorkerSession, ResourceContainer?, String)? in
                 switch directive {
                 case .free(let handle):
-                    return state.sessions.removeValue(forKey: handle).map { ($0, "the coordinator no longer keeps it") }
+                    return state.removeSession(handle).map { ($0, $1, "the coordinator no longer keeps it") }
                 case .expired(let handle):
-                    return state.sessions.removeValue(forKey: handle).map { ($0, "its lease ran out") }
+                    return state.removeSession(handle).map { ($0, $1, "its lease ran out") }
                 }
             }
         }
-        for (session, reason) in freed {
+        for (session, container, reason) in freed {
             logger.info("session freed", metadata: ["session.id": "\(session.handle)", "reason": "\(reason)"])
             session.close()
+            container?.removeAll()
         }
     }
 
@@ -385,14 +396,15 @@ public final class Worker: Sendable {
             session.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
         case .releaseSession?:
-            let removed = state.withLock { state -> WorkerSession? in
+            let removed = state.withLock { state -> (WorkerSession, ResourceContainer?)? in
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
                 else { return nil }
                 state.leases.released(envelope.session)
-                return state.sessions.removeValue(forKey: envelope.session)
+                return state.removeSession(envelope.session)
             }
-            removed?.close()
+            removed?.0.close()
+            removed?.1?.removeAll()
             node.reply(to: message, .ok)
         case .ping?:
             node.reply(to: message, .ok)
@@ -442,11 +454,14 @@ public final class Worker: Sendable {
                 for peer in body.peers { state.peers[peer.device] = peer.address }
                 state.leases.registered(envelope.session, lease: lease, now: .now)
                 if let existing = state.sessions[envelope.session] { return existing }
+                let shared = body.sharedContainer.isEmpty ? nil : body.sharedContainer
                 let created = WorkerSession(
                     handle: envelope.session,
                     device: body.device,
                     owner: registration.owner,
                     client: envelope.client,
+                    sharedContainer: shared,
+                    resources: shared.map { state.containers.acquire($0, for: envelope.session) } ?? ResourceContainer(),
                     push: pushFunction(session: envelope.session)
                 )
                 state.sessions[envelope.session] = created
@@ -542,7 +557,8 @@ public final class Worker: Sendable {
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
             executor.after(.milliseconds(Int64(clamping: deadline))) { [weak session] in
-                session?.rendezvous.abort(
+                // Ends its receives and its blocking kernels (a queue's dequeue) alike.
+                session?.abort(
                     step: step,
                     error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms")
                 )
@@ -654,7 +670,11 @@ final class WorkerSession: Sendable {
     /// The id the session's client opened it with; without keys, every step and the release
     /// must name it.
     let client: String
-    let resources = ResourceContainer()
+    /// The worker-side id of the shared variable container holding the session's variables;
+    /// `nil` when `resources` are the session's own.
+    let sharedContainer: String?
+    /// The session's variables: its own, or the shared container's.
+    let resources: ResourceContainer
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
     /// Steps running now, so an abort or the session's release ends their loops.
@@ -667,12 +687,16 @@ final class WorkerSession: Sendable {
         device: String,
         owner: CurveKey?,
         client: String,
+        sharedContainer: String? = nil,
+        resources: ResourceContainer = ResourceContainer(),
         push: @escaping SessionRendezvous.Push
     ) {
         self.handle = handle
         self.device = device
         self.owner = owner
         self.client = client
+        self.sharedContainer = sharedContainer
+        self.resources = resources
         self.rendezvous = SessionRendezvous(device: device, push: push)
     }
 
@@ -711,7 +735,8 @@ final class WorkerSession: Sendable {
         let error = WeftError(.cancelled, "session \(handle) was closed")
         plans.withLock { $0.removeAll() }
         for step in running.withLock({ $0.values }) { step.cancel(error) }
-        resources.removeAll()
+        // A shared container is freed by the worker with its last session.
+        if sharedContainer == nil { resources.removeAll() }
         rendezvous.close(error: error)
     }
 }
