@@ -11,6 +11,13 @@ public struct ConditionalAccumulator: Sendable, Hashable {
     /// The gradients' dtype.
     public let dtype: DType
 
+    /// Wraps the handle of an accumulator built before (by `SyncReplicasOptimizer`, or read
+    /// from a GraphDef).
+    public init(handle: Output, dtype: DType) {
+        self.handle = handle
+        self.dtype = dtype
+    }
+
     /// Builds the accumulator, in the current default graph.
     public init(
         dtype: DType,

@@ -37,6 +37,8 @@ struct ClusterState: Sendable {
         case driveSteps([UInt64], StepMachine.Event)
         /// Ask the workers at `addresses` to free the session's state.
         case release(session: String, client: String, addresses: [String])
+        /// A shared variable container ended: ask the workers at `addresses` to free it.
+        case releaseContainer(String, addresses: [String])
         /// A worker fell silent and is now dead (for the log and the metrics).
         case workerDeclaredDead(Membership.Worker)
         /// These sessions lost state on a restarted worker (for the log).
@@ -324,12 +326,16 @@ struct ClusterState: Sendable {
     /// and it is never adopted again while a worker's lease on it may last.
     private mutating func end(_ handle: String, _ error: WeftError, now: ContinuousClock.Instant) -> [Directive] {
         guard let session = sessions.removeValue(forKey: handle) else { return [] }
-        containers.leave(handle)
+        let ended = containers.leave(handle)
         closed[handle] = now + Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         var directives = drive(inFlight.filter { $0.value.session == handle }.keys.sorted(), .cancelled(error))
         let addresses = session.contacted.union(session.hosts.keys).sorted().compactMap { membership[$0]?.address }
         if !addresses.isEmpty {
             directives.append(.release(session: handle, client: session.client, addresses: addresses))
+        }
+        if let ended {
+            let hosts = ended.hosts.union(session.contacted).union(session.hosts.keys)
+            directives.append(.releaseContainer(ended.id, addresses: hosts.sorted().compactMap { membership[$0]?.address }))
         }
         return directives
     }
@@ -438,6 +444,7 @@ struct ClusterState: Sendable {
     ) -> (leaseMs: UInt64, record: Weft_SessionRecord?)? {
         guard let session = sessions[handle] else { return nil }
         sessions[handle]?.contacted.insert(device)
+        containers.hosted(handle, on: device)
         let lease = Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         return (lease.millisecondsRoundedUp, session.recorded[device] == session.version ? nil : session.record)
     }

@@ -1,3 +1,4 @@
+import WeftPlacement
 import WeftRuntime
 
 /// The shared variable containers of a cluster, as the coordinator keeps them: between-graph
@@ -33,6 +34,14 @@ struct SharedContainers: Sendable {
         let token: String
         let id: String
         var members: Set<String>
+        /// Workers any member was registered on: they may hold the container.
+        var hosts: Set<DeviceName> = []
+    }
+
+    /// A container that ended with its last session: the workers that may hold it free it.
+    struct Ended: Sendable, Equatable {
+        var id: String
+        var hosts: Set<DeviceName>
     }
 
     /// The longest container name accepted.
@@ -76,11 +85,23 @@ struct SharedContainers: Sendable {
         return Admission(id: container.id, createdToken: nil)
     }
 
-    /// Session `handle` ended: the container it used ends with its last member.
-    mutating func leave(_ handle: String) {
-        guard let name = membership.removeValue(forKey: handle) else { return }
-        containers[name]?.members.remove(handle)
-        if containers[name]?.members.isEmpty == true { containers[name] = nil }
+    /// Session `handle` ended: the container it used ends with its last member, and is returned
+    /// then, with the workers to free it on.
+    mutating func leave(_ handle: String) -> Ended? {
+        guard let name = membership.removeValue(forKey: handle), var container = containers[name] else { return nil }
+        container.members.remove(handle)
+        guard container.members.isEmpty else {
+            containers[name] = container
+            return nil
+        }
+        containers[name] = nil
+        return Ended(id: container.id, hosts: container.hosts)
+    }
+
+    /// Session `handle` is registered on `device`: the container it uses may live there now.
+    mutating func hosted(_ handle: String, on device: DeviceName) {
+        guard let name = membership[handle] else { return }
+        containers[name]?.hosts.insert(device)
     }
 
     /// The number of sessions using the container `name`; 0 when there is none.

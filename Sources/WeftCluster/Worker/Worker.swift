@@ -73,11 +73,16 @@ public final class Worker: Sendable {
         var device: DeviceName? { registration.device }
         var stopped: Bool { registration.stopped }
 
-        /// Removes session `handle`; returns it with its shared container when the session was
-        /// that container's last holder here, both to be freed outside the lock.
-        mutating func removeSession(_ handle: String) -> (WorkerSession, ResourceContainer?)? {
+        /// Removes session `handle`; returns it with its shared container when that is to be
+        /// freed too (see `SharedResourceContainers`), both to be freed outside the lock.
+        /// `keepContainer` when the coordinator released the session: it says when the
+        /// container ends.
+        mutating func removeSession(_ handle: String, keepContainer: Bool) -> (WorkerSession, ResourceContainer?)? {
             guard let session = sessions.removeValue(forKey: handle) else { return nil }
-            return (session, session.sharedContainer.flatMap { containers.release($0, by: handle) })
+            let container = session.sharedContainer.flatMap {
+                containers.release($0, by: handle, keep: keepContainer)
+            }
+            return (session, container)
         }
     }
 
@@ -128,6 +133,9 @@ public final class Worker: Sendable {
 
     /// The number of sessions with state on this worker.
     public var sessionCount: Int { state.withLock { $0.sessions.count } }
+
+    /// The number of shared variable containers this worker holds.
+    public var sharedContainerCount: Int { state.withLock { $0.containers.count } }
 
     /// Starts serving and registering.
     public func start() {
@@ -348,9 +356,11 @@ public final class Worker: Sendable {
             directives.compactMap { directive -> (WorkerSession, ResourceContainer?, String)? in
                 switch directive {
                 case .free(let handle):
-                    return state.removeSession(handle).map { ($0, $1, "the coordinator no longer keeps it") }
+                    return state.removeSession(handle, keepContainer: false).map {
+                        ($0, $1, "the coordinator no longer keeps it")
+                    }
                 case .expired(let handle):
-                    return state.removeSession(handle).map { ($0, $1, "its lease ran out") }
+                    return state.removeSession(handle, keepContainer: false).map { ($0, $1, "its lease ran out") }
                 }
             }
         }
@@ -395,13 +405,18 @@ public final class Worker: Sendable {
             }
             session.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
+        case .releaseSession? where !envelope.releaseSession.sharedContainer.isEmpty:
+            // Only the coordinator knows a container's id (with keys, only it may send this).
+            let ended = state.withLock { $0.containers.end(envelope.releaseSession.sharedContainer) }
+            ended?.removeAll()
+            node.reply(to: message, .ok)
         case .releaseSession?:
             let removed = state.withLock { state -> (WorkerSession, ResourceContainer?)? in
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
                 else { return nil }
                 state.leases.released(envelope.session)
-                return state.removeSession(envelope.session)
+                return state.removeSession(envelope.session, keepContainer: true)
             }
             removed?.0.close()
             removed?.1?.removeAll()

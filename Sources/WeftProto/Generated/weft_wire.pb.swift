@@ -390,6 +390,10 @@ public nonisolated struct Weft_ReleaseSession: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// When set (with `session` empty): the shared variable container with this worker-side id
+  /// ended with its last session; free it once no session held here uses it.
+  public var sharedContainer: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1943,18 +1947,29 @@ nonisolated extension Weft_CloseSession: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_ReleaseSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReleaseSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shared_container\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sharedContainer) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sharedContainer.isEmpty {
+      try visitor.visitSingularStringField(value: self.sharedContainer, fieldNumber: 1)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_ReleaseSession, rhs: Weft_ReleaseSession) -> Bool {
+    if lhs.sharedContainer != rhs.sharedContainer {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
