@@ -40,13 +40,16 @@ struct PendingWaits<Request: Sendable, Output: Sendable>: Sendable {
         return waiters
     }
 
+    /// The longest-waiting caller, left parked.
     var first: Waiter? { waiters.first }
+    /// Whether nobody waits.
     var isEmpty: Bool { waiters.isEmpty }
 }
 
 /// What a completion does when run outside the resource's lock.
 typealias Completion = @Sendable () -> Void
 
+/// How a waiting kernel's wait ends when its step does.
 enum BlockingWait {
     /// Ends the wait of a parked caller with `cancel` when the step is cancelled or passes its
     /// deadline; `cancel` does nothing for a caller already served.

@@ -7,7 +7,9 @@ import Synchronization
 public final class ConditionalAccumulatorResource: Sendable {
     /// How the taken gradient combines the accumulated ones.
     public enum Reduction: String, Sendable {
+        /// The sum divided by the number of gradients (TensorFlow's default).
         case mean = "MEAN"
+        /// The sum.
         case sum = "SUM"
     }
 
