@@ -55,6 +55,9 @@ struct SharedResourceContainers: Sendable {
         return held.values.map(\.container)
     }
 
+    /// The payload bytes the containers' variables hold.
+    var byteCount: Int { held.values.reduce(0) { $0 + $1.container.byteCount } }
+
     /// The number of containers held.
     var count: Int { held.count }
 }

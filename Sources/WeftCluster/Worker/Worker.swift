@@ -277,8 +277,8 @@ public final class Worker: Sendable {
     }
 
     private func heartbeat() {
-        let (device, sessions, rates, stopped, inquiry) = state.withLock {
-            ($0.device, $0.sessions, $0.rates, $0.stopped, $0.leases.inquiry())
+        let (device, sessions, containers, rates, stopped, inquiry) = state.withLock {
+            ($0.device, $0.sessions, $0.containers, $0.rates, $0.stopped, $0.leases.inquiry())
         }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
@@ -287,7 +287,9 @@ public final class Worker: Sendable {
                 $0.task = Int32(device.task)
                 $0.incarnation = incarnation
                 $0.sessions = UInt32(sessions.count)
-                $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
+                // A shared container counts once, however many sessions use it.
+                let own = sessions.values.filter { $0.sharedContainer == nil }
+                $0.residentBytes = UInt64(own.reduce(containers.byteCount) { $0 + $1.resources.byteCount })
                 if let rates { $0.rates = rates.message }
                 $0.tensorBytes = UInt64(TensorMemory.liveBytes)
                 $0.memoryLimitBytes = UInt64(TensorMemory.limit)
