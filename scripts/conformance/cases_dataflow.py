@@ -30,6 +30,30 @@ def accumulator_case():
         ])
 
 
+def ref_accumulator_case():
+    with Case("dataflow_conditional_accumulator_ref",
+              "TensorFlow 1's ref form: ConditionalAccumulator's Ref(string) handle with "
+              "AccumulatorApplyGradient, AccumulatorNumAccumulated, AccumulatorTakeGradient and "
+              "AccumulatorSetGlobalStep; SUM reduction") as c:
+        R = tf1.raw_ops
+        acc = R.ConditionalAccumulator(dtype=tf1.float64, shape=[3], shared_name="acc_ref", reduction_type="SUM")
+        step = tf1.placeholder(tf1.int64, [], name="local_step")
+        grad = tf1.placeholder(tf1.float64, [3], name="gradient")
+        apply = R.AccumulatorApplyGradient(handle=acc, local_step=step, gradient=grad)
+        count = R.AccumulatorNumAccumulated(handle=acc)
+        take = R.AccumulatorTakeGradient(handle=acc, num_required=2, dtype=tf1.float64)
+        set_step = R.AccumulatorSetGlobalStep(handle=acc, new_global_step=step)
+
+        def applying(local, values):
+            return c.step(targets=[apply], feeds={step: np.int64(local), grad: np.array(values, np.float64)})
+
+        c.session([
+            c.step(targets=[set_step], feeds={step: np.int64(3)}), applying(2, [9, 9, 9]), c.step(fetches=[count]),
+            applying(3, [1, 2, 3]), applying(4, [0.5, -1, 2]), applying(3, [1, 1, 1]), c.step(fetches=[count]),
+            c.step(fetches=[take]), c.step(fetches=[count]), applying(3, [7, 7, 7]), c.step(fetches=[count]),
+        ])
+
+
 def queue_case():
     with Case("dataflow_fifo_queue",
               "FIFOQueueV2 with QueueEnqueueManyV2, QueueDequeueV2, QueueSizeV2 and QueueCloseV2: "
@@ -47,4 +71,5 @@ def queue_case():
 
 def cases():
     accumulator_case()
+    ref_accumulator_case()
     queue_case()

@@ -1,26 +1,44 @@
 /// TensorFlow's data-flow ops that synchronous replicas use (`SyncReplicasOptimizer`):
 /// conditional accumulators (`ResourceConditionalAccumulator` and the `ResourceAccumulator*`
-/// ops, which `tf.compat.v1.ConditionalAccumulator` builds) and FIFO queues (`FIFOQueueV2`,
+/// ops, which `tf.compat.v1.ConditionalAccumulator` builds, and TensorFlow 1's ref forms,
+/// `ConditionalAccumulator` and `Accumulator*`, whose handle is a string pair) and FIFO queues (`FIFOQueueV2`,
 /// `QueueEnqueueV2`, `QueueEnqueueManyV2`, `QueueDequeueV2`, `QueueSizeV2`, `QueueCloseV2`).
 /// They live in the session's resource container, so sessions sharing a container (between-
 /// graph replication) share them. The take and the dequeue wait without a thread, and end at
 /// the step's deadline or cancellation.
 enum DataFlowOps {
     /// The ops of this family, for `OpRegistry.standard`.
-    static let definitions: [OpDefinition] = [
-        accumulator, applyGradient, numAccumulated, setGlobalStep, takeGradient,
+    static let definitions: [OpDefinition] =
+        HandleForm.allCases.flatMap { form in
+            [
+                accumulator(form), applyGradient(form), numAccumulated(form), setGlobalStep(form),
+                takeGradient(form),
+            ]
+        } + [
         fifoQueue, enqueue("QueueEnqueueV2", many: false), enqueue("QueueEnqueueManyV2", many: true),
         dequeue, queueSize, queueClose,
     ]
 
     // MARK: Accumulators
 
-    private static let accumulator = OpDefinition(
-        "ResourceConditionalAccumulator",
+    /// How an accumulator is reached: a resource handle, or TensorFlow 1's `Ref(string)` pair
+    /// (container, shared name).
+    enum HandleForm: CaseIterable, Sendable {
+        case resource
+        case ref
+
+        /// TensorFlow's name of the op `base` (`AccumulatorApplyGradient`) in this form.
+        func name(_ base: String) -> String { self == .resource ? "Resource" + base : base }
+        /// The ref form's consumers take the handle by reference, as TensorFlow declares them.
+        var refInputs: Set<Int> { self == .ref ? [0] : [] }
+    }
+
+    private static func accumulator(_ form: HandleForm) -> OpDefinition { OpDefinition(
+        form.name("ConditionalAccumulator"),
         inputCount: 0,
         isStateful: true,
         isExpensive: false,
-        outputTypes: { _, _ in [OutputType(.resource)] },
+        outputTypes: { _, _ in [form == .resource ? OutputType(.resource) : OutputType(.string, isRef: true)] },
         makeKernel: { node throws(WeftError) in
             let dtype = try node.attributes.type("dtype")
             let shape = try node.attributes.shape("shape")
@@ -29,7 +47,10 @@ enum DataFlowOps {
                 throw .invalidArgument("reduction_type must be MEAN or SUM, got '\(reductionName)'", node: node.name)
             }
             let handle = try sharedHandle(node, dtype: dtype, shape: shape)
-            let tensor = try Tensor(handles: [handle], shape: .scalar)
+            let tensor =
+                form == .resource
+                ? try Tensor(handles: [handle], shape: .scalar)
+                : try Tensor(strings: [handle.container, handle.name], shape: TensorShape([2]))
             return ClosureKernel { context throws(WeftError) in
                 let made = try context.step.resources.resource(handle.key) { () throws(WeftError) in
                     try ConditionalAccumulatorResource(name: handle.name, dtype: dtype, shape: shape, reduction: reduction)
@@ -43,68 +64,73 @@ enum DataFlowOps {
                 return [.tensor(tensor)]
             }
         }
-    )
+    ) }
 
-    private static let applyGradient = OpDefinition(
-        "ResourceAccumulatorApplyGradient",
+    private static func applyGradient(_ form: HandleForm) -> OpDefinition { OpDefinition(
+        form.name("AccumulatorApplyGradient"),
         inputCount: 3,
+        refInputs: form.refInputs,
         isStateful: true,
         outputTypes: OpDefinition.noOutputs,
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
-                let accumulator = try accumulator(context)
+                let accumulator = try accumulator(context, form)
                 let localStep = try int64Scalar(try context.input(1), what: "local_step", node: context.node)
                 try accumulator.apply(try context.input(2), localStep: localStep, node: context.node)
                 return []
             }
         }
-    )
+    ) }
 
-    private static let numAccumulated = OpDefinition(
-        "ResourceAccumulatorNumAccumulated",
+    private static func numAccumulated(_ form: HandleForm) -> OpDefinition { OpDefinition(
+        form.name("AccumulatorNumAccumulated"),
         inputCount: 1,
+        refInputs: form.refInputs,
         isStateful: true,
         isExpensive: false,
         outputTypes: { _, _ in [OutputType(.int32)] },
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
-                [.tensor(Tensor(Int32(clamping: try accumulator(context).count)))]
+                [.tensor(Tensor(Int32(clamping: try accumulator(context, form).count)))]
             }
         }
-    )
+    ) }
 
-    private static let setGlobalStep = OpDefinition(
-        "ResourceAccumulatorSetGlobalStep",
+    private static func setGlobalStep(_ form: HandleForm) -> OpDefinition { OpDefinition(
+        form.name("AccumulatorSetGlobalStep"),
         inputCount: 2,
+        refInputs: form.refInputs,
         isStateful: true,
         isExpensive: false,
         outputTypes: OpDefinition.noOutputs,
         makeKernel: { _ in
             ClosureKernel { context throws(WeftError) in
                 let step = try int64Scalar(try context.input(1), what: "new_global_step", node: context.node)
-                try accumulator(context).setGlobalStep(step)
+                try accumulator(context, form).setGlobalStep(step)
                 return []
             }
         }
-    )
+    ) }
 
-    private static let takeGradient = OpDefinition(
-        "ResourceAccumulatorTakeGradient",
+    private static func takeGradient(_ form: HandleForm) -> OpDefinition { OpDefinition(
+        form.name("AccumulatorTakeGradient"),
         inputCount: 2,
+        refInputs: form.refInputs,
         isStateful: true,
         isExpensive: false,
         outputTypes: OpDefinition.outputOfAttribute("dtype"),
-        makeKernel: { node throws(WeftError) in TakeGradientKernel(dtype: try node.attributes.type("dtype")) }
-    )
+        makeKernel: { node throws(WeftError) in TakeGradientKernel(dtype: try node.attributes.type("dtype"), form: form) }
+    ) }
 
     /// Waits until the accumulator holds `num_required` gradients, then outputs their reduction.
     private struct TakeGradientKernel: AsyncOpKernel {
         let dtype: DType
+        let form: HandleForm
 
         func computeAsync(_ context: OpKernelContext, done: @escaping @Sendable (Result<[Value], WeftError>) -> Void) {
             do throws(WeftError) {
                 try context.step.cancellation.check()
-                let accumulator = try accumulator(context)
+                let accumulator = try accumulator(context, form)
                 guard accumulator.dtype == dtype else {
                     throw .invalidArgument("Accumulator holds \(accumulator.dtype), the op takes \(dtype)", node: context.node)
                 }
@@ -125,8 +151,24 @@ enum DataFlowOps {
     }
 
     /// The accumulator behind the handle in input 0; `notFound` when none was created.
-    private static func accumulator(_ context: OpKernelContext) throws(WeftError) -> ConditionalAccumulatorResource {
-        let handle = try ResourceVariables.handle(context, 0)
+    private static func accumulator(_ context: OpKernelContext, _ form: HandleForm) throws(WeftError)
+        -> ConditionalAccumulatorResource
+    {
+        let handle: ResourceHandle
+        switch form {
+        case .resource:
+            handle = try ResourceVariables.handle(context, 0)
+        case .ref:
+            let pair = try context.input(0)
+            guard pair.dtype == .string, pair.shape == TensorShape([2]) else {
+                throw .invalidArgument(
+                    "input 0 must be an accumulator's handle, a string pair; got a \(pair.dtype) tensor of shape \(pair.shape)",
+                    node: context.node
+                )
+            }
+            let strings = pair.strings.map { String(decoding: $0, as: UTF8.self) }
+            handle = ResourceHandle(container: strings[0], name: strings[1])
+        }
         guard let accumulator = context.step.resources.resource(handle.key, as: ConditionalAccumulatorResource.self)
         else {
             throw WeftError(.notFound, "Resource \(handle.path) does not exist. (node '\(context.node)')")
