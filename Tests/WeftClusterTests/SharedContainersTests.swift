@@ -82,4 +82,31 @@ import WeftRuntime
         _ = try state.close("s3", caller: nil, client: "client-1", now: .now)
         #expect(state.containers.memberCount("m") == 0)
     }
+
+    @Test func aRestartedCoordinator_adoptsTheContainer_fromTheRecordsWorkersBring() throws {
+        var first = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: 1))
+        _ = try first.open(Self.session("s1"), sharing: Self.request("m", token: nil))
+        let record = try #require(first.sessions["s1"]?.record)
+        #expect(record.sharedContainerName == "m" && record.sharedContainerToken == "t1")
+
+        var restarted = ClusterState(.init(heartbeatTimeout: .seconds(1), incarnation: 2))
+        let registration = Weft_RegisterWorker.with {
+            $0.job = "worker"
+            $0.task = 0
+            $0.address = "tcp://127.0.0.1:7100"
+            $0.incarnation = 10
+            $0.coordinatorIncarnation = 1
+            $0.sessions = [.with {
+                $0.handle = "s1"
+                $0.record = record
+            }]
+        }
+        let registered = try restarted.register(registration, task: 0, now: .now)
+        #expect(registered.renewed == ["s1"])
+        #expect(restarted.sessions["s1"]?.sharedContainer == "c-t1")
+        #expect(restarted.containers.memberCount("m") == 1)
+        // The token admits a new client to the adopted container, and only the token.
+        #expect(try restarted.open(Self.session("s2"), sharing: Self.request("m", token: "t1", fresh: "t5"))?.id == "c-t1")
+        #expect(Self.code { _ = try restarted.open(Self.session("s3"), sharing: Self.request("m", token: nil)) } == .permissionDenied)
+    }
 }

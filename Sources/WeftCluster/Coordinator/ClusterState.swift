@@ -265,6 +265,7 @@ struct ClusterState: Sendable {
         let admission = try containers.admit(session.handle, request)
         var session = session
         session.sharedContainer = admission.id
+        session.sharedGrant = containers.grant(of: session.handle)
         sessions[session.handle] = session
         return admission
     }
@@ -527,7 +528,9 @@ extension ClusterState {
             }
             guard fromEarlierCoordinator, held.hasRecord, closed[held.handle] == nil else { continue }
             do throws(WeftError) {
-                sessions[held.handle] = try CoordinatorSession(adopting: held.record, handle: held.handle, now: now)
+                let session = try CoordinatorSession(adopting: held.record, handle: held.handle, now: now)
+                sessions[held.handle] = session
+                if let grant = session.sharedGrant { containers.adopt(held.handle, grant) }
                 join(held, device: device, incarnation: body.incarnation, directives: &directives)
                 renewed.append(held.handle)
                 directives.append(.sessionAdopted(held.handle, from: device))
@@ -546,6 +549,7 @@ extension ClusterState {
         directives: inout [Directive]
     ) {
         guard var session = sessions[held.handle] else { return }
+        containers.hosted(held.handle, on: device)
         session.hosts[device] = incarnation
         session.contacted.insert(device)
         // The record reached this worker, and so did every step id up to `lastStep`.

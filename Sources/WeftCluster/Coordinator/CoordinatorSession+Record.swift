@@ -21,6 +21,8 @@ extension CoordinatorSession {
             $0.graph.library = library
             $0.placement = Self.placementList(placement)
             $0.sharedContainer = sharedContainer ?? ""
+            $0.sharedContainerName = sharedGrant?.name ?? ""
+            $0.sharedContainerToken = sharedGrant?.token ?? ""
         }
     }
 
@@ -60,6 +62,13 @@ extension CoordinatorSession {
         version = record.version
         adopted = true
         sharedContainer = record.sharedContainer.isEmpty ? nil : record.sharedContainer
+        if let id = sharedContainer, !record.sharedContainerName.isEmpty {
+            sharedGrant = SharedContainers.Grant(
+                name: record.sharedContainerName,
+                token: record.sharedContainerToken,
+                id: id
+            )
+        }
     }
 
     /// A placement from its wire list.

@@ -64,6 +64,8 @@ struct CoordinatorSession: Sendable {
     /// The worker-side id of the shared variable container holding the session's variables;
     /// `nil` when they are its own.
     var sharedContainer: String?
+    /// The container's name and token with its id, kept in the session's record.
+    var sharedGrant: SharedContainers.Grant?
 
     init(
         handle: String,

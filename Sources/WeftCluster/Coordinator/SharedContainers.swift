@@ -30,6 +30,13 @@ struct SharedContainers: Sendable {
         var createdToken: String?
     }
 
+    /// A session's use of a container, as its record keeps it for a restarted coordinator.
+    struct Grant: Sendable, Equatable {
+        var name: String
+        var token: String
+        var id: String
+    }
+
     private struct Container: Sendable {
         let token: String
         let id: String
@@ -83,6 +90,21 @@ struct SharedContainers: Sendable {
         containers[request.name] = container
         membership[handle] = request.name
         return Admission(id: container.id, createdToken: nil)
+    }
+
+    /// The grant of member session `handle`; `nil` for a session whose variables are its own.
+    func grant(of handle: String) -> Grant? {
+        guard let name = membership[handle], let container = containers[name] else { return nil }
+        return Grant(name: name, token: container.token, id: container.id)
+    }
+
+    /// A restarted coordinator adopts session `handle` with the grant its record keeps: the
+    /// container is rebuilt, or joined when another adopted session rebuilt it. A container of
+    /// that name made since with another id keeps its own; the session stays out of it.
+    mutating func adopt(_ handle: String, _ grant: Grant) {
+        if let container = containers[grant.name], container.id != grant.id { return }
+        containers[grant.name, default: Container(token: grant.token, id: grant.id, members: [])].members.insert(handle)
+        membership[handle] = grant.name
     }
 
     /// Session `handle` ended: the container it used ends with its last member, and is returned

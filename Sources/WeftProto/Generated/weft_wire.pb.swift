@@ -593,6 +593,19 @@ public nonisolated struct Weft_SessionRecord: @unchecked Sendable {
     set {_uniqueStorage()._sharedContainer = newValue}
   }
 
+  /// The shared container's name and token, so a restarted coordinator that adopts the session
+  /// admits the container's other clients again. Records go only between the coordinator and
+  /// workers, which the cluster trusts with the variables themselves.
+  public var sharedContainerName: String {
+    get {_storage._sharedContainerName}
+    set {_uniqueStorage()._sharedContainerName = newValue}
+  }
+
+  public var sharedContainerToken: String {
+    get {_storage._sharedContainerToken}
+    set {_uniqueStorage()._sharedContainerToken = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2207,7 +2220,7 @@ nonisolated extension Weft_HeldSession: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SessionRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0\u{3}shared_container\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0\u{3}shared_container\0\u{3}shared_container_name\0\u{3}shared_container_token\0")
 
   fileprivate class _StorageClass {
     var _client: String = String()
@@ -2220,6 +2233,8 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
     var _graph: Tensorflow_GraphDef? = nil
     var _placement: [Weft_NodePlacement] = []
     var _sharedContainer: String = String()
+    var _sharedContainerName: String = String()
+    var _sharedContainerToken: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2240,6 +2255,8 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
       _graph = source._graph
       _placement = source._placement
       _sharedContainer = source._sharedContainer
+      _sharedContainerName = source._sharedContainerName
+      _sharedContainerToken = source._sharedContainerToken
     }
   }
 
@@ -2268,6 +2285,8 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._graph) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._placement) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainer) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerName) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerToken) }()
         default: break
         }
       }
@@ -2310,6 +2329,12 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._sharedContainer.isEmpty {
         try visitor.visitSingularStringField(value: _storage._sharedContainer, fieldNumber: 10)
       }
+      if !_storage._sharedContainerName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainerName, fieldNumber: 11)
+      }
+      if !_storage._sharedContainerToken.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainerToken, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2329,6 +2354,8 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._graph != rhs_storage._graph {return false}
         if _storage._placement != rhs_storage._placement {return false}
         if _storage._sharedContainer != rhs_storage._sharedContainer {return false}
+        if _storage._sharedContainerName != rhs_storage._sharedContainerName {return false}
+        if _storage._sharedContainerToken != rhs_storage._sharedContainerToken {return false}
         return true
       }
       if !storagesAreEqual {return false}
