@@ -44,7 +44,11 @@ import WeftRuntime
         try first.run([add1])
 
         let (graph2, w2, add2) = Self.counterGraph()
-        let second = try Session(target: Self.cluster.address, graph: graph2, options: Self.options(.join(name, token: token)))
+        let second = try Session(
+            target: Self.cluster.address,
+            graph: graph2,
+            options: Self.options(.join(name, token: token))
+        )
         defer { second.close() }
         #expect(second.sharedVariablesToken == token)
         #expect(try second.run(w2).scalars(as: Float.self) == [2, 3])
@@ -55,8 +59,13 @@ import WeftRuntime
         let (graph3, w3, _) = Self.counterGraph()
         let wrong = String(repeating: "0", count: 32)
         for sharing in [SharedVariables.join(name, token: wrong), .create(name), .join(name, token: "")] {
-            #expect(Self.code { _ = try Session(target: Self.cluster.address, graph: graph3, options: Self.options(sharing)) }
-                == .permissionDenied, "\(sharing)")
+            #expect(
+                Self.code {
+                    _ = try Session(target: Self.cluster.address, graph: graph3, options: Self.options(sharing))
+                }
+                    == .permissionDenied,
+                "\(sharing)"
+            )
         }
         // A session of its own sees none of the container's values.
         let own = try Session(target: Self.cluster.address, graph: graph3)
@@ -75,8 +84,16 @@ import WeftRuntime
             Thread.sleep(forTimeInterval: 0.01)
         }
         #expect(Self.cluster.workers.map(\.sharedContainerCount) == [0, 0, 0])
-        #expect(Self.code { _ = try Session(target: Self.cluster.address, graph: graph2, options: Self.options(.join(name, token: token))) }
-            == .permissionDenied)
+        #expect(
+            Self.code {
+                _ = try Session(
+                    target: Self.cluster.address,
+                    graph: graph2,
+                    options: Self.options(.join(name, token: token))
+                )
+            }
+                == .permissionDenied
+        )
     }
 
     @Test func aContainer_outlivesItsCreator_onWorkersTheJoinerHasNotUsedYet() throws {
@@ -85,7 +102,11 @@ import WeftRuntime
         let creator = try Session(target: Self.cluster.address, graph: graph1, options: Self.options(.create(name)))
         let token = try #require(creator.sharedVariablesToken)
         let (graph2, w2, _) = Self.counterGraph()
-        let joiner = try Session(target: Self.cluster.address, graph: graph2, options: Self.options(.join(name, token: token)))
+        let joiner = try Session(
+            target: Self.cluster.address,
+            graph: graph2,
+            options: Self.options(.join(name, token: token))
+        )
         defer { joiner.close() }
         try creator.run(graph1.asDefault { globalVariablesInitializer() })
         try creator.run([add1])
@@ -102,7 +123,9 @@ import WeftRuntime
             let graph = Graph()
             let xs: [Float] = (0..<8).map { Float($0 * 2 + replica) / 8 - 1 }
             let built = graph.asDefault { () -> (Weft.Operation, Weft.Operation, Variable, Variable) in
-                let (w, b) = graph.device("/job:ps/task:0") { (Variable(Float(0), name: "w"), Variable(Float(0), name: "b")) }
+                let (w, b) = graph.device("/job:ps/task:0") {
+                    (Variable(Float(0), name: "w"), Variable(Float(0), name: "b"))
+                }
                 let train = graph.device("/job:worker/task:\(replica)") { () -> Weft.Operation in
                     let x = constant(xs)
                     let y = constant(xs.map { 2 * $0 - 1 })
@@ -119,7 +142,11 @@ import WeftRuntime
         defer { chief.close() }
         try chief.run(initialize)
         let token = try #require(chief.sharedVariablesToken)
-        let other = try Session(target: Self.cluster.address, graph: graph1, options: Self.options(.join(name, token: token)))
+        let other = try Session(
+            target: Self.cluster.address,
+            graph: graph1,
+            options: Self.options(.join(name, token: token))
+        )
         defer { other.close() }
         let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { replica in
@@ -153,7 +180,10 @@ import WeftRuntime
                 let (w, step) = graph.device("/job:ps/task:0") {
                     (Variable([Float(1), -2], name: "w"), Variable(Int64(0), name: "global_step"))
                 }
-                let optimizer = SyncReplicasOptimizer(GradientDescentOptimizer(learningRate: 0.5), replicasToAggregate: 2)
+                let optimizer = SyncReplicasOptimizer(
+                    GradientDescentOptimizer(learningRate: 0.5),
+                    replicasToAggregate: 2
+                )
                 let (target, train) = graph.device("/job:worker/task:\(index)") { () -> (Output, Weft.Operation) in
                     let target = placeholder(.float, shape: [2], name: "t")
                     return (target, optimizer.applyGradients([(w.value - target, w)], globalStep: step))

@@ -20,8 +20,14 @@ import WeftRuntime
         var containers = SharedContainers()
         let created = try containers.admit("s1", Self.request("m", token: nil))
         #expect(created == .init(id: "c-t1", createdToken: "t1"))
-        #expect(try containers.admit("s2", Self.request("m", token: "t1", fresh: "t2")) == .init(id: "c-t1", createdToken: nil))
-        #expect(Self.code { _ = try containers.admit("s3", Self.request("m", token: nil, fresh: "t3")) } == .permissionDenied)
+        #expect(
+            try containers.admit("s2", Self.request("m", token: "t1", fresh: "t2"))
+                == .init(id: "c-t1", createdToken: nil)
+        )
+        #expect(
+            Self.code { _ = try containers.admit("s3", Self.request("m", token: nil, fresh: "t3")) }
+                == .permissionDenied
+        )
         #expect(Self.code { _ = try containers.admit("s3", Self.request("m", token: "t2")) } == .permissionDenied)
         #expect(Self.code { _ = try containers.admit("s3", Self.request("other", token: "t1")) } == .permissionDenied)
         #expect(Self.code { _ = try containers.admit("s3", Self.request("", token: nil)) } == .invalidArgument)
@@ -37,7 +43,9 @@ import WeftRuntime
         #expect(containers.leave("s1") == nil)
         #expect(containers.memberCount("m") == 1)
         let ended = containers.leave("s2")
-        #expect(ended == .init(id: "c-t1", hosts: [DeviceName(job: "ps", task: 0), DeviceName(job: "worker", task: 1)]))
+        #expect(
+            ended == .init(id: "c-t1", hosts: [DeviceName(job: "ps", task: 0), DeviceName(job: "worker", task: 1)])
+        )
         #expect(containers.memberCount("m") == 0)
         #expect(Self.code { _ = try containers.admit("s3", Self.request("m", token: "t1")) } == .permissionDenied)
         // A new container of the same name has a new worker-side id: nothing of the old one shows.
@@ -51,7 +59,13 @@ import WeftRuntime
     }
 
     private static func session(_ handle: String) throws -> CoordinatorSession {
-        let nodes = [Tensorflow_NodeDef.with { $0.name = "a"; $0.op = "NoOp"; $0.device = "/job:worker/task:0" }]
+        let nodes = [
+            Tensorflow_NodeDef.with {
+                $0.name = "a"
+                $0.op = "NoOp"
+                $0.device = "/job:worker/task:0"
+            }
+        ]
         let graph = try RuntimeGraph(nodes: nodes)
         let strategy = try PlacementStrategies.named("explicit")
         return CoordinatorSession(
@@ -74,7 +88,10 @@ import WeftRuntime
         let admission = try #require(try state.open(Self.session("s1"), sharing: Self.request("m", token: nil)))
         #expect(admission.createdToken == "t1")
         #expect(state.sessions["s1"]?.record.sharedContainer == "c-t1")
-        #expect(Self.code { _ = try state.open(Self.session("s2"), sharing: Self.request("m", token: "bad")) } == .permissionDenied)
+        #expect(
+            Self.code { _ = try state.open(Self.session("s2"), sharing: Self.request("m", token: "bad")) }
+                == .permissionDenied
+        )
         #expect(state.sessions["s2"] == nil)
         _ = try state.open(Self.session("s3"), sharing: Self.request("m", token: "t1"))
         _ = try state.close("s1", caller: nil, client: "client-1", now: .now)
@@ -96,17 +113,24 @@ import WeftRuntime
             $0.address = "tcp://127.0.0.1:7100"
             $0.incarnation = 10
             $0.coordinatorIncarnation = 1
-            $0.sessions = [.with {
-                $0.handle = "s1"
-                $0.record = record
-            }]
+            $0.sessions = [
+                .with {
+                    $0.handle = "s1"
+                    $0.record = record
+                }
+            ]
         }
         let registered = try restarted.register(registration, task: 0, now: .now)
         #expect(registered.renewed == ["s1"])
         #expect(restarted.sessions["s1"]?.sharedContainer == "c-t1")
         #expect(restarted.containers.memberCount("m") == 1)
         // The token admits a new client to the adopted container, and only the token.
-        #expect(try restarted.open(Self.session("s2"), sharing: Self.request("m", token: "t1", fresh: "t5"))?.id == "c-t1")
-        #expect(Self.code { _ = try restarted.open(Self.session("s3"), sharing: Self.request("m", token: nil)) } == .permissionDenied)
+        #expect(
+            try restarted.open(Self.session("s2"), sharing: Self.request("m", token: "t1", fresh: "t5"))?.id == "c-t1"
+        )
+        #expect(
+            Self.code { _ = try restarted.open(Self.session("s3"), sharing: Self.request("m", token: nil)) }
+                == .permissionDenied
+        )
     }
 }

@@ -146,7 +146,9 @@ public struct FIFOQueue: Sendable, Hashable {
             name: name,
             default: "Dequeue",
             inputs: [handle],
-            attributes: ["component_types": .with { $0.list.type = componentTypes.map(\.proto) }, "timeout_ms": .int(-1)]
+            attributes: [
+                "component_types": .with { $0.list.type = componentTypes.map(\.proto) }, "timeout_ms": .int(-1),
+            ]
         )
         return componentTypes.indices.map { operation.output($0) }
     }

@@ -86,7 +86,12 @@ public final class SyncReplicasOptimizer: Sendable {
             }
             let update = optimizer.applyGradients(aggregated, globalStep: globalStep)
             let tokenQueue = graph.colocate(with: globalStep.operation) {
-                FIFOQueue(componentTypes: [globalStep.dtype], shapes: [PartialShape([])], sharedName: "sync_token_q", name: "sync_token_q")
+                FIFOQueue(
+                    componentTypes: [globalStep.dtype],
+                    shapes: [PartialShape([])],
+                    sharedName: "sync_token_q",
+                    name: "sync_token_q"
+                )
             }
             let token = graph.controlDependencies(on: applies) { tokenQueue.dequeue()[0] }
             let train = localStep.assign(token).operation
@@ -99,7 +104,9 @@ public final class SyncReplicasOptimizer: Sendable {
                     accumulator.setGlobalStep(globalStep.value, name: "SetGlobalStep")
                 }
             }
-            let chiefInit = graph.controlDependencies(on: [localStepInit] + setSteps) { noOp(name: name + "_chief_init") }
+            let chiefInit = graph.controlDependencies(on: [localStepInit] + setSteps) {
+                noOp(name: name + "_chief_init")
+            }
             built.withLock {
                 $0 = Built(
                     localStep: localStep,

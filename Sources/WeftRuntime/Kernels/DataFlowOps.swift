@@ -15,9 +15,9 @@ enum DataFlowOps {
                 takeGradient(form),
             ]
         } + [
-        fifoQueue, enqueue("QueueEnqueueV2", many: false), enqueue("QueueEnqueueManyV2", many: true),
-        dequeue, queueSize, queueClose,
-    ]
+            fifoQueue, enqueue("QueueEnqueueV2", many: false), enqueue("QueueEnqueueManyV2", many: true),
+            dequeue, queueSize, queueClose,
+        ]
 
     // MARK: Accumulators
 
@@ -33,94 +33,114 @@ enum DataFlowOps {
         var refInputs: Set<Int> { self == .ref ? [0] : [] }
     }
 
-    private static func accumulator(_ form: HandleForm) -> OpDefinition { OpDefinition(
-        form.name("ConditionalAccumulator"),
-        inputCount: 0,
-        isStateful: true,
-        isExpensive: false,
-        outputTypes: { _, _ in [form == .resource ? OutputType(.resource) : OutputType(.string, isRef: true)] },
-        makeKernel: { node throws(WeftError) in
-            let dtype = try node.attributes.type("dtype")
-            let shape = try node.attributes.shape("shape")
-            let reductionName = try node.attributes.string("reduction_type", default: "MEAN")
-            guard let reduction = ConditionalAccumulatorResource.Reduction(rawValue: reductionName) else {
-                throw .invalidArgument("reduction_type must be MEAN or SUM, got '\(reductionName)'", node: node.name)
-            }
-            let handle = try sharedHandle(node, dtype: dtype, shape: shape)
-            let tensor =
-                form == .resource
-                ? try Tensor(handles: [handle], shape: .scalar)
-                : try Tensor(strings: [handle.container, handle.name], shape: TensorShape([2]))
-            return ClosureKernel { context throws(WeftError) in
-                let made = try context.step.resources.resource(handle.key) { () throws(WeftError) in
-                    try ConditionalAccumulatorResource(name: handle.name, dtype: dtype, shape: shape, reduction: reduction)
-                }
-                guard made.dtype == dtype, made.reduction == reduction else {
+    private static func accumulator(_ form: HandleForm) -> OpDefinition {
+        OpDefinition(
+            form.name("ConditionalAccumulator"),
+            inputCount: 0,
+            isStateful: true,
+            isExpensive: false,
+            outputTypes: { _, _ in [form == .resource ? OutputType(.resource) : OutputType(.string, isRef: true)] },
+            makeKernel: { node throws(WeftError) in
+                let dtype = try node.attributes.type("dtype")
+                let shape = try node.attributes.shape("shape")
+                let reductionName = try node.attributes.string("reduction_type", default: "MEAN")
+                guard let reduction = ConditionalAccumulatorResource.Reduction(rawValue: reductionName) else {
                     throw .invalidArgument(
-                        "Shared accumulator '\(handle.name)' holds \(made.dtype) with \(made.reduction.rawValue), not \(dtype) with \(reductionName)",
-                        node: context.node
+                        "reduction_type must be MEAN or SUM, got '\(reductionName)'",
+                        node: node.name
                     )
                 }
-                return [.tensor(tensor)]
+                let handle = try sharedHandle(node, dtype: dtype, shape: shape)
+                let tensor =
+                    form == .resource
+                    ? try Tensor(handles: [handle], shape: .scalar)
+                    : try Tensor(strings: [handle.container, handle.name], shape: TensorShape([2]))
+                return ClosureKernel { context throws(WeftError) in
+                    let made = try context.step.resources.resource(handle.key) { () throws(WeftError) in
+                        try ConditionalAccumulatorResource(
+                            name: handle.name,
+                            dtype: dtype,
+                            shape: shape,
+                            reduction: reduction
+                        )
+                    }
+                    guard made.dtype == dtype, made.reduction == reduction else {
+                        throw .invalidArgument(
+                            "Shared accumulator '\(handle.name)' holds \(made.dtype) with \(made.reduction.rawValue), not \(dtype) with \(reductionName)",
+                            node: context.node
+                        )
+                    }
+                    return [.tensor(tensor)]
+                }
             }
-        }
-    ) }
+        )
+    }
 
-    private static func applyGradient(_ form: HandleForm) -> OpDefinition { OpDefinition(
-        form.name("AccumulatorApplyGradient"),
-        inputCount: 3,
-        refInputs: form.refInputs,
-        isStateful: true,
-        outputTypes: OpDefinition.noOutputs,
-        makeKernel: { _ in
-            ClosureKernel { context throws(WeftError) in
-                let accumulator = try accumulator(context, form)
-                let localStep = try int64Scalar(try context.input(1), what: "local_step", node: context.node)
-                try accumulator.apply(try context.input(2), localStep: localStep, node: context.node)
-                return []
+    private static func applyGradient(_ form: HandleForm) -> OpDefinition {
+        OpDefinition(
+            form.name("AccumulatorApplyGradient"),
+            inputCount: 3,
+            refInputs: form.refInputs,
+            isStateful: true,
+            outputTypes: OpDefinition.noOutputs,
+            makeKernel: { _ in
+                ClosureKernel { context throws(WeftError) in
+                    let accumulator = try accumulator(context, form)
+                    let localStep = try int64Scalar(try context.input(1), what: "local_step", node: context.node)
+                    try accumulator.apply(try context.input(2), localStep: localStep, node: context.node)
+                    return []
+                }
             }
-        }
-    ) }
+        )
+    }
 
-    private static func numAccumulated(_ form: HandleForm) -> OpDefinition { OpDefinition(
-        form.name("AccumulatorNumAccumulated"),
-        inputCount: 1,
-        refInputs: form.refInputs,
-        isStateful: true,
-        isExpensive: false,
-        outputTypes: { _, _ in [OutputType(.int32)] },
-        makeKernel: { _ in
-            ClosureKernel { context throws(WeftError) in
-                [.tensor(Tensor(Int32(clamping: try accumulator(context, form).count)))]
+    private static func numAccumulated(_ form: HandleForm) -> OpDefinition {
+        OpDefinition(
+            form.name("AccumulatorNumAccumulated"),
+            inputCount: 1,
+            refInputs: form.refInputs,
+            isStateful: true,
+            isExpensive: false,
+            outputTypes: { _, _ in [OutputType(.int32)] },
+            makeKernel: { _ in
+                ClosureKernel { context throws(WeftError) in
+                    [.tensor(Tensor(Int32(clamping: try accumulator(context, form).count)))]
+                }
             }
-        }
-    ) }
+        )
+    }
 
-    private static func setGlobalStep(_ form: HandleForm) -> OpDefinition { OpDefinition(
-        form.name("AccumulatorSetGlobalStep"),
-        inputCount: 2,
-        refInputs: form.refInputs,
-        isStateful: true,
-        isExpensive: false,
-        outputTypes: OpDefinition.noOutputs,
-        makeKernel: { _ in
-            ClosureKernel { context throws(WeftError) in
-                let step = try int64Scalar(try context.input(1), what: "new_global_step", node: context.node)
-                try accumulator(context, form).setGlobalStep(step)
-                return []
+    private static func setGlobalStep(_ form: HandleForm) -> OpDefinition {
+        OpDefinition(
+            form.name("AccumulatorSetGlobalStep"),
+            inputCount: 2,
+            refInputs: form.refInputs,
+            isStateful: true,
+            isExpensive: false,
+            outputTypes: OpDefinition.noOutputs,
+            makeKernel: { _ in
+                ClosureKernel { context throws(WeftError) in
+                    let step = try int64Scalar(try context.input(1), what: "new_global_step", node: context.node)
+                    try accumulator(context, form).setGlobalStep(step)
+                    return []
+                }
             }
-        }
-    ) }
+        )
+    }
 
-    private static func takeGradient(_ form: HandleForm) -> OpDefinition { OpDefinition(
-        form.name("AccumulatorTakeGradient"),
-        inputCount: 2,
-        refInputs: form.refInputs,
-        isStateful: true,
-        isExpensive: false,
-        outputTypes: OpDefinition.outputOfAttribute("dtype"),
-        makeKernel: { node throws(WeftError) in TakeGradientKernel(dtype: try node.attributes.type("dtype"), form: form) }
-    ) }
+    private static func takeGradient(_ form: HandleForm) -> OpDefinition {
+        OpDefinition(
+            form.name("AccumulatorTakeGradient"),
+            inputCount: 2,
+            refInputs: form.refInputs,
+            isStateful: true,
+            isExpensive: false,
+            outputTypes: OpDefinition.outputOfAttribute("dtype"),
+            makeKernel: { node throws(WeftError) in
+                TakeGradientKernel(dtype: try node.attributes.type("dtype"), form: form)
+            }
+        )
+    }
 
     /// Waits until the accumulator holds `num_required` gradients, then outputs their reduction.
     private struct TakeGradientKernel: AsyncOpKernel {
@@ -132,13 +152,23 @@ enum DataFlowOps {
                 try context.step.cancellation.check()
                 let accumulator = try accumulator(context, form)
                 guard accumulator.dtype == dtype else {
-                    throw .invalidArgument("Accumulator holds \(accumulator.dtype), the op takes \(dtype)", node: context.node)
+                    throw .invalidArgument(
+                        "Accumulator holds \(accumulator.dtype), the op takes \(dtype)",
+                        node: context.node
+                    )
                 }
-                let required = try ElementRows.int32Scalar(try context.input(1), what: "num_required", node: context.node)
+                let required = try ElementRows.int32Scalar(
+                    try context.input(1),
+                    what: "num_required",
+                    node: context.node
+                )
                 var parked = 0
-                let ready = try accumulator.take(required, node: context.node, parked: { parked = $0 }) { result in
-                    done(result.map { [.tensor($0)] })
-                }
+                let ready = try accumulator.take(
+                    required,
+                    node: context.node,
+                    parked: { parked = $0 },
+                    done: { result in done(result.map { [.tensor($0)] }) }
+                )
                 if let ready { return done(.success([.tensor(ready)])) }
                 let id = parked
                 BlockingWait.watch(context, what: "TakeGrad of accumulator '\(accumulator.name)'") {
@@ -151,7 +181,10 @@ enum DataFlowOps {
     }
 
     /// The accumulator behind the handle in input 0; `notFound` when none was created.
-    private static func accumulator(_ context: OpKernelContext, _ form: HandleForm) throws(WeftError)
+    private static func accumulator(
+        _ context: OpKernelContext,
+        _ form: HandleForm
+    ) throws(WeftError)
         -> ConditionalAccumulatorResource
     {
         let handle: ResourceHandle
@@ -239,9 +272,11 @@ enum DataFlowOps {
                 let queue = try queue(context)
                 let elements = try elements(context, queue: queue)
                 var parked = 0
-                let placed = try queue.enqueue(elements, parked: { parked = $0 }) { result in
-                    done(result.map { [] })
-                }
+                let placed = try queue.enqueue(
+                    elements,
+                    parked: { parked = $0 },
+                    done: { result in done(result.map { [] }) }
+                )
                 if placed { return done(.success([])) }
                 let id = parked
                 BlockingWait.watch(context, what: "Enqueue to FIFOQueue '\(queue.name)'") {
@@ -300,7 +335,9 @@ enum DataFlowOps {
         inputCount: 1,
         isStateful: true,
         isExpensive: false,
-        outputTypes: { node, _ throws(WeftError) in try FunctionalOps.types(node, "component_types").map { OutputType($0) } },
+        outputTypes: { node, _ throws(WeftError) in
+            try FunctionalOps.types(node, "component_types").map { OutputType($0) }
+        },
         makeKernel: { node throws(WeftError) in DequeueKernel(types: try FunctionalOps.types(node, "component_types")) }
     )
 
@@ -319,9 +356,10 @@ enum DataFlowOps {
                     )
                 }
                 var parked = 0
-                let ready = try queue.dequeue(parked: { parked = $0 }) { result in
-                    done(result.map { $0.map { .tensor($0) } })
-                }
+                let ready = try queue.dequeue(
+                    parked: { parked = $0 },
+                    done: { result in done(result.map { $0.map { .tensor($0) } }) }
+                )
                 if let ready { return done(.success(ready.map { .tensor($0) })) }
                 let id = parked
                 BlockingWait.watch(context, what: "Dequeue from FIFOQueue '\(queue.name)'") {
@@ -372,7 +410,11 @@ enum DataFlowOps {
 
     /// The handle of a shared resource: TensorFlow's `container` and `shared_name` attributes,
     /// the node's name when no shared name is given.
-    private static func sharedHandle(_ node: NodeInfo, dtype: DType?, shape: PartialShape?) throws(WeftError)
+    private static func sharedHandle(
+        _ node: NodeInfo,
+        dtype: DType?,
+        shape: PartialShape?
+    ) throws(WeftError)
         -> ResourceHandle
     {
         let sharedName = try node.attributes.string("shared_name", default: "")

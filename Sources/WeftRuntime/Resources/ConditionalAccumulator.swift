@@ -35,7 +35,10 @@ public final class ConditionalAccumulatorResource: Sendable {
     /// Makes an empty accumulator at global step 0.
     public init(name: String, dtype: DType, shape: PartialShape, reduction: Reduction) throws(WeftError) {
         guard dtype == .float || dtype == .double else {
-            throw WeftError(.invalidArgument, "ConditionalAccumulator \(name) accumulates float or double, not \(dtype)")
+            throw WeftError(
+                .invalidArgument,
+                "ConditionalAccumulator \(name) accumulates float or double, not \(dtype)"
+            )
         }
         self.name = name
         self.dtype = dtype
