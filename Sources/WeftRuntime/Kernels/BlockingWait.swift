@@ -49,24 +49,79 @@ struct PendingWaits<Request: Sendable, Output: Sendable>: Sendable {
 /// What a completion does when run outside the resource's lock.
 typealias Completion = @Sendable () -> Void
 
-/// How a waiting kernel's wait ends when its step does.
-enum BlockingWait {
-    /// Ends the wait of a parked caller with `cancel` when the step is cancelled or passes its
-    /// deadline; `cancel` does nothing for a caller already served.
-    static func watch(
-        _ context: OpKernelContext,
-        what: String,
-        cancel: @escaping @Sendable (WeftError) -> Void
-    ) {
-        let cancellation = context.step.cancellation
-        cancellation.onCancel(cancel)
-        guard let deadline = cancellation.deadline else { return }
-        let remaining = max(deadline - .now, .zero)
-        let (seconds, attoseconds) = remaining.components
-        let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
-        let node = context.node
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(max(nanoseconds, 0))) {
-            cancel(WeftError(.deadlineExceeded, "\(what) passed the step's deadline while it waited (node '\(node)')"))
+/// How a waiting kernel's wait ends when its step does: the step's cancellation and a timer at
+/// its deadline end it, and both are dropped once the wait ended otherwise, so a long run of
+/// waiting steps (synchronous replicas' token dequeues) leaves no timers behind.
+final class BlockingWait: Sendable {
+    /// A deadline timer. Sendable: libdispatch's work items may be cancelled from any thread.
+    private final class Timer: @unchecked Sendable {
+        let item: DispatchWorkItem
+        init(_ body: @escaping @Sendable () -> Void) { item = DispatchWorkItem(block: body) }
+    }
+
+    private struct State {
+        var finished = false
+        var timer: Timer?
+        var handler: Int?
+    }
+    private let state = Mutex(State())
+    private let cancellation: StepCancellation
+
+    /// A wait of the step `context` runs.
+    init(_ context: OpKernelContext) {
+        cancellation = context.step.cancellation
+    }
+
+    /// `done`, dropping the watch first: what the resource calls when it serves the caller.
+    func finishing<Output>(
+        _ done: @escaping @Sendable (Result<Output, WeftError>) -> Void
+    ) -> @Sendable (Result<Output, WeftError>) -> Void {
+        { [self] result in
+            finish()
+            done(result)
         }
+    }
+
+    /// Ends the parked caller with `cancel` when the step is cancelled or passes its deadline;
+    /// `cancel` does nothing for a caller served meanwhile.
+    func watch(_ context: OpKernelContext, what: String, cancel: @escaping @Sendable (WeftError) -> Void) {
+        // Registered outside the lock: a step cancelled already calls `cancel` at once, which
+        // ends the wait through `finish`.
+        let handler = cancellation.onCancel(cancel)
+        var timer: Timer?
+        var delay = DispatchTimeInterval.never
+        if let deadline = cancellation.deadline {
+            let node = context.node
+            timer = Timer {
+                cancel(
+                    WeftError(.deadlineExceeded, "\(what) passed the step's deadline while it waited (node '\(node)')")
+                )
+            }
+            let (seconds, attoseconds) = max(deadline - .now, .zero).components
+            delay = .nanoseconds(Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000))
+        }
+        let armed = state.withLock { state -> Bool in
+            guard !state.finished else { return false }
+            state.timer = timer
+            state.handler = handler
+            return true
+        }
+        guard armed else {
+            timer?.item.cancel()
+            cancellation.removeHandler(handler)
+            return
+        }
+        if let timer { DispatchQueue.global().asyncAfter(deadline: .now() + delay, execute: timer.item) }
+    }
+
+    /// Drops the timer and the cancellation handler: the wait ended.
+    private func finish() {
+        let (timer, handler) = state.withLock { state in
+            state.finished = true
+            defer { (state.timer, state.handler) = (nil, nil) }
+            return (state.timer, state.handler)
+        }
+        timer?.item.cancel()
+        if let handler { cancellation.removeHandler(handler) }
     }
 }

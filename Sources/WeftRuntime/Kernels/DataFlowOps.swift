@@ -163,15 +163,16 @@ enum DataFlowOps {
                     node: context.node
                 )
                 var parked = 0
+                let wait = BlockingWait(context)
                 let ready = try accumulator.take(
                     required,
                     node: context.node,
                     parked: { parked = $0 },
-                    done: { result in done(result.map { [.tensor($0)] }) }
+                    done: wait.finishing { result in done(result.map { [.tensor($0)] }) }
                 )
                 if let ready { return done(.success([.tensor(ready)])) }
                 let id = parked
-                BlockingWait.watch(context, what: "TakeGrad of accumulator '\(accumulator.name)'") {
+                wait.watch(context, what: "TakeGrad of accumulator '\(accumulator.name)'") {
                     [weak accumulator] error in accumulator?.cancelTake(id, error)
                 }
             } catch {
@@ -272,14 +273,15 @@ enum DataFlowOps {
                 let queue = try queue(context)
                 let elements = try elements(context, queue: queue)
                 var parked = 0
+                let wait = BlockingWait(context)
                 let placed = try queue.enqueue(
                     elements,
                     parked: { parked = $0 },
-                    done: { result in done(result.map { [] }) }
+                    done: wait.finishing { result in done(result.map { [] }) }
                 )
                 if placed { return done(.success([])) }
                 let id = parked
-                BlockingWait.watch(context, what: "Enqueue to FIFOQueue '\(queue.name)'") {
+                wait.watch(context, what: "Enqueue to FIFOQueue '\(queue.name)'") {
                     [weak queue] error in queue?.cancelWait(id, error)
                 }
             } catch {
@@ -356,13 +358,14 @@ enum DataFlowOps {
                     )
                 }
                 var parked = 0
+                let wait = BlockingWait(context)
                 let ready = try queue.dequeue(
                     parked: { parked = $0 },
-                    done: { result in done(result.map { $0.map { .tensor($0) } }) }
+                    done: wait.finishing { result in done(result.map { $0.map { .tensor($0) } }) }
                 )
                 if let ready { return done(.success(ready.map { .tensor($0) })) }
                 let id = parked
-                BlockingWait.watch(context, what: "Dequeue from FIFOQueue '\(queue.name)'") {
+                wait.watch(context, what: "Dequeue from FIFOQueue '\(queue.name)'") {
                     [weak queue] error in queue?.cancelWait(id, error)
                 }
             } catch {
