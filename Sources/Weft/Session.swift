@@ -25,7 +25,9 @@ extension Variable: Fetchable {
 public final class Session: Sendable {
     /// The graph this session runs.
     public let graph: Graph
-    private let backend: any SessionBackend
+    /// What runs the steps: a local executor, or a cluster's client (whose own properties,
+    /// such as a shared container's token, WeftCluster reads from it).
+    public let backend: any SessionBackend
 
     /// Makes a session that runs `graph` in this process, applying `optimizations` (constant
     /// folding by default, as TensorFlow's Grappler; `.none` runs every node as written).

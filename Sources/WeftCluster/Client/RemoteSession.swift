@@ -29,6 +29,9 @@ public struct RemoteSessionOptions: Sendable {
     /// How long each node took in earlier steps, by node name (`CostModel.medianDurations(of:)`
     /// over `RunMetadata`): the `profile` strategy places with these in place of estimates.
     public var measuredCosts: [String: Duration] = [:]
+    /// The shared variable container the session's variables live in, for between-graph
+    /// replication; `nil` (the default) keeps them the session's own.
+    public var sharedVariables: SharedVariables?
 
     /// The client's key and the coordinator's, for a cluster with keys; `nil` for one without.
     public var security: ClientSecurity?
@@ -38,6 +41,27 @@ public struct RemoteSessionOptions: Sendable {
 
     /// Default options.
     public init(strategy: String? = nil) { self.strategy = strategy }
+}
+
+/// A shared variable container: sessions of several clients, each with its own graph, that
+/// use one container read and update the same variables on every worker (between-graph
+/// replication). The first session creates it and is given its token (`RemoteSession.
+/// sharedVariablesToken`); other sessions join with the name and that token. A container that
+/// exists, or a wrong token, is refused with `permissionDenied`. It lives while a session using
+/// it is open.
+public struct SharedVariables: Sendable, Hashable {
+    /// The container's name.
+    public var container: String
+    /// The container's token, to join it; `nil` to create it.
+    public var token: String?
+
+    /// Creates the container `name`; the session is given its token.
+    public static func create(_ name: String) -> SharedVariables { SharedVariables(container: name, token: nil) }
+
+    /// Joins the container `name` with the token its creator was given.
+    public static func join(_ name: String, token: String) -> SharedVariables {
+        SharedVariables(container: name, token: token)
+    }
 }
 
 /// A client's CURVE keys: its own pair, which the cluster file lists under `clients`, and the
@@ -175,6 +199,11 @@ public final class RemoteSessionBackend: SessionBackend {
     private let handle: String
     private let state: Mutex<State>
 
+    /// The token of the shared variable container the session uses (the one it was given when
+    /// it created the container, or the one it joined with); `nil` without one. Hand it only
+    /// to clients that may read and change the container's variables.
+    public let sharedVariablesToken: String?
+
     /// Opens a session for `graph` on the cluster whose coordinator is at `coordinator`.
     public init(coordinator: String, graph: Graph, options: RemoteSessionOptions = .init()) throws(WeftError) {
         if let error = graph.buildError { throw error }
@@ -199,10 +228,14 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.placementSeed = options.placementSeed
                 $0.memoryLimitBytes = UInt64(max(options.memoryLimit ?? 0, 0))
                 $0.measuredNodeSeconds = options.measuredCosts.mapValues { $0 / .seconds(1) }
+                $0.sharedContainer = options.sharedVariables?.container ?? ""
+                $0.sharedContainerToken = options.sharedVariables?.token ?? ""
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))
         handle = reply.envelope.session
+        let created = reply.envelope.createSessionReply.sharedContainerToken
+        sharedVariablesToken = created.isEmpty ? options.sharedVariables?.token : created
         let lifecycle = ClientSessionMachine(
             handle: handle,
             coordinator: coordinator,
@@ -659,4 +692,8 @@ extension Session {
     ) throws(WeftError) {
         self.init(graph: graph, backend: try RemoteSessionBackend(coordinator: target, graph: graph, options: options))
     }
+
+    /// The token of the shared variable container a cluster session uses (see `SharedVariables`);
+    /// `nil` for a local session or one whose variables are its own.
+    public var sharedVariablesToken: String? { (backend as? RemoteSessionBackend)?.sharedVariablesToken }
 }

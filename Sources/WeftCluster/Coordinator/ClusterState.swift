@@ -37,6 +37,8 @@ struct ClusterState: Sendable {
         case driveSteps([UInt64], StepMachine.Event)
         /// Ask the workers at `addresses` to free the session's state.
         case release(session: String, client: String, addresses: [String])
+        /// A shared variable container ended: ask the workers at `addresses` to free it.
+        case releaseContainer(String, addresses: [String])
         /// A worker fell silent and is now dead (for the log and the metrics).
         case workerDeclaredDead(Membership.Worker)
         /// These sessions lost state on a restarted worker (for the log).
@@ -75,6 +77,8 @@ struct ClusterState: Sendable {
         var token: UInt64
         /// The client's own number for the step, which its `cancelStep` names; 0 when unnumbered.
         var clientStep: UInt64
+        /// The worker-side id of the shared variable container the session uses, if any.
+        var sharedContainer: String? = nil
     }
 
     let configuration: Configuration
@@ -85,6 +89,8 @@ struct ClusterState: Sendable {
     /// Sessions closed (or whose lease ran out), until every worker's own lease on them has run
     /// out: a worker that was away brings them back, and they must not be adopted again.
     private(set) var closed: [String: ContinuousClock.Instant] = [:]
+    /// Shared variable containers and the sessions using them.
+    private(set) var containers = SharedContainers()
     /// Set while the coordinator shuts down: steps that have not started are refused.
     private(set) var draining = false
     /// The links between workers, as last measured: one per pair of hosts (`LinkProbeSchedule`).
@@ -248,6 +254,22 @@ struct ClusterState: Sendable {
         return true
     }
 
+    /// Opens a placed session using the shared container `sharing` names (see
+    /// `SharedContainers`); `nil` when its handle is taken (the shell draws another). A refused
+    /// admission opens nothing.
+    mutating func open(
+        _ session: CoordinatorSession,
+        sharing request: SharedContainers.Request
+    ) throws(WeftError) -> SharedContainers.Admission? {
+        guard sessions[session.handle] == nil, closed[session.handle] == nil else { return nil }
+        let admission = try containers.admit(session.handle, request)
+        var session = session
+        session.sharedContainer = admission.id
+        session.sharedGrant = containers.grant(of: session.handle)
+        sessions[session.handle] = session
+        return admission
+    }
+
     /// The open, unbroken session `handle` when `caller` (or without keys `client`) owns it.
     func session(_ handle: String, caller: CurveKey?, client: String) throws(WeftError) -> CoordinatorSession {
         guard let session = sessions[handle] else { throw Self.notFound(handle) }
@@ -305,11 +327,16 @@ struct ClusterState: Sendable {
     /// and it is never adopted again while a worker's lease on it may last.
     private mutating func end(_ handle: String, _ error: WeftError, now: ContinuousClock.Instant) -> [Directive] {
         guard let session = sessions.removeValue(forKey: handle) else { return [] }
+        let ended = containers.leave(handle)
         closed[handle] = now + Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         var directives = drive(inFlight.filter { $0.value.session == handle }.keys.sorted(), .cancelled(error))
         let addresses = session.contacted.union(session.hosts.keys).sorted().compactMap { membership[$0]?.address }
         if !addresses.isEmpty {
             directives.append(.release(session: handle, client: session.client, addresses: addresses))
+        }
+        if let ended {
+            let hosts = ended.hosts.union(session.contacted).union(session.hosts.keys)
+            directives.append(.releaseContainer(ended.id, addresses: hosts.sorted().compactMap { membership[$0]?.address }))
         }
         return directives
     }
@@ -387,7 +414,8 @@ struct ClusterState: Sendable {
                 }
             },
             token: token,
-            clientStep: clientStep
+            clientStep: clientStep,
+            sharedContainer: session.sharedContainer
         )
     }
 
@@ -417,6 +445,7 @@ struct ClusterState: Sendable {
     ) -> (leaseMs: UInt64, record: Weft_SessionRecord?)? {
         guard let session = sessions[handle] else { return nil }
         sessions[handle]?.contacted.insert(device)
+        containers.hosted(handle, on: device)
         let lease = Self.workerLease(session, heartbeatTimeout: pacing.timeout)
         return (lease.millisecondsRoundedUp, session.recorded[device] == session.version ? nil : session.record)
     }
@@ -499,7 +528,9 @@ extension ClusterState {
             }
             guard fromEarlierCoordinator, held.hasRecord, closed[held.handle] == nil else { continue }
             do throws(WeftError) {
-                sessions[held.handle] = try CoordinatorSession(adopting: held.record, handle: held.handle, now: now)
+                let session = try CoordinatorSession(adopting: held.record, handle: held.handle, now: now)
+                sessions[held.handle] = session
+                if let grant = session.sharedGrant { containers.adopt(held.handle, grant) }
                 join(held, device: device, incarnation: body.incarnation, directives: &directives)
                 renewed.append(held.handle)
                 directives.append(.sessionAdopted(held.handle, from: device))
@@ -518,6 +549,7 @@ extension ClusterState {
         directives: inout [Directive]
     ) {
         guard var session = sessions[held.handle] else { return }
+        containers.hosted(held.handle, on: device)
         session.hosts[device] = incarnation
         session.contacted.insert(device)
         // The record reached this worker, and so did every step id up to `lastStep`.

@@ -39,7 +39,8 @@ extension Coordinator {
         }
         linkProbes.needed(Set(placement.values))  // estimated links it uses get measured
         let lease = sessionLease(asked: body.leaseMs)
-        let handle = state.withLock { state in
+        let sharing = try Self.sharingRequest(body)
+        let (handle, admission) = try state.withLock { (state) throws(WeftError) -> (String, SharedContainers.Admission?) in
             while true {
                 let session = CoordinatorSession(
                     handle: Self.newSessionHandle(),
@@ -54,13 +55,39 @@ extension Coordinator {
                     lease: lease,
                     now: .now
                 )
-                if state.cluster.open(session) { return session.handle }
+                if let sharing {
+                    if let admission = try state.cluster.open(session, sharing: sharing) {
+                        return (session.handle, admission)
+                    }
+                } else if state.cluster.open(session) {
+                    return (session.handle, nil)
+                }
             }
         }
         logger.info("session created", metadata: ["session.id": "\(handle)", "session.strategy": "\(strategy.name)"])
         return .reply(session: handle) { envelope in
-            envelope.createSessionReply = .with { $0.placement = CoordinatorSession.placementList(placement) }
+            envelope.createSessionReply = .with {
+                $0.placement = CoordinatorSession.placementList(placement)
+                $0.sharedContainerToken = admission?.createdToken ?? ""
+            }
         }
+    }
+
+    /// The shared container a session asks for, with a fresh token and id in case it creates it;
+    /// `nil` when its variables are to be its own.
+    private static func sharingRequest(_ body: Weft_CreateSession) throws(WeftError) -> SharedContainers.Request? {
+        guard !body.sharedContainer.isEmpty else {
+            guard body.sharedContainerToken.isEmpty else {
+                throw WeftError(.invalidArgument, "a shared container token was given without the container's name")
+            }
+            return nil
+        }
+        return SharedContainers.Request(
+            name: body.sharedContainer,
+            token: body.sharedContainerToken.isEmpty ? nil : body.sharedContainerToken,
+            freshToken: String(newSessionHandle().dropFirst()),
+            freshID: "c" + newSessionHandle().dropFirst()
+        )
     }
 
     /// `s` and 128 random bits in hex, from the system's cryptographic generator: a handle

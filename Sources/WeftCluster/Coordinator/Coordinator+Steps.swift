@@ -209,6 +209,7 @@ extension Coordinator {
                 $0.device = device.description
                 $0.owner = setup.owner?.z85 ?? ""
                 $0.leaseMs = contact.leaseMs
+                $0.sharedContainer = setup.sharedContainer ?? ""
                 if let record { $0.record = record }
             }
         }

@@ -164,6 +164,11 @@ public final class Coordinator: Sendable {
                 for address in addresses {
                     node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
                 }
+            case .releaseContainer(let id, let addresses):
+                let message = WireMessage.make(.releaseSession) { $0.releaseSession.sharedContainer = id }
+                for address in addresses {
+                    node.request(message, to: address, timeout: configuration.requestTimeout) { _ in }
+                }
             case .workerDeclaredDead(let worker):
                 logger.warning("worker declared dead", metadata: ["worker.device": "\(worker.device)"])
                 ClusterMetrics.workerDeclaredDead(worker.device.description)

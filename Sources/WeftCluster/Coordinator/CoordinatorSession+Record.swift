@@ -20,6 +20,9 @@ extension CoordinatorSession {
             $0.graph.node = nodes
             $0.graph.library = library
             $0.placement = Self.placementList(placement)
+            $0.sharedContainer = sharedContainer ?? ""
+            $0.sharedContainerName = sharedGrant?.name ?? ""
+            $0.sharedContainerToken = sharedGrant?.token ?? ""
         }
     }
 
@@ -58,6 +61,14 @@ extension CoordinatorSession {
         )
         version = record.version
         adopted = true
+        sharedContainer = record.sharedContainer.isEmpty ? nil : record.sharedContainer
+        if let id = sharedContainer, !record.sharedContainerName.isEmpty {
+            sharedGrant = SharedContainers.Grant(
+                name: record.sharedContainerName,
+                token: record.sharedContainerToken,
+                id: id
+            )
+        }
     }
 
     /// A placement from its wire list.

@@ -61,6 +61,11 @@ struct CoordinatorSession: Sendable {
     var recorded: [DeviceName: UInt64] = [:]
     /// Set when a restarted coordinator rebuilt the session from workers' records.
     var adopted = false
+    /// The worker-side id of the shared variable container holding the session's variables;
+    /// `nil` when they are its own.
+    var sharedContainer: String?
+    /// The container's name and token with its id, kept in the session's record.
+    var sharedGrant: SharedContainers.Grant?
 
     init(
         handle: String,

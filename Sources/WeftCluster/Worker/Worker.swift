@@ -68,8 +68,22 @@ public final class Worker: Sendable {
         /// Whether a lease check is scheduled: only while leases are held, so an idle worker
         /// wakes for nothing but its heartbeats.
         var leaseCheckArmed = false
+        /// Shared variable containers, held while a session using them is.
+        var containers = SharedResourceContainers()
         var device: DeviceName? { registration.device }
         var stopped: Bool { registration.stopped }
+
+        /// Removes session `handle`; returns it with its shared container when that is to be
+        /// freed too (see `SharedResourceContainers`), both to be freed outside the lock.
+        /// `keepContainer` when the coordinator released the session: it says when the
+        /// container ends.
+        mutating func removeSession(_ handle: String, keepContainer: Bool) -> (WorkerSession, ResourceContainer?)? {
+            guard let session = sessions.removeValue(forKey: handle) else { return nil }
+            let container = session.sharedContainer.flatMap {
+                containers.release($0, by: handle, keep: keepContainer)
+            }
+            return (session, container)
+        }
     }
 
     private let configuration: Configuration
@@ -120,6 +134,9 @@ public final class Worker: Sendable {
     /// The number of sessions with state on this worker.
     public var sessionCount: Int { state.withLock { $0.sessions.count } }
 
+    /// The number of shared variable containers this worker holds.
+    public var sharedContainerCount: Int { state.withLock { $0.containers.count } }
+
     /// Starts serving and registering.
     public func start() {
         node.setHandler { [weak self] message in self?.handle(message) }
@@ -156,12 +173,13 @@ public final class Worker: Sendable {
 
     /// Stops serving; sessions hosted here are dropped.
     public func stop() {
-        let sessions = state.withLock { state -> [WorkerSession] in
+        let (sessions, containers) = state.withLock { state -> ([WorkerSession], [ResourceContainer]) in
             state.registration.stop()
             defer { state.sessions.removeAll() }
-            return Array(state.sessions.values)
+            return (Array(state.sessions.values), state.containers.removeAll())
         }
         for session in sessions { session.close() }
+        for container in containers { container.removeAll() }
         executor.cancelTimers()
         node.close()
     }
@@ -259,8 +277,8 @@ public final class Worker: Sendable {
     }
 
     private func heartbeat() {
-        let (device, sessions, rates, stopped, inquiry) = state.withLock {
-            ($0.device, $0.sessions, $0.rates, $0.stopped, $0.leases.inquiry())
+        let (device, sessions, containers, rates, stopped, inquiry) = state.withLock {
+            ($0.device, $0.sessions, $0.containers, $0.rates, $0.stopped, $0.leases.inquiry())
         }
         guard !stopped, let device else { return }
         let request = WireMessage.make(.heartbeat) { envelope in
@@ -269,7 +287,9 @@ public final class Worker: Sendable {
                 $0.task = Int32(device.task)
                 $0.incarnation = incarnation
                 $0.sessions = UInt32(sessions.count)
-                $0.residentBytes = UInt64(sessions.values.reduce(0) { $0 + $1.resources.byteCount })
+                // A shared container counts once, however many sessions use it.
+                let own = sessions.values.filter { $0.sharedContainer == nil }
+                $0.residentBytes = UInt64(own.reduce(containers.byteCount) { $0 + $1.resources.byteCount })
                 if let rates { $0.rates = rates.message }
                 $0.tensorBytes = UInt64(TensorMemory.liveBytes)
                 $0.memoryLimitBytes = UInt64(TensorMemory.limit)
@@ -335,18 +355,21 @@ public final class Worker: Sendable {
     private func free(_ directives: [SessionLeases.Directive]) {
         guard !directives.isEmpty else { return }
         let freed = state.withLock { state in
-            directives.compactMap { directive -> (WorkerSession, String)? in
+            directives.compactMap { directive -> (WorkerSession, ResourceContainer?, String)? in
                 switch directive {
                 case .free(let handle):
-                    return state.sessions.removeValue(forKey: handle).map { ($0, "the coordinator no longer keeps it") }
+                    return state.removeSession(handle, keepContainer: false).map {
+                        ($0, $1, "the coordinator no longer keeps it")
+                    }
                 case .expired(let handle):
-                    return state.sessions.removeValue(forKey: handle).map { ($0, "its lease ran out") }
+                    return state.removeSession(handle, keepContainer: false).map { ($0, $1, "its lease ran out") }
                 }
             }
         }
-        for (session, reason) in freed {
+        for (session, container, reason) in freed {
             logger.info("session freed", metadata: ["session.id": "\(session.handle)", "reason": "\(reason)"])
             session.close()
+            container?.removeAll()
         }
     }
 
@@ -384,15 +407,21 @@ public final class Worker: Sendable {
             }
             session.abort(step: envelope.step, error: error)
             node.reply(to: message, .ok)
+        case .releaseSession? where !envelope.releaseSession.sharedContainer.isEmpty:
+            // Only the coordinator knows a container's id (with keys, only it may send this).
+            let ended = state.withLock { $0.containers.end(envelope.releaseSession.sharedContainer) }
+            ended?.removeAll()
+            node.reply(to: message, .ok)
         case .releaseSession?:
-            let removed = state.withLock { state -> WorkerSession? in
+            let removed = state.withLock { state -> (WorkerSession, ResourceContainer?)? in
                 // Without keys, the release names the session's client, as its steps do.
                 guard configuration.security != nil || state.sessions[envelope.session]?.client == envelope.client
                 else { return nil }
                 state.leases.released(envelope.session)
-                return state.sessions.removeValue(forKey: envelope.session)
+                return state.removeSession(envelope.session, keepContainer: true)
             }
-            removed?.close()
+            removed?.0.close()
+            removed?.1?.removeAll()
             node.reply(to: message, .ok)
         case .ping?:
             node.reply(to: message, .ok)
@@ -442,11 +471,14 @@ public final class Worker: Sendable {
                 for peer in body.peers { state.peers[peer.device] = peer.address }
                 state.leases.registered(envelope.session, lease: lease, now: .now)
                 if let existing = state.sessions[envelope.session] { return existing }
+                let shared = body.sharedContainer.isEmpty ? nil : body.sharedContainer
                 let created = WorkerSession(
                     handle: envelope.session,
                     device: body.device,
                     owner: registration.owner,
                     client: envelope.client,
+                    sharedContainer: shared,
+                    resources: shared.map { state.containers.acquire($0, for: envelope.session) } ?? ResourceContainer(),
                     push: pushFunction(session: envelope.session)
                 )
                 state.sessions[envelope.session] = created
@@ -542,7 +574,8 @@ public final class Worker: Sendable {
         if envelope.deadlineMs > 0, plan.hasAsyncKernels {
             let deadline = envelope.deadlineMs
             executor.after(.milliseconds(Int64(clamping: deadline))) { [weak session] in
-                session?.rendezvous.abort(
+                // Ends its receives and its blocking kernels (a queue's dequeue) alike.
+                session?.abort(
                     step: step,
                     error: WeftError(.deadlineExceeded, "step \(step) passed its deadline of \(deadline) ms")
                 )
@@ -654,7 +687,11 @@ final class WorkerSession: Sendable {
     /// The id the session's client opened it with; without keys, every step and the release
     /// must name it.
     let client: String
-    let resources = ResourceContainer()
+    /// The worker-side id of the shared variable container holding the session's variables;
+    /// `nil` when `resources` are the session's own.
+    let sharedContainer: String?
+    /// The session's variables: its own, or the shared container's.
+    let resources: ResourceContainer
     let rendezvous: SessionRendezvous
     private let plans = Mutex<[String: StepPlan]>([:])
     /// Steps running now, so an abort or the session's release ends their loops.
@@ -667,12 +704,16 @@ final class WorkerSession: Sendable {
         device: String,
         owner: CurveKey?,
         client: String,
+        sharedContainer: String? = nil,
+        resources: ResourceContainer = ResourceContainer(),
         push: @escaping SessionRendezvous.Push
     ) {
         self.handle = handle
         self.device = device
         self.owner = owner
         self.client = client
+        self.sharedContainer = sharedContainer
+        self.resources = resources
         self.rendezvous = SessionRendezvous(device: device, push: push)
     }
 
@@ -711,7 +752,8 @@ final class WorkerSession: Sendable {
         let error = WeftError(.cancelled, "session \(handle) was closed")
         plans.withLock { $0.removeAll() }
         for step in running.withLock({ $0.values }) { step.cancel(error) }
-        resources.removeAll()
+        // A shared container is freed by the worker with its last session.
+        if sharedContainer == nil { resources.removeAll() }
         rendezvous.close(error: error)
     }
 }

@@ -390,6 +390,10 @@ public nonisolated struct Weft_ReleaseSession: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// When set (with `session` empty): the shared variable container with this worker-side id
+  /// ended with its last session; free it once no session held here uses it.
+  public var sharedContainer: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -582,6 +586,26 @@ public nonisolated struct Weft_SessionRecord: @unchecked Sendable {
     set {_uniqueStorage()._placement = newValue}
   }
 
+  /// The worker-side id of the shared variable container the session uses (see
+  /// CreateSession.shared_container); empty when its variables are its own.
+  public var sharedContainer: String {
+    get {_storage._sharedContainer}
+    set {_uniqueStorage()._sharedContainer = newValue}
+  }
+
+  /// The shared container's name and token, so a restarted coordinator that adopts the session
+  /// admits the container's other clients again. Records go only between the coordinator and
+  /// workers, which the cluster trusts with the variables themselves.
+  public var sharedContainerName: String {
+    get {_storage._sharedContainerName}
+    set {_uniqueStorage()._sharedContainerName = newValue}
+  }
+
+  public var sharedContainerToken: String {
+    get {_storage._sharedContainerToken}
+    set {_uniqueStorage()._sharedContainerToken = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -731,6 +755,22 @@ public nonisolated struct Weft_CreateSession: @unchecked Sendable {
     set {_uniqueStorage()._measuredNodeSeconds = newValue}
   }
 
+  /// The name of a shared variable container: the session's variables on every worker live in
+  /// it, shared with the other sessions that use it (between-graph replication). Empty: the
+  /// session's variables are its own. Without `shared_container_token` the container is
+  /// created, and refused with PERMISSION_DENIED when it exists; with one, it is joined when
+  /// the token is the container's, refused with PERMISSION_DENIED otherwise.
+  public var sharedContainer: String {
+    get {_storage._sharedContainer}
+    set {_uniqueStorage()._sharedContainer = newValue}
+  }
+
+  /// The container's capability (32 hex digits) given to the session that created it.
+  public var sharedContainerToken: String {
+    get {_storage._sharedContainerToken}
+    set {_uniqueStorage()._sharedContainerToken = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -758,6 +798,10 @@ public nonisolated struct Weft_CreateSessionReply: Sendable {
   // methods supported on all messages.
 
   public var placement: [Weft_NodePlacement] = []
+
+  /// When the request created a shared container: its capability, which other clients present
+  /// to join it.
+  public var sharedContainerToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1110,6 +1154,13 @@ public nonisolated struct Weft_RegisterPartition: @unchecked Sendable {
   public var hasRecord: Bool {_storage._record != nil}
   /// Clears the value of `record`. Subsequent reads from it will return its default value.
   public mutating func clearRecord() {_uniqueStorage()._record = nil}
+
+  /// The worker-side id of the shared variable container the session uses; empty when its
+  /// variables are its own. The worker keeps the container while a session using it is held.
+  public var sharedContainer: String {
+    get {_storage._sharedContainer}
+    set {_uniqueStorage()._sharedContainer = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1912,18 +1963,29 @@ nonisolated extension Weft_CloseSession: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Weft_ReleaseSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReleaseSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shared_container\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sharedContainer) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sharedContainer.isEmpty {
+      try visitor.visitSingularStringField(value: self.sharedContainer, fieldNumber: 1)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_ReleaseSession, rhs: Weft_ReleaseSession) -> Bool {
+    if lhs.sharedContainer != rhs.sharedContainer {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2161,7 +2223,7 @@ nonisolated extension Weft_HeldSession: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SessionRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0\u{3}shared_container\0\u{3}shared_container_name\0\u{3}shared_container_token\0")
 
   fileprivate class _StorageClass {
     var _client: String = String()
@@ -2173,6 +2235,9 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
     var _version: UInt64 = 0
     var _graph: Tensorflow_GraphDef? = nil
     var _placement: [Weft_NodePlacement] = []
+    var _sharedContainer: String = String()
+    var _sharedContainerName: String = String()
+    var _sharedContainerToken: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2192,6 +2257,9 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
       _version = source._version
       _graph = source._graph
       _placement = source._placement
+      _sharedContainer = source._sharedContainer
+      _sharedContainerName = source._sharedContainerName
+      _sharedContainerToken = source._sharedContainerToken
     }
   }
 
@@ -2219,6 +2287,9 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
         case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._version) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._graph) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._placement) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainer) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerName) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerToken) }()
         default: break
         }
       }
@@ -2258,6 +2329,15 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._placement.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._placement, fieldNumber: 9)
       }
+      if !_storage._sharedContainer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainer, fieldNumber: 10)
+      }
+      if !_storage._sharedContainerName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainerName, fieldNumber: 11)
+      }
+      if !_storage._sharedContainerToken.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainerToken, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2276,6 +2356,9 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._version != rhs_storage._version {return false}
         if _storage._graph != rhs_storage._graph {return false}
         if _storage._placement != rhs_storage._placement {return false}
+        if _storage._sharedContainer != rhs_storage._sharedContainer {return false}
+        if _storage._sharedContainerName != rhs_storage._sharedContainerName {return false}
+        if _storage._sharedContainerToken != rhs_storage._sharedContainerToken {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2456,7 +2539,7 @@ nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}measured_node_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}measured_node_seconds\0\u{3}shared_container\0\u{3}shared_container_token\0")
 
   fileprivate class _StorageClass {
     var _graph: Tensorflow_GraphDef? = nil
@@ -2467,6 +2550,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     var _placementSeed: UInt64 = 0
     var _memoryLimitBytes: UInt64 = 0
     var _measuredNodeSeconds: Dictionary<String,Double> = [:]
+    var _sharedContainer: String = String()
+    var _sharedContainerToken: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2485,6 +2570,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       _placementSeed = source._placementSeed
       _memoryLimitBytes = source._memoryLimitBytes
       _measuredNodeSeconds = source._measuredNodeSeconds
+      _sharedContainer = source._sharedContainer
+      _sharedContainerToken = source._sharedContainerToken
     }
   }
 
@@ -2511,6 +2598,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
         case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._placementSeed) }()
         case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._memoryLimitBytes) }()
         case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &_storage._measuredNodeSeconds) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainer) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerToken) }()
         default: break
         }
       }
@@ -2547,6 +2636,12 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._measuredNodeSeconds.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: _storage._measuredNodeSeconds, fieldNumber: 8)
       }
+      if !_storage._sharedContainer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainer, fieldNumber: 9)
+      }
+      if !_storage._sharedContainerToken.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainerToken, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2564,6 +2659,8 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._placementSeed != rhs_storage._placementSeed {return false}
         if _storage._memoryLimitBytes != rhs_storage._memoryLimitBytes {return false}
         if _storage._measuredNodeSeconds != rhs_storage._measuredNodeSeconds {return false}
+        if _storage._sharedContainer != rhs_storage._sharedContainer {return false}
+        if _storage._sharedContainerToken != rhs_storage._sharedContainerToken {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2610,7 +2707,7 @@ nonisolated extension Weft_NodePlacement: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Weft_CreateSessionReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSessionReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{3}shared_container_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2619,6 +2716,7 @@ nonisolated extension Weft_CreateSessionReply: SwiftProtobuf.Message, SwiftProto
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sharedContainerToken) }()
       default: break
       }
     }
@@ -2628,11 +2726,15 @@ nonisolated extension Weft_CreateSessionReply: SwiftProtobuf.Message, SwiftProto
     if !self.placement.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.placement, fieldNumber: 1)
     }
+    if !self.sharedContainerToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.sharedContainerToken, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_CreateSessionReply, rhs: Weft_CreateSessionReply) -> Bool {
     if lhs.placement != rhs.placement {return false}
+    if lhs.sharedContainerToken != rhs.sharedContainerToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3213,7 +3315,7 @@ nonisolated extension Weft_PeerAddress: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0\u{1}owner\0\u{3}lease_ms\0\u{1}record\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}graph\0\u{1}feeds\0\u{1}fetches\0\u{1}targets\0\u{1}peers\0\u{1}device\0\u{1}owner\0\u{3}lease_ms\0\u{1}record\0\u{3}shared_container\0")
 
   fileprivate class _StorageClass {
     var _handle: String = String()
@@ -3226,6 +3328,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
     var _owner: String = String()
     var _leaseMs: UInt64 = 0
     var _record: Weft_SessionRecord? = nil
+    var _sharedContainer: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3246,6 +3349,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       _owner = source._owner
       _leaseMs = source._leaseMs
       _record = source._record
+      _sharedContainer = source._sharedContainer
     }
   }
 
@@ -3274,6 +3378,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
         case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._leaseMs) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._record) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainer) }()
         default: break
         }
       }
@@ -3316,6 +3421,9 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
       try { if let v = _storage._record {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      if !_storage._sharedContainer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sharedContainer, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3335,6 +3443,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
         if _storage._owner != rhs_storage._owner {return false}
         if _storage._leaseMs != rhs_storage._leaseMs {return false}
         if _storage._record != rhs_storage._record {return false}
+        if _storage._sharedContainer != rhs_storage._sharedContainer {return false}
         return true
       }
       if !storagesAreEqual {return false}

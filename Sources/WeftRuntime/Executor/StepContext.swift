@@ -50,23 +50,52 @@ public final class StepContext: Sendable {
 public final class StepCancellation: Sendable {
     /// When the step fails with `deadlineExceeded`; `nil` for no deadline.
     public let deadline: ContinuousClock.Instant?
-    private let reason = Mutex<WeftError?>(nil)
+    private struct State {
+        var reason: WeftError?
+        /// Called once when the step is cancelled: what blocking kernels wait for.
+        var handlers: [Int: @Sendable (WeftError) -> Void] = [:]
+        var nextHandler = 0
+    }
+    private let state = Mutex(State())
 
     /// A cancellation that fires at `deadline`, if given, or when `cancel` is called.
     public init(deadline: ContinuousClock.Instant? = nil) {
         self.deadline = deadline
     }
 
-    /// Stops the step with `error`; the first reason given wins.
+    /// Stops the step with `error`; the first reason given wins and reaches every handler.
     public func cancel(_ error: WeftError) {
-        reason.withLock { reason in
-            if reason == nil { reason = error }
+        let handlers = state.withLock { state -> [@Sendable (WeftError) -> Void] in
+            guard state.reason == nil else { return [] }
+            state.reason = error
+            defer { state.handlers.removeAll() }
+            return Array(state.handlers.values)
         }
+        for handler in handlers { handler(error) }
+    }
+
+    /// Calls `handler` once when the step is cancelled (at once, here, when it was already),
+    /// so a kernel that waits (a queue's dequeue) stops waiting. The deadline is not watched:
+    /// the kernel arms its own timer. Returns the token `removeHandler` takes.
+    @discardableResult
+    public func onCancel(_ handler: @escaping @Sendable (WeftError) -> Void) -> Int {
+        let (token, reason) = state.withLock { state -> (Int, WeftError?) in
+            state.nextHandler += 1
+            if state.reason == nil { state.handlers[state.nextHandler] = handler }
+            return (state.nextHandler, state.reason)
+        }
+        if let reason { handler(reason) }
+        return token
+    }
+
+    /// Forgets a handler `onCancel` registered: what it waited for ended.
+    public func removeHandler(_ token: Int) {
+        state.withLock { _ = $0.handlers.removeValue(forKey: token) }
     }
 
     /// Throws why the step must stop, if it must.
     public func check() throws(WeftError) {
-        if let error = reason.withLock({ $0 }) { throw error }
+        if let error = state.withLock({ $0.reason }) { throw error }
         if let deadline, ContinuousClock.now >= deadline {
             throw WeftError(.deadlineExceeded, "the step passed its deadline")
         }

@@ -116,4 +116,5 @@ public final class OpRegistry: Sendable {
             + FunctionalOps.definitions + OptionalOps.definitions
             + ControlFlowOps.definitions
             + TensorListOps.definitions + TensorArrayOps.definitions + StackOps.definitions
+            + DataFlowOps.definitions
 }

@@ -115,6 +115,9 @@ public final class ResourceContainer: Sendable {
     /// Resource variables (`VarHandleOp`), by TensorFlow's container and name: a namespace of
     /// their own, as TensorFlow keeps them apart from `VariableV2`'s by type.
     private let resourceVariables = Mutex<[ResourceKey: VariableResource]>([:])
+    /// Other resources that live as long as the container (queues, accumulators), by
+    /// TensorFlow's container and shared name.
+    private let resources = Mutex<[ResourceKey: any AnyObject & Sendable]>([:])
 
     /// A resource's container and name.
     public struct ResourceKey: Sendable, Hashable {
@@ -187,6 +190,33 @@ public final class ResourceContainer: Sendable {
         }
     }
 
+    /// The resource at `key`, made by `make` and stored when there is none, as TensorFlow's
+    /// `LookupOrCreate`; one of another type there is TensorFlow's `invalidArgument`.
+    public func resource<Resource: AnyObject & Sendable>(
+        _ key: ResourceKey,
+        creatingWith make: () throws(WeftError) -> Resource
+    ) throws(WeftError) -> Resource {
+        let found = try resources.withLock {
+            (table: inout [ResourceKey: any AnyObject & Sendable]) throws(WeftError) -> any AnyObject & Sendable in
+            if let existing = table[key] { return existing }
+            let made = try make()
+            table[key] = made
+            return made
+        }
+        guard let typed = found as? Resource else {
+            throw WeftError(
+                .invalidArgument,
+                "resource \(key.container)/\(key.name) exists as a \(type(of: found)), not a \(Resource.self)"
+            )
+        }
+        return typed
+    }
+
+    /// The resource at `key` when there is one of type `Resource`.
+    public func resource<Resource: AnyObject & Sendable>(_ key: ResourceKey, as type: Resource.Type) -> Resource? {
+        resources.withLock { $0[key] } as? Resource
+    }
+
     /// Deletes the resource variable at `key`; whether there was one.
     public func removeResourceVariable(_ key: ResourceKey) -> Bool {
         resourceVariables.withLock { $0.removeValue(forKey: key) != nil }
@@ -206,5 +236,6 @@ public final class ResourceContainer: Sendable {
         variables.withLock { $0.removeAll() }
         resourceVariables.withLock { $0.removeAll() }
         kernelStates.withLock { $0.removeAll() }
+        resources.withLock { $0.removeAll() }
     }
 }
