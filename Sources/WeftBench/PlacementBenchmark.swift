@@ -316,7 +316,11 @@ public struct PlacementBenchmark: Sendable {
     /// The measured steps of every open session, one step of each in turn: whatever the machine
     /// does meanwhile (another process, a warming cache) falls on every strategy alike instead
     /// of on whichever ran at that time.
-    private func measureInTurn(_ running: [(row: Int, session: Session)], _ rows: inout [PlacementRow], _ built: BuiltWorkload) {
+    private func measureInTurn(
+        _ running: [(row: Int, session: Session)],
+        _ rows: inout [PlacementRow],
+        _ built: BuiltWorkload
+    ) {
         var samples = [[Double]](repeating: [], count: running.count)
         for _ in 0..<configuration.measuredSteps {
             for (slot, entry) in running.enumerated() where rows[entry.row].problem == nil {

@@ -54,9 +54,9 @@ struct CostGraph {
     private(set) var allowed: [Bool]
     /// The device index every group must use, or -1.
     private(set) var pinned: [Int]
-    /// The lanes device `d` runs nodes on: `laneStart[pool[d]]..<laneStart[pool[d] + 1]`. Devices
-    /// of one host whose cores are known share that host's lanes, one per core; any other device
-    /// has one lane of its own, running one node at a time.
+    /// The lanes device `d` runs nodes on: `laneStart[p]..<laneStart[p + 1]` for `p = poolOfDevice[d]`.
+    /// Devices of one host whose cores are known share that host's lanes, one per core; any other
+    /// device has one lane of its own, running one node at a time.
     private(set) var poolOfDevice: [Int] = []
     private(set) var laneStart: [Int] = []
 
