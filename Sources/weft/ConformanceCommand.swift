@@ -27,6 +27,12 @@ struct ConformanceCommand: ParsableCommand {
     @Option(help: "Placement strategies to run every case with (comma-separated, or 'all').")
     var strategies = "all"
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "On a cluster, also run the cases with loops or conds with each strategy free to split them across workers."
+    )
+    var splitControlFlow = true
+
     @Option(help: "Run only the cases whose names start with one of these prefixes (comma-separated).")
     var filter: String?
 
@@ -63,19 +69,31 @@ struct ConformanceCommand: ParsableCommand {
             let address = try started?.address ?? cluster.coordinatorAddress()
             // A cluster file with keys admits this client only with its key.
             let security = started == nil ? try cluster.clientSecurity() : nil
+            let splittable = splitControlFlow ? cases.filter(\.hasControlFlow) : []
             for name in names {
                 _ = try PlacementStrategies.named(name)
                 var options = RemoteSessionOptions(strategy: name)
                 options.security = security
-                for testCase in cases {
-                    var result = testCase.run { graph in try Session(target: address, graph: graph, options: options) }
-                    result.name += " [\(name)]"
-                    results.append(result)
-                }
+                results += Self.run(cases, on: address, options: options, label: name)
+                options.splitControlFlow = true
+                results += Self.run(splittable, on: address, options: options, label: name + ", control flow split")
             }
         }
         let pending = ConformanceCase.pending(directory: folder)
         if !Self.report(results, pending: pending, verbose: verbose) { throw ExitCode.failure }
+    }
+
+    private static func run(
+        _ cases: [ConformanceCase],
+        on address: String,
+        options: RemoteSessionOptions,
+        label: String
+    ) -> [ConformanceResult] {
+        cases.map { testCase in
+            var result = testCase.run { graph in try Session(target: address, graph: graph, options: options) }
+            result.name += " [\(label)]"
+            return result
+        }
     }
 
     /// Prints failures (and passes with `verbose`) and the closing count; `true` when nothing

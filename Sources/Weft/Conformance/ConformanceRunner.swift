@@ -12,16 +12,33 @@ public struct ConformanceResult: Sendable {
 }
 
 extension ConformanceCase {
+    /// Whether the case's graph has a while loop or a cond, in either form, which placement
+    /// can split across workers.
+    public var hasControlFlow: Bool {
+        let routing: Set<String> = [
+            "Switch", "RefSwitch", "Enter", "RefEnter", "If", "StatelessIf", "While", "StatelessWhile", "Case",
+            "StatelessCase",
+        ]
+        guard let graph = try? loadGraph() else { return false }
+        let definition = graph.graphDef
+        return definition.node.contains { routing.contains($0.op) }
+            || definition.library.function.contains { function in function.nodeDef.contains { routing.contains($0.op) } }
+    }
+
+    private func loadGraph() throws -> Graph {
+        switch self.graph {
+        case .text(let text): try Graph(graphDefText: text)
+        case .binary(let data): try Graph(serializedGraphDef: data)
+        }
+    }
+
     /// Runs every session of the case on sessions that `makeSession` opens on the case's graph,
     /// and compares each step with what TensorFlow gave.
     public func run(makeSession: (Graph) throws -> Session) -> ConformanceResult {
         var failures: [String] = []
         let graph: Graph
         do {
-            switch self.graph {
-            case .text(let text): graph = try Graph(graphDefText: text)
-            case .binary(let data): graph = try Graph(serializedGraphDef: data)
-            }
+            graph = try loadGraph()
         } catch {
             return ConformanceResult(name: name, failures: ["loading the graph: \(error)"])
         }

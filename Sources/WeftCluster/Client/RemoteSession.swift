@@ -32,6 +32,10 @@ public struct RemoteSessionOptions: Sendable {
     /// The shared variable container the session's variables live in, for between-graph
     /// replication; `nil` (the default) keeps them the session's own.
     public var sharedVariables: SharedVariables?
+    /// Whether placement may split while loops and conds across workers, which then exchange
+    /// tensors every iteration. By default (`false`) each loop and cond stays on one worker,
+    /// which costs no message per iteration, unless the graph's own device requests split it.
+    public var splitControlFlow = false
 
     /// The client's key and the coordinator's, for a cluster with keys; `nil` for one without.
     public var security: ClientSecurity?
@@ -230,6 +234,7 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.measuredNodeSeconds = options.measuredCosts.mapValues { $0 / .seconds(1) }
                 $0.sharedContainer = options.sharedVariables?.container ?? ""
                 $0.sharedContainerToken = options.sharedVariables?.token ?? ""
+                $0.splitControlFlow = options.splitControlFlow
             }
         }
         let reply = try connection.request(request, to: coordinator, timeout: options.waitForWorkers + .seconds(5))

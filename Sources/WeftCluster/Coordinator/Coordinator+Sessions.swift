@@ -32,7 +32,8 @@ extension Coordinator {
         let options = PlacementOptions(
             costModel: costModel(),
             seed: body.placementSeed,
-            memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes)
+            memoryLimit: body.memoryLimitBytes == 0 ? nil : Int(clamping: body.memoryLimitBytes),
+            splitControlFlow: body.splitControlFlow
         )
         let placement = try await offloaded { [strategy] () throws(WeftError) in
             try PlacementStrategies.place(graph, on: devices, strategy: strategy, options: options)

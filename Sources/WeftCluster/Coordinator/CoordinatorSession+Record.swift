@@ -15,6 +15,7 @@ extension CoordinatorSession {
             $0.strategy = strategy.name
             $0.placementSeed = options.seed
             $0.memoryLimitBytes = UInt64(max(options.memoryLimit ?? 0, 0))
+            $0.splitControlFlow = options.splitControlFlow
             $0.leaseMs = lease.millisecondsRoundedUp
             $0.version = version
             $0.graph.node = nodes
@@ -50,7 +51,8 @@ extension CoordinatorSession {
             options: PlacementOptions(
                 costModel: .default,
                 seed: record.placementSeed,
-                memoryLimit: record.memoryLimitBytes == 0 ? nil : Int(clamping: record.memoryLimitBytes)
+                memoryLimit: record.memoryLimitBytes == 0 ? nil : Int(clamping: record.memoryLimitBytes),
+                splitControlFlow: record.splitControlFlow
             ),
             nodes: record.graph.node,
             library: record.graph.library,

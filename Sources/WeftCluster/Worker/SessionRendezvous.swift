@@ -12,7 +12,7 @@ final class SessionRendezvous: Rendezvous {
     /// Carries a tensor to another worker and reports whether it arrived.
     typealias Push =
         @Sendable (
-            _ key: String, _ step: UInt64, _ tensor: Tensor, _ destination: String,
+            _ key: String, _ step: UInt64, _ tensor: Tensor?, _ destination: String,
             _ arrived: @escaping @Sendable (WeftError?) -> Void
         ) -> Void
 
@@ -22,8 +22,8 @@ final class SessionRendezvous: Rendezvous {
     }
 
     private enum Entry {
-        case arrived(Result<Tensor, WeftError>)
-        case waiting(@Sendable (Result<Tensor, WeftError>) -> Void)
+        case arrived(Result<Tensor?, WeftError>)
+        case waiting(@Sendable (Result<Tensor?, WeftError>) -> Void)
     }
 
     /// The pushes of one step still in flight, and what waits for them.
@@ -51,7 +51,7 @@ final class SessionRendezvous: Rendezvous {
         self.push = push
     }
 
-    func send(key: String, step: UInt64, tensor: Tensor) throws(WeftError) {
+    func send(key: String, step: UInt64, tensor: Tensor?) throws(WeftError) {
         let destination =
             key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
         guard destination != device else { return deliver(key: key, step: step, .success(tensor)) }
@@ -89,9 +89,9 @@ final class SessionRendezvous: Rendezvous {
         if ready.0 { body(ready.1) }
     }
 
-    func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor, WeftError>) -> Void) {
+    func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor?, WeftError>) -> Void) {
         let slot = Slot(step: step, key: key)
-        let ready = state.withLock { state -> Result<Tensor, WeftError>? in
+        let ready = state.withLock { state -> Result<Tensor?, WeftError>? in
             if let error = state.aborted[step] { return .failure(error) }
             if case .arrived(let result)? = state.entries.removeValue(forKey: slot) { return result }
             state.entries[slot] = .waiting(done)
@@ -100,10 +100,10 @@ final class SessionRendezvous: Rendezvous {
         if let ready { done(ready) }
     }
 
-    /// A tensor (or a sender's error) for `key` has arrived.
-    func deliver(key: String, step: UInt64, _ result: Result<Tensor, WeftError>) {
+    /// A tensor (`nil` when dead, or a sender's error) for `key` has arrived.
+    func deliver(key: String, step: UInt64, _ result: Result<Tensor?, WeftError>) {
         let slot = Slot(step: step, key: key)
-        let waiter = state.withLock { state -> (@Sendable (Result<Tensor, WeftError>) -> Void)? in
+        let waiter = state.withLock { state -> (@Sendable (Result<Tensor?, WeftError>) -> Void)? in
             guard state.aborted[step] == nil else { return nil }
             if case .waiting(let done)? = state.entries.removeValue(forKey: slot) { return done }
             state.entries[slot] = .arrived(result)
@@ -113,12 +113,12 @@ final class SessionRendezvous: Rendezvous {
     }
 
     func abort(step: UInt64, error: WeftError) {
-        let waiters = state.withLock { state -> [@Sendable (Result<Tensor, WeftError>) -> Void] in
+        let waiters = state.withLock { state -> [@Sendable (Result<Tensor?, WeftError>) -> Void] in
             guard state.aborted[step] == nil else { return [] }
             state.aborted[step] = error
             state.abortedOrder.append(step)
             if state.abortedOrder.count > 1024 { state.aborted[state.abortedOrder.removeFirst()] = nil }
-            var waiters: [@Sendable (Result<Tensor, WeftError>) -> Void] = []
+            var waiters: [@Sendable (Result<Tensor?, WeftError>) -> Void] = []
             for (slot, entry) in state.entries where slot.step == step {
                 if case .waiting(let done) = entry { waiters.append(done) }
                 state.entries[slot] = nil
@@ -138,8 +138,8 @@ final class SessionRendezvous: Rendezvous {
 
     /// Fails every waiting receive: the session is closing.
     func close(error: WeftError) {
-        let waiters = state.withLock { state -> [@Sendable (Result<Tensor, WeftError>) -> Void] in
-            let waiters = state.entries.values.compactMap { entry -> (@Sendable (Result<Tensor, WeftError>) -> Void)? in
+        let waiters = state.withLock { state -> [@Sendable (Result<Tensor?, WeftError>) -> Void] in
+            let waiters = state.entries.values.compactMap { entry -> (@Sendable (Result<Tensor?, WeftError>) -> Void)? in
                 if case .waiting(let done) = entry { return done }
                 return nil
             }

@@ -512,10 +512,14 @@ public final class Worker: Sendable {
             guard let peer = state.withLock({ $0.peers[destination] }) else {
                 return arrived(WeftError(.internal, "no address known for \(destination)"))
             }
-            let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: [tensor]) { envelope in
-                envelope.pushTensor = .with { $0.key = key }
+            let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: tensor.map { [$0] } ?? []) {
+                envelope in
+                envelope.pushTensor = .with {
+                    $0.key = key
+                    $0.isDead = tensor == nil
+                }
             }
-            ClusterMetrics.tensorPushed(to: destination, bytes: tensor.byteCount)
+            ClusterMetrics.tensorPushed(to: destination, bytes: tensor?.byteCount ?? 0)
             node.request(message, to: peer, timeout: configuration.pushTimeout) { result in
                 guard case .failure(let error) = result else { return arrived(nil) }
                 arrived(WeftError(error.code, "pushing '\(key)' to \(destination) at \(peer): \(error.message)"))
@@ -670,6 +674,8 @@ public final class Worker: Sendable {
                 step: envelope.step,
                 .failure(WeftError(WeftError.Code(rawValue: status.code), status.message))
             )
+        } else if envelope.pushTensor.isDead {
+            session.rendezvous.deliver(key: key, step: envelope.step, .success(nil))
         } else if let tensor = message.message.tensors.first {
             session.rendezvous.deliver(key: key, step: envelope.step, .success(tensor))
         }

@@ -33,7 +33,7 @@ public struct Partitioner {
     /// in no partition. The result has an entry for every device that runs something.
     public func partition(_ signature: RunSignature) throws(WeftError) -> [DeviceName: Partition] {
         let (feeds, fetches, targets) = (signature.feeds, signature.fetches, signature.targets)
-        var state = PartitionBuilder(graph: graph, placement: placement)
+        var state = try PartitionBuilder(graph: graph, placement: placement)
         var fed: [TensorName: Int] = [:]
         for (index, feed) in feeds.enumerated() {
             _ = try graph.resolve(feed)
@@ -44,6 +44,7 @@ public struct Partitioner {
         let targetNodes = try targets.map { (name) throws(WeftError) in try graph.node(named: name) }
         let fetchRoots = fetches.indices.filter { fed[fetches[$0]] == nil }.map { fetchProducers[$0].node }
         let needed = state.prune(roots: fetchRoots + targetNodes)
+        try state.addControlLoops(needed: needed)
         for node in graph.topologicalOrder() where needed[node] {
             try state.add(node)
         }
@@ -68,15 +69,27 @@ private struct PartitionBuilder {
     /// The `_Recv` (or feed placeholder) already made for a tensor on a device.
     var received: [ReceiveKey: String] = [:]
     var counter = 0
+    /// The graph's while loops, and which nodes' outputs may be dead.
+    let frames: LoopFrames
+    let mayBeDead: [Bool]
+    /// The `Merge` of the control loop that runs a loop frame's iterations on a device.
+    var controlLoops: [FrameOnDevice: String] = [:]
 
     struct ReceiveKey: Hashable {
         var tensor: String
         var device: DeviceName
     }
 
-    init(graph: RuntimeGraph, placement: [String: DeviceName]) {
+    struct FrameOnDevice: Hashable {
+        var frame: Int
+        var device: DeviceName
+    }
+
+    init(graph: RuntimeGraph, placement: [String: DeviceName]) throws(WeftError) {
         self.graph = graph
         self.placement = placement
+        frames = try graph.loopFrames()
+        mayBeDead = graph.mayBeDead()
     }
 
     func device(of node: Int) throws(WeftError) -> DeviceName {
@@ -122,7 +135,8 @@ private struct PartitionBuilder {
                         input: NodeInput.data(name).text,
                         dtype: dtype,
                         from: self.device(of: input.node),
-                        to: device
+                        to: device,
+                        producer: input.node
                     )
                 )
             }
@@ -133,7 +147,7 @@ private struct PartitionBuilder {
             if producerDevice == device {
                 inputs.append("^" + name)
             } else {
-                inputs.append("^" + (try controlReceive(name, from: producerDevice, to: device)))
+                inputs.append("^" + (try controlReceive(producer, from: producerDevice, to: device)))
             }
         }
         def.input = inputs
@@ -176,13 +190,16 @@ private struct PartitionBuilder {
         return def.name
     }
 
-    /// A `_Send` on `source` and a `_Recv` on `destination` for one tensor; returns the `_Recv`.
+    /// A `_Send` on `source` and a `_Recv` on `destination` for one tensor of graph node
+    /// `producer`; returns the `_Recv`. Inside a loop split across devices, the `_Recv` runs in
+    /// every iteration of the loop on `destination`: its control loop's `Merge` starts it.
     private mutating func receive(
         _ tensor: String,
         input: String,
         dtype: DType,
         from source: DeviceName,
-        to destination: DeviceName
+        to destination: DeviceName,
+        producer: Int
     ) throws(WeftError) -> String {
         let key = ReceiveKey(tensor: tensor, device: destination)
         if let existing = received[key] { return existing }
@@ -207,17 +224,26 @@ private struct PartitionBuilder {
         recv.device = destination.description
         recv.attr = attributes
         recv.attr["tensor_type"] = .with { $0.type = dtype.proto }
+        if mayBeDead[producer] { recv.attr[RecvAttributes.mayBeDead] = .with { $0.b = true } }
+        let frame = frames.outputFrameOfNode[producer]
+        if frame != 0 {
+            guard let merge = controlLoops[FrameOnDevice(frame: frame, device: destination)] else {
+                throw WeftError(.internal, "no control loop for loop '\(frames.frames[frame].name)' on \(destination)")
+            }
+            recv.input = ["^" + merge]
+        }
         append(recv, to: destination)
         received[key] = recv.name
         return recv.name
     }
 
-    /// A control edge across devices: a scalar sent once `node` has run.
+    /// A control edge across devices: a scalar sent once graph node `producer` has run.
     private mutating func controlReceive(
-        _ node: String,
+        _ producer: Int,
         from source: DeviceName,
         to destination: DeviceName
     ) throws(WeftError) -> String {
+        let node = graph.nodes[producer].info.name
         let key = ReceiveKey(tensor: "^" + node, device: destination)
         if let existing = received[key] { return existing }
         var trigger = Tensorflow_NodeDef()
@@ -228,7 +254,110 @@ private struct PartitionBuilder {
         trigger.attr["dtype"] = .with { $0.type = .dtBool }
         trigger.attr["value"] = .with { $0.tensor = Tensor(true).proto }
         append(trigger, to: source)
-        return try receive("^" + node, input: trigger.name, dtype: .bool, from: source, to: destination)
+        return try receive("^" + node, input: trigger.name, dtype: .bool, from: source, to: destination, producer: producer)
+    }
+
+    // MARK: Loops split across devices
+
+    /// Adds a control loop for every loop frame on every device that runs part of it while
+    /// another device runs another part, as TensorFlow's partitioner does. It is the loop's
+    /// skeleton (`Enter`, `Merge`, `Switch` on the loop's `LoopCond`, `NextIteration`), so the
+    /// device starts each iteration the loop runs, and knows the last; the loop's `_Recv`s there
+    /// hang off its `Merge`. Outer loops get one first, and an inner loop's enters hang off it.
+    mutating func addControlLoops(needed: [Bool]) throws(WeftError) {
+        guard frames.frames.count > 1 else { return }
+        let split = try splitFrames(needed: needed)
+        guard !split.isEmpty else { return }
+        var wanted = Set<FrameOnDevice>()
+        for node in graph.nodes.indices where needed[node] {
+            let device = try device(of: node)
+            for frame in [frames.frameOfNode[node], frames.outputFrameOfNode[node]] where split.contains(frame) {
+                for loop in frames.nesting(of: frame) { wanted.insert(FrameOnDevice(frame: loop, device: device)) }
+            }
+        }
+        // Frames are numbered parents first, so outer control loops exist before inner ones.
+        for loop in wanted.sorted(by: { ($0.frame, $0.device) < ($1.frame, $1.device) }) {
+            try addControlLoop(loop)
+        }
+    }
+
+    /// Loop frames with an edge inside them between two devices, and the loops around them.
+    private func splitFrames(needed: [Bool]) throws(WeftError) -> Set<Int> {
+        var split = Set<Int>()
+        for node in graph.nodes.indices where needed[node] {
+            let device = try device(of: node)
+            let producers = graph.nodes[node].dataInputs.map(\.node) + graph.nodes[node].controlInputs
+            for producer in producers where frames.outputFrameOfNode[producer] != 0 {
+                guard try self.device(of: producer) != device else { continue }
+                split.formUnion(frames.nesting(of: frames.outputFrameOfNode[producer]))
+            }
+        }
+        return split
+    }
+
+    private mutating func addControlLoop(_ loop: FrameOnDevice) throws(WeftError) {
+        let frame = frames.frames[loop.frame]
+        guard let loopCond = frame.loopCond else {
+            throw WeftError(
+                .invalidArgument,
+                "while loop '\(frame.name)' is split across devices but has no LoopCond to tell each device when it ends"
+            )
+        }
+        let enter = freshName("cloop_enter")
+        let merge = freshName("cloop_merge")
+        let next = freshName("cloop_next")
+        var start = Tensorflow_NodeDef()
+        if let parent = frame.parent, parent != 0 {
+            guard let outer = controlLoops[FrameOnDevice(frame: parent, device: loop.device)] else {
+                throw WeftError(.internal, "no control loop for loop '\(frames.frames[parent].name)' on \(loop.device)")
+            }
+            start.name = outer
+        } else {
+            start = controlNode(freshName("cloop_start"), "Const", inputs: [], on: loop.device)
+            start.attr["dtype"] = .with { $0.type = .dtFloat }
+            start.attr["value"] = .with { $0.tensor = Tensor(Float(0)).proto }
+            append(start, to: loop.device)
+        }
+        var enterDef = controlNode(enter, "Enter", inputs: [start.name], on: loop.device)
+        enterDef.attr["frame_name"] = .with { $0.s = Data(frame.name.utf8) }
+        enterDef.attr["is_constant"] = .with { $0.b = false }
+        enterDef.attr["parallel_iterations"] = .with { $0.i = Int64(frame.parallelIterations) }
+        append(enterDef, to: loop.device)
+        var mergeDef = controlNode(merge, "Merge", inputs: [enter, next], on: loop.device)
+        mergeDef.attr["N"] = .with { $0.i = 2 }
+        append(mergeDef, to: loop.device)
+        controlLoops[loop] = merge
+        let predicate = try loopPredicate(loopCond, on: loop.device)
+        let switchName = freshName("cloop_switch")
+        append(controlNode(switchName, "Switch", inputs: [merge, predicate], on: loop.device), to: loop.device)
+        // A target, so the loop runs on a device where no receive needs it.
+        append(controlNode(next, "NextIteration", inputs: [switchName + ":1"], on: loop.device), to: loop.device, asTarget: true)
+    }
+
+    /// The loop's `LoopCond` output as an input on `device`.
+    private mutating func loopPredicate(_ loopCond: Int, on device: DeviceName) throws(WeftError) -> String {
+        let name = TensorName(node: graph.nodes[loopCond].info.name, index: 0)
+        let source = try self.device(of: loopCond)
+        guard source != device else { return NodeInput.data(name).text }
+        return try receive(
+            name.description,
+            input: NodeInput.data(name).text,
+            dtype: .bool,
+            from: source,
+            to: device,
+            producer: loopCond
+        )
+    }
+
+    /// A node of a control loop, carrying a float dummy (`T`).
+    private func controlNode(_ name: String, _ op: String, inputs: [String], on device: DeviceName) -> Tensorflow_NodeDef {
+        var def = Tensorflow_NodeDef()
+        def.name = name
+        def.op = op
+        def.device = device.description
+        def.input = inputs
+        if op != "Const" { def.attr["T"] = .with { $0.type = .dtFloat } }
+        return def
     }
 }
 

@@ -14,20 +14,27 @@ public struct PlacementOptions: Sendable {
     /// Shapes of tensors fed at run time, by tensor name (`x:0`) or node name, for dimensions the
     /// graph leaves open.
     public var feedShapes: [String: TensorShape]
+    /// Whether strategies may put the nodes of a while loop or a cond on several devices, which
+    /// then exchange tensors every iteration (`PlacementProblem`). By default each loop and
+    /// cond stays on one device unless explicit device requests split it.
+    public var splitControlFlow: Bool
 
-    /// Makes options; the defaults plan with `CostModel.default`, seed 0 and no memory limit.
+    /// Makes options; the defaults plan with `CostModel.default`, seed 0, no memory limit, and
+    /// loops and conds kept whole.
     public init(
         costModel: CostModel = .default,
         seed: UInt64 = 0,
         memoryLimit: Int? = nil,
         memoryLimits: [DeviceName: Int] = [:],
-        feedShapes: [String: TensorShape] = [:]
+        feedShapes: [String: TensorShape] = [:],
+        splitControlFlow: Bool = false
     ) {
         self.costModel = costModel
         self.seed = seed
         self.memoryLimit = memoryLimit
         self.memoryLimits = memoryLimits
         self.feedShapes = feedShapes
+        self.splitControlFlow = splitControlFlow
     }
 
     /// Takes the shapes of fed tensors from the feeds themselves (keyed by tensor name).

@@ -31,8 +31,14 @@ public struct PlacementProblem: Sendable {
     public private(set) var topologicalOrder: [Int] = []
 
     /// Builds groups and checks every constraint against `devices`. `existing` holds devices
-    /// already chosen for some nodes (by name); their groups keep them.
-    public init(graph: RuntimeGraph, devices: [DeviceName], existing: [String: DeviceName] = [:]) throws(WeftError) {
+    /// already chosen for some nodes (by name); their groups keep them. With `splitControlFlow`,
+    /// loops and conds may span devices (`PlacementOptions.splitControlFlow`).
+    public init(
+        graph: RuntimeGraph,
+        devices: [DeviceName],
+        existing: [String: DeviceName] = [:],
+        splitControlFlow: Bool = false
+    ) throws(WeftError) {
         guard !devices.isEmpty else {
             throw WeftError(.unavailable, "the cluster has no workers to place the graph on")
         }
@@ -58,11 +64,51 @@ public struct PlacementProblem: Sendable {
                 sets.union(index, input.node)
             }
         }
-        // A loop or a cond runs on one device: dead tensors and iterations stay inside it.
+        // A loop or a cond runs on one device, which saves a message per iteration and per
+        // branch, unless the options or the graph's own device requests split it.
+        var consumers: [[Int]]?
         for members in try graph.controlFlowGroups() {
+            var split = splitControlFlow
+            if !split { split = try requestsSplit(members) }
+            guard !split else {
+                let dataConsumers = consumers ?? graph.dataConsumers()
+                consumers = dataConsumers
+                colocateRouting(members, consumers: dataConsumers, &sets)
+                continue
+            }
             for member in members.dropFirst() { sets.union(members[0], member) }
         }
         try buildGroups(sets: &sets, existing: existing)
+    }
+
+    /// Whether the device requests of a loop's or cond's nodes leave no device for all of them.
+    private func requestsSplit(_ members: [Int]) throws(WeftError) -> Bool {
+        var allowed = devices
+        for member in members where !graph.nodes[member].info.device.isEmpty {
+            let request = try DeviceRequest(parsing: graph.nodes[member].info.device)
+            allowed = allowed.filter(request.matches)
+        }
+        return allowed.isEmpty
+    }
+
+    /// In a loop or cond split across devices, keeps the routing ops where the partitioner's
+    /// control loops need them, as TensorFlow's partitioner does: an `Enter` (not constant) and
+    /// a `NextIteration` with the nodes they feed (the `Merge`), so a loop's first and later
+    /// iterations each enter it on one device; an `Exit` and a `Switch` with their data input.
+    private func colocateRouting(_ members: [Int], consumers: [[Int]], _ sets: inout UnionFind) {
+        for member in members {
+            let info = graph.nodes[member].info
+            switch info.op {
+            case "Enter", "RefEnter":
+                guard (try? info.attributes.bool("is_constant", default: false)) != true else { continue }
+                for consumer in consumers[member] { sets.union(member, consumer) }
+            case "NextIteration", "RefNextIteration":
+                for consumer in consumers[member] { sets.union(member, consumer) }
+            case "Exit", "RefExit", "Switch", "RefSwitch":
+                if let input = graph.nodes[member].dataInputs.first { sets.union(member, input.node) }
+            default: break
+            }
+        }
     }
 
     private mutating func buildGroups(sets: inout UnionFind, existing: [String: DeviceName]) throws(WeftError) {

@@ -53,7 +53,12 @@ public enum PlacementStrategies {
         existing: [String: DeviceName] = [:],
         options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> [String: DeviceName] {
-        let problem = try PlacementProblem(graph: graph, devices: devices, existing: existing)
+        let problem = try PlacementProblem(
+            graph: graph,
+            devices: devices,
+            existing: existing,
+            splitControlFlow: options.splitControlFlow
+        )
         return problem.assignment(try place(problem, strategy: strategy, options: options))
     }
 

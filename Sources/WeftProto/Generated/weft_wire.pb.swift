@@ -606,6 +606,12 @@ public nonisolated struct Weft_SessionRecord: @unchecked Sendable {
     set {_uniqueStorage()._sharedContainerToken = newValue}
   }
 
+  /// CreateSession.split_control_flow.
+  public var splitControlFlow: Bool {
+    get {_storage._splitControlFlow}
+    set {_uniqueStorage()._splitControlFlow = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -769,6 +775,14 @@ public nonisolated struct Weft_CreateSession: @unchecked Sendable {
   public var sharedContainerToken: String {
     get {_storage._sharedContainerToken}
     set {_uniqueStorage()._sharedContainerToken = newValue}
+  }
+
+  /// Let placement split while loops and conds across workers (tensors then cross per
+  /// iteration); otherwise each loop and cond stays on one worker unless explicit devices
+  /// split it.
+  public var splitControlFlow: Bool {
+    get {_storage._splitControlFlow}
+    set {_uniqueStorage()._splitControlFlow = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1229,6 +1243,10 @@ public nonisolated struct Weft_PushTensor: Sendable {
   public var hasStatus: Bool {self._status != nil}
   /// Clears the value of `status`. Subsequent reads from it will return its default value.
   public mutating func clearStatus() {self._status = nil}
+
+  /// The sender's input was dead (an untaken branch of a cond, or a loop's last iteration):
+  /// there is no tensor, and the receiver's output is dead too.
+  public var isDead: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2223,7 +2241,7 @@ nonisolated extension Weft_HeldSession: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SessionRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0\u{3}shared_container\0\u{3}shared_container_name\0\u{3}shared_container_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}client\0\u{1}owner\0\u{1}strategy\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}lease_ms\0\u{1}version\0\u{1}graph\0\u{1}placement\0\u{3}shared_container\0\u{3}shared_container_name\0\u{3}shared_container_token\0\u{3}split_control_flow\0")
 
   fileprivate class _StorageClass {
     var _client: String = String()
@@ -2238,6 +2256,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
     var _sharedContainer: String = String()
     var _sharedContainerName: String = String()
     var _sharedContainerToken: String = String()
+    var _splitControlFlow: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2260,6 +2279,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
       _sharedContainer = source._sharedContainer
       _sharedContainerName = source._sharedContainerName
       _sharedContainerToken = source._sharedContainerToken
+      _splitControlFlow = source._splitControlFlow
     }
   }
 
@@ -2290,6 +2310,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainer) }()
         case 11: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerName) }()
         case 12: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerToken) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._splitControlFlow) }()
         default: break
         }
       }
@@ -2338,6 +2359,9 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._sharedContainerToken.isEmpty {
         try visitor.visitSingularStringField(value: _storage._sharedContainerToken, fieldNumber: 12)
       }
+      if _storage._splitControlFlow != false {
+        try visitor.visitSingularBoolField(value: _storage._splitControlFlow, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2359,6 +2383,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._sharedContainer != rhs_storage._sharedContainer {return false}
         if _storage._sharedContainerName != rhs_storage._sharedContainerName {return false}
         if _storage._sharedContainerToken != rhs_storage._sharedContainerToken {return false}
+        if _storage._splitControlFlow != rhs_storage._splitControlFlow {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2539,7 +2564,7 @@ nonisolated extension Weft_DeviceRates: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateSession"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}measured_node_seconds\0\u{3}shared_container\0\u{3}shared_container_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}graph\0\u{1}strategy\0\u{1}client\0\u{3}wait_for_workers_ms\0\u{3}lease_ms\0\u{3}placement_seed\0\u{3}memory_limit_bytes\0\u{3}measured_node_seconds\0\u{3}shared_container\0\u{3}shared_container_token\0\u{3}split_control_flow\0")
 
   fileprivate class _StorageClass {
     var _graph: Tensorflow_GraphDef? = nil
@@ -2552,6 +2577,7 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
     var _measuredNodeSeconds: Dictionary<String,Double> = [:]
     var _sharedContainer: String = String()
     var _sharedContainerToken: String = String()
+    var _splitControlFlow: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2572,6 +2598,7 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       _measuredNodeSeconds = source._measuredNodeSeconds
       _sharedContainer = source._sharedContainer
       _sharedContainerToken = source._sharedContainerToken
+      _splitControlFlow = source._splitControlFlow
     }
   }
 
@@ -2600,6 +2627,7 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
         case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &_storage._measuredNodeSeconds) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainer) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._sharedContainerToken) }()
+        case 11: try { try decoder.decodeSingularBoolField(value: &_storage._splitControlFlow) }()
         default: break
         }
       }
@@ -2642,6 +2670,9 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._sharedContainerToken.isEmpty {
         try visitor.visitSingularStringField(value: _storage._sharedContainerToken, fieldNumber: 10)
       }
+      if _storage._splitControlFlow != false {
+        try visitor.visitSingularBoolField(value: _storage._splitControlFlow, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2661,6 +2692,7 @@ nonisolated extension Weft_CreateSession: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._measuredNodeSeconds != rhs_storage._measuredNodeSeconds {return false}
         if _storage._sharedContainer != rhs_storage._sharedContainer {return false}
         if _storage._sharedContainerToken != rhs_storage._sharedContainerToken {return false}
+        if _storage._splitControlFlow != rhs_storage._splitControlFlow {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -3539,7 +3571,7 @@ nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PushTensor"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}status\0\u{3}is_dead\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3549,6 +3581,7 @@ nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._Mes
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.isDead) }()
       default: break
       }
     }
@@ -3565,12 +3598,16 @@ nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._Mes
     try { if let v = self._status {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.isDead != false {
+      try visitor.visitSingularBoolField(value: self.isDead, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_PushTensor, rhs: Weft_PushTensor) -> Bool {
     if lhs.key != rhs.key {return false}
     if lhs._status != rhs._status {return false}
+    if lhs.isDead != rhs.isDead {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

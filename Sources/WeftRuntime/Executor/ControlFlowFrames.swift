@@ -16,8 +16,10 @@ enum ControlFlowKind: Sendable, Equatable {
     case nextIteration
     /// Runs once its inputs are done, live or dead, and is never dead itself.
     case controlTrigger
-    /// `_Send`: a dead input cannot be represented on the wire.
+    /// `_Send`: runs with a dead input too, sending a dead tensor.
     case send
+    /// `_Recv`: its output is dead when the sender's input was.
+    case recv
 
     /// The kind of op `op`, before frames are known (`enter` gets its frame later).
     static func of(_ op: String) -> ControlFlowKind {
@@ -29,9 +31,13 @@ enum ControlFlowKind: Sendable, Equatable {
         case "NextIteration", "RefNextIteration": .nextIteration
         case "ControlTrigger": .controlTrigger
         case "_Send": .send
+        case "_Recv": .recv
         default: .compute
         }
     }
+
+    /// Whether nodes of this kind compute or move values without routing them.
+    var isDataflow: Bool { self == .compute || self == .send || self == .recv }
 
     /// Whether an edge from an op `producer` into an op `consumer` is a loop's back edge.
     static func closesLoop(consumer: String, producer: String) -> Bool {
@@ -184,7 +190,92 @@ struct FrameLayout: Sendable {
     }
 }
 
+/// The while-loop frames of a whole graph, for the partitioner: which frame each node runs in
+/// and sends its outputs to, and what a control loop standing in for each frame needs.
+public struct LoopFrames: Sendable {
+    /// One while loop's frame.
+    public struct Frame: Sendable {
+        /// TensorFlow's `frame_name`; empty for the root.
+        public let name: String
+        /// The frame the loop sits in; `nil` for the root.
+        public let parent: Int?
+        /// The loop's `parallel_iterations`.
+        public let parallelIterations: Int
+        /// The loop's `LoopCond` node (graph index), which decides every iteration.
+        public var loopCond: Int?
+    }
+
+    /// Every frame, the root (0) first, parents before their loops.
+    public private(set) var frames: [Frame] = [Frame(name: "", parent: nil, parallelIterations: 1)]
+    /// The frame each node (graph index) runs in.
+    public private(set) var frameOfNode: [Int]
+    /// The frame each node's outputs go to: the loop's after `Enter`, the outer one after `Exit`.
+    public private(set) var outputFrameOfNode: [Int]
+
+    init(graph: RuntimeGraph) throws(WeftError) {
+        frameOfNode = [Int](repeating: 0, count: graph.nodes.count)
+        outputFrameOfNode = frameOfNode
+        var kinds = graph.nodes.map { ControlFlowKind.of($0.info.op) }
+        guard kinds.contains(where: { !$0.isDataflow }) else { return }
+        let order = try StepPlan.topologicalOrder(
+            graph: graph,
+            needed: [Bool](repeating: true, count: graph.nodes.count),
+            feeds: [:]
+        )
+        var position = [Int](repeating: 0, count: graph.nodes.count)
+        for (place, node) in order.enumerated() { position[node] = place }
+        var orderedKinds = order.map { kinds[$0] }
+        let layout = try FrameLayout(order: order.count, infos: order.map { graph.nodes[$0].info }, kinds: &orderedKinds) {
+            place in
+            let node = order[place]
+            let data = graph.nodes[node].dataInputs.indices.filter { !graph.closesLoop(node, input: $0) }
+            return data.map { position[graph.nodes[node].dataInputs[$0].node] } + graph.nodes[node].controlInputs.map { position[$0] }
+        }
+        frames = layout.frames.map { Frame(name: $0.name, parent: $0.parent, parallelIterations: $0.parallelIterations) }
+        for (place, node) in order.enumerated() {
+            kinds[node] = orderedKinds[place]
+            frameOfNode[node] = layout.frameOfNode[place]
+            outputFrameOfNode[node] = layout.outputFrame(of: place, kind: orderedKinds[place])
+            if graph.nodes[node].info.op == "LoopCond" { frames[frameOfNode[node]].loopCond = node }
+        }
+    }
+
+    /// The loops around `frame`, itself included, outermost first; empty for the root.
+    public func nesting(of frame: Int) -> [Int] {
+        var chain: [Int] = []
+        var current = frame
+        while let parent = frames[current].parent {
+            chain.append(current)
+            current = parent
+        }
+        return chain.reversed()
+    }
+}
+
 extension RuntimeGraph {
+    /// The graph's while-loop frames (`LoopFrames`).
+    public func loopFrames() throws(WeftError) -> LoopFrames {
+        try LoopFrames(graph: self)
+    }
+
+    /// Which nodes' outputs may be dead: those a `Switch` reaches through data or control edges.
+    public func mayBeDead() -> [Bool] {
+        var reached = [Bool](repeating: false, count: nodes.count)
+        var stack = nodes.indices.filter { ControlFlowKind.of(nodes[$0].info.op) == .switch }
+        guard !stack.isEmpty else { return reached }
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for node in nodes.indices {
+            for input in nodes[node].dataInputs { consumers[input.node].append(node) }
+            for producer in nodes[node].controlInputs { consumers[producer].append(node) }
+        }
+        while let node = stack.popLast() {
+            guard !reached[node] else { continue }
+            reached[node] = true
+            stack.append(contentsOf: consumers[node])
+        }
+        return reached
+    }
+
     /// Sets of nodes that must run on one device because dead tensors and loop iterations do not
     /// cross devices in Weft: every while loop (its frame with its enters, nested loops
     /// included), and every cond (each group of `Switch`es sharing a predicate, with what their
@@ -193,7 +284,7 @@ extension RuntimeGraph {
     /// costs parallelism inside it and nothing else.
     public func controlFlowGroups() throws(WeftError) -> [[Int]] {
         var kinds = nodes.map { ControlFlowKind.of($0.info.op) }
-        guard kinds.contains(where: { $0 != .compute && $0 != .send }) else { return [] }
+        guard kinds.contains(where: { !$0.isDataflow }) else { return [] }
         let order = try StepPlan.topologicalOrder(graph: self, needed: [Bool](repeating: true, count: nodes.count), feeds: [:])
         var position = [Int](repeating: 0, count: nodes.count)
         for (place, node) in order.enumerated() { position[node] = place }
@@ -213,6 +304,15 @@ extension RuntimeGraph {
             if frame != 0 { groups[frame, default: []].append(node) }
         }
         return Array(groups.values) + condGroups(kinds: kinds)
+    }
+
+    /// The nodes each node feeds through data edges (once per edge).
+    public func dataConsumers() -> [[Int]] {
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for node in nodes.indices {
+            for input in nodes[node].dataInputs { consumers[input.node].append(node) }
+        }
+        return consumers
     }
 
     /// For each predicate of cond `Switch`es (loops' switches aside), the switches and every

@@ -3,10 +3,12 @@ import Synchronization
 /// Moves tensors between the partitions of one step that run in different processes.
 /// `_Send` and `_Recv` kernels call it; keys name the source, destination and tensor.
 public protocol Rendezvous: Sendable {
-    /// Hands a tensor to the consumer of `key` in step `step`.
-    func send(key: String, step: UInt64, tensor: Tensor) throws(WeftError)
-    /// Calls `done` once the tensor for `key` in step `step` is there, or the step failed.
-    func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor, WeftError>) -> Void)
+    /// Hands a tensor to the consumer of `key` in step `step`; `nil` sends a dead tensor (an
+    /// untaken branch of a cond, a loop's last iteration).
+    func send(key: String, step: UInt64, tensor: Tensor?) throws(WeftError)
+    /// Calls `done` once the tensor for `key` in step `step` is there (`nil` when it is dead), or
+    /// the step failed.
+    func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor?, WeftError>) -> Void)
     /// Fails every pending and future receive of step `step` with `error`: the step failed
     /// elsewhere and the tensors it waits for will never come.
     func abort(step: UInt64, error: WeftError)

@@ -88,9 +88,16 @@ final class StepExecution: Sendable {
                 enqueue(complete(current, .failure(WeftError(.cancelled, "step cancelled"))), into: &queue, policy)
                 continue
             }
+            if node.kind == .send {
+                enqueue(complete(current, send(node, current, inputs)), into: &queue, policy)
+                continue
+            }
             if current.isDead {
-                let result: Result<Outputs, WeftError> = node.kind == .send ? .failure(deadSend(node)) : .success(.dead)
-                enqueue(complete(current, result), into: &queue, policy)
+                enqueue(complete(current, .success(.dead)), into: &queue, policy)
+                continue
+            }
+            if node.kind == .recv {
+                receive(node, current)
                 continue
             }
             if node.kind == .switch || node.kind == .merge {
@@ -142,11 +149,49 @@ final class StepExecution: Sendable {
         }
     }
 
-    private func deadSend(_ node: StepPlan.Node) -> WeftError {
-        WeftError(
-            .unimplemented,
-            "'\(node.name)' would send a dead tensor (from an untaken branch of a cond) to another device; Weft keeps a cond's branches and a loop's body on one device, so the graph's placement splits control flow it cannot split"
-        )
+    /// Runs a `_Send`, live or dead: a dead input sends a dead tensor, so the receiver's side of
+    /// a cond or loop split across processes knows the branch or iteration is dead.
+    private func send(_ node: StepPlan.Node, _ ready: Ready, _ inputs: [Value?]) -> Result<Outputs, WeftError> {
+        guard let kernel = node.kernel as? SendKernel else {
+            return .failure(WeftError(.internal, "'\(node.name)' is not a send"))
+        }
+        do throws(WeftError) {
+            let tensor = try inputs.first.flatMap { $0 }?.read()
+            let context = OpKernelContext(node: node.name, inputs: [], step: step)
+            try kernel.send(ready.isDead ? nil : tensor, context, iteration: iterationKey(ready.iteration))
+            return .success(ready.isDead ? .dead : .values([]))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Starts a `_Recv`; a dead tensor makes its output dead.
+    private func receive(_ node: StepPlan.Node, _ ready: Ready) {
+        guard let kernel = node.kernel as? RecvKernel else {
+            return process(complete(ready, .failure(WeftError(.internal, "'\(node.name)' is not a receive"))), inline)
+        }
+        let started = step.statistics == nil ? nil : ContinuousClock.now
+        let context = OpKernelContext(node: node.name, inputs: [], step: step)
+        kernel.receive(context, iteration: iterationKey(ready.iteration)) { result in
+            let values = result.map { tensor in tensor.map { [Value.tensor($0)] } ?? [] }
+            node.record(started: started, inputs: [], values, step: self.step)
+            guard case .success(nil) = result else {
+                return self.process(self.complete(ready, values.map(Outputs.values)), self.inline)
+            }
+            let dead = Ready(node: ready.node, iteration: ready.iteration, isDead: true)
+            self.process(self.complete(dead, .success(.dead)), self.inline)
+        }
+    }
+
+    /// Names a loop iteration in rendezvous keys, the same in every process: each enclosing
+    /// frame's name and iteration number, outermost first; empty in the root frame. Reads only
+    /// what is fixed when the iteration starts (loops run on one thread, whose iterations are
+    /// renumbered, hold no sends or receives).
+    private func iterationKey(_ iteration: Iteration) -> String {
+        guard let outer = iteration.frame.parent else { return "" }
+        let own = plan.layout.frames[iteration.frame.index].name + ":" + String(iteration.number)
+        let enclosing = iterationKey(outer)
+        return enclosing.isEmpty ? own : enclosing + "/" + own
     }
 
     /// Adds to this thread's `queue` the ready nodes it may run and hands the rest to the pool:

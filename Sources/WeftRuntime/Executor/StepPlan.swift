@@ -49,7 +49,10 @@ public final class StepPlan: Sendable {
         let frame: Int
         let local: Int
         let inputBase: Int
-        /// Data inputs that are not fed: a Merge is dead when all of them are.
+        /// Data inputs that are not fed and not a loop's back edge: a Merge is dead when all of
+        /// them are. A back edge brings only live values, and only to later iterations, so a
+        /// loop whose enters are all dead runs its first iteration dead, down to its `LoopCond`
+        /// (which a control loop on another device may wait for), and ends.
         let unfedDataInputs: Int
         let outputCount: Int
         /// Its edges to the nodes it feeds or controls, in the plan's flat `edges`: one array
@@ -104,8 +107,8 @@ public final class StepPlan: Sendable {
     /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
     /// goes by what the steps before it learned, and runs them inline.
     let costs: KernelCosts
-    /// Whether the plan has no control flow (no frames, nothing dead): then it runs on
-    /// `SimpleStepExecution`, without a lock.
+    /// Whether the plan has no control flow (no frames, nothing dead, no receive of a tensor
+    /// that may be dead): then it runs on `SimpleStepExecution`, without a lock.
     let isSimple: Bool
     /// Per loop frame that may run all its iterations on one thread, one after another (no
     /// nested loop, no asynchronous kernel, no send): its expensive nodes. A step runs such a
@@ -197,6 +200,7 @@ public final class StepPlan: Sendable {
         var edges = [[Edge]](repeating: [], count: order.count)
         var inputs: [[Source]] = []
         var unfed = [Int](repeating: 0, count: order.count)
+        var backEdges = [Int](repeating: 0, count: order.count)
         var initialPending = [Int32](repeating: 0, count: order.count)
         for (position, node) in order.enumerated() {
             var sources: [Source] = []
@@ -220,6 +224,7 @@ public final class StepPlan: Sendable {
                     Edge(consumer: position, input: input, output: output, slot: layout.inputBase[position] + input)
                 )
                 unfed[position] += 1
+                if graph.closesLoop(node, input: input) { backEdges[position] += 1 }
             }
             // A folded producer has no effect to wait for.
             let controls = controlProducers(node)
@@ -286,7 +291,7 @@ public final class StepPlan: Sendable {
                     frame: frame,
                     local: local,
                     inputBase: layout.inputBase[position],
-                    unfedDataInputs: unfed[position],
+                    unfedDataInputs: unfed[position] - backEdges[position],
                     outputCount: graph.nodes[node].outputTypes.count,
                     edges: edgeStart..<flatEdges.count,
                     fetched: fetchedBy[position]
@@ -297,7 +302,11 @@ public final class StepPlan: Sendable {
         self.edges = flatEdges
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
-        self.isSimple = finalLayout.frames.count == 1 && nodes.allSatisfy { $0.kind == .compute || $0.kind == .send }
+        let mayReceiveDead = order.contains { node in
+            let info = graph.nodes[node].info
+            return info.op == "_Recv" && (try? info.attributes.bool(RecvAttributes.mayBeDead, default: false)) == true
+        }
+        self.isSimple = finalLayout.frames.count == 1 && !mayReceiveDead && nodes.allSatisfy { $0.kind.isDataflow }
         self.sequentialLoops = Self.sequentialLoops(nodes: nodes, layout: finalLayout)
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
@@ -323,7 +332,7 @@ public final class StepPlan: Sendable {
             if let parent = frame.parent { loops[parent] = nil }
         }
         for (index, node) in nodes.enumerated() where loops[node.frame] != nil {
-            if node.isAsync || node.kind == .send {
+            if node.isAsync || node.kind == .send || node.kind == .recv {
                 loops[node.frame] = nil
             } else if node.isExpensive {
                 loops[node.frame]?.append(index)
