@@ -91,10 +91,10 @@ public struct PlacementProblem: Sendable {
         return allowed.isEmpty
     }
 
-    /// In a loop or cond split across devices, keeps the routing ops where the partitioner's
-    /// control loops need them, as TensorFlow's partitioner does: an `Enter` (not constant) and
-    /// a `NextIteration` with the nodes they feed (the `Merge`), so a loop's first and later
-    /// iterations each enter it on one device; an `Exit` and a `Switch` with their data input.
+    /// In a loop split across devices, keeps an `Enter` (not constant) and a `NextIteration`
+    /// with the nodes they feed (the loop's `Merge`), as TensorFlow's partitioner does: a value
+    /// entering the loop, or passed to the next iteration, then reaches its iteration on the
+    /// device that runs it, without crossing devices between two iterations.
     private func colocateRouting(_ members: [Int], consumers: [[Int]], _ sets: inout UnionFind) {
         for member in members {
             let info = graph.nodes[member].info
@@ -104,8 +104,6 @@ public struct PlacementProblem: Sendable {
                 for consumer in consumers[member] { sets.union(member, consumer) }
             case "NextIteration", "RefNextIteration":
                 for consumer in consumers[member] { sets.union(member, consumer) }
-            case "Exit", "RefExit", "Switch", "RefSwitch":
-                if let input = graph.nodes[member].dataInputs.first { sets.union(member, input.node) }
             default: break
             }
         }
