@@ -2,16 +2,19 @@ import Foundation
 import Weft
 import WeftRuntime
 
-/// `weft bench case`: how long a step of a TensorFlow-made graph takes in a local session, so
-/// a graph can be timed beside TensorFlow running the same GraphDef (a frozen MobileNetV2, say).
+/// `weft bench case`: how long a step of a TensorFlow-made graph takes in a local session (or
+/// on a cluster), so a graph can be timed beside TensorFlow running the same GraphDef (a frozen
+/// MobileNetV2, say).
 public enum CaseBenchmark {
     /// Runs the step `step` of the case's first session `iterations` times (the steps before it
-    /// once, to initialise), after `warmup` untimed runs.
+    /// once, to initialise), after `warmup` untimed runs, in the session `makeSession` opens
+    /// (a local one by default).
     public static func run(
         _ testCase: ConformanceCase,
         step: Int,
         iterations: Int,
-        warmup: Int
+        warmup: Int,
+        makeSession: (Graph) throws -> Session = { Session(graph: $0) }
     ) throws -> LocalBenchmark.Timing {
         guard let steps = testCase.sessions.first, steps.indices.contains(step) else {
             throw WeftError(.invalidArgument, "case \(testCase.name) has no step \(step + 1) in its first session")
@@ -21,7 +24,7 @@ public enum CaseBenchmark {
         case .text(let text): graph = try Graph(graphDefText: text)
         case .binary(let data): graph = try Graph(serializedGraphDef: data)
         }
-        let session = Session(graph: graph)
+        let session = try makeSession(graph)
         defer { session.close() }
         for earlier in steps[..<step] {
             _ = try session.run(fetches: earlier.fetches, feeds: earlier.feeds, targets: earlier.targets)

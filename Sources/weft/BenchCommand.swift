@@ -22,7 +22,8 @@ struct BenchCommand: ParsableCommand {
 struct CaseBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "case",
-        abstract: "Time a step of a conformance case (a TensorFlow-made graph and its feeds) in a local session."
+        abstract: "Time a step of a conformance case (a TensorFlow-made graph and its feeds) in a local session.",
+        discussion: "With --jobs, the step runs on a local cluster of worker processes instead."
     )
 
     @Argument(help: "The conformance folder.")
@@ -37,9 +38,26 @@ struct CaseBench: ParsableCommand {
     @Option(help: "Timed runs.")
     var repetitions = 100
 
+    @Option(help: "Start a local cluster with these jobs, like worker=2, and time the step there.")
+    var jobs: String?
+
+    @Option(help: "The placement strategy on the cluster.")
+    var strategy = "min-cut"
+
+    @Flag(help: "On the cluster, let placement split loops and conds across workers.")
+    var splitControlFlow = false
+
     func run() throws {
         let testCase = try ConformanceCase.load(directory: URL(fileURLWithPath: directory), name: name)
-        let timing = try CaseBenchmark.run(testCase, step: step - 1, iterations: repetitions, warmup: 5)
+        var cluster: ProcessCluster?
+        if let jobs { cluster = try ProcessCluster(executable: selfExecutable(), jobs: try JobCounts(parsing: jobs)) }
+        defer { cluster?.stop() }
+        var options = RemoteSessionOptions(strategy: strategy)
+        options.splitControlFlow = splitControlFlow
+        let timing = try CaseBenchmark.run(testCase, step: step - 1, iterations: repetitions, warmup: 5) { graph in
+            guard let cluster else { return Session(graph: graph) }
+            return try Session(target: cluster.address, graph: graph, options: options)
+        }
         say(
             "\(timing.name): median \(fixed(timing.statistics.median * 1e3, 3)) ms, "
                 + "p99 \(fixed(timing.statistics.p99 * 1e3, 3)) ms (\(repetitions) runs)"

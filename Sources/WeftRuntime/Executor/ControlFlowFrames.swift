@@ -276,12 +276,11 @@ extension RuntimeGraph {
         return reached
     }
 
-    /// Sets of nodes that must run on one device because dead tensors and loop iterations do not
-    /// cross devices in Weft: every while loop (its frame with its enters, nested loops
-    /// included), and every cond (each group of `Switch`es sharing a predicate, with what their
-    /// outputs reach up to the `Merge`s that join both branches). TensorFlow instead adds
-    /// control-loop state machines when it partitions such graphs; keeping the construct whole
-    /// costs parallelism inside it and nothing else.
+    /// Every while loop (its frame with its enters, nested loops included) and every cond (each
+    /// group of `Switch`es sharing a predicate, with what their outputs reach up to the `Merge`s
+    /// that join both branches): placement keeps each on one device unless told to split it
+    /// (`PlacementProblem`). Split, a loop costs messages every iteration, which the
+    /// partitioner's control loops and dead tensors on the wire make work as TensorFlow's do.
     public func controlFlowGroups() throws(WeftError) -> [[Int]] {
         var kinds = nodes.map { ControlFlowKind.of($0.info.op) }
         guard kinds.contains(where: { !$0.isDataflow }) else { return [] }
