@@ -42,6 +42,9 @@ struct PlaceCommand: ParsableCommand {
     @Option(help: "Bytes each worker may hold (like 64MiB); critical-path counts live tensors against it too.")
     var memoryLimit: String?
 
+    @Flag(help: "Let the strategy split while loops and conds across workers.")
+    var splitControlFlow = false
+
     @Option(help: "The JSON file to write.")
     var output = "placement.json"
 
@@ -67,6 +70,7 @@ struct PlaceCommand: ParsableCommand {
         var options = PlacementOptions(seed: seed)
         options.memoryLimit = try memoryLimit.map { (text) throws(WeftError) in try ConfigByteSize.parse(text) }
         options.useShapes(of: feeds)
+        options.splitControlFlow = splitControlFlow
         let devices = try JobCounts(parsing: jobs).jobs.flatMap { job in
             (0..<job.tasks).map { DeviceName(job: job.name, task: $0) }
         }

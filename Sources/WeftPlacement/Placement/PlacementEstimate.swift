@@ -54,7 +54,12 @@ extension PlacementStrategies {
                 )
             }
         }
-        let problem = try PlacementProblem(graph: graph, devices: devices, existing: placement)
+        let problem = try PlacementProblem(
+            graph: graph,
+            devices: devices,
+            existing: placement,
+            splitControlFlow: options.splitControlFlow
+        )
         let costs = CostGraph(problem: problem, options: options)
         let active = try roots.map { (names) throws(WeftError) in try needed(graph, roots: names) }
         let schedule = ListScheduler(costs: costs, active: active, linkContention: true).replay(

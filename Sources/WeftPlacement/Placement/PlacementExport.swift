@@ -88,7 +88,7 @@ extension PlacementStrategies {
         strategy: any PlacementStrategy,
         options: PlacementOptions = PlacementOptions()
     ) throws(WeftError) -> PlacementExport {
-        let problem = try PlacementProblem(graph: graph, devices: devices)
+        let problem = try PlacementProblem(graph: graph, devices: devices, splitControlFlow: options.splitControlFlow)
         let clock = ContinuousClock()
         let started = clock.now
         let chosen = try place(problem, strategy: strategy, options: options)
