@@ -94,9 +94,9 @@ final class IOLoop {
     /// The most messages read from one socket before the others get a turn.
     private static let batch = 256
 
-    /// A request whose envelope has this many bytes is read off this thread. Parsing protobuf
-    /// takes about 1 ms per 100-250 KiB, so from here the parse dwarfs a thread hop; a
-    /// partition's GraphDef (megabytes for 100,000 nodes) would otherwise stop heartbeats and
+    /// A request whose envelope has this many bytes is read off this thread. Parsing that much
+    /// protobuf takes in the order of a millisecond, hundreds of times the hop to another thread;
+    /// a partition's GraphDef (megabytes for 100,000 nodes) would otherwise stop heartbeats and
     /// every other peer for the whole parse. Steps and tensors stay inline and pay no hop: their
     /// envelopes are small, and tensors travel in frames of their own, wrapped without a copy.
     static let asideEnvelopeBytes = 256 << 10
@@ -855,6 +855,7 @@ final class IOLoop {
         }
     }
 
+    /// Reads a request on this thread.
     private func read(_ frames: ArraySlice<ReceivedFrame>, identity: [UInt8], peerKey: CurveKey?) -> RequestReading {
         RequestReading(
             frames,
