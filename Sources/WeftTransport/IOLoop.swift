@@ -94,6 +94,13 @@ final class IOLoop {
     /// The most messages read from one socket before the others get a turn.
     private static let batch = 256
 
+    /// A request whose envelope has this many bytes is read off this thread. Parsing that much
+    /// protobuf takes in the order of a millisecond, hundreds of times the hop to another thread;
+    /// a partition's GraphDef (megabytes for 100,000 nodes) would otherwise stop heartbeats and
+    /// every other peer for the whole parse. Steps and tensors stay inline and pay no hop: their
+    /// envelopes are small, and tensors travel in frames of their own, wrapped without a copy.
+    static let asideEnvelopeBytes = 256 << 10
+
     private let core: NodeCore
     private let logger: Logger
     private let configuration: MessagingNode.Configuration
@@ -126,6 +133,9 @@ final class IOLoop {
     private var zapDomain: (service: ZAPService, name: String)?
     /// Senders' public keys by their Z85 `User-Id`, decoded once per peer.
     private var peerKeys: [String: CurveKey] = [:]
+    /// By routing identity, the connections with a request being read aside, and the requests
+    /// each sent since, which wait for it.
+    private var heldRequests: [[UInt8]: [[ReceivedFrame]]] = [:]
 
     private enum PollTarget {
         case wake
@@ -517,6 +527,8 @@ final class IOLoop {
             dispatch(Queued(frames: frames, requestID: nil, deadline: deadline), to: address)
         case .reply(let identity, let frames, let frameBytes):
             sendReply(frames, identity: identity, frameBytes: frameBytes)
+        case .read(let identity, let reading):
+            finishReadingAside(reading, from: identity)
         case .cancel(let id):
             if let entry = pending.complete(id) {
                 entry.context.completion(
@@ -796,8 +808,15 @@ final class IOLoop {
         routerDirty = true  // more requests than one batch
     }
 
+    /// Serves one request: reads it here, or aside when its envelope is large (see
+    /// `asideEnvelopeBytes`), then hands it to the handler or refuses it.
     private func handleRequest(_ frames: [ReceivedFrame]) {
         guard let identity = frames.first?.array else { return }
+        if heldRequests[identity] != nil {
+            // An earlier request of this connection is read aside: requests reach the handler in
+            // the order their connection sent them (a partition's release must not overtake it).
+            return heldRequests[identity, default: []].append(frames)
+        }
         guard frames.count >= 2 else {
             return reject(identity, requestID: 0, WeftError(.invalidArgument, "the message has no envelope frame"))
         }
@@ -808,65 +827,79 @@ final class IOLoop {
                 WeftError(.invalidArgument, "the message has more than \(Socket.maxFrames) frames")
             )
         }
-        let envelope: Weft_Envelope
-        do {
-            envelope = try WireCodec.envelope(from: frames[1].bytes)
-        } catch {
-            return reject(identity, requestID: 0, error)
+        // Looked up here: the keys' cache is this thread's.
+        let peerKey = core.security == nil ? nil : senderKey(frames[1])
+        guard frames[1].count >= Self.asideEnvelopeBytes else {
+            return serve(read(frames.dropFirst(), identity: identity, peerKey: peerKey), from: identity)
         }
-        let message: WireMessage
-        do throws(WeftError) {
-            message = try WireCodec.decode(
-                envelope,
-                payloads: frames.dropFirst(2),
-                maxSplitTensorBytes: configuration.maxMessageSize,
-                logger: logger
+        readAside(ReceivedRequest(frames: frames), identity: identity, peerKey: peerKey)
+    }
+
+    /// Reads a request on the node's reading queue and sends the outcome back to this thread as
+    /// a command; the connection's later requests wait in `heldRequests` meanwhile.
+    private func readAside(_ request: ReceivedRequest, identity: [UInt8], peerKey: CurveKey?) {
+        heldRequests[identity] = []
+        let core = core
+        let secured = core.security != nil
+        let maxSplitTensorBytes = configuration.maxMessageSize
+        core.readAside { [request] in
+            let reading = RequestReading(
+                request.frames.dropFirst(),
+                identity: identity,
+                peerKey: peerKey,
+                secured: secured,
+                maxSplitTensorBytes: maxSplitTensorBytes,
+                logger: core.logger
             )
-        } catch {
-            return reject(identity, requestID: envelope.requestID, error)
+            core.submit(.read(identity: identity, reading))
         }
-        if envelope.isReply {
-            // Answering a reply could start an endless exchange; nobody waits for this anyway.
-            return logger.debug(
-                "reply arriving as a request dropped",
-                metadata: ["request.id": "\(envelope.requestID)"]
-            )
+    }
+
+    /// Reads a request on this thread.
+    private func read(_ frames: ArraySlice<ReceivedFrame>, identity: [UInt8], peerKey: CurveKey?) -> RequestReading {
+        RequestReading(
+            frames,
+            identity: identity,
+            peerKey: peerKey,
+            secured: core.security != nil,
+            maxSplitTensorBytes: configuration.maxMessageSize,
+            logger: logger
+        )
+    }
+
+    /// Hands a request read aside to the handler, then serves, in order, what its connection
+    /// sent meanwhile, until another of them goes aside.
+    private func finishReadingAside(_ reading: RequestReading, from identity: [UInt8]) {
+        serve(reading, from: identity)
+        guard let held = heldRequests.removeValue(forKey: identity) else { return }
+        for (index, frames) in held.enumerated() {
+            guard heldRequests[identity] == nil else {
+                heldRequests[identity] = Array(held[index...])  // behind the one that went aside
+                return
+            }
+            handleRequest(frames)
         }
-        do throws(WeftError) {
-            try envelope.validateRequest()
-        } catch {
-            return reject(identity, requestID: envelope.requestID, error)
-        }
-        var peerKey: CurveKey?
-        if core.security != nil {
-            peerKey = senderKey(frames[1])
-            guard peerKey != nil else {
-                return reject(
-                    identity,
-                    requestID: envelope.requestID,
-                    WeftError(.unauthenticated, "the message carries no authenticated public key")
+    }
+
+    /// Hands a request to the handler, or tells its sender what is wrong with it.
+    private func serve(_ reading: RequestReading, from identity: [UInt8]) {
+        switch reading {
+        case .refused(let requestID, let error):
+            reject(identity, requestID: requestID, error)
+        case .replyAsRequest(let requestID):
+            logger.debug("reply arriving as a request dropped", metadata: ["request.id": "\(requestID)"])
+        case .message(let incoming):
+            guard let handler = core.state.withLock({ $0.handler }) else {
+                return sendReply(
+                    NodeCore.errorReply(
+                        requestID: incoming.replyToken.requestID,
+                        WeftError(.unavailable, "\(boundAddress) is not serving requests yet; retry shortly")
+                    ),
+                    identity: identity
                 )
             }
+            handler(incoming)
         }
-        let incoming = IncomingMessage(
-            message: message,
-            replyToken: IncomingMessage.ReplyToken(
-                identity: identity,
-                requestID: envelope.requestID,
-                frameBytes: WireCodec.replyFrameBytes(asked: envelope.maxReplyFrameBytes)
-            ),
-            peerKey: peerKey
-        )
-        guard let handler = core.state.withLock({ $0.handler }) else {
-            return sendReply(
-                NodeCore.errorReply(
-                    requestID: envelope.requestID,
-                    WeftError(.unavailable, "\(boundAddress) is not serving requests yet; retry shortly")
-                ),
-                identity: identity
-            )
-        }
-        handler(incoming)
     }
 
     /// The public key the ZAP handler admitted the sender of `frame` with (its `User-Id`).

@@ -79,6 +79,10 @@ public final class MessagingNode: Sendable {
         /// off unless a deployment with idle cores measures a gain. Every node joins split
         /// tensors whatever this says.
         public var encryptedTensorFrameBytes: Int?
+        /// For tests: runs the reading of each request too large to read on the I/O thread (see
+        /// `IOLoop.asideEnvelopeBytes`) in place of the node's own serial queue, so a test sees
+        /// the request leave the I/O thread and can hold it there.
+        var readAside: (@Sendable (_ work: @escaping @Sendable () -> Void) -> Void)?
 
         /// The default configuration.
         public init() {}
@@ -448,6 +452,8 @@ enum Command: Sendable {
     case cancel(id: UInt64)
     /// Close the connection to `address`: the key it was made with is no longer the peer's.
     case forget(address: String)
+    /// Serve a request from the connection `identity` names, read off the I/O thread.
+    case read(identity: [UInt8], RequestReading)
 }
 
 /// What the callers' threads and the I/O thread share.
@@ -490,6 +496,9 @@ final class NodeCore: Sendable {
     let finished = DispatchGroup()
     /// The DEALERs blocked callers send on themselves.
     let direct = DirectDealers()
+    /// Where large requests are read, off the I/O thread: one at a time, so reading takes one
+    /// core at most, whatever the number of peers sending.
+    private let readingQueue = DispatchQueue(label: "weft.io.read")
     private let nextRequestID = Atomic<UInt64>(1)
     private let nextSocketSerial = Atomic<Int>(0)
     private static let serials = Atomic<Int>(0)
@@ -510,6 +519,12 @@ final class NodeCore: Sendable {
 
     func makeRequestID() -> UInt64 {
         nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    /// Runs `work`, the reading of a large request, off the I/O thread.
+    func readAside(_ work: @escaping @Sendable () -> Void) {
+        if let readAside = configuration.readAside { return readAside(work) }
+        readingQueue.async(execute: work)
     }
 
     /// A number no other socket of this node has, for inproc endpoints.

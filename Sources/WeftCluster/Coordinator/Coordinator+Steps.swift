@@ -184,6 +184,8 @@ extension Coordinator {
         requestTimeout + .microseconds(500) * nodes
     }
 
+    /// Registers the step's partition on `device`. Which workers the session reaches is settled
+    /// here, in order; the request is made and sent on `offload`.
     private func register(_ device: DeviceName, for run: StepRun) {
         let setup = run.setup
         guard let partition = setup.plan.partitions[device], let worker = setup.workers[device],
@@ -195,7 +197,35 @@ extension Coordinator {
             return drive(run, .partitionFailed(device, error))
         }
         let record = contact.record
-        let message = WireMessage.make(.registerPartition, session: setup.session) { envelope in
+        let timeout = Self.registrationTimeout(configuration.requestTimeout, nodes: partition.nodes.count)
+        // A partition of 100,000 nodes is megabytes of GraphDef to serialize. Made one after
+        // another here, on the serial executor that serves heartbeats too, the workers'
+        // registrations kept heartbeats waiting past their timeout; on `offload` each has a task
+        // of its own, and they run in parallel.
+        Task(executorPreference: offload) {
+            let message = Self.registration(of: partition, on: device, handle: handle, setup: setup, contact: contact)
+            self.node.request(message, to: worker.address, timeout: timeout) { result in
+                switch result {
+                case .success:
+                    if let record {
+                        self.state.withLock { $0.cluster.recordDelivered(record.version, to: device, for: setup.session) }
+                    }
+                    self.drive(run, .partitionRegistered(device))
+                case .failure(let error): self.drive(run, .partitionFailed(device, Self.describe(error, worker: worker)))
+                }
+            }
+        }
+    }
+
+    /// The request that registers `partition` with the worker holding `device`.
+    private static func registration(
+        of partition: Partition,
+        on device: DeviceName,
+        handle: String,
+        setup: ClusterState.StepSetup,
+        contact: (leaseMs: UInt64, record: Weft_SessionRecord?)
+    ) -> WireMessage {
+        WireMessage.make(.registerPartition, session: setup.session) { envelope in
             envelope.client = setup.client
             envelope.registerPartition = .with {
                 $0.handle = handle
@@ -210,18 +240,7 @@ extension Coordinator {
                 $0.owner = setup.owner?.z85 ?? ""
                 $0.leaseMs = contact.leaseMs
                 $0.sharedContainer = setup.sharedContainer ?? ""
-                if let record { $0.record = record }
-            }
-        }
-        let timeout = Self.registrationTimeout(configuration.requestTimeout, nodes: partition.nodes.count)
-        node.request(message, to: worker.address, timeout: timeout) { result in
-            switch result {
-            case .success:
-                if let record {
-                    self.state.withLock { $0.cluster.recordDelivered(record.version, to: device, for: setup.session) }
-                }
-                self.drive(run, .partitionRegistered(device))
-            case .failure(let error): self.drive(run, .partitionFailed(device, Self.describe(error, worker: worker)))
+                if let record = contact.record { $0.record = record }
             }
         }
     }

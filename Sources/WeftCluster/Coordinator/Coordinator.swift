@@ -71,7 +71,8 @@ public final class Coordinator: Sendable {
     /// Where requests, health checks and other timers run, one at a time; replies of workers
     /// to a step's requests are handled on the transport's I/O thread instead (see `StepRun`).
     let executor = RoleExecutor(label: "weft.coordinator")
-    /// Where placement runs, so a long min-cut never delays heartbeats or health checks.
+    /// Where placement and the making of partitions' registrations run, so neither a long min-cut
+    /// nor megabytes of GraphDef to serialize delay heartbeats or health checks.
     let offload = OffloadExecutor(label: "weft.coordinator.placement")
     /// Changes every time a coordinator process starts; workers tell a restarted one by it.
     let incarnation: UInt64

@@ -1,0 +1,80 @@
+import Logging
+import WeftProto
+import WeftRuntime
+
+/// What a request that arrived on a ROUTER amounts to once read and checked: a message for the
+/// handler, an error for its sender, or nothing to do.
+///
+/// Reading touches no socket and no state of the I/O thread, so it may run on another thread:
+/// the I/O thread reads a request whose envelope takes long to parse aside (see `IOLoop`).
+enum RequestReading: Sendable {
+    /// A well-formed request, for the handler.
+    case message(IncomingMessage)
+    /// A malformed request: its sender gets `error` for request `requestID` (0 when the envelope
+    /// cannot be read).
+    case refused(requestID: UInt64, WeftError)
+    /// A reply that arrived as a request: dropped, since answering it could start an endless
+    /// exchange, and nobody waits for an answer anyway.
+    case replyAsRequest(requestID: UInt64)
+
+    /// Reads `frames` (the envelope, then the payloads; at least one frame) from the connection
+    /// `identity` names, with every check the transport makes before a handler sees a request.
+    /// `peerKey` is the sender's admitted key, which a `secured` node requires.
+    init(
+        _ frames: ArraySlice<ReceivedFrame>,
+        identity: [UInt8],
+        peerKey: CurveKey?,
+        secured: Bool,
+        maxSplitTensorBytes: Int,
+        logger: Logger
+    ) {
+        guard let header = frames.first else {
+            self = .refused(requestID: 0, WeftError(.invalidArgument, "the message has no envelope frame"))
+            return
+        }
+        let envelope: Weft_Envelope
+        do {
+            envelope = try WireCodec.envelope(from: header.bytes)
+        } catch {
+            self = .refused(requestID: 0, error)
+            return
+        }
+        let message: WireMessage
+        do throws(WeftError) {
+            message = try WireCodec.decode(
+                envelope,
+                payloads: frames.dropFirst(),
+                maxSplitTensorBytes: maxSplitTensorBytes,
+                logger: logger
+            )
+            guard !envelope.isReply else {
+                self = .replyAsRequest(requestID: envelope.requestID)
+                return
+            }
+            try envelope.validateRequest()
+        } catch {
+            self = .refused(requestID: envelope.requestID, error)
+            return
+        }
+        guard !secured || peerKey != nil else {
+            self = .refused(
+                requestID: envelope.requestID,
+                WeftError(.unauthenticated, "the message carries no authenticated public key")
+            )
+            return
+        }
+        let token = IncomingMessage.ReplyToken(
+            identity: identity,
+            requestID: envelope.requestID,
+            frameBytes: WireCodec.replyFrameBytes(asked: envelope.maxReplyFrameBytes)
+        )
+        self = .message(IncomingMessage(message: message, replyToken: token, peerKey: peerKey))
+    }
+}
+
+/// A received request on its way from the I/O thread to the thread that reads it.
+struct ReceivedRequest: @unchecked Sendable {
+    // Sendable: the I/O thread keeps no reference to the frames once it hands them over, and
+    // libzmq messages (unlike sockets) may be read and closed on any thread.
+    let frames: [ReceivedFrame]
+}

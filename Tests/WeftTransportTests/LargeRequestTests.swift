@@ -1,0 +1,194 @@
+import Dispatch
+import Synchronization
+import Testing
+import WeftProto
+import WeftRuntime
+@testable import WeftTransport
+
+/// Requests whose envelope is too large to parse on the I/O thread (a partition's GraphDef) are
+/// read aside; the I/O thread serves other peers meanwhile.
+@Suite struct LargeRequestTests {
+    @Test func largeRequestBeingRead_doesNotHoldUpAnotherPeersRequest() async throws {
+        let reads = HeldReads()
+        let server = try ServedOrderNode(readAside: reads.hold)
+        let sender = try makeNode()
+        let other = try makeNode()
+        defer {
+            sender.close()
+            other.close()
+            server.close()
+        }
+        let large = try largeRequest(session: "large")
+
+        let largeReply = Task { try await sender.request(large, to: server.address, timeout: .seconds(30)) }
+        #expect(await eventually { reads.count == 1 })
+        // Read on the I/O thread, the large request kept this one waiting until it was served.
+        let small = try await other.request(message(session: "small"), to: server.address, timeout: .seconds(30))
+        #expect(small.envelope.session == "small")
+        #expect(server.served == ["small"])
+
+        reads.release()
+        #expect(try await largeReply.value.envelope.session == "large")
+        #expect(server.served == ["small", "large"])
+    }
+
+    @Test func requestsOfOneConnection_reachTheHandlerInOrder_whenTheFirstIsReadAside() async throws {
+        let reads = HeldReads()
+        let server = try ServedOrderNode(readAside: reads.hold)
+        let sender = try makeNode()
+        let other = try makeNode()
+        defer {
+            sender.close()
+            other.close()
+            server.close()
+        }
+        let large = try largeRequest(session: "large")
+
+        let largeReply = Task { try await sender.request(large, to: server.address, timeout: .seconds(30)) }
+        #expect(await eventually { reads.count == 1 })
+        let laterReply = Task {
+            try await sender.request(message(session: "later"), to: server.address, timeout: .seconds(30))
+        }
+        // Another peer's round trip, started after "later" left, gives "later" time to arrive.
+        _ = try await other.request(message(session: "other"), to: server.address, timeout: .seconds(30))
+        #expect(server.served == ["other"])
+
+        reads.release()
+        _ = try await largeReply.value
+        _ = try await laterReply.value
+        #expect(server.served == ["other", "large", "later"])
+        #expect(reads.count == 1)
+    }
+
+    @Test func malformedLargeRequest_isRefusedWithItsRequestID_andTheNodeServesOn() async throws {
+        let reads = CountedReads()
+        var configuration = MessagingNode.Configuration()
+        configuration.readAside = reads.run
+        let server = try EchoNode(configuration: configuration)
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let id: UInt64 = 0xFEED_0000_0000_0015
+        let frames = [
+            try envelopeBytes {
+                $0.runPartition = .init()
+                $0.requestID = id
+                $0.session = String(repeating: "s", count: IOLoop.asideEnvelopeBytes)
+                $0.tensors = [
+                    .with {
+                        $0.dtype = .dtFloat
+                        $0.shape = [2, 2]
+                    }
+                ]
+            },
+            [UInt8](repeating: 0, count: 15),
+        ]
+
+        let error = await #expect(throws: WeftError.self) {
+            try await client.requestRawFrames(frames, to: server.address, requestID: id, timeout: .seconds(30))
+        }
+
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("needs 16 bytes, but its payload frame has 15") == true)
+        #expect(reads.count == 1)
+        let reply = try await client.request(message(session: "after"), to: server.address, timeout: .seconds(30))
+        #expect(reply.envelope.session == "after")
+        #expect(server.servedCount == 1)
+        #expect(reads.count == 1)  // small requests are read on the I/O thread
+    }
+
+    @Test func largeRequest_onTheNodesOwnQueue_isServedWithItsTensors() async throws {
+        let server = try EchoNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.close()
+        }
+        let tensor = Tensor(Float(1.5))
+        var large = try largeRequest(session: "large")
+        large.tensors = [tensor]
+
+        let reply = try await client.request(large, to: server.address, timeout: .seconds(30))
+
+        #expect(reply.envelope.session == "large")
+        #expect(reply.tensors == [tensor])
+    }
+}
+
+/// A partition's registration whose envelope is large enough to be read aside.
+private func largeRequest(session: String) throws -> WireMessage {
+    var request = message(.registerPartition, session: session)
+    request.envelope.registerPartition.graph.node = (0..<30_000).map { index in
+        .with {
+            $0.name = "node\(index)"
+            $0.op = "NoOp"
+        }
+    }
+    let bytes: [UInt8] = try request.envelope.serializedBytes()
+    #expect(bytes.count >= IOLoop.asideEnvelopeBytes)
+    return request
+}
+
+/// A node that answers every request with its session and records the sessions it served, in
+/// the order its handler saw them.
+private final class ServedOrderNode: Sendable {
+    let node: MessagingNode
+    private let order = Mutex<[String]>([])
+
+    init(readAside: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) throws {
+        var configuration = MessagingNode.Configuration()
+        configuration.readAside = readAside
+        node = try makeNode(configuration: configuration)
+        node.setHandler { [weak self] incoming in self?.serve(incoming) }
+    }
+
+    private func serve(_ incoming: IncomingMessage) {
+        order.withLock { $0.append(incoming.envelope.session) }
+        var envelope = Weft_Envelope()
+        envelope.session = incoming.envelope.session
+        node.reply(to: incoming, WireMessage(envelope: envelope))
+    }
+
+    var address: String { node.boundAddress }
+    var served: [String] { order.withLock { $0 } }
+
+    func close() { node.close() }
+}
+
+/// Holds the reading of large requests until `release`.
+private final class HeldReads: Sendable {
+    private let state = Mutex<(count: Int, held: [@Sendable () -> Void])>((0, []))
+
+    /// How many reads were handed over.
+    var count: Int { state.withLock { $0.count } }
+
+    func hold(_ work: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            state.count += 1
+            state.held.append(work)
+        }
+    }
+
+    /// Runs the reads held so far, off the I/O thread.
+    func release() {
+        let held = state.withLock { state in
+            defer { state.held.removeAll() }
+            return state.held
+        }
+        for work in held { DispatchQueue.global().async(execute: work) }
+    }
+}
+
+/// Runs the reading of large requests off the I/O thread at once, counting them.
+private final class CountedReads: Sendable {
+    private let counter = Counter()
+
+    var count: Int { counter.value }
+
+    func run(_ work: @escaping @Sendable () -> Void) {
+        counter.increment()
+        DispatchQueue.global().async(execute: work)
+    }
+}
