@@ -100,6 +100,8 @@ final class IOLoop {
     /// every other peer for the whole parse. Steps and tensors stay inline and pay no hop: their
     /// envelopes are small, and tensors travel in frames of their own, wrapped without a copy.
     static let asideEnvelopeBytes = 256 << 10
+    /// Requests of one connection that may wait behind one read aside; later ones are refused.
+    static let mostHeldRequests = 1024
 
     private let core: NodeCore
     private let logger: Logger
@@ -812,9 +814,10 @@ final class IOLoop {
     /// `asideEnvelopeBytes`), then hands it to the handler or refuses it.
     private func handleRequest(_ frames: [ReceivedFrame]) {
         guard let identity = frames.first?.array else { return }
-        if heldRequests[identity] != nil {
+        if let held = heldRequests[identity] {
             // An earlier request of this connection is read aside: requests reach the handler in
             // the order their connection sent them (a partition's release must not overtake it).
+            guard held.count < Self.mostHeldRequests else { return refuseHeld(frames, identity: identity) }
             return heldRequests[identity, default: []].append(frames)
         }
         guard frames.count >= 2 else {
@@ -833,6 +836,20 @@ final class IOLoop {
             return serve(read(frames.dropFirst(), identity: identity, peerKey: peerKey), from: identity)
         }
         readAside(ReceivedRequest(frames: frames), identity: identity, peerKey: peerKey)
+    }
+
+    /// Refuses a request of a connection that already has `mostHeldRequests` waiting behind one
+    /// read aside, so a peer cannot make this node hold an unbounded queue for it. A large one
+    /// is dropped unread (reading it here is what reading aside avoids): its sender times out.
+    private func refuseHeld(_ frames: [ReceivedFrame], identity: [UInt8]) {
+        guard frames.count >= 2, frames[1].count < Self.asideEnvelopeBytes else { return }
+        let peerKey = core.security == nil ? nil : senderKey(frames[1])
+        guard case .message(let incoming) = read(frames.dropFirst(), identity: identity, peerKey: peerKey) else { return }
+        reject(
+            identity,
+            requestID: incoming.replyToken.requestID,
+            WeftError(.unavailable, "\(boundAddress) is still reading an earlier large request of this connection; retry")
+        )
     }
 
     /// Reads a request on the node's reading queue and sends the outcome back to this thread as

@@ -60,6 +60,42 @@ import WeftRuntime
         #expect(reads.count == 1)
     }
 
+    @Test func requestsPastTheHeldLimit_areRefused_andTheHeldOnesServed() async throws {
+        let reads = HeldReads()
+        let server = try ServedOrderNode(readAside: reads.hold)
+        let sender = try makeNode()
+        defer {
+            sender.close()
+            server.close()
+        }
+        let large = try largeRequest(session: "large")
+        let largeReply = Task { try await sender.request(large, to: server.address, timeout: .seconds(60)) }
+        #expect(await eventually { reads.count == 1 })
+        let small = message(session: "small")
+        let finished = Outcomes()
+        let replies = (0...IOLoop.mostHeldRequests).map { _ in
+            Task {
+                var code: WeftError.Code?
+                do throws(WeftError) {
+                    _ = try await sender.request(small, to: server.address, timeout: .seconds(60))
+                } catch {
+                    code = error.code
+                }
+                finished.append(code)
+            }
+        }
+        // The one past the limit is answered at once, while the others wait behind the large one.
+        #expect(await eventually(timeout: .seconds(30)) { finished.all.count == 1 })
+        #expect(finished.all == [.unavailable])
+        #expect(server.served.isEmpty)
+
+        reads.release()
+        _ = try await largeReply.value
+        for reply in replies { await reply.value }
+        #expect(finished.all.compactMap { $0 } == [.unavailable])
+        #expect(server.served.count == 1 + IOLoop.mostHeldRequests)
+    }
+
     @Test func malformedLargeRequest_isRefusedWithItsRequestID_andTheNodeServesOn() async throws {
         let reads = CountedReads()
         var configuration = MessagingNode.Configuration()
@@ -115,6 +151,14 @@ import WeftRuntime
         #expect(reply.envelope.session == "large")
         #expect(reply.tensors == [tensor])
     }
+}
+
+/// How requests ended: `nil` for a reply, else the error's code.
+private final class Outcomes: Sendable {
+    private let codes = Mutex<[WeftError.Code?]>([])
+
+    func append(_ code: WeftError.Code?) { codes.withLock { $0.append(code) } }
+    var all: [WeftError.Code?] { codes.withLock { $0 } }
 }
 
 /// A partition's registration whose envelope is large enough to be read aside.

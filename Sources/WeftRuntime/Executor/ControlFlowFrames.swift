@@ -36,7 +36,8 @@ enum ControlFlowKind: Sendable, Equatable {
         }
     }
 
-    /// Whether nodes of this kind compute or move values without routing them.
+    /// Whether nodes of this kind compute or move values without routing them: dead inputs make
+    /// their outputs and their control edges dead alike.
     var isDataflow: Bool { self == .compute || self == .send || self == .recv }
 
     /// Whether an edge from an op `producer` into an op `consumer` is a loop's back edge.

@@ -68,7 +68,7 @@ struct SendKernel: OpKernel, RendezvousKernel {
     }
 
     /// Sends `tensor` (`nil`: a dead one) for the edge's instance in loop iteration `iteration`
-    /// (`SendRecvOps.iterationKey`; empty outside loops).
+    /// (`StepExecution.iterationKey`; empty outside loops).
     func send(_ tensor: Tensor?, _ context: OpKernelContext, iteration: String) throws(WeftError) {
         guard let rendezvous = context.step.rendezvous else { throw SendRecvOps.noRendezvous(context.node) }
         try rendezvous.send(key: SendRecvOps.key(key, iteration), step: context.step.id, tensor: tensor)

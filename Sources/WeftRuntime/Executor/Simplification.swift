@@ -97,7 +97,7 @@ struct Simplification {
     }
 
     /// The nodes a `NoOp`'s control consumers wait for instead of it, when it may be dropped: it
-    /// joins only compute nodes (a control-flow node's edges carry deadness of its own) and
+    /// joins only dataflow nodes (a control-flow node's edges carry deadness of its own) and
     /// dropping it adds no edges.
     private func prunedNoOp(_ node: Int, fanOut: Int) -> [Int]? {
         let runtime = graph.nodes[node]
@@ -106,7 +106,7 @@ struct Simplification {
         for control in runtime.controlInputs {
             for input in waitedFor(control) where !inputs.contains(input) { inputs.append(input) }
         }
-        guard inputs.allSatisfy({ ControlFlowKind.of(graph.nodes[$0].info.op) == .compute }),
+        guard inputs.allSatisfy({ ControlFlowKind.of(graph.nodes[$0].info.op).isDataflow }),
             inputs.count * fanOut <= inputs.count + fanOut
         else { return nil }
         return inputs
@@ -140,7 +140,7 @@ struct Simplification {
     }
 
     /// The tensor a node only passes on: `Identity`'s input, or `x` of an arithmetic identity.
-    /// Only fed tensors and tensors made by compute nodes are passed on: a control-flow node's
+    /// Only fed tensors and tensors made by dataflow nodes are passed on: a control-flow node's
     /// control edges carry deadness of its own, which its outputs do not.
     private func forwarded(_ node: RuntimeGraph.Node, _ inputs: [Source], folded: [Int: [Tensor]]) -> Source? {
         guard node.controlInputs.isEmpty, node.outputTypes.count == 1 else { return nil }
@@ -154,7 +154,7 @@ struct Simplification {
         } else {
             return nil
         }
-        if case .tensor(let producer, _) = inputs[passed], ControlFlowKind.of(graph.nodes[producer].info.op) != .compute {
+        if case .tensor(let producer, _) = inputs[passed], !ControlFlowKind.of(graph.nodes[producer].info.op).isDataflow {
             return nil
         }
         return inputs[passed]

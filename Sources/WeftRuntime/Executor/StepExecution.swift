@@ -156,9 +156,13 @@ final class StepExecution: Sendable {
             return .failure(WeftError(.internal, "'\(node.name)' is not a send"))
         }
         do throws(WeftError) {
-            let tensor = try inputs.first.flatMap { $0 }?.read()
+            var tensor: Tensor?
+            if !ready.isDead {
+                guard let value = inputs.first ?? nil else { throw WeftError(.internal, "'\(node.name)' ran without its input") }
+                tensor = try value.read()
+            }
             let context = OpKernelContext(node: node.name, inputs: [], step: step)
-            try kernel.send(ready.isDead ? nil : tensor, context, iteration: iterationKey(ready.iteration))
+            try kernel.send(tensor, context, iteration: iterationKey(ready.iteration))
             return .success(ready.isDead ? .dead : .values([]))
         } catch {
             return .failure(error)
