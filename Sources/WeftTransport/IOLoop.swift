@@ -531,6 +531,8 @@ final class IOLoop {
             sendReply(frames, identity: identity, frameBytes: frameBytes)
         case .read(let identity, let reading):
             finishReadingAside(reading, from: identity)
+        case .readReply(let address, let reading):
+            complete(reading, from: address)
         case .cancel(let id):
             if let entry = pending.complete(id) {
                 entry.context.completion(
@@ -759,33 +761,35 @@ final class IOLoop {
         peer.dealerDirty = true  // more replies than one batch
     }
 
+    /// Completes the request a reply answers: read here, or aside when its envelope is large
+    /// (a step's statistics with its partition graphs), as requests are.
     private func handleReply(_ frames: [ReceivedFrame], from peer: Peer) {
         guard let header = frames.first, frames.count <= Socket.maxFrames else {
             return logger.debug("reply without an envelope or with too many frames dropped")
         }
-        let envelope: Weft_Envelope
-        do {
-            envelope = try WireCodec.envelope(from: header.bytes)
-        } catch {
-            return logger.debug(
-                "unreadable reply dropped",
-                metadata: ["peer.address": "\(peer.address)", "error": "\(error)"]
-            )
+        let address = peer.address
+        let maxSplitTensorBytes = configuration.maxMessageSize
+        guard header.count >= Self.asideEnvelopeBytes else {
+            return complete(ReplyReading(frames[...], from: address, maxSplitTensorBytes: maxSplitTensorBytes, logger: logger), from: address)
         }
-        guard let entry = pending.complete(envelope.requestID, from: peer.address) else {
+        let core = core
+        core.readAside { [reply = ReceivedRequest(frames: frames)] in
+            let reading = ReplyReading(reply.frames[...], from: address, maxSplitTensorBytes: maxSplitTensorBytes, logger: core.logger)
+            core.submit(.readReply(address: address, reading))
+        }
+    }
+
+    private func complete(_ reading: ReplyReading, from address: String) {
+        guard case .reply(let requestID, let result) = reading else {
+            return logger.debug("unreadable reply dropped", metadata: ["peer.address": "\(address)"])
+        }
+        guard let entry = pending.complete(requestID, from: address) else {
             return logger.debug(
                 "reply to no pending request dropped",
-                metadata: ["peer.address": "\(peer.address)", "request.id": "\(envelope.requestID)"]
+                metadata: ["peer.address": "\(address)", "request.id": "\(requestID)"]
             )
         }
-        peer.lastUsed = .now
-        let result = WireCodec.reply(
-            envelope,
-            payloads: frames.dropFirst(),
-            from: peer.address,
-            maxSplitTensorBytes: configuration.maxMessageSize,
-            logger: logger
-        )
+        peers[address]?.lastUsed = .now
         wokeBlockedCaller = wokeBlockedCaller || entry.context.callerBlocks
         entry.context.completion(result)
     }

@@ -454,6 +454,8 @@ enum Command: Sendable {
     case forget(address: String)
     /// Serve a request from the connection `identity` names, read off the I/O thread.
     case read(identity: [UInt8], RequestReading)
+    /// Complete the request a reply from `address`, read off the I/O thread, answers.
+    case readReply(address: String, ReplyReading)
 }
 
 /// What the callers' threads and the I/O thread share.

@@ -72,7 +72,33 @@ enum RequestReading: Sendable {
     }
 }
 
-/// A received request on its way from the I/O thread to the thread that reads it.
+/// What a reply that arrived on a DEALER amounts to once read: the request it answers and its
+/// outcome, or nothing when its envelope cannot be read. Like `RequestReading`, it may be made
+/// off the I/O thread.
+enum ReplyReading: Sendable {
+    /// The reply to request `requestID`: its message, or the error it carries or its defects.
+    case reply(requestID: UInt64, Result<WireMessage, WeftError>)
+    /// An envelope that cannot be read: no request can be told.
+    case unreadable
+
+    /// Reads `frames` (the envelope, then the payloads) that `address` sent.
+    init(_ frames: ArraySlice<ReceivedFrame>, from address: String, maxSplitTensorBytes: Int, logger: Logger) {
+        guard let header = frames.first, let envelope = try? WireCodec.envelope(from: header.bytes) else {
+            self = .unreadable
+            return
+        }
+        let result = WireCodec.reply(
+            envelope,
+            payloads: frames.dropFirst(),
+            from: address,
+            maxSplitTensorBytes: maxSplitTensorBytes,
+            logger: logger
+        )
+        self = .reply(requestID: envelope.requestID, result)
+    }
+}
+
+/// A received request (or reply) on its way from the I/O thread to the thread that reads it.
 struct ReceivedRequest: @unchecked Sendable {
     // Sendable: the I/O thread keeps no reference to the frames once it hands them over, and
     // libzmq messages (unlike sockets) may be read and closed on any thread.

@@ -135,6 +135,31 @@ import WeftRuntime
         #expect(reads.count == 1)  // small requests are read on the I/O thread
     }
 
+    @Test func largeReplyBeingRead_doesNotHoldUpTheNodesOtherRequests() async throws {
+        let reads = HeldReads()
+        var configuration = MessagingNode.Configuration()
+        configuration.readAside = reads.hold
+        let client = try makeNode(configuration: configuration)
+        let echo = try EchoNode()
+        let other = try EchoNode()
+        defer {
+            client.close()
+            echo.close()
+            other.close()
+        }
+        let large = message(session: String(repeating: "s", count: IOLoop.asideEnvelopeBytes))
+
+        // The echo's reply carries the request's session, so the client reads it aside.
+        let largeReply = Task { try await client.request(large, to: echo.address, timeout: .seconds(30)) }
+        #expect(await eventually { reads.count == 1 })
+        // Read on the I/O thread, the large reply kept this round trip waiting.
+        let small = try await client.request(message(session: "small"), to: other.address, timeout: .seconds(30))
+        #expect(small.envelope.session == "small")
+
+        reads.release()
+        #expect(try await largeReply.value.envelope.session == large.envelope.session)
+    }
+
     @Test func largeRequest_onTheNodesOwnQueue_isServedWithItsTensors() async throws {
         let server = try EchoNode()
         let client = try makeNode()
@@ -201,7 +226,7 @@ private final class ServedOrderNode: Sendable {
     func close() { node.close() }
 }
 
-/// Holds the reading of large requests until `release`.
+/// Holds the reading of large requests (or replies) until `release`.
 private final class HeldReads: Sendable {
     private let state = Mutex<(count: Int, held: [@Sendable () -> Void])>((0, []))
 
