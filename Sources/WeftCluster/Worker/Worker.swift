@@ -647,14 +647,21 @@ public final class Worker: Sendable {
         if let pushError { return node.reply(to: message, .failure(pushError)) }
         // The request id alone matches the reply to its request.
         // Every reply carries this worker's clock, so its sender measures the offset on every step.
-        let reply = WireMessage.reply(tensors: tensors) { reply in
-            reply.runPartitionReply = .with {
-                if let collector { $0.statistics = collector.statistics.message }
-                $0.receivedUnixMicros = receivedMicros
-                $0.repliedUnixMicros = WallClock.nowMicros
+        let node = node
+        let send = { @Sendable (statistics: Weft_StepStats?) in
+            let reply = WireMessage.reply(tensors: tensors) { reply in
+                reply.runPartitionReply = .with {
+                    if let statistics { $0.statistics = statistics }
+                    $0.receivedUnixMicros = receivedMicros
+                    $0.repliedUnixMicros = WallClock.nowMicros
+                }
             }
+            node.reply(to: message, reply)
         }
-        node.reply(to: message, reply)
+        guard let collector else { return send(nil) }
+        // Statistics carry the partition's graph, megabytes for a large one: the thread that
+        // ended the step (the I/O thread, when a receive ended it) must not spend time on them.
+        DispatchQueue.global().async { send(collector.statistics.message) }
     }
 
     private func deliver(_ message: IncomingMessage) {
