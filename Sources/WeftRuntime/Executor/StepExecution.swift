@@ -489,6 +489,12 @@ final class StepExecution: Sendable {
     /// iteration follows the executor's rules (`activate`) on one reused iteration's storage; the
     /// values its `NextIteration`s pass start the next one. Live exits go to `loop.exitValues`.
     private func runLoop(_ loop: Frame) -> Result<Void, WeftError> {
+        // Statistics time every node, and a loop entered dead runs its first iteration dead:
+        // both need the general rules.
+        let live = loop.entries.compactMap { entry in entry.value.map { (node: entry.node, value: $0) } }
+        if step.statistics == nil, live.count == loop.entries.count, let program = plan.loopPrograms[loop.index] {
+            return run(program, loop, entries: live)
+        }
         let iteration = Iteration(frame: loop, number: 0, layout: plan.layout)
         var ready: [Ready] = []
         var carried: [(node: Int, value: Value)] = []
@@ -510,6 +516,28 @@ final class StepExecution: Sendable {
                 for (node, value) in carried { activate(node, .single(value), isDead: false, in: iteration, &ready) }
                 carried.removeAll(keepingCapacity: true)
             }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Runs a loop compiled to straight-line code (`LoopProgram`), its exits' values going to
+    /// `loop.exitValues`.
+    private func run(_ program: LoopProgram, _ loop: Frame, entries: [(node: Int, value: Value)]) -> Result<Void, WeftError> {
+        do throws(WeftError) {
+            let exits = try program.run(entries: entries) { (index, inputs) throws(WeftError) in
+                let node = plan.nodes[index]
+                let values = try node.compute(index, inputs, step: step, costs: plan.costs).get()
+                guard values.count == node.outputCount else {
+                    throw WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)")
+                }
+                return values
+            } check: { () throws(WeftError) in
+                try step.cancellation.check()
+                if state.withLock({ $0.error != nil }) { throw WeftError(.cancelled, "step cancelled") }
+            }
+            for (node, value) in exits { loop.exitValues[node] = value }
+            return .success(())
         } catch {
             return .failure(error)
         }

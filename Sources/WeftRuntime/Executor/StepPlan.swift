@@ -115,6 +115,9 @@ public final class StepPlan: Sendable {
     /// loop that way when every one of them was seen to run quickly (`KernelCosts`); `nil` for
     /// the root frame and loops that must use the general executor.
     let sequentialLoops: [[Int]?]
+    /// Per sequential loop frame with `tf.while_loop`'s plain shape: the loop compiled to
+    /// straight-line code, which such a loop runs instead of the general executor's bookkeeping.
+    let loopPrograms: [LoopProgram?]
     let initialReady: [Int]
     let fetches: [Fetch]
     /// The feeds this plan takes, in the order `run` expects them.
@@ -307,7 +310,11 @@ public final class StepPlan: Sendable {
             return info.op == "_Recv" && (try? info.attributes.bool(RecvAttributes.mayBeDead, default: false)) == true
         }
         self.isSimple = finalLayout.frames.count == 1 && !mayReceiveDead && nodes.allSatisfy { $0.kind.isDataflow }
-        self.sequentialLoops = Self.sequentialLoops(nodes: nodes, layout: finalLayout)
+        let sequentialLoops = Self.sequentialLoops(nodes: nodes, layout: finalLayout)
+        self.sequentialLoops = sequentialLoops
+        self.loopPrograms = sequentialLoops.indices.map { frame in
+            sequentialLoops[frame] == nil ? nil : LoopProgram(frame: frame, nodes: nodes, edges: flatEdges)
+        }
         self.hasAsyncKernels = nodes.contains { $0.isAsync }
         self.initialReady = nodes.indices.filter { nodes[$0].frame == 0 && initialPending[$0] == 0 }
         self.feeds = feeds
