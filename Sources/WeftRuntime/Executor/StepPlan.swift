@@ -567,7 +567,13 @@ private final class SynchronousOutcome: Sendable {
 /// preempted does not send a whole chain across threads.
 final class KernelCosts: @unchecked Sendable {
     // Sendable: the buffer is only touched through its atomics, and freed in deinit.
+    #if DEBUG
+    // A debug build's kernels run tens of times slower: the same ops count as quick there, so
+    // its tests take the paths a release build takes.
+    private static let quickRun = Duration.microseconds(100)
+    #else
     private static let quickRun = Duration.microseconds(2)
+    #endif
     private static let slowRunsToExpensive: UInt8 = 2
 
     /// Slow runs in a row per node, capped; a node starts as if slow.
