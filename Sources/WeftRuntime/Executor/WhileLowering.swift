@@ -9,7 +9,7 @@ import WeftProto
 /// and control edges mean what they did.
 ///
 /// A loop stays functional when lowering could change it: no loop variables, a condition that
-/// does not return a bool, or names the inlined nodes would take already in use.
+/// does not return a bool, or no free scope for the inlined nodes' names.
 enum WhileLowering {
     /// `defs` with every marked `While` lowered, inlined bodies included.
     static func lower(_ defs: [Tensorflow_NodeDef], functions: FunctionLibrary?) throws(WeftError) -> [Tensorflow_NodeDef] {
@@ -53,14 +53,36 @@ enum WhileLowering {
             body.signature.outputArg.count == types.count
         else { return nil }
         let dtypes = try types.map { (type) throws(WeftError) in try DType(type) }
-        var builder = LoopBuilder(def: def, types: types)
+        // TensorFlow's own nodes may hold the names under the loop's (its `Identity` outputs
+        // do), so the lowered nodes take the first scope whose names are all free.
+        for attempt in 0..<scopeAttempts {
+            let scope = attempt == 0 ? def.name : "\(def.name)/_lowered_\(attempt)"
+            let nodes = try lowered(def, scope: scope, condition: condition, body: body, types: types, dtypes: dtypes, functions: functions)
+            if nodes.allSatisfy({ $0.name == def.name || !taken.contains($0.name) }) { return nodes }
+        }
+        return nil
+    }
+
+    private static let scopeAttempts = 4
+
+    /// The nodes of loop `def` lowered, named under `scope`.
+    private static func lowered(
+        _ def: Tensorflow_NodeDef,
+        scope: String,
+        condition: Tensorflow_FunctionDef,
+        body: Tensorflow_FunctionDef,
+        types: [Tensorflow_DataType],
+        dtypes: [DType],
+        functions: FunctionLibrary
+    ) throws(WeftError) -> [Tensorflow_NodeDef] {
+        let data = def.input.filter { !$0.hasPrefix("^") }
+        var builder = LoopBuilder(def: def, scope: scope, types: types)
         let merges = (0..<types.count).map { builder.merge($0, input: data[$0]) }
         let cond = try builder.inline(condition, registry: functions.registry, prefix: "cond", inputTypes: dtypes, arguments: merges, pivot: merges[0])
         let switches = builder.switches(predicate: cond.returns[0], controls: cond.controls)
         let bodyInputs = (0..<types.count).map { builder.identity($0, of: switches[$0]) }
         let stepped = try builder.inline(body, registry: functions.registry, prefix: "body", inputTypes: dtypes, arguments: bodyInputs, pivot: bodyInputs[0])
         builder.close(returns: stepped.returns, controls: stepped.controls, switches: switches)
-        guard builder.nodes.allSatisfy({ $0.name == def.name || !taken.contains($0.name) }) else { return nil }
         return builder.nodes
     }
 }
@@ -69,14 +91,17 @@ enum WhileLowering {
 private struct LoopBuilder {
     private(set) var nodes: [Tensorflow_NodeDef] = []
     private let def: Tensorflow_NodeDef
+    /// What the lowered nodes' names start with.
+    private let scope: String
     private let types: [Tensorflow_DataType]
 
-    init(def: Tensorflow_NodeDef, types: [Tensorflow_DataType]) {
+    init(def: Tensorflow_NodeDef, scope: String, types: [Tensorflow_DataType]) {
         self.def = def
+        self.scope = scope
         self.types = types
     }
 
-    private func name(_ suffix: String) -> String { "\(def.name)/\(suffix)" }
+    private func name(_ suffix: String) -> String { "\(scope)/\(suffix)" }
 
     private mutating func add(_ op: String, _ suffix: String, _ inputs: [String], type: Int?) -> String {
         var node = Tensorflow_NodeDef()
