@@ -20,8 +20,9 @@ struct LoopProgram: Sendable {
         /// A `Switch` in an iteration that continues: the data operand to output 1.
         case `switch`
         /// A `Merge`: the `Enter`'s register in iteration 0, carried value `carried` after it;
-        /// `valueIndex` holds output 1's values for both cases when something reads it.
-        case merge(enter: Int, carried: Int, valueIndex: (first: Tensor, later: Tensor)?)
+        /// output 1, when something reads it, is the index of the input forwarded (the enter is
+        /// input `enterInput`, 0 or 1).
+        case merge(enter: Int, carried: Int, enterInput: Int, readsIndex: Bool)
         /// A `NextIteration`: the operand becomes carried value `carried`.
         case carry(Int)
     }
@@ -60,6 +61,9 @@ struct LoopProgram: Sendable {
     /// Each exit and the register holding its value when the loop ends.
     let exits: [(node: Int, register: Int)]
     let carriedCount: Int
+    /// The values of a Merge's output 1: made once, so instructions hold no references and
+    /// copying one is free.
+    private static let inputIndices = [Tensor(Int32(0)), Tensor(Int32(1))]
 
     /// Iterations between checks of the deadline and of the step's other failures. Every kernel
     /// of such a loop was seen to run in microseconds, so a check per iteration costs more than
@@ -145,12 +149,13 @@ extension LoopProgram {
             let value = try read(operands[instruction.operands.lowerBound], &registers)
             registers[instruction.output] = .tensor(try value.read())
         case .switch:
-            registers[instruction.output + 1] = try read(operands[instruction.operands.lowerBound], &registers)
-        case .merge(let enter, let index, let valueIndex):
+            let value = try read(operands[instruction.operands.lowerBound], &registers)
+            if isRead[instruction.output + 1] { registers[instruction.output + 1] = value }
+        case .merge(let enter, let index, let enterInput, let readsIndex):
             let value = iteration == 0 ? registers[enter] : carried[index].take()
             guard let value else { throw WeftError(.internal, "a loop's Merge found no value in iteration \(iteration)") }
             registers[instruction.output] = value
-            if let valueIndex { registers[instruction.output + 1] = .tensor(iteration == 0 ? valueIndex.first : valueIndex.later) }
+            if readsIndex { registers[instruction.output + 1] = .tensor(Self.inputIndices[iteration == 0 ? enterInput : 1 - enterInput]) }
         case .carry(let index):
             carried[index] = try read(operands[instruction.operands.lowerBound], &registers)
         }
@@ -240,7 +245,7 @@ private struct LoopProgramBuilder {
         for operand in operands { isRead[operand.register] = true }
         for exit in exits { isRead[exit.register] = true }
         isRead[predicate] = true
-        for case .merge(let enter, _, _) in (head + tail).map(\.action) { isRead[enter] = true }
+        for case .merge(let enter, _, _, _) in (head + tail).map(\.action) { isRead[enter] = true }
         return LoopProgram(
             registerCount: registerCount,
             isRead: isRead,
@@ -276,8 +281,7 @@ private struct LoopProgramBuilder {
             let next = inputs[1 - enterInput].flatMap({ carried.firstIndex(of: $0.node) })
         else { return nil }
         let readsIndex = consumers(of: node).contains { $0.input >= 0 && $0.output == 1 }
-        let valueIndex = readsIndex ? (Tensor(Int32(enterInput)), Tensor(Int32(1 - enterInput))) : nil
-        return .merge(enter: enter, carried: next, valueIndex: valueIndex)
+        return .merge(enter: enter, carried: next, enterInput: enterInput, readsIndex: readsIndex)
     }
 
     /// Records every data producer of the loop's nodes; `false` for what the program cannot
