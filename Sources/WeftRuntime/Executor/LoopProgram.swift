@@ -87,30 +87,49 @@ extension LoopProgram {
         compute: (Int, [Value]) throws(WeftError) -> [Value],
         check: () throws(WeftError) -> Void
     ) throws(WeftError) -> [(node: Int, value: Value)] {
-        var registers = [Value?](repeating: nil, count: registerCount)
-        var carried = [Value?](repeating: nil, count: carriedCount)
+        let storage = Storage(registers: registerCount, carried: carriedCount)
+        defer { storage.free() }
         var inputs: [Value] = []
         for (node, value) in entries {
             guard let register = enterRegister[node] else { continue }
-            registers[register] = value
+            storage.registers[register] = value
         }
-        for instruction in constants {
-            try execute(instruction, iteration: 0, &registers, &carried, &inputs, compute)
-        }
+        for instruction in constants { try execute(instruction, iteration: 0, storage, &inputs, compute) }
         var iteration = 0
         while true {
-            for instruction in head { try execute(instruction, iteration: iteration, &registers, &carried, &inputs, compute) }
-            guard try holds(registers[predicate]) else {
+            for instruction in head { try execute(instruction, iteration: iteration, storage, &inputs, compute) }
+            guard try holds(storage.registers[predicate]) else {
                 return try exits.map { (exit) throws(WeftError) in
-                    guard let value = registers[exit.register] else {
+                    guard let value = storage.registers[exit.register] else {
                         throw WeftError(.internal, "a loop's exit found no value (register \(exit.register))")
                     }
                     return (exit.node, value)
                 }
             }
-            for instruction in body { try execute(instruction, iteration: iteration, &registers, &carried, &inputs, compute) }
+            for instruction in body { try execute(instruction, iteration: iteration, storage, &inputs, compute) }
             iteration += 1
             if iteration % Self.checkInterval == 0 { try check() }
+        }
+    }
+
+    /// One run's registers and carried values. Plain memory the run owns and frees: an array
+    /// would check its uniqueness on every write.
+    private struct Storage {
+        let registers: UnsafeMutableBufferPointer<Value?>
+        let carried: UnsafeMutableBufferPointer<Value?>
+
+        init(registers: Int, carried: Int) {
+            self.registers = .allocate(capacity: registers)
+            self.registers.initialize(repeating: nil)
+            self.carried = .allocate(capacity: carried)
+            self.carried.initialize(repeating: nil)
+        }
+
+        func free() {
+            for buffer in [registers, carried] {
+                buffer.deinitialize()
+                buffer.deallocate()
+            }
         }
     }
 
@@ -131,37 +150,37 @@ extension LoopProgram {
     private func execute(
         _ instruction: Instruction,
         iteration: Int,
-        _ registers: inout [Value?],
-        _ carried: inout [Value?],
+        _ storage: Storage,
         _ inputs: inout [Value],
         _ compute: (Int, [Value]) throws(WeftError) -> [Value]
     ) throws(WeftError) {
+        let registers = storage.registers
         switch instruction.action {
         case .kernel:
             inputs.removeAll(keepingCapacity: true)
-            for index in instruction.operands { inputs.append(try read(operands[index], &registers)) }
+            for index in instruction.operands { inputs.append(try read(operands[index], registers)) }
             let outputs = try compute(instruction.node, inputs)
             inputs.removeAll(keepingCapacity: true)
             for (offset, value) in outputs.enumerated() where isRead[instruction.output + offset] {
                 registers[instruction.output + offset] = value
             }
         case .read:
-            let value = try read(operands[instruction.operands.lowerBound], &registers)
+            let value = try read(operands[instruction.operands.lowerBound], registers)
             registers[instruction.output] = .tensor(try value.read())
         case .switch:
-            let value = try read(operands[instruction.operands.lowerBound], &registers)
+            let value = try read(operands[instruction.operands.lowerBound], registers)
             if isRead[instruction.output + 1] { registers[instruction.output + 1] = value }
         case .merge(let enter, let index, let enterInput, let readsIndex):
-            let value = iteration == 0 ? registers[enter] : carried[index].take()
+            let value = iteration == 0 ? registers[enter] : storage.carried[index].take()
             guard let value else { throw WeftError(.internal, "a loop's Merge found no value in iteration \(iteration)") }
             registers[instruction.output] = value
             if readsIndex { registers[instruction.output + 1] = .tensor(Self.inputIndices[iteration == 0 ? enterInput : 1 - enterInput]) }
         case .carry(let index):
-            carried[index] = try read(operands[instruction.operands.lowerBound], &registers)
+            storage.carried[index] = try read(operands[instruction.operands.lowerBound], registers)
         }
     }
 
-    private func read(_ operand: Operand, _ registers: inout [Value?]) throws(WeftError) -> Value {
+    private func read(_ operand: Operand, _ registers: UnsafeMutableBufferPointer<Value?>) throws(WeftError) -> Value {
         let value = operand.takes ? registers[operand.register].take() : registers[operand.register]
         guard let value else { throw WeftError(.internal, "a loop's register \(operand.register) was read before it was written") }
         return value
