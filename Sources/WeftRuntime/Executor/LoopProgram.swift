@@ -157,10 +157,11 @@ extension LoopProgram {
         let registers = storage.registers
         switch instruction.action {
         case .kernel:
-            inputs.removeAll(keepingCapacity: true)
+            // Emptied after each kernel, so a value goes once its last consumer ran; one at a
+            // time, which costs less than the generic `removeAll(keepingCapacity:)`.
+            defer { while inputs.popLast() != nil {} }
             for index in instruction.operands { inputs.append(try read(operands[index], registers)) }
             let outputs = try compute(instruction.node, inputs)
-            inputs.removeAll(keepingCapacity: true)
             for (offset, value) in outputs.enumerated() where isRead[instruction.output + offset] {
                 registers[instruction.output + offset] = value
             }
