@@ -7,66 +7,37 @@ import WeftProto
 /// Loops compiled to straight-line code (`LoopProgram`): which loops compile, and that they
 /// give the general executor's values, step after step.
 @Suite struct LoopProgramTests {
-    private static func node(_ name: String, _ op: String, _ inputs: [String] = [], _ attributes: [String: Tensorflow_AttrValue] = [:])
-        -> Tensorflow_NodeDef
-    {
-        Tensorflow_NodeDef.with {
-            $0.name = name
-            $0.op = op
-            $0.input = inputs
-            $0.attr = attributes
-        }
-    }
-
-    private static func constant(_ name: String, _ value: Tensor, control: [String] = []) -> Tensorflow_NodeDef {
-        var dtype = Tensorflow_AttrValue()
-        dtype.type = Tensorflow_DataType(rawValue: value.dtype.rawValue) ?? .dtInvalid
-        var tensor = Tensorflow_AttrValue()
-        tensor.tensor = value.proto
-        return node(name, "Const", control.map { "^\($0)" }, ["dtype": dtype, "value": tensor])
-    }
-
-    private static func placeholder(_ name: String, _ dtype: DType) -> Tensorflow_NodeDef {
-        var type = Tensorflow_AttrValue()
-        type.type = Tensorflow_DataType(rawValue: dtype.rawValue) ?? .dtInvalid
-        return node(name, "Placeholder", [], ["dtype": type])
-    }
-
-    private static func enter(_ name: String, _ input: String, constant: Bool = false) -> Tensorflow_NodeDef {
-        var frameName = Tensorflow_AttrValue()
-        frameName.s = Data("loop".utf8)
-        var isConstant = Tensorflow_AttrValue()
-        isConstant.b = constant
-        return node(name, "Enter", [input], ["frame_name": frameName, "is_constant": isConstant])
-    }
 
     /// `i = 0; x = 0; while i < n: x = tanh(x + v) * (merge_x's value_index + 1); i += 1`: the
     /// shape `tf.while_loop` writes, with a Merge's value_index read in the body.
     private static func tanhLoop() -> [Tensorflow_NodeDef] {
         [
-            placeholder("n", .int32), placeholder("v", .float),
-            constant("zero", Tensor(Int32(0))), constant("x0", Tensor(Float(0))),
-            enter("enter_i", "zero"), enter("enter_x", "x0"), enter("enter_n", "n", constant: true),
-            enter("enter_v", "v", constant: true),
-            node("merge_i", "Merge", ["enter_i", "next_i"]), node("merge_x", "Merge", ["enter_x", "next_x"]),
-            node("less", "Less", ["merge_i", "enter_n"]), node("cond", "LoopCond", ["less"]),
-            node("switch_i", "Switch", ["merge_i", "cond"]), node("switch_x", "Switch", ["merge_x", "cond"]),
-            node("exit_i", "Exit", ["switch_i"]), node("exit_x", "Exit", ["switch_x"]),
-            node("body_i", "Identity", ["switch_i:1"]), node("body_x", "Identity", ["switch_x:1"]),
-            constant("one", Tensor(Int32(1)), control: ["body_i"]),
-            node("add_i", "AddV2", ["body_i", "one"]),
-            node("add_x", "AddV2", ["body_x", "enter_v"]), node("tanh", "Tanh", ["add_x"]),
-            node("index", "Cast", ["merge_x:1"], ["SrcT": type(.int32), "DstT": type(.float)]),
-            node("scale", "AddV2", ["index", "one_f"]), constant("one_f", Tensor(Float(1)), control: ["body_x"]),
-            node("scaled", "Mul", ["tanh", "scale"]),
-            node("next_i", "NextIteration", ["add_i"]), node("next_x", "NextIteration", ["scaled"]),
+            NodeDefs.placeholder("n", .int32), NodeDefs.placeholder("v", .float),
+            NodeDefs.constant("zero", Tensor(Int32(0))), NodeDefs.constant("x0", Tensor(Float(0))),
+            NodeDefs.enter("enter_i", "zero", frame: "loop"), NodeDefs.enter("enter_x", "x0", frame: "loop"),
+            NodeDefs.enter("enter_n", "n", frame: "loop", constant: true),
+            NodeDefs.enter("enter_v", "v", frame: "loop", constant: true),
+            NodeDefs.node("merge_i", "Merge", ["enter_i", "next_i"]),
+            NodeDefs.node("merge_x", "Merge", ["enter_x", "next_x"]),
+            NodeDefs.node("less", "Less", ["merge_i", "enter_n"]), NodeDefs.node("cond", "LoopCond", ["less"]),
+            NodeDefs.node("switch_i", "Switch", ["merge_i", "cond"]),
+            NodeDefs.node("switch_x", "Switch", ["merge_x", "cond"]),
+            NodeDefs.node("exit_i", "Exit", ["switch_i"]), NodeDefs.node("exit_x", "Exit", ["switch_x"]),
+            NodeDefs.node("body_i", "Identity", ["switch_i:1"]), NodeDefs.node("body_x", "Identity", ["switch_x:1"]),
+            NodeDefs.constant("one", Tensor(Int32(1)), control: ["body_i"]),
+            NodeDefs.node("add_i", "AddV2", ["body_i", "one"]),
+            NodeDefs.node("add_x", "AddV2", ["body_x", "enter_v"]), NodeDefs.node("tanh", "Tanh", ["add_x"]),
+            NodeDefs.node(
+                "index",
+                "Cast",
+                ["merge_x:1"],
+                ["SrcT": NodeDefs.type(.int32), "DstT": NodeDefs.type(.float)]
+            ),
+            NodeDefs.node("scale", "AddV2", ["index", "one_f"]),
+            NodeDefs.constant("one_f", Tensor(Float(1)), control: ["body_x"]),
+            NodeDefs.node("scaled", "Mul", ["tanh", "scale"]),
+            NodeDefs.node("next_i", "NextIteration", ["add_i"]), NodeDefs.node("next_x", "NextIteration", ["scaled"]),
         ]
-    }
-
-    private static func type(_ dtype: DType) -> Tensorflow_AttrValue {
-        var value = Tensorflow_AttrValue()
-        value.type = Tensorflow_DataType(rawValue: dtype.rawValue) ?? .dtInvalid
-        return value
     }
 
     /// What `tanhLoop` computes, written out in Swift.
@@ -94,9 +65,11 @@ import WeftProto
         var withCond = Self.tanhLoop()
         withCond.removeAll { $0.name == "next_x" }
         withCond += [
-            Self.node("positive", "Greater", ["scaled", "x0_in"]), Self.constant("x0_in", Tensor(Float(0)), control: ["body_x"]),
-            Self.node("branch", "Switch", ["scaled", "positive"]), Self.node("picked", "Merge", ["branch", "branch:1"]),
-            Self.node("next_x", "NextIteration", ["picked"]),
+            NodeDefs.node("positive", "Greater", ["scaled", "x0_in"]),
+            NodeDefs.constant("x0_in", Tensor(Float(0)), control: ["body_x"]),
+            NodeDefs.node("branch", "Switch", ["scaled", "positive"]),
+            NodeDefs.node("picked", "Merge", ["branch", "branch:1"]),
+            NodeDefs.node("next_x", "NextIteration", ["picked"]),
         ]
         #expect(try Self.plan(withCond, fetches: ["exit_x"]).loopPrograms[1] == nil)
     }
@@ -121,12 +94,17 @@ import WeftProto
         var nodes = Self.tanhLoop()
         nodes.removeAll { $0.name == "less" }
         // A bool vector: LoopCond accepts it when planned, the Switch refuses it when run.
-        nodes += [Self.node("less", "Less", ["pair", "enter_n"]), Self.node("pair", "Pack", ["merge_i", "merge_i"], ["N": Self.count(2)])]
+        nodes += [
+            NodeDefs.node("less", "Less", ["pair", "enter_n"]),
+            NodeDefs.node("pair", "Pack", ["merge_i", "merge_i"], ["N": NodeDefs.int(2)]),
+        ]
         let plan = try Self.plan(nodes, fetches: ["exit_x"])
         for step in 0..<3 {
             if step == 1 { Self.learnQuick(plan) }
             let context = StepContext(id: 1, resources: ResourceContainer())
-            let error = #expect(throws: WeftError.self) { try plan.run(feeds: [Tensor(Int32(3)), Tensor(Float(1))], step: context) }
+            let error = #expect(throws: WeftError.self) {
+                try plan.run(feeds: [Tensor(Int32(3)), Tensor(Float(1))], step: context)
+            }
             #expect(error?.code == .invalidArgument)
             #expect(error?.message.contains("bool scalar") == true)
         }
@@ -137,9 +115,4 @@ import WeftProto
         for node in plan.nodes.indices { plan.costs.learn(node, ranFor: .zero) }
     }
 
-    private static func count(_ value: Int) -> Tensorflow_AttrValue {
-        var attribute = Tensorflow_AttrValue()
-        attribute.i = Int64(value)
-        return attribute
-    }
 }

@@ -173,9 +173,15 @@ extension LoopProgram {
             if isRead[instruction.output + 1] { registers[instruction.output + 1] = value }
         case .merge(let enter, let index, let enterInput, let readsIndex):
             let value = iteration == 0 ? registers[enter] : storage.carried[index].take()
-            guard let value else { throw WeftError(.internal, "a loop's Merge found no value in iteration \(iteration)") }
+            guard let value else {
+                throw WeftError(.internal, "a loop's Merge found no value in iteration \(iteration)")
+            }
             registers[instruction.output] = value
-            if readsIndex { registers[instruction.output + 1] = .tensor(Self.inputIndices[iteration == 0 ? enterInput : 1 - enterInput]) }
+            if readsIndex {
+                registers[instruction.output + 1] = .tensor(
+                    Self.inputIndices[iteration == 0 ? enterInput : 1 - enterInput]
+                )
+            }
         case .carry(let index):
             storage.carried[index] = try read(operands[instruction.operands.lowerBound], registers)
         }
@@ -183,7 +189,9 @@ extension LoopProgram {
 
     private func read(_ operand: Operand, _ registers: UnsafeMutableBufferPointer<Value?>) throws(WeftError) -> Value {
         let value = operand.takes ? registers[operand.register].take() : registers[operand.register]
-        guard let value else { throw WeftError(.internal, "a loop's register \(operand.register) was read before it was written") }
+        guard let value else {
+            throw WeftError(.internal, "a loop's register \(operand.register) was read before it was written")
+        }
         return value
     }
 }
@@ -235,7 +243,9 @@ private struct LoopProgramBuilder {
 
         var operands: [LoopProgram.Operand] = []
         func instruction(_ node: Int) -> LoopProgram.Instruction? {
-            guard let action = action(node, carried: carried), let inputs = producers[node], let output = registerBase[node] else {
+            guard let action = action(node, carried: carried), let inputs = producers[node],
+                let output = registerBase[node]
+            else {
                 return nil
             }
             let start = operands.count
@@ -250,7 +260,8 @@ private struct LoopProgramBuilder {
         let constants = hoisted.compactMap(instruction)
         let head = headNodes.compactMap(instruction)
         let tail = (switches + bodyNodes).sorted().compactMap(instruction)
-        guard constants.count == hoisted.count, head.count == headNodes.count, tail.count == switches.count + bodyNodes.count
+        guard constants.count == hoisted.count, head.count == headNodes.count,
+            tail.count == switches.count + bodyNodes.count
         else { return nil }
         var exits: [(node: Int, register: Int)] = []
         for exit in members where nodes[exit].kind == .exit {
@@ -259,8 +270,16 @@ private struct LoopProgramBuilder {
             else { return nil }
             exits.append((exit, base + data.output))
         }
-        let pinned = Set(enters.filter { isEnter($0, constant: true) }.compactMap { registerBase[$0] } + constants.map(\.output))
-        let marked = Self.markLastReads(operands, head: head, body: tail, exitRegisters: exits.map(\.register), pinned: pinned)
+        let pinned = Set(
+            enters.filter { isEnter($0, constant: true) }.compactMap { registerBase[$0] } + constants.map(\.output)
+        )
+        let marked = Self.markLastReads(
+            operands,
+            head: head,
+            body: tail,
+            exitRegisters: exits.map(\.register),
+            pinned: pinned
+        )
         var isRead = [Bool](repeating: false, count: registerCount)
         for operand in operands { isRead[operand.register] = true }
         for exit in exits { isRead[exit.register] = true }
@@ -269,7 +288,9 @@ private struct LoopProgramBuilder {
         return LoopProgram(
             registerCount: registerCount,
             isRead: isRead,
-            enterRegister: Dictionary(uniqueKeysWithValues: enters.compactMap { node in registerBase[node].map { (node, $0) } }),
+            enterRegister: Dictionary(
+                uniqueKeysWithValues: enters.compactMap { node in registerBase[node].map { (node, $0) } }
+            ),
             constants: constants,
             head: head,
             predicate: predicate,
@@ -332,7 +353,9 @@ private struct LoopProgramBuilder {
         let conds = members.filter { nodes[$0].op == "LoopCond" }
         guard conds.count == 1, let loopCond = conds.first else { return nil }
         let switchesOnIt = members.filter { nodes[$0].kind == .switch }.allSatisfy { node in
-            guard let inputs = producers[node], inputs.count == 2, case let (producer, _)? = inputs[1] else { return false }
+            guard let inputs = producers[node], inputs.count == 2, case let (producer, _)? = inputs[1] else {
+                return false
+            }
             return producer == loopCond
         }
         return switchesOnIt ? loopCond : nil
@@ -376,11 +399,14 @@ private struct LoopProgramBuilder {
             case .merge:
                 guard !hasControlInput.contains(node), !body.contains(node) else { return false }
             case .nextIteration:
-                guard body.contains(node), consumers(of: node).allSatisfy({ $0.input >= 0 && isMerge($0.consumer) }) else {
+                guard body.contains(node), consumers(of: node).allSatisfy({ $0.input >= 0 && isMerge($0.consumer) })
+                else {
                     return false
                 }
             case .exit:
-                guard case let (producer, output)?? = producers[node]?.first, nodes[producer].kind == .switch, output == 0 else {
+                guard case let (producer, output)?? = producers[node]?.first, nodes[producer].kind == .switch,
+                    output == 0
+                else {
                     return false
                 }
             case .switch, .compute: continue

@@ -523,13 +523,20 @@ final class StepExecution: Sendable {
 
     /// Runs a loop compiled to straight-line code (`LoopProgram`), its exits' values going to
     /// `loop.exitValues`.
-    private func run(_ program: LoopProgram, _ loop: Frame, entries: [(node: Int, value: Value)]) -> Result<Void, WeftError> {
+    private func run(
+        _ program: LoopProgram,
+        _ loop: Frame,
+        entries: [(node: Int, value: Value)]
+    ) -> Result<Void, WeftError> {
         do throws(WeftError) {
             let exits = try program.run(entries: entries) { (index, inputs) throws(WeftError) in
                 let node = plan.nodes[index]
                 let values = try node.compute(index, inputs, step: step, costs: plan.costs).get()
                 guard values.count == node.outputCount else {
-                    throw WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)")
+                    throw WeftError(
+                        .internal,
+                        "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
+                    )
                 }
                 return values
             } check: { () throws(WeftError) in

@@ -57,7 +57,15 @@ enum WhileLowering {
         // do), so the lowered nodes take the first scope whose names are all free.
         for attempt in 0..<scopeAttempts {
             let scope = attempt == 0 ? def.name : "\(def.name)/_lowered_\(attempt)"
-            let nodes = try lowered(def, scope: scope, condition: condition, body: body, types: types, dtypes: dtypes, functions: functions)
+            let nodes = try lowered(
+                def,
+                scope: scope,
+                condition: condition,
+                body: body,
+                types: types,
+                dtypes: dtypes,
+                functions: functions
+            )
             if nodes.allSatisfy({ $0.name == def.name || !taken.contains($0.name) }) { return nodes }
         }
         return nil
