@@ -85,26 +85,41 @@ final class SimpleStepExecution: @unchecked Sendable {
         // unshared, so the next node reuses its storage (after one that kept it, the next gets
         // a copy on write).
         var context = OpKernelContext(node: "", inputs: [], step: step)
-        while let index = queue.pop() {
+        var current = queue.pop()
+        while let index = current {
             guard budget > 0 else { return handToPool([index] + queue.drain()) }
             budget -= 1
-            guard !failed.load(ordering: .relaxed), takeInputs(index, into: &context.inputs) else {
-                complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
-                continue
-            }
-            context.node = names[index]
-            if entries[index].flags.contains(.isAsync), let kernel = kernels[index] as? any AsyncOpKernel {
-                startAsync(index, kernel, context)
-                context.inputs = []  // the kernel's own now
-                continue
-            }
-            let result = compute(index, context)
-            // The inputs go now, as they would with the node's own array.
-            context.inputs.empty()
-            complete(index, result, into: &next)
-            enqueue(next, into: &queue, policy)
-            next.empty()
+            run(index, &context, into: &next)
+            current = takeNext(&next, from: &queue, policy)
         }
+    }
+
+    /// Runs node `index` on this thread, or starts it when it is asynchronous, and appends the
+    /// nodes it made ready to `next`.
+    private func run(_ index: Int, _ context: inout OpKernelContext, into next: inout [Int]) {
+        guard !failed.load(ordering: .relaxed), takeInputs(index, into: &context.inputs) else {
+            return complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
+        }
+        context.node = names[index]
+        if entries[index].flags.contains(.isAsync), let kernel = kernels[index] as? any AsyncOpKernel {
+            startAsync(index, kernel, context)
+            context.inputs = []  // the kernel's own now
+            return
+        }
+        let result = compute(index, context)
+        // The inputs go now, as they would with the node's own array.
+        context.inputs.empty()
+        complete(index, result, into: &next)
+    }
+
+    /// The node to run next, and `ready` emptied: a lone ready node this thread may run (a
+    /// chain's next link) skips the queue, which would hand it back at once; otherwise the
+    /// queue's top, once `ready` is queued.
+    private func takeNext(_ ready: inout [Int], from queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) -> Int? {
+        defer { ready.empty() }
+        if ready.count == 1, !isExpensive(ready[0], policy) { return ready[0] }
+        enqueue(ready, into: &queue, policy)
+        return queue.pop()
     }
 
     /// Starts an asynchronous kernel, which completes the node, and runs what it made ready,
@@ -174,13 +189,9 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Adds to `queue` the ready nodes this thread may run and hands the rest to the pool, as
     /// `StepExecution.enqueue` does.
     private func enqueue(_ ready: [Int], into queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) {
-        let mayBlock = if case .all = policy { true } else { false }
-        func expensive(_ node: Int) -> Bool {
-            entries[node].flags.contains(.isExpensive) && !(mayBlock && plan.costs.isQuick(node))
-        }
-        for node in ready where !expensive(node) { queue.push(node) }
-        var mayKeep = mayBlock && queue.isEmpty
-        for node in ready where expensive(node) {
+        for node in ready where !isExpensive(node, policy) { queue.push(node) }
+        var mayKeep = policy.mayBlock && queue.isEmpty
+        for node in ready where isExpensive(node, policy) {
             if mayKeep {
                 queue.push(node)
                 mayKeep = false
@@ -188,6 +199,12 @@ final class SimpleStepExecution: @unchecked Sendable {
                 handToPool([node])
             }
         }
+    }
+
+    /// Whether node `node` counts as expensive for a thread under `policy`: one that may block
+    /// runs expensive ops seen to run quickly as if inexpensive.
+    private func isExpensive(_ node: Int, _ policy: StepPlan.InlineKernels) -> Bool {
+        entries[node].flags.contains(.isExpensive) && !(policy.mayBlock && plan.costs.isQuick(node))
     }
 
     private func handToPool(_ ready: [Int]) {
@@ -248,6 +265,13 @@ final class SimpleStepExecution: @unchecked Sendable {
         run.finish(error: firstError.withLock { $0 }, produced: { fetched[$0] }) { position in
             WeftError(.internal, "the fetched tensor \(position) was never produced")
         }
+    }
+}
+
+extension StepPlan.InlineKernels {
+    /// Whether the thread may run any kernel, and so block.
+    fileprivate var mayBlock: Bool {
+        if case .all = self { true } else { false }
     }
 }
 
