@@ -3,7 +3,8 @@ extension StepPlan {
     /// node after node in contiguous memory, so a step's hot loop touches no `Node` object (10k
     /// separate heap objects do not stay in cache) and retains nothing to read it.
     final class NodeTable: @unchecked Sendable {
-        // Sendable: the buffers are written once, in init, read-only until deinit.
+        // Sendable: the buffers are written once, in init, and only read until deinit (the
+        // executor calls kernels in place, through `inout`, but `compute` mutates nothing).
 
         /// A node's ranges in `sources` and `targets`, which end where the next entry's start
         /// (a last entry past the nodes closes them), and what the hot loop asks of it.
@@ -36,6 +37,7 @@ extension StepPlan {
             /// The consumer's input slot; -1 for a control edge.
             let slot: Int
             /// The consumer waits for nothing but this edge: it is ready without counting down.
+            /// (Counted in the root frame: only the executor of plans without frames reads this.)
             let isOnlyInput: Bool
         }
 
