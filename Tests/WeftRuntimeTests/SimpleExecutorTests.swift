@@ -115,4 +115,25 @@ import WeftRuntime
         let plan = try plan(nodes, meeting: meeting, fetch: "total")
         for step in 1...50 { #expect(try run(plan, step: UInt64(step)) == 2048) }
     }
+
+    @Test func graphInTopologicalOrder_keepsItsOrderInThePlan() throws {
+        // Chain after chain, as the API builds graphs; Kahn's order would go link by link.
+        let nodes = [
+            node("a0", "One"), node("a1", "Sum", ["a0"]), node("b0", "One"), node("b1", "Sum", ["b0"]),
+            node("total", "Sum", ["a1", "b1"]),
+        ]
+        let plan = try plan(nodes, meeting: Meeting(parties: 1), fetch: "total")
+        #expect(plan.nodeNames == ["a0", "a1", "b0", "b1", "total"])
+        #expect(try run(plan) == 2)
+    }
+
+    @Test func graphOutOfOrder_runsInATopologicalOrder() throws {
+        let nodes = [
+            node("total", "Sum", ["a1", "b1"]), node("a1", "Sum", ["a0", "a0"]), node("a0", "One"),
+            node("b1", "Count", ["a0", "a1"]),
+        ]
+        let plan = try plan(nodes, meeting: Meeting(parties: 1), fetch: "total")
+        #expect(Set(plan.nodeNames) == ["a0", "a1", "b1", "total"])
+        #expect(try run(plan) == 4)
+    }
 }

@@ -19,6 +19,14 @@ final class SimpleStepExecution: @unchecked Sendable {
     private let inline: StepPlan.InlineKernels
     private let run: StepRun
 
+    // The plan's node table (`StepPlan.NodeTable`), read without retains: `plan` owns the
+    // table, and this step holds `plan` until it is freed, so the pointers outlive every use.
+    private let entries: UnsafePointer<StepPlan.NodeTable.Entry>
+    private let sources: UnsafePointer<StepPlan.NodeTable.Input>
+    private let targets: UnsafePointer<StepPlan.NodeTable.Target>
+    private let kernels: UnsafeMutablePointer<any OpKernel>
+    private let names: UnsafePointer<String>
+
     /// Every node's data input slots (`StepPlan.Edge.slot`).
     private let slots: UnsafeMutablePointer<Value?>
     private let slotCount: Int
@@ -37,6 +45,9 @@ final class SimpleStepExecution: @unchecked Sendable {
     init(_ run: StepRun) {
         self.run = run
         (plan, feeds, step, inline) = (run.plan, run.feeds, run.step, run.inline)
+        let table = plan.table
+        (entries, sources, targets) = (.init(table.entries), .init(table.sources), .init(table.targets))
+        (kernels, names) = (table.kernels, .init(table.names))
         let root = plan.layout.frames[0]
         slotCount = root.inputSlots
         slots = .allocate(capacity: max(slotCount, 1))
@@ -70,49 +81,107 @@ final class SimpleStepExecution: @unchecked Sendable {
         enqueue(ready, into: &queue, policy)
         var budget = if case .inexpensive(let limit) = policy { limit } else { Int.max }
         var next: [Int] = []
-        // One array for every node's inputs: a kernel that returns leaves it unshared, so the
-        // next node reuses its storage (one that keeps it, an async one, gets a copy on write).
-        var inputs: [Value] = []
-        while let index = queue.pop() {
+        // One context for every node, and so one inputs array: a kernel that returns leaves it
+        // unshared, so the next node reuses its storage (after one that kept it, the next gets
+        // a copy on write).
+        var context = OpKernelContext(node: "", inputs: [], step: step)
+        var current = queue.pop()
+        while let index = current {
             guard budget > 0 else { return handToPool([index] + queue.drain()) }
             budget -= 1
-            let node = plan.nodes[index]
-            guard !failed.load(ordering: .relaxed), takeInputs(node, into: &inputs) else {
-                complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
-                continue
-            }
-            if node.isAsync, let kernel = node.kernel as? any AsyncOpKernel {
-                let started = step.statistics == nil ? nil : ContinuousClock.now
-                let taken = inputs  // the kernel's own: the loop reuses `inputs`
-                kernel.computeAsync(OpKernelContext(node: node.name, inputs: taken, step: step)) { result in
-                    node.record(started: started, inputs: taken, result, step: self.step)
-                    var next: [Int] = []
-                    self.complete(index, result, into: &next)
-                    self.process(next, self.inline)
-                }
-                continue
-            }
-            let result = node.compute(index, inputs, step: step, costs: plan.costs)
-            // The inputs go now, as they would with the node's own array.
-            inputs.removeAll(keepingCapacity: true)
-            complete(index, result, into: &next)
-            enqueue(next, into: &queue, policy)
-            next.removeAll(keepingCapacity: true)
+            run(index, &context, into: &next)
+            current = takeNext(&next, from: &queue, policy)
         }
     }
 
-    /// Puts the node's inputs in `inputs`, taken out of their slots (each is read once, so
+    /// Runs node `index` on this thread, or starts it when it is asynchronous, and appends the
+    /// nodes it made ready to `next`.
+    private func run(_ index: Int, _ context: inout OpKernelContext, into next: inout [Int]) {
+        guard !failed.load(ordering: .relaxed), takeInputs(index, into: &context.inputs) else {
+            return complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
+        }
+        context.node = names[index]
+        if entries[index].flags.contains(.isAsync), let kernel = kernels[index] as? any AsyncOpKernel {
+            startAsync(index, kernel, context)
+            context.inputs = []  // the kernel's own now
+            return
+        }
+        let result = compute(index, context)
+        // The inputs go now, as they would with the node's own array.
+        context.inputs.empty()
+        complete(index, result, into: &next)
+    }
+
+    /// The node to run next, and `ready` emptied: a lone ready node this thread may run (a
+    /// chain's next link) skips the queue, which would hand it back at once; otherwise the
+    /// queue's top, once `ready` is queued.
+    private func takeNext(_ ready: inout [Int], from queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) -> Int? {
+        defer { ready.empty() }
+        if ready.count == 1, !isExpensive(ready[0], policy) { return ready[0] }
+        enqueue(ready, into: &queue, policy)
+        return queue.pop()
+    }
+
+    /// Starts an asynchronous kernel, which completes the node, and runs what it made ready,
+    /// on whichever thread it ends.
+    private func startAsync(_ index: Int, _ kernel: any AsyncOpKernel, _ context: OpKernelContext) {
+        let node = plan.nodes[index]
+        let started = step.statistics == nil ? nil : ContinuousClock.now
+        kernel.computeAsync(context) { result in
+            node.record(started: started, inputs: context.inputs, result, step: self.step)
+            var next: [Int] = []
+            self.complete(index, result, into: &next)
+            self.process(next, self.inline)
+        }
+    }
+
+    /// Runs node `index`'s kernel on this thread, as `StepPlan.Node.compute` does: timed only
+    /// when the step collects statistics or the plan's costs ask.
+    private func compute(_ index: Int, _ context: OpKernelContext) -> Result<[Value], WeftError> {
+        let learns = entries[index].flags.contains(.isExpensive) && plan.costs.shouldTime(index, step: step.id)
+        guard learns || step.statistics != nil else { return computeUntimed(index, context) }
+        return computeTimed(index, context, learns: learns)
+    }
+
+    private func computeUntimed(_ index: Int, _ context: OpKernelContext) -> Result<[Value], WeftError> {
+        do throws(WeftError) {
+            return .success(try Self.call(&kernels[index], context))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    // `inout` only to call the kernel where the table keeps it: a kernel read out of the table
+    // is a copy, which retains its closure's context. `compute` does not mutate, so steps that
+    // run the same node at once write nothing.
+    private static func call(_ kernel: inout any OpKernel, _ context: OpKernelContext) throws(WeftError) -> [Value] {
+        try kernel.compute(context)
+    }
+
+    // Out of line: the clock's types are resilient, and would cost every untimed node their
+    // metadata and stack space.
+    @inline(never)
+    private func computeTimed(_ index: Int, _ context: OpKernelContext, learns: Bool) -> Result<[Value], WeftError> {
+        let began = ContinuousClock.now
+        let result = computeUntimed(index, context)
+        if learns { plan.costs.learn(index, ranFor: ContinuousClock.now - began) }
+        plan.nodes[index].record(started: began, inputs: context.inputs, result, step: step)
+        return result
+    }
+
+    /// Puts node `index`'s inputs in `inputs`, taken out of their slots (each is read once, so
     /// memory held by a value goes as soon as its last consumer ran); `false` if a slot is
     /// empty, which the counting protocol rules out.
-    private func takeInputs(_ node: StepPlan.Node, into inputs: inout [Value]) -> Bool {
-        inputs.removeAll(keepingCapacity: true)
-        for source in node.inputs {
-            switch source {
-            case .feed(let feed): inputs.append(.tensor(feeds[feed]))
-            case .slot(let slot):
-                guard let value = slots[slot].take() else { return false }
-                inputs.append(value)
+    private func takeInputs(_ index: Int, into inputs: inout [Value]) -> Bool {
+        inputs.empty()
+        for position in entries[index].sourceStart..<entries[index + 1].sourceStart {
+            let source = sources[position]
+            guard source.slot >= 0 else {
+                inputs.append(.tensor(feeds[-1 - source.slot]))
+                continue
             }
+            guard let value = slots[source.slot].take() else { return false }
+            inputs.append(value)
         }
         return true
     }
@@ -120,13 +189,9 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Adds to `queue` the ready nodes this thread may run and hands the rest to the pool, as
     /// `StepExecution.enqueue` does.
     private func enqueue(_ ready: [Int], into queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) {
-        let mayBlock = if case .all = policy { true } else { false }
-        func expensive(_ node: Int) -> Bool {
-            plan.nodes[node].isExpensive && !(mayBlock && plan.costs.isQuick(node))
-        }
-        for node in ready where !expensive(node) { queue.push(node) }
-        var mayKeep = mayBlock && queue.isEmpty
-        for node in ready where expensive(node) {
+        for node in ready where !isExpensive(node, policy) { queue.push(node) }
+        var mayKeep = policy.mayBlock && queue.isEmpty
+        for node in ready where isExpensive(node, policy) {
             if mayKeep {
                 queue.push(node)
                 mayKeep = false
@@ -136,6 +201,12 @@ final class SimpleStepExecution: @unchecked Sendable {
         }
     }
 
+    /// Whether node `node` counts as expensive for a thread under `policy`: one that may block
+    /// runs expensive ops seen to run quickly as if inexpensive.
+    private func isExpensive(_ node: Int, _ policy: StepPlan.InlineKernels) -> Bool {
+        entries[node].flags.contains(.isExpensive) && !(policy.mayBlock && plan.costs.isQuick(node))
+    }
+
     private func handToPool(_ ready: [Int]) {
         Self.pool.async { self.process(ready, .all) }
     }
@@ -143,29 +214,36 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Records a node's outcome, appends the nodes it made ready to `next`, and finishes the
     /// step when nothing is left to run.
     private func complete(_ index: Int, _ result: Result<[Value], WeftError>, into next: inout [Int]) {
-        let node = plan.nodes[index]
         let before = next.count
         switch result {
-        case .success(let outputs) where outputs.count == node.outputCount:
-            if !failed.load(ordering: .relaxed) { deliver(node, outputs, into: &next) }
+        case .success(let outputs) where outputs.count == entries[index].outputCount:
+            if !failed.load(ordering: .relaxed) { deliver(index, outputs, into: &next) }
         case .success:
+            let node = plan.nodes[index]
             fail(WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"))
         case .failure(let error):
             fail(error)
         }
-        // Count the new nodes in before this one out, so the count cannot touch zero early.
-        let made = next.count - before
-        if made > 0 { outstanding.add(made, ordering: .relaxed) }
-        if outstanding.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { finish() }
+        // The new nodes count in as this one counts out, in one change, so the count cannot
+        // touch zero early; a node that made one other ready (a chain's link) changes nothing.
+        let change = next.count - before - 1
+        guard change != 0 else { return }
+        if outstanding.add(change, ordering: .acquiringAndReleasing).newValue == 0 { finish() }
     }
 
     /// Writes a node's outputs into its consumers' slots and counts them down.
-    private func deliver(_ node: StepPlan.Node, _ outputs: [Value], into next: inout [Int]) {
-        for (output, fetch) in node.fetched { fetched[fetch] = outputs[output] }
-        for edge in plan.edges[node.edges] {
-            if edge.input >= 0 { slots[edge.slot] = outputs[edge.output] }
-            if pending[edge.consumer].subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-                next.append(edge.consumer)
+    private func deliver(_ index: Int, _ outputs: [Value], into next: inout [Int]) {
+        if entries[index].flags.contains(.hasFetch) {
+            for (output, fetch) in plan.nodes[index].fetched { fetched[fetch] = outputs[output] }
+        }
+        for position in entries[index].targetStart..<entries[index + 1].targetStart {
+            let target = targets[position]
+            if target.slot >= 0 { slots[target.slot] = outputs[target.output] }
+            // Only this edge counts down a node that waits for nothing else: it is ready now.
+            if target.isOnlyInput
+                || pending[target.consumer].subtract(1, ordering: .acquiringAndReleasing).newValue == 0
+            {
+                next.append(target.consumer)
             }
         }
     }
@@ -187,6 +265,22 @@ final class SimpleStepExecution: @unchecked Sendable {
         run.finish(error: firstError.withLock { $0 }, produced: { fetched[$0] }) { position in
             WeftError(.internal, "the fetched tensor \(position) was never produced")
         }
+    }
+}
+
+extension StepPlan.InlineKernels {
+    /// Whether the thread may run any kernel, and so block.
+    fileprivate var mayBlock: Bool {
+        if case .all = self { true } else { false }
+    }
+}
+
+extension Array {
+    /// Removes every element and keeps the storage, as `removeAll(keepingCapacity: true)` does
+    /// without its trip through the generic `replaceSubrange`, a good part of a small node's
+    /// cost when run for every node.
+    fileprivate mutating func empty() {
+        while popLast() != nil {}
     }
 }
 

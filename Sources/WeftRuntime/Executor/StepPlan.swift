@@ -103,6 +103,8 @@ public final class StepPlan: Sendable {
     let nodes: [Node]
     /// Every node's edges, node after node (`Node.edges`).
     let edges: [Edge]
+    /// The nodes and edges as `SimpleStepExecution`'s hot loop reads them.
+    let table: NodeTable
     let layout: FrameLayout
     /// Expensive ops whose kernel was seen to run quickly (scalars, small tensors): every step
     /// goes by what the steps before it learned, and runs them inline.
@@ -160,7 +162,7 @@ public final class StepPlan: Sendable {
         // A fetched tensor that is fed is the fed value: its producer need not run.
         let computed = zip(fetches, fetchProducers).filter { feedIndex[$0.0] == nil }.map(\.1.node)
         let needed = Self.prune(graph: graph, feeds: feedIndex, roots: computed + targetNodes)
-        var order = try Self.topologicalOrder(graph: graph, needed: needed, feeds: feedIndex)
+        var order = try Self.executionOrder(graph: graph, needed: needed, feeds: feedIndex)
         func isFed(_ node: Int, _ input: Int) -> Bool {
             let (producer, output) = graph.nodes[node].dataInputs[input]
             return feedIndex[TensorName(node: graph.nodes[producer].info.name, index: output)] != nil
@@ -303,6 +305,7 @@ public final class StepPlan: Sendable {
         }
         self.nodes = nodes
         self.edges = flatEdges
+        self.table = NodeTable(nodes: nodes, edges: flatEdges, initialPending: initialPending)
         self.layout = finalLayout
         self.costs = KernelCosts(count: nodes.count)
         let mayReceiveDead = order.contains { node in

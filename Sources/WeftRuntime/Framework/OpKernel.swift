@@ -19,10 +19,11 @@ public enum Value: Sendable {
 
 /// The inputs of one kernel invocation and the step it belongs to.
 public struct OpKernelContext: Sendable {
-    /// The node being run.
-    public let node: String
+    /// The node being run. Settable inside the module: an executor reuses one context, and its
+    /// inputs array, for every node it runs.
+    public internal(set) var node: String
     /// The input values, data inputs only, in order.
-    public let inputs: [Value]
+    public internal(set) var inputs: [Value]
     /// The step: the session's resources, the rendezvous for cross-process edges.
     public let step: StepContext
 

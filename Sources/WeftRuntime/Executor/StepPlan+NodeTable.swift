@@ -1,0 +1,111 @@
+extension StepPlan {
+    /// What `SimpleStepExecution` reads of every node it runs, in flat buffers the plan owns:
+    /// node after node in contiguous memory, so a step's hot loop touches no `Node` object (10k
+    /// separate heap objects do not stay in cache) and retains nothing to read it.
+    final class NodeTable: @unchecked Sendable {
+        // Sendable: the buffers are written once, in init, and only read until deinit (the
+        // executor calls kernels in place, through `inout`, but `compute` mutates nothing).
+
+        /// A node's ranges in `sources` and `targets`, which end where the next entry's start
+        /// (a last entry past the nodes closes them), and what the hot loop asks of it.
+        struct Entry {
+            let sourceStart: Int
+            let targetStart: Int
+            let outputCount: Int
+            let flags: Flags
+        }
+
+        /// A node's properties the hot loop branches on.
+        struct Flags: OptionSet {
+            let rawValue: UInt8
+            static let isAsync = Flags(rawValue: 1)
+            static let isExpensive = Flags(rawValue: 2)
+            /// The caller fetches one of its outputs (`Node.fetched`).
+            static let hasFetch = Flags(rawValue: 4)
+        }
+
+        /// Where a data input is read from: input slot `slot`, or feed `-1 - slot` when negative
+        /// (one word where `Source` takes two).
+        struct Input {
+            let slot: Int
+        }
+
+        /// One edge out of a node (`StepPlan.Edge`), as the hot loop needs it.
+        struct Target {
+            let consumer: Int
+            let output: Int
+            /// The consumer's input slot; -1 for a control edge.
+            let slot: Int
+            /// The consumer waits for nothing but this edge: it is ready without counting down.
+            /// (Counted in the root frame: only the executor of plans without frames reads this.)
+            let isOnlyInput: Bool
+        }
+
+        /// One entry per node, and one more that ends the last node's ranges.
+        let entries: UnsafeMutablePointer<Entry>
+        /// Every node's data inputs, node after node.
+        let sources: UnsafeMutablePointer<Input>
+        /// Every node's edges, node after node, as `StepPlan.edges`.
+        let targets: UnsafeMutablePointer<Target>
+        /// Per node, its kernel and its name (for `OpKernelContext`).
+        let kernels: UnsafeMutablePointer<any OpKernel>
+        let names: UnsafeMutablePointer<String>
+        private let count: Int
+
+        /// Lays out `nodes`, whose edges are in `edges`; `initialPending` is what each node
+        /// waits for when a step starts.
+        init(nodes: [Node], edges: [Edge], initialPending: [Int32]) {
+            var inputs: [Input] = []
+            var entries: [Entry] = []
+            entries.reserveCapacity(nodes.count + 1)
+            for node in nodes {
+                var flags: Flags = []
+                if node.isAsync { flags.insert(.isAsync) }
+                if node.isExpensive { flags.insert(.isExpensive) }
+                if !node.fetched.isEmpty { flags.insert(.hasFetch) }
+                entries.append(
+                    Entry(sourceStart: inputs.count, targetStart: node.edges.lowerBound, outputCount: node.outputCount, flags: flags)
+                )
+                for source in node.inputs {
+                    switch source {
+                    case .slot(let slot): inputs.append(Input(slot: slot))
+                    case .feed(let feed): inputs.append(Input(slot: -1 - feed))
+                    }
+                }
+            }
+            entries.append(Entry(sourceStart: inputs.count, targetStart: edges.count, outputCount: 0, flags: []))
+            var edgesIn = [Int](repeating: 0, count: nodes.count)
+            for edge in edges { edgesIn[edge.consumer] += 1 }
+            let targets = edges.map { edge in
+                Target(
+                    consumer: edge.consumer,
+                    output: edge.output,
+                    slot: edge.input >= 0 ? edge.slot : -1,
+                    isOnlyInput: edgesIn[edge.consumer] == 1 && initialPending[edge.consumer] == 1
+                )
+            }
+            self.entries = Self.copy(entries)
+            self.sources = Self.copy(inputs)
+            self.targets = Self.copy(targets)
+            self.kernels = Self.copy(nodes.map(\.kernel))
+            self.names = Self.copy(nodes.map(\.name))
+            self.count = nodes.count
+        }
+
+        deinit {
+            entries.deallocate()
+            sources.deallocate()
+            targets.deallocate()
+            kernels.deinitialize(count: count).deallocate()
+            names.deinitialize(count: count).deallocate()
+        }
+
+        private static func copy<Element>(_ elements: [Element]) -> UnsafeMutablePointer<Element> {
+            let buffer = UnsafeMutablePointer<Element>.allocate(capacity: max(elements.count, 1))
+            elements.withUnsafeBufferPointer { source in
+                if let start = source.baseAddress { buffer.initialize(from: start, count: source.count) }
+            }
+            return buffer
+        }
+    }
+}
