@@ -46,6 +46,17 @@ import WeftRuntime
         #expect(inferred.bytes(node: try runtime.node(named: "r"), output: 0) == 24)
     }
 
+    @Test func feeds_byNodeOrTensorName_theTensorNameWinning() throws {
+        let graph = Graph()
+        graph.asDefault {
+            _ = relu(placeholder(.float, shape: [nil, 3], name: "x"), name: "r")
+            _ = relu(placeholder(.float, shape: [nil, 3], name: "y"), name: "s")
+        }
+        let (runtime, inferred) = try Self.shapes(graph, feeds: ["x": [5, 3], "x:0": [7, 3], "y": [2, 3]])
+        #expect(inferred.shape(node: try runtime.node(named: "r"), output: 0) == [7, 3])
+        #expect(inferred.shape(node: try runtime.node(named: "s"), output: 0) == [2, 3])
+    }
+
     @Test func work_isTwoMNKForMatMulAndNForElementwise() throws {
         let graph = Graph()
         graph.asDefault {

@@ -152,35 +152,77 @@ struct CostGraph {
             rates.append(deviceRates)
             return rates.count - 1
         }
-        var classSeconds = [Double](repeating: 0, count: rates.count)
-        cost = [Double](repeating: 0, count: nodeCount * deviceCount)
-        meanCost = [Double](repeating: 0, count: nodeCount)
-        persistentBytes = [Int](repeating: 0, count: nodeCount)
-        outputBytes = [Int](repeating: 0, count: nodeCount)
-        allocatedBytes = outputBytes
-        let measuring = model.hasMeasurements
-        for index in 0..<nodeCount {
-            let work = OpWork.of(node: index, in: graph, shapes: shapes)
-            for (position, classRates) in rates.enumerated() { classSeconds[position] = classRates.seconds(work) }
-            var total = 0.0
-            for device in 0..<deviceCount {
-                var seconds = classSeconds[rateClass[device]]
-                if measuring,
-                    let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device])
-                {
-                    seconds = measured
+        let pricing = NodePricing(
+            graph: graph,
+            shapes: shapes,
+            model: model,
+            devices: devices,
+            rates: rates,
+            rateClass: rateClass
+        )
+        // Nodes are priced independently: each half of them on a core of its own.
+        let (middle, count) = (nodeCount / 2, nodeCount)
+        let (low, high) = Concurrently.both({ pricing.price(0..<middle) }, { pricing.price(middle..<count) })
+        cost = low.cost + high.cost
+        meanCost = low.meanCost + high.meanCost
+        persistentBytes = low.persistentBytes + high.persistentBytes
+        outputBytes = low.outputBytes + high.outputBytes
+        allocatedBytes = low.allocatedBytes + high.allocatedBytes
+    }
+
+    /// The compute seconds and bytes of a range of nodes.
+    private struct NodePrices {
+        var cost: [Double] = []
+        var meanCost: [Double] = []
+        var persistentBytes: [Int] = []
+        var outputBytes: [Int] = []
+        var allocatedBytes: [Int] = []
+    }
+
+    /// What pricing a node reads, so ranges of nodes can be priced apart from the graph being built.
+    private struct NodePricing {
+        let graph: RuntimeGraph
+        let shapes: ShapeInference
+        let model: CostModel
+        let devices: [DeviceName]
+        /// The distinct rates, and the class of every device's.
+        let rates: [CostModel.Rates]
+        let rateClass: [Int]
+
+        func price(_ nodes: Range<Int>) -> NodePrices {
+            let deviceCount = devices.count
+            var prices = NodePrices()
+            prices.cost = [Double](repeating: 0, count: nodes.count * deviceCount)
+            prices.meanCost = [Double](repeating: 0, count: nodes.count)
+            prices.persistentBytes = [Int](repeating: 0, count: nodes.count)
+            prices.outputBytes = prices.persistentBytes
+            prices.allocatedBytes = prices.persistentBytes
+            var classSeconds = [Double](repeating: 0, count: rates.count)
+            let measuring = model.hasMeasurements
+            for (row, index) in nodes.enumerated() {
+                let work = OpWork.of(node: index, in: graph, shapes: shapes)
+                for (position, classRates) in rates.enumerated() { classSeconds[position] = classRates.seconds(work) }
+                var total = 0.0
+                for device in 0..<deviceCount {
+                    var seconds = classSeconds[rateClass[device]]
+                    if measuring,
+                        let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device])
+                    {
+                        seconds = measured
+                    }
+                    prices.cost[row * deviceCount + device] = seconds
+                    total += seconds
                 }
-                cost[index * deviceCount + device] = seconds
-                total += seconds
+                prices.meanCost[row] = total / Double(deviceCount)
+                for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
+                    let bytes = shapes.bytes(node: index, output: slot)
+                    prices.outputBytes[row] += bytes
+                    if !type.isRef && type.dtype != .resource { prices.allocatedBytes[row] += bytes }
+                }
+                let op = graph.nodes[index].info.op
+                if op == "VariableV2" || op == "Const" { prices.persistentBytes[row] = prices.outputBytes[row] }
             }
-            meanCost[index] = total / Double(deviceCount)
-            for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
-                let bytes = shapes.bytes(node: index, output: slot)
-                outputBytes[index] += bytes
-                if !type.isRef && type.dtype != .resource { allocatedBytes[index] += bytes }
-            }
-            let op = graph.nodes[index].info.op
-            if op == "VariableV2" || op == "Const" { persistentBytes[index] = outputBytes[index] }
+            return prices
         }
     }
 

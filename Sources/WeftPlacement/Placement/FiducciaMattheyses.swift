@@ -15,6 +15,10 @@ struct FiducciaMattheyses {
     /// Mattheyses's own rule). Only states within the limits are kept at the end of a pass.
     private let slack: Double
     private var gain: [Int]
+    /// Weight of every vertex's edges, and of those to the other side: kept from pass to pass,
+    /// so a pass starts in time linear in the vertices, not the edges (coarse graphs are dense).
+    private var edgeTotal: [Int]
+    private var external: [Int]
     private var locked: [Bool]
     private var buckets: [GainBuckets]
 
@@ -25,6 +29,8 @@ struct FiducciaMattheyses {
         patience = min(graph.count, 150)
         slack = graph.vertexWeight.max() ?? 0
         gain = [Int](repeating: 0, count: graph.count)
+        edgeTotal = [Int](repeating: 0, count: graph.count)
+        external = [Int](repeating: 0, count: graph.count)
         locked = [Bool](repeating: false, count: graph.count)
         buckets = [GainBuckets(capacity: graph.count), GainBuckets(capacity: graph.count)]
     }
@@ -43,6 +49,13 @@ struct FiducciaMattheyses {
 
     /// Runs up to `passes` passes, stopping at the first that gains nothing.
     mutating func refine(_ side: inout [Int], passes: Int) {
+        for v in 0..<graph.count {
+            (edgeTotal[v], external[v]) = (0, 0)
+            for edge in graph.start[v]..<graph.start[v + 1] {
+                edgeTotal[v] += graph.edgeWeight[edge]
+                if side[graph.neighbor[edge]] != side[v] { external[v] += graph.edgeWeight[edge] }
+            }
+        }
         for _ in 0..<passes {
             guard pass(&side) else { return }
         }
@@ -54,20 +67,11 @@ struct FiducciaMattheyses {
         let overloaded = weights[0] > limits[0] || weights[1] > limits[1]
         var cut = 0
         for v in 0..<graph.count {
-            var external = 0
-            var inside = 0
-            for edge in graph.start[v]..<graph.start[v + 1] {
-                if side[graph.neighbor[edge]] != side[v] {
-                    external += graph.edgeWeight[edge]
-                } else {
-                    inside += graph.edgeWeight[edge]
-                }
-            }
-            gain[v] = external - inside
-            cut += external
+            gain[v] = 2 * external[v] - edgeTotal[v]
+            cut += external[v]
             locked[v] = false
             // When the sides are out of balance, interior vertices may have to move too.
-            if pin[v] < 0 && (external > 0 || overloaded) { buckets[side[v]].insert(v, gain: gain[v]) }
+            if pin[v] < 0 && (external[v] > 0 || overloaded) { buckets[side[v]].insert(v, gain: gain[v]) }
         }
         cut /= 2
         let startScore = Score(overload: Self.overload(weights, limits), cut: cut)
@@ -92,6 +96,7 @@ struct FiducciaMattheyses {
             }
         }
         for v in moves[bestLength...].reversed() { side[v] = 1 - side[v] }
+        applyToExternal(moves[..<bestLength], &side)
         buckets[0].removeAll()
         buckets[1].removeAll()
         return best < startScore
@@ -120,6 +125,21 @@ struct FiducciaMattheyses {
             // Within the bound and its slack, or moving weight off a side that is over its own.
             return weights[to] + w <= limits[to] + slack
                 || (weights[from] > limits[from] && weights[to] + w < weights[from])
+        }
+    }
+
+    /// Brings `external` up to date with the kept moves, replaying them in order from the pass's
+    /// start: each move turns its edges to its new side internal and the others external.
+    private mutating func applyToExternal(_ kept: ArraySlice<Int>, _ side: inout [Int]) {
+        for v in kept { side[v] = 1 - side[v] }
+        for v in kept {
+            side[v] = 1 - side[v]
+            for edge in graph.start[v]..<graph.start[v + 1] {
+                let u = graph.neighbor[edge]
+                let change = side[u] == side[v] ? -graph.edgeWeight[edge] : graph.edgeWeight[edge]
+                external[u] += change
+                external[v] += change
+            }
         }
     }
 

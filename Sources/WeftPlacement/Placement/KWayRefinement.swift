@@ -16,6 +16,9 @@ struct KWayRefinement {
     let limits: [Double]
     /// Pins of net `n` in part `p`: `pinsIn[n * parts + p]`.
     private var pinsIn: [Int32] = []
+    /// The parts holding pins of net `n`, as bits: boundary tests and gains read one word per
+    /// net instead of scanning every part.
+    private var partsOf: [UInt64] = []
     private var partWeight: [Double] = []
     /// Per-part scratch of `gains(of:)`.
     private var connected: [Int] = []
@@ -33,8 +36,12 @@ struct KWayRefinement {
     /// leaves a part only when its last reader does, and the readers before it save nothing.
     mutating func refine(_ part: inout [Int], passes: Int, plateauPasses: Int = 0, random: inout SplitMix64) {
         pinsIn = [Int32](repeating: 0, count: nets.count * parts)
+        partsOf = [UInt64](repeating: 0, count: nets.count)
         for net in 0..<nets.count {
-            for pin in nets.pins[nets.pinStart[net]..<nets.pinStart[net + 1]] { pinsIn[net * parts + part[pin]] += 1 }
+            for pin in nets.pins[nets.pinStart[net]..<nets.pinStart[net + 1]] {
+                pinsIn[net * parts + part[pin]] += 1
+                partsOf[net] |= 1 << UInt64(part[pin])
+            }
         }
         partWeight = [Double](repeating: 0, count: parts)
         for v in part.indices { partWeight[part[v]] += vertexWeight[v] }
@@ -95,10 +102,8 @@ struct KWayRefinement {
 
     /// Whether some net of `v` has a pin in another part.
     private func isBoundary(_ v: Int, _ part: [Int]) -> Bool {
-        for net in nets.nets[nets.netStart[v]..<nets.netStart[v + 1]]
-        where Int(pinsIn[net * parts + part[v]]) < nets.pinStart[net + 1] - nets.pinStart[net] {
-            return true
-        }
+        let own: UInt64 = 1 << UInt64(part[v])
+        for net in nets.nets[nets.netStart[v]..<nets.netStart[v + 1]] where partsOf[net] != own { return true }
         return false
     }
 
@@ -119,7 +124,11 @@ struct KWayRefinement {
             total += weight
             // v is the net's last pin in its part: moving it takes the part out of the net.
             if pinsIn[net * parts + from] == 1 { leaving += weight }
-            for p in 0..<parts where pinsIn[net * parts + p] > 0 { connected[p] += weight }
+            var bits = partsOf[net]
+            while bits != 0 {
+                connected[bits.trailingZeroBitCount] += weight
+                bits &= bits - 1
+            }
         }
         var best: (to: Int, gain: Int)?
         for to in 0..<parts where to != from && masks[v] & (1 << UInt64(to)) != 0 {
@@ -135,7 +144,9 @@ struct KWayRefinement {
         let from = part[v]
         for net in nets.nets[nets.netStart[v]..<nets.netStart[v + 1]] {
             pinsIn[net * parts + from] -= 1
+            if pinsIn[net * parts + from] == 0 { partsOf[net] &= ~(1 << UInt64(from)) }
             pinsIn[net * parts + to] += 1
+            partsOf[net] |= 1 << UInt64(to)
         }
         partWeight[from] -= vertexWeight[v]
         partWeight[to] += vertexWeight[v]

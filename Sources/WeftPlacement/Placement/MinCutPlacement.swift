@@ -79,7 +79,8 @@ public struct MinCutPlacement: PlacementStrategy {
             // Fewer passes keep 100,000 groups within about half a second.
             (kway.passes, kway.plateauPasses) = (4, 1)
         }
-        for attempt in 0..<attempts(graph.count) {
+        let tries = attempts(graph.count)
+        for attempt in 0..<tries {
             var part: [Int]
             if attempt % 2 == 0 {
                 part = kway.partition(graph, nets: nets, masks: masks, random: &random)
@@ -96,6 +97,8 @@ public struct MinCutPlacement: PlacementStrategy {
                     random: &random
                 )
             }
+            // A lone attempt has nothing to be compared with.
+            guard tries > 1 else { return part }
             var loads = [Double](repeating: 0, count: devices)
             for v in part.indices { loads[part[v]] += graph.vertexWeight[v] }
             let overload = loads.reduce(0) { $0 + max(0, $1 - limit) }

@@ -28,18 +28,38 @@ struct MultilevelKWay {
         // Enough coarse vertices for every part to be balanced from many of them.
         coarsening.coarsestSize = max(coarsening.coarsestSize, 30 * devices)
         let (levels, coarsest) = coarsening.coarsen(graph, pin: pin, random: &random)
-        let hierarchy = Hierarchy(
+        var hierarchy = Hierarchy(
             levels: levels,
             coarsest: coarsest,
-            nets: nets,
             masks: masks,
             classMasks: classMasks,
             devices: devices
         )
+        let coarseMasks = hierarchy.masks(at: levels.count)
+        // The tensors of every level and the first split of the coarsest graph need nothing of
+        // each other, so they take a core each; the split draws from the stream as it would alone.
+        let start = random
+        let (levelNets, split) = Concurrently.both(
+            { hierarchy.contractedNets(nets) },
+            { () -> (part: [Int], random: SplitMix64) in
+                var random = start
+                let part = MinCutPlacement.bisectRecursively(
+                    coarsest.graph,
+                    masks: coarseMasks,
+                    devices: devices,
+                    imbalance: imbalance,
+                    random: &random
+                )
+                return (part, random)
+            }
+        )
+        hierarchy.nets = levelNets
+        random = split.random
         let part = initialPartition(
             coarsest.graph,
-            nets: hierarchy.nets[levels.count],
-            masks: hierarchy.masks(at: levels.count),
+            firstSplit: split.part,
+            nets: levelNets[levels.count],
+            masks: coarseMasks,
             random: &random
         )
         return uncoarsen(part, hierarchy, random: &random)
@@ -66,14 +86,14 @@ struct MultilevelKWay {
             let classIndex = key % classCount - 1
             return classIndex < 0 ? MinCutPlacement.bitRange(0, devices) : classMasks[classIndex]
         }
-        let hierarchy = Hierarchy(
+        var hierarchy = Hierarchy(
             levels: levels,
             coarsest: coarsest,
-            nets: nets,
             masks: masks,
             classMasks: classMasksOfPins,
             devices: devices
         )
+        hierarchy.nets = hierarchy.contractedNets(nets)
         let coarsePart = coarsest.pin.map { $0 / classCount }
         return uncoarsen(coarsePart, hierarchy, random: &random)
     }
@@ -107,7 +127,7 @@ struct MultilevelKWay {
         let levels: [MultilevelBisection.Level]
         let coarsest: (graph: WeightedGraph, pin: [Int])
         /// `nets[i]` are the tensors of level `i`'s graph; the last, of the coarsest.
-        let nets: [TensorNets]
+        var nets: [TensorNets] = []
         let finestMasks: [UInt64]
         /// The mask of every pin value (pins below zero may use every part).
         let classMasks: [UInt64]
@@ -116,23 +136,26 @@ struct MultilevelKWay {
         init(
             levels: [MultilevelBisection.Level],
             coarsest: (graph: WeightedGraph, pin: [Int]),
-            nets finest: TensorNets,
             masks: [UInt64],
             classMasks: [UInt64],
             devices: Int
         ) {
             self.levels = levels
             self.coarsest = coarsest
+            finestMasks = masks
+            self.classMasks = classMasks
+            self.devices = devices
+        }
+
+        /// The tensors of every level, `finest` contracted level by level (what `nets` holds).
+        func contractedNets(_ finest: TensorNets) -> [TensorNets] {
             var nets = [finest]
             nets.reserveCapacity(levels.count + 1)
             for (index, level) in levels.enumerated() {
                 let coarseCount = index + 1 < levels.count ? levels[index + 1].graph.count : coarsest.graph.count
                 nets.append(nets[index].contracted(by: level.map, into: coarseCount))
             }
-            self.nets = nets
-            finestMasks = masks
-            self.classMasks = classMasks
-            self.devices = devices
+            return nets
         }
 
         /// The allowed parts of every vertex of level `index` (`levels.count` for the coarsest).
@@ -145,22 +168,27 @@ struct MultilevelKWay {
     }
 
     /// The best of `initialTries` recursive bisections of the coarsest graph, each refined for
-    /// traffic: the coarsest graph is small, and the initial split decides the most.
+    /// traffic: the coarsest graph is small, and the initial split decides the most. The first
+    /// bisection, `firstSplit`, is made by the caller.
     private func initialPartition(
         _ graph: WeightedGraph,
+        firstSplit: [Int],
         nets: TensorNets,
         masks: [UInt64],
         random: inout SplitMix64
     ) -> [Int] {
         var best: (part: [Int], traffic: Int)?
-        for _ in 0..<max(initialTries, 1) {
-            var part = MinCutPlacement.bisectRecursively(
-                graph,
-                masks: masks,
-                devices: devices,
-                imbalance: imbalance,
-                random: &random
-            )
+        for attempt in 0..<max(initialTries, 1) {
+            var part =
+                attempt == 0
+                ? firstSplit
+                : MinCutPlacement.bisectRecursively(
+                    graph,
+                    masks: masks,
+                    devices: devices,
+                    imbalance: imbalance,
+                    random: &random
+                )
             refine(&part, nets: nets, weights: graph.vertexWeight, masks: masks, random: &random)
             let traffic = nets.traffic(part)
             if traffic < best?.traffic ?? .max { best = (part, traffic) }

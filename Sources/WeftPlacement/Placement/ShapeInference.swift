@@ -27,14 +27,28 @@ public struct ShapeInference: Sendable {
         outputStart.append(total)
         shapes = [TensorShape](repeating: .scalar, count: total)
         elementBytes = [Int](repeating: 4, count: total)
+        let fed = Self.fedNodes(graph, feedShapes)
         for index in order ?? graph.topologicalOrder() {
-            let inferred = infer(graph: graph, index, feedShapes: feedShapes)
+            let inferred = fed[index].map { [$0] } ?? infer(graph: graph, index)
             for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
                 let position = outputStart[index] + slot
                 elementBytes[position] = type.dtype.byteSize
                 if slot < inferred.count { shapes[position] = Self.bounded(inferred[slot]) }
             }
         }
+    }
+
+    /// The fed shape of every fed node: `x:0` wins over `x`. Looked up once per feed, not per node,
+    /// since a graph has far more nodes than feeds.
+    private static func fedNodes(_ graph: RuntimeGraph, _ feedShapes: [String: TensorShape]) -> [TensorShape?] {
+        var fed = [TensorShape?](repeating: nil, count: graph.nodes.count)
+        for (key, shape) in feedShapes {
+            if let node = graph.index[key] { fed[node] = shape }
+        }
+        for (key, shape) in feedShapes where key.hasSuffix(":0") {
+            if let node = graph.index[String(key.dropLast(2))] { fed[node] = shape }
+        }
+        return fed
     }
 
     /// The shape of output `output` of node `node`.
@@ -84,12 +98,8 @@ public struct ShapeInference: Sendable {
     }
 
     /// The output shapes of one node whose producers are done.
-    private func infer(graph: RuntimeGraph, _ index: Int, feedShapes: [String: TensorShape]) -> [TensorShape] {
+    private func infer(graph: RuntimeGraph, _ index: Int) -> [TensorShape] {
         // Fields are read through the array: copying a node retains a dozen references.
-        if !feedShapes.isEmpty {
-            let name = graph.nodes[index].info.name
-            if let fed = feedShapes[name + ":0"] ?? feedShapes[name] { return [fed] }
-        }
         var attributes: NodeAttributes { graph.nodes[index].info.attributes }
         let first = { input(graph, index, 0) }
         let op = graph.nodes[index].info.op

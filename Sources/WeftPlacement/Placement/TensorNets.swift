@@ -105,11 +105,9 @@ struct TensorNets {
     /// renamed, repeated pins merged, nets left inside one coarse vertex dropped.
     func contracted(by map: [Int], into coarseCount: Int) -> TensorNets {
         var builder = Builder(vertexCount: coarseCount)
-        var renamed: [Int] = []
+        builder.reserve(nets: count, pins: pins.count)
         for net in 0..<count {
-            renamed.removeAll(keepingCapacity: true)
-            for pin in pins[pinStart[net]..<pinStart[net + 1]] { renamed.append(map[pin]) }
-            builder.add(pins: renamed, bytes: netWeight[net])
+            builder.add(pins: pins[pinStart[net]..<pinStart[net + 1]].lazy.map { map[$0] }, bytes: netWeight[net])
         }
         return builder.build()
     }
@@ -141,7 +139,14 @@ struct TensorNets {
             mark = [Int](repeating: -1, count: vertexCount)
         }
 
-        mutating func add(pins given: [Int], bytes: Int) {
+        /// Room for up to `nets` nets of `pins` pins in all, so contracting does not regrow arrays.
+        mutating func reserve(nets: Int, pins count: Int) {
+            netWeight.reserveCapacity(nets)
+            pinStart.reserveCapacity(nets + 1)
+            pins.reserveCapacity(count)
+        }
+
+        mutating func add(pins given: some Sequence<Int>, bytes: Int) {
             let net = netWeight.count
             let first = pins.count
             for pin in given where mark[pin] != net {
