@@ -44,8 +44,12 @@ final class ControlFlowContext: Sendable {
     /// Marks `operation` as built in this context.
     func add(_ operation: Operation) { add(operation.name) }
 
-    /// Marks the op named `name` as part of this context.
-    func add(_ name: String) { _ = state.withLock { $0.members.insert(name) } }
+    /// Marks the op named `name` as part of this context and of those around it: a tensor of a
+    /// cond nested in a loop is in the loop's frame, and ops of the loop read it as it is.
+    func add(_ name: String) {
+        _ = state.withLock { $0.members.insert(name) }
+        outer?.add(name)
+    }
 
     /// Whether ops of this context may read `tensor` as it is.
     func holds(_ tensor: Output) -> Bool {

@@ -35,11 +35,18 @@ extension GradientRegistry {
 
     /// A Switch's data input gets the merge of its outputs' gradients: only the taken side's is
     /// live (an output no path reached has zeros of itself, dead on the untaken side).
+    /// A switched variable handle gets a gradient only on the side that reads it; the other side
+    /// gets zeros of the variable's shape there, where TensorFlow's v1 cond leaves it dead.
     @Sendable private static func switchGradient(_ context: GradientContext) throws(WeftError) -> [Gradient?] {
-        guard let falseSide = context.outputGradients[safe: 0] ?? nil,
-            let trueSide = context.outputGradients[safe: 1] ?? nil
-        else { return [nil, nil] }
-        let gradients = [falseSide.densified, trueSide.densified]
+        var sides = [0, 1].map { context.outputGradients[safe: $0].flatMap { $0 }?.densified }
+        if context.inputs.first?.dtype == .resource, let live = sides.firstIndex(where: { $0 != nil }),
+            let dtype = sides[live]?.dtype, sides[1 - live] == nil
+        {
+            let handle = try context.output(1 - live)
+            sides[1 - live] = OpBuilder.fill(OpBuilder.variableShape(handle), with: 0, dtype: dtype)
+        }
+        guard let falseSide = sides[0], let trueSide = sides[1] else { return [nil, nil] }
+        let gradients = [falseSide, trueSide]
         let merged = OpBuilder.node("Merge", gradients, ["T": .type(gradients[0].dtype), "N": .int(2)])
         return [.dense(merged.output(0)), nil]
     }

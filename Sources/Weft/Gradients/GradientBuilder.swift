@@ -209,7 +209,9 @@ struct GradientBuilder {
                 inputs: opInputs,
                 outputs: outputs,
                 attributes: NodeAttributes(node.attr, node: op),
-                outputGradients: filled
+                outputGradients: filled,
+                registry: registry,
+                colocateWithOps: colocateWithOps
             )
             let call = { Result { () throws(WeftError) in try function(context) } }
             inputGradients = try graph.nameScope(op + "_grad") {

@@ -64,6 +64,7 @@ public final class GradientRegistry: Sendable {
         registerEinsumGradients()
         registerMatrixGradients()
         registerControlFlowGradients()
+        registerFunctionalControlFlowGradients()
     }
 }
 
@@ -81,6 +82,11 @@ public struct GradientContext: Sendable {
     /// The gradient of each output: `nil` only for outputs that are not differentiable
     /// (integers); a float output no path reached gets zeros, as in TensorFlow.
     public let outputGradients: [Gradient?]
+    /// The gradient functions of the walk, for gradients that differentiate a subgraph of their
+    /// own (functional control flow).
+    let registry: GradientRegistry
+    /// Whether the walk puts each op's gradient nodes where the op goes.
+    let colocateWithOps: Bool
 
     /// The op type.
     public var type: String { operation.type }

@@ -235,18 +235,31 @@ final class LibraryFunction: Sendable {
 
 /// A FunctionDef's body rewritten as GraphDef nodes: one `Placeholder` per argument (always
 /// fed), and every `node:out_arg:index` input turned into `node:flat_index`.
-struct FunctionBody {
-    var nodes: [Tensorflow_NodeDef] = []
-    var arguments: [TensorName] = []
-    var returns: [TensorName] = []
-    var controlReturns: [String] = []
+public struct FunctionBody: Sendable {
+    /// The argument placeholders (first, in signature order), then the body's nodes in the
+    /// definition's order, which need not be topological.
+    public private(set) var nodes: [Tensorflow_NodeDef] = []
+    /// Each argument's placeholder output, in signature order.
+    public private(set) var arguments: [TensorName] = []
+    /// The tensor each output of the signature returns.
+    public private(set) var returns: [TensorName] = []
+    /// The nodes the signature's control outputs name.
+    public private(set) var controlReturns: [String] = []
     /// Node name → op, for the body's nodes (not the arguments).
     private var ops: [String: String] = [:]
     private var attributes: [String: NodeAttributes] = [:]
     private var argumentNames = Set<String>()
 
-    init(_ definition: Tensorflow_FunctionDef, inputTypes: [DType]) throws(WeftError) {
+    /// Parses `definition`, whose arguments have `inputTypes`; throws `invalidArgument` for a
+    /// malformed body and `unimplemented` for attribute placeholders.
+    public init(_ definition: Tensorflow_FunctionDef, inputTypes: [DType]) throws(WeftError) {
         let signature = definition.signature
+        guard inputTypes.count == signature.inputArg.count else {
+            throw WeftError(
+                .invalidArgument,
+                "function '\(signature.name)' takes \(signature.inputArg.count) arguments, but is given \(inputTypes.count)"
+            )
+        }
         for (position, arg) in signature.inputArg.enumerated() {
             guard argumentNames.insert(arg.name).inserted else {
                 throw WeftError(.invalidArgument, "two arguments are named '\(arg.name)'")
