@@ -14,9 +14,9 @@ import WeftTestKit
         let effect =
             stateful
             ? """
-                node_def { name: "bump" op: "AssignAddVariableOp" input: "v" input: "a"
-                  attr { key: "dtype" value { type: DT_FLOAT } } }
-                """ : ""
+            node_def { name: "bump" op: "AssignAddVariableOp" input: "v" input: "a"
+              attr { key: "dtype" value { type: DT_FLOAT } } }
+            """ : ""
         let text = """
             node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }
             node { name: "flag" op: "Placeholder" attr { key: "dtype" value { type: DT_BOOL } } }
@@ -87,7 +87,10 @@ import WeftTestKit
             let slope = 1 - fixedPoint * fixedPoint
             let expected = slope / (1 - slope)
             let computed = try #require(results[1].scalar(as: Float.self))
-            #expect(abs(computed - expected) <= 1e-4 * (1 + abs(expected)), "v \(value): \(computed) against \(expected)")
+            #expect(
+                abs(computed - expected) <= 1e-4 * (1 + abs(expected)),
+                "v \(value): \(computed) against \(expected)"
+            )
         }
     }
 }

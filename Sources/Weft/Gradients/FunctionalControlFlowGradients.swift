@@ -31,7 +31,12 @@ extension GradientRegistry {
         let arguments = Array(context.inputs.dropFirst())
         let types = arguments.map(\.dtype)
         let branches = try ["then_branch", "else_branch"].map { (key) throws(WeftError) in
-            try InlinedFunction(named: functionName(key, of: context), in: context.graph, inputTypes: types, caller: context.operation.name)
+            try InlinedFunction(
+                named: functionName(key, of: context),
+                in: context.graph,
+                inputTypes: types,
+                caller: context.operation.name
+            )
         }
         let reads = hoistedReads(branches, arguments)
         var failure: WeftError?
@@ -55,8 +60,18 @@ extension GradientRegistry {
         let inputs = context.inputs
         let types = inputs.map(\.dtype)
         let caller = context.operation.name
-        let condition = try InlinedFunction(named: functionName("cond", of: context), in: context.graph, inputTypes: types, caller: caller)
-        let body = try InlinedFunction(named: functionName("body", of: context), in: context.graph, inputTypes: types, caller: caller)
+        let condition = try InlinedFunction(
+            named: functionName("cond", of: context),
+            in: context.graph,
+            inputTypes: types,
+            caller: caller
+        )
+        let body = try InlinedFunction(
+            named: functionName("body", of: context),
+            in: context.graph,
+            inputTypes: types,
+            caller: caller
+        )
         guard condition.returnCount == 1, body.returnCount == inputs.count else {
             throw WeftError(
                 .invalidArgument,
@@ -108,7 +123,10 @@ extension GradientRegistry {
 
     private static func functionName(_ key: String, of context: GradientContext) throws(WeftError) -> String {
         guard let name = context.operation.nodeDef.attr[key]?.func.name, !name.isEmpty else {
-            throw WeftError(.invalidArgument, "node '\(context.operation.name)' (\(context.type)) has no function '\(key)'")
+            throw WeftError(
+                .invalidArgument,
+                "node '\(context.operation.name)' (\(context.type)) has no function '\(key)'"
+            )
         }
         return name
     }
@@ -118,7 +136,8 @@ extension GradientRegistry {
         var reads: [ResourceRead: Output] = [:]
         for read in functions.flatMap(\.reads) where reads[read] == nil {
             guard let handle = arguments[safe: read.argument] else { continue }
-            reads[read] = OpBuilder.node("ReadVariableOp", [handle], ["dtype": .type(read.dtype)], name: "read").output()
+            reads[read] = OpBuilder.node("ReadVariableOp", [handle], ["dtype": .type(read.dtype)], name: "read")
+                .output()
         }
         return reads
     }
@@ -144,7 +163,11 @@ extension GradientRegistry {
         }
         let xs = arguments.indices.filter { firsts[arguments[$0].tensorName] == $0 }.map { arguments[$0] }
         guard !ys.isEmpty else { return [Gradient?](repeating: nil, count: arguments.count) }
-        var builder = try GradientBuilder(graph: context.graph, registry: context.registry, colocateWithOps: context.colocateWithOps)
+        var builder = try GradientBuilder(
+            graph: context.graph,
+            registry: context.registry,
+            colocateWithOps: context.colocateWithOps
+        )
         // The walk stops at the op's inputs: what lies before them is the caller's walk.
         let gradients = try builder.gradients(of: ys, with: xs, gradYs: seeds, unconnected: .none, stopGradients: xs)
         var result = [Gradient?](repeating: nil, count: arguments.count)

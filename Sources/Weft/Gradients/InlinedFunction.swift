@@ -19,7 +19,10 @@ struct InlinedFunction {
     /// `caller` names the node differentiated, for errors.
     init(named name: String, in graph: Graph, inputTypes: [DType], caller: String) throws(WeftError) {
         guard let library = graph.functions else {
-            throw WeftError(.invalidArgument, "node '\(caller)' calls function '\(name)', but the graph has no function library")
+            throw WeftError(
+                .invalidArgument,
+                "node '\(caller)' calls function '\(name)', but the graph has no function library"
+            )
         }
         self.name = name
         body = try FunctionBody(try library.definition(named: name), inputTypes: inputTypes)
@@ -95,7 +98,8 @@ struct InlinedFunction {
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for (position, node) in nodes.enumerated() {
             for input in node.input {
-                let producer = input.hasPrefix("^") ? String(input.dropFirst()) : (try? TensorName(parsing: input))?.node
+                let producer =
+                    input.hasPrefix("^") ? String(input.dropFirst()) : (try? TensorName(parsing: input))?.node
                 guard let producer, let from = positions[producer] else { continue }
                 waiting[position] += 1
                 consumers[from].append(position)
@@ -124,16 +128,27 @@ struct InlinedFunction {
 
     /// Throws `unimplemented` naming the first stateful op other than a read of an argument
     /// handle, here or in the functions this one calls.
-    private func checkRecomputable(_ graph: Graph, library: FunctionLibrary, caller: String, depth: Int) throws(WeftError) {
+    private func checkRecomputable(
+        _ graph: Graph,
+        library: FunctionLibrary,
+        caller: String,
+        depth: Int
+    ) throws(WeftError) {
         guard depth < FunctionLibrary.maximumNesting else {
-            throw WeftError(.invalidArgument, "function '\(name)' nests calls more than \(FunctionLibrary.maximumNesting) deep")
+            throw WeftError(
+                .invalidArgument,
+                "function '\(name)' nests calls more than \(FunctionLibrary.maximumNesting) deep"
+            )
         }
         for node in body.nodes where !body.arguments.contains(where: { $0.node == node.name }) {
             if node.op == "ReadVariableOp", resourceArgument(read: node) != nil { continue }
             let called = Self.functionalAttributes.compactMap { node.attr[$0]?.func.name }.filter { !$0.isEmpty }
             if !called.isEmpty, Self.functionalOps.contains(node.op) {
                 for function in called {
-                    let inner = try FunctionBody(try library.definition(named: function), inputTypes: try callTypes(node, function, library))
+                    let inner = try FunctionBody(
+                        try library.definition(named: function),
+                        inputTypes: try callTypes(node, function, library)
+                    )
                     try InlinedFunction(name: function, body: inner, node: node)
                         .checkRecomputable(graph, library: library, caller: caller, depth: depth + 1)
                 }
@@ -158,7 +173,11 @@ struct InlinedFunction {
     }
 
     /// The argument types of `function` as `node` calls it.
-    private func callTypes(_ node: Tensorflow_NodeDef, _ function: String, _ library: FunctionLibrary) throws(WeftError) -> [DType] {
+    private func callTypes(
+        _ node: Tensorflow_NodeDef,
+        _ function: String,
+        _ library: FunctionLibrary
+    ) throws(WeftError) -> [DType] {
         let declared = try library.definition(named: function).signature.inputArg
         let listed = node.attr["Tin"]?.list.type ?? node.attr["T"]?.list.type ?? []
         // A functional If's branches take its inputs after the predicate, a While's take them all.
