@@ -3,8 +3,8 @@ import WeftRuntime
 
 // Gradients of a cond's Switch and Merge (TensorFlow's control_flow_grad.py, for conds): the
 // gradient of a Merge goes back only into the branch that was taken, and a Switch's two
-// gradients, one of them dead, merge into one. Gradients of while loops need the forward
-// values of every iteration kept on stacks, which Weft does not build yet.
+// gradients, one of them dead, merge into one. A while loop is differentiated as a whole
+// (WhileLoopGradient.swift); its ops reach these functions only when the xs or ys lie inside it.
 
 extension GradientRegistry {
     func registerControlFlowGradients() {

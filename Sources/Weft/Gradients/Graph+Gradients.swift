@@ -19,7 +19,7 @@ extension Graph {
     ///   see `gradientsKeepingSlices` to keep them).
     /// - Throws: `invalidArgument` for tensors of another graph or `gradYs` that do not match,
     ///   `unimplemented` naming the op when a path crosses an op without a gradient function or
-    ///   a TensorFlow 1.x while loop, `invalidArgument` when it crosses a `PreventGradient`.
+    ///   a while loop holding an x or a y, `invalidArgument` when it crosses a `PreventGradient`.
     public func gradients(
         of ys: [Output],
         with xs: [Output],
