@@ -1,3 +1,5 @@
+import WeftRuntime
+
 /// Multilevel k-way partitioning (Karypis and Kumar's k-way METIS scheme, refined for traffic):
 /// the whole graph is coarsened once, the coarsest graph is split by recursive bisection, and
 /// the partition is projected back level by level, each level's tensors contracted with it so

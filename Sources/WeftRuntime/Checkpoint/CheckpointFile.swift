@@ -37,6 +37,17 @@ enum CheckpointFile {
         guard Glibc.rename(from, to) == 0 else { throw failure("cannot rename to \(to):", from) }
     }
 
+    /// Moves a finished data file to `to`, deleting what was there first. Renaming over an
+    /// existing file makes ext4 allocate the new file's delayed blocks and start writing them
+    /// out inside `rename` (its `auto_da_alloc`): 0.3–0.5 s for 1 GiB here, a third of a save.
+    /// The old data is replaced either way; the index written next is what makes the new
+    /// checkpoint whole.
+    static func replace(_ from: String, _ to: String) throws(WeftError) {
+        guard from != to else { return }
+        guard unlink(to) == 0 || errno == ENOENT else { throw failure("cannot replace", to) }
+        try rename(from, to)
+    }
+
     /// Deletes a file.
     static func delete(_ path: String) throws(WeftError) {
         guard unlink(path) == 0 else { throw failure("cannot delete", path) }
@@ -141,6 +152,24 @@ enum CheckpointFile {
         /// Appends bytes.
         func append(_ bytes: [UInt8]) throws(WeftError) {
             try bytes.withUnsafeBytes { buffer in Result { () throws(WeftError) in try append(buffer) } }.get()
+        }
+
+        /// Writes bytes at `offset`, leaving the file position alone: several threads may
+        /// write different ranges at once.
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(WeftError) {
+            guard let base = bytes.baseAddress else { return }
+            var done = 0
+            while done < bytes.count {
+                let wrote = pwrite(descriptor, base + done, bytes.count - done, off_t(offset + done))
+                if wrote < 0 && errno == EINTR { continue }
+                guard wrote > 0 else { throw failure("cannot write", path) }
+                done += wrote
+            }
+        }
+
+        /// Writes bytes at `offset`.
+        func write(_ bytes: [UInt8], at offset: Int) throws(WeftError) {
+            try bytes.withUnsafeBytes { buffer in Result { () throws(WeftError) in try write(buffer, at: offset) } }.get()
         }
 
         func close() { Glibc.close(descriptor) }

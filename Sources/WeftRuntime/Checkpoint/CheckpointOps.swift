@@ -69,8 +69,7 @@ enum CheckpointOps {
                 do throws(WeftError) {
                     let reader = try TensorBundle.Reader(prefix: prefix)
                     var outputs: [Value] = []
-                    for (name, dtype) in zip(names, types) {
-                        let tensor = try reader.tensor(name)
+                    for (name, (dtype, tensor)) in zip(names, zip(types, try reader.tensors(names))) {
                         guard tensor.dtype == dtype else {
                             throw WeftError(
                                 .invalidArgument,
@@ -171,7 +170,7 @@ enum CheckpointOps {
         for reader in readers {
             let shards = Int(reader.header.numShards)
             for shard in 0..<shards {
-                try CheckpointFile.rename(
+                try CheckpointFile.replace(
                     TensorBundle.dataPath(reader.prefix, shard: shard, of: shards),
                     TensorBundle.dataPath(destination, shard: firstShard + shard, of: total)
                 )

@@ -53,12 +53,16 @@ public enum TensorBundle {
 
     /// Writes tensors to a new single-shard bundle: the data file, then the index, each
     /// written under a temporary name and renamed, so a reader never sees half a checkpoint.
+    /// Numeric tensors get their place in the file as they are added and are written, and
+    /// checksummed, by `finish`, several at once on the machine's cores.
     public struct Writer {
         private let prefix: String
         private let dataWriter: CheckpointFile.Writer
         private let temporaryData: String
         private var entries: [String: Tensorflow_BundleEntryProto] = [:]
         private var offset = 0
+        /// Numeric tensors added and not written yet, with their entries' names.
+        private var pending: [(name: String, tensor: Tensor)] = []
 
         /// Starts a bundle at `prefix`, creating its directory.
         public init(prefix: String) throws(WeftError) {
@@ -68,7 +72,8 @@ public enum TensorBundle {
             dataWriter = try CheckpointFile.Writer(temporaryData)
         }
 
-        /// Appends one tensor's bytes and records its entry.
+        /// Records one tensor's entry; a string tensor's bytes are written at once, a numeric
+        /// tensor's (kept alive until then) by `finish`.
         public mutating func add(_ name: String, _ tensor: Tensor) throws(WeftError) {
             guard entries[name] == nil else { throw WeftError(.invalidArgument, "Adding duplicate key: \(name)") }
             guard !tensor.dtype.isObject || tensor.dtype == .string else {
@@ -79,23 +84,22 @@ public enum TensorBundle {
             entry.shape = tensor.shape.proto
             entry.shardID = 0
             entry.offset = Int64(offset)
-            let (size, crc) =
-                tensor.dtype == .string ? try appendStrings(tensor.strings) : try appendBytes(tensor.bytes)
-            entry.size = Int64(size)
-            entry.crc32C = Crc32c.mask(crc)
-            offset += size
+            if tensor.dtype == .string {
+                let (size, crc) = try writeStrings(tensor.strings, at: offset)
+                entry.size = Int64(size)
+                entry.crc32C = Crc32c.mask(crc)
+            } else {
+                entry.size = Int64(tensor.bytes.count)
+                pending.append((name, tensor))
+            }
+            offset += Int(entry.size)
             entries[name] = entry
-        }
-
-        private func appendBytes(_ bytes: UnsafeRawBufferPointer) throws(WeftError) -> (Int, UInt32) {
-            try dataWriter.append(bytes)
-            return (bytes.count, Crc32c.extend(0, bytes))
         }
 
         /// TensorFlow's string layout: every length as a varint, a masked checksum of the
         /// lengths (each taken as 4 little-endian bytes, 8 past 4 GiB), then the bytes. The
         /// entry's checksum covers those lengths, the stored checksum and the bytes.
-        private func appendStrings(_ strings: [[UInt8]]) throws(WeftError) -> (Int, UInt32) {
+        private func writeStrings(_ strings: [[UInt8]], at start: Int) throws(WeftError) -> (Int, UInt32) {
             var lengths: [UInt8] = []
             var crc: UInt32 = 0
             for string in strings {
@@ -108,21 +112,29 @@ public enum TensorBundle {
             var lengthChecksum: [UInt8] = []
             Bytes.putFixed32(&lengthChecksum, Crc32c.mask(crc))
             crc = Crc32c.extend(crc, lengthChecksum)
-            try dataWriter.append(lengths)
-            try dataWriter.append(lengthChecksum)
-            var size = lengths.count + lengthChecksum.count
-            for string in strings {
-                try dataWriter.append(string)
-                crc = Crc32c.extend(crc, string)
-                size += string.count
+            var position = start
+            for part in [lengths, lengthChecksum] + strings {
+                try dataWriter.write(part, at: position)
+                position += part.count
             }
-            return (size, crc)
+            for string in strings { crc = Crc32c.extend(crc, string) }
+            return (position - start, crc)
         }
 
-        /// Completes the bundle: renames the data file into place, then writes the index.
-        public func finish() throws(WeftError) {
+        /// Completes the bundle: writes the numeric tensors, renames the data file into place,
+        /// then writes the index.
+        public mutating func finish() throws(WeftError) {
+            let written = Concurrently.map(pending.count) { [pending, entries, dataWriter] index in
+                let (name, tensor) = pending[index]
+                return Result { () throws(WeftError) -> UInt32 in
+                    try dataWriter.write(tensor.bytes, at: Int(entries[name]?.offset ?? 0))
+                    return Crc32c.extend(0, tensor.bytes)
+                }
+            }
+            for ((name, _), result) in zip(pending, written) { entries[name]?.crc32C = Crc32c.mask(try result.get()) }
+            pending = []
             dataWriter.close()
-            try CheckpointFile.rename(temporaryData, TensorBundle.dataPath(prefix, shard: 0, of: 1))
+            try CheckpointFile.replace(temporaryData, TensorBundle.dataPath(prefix, shard: 0, of: 1))
             try TensorBundle.writeIndex(prefix: prefix, header: TensorBundle.header(shards: 1), entries: entries)
         }
 
@@ -189,6 +201,19 @@ public enum TensorBundle {
         }
 
         deinit { for file in shards.values { file.close() } }
+
+        /// The tensors saved as `names`, read and checksummed several at once on the machine's
+        /// cores; the first error in `names`' order when any fails.
+        public func tensors(_ names: [String]) throws(WeftError) -> [Tensor] {
+            // The data files open first, so the reads only look them up.
+            for name in names {
+                guard let entry = entries[name], entry.shardID >= 0, entry.shardID < header.numShards else { continue }
+                _ = try shard(Int(entry.shardID))
+            }
+            return try Concurrently.map(names.count) { index in
+                Result { () throws(WeftError) in try tensor(names[index]) }
+            }.map { (result) throws(WeftError) in try result.get() }
+        }
 
         /// The tensor saved as `name`; `notFound` when there is none.
         public func tensor(_ name: String) throws(WeftError) -> Tensor {
