@@ -161,9 +161,12 @@ extension LoopProgram {
             // time, which costs less than the generic `removeAll(keepingCapacity:)`.
             defer { while inputs.popLast() != nil {} }
             for index in instruction.operands { inputs.append(try read(operands[index], registers)) }
-            let outputs = try compute(instruction.node, inputs)
-            for (offset, value) in outputs.enumerated() where isRead[instruction.output + offset] {
-                registers[instruction.output + offset] = value
+            var outputs = try compute(instruction.node, inputs)
+            // Moved out, last first: copying would retain each value once more, only for the
+            // array to release it.
+            while let value = outputs.popLast() {
+                let register = instruction.output + outputs.count
+                if isRead[register] { registers[register] = value }
             }
         case .read:
             let value = try read(operands[instruction.operands.lowerBound], registers)

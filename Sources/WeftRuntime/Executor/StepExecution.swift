@@ -528,10 +528,12 @@ final class StepExecution: Sendable {
         _ loop: Frame,
         entries: [(node: Int, value: Value)]
     ) -> Result<Void, WeftError> {
+        // Read once: each read of a property in the closure, run per kernel, costs a retain.
+        let (nodes, step, costs) = (plan.nodes, step, plan.costs)
         do throws(WeftError) {
             let exits = try program.run(entries: entries) { (index, inputs) throws(WeftError) in
-                let node = plan.nodes[index]
-                let values = try node.compute(index, inputs, step: step, costs: plan.costs).get()
+                let node = nodes[index]
+                let values = try node.compute(index, inputs, step: step, costs: costs).get()
                 guard values.count == node.outputCount else {
                     throw WeftError(
                         .internal,
