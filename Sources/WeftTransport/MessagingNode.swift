@@ -49,8 +49,10 @@ public final class MessagingNode: Sendable {
         public var maxReconnectInterval: Duration = .milliseconds(1000)
         /// How long one TCP connection attempt may take before it counts as failed.
         public var connectTimeout: Duration = .seconds(2)
-        /// How often ZMTP heartbeats are sent on an idle connection.
-        public var heartbeatInterval: Duration = .seconds(1)
+        /// How often ZMTP heartbeats are sent on an idle connection. Every worker pings the
+        /// coordinator at this pace, so it sets an idle cluster's floor: every 2 s keeps 2.5
+        /// pings inside the default timeout.
+        public var heartbeatInterval: Duration = .seconds(2)
         /// How long a connection may stay silent (no heartbeat answered) before it is dropped and
         /// the requests waiting on it fail with `unavailable`. A heartbeat cannot overtake a frame
         /// in flight, so keep this above the time the largest tensor takes to cross the network.
