@@ -56,8 +56,12 @@ struct InlinedFunction {
         var values: [String: Operation] = [:]
         var bound: [String: Output] = [:]
         for (argument, value) in zip(body.arguments, arguments) { bound[argument.node] = value }
-        func tensor(_ name: TensorName) -> Output {
-            bound[name.node] ?? Operation(graph: graph, name: values[name.node]?.name ?? name.node).output(name.index)
+        func tensor(_ name: TensorName) throws(WeftError) -> Output {
+            if let value = bound[name.node] { return value }
+            guard let operation = values[name.node] else {
+                throw WeftError(.invalidArgument, "function '\(self.name)' reads '\(name)' before it is computed")
+            }
+            return operation.output(name.index)
         }
         for node in try topologicalOrder() {
             if node.op == "ReadVariableOp", let argument = resourceArgument(read: node),
@@ -73,7 +77,7 @@ struct InlinedFunction {
                 if input.hasPrefix("^") {
                     if let operation = values[String(input.dropFirst())] { controls.append(operation) }
                 } else {
-                    inputs.append(tensor(try TensorName(parsing: input)))
+                    inputs.append(try tensor(try TensorName(parsing: input)))
                 }
             }
             var attributes = node.attr
@@ -86,7 +90,7 @@ struct InlinedFunction {
                 attributes: attributes
             )
         }
-        return body.returns.map(tensor)
+        return try body.returns.map { (name) throws(WeftError) in try tensor(name) }
     }
 
     /// The body's nodes (not the arguments) with every node after its inputs.
