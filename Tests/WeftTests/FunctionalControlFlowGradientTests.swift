@@ -72,25 +72,7 @@ import WeftTestKit
     }
 
     @Test func tenThousandIterationsOfAFunctionalWhile_giveTheFixedPointsDerivative() throws {
-        let testCase = try ConformanceCase.load(directory: Fixtures.conformance, name: "controlflow_bench_tanh_loop_v2")
-        guard case .text(let text) = testCase.graph else { throw WeftError(.invalidArgument, "expected a text graph") }
-        let graph = try Graph(graphDefText: text)
-        let v = try graph.tensor(named: "v:0")
-        let x = try graph.tensor(named: "x:0")
-        let gradient = try #require(try graph.gradients(of: x, with: v))
-        let session = Session(graph: graph)
-        defer { session.close() }
-        for value: Float in [0.5, -1.0] {
-            let results = try session.run([x, gradient], feeding: [v: Tensor(value)])
-            let fixedPoint = try #require(results[0].scalar(as: Float.self))
-            // x = tanh(x + v) at its fixed point gives dx/dv = s / (1 − s) with s = 1 − x².
-            let slope = 1 - fixedPoint * fixedPoint
-            let expected = slope / (1 - slope)
-            let computed = try #require(results[1].scalar(as: Float.self))
-            #expect(
-                abs(computed - expected) <= 1e-4 * (1 + abs(expected)),
-                "v \(value): \(computed) against \(expected)"
-            )
-        }
+        let (graph, v, x) = try GradientTests.whileLoop("v2")
+        try GradientTests.expectFixedPointDerivative(graph, v: v, x: x)
     }
 }

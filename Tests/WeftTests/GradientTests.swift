@@ -310,16 +310,21 @@ extension Tensor {
 }
 
 extension GradientTests {
-    /// A TensorFlow 1.x while loop (`x = tanh(x + v)` 10,000 times) made by TensorFlow.
-    static func whileLoop() throws -> (Graph, Output, Output) {
-        let testCase = try ConformanceCase.load(directory: Fixtures.conformance, name: "controlflow_bench_tanh_loop_v1")
+    /// A while loop (`x = tanh(x + v)` 10,000 times) made by TensorFlow, in v1 (dataflow) or
+    /// v2 (functional `While`) form.
+    static func whileLoop(_ form: String = "v1") throws -> (Graph, Output, Output) {
+        let testCase = try ConformanceCase.load(
+            directory: Fixtures.conformance,
+            name: "controlflow_bench_tanh_loop_\(form)"
+        )
         guard case .text(let text) = testCase.graph else { throw WeftError(.invalidArgument, "expected a text graph") }
         let graph = try Graph(graphDefText: text)
         return (graph, try graph.tensor(named: "v:0"), try graph.tensor(named: "x:0"))
     }
 
-    @Test func whileLoopOfTensorFlow_gradientIsTheFixedPointsDerivative() throws {
-        let (graph, v, x) = try Self.whileLoop()
+    /// Checks that the gradient of the loop's `x` with respect to `v` is the fixed point's
+    /// derivative.
+    static func expectFixedPointDerivative(_ graph: Graph, v: Output, x: Output) throws {
         let gradient = try #require(try graph.gradients(of: x, with: v))
         let session = Session(graph: graph)
         defer { session.close() }
@@ -330,8 +335,16 @@ extension GradientTests {
             let slope = 1 - fixedPoint * fixedPoint
             let expected = slope / (1 - slope)
             let computed = try #require(results[1].scalar(as: Float.self))
-            #expect(abs(computed - expected) <= 1e-4 * (1 + abs(expected)), "v \(value): \(computed) against \(expected)")
+            #expect(
+                abs(computed - expected) <= 1e-4 * (1 + abs(expected)),
+                "v \(value): \(computed) against \(expected)"
+            )
         }
+    }
+
+    @Test func whileLoopOfTensorFlow_gradientIsTheFixedPointsDerivative() throws {
+        let (graph, v, x) = try Self.whileLoop()
+        try Self.expectFixedPointDerivative(graph, v: v, x: x)
     }
 
     @Test func whileLoopGradient_throughTheWalkOfAnotherRegistry_stillNeedsTheBodysGradients() throws {

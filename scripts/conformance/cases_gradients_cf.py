@@ -73,55 +73,50 @@ def _case(name, note, build, feed_sets, with_variables=True):
             c.rebuilt_gradients(build, [_name(loss)], x_names, named, targets=targets)
 
 
-def cond_model(taken):
+def cond_build(seed, resource=False):
+    """`tf.cond` on a fed predicate: squared error in one branch, tanh·w (w read there only) in
+    the other; gradients of w, b and the input."""
+
     def build():
-        rng = _rng(3)
+        rng = _rng(seed)
         x = tf1.placeholder(tf.float32, [3, 4], name="x")
         flag = tf1.placeholder(tf.bool, [], name="flag")
-        w, b = _var(rng, [4, 2], "w"), _var(rng, [2], "b")
+        w, b = _var(rng, [4, 2], "w", resource), _var(rng, [2], "b", resource)
         h = tf.matmul(x, w) + b
         y = tf.cond(flag, lambda: tf.square(h - 0.5), lambda: tf.tanh(h) * w[0])
         return tf.reduce_sum(y, name="loss"), _xs([w, b]) + [x]
 
-    side = "true" if taken else "false"
-    x_value = _rng(4).uniform(-1, 1, [3, 4]).astype(F32)
-    _case(
-        f"gradients_cf_cond_{side}",
-        f"tf.cond on a fed predicate ({side} taken): squared error in one branch, tanh·w in the other; gradients of w, b and the input",
-        build,
-        [{"x:0": x_value, "flag:0": np.array(taken)}],
+    return build
+
+
+def nested_cond_build():
+    """A cond inside a cond on data-dependent predicates, a tensor from outside in the inner branch."""
+    x = tf1.placeholder(tf.float32, [4], name="x")
+    scale = tf1.placeholder(tf.float32, [], name="scale")
+    y = tf.cond(
+        tf.reduce_sum(x) > 0.0,
+        lambda: tf.cond(tf.reduce_max(x) > 1.0, lambda: tf.sin(x) * scale, lambda: x * x * scale),
+        lambda: tf.exp(x),
     )
+    return tf.reduce_sum(y * x, name="loss"), [x, scale]
 
 
-def nested_cond():
+# Each path of `nested_cond_build` taken once.
+NESTED_COND_FEEDS = [
+    {"x:0": np.array(values, F32), "scale:0": np.array(1.5, F32)}
+    for values in ([0.5, 2.0, -0.3, 0.1], [0.2, 0.3, 0.1, -0.1], [-1.0, -2.0, 0.5, 0.2])
+]
+
+
+def rnn_build(seed, resource=False):
+    """A tanh RNN over 5 steps as `tf.while_loop`: state = tanh(state·W + x_t·U + b), x_t
+    gathered on the loop counter; gradients of W, U, b, the initial state and the inputs."""
+
     def build():
-        x = tf1.placeholder(tf.float32, [4], name="x")
-        scale = tf1.placeholder(tf.float32, [], name="scale")
-        y = tf.cond(
-            tf.reduce_sum(x) > 0.0,
-            lambda: tf.cond(tf.reduce_max(x) > 1.0, lambda: tf.sin(x) * scale, lambda: x * x * scale),
-            lambda: tf.exp(x),
-        )
-        return tf.reduce_sum(y * x, name="loss"), [x, scale]
-
-    _case(
-        "gradients_cf_nested_cond",
-        "a cond inside a cond on data-dependent predicates, a tensor from outside used in the inner branch; each path taken once",
-        build,
-        [
-            {"x:0": np.array(values, F32), "scale:0": np.array(1.5, F32)}
-            for values in ([0.5, 2.0, -0.3, 0.1], [0.2, 0.3, 0.1, -0.1], [-1.0, -2.0, 0.5, 0.2])
-        ],
-        with_variables=False,
-    )
-
-
-def while_rnn():
-    def build():
-        rng = _rng(5)
+        rng = _rng(seed)
         inputs = tf1.placeholder(tf.float32, [5, 2, 3], name="inputs")
         state0 = tf1.placeholder(tf.float32, [2, 4], name="state0")
-        w, u, b = _var(rng, [4, 4], "w"), _var(rng, [3, 4], "u"), _var(rng, [4], "b")
+        w, u, b = _var(rng, [4, 4], "w", resource), _var(rng, [3, 4], "u", resource), _var(rng, [4], "b", resource)
 
         def body(t, state):
             x_t = tf.gather(inputs, t)
@@ -130,34 +125,37 @@ def while_rnn():
         _, final = tf1.while_loop(lambda t, s: t < 5, body, [tf.constant(0), state0], parallel_iterations=4)
         return tf.reduce_sum(tf.square(final), name="loss"), _xs([w, u, b]) + [state0, inputs]
 
-    rng = _rng(6)
+    return build
+
+
+def rnn_feeds(seed):
+    rng = _rng(seed)
+    return [{"inputs:0": rng.uniform(-1, 1, [5, 2, 3]).astype(F32), "state0:0": rng.uniform(-1, 1, [2, 4]).astype(F32)}]
+
+
+def data_dependent_build():
+    """A loop whose trip count depends on the data (grow x by a factor until its sum passes
+    10), with a cond in the body."""
+    x = tf1.placeholder(tf.float32, [3], name="x")
+    factor = tf1.placeholder(tf.float32, [], name="factor")
+
+    def body(v):
+        grown = v * factor
+        return [tf.cond(tf.reduce_max(grown) > 4.0, lambda: grown + 0.5, lambda: tf.sin(grown) + grown)]
+
+    final = tf1.while_loop(lambda v: tf.reduce_sum(v) < 10.0, body, [x])
+    final = final[0] if isinstance(final, (list, tuple)) else final
+    return tf.reduce_sum(final * final, name="loss"), [x, factor]
+
+
+def cond_model(taken):
+    side = "true" if taken else "false"
+    x_value = _rng(4).uniform(-1, 1, [3, 4]).astype(F32)
     _case(
-        "gradients_cf_while_rnn",
-        "a tanh RNN over 5 steps as tf.while_loop (v1): state = tanh(state·W + x_t·U + b), x_t gathered on the loop counter; gradients of W, U, b, the initial state and the inputs",
-        build,
-        [{"inputs:0": rng.uniform(-1, 1, [5, 2, 3]).astype(F32), "state0:0": rng.uniform(-1, 1, [2, 4]).astype(F32)}],
-    )
-
-
-def while_data_dependent():
-    def build():
-        x = tf1.placeholder(tf.float32, [3], name="x")
-        factor = tf1.placeholder(tf.float32, [], name="factor")
-
-        def body(v):
-            grown = v * factor
-            return [tf.cond(tf.reduce_max(grown) > 4.0, lambda: grown + 0.5, lambda: tf.sin(grown) + grown)]
-
-        final = tf1.while_loop(lambda v: tf.reduce_sum(v) < 10.0, body, [x])
-        final = final[0] if isinstance(final, (list, tuple)) else final
-        return tf.reduce_sum(final * final, name="loss"), [x, factor]
-
-    _case(
-        "gradients_cf_while_data_dependent",
-        "a loop whose trip count depends on the data (grow x by a factor until its sum passes 10), with a cond in the body",
-        build,
-        [{"x:0": np.array([0.7, 1.1, 0.4], F32), "factor:0": np.array(1.3, F32)}],
-        with_variables=False,
+        f"gradients_cf_cond_{side}",
+        f"tf.cond on a fed predicate ({side} taken): squared error in one branch, tanh·w in the other; gradients of w, b and the input",
+        cond_build(3),
+        [{"x:0": x_value, "flag:0": np.array(taken)}],
     )
 
 
@@ -165,6 +163,23 @@ def cases():
     with _v1_control_flow():
         cond_model(True)
         cond_model(False)
-        nested_cond()
-        while_rnn()
-        while_data_dependent()
+        _case(
+            "gradients_cf_nested_cond",
+            "a cond inside a cond on data-dependent predicates, a tensor from outside used in the inner branch; each path taken once",
+            nested_cond_build,
+            NESTED_COND_FEEDS,
+            with_variables=False,
+        )
+        _case(
+            "gradients_cf_while_rnn",
+            "a tanh RNN over 5 steps as tf.while_loop (v1): state = tanh(state·W + x_t·U + b), x_t gathered on the loop counter; gradients of W, U, b, the initial state and the inputs",
+            rnn_build(5),
+            rnn_feeds(6),
+        )
+        _case(
+            "gradients_cf_while_data_dependent",
+            "a loop whose trip count depends on the data (grow x by a factor until its sum passes 10), with a cond in the body",
+            data_dependent_build,
+            [{"x:0": np.array([0.7, 1.1, 0.4], F32), "factor:0": np.array(1.3, F32)}],
+            with_variables=False,
+        )
