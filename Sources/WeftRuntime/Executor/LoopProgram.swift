@@ -81,23 +81,24 @@ extension LoopProgram {
     }
 
     /// Runs the loop from its enters' live values until its predicate is false, and returns
-    /// each exit's value. `compute` runs a node's kernel; `check` throws when the step must stop.
+    /// each exit's value. `compute` runs a node's kernel on `context`, whose inputs the program
+    /// fills; `check` throws when the step must stop.
     func run(
         entries: [(node: Int, value: Value)],
-        compute: (Int, [Value]) throws(WeftError) -> [Value],
+        context: inout OpKernelContext,
+        compute: (Int, inout OpKernelContext) throws(WeftError) -> [Value],
         check: () throws(WeftError) -> Void
     ) throws(WeftError) -> [(node: Int, value: Value)] {
         let storage = Storage(registers: registerCount, carried: carriedCount)
         defer { storage.free() }
-        var inputs: [Value] = []
         for (node, value) in entries {
             guard let register = enterRegister[node] else { continue }
             storage.registers[register] = value
         }
-        for instruction in constants { try execute(instruction, iteration: 0, storage, &inputs, compute) }
+        for instruction in constants { try execute(instruction, iteration: 0, storage, &context, compute) }
         var iteration = 0
         while true {
-            for instruction in head { try execute(instruction, iteration: iteration, storage, &inputs, compute) }
+            for instruction in head { try execute(instruction, iteration: iteration, storage, &context, compute) }
             guard try holds(storage.registers[predicate]) else {
                 return try exits.map { (exit) throws(WeftError) in
                     guard let value = storage.registers[exit.register] else {
@@ -106,7 +107,7 @@ extension LoopProgram {
                     return (exit.node, value)
                 }
             }
-            for instruction in body { try execute(instruction, iteration: iteration, storage, &inputs, compute) }
+            for instruction in body { try execute(instruction, iteration: iteration, storage, &context, compute) }
             iteration += 1
             if iteration % Self.checkInterval == 0 { try check() }
         }
@@ -151,17 +152,17 @@ extension LoopProgram {
         _ instruction: Instruction,
         iteration: Int,
         _ storage: Storage,
-        _ inputs: inout [Value],
-        _ compute: (Int, [Value]) throws(WeftError) -> [Value]
+        _ context: inout OpKernelContext,
+        _ compute: (Int, inout OpKernelContext) throws(WeftError) -> [Value]
     ) throws(WeftError) {
         let registers = storage.registers
         switch instruction.action {
         case .kernel:
             // Emptied after each kernel, so a value goes once its last consumer ran; one at a
             // time, which costs less than the generic `removeAll(keepingCapacity:)`.
-            defer { while inputs.popLast() != nil {} }
-            for index in instruction.operands { inputs.append(try read(operands[index], registers)) }
-            var outputs = try compute(instruction.node, inputs)
+            defer { while context.inputs.popLast() != nil {} }
+            for index in instruction.operands { context.inputs.append(try read(operands[index], registers)) }
+            var outputs = try compute(instruction.node, &context)
             // Moved out, last first: copying would retain each value once more, only for the
             // array to release it.
             while let value = outputs.popLast() {
@@ -170,7 +171,12 @@ extension LoopProgram {
             }
         case .read:
             let value = try read(operands[instruction.operands.lowerBound], registers)
-            registers[instruction.output] = .tensor(try value.read())
+            // A tensor moves on as it is; only a variable is read into one.
+            if case .tensor = value {
+                registers[instruction.output] = value
+            } else {
+                registers[instruction.output] = .tensor(try value.read())
+            }
         case .switch:
             let value = try read(operands[instruction.operands.lowerBound], registers)
             if isRead[instruction.output + 1] { registers[instruction.output + 1] = value }

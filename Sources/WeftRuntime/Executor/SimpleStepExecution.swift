@@ -145,17 +145,10 @@ final class SimpleStepExecution: @unchecked Sendable {
 
     private func computeUntimed(_ index: Int, _ context: OpKernelContext) -> Result<[Value], WeftError> {
         do throws(WeftError) {
-            return .success(try Self.call(&kernels[index], context))
+            return .success(try StepPlan.NodeTable.call(&kernels[index], context))
         } catch {
             return .failure(error)
         }
-    }
-
-    // `inout` only to call the kernel where the table keeps it: a kernel read out of the table
-    // is a copy, which retains its closure's context. `compute` does not mutate, so steps that
-    // run the same node at once write nothing.
-    private static func call(_ kernel: inout any OpKernel, _ context: OpKernelContext) throws(WeftError) -> [Value] {
-        try kernel.compute(context)
     }
 
     // Out of line: the clock's types are resilient, and would cost every untimed node their

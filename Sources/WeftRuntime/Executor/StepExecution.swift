@@ -528,16 +528,26 @@ final class StepExecution: Sendable {
         _ loop: Frame,
         entries: [(node: Int, value: Value)]
     ) -> Result<Void, WeftError> {
-        // Read once: each read of a property in the closure, run per kernel, costs a retain.
-        let (nodes, step, costs) = (plan.nodes, step, plan.costs)
+        // Kernels are called where the plan's table keeps them, and one context serves every
+        // kernel: reading a `Node` or a kernel out of the plan, or making a context, retains.
+        let (table, step, costs) = (plan.table, step, plan.costs)
+        var context = OpKernelContext(node: "", inputs: [], step: step)
         do throws(WeftError) {
-            let exits = try program.run(entries: entries) { (index, inputs) throws(WeftError) in
-                let node = nodes[index]
-                let values = try node.compute(index, inputs, step: step, costs: costs).get()
-                guard values.count == node.outputCount else {
+            let exits = try program.run(entries: entries, context: &context) { (index, context) throws(WeftError) in
+                context.node = table.names[index]
+                let entry = table.entries[index]
+                let values: [Value]
+                if entry.flags.contains(.isExpensive), costs.shouldTime(index, step: step.id) {
+                    let began = ContinuousClock.now
+                    values = try table.compute(index, context)
+                    costs.learn(index, ranFor: ContinuousClock.now - began)
+                } else {
+                    values = try table.compute(index, context)
+                }
+                guard values.count == entry.outputCount else {
                     throw WeftError(
                         .internal,
-                        "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
+                        "kernel of '\(context.node)' returned the wrong number of outputs, expected \(entry.outputCount)"
                     )
                 }
                 return values

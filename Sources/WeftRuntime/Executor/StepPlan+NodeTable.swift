@@ -52,6 +52,18 @@ extension StepPlan {
         let names: UnsafeMutablePointer<String>
         private let count: Int
 
+        /// Runs node `index`'s kernel where the table keeps it: a kernel read out of the table
+        /// is a copy, which retains its closure's context.
+        func compute(_ index: Int, _ context: OpKernelContext) throws(WeftError) -> [Value] {
+            try Self.call(&kernels[index], context)
+        }
+
+        /// Calls `kernel` where it is kept. `inout` only for that: `compute` does not mutate, so
+        /// steps that run the same node at once write nothing.
+        static func call(_ kernel: inout any OpKernel, _ context: OpKernelContext) throws(WeftError) -> [Value] {
+            try kernel.compute(context)
+        }
+
         /// Lays out `nodes`, whose edges are in `edges`; `initialPending` is what each node
         /// waits for when a step starts.
         init(nodes: [Node], edges: [Edge], initialPending: [Int32]) {
