@@ -536,14 +536,10 @@ final class StepExecution: Sendable {
             let exits = try program.run(entries: entries, context: &context) { (index, context) throws(WeftError) in
                 context.node = table.names[index]
                 let entry = table.entries[index]
-                let values: [Value]
-                if entry.flags.contains(.isExpensive), costs.shouldTime(index, step: step.id) {
-                    let began = ContinuousClock.now
-                    values = try table.compute(index, context)
-                    costs.learn(index, ranFor: ContinuousClock.now - began)
-                } else {
-                    values = try table.compute(index, context)
-                }
+                let learns = entry.flags.contains(.isExpensive) && costs.shouldTime(index, step: step.id)
+                let began = learns ? ContinuousClock.now : nil
+                let values = try table.compute(index, context)
+                if let began { costs.learn(index, ranFor: ContinuousClock.now - began) }
                 guard values.count == entry.outputCount else {
                     throw WeftError(
                         .internal,
