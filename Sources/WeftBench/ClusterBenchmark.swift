@@ -30,7 +30,7 @@ public enum ClusterBenchmark {
         public var curveCost: Double? {
             curveStep.map { $0.statistics.median / step.statistics.median - 1 }
         }
-        /// The step's median in raw round trips (target: at most 2).
+        /// The step's median in raw round trips (target: at most 1.2).
         public var roundTripsPerStep: Double { step.statistics.median / rawRoundTrip.statistics.median }
     }
 

@@ -216,7 +216,7 @@ struct StepBench: ParsableCommand {
         if let low = ratios.first, let high = ratios.last {
             say("per round, the step took \(fixed(low))–\(fixed(high)) raw round trips at the median")
         }
-        say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 2)")
+        say("the step takes \(fixed(report.roundTripsPerStep)) raw round trips at the median (target: at most 1.2)")
         if let cost = report.curveCost, let low = report.curveRoundRatios.min(), let high = report.curveRoundRatios.max() {
             // The rounds' own ratios see plain and CURVE steps under the same load, moments apart.
             let typical = Statistics(report.curveRoundRatios).median

@@ -36,7 +36,9 @@ struct PlacementBench: ParsableCommand {
 
     @Option(
         help: """
-            The started coordinator's --heartbeat-timeout-ms. Steps of the large workloads under             round-robin send 100,000 tensors, which on 2 cores can keep a worker's heartbeats             behind for longer than the default 1.5 s.
+            The started coordinator's --heartbeat-timeout-ms; 5000 with --size large unless given. \
+            Steps of the large workloads under round-robin send 100,000 tensors, which on 2 cores \
+            can keep a worker's heartbeats behind for longer than the default 1.5 s.
             """
     )
     var heartbeatTimeoutMs: Int?
@@ -230,13 +232,18 @@ struct PlacementBench: ParsableCommand {
         try JobCounts(parsing: jobs).jobs.flatMap { job in (0..<job.tasks).map { DeviceName(job: job.name, task: $0) } }
     }
 
+    /// The coordinator's heartbeat timeout for the large workloads: a fanout step under
+    /// load-balance kept a worker's heartbeat behind for more than the default 1.5 s.
+    private static let largeHeartbeatTimeoutMs = 5000
+
     /// The cluster this command starts, unless it plans only or uses a running one.
     private func startCluster() throws -> StartedCluster? {
         guard !planningOnly, !cluster.isGiven else { return nil }
         progress("starting a cluster with \(jobs)\(inProcess ? " in this process" : " as child processes")…")
         let counts = try JobCounts(parsing: jobs)
         if inProcess { return .local(try LocalCluster(jobs: counts)) }
-        let coordinatorArguments = heartbeatTimeoutMs.map { ["--heartbeat-timeout-ms", "\($0)"] } ?? []
+        let timeout = heartbeatTimeoutMs ?? (size == .large ? Self.largeHeartbeatTimeoutMs : nil)
+        let coordinatorArguments = timeout.map { ["--heartbeat-timeout-ms", "\($0)"] } ?? []
         let cluster = try ProcessCluster(executable: selfExecutable(), jobs: counts) { index, _ in
             index == 0 ? coordinatorArguments : []
         }
