@@ -15,6 +15,8 @@ struct LoopProgram: Sendable {
     enum Action: Sendable {
         /// Runs the node's kernel; its outputs go to the registers from `output`.
         case kernel
+        /// Runs the node's kernel, a `SingleOutputKernel`; its output goes to register `output`.
+        case singleOutput
         /// `Identity` or `LoopCond`: the operand, a referenced variable read now.
         case read
         /// A `Switch` in an iteration that continues: the data operand to output 1.
@@ -81,12 +83,12 @@ extension LoopProgram {
     }
 
     /// Runs the loop from its enters' live values until its predicate is false, and returns
-    /// each exit's value. `compute` runs a node's kernel on `context`, whose inputs the program
+    /// each exit's value. `kernels` runs a node's kernel on `context`, whose inputs the program
     /// fills; `check` throws when the step must stop.
     func run(
         entries: [(node: Int, value: Value)],
         context: inout OpKernelContext,
-        compute: (Int, inout OpKernelContext) throws(WeftError) -> [Value],
+        kernels: Kernels,
         check: () throws(WeftError) -> Void
     ) throws(WeftError) -> [(node: Int, value: Value)] {
         let storage = Storage(registers: registerCount, carried: carriedCount)
@@ -95,10 +97,10 @@ extension LoopProgram {
             guard let register = enterRegister[node] else { continue }
             storage.registers[register] = value
         }
-        for instruction in constants { try execute(instruction, iteration: 0, storage, &context, compute) }
+        for instruction in constants { try execute(instruction, iteration: 0, storage, &context, kernels) }
         var iteration = 0
         while true {
-            for instruction in head { try execute(instruction, iteration: iteration, storage, &context, compute) }
+            for instruction in head { try execute(instruction, iteration: iteration, storage, &context, kernels) }
             guard try holds(storage.registers[predicate]) else {
                 return try exits.map { (exit) throws(WeftError) in
                     guard let value = storage.registers[exit.register] else {
@@ -107,7 +109,7 @@ extension LoopProgram {
                     return (exit.node, value)
                 }
             }
-            for instruction in body { try execute(instruction, iteration: iteration, storage, &context, compute) }
+            for instruction in body { try execute(instruction, iteration: iteration, storage, &context, kernels) }
             iteration += 1
             if iteration % Self.checkInterval == 0 { try check() }
         }
@@ -153,16 +155,21 @@ extension LoopProgram {
         iteration: Int,
         _ storage: Storage,
         _ context: inout OpKernelContext,
-        _ compute: (Int, inout OpKernelContext) throws(WeftError) -> [Value]
+        _ kernels: Kernels
     ) throws(WeftError) {
         let registers = storage.registers
         switch instruction.action {
+        case .singleOutput:
+            defer { while context.inputs.popLast() != nil {} }
+            for index in instruction.operands { context.inputs.append(try read(operands[index], registers)) }
+            let value = try kernels.computeOutput(instruction.node, &context)
+            if isRead[instruction.output] { registers[instruction.output] = value }
         case .kernel:
             // Emptied after each kernel, so a value goes once its last consumer ran; one at a
             // time, which costs less than the generic `removeAll(keepingCapacity:)`.
             defer { while context.inputs.popLast() != nil {} }
             for index in instruction.operands { context.inputs.append(try read(operands[index], registers)) }
-            var outputs = try compute(instruction.node, &context)
+            var outputs = try kernels.compute(instruction.node, &context)
             // Moved out, last first: copying would retain each value once more, only for the
             // array to release it.
             while let value = outputs.popLast() {
@@ -202,6 +209,56 @@ extension LoopProgram {
             throw WeftError(.internal, "a loop's register \(operand.register) was read before it was written")
         }
         return value
+    }
+}
+
+extension LoopProgram {
+    /// Calls a node's kernel on a context whose inputs the program filled, where the plan's table
+    /// keeps it (reading a `Node` or a kernel out of the plan retains), timed when the costs ask.
+    struct Kernels {
+        let table: StepPlan.NodeTable
+        let costs: KernelCosts
+        let step: UInt64
+
+        /// Any kernel's outputs.
+        func compute(_ index: Int, _ context: inout OpKernelContext) throws(WeftError) -> [Value] {
+            context.node = table.names[index]
+            let values = try timed(index) { () throws(WeftError) in try table.compute(index, context) }
+            guard values.count == table.entries[index].outputCount else {
+                throw WeftError(
+                    .internal,
+                    "kernel of '\(context.node)' returned the wrong number of outputs, expected \(table.entries[index].outputCount)"
+                )
+            }
+            return values
+        }
+
+        /// The output of a `SingleOutputKernel`, without an array.
+        func computeOutput(_ index: Int, _ context: inout OpKernelContext) throws(WeftError) -> Value {
+            context.node = table.names[index]
+            return try timed(index) { () throws(WeftError) in try table.computeOutput(index, context) }
+        }
+
+        /// Runs node `index`'s kernel call `body`, timed when the costs ask.
+        @inline(__always)
+        func timed<Output>(_ index: Int, _ body: () throws(WeftError) -> Output) throws(WeftError) -> Output {
+            shouldTime(index) ? try learn(index, body) : try body()
+        }
+
+        @inline(__always)
+        private func shouldTime(_ index: Int) -> Bool {
+            table.entries[index].flags.contains(.isExpensive) && costs.shouldTime(index, step: step)
+        }
+
+        /// Runs `body`, node `index`'s kernel call, and learns its time. Out of line: the
+        /// clock's types are resilient, and would cost every untimed call their value witnesses.
+        @inline(never)
+        private func learn<Output>(_ index: Int, _ body: () throws(WeftError) -> Output) throws(WeftError) -> Output {
+            let began = ContinuousClock.now
+            let output = try body()
+            costs.learn(index, ranFor: ContinuousClock.now - began)
+            return output
+        }
     }
 }
 
@@ -319,7 +376,8 @@ private struct LoopProgramBuilder {
         case .switch: return .switch
         case .nextIteration: return carried.firstIndex(of: node).map(LoopProgram.Action.carry)
         case .merge: return mergeAction(node, carried: carried)
-        case .compute: return ["Identity", "LoopCond"].contains(nodes[node].op) ? .read : .kernel
+        case .compute where ["Identity", "LoopCond"].contains(nodes[node].op): return .read
+        case .compute: return nodes[node].kernel is any SingleOutputKernel ? .singleOutput : .kernel
         default: return nil
         }
     }

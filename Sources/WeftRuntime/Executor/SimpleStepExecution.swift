@@ -26,6 +26,7 @@ final class SimpleStepExecution: @unchecked Sendable {
     private let targets: UnsafePointer<StepPlan.NodeTable.Target>
     private let kernels: UnsafeMutablePointer<any OpKernel>
     private let names: UnsafePointer<String>
+    private let table: StepPlan.NodeTable
 
     /// Every node's data input slots (`StepPlan.Edge.slot`).
     private let slots: UnsafeMutablePointer<Value?>
@@ -45,7 +46,7 @@ final class SimpleStepExecution: @unchecked Sendable {
     init(_ run: StepRun) {
         self.run = run
         (plan, feeds, step, inline) = (run.plan, run.feeds, run.step, run.inline)
-        let table = plan.table
+        table = plan.table
         (entries, sources, targets) = (.init(table.entries), .init(table.sources), .init(table.targets))
         (kernels, names) = (table.kernels, .init(table.names))
         let root = plan.layout.frames[0]
@@ -130,22 +131,23 @@ final class SimpleStepExecution: @unchecked Sendable {
         kernel.computeAsync(context) { result in
             node.record(started: started, inputs: context.inputs, result, step: self.step)
             var next: [Int] = []
-            self.complete(index, result, into: &next)
+            self.complete(index, result.map(Outputs.array), into: &next)
             self.process(next, self.inline)
         }
     }
 
     /// Runs node `index`'s kernel on this thread, as `StepPlan.Node.compute` does: timed only
     /// when the step collects statistics or the plan's costs ask.
-    private func compute(_ index: Int, _ context: OpKernelContext) -> Result<[Value], WeftError> {
+    private func compute(_ index: Int, _ context: OpKernelContext) -> Result<Outputs, WeftError> {
         let learns = entries[index].flags.contains(.isExpensive) && plan.costs.shouldTime(index, step: step.id)
         guard learns || step.statistics != nil else { return computeUntimed(index, context) }
         return computeTimed(index, context, learns: learns)
     }
 
-    private func computeUntimed(_ index: Int, _ context: OpKernelContext) -> Result<[Value], WeftError> {
+    private func computeUntimed(_ index: Int, _ context: OpKernelContext) -> Result<Outputs, WeftError> {
         do throws(WeftError) {
-            return .success(try StepPlan.NodeTable.call(&kernels[index], context))
+            if entries[index].flags.contains(.singleOutput) { return .success(.one(try table.computeOutput(index, context))) }
+            return .success(.array(try StepPlan.NodeTable.call(&kernels[index], context)))
         } catch {
             return .failure(error)
         }
@@ -154,11 +156,11 @@ final class SimpleStepExecution: @unchecked Sendable {
     // Out of line: the clock's types are resilient, and would cost every untimed node their
     // metadata and stack space.
     @inline(never)
-    private func computeTimed(_ index: Int, _ context: OpKernelContext, learns: Bool) -> Result<[Value], WeftError> {
+    private func computeTimed(_ index: Int, _ context: OpKernelContext, learns: Bool) -> Result<Outputs, WeftError> {
         let began = ContinuousClock.now
         let result = computeUntimed(index, context)
         if learns { plan.costs.learn(index, ranFor: ContinuousClock.now - began) }
-        plan.nodes[index].record(started: began, inputs: context.inputs, result, step: step)
+        plan.nodes[index].record(started: began, inputs: context.inputs, result.map(\.values), step: step)
         return result
     }
 
@@ -206,7 +208,7 @@ final class SimpleStepExecution: @unchecked Sendable {
 
     /// Records a node's outcome, appends the nodes it made ready to `next`, and finishes the
     /// step when nothing is left to run.
-    private func complete(_ index: Int, _ result: Result<[Value], WeftError>, into next: inout [Int]) {
+    private func complete(_ index: Int, _ result: Result<Outputs, WeftError>, into next: inout [Int]) {
         let before = next.count
         switch result {
         case .success(let outputs) where outputs.count == entries[index].outputCount:
@@ -225,7 +227,7 @@ final class SimpleStepExecution: @unchecked Sendable {
     }
 
     /// Writes a node's outputs into its consumers' slots and counts them down.
-    private func deliver(_ index: Int, _ outputs: [Value], into next: inout [Int]) {
+    private func deliver(_ index: Int, _ outputs: Outputs, into next: inout [Int]) {
         if entries[index].flags.contains(.hasFetch) {
             for (output, fetch) in plan.nodes[index].fetched { fetched[fetch] = outputs[output] }
         }
@@ -310,5 +312,34 @@ extension StepPlan.Node {
             outputs: outputs,
             rendezvousKey: (kernel as? any RendezvousKernel)?.key ?? ""
         )
+    }
+}
+
+extension SimpleStepExecution {
+    /// A node's outputs: the value of a `SingleOutputKernel` as it came, or a kernel's array.
+    private enum Outputs {
+        case one(Value)
+        case array([Value])
+
+        var count: Int {
+            switch self {
+            case .one: 1
+            case .array(let values): values.count
+            }
+        }
+
+        subscript(output: Int) -> Value {
+            switch self {
+            case .one(let value): value
+            case .array(let values): values[output]
+            }
+        }
+
+        var values: [Value] {
+            switch self {
+            case .one(let value): [value]
+            case .array(let values): values
+            }
+        }
     }
 }

@@ -528,26 +528,12 @@ final class StepExecution: Sendable {
         _ loop: Frame,
         entries: [(node: Int, value: Value)]
     ) -> Result<Void, WeftError> {
-        // Kernels are called where the plan's table keeps them, and one context serves every
-        // kernel: reading a `Node` or a kernel out of the plan, or making a context, retains.
-        let (table, step, costs) = (plan.table, step, plan.costs)
+        // One context serves every kernel: making one retains.
+        let step = step
         var context = OpKernelContext(node: "", inputs: [], step: step)
+        let kernels = LoopProgram.Kernels(table: plan.table, costs: plan.costs, step: step.id)
         do throws(WeftError) {
-            let exits = try program.run(entries: entries, context: &context) { (index, context) throws(WeftError) in
-                context.node = table.names[index]
-                let entry = table.entries[index]
-                let learns = entry.flags.contains(.isExpensive) && costs.shouldTime(index, step: step.id)
-                let began = learns ? ContinuousClock.now : nil
-                let values = try table.compute(index, context)
-                if let began { costs.learn(index, ranFor: ContinuousClock.now - began) }
-                guard values.count == entry.outputCount else {
-                    throw WeftError(
-                        .internal,
-                        "kernel of '\(context.node)' returned the wrong number of outputs, expected \(entry.outputCount)"
-                    )
-                }
-                return values
-            } check: { () throws(WeftError) in
+            let exits = try program.run(entries: entries, context: &context, kernels: kernels) { () throws(WeftError) in
                 try step.cancellation.check()
                 if state.withLock({ $0.error != nil }) { throw WeftError(.cancelled, "step cancelled") }
             }

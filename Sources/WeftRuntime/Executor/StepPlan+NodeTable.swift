@@ -22,6 +22,8 @@ extension StepPlan {
             static let isExpensive = Flags(rawValue: 2)
             /// The caller fetches one of its outputs (`Node.fetched`).
             static let hasFetch = Flags(rawValue: 4)
+            /// Its kernel has one output (`SingleOutputKernel`): `computeOutput` runs it.
+            static let singleOutput = Flags(rawValue: 8)
         }
 
         /// Where a data input is read from: input slot `slot`, or feed `-1 - slot` when negative
@@ -49,6 +51,9 @@ extension StepPlan {
         let targets: UnsafeMutablePointer<Target>
         /// Per node, its kernel and its name (for `OpKernelContext`).
         let kernels: UnsafeMutablePointer<any OpKernel>
+        /// Per node, its kernel again where it is a `SingleOutputKernel` (a cast per call would
+        /// cost more than the kernel), and a kernel that fails where it is not.
+        let singleOutputKernels: UnsafeMutablePointer<any SingleOutputKernel>
         let names: UnsafeMutablePointer<String>
         private let count: Int
 
@@ -58,10 +63,24 @@ extension StepPlan {
             try Self.call(&kernels[index], context)
         }
 
+        /// Runs node `index`'s kernel, which has the `singleOutput` flag, where the table keeps it.
+        func computeOutput(_ index: Int, _ context: OpKernelContext) throws(WeftError) -> Value {
+            try Self.call(&singleOutputKernels[index], context)
+        }
+
         /// Calls `kernel` where it is kept. `inout` only for that: `compute` does not mutate, so
         /// steps that run the same node at once write nothing.
         static func call(_ kernel: inout any OpKernel, _ context: OpKernelContext) throws(WeftError) -> [Value] {
             try kernel.compute(context)
+        }
+
+        private static func call(
+            _ kernel: inout any SingleOutputKernel,
+            _ context: OpKernelContext
+        ) throws(WeftError)
+            -> Value
+        {
+            try kernel.computeOutput(context)
         }
 
         /// Lays out `nodes`, whose edges are in `edges`; `initialPending` is what each node
@@ -75,8 +94,14 @@ extension StepPlan {
                 if node.isAsync { flags.insert(.isAsync) }
                 if node.isExpensive { flags.insert(.isExpensive) }
                 if !node.fetched.isEmpty { flags.insert(.hasFetch) }
+                if node.kernel is any SingleOutputKernel { flags.insert(.singleOutput) }
                 entries.append(
-                    Entry(sourceStart: inputs.count, targetStart: node.edges.lowerBound, outputCount: node.outputCount, flags: flags)
+                    Entry(
+                        sourceStart: inputs.count,
+                        targetStart: node.edges.lowerBound,
+                        outputCount: node.outputCount,
+                        flags: flags
+                    )
                 )
                 for source in node.inputs {
                     switch source {
@@ -100,6 +125,9 @@ extension StepPlan {
             self.sources = Self.copy(inputs)
             self.targets = Self.copy(targets)
             self.kernels = Self.copy(nodes.map(\.kernel))
+            self.singleOutputKernels = Self.copy(
+                nodes.map { $0.kernel as? any SingleOutputKernel ?? NotSingleOutput() }
+            )
             self.names = Self.copy(nodes.map(\.name))
             self.count = nodes.count
         }
@@ -109,6 +137,7 @@ extension StepPlan {
             sources.deallocate()
             targets.deallocate()
             kernels.deinitialize(count: count).deallocate()
+            singleOutputKernels.deinitialize(count: count).deallocate()
             names.deinitialize(count: count).deallocate()
         }
 
@@ -119,5 +148,13 @@ extension StepPlan {
             }
             return buffer
         }
+    }
+}
+
+/// What `NodeTable` keeps for a node whose kernel is not a `SingleOutputKernel`: the executors
+/// never call it, as the node's flags say.
+private struct NotSingleOutput: SingleOutputKernel {
+    func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value {
+        throw WeftError(.internal, "the kernel of '\(context.node)' was run as a single-output kernel")
     }
 }

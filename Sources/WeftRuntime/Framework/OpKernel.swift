@@ -54,18 +54,16 @@ public protocol OpKernel: Sendable {
     func compute(_ context: OpKernelContext) throws(WeftError) -> [Value]
 }
 
-/// A kernel that finishes later, such as `_Recv` waiting for a tensor from another worker.
-/// The executor calls `computeAsync` instead of `compute` and keeps no thread blocked.
-public protocol AsyncOpKernel: OpKernel {
-    /// Starts the computation; `done` is called exactly once, on any thread.
-    func computeAsync(_ context: OpKernelContext, done: @escaping @Sendable (Result<[Value], WeftError>) -> Void)
+/// A kernel with exactly one output. An executor that knows this takes the value as it is: an
+/// output array costs an allocation, more than element-wise math on a scalar does.
+public protocol SingleOutputKernel: OpKernel {
+    /// Computes the node's one output from its inputs.
+    func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value
 }
 
-extension AsyncOpKernel {
-    /// Async kernels are never run synchronously.
-    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
-        throw WeftError(.internal, "node '\(context.node)': asynchronous kernel run synchronously")
-    }
+extension SingleOutputKernel {
+    /// The one output, in an array.
+    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] { [try computeOutput(context)] }
 }
 
 /// A kernel made from a closure, for ops whose computation needs no per-node state beyond
@@ -80,4 +78,31 @@ public struct ClosureKernel: OpKernel {
 
     /// Runs the closure.
     public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] { try body(context) }
+}
+
+/// A kernel of one output made from a closure.
+public struct SingleOutputClosureKernel: SingleOutputKernel {
+    let body: @Sendable (OpKernelContext) throws(WeftError) -> Value
+
+    /// Wraps `body` as a kernel.
+    public init(_ body: @escaping @Sendable (OpKernelContext) throws(WeftError) -> Value) {
+        self.body = body
+    }
+
+    /// Runs the closure.
+    public func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value { try body(context) }
+}
+
+/// A kernel that finishes later, such as `_Recv` waiting for a tensor from another worker.
+/// The executor calls `computeAsync` instead of `compute` and keeps no thread blocked.
+public protocol AsyncOpKernel: OpKernel {
+    /// Starts the computation; `done` is called exactly once, on any thread.
+    func computeAsync(_ context: OpKernelContext, done: @escaping @Sendable (Result<[Value], WeftError>) -> Void)
+}
+
+extension AsyncOpKernel {
+    /// Async kernels are never run synchronously.
+    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        throw WeftError(.internal, "node '\(context.node)': asynchronous kernel run synchronously")
+    }
 }

@@ -122,6 +122,32 @@ extension Float16: FloatElement {
     @inline(__always) static func cos(_ x: Float16) -> Float16 { Float16(cosf(Float(x))) }
 }
 
+/// A tensor's elements as a visitor reads or writes them inside one kernel call. A visitor
+/// that stored the `Tensor` would retain and release its buffer and shape on every call, which
+/// costs more than the arithmetic on a scalar; the kernel keeps its tensors alive while the
+/// visitor runs.
+struct ElementMemory {
+    let base: UnsafeMutableRawPointer
+    let count: Int
+
+    init(_ tensor: Tensor) {
+        base = tensor.buffer.base
+        count = tensor.elementCount
+    }
+
+    /// The elements as `T`, the type of the tensor's dtype (the visitor's dispatch chose it).
+    @inline(__always)
+    func elements<T>(_ type: T.Type) -> UnsafeBufferPointer<T> {
+        UnsafeBufferPointer(start: base.assumingMemoryBound(to: T.self), count: count)
+    }
+
+    /// The elements of an output the kernel allocated and has not handed on.
+    @inline(__always)
+    func mutableElements<T>(_ type: T.Type) -> UnsafeMutableBufferPointer<T> {
+        UnsafeMutableBufferPointer(start: base.assumingMemoryBound(to: T.self), count: count)
+    }
+}
+
 /// A computation generic over the element type, run by `DType.visit(_:)` in the variant
 /// specialised for the tensor's dtype. Families a visitor leaves out report an unsupported dtype.
 protocol ElementVisitor {

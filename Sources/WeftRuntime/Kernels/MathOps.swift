@@ -35,12 +35,7 @@ enum MathOps {
             inputCount: 2,
             outputTypes: sameTypeInputs(name, output: output),
             makeKernel: { node throws(WeftError) in
-                let declared = try node.optionalType("T")
-                return ClosureKernel { context throws(WeftError) in
-                    let a = try context.input(0)
-                    try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
-                    return [.tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))]
-                }
+                ElementwiseKernel(name: name, operation: .binary(operation), declared: try node.optionalType("T"))
             }
         )
     }
@@ -51,20 +46,7 @@ enum MathOps {
             name,
             inputCount: 2,
             outputTypes: sameTypeInputs(name, output: .bool),
-            makeKernel: { _ in
-                ClosureKernel { context throws(WeftError) in
-                    [
-                        .tensor(
-                            try operation.apply(
-                                try context.input(0),
-                                try context.input(1),
-                                op: name,
-                                node: context.node
-                            )
-                        )
-                    ]
-                }
-            }
+            makeKernel: { _ in ElementwiseKernel(name: name, operation: .binary(operation), declared: nil) }
         )
     }
 
@@ -73,7 +55,7 @@ enum MathOps {
         inputCount: 1,
         outputTypes: { _, _ in [OutputType(.bool)] },
         makeKernel: { _ in
-            ClosureKernel { context throws(WeftError) in
+            SingleOutputClosureKernel { context throws(WeftError) in
                 let x = try context.input(0)
                 guard x.dtype == .bool else { throw .unsupported(op: "LogicalNot", dtype: x.dtype, node: context.node) }
                 let out = Tensor(uninitialized: .bool, shape: x.shape)
@@ -82,7 +64,7 @@ enum MathOps {
                         for i in input.indices { output[i] = !input[i] }
                     }
                 }
-                return [.tensor(out)]
+                return .tensor(out)
             }
         }
     )
@@ -92,11 +74,7 @@ enum MathOps {
             operation.name,
             inputCount: 1,
             outputTypes: OpDefinition.outputOfInput(0),
-            makeKernel: { _ in
-                ClosureKernel { context throws(WeftError) in
-                    [.tensor(try operation.apply(try context.input(0), node: context.node))]
-                }
-            }
+            makeKernel: { _ in ElementwiseKernel(name: operation.name, operation: .unary(operation), declared: nil) }
         )
     }
 
@@ -113,12 +91,12 @@ enum MathOps {
                     "node '\(node.name)' (AddN) has attribute N=\(count) but \(node.dataInputs.count) inputs; N must be at least 1"
                 )
             }
-            return ClosureKernel { context throws(WeftError) in
+            return SingleOutputClosureKernel { context throws(WeftError) in
                 var inputs: [Tensor] = []
                 inputs.reserveCapacity(context.inputs.count)
                 for index in context.inputs.indices { inputs.append(try context.input(index)) }
-                if inputs[0].dtype == .variant { return [.tensor(try TensorListOps.sum(inputs, node: context.node))] }
-                return [.tensor(try AddN.sum(inputs, node: context.node))]
+                if inputs[0].dtype == .variant { return .tensor(try TensorListOps.sum(inputs, node: context.node)) }
+                return .tensor(try AddN.sum(inputs, node: context.node))
             }
         }
     )
@@ -139,6 +117,33 @@ enum MathOps {
             }
             if let output { return [OutputType(output)] }
             return try OpDefinition.outputOfInput(0)(node, inputs)
+        }
+    }
+}
+
+/// The kernel of an element-wise op (arithmetic, comparison, logic, unary math): a struct
+/// rather than a closure, so an executor calling it in place retains no closure context.
+struct ElementwiseKernel: SingleOutputKernel {
+    enum Operation: Sendable {
+        /// Two inputs, broadcast.
+        case binary(any BroadcastingOp)
+        case unary(UnaryOp)
+    }
+
+    /// TensorFlow's op name, for messages.
+    let name: String
+    let operation: Operation
+    /// The `T` attribute a binary op's first input must match; `nil` when the node has none.
+    let declared: DType?
+
+    func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value {
+        let a = try context.input(0)
+        switch operation {
+        case .unary(let operation):
+            return .tensor(try operation.apply(a, node: context.node))
+        case .binary(let operation):
+            try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
+            return .tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))
         }
     }
 }
@@ -208,15 +213,25 @@ enum BinaryOp: BroadcastingOp, CaseIterable {
             throw .invalidArgument(error.message, node: node)
         }
         let out = try KernelChecks.allocate(a.dtype, broadcast.shape, node: node)
-        try a.dtype.visit(Visitor(operation: self, lhs: a, rhs: b, out: out, broadcast: broadcast, op: op, node: node))
+        // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
+        let visitor = Visitor(
+            operation: self,
+            lhs: ElementMemory(a),
+            rhs: ElementMemory(b),
+            out: ElementMemory(out),
+            broadcast: broadcast,
+            op: op,
+            node: node
+        )
+        try a.dtype.visit(visitor)
         return out
     }
 
     private struct Visitor: ElementVisitor {
         let operation: BinaryOp
-        let lhs: Tensor
-        let rhs: Tensor
-        let out: Tensor
+        let lhs: ElementMemory
+        let rhs: ElementMemory
+        let out: ElementMemory
         let broadcast: Broadcast
         let op: String
         let node: String
@@ -277,25 +292,21 @@ enum BinaryOp: BroadcastingOp, CaseIterable {
 
         @inline(__always)
         private func run<T: TensorElement>(_ type: T.Type, _ body: (T, T) -> T) {
-            lhs.withElements(of: T.self) { l in
-                rhs.withElements(of: T.self) { r in
-                    out.withMutableElements(of: T.self) { o in broadcast.combine(l, r, into: o, body) }
-                }
-            }
+            broadcast.combine(lhs.elements(T.self), rhs.elements(T.self), into: out.mutableElements(T.self), body)
         }
 
         /// Integer division by zero would trap; TensorFlow reports it instead. Checking the
         /// divisors up front keeps the loop itself branch-free.
         private func checkNonzeroDivisor<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
-            guard out.elementCount > 0 else { return }
-            if rhs.withElements(of: T.self, { $0.contains(0) }) {
+            guard out.count > 0 else { return }
+            if rhs.elements(T.self).contains(0) {
                 throw .invalidArgument("Integer division by zero", node: node)
             }
         }
 
         private func checkNonnegativeExponent<T: IntegerElement>(_ type: T.Type) throws(WeftError) {
-            guard T.isSigned, out.elementCount > 0 else { return }
-            if rhs.withElements(of: T.self, { $0.contains { $0 < 0 } }) {
+            guard T.isSigned, out.count > 0 else { return }
+            if rhs.elements(T.self).contains(where: { $0 < 0 }) {
                 throw .invalidArgument("Integers to negative integer powers are not allowed", node: node)
             }
         }
@@ -366,15 +377,25 @@ enum ComparisonOp: BroadcastingOp {
             throw .invalidArgument(error.message, node: node)
         }
         let out = try KernelChecks.allocate(.bool, broadcast.shape, node: node)
-        try a.dtype.visit(Visitor(operation: self, lhs: a, rhs: b, out: out, broadcast: broadcast, op: op, node: node))
+        // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
+        let visitor = Visitor(
+            operation: self,
+            lhs: ElementMemory(a),
+            rhs: ElementMemory(b),
+            out: ElementMemory(out),
+            broadcast: broadcast,
+            op: op,
+            node: node
+        )
+        try a.dtype.visit(visitor)
         return out
     }
 
     private struct Visitor: ElementVisitor {
         let operation: ComparisonOp
-        let lhs: Tensor
-        let rhs: Tensor
-        let out: Tensor
+        let lhs: ElementMemory
+        let rhs: ElementMemory
+        let out: ElementMemory
         let broadcast: Broadcast
         let op: String
         let node: String
@@ -414,17 +435,13 @@ enum ComparisonOp: BroadcastingOp {
 
         @inline(__always)
         private func run<T: TensorElement>(_ type: T.Type, _ body: (T, T) -> Bool) {
-            lhs.withElements(of: T.self) { l in
-                rhs.withElements(of: T.self) { r in
-                    out.withMutableElements(of: Bool.self) { o in broadcast.combine(l, r, into: o, body) }
-                }
-            }
+            broadcast.combine(lhs.elements(T.self), rhs.elements(T.self), into: out.mutableElements(Bool.self), body)
         }
     }
 }
 
 /// `LogicalAnd` / `LogicalOr` on `bool` tensors with broadcasting.
-enum LogicalOp: Sendable {
+enum LogicalOp: BroadcastingOp {
     /// Both true.
     case and
     /// Either true.

@@ -34,14 +34,15 @@ enum UnaryOp: String, Sendable, CaseIterable {
     /// Computes the op on every element of `x` into a new tensor of the same dtype and shape.
     func apply(_ x: Tensor, node: String) throws(WeftError) -> Tensor {
         let out = Tensor(uninitialized: x.dtype, shape: x.shape)
-        try x.dtype.visit(Visitor(operation: self, input: x, out: out, node: node))
+        // `x` is borrowed for the call and `out` is returned: both live while the visitor runs.
+        try x.dtype.visit(Visitor(operation: self, input: ElementMemory(x), out: ElementMemory(out), node: node))
         return out
     }
 
     private struct Visitor: ElementVisitor {
         let operation: UnaryOp
-        let input: Tensor
-        let out: Tensor
+        let input: ElementMemory
+        let out: ElementMemory
         let node: String
         var op: String { operation.name }
 
@@ -115,33 +116,26 @@ enum UnaryOp: String, Sendable, CaseIterable {
             }
         }
 
-        /// Runs `body` once on the whole input and output buffers.
-        @inline(__always)
         /// Runs a bulk routine over the elements, split across cores when the tensor is large.
         /// Unlike per-element closures, a bulk routine is compiled once for the whole range, so
         /// the split costs it no inlining; it pays off for compute-bound routines (Exp, Tanh).
+        @inline(__always)
         private func mapBuffer<T: TensorElement>(
             _ type: T.Type,
             _ body: @Sendable (UnsafePointer<T>, UnsafeMutablePointer<T>, Int) -> Void
         ) {
-            input.withElements(of: T.self) { x in
-                out.withMutableElements(of: T.self) { y in
-                    guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    BulkSplit.run(count: x.count) { range in
-                        body(source + range.lowerBound, target + range.lowerBound, range.count)
-                    }
-                }
+            guard let source = input.elements(T.self).baseAddress, let target = out.mutableElements(T.self).baseAddress
+            else { return }
+            BulkSplit.run(count: input.count) { range in
+                body(source + range.lowerBound, target + range.lowerBound, range.count)
             }
         }
 
         @inline(__always)
         private func map<T: TensorElement>(_ type: T.Type, _ body: (T) -> T) {
-            input.withElements(of: T.self) { x in
-                out.withMutableElements(of: T.self) { y in
-                    guard let source = x.baseAddress, let target = y.baseAddress else { return }
-                    for i in 0..<x.count { target[i] = body(source[i]) }
-                }
-            }
+            let source = input.elements(T.self)
+            let target = out.mutableElements(T.self)
+            for i in source.indices { target[i] = body(source[i]) }
         }
     }
 }
