@@ -223,7 +223,10 @@ extension LoopProgram {
         /// Any kernel's outputs.
         func compute(_ index: Int, _ context: inout OpKernelContext) throws(WeftError) -> [Value] {
             context.node = table.names[index]
-            let values = try timed(index) { () throws(WeftError) in try table.compute(index, context) }
+            let values =
+                shouldTime(index)
+                ? try learn(index, context) { (context) throws(WeftError) in try table.compute(index, context) }
+                : try table.compute(index, context)
             guard values.count == table.entries[index].outputCount else {
                 throw WeftError(
                     .internal,
@@ -236,13 +239,9 @@ extension LoopProgram {
         /// The output of a `SingleOutputKernel`, without an array.
         func computeOutput(_ index: Int, _ context: inout OpKernelContext) throws(WeftError) -> Value {
             context.node = table.names[index]
-            return try timed(index) { () throws(WeftError) in try table.computeOutput(index, context) }
-        }
-
-        /// Runs node `index`'s kernel call `body`, timed when the costs ask.
-        @inline(__always)
-        func timed<Output>(_ index: Int, _ body: () throws(WeftError) -> Output) throws(WeftError) -> Output {
-            shouldTime(index) ? try learn(index, body) : try body()
+            // The closures take the context as an argument: capturing it would copy it.
+            guard shouldTime(index) else { return try table.computeOutput(index, context) }
+            return try learn(index, context) { (context) throws(WeftError) in try table.computeOutput(index, context) }
         }
 
         @inline(__always)
@@ -253,9 +252,13 @@ extension LoopProgram {
         /// Runs `body`, node `index`'s kernel call, and learns its time. Out of line: the
         /// clock's types are resilient, and would cost every untimed call their value witnesses.
         @inline(never)
-        private func learn<Output>(_ index: Int, _ body: () throws(WeftError) -> Output) throws(WeftError) -> Output {
+        private func learn<Output>(
+            _ index: Int,
+            _ context: OpKernelContext,
+            _ body: (OpKernelContext) throws(WeftError) -> Output
+        ) throws(WeftError) -> Output {
             let began = ContinuousClock.now
-            let output = try body()
+            let output = try body(context)
             costs.learn(index, ranFor: ContinuousClock.now - began)
             return output
         }
