@@ -116,7 +116,11 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// The node to run next, and `ready` emptied: a lone ready node this thread may run (a
     /// chain's next link) skips the queue, which would hand it back at once; otherwise the
     /// queue's top, once `ready` is queued.
-    private func takeNext(_ ready: inout [Int], from queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) -> Int? {
+    private func takeNext(
+        _ ready: inout [Int],
+        from queue: inout InlineQueue<Int>,
+        _ policy: StepPlan.InlineKernels
+    ) -> Int? {
         defer { ready.empty() }
         if ready.count == 1, !isExpensive(ready[0], policy) { return ready[0] }
         enqueue(ready, into: &queue, policy)
@@ -146,7 +150,9 @@ final class SimpleStepExecution: @unchecked Sendable {
 
     private func computeUntimed(_ index: Int, _ context: OpKernelContext) -> Result<Outputs, WeftError> {
         do throws(WeftError) {
-            if entries[index].flags.contains(.singleOutput) { return .success(.one(try table.computeOutput(index, context))) }
+            if entries[index].flags.contains(.singleOutput) {
+                return .success(.one(try table.computeOutput(index, context)))
+            }
             return .success(.array(try StepPlan.NodeTable.call(&kernels[index], context)))
         } catch {
             return .failure(error)
@@ -208,14 +214,19 @@ final class SimpleStepExecution: @unchecked Sendable {
 
     /// Records a node's outcome, appends the nodes it made ready to `next`, and finishes the
     /// step when nothing is left to run.
-    private func complete(_ index: Int, _ result: Result<Outputs, WeftError>, into next: inout [Int]) {
+    private func complete(_ index: Int, _ result: consuming Result<Outputs, WeftError>, into next: inout [Int]) {
         let before = next.count
-        switch result {
+        switch consume result {
         case .success(let outputs) where outputs.count == entries[index].outputCount:
             if !failed.load(ordering: .relaxed) { deliver(index, outputs, into: &next) }
         case .success:
             let node = plan.nodes[index]
-            fail(WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"))
+            fail(
+                WeftError(
+                    .internal,
+                    "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
+                )
+            )
         case .failure(let error):
             fail(error)
         }
@@ -227,13 +238,15 @@ final class SimpleStepExecution: @unchecked Sendable {
     }
 
     /// Writes a node's outputs into its consumers' slots and counts them down.
-    private func deliver(_ index: Int, _ outputs: Outputs, into next: inout [Int]) {
+    private func deliver(_ index: Int, _ outputs: consuming Outputs, into next: inout [Int]) {
         if entries[index].flags.contains(.hasFetch) {
             for (output, fetch) in plan.nodes[index].fetched { fetched[fetch] = outputs[output] }
         }
         for position in entries[index].targetStart..<entries[index + 1].targetStart {
             let target = targets[position]
-            if target.slot >= 0 { slots[target.slot] = outputs[target.output] }
+            if target.slot >= 0 {
+                slots[target.slot] = target.takesOutput ? outputs.take(target.output) : outputs[target.output]
+            }
             // Only this edge counts down a node that waits for nothing else: it is ready now.
             if target.isOnlyInput
                 || pending[target.consumer].subtract(1, ordering: .acquiringAndReleasing).newValue == 0
@@ -302,7 +315,12 @@ extension StepPlan.Node {
     }
 
     /// Times a node that ran, when the step collects statistics (`started` is set only then).
-    func record(started: ContinuousClock.Instant?, inputs: [Value], _ result: Result<[Value], WeftError>, step: StepContext) {
+    func record(
+        started: ContinuousClock.Instant?,
+        inputs: [Value],
+        _ result: Result<[Value], WeftError>,
+        step: StepContext
+    ) {
         guard let started, let collector = step.statistics, case .success(let outputs) = result else { return }
         collector.record(
             node: name,
@@ -332,6 +350,19 @@ extension SimpleStepExecution {
             switch self {
             case .one(let value): value
             case .array(let values): values[output]
+            }
+        }
+
+        /// Output `output` for its last reader: a single value moves out, saving a retain and
+        /// a release; an array's element is copied.
+        mutating func take(_ output: Int) -> Value {
+            switch consume self {
+            case .one(let value):
+                self = .array([])
+                return value
+            case .array(let values):
+                self = .array(values)
+                return values[output]
             }
         }
 

@@ -41,6 +41,9 @@ extension StepPlan {
             /// The consumer waits for nothing but this edge: it is ready without counting down.
             /// (Counted in the root frame: only the executor of plans without frames reads this.)
             let isOnlyInput: Bool
+            /// The last data edge of its output among the node's edges: the value moves into
+            /// this consumer's slot rather than being copied.
+            let takesOutput: Bool
         }
 
         /// One entry per node, and one more that ends the last node's ranges.
@@ -113,12 +116,20 @@ extension StepPlan {
             entries.append(Entry(sourceStart: inputs.count, targetStart: edges.count, outputCount: 0, flags: []))
             var edgesIn = [Int](repeating: 0, count: nodes.count)
             for edge in edges { edgesIn[edge.consumer] += 1 }
-            let targets = edges.map { edge in
+            var lastRead = Set<Int>()
+            for node in nodes {
+                var outputsSeen = Set<Int>()
+                for position in node.edges.reversed() where edges[position].input >= 0 {
+                    if outputsSeen.insert(edges[position].output).inserted { lastRead.insert(position) }
+                }
+            }
+            let targets = edges.enumerated().map { position, edge in
                 Target(
                     consumer: edge.consumer,
                     output: edge.output,
                     slot: edge.input >= 0 ? edge.slot : -1,
-                    isOnlyInput: edgesIn[edge.consumer] == 1 && initialPending[edge.consumer] == 1
+                    isOnlyInput: edgesIn[edge.consumer] == 1 && initialPending[edge.consumer] == 1,
+                    takesOutput: lastRead.contains(position)
                 )
             }
             self.entries = Self.copy(entries)
