@@ -251,6 +251,25 @@ enum KernelChecks {
         )
     }
 
+    /// The broadcast of a binary op's inputs `a` and `b`, which must share a dtype, and its
+    /// output of `dtype`, allocated.
+    static func broadcastResult(
+        _ a: Tensor,
+        _ b: Tensor,
+        _ dtype: DType,
+        op: String,
+        node: String
+    ) throws(WeftError) -> (Broadcast, Tensor) {
+        try sameDType(a, b, op: op, node: node)
+        let broadcast: Broadcast
+        do {
+            broadcast = try Broadcast(a.shape, b.shape)
+        } catch {
+            throw .invalidArgument(error.message, node: node)
+        }
+        return (broadcast, try allocate(dtype, broadcast.shape, node: node))
+    }
+
     /// Allocates a kernel's output. Shapes computed from input values (`Fill`, `Tile`, a
     /// broadcast, a product) can ask for more than the process's memory budget (`TensorMemory`)
     /// allows, or overflow `Int`; that is TensorFlow's `resourceExhausted` ("OOM when

@@ -205,25 +205,12 @@ enum BinaryOp: BroadcastingOp, CaseIterable {
 
     /// Computes `a ∘ b`, naming `op` in errors.
     func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
-        try KernelChecks.sameDType(a, b, op: op, node: node)
-        let broadcast: Broadcast
-        do {
-            broadcast = try Broadcast(a.shape, b.shape)
-        } catch {
-            throw .invalidArgument(error.message, node: node)
-        }
-        let out = try KernelChecks.allocate(a.dtype, broadcast.shape, node: node)
+        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, a.dtype, op: op, node: node)
         // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
-        let visitor = Visitor(
-            operation: self,
-            lhs: ElementMemory(a),
-            rhs: ElementMemory(b),
-            out: ElementMemory(out),
-            broadcast: broadcast,
-            op: op,
-            node: node
+        let (lhs, rhs, result) = (ElementMemory(a), ElementMemory(b), ElementMemory(out))
+        try a.dtype.visit(
+            Visitor(operation: self, lhs: lhs, rhs: rhs, out: result, broadcast: broadcast, op: op, node: node)
         )
-        try a.dtype.visit(visitor)
         return out
     }
 
@@ -369,25 +356,12 @@ enum ComparisonOp: BroadcastingOp {
 
     /// Compares `a` with `b` into a new `bool` tensor.
     func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
-        try KernelChecks.sameDType(a, b, op: op, node: node)
-        let broadcast: Broadcast
-        do {
-            broadcast = try Broadcast(a.shape, b.shape)
-        } catch {
-            throw .invalidArgument(error.message, node: node)
-        }
-        let out = try KernelChecks.allocate(.bool, broadcast.shape, node: node)
+        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, .bool, op: op, node: node)
         // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
-        let visitor = Visitor(
-            operation: self,
-            lhs: ElementMemory(a),
-            rhs: ElementMemory(b),
-            out: ElementMemory(out),
-            broadcast: broadcast,
-            op: op,
-            node: node
+        let (lhs, rhs, result) = (ElementMemory(a), ElementMemory(b), ElementMemory(out))
+        try a.dtype.visit(
+            Visitor(operation: self, lhs: lhs, rhs: rhs, out: result, broadcast: broadcast, op: op, node: node)
         )
-        try a.dtype.visit(visitor)
         return out
     }
 
