@@ -225,7 +225,7 @@ extension LoopProgram {
             context.node = table.names[index]
             let values =
                 shouldTime(index)
-                ? try learn(index, context) { (context) throws(WeftError) in try table.compute(index, context) }
+                ? try learn(index, &context) { (context) throws(WeftError) in try table.compute(index, context) }
                 : try table.compute(index, context)
             guard values.count == table.entries[index].outputCount else {
                 throw WeftError(
@@ -240,8 +240,9 @@ extension LoopProgram {
         func computeOutput(_ index: Int, _ context: inout OpKernelContext) throws(WeftError) -> Value {
             context.node = table.names[index]
             // The closures take the context as an argument: capturing it would copy it.
-            guard shouldTime(index) else { return try table.computeOutput(index, context) }
-            return try learn(index, context) { (context) throws(WeftError) in try table.computeOutput(index, context) }
+            guard shouldTime(index) else { return try table.computeOutput(index, &context) }
+            return try learn(index, &context) { (context) throws(WeftError) in try table.computeOutput(index, &context)
+            }
         }
 
         @inline(__always)
@@ -254,11 +255,11 @@ extension LoopProgram {
         @inline(never)
         private func learn<Output>(
             _ index: Int,
-            _ context: OpKernelContext,
-            _ body: (OpKernelContext) throws(WeftError) -> Output
+            _ context: inout OpKernelContext,
+            _ body: (inout OpKernelContext) throws(WeftError) -> Output
         ) throws(WeftError) -> Output {
             let began = ContinuousClock.now
-            let output = try body(context)
+            let output = try body(&context)
             costs.learn(index, ranFor: ContinuousClock.now - began)
             return output
         }

@@ -107,7 +107,7 @@ final class SimpleStepExecution: @unchecked Sendable {
             context.inputs = []  // the kernel's own now
             return
         }
-        let result = compute(index, context)
+        let result = compute(index, &context)
         // The inputs go now, as they would with the node's own array.
         context.inputs.empty()
         complete(index, result, into: &next)
@@ -142,16 +142,16 @@ final class SimpleStepExecution: @unchecked Sendable {
 
     /// Runs node `index`'s kernel on this thread, as `StepPlan.Node.compute` does: timed only
     /// when the step collects statistics or the plan's costs ask.
-    private func compute(_ index: Int, _ context: OpKernelContext) -> Result<Outputs, WeftError> {
+    private func compute(_ index: Int, _ context: inout OpKernelContext) -> Result<Outputs, WeftError> {
         let learns = entries[index].flags.contains(.isExpensive) && plan.costs.shouldTime(index, step: step.id)
-        guard learns || step.statistics != nil else { return computeUntimed(index, context) }
-        return computeTimed(index, context, learns: learns)
+        guard learns || step.statistics != nil else { return computeUntimed(index, &context) }
+        return computeTimed(index, &context, learns: learns)
     }
 
-    private func computeUntimed(_ index: Int, _ context: OpKernelContext) -> Result<Outputs, WeftError> {
+    private func computeUntimed(_ index: Int, _ context: inout OpKernelContext) -> Result<Outputs, WeftError> {
         do throws(WeftError) {
             if entries[index].flags.contains(.singleOutput) {
-                return .success(.one(try table.computeOutput(index, context)))
+                return .success(.one(try table.computeOutput(index, &context)))
             }
             return .success(.array(try StepPlan.NodeTable.call(&kernels[index], context)))
         } catch {
@@ -162,11 +162,17 @@ final class SimpleStepExecution: @unchecked Sendable {
     // Out of line: the clock's types are resilient, and would cost every untimed node their
     // metadata and stack space.
     @inline(never)
-    private func computeTimed(_ index: Int, _ context: OpKernelContext, learns: Bool) -> Result<Outputs, WeftError> {
+    private func computeTimed(
+        _ index: Int,
+        _ context: inout OpKernelContext,
+        learns: Bool
+    ) -> Result<Outputs, WeftError> {
+        // Kept for the record: the kernel may take its inputs out of the context.
+        let inputs = context.inputs
         let began = ContinuousClock.now
-        let result = computeUntimed(index, context)
+        let result = computeUntimed(index, &context)
         if learns { plan.costs.learn(index, ranFor: ContinuousClock.now - began) }
-        plan.nodes[index].record(started: began, inputs: context.inputs, result.map(\.values), step: step)
+        plan.nodes[index].record(started: began, inputs: inputs, result.map(\.values), step: step)
         return result
     }
 

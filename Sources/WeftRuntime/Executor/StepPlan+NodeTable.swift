@@ -67,8 +67,8 @@ extension StepPlan {
         }
 
         /// Runs node `index`'s kernel, which has the `singleOutput` flag, where the table keeps it.
-        func computeOutput(_ index: Int, _ context: OpKernelContext) throws(WeftError) -> Value {
-            try Self.call(&singleOutputKernels[index], context)
+        func computeOutput(_ index: Int, _ context: inout OpKernelContext) throws(WeftError) -> Value {
+            try Self.call(&singleOutputKernels[index], &context)
         }
 
         /// Calls `kernel` where it is kept. `inout` only for that: `compute` does not mutate, so
@@ -79,11 +79,11 @@ extension StepPlan {
 
         private static func call(
             _ kernel: inout any SingleOutputKernel,
-            _ context: OpKernelContext
+            _ context: inout OpKernelContext
         ) throws(WeftError)
             -> Value
         {
-            try kernel.computeOutput(context)
+            try kernel.computeOutput(&context)
         }
 
         /// Lays out `nodes`, whose edges are in `edges`; `initialPending` is what each node
@@ -165,7 +165,7 @@ extension StepPlan {
 /// What `NodeTable` keeps for a node whose kernel is not a `SingleOutputKernel`: the executors
 /// never call it, as the node's flags say.
 private struct NotSingleOutput: SingleOutputKernel {
-    func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value {
+    func computeOutput(_ context: inout OpKernelContext) throws(WeftError) -> Value {
         throw WeftError(.internal, "the kernel of '\(context.node)' was run as a single-output kernel")
     }
 }

@@ -39,6 +39,17 @@ public struct OpKernelContext: Sendable {
         try inputs[index].read()
     }
 
+    /// Removes the last data input and returns it as a tensor, reading a referenced variable
+    /// now. The kernel then holds the value: when nothing else does
+    /// (`Tensor.isWritableInPlace`), it may write its output into the tensor's buffer, as
+    /// TensorFlow's kernels forward an input's buffer.
+    mutating func popInput() throws(WeftError) -> Tensor {
+        guard let value = inputs.popLast() else {
+            throw WeftError(.internal, "node '\(node)': a kernel took more inputs than it has")
+        }
+        return try value.read()
+    }
+
     /// Input `index` as a variable reference; for ops like `Assign` that update it.
     public func variable(_ index: Int) throws(WeftError) -> VariableResource {
         guard case .ref(let variable) = inputs[index] else {
@@ -57,13 +68,18 @@ public protocol OpKernel: Sendable {
 /// A kernel with exactly one output. An executor that knows this takes the value as it is: an
 /// output array costs an allocation, more than element-wise math on a scalar does.
 public protocol SingleOutputKernel: OpKernel {
-    /// Computes the node's one output from its inputs.
-    func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value
+    /// Computes the node's one output from its inputs. The kernel may take the inputs out of
+    /// `context` (`popInput()`), leaving fewer.
+    func computeOutput(_ context: inout OpKernelContext) throws(WeftError) -> Value
 }
 
 extension SingleOutputKernel {
     /// The one output, in an array.
-    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] { [try computeOutput(context)] }
+    public func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        // The copy shares its inputs with the caller's: nothing taken from it is held only here.
+        var context = context
+        return [try computeOutput(&context)]
+    }
 }
 
 /// A kernel made from a closure, for ops whose computation needs no per-node state beyond
@@ -90,7 +106,7 @@ public struct SingleOutputClosureKernel: SingleOutputKernel {
     }
 
     /// Runs the closure.
-    public func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value { try body(context) }
+    public func computeOutput(_ context: inout OpKernelContext) throws(WeftError) -> Value { try body(context) }
 }
 
 /// A kernel that finishes later, such as `_Recv` waiting for a tensor from another worker.

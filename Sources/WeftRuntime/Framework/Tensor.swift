@@ -8,13 +8,16 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// The shape.
     public let shape: TensorShape
     /// The bytes; `shape.elementCount * dtype.byteSize` of them are the elements.
-    public let buffer: TensorBuffer
+    public private(set) var buffer: TensorBuffer
 
     /// Wraps an existing buffer. The buffer must hold at least the shape's bytes (or, for an
     /// object dtype, its elements): callers check sizes that come from outside first.
     public init(dtype: DType, shape: TensorShape, buffer: TensorBuffer) {
         precondition(buffer.byteCount >= shape.elementCount * dtype.byteSize, "buffer too small for tensor")
-        precondition(!dtype.isObject || buffer.objects?.count == shape.elementCount, "object tensor without its elements")
+        precondition(
+            !dtype.isObject || buffer.objects?.count == shape.elementCount,
+            "object tensor without its elements"
+        )
         self.dtype = dtype
         self.shape = shape
         self.buffer = buffer
@@ -116,6 +119,13 @@ public struct Tensor: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether code that owns this tensor may write a new result into its buffer: nothing else
+    /// holds the buffer (a variable, a feed, a constant or another consumer would), and the
+    /// buffer is plain memory this process allocated rather than adopted (a received frame).
+    package mutating func isWritableInPlace() -> Bool {
+        buffer.isOwnAllocation && isKnownUniquelyReferenced(&buffer)
+    }
+
     /// The number of elements.
     public var elementCount: Int { shape.elementCount }
     /// The number of payload bytes.
@@ -204,7 +214,9 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// (the quantized types).
     private func integers<T: FixedWidthInteger>(_ type: T.Type) -> [Double] {
         let raw = UnsafeRawBufferPointer(start: buffer.base, count: byteCount)
-        return (0..<elementCount).map { Double(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+        return (0..<elementCount).map {
+            Double(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self))
+        }
     }
 
     /// NumPy-like text: `13`, `[1.0, 2.0]`, `[[1, 2], [3, 4]]`, `["a", "b"]`.

@@ -58,7 +58,12 @@ public final class TensorBuffer: @unchecked Sendable {
 
     /// Holds the elements of an object tensor of `shape`, or throws `resourceExhausted` when
     /// their storage would pass this process's memory budget; `node` names the node in the error.
-    convenience init(budgetedObjects objects: ObjectElements, shape: TensorShape, dtype: DType, node: String?)
+    convenience init(
+        budgetedObjects objects: ObjectElements,
+        shape: TensorShape,
+        dtype: DType,
+        node: String?
+    )
         throws(WeftError)
     {
         let bytes = objects.storageBytes
@@ -89,6 +94,9 @@ public final class TensorBuffer: @unchecked Sendable {
         self.release = release
         TensorMemory.record(count)
     }
+
+    /// Whether the bytes are plain memory this buffer allocated: not adopted, not objects.
+    var isOwnAllocation: Bool { release == nil && objects == nil }
 
     /// Up to this size a buffer is 16-byte aligned: malloc's fast path serves it, where a larger
     /// alignment goes through a slower one, and no kernel loads vectors wider than 16 bytes
@@ -181,7 +189,13 @@ public struct ResourceHandle: Sendable, Hashable {
     public var shape: PartialShape?
 
     /// Makes a handle.
-    public init(container: String = "", name: String = "", device: String = "", dtype: DType? = nil, shape: PartialShape? = nil) {
+    public init(
+        container: String = "",
+        name: String = "",
+        device: String = "",
+        dtype: DType? = nil,
+        shape: PartialShape? = nil
+    ) {
         self.container = container
         self.name = name
         self.device = device

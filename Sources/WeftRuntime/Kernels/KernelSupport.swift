@@ -252,11 +252,14 @@ enum KernelChecks {
     }
 
     /// The broadcast of a binary op's inputs `a` and `b`, which must share a dtype, and its
-    /// output of `dtype`, allocated.
+    /// output of `dtype`: an operand in `reusable` with that dtype and the broadcast shape, or
+    /// a new tensor. (Each output element is written after the operands' elements at its
+    /// position are read, so an operand can be the output.)
     static func broadcastResult(
         _ a: Tensor,
         _ b: Tensor,
         _ dtype: DType,
+        _ reusable: ReusableOperands,
         op: String,
         node: String
     ) throws(WeftError) -> (Broadcast, Tensor) {
@@ -267,6 +270,8 @@ enum KernelChecks {
         } catch {
             throw .invalidArgument(error.message, node: node)
         }
+        if reusable.contains(.lhs), a.dtype == dtype, a.shape == broadcast.shape { return (broadcast, a) }
+        if reusable.contains(.rhs), b.dtype == dtype, b.shape == broadcast.shape { return (broadcast, b) }
         return (broadcast, try allocate(dtype, broadcast.shape, node: node))
     }
 

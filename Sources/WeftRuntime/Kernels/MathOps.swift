@@ -136,30 +136,64 @@ struct ElementwiseKernel: SingleOutputKernel {
     /// The `T` attribute a binary op's first input must match; `nil` when the node has none.
     let declared: DType?
 
-    func computeOutput(_ context: OpKernelContext) throws(WeftError) -> Value {
-        let a = try context.input(0)
+    /// Takes the inputs out of `context`, so the result can go into the buffer of one that
+    /// nothing else holds (a chain's intermediate value) instead of a new one.
+    func computeOutput(_ context: inout OpKernelContext) throws(WeftError) -> Value {
         switch operation {
         case .unary(let operation):
-            return .tensor(try operation.apply(a, node: context.node))
+            var x = try context.popInput()
+            return .tensor(try operation.apply(x, node: context.node, reusingInput: x.isWritableInPlace()))
         case .binary(let operation):
+            // Input 1 is read after input 0's dtype is checked, as the inputs' order has it.
+            guard context.inputs.count == 2, let second = context.inputs.popLast() else {
+                throw .invalidArgument("\(name) takes 2 inputs, not \(context.inputs.count)", node: context.node)
+            }
+            var a = try context.popInput()
             try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
-            return .tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))
+            var b = try second.read()
+            var reusable: ReusableOperands = []
+            if a.isWritableInPlace() { reusable.insert(.lhs) }
+            if b.isWritableInPlace() { reusable.insert(.rhs) }
+            return .tensor(try operation.apply(a, b, op: name, node: context.node, reusable: reusable))
         }
     }
 }
 
 // MARK: - Binary arithmetic
 
+/// An element-wise op on two tensors that broadcast against each other.
+protocol BroadcastingOp: Sendable {
+    /// `a` op `b`, broadcast; `op` and `node` name the node in errors. The result goes into
+    /// the buffer of an operand in `reusable` (one the caller holds alone) when it has the
+    /// result's dtype and shape, or else into a new tensor.
+    func apply(
+        _ a: Tensor,
+        _ b: Tensor,
+        op: String,
+        node: String,
+        reusable: ReusableOperands
+    ) throws(WeftError)
+        -> Tensor
+}
+
+extension BroadcastingOp {
+    /// `a` op `b`, broadcast, into a new tensor.
+    func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
+        try apply(a, b, op: op, node: node, reusable: [])
+    }
+}
+
+/// The operands of a binary op whose buffers its result may take.
+struct ReusableOperands: OptionSet {
+    let rawValue: UInt8
+    static let lhs = ReusableOperands(rawValue: 1)
+    static let rhs = ReusableOperands(rawValue: 2)
+}
+
 /// An element-wise arithmetic op on two tensors of one dtype, with NumPy broadcasting.
 ///
 /// Integer ops wrap on overflow like TensorFlow's C++ kernels (never trapping), and integer
 /// division or modulus by zero is an `invalidArgument`.
-/// An element-wise op on two tensors that broadcast against each other.
-protocol BroadcastingOp: Sendable {
-    /// `a` op `b`, broadcast; `op` and `node` name the node in errors.
-    func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor
-}
-
 enum BinaryOp: BroadcastingOp, CaseIterable {
     /// `x + y`.
     case add
@@ -204,8 +238,16 @@ enum BinaryOp: BroadcastingOp, CaseIterable {
     }
 
     /// Computes `a ∘ b`, naming `op` in errors.
-    func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
-        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, a.dtype, op: op, node: node)
+    func apply(
+        _ a: Tensor,
+        _ b: Tensor,
+        op: String,
+        node: String,
+        reusable: ReusableOperands
+    ) throws(WeftError)
+        -> Tensor
+    {
+        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, a.dtype, reusable, op: op, node: node)
         // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
         let (lhs, rhs, result) = (ElementMemory(a), ElementMemory(b), ElementMemory(out))
         try a.dtype.visit(
@@ -354,9 +396,17 @@ enum ComparisonOp: BroadcastingOp {
     /// `x != y` (also for `bool`).
     case notEqual
 
-    /// Compares `a` with `b` into a new `bool` tensor.
-    func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
-        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, .bool, op: op, node: node)
+    /// Compares `a` with `b` into a `bool` tensor.
+    func apply(
+        _ a: Tensor,
+        _ b: Tensor,
+        op: String,
+        node: String,
+        reusable: ReusableOperands
+    ) throws(WeftError)
+        -> Tensor
+    {
+        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, .bool, reusable, op: op, node: node)
         // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
         let (lhs, rhs, result) = (ElementMemory(a), ElementMemory(b), ElementMemory(out))
         try a.dtype.visit(
@@ -421,17 +471,19 @@ enum LogicalOp: BroadcastingOp {
     /// Either true.
     case or
 
-    /// Combines `a` and `b` into a new `bool` tensor.
-    func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
+    /// Combines `a` and `b` into a `bool` tensor.
+    func apply(
+        _ a: Tensor,
+        _ b: Tensor,
+        op: String,
+        node: String,
+        reusable: ReusableOperands
+    ) throws(WeftError)
+        -> Tensor
+    {
         try KernelChecks.sameDType(a, b, op: op, node: node)
         guard a.dtype == .bool else { throw .unsupported(op: op, dtype: a.dtype, node: node) }
-        let broadcast: Broadcast
-        do {
-            broadcast = try Broadcast(a.shape, b.shape)
-        } catch {
-            throw .invalidArgument(error.message, node: node)
-        }
-        let out = try KernelChecks.allocate(.bool, broadcast.shape, node: node)
+        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, .bool, reusable, op: op, node: node)
         a.withElements(of: Bool.self) { l in
             b.withElements(of: Bool.self) { r in
                 out.withMutableElements(of: Bool.self) { o in
