@@ -15,6 +15,15 @@ public enum Value: Sendable {
         case .ref(let variable): try variable.read()
         }
     }
+
+    /// The tensor moved out of this value (reading a referenced variable now): unlike `read()`,
+    /// it retains nothing.
+    consuming func take() throws(WeftError) -> Tensor {
+        switch consume self {
+        case .tensor(let tensor): tensor
+        case .ref(let variable): try variable.read()
+        }
+    }
 }
 
 /// The inputs of one kernel invocation and the step it belongs to.
@@ -47,7 +56,7 @@ public struct OpKernelContext: Sendable {
         guard let value = inputs.popLast() else {
             throw WeftError(.internal, "node '\(node)': a kernel took more inputs than it has")
         }
-        return try value.read()
+        return try value.take()
     }
 
     /// Input `index` as a variable reference; for ops like `Assign` that update it.

@@ -150,7 +150,7 @@ struct ElementwiseKernel: SingleOutputKernel {
             }
             var a = try context.popInput()
             try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
-            var b = try second.read()
+            var b = try second.take()
             var reusable: ReusableOperands = []
             if a.isWritableInPlace() { reusable.insert(.lhs) }
             if b.isWritableInPlace() { reusable.insert(.rhs) }
