@@ -157,6 +157,19 @@ struct ElementwiseKernel: SingleOutputKernel {
             return .tensor(try operation.apply(a, b, op: name, node: context.node, reusable: reusable))
         }
     }
+
+    /// For an executor that keeps the inputs (its context is shared): taking them out would
+    /// copy the inputs array, so this reads them and allocates the result.
+    func compute(_ context: OpKernelContext) throws(WeftError) -> [Value] {
+        let a = try context.input(0)
+        switch operation {
+        case .unary(let operation):
+            return [.tensor(try operation.apply(a, node: context.node))]
+        case .binary(let operation):
+            try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
+            return [.tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))]
+        }
+    }
 }
 
 // MARK: - Binary arithmetic
