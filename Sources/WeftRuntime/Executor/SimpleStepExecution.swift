@@ -167,8 +167,9 @@ final class SimpleStepExecution: @unchecked Sendable {
         _ context: inout OpKernelContext,
         learns: Bool
     ) -> Result<Outputs, WeftError> {
-        // Kept for the record: the kernel may take its inputs out of the context.
-        let inputs = context.inputs
+        // Kept for the step's statistics, when it collects them: the kernel may take its inputs
+        // out of the context (and cannot write into one that a copy holds).
+        let inputs = step.statistics == nil ? [] : context.inputs
         let began = ContinuousClock.now
         let result = computeUntimed(index, &context)
         if learns { plan.costs.learn(index, ranFor: ContinuousClock.now - began) }
