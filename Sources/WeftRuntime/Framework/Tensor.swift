@@ -1,7 +1,8 @@
 /// A value computed by a session: a dtype, a shape and the elements in row-major order.
 ///
 /// Tensors are immutable values. Copying a `Tensor` shares its buffer; kernels write only into
-/// buffers they allocate, so sharing is safe across threads and processes' send paths.
+/// buffers they allocate, or into an input's buffer that nothing else holds
+/// (`isWritableInPlace()`), so sharing is safe across threads and processes' send paths.
 public struct Tensor: Sendable, CustomStringConvertible {
     /// The element type.
     public let dtype: DType
