@@ -71,6 +71,43 @@ import WeftTestKit
         #expect(error?.message.contains("'bump' (AssignAddVariableOp)") == true, "\(error?.message ?? "")")
     }
 
+    /// `call` calls `product` (of `ifGraph`) on `x, x, v`.
+    static func callGraph(stateful: Bool) throws -> Graph {
+        var graphDef = try Self.ifGraph(stateful: stateful).graphDef
+        graphDef.node.removeAll { $0.name == "if" }
+        graphDef.node.append(
+            .with {
+                $0.name = "call"
+                $0.op = "StatefulPartitionedCall"
+                $0.input = ["x", "x", "v"]
+                $0.attr["Tin"] = .with { $0.list.type = [.dtFloat, .dtFloat, .dtResource] }
+                $0.attr["Tout"] = .with { $0.list.type = [.dtFloat] }
+                $0.attr["f"] = .with { $0.func.name = "product" }
+            }
+        )
+        return try Graph(graphDef: graphDef)
+    }
+
+    @Test func aCall_isDifferentiatedThroughItsFunction() throws {
+        let graph = try Self.callGraph(stateful: false)
+        let x = try graph.tensor(named: "x:0")
+        let gradient = try #require(try graph.gradients(of: try graph.tensor(named: "call:0"), with: x))
+        let session = Session(graph: graph)
+        defer { session.close() }
+        let result = try session.run(gradient, feeding: [x: Tensor(Float(1.5))])
+        #expect(try result.scalar(as: Float.self) == 3)
+    }
+
+    @Test func aCallThatWrites_cannotBeDifferentiated() throws {
+        let graph = try Self.callGraph(stateful: true)
+        let x = try graph.tensor(named: "x:0")
+        let error = #expect(throws: WeftError.self) {
+            try graph.gradients(of: try graph.tensor(named: "call:0"), with: x)
+        }
+        #expect(error?.code == .unimplemented)
+        #expect(error?.message.contains("'bump' (AssignAddVariableOp)") == true, "\(error?.message ?? "")")
+    }
+
     @Test func tenThousandIterationsOfAFunctionalWhile_giveTheFixedPointsDerivative() throws {
         let (graph, v, x) = try GradientTests.whileLoop("v2")
         try GradientTests.expectFixedPointDerivative(graph, v: v, x: x)

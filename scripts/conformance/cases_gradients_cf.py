@@ -177,6 +177,12 @@ def cases():
             rnn_feeds(6),
         )
         _case(
+            "gradients_cf_while_rnn_resource",
+            "the tanh RNN of gradients_cf_while_rnn with resource variables, read by ReadVariableOps inside the v1 loop's body",
+            rnn_build(7, resource=True),
+            rnn_feeds(8),
+        )
+        _case(
             "gradients_cf_while_data_dependent",
             "a loop whose trip count depends on the data (grow x by a factor until its sum passes 10), with a cond in the body",
             data_dependent_build,

@@ -3,7 +3,7 @@ import WeftRuntime
 
 // Gradients of TensorFlow 2.x's functional control flow: `If`/`StatelessIf` and
 // `While`/`StatelessWhile`, whose branches, condition and body are functions of the graph's
-// library.
+// library, and of the calls of such functions (`PartitionedCall`, `StatefulPartitionedCall`).
 //
 // TensorFlow rewrites the forward op to output the intermediate values its gradient needs.
 // Weft leaves the forward op as it is: the gradient builds the op again as TensorFlow 1.x
@@ -16,6 +16,25 @@ extension GradientRegistry {
     func registerFunctionalControlFlowGradients() {
         for op in ["If", "StatelessIf"] { register(op, Self.ifGradient) }
         for op in ["While", "StatelessWhile"] { register(op, Self.whileGradient) }
+        for op in ["PartitionedCall", "StatefulPartitionedCall"] { register(op, Self.callGradient) }
+    }
+
+    /// A call of a function (a `tf.function` called in a graph): the function built again as
+    /// ops on the call's inputs, and differentiated.
+    @Sendable private static func callGradient(_ context: GradientContext) throws(WeftError) -> [Gradient?] {
+        let arguments = context.inputs
+        let function = try InlinedFunction(
+            named: functionName("f", of: context),
+            in: context.graph,
+            inputTypes: arguments.map(\.dtype),
+            caller: context.operation.name
+        )
+        let copies = try function.build(
+            in: context.graph,
+            arguments: arguments,
+            reads: hoistedReads([function], arguments)
+        )
+        return try differentiate(copies, against: arguments, context)
     }
 
     /// An `If`: input 0 is the predicate, the rest are the branches' arguments.

@@ -151,7 +151,7 @@ struct InlinedFunction {
                 for function in called {
                     let inner = try FunctionBody(
                         try library.definition(named: function),
-                        inputTypes: try callTypes(node, function, library)
+                        inputTypes: try Self.callTypes(node, function, library)
                     )
                     try InlinedFunction(name: function, body: inner, node: node)
                         .checkRecomputable(graph, library: library, caller: caller, depth: depth + 1)
@@ -177,7 +177,7 @@ struct InlinedFunction {
     }
 
     /// The argument types of `function` as `node` calls it.
-    private func callTypes(
+    private static func callTypes(
         _ node: Tensorflow_NodeDef,
         _ function: String,
         _ library: FunctionLibrary
@@ -190,9 +190,35 @@ struct InlinedFunction {
         }
     }
 
+    /// Whether `node` calls functions of the library, all of which may run again (see
+    /// `checkRecomputable`); throws `unimplemented` for one that may not. A v1 loop's body may
+    /// hold such a call although the op is stateful.
+    static func callsOnlyRecomputable(
+        _ node: Tensorflow_NodeDef,
+        in graph: Graph,
+        caller: String
+    ) throws(WeftError)
+        -> Bool
+    {
+        guard functionalOps.contains(node.op), let library = graph.functions else { return false }
+        let called = functionalAttributes.compactMap { node.attr[$0]?.func.name }.filter { !$0.isEmpty }
+        for function in called {
+            let types = try callTypes(node, function, library)
+            try InlinedFunction(
+                name: function,
+                body: try FunctionBody(try library.definition(named: function), inputTypes: types),
+                node: node
+            )
+            .checkRecomputable(graph, library: library, caller: caller, depth: 1)
+        }
+        return !called.isEmpty
+    }
+
     /// Ops that call functions of the library through attributes, and those attributes.
-    private static let functionalOps: Set<String> = ["If", "StatelessIf", "While", "StatelessWhile"]
-    private static let functionalAttributes = ["then_branch", "else_branch", "cond", "body"]
+    private static let functionalOps: Set<String> = [
+        "If", "StatelessIf", "While", "StatelessWhile", "PartitionedCall", "StatefulPartitionedCall",
+    ]
+    private static let functionalAttributes = ["then_branch", "else_branch", "cond", "body", "f"]
 }
 
 /// A read of an argument handle as a value of a type.

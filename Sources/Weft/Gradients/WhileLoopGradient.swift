@@ -15,7 +15,11 @@ import WeftRuntime
 extension WhileLoopStructure {
     /// The gradients of the loop's inputs (`inputs`: initial values, then invariants) from those
     /// of its outputs (one per loop variable, `nil` where none arrived).
-    func gradients(of outputGradients: [Gradient?], in graph: Graph, registry: GradientRegistry) throws(WeftError)
+    func gradients(
+        of outputGradients: [Gradient?],
+        in graph: Graph,
+        registry: GradientRegistry
+    ) throws(WeftError)
         -> [Gradient?]
     {
         if let unsupported {
@@ -24,12 +28,22 @@ extension WhileLoopStructure {
         try checkBodyIsStateless(graph)
         let (stacks, count) = graph.withControlFlow(nil) { recordIterations(graph) }
         let differentiable = variables.indices.filter { variables[$0].dtype.isDifferentiable }
-        let summed = invariants.indices.filter { invariants[$0].dtype.isDifferentiable }
+        let handleTypes = invariants.map { $0.dtype == .resource ? variableType(of: $0.outside, graph) : nil }
+        let summed = invariants.indices.filter { invariants[$0].dtype.isDifferentiable || handleTypes[$0] != nil }
         let seeds = differentiable.map { index in
             outputGradients[safe: index].flatMap { $0 }?.densified
-                ?? OpBuilder.zerosLike(graph.output(variables[index].exit.map { TensorName(node: $0, index: 0) } ?? variables[index].initial))
+                ?? OpBuilder.zerosLike(
+                    graph.output(
+                        variables[index].exit.map { TensorName(node: $0, index: 0) } ?? variables[index].initial
+                    )
+                )
         }
-        let zeros = summed.map { OpBuilder.zerosLike(graph.output(invariants[$0].outside)) }
+        let zeros = summed.map { index in
+            let outside = graph.output(invariants[index].outside)
+            guard let dtype = handleTypes[index] else { return OpBuilder.zerosLike(outside) }
+            // A handle's gradient is its variable's: the sum starts from zeros of its value.
+            return OpBuilder.zerosLike(OpBuilder.node("ReadVariableOp", [outside], ["dtype": .type(dtype)]).output())
+        }
         var failure: WeftError?
         let results = whileLoop(
             [count] + seeds + zeros,
@@ -70,7 +84,8 @@ extension WhileLoopStructure {
         // the stacks are read in order even when iterations overlap.
         let popped = graph.controlDependencies(on: values.map(\.operation)) {
             zip(variables, stacks).map { variable, stack in
-                graph.addOperation("StackPopV2", inputs: [stack], attributes: ["elem_type": .type(variable.dtype)]).output()
+                graph.addOperation("StackPopV2", inputs: [stack], attributes: ["elem_type": .type(variable.dtype)])
+                    .output()
             }
         }
         let inside = invariants.map { identity(graph.output($0.outside)) }
@@ -122,9 +137,17 @@ extension WhileLoopStructure {
         )
         forward.add(enter)
         let count = graph.withControlFlow(forward) { () -> Output in
-            let merge = graph.addOperation("Merge", inputs: [enter.output(), enter.output()], attributes: ["T": .type(.int32), "N": .int(2)])
+            let merge = graph.addOperation(
+                "Merge",
+                inputs: [enter.output(), enter.output()],
+                attributes: ["T": .type(.int32), "N": .int(2)]
+            )
             let decision = graph.output(TensorName(node: loopCond, index: 0))
-            let switched = graph.addOperation("Switch", inputs: [merge.output(0), decision], attributes: ["T": .type(.int32)])
+            let switched = graph.addOperation(
+                "Switch",
+                inputs: [merge.output(0), decision],
+                attributes: ["T": .type(.int32)]
+            )
             let exit = graph.withControlFlow(nil) {
                 graph.addOperation("Exit", inputs: [switched.output(0)], attributes: ["T": .type(.int32)])
             }
@@ -140,7 +163,11 @@ extension WhileLoopStructure {
                 }
             }
             let next = graph.controlDependencies(on: pushes) {
-                graph.addOperation("NextIteration", inputs: [add(current, constant(Int32(1)))], attributes: ["T": .type(.int32)])
+                graph.addOperation(
+                    "NextIteration",
+                    inputs: [add(current, constant(Int32(1)))],
+                    attributes: ["T": .type(.int32)]
+                )
             }
             graph.replaceInput(of: merge.name, at: 1, with: next.output())
             return exit.output()
@@ -164,7 +191,10 @@ extension WhileLoopStructure {
             }
             guard visited.insert(name).inserted else { continue }
             guard members.contains(name), let node = graph.node(named: name) else {
-                throw WeftError(.internal, "the body of while loop '\(frame)' reads '\(name)', which is not in its frame")
+                throw WeftError(
+                    .internal,
+                    "the body of while loop '\(frame)' reads '\(name)', which is not in its frame"
+                )
             }
             let info = try NodeInfo(node)
             guard !structuralOps.contains(info.op) else {
@@ -183,11 +213,38 @@ extension WhileLoopStructure {
         ["Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration", "LoopCond"]
     }
 
-    /// Refuses a body with stateful ops: the gradient loop runs the body again.
+    /// The value type of the variable behind `handle`, when a chain of identities and enters
+    /// leads back to its `VarHandleOp`: the body's reads of a handle coming from outside (in
+    /// functions it calls, which read again per iteration) give the handle gradients to sum.
+    private func variableType(of handle: TensorName, _ graph: Graph) -> DType? {
+        var name = handle.node
+        for _ in 0..<64 {
+            guard let node = graph.node(named: name) else { return nil }
+            if node.op == "VarHandleOp" { return try? DType(node.attr["dtype"]?.type ?? .dtInvalid) }
+            guard ["Identity", "Enter"].contains(node.op), let input = node.input.first, !input.hasPrefix("^"),
+                let producer = try? TensorName(parsing: input)
+            else { return nil }
+            name = producer.node
+        }
+        return nil
+    }
+
+    /// Refuses a body with stateful ops: the gradient loop runs the body again. Two stateful ops
+    /// do the same when run again while nothing writes: a read of a variable whose handle
+    /// comes from outside the loop, and a call of functions that may run again (`InlinedFunction`).
     private func checkBodyIsStateless(_ graph: Graph) throws(WeftError) {
+        let handles = Set(invariants.filter { $0.dtype == .resource }.map(\.enter))
         for node in try bodyNodes(graph) {
             let definition = try graph.registry.definition(of: node.op, node: node.name)
             guard definition.isStateful else { continue }
+            if node.op == "ReadVariableOp", let handle = node.dataInputs.first, handles.contains(handle.node) {
+                continue
+            }
+            if let nodeDef = graph.node(named: node.name),
+                try InlinedFunction.callsOnlyRecomputable(nodeDef, in: graph, caller: frame)
+            {
+                continue
+            }
             throw WeftError(
                 .unimplemented,
                 "cannot differentiate the while loop '\(frame)': its body holds the stateful op '\(node.name)' "
@@ -201,8 +258,12 @@ extension WhileLoopStructure {
     private func copyBody(_ current: [Output], _ inside: [Output], _ graph: Graph) throws(WeftError) -> [Output] {
         var copies: [TensorName: Output] = [:]
         var copied: [String: Operation] = [:]
-        for (variable, value) in zip(variables, current) { copies[TensorName(node: variable.switchNode, index: 1)] = value }
-        for (invariant, value) in zip(invariants, inside) { copies[TensorName(node: invariant.enter, index: 0)] = value }
+        for (variable, value) in zip(variables, current) {
+            copies[TensorName(node: variable.switchNode, index: 1)] = value
+        }
+        for (invariant, value) in zip(invariants, inside) {
+            copies[TensorName(node: invariant.enter, index: 0)] = value
+        }
         func value(_ tensor: TensorName) -> Output {
             copies[tensor] ?? copied[tensor.node].map { $0.output(tensor.index) } ?? graph.output(tensor)
         }
