@@ -276,7 +276,7 @@ public struct PlacementBenchmark: Sendable {
             "\(placed.workload.name): \(configuration.measuredSteps) measured steps of each of "
                 + "\(running.count) strategies, in turn"
         )
-        measureInTurn(running, &rows, placed.built)
+        measureInTurn(running, &rows, placed)
     }
 
     /// Opens a session placed by the row's strategy, checks its first step's values and warms it
@@ -319,8 +319,9 @@ public struct PlacementBenchmark: Sendable {
     private func measureInTurn(
         _ running: [(row: Int, session: Session)],
         _ rows: inout [PlacementRow],
-        _ built: BuiltWorkload
+        _ placed: PlacedWorkload
     ) {
+        let built = placed.built
         var samples = [[Double]](repeating: [], count: running.count)
         for _ in 0..<configuration.measuredSteps {
             for (slot, entry) in running.enumerated() where rows[entry.row].problem == nil {
@@ -333,11 +334,31 @@ public struct PlacementBenchmark: Sendable {
                 }
             }
         }
+        var pooled: [[Int]: [Double]] = [:]
+        let groups = running.map { entry in
+            Self.partition(placed.placements[rows[entry.row].strategy] ?? [:], of: placed.runtime)
+        }
         for (slot, entry) in running.enumerated() where !samples[slot].isEmpty {
             let statistics = Statistics(samples[slot])
             rows[entry.row].steps = samples[slot].count
             rows[entry.row].medianStepSeconds = statistics.median
             rows[entry.row].p90StepSeconds = statistics.p90
+            pooled[groups[slot], default: []] += samples[slot]
+        }
+        for (slot, entry) in running.enumerated() where !samples[slot].isEmpty {
+            rows[entry.row].pooledMedianStepSeconds = pooled[groups[slot]].map { Statistics($0).median }
+        }
+    }
+
+    /// The groups `placement` splits the graph's nodes into, numbered by the first node (in the
+    /// graph's order) of each: equal for two placements that differ only by their workers' names.
+    static func partition(_ placement: [String: DeviceName], of graph: RuntimeGraph) -> [Int] {
+        var numbers: [DeviceName: Int] = [:]
+        return graph.nodes.map { node in
+            guard let device = placement[node.info.name] else { return -1 }
+            if let number = numbers[device] { return number }
+            numbers[device] = numbers.count
+            return numbers.count - 1
         }
     }
 

@@ -41,6 +41,10 @@ public struct PlacementRow: Sendable, Codable, Hashable {
     public var medianStepSeconds: Double?
     /// 90th percentile seconds of a measured step.
     public var p90StepSeconds: Double?
+    /// Median seconds of a measured step over every strategy of the workload whose placement
+    /// splits the graph into the same groups (workers renamed aside): such strategies run the
+    /// same step, so their steps are pooled instead of ranked by noise.
+    public var pooledMedianStepSeconds: Double?
     /// Tensors one step sends between workers.
     public var tensorsPerStep: Int?
     /// Payload bytes one step sends between workers.

@@ -1,4 +1,7 @@
 import Testing
+import WeftPlacement
+import WeftProto
+import WeftRuntime
 
 @testable import WeftBench
 
@@ -42,6 +45,33 @@ import Testing
         #expect(quality.spearman == -1)
         #expect(quality.regret == 4)
         #expect(quality.measuredBest == "c")
+    }
+
+    @Test func stepsPooledOverLikePlacements_decideTheRegret() throws {
+        // a and c placed alike: c's faster median is noise, and their pooled median is a's too.
+        var a = Self.row("a", predicted: 1, measured: 12)
+        var c = Self.row("c", predicted: 1, measured: 10)
+        (a.pooledMedianStepSeconds, c.pooledMedianStepSeconds) = (11, 11)
+        let rows = [a, Self.row("b", predicted: 2, measured: 20), c]
+        let quality = try #require(PredictionQuality.of(rows).first)
+        #expect(quality.regret == 1)
+        #expect(quality.spearman == 1)
+    }
+
+    @Test func partition_numbersGroupsInGraphOrder() throws {
+        let nodes = ["x", "y", "z"].map { name in
+            Tensorflow_NodeDef.with {
+                $0.name = name
+                $0.op = "NoOp"
+            }
+        }
+        let graph = try RuntimeGraph(nodes: nodes)
+        let (one, two) = (DeviceName(job: "worker", task: 1), DeviceName(job: "worker", task: 2))
+        let first = PlacementBenchmark.partition(["x": one, "y": one, "z": two], of: graph)
+        let renamed = PlacementBenchmark.partition(["x": two, "y": two, "z": one], of: graph)
+        let other = PlacementBenchmark.partition(["x": one, "y": two, "z": two], of: graph)
+        #expect(first == renamed)
+        #expect(first != other)
     }
 
     @Test func ties_shareTheirMeanRank() {

@@ -2,7 +2,8 @@ import Foundation
 
 /// How well the cost model ranked the strategies of one workload: the Spearman rank correlation
 /// of predicted and measured step times, and the regret of trusting the prediction (the measured
-/// step of the predicted best over the measured best).
+/// step of the predicted best over the measured best). Strategies whose placements split the
+/// graph alike are compared by their pooled steps (`PlacementRow.pooledMedianStepSeconds`).
 public struct PredictionQuality: Sendable, Hashable, Codable {
     /// The workload and its knobs.
     public var workload: String
@@ -15,7 +16,8 @@ public struct PredictionQuality: Sendable, Hashable, Codable {
     public var predictedBest: String
     /// The strategy measured fastest.
     public var measuredBest: String
-    /// Measured median step of the predicted best over the measured best (1: no regret).
+    /// Measured median step of the predicted best over the measured best (1: no regret), pooled
+    /// over strategies that placed alike.
     public var regret: Double
 
     /// One figure per workload of `rows` (in their order) that has at least one row with both
@@ -24,7 +26,8 @@ public struct PredictionQuality: Sendable, Hashable, Codable {
         var order: [String] = []
         var byWorkload: [String: [(strategy: String, predicted: Double, measured: Double)]] = [:]
         for row in rows {
-            guard let predicted = row.predicted.predictedStepSeconds, let measured = row.medianStepSeconds,
+            guard let predicted = row.predicted.predictedStepSeconds,
+                let measured = row.pooledMedianStepSeconds ?? row.medianStepSeconds,
                 predicted.isFinite, measured.isFinite, !row.failed
             else { continue }
             let key = "\(row.workload) (\(row.parameters))"
