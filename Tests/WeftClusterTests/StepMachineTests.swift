@@ -1,10 +1,10 @@
 import Testing
-import WeftPlacement
 import WeftProto
 import WeftRuntime
 import WeftTransport
 
 @testable import WeftCluster
+@testable import WeftPlacement
 
 /// The rules of one step, driven by events with an injected clock: no sockets, no sleeps.
 @Suite struct StepMachineTests {
@@ -242,5 +242,19 @@ import WeftTransport
         #expect(next.id != running.id)
         #expect(next.partitions[device]?.nodes.map(\.name).contains("b") == true)
         #expect(session.placement["b"] == device)
+    }
+
+    @Test func runRequests_goOutFewestFedBytesFirst() throws {
+        let (a, b, c) = (
+            DeviceName(job: "ps", task: 0), DeviceName(job: "worker", task: 0), DeviceName(job: "worker", task: 1)
+        )
+        let feeds = [Tensor([Float](repeating: 1, count: 1000)), Tensor([Float](repeating: 1, count: 10))]
+        let partitions: [DeviceName: Partition] = [
+            a: Partition(device: a, feeds: [(TensorName(node: "big", index: 0), 0)]),
+            b: Partition(device: b),
+            c: Partition(device: c, feeds: [(TensorName(node: "small", index: 0), 1)]),
+        ]
+        let order = Coordinator.dispatchOrder(partitions, feeds: feeds).map(\.0)
+        #expect(order == [b, c, a], "the partition without feeds first, then by bytes")
     }
 }

@@ -21,6 +21,7 @@ public enum PlacementTable {
         Column(header: "pred/bound") { fixed($0.predicted.predictedOverBound) },
         Column(header: "step ms p50") { milliseconds($0.medianStepSeconds) },
         Column(header: "step ms p90") { milliseconds($0.p90StepSeconds) },
+        Column(header: "pooled p50") { milliseconds($0.pooledMedianStepSeconds) },
         Column(header: "p50/bound") { fixed($0.measuredOverBound) },
         Column(header: "tensors/step") { $0.tensorsPerStep.map(String.init) ?? "n/a" },
         Column(header: "bytes/step") { $0.bytesPerStep.map(byteCount) ?? "n/a" },
@@ -77,7 +78,7 @@ public enum PlacementTable {
             "traffic_source", "predicted_tensors_per_step", "predicted_bytes_per_step", "cut_edges", "node_balance",
             "compute_balance", "predicted_compute_balance", "predicted_peak_memory_max_bytes", "values_match",
             "problem", "bound_work_per_worker_s", "bound_critical_path_s", "predicted_over_bound",
-            "measured_over_bound", "memory_limit_bytes", "predicted_peak_memory_by_worker",
+            "measured_over_bound", "memory_limit_bytes", "predicted_peak_memory_by_worker", "step_median_pooled_s",
         ]
         let lines = rows.map { row -> [String] in
             [
@@ -95,6 +96,7 @@ public enum PlacementTable {
                 number(row.predicted.bounds?.workPerDeviceSeconds), number(row.predicted.bounds?.criticalPathSeconds),
                 number(row.predicted.predictedOverBound), number(row.measuredOverBound),
                 row.memoryLimitBytes.map(String.init) ?? "", peaksByWorker(row.predicted.peakMemoryBytes),
+                number(row.pooledMedianStepSeconds),
             ]
         }
         return ([header] + lines).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
