@@ -146,16 +146,9 @@ struct InlinedFunction {
         }
         for node in body.nodes where !body.arguments.contains(where: { $0.node == node.name }) {
             if node.op == "ReadVariableOp", resourceArgument(read: node) != nil { continue }
-            let called = Self.functionalAttributes.compactMap { node.attr[$0]?.func.name }.filter { !$0.isEmpty }
-            if !called.isEmpty, Self.functionalOps.contains(node.op) {
-                for function in called {
-                    let inner = try FunctionBody(
-                        try library.definition(named: function),
-                        inputTypes: try Self.callTypes(node, function, library)
-                    )
-                    try InlinedFunction(name: function, body: inner, node: node)
-                        .checkRecomputable(graph, library: library, caller: caller, depth: depth + 1)
-                }
+            if Self.functionalOps.contains(node.op),
+                try Self.checkCalled(by: node, graph, library: library, caller: caller, depth: depth + 1)
+            {
                 continue
             }
             guard try graph.registry.definition(of: node.op, node: node.name).isStateful else { continue }
@@ -201,15 +194,26 @@ struct InlinedFunction {
         -> Bool
     {
         guard functionalOps.contains(node.op), let library = graph.functions else { return false }
+        return try checkCalled(by: node, graph, library: library, caller: caller, depth: 1)
+    }
+
+    /// Checks that every function `node` calls through its attributes may run again; returns
+    /// whether it calls any.
+    private static func checkCalled(
+        by node: Tensorflow_NodeDef,
+        _ graph: Graph,
+        library: FunctionLibrary,
+        caller: String,
+        depth: Int
+    ) throws(WeftError) -> Bool {
         let called = functionalAttributes.compactMap { node.attr[$0]?.func.name }.filter { !$0.isEmpty }
         for function in called {
-            let types = try callTypes(node, function, library)
-            try InlinedFunction(
-                name: function,
-                body: try FunctionBody(try library.definition(named: function), inputTypes: types),
-                node: node
+            let body = try FunctionBody(
+                try library.definition(named: function),
+                inputTypes: try callTypes(node, function, library)
             )
-            .checkRecomputable(graph, library: library, caller: caller, depth: 1)
+            try InlinedFunction(name: function, body: body, node: node)
+                .checkRecomputable(graph, library: library, caller: caller, depth: depth)
         }
         return !called.isEmpty
     }
