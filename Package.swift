@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
@@ -50,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "WeftPlacement",
-            dependencies: ["WeftRuntime", "WeftProto"]
+            dependencies: ["WeftRuntime", "WeftProto", .product(name: "HeapModule", package: "swift-collections")]
         ),
         .target(
             name: "WeftCluster",

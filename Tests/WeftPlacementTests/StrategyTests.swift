@@ -142,6 +142,37 @@ import WeftRuntime
         #expect(loads == [9, 10])
     }
 
+    /// Devices of two speeds: each node goes where it finishes first, and a device without
+    /// room is passed over while another has room.
+    @Test func loadBalance_choosesTheEarliestFinishAmongDevicesOfTwoSpeeds() throws {
+        let graph = Graph()
+        graph.asDefault { for index in 0..<6 { _ = constant(Float(index), name: "c\(index)") } }
+        let devices = (0..<3).map { DeviceName(job: "worker", task: $0) }
+        var model = CostModel.default
+        model.rates.secondsPerOp = 2.5
+        model.setRates(.init(flopsPerSecond: 20e9, bytesPerSecond: 5e9, secondsPerOp: 1), for: devices[0])
+        let problem = try PlacementProblem(graph: RuntimeGraph(nodes: graph.graphDef.node), devices: devices)
+        func counts(_ options: PlacementOptions) throws -> [Int] {
+            let chosen = try LoadBalancePlacement().place(problem, options: options)
+            return devices.map { device in chosen.filter { $0 == device }.count }
+        }
+        // Finishes: 1, 2 on the fast device; 2.5 on each slow one; then 3 and 4 on the fast one.
+        #expect(try counts(PlacementOptions(costModel: model)) == [4, 1, 1])
+        // Room for one scalar on the fast device: the slow ones take turns with the rest.
+        #expect(try counts(PlacementOptions(costModel: model, memoryLimits: [devices[0]: 4])) == [1, 3, 2])
+    }
+
+    @Test func loadBalance_fillsAThousandIdenticalDevicesEvenly() throws {
+        let graph = Graph()
+        graph.asDefault { for index in 0..<3000 { _ = constant(Float(index), name: "c\(index)") } }
+        let devices = (0..<1000).map { DeviceName(job: "worker", task: $0) }
+        let problem = try PlacementProblem(graph: RuntimeGraph(nodes: graph.graphDef.node), devices: devices)
+        let chosen = try LoadBalancePlacement().place(problem, options: PlacementOptions())
+        var counts: [DeviceName: Int] = [:]
+        for device in chosen { counts[device, default: 0] += 1 }
+        #expect(counts.count == 1000 && counts.values.allSatisfy { $0 == 3 })
+    }
+
     @Test func profile_withoutMeasurements_isItsBase() throws {
         let graph = Self.adversarialGraph()
         let profile = try Self.place(graph, strategy: "profile").1

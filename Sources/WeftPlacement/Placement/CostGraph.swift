@@ -15,8 +15,13 @@ struct CostGraph {
     /// The step's fixed overhead and each worker's (`CostModel.secondsPerStep`, `secondsPerMessage`).
     private(set) var secondsPerStep = 0.0
     private(set) var secondsPerMessage = 0.0
-    /// Compute seconds, node-major: `cost[node * deviceCount + device]`.
-    private(set) var cost: [Double]
+    /// Devices that price every node alike (equal rates, and no cost measured on one of them
+    /// alone) share a compute class, whose column `cost(_:on:)` reads: a thousand identical
+    /// workers cost one column, not a thousand.
+    private(set) var computeClassOfDevice: [Int] = []
+    private(set) var computeClassCount = 0
+    /// Compute seconds, node-major: `classCost[node * computeClassCount + class]`.
+    private(set) var classCost: [Double]
     /// Mean compute seconds of every node over the devices.
     private(set) var meanCost: [Double]
     /// Bytes a node keeps for the session's life (variables, constants).
@@ -41,17 +46,21 @@ struct CostGraph {
     private(set) var successorTensor: [Int]
     /// Producers before consumers.
     let order: [Int]
-    /// Transfer cost between device indices: `latency[p * deviceCount + q] + bytes * secondsPerByte[…]`.
-    private(set) var latency: [Double]
-    private(set) var secondsPerByte: [Double]
+    /// Links between classes of devices, which `transfer(_:from:to:)` reads.
+    private(set) var links = CostModel.LinkClasses(classOfDevice: [], count: 0, latency: [], secondsPerByte: [])
     /// Means over the ordered pairs of distinct devices, for HEFT's average transfer cost.
     private(set) var meanLatency = 0.0
     private(set) var meanSecondsPerByte = 0.0
     /// Persistent bytes and mean compute seconds of every group.
     private(set) var groupBytes: [Int]
     private(set) var groupCost: [Double]
-    /// Whether group `g` may use device `d`: `allowed[g * deviceCount + d]`.
-    private(set) var allowed: [Bool]
+    /// The devices the problem lists come first: `0..<listedCount`.
+    let listedCount: Int
+    /// Whether a group may use every listed device. The devices of any other group are
+    /// `allowedDevice[allowedStart[g]..<allowedStart[g + 1]]`, ascending.
+    private(set) var allowsEveryListed: [Bool]
+    private(set) var allowedStart: [Int]
+    private(set) var allowedDevice: [Int]
     /// The device index every group must use, or -1.
     private(set) var pinned: [Int]
     /// The lanes device `d` runs nodes on: `laneStart[p]..<laneStart[p + 1]` for `p = poolOfDevice[d]`.
@@ -71,18 +80,19 @@ struct CostGraph {
         groupCount = problem.groups.count
         nodeCount = graph.nodes.count
         deviceCount = devices.count
+        listedCount = problem.devices.count
         nodeNames = graph.nodes.indices.map { graph.nodes[$0].info.name }
         order = problem.topologicalOrder
         let shapes = ShapeInference(graph: graph, feedShapes: options.feedShapes, order: order)
-        cost = []
+        classCost = []
         meanCost = []
         persistentBytes = []
         outputBytes = []
         allocatedBytes = []
         (predecessorStart, predecessorNode, predecessorBytes, predecessorTensor) = ([], [], [], [])
         (successorStart, successorNode, successorBytes, successorTensor) = ([], [], [], [])
-        (latency, secondsPerByte) = ([], [])
-        (groupBytes, groupCost, allowed, pinned) = ([], [], [], [])
+        (groupBytes, groupCost, pinned) = ([], [], [])
+        (allowsEveryListed, allowedStart, allowedDevice) = ([], [], [])
         costNodes(graph, shapes: shapes, model: options.costModel)
         buildEdges(graph, shapes: shapes)
         costTransfers(model: options.costModel)
@@ -98,10 +108,13 @@ struct CostGraph {
         self.devices = devices
         nodeCount = taskCosts.count
         deviceCount = devices.count
+        listedCount = devices.count
         nodeNames = taskCosts.indices.map { "task\($0)" }
         groupOfNode = Array(0..<nodeCount)
         groupCount = nodeCount
-        cost = taskCosts.flatMap { $0 }
+        computeClassOfDevice = Array(0..<deviceCount)
+        computeClassCount = deviceCount
+        classCost = taskCosts.flatMap { $0 }
         meanCost = taskCosts.map { $0.reduce(0, +) / Double(devices.count) }
         persistentBytes = [Int](repeating: 0, count: nodeCount)
         outputBytes = [Int](repeating: 0, count: nodeCount)
@@ -114,16 +127,16 @@ struct CostGraph {
         predecessorBytes = sorted.map(\.bytes)
         predecessorTensor = sorted.map(\.from)
         (successorStart, successorNode, successorBytes, successorTensor) = ([], [], [], [])
-        (latency, secondsPerByte) = ([], [])
-        (groupBytes, groupCost, allowed, pinned) = ([], [], [], [])
         order = Self.kahnOrder(count: nodeCount, edges: edges)
+        groupBytes = persistentBytes
+        groupCost = meanCost
+        allowsEveryListed = [Bool](repeating: true, count: nodeCount)
+        allowedStart = [Int](repeating: 0, count: nodeCount + 1)
+        allowedDevice = []
+        pinned = [Int](repeating: -1, count: nodeCount)
         buildSuccessors()
         costTransfers(model: model)
         buildLanes(model: model)
-        groupBytes = persistentBytes
-        groupCost = meanCost
-        allowed = [Bool](repeating: true, count: nodeCount * deviceCount)
-        pinned = [Int](repeating: -1, count: nodeCount)
     }
 
     private static func kahnOrder(count: Int, edges: [(from: Int, to: Int, bytes: Int)]) -> [Int] {
@@ -142,32 +155,44 @@ struct CostGraph {
     }
 
     private mutating func costNodes(_ graph: RuntimeGraph, shapes: ShapeInference, model: CostModel) {
-        // Devices of equal rates (all of them, uncalibrated) price a node once between them.
-        var classOfRates: [CostModel.Rates: Int] = [:]
-        var rates: [CostModel.Rates] = []
-        let rateClass = devices.map { device -> Int in
-            let deviceRates = model.rates(of: device)
-            if let known = classOfRates[deviceRates] { return known }
-            classOfRates[deviceRates] = rates.count
-            rates.append(deviceRates)
-            return rates.count - 1
-        }
+        let representatives = classifyDevices(model)
+        var members = [Int](repeating: 0, count: computeClassCount)
+        for computeClass in computeClassOfDevice { members[computeClass] += 1 }
         let pricing = NodePricing(
             graph: graph,
             shapes: shapes,
             model: model,
-            devices: devices,
-            rates: rates,
-            rateClass: rateClass
+            representatives: representatives,
+            members: members
         )
         // Nodes are priced independently: each half of them on a core of its own.
         let (middle, count) = (nodeCount / 2, nodeCount)
         let (low, high) = Concurrently.both({ pricing.price(0..<middle) }, { pricing.price(middle..<count) })
-        cost = low.cost + high.cost
+        classCost = low.cost + high.cost
         meanCost = low.meanCost + high.meanCost
         persistentBytes = low.persistentBytes + high.persistentBytes
         outputBytes = low.outputBytes + high.outputBytes
         allocatedBytes = low.allocatedBytes + high.allocatedBytes
+    }
+
+    /// Sorts the devices into compute classes and returns one device of each class.
+    private mutating func classifyDevices(_ model: CostModel) -> [DeviceName] {
+        guard !model.hasMeasurementsPerDevice else {
+            computeClassOfDevice = Array(0..<deviceCount)
+            computeClassCount = deviceCount
+            return devices
+        }
+        var classOfRates: [CostModel.Rates: Int] = [:]
+        var representatives: [DeviceName] = []
+        computeClassOfDevice = devices.map { device -> Int in
+            let rates = model.rates(of: device)
+            if let known = classOfRates[rates] { return known }
+            classOfRates[rates] = representatives.count
+            representatives.append(device)
+            return representatives.count - 1
+        }
+        computeClassCount = representatives.count
+        return representatives
     }
 
     /// The compute seconds and bytes of a range of nodes.
@@ -184,36 +209,33 @@ struct CostGraph {
         let graph: RuntimeGraph
         let shapes: ShapeInference
         let model: CostModel
-        let devices: [DeviceName]
-        /// The distinct rates, and the class of every device's.
-        let rates: [CostModel.Rates]
-        let rateClass: [Int]
+        /// One device of every compute class, and how many devices each class has.
+        let representatives: [DeviceName]
+        let members: [Int]
 
         func price(_ nodes: Range<Int>) -> NodePrices {
-            let deviceCount = devices.count
+            let classCount = representatives.count
+            let rates = representatives.map { model.rates(of: $0) }
+            let deviceCount = Double(max(members.reduce(0, +), 1))
             var prices = NodePrices()
-            prices.cost = [Double](repeating: 0, count: nodes.count * deviceCount)
+            prices.cost = [Double](repeating: 0, count: nodes.count * classCount)
             prices.meanCost = [Double](repeating: 0, count: nodes.count)
             prices.persistentBytes = [Int](repeating: 0, count: nodes.count)
             prices.outputBytes = prices.persistentBytes
             prices.allocatedBytes = prices.persistentBytes
-            var classSeconds = [Double](repeating: 0, count: rates.count)
             let measuring = model.hasMeasurements
             for (row, index) in nodes.enumerated() {
                 let work = OpWork.of(node: index, in: graph, shapes: shapes)
-                for (position, classRates) in rates.enumerated() { classSeconds[position] = classRates.seconds(work) }
                 var total = 0.0
-                for device in 0..<deviceCount {
-                    var seconds = classSeconds[rateClass[device]]
-                    if measuring,
-                        let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: devices[device])
-                    {
+                for (computeClass, device) in representatives.enumerated() {
+                    var seconds = rates[computeClass].seconds(work)
+                    if measuring, let measured = model.measuredSeconds(node: graph.nodes[index].info.name, on: device) {
                         seconds = measured
                     }
-                    prices.cost[row * deviceCount + device] = seconds
-                    total += seconds
+                    prices.cost[row * classCount + computeClass] = seconds
+                    total += seconds * Double(members[computeClass])
                 }
-                prices.meanCost[row] = total / Double(deviceCount)
+                prices.meanCost[row] = total / deviceCount
                 for (slot, type) in graph.nodes[index].outputTypes.enumerated() {
                     let bytes = shapes.bytes(node: index, output: slot)
                     prices.outputBytes[row] += bytes
@@ -273,11 +295,15 @@ struct CostGraph {
     }
 
     private mutating func costTransfers(model: CostModel) {
-        (latency, secondsPerByte) = model.linkMatrix(devices)
-        for p in 0..<deviceCount {
-            for q in 0..<deviceCount where p != q {
-                meanLatency += latency[p * deviceCount + q]
-                meanSecondsPerByte += secondsPerByte[p * deviceCount + q]
+        links = model.linkClasses(devices)
+        // Means over the ordered pairs of distinct devices, from how many devices each class has.
+        var members = [Int](repeating: 0, count: links.count)
+        for linkClass in links.classOfDevice { members[linkClass] += 1 }
+        for a in 0..<links.count where members[a] > 0 {
+            for b in 0..<links.count where members[b] > 0 {
+                let pairs = Double(members[a] * (a == b ? members[a] - 1 : members[b]))
+                meanLatency += pairs * links.latency[a * links.count + b]
+                meanSecondsPerByte += pairs * links.secondsPerByte[a * links.count + b]
             }
         }
         let pairs = Double(max(deviceCount * (deviceCount - 1), 1))
@@ -291,24 +317,23 @@ struct CostGraph {
         for (index, device) in devices.enumerated() { deviceIndex[device] = index }
         groupBytes = [Int](repeating: 0, count: groups.count)
         groupCost = [Double](repeating: 0, count: groups.count)
-        allowed = [Bool](repeating: false, count: groups.count * deviceCount)
+        allowsEveryListed = [Bool](repeating: false, count: groups.count)
+        allowedStart = [0]
+        allowedDevice = []
         pinned = [Int](repeating: -1, count: groups.count)
-        let listed = problem.devices.count
         for (group, description) in groups.enumerated() {
             for member in description.members {
                 groupBytes[group] += persistentBytes[member]
                 groupCost[group] += meanCost[member]
             }
-            let row = group * deviceCount
-            if description.fixed == nil && description.allowed.count == listed {
-                // Constraints only filter the listed devices, so a group that kept all of them
-                // allows the first `listed` indices: no lookup per device and group.
-                for device in 0..<listed { allowed[row + device] = true }
+            // A group that may use every listed device allows the first `listedCount` indices:
+            // nothing stored per device and group.
+            if description.allowsAll(listedCount) {
+                allowsEveryListed[group] = true
             } else {
-                for device in description.allowed {
-                    if let index = deviceIndex[device] { allowed[row + index] = true }
-                }
+                allowedDevice += description.allowed.compactMap { deviceIndex[$0] }.sorted()
             }
+            allowedStart.append(allowedDevice.count)
             if let fixed = description.fixed ?? (description.allowed.count == 1 ? description.allowed[0] : nil) {
                 pinned[group] = deviceIndex[fixed] ?? -1
             }
@@ -345,14 +370,39 @@ struct CostGraph {
     /// Lanes of all devices.
     var laneCount: Int { laneStart[laneStart.count - 1] }
 
-    /// Compute seconds of every group on every device: `[group * deviceCount + device]`.
-    func groupDeviceCosts() -> [Double] {
-        var result = [Double](repeating: 0, count: groupCount * deviceCount)
+    /// Compute seconds of `node` on device `device`.
+    @inline(__always)
+    func cost(_ node: Int, on device: Int) -> Double {
+        classCost[node * computeClassCount + computeClassOfDevice[device]]
+    }
+
+    /// The least compute seconds of `node` on any device.
+    func cheapestCost(_ node: Int) -> Double {
+        let row = node * computeClassCount
+        return classCost[row..<row + computeClassCount].min() ?? 0
+    }
+
+    /// Compute seconds of every group in every compute class: `[group * computeClassCount + class]`.
+    func groupClassCosts() -> [Double] {
+        var result = [Double](repeating: 0, count: groupCount * computeClassCount)
         for node in 0..<nodeCount {
-            let base = groupOfNode[node] * deviceCount
-            for device in 0..<deviceCount { result[base + device] += cost[node * deviceCount + device] }
+            let base = groupOfNode[node] * computeClassCount
+            for computeClass in 0..<computeClassCount {
+                result[base + computeClass] += classCost[node * computeClassCount + computeClass]
+            }
         }
         return result
+    }
+
+    /// Whether group `group` may use device `device`.
+    func allows(_ group: Int, _ device: Int) -> Bool {
+        allowsEveryListed[group] ? device < listedCount : allowedDevices(of: group).contains(device)
+    }
+
+    /// The devices group `group` may use, ascending.
+    func allowedDevices(of group: Int) -> ArraySlice<Int> {
+        allowsEveryListed[group]
+            ? ArraySlice(0..<listedCount) : allowedDevice[allowedStart[group]..<allowedStart[group + 1]]
     }
 
     /// The memory limit of device index `device`, or `Int.max`.
@@ -363,7 +413,15 @@ struct CostGraph {
     /// Seconds to move `bytes` from device `p` to device `q`.
     @inline(__always)
     func transfer(_ bytes: Int, from p: Int, to q: Int) -> Double {
-        p == q ? 0 : latency[p * deviceCount + q] + Double(bytes) * secondsPerByte[p * deviceCount + q]
+        guard p != q else { return 0 }
+        let pair = links.classOfDevice[p] * links.count + links.classOfDevice[q]
+        return links.latency[pair] + Double(bytes) * links.secondsPerByte[pair]
+    }
+
+    /// Seconds per byte, once data flows, from device `p` to device `q` (distinct).
+    @inline(__always)
+    func secondsPerByte(from p: Int, to q: Int) -> Double {
+        links.secondsPerByte[links.classOfDevice[p] * links.count + links.classOfDevice[q]]
     }
 
     /// The mean transfer seconds of `bytes` over the ordered pairs of distinct devices (HEFT's c̄).

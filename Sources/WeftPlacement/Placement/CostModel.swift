@@ -118,38 +118,66 @@ public struct CostModel: Sendable {
         links[Pair(from: source, to: destination)] ?? hosts.link(from: source, to: destination) ?? link
     }
 
-    /// The links between every ordered pair of `devices` as `link(from:to:)` answers them, at
-    /// `[p * devices.count + q]` (zero on the diagonal). Resolved once per pair of hosts, not of
-    /// devices: a cluster of a thousand workers is priced without a million lookups.
-    func linkMatrix(_ devices: [DeviceName]) -> (latency: [Double], secondsPerByte: [Double]) {
-        let count = devices.count
+    /// The links between `devices` as `link(from:to:)` answers them, by class of device.
+    struct LinkClasses {
+        /// The class of every device.
+        var classOfDevice: [Int]
+        /// The number of classes.
+        var count: Int
+        /// Between classes `a` and `b` (distinct devices of one class included): `[a * count + b]`.
+        var latency: [Double]
+        var secondsPerByte: [Double]
+    }
+
+    /// Devices of one known host share a class, and so do devices of no known host, unless links
+    /// were set per pair of devices: then every device is a class of its own. Resolved once per
+    /// pair of hosts, not of devices: a thousand workers on a hundred hosts cost ten thousand
+    /// entries, not a million.
+    func linkClasses(_ devices: [DeviceName]) -> LinkClasses {
         let (hostOfDevice, hostNames) = hosts.hosts(of: devices)
-        // One class per known host, and one last class for devices of no known host.
-        let classes = hostNames.count + 1
-        var classLink = [Link](repeating: link, count: classes * classes)
+        let count = hostNames.count + 1
+        var classes = LinkClasses(
+            classOfDevice: hostOfDevice.map { $0 ?? hostNames.count },
+            count: count,
+            latency: [Double](repeating: link.latency, count: count * count),
+            secondsPerByte: [Double](repeating: 1 / link.bytesPerSecond, count: count * count)
+        )
         for (a, from) in hostNames.enumerated() {
             for (b, to) in hostNames.enumerated() {
-                classLink[a * classes + b] = hosts.link(fromHost: from, toHost: to) ?? link
+                let hostLink = hosts.link(fromHost: from, toHost: to) ?? link
+                classes.latency[a * count + b] = hostLink.latency
+                classes.secondsPerByte[a * count + b] = 1 / hostLink.bytesPerSecond
             }
         }
-        var latency = [Double](repeating: 0, count: count * count)
-        var secondsPerByte = latency
-        func set(_ p: Int, _ q: Int, _ link: Link) {
-            latency[p * count + q] = link.latency
-            secondsPerByte[p * count + q] = 1 / link.bytesPerSecond
-        }
-        let classOf = hostOfDevice.map { $0 ?? hostNames.count }
+        guard !links.isEmpty else { return classes }
+        return withDeviceLinks(devices, hostClasses: classes)
+    }
+
+    /// One class per device: the host classes' links, then the links set per pair of devices.
+    private func withDeviceLinks(_ devices: [DeviceName], hostClasses: LinkClasses) -> LinkClasses {
+        let count = devices.count
+        var classes = LinkClasses(
+            classOfDevice: Array(0..<count),
+            count: count,
+            latency: [Double](repeating: 0, count: count * count),
+            secondsPerByte: [Double](repeating: 0, count: count * count)
+        )
+        let hostClass = hostClasses.classOfDevice
         for p in 0..<count {
-            for q in 0..<count where p != q { set(p, q, classLink[classOf[p] * classes + classOf[q]]) }
+            for q in 0..<count where p != q {
+                let pair = hostClass[p] * hostClasses.count + hostClass[q]
+                classes.latency[p * count + q] = hostClasses.latency[pair]
+                classes.secondsPerByte[p * count + q] = hostClasses.secondsPerByte[pair]
+            }
         }
-        guard !links.isEmpty else { return (latency, secondsPerByte) }
         var index: [DeviceName: Int] = [:]
         for (position, device) in devices.enumerated() { index[device] = position }
         for (pair, link) in links {
             guard let p = index[pair.from], let q = index[pair.to], p != q else { continue }
-            set(p, q, link)
+            classes.latency[p * count + q] = link.latency
+            classes.secondsPerByte[p * count + q] = 1 / link.bytesPerSecond
         }
-        return (latency, secondsPerByte)
+        return classes
     }
 
     /// Sets the link from `source` to `destination` only.
@@ -196,6 +224,9 @@ public struct CostModel: Sendable {
 
     /// Whether any measured cost is set.
     public var hasMeasurements: Bool { !measured.isEmpty || !measuredOnDevice.isEmpty }
+
+    /// Whether a measured cost is set for one device only: devices of equal rates may then differ.
+    var hasMeasurementsPerDevice: Bool { !measuredOnDevice.isEmpty }
 
     /// Replaces the estimate of `node` by a measured cost, on `device` only or on every device.
     public mutating func setMeasuredCost(_ cost: Duration, node: String, device: DeviceName? = nil) {

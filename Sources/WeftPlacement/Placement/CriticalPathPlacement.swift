@@ -41,7 +41,8 @@ public struct CriticalPathPlacement: PlacementStrategy {
         let costs = CostGraph(problem: problem, options: options)
         let limits = costs.memoryLimits(options)
         let schedule =
-            limits.contains { $0 < .max } ? try planWithinMemory(costs, limits: limits) : plan(costs, memoryLimits: limits)
+            limits.contains { $0 < .max }
+            ? try planWithinMemory(costs, limits: limits) : plan(costs, memoryLimits: limits)
         return schedule.groupDevice.map { costs.devices[$0] }
     }
 

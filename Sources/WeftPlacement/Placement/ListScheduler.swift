@@ -91,7 +91,12 @@ struct ListScheduler {
     /// count the tensors each device holds as the schedule proceeds (`MemoryTimeline`): a node
     /// goes to the earliest-finishing device it fits on, and scheduling stops with a `shortfall`
     /// when it fits on none.
-    func schedule(groupDevice initial: [Int], insertion: Bool, memoryLimits: [Int], withinMemory: Bool = false)
+    func schedule(
+        groupDevice initial: [Int],
+        insertion: Bool,
+        memoryLimits: [Int],
+        withinMemory: Bool = false
+    )
         -> Schedule
     {
         let n = costs.nodeCount
@@ -170,13 +175,13 @@ struct ListScheduler {
     /// The devices `group` may run on now: its device once it has one, else the allowed ones.
     private func candidates(_ group: Int, _ result: Schedule) -> [Int] {
         if result.groupDevice[group] >= 0 { return [result.groupDevice[group]] }
-        return (0..<costs.deviceCount).filter { costs.allowed[group * costs.deviceCount + $0] }
+        return Array(costs.allowedDevices(of: group))
     }
 
     /// Where `node` would start on `device`: on the lane of the device's host that frees first,
     /// after its inputs and the lane's last node, or in an earlier idle gap with insertion.
     private func slot(_ node: Int, on device: Int, ready: [Double], _ state: State, insertion: Bool) -> Slot {
-        let duration = costs.cost[node * costs.deviceCount + device]
+        let duration = costs.cost(node, on: device)
         var best: Slot = (device, .infinity, .infinity, -1, -1)
         for lane in costs.lanes(of: device) {
             var slot = (start: max(ready[device], state.available[lane]), gap: -1)
@@ -190,7 +195,13 @@ struct ListScheduler {
 
     /// HEFT's choice: the earliest finish, among the devices with room for the group's
     /// persistent bytes when there are any.
-    private func earliestSlot(_ node: Int, ready: [Double], _ state: State, insertion: Bool, memoryLimits: [Int]) -> Slot {
+    private func earliestSlot(
+        _ node: Int,
+        ready: [Double],
+        _ state: State,
+        insertion: Bool,
+        memoryLimits: [Int]
+    ) -> Slot {
         let group = costs.groupOfNode[node]
         let open = state.result.groupDevice[group] < 0
         let devices = candidates(group, state.result)
@@ -215,8 +226,10 @@ struct ListScheduler {
         _ timeline: inout MemoryTimeline
     ) -> Result<Slot, MemoryTimeline.Shortfall> {
         let group = costs.groupOfNode[node]
-        let slots = candidates(group, state.result).map { slot(node, on: $0, ready: ready, state, insertion: insertion) }
-            .sorted { ($0.finish, $0.device) < ($1.finish, $1.device) }
+        let slots = candidates(group, state.result).map {
+            slot(node, on: $0, ready: ready, state, insertion: insertion)
+        }
+        .sorted { ($0.finish, $0.device) < ($1.finish, $1.device) }
         var closest: MemoryTimeline.Shortfall?
         for candidate in slots {
             let device = candidate.device
@@ -290,7 +303,7 @@ struct ListScheduler {
             var departure = schedule.finish[producer]
             if linkContention {
                 departure = max(departure, sends.linkFree[from])
-                sends.linkFree[from] = departure + Double(bytes) * costs.secondsPerByte[from * deviceCount + device]
+                sends.linkFree[from] = departure + Double(bytes) * costs.secondsPerByte(from: from, to: device)
             }
             sends.arrival[producer * deviceCount + device] = departure + costs.transfer(bytes, from: from, to: device)
         }
@@ -337,6 +350,8 @@ struct ListScheduler {
             if slot.start > state.available[lane] { state.gaps[lane].append((state.available[lane], slot.start)) }
             state.available[lane] = slot.finish
         }
-        if state.gaps[lane].count > Self.gapsKept { state.gaps[lane].removeFirst(state.gaps[lane].count - Self.gapsKept) }
+        if state.gaps[lane].count > Self.gapsKept {
+            state.gaps[lane].removeFirst(state.gaps[lane].count - Self.gapsKept)
+        }
     }
 }

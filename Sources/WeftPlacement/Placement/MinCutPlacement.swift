@@ -44,7 +44,7 @@ public struct MinCutPlacement: PlacementStrategy {
         let graph = nets.graph(vertexWeight: Self.balanceWeights(costs))
         var masks = [UInt64](repeating: 0, count: graph.count)
         for group in 0..<graph.count {
-            for device in 0..<costs.deviceCount where costs.allowed[group * costs.deviceCount + device] {
+            for device in costs.allowedDevices(of: group) {
                 masks[group] |= 1 << UInt64(device)
             }
         }

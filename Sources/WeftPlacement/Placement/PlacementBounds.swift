@@ -25,8 +25,7 @@ public struct PlacementBounds: Sendable, Hashable, Codable {
         var longest = [Double](repeating: 0, count: costs.nodeCount)
         var path = 0.0
         for node in costs.order where active?[node] ?? true {
-            let base = node * costs.deviceCount
-            let cheapest = (0..<costs.deviceCount).map { costs.cost[base + $0] }.min() ?? 0
+            let cheapest = costs.cheapestCost(node)
             total += cheapest
             var ready = 0.0
             for edge in costs.predecessorStart[node]..<costs.predecessorStart[node + 1] {

@@ -99,7 +99,7 @@ private struct EstimateBuilder {
             let device = schedule.groupDevice[costs.groupOfNode[node]]
             persistent[device] += costs.persistentBytes[node]
             if isActive(node) {
-                compute[device] += costs.cost[node * deviceCount + device]
+                compute[device] += costs.cost(node, on: device)
                 used[device] = true
             }
         }

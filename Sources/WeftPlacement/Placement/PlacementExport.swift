@@ -113,7 +113,7 @@ extension PlacementStrategies {
                     computeSeconds: costs.meanCost[index]
                 )
             )
-            compute[part[group]] += costs.cost[index * costs.deviceCount + part[group]]
+            compute[part[group]] += costs.cost(index, on: part[group])
             let inputs = graph.nodes[index].dataInputs
             for (slot, edge) in (costs.predecessorStart[index]..<costs.predecessorStart[index + 1]).enumerated() {
                 let producer = costs.predecessorNode[edge]

@@ -15,6 +15,10 @@ public struct PlacementProblem: Sendable {
         public var allowed: [DeviceName]
         /// Where the group already lives (an earlier placement of the session); strategies keep it.
         public var fixed: DeviceName?
+
+        /// Whether the group may use every one of its problem's `deviceCount` devices:
+        /// constraints only filter them, so a group that kept their number kept them all.
+        func allowsAll(_ deviceCount: Int) -> Bool { fixed == nil && allowed.count == deviceCount }
     }
 
     /// The graph being placed.

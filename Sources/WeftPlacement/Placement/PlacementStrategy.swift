@@ -78,7 +78,10 @@ public enum PlacementStrategies {
         if options.memoryLimit != nil || !options.memoryLimits.isEmpty {
             try MemoryBudget(problem: problem).enforce(&chosen, problem: problem, options: options)
         }
-        for (group, device) in chosen.enumerated() where !problem.groups[group].allowed.contains(device) {
+        let listed = Set(problem.devices)
+        for (group, device) in chosen.enumerated() {
+            let allowed = problem.groups[group].allowsAll(listed.count) ? listed : Set(problem.groups[group].allowed)
+            guard !allowed.contains(device) else { continue }
             let node = problem.graph.nodes[problem.groups[group].members[0]].info.name
             throw WeftError(
                 .internal,
