@@ -342,10 +342,12 @@ public final class Worker: Sendable {
         guard arm else { return }
         executor.after(Self.leaseCheckInterval) { [weak self] in
             guard let self else { return }
-            free(state.withLock { state in
-                state.leaseCheckArmed = false
-                return state.leases.expire(now: .now)
-            })
+            free(
+                state.withLock { state in
+                    state.leaseCheckArmed = false
+                    return state.leases.expire(now: .now)
+                }
+            )
             scheduleLeaseCheck()
         }
     }
@@ -386,7 +388,9 @@ public final class Worker: Sendable {
         }
         switch envelope.body {
         case .registerPartition?:
-            inBackground { [weak self] in self?.reply(message, self?.registerPartition(envelope) ?? .failure(Self.stopped)) }
+            inBackground { [weak self] in
+                self?.reply(message, self?.registerPartition(envelope) ?? .failure(Self.stopped))
+            }
         case .runPartition?:
             runPartition(message)
         case .pushTensor?:
@@ -402,7 +406,12 @@ public final class Worker: Sendable {
             guard mayAbort(message, in: session) else {
                 return node.reply(
                     to: message,
-                    .failure(WeftError(.permissionDenied, "step \(envelope.step) of \(envelope.session) is not the sender's to abort"))
+                    .failure(
+                        WeftError(
+                            .permissionDenied,
+                            "step \(envelope.step) of \(envelope.session) is not the sender's to abort"
+                        )
+                    )
                 )
             }
             session.abort(step: envelope.step, error: error)
@@ -451,7 +460,7 @@ public final class Worker: Sendable {
             let links = try body.peers.map { (peer) throws(WeftError) in
                 try probe.measure(from: source, to: peer, roundTrips: roundTrips, payloadBytes: payloadBytes)
             }
-            return .success(.reply() { $0.measureLinksReply = .with { $0.links = links } })
+            return .success(.reply { $0.measureLinksReply = .with { $0.links = links } })
         } catch {
             return .failure(error)
         }
@@ -478,7 +487,8 @@ public final class Worker: Sendable {
                     owner: registration.owner,
                     client: envelope.client,
                     sharedContainer: shared,
-                    resources: shared.map { state.containers.acquire($0, for: envelope.session) } ?? ResourceContainer(),
+                    resources: shared.map { state.containers.acquire($0, for: envelope.session) }
+                        ?? ResourceContainer(),
                     push: pushFunction(session: envelope.session)
                 )
                 state.sessions[envelope.session] = created
@@ -504,27 +514,65 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Pushes a tensor to the worker that receives it, as a request: the receiver acknowledges
-    /// it, so a tensor that cannot be delivered fails its step rather than going missing.
+    /// Pushes tensors to the workers that receive them, as requests: the receiver acknowledges
+    /// each message, so a tensor that cannot be delivered fails its step rather than going
+    /// missing. Small tensors of one step to one worker share messages (`PushBatches`).
     private func pushFunction(session: String) -> SessionRendezvous.Push {
-        { [weak self] key, step, tensor, destination, arrived in
+        let outbox = PushOutbox()
+        return { [weak self] key, step, tensor, destination, arrived in
             guard let self else { return arrived(WeftError(.cancelled, "worker stopped")) }
-            guard let peer = state.withLock({ $0.peers[destination] }) else {
-                return arrived(WeftError(.internal, "no address known for \(destination)"))
+            let route = PushOutbox.Route(destination: destination, step: step)
+            guard let batch = outbox.add(PushOutbox.Push(key: key, tensor: tensor, arrived: arrived), on: route) else {
+                return
             }
-            let message = WireMessage.make(.pushTensor, session: session, step: step, tensors: tensor.map { [$0] } ?? []) {
-                envelope in
-                envelope.pushTensor = .with {
-                    $0.key = key
-                    $0.isDead = tensor == nil
+            send(batch, on: route, session: session, outbox: outbox)
+        }
+    }
+
+    /// Sends one message of pushes; once it is answered, the pushes that waited for it.
+    private func send(_ batch: PushOutbox.Batch, on route: PushOutbox.Route, session: String, outbox: PushOutbox) {
+        let pushes = batch.pushes
+        guard let first = pushes.first, let peer = state.withLock({ $0.peers[route.destination] }) else {
+            let error = WeftError(.internal, "no address known for \(route.destination)")
+            return answered(batch, on: route, session: session, outbox: outbox) { _ in error }
+        }
+        let message = WireMessage.make(
+            .pushTensor,
+            session: session,
+            step: route.step,
+            tensors: pushes.compactMap(\.tensor)
+        ) {
+            envelope in
+            envelope.pushTensor = first.entry
+            envelope.pushTensor.more = pushes.dropFirst().map(\.entry)
+        }
+        for push in pushes { ClusterMetrics.tensorPushed(to: route.destination, bytes: push.tensor?.byteCount ?? 0) }
+        node.request(message, to: peer, timeout: configuration.pushTimeout) { [weak self] result in
+            let failure: WeftError? = if case .failure(let error) = result { error } else { nil }
+            let answer = { (push: PushOutbox.Push) -> WeftError? in
+                failure.map {
+                    WeftError($0.code, "pushing '\(push.key)' to \(route.destination) at \(peer): \($0.message)")
                 }
             }
-            ClusterMetrics.tensorPushed(to: destination, bytes: tensor?.byteCount ?? 0)
-            node.request(message, to: peer, timeout: configuration.pushTimeout) { result in
-                guard case .failure(let error) = result else { return arrived(nil) }
-                arrived(WeftError(error.code, "pushing '\(key)' to \(destination) at \(peer): \(error.message)"))
+            guard let self else {
+                for push in pushes { push.arrived(answer(push) ?? WeftError(.cancelled, "worker stopped")) }
+                return
             }
+            answered(batch, on: route, session: session, outbox: outbox, answer)
         }
+    }
+
+    /// Tells every push of a sent batch how it went, then sends what waited for it.
+    private func answered(
+        _ batch: PushOutbox.Batch,
+        on route: PushOutbox.Route,
+        session: String,
+        outbox: PushOutbox,
+        _ answer: (PushOutbox.Push) -> WeftError?
+    ) {
+        for push in batch.pushes { push.arrived(answer(push)) }
+        guard batch.isClocked, let next = outbox.acknowledged(route) else { return }
+        send(next, on: route, session: session, outbox: outbox)
     }
 
     private func runPartition(_ message: IncomingMessage) {
@@ -664,28 +712,59 @@ public final class Worker: Sendable {
         DispatchQueue.global().async { send(collector.statistics.message) }
     }
 
+    /// Hands the tensors of a push message to the session's rendezvous, once they are checked
+    /// against its entries; acknowledged first, so the sender's next batch is not held up.
     private func deliver(_ message: IncomingMessage) {
-        defer { node.reply(to: message, .ok) }
         let envelope = message.message.envelope
+        let arrivals: [(key: String, Result<Tensor?, WeftError>)]
+        do throws(WeftError) {
+            arrivals = try Self.arrivals(envelope.pushTensor, tensors: message.message.tensors)
+        } catch {
+            return node.reply(to: message, .failure(error))
+        }
+        node.reply(to: message, .ok)
         guard let session = session(envelope.session) else {
             return logger.debug(
                 "tensor for an unknown session dropped",
                 metadata: ["session.id": "\(envelope.session)"]
             )
         }
-        let key = envelope.pushTensor.key
-        if envelope.pushTensor.status.code != 0 {
-            let status = envelope.pushTensor.status
-            session.rendezvous.deliver(
-                key: key,
-                step: envelope.step,
-                .failure(WeftError(WeftError.Code(rawValue: status.code), status.message))
-            )
-        } else if envelope.pushTensor.isDead {
-            session.rendezvous.deliver(key: key, step: envelope.step, .success(nil))
-        } else if let tensor = message.message.tensors.first {
-            session.rendezvous.deliver(key: key, step: envelope.step, .success(tensor))
+        for (key, result) in arrivals { session.rendezvous.deliver(key: key, step: envelope.step, result) }
+    }
+
+    /// What each entry of a push delivers: a sender's error, a dead tensor, or the next of
+    /// `tensors`, which must be exactly as many as the entries that carry one.
+    static func arrivals(
+        _ push: Weft_PushTensor,
+        tensors: [Tensor]
+    ) throws(WeftError) -> [(key: String, Result<Tensor?, WeftError>)] {
+        guard push.more.allSatisfy({ $0.more.isEmpty }) else {
+            throw WeftError(.invalidArgument, "a push's further tensors may not carry further tensors of their own")
         }
+        var remaining = tensors[...]
+        var arrivals: [(key: String, Result<Tensor?, WeftError>)] = []
+        for entry in [push] + push.more {
+            if entry.status.code != 0 {
+                let error = WeftError(WeftError.Code(rawValue: entry.status.code), entry.status.message)
+                arrivals.append((entry.key, .failure(error)))
+            } else if entry.isDead {
+                arrivals.append((entry.key, .success(nil)))
+            } else if let tensor = remaining.popFirst() {
+                arrivals.append((entry.key, .success(tensor)))
+            } else {
+                throw WeftError(
+                    .invalidArgument,
+                    "a push of \(push.more.count + 1) entries carries only \(tensors.count) tensors"
+                )
+            }
+        }
+        guard remaining.isEmpty else {
+            throw WeftError(
+                .invalidArgument,
+                "a push carries \(tensors.count) tensors, \(remaining.count) more than its entries"
+            )
+        }
+        return arrivals
     }
 }
 
@@ -796,7 +875,11 @@ extension Worker {
                 }
             }
             do {
-                _ = try await node.request(message, to: configuration.coordinator, timeout: configuration.requestTimeout)
+                _ = try await node.request(
+                    message,
+                    to: configuration.coordinator,
+                    timeout: configuration.requestTimeout
+                )
             } catch {
                 logger.info("the coordinator did not hear that this worker leaves", metadata: ["error": "\(error)"])
             }

@@ -1248,6 +1248,12 @@ public nonisolated struct Weft_PushTensor: Sendable {
   /// there is no tensor, and the receiver's output is dead too.
   public var isDead: Bool = false
 
+  /// Small tensors of the same step for the same worker that became ready while an earlier push
+  /// there was unacknowledged, sent together with this one. The message's tensors are those of
+  /// this push and then of each of these in order, one for each that is neither dead nor failed.
+  /// Their own `more` is empty.
+  public var more: [Weft_PushTensor] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3571,7 +3577,7 @@ nonisolated extension Weft_RunPartitionReply: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PushTensor"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}status\0\u{3}is_dead\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}status\0\u{3}is_dead\0\u{1}more\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3582,6 +3588,7 @@ nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._status) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.isDead) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.more) }()
       default: break
       }
     }
@@ -3601,6 +3608,9 @@ nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.isDead != false {
       try visitor.visitSingularBoolField(value: self.isDead, fieldNumber: 3)
     }
+    if !self.more.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.more, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3608,6 +3618,7 @@ nonisolated extension Weft_PushTensor: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.key != rhs.key {return false}
     if lhs._status != rhs._status {return false}
     if lhs.isDead != rhs.isDead {return false}
+    if lhs.more != rhs.more {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
