@@ -39,6 +39,33 @@ import WeftTestKit
         }
     }
 
+    /// Sixty-four small tensors and a large one go from worker 1 to worker 0 in each step: the
+    /// small ones share messages while one is unacknowledged, the large one goes alone, and the
+    /// sum is a local session's, step after step.
+    @Test func manyTensorsBetweenTwoWorkers_arriveWhetherBatchedOrNot() throws {
+        let graph = Graph()
+        let (x, total) = graph.asDefault {
+            let x = placeholder(.float, shape: [], name: "x")
+            let pieces = graph.device("/job:worker/task:1") {
+                (0..<64).map { tanh(x * constant(Float($0) / 64)) }
+                    + [fill([100_000], with: x)]
+            }
+            let total = graph.device("/job:worker/task:0") {
+                addN(pieces.map { sum($0 * constant(Float(2))) }, name: "total")
+            }
+            return (x, total)
+        }
+        let local = Session(graph: graph)
+        defer { local.close() }
+        try Session(target: Self.cluster.address, graph: graph).run { session in
+            for step in 0..<20 {
+                let feeds = [x: Tensor(Float(step) / 10)]
+                let expected = try local.run(total, feeding: feeds).scalar(as: Float.self)
+                #expect(try session.run(total, feeding: feeds).scalar(as: Float.self) == expected)
+            }
+        }
+    }
+
     @Test func twoSessionsOnTheSameWorkers_areIsolated() throws {
         let (graph, variable, initialize, assign) = Self.seedGraph()
         let first = try Session(target: Self.cluster.address, graph: graph)
