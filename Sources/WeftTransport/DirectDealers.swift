@@ -68,27 +68,32 @@ final class DirectDealers: Sendable {
         if closed >= 0 { Glibc.close(closed) }
     }
 
-    /// Takes a connected dealer to `address` for the caller's request.
+    /// Takes a connected dealer to `address` for the caller's request. The mutex guards the
+    /// pool alone: a dealer's events are read once it is this thread's, so callers of one
+    /// address do not queue behind each other's socket calls.
     func take(_ address: String) -> Taken {
-        state.withLock { state -> Taken in
-            guard !state.closed, closing >= 0 else { return .none }
-            var idle = state.idle[address] ?? []
-            defer { state.idle[address] = idle }
-            var connecting = false
-            for index in idle.indices.reversed() {
-                let dealer = idle[index]
-                dealer.readEvents()
-                switch dealer.link {
-                case .connecting: connecting = true
-                case .ready:
-                    idle.remove(at: index)
-                    return .ready(dealer)
-                case .broken:
-                    idle.remove(at: index)
-                    discard(dealer, &state)
-                }
+        var connecting: [DirectDealer] = []
+        defer { restore(connecting, to: address) }
+        while let dealer = state.withLock({ state in state.closed ? nil : state.idle[address]?.popLast() }) {
+            dealer.readEvents()
+            switch dealer.link {
+            case .ready: return .ready(dealer)
+            case .connecting: connecting.append(dealer)
+            case .broken: discard(dealer)
             }
-            return !connecting && state.open[address, default: 0] < Self.perAddress ? .absent : .none
+        }
+        return state.withLock { state in
+            guard !state.closed, closing >= 0, connecting.isEmpty else { return .none }
+            return state.open[address, default: 0] < Self.perAddress ? .absent : .none
+        }
+    }
+
+    /// Gives back dealers `take` found still connecting, as they were.
+    private func restore(_ dealers: [DirectDealer], to address: String) {
+        guard !dealers.isEmpty else { return }
+        state.withLock { state in
+            guard !state.closed else { return dealers.forEach { discard($0, &state) } }
+            state.idle[address, default: []].append(contentsOf: dealers)
         }
     }
 
@@ -106,10 +111,18 @@ final class DirectDealers: Sendable {
         do {
             sockets = try DealerSockets.open(to: address, core: core)
         } catch {
-            core.logger.debug("no DEALER of its own for a blocked caller", metadata: ["peer.address": "\(address)", "error": "\(error)"])
+            core.logger.debug(
+                "no DEALER of its own for a blocked caller",
+                metadata: ["peer.address": "\(address)", "error": "\(error)"]
+            )
             return state.withLock { state in state.open[address, default: 1] -= 1 }
         }
-        let dealer = DirectDealer(address: address, dealer: sockets.dealer, monitor: sockets.monitor, keyChanges: keyChanges)
+        let dealer = DirectDealer(
+            address: address,
+            dealer: sockets.dealer,
+            monitor: sockets.monitor,
+            keyChanges: keyChanges
+        )
         count.add(1, ordering: .relaxed)
         put(dealer)
     }
