@@ -554,10 +554,8 @@ public final class Worker: Sendable {
                     WeftError($0.code, "pushing '\(push.key)' to \(route.destination) at \(peer): \($0.message)")
                 }
             }
-            guard let self else {
-                for push in pushes { push.arrived(answer(push) ?? WeftError(.cancelled, "worker stopped")) }
-                return
-            }
+            // A stopped worker sends nothing more; what waited fails with its session.
+            guard let self else { return pushes.forEach { $0.arrived(answer($0)) } }
             answered(batch, on: route, session: session, outbox: outbox, answer)
         }
     }
