@@ -266,12 +266,9 @@ final class DirectDealer: @unchecked Sendable {
             zmq_pollitem_t(socket: monitor.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
             zmq_pollitem_t(socket: nil, fd: closing, events: Int16(ZMQ_POLLIN), revents: 0),
         ]
+        // Polled first: no reply can be back yet, and `zmq_poll` sees one that is, and any
+        // event, before it sleeps; so a request costs no receive that is sure to find nothing.
         while true {
-            // Replies first: one that arrived just before its connection closed still counts.
-            if let reply = receiveReply(id, core: core) { return .answered(reply) }
-            readEvents()
-            if link == .broken { return .ended(NodeCore.connectionLost(address)) }
-            if items[2].revents != 0 { return .ended(NodeCore.closedError(address)) }
             let now = ContinuousClock.now
             guard now < deadline else {
                 return .answered(.failure(NodeCore.noAnswer(address, within: timeout, sent: true)))
@@ -280,6 +277,11 @@ final class DirectDealer: @unchecked Sendable {
             if zmq_poll(&items, Int32(items.count), wait) < 0, zmq_errno() != EINTR {
                 return .ended(WeftError(.internal, "waiting for \(address): \(ZMQFailure.text(zmq_errno()))"))
             }
+            // Replies first: one that arrived just before its connection closed still counts.
+            if items[0].revents != 0, let reply = receiveReply(id, core: core) { return .answered(reply) }
+            if items[1].revents != 0 { readEvents() }
+            if link == .broken { return .ended(NodeCore.connectionLost(address)) }
+            if items[2].revents != 0 { return .ended(NodeCore.closedError(address)) }
         }
     }
 
