@@ -142,7 +142,10 @@ struct ElementwiseKernel: SingleOutputKernel {
         switch operation {
         case .unary(let operation):
             var x = try context.popInput()
-            return .tensor(try operation.apply(x, node: context.node, reusingInput: x.isWritableInPlace()))
+            // Asked before the call: its argument list copies `x` first, and the copy would
+            // make `x` look shared.
+            let reusing = x.isWritableInPlace()
+            return .tensor(try operation.apply(x, node: context.node, reusingInput: reusing))
         case .binary(let operation):
             // Input 1 is read after input 0's dtype is checked, as the inputs' order has it.
             guard context.inputs.count == 2, let second = context.inputs.popLast() else {
