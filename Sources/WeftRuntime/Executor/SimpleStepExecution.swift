@@ -173,7 +173,10 @@ final class SimpleStepExecution: @unchecked Sendable {
         let began = ContinuousClock.now
         let result = computeUntimed(index, &context)
         if learns { plan.costs.learn(index, ranFor: ContinuousClock.now - began) }
-        plan.nodes[index].record(started: began, inputs: inputs, result.map(\.values), step: step)
+        // Only a step that collects statistics records: the outputs' array would be made for nothing.
+        if step.statistics != nil {
+            plan.nodes[index].record(started: began, inputs: inputs, result.map(\.values), step: step)
+        }
         return result
     }
 
