@@ -68,33 +68,55 @@ final class DirectDealers: Sendable {
         if closed >= 0 { Glibc.close(closed) }
     }
 
-    /// Takes a connected dealer to `address` for the caller's request. The mutex guards the
-    /// pool alone: a dealer's events are read once it is this thread's, so callers of one
-    /// address do not queue behind each other's socket calls.
+    /// Takes a connected dealer to `address` for the caller's request. A dealer known to be
+    /// connected leaves the pool under the mutex and has its events read outside it, once it is
+    /// this thread's, so callers of one address do not queue behind each other's socket calls.
+    /// One still connecting is read under the mutex and stays in the pool meanwhile: others see
+    /// it and do not open one more.
     func take(_ address: String) -> Taken {
-        var connecting: [DirectDealer] = []
-        defer { restore(connecting, to: address) }
-        while let dealer = state.withLock({ state in state.closed ? nil : state.idle[address]?.popLast() }) {
-            dealer.readEvents()
-            switch dealer.link {
-            case .ready: return .ready(dealer)
-            case .connecting: connecting.append(dealer)
-            case .broken: discard(dealer)
+        while true {
+            switch state.withLock({ state in pick(address, &state) }) {
+            case .decided(let taken):
+                return taken
+            case .connected(let dealer):
+                dealer.readEvents()
+                guard dealer.link == .broken else { return .ready(dealer) }
+                discard(dealer)
             }
-        }
-        return state.withLock { state in
-            guard !state.closed, closing >= 0, connecting.isEmpty else { return .none }
-            return state.open[address, default: 0] < Self.perAddress ? .absent : .none
         }
     }
 
-    /// Gives back dealers `take` found still connecting, as they were.
-    private func restore(_ dealers: [DirectDealer], to address: String) {
-        guard !dealers.isEmpty else { return }
-        state.withLock { state in
-            guard !state.closed else { return dealers.forEach { discard($0, &state) } }
-            state.idle[address, default: []].append(contentsOf: dealers)
+    /// What `pick` found in the pool.
+    private enum Pick {
+        case decided(Taken)
+        /// A dealer that was connected when last seen, now the caller's; its events are unread.
+        case connected(DirectDealer)
+    }
+
+    private func pick(_ address: String, _ state: inout State) -> Pick {
+        guard !state.closed, closing >= 0 else { return .decided(.none) }
+        var connecting = false
+        var index = state.idle[address]?.count ?? 0
+        while index > 0 {
+            index -= 1
+            guard let dealer = state.idle[address]?[index] else { break }
+            if dealer.link == .ready {
+                state.idle[address]?.remove(at: index)
+                return .connected(dealer)
+            }
+            dealer.readEvents()
+            switch dealer.link {
+            case .connecting:
+                connecting = true
+            case .ready:
+                state.idle[address]?.remove(at: index)
+                return .decided(.ready(dealer))
+            case .broken:
+                state.idle[address]?.remove(at: index)
+                discard(dealer, &state)
+            }
         }
+        return .decided(!connecting && state.open[address, default: 0] < Self.perAddress ? .absent : .none)
     }
 
     /// Opens a dealer to `address` for later requests, unless the pool is closed or has its
