@@ -262,7 +262,7 @@ enum KernelChecks {
         _ reusable: ReusableOperands,
         op: String,
         node: String
-    ) throws(WeftError) -> (Broadcast, Tensor) {
+    ) throws(WeftError) -> (Broadcast, BinaryResult) {
         try sameDType(a, b, op: op, node: node)
         let broadcast: Broadcast
         do {
@@ -270,9 +270,9 @@ enum KernelChecks {
         } catch {
             throw .invalidArgument(error.message, node: node)
         }
-        if reusable.contains(.lhs), a.dtype == dtype, a.shape == broadcast.shape { return (broadcast, a) }
-        if reusable.contains(.rhs), b.dtype == dtype, b.shape == broadcast.shape { return (broadcast, b) }
-        return (broadcast, try allocate(dtype, broadcast.shape, node: node))
+        if reusable.contains(.lhs), a.dtype == dtype, a.shape == broadcast.shape { return (broadcast, .lhs) }
+        if reusable.contains(.rhs), b.dtype == dtype, b.shape == broadcast.shape { return (broadcast, .rhs) }
+        return (broadcast, .new(try allocate(dtype, broadcast.shape, node: node)))
     }
 
     /// Allocates a kernel's output. Shapes computed from input values (`Fill`, `Tile`, a

@@ -16,18 +16,18 @@ enum MathOps {
 
     /// A binary arithmetic op with broadcasting; both inputs have the type `T`.
     private static func binary(_ name: String, _ operation: BinaryOp) -> OpDefinition {
-        broadcasting(name, operation, output: nil)
+        broadcasting(name, .arithmetic(operation), output: nil)
     }
 
     /// A comparison with broadcasting, giving `bool`.
     private static func comparison(_ name: String, _ operation: ComparisonOp) -> OpDefinition {
-        broadcasting(name, operation, output: .bool)
+        broadcasting(name, .comparison(operation), output: .bool)
     }
 
     /// An op on two broadcast inputs of the type `T`, giving `output` (`nil`: `T`).
     private static func broadcasting(
         _ name: String,
-        _ operation: some BroadcastingOp,
+        _ operation: ElementwiseKernel.Operation,
         output: DType?
     ) -> OpDefinition {
         OpDefinition(
@@ -35,7 +35,7 @@ enum MathOps {
             inputCount: 2,
             outputTypes: sameTypeInputs(name, output: output),
             makeKernel: { node throws(WeftError) in
-                ElementwiseKernel(name: name, operation: .binary(operation), declared: try node.optionalType("T"))
+                ElementwiseKernel(name: name, operation: operation, declared: try node.optionalType("T"))
             }
         )
     }
@@ -46,7 +46,7 @@ enum MathOps {
             name,
             inputCount: 2,
             outputTypes: sameTypeInputs(name, output: .bool),
-            makeKernel: { _ in ElementwiseKernel(name: name, operation: .binary(operation), declared: nil) }
+            makeKernel: { _ in ElementwiseKernel(name: name, operation: .logical(operation), declared: nil) }
         )
     }
 
@@ -124,9 +124,13 @@ enum MathOps {
 /// The kernel of an element-wise op (arithmetic, comparison, logic, unary math): a struct
 /// rather than a closure, so an executor calling it in place retains no closure context.
 struct ElementwiseKernel: SingleOutputKernel {
+    /// The op, by its concrete type: switching on it copies no existential, and each binary
+    /// case runs a specialized `binary`.
     enum Operation: Sendable {
         /// Two inputs, broadcast.
-        case binary(any BroadcastingOp)
+        case arithmetic(BinaryOp)
+        case comparison(ComparisonOp)
+        case logical(LogicalOp)
         case unary(UnaryOp)
     }
 
@@ -142,22 +146,33 @@ struct ElementwiseKernel: SingleOutputKernel {
         switch operation {
         case .unary(let operation):
             var x = try context.popInput()
-            // Asked before the call: its argument list copies `x` first, and the copy would
-            // make `x` look shared.
-            let reusing = x.isWritableInPlace()
-            return .tensor(try operation.apply(x, node: context.node, reusingInput: reusing))
-        case .binary(let operation):
-            // Input 1 is read after input 0's dtype is checked, as the inputs' order has it.
-            guard context.inputs.count == 2, let second = context.inputs.popLast() else {
-                throw .invalidArgument("\(name) takes 2 inputs, not \(context.inputs.count)", node: context.node)
-            }
-            var a = try context.popInput()
-            try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
-            var b = try second.take()
-            var reusable: ReusableOperands = []
-            if a.isWritableInPlace() { reusable.insert(.lhs) }
-            if b.isWritableInPlace() { reusable.insert(.rhs) }
-            return .tensor(try operation.apply(a, b, op: name, node: context.node, reusable: reusable))
+            guard x.isWritableInPlace() else { return .tensor(try operation.apply(x, node: context.node)) }
+            // `x` goes back out as the result, moved: neither copied nor retained.
+            try operation.applyInPlace(x, node: context.node)
+            return .tensor(x)
+        case .arithmetic(let operation): return try binary(operation, &context)
+        case .comparison(let operation): return try binary(operation, &context)
+        case .logical(let operation): return try binary(operation, &context)
+        }
+    }
+
+    private func binary(_ operation: some BroadcastingOp, _ context: inout OpKernelContext) throws(WeftError) -> Value {
+        // Input 1 is read after input 0's dtype is checked, as the inputs' order has it.
+        guard context.inputs.count == 2, let second = context.inputs.popLast() else {
+            throw .invalidArgument("\(name) takes 2 inputs, not \(context.inputs.count)", node: context.node)
+        }
+        var a = try context.popInput()
+        try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
+        var b = try second.take()
+        var reusable: ReusableOperands = []
+        if a.isWritableInPlace() { reusable.insert(.lhs) }
+        if b.isWritableInPlace() { reusable.insert(.rhs) }
+        // An operand written in place goes back out as the result, moved: neither copied nor
+        // retained.
+        switch try operation.apply(a, b, op: name, node: context.node, reusable: reusable) {
+        case .lhs: return .tensor(a)
+        case .rhs: return .tensor(b)
+        case .new(let out): return .tensor(out)
         }
     }
 
@@ -168,10 +183,19 @@ struct ElementwiseKernel: SingleOutputKernel {
         switch operation {
         case .unary(let operation):
             return [.tensor(try operation.apply(a, node: context.node))]
-        case .binary(let operation):
-            try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
-            return [.tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))]
+        case .arithmetic(let operation): return [try binary(operation, a, context)]
+        case .comparison(let operation): return [try binary(operation, a, context)]
+        case .logical(let operation): return [try binary(operation, a, context)]
         }
+    }
+
+    private func binary(
+        _ operation: some BroadcastingOp,
+        _ a: Tensor,
+        _ context: OpKernelContext
+    ) throws(WeftError) -> Value {
+        try KernelChecks.dtype(a, input: 0, expected: declared, op: name, node: context.node)
+        return .tensor(try operation.apply(a, try context.input(1), op: name, node: context.node))
     }
 }
 
@@ -189,13 +213,39 @@ protocol BroadcastingOp: Sendable {
         node: String,
         reusable: ReusableOperands
     ) throws(WeftError)
-        -> Tensor
+        -> BinaryResult
 }
 
 extension BroadcastingOp {
     /// `a` op `b`, broadcast, into a new tensor.
     func apply(_ a: Tensor, _ b: Tensor, op: String, node: String) throws(WeftError) -> Tensor {
-        try apply(a, b, op: op, node: node, reusable: [])
+        try apply(a, b, op: op, node: node, reusable: []).tensor(a, b)
+    }
+}
+
+/// Where a binary op wrote its result: into the buffer of an operand the caller holds alone,
+/// which the caller then hands on as the result, or into a new tensor.
+enum BinaryResult {
+    case lhs
+    case rhs
+    case new(Tensor)
+
+    /// The result's memory, for the op to write.
+    func memory(_ a: Tensor, _ b: Tensor) -> ElementMemory {
+        switch self {
+        case .lhs: ElementMemory(a)
+        case .rhs: ElementMemory(b)
+        case .new(let tensor): ElementMemory(tensor)
+        }
+    }
+
+    /// The result as a tensor.
+    func tensor(_ a: Tensor, _ b: Tensor) -> Tensor {
+        switch self {
+        case .lhs: a
+        case .rhs: b
+        case .new(let tensor): tensor
+        }
     }
 }
 
@@ -261,15 +311,15 @@ enum BinaryOp: BroadcastingOp, CaseIterable {
         node: String,
         reusable: ReusableOperands
     ) throws(WeftError)
-        -> Tensor
+        -> BinaryResult
     {
-        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, a.dtype, reusable, op: op, node: node)
-        // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
-        let (lhs, rhs, result) = (ElementMemory(a), ElementMemory(b), ElementMemory(out))
+        let (broadcast, result) = try KernelChecks.broadcastResult(a, b, a.dtype, reusable, op: op, node: node)
+        // `a` and `b` are borrowed for the call and `result` is returned: all live while it runs.
+        let (lhs, rhs, out) = (ElementMemory(a), ElementMemory(b), result.memory(a, b))
         try a.dtype.visit(
-            Visitor(operation: self, lhs: lhs, rhs: rhs, out: result, broadcast: broadcast, op: op, node: node)
+            Visitor(operation: self, lhs: lhs, rhs: rhs, out: out, broadcast: broadcast, op: op, node: node)
         )
-        return out
+        return result
     }
 
     private struct Visitor: ElementVisitor {
@@ -420,15 +470,15 @@ enum ComparisonOp: BroadcastingOp {
         node: String,
         reusable: ReusableOperands
     ) throws(WeftError)
-        -> Tensor
+        -> BinaryResult
     {
-        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, .bool, reusable, op: op, node: node)
-        // `a` and `b` are borrowed for the call and `out` is returned: all live while it runs.
-        let (lhs, rhs, result) = (ElementMemory(a), ElementMemory(b), ElementMemory(out))
+        let (broadcast, result) = try KernelChecks.broadcastResult(a, b, .bool, reusable, op: op, node: node)
+        // `a` and `b` are borrowed for the call and `result` is returned: all live while it runs.
+        let (lhs, rhs, out) = (ElementMemory(a), ElementMemory(b), result.memory(a, b))
         try a.dtype.visit(
-            Visitor(operation: self, lhs: lhs, rhs: rhs, out: result, broadcast: broadcast, op: op, node: node)
+            Visitor(operation: self, lhs: lhs, rhs: rhs, out: out, broadcast: broadcast, op: op, node: node)
         )
-        return out
+        return result
     }
 
     private struct Visitor: ElementVisitor {
@@ -495,11 +545,12 @@ enum LogicalOp: BroadcastingOp {
         node: String,
         reusable: ReusableOperands
     ) throws(WeftError)
-        -> Tensor
+        -> BinaryResult
     {
         try KernelChecks.sameDType(a, b, op: op, node: node)
         guard a.dtype == .bool else { throw .unsupported(op: op, dtype: a.dtype, node: node) }
-        let (broadcast, out) = try KernelChecks.broadcastResult(a, b, .bool, reusable, op: op, node: node)
+        let (broadcast, result) = try KernelChecks.broadcastResult(a, b, .bool, reusable, op: op, node: node)
+        let out = result.tensor(a, b)
         a.withElements(of: Bool.self) { l in
             b.withElements(of: Bool.self) { r in
                 out.withMutableElements(of: Bool.self) { o in
@@ -510,7 +561,7 @@ enum LogicalOp: BroadcastingOp {
                 }
             }
         }
-        return out
+        return result
     }
 }
 

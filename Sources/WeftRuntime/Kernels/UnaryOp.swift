@@ -31,13 +31,19 @@ enum UnaryOp: String, Sendable, CaseIterable {
     /// TensorFlow's op name.
     var name: String { rawValue }
 
-    /// Computes the op on every element of `x` into a tensor of the same dtype and shape: `x`
-    /// itself when `reusingInput` (the caller holds it alone), a new one otherwise.
-    func apply(_ x: Tensor, node: String, reusingInput: Bool = false) throws(WeftError) -> Tensor {
-        let out = reusingInput ? x : Tensor(uninitialized: x.dtype, shape: x.shape)
+    /// Computes the op on every element of `x` into a new tensor of the same dtype and shape.
+    func apply(_ x: Tensor, node: String) throws(WeftError) -> Tensor {
+        let out = Tensor(uninitialized: x.dtype, shape: x.shape)
         // `x` is borrowed for the call and `out` is returned: both live while the visitor runs.
         try x.dtype.visit(Visitor(operation: self, input: ElementMemory(x), out: ElementMemory(out), node: node))
         return out
+    }
+
+    /// Computes the op on every element of `x` into `x`'s own buffer, which the caller holds
+    /// alone: the caller keeps `x` and returns it, so no copy of it is made, nor retained.
+    func applyInPlace(_ x: Tensor, node: String) throws(WeftError) {
+        let memory = ElementMemory(x)
+        try x.dtype.visit(Visitor(operation: self, input: memory, out: memory, node: node))
     }
 
     private struct Visitor: ElementVisitor {
