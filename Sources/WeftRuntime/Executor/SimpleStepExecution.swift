@@ -200,7 +200,9 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Adds to `queue` the ready nodes this thread may run and hands the rest to the pool, as
     /// `StepExecution.enqueue` does.
     private func enqueue(_ ready: [Int], into queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) {
-        for node in ready where !isExpensive(node, policy) { queue.push(node) }
+        // Last first: the stack then runs nodes ready together in the plan's order, the graph's,
+        // so a parameter server sends the first layer's weights, awaited first, before the last's.
+        for node in ready.reversed() where !isExpensive(node, policy) { queue.push(node) }
         var mayKeep = policy.mayBlock && queue.isEmpty
         for node in ready where isExpensive(node, policy) {
             if mayKeep {

@@ -134,10 +134,12 @@ final class StepExecution: Sendable {
     }
 
     /// A `Switch`'s outputs: `data` on the side its bool scalar `predicate` picks.
-    private static func switched(_ node: StepPlan.Node, _ data: Value, _ predicate: Value) -> Result<Outputs, WeftError> {
+    private static func switched(_ node: StepPlan.Node, _ data: Value, _ predicate: Value) -> Result<Outputs, WeftError>
+    {
         do throws(WeftError) {
             let predicate = try predicate.read()
-            guard predicate.dtype == .bool, predicate.shape.rank == 0, let taken = predicate.scalar(as: Bool.self) else {
+            guard predicate.dtype == .bool, predicate.shape.rank == 0, let taken = predicate.scalar(as: Bool.self)
+            else {
                 throw WeftError(
                     .invalidArgument,
                     "the predicate of Switch '\(node.name)' must be a bool scalar, not a \(predicate.dtype) of shape \(predicate.shape)"
@@ -158,7 +160,9 @@ final class StepExecution: Sendable {
         do throws(WeftError) {
             var tensor: Tensor?
             if !ready.isDead {
-                guard let value = inputs.first ?? nil else { throw WeftError(.internal, "'\(node.name)' ran without its input") }
+                guard let value = inputs.first ?? nil else {
+                    throw WeftError(.internal, "'\(node.name)' ran without its input")
+                }
                 tensor = try value.read()
             }
             let context = OpKernelContext(node: node.name, inputs: [], step: step)
@@ -208,7 +212,8 @@ final class StepExecution: Sendable {
             if item.loop != nil { return true }
             return mayBlock ? item.isExpensive : !item.isDead && plan.nodes[item.node].isExpensive
         }
-        for item in ready where !expensive(item) { queue.push(item) }
+        // Last first, so nodes ready together run in the plan's order (see `SimpleStepExecution`).
+        for item in ready.reversed() where !expensive(item) { queue.push(item) }
         var mayKeep = mayBlock && queue.isEmpty
         for item in ready where expensive(item) {
             if mayKeep {
@@ -331,7 +336,9 @@ final class StepExecution: Sendable {
                 loop.entries.append((ready.node, outputs[0], isConstant))
                 loop.pendingEnters -= 1
                 if loop.pendingEnters == 0 {
-                    next.append(Ready(node: ready.node, iteration: iteration, isDead: false, isExpensive: true, loop: loop))
+                    next.append(
+                        Ready(node: ready.node, iteration: iteration, isDead: false, isExpensive: true, loop: loop)
+                    )
                     iteration.outstandingOps += 1
                 }
             } else if isConstant {
@@ -362,7 +369,12 @@ final class StepExecution: Sendable {
 
     /// Hands a `NextIteration`'s value to the next iteration, starting it unless
     /// `parallel_iterations` are already running (then it starts when the oldest ends).
-    private func advance(_ node: Int, _ outputs: Outputs, from iteration: Iteration, _ next: inout [Ready]) throws(WeftError) {
+    private func advance(
+        _ node: Int,
+        _ outputs: Outputs,
+        from iteration: Iteration,
+        _ next: inout [Ready]
+    ) throws(WeftError) {
         let frame = iteration.frame
         if let following = frame.iterations[iteration.number + 1] {
             return activate(node, outputs, isDead: false, in: following, &next)
@@ -380,7 +392,9 @@ final class StepExecution: Sendable {
         frame.iterationCount += 1
         let iteration = Iteration(frame: frame, number: frame.iterationCount, layout: plan.layout)
         frame.iterations.append(iteration)
-        for (node, value) in frame.invariants { activate(node, .single(value), isDead: value == nil, in: iteration, &next) }
+        for (node, value) in frame.invariants {
+            activate(node, .single(value), isDead: value == nil, in: iteration, &next)
+        }
         let deferred = frame.deferred
         frame.deferred = []
         for (node, value) in deferred { activate(node, .single(value), isDead: false, in: iteration, &next) }
@@ -429,7 +443,13 @@ final class StepExecution: Sendable {
 
     /// A Merge waits for its control inputs and for one live data input, or all of them dead.
     /// `dead` counts dead data inputs until a live one arrives, then stays -1.
-    private func updateMerge(_ merge: StepPlan.Node, local: Int, isControl: Bool, inputDead: Bool, _ iteration: Iteration) {
+    private func updateMerge(
+        _ merge: StepPlan.Node,
+        local: Int,
+        isControl: Bool,
+        inputDead: Bool,
+        _ iteration: Iteration
+    ) {
         if isControl {
             iteration.pending[local] -= 1
             return
@@ -569,7 +589,12 @@ final class StepExecution: Sendable {
 
     /// Runs one live node of a loop run on one thread: routes a `Switch` or `Merge`, or runs the
     /// kernel on `inputs`, a buffer reused from node to node.
-    private func runInLoop(_ node: StepPlan.Node, _ index: Int, _ iteration: Iteration, _ inputs: inout [Value]) throws(WeftError) -> Outputs {
+    private func runInLoop(
+        _ node: StepPlan.Node,
+        _ index: Int,
+        _ iteration: Iteration,
+        _ inputs: inout [Value]
+    ) throws(WeftError) -> Outputs {
         func input(_ source: StepPlan.Source) -> Value? {
             switch source {
             case .feed(let feed): .tensor(feeds[feed])
@@ -590,13 +615,18 @@ final class StepExecution: Sendable {
         default:
             inputs.removeAll(keepingCapacity: true)
             for source in node.inputs {
-                guard let value = input(source) else { throw WeftError(.internal, "'\(node.name)' ran without its inputs") }
+                guard let value = input(source) else {
+                    throw WeftError(.internal, "'\(node.name)' ran without its inputs")
+                }
                 inputs.append(value)
             }
             let result = node.compute(index, inputs, step: step, costs: plan.costs)
             let values = try result.get()
             guard values.count == node.outputCount else {
-                throw WeftError(.internal, "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)")
+                throw WeftError(
+                    .internal,
+                    "kernel of '\(node.name)' returned the wrong number of outputs, expected \(node.outputCount)"
+                )
             }
             return .values(values)
         }
@@ -605,7 +635,10 @@ final class StepExecution: Sendable {
     private func finish() {
         let (error, fetched) = state.withLock { state in (state.error, state.fetched) }
         run.finish(error: error, produced: { fetched[$0] }) { position in
-            WeftError(.invalidArgument, "the fetched tensor \(position) is dead: it lies on a branch of a cond that was not taken")
+            WeftError(
+                .invalidArgument,
+                "the fetched tensor \(position) is dead: it lies on a branch of a cond that was not taken"
+            )
         }
     }
 }
