@@ -9,14 +9,21 @@ import WeftRuntime
     typealias Batches = PushBatches<Int>
     let route = Batches.Route(destination: "/job:worker/task:0", step: 7)
 
-    @Test func pushesMadeWhileOneIsInFlight_goTogetherWhenItIsAcknowledged() {
+    /// Sends `window` pushes, filling the route's window.
+    private func fillWindow(_ batches: inout Batches, from first: Int = 100) {
+        for push in first..<first + Batches.window {
+            #expect(batches.add(push, bytes: 4, on: route)?.pushes == [push], "the window has room")
+        }
+    }
+
+    @Test func pushesMadeWhileTheWindowIsFull_goTogetherAtTheNextAcknowledgement() {
         var batches = Batches()
-        #expect(batches.add(1, bytes: 4, on: route)?.pushes == [1])
-        #expect(batches.add(2, bytes: 4, on: route) == nil)
-        #expect(batches.add(3, bytes: 0, on: route) == nil)
+        fillWindow(&batches)
+        #expect(batches.add(1, bytes: 4, on: route) == nil)
+        #expect(batches.add(2, bytes: 0, on: route) == nil)
         let next = batches.acknowledged(route)
-        #expect(next?.pushes == [2, 3] && next?.isClocked == true)
-        #expect(batches.acknowledged(route) == nil)
+        #expect(next?.pushes == [1, 2] && next?.isClocked == true)
+        for _ in 0..<Batches.window { #expect(batches.acknowledged(route) == nil) }
         #expect(batches.busyRoutes == 0)
         #expect(batches.add(4, bytes: 4, on: route)?.pushes == [4], "an idle route sends at once")
     }
@@ -35,8 +42,8 @@ import WeftRuntime
 
     @Test func aBatch_staysWithinItsLimits() {
         var batches = Batches()
-        _ = batches.add(0, bytes: 0, on: route)
-        for push in 1...Batches.batchCount + 1 { _ = batches.add(push, bytes: 1, on: route) }
+        fillWindow(&batches, from: -Batches.window)
+        for push in 1...Batches.batchCount + 1 { #expect(batches.add(push, bytes: 1, on: route) == nil) }
         #expect(batches.acknowledged(route)?.pushes.count == Batches.batchCount)
         #expect(batches.acknowledged(route)?.pushes == [Batches.batchCount + 1])
         let perBatch = Batches.batchBytes / Batches.smallBytes

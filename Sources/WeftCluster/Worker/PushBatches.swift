@@ -3,11 +3,13 @@ import WeftProto
 import WeftRuntime
 
 /// Which small tensors a worker pushes to another worker together, as Nagle's algorithm with
-/// the acknowledgement as the clock: a push goes at once when nothing is in flight on its route
-/// (its step and receiving worker); one made while a message is unacknowledged waits, and every
-/// push that waited goes in one message when the acknowledgement comes. A partition that sends
-/// fifty scalars to one worker sends a few messages rather than fifty, each costing both
-/// processes thread wake-ups; a lone push, and any large tensor, goes without delay.
+/// acknowledgements as the clock: a push goes at once while fewer than `window` messages are in
+/// flight on its route (its step and receiving worker); one made when `window` are
+/// unacknowledged waits, and every push that waited goes in one message when an
+/// acknowledgement comes. A partition that sends fifty scalars to one worker at once sends a
+/// few messages rather than fifty, each costing both processes thread wake-ups; a few pushes
+/// spread over a step (a tower's small gradients, sent between large ones whose transfer holds
+/// the receiver's acknowledgements back) and any large tensor go without delay.
 struct PushBatches<Push> {
     /// Where a push goes: pushes of one step to one worker share a message.
     struct Route: Hashable {
@@ -20,6 +22,8 @@ struct PushBatches<Push> {
     /// The most bytes and pushes one message carries; more wait for the next acknowledgement.
     static var batchBytes: Int { 4 << 20 }
     static var batchCount: Int { 4096 }
+    /// Messages of small pushes a route may have unacknowledged before pushes wait.
+    static var window: Int { 4 }
 
     /// Pushes to send in one message; when `isClocked`, its acknowledgement is owed to
     /// `acknowledged(_:)`, which releases the pushes that waited for it.
@@ -28,38 +32,57 @@ struct PushBatches<Push> {
         var isClocked: Bool
     }
 
-    /// For each route with a message in flight, the pushes waiting for its acknowledgement.
-    private var waiting: [Route: [(push: Push, bytes: Int)]] = [:]
+    /// A route with messages in flight: how many, and the pushes waiting for an acknowledgement.
+    private struct Traffic {
+        var inFlight = 0
+        var waiting: [(push: Push, bytes: Int)] = []
 
-    /// Routes with a message in flight.
-    var busyRoutes: Int { waiting.count }
-
-    /// A push of a tensor of `bytes` bytes on `route`: what to send now (the push itself), or
-    /// `nil` while it waits for the message in flight there.
-    mutating func add(_ push: Push, bytes: Int, on route: Route) -> Batch? {
-        guard bytes <= Self.smallBytes else { return Batch(pushes: [push], isClocked: false) }
-        guard waiting[route] != nil else {
-            waiting[route] = []
+        /// Sends `push` now when the window has room; otherwise it waits.
+        mutating func add(_ push: Push, bytes: Int) -> Batch? {
+            guard inFlight < PushBatches.window else {
+                waiting.append((push, bytes))
+                return nil
+            }
+            inFlight += 1
             return Batch(pushes: [push], isClocked: true)
         }
-        waiting[route, default: []].append((push, bytes))
-        return nil
+
+        /// One message was answered: what waited goes next, up to a message's limits.
+        mutating func acknowledged() -> Batch? {
+            inFlight -= 1
+            guard !waiting.isEmpty else { return nil }
+            var (count, bytes) = (0, 0)
+            while count < min(waiting.count, PushBatches.batchCount),
+                count == 0 || bytes + waiting[count].bytes <= PushBatches.batchBytes
+            {
+                bytes += waiting[count].bytes
+                count += 1
+            }
+            defer { waiting.removeFirst(count) }
+            inFlight += 1
+            return Batch(pushes: waiting[..<count].map(\.push), isClocked: true)
+        }
     }
 
-    /// The message in flight on `route` was acknowledged (or failed): the pushes that waited go
-    /// next, in one message, up to its limits; none when nothing waited, and the route is idle.
+    private var routes: [Route: Traffic] = [:]
+
+    /// Routes with a message in flight.
+    var busyRoutes: Int { routes.count }
+
+    /// A push of a tensor of `bytes` bytes on `route`: what to send now (the push itself), or
+    /// `nil` while it waits for a message in flight there.
+    mutating func add(_ push: Push, bytes: Int, on route: Route) -> Batch? {
+        guard bytes <= Self.smallBytes else { return Batch(pushes: [push], isClocked: false) }
+        return routes[route, default: Traffic()].add(push, bytes: bytes)
+    }
+
+    /// A message in flight on `route` was acknowledged (or failed): the pushes that waited go
+    /// next, in one message, up to its limits; none when nothing waited.
     mutating func acknowledged(_ route: Route) -> Batch? {
-        guard let queued = waiting[route], !queued.isEmpty else {
-            waiting[route] = nil
-            return nil
-        }
-        var (count, bytes) = (0, 0)
-        while count < min(queued.count, Self.batchCount), count == 0 || bytes + queued[count].bytes <= Self.batchBytes {
-            bytes += queued[count].bytes
-            count += 1
-        }
-        waiting[route] = Array(queued[count...])
-        return Batch(pushes: queued[..<count].map(\.push), isClocked: true)
+        guard var traffic = routes.removeValue(forKey: route) else { return nil }
+        let next = traffic.acknowledged()
+        if traffic.inFlight > 0 { routes[route] = traffic }
+        return next
     }
 }
 
