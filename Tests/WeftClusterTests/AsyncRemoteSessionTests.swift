@@ -36,7 +36,8 @@ import WeftTestKit
         endless.cancel()
         let failure = await #expect(throws: WeftError.self) { try await endless.value }
         #expect(failure?.code == .cancelled)
-        #expect(ContinuousClock.now - cancelled < .seconds(1))
+        // Far below the step's 60 s deadline; the margin is for a loaded 2-core machine (seen: 2.6 s).
+        #expect(ContinuousClock.now - cancelled < .seconds(10))
         // The coordinator ended the step, long before its 60 s deadline.
         #expect(await Self.eventually(within: .seconds(5)) { Self.inFlight(cluster) == 0 })
         let counted = try await session.run(fetches: ["bounded:0"])
