@@ -17,7 +17,9 @@ import WeftTestKit
         let (towers, whole, weights, train) = try graph.asDefault {
             let weights = graph.device("/job:ps/task:0") { Variable([[Float(0.5)], [-1], [2]], name: "weights") }
             func loss(_ rows: Range<Int>) throws -> Output {
-                let features = constant(try Tensor(Array(x[(rows.lowerBound * 3)..<(rows.upperBound * 3)]), shape: [rows.count, 3]))
+                let features = constant(
+                    try Tensor(Array(x[(rows.lowerBound * 3)..<(rows.upperBound * 3)]), shape: [rows.count, 3])
+                )
                 let targets = constant(try Tensor(Array(y[rows]), shape: [rows.count, 1]))
                 return mean(square(matMul(features, weights.value) - targets))
             }
@@ -25,7 +27,9 @@ import WeftTestKit
                 (index) throws(WeftError) -> Output in
                 do { return try loss(index * 4..<(index + 1) * 4) } catch { throw WeftError(.internal, "\(error)") }
             }
-            let whole = try graph.device("/job:worker/task:0") { try graph.gradients(of: loss(0..<8), with: weights.output) }
+            let whole = try graph.device("/job:worker/task:0") {
+                try graph.gradients(of: loss(0..<8), with: weights.output)
+            }
             let train = GradientDescentOptimizer(learningRate: 0.1).applyGradients(towers.gradients)
             return (towers, whole, weights, train)
         }
@@ -38,15 +42,21 @@ import WeftTestKit
         try session.run(graph.asDefault { globalVariablesInitializer() })
         let values = try session.run([averaged, try #require(whole)])
         let (got, want) = (values[0].doubleValues, values[1].doubleValues)
-        #expect(got.count == 3 && zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "\(got) vs \(want)")
+        #expect(
+            got.count == 3 && zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) },
+            "\(got) vs \(want)"
+        )
         var metadata = RunMetadata()
         try session.run([], targets: [train], metadata: &metadata)
         let stepped = try session.run(weights).doubleValues
         let expected = zip([0.5, -1, 2], want).map { $0 - 0.1 * $1 }
         #expect(zip(stepped, expected).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(stepped) vs \(expected)")
-        // One gradient per variable crosses from each worker to the ps.
+        // One gradient per variable crosses from each worker to the ps, where the towers' sum runs.
         let sends = metadata.stepStatistics.nodes.filter { $0.op == "_Send" && $0.device.hasPrefix("/job:worker") }
         #expect(sends.count == 2, "\(sends.map(\.node))")
+        #expect(Set(sends.map(\.device)) == ["/job:worker/task:0", "/job:worker/task:1"], "\(sends.map(\.node))")
+        let sums = metadata.stepStatistics.nodes.filter { $0.op == "AddN" }
+        #expect(!sums.isEmpty && sums.allSatisfy { $0.device == "/job:ps/task:0" }, "\(sums.map(\.device))")
     }
 
     @Test func embeddingRows_areAveragedAsRows_andOnlyTheRowsUsedMove() throws {

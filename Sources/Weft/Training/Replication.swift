@@ -60,9 +60,13 @@ extension Graph {
         let averaged = asDefault {
             targets.indices.map { index -> (Gradient?, Variable) in
                 let variable = targets[index]
-                guard let sum = Gradient.sum(towerGradients.compactMap { $0[index] }) else { return (nil, variable) }
+                // The sum too: outside, it would land on a worker, and the other towers'
+                // gradients would cross to it before the sum crossed to the variable.
                 return colocate(with: variable.operation) {
-                    nameScope("average_gradients") { (sum.replacingValues(with: sum.values * scale), variable) }
+                    guard let sum = Gradient.sum(towerGradients.compactMap { $0[index] }) else {
+                        return (nil, variable)
+                    }
+                    return nameScope("average_gradients") { (sum.replacingValues(with: sum.values * scale), variable) }
                 }
             }
         }
