@@ -153,12 +153,11 @@ public final class InProcessTransport: MessageTransport {
 
     /// Sends a request; its completion runs on this endpoint's queue.
     public func request(
-        _ message: WireMessage,
+        _ message: consuming WireMessage,
         to address: String,
         timeout: Duration,
         completion: @escaping MessagingNode.Completion
     ) {
-        var message = message
         // The far end refuses what is not a request, as a ROUTER does.
         do throws(WeftError) {
             try message.envelope.validateRequest()

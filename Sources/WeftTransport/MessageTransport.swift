@@ -20,7 +20,7 @@ public protocol MessageTransport: Sendable {
     /// Sends a request and calls `completion` once with its reply (an error status becomes a
     /// failure) or with `unavailable` when no reply comes within `timeout`.
     func request(
-        _ message: WireMessage,
+        _ message: consuming WireMessage,
         to address: String,
         timeout: Duration,
         completion: @escaping MessagingNode.Completion
@@ -29,7 +29,12 @@ public protocol MessageTransport: Sendable {
     func request(_ message: WireMessage, to address: String, timeout: Duration) async throws(WeftError) -> WireMessage
     /// Sends a request and blocks the calling thread (never the transport's own, nor the
     /// cooperative pool) until its reply, error or timeout.
-    func requestAndWait(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage
+    func requestAndWait(
+        _ message: consuming WireMessage,
+        to address: String,
+        timeout: Duration
+    ) throws(WeftError)
+        -> WireMessage
     /// Sends a message that needs no reply; it may be lost.
     func send(_ message: consuming WireMessage, to address: String)
     /// Expects the process at `address` to hold `key` (CURVE); a transport without keys ignores it.
@@ -45,7 +50,11 @@ extension MessageTransport {
     }
 
     /// Waits for the reply of a callback request.
-    public func request(_ message: WireMessage, to address: String, timeout: Duration) async throws(WeftError)
+    public func request(
+        _ message: WireMessage,
+        to address: String,
+        timeout: Duration
+    ) async throws(WeftError)
         -> WireMessage
     {
         let result = await withCheckedContinuation { continuation in
@@ -55,11 +64,15 @@ extension MessageTransport {
     }
 
     /// Blocks on a callback request through a reusable waiter.
-    public func requestAndWait(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError)
+    public func requestAndWait(
+        _ message: consuming WireMessage,
+        to address: String,
+        timeout: Duration
+    ) throws(WeftError)
         -> WireMessage
     {
         let waiter = try ReplyWaiter.make()
-        request(message, to: address, timeout: timeout, completion: waiter.deliver)
+        request(consume message, to: address, timeout: timeout, completion: waiter.deliver)
         return try waiter.wait().get()
     }
 }

@@ -203,12 +203,12 @@ public final class MessagingNode: Sendable {
     /// fails it with `cancelled`. The transport sets the envelope's `requestID`,
     /// `protocolVersion`, `tensors` and, when it is 0, `deadlineMs`.
     public func request(
-        _ message: WireMessage,
+        _ message: consuming WireMessage,
         to address: String,
         timeout: Duration,
         completion: @escaping Completion
     ) {
-        _ = startRequest(message, to: address, timeout: timeout, completion: completion)
+        _ = startRequest(consume message, to: address, timeout: timeout, completion: completion)
     }
 
     /// Sends a request and waits for its reply; see `request(_:to:timeout:completion:)`.
@@ -227,7 +227,7 @@ public final class MessagingNode: Sendable {
     /// `request(_:to:timeout:completion:)`. For threads that may block (not the cooperative
     /// pool); on the node's I/O thread, which would have to answer it, it fails at once.
     public func requestAndWait(
-        _ message: WireMessage,
+        _ message: consuming WireMessage,
         to address: String,
         timeout: Duration
     ) throws(WeftError) -> WireMessage {
@@ -238,7 +238,7 @@ public final class MessagingNode: Sendable {
                     + "use request(_:to:timeout:completion:) from handlers and completions"
             )
         }
-        let (id, frames) = try encodeRequest(message, timeout: timeout)
+        let (id, frames) = try encodeRequest(consume message, timeout: timeout)
         let taken = core.direct.take(address)
         if case .ready(let dealer) = taken {
             switch core.direct.request(on: dealer, frames, id: id, timeout: timeout, core: core) {

@@ -66,8 +66,14 @@ import Darwin
                 for index in 0..<100 {
                     let step = UInt64(thread * 1000 + index)
                     do {
-                        let reply = try client.requestAndWait(message(step: step), to: server.address, timeout: .seconds(20))
-                        if reply.envelope.step != step { failures.withLock { $0.append("\(step) answered as \(reply.envelope.step)") } }
+                        let reply = try client.requestAndWait(
+                            message(step: step),
+                            to: server.address,
+                            timeout: .seconds(20)
+                        )
+                        if reply.envelope.step != step {
+                            failures.withLock { $0.append("\(step) answered as \(reply.envelope.step)") }
+                        }
                     } catch {
                         failures.withLock { $0.append("\(step): \(error)") }
                     }
@@ -166,5 +172,28 @@ import Darwin
         #expect(await eventually { client.openDirectConnections == 0 })
         let reply = try client.requestAndWait(message(step: 5), to: server.address, timeout: .seconds(10))
         #expect(reply.envelope.step == 5)
+    }
+
+    @Test func aServerKeyChange_closesTheParkedDealer_andRequestsFailUntilTheRightKeyIsBack() throws {
+        let clientKeys = try CurveKeyPair.generate()
+        let (server, serverKeys) = try CurveTests.securedServer(admitting: [clientKeys.publicKey])
+        let client = try CurveTests.node(clientKeys, trusting: serverKeys.publicKey, at: server.boundAddress)
+        defer {
+            client.close()
+            server.close()
+        }
+        try warmUp(client, server.boundAddress)
+        _ = try client.requestAndWait(message(step: 1), to: server.boundAddress, timeout: .seconds(10))
+        #expect(client.openDirectConnections == 1)
+
+        client.trust(try CurveKeyPair.generate().publicKey, at: server.boundAddress)
+        #expect(client.openDirectConnections == 0, "the dealer made with the old key is closed at once")
+        #expect(throws: WeftError.self) {
+            try client.requestAndWait(message(step: 2), to: server.boundAddress, timeout: .milliseconds(500))
+        }
+
+        client.trust(serverKeys.publicKey, at: server.boundAddress)
+        let reply = try client.requestAndWait(message(step: 3), to: server.boundAddress, timeout: .seconds(10))
+        #expect(reply.envelope.session == clientKeys.publicKey.z85)
     }
 }

@@ -136,7 +136,7 @@ final class ClientConnection: Sendable {
     /// cannot be made.
     static let shared: Result<ClientConnection, WeftError> = {
         // The client's own ROUTER is bound on loopback only: nothing connects to it.
-        return Result { () throws(WeftError) in
+        Result { () throws(WeftError) in
             ClientConnection(
                 node: try MessagingNode(
                     listen: "tcp://127.0.0.1:0",
@@ -153,8 +153,12 @@ final class ClientConnection: Sendable {
     init(node: any MessageTransport) { self.node = node }
 
     /// Sends one request and waits for its reply.
-    func request(_ message: WireMessage, to address: String, timeout: Duration) throws(WeftError) -> WireMessage {
-        try node.requestAndWait(message, to: address, timeout: timeout)
+    func request(
+        _ message: consuming WireMessage,
+        to address: String,
+        timeout: Duration
+    ) throws(WeftError) -> WireMessage {
+        try node.requestAndWait(consume message, to: address, timeout: timeout)
     }
 
     /// Sends one request and awaits its reply on the transport's thread. Cancelling the
@@ -253,7 +257,9 @@ public final class RemoteSessionBackend: SessionBackend {
     }
 
     /// Feeds the lifecycle machine one event and returns what it asks for.
-    private func lifecycle(_ event: (inout ClientSessionMachine) -> [ClientSessionMachine.Directive]) -> [ClientSessionMachine.Directive] {
+    private func lifecycle(
+        _ event: (inout ClientSessionMachine) -> [ClientSessionMachine.Directive]
+    ) -> [ClientSessionMachine.Directive] {
         state.withLock { event(&$0.lifecycle) }
     }
 
@@ -308,10 +314,19 @@ public final class RemoteSessionBackend: SessionBackend {
         if let request = try extensionRequest() {
             applyExtension(try connection.request(request.message, to: coordinator, timeout: request.timeout), request)
         }
-        let step = outgoingStep(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        let (message, step) = outgoingStep(
+            feeds: feeds,
+            fetches: fetches,
+            targets: targets,
+            collectStatistics: collectStatistics
+        )
         let sentMicros = WallClock.nowMicros
-        let reply = Result { () throws(WeftError) in
-            try connection.request(step.message, to: step.address, timeout: step.timeout)
+        let reply: Result<WireMessage, WeftError>
+        do {
+            // Handed over, so setting its request id does not copy the envelope's storage.
+            reply = .success(try connection.request(consume message, to: step.address, timeout: step.timeout))
+        } catch {
+            reply = .failure(error)
         }
         return try finish(step, reply: reply, sentMicros: sentMicros)
     }
@@ -329,14 +344,24 @@ public final class RemoteSessionBackend: SessionBackend {
         if let request = try extensionRequest() {
             // Not cancellable: an extension the coordinator applied but this side did not record
             // would be sent again, and refused.
-            applyExtension(try await connection.node.request(request.message, to: coordinator, timeout: request.timeout), request)
+            applyExtension(
+                try await connection.node.request(request.message, to: coordinator, timeout: request.timeout),
+                request
+            )
         }
         guard !Task.isCancelled else { throw ClientConnection.cancelled }
-        let step = outgoingStep(feeds: feeds, fetches: fetches, targets: targets, collectStatistics: collectStatistics)
+        let (message, step) = outgoingStep(
+            feeds: feeds,
+            fetches: fetches,
+            targets: targets,
+            collectStatistics: collectStatistics
+        )
         let sentMicros = WallClock.nowMicros
         let reply: Result<WireMessage, WeftError>
         do {
-            reply = .success(try await connection.cancellableRequest(step.message, to: step.address, timeout: step.timeout))
+            reply = .success(
+                try await connection.cancellableRequest(message, to: step.address, timeout: step.timeout)
+            )
         } catch {
             if error.code == .cancelled {
                 if let route = step.route { abortOnWorker(step, route: route) } else { cancelOnCoordinator(step) }
@@ -346,9 +371,10 @@ public final class RemoteSessionBackend: SessionBackend {
         return try finish(step, reply: reply, sentMicros: sentMicros)
     }
 
-    /// A step's request and what its reply is read with.
+    /// Where a step's request goes and what its reply is read with.
     private struct OutgoingStep: Sendable {
-        var message: WireMessage
+        /// The step's id in the request's envelope.
+        var id: UInt64
         var address: String
         var timeout: Duration
         var signature: RunSignature
@@ -363,7 +389,7 @@ public final class RemoteSessionBackend: SessionBackend {
         fetches: [TensorName],
         targets: [String],
         collectStatistics: Bool
-    ) -> OutgoingStep {
+    ) -> (message: WireMessage, step: OutgoingStep) {
         let signature = RunSignature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         let tensors = feeds.map(\.1)
         let timeout = options.stepTimeout + .seconds(2)
@@ -385,8 +411,8 @@ public final class RemoteSessionBackend: SessionBackend {
                     $0.collectStatistics = collectStatistics
                 }
             }
-            return OutgoingStep(
-                message: message,
+            let step = OutgoingStep(
+                id: message.envelope.step,
                 address: route.address,
                 timeout: timeout,
                 signature: signature,
@@ -394,6 +420,7 @@ public final class RemoteSessionBackend: SessionBackend {
                 collectStatistics: collectStatistics,
                 route: route
             )
+            return (message, step)
         }
         let message = WireMessage.make(.runStep, session: handle, step: cancelID, tensors: tensors) { envelope in
             envelope.client = connection.id
@@ -405,8 +432,8 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.collectStatistics = collectStatistics
             }
         }
-        return OutgoingStep(
-            message: message,
+        let step = OutgoingStep(
+            id: cancelID,
             address: coordinator,
             timeout: timeout,
             signature: signature,
@@ -414,6 +441,7 @@ public final class RemoteSessionBackend: SessionBackend {
             collectStatistics: collectStatistics,
             route: nil
         )
+        return (message, step)
     }
 
     /// Reads a step's reply: the fetched values, a direct route it offers, and the statistics
@@ -425,7 +453,13 @@ public final class RemoteSessionBackend: SessionBackend {
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let receivedMicros = WallClock.nowMicros
         if let route = step.route {
-            return try finishDirect(step, route: route, reply: result, sentMicros: sentMicros, receivedMicros: receivedMicros)
+            return try finishDirect(
+                step,
+                route: route,
+                reply: result,
+                sentMicros: sentMicros,
+                receivedMicros: receivedMicros
+            )
         }
         let reply = try result.get()
         perform(lifecycle { $0.replied(at: .now) })
@@ -508,7 +542,7 @@ public final class RemoteSessionBackend: SessionBackend {
     /// Tells the coordinator the client gave up on a step, so it ends the step with `cancelled`
     /// rather than running it to the end; nobody waits for the answer.
     private func cancelOnCoordinator(_ step: OutgoingStep) {
-        let message = WireMessage.make(.cancelStep, session: handle, step: step.message.envelope.step) {
+        let message = WireMessage.make(.cancelStep, session: handle, step: step.id) {
             $0.client = connection.id
         }
         connection.node.request(message, to: coordinator, timeout: .seconds(2)) { _ in }
@@ -518,7 +552,7 @@ public final class RemoteSessionBackend: SessionBackend {
     /// the partition (its loops end at their next iteration) instead of running it to its
     /// deadline; nobody waits for the answer.
     private func abortOnWorker(_ step: OutgoingStep, route: Weft_DirectRoute) {
-        let message = WireMessage.make(.abortStep, session: handle, step: step.message.envelope.step) { envelope in
+        let message = WireMessage.make(.abortStep, session: handle, step: step.id) { envelope in
             envelope.client = connection.id
             envelope.status = .with {
                 $0.code = ClientConnection.cancelled.code.rawValue
@@ -632,7 +666,9 @@ public final class RemoteSessionBackend: SessionBackend {
     public func closeAndWait() async throws(WeftError) {
         // On the clients' executor, like the lease: answers and wake-ups never wait for a thread
         // of a cooperative pool the caller's other code may hold.
-        try await withTaskExecutorPreference(Self.executor) { () async throws(WeftError) in try await closeOnThisExecutor() }
+        try await withTaskExecutorPreference(Self.executor) { () async throws(WeftError) in
+            try await closeOnThisExecutor()
+        }
     }
 
     private func closeOnThisExecutor() async throws(WeftError) {
