@@ -46,7 +46,7 @@ public protocol MessageTransport: Sendable {
 extension MessageTransport {
     /// Answers `incoming` through its token.
     public func reply(to incoming: IncomingMessage, _ message: consuming WireMessage) {
-        reply(to: incoming.replyToken, message)
+        reply(to: incoming.replyToken, consume message)
     }
 
     /// Waits for the reply of a callback request.

@@ -172,7 +172,7 @@ public final class MessagingNode: Sendable {
     /// an `ack` body unless it has a reply body. Set `message.envelope.status` to report an
     /// error. Does nothing for messages sent with `send(_:to:)`, whose sender waits for no reply.
     public func reply(to incoming: IncomingMessage, _ message: consuming WireMessage) {
-        reply(to: incoming.replyToken, message)
+        reply(to: incoming.replyToken, consume message)
     }
 
     /// Answers the request `token` came from; see `reply(to:_:)`.
@@ -184,7 +184,7 @@ public final class MessagingNode: Sendable {
         if !message.envelope.isReply { message.envelope.ack = Weft_Ack() }
         message.envelope.requestID = token.requestID
         do throws(WeftError) {
-            let frames = try WireCodec.frames(for: message)
+            let frames = try WireCodec.frames(for: consume message)
             core.submit(.reply(identity: token.identity, frames: frames, frameBytes: token.frameBytes))
         } catch {
             // The reply cannot be encoded; tell the requester rather than let it time out.
@@ -265,7 +265,7 @@ public final class MessagingNode: Sendable {
     public func send(_ message: consuming WireMessage, to address: String) {
         message.envelope.requestID = 0
         do throws(WeftError) {
-            let frames = try WireCodec.frames(for: message)
+            let frames = try WireCodec.frames(for: consume message)
             core.submit(.send(address: address, frames: frames, deadline: .now + core.configuration.sendTimeout))
         } catch {
             core.logger.debug("message not sent", metadata: ["peer.address": "\(address)", "error": "\(error)"])
@@ -372,7 +372,7 @@ public final class MessagingNode: Sendable {
         message.envelope.requestID = id
         if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = timeout.millisecondsRoundedUp }
         message.envelope.maxReplyFrameBytes = UInt64(max(core.configuration.replyFrameBytes ?? 0, 0))
-        return (id, try WireCodec.frames(for: message))
+        return (id, try WireCodec.frames(for: consume message))
     }
 
     private func submitRequest(

@@ -702,7 +702,7 @@ public final class Worker: Sendable {
                     $0.repliedUnixMicros = WallClock.nowMicros
                 }
             }
-            node.reply(to: message, reply)
+            node.reply(to: message, consume reply)
         }
         guard let collector else { return send(nil) }
         // Statistics carry the partition's graph, megabytes for a large one: the thread that
