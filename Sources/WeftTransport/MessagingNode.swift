@@ -253,7 +253,14 @@ public final class MessagingNode: Sendable {
             }
         }
         let waiter = try ReplyWaiter.make()
-        submitRequest(id: id, frames: frames, to: address, timeout: timeout, callerBlocks: true, completion: waiter.deliver)
+        submitRequest(
+            id: id,
+            frames: frames,
+            to: address,
+            timeout: timeout,
+            callerBlocks: true,
+            completion: waiter.deliver
+        )
         let result = waiter.wait()
         if case .absent = taken { core.direct.open(address, core: core) }
         return try result.get()
@@ -354,8 +361,15 @@ public final class MessagingNode: Sendable {
         completion: @escaping Completion
     ) -> UInt64 {
         do throws(WeftError) {
-            let (id, frames) = try encodeRequest(message, timeout: timeout)
-            submitRequest(id: id, frames: frames, to: address, timeout: timeout, callerBlocks: false, completion: completion)
+            let (id, frames) = try encodeRequest(consume message, timeout: timeout)
+            submitRequest(
+                id: id,
+                frames: frames,
+                to: address,
+                timeout: timeout,
+                callerBlocks: false,
+                completion: completion
+            )
             return id
         } catch {
             NodeCore.completeLater(completion, .failure(error))
