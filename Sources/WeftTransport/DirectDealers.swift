@@ -145,7 +145,7 @@ final class DirectDealers: Sendable {
         let sockets: (dealer: Socket, monitor: Socket)
         do {
             sockets = try DealerSockets.open(to: address, core: core)
-            try sockets.dealer.set(ZMQ_RCVTIMEO, Int32(clamping: DirectDealer.checkInterval.millisecondsRoundedUp))
+            try sockets.dealer.set(ZMQ_RCVTIMEO, DirectDealer.checkIntervalMs)
         } catch {
             core.logger.debug(
                 "no DEALER of its own for a blocked caller",
@@ -350,14 +350,16 @@ final class DirectDealer: @unchecked Sendable {
     ) -> Outcome {
         guard dealer.send(frames) == .sent else { return .notSent }
         lastUsed = .now
-        // A blocking receive, woken every `checkInterval` to look at the connection and the
+        // A blocking receive, woken every `checkIntervalMs` to look at the connection and the
         // node, rather than `zmq_poll` over the dealer, its monitor and the closing pipe: libzmq
         // checks each socket's mailbox, and the pid, with system calls of their own: the caller's
         // thread made 19 of them per request, and makes 10 this way (strace, `weft bench step`).
         while true {
-            guard ContinuousClock.now < deadline else {
+            let now = ContinuousClock.now
+            guard now < deadline else {
                 return .answered(.failure(NodeCore.noAnswer(address, within: timeout, sent: true)))
             }
+            waitAtMost(Int32(clamping: min((deadline - now).millisecondsRoundedUp, UInt64(Self.checkIntervalMs))))
             switch dealer.receive(blocking: true) {
             case .message(let frames):
                 // Replies first: one that arrived just before its connection closed still counts.
@@ -374,7 +376,17 @@ final class DirectDealer: @unchecked Sendable {
 
     /// How long a blocked caller's receive waits before it looks at its connection's events and
     /// at the node's closing: how late it may learn that either ended.
-    static let checkInterval: Duration = .milliseconds(10)
+    static let checkIntervalMs: Int32 = 10
+
+    /// The dealer's receive timeout now, in milliseconds.
+    private var receiveTimeoutMs = checkIntervalMs
+
+    /// Makes the next receive wait at most `milliseconds`: less than `checkIntervalMs` only
+    /// near the deadline, so that a request ends at its deadline and not up to 10 ms later.
+    private func waitAtMost(_ milliseconds: Int32) {
+        guard milliseconds != receiveTimeoutMs, (try? dealer.set(ZMQ_RCVTIMEO, milliseconds)) != nil else { return }
+        receiveTimeoutMs = milliseconds
+    }
 
     /// The outcome of `frames` if they are the reply to request `id`; `nil` for a reply to an
     /// earlier request that gave up waiting, which is dropped.
