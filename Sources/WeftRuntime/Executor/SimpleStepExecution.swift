@@ -203,16 +203,24 @@ final class SimpleStepExecution: @unchecked Sendable {
     /// Adds to `queue` the ready nodes this thread may run and hands the rest to the pool, as
     /// `StepExecution.enqueue` does.
     private func enqueue(_ ready: [Int], into queue: inout InlineQueue<Int>, _ policy: StepPlan.InlineKernels) {
-        // Last first: the stack then runs nodes ready together in the plan's order, the graph's,
-        // so a parameter server sends the first layer's weights, awaited first, before the last's.
-        for node in ready.reversed() where !isExpensive(node, policy) { queue.push(node) }
-        var mayKeep = policy.mayBlock && queue.isEmpty
-        for node in ready where isExpensive(node, policy) {
-            if mayKeep {
-                queue.push(node)
-                mayKeep = false
-            } else {
-                handToPool([node])
+        // Each node is judged once: other steps of the plan (a function's calls, concurrent
+        // runs) teach it costs meanwhile, and a node judged twice could be queued twice or lost.
+        withUnsafeTemporaryAllocation(of: Bool.self, capacity: ready.count) { expensive in
+            for (position, node) in ready.enumerated() {
+                expensive.initializeElement(at: position, to: isExpensive(node, policy))
+            }
+            // Last first: the stack then runs nodes ready together in the plan's order, the
+            // graph's, so a parameter server sends the first layer's weights, awaited first,
+            // before the last's.
+            for position in ready.indices.reversed() where !expensive[position] { queue.push(ready[position]) }
+            var mayKeep = policy.mayBlock && queue.isEmpty
+            for position in ready.indices where expensive[position] {
+                if mayKeep {
+                    queue.push(ready[position])
+                    mayKeep = false
+                } else {
+                    handToPool([ready[position]])
+                }
             }
         }
     }
