@@ -81,10 +81,10 @@ final class DirectDealers: Sendable {
     }
 
     /// Takes a connected dealer to `address` for the caller's request: a parked one if there is
-    /// one, else from the pool. A dealer known to be connected leaves the pool under the mutex and has its events read outside it, once it is
-    /// this thread's, so callers of one address do not queue behind each other's socket calls.
-    /// One still connecting is read under the mutex and stays in the pool meanwhile: others see
-    /// it and do not open one more.
+    /// one, else from the pool. A dealer known to be connected leaves the pool under the mutex
+    /// and has its events read outside it, once it is this thread's, so callers of one address
+    /// do not queue behind each other's socket calls. One still connecting is read under the
+    /// mutex and stays in the pool meanwhile: others see it and do not open one more.
     func take(_ address: String) -> Taken {
         if let dealer = unpark(address) { return .ready(dealer) }
         while true {
