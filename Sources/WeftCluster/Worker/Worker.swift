@@ -70,6 +70,8 @@ public final class Worker: Sendable {
         var leaseCheckArmed = false
         /// Shared variable containers, held while a session using them is.
         var containers = SharedResourceContainers()
+        /// When free memory goes back to the system.
+        var idleMemory = IdleMemoryRelease()
         var device: DeviceName? { registration.device }
         var stopped: Bool { registration.stopped }
 
@@ -100,6 +102,8 @@ public final class Worker: Sendable {
     /// Partitions executing here, of every session: a released session's step still counts
     /// until its kernels and loops have stopped.
     private let executing = Atomic<Int>(0)
+    /// Requests received and background work finished, for `IdleMemoryRelease`.
+    private let activity = Atomic<Int>(0)
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
     /// How long a session is held without renewal when its registration names no lease.
@@ -155,6 +159,7 @@ public final class Worker: Sendable {
             let id = background.next
             background.tasks[id] = Task(executorPreference: offload) { [weak self] in
                 work()
+                self?.activity.add(1, ordering: .relaxed)
                 self?.background.withLock { _ = $0.tasks.removeValue(forKey: id) }
             }
         }
@@ -303,6 +308,15 @@ public final class Worker: Sendable {
             [weak self] result in
             self?.executor.task { [weak self] in self?.heartbeatAnswered(result, inquiry: inquiry) }
         }
+        releaseMemoryIfIdle()
+    }
+
+    /// Gives free memory back once the worker has been quiet for a while (`IdleMemoryRelease`).
+    private func releaseMemoryIfIdle() {
+        let count = activity.load(ordering: .relaxed)
+        let busy = executingSteps > 0
+        guard state.withLock({ $0.idleMemory.tick(activity: count, busy: busy, now: .now) }) else { return }
+        TensorMemory.releaseUnused()
     }
 
     private func heartbeatAnswered(_ result: Result<WireMessage, WeftError>, inquiry: SessionLeases.Inquiry) {
@@ -378,6 +392,7 @@ public final class Worker: Sendable {
     // MARK: Requests
 
     private func handle(_ message: IncomingMessage) {
+        activity.add(1, ordering: .relaxed)
         let envelope = message.message.envelope
         if let security = configuration.security {
             do throws(WeftError) {
