@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// Bounded: only blocks of at least `minimumBytes`, at most `maximumBlocks` of them and at most
 /// `maximumBytes` or a quarter of the memory budget (`TensorMemory.limit`) in all, the oldest
-/// freed first. Cached bytes belong to no tensor, so `TensorMemory` does not count them.
+/// freed first. Cached bytes belong to no tensor, so `TensorMemory` does not count them. The
+/// blocks are `MappedMemory`'s mappings, unmapped when they leave the cache.
 enum LargeBufferCache {
     /// The smallest block kept; smaller ones are malloc's business.
     static let minimumBytes = 1 << 20
@@ -18,11 +19,12 @@ enum LargeBufferCache {
 
     /// Frees every cached block: for a process that goes idle after a burst of large tensors.
     static func removeAll() {
-        let freed = blocks.withLock { blocks in
-            defer { blocks.removeAll() }
-            return blocks.map(\.address)
-        }
-        for address in freed { UnsafeMutableRawPointer(bitPattern: address)?.deallocate() }
+        unmap(
+            blocks.withLock { blocks in
+                defer { blocks.removeAll() }
+                return blocks
+            }
+        )
     }
 
     /// A cached block of exactly `byteCount` bytes, or `nil`.
@@ -35,24 +37,31 @@ enum LargeBufferCache {
         return address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
     }
 
-    /// Keeps a freed block of `byteCount` bytes (allocated with 64-byte alignment) for reuse;
-    /// `false` when it is not kept and the caller frees it.
+    /// Keeps a freed mapping of `byteCount` bytes for reuse; `false` when it is not kept and
+    /// the caller unmaps it.
     static func keep(_ base: UnsafeMutableRawPointer, byteCount: Int) -> Bool {
         let limit = min(maximumBytes, TensorMemory.limit / 4)
         guard byteCount >= minimumBytes, byteCount <= limit else { return false }
-        let evicted = blocks.withLock { blocks -> [UInt] in
+        let evicted = blocks.withLock { blocks -> [(byteCount: Int, address: UInt)] in
             blocks.append((byteCount, UInt(bitPattern: base)))
             var total = blocks.reduce(0) { $0 + $1.byteCount }
-            var evicted: [UInt] = []
+            var evicted: [(byteCount: Int, address: UInt)] = []
             while blocks.count > maximumBlocks || total > limit {
                 let oldest = blocks.removeFirst()
                 total -= oldest.byteCount
-                evicted.append(oldest.address)
+                evicted.append(oldest)
             }
             return evicted
         }
         // Freed outside the lock: unmapping a large block takes a while.
-        for address in evicted { UnsafeMutableRawPointer(bitPattern: address)?.deallocate() }
+        unmap(evicted)
         return true
+    }
+
+    private static func unmap(_ freed: [(byteCount: Int, address: UInt)]) {
+        for block in freed {
+            guard let base = UnsafeMutableRawPointer(bitPattern: block.address) else { continue }
+            MappedMemory.unmap(base, byteCount: block.byteCount)
+        }
     }
 }

@@ -22,6 +22,8 @@ public final class TensorBuffer: @unchecked Sendable {
     /// What this buffer counts in `TensorMemory`: its bytes, or its elements' `storageBytes`.
     private let countedBytes: Int
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
+    /// Whether `base` is a mapping of its own (`MappedMemory`) rather than malloc's.
+    private let mapped: Bool
 
     /// Allocates `byteCount` uninitialized bytes, aligned for SIMD and BLAS, counted in
     /// `TensorMemory` without a check: for sizes the caller has bounded.
@@ -33,7 +35,7 @@ public final class TensorBuffer: @unchecked Sendable {
     /// Allocates `byteCount` bytes whose reservation in `TensorMemory` the caller holds.
     init(reservedByteCount byteCount: Int) {
         self.byteCount = byteCount
-        self.base = Self.allocate(byteCount)
+        (self.base, self.mapped) = Self.allocate(byteCount)
         self.objects = nil
         self.countedBytes = byteCount
         self.release = nil
@@ -75,7 +77,7 @@ public final class TensorBuffer: @unchecked Sendable {
 
     private init(reservedObjects objects: ObjectElements, bytes: Int) {
         self.byteCount = 0
-        self.base = Self.allocate(1)
+        (self.base, self.mapped) = Self.allocate(1)
         self.objects = objects
         self.countedBytes = bytes
         self.release = nil
@@ -92,6 +94,7 @@ public final class TensorBuffer: @unchecked Sendable {
         self.objects = nil
         self.countedBytes = count
         self.release = release
+        self.mapped = false
         TensorMemory.record(count)
     }
 
@@ -103,18 +106,24 @@ public final class TensorBuffer: @unchecked Sendable {
     /// from so few elements (the wide ones load unaligned anyway).
     private static let smallByteCount = 64
 
-    private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
-        if let reused = LargeBufferCache.take(byteCount) { return reused }
+    /// The bytes, and whether they are a mapping of their own (large buffers, see `MappedMemory`).
+    private static func allocate(_ byteCount: Int) -> (UnsafeMutableRawPointer, mapped: Bool) {
+        if byteCount >= MappedMemory.minimumBytes {
+            if let reused = LargeBufferCache.take(byteCount) { return (reused, true) }
+            if let fresh = MappedMemory.map(byteCount) { return (fresh, true) }
+        }
         let alignment = byteCount <= smallByteCount ? 16 : 64
-        return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
+        return (UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment), false)
     }
 
     deinit {
         TensorMemory.release(countedBytes)
         if let release {
             release(base)
-        } else if !LargeBufferCache.keep(base, byteCount: byteCount) {
+        } else if !mapped {
             base.deallocate()
+        } else if !LargeBufferCache.keep(base, byteCount: byteCount) {
+            MappedMemory.unmap(base, byteCount: byteCount)
         }
     }
 }
