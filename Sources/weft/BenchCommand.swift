@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         subcommands: [
             LocalBench.self, CaseBench.self, DispatchBench.self, StepBench.self, ThroughputBench.self,
             TransferBench.self, PlacementBench.self,
-            PlanningBench.self, TrainBench.self, CheckpointBench.self, ScaleBench.self,
+            PlanningBench.self, TrainBench.self, CheckpointBench.self, ScaleBench.self, IdleBench.self,
             EchoServerCommand.self,
         ]
     )
