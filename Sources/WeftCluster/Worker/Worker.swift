@@ -317,6 +317,7 @@ public final class Worker: Sendable {
         let busy = executingSteps > 0
         guard state.withLock({ $0.idleMemory.tick(activity: count, busy: busy, now: .now) }) else { return }
         TensorMemory.releaseUnused()
+        FilePages.release()
     }
 
     private func heartbeatAnswered(_ result: Result<WireMessage, WeftError>, inquiry: SessionLeases.Inquiry) {
