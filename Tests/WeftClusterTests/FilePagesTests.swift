@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func release_unmapsThisProcessesCode_whichStillRuns() throws {
-        let smaps = try String(contentsOfFile: "/proc/self/smaps", encoding: .utf8)
+        let smaps = try #require(FilePages.ownSmaps())
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let code = try #require(
             smaps.split(separator: "\n").first { $0.contains(" r-xp ") && $0.hasSuffix(" " + executable) }
@@ -61,5 +61,11 @@ import Testing
         // Other tests run meanwhile and map some pages again, not the start-up code of the whole run.
         #expect(after < before, "present code pages: \(before) before, \(after) after")
         #expect(FilePages.releasable(smaps: smaps).contains(range))
+        // The libraries come last in the file, past the first pages the kernel writes.
+        let libc = try #require(
+            smaps.split(separator: "\n").first { $0.contains(" r-xp ") && $0.hasSuffix("/libc.so.6") }
+        )
+        let libcStart = try #require(UInt(libc.prefix { $0 != "-" }, radix: 16))
+        #expect(FilePages.releasable(smaps: smaps).contains { $0.lowerBound == libcStart })
     }
 }

@@ -7,7 +7,10 @@ import Testing
 @Suite struct MappedMemoryTests {
     /// Whether `address` lies in one of this process's mappings (`/proc/self/maps`).
     static func isMapped(_ address: UInt) throws -> Bool {
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        // Read to the end: one read of a file in /proc returns only its first page.
+        let file = try #require(FileHandle(forReadingAtPath: "/proc/self/maps"))
+        defer { try? file.close() }
+        let maps = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
         return maps.split(separator: "\n").contains { line in
             let bounds = line.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
             return bounds.count == 2 && (bounds[0]..<bounds[1]).contains(address)

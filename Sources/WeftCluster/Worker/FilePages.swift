@@ -17,12 +17,20 @@ enum FilePages {
     /// Unmaps every read-only file mapping that holds no anonymous page.
     static func release() {
         #if os(Linux)
-        guard let smaps = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return }
+        guard let smaps = ownSmaps() else { return }
         for range in releasable(smaps: smaps) {
             guard let start = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
             _ = madvise(start, Int(range.upperBound - range.lowerBound), MADV_DONTNEED)
         }
         #endif
+    }
+
+    /// This process's `/proc/self/smaps`, read to its end: the kernel makes it as it is read, so
+    /// its size is known only then.
+    static func ownSmaps() -> String? {
+        guard let file = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return nil }
+        defer { try? file.close() }
+        return (try? file.readToEnd()).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } }
     }
 
     /// The address ranges of `/proc/PID/smaps` text that are read-only, backed by a file, and
