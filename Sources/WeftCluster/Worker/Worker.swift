@@ -316,8 +316,8 @@ public final class Worker: Sendable {
         let count = activity.load(ordering: .relaxed)
         let busy = executingSteps > 0
         guard state.withLock({ $0.idleMemory.tick(activity: count, busy: busy, now: .now) }) else { return }
-        TensorMemory.releaseUnused()
         FilePages.release()
+        TensorMemory.releaseUnused()  // last: it trims what reading the mappings allocated
     }
 
     private func heartbeatAnswered(_ result: Result<WireMessage, WeftError>, inquiry: SessionLeases.Inquiry) {
