@@ -1,5 +1,3 @@
-import Foundation
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,37 +15,46 @@ enum FilePages {
     /// Unmaps every read-only file mapping that holds no anonymous page.
     static func release() {
         #if os(Linux)
-        guard let smaps = ownSmaps() else { return }
-        for range in releasable(smaps: smaps) {
-            guard let start = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
+        // Line by line: the file is tens of kilobytes, which would stay in malloc's heaps.
+        guard let file = fopen("/proc/self/smaps", "r") else { return }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        var reader = SmapsReader()
+        while getline(&line, &capacity, file) > 0, let line {
+            guard let range = reader.read(Substring(String(cString: line))),
+                let start = UnsafeMutableRawPointer(bitPattern: range.lowerBound)
+            else { continue }
             _ = madvise(start, Int(range.upperBound - range.lowerBound), MADV_DONTNEED)
         }
         #endif
     }
 
-    /// This process's `/proc/self/smaps`, read to its end: the kernel makes it as it is read, so
-    /// its size is known only then.
-    static func ownSmaps() -> String? {
-        guard let file = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return nil }
-        defer { try? file.close() }
-        return (try? file.readToEnd()).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } }
-    }
-
     /// The address ranges of `/proc/PID/smaps` text that are read-only, backed by a file, and
     /// without anonymous pages.
     static func releasable(smaps: String) -> [Range<UInt>] {
-        var ranges: [Range<UInt>] = []
-        var candidate: Range<UInt>?
-        for line in smaps.split(separator: "\n") {
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            if let mapping = Self.mapping(fields) {
-                candidate = mapping
-            } else if fields.first == "Anonymous:", let range = candidate {
-                if fields.count > 1, fields[1] == "0" { ranges.append(range) }
-                candidate = nil
-            }
+        var reader = SmapsReader()
+        return smaps.split(separator: "\n").compactMap { reader.read($0) }
+    }
+}
+
+/// Reads `/proc/PID/smaps` a line at a time and gives the ranges `FilePages` releases.
+struct SmapsReader {
+    /// The mapping being read, while it may be released.
+    private var candidate: Range<UInt>?
+
+    /// Takes the next line; returns a mapping's range once its `Anonymous` line says it holds no
+    /// page of its own.
+    mutating func read(_ line: Substring) -> Range<UInt>? {
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        if let mapping = Self.mapping(fields) {
+            candidate = mapping
+            return nil
         }
-        return ranges
+        guard fields.first == "Anonymous:", let range = candidate else { return nil }
+        candidate = nil
+        return fields.count > 1 && fields[1] == "0" ? range : nil
     }
 
     /// The range of a mapping's header line (`start-end perms offset device inode path`) when it
