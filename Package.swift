@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CCrc32c"),
+        .target(name: "CProcessMemory"),
         .target(
             name: "WeftProto",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -45,7 +46,8 @@ let package = Package(
         .target(
             name: "WeftTransport",
             dependencies: [
-                "CZeroMQ", "WeftRuntime", "WeftProto", .product(name: "Logging", package: "swift-log"),
+                "CZeroMQ", "CProcessMemory", "WeftRuntime", "WeftProto",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),

@@ -17,6 +17,7 @@ public enum WeftMetrics {
         "weft_heartbeats_missed_total": "Heartbeat intervals a worker let pass without a heartbeat.",
         "weft_workers_declared_dead_total": "Times the coordinator declared a worker dead.",
         "weft_messages_refused_total": "Malformed or unacceptable messages refused, by error code.",
+        "weft_lent_bytes_total": "Bytes of tensors this process read out of the processes on its host that lent them.",
         "weft_sessions": "Sessions open in this process: all of them on the coordinator, those hosted on a worker.",
         "weft_tensor_memory_bytes": "Bytes this process's tensor buffers hold.",
         "weft_tensor_memory_limit_bytes": "The most bytes this process's tensor buffers may hold.",

@@ -7,9 +7,9 @@ import WeftRuntime
 public enum MessageKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case registerWorker, heartbeat, leaveCluster, createSession, extendSession, runStep, cancelStep, closeSession
     case clusterStatus, keepAlive, registerPartition, runPartition, pushTensor, releaseSession, abortStep
-    case measureLinks, ping
+    case measureLinks, ping, lendChallenge, lendProof
     case registerWorkerReply, heartbeatReply, createSessionReply, runStepReply, clusterStatusReply
-    case runPartitionReply, measureLinksReply, ack
+    case runPartitionReply, measureLinksReply, lendChallengeReply, ack
 
     /// The kind of `body`.
     public init(_ body: Weft_Envelope.OneOf_Body) {
@@ -31,6 +31,9 @@ public enum MessageKind: String, Sendable, Hashable, CaseIterable, CustomStringC
         case .abortStep: self = .abortStep
         case .measureLinks: self = .measureLinks
         case .ping: self = .ping
+        case .lendChallenge: self = .lendChallenge
+        case .lendProof: self = .lendProof
+        case .lendChallengeReply: self = .lendChallengeReply
         case .registerWorkerReply: self = .registerWorkerReply
         case .heartbeatReply: self = .heartbeatReply
         case .createSessionReply: self = .createSessionReply
@@ -46,7 +49,7 @@ public enum MessageKind: String, Sendable, Hashable, CaseIterable, CustomStringC
     public var isReply: Bool {
         switch self {
         case .registerWorkerReply, .heartbeatReply, .createSessionReply, .runStepReply, .clusterStatusReply,
-            .runPartitionReply, .measureLinksReply, .ack:
+            .runPartitionReply, .measureLinksReply, .lendChallengeReply, .ack:
             return true
         default:
             return false
@@ -73,6 +76,9 @@ public enum MessageKind: String, Sendable, Hashable, CaseIterable, CustomStringC
         case .abortStep: .abortStep(.init())
         case .measureLinks: .measureLinks(.init())
         case .ping: .ping(.init())
+        case .lendChallenge: .lendChallenge(.init())
+        case .lendProof: .lendProof(.init())
+        case .lendChallengeReply: .lendChallengeReply(.init())
         case .registerWorkerReply: .registerWorkerReply(.init())
         case .heartbeatReply: .heartbeatReply(.init())
         case .createSessionReply: .createSessionReply(.init())

@@ -29,6 +29,8 @@ final class IOLoop {
         let completion: MessagingNode.Completion
         /// A thread blocks until the completion runs (`requestAndWait`).
         let callerBlocks: Bool
+        /// The tensors the request lends its peer (`PayloadLending`), held until it is answered.
+        let lent: [Tensor]
     }
 
     /// A message waiting for a DEALER to accept it.
@@ -138,6 +140,9 @@ final class IOLoop {
     /// By routing identity, the connections with a request being read aside, and the requests
     /// each sent since, which wait for it.
     private var heldRequests: [[UInt8]: [[ReceivedFrame]]] = [:]
+    /// Tensors lent by requests that ended unanswered after they left, held for one more of
+    /// their timeouts: their peer may still be reading them.
+    private var abandonedLent: [(until: ContinuousClock.Instant, tensors: [Tensor])] = []
 
     private enum PollTarget {
         case wake
@@ -515,7 +520,8 @@ final class IOLoop {
             let waiting = Waiting(
                 timeout: request.timeout,
                 completion: request.completion,
-                callerBlocks: request.callerBlocks
+                callerBlocks: request.callerBlocks,
+                lent: request.lent
             )
             guard pending.insert(id: request.id, address: request.address, deadline: request.deadline, context: waiting)
             else {
@@ -535,15 +541,13 @@ final class IOLoop {
             complete(reading, from: address)
         case .cancel(let id):
             if let entry = pending.complete(id) {
-                entry.context.completion(
-                    .failure(WeftError(.cancelled, "the request to \(entry.address) was cancelled by its caller"))
-                )
+                abandon(entry, WeftError(.cancelled, "the request to \(entry.address) was cancelled by its caller"))
             }
         case .forget(let address):
             guard let peer = peers[address] else { return }
             let error = WeftError(.unavailable, "the public key of \(address) changed before it answered")
             for queued in peer.outbox { fail(queued, to: address, error) }
-            for entry in pending.removeAll(for: address, sent: true) { entry.context.completion(.failure(error)) }
+            for entry in pending.removeAll(for: address, sent: true) { abandon(entry, error) }
             remove(peer)
         }
     }
@@ -682,9 +686,9 @@ final class IOLoop {
                 peer.connectionLost = true
                 receiveReplies(peer)  // those that arrived before the connection closed
                 let lost = NodeCore.connectionLost(peer.address)
-                for entry in pending.removeAll(for: peer.address, sent: true) {
-                    entry.context.completion(.failure(lost))
-                }
+                for entry in pending.removeAll(for: peer.address, sent: true) { abandon(entry, lost) }
+                // The peer may come back as another process, which must see a proof again.
+                core.lending.forget(peer.address)
                 reapCandidates.insert(peer.address)
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
                 if !peer.isUnreachable {
@@ -732,6 +736,15 @@ final class IOLoop {
             }
         }
         peer.monitorDirty = true  // more events than one batch
+    }
+
+    /// Fails a pending request that may have reached its peer unanswered; what it lent stays
+    /// held for another of its timeouts, since the peer may still be reading it.
+    private func abandon(_ entry: PendingRequests<Waiting>.Entry, _ error: WeftError) {
+        if entry.sent, !entry.context.lent.isEmpty {
+            abandonedLent.append((.now + entry.context.timeout, entry.context.lent))
+        }
+        entry.context.completion(.failure(error))
     }
 
     /// No connection to `peer` can carry messages now: what is queued fails at once rather than
@@ -870,6 +883,7 @@ final class IOLoop {
                 peerKey: peerKey,
                 secured: secured,
                 maxSplitTensorBytes: maxSplitTensorBytes,
+                lending: core.lending,
                 logger: core.logger
             )
             core.submit(.read(identity: identity, reading))
@@ -884,6 +898,7 @@ final class IOLoop {
             peerKey: peerKey,
             secured: core.security != nil,
             maxSplitTensorBytes: configuration.maxMessageSize,
+            lending: core.lending,
             logger: logger
         )
     }
@@ -910,6 +925,7 @@ final class IOLoop {
         case .replyAsRequest(let requestID):
             logger.debug("reply arriving as a request dropped", metadata: ["request.id": "\(requestID)"])
         case .message(let incoming):
+            if answerLending(incoming) { return }
             guard let handler = core.state.withLock({ $0.handler }) else {
                 return sendReply(
                     NodeCore.errorReply(
@@ -921,6 +937,32 @@ final class IOLoop {
             }
             handler(incoming)
         }
+    }
+
+    /// Answers the requests of a lender's proof (see `PayloadLending`), which the transport
+    /// serves itself; returns whether `incoming` was one.
+    private func answerLending(_ incoming: IncomingMessage) -> Bool {
+        let token = incoming.replyToken
+        switch incoming.envelope.body {
+        case .lendChallenge?:
+            var answer = core.lending.challenge()
+            answer.envelope.requestID = token.requestID
+            sendReply((try? WireCodec.frames(for: answer)) ?? [], identity: token.identity)
+        case .lendProof(let proof)?:
+            do throws(WeftError) {
+                try core.lending.verify(proof)
+                var envelope = Weft_Envelope()
+                envelope.ack = Weft_Ack()
+                envelope.requestID = token.requestID
+                sendReply((try? WireCodec.frames(for: WireMessage(envelope: envelope))) ?? [], identity: token.identity)
+            } catch {
+                logger.debug("lender refused", metadata: ["error": "\(error)"])
+                sendReply(NodeCore.errorReply(requestID: token.requestID, error), identity: token.identity)
+            }
+        default:
+            return false
+        }
+        return true
     }
 
     /// The public key the ZAP handler admitted the sender of `frame` with (its `User-Id`).
@@ -963,8 +1005,9 @@ final class IOLoop {
         let now = ContinuousClock.now
         let expired = pending.expire(now: now)
         for entry in expired {
-            entry.context.completion(.failure(NodeCore.noAnswer(entry.address, within: entry.context.timeout, sent: entry.sent)))
+            abandon(entry, NodeCore.noAnswer(entry.address, within: entry.context.timeout, sent: entry.sent))
         }
+        abandonedLent.removeAll { $0.until <= now }
         // Drop what can no longer leave: expired sends, and requests that completed meanwhile.
         for peer in peers.values where !peer.outbox.isEmpty {
             peer.outbox.removeAll { queued in

@@ -81,6 +81,11 @@ public final class MessagingNode: Sendable {
         /// off unless a deployment with idle cores measures a gain. Every node joins split
         /// tensors whatever this says.
         public var encryptedTensorFrameBytes: Int?
+        /// Whether requests to processes on this host lend their large tensors rather than send
+        /// them through TCP, and this node reads what such processes lend it (`PayloadLending`):
+        /// one copy instead of two and no work for libzmq's I/O threads. A process that cannot
+        /// prove it is on this host, and a receiver that has this off, get frames as before.
+        public var lendsPayloads = true
         /// For tests: runs the reading of each request too large to read on the I/O thread (see
         /// `IOLoop.asideEnvelopeBytes`) in place of the node's own serial queue, so a test sees
         /// the request leave the I/O thread and can hold it there.
@@ -238,7 +243,7 @@ public final class MessagingNode: Sendable {
                     + "use request(_:to:timeout:completion:) from handlers and completions"
             )
         }
-        let (id, frames) = try encodeRequest(consume message, timeout: timeout)
+        let (id, frames, _) = try encodeRequest(consume message, timeout: timeout)
         let taken = core.direct.take(address)
         if case .ready(let dealer) = taken {
             switch core.direct.request(on: dealer, frames, id: id, timeout: timeout, core: core) {
@@ -361,14 +366,16 @@ public final class MessagingNode: Sendable {
         completion: @escaping Completion
     ) -> UInt64 {
         do throws(WeftError) {
-            let (id, frames) = try encodeRequest(consume message, timeout: timeout)
+            let lender = lender(for: message, to: address)
+            let (id, frames, lent) = try encodeRequest(consume message, timeout: timeout, lender: lender)
             submitRequest(
                 id: id,
                 frames: frames,
                 to: address,
                 timeout: timeout,
                 callerBlocks: false,
-                completion: completion
+                lent: lent,
+                completion: lent.isEmpty ? completion : forgettingUnknownLender(address, completion)
             )
             return id
         } catch {
@@ -377,16 +384,71 @@ public final class MessagingNode: Sendable {
         }
     }
 
-    /// A request's id and frames: the envelope with the id and, when it has none, the deadline.
+    /// A request's id and frames: the envelope with the id and, when it has none, the deadline;
+    /// with `lender`, its large tensors lent, and those tensors.
     private func encodeRequest(
         _ message: consuming WireMessage,
-        timeout: Duration
-    ) throws(WeftError) -> (id: UInt64, frames: [OutgoingFrame]) {
+        timeout: Duration,
+        lender: Weft_Lender? = nil
+    ) throws(WeftError) -> (id: UInt64, frames: [OutgoingFrame], lent: [Tensor]) {
         let id = core.makeRequestID()
         message.envelope.requestID = id
         if message.envelope.deadlineMs == 0 { message.envelope.deadlineMs = timeout.millisecondsRoundedUp }
         message.envelope.maxReplyFrameBytes = UInt64(max(core.configuration.replyFrameBytes ?? 0, 0))
-        return (id, try WireCodec.frames(for: consume message))
+        guard let lender else { return (id, try WireCodec.frames(for: consume message), []) }
+        let (frames, lent) = try WireCodec.frames(for: consume message, lender: lender)
+        return (id, frames, lent)
+    }
+
+    /// This node as the lender of `message`'s large tensors to `address`, when that route lends;
+    /// the first such request to an address goes in frames and starts this process's proof.
+    private func lender(for message: borrowing WireMessage, to address: String) -> Weft_Lender? {
+        guard message.tensors.contains(where: PayloadLending.lends) else { return nil }
+        switch core.lending.decide(for: address) {
+        case .lend: return core.lending.lender
+        case .frames: return nil
+        case .prove:
+            proveLending(to: address)
+            return nil
+        }
+    }
+
+    /// Proves this process to the node at `address` (see `PayloadLending`): asks for a nonce,
+    /// then names where it holds it. The route lends once the proof is taken.
+    private func proveLending(to address: String) {
+        let (lending, logger) = (core.lending, core.logger)
+        var challenge = Weft_Envelope()
+        challenge.lendChallenge = Weft_LendChallenge()
+        request(WireMessage(envelope: challenge), to: address, timeout: Self.proofTimeout) { [weak self] result in
+            guard let self, case .success(let reply) = result, case .lendChallengeReply(let answer)? = reply.envelope.body
+            else { return lending.settle(address, .frames) }
+            let (proof, held) = lending.proof(of: answer.nonce)
+            request(proof, to: address, timeout: Self.proofTimeout) { result in
+                withExtendedLifetime(held) {}
+                if case .failure(let error) = result {
+                    logger.debug("tensors to this peer travel in frames", metadata: ["peer.address": "\(address)", "error": "\(error)"])
+                    return lending.settle(address, .frames)
+                }
+                lending.settle(address, .lending)
+            }
+        }
+    }
+
+    /// How long a step of a lender's proof may take before the route stays on frames.
+    private static let proofTimeout = Duration.seconds(10)
+
+    /// `completion`, after forgetting the route to `address` when its process did not know this
+    /// one as a lender (it restarted there): the next large request proves this process again.
+    private func forgettingUnknownLender(_ address: String, _ completion: @escaping Completion) -> Completion {
+        let lending = core.lending
+        return { result in
+            if case .failure(let error) = result, error.code == .failedPrecondition,
+                error.message.hasPrefix(PayloadLending.unknownLender)
+            {
+                lending.forget(address)
+            }
+            completion(result)
+        }
     }
 
     private func submitRequest(
@@ -395,6 +457,7 @@ public final class MessagingNode: Sendable {
         to address: String,
         timeout: Duration,
         callerBlocks: Bool,
+        lent: [Tensor] = [],
         completion: @escaping Completion
     ) {
         core.submit(
@@ -406,6 +469,7 @@ public final class MessagingNode: Sendable {
                     deadline: .now + timeout,
                     timeout: timeout,
                     callerBlocks: callerBlocks,
+                    lent: lent,
                     completion: completion
                 )
             )
@@ -452,6 +516,8 @@ struct OutgoingRequest: Sendable {
     let timeout: Duration
     /// A thread blocks until the completion runs.
     let callerBlocks: Bool
+    /// The tensors the request lends its peer, held until it is answered.
+    let lent: [Tensor]
     let completion: MessagingNode.Completion
 }
 
@@ -514,6 +580,8 @@ final class NodeCore: Sendable {
     let finished = DispatchGroup()
     /// The DEALERs blocked callers send on themselves.
     let direct = DirectDealers()
+    /// Which peers this node lends tensors to, and which lenders it reads from.
+    let lending: PayloadLending
     /// Where large requests are read, off the I/O thread: one at a time, so reading takes one
     /// core at most, whatever the number of peers sending.
     private let readingQueue = DispatchQueue(label: "weft.io.read")
@@ -532,6 +600,7 @@ final class NodeCore: Sendable {
         self.security = security
         if let security { state.withLock { $0.serverKeys = security.serverKeys } }
         self.logger = logger
+        self.lending = PayloadLending(enabled: configuration.lendsPayloads)
         self.serial = Self.serials.wrappingAdd(1, ordering: .relaxed).newValue
     }
 

@@ -26,6 +26,7 @@ enum RequestReading: Sendable {
         peerKey: CurveKey?,
         secured: Bool,
         maxSplitTensorBytes: Int,
+        lending: PayloadLending? = nil,
         logger: Logger
     ) {
         guard let header = frames.first else {
@@ -45,6 +46,7 @@ enum RequestReading: Sendable {
                 envelope,
                 payloads: frames.dropFirst(),
                 maxSplitTensorBytes: maxSplitTensorBytes,
+                lent: try Self.lentReader(envelope, lending: lending),
                 logger: logger
             )
             guard !envelope.isReply else {
@@ -69,6 +71,19 @@ enum RequestReading: Sendable {
             frameBytes: WireCodec.replyFrameBytes(asked: envelope.maxReplyFrameBytes)
         )
         self = .message(IncomingMessage(message: message, replyToken: token, peerKey: peerKey))
+    }
+}
+
+extension RequestReading {
+    /// The reader of the tensors `envelope` lends; `nil` when it lends none. Throws when this
+    /// node does not know the lender it names.
+    fileprivate static func lentReader(
+        _ envelope: Weft_Envelope,
+        lending: PayloadLending?
+    ) throws(WeftError) -> LentPayloadReader? {
+        guard envelope.tensors.contains(where: { $0.lentAddress != 0 }) else { return nil }
+        guard let lending else { throw WeftError(.invalidArgument, "this node takes no lent tensors") }
+        return try lending.reader(for: envelope.lender)
     }
 }
 

@@ -6,12 +6,14 @@ extension WireCodec {
     /// Validates an envelope against its payload frames and makes the message's tensors: string
     /// and resource tensors from their `TensorProto`, the others over the bytes `buffer` gives
     /// for a frame (uncopied where it can be), or, for a tensor split into several frames, in a
-    /// buffer of its own the frames are copied into. Every size is checked before anything is
-    /// made; `maxSplitTensorBytes` bounds a split tensor (see `validate`).
+    /// buffer of its own the frames are copied into, or, for a lent tensor, in a buffer `lent`
+    /// reads. Every size is checked before anything is made; `maxSplitTensorBytes` bounds a
+    /// split or lent tensor (see `validate`).
     static func decode<Frame>(
         _ envelope: Weft_Envelope,
         payloads: some RandomAccessCollection<Frame>,
         maxSplitTensorBytes: Int = .max,
+        lent: LentPayloadReader? = nil,
         bytes: (Frame) -> UnsafeRawBufferPointer,
         buffer: (Frame, _ alignment: Int) -> TensorBuffer
     ) throws(WeftError) -> WireMessage {
@@ -22,7 +24,15 @@ extension WireCodec {
         )
         var tensors: [Tensor] = []
         tensors.reserveCapacity(layouts.count)
-        for (dtype, shape, frames) in layouts {
+        for layout in layouts {
+            let (dtype, shape, frames) = (layout.dtype, layout.shape, layout.frames)
+            if let address = layout.lentAddress {
+                guard let lent else {
+                    throw WeftError(.invalidArgument, "the message lends a tensor but names no lender this process knows")
+                }
+                tensors.append(Tensor(dtype: dtype, shape: shape, buffer: try lent.read(address: address, byteCount: layout.byteCount)))
+                continue
+            }
             let first = payloads[payloads.index(payloads.startIndex, offsetBy: frames.lowerBound)]
             if dtype.isObject {
                 tensors.append(try objectTensor(bytes(first), dtype: dtype, shape: shape))
@@ -43,9 +53,10 @@ extension WireCodec {
         _ envelope: Weft_Envelope,
         payloads: ArraySlice<ReceivedFrame>,
         maxSplitTensorBytes: Int,
+        lent: LentPayloadReader? = nil,
         logger: Logger
     ) throws(WeftError) -> WireMessage {
-        try decode(envelope, payloads: payloads, maxSplitTensorBytes: maxSplitTensorBytes, bytes: \.bytes) {
+        try decode(envelope, payloads: payloads, maxSplitTensorBytes: maxSplitTensorBytes, lent: lent, bytes: \.bytes) {
             frame,
             alignment in
             let (buffer, copied) = frame.makeBuffer(alignment: alignment)

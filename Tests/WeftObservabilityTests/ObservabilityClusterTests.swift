@@ -64,6 +64,33 @@ import WeftTransport
         session.close()
     }
 
+    @Test func largeTensorsBetweenWorkerProcesses_areLent_andArriveIntact() async throws {
+        let cluster = try ObservedCluster()
+        defer { cluster.stop() }
+        let graph = Graph()
+        let count = 1 << 18  // 1 MiB of floats
+        let (value, total) = graph.asDefault { () -> (Output, Output) in
+            // Made from a feed, so no optimization folds it away: task 0 pushes it every step.
+            let value = graph.device("/job:worker/task:0") { placeholder(.float, shape: [], name: "value") }
+            let filled = graph.device("/job:worker/task:0") { fill([count], with: value) }
+            return (value, graph.device("/job:worker/task:1") { sum(filled * 2) })
+        }
+        let session = try Session(target: cluster.address, graph: graph)
+        let before = try await httpGet(cluster.workerMetrics[1]).body
+        // The first push goes in frames while the sender proves itself; later ones are lent.
+        for step in 1...20 {
+            let result = try await session.run(total, feeding: [value: Tensor(Float(step))])
+            #expect(result.scalar(as: Float.self) == Float(2 * step * count))
+            let lent = sample(try await httpGet(cluster.workerMetrics[1]).body, "weft_lent_bytes_total")
+            if lent - sample(before, "weft_lent_bytes_total") >= Double(4 * count) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let after = try await httpGet(cluster.workerMetrics[1]).body
+        #expect(sample(after, "weft_lent_bytes_total") - sample(before, "weft_lent_bytes_total") >= Double(4 * count))
+        #expect(sample(try await httpGet(cluster.workerMetrics[0]).body, "weft_lent_bytes_total") == 0)
+        session.close()
+    }
+
     @Test func metrics_directRouteSteps_countOnTheWorkerThatRanThem() async throws {
         let cluster = try ObservedCluster()
         defer { cluster.stop() }

@@ -37,8 +37,8 @@ import WeftRuntime
             )
         )
         let layouts = try WireCodec.validate(header, payloadSizes: [16, 0])
-        #expect(layouts.map(\.0) == [.double, .bool])
-        #expect(layouts.map(\.1) == [[2, 1], [0]])
+        #expect(layouts.map(\.dtype) == [.double, .bool])
+        #expect(layouts.map(\.shape) == [[2, 1], [0]])
     }
 
     @Test func validate_refusesAnotherProtocolVersion() {

@@ -9,8 +9,9 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Weft's wire protocol. Every ZeroMQ message is multipart: one frame holding an `Envelope`,
-/// then one raw frame per entry of `Envelope.tensors`, so tensor payloads never pass through
-/// protobuf bytes. Bump `protocol_version` on any incompatible change.
+/// then one raw frame per entry of `Envelope.tensors` (but a lent one, see `TensorMeta`), so
+/// tensor payloads never pass through protobuf bytes. Bump `protocol_version` on any
+/// incompatible change; version 3 added lent tensors.
 ///
 /// A message is told apart by its `body` alone: every request sets its own request body (empty
 /// messages for requests that need nothing but the header), every reply sets a reply body —
@@ -19,6 +20,11 @@
 /// only, and an envelope without a body is refused. Version 2 dropped the `Kind` enum of field 2,
 /// which repeated the body and could contradict it.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -57,6 +63,12 @@ public nonisolated struct Weft_TensorMeta: Sendable {
   public var dtype: Tensorflow_DataType = .dtInvalid
 
   public var shape: [Int64] = []
+
+  /// Nonzero: no payload frame follows for this tensor. Its sender, a process on the receiver's
+  /// host that proved who it is (`LendProof`) and names itself in `Envelope.lender`, lends the
+  /// bytes at this address of its memory until the request is answered; the receiver copies them
+  /// from there itself (process_vm_readv). Only requests lend.
+  public var lentAddress: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -125,6 +137,16 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     get {_storage._maxReplyFrameBytes}
     set {_uniqueStorage()._maxReplyFrameBytes = newValue}
   }
+
+  /// In a request with lent tensors (`TensorMeta.lent_address`): the process that lends them.
+  public var lender: Weft_Lender {
+    get {_storage._lender ?? Weft_Lender()}
+    set {_uniqueStorage()._lender = newValue}
+  }
+  /// Returns true if `lender` has been explicitly set.
+  public var hasLender: Bool {_storage._lender != nil}
+  /// Clears the value of `lender`. Subsequent reads from it will return its default value.
+  public mutating func clearLender() {_uniqueStorage()._lender = nil}
 
   public var body: OneOf_Body? {
     get {return _storage._body}
@@ -334,6 +356,32 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .ack(newValue)}
   }
 
+  /// A process about to lend tensors to this one asks for a nonce, then proves it is the
+  /// process it names by holding that nonce in its memory (the transport answers both).
+  public var lendChallenge: Weft_LendChallenge {
+    get {
+      if case .lendChallenge(let v)? = _storage._body {return v}
+      return Weft_LendChallenge()
+    }
+    set {_uniqueStorage()._body = .lendChallenge(newValue)}
+  }
+
+  public var lendChallengeReply: Weft_LendChallengeReply {
+    get {
+      if case .lendChallengeReply(let v)? = _storage._body {return v}
+      return Weft_LendChallengeReply()
+    }
+    set {_uniqueStorage()._body = .lendChallengeReply(newValue)}
+  }
+
+  public var lendProof: Weft_LendProof {
+    get {
+      if case .lendProof(let v)? = _storage._body {return v}
+      return Weft_LendProof()
+    }
+    set {_uniqueStorage()._body = .lendProof(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -365,6 +413,11 @@ public nonisolated struct Weft_Envelope: @unchecked Sendable {
     case cancelStep(Weft_CancelStep)
     /// The reply that carries nothing but its header: an acknowledgement or, with `status`, an error.
     case ack(Weft_Ack)
+    /// A process about to lend tensors to this one asks for a nonce, then proves it is the
+    /// process it names by holding that nonce in its memory (the transport answers both).
+    case lendChallenge(Weft_LendChallenge)
+    case lendChallengeReply(Weft_LendChallengeReply)
+    case lendProof(Weft_LendProof)
 
   }
 
@@ -1330,6 +1383,72 @@ public nonisolated struct Weft_MeasureLinksReply: Sendable {
   public init() {}
 }
 
+/// A process that lends tensor payloads: its process id, and a secret it chose, which only the
+/// processes it proved itself to have seen (over the cluster's channels, encrypted with keys).
+public nonisolated struct Weft_Lender: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pid: UInt32 = 0
+
+  public var secret: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Weft_LendChallenge: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Weft_LendChallengeReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var nonce: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The lender holds `nonce` (from a `LendChallengeReply` of the receiver's) at `address` of its
+/// memory; the receiver reads it there, in the process `lender.pid` names, and from then on takes
+/// lent tensors from messages naming that lender. Answered by `ack`, with an error when refused.
+public nonisolated struct Weft_LendProof: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var lender: Weft_Lender {
+    get {_lender ?? Weft_Lender()}
+    set {_lender = newValue}
+  }
+  /// Returns true if `lender` has been explicitly set.
+  public var hasLender: Bool {self._lender != nil}
+  /// Clears the value of `lender`. Subsequent reads from it will return its default value.
+  public mutating func clearLender() {self._lender = nil}
+
+  public var nonce: Data = Data()
+
+  public var address: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _lender: Weft_Lender? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "weft"
@@ -1371,7 +1490,7 @@ nonisolated extension Weft_Status: SwiftProtobuf.Message, SwiftProtobuf._Message
 
 nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TensorMeta"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}dtype\0\u{1}shape\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}dtype\0\u{1}shape\0\u{3}lent_address\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1382,6 +1501,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.dtype) }()
       case 3: try { try decoder.decodeRepeatedInt64Field(value: &self.shape) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.lentAddress) }()
       default: break
       }
     }
@@ -1397,6 +1517,9 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.shape.isEmpty {
       try visitor.visitPackedInt64Field(value: self.shape, fieldNumber: 3)
     }
+    if self.lentAddress != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lentAddress, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1404,6 +1527,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.name != rhs.name {return false}
     if lhs.dtype != rhs.dtype {return false}
     if lhs.shape != rhs.shape {return false}
+    if lhs.lentAddress != rhs.lentAddress {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1411,7 +1535,7 @@ nonisolated extension Weft_TensorMeta: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{4}\u{2}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{3}max_reply_frame_bytes\0\u{4}\u{a}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0\u{3}close_session\0\u{3}release_session\0\u{3}abort_step\0\u{1}ping\0\u{3}leave_cluster\0\u{3}cancel_step\0\u{1}ack\0\u{b}kind\0\u{c}\u{2}\u{1}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{4}\u{2}request_id\0\u{1}session\0\u{1}step\0\u{3}deadline_ms\0\u{1}status\0\u{1}tensors\0\u{1}client\0\u{3}max_reply_frame_bytes\0\u{1}lender\0\u{4}\u{9}register_worker\0\u{3}register_worker_reply\0\u{1}heartbeat\0\u{3}create_session\0\u{3}create_session_reply\0\u{3}extend_session\0\u{3}run_step\0\u{3}run_step_reply\0\u{3}cluster_status_reply\0\u{3}register_partition\0\u{3}run_partition\0\u{3}push_tensor\0\u{3}keep_alive\0\u{3}run_partition_reply\0\u{3}measure_links\0\u{3}measure_links_reply\0\u{3}cluster_status\0\u{3}heartbeat_reply\0\u{3}close_session\0\u{3}release_session\0\u{3}abort_step\0\u{1}ping\0\u{3}leave_cluster\0\u{3}cancel_step\0\u{1}ack\0\u{3}lend_challenge\0\u{3}lend_challenge_reply\0\u{3}lend_proof\0\u{b}kind\0\u{c}\u{2}\u{1}")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -1423,6 +1547,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _tensors: [Weft_TensorMeta] = []
     var _client: String = String()
     var _maxReplyFrameBytes: UInt64 = 0
+    var _lender: Weft_Lender? = nil
     var _body: Weft_Envelope.OneOf_Body?
 
       // This property is used as the initial default value for new instances of the type.
@@ -1443,6 +1568,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _tensors = source._tensors
       _client = source._client
       _maxReplyFrameBytes = source._maxReplyFrameBytes
+      _lender = source._lender
       _body = source._body
     }
   }
@@ -1471,6 +1597,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._tensors) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._client) }()
         case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._maxReplyFrameBytes) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._lender) }()
         case 20: try {
           var v: Weft_RegisterWorker?
           var hadOneofValue = false
@@ -1796,6 +1923,45 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
             _storage._body = .ack(v)
           }
         }()
+        case 45: try {
+          var v: Weft_LendChallenge?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .lendChallenge(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .lendChallenge(v)
+          }
+        }()
+        case 46: try {
+          var v: Weft_LendChallengeReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .lendChallengeReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .lendChallengeReply(v)
+          }
+        }()
+        case 47: try {
+          var v: Weft_LendProof?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .lendProof(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .lendProof(v)
+          }
+        }()
         default: break
         }
       }
@@ -1835,6 +2001,9 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if _storage._maxReplyFrameBytes != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._maxReplyFrameBytes, fieldNumber: 10)
       }
+      try { if let v = _storage._lender {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
       switch _storage._body {
       case .registerWorker?: try {
         guard case .registerWorker(let v)? = _storage._body else { preconditionFailure() }
@@ -1936,6 +2105,18 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         guard case .ack(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
       }()
+      case .lendChallenge?: try {
+        guard case .lendChallenge(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
+      }()
+      case .lendChallengeReply?: try {
+        guard case .lendChallengeReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
+      }()
+      case .lendProof?: try {
+        guard case .lendProof(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
+      }()
       case nil: break
       }
     }
@@ -1956,6 +2137,7 @@ nonisolated extension Weft_Envelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._tensors != rhs_storage._tensors {return false}
         if _storage._client != rhs_storage._client {return false}
         if _storage._maxReplyFrameBytes != rhs_storage._maxReplyFrameBytes {return false}
+        if _storage._lender != rhs_storage._lender {return false}
         if _storage._body != rhs_storage._body {return false}
         return true
       }
@@ -3774,6 +3956,134 @@ nonisolated extension Weft_MeasureLinksReply: SwiftProtobuf.Message, SwiftProtob
 
   public static func ==(lhs: Weft_MeasureLinksReply, rhs: Weft_MeasureLinksReply) -> Bool {
     if lhs.links != rhs.links {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_Lender: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Lender"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pid\0\u{1}secret\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.pid) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.secret) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pid != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pid, fieldNumber: 1)
+    }
+    if !self.secret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.secret, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_Lender, rhs: Weft_Lender) -> Bool {
+    if lhs.pid != rhs.pid {return false}
+    if lhs.secret != rhs.secret {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_LendChallenge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LendChallenge"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_LendChallenge, rhs: Weft_LendChallenge) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_LendChallengeReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LendChallengeReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.nonce) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.nonce.isEmpty {
+      try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_LendChallengeReply, rhs: Weft_LendChallengeReply) -> Bool {
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_LendProof: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LendProof"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}lender\0\u{1}nonce\0\u{1}address\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._lender) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.nonce) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.address) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._lender {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.nonce.isEmpty {
+      try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 2)
+    }
+    if self.address != 0 {
+      try visitor.visitSingularUInt64Field(value: self.address, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_LendProof, rhs: Weft_LendProof) -> Bool {
+    if lhs._lender != rhs._lender {return false}
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.address != rhs.address {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
