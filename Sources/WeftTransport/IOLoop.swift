@@ -102,6 +102,10 @@ final class IOLoop {
     /// every other peer for the whole parse. Steps and tensors stay inline and pay no hop: their
     /// envelopes are small, and tensors travel in frames of their own, wrapped without a copy.
     static let asideEnvelopeBytes = 256 << 10
+    /// A request that lends more than this many bytes is read off this thread too: copying a
+    /// 3 GiB tensor here held heartbeats up for over a second. Below it a copy takes about a
+    /// millisecond, and reading in place saves the hop.
+    static let asideLentBytes = 16 << 20
     /// Requests of one connection that may wait behind one read aside; later ones are refused.
     static let mostHeldRequests = 1024
 
@@ -849,8 +853,9 @@ final class IOLoop {
         }
         // Looked up here: the keys' cache is this thread's.
         let peerKey = core.security == nil ? nil : senderKey(frames[1])
-        guard frames[1].count >= Self.asideEnvelopeBytes else {
-            return serve(read(frames.dropFirst(), identity: identity, peerKey: peerKey), from: identity)
+        if frames[1].count < Self.asideEnvelopeBytes {
+            let reading = read(frames.dropFirst(), identity: identity, peerKey: peerKey)
+            guard case .lendsTooMuchToReadHere = reading else { return serve(reading, from: identity) }
         }
         readAside(ReceivedRequest(frames: frames), identity: identity, peerKey: peerKey)
     }
@@ -899,6 +904,7 @@ final class IOLoop {
             secured: core.security != nil,
             maxSplitTensorBytes: configuration.maxMessageSize,
             lending: core.lending,
+            inlineLentBytes: Self.asideLentBytes,
             logger: logger
         )
     }
@@ -924,6 +930,8 @@ final class IOLoop {
             reject(identity, requestID: requestID, error)
         case .replyAsRequest(let requestID):
             logger.debug("reply arriving as a request dropped", metadata: ["request.id": "\(requestID)"])
+        case .lendsTooMuchToReadHere:
+            break  // only the I/O thread leaves a request unread, and it then reads it aside
         case .message(let incoming):
             if answerLending(incoming) { return }
             guard let handler = core.state.withLock({ $0.handler }) else {

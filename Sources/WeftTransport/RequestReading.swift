@@ -16,10 +16,13 @@ enum RequestReading: Sendable {
     /// A reply that arrived as a request: dropped, since answering it could start an endless
     /// exchange, and nobody waits for an answer anyway.
     case replyAsRequest(requestID: UInt64)
+    /// A request that lends more than `inlineLentBytes`: read it off this thread.
+    case lendsTooMuchToReadHere
 
     /// Reads `frames` (the envelope, then the payloads; at least one frame) from the connection
     /// `identity` names, with every check the transport makes before a handler sees a request.
-    /// `peerKey` is the sender's admitted key, which a `secured` node requires.
+    /// `peerKey` is the sender's admitted key, which a `secured` node requires. A request that
+    /// lends more than `inlineLentBytes` is left unread.
     init(
         _ frames: ArraySlice<ReceivedFrame>,
         identity: [UInt8],
@@ -27,6 +30,7 @@ enum RequestReading: Sendable {
         secured: Bool,
         maxSplitTensorBytes: Int,
         lending: PayloadLending? = nil,
+        inlineLentBytes: Int = .max,
         logger: Logger
     ) {
         guard let header = frames.first else {
@@ -38,6 +42,10 @@ enum RequestReading: Sendable {
             envelope = try WireCodec.envelope(from: header.bytes)
         } catch {
             self = .refused(requestID: 0, error)
+            return
+        }
+        guard Self.lentBytes(envelope) <= inlineLentBytes else {
+            self = .lendsTooMuchToReadHere
             return
         }
         let message: WireMessage
@@ -84,6 +92,22 @@ extension RequestReading {
         guard envelope.tensors.contains(where: { $0.lentAddress != 0 }) else { return nil }
         guard let lending else { throw WeftError(.invalidArgument, "this node takes no lent tensors") }
         return try lending.reader(for: envelope.lender)
+    }
+
+    /// The bytes the tensors of `envelope` lend, saturating at `Int.max`; checked in full when
+    /// they are read.
+    fileprivate static func lentBytes(_ envelope: Weft_Envelope) -> Int {
+        var total = 0
+        for meta in envelope.tensors where meta.lentAddress != 0 {
+            var bytes = (try? DType(meta.dtype))?.byteSize ?? 1
+            for dimension in meta.shape {
+                let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(clamping: max(dimension, 0)))
+                bytes = overflow ? .max : product
+            }
+            let (sum, overflow) = total.addingReportingOverflow(bytes)
+            total = overflow ? .max : sum
+        }
+        return total
     }
 }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Testing
 import WeftProto
@@ -62,6 +63,31 @@ import WeftRuntime
         let reply = try await client.request(message(tensors: tensors), to: server.node.boundAddress, timeout: .seconds(10))
         #expect(reply.tensors == tensors)
         #expect(server.lent.value >= 2)
+    }
+
+    @Test func aRequestLendingMoreThanTheIOThreadCopies_isReadAside() async throws {
+        let asideReads = Counter()
+        var configuration = MessagingNode.Configuration()
+        configuration.readAside = { work in
+            asideReads.increment()
+            DispatchQueue.global().async(execute: work)
+        }
+        let server = try LentCountingNode(configuration: configuration)
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.node.close()
+        }
+        let large = Self.pattern(IOLoop.asideLentBytes / 4 + 1)
+
+        try await Self.requestUntilLent([large], from: client, to: server)
+
+        #expect(server.lent.value == 1)
+        #expect(asideReads.value == 1)
+        // At the limit, the I/O thread reads it itself.
+        _ = try await client.request(message(tensors: [Self.pattern(IOLoop.asideLentBytes / 4)]), to: server.node.boundAddress, timeout: .seconds(10))
+        #expect(server.lent.value == 2)
+        #expect(asideReads.value == 1)
     }
 
     @Test func aReceiverThatDoesNotLend_getsFrames() async throws {
