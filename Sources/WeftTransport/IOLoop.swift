@@ -547,6 +547,8 @@ final class IOLoop {
             if let entry = pending.complete(id) {
                 abandon(entry, WeftError(.cancelled, "the request to \(entry.address) was cancelled by its caller"))
             }
+        case .hold(let lent, let until):
+            abandonedLent.append((until, lent))
         case .forget(let address):
             guard let peer = peers[address] else { return }
             let error = WeftError(.unavailable, "the public key of \(address) changed before it answered")

@@ -243,15 +243,18 @@ public final class MessagingNode: Sendable {
                     + "use request(_:to:timeout:completion:) from handlers and completions"
             )
         }
-        let (id, frames, _) = try encodeRequest(consume message, timeout: timeout)
+        let lender = lender(for: message, to: address)
+        let (id, frames, lent) = try encodeRequest(consume message, timeout: timeout, lender: lender)
         let taken = core.direct.take(address)
         if case .ready(let dealer) = taken {
             switch core.direct.request(on: dealer, frames, id: id, timeout: timeout, core: core) {
             case .answered(let result):
                 core.direct.put(dealer)
+                if case .failure(let error) = result { abandon(lent, to: address, error, timeout: timeout) }
                 return try result.get()
             case .ended(let error):
                 core.direct.discard(dealer)
+                abandon(lent, to: address, error, timeout: timeout)
                 throw error
             case .notSent:
                 core.direct.discard(dealer)
@@ -264,7 +267,8 @@ public final class MessagingNode: Sendable {
             to: address,
             timeout: timeout,
             callerBlocks: true,
-            completion: waiter.deliver
+            lent: lent,
+            completion: lent.isEmpty ? waiter.deliver : forgettingUnknownLender(address, waiter.deliver)
         )
         let result = waiter.wait()
         if case .absent = taken { core.direct.open(address, core: core) }
@@ -442,13 +446,17 @@ public final class MessagingNode: Sendable {
     private func forgettingUnknownLender(_ address: String, _ completion: @escaping Completion) -> Completion {
         let lending = core.lending
         return { result in
-            if case .failure(let error) = result, error.code == .failedPrecondition,
-                error.message.hasPrefix(PayloadLending.unknownLender)
-            {
-                lending.forget(address)
-            }
+            if case .failure(let error) = result { lending.forget(address, ifUnknownLender: error) }
             completion(result)
         }
+    }
+
+    /// What a blocking request lent, once it failed on its caller's own dealer: the I/O thread
+    /// holds it for another `timeout`, since the peer may still be reading it.
+    private func abandon(_ lent: [Tensor], to address: String, _ error: WeftError, timeout: Duration) {
+        guard !lent.isEmpty else { return }
+        core.lending.forget(address, ifUnknownLender: error)
+        core.submit(.hold(lent, until: .now + timeout))
     }
 
     private func submitRequest(
@@ -534,6 +542,9 @@ enum Command: Sendable {
     case cancel(id: UInt64)
     /// Close the connection to `address`: the key it was made with is no longer the peer's.
     case forget(address: String)
+    /// Keep tensors a request lent until `until`: it ended unanswered, and its peer may still be
+    /// reading them.
+    case hold([Tensor], until: ContinuousClock.Instant)
     /// Serve a request from the connection `identity` names, read off the I/O thread.
     case read(identity: [UInt8], RequestReading)
     /// Complete the request a reply from `address`, read off the I/O thread, answers.

@@ -113,6 +113,13 @@ final class PayloadLending: Sendable {
         _ = routes.withLock { $0.removeValue(forKey: address) }
     }
 
+    /// Forgets the route to `address` when `error` is its process's answer that it does not
+    /// know this one as a lender (it restarted there).
+    func forget(_ address: String, ifUnknownLender error: WeftError) {
+        guard error.code == .failedPrecondition, error.message.hasPrefix(Self.unknownLender) else { return }
+        forget(address)
+    }
+
     /// The proof of a nonce a receiver sent, and the nonce in this process's memory, which the
     /// caller keeps until the receiver answered.
     func proof(of nonce: Data) -> (message: WireMessage, held: HeldNonce) {

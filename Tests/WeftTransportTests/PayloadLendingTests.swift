@@ -65,6 +65,27 @@ import WeftRuntime
         #expect(server.lent.value >= 2)
     }
 
+    @Test func blockingRequests_lendOnTheCallersOwnDealerToo() throws {
+        let server = try LentCountingNode()
+        let client = try makeNode()
+        defer {
+            client.close()
+            server.node.close()
+        }
+        let tensors = [Self.pattern(1 << 18), Tensor(Int32(7))]
+
+        // The first goes through the I/O thread and starts the proof; later ones take the
+        // caller's own DEALER once it is connected.
+        for _ in 0..<100 where server.lent.value < 3 {
+            let reply = try client.requestAndWait(message(tensors: tensors), to: server.node.boundAddress, timeout: .seconds(10))
+            #expect(reply.tensors == tensors)
+            usleep(10_000)
+        }
+
+        #expect(server.lent.value >= 3)
+        #expect(client.openDirectConnections >= 1)
+    }
+
     @Test func aRequestLendingMoreThanTheIOThreadCopies_isReadAside() async throws {
         let asideReads = Counter()
         var configuration = MessagingNode.Configuration()
