@@ -71,12 +71,17 @@ final class PayloadLending: Sendable {
         var lenders: [UInt32: [UInt8]] = [:]
     }
 
+    /// The secret this process lends under. One per process, not per node: a receiver knows a
+    /// lender by its pid, and the nodes of one process (a `LocalCluster`'s) must not replace
+    /// each other's proofs there.
+    private static let processSecret = Data(randomBytes())
+
     /// A node's lending; with `enabled` false it neither lends nor takes proofs.
     init(enabled: Bool) {
         self.enabled = enabled
         self.lender = .with {
             $0.pid = UInt32(truncatingIfNeeded: getpid())
-            $0.secret = Data(Self.randomBytes())
+            $0.secret = Self.processSecret
         }
         self.namespace = Self.networkNamespace(of: "self")
     }
