@@ -255,6 +255,8 @@ public final class MessagingNode: Sendable {
             case .ended(let error):
                 core.direct.discard(dealer)
                 abandon(lent, to: address, error, timeout: timeout)
+                // The connection was lost: the peer may come back as another process.
+                core.lending.forget(address)
                 throw error
             case .notSent:
                 core.direct.discard(dealer)
