@@ -3,9 +3,10 @@ import WeftProto
 import WeftRuntime
 
 /// Which small tensors a worker pushes to another worker together, as Nagle's algorithm with
-/// acknowledgements as the clock: a push goes at once while fewer than `window` messages are in
-/// flight on its route (its step and receiving worker); one made when `window` are
-/// unacknowledged waits, and every push that waited goes in one message when an
+/// acknowledgements as the clock: pushes made together (the `_Send`s one executor thread ran in
+/// a row) go at once, in one message, while fewer than `window` messages are in flight on
+/// their route (their step and receiving worker); pushes made when `window` are
+/// unacknowledged wait, and every push that waited goes in one message when an
 /// acknowledgement comes. A partition that sends fifty scalars to one worker at once sends a
 /// few messages rather than fifty, each costing both processes thread wake-ups; a few pushes
 /// spread over a step (a tower's small gradients, sent between large ones whose transfer holds
@@ -17,9 +18,9 @@ struct PushBatches<Push> {
         var step: UInt64
     }
 
-    /// Tensors above this size go alone and at once: their transfer, not the message, is the cost.
+    /// Messages of more bytes than this go at once: their transfer, not the message, is the cost.
     static var smallBytes: Int { 64 << 10 }
-    /// The most bytes and pushes one message carries; more wait for the next acknowledgement.
+    /// The most bytes and pushes one message carries (a larger tensor goes alone).
     static var batchBytes: Int { 4 << 20 }
     static var batchCount: Int { 4096 }
     /// Messages of small pushes a route may have unacknowledged before pushes wait.
@@ -37,27 +38,21 @@ struct PushBatches<Push> {
         var inFlight = 0
         var waiting: [(push: Push, bytes: Int)] = []
 
-        /// Sends `push` now when the window has room; otherwise it waits.
-        mutating func add(_ push: Push, bytes: Int) -> Batch? {
+        /// Sends `pushes` now, together, when the window has room; otherwise they wait.
+        mutating func add(_ pushes: ArraySlice<(push: Push, bytes: Int)>) -> Batch? {
             guard inFlight < PushBatches.window else {
-                waiting.append((push, bytes))
+                waiting.append(contentsOf: pushes)
                 return nil
             }
             inFlight += 1
-            return Batch(pushes: [push], isClocked: true)
+            return Batch(pushes: pushes.map(\.push), isClocked: true)
         }
 
         /// One message was answered: what waited goes next, up to a message's limits.
         mutating func acknowledged() -> Batch? {
             inFlight -= 1
             guard !waiting.isEmpty else { return nil }
-            var (count, bytes) = (0, 0)
-            while count < min(waiting.count, PushBatches.batchCount),
-                count == 0 || bytes + waiting[count].bytes <= PushBatches.batchBytes
-            {
-                bytes += waiting[count].bytes
-                count += 1
-            }
+            let count = PushBatches.messageEnd(waiting[...])
             defer { waiting.removeFirst(count) }
             inFlight += 1
             return Batch(pushes: waiting[..<count].map(\.push), isClocked: true)
@@ -69,11 +64,22 @@ struct PushBatches<Push> {
     /// Routes with a message in flight.
     var busyRoutes: Int { routes.count }
 
-    /// A push of a tensor of `bytes` bytes on `route`: what to send now (the push itself), or
-    /// `nil` while it waits for a message in flight there.
-    mutating func add(_ push: Push, bytes: Int, on route: Route) -> Batch? {
-        guard bytes <= Self.smallBytes else { return Batch(pushes: [push], isClocked: false) }
-        return routes[route, default: Traffic()].add(push, bytes: bytes)
+    /// Pushes made together on `route`, with their tensors' bytes: the messages to send now,
+    /// in order, each as many of them as its limits allow. A message of more than `smallBytes`
+    /// goes at once, unclocked; smaller ones wait while `window` messages are in flight there.
+    mutating func add(_ pushes: [(push: Push, bytes: Int)], on route: Route) -> [Batch] {
+        var batches: [Batch] = []
+        var rest = pushes[...]
+        while !rest.isEmpty {
+            let message = rest.prefix(Self.messageEnd(rest))
+            rest = rest.dropFirst(message.count)
+            if message.reduce(0, { $0 + $1.bytes }) > Self.smallBytes {
+                batches.append(Batch(pushes: message.map(\.push), isClocked: false))
+            } else if let batch = routes[route, default: Traffic()].add(message) {
+                batches.append(batch)
+            }
+        }
+        return batches
     }
 
     /// A message in flight on `route` was acknowledged (or failed): the pushes that waited go
@@ -83,6 +89,18 @@ struct PushBatches<Push> {
         let next = traffic.acknowledged()
         if traffic.inFlight > 0 { routes[route] = traffic }
         return next
+    }
+
+    /// How many of `pushes`, from the first, one message carries: at least one, and then as
+    /// many as keep it within `batchCount` pushes and `batchBytes` bytes.
+    private static func messageEnd(_ pushes: ArraySlice<(push: Push, bytes: Int)>) -> Int {
+        var (count, bytes) = (0, 0)
+        for pushed in pushes {
+            guard count < batchCount, count == 0 || bytes + pushed.bytes <= batchBytes else { break }
+            bytes += pushed.bytes
+            count += 1
+        }
+        return count
     }
 }
 
@@ -109,9 +127,10 @@ final class PushOutbox: Sendable {
 
     private let batches = Mutex(PushBatches<Push>())
 
-    /// What to send now for `push` on `route`, if anything (`PushBatches.add`).
-    func add(_ push: Push, on route: Route) -> Batch? {
-        batches.withLock { $0.add(push, bytes: push.tensor?.byteCount ?? 0, on: route) }
+    /// The messages to send now for `pushes`, made together on `route` (`PushBatches.add`).
+    func add(_ pushes: [Push], on route: Route) -> [Batch] {
+        let sized = pushes.map { ($0, $0.tensor?.byteCount ?? 0) }
+        return batches.withLock { $0.add(sized, on: route) }
     }
 
     /// What to send next on `route` once its message in flight is answered.

@@ -9,12 +9,9 @@ import WeftRuntime
 /// pushed has arrived (`afterPushes`), so a tensor that cannot be delivered fails the step at
 /// once instead of leaving the receiver waiting until the step's deadline.
 final class SessionRendezvous: Rendezvous {
-    /// Carries a tensor to another worker and reports whether it arrived.
-    typealias Push =
-        @Sendable (
-            _ key: String, _ step: UInt64, _ tensor: Tensor?, _ destination: String,
-            _ arrived: @escaping @Sendable (WeftError?) -> Void
-        ) -> Void
+    /// Carries tensors of one step to another worker, in one message where it can, and reports
+    /// through each push whether it arrived.
+    typealias Push = @Sendable (_ pushes: [PushOutbox.Push], _ step: UInt64, _ destination: String) -> Void
 
     private struct Slot: Hashable {
         var step: UInt64
@@ -51,12 +48,27 @@ final class SessionRendezvous: Rendezvous {
         self.push = push
     }
 
-    func send(key: String, step: UInt64, tensor: Tensor?) throws(WeftError) {
-        let destination =
-            key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
-        guard destination != device else { return deliver(key: key, step: step, .success(tensor)) }
-        state.withLock { $0.pushes[step, default: Pushes()].outstanding += 1 }
-        push(key, step, tensor, destination) { [weak self] error in self?.pushArrived(step: step, error: error) }
+    func send(_ sends: [RendezvousSend], step: UInt64) throws(WeftError) {
+        let arrived: @Sendable (WeftError?) -> Void = { [weak self] error in self?.pushArrived(step: step, error: error) }
+        var remote: [(destination: String, pushes: [PushOutbox.Push])] = []
+        for send in sends {
+            let destination =
+                send.key.split(separator: ";", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? ""
+            guard destination != device else {
+                deliver(key: send.key, step: step, .success(send.tensor))
+                continue
+            }
+            let push = PushOutbox.Push(key: send.key, tensor: send.tensor, arrived: arrived)
+            if let group = remote.firstIndex(where: { $0.destination == destination }) {
+                remote[group].pushes.append(push)
+            } else {
+                remote.append((destination, [push]))
+            }
+        }
+        guard !remote.isEmpty else { return }
+        let count = remote.reduce(0) { $0 + $1.pushes.count }
+        state.withLock { $0.pushes[step, default: Pushes()].outstanding += count }
+        for group in remote { push(group.pushes, step, group.destination) }
     }
 
     private func pushArrived(step: UInt64, error: WeftError?) {

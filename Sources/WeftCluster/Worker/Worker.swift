@@ -532,16 +532,16 @@ public final class Worker: Sendable {
 
     /// Pushes tensors to the workers that receive them, as requests: the receiver acknowledges
     /// each message, so a tensor that cannot be delivered fails its step rather than going
-    /// missing. Small tensors of one step to one worker share messages (`PushBatches`).
+    /// missing. The tensors a thread sent together go in one message, and small ones of one
+    /// step to one worker share messages while others are in flight (`PushBatches`).
     private func pushFunction(session: String) -> SessionRendezvous.Push {
         let outbox = PushOutbox()
-        return { [weak self] key, step, tensor, destination, arrived in
-            guard let self else { return arrived(WeftError(.cancelled, "worker stopped")) }
-            let route = PushOutbox.Route(destination: destination, step: step)
-            guard let batch = outbox.add(PushOutbox.Push(key: key, tensor: tensor, arrived: arrived), on: route) else {
-                return
+        return { [weak self] pushes, step, destination in
+            guard let self else {
+                return pushes.forEach { $0.arrived(WeftError(.cancelled, "worker stopped")) }
             }
-            send(batch, on: route, session: session, outbox: outbox)
+            let route = PushOutbox.Route(destination: destination, step: step)
+            for batch in outbox.add(pushes, on: route) { send(batch, on: route, session: session, outbox: outbox) }
         }
     }
 

@@ -71,7 +71,7 @@ struct SendKernel: OpKernel, RendezvousKernel {
     /// (`StepExecution.iterationKey`; empty outside loops).
     func send(_ tensor: Tensor?, _ context: OpKernelContext, iteration: String) throws(WeftError) {
         guard let rendezvous = context.step.rendezvous else { throw SendRecvOps.noRendezvous(context.node) }
-        try rendezvous.send(key: SendRecvOps.key(key, iteration), step: context.step.id, tensor: tensor)
+        try rendezvous.send([RendezvousSend(key: SendRecvOps.key(key, iteration), tensor: tensor)], step: context.step.id)
     }
 }
 

@@ -89,13 +89,74 @@ final class SimpleStepExecution: @unchecked Sendable {
         // unshared, so the next node reuses its storage (after one that kept it, the next gets
         // a copy on write).
         var context = OpKernelContext(node: "", inputs: [], step: step)
+        var sends = CorkedSends()
         var current = queue.pop()
         while let index = current {
-            guard budget > 0 else { return handToPool([index] + queue.drain()) }
+            guard budget > 0 else {
+                flush(&sends)
+                return handToPool([index] + queue.drain())
+            }
             budget -= 1
-            run(index, &context, into: &next)
+            if entries[index].flags.contains(.corksSend) {
+                cork(index, &context, into: &sends)
+            } else {
+                if sends.mustFlush(before: entries[index].flags) { flush(&sends) }
+                run(index, &context, into: &next)
+            }
             current = takeNext(&next, from: &queue, policy)
         }
+        flush(&sends)
+    }
+
+    /// Takes a `_Send`'s tensor into `sends` rather than handing it to the rendezvous at once:
+    /// the `_Send`s one thread runs together then travel in one message per receiving process
+    /// (a parameter server's twelve sends to two towers in two messages, not twelve, each
+    /// costing both processes thread wake-ups and an acknowledgement). The node completes when
+    /// `flush` hands them over; it has no edges out, so nothing waits for it meanwhile.
+    private func cork(_ index: Int, _ context: inout OpKernelContext, into sends: inout CorkedSends) {
+        var next: [Int] = []
+        guard !failed.load(ordering: .relaxed), takeInputs(index, into: &context.inputs),
+            let kernel = kernels[index] as? SendKernel
+        else {
+            return complete(index, .failure(WeftError(.cancelled, "step cancelled")), into: &next)
+        }
+        let tensor: Tensor
+        do throws(WeftError) {
+            tensor = try context.input(0)
+        } catch {
+            context.inputs.empty()
+            return complete(index, .failure(error), into: &next)
+        }
+        if let collector = step.statistics {
+            collector.record(
+                node: names[index],
+                op: "_Send",
+                started: .now,
+                inputs: context.inputs,
+                outputs: [],
+                rendezvousKey: kernel.key
+            )
+        }
+        context.inputs.empty()
+        sends.add(RendezvousSend(key: kernel.key, tensor: tensor), node: index)
+    }
+
+    /// Hands the corked sends to the rendezvous and completes their nodes.
+    private func flush(_ sends: inout CorkedSends) {
+        guard !sends.isEmpty else { return }
+        let (corked, nodes) = sends.take()
+        var result = Result<Outputs, WeftError>.success(.array([]))
+        if let rendezvous = step.rendezvous {
+            do throws(WeftError) {
+                try rendezvous.send(corked, step: step.id)
+            } catch {
+                result = .failure(error)
+            }
+        } else {
+            result = .failure(SendRecvOps.noRendezvous(names[nodes[0]]))
+        }
+        var next: [Int] = []
+        for node in nodes { complete(node, result, into: &next) }
     }
 
     /// Runs node `index` on this thread, or starts it when it is asynchronous, and appends the

@@ -3,15 +3,29 @@ import Synchronization
 /// Moves tensors between the partitions of one step that run in different processes.
 /// `_Send` and `_Recv` kernels call it; keys name the source, destination and tensor.
 public protocol Rendezvous: Sendable {
-    /// Hands a tensor to the consumer of `key` in step `step`; `nil` sends a dead tensor (an
-    /// untaken branch of a cond, a loop's last iteration).
-    func send(key: String, step: UInt64, tensor: Tensor?) throws(WeftError)
+    /// Hands tensors to their consumers in step `step`: one `_Send`'s, or those of the `_Send`s
+    /// one thread ran together, which may travel to another process in one message.
+    func send(_ sends: [RendezvousSend], step: UInt64) throws(WeftError)
     /// Calls `done` once the tensor for `key` in step `step` is there (`nil` when it is dead), or
     /// the step failed.
     func receive(key: String, step: UInt64, done: @escaping @Sendable (Result<Tensor?, WeftError>) -> Void)
     /// Fails every pending and future receive of step `step` with `error`: the step failed
     /// elsewhere and the tensors it waits for will never come.
     func abort(step: UInt64, error: WeftError)
+}
+
+/// One tensor a `_Send` hands to the rendezvous.
+public struct RendezvousSend: Sendable {
+    /// `send_device;recv_device;tensor_name`, and the loop iteration inside loops.
+    public var key: String
+    /// `nil` for a dead tensor (an untaken branch of a cond, a loop's last iteration).
+    public var tensor: Tensor?
+
+    /// A tensor for the consumer of `key`.
+    public init(key: String, tensor: Tensor?) {
+        self.key = key
+        self.tensor = tensor
+    }
 }
 
 /// What every kernel of one step can reach: the session's resources, the step id, and the

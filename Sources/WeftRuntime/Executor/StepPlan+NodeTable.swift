@@ -24,6 +24,8 @@ extension StepPlan {
             static let hasFetch = Flags(rawValue: 4)
             /// Its kernel has one output (`SingleOutputKernel`): `computeOutput` runs it.
             static let singleOutput = Flags(rawValue: 8)
+            /// A `_Send` with no edges out, which the executor corks (`CorkedSends`).
+            static let corksSend = Flags(rawValue: 16)
         }
 
         /// Where a data input is read from: input slot `slot`, or feed `-1 - slot` when negative
@@ -98,6 +100,7 @@ extension StepPlan {
                 if node.isExpensive { flags.insert(.isExpensive) }
                 if !node.fetched.isEmpty { flags.insert(.hasFetch) }
                 if node.kernel is any SingleOutputKernel { flags.insert(.singleOutput) }
+                if node.kernel is SendKernel, node.edges.isEmpty { flags.insert(.corksSend) }
                 entries.append(
                     Entry(
                         sourceStart: inputs.count,
