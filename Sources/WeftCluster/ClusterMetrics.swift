@@ -76,21 +76,23 @@ enum ClusterMetrics {
     }
 
     /// The push counters of each peer, made at its first push.
-    private static let pushCounters = Mutex<[String: (tensors: Counter, bytes: Counter)]>([:])
+    private static let pushCounters = Mutex<[String: (messages: Counter, tensors: Counter, bytes: Counter)]>([:])
 
-    /// A tensor a worker pushed to a peer.
-    static func tensorPushed(to peer: String, bytes: Int) {
+    /// A message of pushes a worker sent to a peer, carrying `bytes` bytes in each tensor.
+    static func pushed(to peer: String, bytes: [Int]) {
         let counters = pushCounters.withLock { counters in
             if let known = counters[peer] { return known }
             let made = (
+                messages: Counter(label: "weft_push_messages_total", dimensions: [("peer", peer)]),
                 tensors: Counter(label: "weft_pushed_tensors_total", dimensions: [("peer", peer)]),
                 bytes: Counter(label: "weft_pushed_bytes_total", dimensions: [("peer", peer)])
             )
             counters[peer] = made
             return made
         }
-        counters.tensors.increment()
-        counters.bytes.increment(by: Int64(bytes))
+        counters.messages.increment()
+        counters.tensors.increment(by: Int64(bytes.count))
+        counters.bytes.increment(by: Int64(bytes.reduce(0, +)))
     }
 
     /// The heartbeats a worker missed, counted when the next one arrives `silence` after the

@@ -13,6 +13,7 @@ public enum WeftMetrics {
         "weft_kernel_runs_total": "Kernels run in steps timed node by node, by op type.",
         "weft_kernel_seconds_total": "Kernel time in steps timed node by node, by op type.",
         "weft_pushed_tensors_total": "Tensors this worker pushed to a peer worker.",
+        "weft_push_messages_total": "Messages of tensors this worker pushed to a peer worker.",
         "weft_pushed_bytes_total": "Bytes of the tensors this worker pushed to a peer worker.",
         "weft_heartbeats_missed_total": "Heartbeat intervals a worker let pass without a heartbeat.",
         "weft_workers_declared_dead_total": "Times the coordinator declared a worker dead.",

@@ -91,6 +91,30 @@ import WeftTransport
         session.close()
     }
 
+    @Test func tensorsSentTogether_travelInOneMessagePerStep() async throws {
+        let cluster = try ObservedCluster()
+        defer { cluster.stop() }
+        let graph = Graph()
+        let (initialize, total) = graph.asDefault { () -> (Weft.Operation, Output) in
+            // A parameter server's pattern: task 0 holds six variables, and its executor sends
+            // them one after another on one thread.
+            let weights = graph.device("/job:worker/task:0") { (1...6).map { Variable(Float($0), name: "w\($0)") } }
+            let total = graph.device("/job:worker/task:1") { addN(weights.map(\.value)) }
+            return (globalVariablesInitializer(), total)
+        }
+        let session = try Session(target: cluster.address, graph: graph)
+        try await session.run(initialize)
+        _ = try await session.run(total)
+        let before = try await httpGet(cluster.workerMetrics[0]).body
+        for _ in 1...3 { #expect(try await session.run(total).scalar(as: Float.self) == 21) }
+        let after = try await httpGet(cluster.workerMetrics[0]).body
+        let peer = #"{peer="/job:worker/task:1"}"#
+        let moved = { (series: String) in sample(after, series + peer) - sample(before, series + peer) }
+        #expect(moved("weft_pushed_tensors_total") == 18)
+        #expect(moved("weft_push_messages_total") == 3)
+        session.close()
+    }
+
     @Test func metrics_directRouteSteps_countOnTheWorkerThatRanThem() async throws {
         let cluster = try ObservedCluster()
         defer { cluster.stop() }

@@ -562,7 +562,7 @@ public final class Worker: Sendable {
             envelope.pushTensor = first.entry
             envelope.pushTensor.more = pushes.dropFirst().map(\.entry)
         }
-        for push in pushes { ClusterMetrics.tensorPushed(to: route.destination, bytes: push.tensor?.byteCount ?? 0) }
+        ClusterMetrics.pushed(to: route.destination, bytes: pushes.map { $0.tensor?.byteCount ?? 0 })
         node.request(message, to: peer, timeout: configuration.pushTimeout) { [weak self] result in
             let failure: WeftError? = if case .failure(let error) = result { error } else { nil }
             let answer = { (push: PushOutbox.Push) -> WeftError? in

@@ -1,7 +1,8 @@
 /// The `_Send`s one executor thread ran and has not yet handed to the rendezvous
 /// (`SimpleStepExecution.cork`), as TCP's `TCP_CORK`: they go together when the thread runs out
-/// of nodes, before it starts an expensive or asynchronous kernel (whose completion may run a
-/// long chain of nodes on this thread), or once a few more nodes have run, so a tensor waits
+/// of nodes, before it starts a kernel that may keep it long (an expensive one not seen to run
+/// quickly, or an asynchronous one, whose completion may run a chain of nodes on this thread),
+/// or once a few more nodes have run, so a tensor waits
 /// only while its thread runs inexpensive nodes for a few microseconds.
 struct CorkedSends {
     /// Nodes that may run after the first corked send before the sends go.
@@ -19,11 +20,11 @@ struct CorkedSends {
         nodes.append(node)
     }
 
-    /// Whether the sends must go before a node with `flags` runs; counts the node otherwise.
-    mutating func mustFlush(before flags: StepPlan.NodeTable.Flags) -> Bool {
+    /// Whether the sends must go before the next node runs; counts the node otherwise.
+    mutating func mustFlush(beforeNodeThatMayTakeLong mayTakeLong: Bool) -> Bool {
         guard !sends.isEmpty else { return false }
         nodesBehind += 1
-        return !flags.isDisjoint(with: [.isExpensive, .isAsync]) || nodesBehind > Self.mostNodesBehind
+        return mayTakeLong || nodesBehind > Self.mostNodesBehind
     }
 
     /// The corked sends and their nodes, leaving none.

@@ -100,7 +100,7 @@ final class SimpleStepExecution: @unchecked Sendable {
             if entries[index].flags.contains(.corksSend) {
                 cork(index, &context, into: &sends)
             } else {
-                if sends.mustFlush(before: entries[index].flags) { flush(&sends) }
+                if sends.mustFlush(beforeNodeThatMayTakeLong: mayTakeLong(index)) { flush(&sends) }
                 run(index, &context, into: &next)
             }
             current = takeNext(&next, from: &queue, policy)
@@ -139,6 +139,13 @@ final class SimpleStepExecution: @unchecked Sendable {
         }
         context.inputs.empty()
         sends.add(RendezvousSend(key: kernel.key, tensor: tensor), node: index)
+    }
+
+    /// Whether node `index` may keep this thread long: an asynchronous kernel, whose completion
+    /// may run on this thread, or an expensive one not seen to run quickly.
+    private func mayTakeLong(_ index: Int) -> Bool {
+        let flags = entries[index].flags
+        return flags.contains(.isAsync) || flags.contains(.isExpensive) && !plan.costs.isQuick(index)
     }
 
     /// Hands the corked sends to the rendezvous and completes their nodes.
