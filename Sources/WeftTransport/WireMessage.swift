@@ -5,7 +5,7 @@ import WeftRuntime
 public enum WireProtocol {
     /// Carried in every envelope's `protocolVersion`; a message with another version is refused.
     /// Bump it on any incompatible change to `wire.proto` or to the framing.
-    public static let version: UInt32 = 3
+    public static let version: UInt32 = 4
 }
 
 /// One Weft message: a protobuf envelope and the tensors whose payloads travel as raw frames

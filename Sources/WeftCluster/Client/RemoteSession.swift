@@ -161,24 +161,6 @@ final class ClientConnection: Sendable {
         try node.requestAndWait(consume message, to: address, timeout: timeout)
     }
 
-    /// Sends one request and awaits its reply on the transport's thread. Cancelling the
-    /// awaiting task ends the wait at once with `cancelled`; the reply, if it comes, is dropped.
-    func cancellableRequest(
-        _ message: WireMessage,
-        to address: String,
-        timeout: Duration
-    ) async throws(WeftError) -> WireMessage {
-        guard !Task.isCancelled else { throw Self.cancelled }
-        let reply = Promise<Result<WireMessage, WeftError>>()
-        let result = await withTaskCancellationHandler {
-            node.request(message, to: address, timeout: timeout) { reply.complete($0) }
-            return await reply.value
-        } onCancel: {
-            reply.complete(.failure(Self.cancelled))
-        }
-        return try result.get()
-    }
-
     /// What an awaiting task that was cancelled gets.
     static let cancelled = WeftError(.cancelled, "the task awaiting the step was cancelled")
 }
@@ -191,8 +173,9 @@ public final class RemoteSessionBackend: SessionBackend {
         var placement: [String: String]
         /// The session's lifecycle and lease: this class only carries out what it decides.
         var lifecycle: ClientSessionMachine
-        /// Signatures that run on one worker, sent there directly (see `Weft_DirectRoute`).
-        var routes: [RunSignature: Weft_DirectRoute] = [:]
+        /// Signatures whose steps go straight to the workers of their partitions (see
+        /// `Weft_DirectRoute`), one route per partition.
+        var routes: [RunSignature: [Weft_DirectRoute]] = [:]
         /// Numbers this client's steps: a direct step's id on the worker, a coordinator step's
         /// name when the client cancels it.
         var nextStepID: UInt64 = 0
@@ -303,8 +286,8 @@ public final class RemoteSessionBackend: SessionBackend {
     public var sessionHandle: String { handle }
 
     /// Sends nodes added to the graph since the last step, then runs the step on the cluster:
-    /// through the coordinator, or straight to the one worker a signature runs on once the
-    /// coordinator has named it.
+    /// through the coordinator, or straight to the workers a signature runs on once the
+    /// coordinator has named them.
     public func run(
         feeds: [(TensorName, Tensor)],
         fetches: [TensorName],
@@ -314,27 +297,41 @@ public final class RemoteSessionBackend: SessionBackend {
         if let request = try extensionRequest() {
             applyExtension(try connection.request(request.message, to: coordinator, timeout: request.timeout), request)
         }
-        let (message, step) = outgoingStep(
+        var (messages, step) = outgoingStep(
             feeds: feeds,
             fetches: fetches,
             targets: targets,
             collectStatistics: collectStatistics
         )
         let sentMicros = WallClock.nowMicros
-        let reply: Result<WireMessage, WeftError>
-        do {
-            // Handed over, so setting its request id does not copy the envelope's storage.
-            reply = .success(try connection.request(consume message, to: step.address, timeout: step.timeout))
-        } catch {
-            reply = .failure(error)
+        guard step.routes.count > 1 else {
+            let reply: Result<WireMessage, WeftError>
+            do {
+                // Handed over, so setting its request id does not copy the envelope's storage.
+                reply = .success(try connection.request(messages.removeLast(), to: step.address(of: 0), timeout: step.timeout))
+            } catch {
+                reply = .failure(error)
+            }
+            return try finish(step, replies: [reply], firstFailure: nil, sentMicros: sentMicros)
         }
-        return try finish(step, reply: reply, sentMicros: sentMicros)
+        let replies = partitionReplies(step)
+        // The last partition's request waits on this thread, with no hand-off; the others go ahead.
+        let last = messages.count - 1
+        startRequests(messages.dropLast(), step: step, replies: replies)
+        do {
+            let reply = try connection.request(messages.removeLast(), to: step.address(of: last), timeout: step.timeout)
+            replies.record(last, .success(reply))
+        } catch {
+            replies.record(last, .failure(error))
+        }
+        let (all, firstFailure) = replies.wait()
+        return try finish(step, replies: all, firstFailure: firstFailure, sentMicros: sentMicros)
     }
 
     /// Runs the step like the synchronous form, awaiting each reply without holding a thread.
     /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks whoever runs
-    /// the step to end it: the coordinator, or for a step sent straight to a worker that worker;
-    /// its late reply is dropped.
+    /// the step to end it: the coordinator, or for a step sent straight to workers those workers;
+    /// late replies are dropped.
     public func run(
         feeds: [(TensorName, Tensor)],
         fetches: [TensorName],
@@ -350,79 +347,109 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         guard !Task.isCancelled else { throw ClientConnection.cancelled }
-        let (message, step) = outgoingStep(
+        let (messages, step) = outgoingStep(
             feeds: feeds,
             fetches: fetches,
             targets: targets,
             collectStatistics: collectStatistics
         )
         let sentMicros = WallClock.nowMicros
-        let reply: Result<WireMessage, WeftError>
-        do {
-            reply = .success(
-                try await connection.cancellableRequest(message, to: step.address, timeout: step.timeout)
-            )
-        } catch {
-            if error.code == .cancelled {
-                if let route = step.route { abortOnWorker(step, route: route) } else { cancelOnCoordinator(step) }
-            }
-            reply = .failure(error)
+        let replies = partitionReplies(step)
+        let outcome = await withTaskCancellationHandler {
+            startRequests(messages[...], step: step, replies: replies)
+            return await replies.value()
+        } onCancel: {
+            if step.routes.isEmpty { cancelOnCoordinator(step) }
+            for route in step.routes { abortOnWorker(step, route: route) }
+            replies.cancel(ClientConnection.cancelled)
         }
-        return try finish(step, reply: reply, sentMicros: sentMicros)
+        return try finish(step, replies: outcome.replies, firstFailure: outcome.firstFailure, sentMicros: sentMicros)
     }
 
-    /// Where a step's request goes and what its reply is read with.
+    /// What collects a step's replies: one per partition of a direct route (the first failure
+    /// aborts the partitions still running), or the coordinator's one.
+    private func partitionReplies(_ step: OutgoingStep) -> PartitionReplies {
+        PartitionReplies(count: max(step.routes.count, 1)) { [weak self] failed in
+            guard let self else { return }
+            for (partition, route) in step.routes.enumerated() where partition != failed {
+                abortOnWorker(step, route: route)
+            }
+        }
+    }
+
+    /// Sends `messages`, the requests of `step` at their positions, without waiting.
+    private func startRequests(_ messages: ArraySlice<WireMessage>, step: OutgoingStep, replies: PartitionReplies) {
+        for (partition, message) in zip(messages.indices, messages) {
+            connection.node.request(message, to: step.address(of: partition), timeout: step.timeout) {
+                replies.record(partition, $0)
+            }
+        }
+    }
+
+    /// Where a step's requests go and what their replies are read with.
     private struct OutgoingStep: Sendable {
-        /// The step's id in the request's envelope.
+        /// The step's id in the requests' envelopes.
         var id: UInt64
+        /// The coordinator's address, for a step that goes through it.
         var address: String
         var timeout: Duration
         var signature: RunSignature
         var feeds: [Tensor]
         var collectStatistics: Bool
-        /// The worker the step goes to directly, or `nil` for the coordinator.
-        var route: Weft_DirectRoute?
+        /// The partitions' workers the step goes to directly, in the order of its requests;
+        /// empty for the coordinator.
+        var routes: [Weft_DirectRoute]
+
+        /// Where request `request` goes.
+        func address(of request: Int) -> String {
+            routes.isEmpty ? address : routes[request].address
+        }
     }
 
+    /// The step's requests: one per partition of its direct route, or one to the coordinator.
     private func outgoingStep(
         feeds: [(TensorName, Tensor)],
         fetches: [TensorName],
         targets: [String],
         collectStatistics: Bool
-    ) -> (message: WireMessage, step: OutgoingStep) {
+    ) -> (messages: [WireMessage], step: OutgoingStep) {
         let signature = RunSignature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         let tensors = feeds.map(\.1)
         let timeout = options.stepTimeout + .seconds(2)
-        let (route, cancelID) = state.withLock { state in
+        let (routes, cancelID) = state.withLock { state in
             state.nextStepID += 1
-            return (state.routes[signature], state.nextStepID)
+            return (state.routes[signature] ?? [], state.nextStepID)
         }
-        if let route {
-            let message = WireMessage.make(
-                .runPartition,
-                session: handle,
-                step: DirectStepID.make(cancelID),
-                tensors: route.feedIndices.map { tensors[Int($0)] }
-            ) { envelope in
-                envelope.client = connection.id
-                envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
-                envelope.runPartition = .with {
-                    $0.handle = route.handle
-                    $0.collectStatistics = collectStatistics
+        let id = routes.isEmpty ? cancelID : DirectStepID.make(cancelID)
+        let step = OutgoingStep(
+            id: id,
+            address: coordinator,
+            timeout: timeout,
+            signature: signature,
+            feeds: tensors,
+            collectStatistics: collectStatistics,
+            routes: routes
+        )
+        guard routes.isEmpty else {
+            // Every partition runs under the same id, which their pushes to each other carry.
+            let messages = routes.map { route in
+                WireMessage.make(
+                    .runPartition,
+                    session: handle,
+                    step: id,
+                    tensors: route.feedIndices.map { tensors[Int($0)] }
+                ) { envelope in
+                    envelope.client = connection.id
+                    envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
+                    envelope.runPartition = .with {
+                        $0.handle = route.handle
+                        $0.collectStatistics = collectStatistics
+                    }
                 }
             }
-            let step = OutgoingStep(
-                id: message.envelope.step,
-                address: route.address,
-                timeout: timeout,
-                signature: signature,
-                feeds: tensors,
-                collectStatistics: collectStatistics,
-                route: route
-            )
-            return (message, step)
+            return (messages, step)
         }
-        let message = WireMessage.make(.runStep, session: handle, step: cancelID, tensors: tensors) { envelope in
+        let message = WireMessage.make(.runStep, session: handle, step: id, tensors: tensors) { envelope in
             envelope.client = connection.id
             envelope.deadlineMs = options.stepTimeout.millisecondsRoundedUp
             envelope.runStep = .with {
@@ -432,36 +459,28 @@ public final class RemoteSessionBackend: SessionBackend {
                 $0.collectStatistics = collectStatistics
             }
         }
-        let step = OutgoingStep(
-            id: cancelID,
-            address: coordinator,
-            timeout: timeout,
-            signature: signature,
-            feeds: tensors,
-            collectStatistics: collectStatistics,
-            route: nil
-        )
-        return (message, step)
+        return ([message], step)
     }
 
-    /// Reads a step's reply: the fetched values, a direct route it offers, and the statistics
-    /// aligned to this process's clock.
+    /// Reads a step's replies: the fetched values, the direct routes the coordinator offers,
+    /// and the statistics aligned to this process's clock.
     private func finish(
         _ step: OutgoingStep,
-        reply result: Result<WireMessage, WeftError>,
+        replies: [Result<WireMessage, WeftError>],
+        firstFailure: Int?,
         sentMicros: Int64
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         let receivedMicros = WallClock.nowMicros
-        if let route = step.route {
+        guard step.routes.isEmpty else {
             return try finishDirect(
                 step,
-                route: route,
-                reply: result,
+                replies: replies,
+                firstFailure: firstFailure,
                 sentMicros: sentMicros,
                 receivedMicros: receivedMicros
             )
         }
-        let reply = try result.get()
+        let reply = try replies[0].get()
         perform(lifecycle { $0.replied(at: .now) })
         let fetches = step.signature.fetches
         guard reply.tensors.count == fetches.count else {
@@ -471,8 +490,9 @@ public final class RemoteSessionBackend: SessionBackend {
             )
         }
         let body = reply.envelope.runStepReply
-        if body.hasDirectRoute, Self.answersEveryFetch(body.directRoute, step.signature), trustRoute(body.directRoute) {
-            state.withLock { $0.routes[step.signature] = body.directRoute }
+        let routes = body.directRoutes
+        if !routes.isEmpty, Self.answerEveryFetch(routes, step.signature), routes.allSatisfy(trustRoute) {
+            state.withLock { $0.routes[step.signature] = routes }
         }
         let offset = clockOffsets.update(
             coordinator,
@@ -489,54 +509,55 @@ public final class RemoteSessionBackend: SessionBackend {
         return (reply.tensors, StepStatistics(statistics))
     }
 
-    /// Reads the reply of a one-worker step sent as a `RUN_PARTITION` request to that worker. A
-    /// failure forgets every route, so the next step asks the coordinator, which knows the
-    /// worker's health.
+    /// Reads the replies of a step sent as `RUN_PARTITION` requests straight to its partitions'
+    /// workers. A failure (the first, which aborted the others) forgets every route, so the
+    /// next step asks the coordinator, which knows the workers' health.
     private func finishDirect(
         _ step: OutgoingStep,
-        route: Weft_DirectRoute,
-        reply result: Result<WireMessage, WeftError>,
+        replies: [Result<WireMessage, WeftError>],
+        firstFailure: Int?,
         sentMicros: Int64,
         receivedMicros: Int64
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
-        let reply: WireMessage
-        do {
-            reply = try result.get()
-        } catch {
+        if let failed = firstFailure, case .failure(let error) = replies[failed] {
             state.withLock { $0.routes.removeAll() }
             guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
+            let route = step.routes[failed]
             throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
-        }
-        guard reply.tensors.count == route.fetchIndices.count else {
-            throw WeftError(
-                .internal,
-                "worker \(route.device) returned \(reply.tensors.count) tensors for \(route.fetchIndices.count) fetches"
-            )
         }
         let signature = step.signature
         var values = signature.fetches.map { fetch in signature.feeds.firstIndex(of: fetch).map { step.feeds[$0] } }
-        for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
-        // Routes are kept only when they answer every fetch; a reply that does not is the worker's fault.
-        let fetched = try values.map { (value) throws(WeftError) -> Tensor in
-            guard let value else {
-                throw WeftError(.internal, "worker \(route.device) left a fetch of the direct route unanswered")
+        var statistics = Weft_StepStats()
+        for (route, result) in zip(step.routes, replies) {
+            let reply = try result.get()
+            guard reply.tensors.count == route.fetchIndices.count else {
+                throw WeftError(
+                    .internal,
+                    "worker \(route.device) returned \(reply.tensors.count) tensors for \(route.fetchIndices.count) fetches"
+                )
             }
+            for (position, index) in route.fetchIndices.enumerated() { values[Int(index)] = reply.tensors[position] }
+            let body = reply.envelope.runPartitionReply
+            let offset = clockOffsets.update(
+                route.device,
+                with: ClockOffset(
+                    sent: sentMicros,
+                    received: receivedMicros,
+                    peerReceived: body.receivedUnixMicros,
+                    peerReplied: body.repliedUnixMicros
+                )
+            )
+            guard step.collectStatistics else { continue }
+            var part = body.statistics
+            if let offset { part.align(by: offset) }
+            statistics.merge(part)
+        }
+        // Routes are kept only when they answer every fetch; a reply that does not is the workers' fault.
+        let fetched = try values.map { (value) throws(WeftError) -> Tensor in
+            guard let value else { throw WeftError(.internal, "the workers left a fetch of the direct route unanswered") }
             return value
         }
-        let body = reply.envelope.runPartitionReply
-        let offset = clockOffsets.update(
-            route.device,
-            with: ClockOffset(
-                sent: sentMicros,
-                received: receivedMicros,
-                peerReceived: body.receivedUnixMicros,
-                peerReplied: body.repliedUnixMicros
-            )
-        )
-        guard step.collectStatistics else { return (fetched, nil) }
-        var statistics = body.statistics
-        if let offset { statistics.align(by: offset) }
-        return (fetched, StepStatistics(statistics))
+        return (fetched, step.collectStatistics ? StepStatistics(statistics) : nil)
     }
 
     /// Tells the coordinator the client gave up on a step, so it ends the step with `cancelled`
@@ -571,15 +592,18 @@ public final class RemoteSessionBackend: SessionBackend {
         return true
     }
 
-    /// Whether the worker's fetches and the fed tensors together answer every fetch, with every
-    /// index the route names inside the step's feeds and fetches.
-    private static func answersEveryFetch(_ route: Weft_DirectRoute, _ signature: RunSignature) -> Bool {
-        guard route.feedIndices.allSatisfy({ Int($0) < signature.feeds.count }),
-            route.fetchIndices.allSatisfy({ Int($0) < signature.fetches.count })
+    /// Whether the workers' fetches and the fed tensors together answer every fetch, with every
+    /// index the routes name inside the step's feeds and fetches.
+    private static func answerEveryFetch(_ routes: [Weft_DirectRoute], _ signature: RunSignature) -> Bool {
+        guard
+            routes.allSatisfy({ route in
+                route.feedIndices.allSatisfy { Int($0) < signature.feeds.count }
+                    && route.fetchIndices.allSatisfy { Int($0) < signature.fetches.count }
+            })
         else { return false }
-        let fromWorker = Set(route.fetchIndices.map(Int.init))
+        let fromWorkers = Set(routes.flatMap(\.fetchIndices).map(Int.init))
         return signature.fetches.indices.allSatisfy {
-            fromWorker.contains($0) || signature.feeds.contains(signature.fetches[$0])
+            fromWorkers.contains($0) || signature.feeds.contains(signature.fetches[$0])
         }
     }
 

@@ -72,47 +72,38 @@ extension Coordinator {
             return tensor
         }
         return .reply(session: envelope.session, step: setup.step, tensors: tensors) { reply in
-            if let route = Self.directRoute(setup, security: configuration.security) {
-                reply.runStepReply.directRoute = route
-            }
+            reply.runStepReply.directRoutes = Self.directRoutes(setup, security: configuration.security)
             reply.runStepReply.receivedUnixMicros = receivedMicros
             guard run.collectStatistics else {
                 reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
                 return
             }
             var statistics = Weft_StepStats()
-            for part in replies.values.map(\.envelope.runPartitionReply.statistics) {
-                // Counts from workers' replies: saturate rather than trap on absurd ones.
-                statistics.nodes += part.nodes
-                statistics.partitionGraphs += part.partitionGraphs
-                statistics.clocks += part.clocks
-                statistics.tensorsSent = Self.saturatingSum(statistics.tensorsSent, part.tensorsSent)
-                statistics.bytesSent = Self.saturatingSum(statistics.bytesSent, part.bytesSent)
-            }
+            for part in replies.values.map(\.envelope.runPartitionReply.statistics) { statistics.merge(part) }
             reply.runStepReply.statistics = statistics
             reply.runStepReply.repliedUnixMicros = WallClock.nowMicros
         }
     }
 
-    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? (b > 0 ? .max : .min) : sum
-    }
-
-    /// A route for steps that run entirely in one partition: the client may send them to that
-    /// worker itself (and answer fetches of fed tensors on its own).
-    private static func directRoute(_ setup: ClusterState.StepSetup, security: ProcessSecurity?) -> Weft_DirectRoute? {
-        guard setup.plan.partitions.count == 1, let (device, partition) = setup.plan.partitions.first,
-            let worker = setup.workers[device], let handle = setup.plan.handles[device]
-        else { return nil }
-        return .with {
-            $0.device = device.description
-            $0.address = worker.address
-            $0.handle = handle
-            $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
-            $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
-            $0.publicKey = security?.cluster.tasks[device]?.publicKey.z85 ?? ""
+    /// The routes of a step's partitions: the client may send later steps of its signature to
+    /// those workers itself, and answer fetches of fed tensors on its own. None when a partition
+    /// lacks its worker or its handle (nothing is sent then).
+    private static func directRoutes(_ setup: ClusterState.StepSetup, security: ProcessSecurity?) -> [Weft_DirectRoute] {
+        var routes: [Weft_DirectRoute] = []
+        for (device, partition) in setup.plan.partitions.sorted(by: { $0.key.description < $1.key.description }) {
+            guard let worker = setup.workers[device], let handle = setup.plan.handles[device] else { return [] }
+            routes.append(
+                .with {
+                    $0.device = device.description
+                    $0.address = worker.address
+                    $0.handle = handle
+                    $0.feedIndices = partition.feeds.map { UInt32($0.feed) }
+                    $0.fetchIndices = partition.fetches.map { UInt32($0.fetch) }
+                    $0.publicKey = security?.cluster.tasks[device]?.publicKey.z85 ?? ""
+                }
+            )
         }
+        return routes
     }
 
     /// Starts the step in the cluster's state (which enters it among the steps in flight, so a

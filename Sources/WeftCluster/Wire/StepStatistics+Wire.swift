@@ -65,3 +65,20 @@ extension StepStatistics {
         }
     }
 }
+
+extension Weft_StepStats {
+    /// Adds one partition's statistics to the step's; counts from workers' replies saturate
+    /// rather than trap on absurd ones.
+    mutating func merge(_ part: Weft_StepStats) {
+        nodes += part.nodes
+        partitionGraphs += part.partitionGraphs
+        clocks += part.clocks
+        tensorsSent = Self.saturatingSum(tensorsSent, part.tensorsSent)
+        bytesSent = Self.saturatingSum(bytesSent, part.bytesSent)
+    }
+
+    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+}

@@ -934,32 +934,25 @@ public nonisolated struct Weft_RunStepReply: Sendable {
   /// Clears the value of `statistics`. Subsequent reads from it will return its default value.
   public mutating func clearStatistics() {self._statistics = nil}
 
-  /// Set when the whole step runs in one partition on one worker: the client may send later
-  /// steps of the same signature to that worker directly, a network round trip fewer.
-  public var directRoute: Weft_DirectRoute {
-    get {_directRoute ?? Weft_DirectRoute()}
-    set {_directRoute = newValue}
-  }
-  /// Returns true if `directRoute` has been explicitly set.
-  public var hasDirectRoute: Bool {self._directRoute != nil}
-  /// Clears the value of `directRoute`. Subsequent reads from it will return its default value.
-  public mutating func clearDirectRoute() {self._directRoute = nil}
-
   /// The coordinator's wall clock (microseconds since 1970) when the request arrived and when
   /// this reply left: with its own send and receive times, the client measures its offset.
   public var receivedUnixMicros: Int64 = 0
 
   public var repliedUnixMicros: Int64 = 0
 
+  /// One route per partition of the step, when the client may send later steps of the same
+  /// signature straight to the workers that run them: a partition request to each, which the
+  /// workers answer directly, so the coordinator's hop is gone both ways.
+  public var directRoutes: [Weft_DirectRoute] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _statistics: Weft_StepStats? = nil
-  fileprivate var _directRoute: Weft_DirectRoute? = nil
 }
 
-/// How to run one step signature as a RUN_PARTITION request to a single worker.
+/// How to run one partition of a step signature as a RUN_PARTITION request to its worker.
 public nonisolated struct Weft_DirectRoute: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -3041,7 +3034,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{3}direct_route\0\u{3}received_unix_micros\0\u{3}replied_unix_micros\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{4}\u{2}received_unix_micros\0\u{3}replied_unix_micros\0\u{3}direct_routes\0\u{c}\u{3}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3051,9 +3044,9 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.placement) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._statistics) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._directRoute) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.receivedUnixMicros) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.repliedUnixMicros) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.directRoutes) }()
       default: break
       }
     }
@@ -3070,14 +3063,14 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._statistics {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
-    try { if let v = self._directRoute {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
     if self.receivedUnixMicros != 0 {
       try visitor.visitSingularInt64Field(value: self.receivedUnixMicros, fieldNumber: 4)
     }
     if self.repliedUnixMicros != 0 {
       try visitor.visitSingularInt64Field(value: self.repliedUnixMicros, fieldNumber: 5)
+    }
+    if !self.directRoutes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.directRoutes, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3085,9 +3078,9 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
   public static func ==(lhs: Weft_RunStepReply, rhs: Weft_RunStepReply) -> Bool {
     if lhs.placement != rhs.placement {return false}
     if lhs._statistics != rhs._statistics {return false}
-    if lhs._directRoute != rhs._directRoute {return false}
     if lhs.receivedUnixMicros != rhs.receivedUnixMicros {return false}
     if lhs.repliedUnixMicros != rhs.repliedUnixMicros {return false}
+    if lhs.directRoutes != rhs.directRoutes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
