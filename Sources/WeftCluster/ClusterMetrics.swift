@@ -43,10 +43,11 @@ enum ClusterMetrics {
         stepDurations[route.index].record(duration: duration)
     }
 
-    /// A partition a worker ran, for the coordinator or a client's direct route (which is a
-    /// whole step, counted as one); with statistics, the kernel time of each op type it ran.
+    /// A partition a worker ran, for the coordinator or a client's direct route; a direct
+    /// step counts as a step where it `countsStep` (one of its partitions). With statistics, the
+    /// kernel time of each op type it ran.
     static func partitionFinished(
-        step: UInt64,
+        countsStep: Bool,
         started: ContinuousClock.Instant,
         result: Result<[Tensor], WeftError>,
         pushError: WeftError?,
@@ -61,7 +62,7 @@ enum ClusterMetrics {
             okPartitions.increment()
         }
         partitionDurations.record(duration: duration)
-        if DirectStepID.isDirect(step) { stepFinished(duration: duration, error: error, route: .direct) }
+        if countsStep { stepFinished(duration: duration, error: error, route: .direct) }
         guard let statistics = collector?.statistics else { return }
         var byOp: [String: (runs: Int64, seconds: Double)] = [:]
         for node in statistics.nodes {

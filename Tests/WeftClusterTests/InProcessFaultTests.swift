@@ -151,7 +151,11 @@ final class InProcessCluster: Sendable {
         let cluster = try InProcessCluster(workers: 2)
         defer { cluster.stop() }
         let graph = try Graph(graphDefText: InProcessCluster.graphText)
-        try Session(target: "coordinator", graph: graph, options: try cluster.options(stepTimeout: .seconds(20)))
+        // Every step through the coordinator, which watches the workers: a direct step would
+        // reach worker 1, cut off from the coordinator only, and succeed.
+        var options = try cluster.options(stepTimeout: .seconds(20))
+        options.directRoutes = false
+        try Session(target: "coordinator", graph: graph, options: options)
             .run { (session: Session) throws in
                 #expect(try sum(session) == 5)
                 cluster.network.cut("worker1", "coordinator")

@@ -206,6 +206,66 @@ import WeftTestKit
         #expect(status.sessions.first { $0.handle == backend.sessionHandle }?.steps == 1)
     }
 
+    /// `x` fed on worker 0, doubled on worker 1, one added on the ps: three partitions whose
+    /// tensors cross between workers; `checked` fails the step on worker 1 when `x` is NaN.
+    static func threePartitionGraph() -> (Graph, x: Output, doubled: Output, total: Output) {
+        let graph = Graph()
+        let (x, doubled, total) = graph.asDefault { () -> (Output, Output, Output) in
+            let x = graph.device("/job:worker/task:0") { placeholder(.float, shape: [2], name: "x") }
+            let doubled = graph.device("/job:worker/task:1") {
+                let checked = OpBuilder.node("CheckNumerics", [x], ["T": .type(.float), "message": .string("x")])
+                return checked.output() * constant(Float(2))
+            }
+            return (x, doubled, graph.device("/job:ps/task:0") { doubled + constant(Float(1)) })
+        }
+        return (graph, x, doubled, total)
+    }
+
+    /// Runs `body` as a synchronous closure, so an async test calls a session's blocking `run`.
+    private static func blocking<T>(_ body: () throws -> T) rethrows -> T { try body() }
+
+    @Test func stepsOverSeveralWorkers_goStraightToThemOnceRouted() async throws {
+        let (graph, x, doubled, total) = Self.threePartitionGraph()
+        let backend = try RemoteSessionBackend(coordinator: Self.cluster.address, graph: graph)
+        let session = Session(graph: graph, backend: backend)
+        defer { session.close() }
+        for round in 0..<4 {
+            let input = Tensor([Float(round), 3])
+            // Blocking and awaiting steps alike.
+            let values =
+                if round.isMultiple(of: 2) {
+                    try Self.blocking { try session.run([total, doubled, x], feeding: [x: input]) }
+                } else {
+                    try await session.run([total, doubled, x], feeding: [x: input])
+                }
+            #expect(values == [Tensor([Float(2 * round + 1), 7]), Tensor([Float(2 * round), 6]), input])
+        }
+        let status = try ClusterClient.status(coordinator: Self.cluster.address)
+        #expect(status.sessions.first { $0.handle == backend.sessionHandle }?.steps == 1)
+    }
+
+    @Test func aPartitionFailingInADirectStep_endsTheStepAtOnce_andTheNextAsksTheCoordinator() async throws {
+        let (graph, x, _, total) = Self.threePartitionGraph()
+        var options = RemoteSessionOptions()
+        options.stepTimeout = .seconds(30)
+        let backend = try RemoteSessionBackend(coordinator: Self.cluster.address, graph: graph, options: options)
+        let session = Session(graph: graph, backend: backend)
+        defer { session.close() }
+        #expect(try Self.blocking { try session.run(total, feeding: [x: Tensor([Float(1), 2])]) } == Tensor([Float(3), 5]))
+        // Routed now: worker 1 fails, and the ps, which waits for its tensor, is aborted rather
+        // than left waiting for 30 seconds.
+        let started = ContinuousClock.now
+        #expect {
+            try Self.blocking { try session.run(total, feeding: [x: Tensor([Float.nan, 2])]) }
+        } throws: {
+            ($0 as? WeftError)?.code == .invalidArgument
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(try await session.run(total, feeding: [x: Tensor([Float(2), 2])]) == Tensor([Float(5), 5]))
+        let status = try ClusterClient.status(coordinator: Self.cluster.address)
+        #expect(status.sessions.first { $0.handle == backend.sessionHandle }?.steps == 2)
+    }
+
     @Test func measureLinks_measuresEachPairOfHostsOnce() throws {
         let links = try ClusterClient.measureLinks(
             coordinator: Self.cluster.address,

@@ -25,7 +25,9 @@ import WeftTransport
         let cluster = try ObservedCluster()
         defer { cluster.stop() }
         let (graph, product) = Self.twoWorkerGraph()
-        let session = try Session(target: cluster.address, graph: graph)
+        var options = RemoteSessionOptions()
+        options.directRoutes = false  // every step through the coordinator, which counts it
+        let session = try Session(target: cluster.address, graph: graph, options: options)
         _ = try await session.run(product)
         let before = try await httpGet(cluster.metrics).body
         let pushedBefore = try await httpGet(cluster.workerMetrics[0]).body
@@ -106,12 +108,20 @@ import WeftTransport
         try await session.run(initialize)
         _ = try await session.run(total)
         let before = try await httpGet(cluster.workerMetrics[0]).body
+        let receiverBefore = try await httpGet(cluster.workerMetrics[1]).body
         for _ in 1...3 { #expect(try await session.run(total).scalar(as: Float.self) == 21) }
         let after = try await httpGet(cluster.workerMetrics[0]).body
+        let receiverAfter = try await httpGet(cluster.workerMetrics[1]).body
         let peer = #"{peer="/job:worker/task:1"}"#
         let moved = { (series: String) in sample(after, series + peer) - sample(before, series + peer) }
         #expect(moved("weft_pushed_tensors_total") == 18)
         #expect(moved("weft_push_messages_total") == 3)
+        // The steps went straight to both workers, and each counted once among them.
+        let direct = #"weft_steps_total{route="direct",outcome="ok"}"#
+        #expect(
+            sample(after, direct) - sample(before, direct) + sample(receiverAfter, direct)
+                - sample(receiverBefore, direct) == 3
+        )
         session.close()
     }
 

@@ -36,6 +36,12 @@ public struct RemoteSessionOptions: Sendable {
     /// tensors every iteration. By default (`false`) each loop and cond stays on one worker,
     /// which costs no message per iteration, unless the graph's own device requests split it.
     public var splitControlFlow = false
+    /// Whether steps go straight to the workers that run their partitions once the coordinator
+    /// has named them (the default): a request to each worker, answered directly, which saves
+    /// the coordinator's hop both ways. Off, every step goes through the coordinator, which
+    /// then also fails a step in flight when it declares one of its workers dead; on, the step
+    /// fails when this process loses its connection to the worker, or at its deadline.
+    public var directRoutes = true
 
     /// The client's key and the coordinator's, for a cluster with keys; `nil` for one without.
     public var security: ClientSecurity?
@@ -312,7 +318,7 @@ public final class RemoteSessionBackend: SessionBackend {
             } catch {
                 reply = .failure(error)
             }
-            return try finish(step, replies: [reply], firstFailure: nil, sentMicros: sentMicros)
+            return try finish(step, replies: [reply], firstFailure: 0, sentMicros: sentMicros)
         }
         let replies = partitionReplies(step)
         // The last partition's request waits on this thread, with no hand-off; the others go ahead.
@@ -399,6 +405,8 @@ public final class RemoteSessionBackend: SessionBackend {
         /// The partitions' workers the step goes to directly, in the order of its requests;
         /// empty for the coordinator.
         var routes: [Weft_DirectRoute]
+        /// When its requests left, for a direct step's deadline.
+        var sent = ContinuousClock.now
 
         /// Where request `request` goes.
         func address(of request: Int) -> String {
@@ -415,11 +423,14 @@ public final class RemoteSessionBackend: SessionBackend {
     ) -> (messages: [WireMessage], step: OutgoingStep) {
         let signature = RunSignature(feeds: feeds.map(\.0), fetches: fetches, targets: targets)
         let tensors = feeds.map(\.1)
-        let timeout = options.stepTimeout + .seconds(2)
         let (routes, cancelID) = state.withLock { state in
             state.nextStepID += 1
             return (state.routes[signature] ?? [], state.nextStepID)
         }
+        // The coordinator ends its steps at their deadline, and its answer may take a moment
+        // more; a direct step has only this side to end it, a grace as long as the coordinator's
+        // after its deadline.
+        let timeout = options.stepTimeout + (routes.isEmpty ? .seconds(2) : Coordinator.stepGrace)
         let id = routes.isEmpty ? cancelID : DirectStepID.make(cancelID)
         let step = OutgoingStep(
             id: id,
@@ -432,7 +443,7 @@ public final class RemoteSessionBackend: SessionBackend {
         )
         guard routes.isEmpty else {
             // Every partition runs under the same id, which their pushes to each other carry.
-            let messages = routes.map { route in
+            let messages = routes.enumerated().map { partition, route in
                 WireMessage.make(
                     .runPartition,
                     session: handle,
@@ -444,6 +455,7 @@ public final class RemoteSessionBackend: SessionBackend {
                     envelope.runPartition = .with {
                         $0.handle = route.handle
                         $0.collectStatistics = collectStatistics
+                        $0.countsStep = partition == 0
                     }
                 }
             }
@@ -491,7 +503,9 @@ public final class RemoteSessionBackend: SessionBackend {
         }
         let body = reply.envelope.runStepReply
         let routes = body.directRoutes
-        if !routes.isEmpty, Self.answerEveryFetch(routes, step.signature), routes.allSatisfy(trustRoute) {
+        if options.directRoutes, !routes.isEmpty, Self.answerEveryFetch(routes, step.signature),
+            routes.allSatisfy(trustRoute)
+        {
             state.withLock { $0.routes[step.signature] = routes }
         }
         let offset = clockOffsets.update(
@@ -521,8 +535,14 @@ public final class RemoteSessionBackend: SessionBackend {
     ) throws(WeftError) -> (values: [Tensor], statistics: StepStatistics?) {
         if let failed = firstFailure, case .failure(let error) = replies[failed] {
             state.withLock { $0.routes.removeAll() }
-            guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
             let route = step.routes[failed]
+            if error.code == .unavailable, ContinuousClock.now - step.sent >= step.timeout {
+                throw WeftError(
+                    .deadlineExceeded,
+                    "worker \(route.device) at \(route.address) did not answer within the step's deadline of \(options.stepTimeout.millisecondsRoundedUp) ms"
+                )
+            }
+            guard error.code == .unavailable || error.code == .deadlineExceeded else { throw error }
             throw WeftError(error.code, "worker \(route.device) at \(route.address): \(error.message)")
         }
         let signature = step.signature

@@ -660,7 +660,7 @@ public final class Worker: Sendable {
                 }
                 session.rendezvous.finish(step: step)
                 ClusterMetrics.partitionFinished(
-                    step: step,
+                    countsStep: envelope.runPartition.countsStep,
                     started: started,
                     result: result,
                     pushError: pushError,

@@ -1241,6 +1241,10 @@ public nonisolated struct Weft_RunPartition: Sendable {
 
   public var collectStatistics: Bool = false
 
+  /// Set on one partition of each step a client sends straight to workers: that worker counts
+  /// the step in its metrics, so a step over several workers counts once.
+  public var countsStep: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3668,7 +3672,7 @@ nonisolated extension Weft_RegisterPartition: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunPartition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}feeds\0\u{3}collect_statistics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}handle\0\u{1}feeds\0\u{3}collect_statistics\0\u{3}counts_step\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3679,6 +3683,7 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
       case 1: try { try decoder.decodeSingularStringField(value: &self.handle) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.feeds) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.collectStatistics) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.countsStep) }()
       default: break
       }
     }
@@ -3694,6 +3699,9 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.collectStatistics != false {
       try visitor.visitSingularBoolField(value: self.collectStatistics, fieldNumber: 3)
     }
+    if self.countsStep != false {
+      try visitor.visitSingularBoolField(value: self.countsStep, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3701,6 +3709,7 @@ nonisolated extension Weft_RunPartition: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.handle != rhs.handle {return false}
     if lhs.feeds != rhs.feeds {return false}
     if lhs.collectStatistics != rhs.collectStatistics {return false}
+    if lhs.countsStep != rhs.countsStep {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
