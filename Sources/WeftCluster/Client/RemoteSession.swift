@@ -334,6 +334,7 @@ public final class RemoteSessionBackend: SessionBackend {
         return try finish(step, replies: all, firstFailure: firstFailure, sentMicros: sentMicros)
     }
 
+
     /// Runs the step like the synchronous form, awaiting each reply without holding a thread.
     /// Cancelling the awaiting task ends the wait with `cancelled` at once and asks whoever runs
     /// the step to end it: the coordinator, or for a step sent straight to workers those workers;
@@ -366,7 +367,7 @@ public final class RemoteSessionBackend: SessionBackend {
             return await replies.value()
         } onCancel: {
             if step.routes.isEmpty { cancelOnCoordinator(step) }
-            for route in step.routes { abortOnWorker(step, route: route) }
+            for route in step.routes { abortOnWorker(step, route: route, ClientConnection.cancelled) }
             replies.cancel(ClientConnection.cancelled)
         }
         return try finish(step, replies: outcome.replies, firstFailure: outcome.firstFailure, sentMicros: sentMicros)
@@ -376,9 +377,10 @@ public final class RemoteSessionBackend: SessionBackend {
     /// aborts the partitions still running), or the coordinator's one.
     private func partitionReplies(_ step: OutgoingStep) -> PartitionReplies {
         PartitionReplies(count: max(step.routes.count, 1)) { [weak self] failed in
-            guard let self else { return }
+            guard let self, step.routes.indices.contains(failed) else { return }
+            let reason = WeftError(.aborted, "the step's partition on \(step.routes[failed].device) failed")
             for (partition, route) in step.routes.enumerated() where partition != failed {
-                abortOnWorker(step, route: route)
+                abortOnWorker(step, route: route, reason)
             }
         }
     }
@@ -589,15 +591,15 @@ public final class RemoteSessionBackend: SessionBackend {
         connection.node.request(message, to: coordinator, timeout: .seconds(2)) { _ in }
     }
 
-    /// Tells the worker a direct step went to that the client gave up on it, so the worker aborts
-    /// the partition (its loops end at their next iteration) instead of running it to its
-    /// deadline; nobody waits for the answer.
-    private func abortOnWorker(_ step: OutgoingStep, route: Weft_DirectRoute) {
+    /// Tells the worker a direct step went to that the client gave up on it, for `reason`, so
+    /// the worker aborts the partition (its receives end, its loops at their next iteration)
+    /// instead of running it to its deadline; nobody waits for the answer.
+    private func abortOnWorker(_ step: OutgoingStep, route: Weft_DirectRoute, _ reason: WeftError) {
         let message = WireMessage.make(.abortStep, session: handle, step: step.id) { envelope in
             envelope.client = connection.id
             envelope.status = .with {
-                $0.code = ClientConnection.cancelled.code.rawValue
-                $0.message = ClientConnection.cancelled.message
+                $0.code = reason.code.rawValue
+                $0.message = reason.message
             }
         }
         connection.node.request(message, to: route.address, timeout: .seconds(2)) { _ in }
