@@ -15,8 +15,9 @@ public enum TrainBenchmark {
         /// Tensors in flight: the time the slowest worker's `_Recv`s waited for parameters with no
         /// kernel running, plus the time the ps waited for gradients after that worker finished.
         public var transfer: Double
-        /// The rest of the step as the client saw it: the run request, feeds and the reply
-        /// through the coordinator, and scheduling.
+        /// The rest of the step as the client saw it: the run requests, feeds and replies
+        /// between the client and the workers (straight, once the coordinator named the
+        /// routes), and scheduling.
         public var waiting: Double
     }
 
