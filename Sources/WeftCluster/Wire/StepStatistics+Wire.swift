@@ -73,12 +73,7 @@ extension Weft_StepStats {
         nodes += part.nodes
         partitionGraphs += part.partitionGraphs
         clocks += part.clocks
-        tensorsSent = Self.saturatingSum(tensorsSent, part.tensorsSent)
-        bytesSent = Self.saturatingSum(bytesSent, part.bytesSent)
-    }
-
-    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? (b > 0 ? .max : .min) : sum
+        tensorsSent = tensorsSent.addingSaturating(part.tensorsSent)
+        bytesSent = bytesSent.addingSaturating(part.bytesSent)
     }
 }
