@@ -48,14 +48,10 @@ enum ClusterMetrics {
     /// kernel time of each op type it ran.
     static func partitionFinished(
         countsStep: Bool,
-        started: ContinuousClock.Instant,
-        result: Result<[Tensor], WeftError>,
-        pushError: WeftError?,
+        duration: Duration,
+        error: WeftError?,
         _ collector: StepStatisticsCollector?
     ) {
-        var error = pushError
-        if case .failure(let failure) = result { error = failure }
-        let duration = ContinuousClock.now - started
         if let error {
             Counter(label: "weft_partition_runs_total", dimensions: [("outcome", "\(error.code)")]).increment()
         } else {

@@ -99,6 +99,8 @@ struct StepView: Encodable {
     var startedMicros: Int64
     var seconds: Double
     var error: String?
+    /// `coordinator`, or `direct` for a step the client sent straight to its workers.
+    var route: String
     /// Nodes timed, and the devices that ran them, when the step has a timeline.
     var nodes: Int
     var devices: [String]
@@ -111,6 +113,7 @@ struct StepView: Encodable {
         startedMicros = record.startedMicros
         seconds = record.seconds
         error = record.error
+        route = record.direct ? "direct" : "coordinator"
         nodes = record.statistics?.nodes.count ?? 0
         devices = Set(record.statistics?.nodes.map(\.device) ?? []).sorted()
         hasTimeline = record.statistics != nil

@@ -41,8 +41,8 @@ enum DashboardPage {
         <div id="links"></div>
 
         <h2>Recent steps</h2>
-        <table id="steps"><thead><tr><th>#</th><th>session</th><th>step</th><th>duration</th><th>outcome</th>
-        <th>timeline</th></tr></thead><tbody></tbody></table>
+        <table id="steps"><thead><tr><th>#</th><th>session</th><th>step</th><th>route</th><th>duration</th>
+        <th>outcome</th><th>timeline</th></tr></thead><tbody></tbody></table>
 
         <h2>Timeline <span class="muted" id="timeline-title"></span></h2>
         <div id="timeline" class="muted">no timed step yet: steps are sampled once a second</div>
@@ -159,7 +159,8 @@ enum DashboardPage {
             const row = document.createElement("tr");
             row.className = (s.hasTimeline ? "clickable" : "") + (s.id === selectedStep ? " selected" : "");
             if (s.hasTimeline) row.onclick = () => { selectedStep = s.id; shownStep = null; refresh(); };
-            cell(row, s.id); cell(row, s.session); cell(row, s.step); cell(row, seconds(s.seconds));
+            cell(row, s.id); cell(row, s.session); cell(row, s.step); cell(row, s.route);
+            cell(row, seconds(s.seconds));
             cell(row, s.error ? s.error : "ok", s.error ? "error" : "");
             if (s.hasTimeline) {
               const link = document.createElement("a");

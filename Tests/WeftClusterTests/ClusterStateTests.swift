@@ -275,6 +275,35 @@ import WeftTransport
         )
     }
 
+    @Test func directSteps_countOnlyForSessionsTheReportingWorkerHolds() throws {
+        var cluster = try cluster()
+        let running = try startStep(&cluster, "a")
+        cluster.partitionsRegistered(running, on: [task0])
+        let before = try #require(cluster.sessions["s1"]?.steps)
+        var report = heartbeat(0, incarnation: 10)
+        report.directStepCounts = ["s1": 3, "unknown": 5]
+        report.directSteps = [
+            .with {
+                $0.session = "s1"
+                $0.step = DirectStepID.make(7)
+            },
+            .with { $0.session = "unknown" },
+        ]
+        let answer = cluster.heartbeat(report, now: start)
+        #expect(cluster.sessions["s1"]?.steps == before + 3)
+        #expect(answer.directSteps.map(\.session) == ["s1"])
+        // Task 1 holds none of s1's partitions: its report changes nothing.
+        var other = heartbeat(1, incarnation: 11)
+        other.directStepCounts = ["s1": 4]
+        other.directSteps = [.with { $0.session = "s1" }]
+        #expect(cluster.heartbeat(other, now: start).directSteps.isEmpty)
+        #expect(cluster.sessions["s1"]?.steps == before + 3)
+        // A count from a peer saturates rather than traps.
+        report.directStepCounts = ["s1": .max]
+        _ = cluster.heartbeat(report, now: start)
+        #expect(cluster.sessions["s1"]?.steps == .max)
+    }
+
     @Test func keepAlive_renewsOnlyTheClientsOwnSessions() throws {
         var cluster = try cluster(lease: .seconds(5))
         cluster.keepAlive(client: "someone-else", caller: nil, now: start + .seconds(4))

@@ -157,6 +157,49 @@ import WeftTransport
         session.close()
     }
 
+    @Test func dashboard_directSteps_areCountedAndListed_andOneASecondIsSampledThroughTheCoordinator() async throws {
+        let cluster = try ObservedCluster()
+        defer { cluster.stop() }
+        let graph = Graph()
+        let sum = graph.asDefault {
+            graph.device("/job:worker/task:0") { constant([Float(1), 2], name: "a") + 1 }
+        }
+        let session = try Session(target: cluster.address, graph: graph)
+        // The coordinator samples a step a second (it serves --http): for 2.5 s of steps, the
+        // client sends the first and then one a second through it, the others straight to task 0.
+        let clock = ContinuousClock()
+        let started = clock.now
+        var steps = 0
+        while clock.now - started < .milliseconds(2500) {
+            #expect(try await session.run(sum).scalars(as: Float.self) == [2, 3])
+            steps += 1
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let api = { (path: String) in URL(string: path, relativeTo: cluster.dashboard)! }
+        // Heartbeats bring the direct steps: the session's count reaches every step.
+        var counted = 0
+        let deadline = clock.now + .seconds(10)
+        while counted < steps, clock.now < deadline {
+            let object = try JSONSerialization.jsonObject(with: Data(try await httpGet(api("/api/cluster")).body.utf8))
+            let sessions = (object as? [String: Any])?["sessions"] as? [[String: Any]]
+            counted = sessions?.first?["steps"] as? Int ?? 0
+            if counted < steps { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(counted == steps)
+        let listed = try #require(
+            try JSONSerialization.jsonObject(with: Data(try await httpGet(api("/api/steps")).body.utf8))
+                as? [[String: Any]]
+        )
+        let direct = listed.filter { $0["route"] as? String == "direct" }
+        let sampled = listed.filter { $0["route"] as? String == "coordinator" && $0["hasTimeline"] as? Bool == true }
+        #expect(direct.count >= 20 && direct.allSatisfy { ($0["seconds"] as? Double ?? -1) >= 0 && $0["error"] == nil })
+        // The first step and at least one a second later, all timed (capacity permitting, the newest stays).
+        #expect(sampled.count >= 1)
+        let metrics = try await httpGet(cluster.metrics).body
+        #expect(sample(metrics, #"weft_steps_total{route="coordinator",outcome="ok"}"#) >= 2)
+        session.close()
+    }
+
     @Test func metrics_stalledWorkerAndGarbage_countMissedHeartbeatsAndRefusedMessages() async throws {
         let cluster = try ObservedCluster()
         defer { cluster.stop() }

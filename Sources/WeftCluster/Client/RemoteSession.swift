@@ -185,6 +185,11 @@ public final class RemoteSessionBackend: SessionBackend {
         /// Numbers this client's steps: a direct step's id on the worker, a coordinator step's
         /// name when the client cancels it.
         var nextStepID: UInt64 = 0
+        /// How often the coordinator samples a step for its dashboard, when it does; one step
+        /// that often goes through it rather than a direct route, so it has one to sample.
+        var sampleInterval: Duration?
+        /// When the coordinator last answered a step, or one last left to be sampled there.
+        var lastCoordinatorStep = ContinuousClock.now
     }
 
     private let connection: ClientConnection
@@ -427,7 +432,7 @@ public final class RemoteSessionBackend: SessionBackend {
         let tensors = feeds.map(\.1)
         let (routes, cancelID) = state.withLock { state in
             state.nextStepID += 1
-            return (state.routes[signature] ?? [], state.nextStepID)
+            return (Self.route(signature, &state), state.nextStepID)
         }
         // The coordinator ends its steps at their deadline, and its answer may take a moment
         // more; a direct step has only this side to end it, a grace as long as the coordinator's
@@ -476,6 +481,17 @@ public final class RemoteSessionBackend: SessionBackend {
         return ([message], step)
     }
 
+    /// The direct route of a step of `signature`, or none when it goes through the coordinator:
+    /// it has no route, or the coordinator samples steps and has not seen one for its interval.
+    private static func route(_ signature: RunSignature, _ state: inout State) -> [Weft_DirectRoute] {
+        let routes = state.routes[signature] ?? []
+        guard !routes.isEmpty, let interval = state.sampleInterval else { return routes }
+        let now = ContinuousClock.now
+        guard now - state.lastCoordinatorStep >= interval else { return routes }
+        state.lastCoordinatorStep = now
+        return []
+    }
+
     /// Reads a step's replies: the fetched values, the direct routes the coordinator offers,
     /// and the statistics aligned to this process's clock.
     private func finish(
@@ -508,7 +524,12 @@ public final class RemoteSessionBackend: SessionBackend {
         if options.directRoutes, !routes.isEmpty, Self.answerEveryFetch(routes, step.signature),
             routes.allSatisfy(trustRoute)
         {
-            state.withLock { $0.routes[step.signature] = routes }
+            let interval = body.sampleIntervalMs
+            state.withLock { state in
+                state.routes[step.signature] = routes
+                state.sampleInterval = interval == 0 ? nil : Duration(wireMilliseconds: UInt64(interval))
+                state.lastCoordinatorStep = .now
+            }
         }
         let offset = clockOffsets.update(
             coordinator,

@@ -169,6 +169,8 @@ struct ClusterState: Sendable {
         var renewed: [String] = []
         /// Newer records of those sessions than the worker holds (an extension since).
         var records: [String: Weft_SessionRecord] = [:]
+        /// The direct steps it reported of sessions it holds, to list with the recent steps.
+        var directSteps: [Weft_DirectStep] = []
     }
 
     /// A worker's heartbeat: it is alive, renews the sessions it holds that are still open,
@@ -189,7 +191,21 @@ struct ClusterState: Sendable {
         var answer = HeartbeatAnswer(known: true, silence: silence)
         answer.renewed = body.held.filter { keeps($0, on: device) }
         answer.records = recordsBehind(on: device, holding: answer.renewed, versions: body.recordVersions)
+        answer.directSteps = countDirectSteps(body, on: device)
         return answer
+    }
+
+    /// Adds the direct steps `device` reports to its sessions' counts; returns those to list.
+    /// Only a session the worker holds takes its report, so a worker cannot touch another's.
+    private mutating func countDirectSteps(_ body: Weft_Heartbeat, on device: DeviceName) -> [Weft_DirectStep] {
+        var counted: Set<String> = []
+        for (handle, count) in body.directStepCounts where keeps(handle, on: device) {
+            guard let steps = sessions[handle]?.steps else { continue }
+            let (sum, overflow) = steps.addingReportingOverflow(count)
+            sessions[handle]?.steps = overflow ? .max : sum
+            counted.insert(handle)
+        }
+        return body.directSteps.filter { counted.contains($0.session) }
     }
 
     /// A worker shutting down says so: it is gone at once, and the steps that need it fail now.

@@ -110,15 +110,33 @@ public struct StepRecord: Sendable {
     public var error: String?
     /// Its node-by-node statistics, when it was sampled or its client asked for them.
     public var statistics: StepStatistics?
+    /// Whether the client sent it straight to its workers (a direct route), which reported it;
+    /// its `step` is then the client's count, and `startedMicros` on the counting worker's clock.
+    public var direct = false
 }
 
-/// The last steps the coordinator ran, and when it last sampled one.
+extension StepRecord {
+    /// The record of a direct step a worker reported.
+    init(direct step: Weft_DirectStep) {
+        self.init(session: step.session, startedMicros: step.startedUnixMicros)
+        self.step = step.step & ~DirectStepID.bit
+        // A worker's figure, which the dashboard prints: a finite, non-negative one.
+        seconds = step.seconds.isFinite ? max(0, step.seconds) : 0
+        error = step.error.isEmpty ? nil : step.error
+        direct = true
+    }
+}
+
+/// The last steps the coordinator ran or workers reported, and when it last sampled one.
 final class RecentSteps: Sendable {
-    /// How many steps are kept.
+    /// How many steps are kept, besides the newest with a timeline.
     static let capacity = 50
 
     private struct State {
         var steps: [StepRecord] = []
+        /// The newest step with statistics, kept when newer steps push it out of `steps`: direct
+        /// steps arrive by the dozen with each heartbeat, faster than the coordinator samples.
+        var lastTimed: StepRecord?
         var lastSample: ContinuousClock.Instant?
         var nextID: UInt64 = 1
     }
@@ -141,12 +159,20 @@ final class RecentSteps: Sendable {
             record.id = state.nextID
             state.nextID += 1
             state.steps.append(record)
+            if record.statistics != nil { state.lastTimed = record }
             if state.steps.count > Self.capacity { state.steps.removeFirst(state.steps.count - Self.capacity) }
         }
     }
 
     /// The kept steps, oldest first.
-    var all: [StepRecord] { state.withLock { $0.steps } }
+    var all: [StepRecord] {
+        state.withLock { state in
+            guard let timed = state.lastTimed, let first = state.steps.first, timed.id < first.id else {
+                return state.steps
+            }
+            return [timed] + state.steps
+        }
+    }
 }
 
 /// The cluster at one moment, as the dashboard shows it.

@@ -73,6 +73,9 @@ extension Coordinator {
         }
         return .reply(session: envelope.session, step: setup.step, tensors: tensors) { reply in
             reply.runStepReply.directRoutes = Self.directRoutes(setup, security: configuration.security)
+            if let interval = configuration.statisticsSampleInterval {
+                reply.runStepReply.sampleIntervalMs = UInt32(clamping: interval.millisecondsRoundedUp)
+            }
             reply.runStepReply.receivedUnixMicros = receivedMicros
             guard run.collectStatistics else {
                 reply.runStepReply.repliedUnixMicros = WallClock.nowMicros

@@ -292,6 +292,7 @@ public final class Coordinator: Sendable {
         guard answer.known else {
             throw WeftError(.notFound, "\(device) is not registered with this coordinator; register again")
         }
+        for step in answer.directSteps { recentSteps.append(StepRecord(direct: step)) }
         return .reply() { envelope in
             envelope.heartbeatReply = .with {
                 $0.coordinatorIncarnation = incarnation

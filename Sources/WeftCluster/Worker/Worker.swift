@@ -104,6 +104,8 @@ public final class Worker: Sendable {
     private let executing = Atomic<Int>(0)
     /// Requests received and background work finished, for `IdleMemoryRelease`.
     private let activity = Atomic<Int>(0)
+    /// Direct steps since the last heartbeat, which reports them.
+    private let directSteps = Mutex(DirectStepLog())
     /// The most kernels a step runs on the I/O thread before the rest move to the kernel pool.
     private static let inlineKernelLimit = 32
     /// How long a session is held without renewal when its registration names no lease.
@@ -286,6 +288,8 @@ public final class Worker: Sendable {
             ($0.device, $0.sessions, $0.containers, $0.rates, $0.stopped, $0.leases.inquiry())
         }
         guard !stopped, let device else { return }
+        // Lost with the heartbeat if it fails: they are for display, and the metrics count them too.
+        let direct = directSteps.withLock { $0.drain() }
         let request = WireMessage.make(.heartbeat) { envelope in
             envelope.heartbeat = .with {
                 $0.job = device.job
@@ -302,6 +306,8 @@ public final class Worker: Sendable {
                 for handle in inquiry.handles {
                     if let version = sessions[handle]?.record?.version { $0.recordVersions[handle] = version }
                 }
+                $0.directStepCounts = direct.counts
+                $0.directSteps = direct.steps
             }
         }
         node.request(request, to: configuration.coordinator, timeout: configuration.requestTimeout) {
@@ -659,13 +665,24 @@ public final class Worker: Sendable {
                     self?.executing.subtract(1, ordering: .relaxed)
                 }
                 session.rendezvous.finish(step: step)
-                ClusterMetrics.partitionFinished(
-                    countsStep: envelope.runPartition.countsStep,
-                    started: started,
-                    result: result,
-                    pushError: pushError,
-                    collector
-                )
+                let duration = ContinuousClock.now - started
+                var error = pushError
+                if case .failure(let failure) = result { error = failure }
+                let countsStep = envelope.runPartition.countsStep
+                ClusterMetrics.partitionFinished(countsStep: countsStep, duration: duration, error: error, collector)
+                if countsStep {
+                    self?.directSteps.withLock {
+                        $0.log(
+                            .init(
+                                session: session.handle,
+                                step: step,
+                                startedMicros: receivedMicros,
+                                seconds: duration.inSeconds,
+                                error: error.map { "\($0)" }
+                            )
+                        )
+                    }
+                }
                 self?.replyToPartition(
                     message,
                     result: result,

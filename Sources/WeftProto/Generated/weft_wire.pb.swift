@@ -709,11 +709,42 @@ public nonisolated struct Weft_Heartbeat: Sendable {
   /// newer ones (an extension since).
   public var recordVersions: Dictionary<String,UInt64> = [:]
 
+  /// Steps clients sent straight to this worker's partitions (direct routes) that ended since
+  /// the last heartbeat, counted on the worker that counts each step: how many per session, and
+  /// the newest of them, so the coordinator counts and lists them with the steps it ran.
+  public var directStepCounts: Dictionary<String,UInt64> = [:]
+
+  public var directSteps: [Weft_DirectStep] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rates: Weft_DeviceRates? = nil
+}
+
+/// A step that ran on direct routes, as the worker that counted it saw it.
+public nonisolated struct Weft_DirectStep: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var session: String = String()
+
+  /// The step's id, as the client numbered it.
+  public var step: UInt64 = 0
+
+  /// When the worker started its partition, microseconds since 1970 on the worker's clock.
+  public var startedUnixMicros: Int64 = 0
+
+  public var seconds: Double = 0
+
+  /// The step's error, empty when it succeeded.
+  public var error: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Weft_HeartbeatReply: Sendable {
@@ -944,6 +975,10 @@ public nonisolated struct Weft_RunStepReply: Sendable {
   /// signature straight to the workers that run them: a partition request to each, which the
   /// workers answer directly, so the coordinator's hop is gone both ways.
   public var directRoutes: [Weft_DirectRoute] = []
+
+  /// How often the coordinator samples a step for its timeline (0: never): a client that steps
+  /// on direct routes sends one step that often through the coordinator instead.
+  public var sampleIntervalMs: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2580,7 +2615,7 @@ nonisolated extension Weft_SessionRecord: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0\u{3}record_versions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{1}task\0\u{1}incarnation\0\u{1}sessions\0\u{3}resident_bytes\0\u{1}rates\0\u{3}tensor_bytes\0\u{3}memory_limit_bytes\0\u{1}held\0\u{3}record_versions\0\u{3}direct_step_counts\0\u{3}direct_steps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2598,6 +2633,8 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.memoryLimitBytes) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.held) }()
       case 10: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.recordVersions) }()
+      case 11: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.directStepCounts) }()
+      case 12: try { try decoder.decodeRepeatedMessageField(value: &self.directSteps) }()
       default: break
       }
     }
@@ -2638,6 +2675,12 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.recordVersions.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.recordVersions, fieldNumber: 10)
     }
+    if !self.directStepCounts.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.directStepCounts, fieldNumber: 11)
+    }
+    if !self.directSteps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.directSteps, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2652,6 +2695,58 @@ nonisolated extension Weft_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.memoryLimitBytes != rhs.memoryLimitBytes {return false}
     if lhs.held != rhs.held {return false}
     if lhs.recordVersions != rhs.recordVersions {return false}
+    if lhs.directStepCounts != rhs.directStepCounts {return false}
+    if lhs.directSteps != rhs.directSteps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Weft_DirectStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DirectStep"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}step\0\u{3}started_unix_micros\0\u{1}seconds\0\u{1}error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.session) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.step) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.startedUnixMicros) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.session.isEmpty {
+      try visitor.visitSingularStringField(value: self.session, fieldNumber: 1)
+    }
+    if self.step != 0 {
+      try visitor.visitSingularUInt64Field(value: self.step, fieldNumber: 2)
+    }
+    if self.startedUnixMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.startedUnixMicros, fieldNumber: 3)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 4)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Weft_DirectStep, rhs: Weft_DirectStep) -> Bool {
+    if lhs.session != rhs.session {return false}
+    if lhs.step != rhs.step {return false}
+    if lhs.startedUnixMicros != rhs.startedUnixMicros {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.error != rhs.error {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3038,7 +3133,7 @@ nonisolated extension Weft_RunStep: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStepReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{4}\u{2}received_unix_micros\0\u{3}replied_unix_micros\0\u{3}direct_routes\0\u{c}\u{3}\u{1}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placement\0\u{1}statistics\0\u{4}\u{2}received_unix_micros\0\u{3}replied_unix_micros\0\u{3}direct_routes\0\u{3}sample_interval_ms\0\u{c}\u{3}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3051,6 +3146,7 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.receivedUnixMicros) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.repliedUnixMicros) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.directRoutes) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.sampleIntervalMs) }()
       default: break
       }
     }
@@ -3076,6 +3172,9 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.directRoutes.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.directRoutes, fieldNumber: 6)
     }
+    if self.sampleIntervalMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.sampleIntervalMs, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3085,6 +3184,7 @@ nonisolated extension Weft_RunStepReply: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.receivedUnixMicros != rhs.receivedUnixMicros {return false}
     if lhs.repliedUnixMicros != rhs.repliedUnixMicros {return false}
     if lhs.directRoutes != rhs.directRoutes {return false}
+    if lhs.sampleIntervalMs != rhs.sampleIntervalMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
