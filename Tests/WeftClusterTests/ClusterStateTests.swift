@@ -298,9 +298,10 @@ import WeftTransport
         other.directSteps = [.with { $0.session = "s1" }]
         #expect(cluster.heartbeat(other, now: start).directSteps.isEmpty)
         #expect(cluster.sessions["s1"]?.steps == before + 3)
-        // A count from a peer saturates rather than traps.
+        // A count from a peer saturates rather than traps, and its list is cut to what is kept.
         report.directStepCounts = ["s1": .max]
-        _ = cluster.heartbeat(report, now: start)
+        report.directSteps = Array(repeating: .with { $0.session = "s1" }, count: 10 * RecentSteps.capacity)
+        #expect(cluster.heartbeat(report, now: start).directSteps.count == RecentSteps.capacity)
         #expect(cluster.sessions["s1"]?.steps == .max)
     }
 

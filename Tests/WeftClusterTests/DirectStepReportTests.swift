@@ -56,5 +56,7 @@ import WeftRuntime
     @Test func directStepRecord_takesOnlyFiniteNonNegativeDurations() {
         let record = { (seconds: Double) in StepRecord(direct: .with { $0.seconds = seconds }).seconds }
         #expect(record(.nan) == 0 && record(-1) == 0 && record(.infinity) == 0 && record(0.25) == 0.25)
+        let long = StepRecord(direct: .with { $0.error = String(repeating: "x", count: 100_000) })
+        #expect(long.error?.count == StepRecord.longestError)
     }
 }

@@ -205,7 +205,8 @@ struct ClusterState: Sendable {
             sessions[handle]?.steps = overflow ? .max : sum
             counted.insert(handle)
         }
-        return body.directSteps.filter { counted.contains($0.session) }
+        // No more than the list keeps, however many a worker sends.
+        return Array(body.directSteps.filter { counted.contains($0.session) }.suffix(RecentSteps.capacity))
     }
 
     /// A worker shutting down says so: it is gone at once, and the steps that need it fail now.

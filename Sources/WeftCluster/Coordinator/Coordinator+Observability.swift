@@ -116,13 +116,16 @@ public struct StepRecord: Sendable {
 }
 
 extension StepRecord {
+    /// The most characters of a reported step's error the coordinator keeps.
+    static let longestError = 1_000
+
     /// The record of a direct step a worker reported.
     init(direct step: Weft_DirectStep) {
         self.init(session: step.session, startedMicros: step.startedUnixMicros)
         self.step = step.step & ~DirectStepID.bit
         // A worker's figure, which the dashboard prints: a finite, non-negative one.
         seconds = step.seconds.isFinite ? max(0, step.seconds) : 0
-        error = step.error.isEmpty ? nil : step.error
+        error = step.error.isEmpty ? nil : String(step.error.prefix(Self.longestError))
         direct = true
     }
 }
