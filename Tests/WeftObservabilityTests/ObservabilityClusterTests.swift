@@ -21,6 +21,15 @@ import WeftTransport
         return (graph, product)
     }
 
+    /// `a + 1` on task 0: after its first step, a step goes straight to task 0 (a direct route).
+    static func oneWorkerGraph() -> (Graph, Output) {
+        let graph = Graph()
+        let sum = graph.asDefault {
+            graph.device("/job:worker/task:0") { constant([Float(1), 2], name: "a") + 1 }
+        }
+        return (graph, sum)
+    }
+
     @Test func metrics_countersMoveWithSteps() async throws {
         let cluster = try ObservedCluster()
         defer { cluster.stop() }
@@ -128,10 +137,7 @@ import WeftTransport
     @Test func metrics_directRouteSteps_countOnTheWorkerThatRanThem() async throws {
         let cluster = try ObservedCluster()
         defer { cluster.stop() }
-        let graph = Graph()
-        let sum = graph.asDefault {
-            graph.device("/job:worker/task:0") { constant([Float(1), 2], name: "a") + 1 }
-        }
+        let (graph, sum) = Self.oneWorkerGraph()
         let session = try Session(target: cluster.address, graph: graph)
         let coordinatorBefore = try await httpGet(cluster.metrics).body
         let workerBefore = try await httpGet(cluster.workerMetrics[0]).body
@@ -160,10 +166,7 @@ import WeftTransport
     @Test func dashboard_directSteps_areCountedAndListed_andOneASecondIsSampledThroughTheCoordinator() async throws {
         let cluster = try ObservedCluster()
         defer { cluster.stop() }
-        let graph = Graph()
-        let sum = graph.asDefault {
-            graph.device("/job:worker/task:0") { constant([Float(1), 2], name: "a") + 1 }
-        }
+        let (graph, sum) = Self.oneWorkerGraph()
         let session = try Session(target: cluster.address, graph: graph)
         // The coordinator samples a step a second (it serves --http): for 2.5 s of steps, the
         // client sends the first and then one a second through it, the others straight to task 0.
